@@ -1,0 +1,383 @@
+"""Build the canonical tables from RawProfiles, vectorized.
+
+Steps (each a small function below): hash the strings the tables need; expand every
+location into frames (one per line, pprof's inline expansion) and hash them; map each raw
+location sequence to a frame sequence and hash it into a stack id; move span labels into
+the span columns and hash the remaining labels into label sets; emit one ``profiles`` row
+and one block of ``samples`` rows per sample type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from profilelab.model import ids, schema
+from profilelab.model.profile import Profile
+from profilelab.model.raw import RawProfile
+
+_SPAN_COLUMNS = ("trace_id", "span_id", "local_root_span_id")
+# Datadog writes decimal span ids under keys with spaces; they are converted to 16-digit hex.
+_DECIMAL_SPAN_KEYS = frozenset({"span id", "local root span id", "trace id"})
+
+
+def build(raws: Sequence[RawProfile]) -> Profile:
+    """Turn decoded inputs into one set of canonical tables (merged, ids deduplicated)."""
+    parts = [_build_one(raw) for raw in raws]
+    if not parts:
+        return Profile.empty()
+    return Profile.concat(parts)
+
+
+def _build_one(raw: RawProfile) -> Profile:
+    strings = _StringHashes(raw.strings)
+    mappings, mapping_ids = _mappings(raw, strings)
+    frames, loc_frame_offsets, loc_frame_ids = _frames(raw, strings, mapping_ids)
+    stacks, raw_stack_ids = _stacks(raw, loc_frame_offsets, loc_frame_ids)
+    labels, label_set_ids, span_cols = _labels(raw, strings)
+    profiles, samples = _profiles_and_samples(raw, raw_stack_ids, label_set_ids, span_cols)
+    return Profile(
+        profiles=profiles,
+        samples=samples,
+        stacks=stacks,
+        frames=frames,
+        mappings=mappings,
+        labels=labels,
+    )
+
+
+@dataclass
+class _StringHashes:
+    """Lazily hashed string table: only the strings a table needs are hashed."""
+
+    strings: pa.Array
+
+    def __post_init__(self) -> None:
+        self._cache: dict[int, int] = {}
+        self._hashes = np.zeros(len(self.strings), dtype=np.uint64)
+        self._done = np.zeros(len(self.strings), dtype=bool)
+
+    def hashes(self, index: np.ndarray) -> np.ndarray:
+        index = np.asarray(index, dtype=np.int64)
+        todo = np.unique(index[~self._done[index]]) if len(index) else index
+        if len(todo):
+            self._hashes[todo] = ids.hash_strings(self.strings.take(pa.array(todo)))
+            self._done[todo] = True
+        return self._hashes[index]
+
+    def take(self, index: np.ndarray) -> pa.Array:
+        return self.strings.take(pa.array(np.asarray(index, dtype=np.int64)))
+
+
+def _mappings(raw: RawProfile, strings: _StringHashes) -> tuple[pl.DataFrame, np.ndarray]:
+    h = ids.fold(
+        strings.hashes(raw.mapping_file),
+        strings.hashes(raw.mapping_build_id),
+        ids.hash_ints(raw.mapping_start.view(np.int64)),
+        ids.hash_ints(raw.mapping_limit.view(np.int64)),
+        ids.hash_ints(raw.mapping_offset.view(np.int64)),
+    )
+    mapping_ids = ids.as_id(h)
+    df = pl.DataFrame(
+        {
+            "mapping_id": mapping_ids,
+            "binary": strings.take(raw.mapping_file),
+            "build_id": strings.take(raw.mapping_build_id),
+            "memory_start": raw.mapping_start,
+            "memory_limit": raw.mapping_limit,
+            "file_offset": raw.mapping_offset,
+            "has_functions": raw.mapping_has_functions,
+            "has_filenames": raw.mapping_has_filenames,
+            "has_line_numbers": raw.mapping_has_line_numbers,
+            "has_inline_frames": raw.mapping_has_inline_frames,
+        }
+    )
+    return schema.conform("mappings", df).unique("mapping_id", keep="first", maintain_order=True), (
+        mapping_ids
+    )
+
+
+def _frames(
+    raw: RawProfile, strings: _StringHashes, mapping_ids: np.ndarray
+) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """One frame per line of each location (a location without lines is one address frame).
+
+    Returns the frames table and, per location, its frame ids (CSR), leaf first.
+    """
+    n_loc = len(raw.location_address)
+    n_lines = np.diff(raw.line_offsets)
+    per_loc = np.maximum(n_lines, 1)
+    loc_frame_offsets = np.zeros(n_loc + 1, dtype=np.int64)
+    np.cumsum(per_loc, out=loc_frame_offsets[1:])
+    total = int(loc_frame_offsets[-1])
+    loc_of = np.repeat(np.arange(n_loc, dtype=np.int64), per_loc)
+    k = np.arange(total, dtype=np.int64) - loc_frame_offsets[:-1][loc_of]
+    has_line = n_lines[loc_of] > 0
+    line_idx = np.where(has_line, raw.line_offsets[:-1][loc_of] + k, -1)
+    safe_line = np.maximum(line_idx, 0)
+
+    def line_col(col: np.ndarray, missing: int) -> np.ndarray:
+        if len(col) == 0:
+            return np.full(total, missing, dtype=np.int64)
+        return np.where(has_line, col[safe_line], missing)
+
+    fn = line_col(raw.line_function, -1)
+    has_fn = fn >= 0
+    safe_fn = np.maximum(fn, 0)
+
+    def fn_col(col: np.ndarray) -> np.ndarray:
+        if len(col) == 0:
+            return np.zeros(total, dtype=np.int64)
+        return np.where(has_fn, col[safe_fn], 0)
+
+    name_i, sys_i, file_i = (
+        fn_col(raw.function_name),
+        fn_col(raw.function_system_name),
+        fn_col(raw.function_file),
+    )
+    start_line = fn_col(raw.function_start_line)
+    line = line_col(raw.line_line, 0)
+    column = line_col(raw.line_column, 0)
+    address = raw.location_address[loc_of]
+    mapping_pos = raw.location_mapping[loc_of]
+    has_map = mapping_pos >= 0
+    mapping_id = np.where(
+        has_map, mapping_ids[np.maximum(mapping_pos, 0)] if len(mapping_ids) else 0, 0
+    )
+    inlined = k < n_lines[loc_of] - 1
+    folded = raw.location_folded[loc_of]
+
+    name_h = np.where(has_fn, strings.hashes(name_i), ids.NULL_HASH)
+    h = ids.fold(
+        name_h,
+        strings.hashes(sys_i),
+        strings.hashes(file_i),
+        ids.hash_ints(start_line),
+        ids.hash_ints(line),
+        ids.hash_ints(column),
+        ids.hash_ints(address.view(np.int64)),
+        ids.hash_ints(np.where(has_map, mapping_id, 0)),
+        ids.hash_ints(inlined.astype(np.int64) + 2 * folded.astype(np.int64)),
+    )
+    frame_ids = ids.as_id(h)
+    first = np.unique(frame_ids, return_index=True)[1]
+    first.sort()
+    name_arr = strings.take(name_i[first])
+    has_fn_first = has_fn[first]
+    name_arr = pc.if_else(pa.array(has_fn_first), name_arr, pa.nulls(len(first), pa.string()))
+    frames = pl.DataFrame(
+        {
+            "frame_id": frame_ids[first],
+            "function": name_arr,
+            "system_name": strings.take(sys_i[first]),
+            "file": strings.take(file_i[first]),
+            "start_line": start_line[first],
+            "line": line[first],
+            "column": column[first],
+            "address": address[first],
+            "mapping_id": pa.array(mapping_id[first], type=pa.int64(), mask=~has_map[first]),
+            "inlined": inlined[first],
+            "folded": folded[first],
+        }
+    )
+    return schema.conform("frames", frames), loc_frame_offsets, frame_ids
+
+
+def _stacks(
+    raw: RawProfile, loc_frame_offsets: np.ndarray, loc_frame_ids: np.ndarray
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """Expand each raw location sequence into its frame sequence and hash it."""
+    refs = raw.stack_locations
+    per_ref = (loc_frame_offsets[1:] - loc_frame_offsets[:-1])[refs]
+    ref_start = np.zeros(len(refs) + 1, dtype=np.int64)
+    np.cumsum(per_ref, out=ref_start[1:])
+    total = int(ref_start[-1])
+    ref_of = np.repeat(np.arange(len(refs), dtype=np.int64), per_ref)
+    within = np.arange(total, dtype=np.int64) - ref_start[:-1][ref_of]
+    frame_seq = loc_frame_ids[loc_frame_offsets[:-1][refs][ref_of] + within]
+    stack_offsets = ref_start[raw.stack_offsets]
+    stack_ids = ids.as_id(ids.hash_sequences(frame_seq.view(np.uint64), stack_offsets))
+    first = np.unique(stack_ids, return_index=True)[1]
+    first.sort()
+    depth = np.diff(stack_offsets)
+    sel_offsets = np.zeros(len(first) + 1, dtype=np.int64)
+    np.cumsum(depth[first], out=sel_offsets[1:])
+    gather = np.repeat(stack_offsets[:-1][first] - sel_offsets[:-1], depth[first]) + np.arange(
+        int(sel_offsets[-1]), dtype=np.int64
+    )
+    lists = pa.LargeListArray.from_arrays(pa.array(sel_offsets), pa.array(frame_seq[gather]))
+    stacks = pl.DataFrame(
+        {
+            "stack_id": stack_ids[first],
+            "frame_ids": pl.from_arrow(lists),
+            "depth": depth[first].astype(np.int32),
+        }
+    )
+    return schema.conform("stacks", stacks), stack_ids
+
+
+def _labels(
+    raw: RawProfile, strings: _StringHashes
+) -> tuple[pl.DataFrame, np.ndarray, dict[str, pa.Array]]:
+    """Split span labels into columns; hash the other labels of each sample into a label set."""
+    n = raw.n_samples
+    # Classify each distinct key once (few keys, many labels).
+    uniq_keys = np.unique(raw.label_key)
+    key_text = {int(k): raw.string(int(k)) for k in uniq_keys}
+    span_kind = np.full(len(raw.label_key), -1, dtype=np.int64)
+    for k, text in key_text.items():
+        col = schema.SPAN_LABEL_KEYS.get(text)
+        if col is not None:
+            span_kind[raw.label_key == k] = _SPAN_COLUMNS.index(col)
+    is_str = raw.label_str != 0
+    is_num = ~is_str & ((raw.label_num != 0) | (raw.label_unit != 0))
+    kept = (is_str | is_num) & (span_kind < 0)
+    sample_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(raw.label_offsets))
+    span_cols = _span_columns(raw, strings, span_kind, is_str, sample_of, key_text)
+
+    member = ids.fold(
+        strings.hashes(raw.label_key),
+        np.where(is_str, strings.hashes(raw.label_str), ids.hash_ints(raw.label_num)),
+        strings.hashes(raw.label_unit),
+        ids.hash_ints(is_str.astype(np.int64)),
+    )
+    member = np.where(kept, member, np.uint64(0))
+    counts = np.bincount(sample_of[kept], minlength=n) if n else np.zeros(0, np.int64)
+    set_h = ids.hash_sets(member, raw.label_offsets, counts)
+    label_set_ids = np.where(counts > 0, ids.as_id(set_h), 0)
+
+    if n == 0 or not kept.any():
+        return schema.empty("labels"), label_set_ids, span_cols
+    _, first_sample = np.unique(label_set_ids, return_index=True)
+    first_sample = first_sample[label_set_ids[first_sample] != 0]
+    chosen = np.zeros(n, dtype=bool)
+    chosen[first_sample] = True
+    rows = np.nonzero(kept & chosen[sample_of])[0]
+    unit_idx = raw.label_unit[rows]
+    labels = pl.DataFrame(
+        {
+            "label_set_id": label_set_ids[sample_of[rows]],
+            "key": strings.take(raw.label_key[rows]),
+            "str": pc.if_else(
+                pa.array(is_str[rows]),
+                strings.take(raw.label_str[rows]),
+                pa.nulls(len(rows), pa.string()),
+            ),
+            "num": pa.array(raw.label_num[rows], type=pa.int64(), mask=is_str[rows]),
+            "unit": pc.if_else(
+                pa.array(unit_idx != 0),
+                strings.take(unit_idx),
+                pa.nulls(len(rows), pa.string()),
+            ),
+        }
+    )
+    return schema.conform("labels", labels), label_set_ids, span_cols
+
+
+def _span_columns(
+    raw: RawProfile,
+    strings: _StringHashes,
+    span_kind: np.ndarray,
+    is_str: np.ndarray,
+    sample_of: np.ndarray,
+    key_text: dict[int, str],
+) -> dict[str, pa.Array]:
+    """Per-sample trace_id / span_id / local_root_span_id as lower-case hex strings."""
+    n = raw.n_samples
+    out: dict[str, pa.Array] = {}
+    for kind, col in enumerate(_SPAN_COLUMNS):
+        rows = np.nonzero(span_kind == kind)[0]
+        given = {"trace_id": raw.sample_trace_id, "span_id": raw.sample_span_id}.get(col)
+        if len(rows) == 0:
+            out[col] = given if given is not None else pa.nulls(n, pa.string())
+            continue
+        decimal = np.array(
+            [key_text[int(k)] in _DECIMAL_SPAN_KEYS for k in raw.label_key[rows]], dtype=bool
+        )
+        values = pc.utf8_lower(strings.take(raw.label_str[rows])).to_pylist()
+        nums = raw.label_num[rows]
+        for i in np.nonzero(~is_str[rows] | decimal)[0]:
+            if is_str[rows[i]]:
+                text = values[i]
+                values[i] = f"{int(text):016x}" if text and text.isdigit() else text
+            else:
+                values[i] = f"{int(nums[i]) & 0xFFFFFFFFFFFFFFFF:016x}"
+        column: list[str | None] = [None] * n if given is None else given.to_pylist()
+        for s, v in zip(sample_of[rows].tolist(), values, strict=True):
+            column[s] = v or None
+        out[col] = pa.array(column, type=pa.string())
+    return out
+
+
+def _profiles_and_samples(
+    raw: RawProfile,
+    raw_stack_ids: np.ndarray,
+    label_set_ids: np.ndarray,
+    span_cols: dict[str, pa.Array],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    n = raw.n_samples
+    n_types = len(raw.sample_types)
+    default_index = n_types - 1
+    if raw.default_sample_type:
+        names = [t for t, _ in raw.sample_types]
+        if raw.default_sample_type in names:
+            default_index = names.index(raw.default_sample_type)
+    profile_ids = ids.as_id(
+        ids.fold(
+            ids.hash_ints(np.full(n_types, raw.source_id, dtype=np.int64)),
+            ids.hash_ints(np.arange(n_types, dtype=np.int64)),
+        )
+    )
+    profiles = pl.DataFrame(
+        {
+            "profile_id": profile_ids,
+            "source_id": [raw.source_id] * n_types,
+            "source": [raw.source] * n_types,
+            "format": [raw.format] * n_types,
+            "sample_type": [t for t, _ in raw.sample_types],
+            "sample_unit": [u for _, u in raw.sample_types],
+            "sample_type_index": list(range(n_types)),
+            "is_default": [i == default_index for i in range(n_types)],
+            "period_type": [raw.period_type[0]] * n_types,
+            "period_unit": [raw.period_type[1]] * n_types,
+            "period": [raw.period] * n_types,
+            "time_ns": [raw.time_ns] * n_types,
+            "duration_ns": [raw.duration_ns] * n_types,
+            "drop_frames": [raw.drop_frames] * n_types,
+            "keep_frames": [raw.keep_frames] * n_types,
+            "comments": [raw.comments] * n_types,
+            "doc_url": [raw.doc_url] * n_types,
+            "labels": [[{"key": k, "value": v} for k, v in raw.profile_labels]] * n_types,
+        },
+        schema_overrides={"comments": pl.List(pl.Utf8), "labels": schema.PROFILE_LABELS},
+    )
+    stack_col = raw_stack_ids[raw.sample_stack] if n else np.zeros(0, dtype=np.int64)
+    if raw.sample_time_ns is not None:
+        valid = raw.sample_time_valid
+        invalid = None if valid is None else ~np.asarray(valid, dtype=bool)
+        time_col = pa.array(raw.sample_time_ns, type=pa.int64(), mask=invalid)
+    else:
+        time_col = pa.nulls(n, pa.int64())
+    base = pl.DataFrame(
+        {
+            "sample_index": np.arange(n, dtype=np.int64),
+            "stack_id": stack_col,
+            "label_set_id": label_set_ids,
+            **{c: pl.from_arrow(a) for c, a in span_cols.items()},
+            "time_ns": pl.from_arrow(time_col),
+        }
+    )
+    blocks = [
+        base.with_columns(
+            pl.lit(int(profile_ids[t]), dtype=pl.Int64).alias("profile_id"),
+            pl.Series("value", np.ascontiguousarray(raw.values[:, t]), dtype=pl.Int64),
+        )
+        for t in range(n_types)
+    ]
+    samples = pl.concat(blocks) if blocks else schema.empty("samples")
+    return schema.conform("profiles", profiles), schema.conform("samples", samples)

@@ -1,0 +1,136 @@
+"""Profile: a set of canonical tables (one or many profiles), as Polars frames and DuckDB views.
+
+A ``Profile`` holds the six tables of :mod:`profilelab.model.schema`. It may contain many
+profiles (every sample type of every loaded input is one row of ``profiles``); stacks,
+frames, mappings and label sets are shared between them through content-hashed ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from profilelab.errors import QueryError
+from profilelab.model import schema
+
+if TYPE_CHECKING:
+    import duckdb
+
+_KEYS = {
+    "profiles": "profile_id",
+    "stacks": "stack_id",
+    "frames": "frame_id",
+    "mappings": "mapping_id",
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The canonical tables of one or more loaded profiles."""
+
+    profiles: pl.DataFrame
+    samples: pl.DataFrame
+    stacks: pl.DataFrame
+    frames: pl.DataFrame
+    mappings: pl.DataFrame
+    labels: pl.DataFrame
+
+    # ---- construction -----------------------------------------------------------------
+    @classmethod
+    def empty(cls) -> Profile:
+        return cls(**{name: schema.empty(name) for name in schema.TABLES})
+
+    @classmethod
+    def concat(cls, parts: Iterable[Profile]) -> Profile:
+        """Merge profile sets: rows are appended; shared stacks/frames/mappings/labels kept once.
+
+        Totals are conserved: samples are never merged or dropped. Loading one input twice
+        yields its profiles twice under the same ids (``samples`` rows double).
+        """
+        parts = list(parts)
+        if len(parts) == 1:
+            return parts[0]
+        tables: dict[str, pl.DataFrame] = {}
+        for name in schema.TABLES:
+            frames = [getattr(p, name) for p in parts]
+            if name == "labels":
+                tables[name] = _unique_label_sets(frames)
+                continue
+            df = pl.concat(frames, how="vertical")
+            if name in _KEYS:
+                df = df.unique(_KEYS[name], keep="first", maintain_order=True)
+            tables[name] = df
+        return cls(**tables)
+
+    def tables(self) -> Iterator[tuple[str, pl.DataFrame]]:
+        """(name, frame) for each table, in schema order."""
+        for f in fields(self):
+            yield f.name, getattr(self, f.name)
+
+    def replace(self, **tables: pl.DataFrame) -> Profile:
+        """A copy with some tables replaced."""
+        current = dict(self.tables())
+        current.update(tables)
+        return Profile(**current)
+
+    # ---- SQL ------------------------------------------------------------------------------
+    def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with every table registered as a view (zero-copy through Arrow)."""
+        import duckdb
+
+        con = con or duckdb.connect()
+        for name, df in self.tables():
+            con.register(name, df.to_arrow())
+        return con
+
+    def sql(self, query: str) -> pl.DataFrame:
+        """Run a DuckDB query over the tables and return a Polars frame."""
+        import duckdb
+
+        con = self.connect()
+        try:
+            return con.sql(query).pl()
+        except duckdb.Error as exc:
+            raise QueryError(f"SQL failed: {exc}") from exc
+        finally:
+            con.close()
+
+    # ---- convenience --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.profiles.height
+
+    def __repr__(self) -> str:
+        types = ", ".join(
+            f"{t}/{u}" for t, u in self.profiles.select("sample_type", "sample_unit").iter_rows()
+        )
+        return (
+            f"<Profile {self.profiles.height} profiles [{types}], {self.samples.height} samples, "
+            f"{self.stacks.height} stacks, {self.frames.height} frames>"
+        )
+
+    def check(self) -> None:
+        """Raise ValidationError unless every invariant of the canonical model holds."""
+        from profilelab.model.check import check
+
+        check(self)
+
+    def to_pandas(self) -> dict[str, Any]:
+        """Every table as a pandas DataFrame (requires pandas)."""
+        return {name: df.to_pandas() for name, df in self.tables()}
+
+
+def _unique_label_sets(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Concatenate label tables, keeping each label set's rows from its first part only.
+
+    A label set id is a hash of its content, so equal ids carry equal rows.
+    """
+    seen = pl.DataFrame(schema={"label_set_id": pl.Int64})
+    kept = []
+    for df in parts:
+        fresh = df.join(seen, on="label_set_id", how="anti")
+        kept.append(fresh)
+        seen = pl.concat([seen, fresh.select("label_set_id").unique()])
+    return pl.concat(kept, how="vertical")

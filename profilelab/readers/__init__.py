@@ -1,0 +1,67 @@
+"""Readers: one per format, one signature, one place that picks the reader from the bytes.
+
+A reader is ``read(inp: Input) -> list[RawProfile]``; :func:`read` sniffs the content
+(never the file name) and dispatches. Formats register themselves in :data:`FORMATS`,
+most specific first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from profilelab.errors import FormatError, ProfileLabError
+from profilelab.model.raw import RawProfile
+from profilelab.readers._input import Input, Source, open_input
+
+
+@dataclass(frozen=True)
+class Format:
+    """A readable format: a name, a content test and a reader."""
+
+    name: str
+    sniff: Callable[[bytes], bool]
+    read: Callable[[Input], list[RawProfile]]
+
+
+FORMATS: list[Format] = []
+
+
+def register(fmt: Format, *, first: bool = False) -> None:
+    """Add a format to the registry (``first`` puts it ahead of the others)."""
+    FORMATS.insert(0, fmt) if first else FORMATS.append(fmt)
+
+
+def read(source: Source, name: str | None = None, limit: int | None = None) -> list[RawProfile]:
+    """Decode any supported input into RawProfiles; errors name the input and the problem."""
+    _load_builtin_formats()
+    inp = open_input(source, name, limit)
+    if not inp.data:
+        raise FormatError(f"{inp.name}: empty input")
+    for fmt in FORMATS:
+        if fmt.sniff(inp.data):
+            try:
+                return fmt.read(inp)
+            except ProfileLabError:
+                raise
+            except (RecursionError, MemoryError) as exc:
+                raise FormatError(
+                    f"{inp.name}: {fmt.name} input too deeply nested or too large "
+                    f"({type(exc).__name__})"
+                ) from None
+    raise FormatError(
+        f"{inp.name}: unrecognized format (known: {', '.join(f.name for f in FORMATS)})"
+    )
+
+
+_loaded = False
+
+
+def _load_builtin_formats() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from profilelab.readers import pprof
+
+    pprof.register_format()

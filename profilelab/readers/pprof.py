@@ -1,0 +1,244 @@
+"""pprof reader: profile.proto (gzipped or raw) into a RawProfile.
+
+The decode is the compiled kernel of :mod:`profilelab._native` when it is built, and
+otherwise this module's reference decoder (the protobuf runtime plus numpy), which is
+also the oracle the kernel is tested against. Both enforce the same invariants as Go's
+``profile.CheckValid``: ids are non-zero and resolve, string indices are in range, every
+sample has one value per sample type.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from google.protobuf.message import DecodeError
+
+from profilelab._proto import pprof_pb2
+from profilelab.errors import FormatError
+from profilelab.model.ids import digest_bytes
+from profilelab.model.raw import RawProfile
+from profilelab.readers._input import Input
+from profilelab.readers.sniff import looks_like_value_type, protobuf_fields
+
+
+def decode_reference(data: bytes, name: str) -> RawProfile:
+    """Decode a raw (not gzipped) pprof message with the protobuf runtime."""
+    msg = pprof_pb2.Profile()
+    try:
+        msg.ParseFromString(data)
+    except (DecodeError, RecursionError, ValueError) as exc:
+        raise FormatError(f"{name}: not a pprof profile (protobuf decode failed: {exc})") from None
+    return _from_message(msg, name)
+
+
+def _strings(msg: pprof_pb2.Profile, name: str) -> pa.Array:
+    table = [b.decode("utf-8", errors="replace") for b in msg.string_table]
+    if not table:
+        table = [""]
+    if table[0] != "":
+        raise FormatError(f"{name}: string table must start with the empty string")
+    return pa.array(table, type=pa.string())
+
+
+class _Strings:
+    def __init__(self, table: pa.Array, name: str) -> None:
+        self.n = len(table)
+        self.name = name
+        self.table = table
+
+    def index(self, i: int, what: str) -> int:
+        if i < 0 or i >= self.n:
+            raise FormatError(
+                f"{self.name}: {what} string index {i} out of range (table has {self.n})"
+            )
+        return i
+
+    def text(self, i: int, what: str) -> str:
+        return str(self.table[self.index(i, what)].as_py())
+
+    def check_all(self, arr: np.ndarray, what: str) -> np.ndarray:
+        if len(arr) and (arr.min() < 0 or arr.max() >= self.n):
+            bad = int(arr[(arr < 0) | (arr >= self.n)][0])
+            raise FormatError(
+                f"{self.name}: {what} string index {bad} out of range (table has {self.n})"
+            )
+        return arr
+
+
+def _id_index(ids: list[int], what: str, name: str) -> dict[int, int]:
+    index: dict[int, int] = {}
+    for pos, i in enumerate(ids):
+        if i == 0:
+            raise FormatError(f"{name}: {what} with reserved id 0")
+        if i in index:
+            raise FormatError(f"{name}: duplicate {what} id {i}")
+        index[i] = pos
+    return index
+
+
+def _from_message(msg: pprof_pb2.Profile, name: str) -> RawProfile:
+    table = _strings(msg, name)
+    s = _Strings(table, name)
+    raw = RawProfile(source=name, format="pprof", strings=table)
+    if not msg.sample_type and len(msg.sample):
+        raise FormatError(f"{name}: missing sample type information")
+    raw.sample_types = [
+        (s.text(v.type, "sample type"), s.text(v.unit, "sample unit")) for v in msg.sample_type
+    ]
+    if msg.default_sample_type:
+        raw.default_sample_type = s.text(msg.default_sample_type, "default sample type")
+    raw.period_type = (
+        s.text(msg.period_type.type, "period type"),
+        s.text(msg.period_type.unit, "period unit"),
+    )
+    raw.period = msg.period
+    raw.time_ns = msg.time_nanos or None
+    raw.duration_ns = msg.duration_nanos or None
+    raw.drop_frames = s.text(msg.drop_frames, "drop_frames") or None
+    raw.keep_frames = s.text(msg.keep_frames, "keep_frames") or None
+    raw.comments = [s.text(c, "comment") for c in msg.comment]
+    raw.doc_url = s.text(msg.doc_url, "doc_url") or None
+    _mappings(msg, raw, s)
+    _functions(msg, raw, s)
+    _locations(msg, raw, s)
+    _samples(msg, raw, s)
+    return raw
+
+
+def _mappings(msg: pprof_pb2.Profile, raw: RawProfile, s: _Strings) -> None:
+    m = msg.mapping
+    raw.mapping_start = np.array([x.memory_start for x in m], dtype=np.uint64)
+    raw.mapping_limit = np.array([x.memory_limit for x in m], dtype=np.uint64)
+    raw.mapping_offset = np.array([x.file_offset for x in m], dtype=np.uint64)
+    raw.mapping_file = s.check_all(
+        np.array([x.filename for x in m], dtype=np.int64), "mapping file"
+    )
+    raw.mapping_build_id = s.check_all(
+        np.array([x.build_id for x in m], dtype=np.int64), "mapping build id"
+    )
+    raw.mapping_has_functions = np.array([x.has_functions for x in m], dtype=bool)
+    raw.mapping_has_filenames = np.array([x.has_filenames for x in m], dtype=bool)
+    raw.mapping_has_line_numbers = np.array([x.has_line_numbers for x in m], dtype=bool)
+    raw.mapping_has_inline_frames = np.array([x.has_inline_frames for x in m], dtype=bool)
+
+
+def _functions(msg: pprof_pb2.Profile, raw: RawProfile, s: _Strings) -> None:
+    f = msg.function
+    raw.function_name = s.check_all(np.array([x.name for x in f], dtype=np.int64), "function name")
+    raw.function_system_name = s.check_all(
+        np.array([x.system_name for x in f], dtype=np.int64), "function system name"
+    )
+    raw.function_file = s.check_all(
+        np.array([x.filename for x in f], dtype=np.int64), "function file"
+    )
+    raw.function_start_line = np.array([x.start_line for x in f], dtype=np.int64)
+
+
+def _locations(msg: pprof_pb2.Profile, raw: RawProfile, s: _Strings) -> None:
+    name = s.name
+    mapping_index = _id_index([m.id for m in msg.mapping], "mapping", name)
+    function_index = _id_index([f.id for f in msg.function], "function", name)
+    locs = msg.location
+    raw.location_address = np.array([x.address for x in locs], dtype=np.uint64)
+    raw.location_folded = np.array([x.is_folded for x in locs], dtype=bool)
+    mapping = np.full(len(locs), -1, dtype=np.int64)
+    offsets = np.zeros(len(locs) + 1, dtype=np.int64)
+    fn: list[int] = []
+    line: list[int] = []
+    col: list[int] = []
+    for i, loc in enumerate(locs):
+        if loc.mapping_id:
+            if loc.mapping_id not in mapping_index:
+                raise FormatError(
+                    f"{name}: location {loc.id} refers to unknown mapping {loc.mapping_id}"
+                )
+            mapping[i] = mapping_index[loc.mapping_id]
+        for ln in loc.line:
+            if ln.function_id and ln.function_id not in function_index:
+                raise FormatError(
+                    f"{name}: location {loc.id} refers to unknown function {ln.function_id}"
+                )
+            fn.append(function_index[ln.function_id] if ln.function_id else -1)
+            line.append(ln.line)
+            col.append(ln.column)
+        offsets[i + 1] = len(fn)
+    raw.location_mapping = mapping
+    raw.line_offsets = offsets
+    raw.line_function = np.array(fn, dtype=np.int64)
+    raw.line_line = np.array(line, dtype=np.int64)
+    raw.line_column = np.array(col, dtype=np.int64)
+
+
+def _samples(msg: pprof_pb2.Profile, raw: RawProfile, s: _Strings) -> None:
+    name = s.name
+    location_index = _id_index([x.id for x in msg.location], "location", name)
+    n_types = len(raw.sample_types)
+    n = len(msg.sample)
+    values = np.zeros((n, n_types), dtype=np.int64)
+    stacks: dict[tuple[int, ...], int] = {}
+    sample_stack = np.zeros(n, dtype=np.int64)
+    label_offsets = np.zeros(n + 1, dtype=np.int64)
+    key: list[int] = []
+    sval: list[int] = []
+    num: list[int] = []
+    unit: list[int] = []
+    for i, smp in enumerate(msg.sample):
+        if len(smp.value) != n_types:
+            raise FormatError(
+                f"{name}: sample {i} has {len(smp.value)} values for {n_types} sample types"
+            )
+        values[i] = smp.value
+        try:
+            seq = tuple(location_index[x] for x in smp.location_id)
+        except KeyError as exc:
+            raise FormatError(
+                f"{name}: sample {i} refers to unknown location {exc.args[0]}"
+            ) from None
+        sample_stack[i] = stacks.setdefault(seq, len(stacks))
+        for lb in smp.label:
+            key.append(lb.key)
+            sval.append(lb.str)
+            num.append(lb.num)
+            unit.append(lb.num_unit)
+        label_offsets[i + 1] = len(key)
+    raw.values = values
+    raw.sample_stack = sample_stack
+    raw.stack_offsets = np.zeros(len(stacks) + 1, dtype=np.int64)
+    np.cumsum([len(k) for k in stacks], out=raw.stack_offsets[1:])
+    raw.stack_locations = np.fromiter(
+        (x for seq in stacks for x in seq), dtype=np.int64, count=int(raw.stack_offsets[-1])
+    )
+    raw.label_offsets = label_offsets
+    raw.label_key = s.check_all(np.array(key, dtype=np.int64), "label key")
+    raw.label_str = s.check_all(np.array(sval, dtype=np.int64), "label value")
+    raw.label_num = np.array(num, dtype=np.int64)
+    raw.label_unit = s.check_all(np.array(unit, dtype=np.int64), "label unit")
+
+
+def sniff(data: bytes) -> bool:
+    """pprof starts with a ValueType (sample_type) or a field only Profile has (3..15)."""
+    fields = protobuf_fields(data, limit=1)
+    if not fields:
+        return False
+    field, wire, start, end = fields[0]
+    if 3 <= field <= 15:
+        return True
+    return field == 1 and wire == 2 and looks_like_value_type(data[start:end])
+
+
+def read(inp: Input) -> list[RawProfile]:
+    """Decode one pprof input (already gunzipped) into a RawProfile."""
+    raw = decode(inp.data, inp.name)
+    raw.source_id = digest_bytes(inp.raw)
+    return [raw]
+
+
+def decode(data: bytes, name: str) -> RawProfile:
+    """Decode with the compiled kernel when available, else with the reference decoder."""
+    return decode_reference(data, name)
+
+
+def register_format() -> None:
+    from profilelab.readers import Format, register
+
+    register(Format("pprof", sniff, read))

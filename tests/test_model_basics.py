@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import polars as pl
+
+import profilelab
+
+
+def test_load_corpus_cpu_profile(corpus: Path) -> None:
+    p = profilelab.load(corpus / "google-pprof/internal/report/testdata/sample.cpu")
+    p.check()
+    totals = dict(
+        p.sql(
+            "select sample_type, sum(value)::bigint from samples join profiles using (profile_id) "
+            "group by all"
+        ).iter_rows()
+    )
+    assert totals == {"samples": 176, "cpu": 1_760_000_000}
+
+
+def test_same_file_twice_gives_same_ids_and_doubles(corpus: Path) -> None:
+    path = corpus / "google-pprof/internal/report/testdata/sample.cpu"
+    a = profilelab.load(path)
+    b = profilelab.load(path)
+    assert a.stacks.equals(b.stacks) and a.frames.equals(b.frames)
+    both = profilelab.load([path, path])
+    both.check()
+    assert both.samples["value"].sum() == 2 * a.samples["value"].sum()
+    assert both.stacks.height == a.stacks.height
+
+
+def test_span_labels_become_columns(corpus: Path) -> None:
+    p = profilelab.load(
+        corpus / "grafana-pyroscope/pkg/og/convert/pprof/testdata/cpu-exemplars.pb.gz"
+    )
+    p.check()
+    assert p.samples["span_id"].drop_nulls().len() > 0
+    assert "profile_id" not in p.labels["key"].to_list()
+    assert set(p.labels["key"].unique()) == {"foo", "function"}
+    assert p.samples.filter(pl.col("label_set_id") == 0).height < p.samples.height
