@@ -9,8 +9,9 @@ path and the tree is rebuilt below it with a threshold relative to that node.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence, Sized
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -23,6 +24,8 @@ from profilelab.views._keys import KeyTable, key_table
 from profilelab.views._select import LabelFilter, StackIndex
 from profilelab.views.tree import FlameTree, node_names
 
+T = TypeVar("T", bound=Sized)
+
 #: Default drawing width: nodes narrower than half a pixel of it are folded.
 DEFAULT_WIDTH_PX = 1200
 
@@ -32,6 +35,27 @@ def fraction_for(width_px: int) -> float:
     if width_px <= 0:
         raise QueryError(f"width_px must be positive, got {width_px}")
     return 0.5 / width_px
+
+
+def within_budget(build: Callable[[float], T], width_px: int, max_nodes: int) -> T:
+    """The most detailed tree of at most ``max_nodes`` nodes that ``build(fraction)`` gives.
+
+    Starts at half a pixel of ``width_px`` (coarsened while over budget) and refines by 4x
+    while the tree stays well within budget: for exports that zoom without a server.
+    """
+    frac = fraction_for(width_px)
+    tree = build(frac)
+    while len(tree) > max_nodes and frac < 1.0:
+        frac *= 2
+        tree = build(frac)
+    for _ in range(8):
+        if len(tree) * 3 > max_nodes:
+            break
+        finer = build(frac / 4)
+        if len(finer) > max_nodes:
+            break
+        tree, frac = finer, frac / 4
+    return tree
 
 
 def _abs_first(sums: np.ndarray) -> np.ndarray:
