@@ -170,7 +170,9 @@ def regex_match(names: pl.Series, pattern: str) -> np.ndarray:
     try:
         hit = names.str.contains(pattern)
     except pl.exceptions.PolarsError as exc:
-        raise QueryError(f"invalid regular expression {pattern!r}: {exc}") from None
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip().startswith("error:")]
+        reason = lines[0].removeprefix("error:").strip() if lines else str(exc).splitlines()[0]
+        raise QueryError(f"invalid regular expression {pattern!r}: {reason}") from None
     return hit.fill_null(False).to_numpy()
 
 
