@@ -16,6 +16,9 @@ import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import polars as pl
 
 from profilelab.errors import ProfileLabError
 from profilelab.model.profile import Profile
@@ -121,3 +124,81 @@ def write(path: str | Path, text: str) -> Path:
     except OSError as exc:
         raise ProfileLabError(f"{out}: cannot write: {exc.strerror or exc}") from None
     return out
+
+
+#: Node budget of the flame graph embedded in a notebook's HTML output (kept small).
+REPR_MAX_NODES = 5_000
+
+
+def summary_html(profile: Profile) -> str:
+    """A small HTML table: one row per profile (source, type, unit, samples, total)."""
+    totals = profile.samples.group_by("profile_id").agg(
+        pl.len().alias("n"), pl.col("value").sum().alias("total")
+    )
+    rows = profile.profiles.join(totals, on="profile_id", how="left")
+    cells = []
+    for r in rows.iter_rows(named=True):
+        default = " (default)" if r["is_default"] else ""
+        values = [
+            r["source"],
+            f"{r['sample_type']}{default}",
+            r["sample_unit"],
+            f"{r['n'] or 0:,}",
+            f"{r['total'] or 0:,}",
+        ]
+        cells.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in values) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("source", "sample type", "unit", "samples", "total"))
+    counts = (
+        f"{profile.stacks.height:,} stacks, {profile.frames.height:,} frames, "
+        f"{profile.labels.get_column('key').n_unique()} label keys"
+    )
+    return (
+        f'<table class="profilelab-summary"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(cells)}</tbody></table><div>{html.escape(counts)}</div>"
+    )
+
+
+def profile_mimebundle(profile: Profile) -> dict[str, Any]:
+    """What a notebook shows for a Profile: the FlameGraph widget where widgets run, and
+    for plain renderers (nbconvert HTML, viewers) a summary plus a static flame graph in
+    an iframe (scripts stay inside it; the page is HTML-escaped into ``srcdoc``)."""
+    bundle: dict[str, Any] = {"text/plain": repr(profile)}
+    parts = [summary_html(profile)]
+    if profile.samples.height:
+        try:
+            page_html = flame_html(profile, max_nodes=REPR_MAX_NODES, width_px=1000)
+        except ProfileLabError as exc:
+            parts.append(f"<div>no flame graph: {html.escape(str(exc))}</div>")
+        else:
+            parts.append(
+                f'<iframe srcdoc="{html.escape(page_html, quote=True)}" '
+                'style="width:100%;height:520px;border:0" sandbox="allow-scripts"></iframe>'
+            )
+    bundle["text/html"] = "\n".join(parts)
+    widget = _widget_bundle(profile)
+    if widget:
+        bundle.update(widget)
+    return bundle
+
+
+def _widget_bundle(profile: Profile) -> dict[str, Any] | None:
+    """The widget view mime when running inside a kernel with anywidget installed."""
+    import sys
+
+    if "ipykernel" not in sys.modules or not profile.samples.height:
+        return None
+    try:
+        from IPython import get_ipython
+
+        if getattr(get_ipython(), "kernel", None) is None:
+            return None
+        from profilelab.widgets import FlameGraph
+
+        data: Any = FlameGraph(profile)._repr_mimebundle_()
+    except (ImportError, ProfileLabError):
+        return None
+    if isinstance(data, tuple):
+        data = data[0]
+    items: dict[str, Any] = dict(data or {})
+    view = {k: v for k, v in items.items() if k.startswith("application/vnd.jupyter")}
+    return view or None
