@@ -249,3 +249,11 @@ def test_corpus_profile_trees(corpus: Path) -> None:
     assert int(sw.callees.total[0]) == int(top["total"][0])
     for g in ("line", "file", "address"):
         check_invariants(sel.flame(granularity=g, width_px=800))
+
+
+def test_top_limit_is_the_head_of_the_full_table() -> None:
+    stacks: Stacks = [(["main", f"f{i % 13}", f"g{i % 7}"], 1 + i) for i in range(60)]
+    sel = Selection(make_profile(stacks))
+    full = sel.top()
+    assert sel.top(limit=5).equals(full.head(5))
+    assert sel.top(limit=1000).equals(full.filter(full["self"] > 0))

@@ -64,7 +64,7 @@ def flame_html(
         width_px,
         max_nodes,
     )
-    table = encode_table(sel.top(granularity), 200, grand_total=sel.total, unit=sel.unit)
+    table = encode_table(sel.top(granularity, 200), 200, grand_total=sel.total, unit=sel.unit)
     name = title or f"{sel.sample_type} flame graph"
     return page(name, encode_tree(tree, width_px=width_px), table)
 

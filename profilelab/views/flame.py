@@ -167,12 +167,24 @@ class Selection:
             ),
         )
 
-    def top(self, granularity: str = "function") -> pl.DataFrame:
+    def top(self, granularity: str = "function", limit: int | None = None) -> pl.DataFrame:
         """Per node name: self (flat) and total (cum, recursion counted once), sorted by
-        self descending. Columns: name, file, line, package, self, total."""
+        self descending, then total. Columns: name, file, line, package, self, total.
+
+        With ``limit``, only the first ``limit`` rows by self (their totals computed alone,
+        which is much faster on big profiles)."""
         paths, keys = self.paths(granularity)
-        flat, cum = key_sums(paths, len(keys))
-        table = keys.keys.with_columns(pl.Series("self", flat[:, 0]), pl.Series("total", cum[:, 0]))
+        flat = flat_sums(paths, len(keys))
+        only = None
+        if limit is not None:
+            only = np.argsort(-flat[:, 0], kind="stable")[:limit]
+            only = only[flat[only, 0] != 0]
+        cum = cum_sums(paths, len(keys), only)
+        table = keys.keys.with_columns(
+            pl.Series("self", flat[:, 0]), pl.Series("total", cum[:, 0])
+        )
+        if only is not None:
+            table = table[np.sort(only)]
         return table.filter(pl.col("total") != 0).sort(
             ["self", "total", "name"], descending=[True, True, False]
         )
@@ -261,26 +273,45 @@ def _gather(
     return offsets, keys[begin[row] + step * j]
 
 
-def key_sums(paths: Paths, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+def key_sums(
+    paths: Paths, n_keys: int, only: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per key: flat (value where the key is the path's last element) and cum (value of the
-    paths containing the key, each path counted once however often the key recurs)."""
-    m = paths.values.shape[1]
+    paths containing the key, each path counted once however often the key recurs).
+
+    With ``only`` (key ids), cum is computed for those keys alone (0 for the others):
+    much cheaper on big profiles when a table shows only its top rows."""
+    return flat_sums(paths, n_keys), cum_sums(paths, n_keys, only)
+
+
+def flat_sums(paths: Paths, n_keys: int) -> np.ndarray:
+    """(n_keys, m) sums of the values of the paths that end at each key."""
     live = np.flatnonzero(np.any(paths.values != 0, axis=1) & (paths.lengths > 0))
-    flat = np.zeros((n_keys, m), dtype=np.int64)
+    flat = np.zeros((n_keys, paths.values.shape[1]), dtype=np.int64)
     last = paths.keys[paths.offsets[live + 1] - 1]
     uniq, sums, _ = _build.sum_by(last.astype(np.int64), paths.values[live])
     flat[uniq] = sums
-    # Distinct (path, key) pairs: one sort of a combined int64 (np.unique is far slower).
-    if len(live) == len(paths):
-        row, pos = paths.row_of_position(), paths.keys
+    return flat
+
+
+def cum_sums(paths: Paths, n_keys: int, only: np.ndarray | None = None) -> np.ndarray:
+    """(n_keys, m) sums of the values of the paths through each key, once per path."""
+    if only is not None:
+        wanted = np.zeros(n_keys, dtype=bool)
+        wanted[only] = True
+        pos = np.flatnonzero(wanted[paths.keys])
+        row = np.searchsorted(paths.offsets, pos, side="right") - 1
+        keys = paths.keys[pos].astype(np.int64)
     else:
-        row = np.repeat(live, paths.lengths[live])
-        pos = _gather(paths.keys, paths.offsets[live], paths.lengths[live], 1)[1]
-    combined = np.sort(row * n_keys + pos)
+        row, keys = paths.row_of_position(), paths.keys.astype(np.int64)
+    live = np.any(paths.values[row] != 0, axis=1)
+    row, keys = row[live], keys[live]
+    # Distinct (path, key) pairs: one sort of a combined int64 (np.unique is far slower).
+    combined = np.sort(row * n_keys + keys)
     distinct = np.ones(len(combined), dtype=bool)
     distinct[1:] = combined[1:] != combined[:-1]
     combined = combined[distinct]
-    return flat, _sum_by_key(combined % n_keys, paths.values[combined // n_keys], n_keys)
+    return _sum_by_key(combined % n_keys, paths.values[combined // n_keys], n_keys)
 
 
 def _sum_by_key(keys: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:

@@ -159,7 +159,7 @@ class FlameGraph(_FlameBase):
 
     def _send_table(self) -> None:
         sel = self._selection
-        top = sel.top(self.granularity)
+        top = sel.top(self.granularity, 200)
         self._table = encode_table(top, 200, grand_total=sel.total, unit=sel.unit)
 
     def _send_sandwich(self) -> None:

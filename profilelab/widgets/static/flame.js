@@ -375,6 +375,7 @@ export class FlameView {
     }
     ctx.globalAlpha = 1;
     this.lastDraw = performance.now() - t0;
+    this.lastDrawEnd = performance.now();
     this.drawCount = (this.drawCount || 0) + 1;
     if (this.opts.onDraw) this.opts.onDraw(this);
   }
