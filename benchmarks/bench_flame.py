@@ -124,7 +124,8 @@ def main() -> None:
         f"(budget {BUDGET['first_paint_s']} s, ratio {first_paint / BUDGET['first_paint_s']:.2f})"
     )
     print(
-        f"zoom click to repaint: median {b['zoom_ms_median']:.1f} ms, max {b['zoom_ms_max']:.1f} ms "
+        f"zoom click to repaint: median {b['zoom_ms_median']:.1f} ms, "
+        f"max {b['zoom_ms_max']:.1f} ms "
         f"(budget {BUDGET['zoom_ms']} ms, ratio {b['zoom_ms_max'] / BUDGET['zoom_ms']:.2f})"
     )
     print(f"exported HTML: {size_mb:.2f} MB (budget 5 MB, ratio {size_mb / BUDGET['html_mb']:.2f})")

@@ -180,9 +180,7 @@ class Selection:
             only = np.argsort(-flat[:, 0], kind="stable")[:limit]
             only = only[flat[only, 0] != 0]
         cum = cum_sums(paths, len(keys), only)
-        table = keys.keys.with_columns(
-            pl.Series("self", flat[:, 0]), pl.Series("total", cum[:, 0])
-        )
+        table = keys.keys.with_columns(pl.Series("self", flat[:, 0]), pl.Series("total", cum[:, 0]))
         if only is not None:
             table = table[np.sort(only)]
         return table.filter(pl.col("total") != 0).sort(
