@@ -105,7 +105,13 @@ class StackIndex:
     def build(cls, profile: Profile, sample_type: str | None = None) -> StackIndex:
         chosen = choose_profiles(profile, sample_type)
         ids = tuple(int(i) for i in chosen["profile_id"])
-        used = profile.samples.filter(pl.col("profile_id").is_in(ids)).select("stack_id").unique()
+        # One group-by gives the stacks in use and their unfiltered values (kept for reuse).
+        used = (
+            profile.samples.filter(pl.col("profile_id").is_in(ids))
+            .group_by("stack_id")
+            .agg(pl.col("value").sum())
+            .sort("stack_id")
+        )
         stacks = profile.stacks.join(used, on="stack_id", how="semi").sort("stack_id")
         if stacks.height != used.height:
             raise ValidationError("samples reference stacks missing from the stacks table")
@@ -130,6 +136,7 @@ class StackIndex:
             offsets=offsets,
             frames=positions.to_numpy(),
             frame_table=profile.frames,
+            cache={"values": used.get_column("value").to_numpy()},
         )
 
     def values(
@@ -143,6 +150,18 @@ class StackIndex:
         focus keeps the stacks with at least one frame whose function matches; ignore drops
         those with one (pprof ``-focus`` / ``-ignore``, matched on function names; an
         unsymbolized frame is matched by its ``0x...`` address)."""
+        unfiltered = self.cache.get("values")
+        if not labels and isinstance(unfiltered, np.ndarray):
+            values = unfiltered.copy()
+        else:
+            values = self._label_values(labels or {})
+        if focus:
+            values[~self._stacks_matching(focus)] = 0
+        if ignore:
+            values[self._stacks_matching(ignore)] = 0
+        return values
+
+    def _label_values(self, labels: LabelFilter) -> np.ndarray:
         samples = self.profile.samples.filter(pl.col("profile_id").is_in(self.profile_ids))
         if labels:
             ok = label_sets_matching(self.profile, labels)
@@ -152,10 +171,6 @@ class StackIndex:
         if agg.height:
             rows = np.searchsorted(self.stack_ids, agg.get_column("stack_id").to_numpy())
             values[rows] = agg.get_column("value").to_numpy()
-        if focus:
-            values[~self._stacks_matching(focus)] = 0
-        if ignore:
-            values[self._stacks_matching(ignore)] = 0
         return values
 
     def _stacks_matching(self, pattern: str) -> np.ndarray:

@@ -40,10 +40,11 @@ def fraction_for(width_px: int) -> float:
 def within_budget(build: Callable[[float], T], width_px: int, max_nodes: int) -> T:
     """The most detailed tree of at most ``max_nodes`` nodes that ``build(fraction)`` gives.
 
-    Starts at half a pixel of ``width_px`` (coarsened while over budget) and refines by 4x
+    Starts at a quarter pixel of ``width_px`` (coarsened while over budget), refines by 4x
     while the tree stays well within budget: for exports that zoom without a server.
     """
-    frac = fraction_for(width_px)
+    # Most profiles fit at a quarter pixel: start there, saving a build.
+    frac = fraction_for(width_px) / 4
     tree = build(frac)
     while len(tree) > max_nodes and frac < 1.0:
         frac *= 2

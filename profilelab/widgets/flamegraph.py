@@ -46,6 +46,8 @@ class _FlameBase(anywidget.AnyWidget):  # type: ignore[misc]
     error = traitlets.Unicode("").tag(sync=True)
 
     _current: FlameTree | DiffTree | None = None
+    #: observers wait until the constructor has built the first tree
+    _ready = False
 
     def _covers(self, path: Sequence[str]) -> bool:
         """Whether the current payload already shows ``path`` in full detail."""
@@ -67,12 +69,13 @@ class _FlameBase(anywidget.AnyWidget):  # type: ignore[misc]
 
     @traitlets.observe("root")
     def _on_root(self, change: dict[str, Any]) -> None:
-        if not self._covers(change["new"]):
+        if self._ready and not self._covers(change["new"]):
             self._run(self._send_tree)
 
     @traitlets.observe("width_px")
     def _on_width(self, change: dict[str, Any]) -> None:
-        if change["new"] > 0 and abs(change["new"] - change["old"]) > 4:
+        old = change["old"] or 0
+        if self._ready and change["new"] > 0 and abs(change["new"] - old) > 4:
             self._run(self._send_tree)
 
     def _send_tree(self) -> None:  # pragma: no cover - overridden
@@ -124,6 +127,7 @@ class FlameGraph(_FlameBase):
             ignore_regex=ignore_regex,
             **kwargs,
         )
+        self._ready = True
         self._refilter()
 
     # ---- building -------------------------------------------------------------------------
@@ -174,11 +178,15 @@ class FlameGraph(_FlameBase):
     # ---- observers --------------------------------------------------------------------------
     @traitlets.observe("sample_type", "labels", "focus_regex", "ignore_regex")
     def _on_filters(self, change: dict[str, Any]) -> None:
+        if not self._ready:
+            return
         self.root = []
         self._refilter()
 
     @traitlets.observe("granularity")
     def _on_granularity(self, change: dict[str, Any]) -> None:
+        if not self._ready:
+            return
         self.root = []
         if self.view == "sandwich":
             self.view = "flame"
@@ -186,6 +194,8 @@ class FlameGraph(_FlameBase):
 
     @traitlets.observe("view")
     def _on_view(self, change: dict[str, Any]) -> None:
+        if not self._ready:
+            return
         if change["new"] == "sandwich":
             self._run(self._send_sandwich)
             return
@@ -198,7 +208,7 @@ class FlameGraph(_FlameBase):
 
     @traitlets.observe("sandwich_function")
     def _on_sandwich(self, change: dict[str, Any]) -> None:
-        if self.view == "sandwich":
+        if self._ready and self.view == "sandwich":
             self._run(self._send_sandwich)
 
     # ---- API --------------------------------------------------------------------------------
@@ -258,6 +268,7 @@ class DiffFlameGraph(_FlameBase):
             width_by=width_by,
             **kwargs,
         )
+        self._ready = True
         self._run(self._send_all)
 
     def _send_all(self) -> None:
@@ -281,6 +292,9 @@ class DiffFlameGraph(_FlameBase):
     def _on_sample_type(self, change: dict[str, Any]) -> None:
         from profilelab.views import comparison
 
+        if not self._ready:
+            return
+
         def action() -> None:
             base, new, bl, nl = self._args
             self._cmp = comparison(
@@ -291,9 +305,12 @@ class DiffFlameGraph(_FlameBase):
 
         self._run(action)
 
-    @traitlets.observe("granularity")
+    @traitlets.observe("granularity", "normalize")
     def _on_granularity(self, change: dict[str, Any]) -> None:
-        self.root = []
+        if not self._ready:
+            return
+        if change["name"] == "granularity":
+            self.root = []
         self._run(self._send_all)
 
     @property
