@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 import pytest
 
 from profilelab.render.flame_html import diff_html, flame_html, write
-from profilelab.views import Comparison
+from profilelab.views import Comparison, sandwich
+from profilelab.views.encode import encode_tree
 from tests.flame_browser import CANVAS_STATS, NODE_XY, chromium
 from tests.flame_support import make_profile
 from tests.test_views_diff import BASE, NEW
@@ -130,4 +132,30 @@ def test_diff_export_shows_growth_and_shrinkage(browser: Any, tmp_path: Path) ->
     assert "(normalized)" in tip and "base: 17.8 ns" in tip
     table = page.locator(".plf-table").inner_text()
     assert "appeared" in table and "disappeared" in table
+    assert page.errors == []
+
+
+def test_sandwich_view_draws_callers_above_callees(browser: Any, tmp_path: Path) -> None:
+    prof = make_profile(SMALL)
+    out = write(tmp_path / "flame.html", flame_html(prof))
+    sw = sandwich(prof, "parse")
+    payloads = [base64.b64encode(encode_tree(t)).decode() for t in (sw.callers, sw.callees)]
+    page = open_page(browser, out)
+    page.evaluate(
+        """([a, b]) => { const m = window.__plfModule;
+        const tree = (s) => new m.Tree(m.decodePayload(m.base64ToBytes(s)));
+        window.__plf[0].showSandwich(tree(a), tree(b), 'parse'); }""",
+        payloads,
+    )
+    assert "sandwich of parse" in page.locator(".plf-sandwich").inner_text()
+    canvases = page.locator(".plf-sandwich .plf-canvas")
+    assert canvases.count() == 2
+    for part in ("callers", "callees"):
+        stats = page.evaluate(CANVAS_STATS, f".plf-{part} canvas")
+        assert stats["painted"] > 0.2 and stats["h"] > 0
+    # callers grow upwards: the function is the bottom row of the upper canvas
+    rows = page.evaluate("() => window.__plf[0].extra.map((v) => [v.rows, v.opts.orientation])")
+    assert rows == [[3, "flame"], [3, "icicle"]]
+    page.click(".plf-back")
+    assert page.locator(".plf-sandwich").count() == 0
     assert page.errors == []

@@ -754,6 +754,8 @@ class App {
     bar.append(back, el("span", "plf-sandwich-title", `sandwich of ${fn}`));
     const up = new FlameView({ orientation: "flame", colorBy: this.view.opts.colorBy, onSelect: this.view.opts.onSelect });
     const down = new FlameView({ orientation: "icicle", colorBy: this.view.opts.colorBy, onSelect: this.view.opts.onSelect });
+    up.root.classList.add("plf-callers");
+    down.root.classList.add("plf-callees");
     wrap.append(bar, el("div", "plf-part", "callers"), up.root, el("div", "plf-part", "callees"), down.root);
     this.main.append(wrap);
     this.extra = [up, down];
@@ -772,6 +774,7 @@ export function mountStatic(container, data) {
     if (e.key === "Escape" && document.activeElement !== app.view.canvas && e.target.tagName !== "INPUT") app.view.zoomOut();
   });
   window.__plfFirstPaint = performance.now();
+  window.__plfModule = { Tree, decodePayload, base64ToBytes }; // for tests and debugging
   return app;
 }
 
@@ -862,9 +865,11 @@ function render({ model, el: container }) {
     };
   }
   const app = new App(container, host);
-  const load = () => {
+  const loadTree = () => {
     const buf = model.get("_tree");
     if (buf && buf.byteLength) app.setTree(new Tree(decodePayload(buf)), model.get("root"));
+  };
+  const loadTable = () => {
     const tbl = model.get("_table");
     if (tbl && tbl.byteLength) app.setTable(decodePayload(tbl));
   };
@@ -877,8 +882,8 @@ function render({ model, el: container }) {
       app.showSandwich(new Tree(decodePayload(a)), new Tree(decodePayload(b)), model.get("sandwich_function"), () => save("view", "flame"));
     }
   };
-  model.on("change:_tree", load);
-  model.on("change:_table", load);
+  model.on("change:_tree", loadTree);
+  model.on("change:_table", loadTable);
   model.on("change:error", showError);
   model.on("change:_callers", sandwich);
   model.on("change:_callees", sandwich);
@@ -889,7 +894,8 @@ function render({ model, el: container }) {
       app.setSearch(s);
     }
   });
-  load();
+  loadTree();
+  loadTable();
   showError();
   sandwich();
   if (model.get("search")) {
