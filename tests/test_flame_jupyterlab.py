@@ -127,5 +127,10 @@ def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[str, Path]) -> None:
         out = second.locator(".jp-OutputArea-output")
         out.wait_for()
         text = out.inner_text()
+        # a row of the top table opens the sandwich of its function (computed by the kernel)
+        page.locator(".plf-table tbody tr").nth(0).click()
+        page.wait_for_selector(".plf-sandwich .plf-callees canvas")
+        title = page.locator(".plf-sandwich-title").inner_text()
     assert "FOCUS='serve'" in text
+    assert title == "sandwich of parse"  # parse has the most self time
     assert "SELECTED=['main', 'serve']" in text and "ROOT=['main', 'serve']" in text

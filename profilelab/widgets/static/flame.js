@@ -561,7 +561,7 @@ class App {
     orient.addEventListener("change", () => {
       this.view.opts.orientation = orient.value;
       this.view.draw();
-      if (h.orientation !== undefined) h.orientation = orient.value;
+      if (h.orient) h.orient(orient.value);
     });
     tb.append(orient);
     if (!h.diff) {
@@ -738,17 +738,24 @@ class App {
     this.setSearch(text);
   }
 
+  hideSandwich() {
+    const shown = this.main.querySelector(".plf-sandwich");
+    if (shown) shown.remove();
+    this.extra = null;
+    this.view.root.style.display = "";
+    this.view.draw();
+  }
+
   /** Sandwich: callers (flame orientation, function at the bottom) above callees. */
   showSandwich(callers, callees, fn, onBack) {
+    const shown = this.main.querySelector(".plf-sandwich");
+    if (shown) shown.remove();
     this.view.root.style.display = "none";
     const wrap = el("div", "plf-sandwich");
     const bar = el("div", "plf-sandwich-bar");
     const back = el("button", "plf-back", "← flame graph");
     back.addEventListener("click", () => {
-      wrap.remove();
-      this.extra = null;
-      this.view.root.style.display = "";
-      this.view.draw();
+      this.hideSandwich();
       if (onBack) onBack();
     });
     bar.append(back, el("span", "plf-sandwich-title", `sandwich of ${fn}`));
@@ -844,6 +851,7 @@ function render({ model, el: container }) {
     orientation: model.get("orientation") || "icicle",
     controls: widgetControls(model, diff),
     zoom: (path) => save("root", path),
+    orient: (v) => save("orientation", v),
     select: (path, name) => {
       model.set("selected", path);
       model.set("focus", name);
@@ -877,8 +885,9 @@ function render({ model, el: container }) {
   const sandwich = () => {
     const a = model.get("_callers");
     const b = model.get("_callees");
-    if (model.get("view") === "sandwich" && a && a.byteLength && b && b.byteLength) {
-      if (app.extra) app.main.querySelector(".plf-sandwich")?.remove();
+    if (model.get("view") !== "sandwich") {
+      if (app.extra) app.hideSandwich();
+    } else if (a && a.byteLength && b && b.byteLength) {
       app.showSandwich(new Tree(decodePayload(a)), new Tree(decodePayload(b)), model.get("sandwich_function"), () => save("view", "flame"));
     }
   };
@@ -887,6 +896,7 @@ function render({ model, el: container }) {
   model.on("change:error", showError);
   model.on("change:_callers", sandwich);
   model.on("change:_callees", sandwich);
+  model.on("change:view", sandwich);
   model.on("change:search", () => {
     const s = model.get("search") || "";
     if (s !== app.searchText) {
