@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 
 EVIL = '<img src=x onerror="window.__pwned=1">'
 EVIL2 = "<script>window.__pwned2=1</script>"
+UNI = "naïve::日本語::😀::fn"  # non-ASCII, astral plane: UTF-16 offsets must line up
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,7 @@ def test_tooltip_and_table(browser: Any, tmp_path: Path) -> None:
 
 
 def test_html_in_names_is_text_and_runs_nothing(browser: Any, tmp_path: Path) -> None:
-    stacks = [*SMALL, (["main", EVIL, EVIL2], 40), (["main", EVIL2], 20)]
+    stacks = [*SMALL, (["main", EVIL, EVIL2], 40), (["main", EVIL2], 20), (["main", UNI], 30)]
     out = write(tmp_path / "evil.html", flame_html(make_profile(stacks), title=EVIL))
     page = open_page(browser, out)
     node = page.evaluate(NODE_XY, EVIL)
@@ -113,6 +114,10 @@ def test_html_in_names_is_text_and_runs_nothing(browser: Any, tmp_path: Path) ->
     assert page.evaluate("() => [window.__pwned, window.__pwned2]") == [None, None]
     assert page.locator("img").count() == 0
     assert EVIL in page.title()
+    page.keyboard.press("Escape")  # back to the root, where the unicode frame is drawn
+    uni = page.evaluate(NODE_XY, UNI)
+    page.mouse.move(uni["x"], uni["y"])
+    assert page.locator(".plf-tip-name").inner_text() == UNI
     assert page.errors == []
 
 
@@ -132,6 +137,14 @@ def test_diff_export_shows_growth_and_shrinkage(browser: Any, tmp_path: Path) ->
     assert "(normalized)" in tip and "base: 17.8 ns" in tip
     table = page.locator(".plf-table").inner_text()
     assert "appeared" in table and "disappeared" in table
+    nested = """() => { const t = window.__plf[0].view.tree; let bad = 0;
+      for (let i = 1; i < t.n; i++) { const p = t.parent[i];
+        if (t.start[i] < t.start[p] - 1e-9) bad++;
+        if (t.start[i] + t.width[i] > t.start[p] + t.width[p] + 1e-6) bad++; }
+      return bad; }"""
+    assert page.evaluate(nested) == 0  # the browser's max(base, new) layout nests
+    page.select_option(".plf-width-by", "new")
+    assert page.evaluate(nested) == 0
     assert page.errors == []
 
 
