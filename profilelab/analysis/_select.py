@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Union
 
 import polars as pl
 
@@ -12,7 +11,7 @@ from profilelab.model.profile import Profile
 
 #: A selection of profiles: label values (``{"version": "v2.3.6"}``; a value starting with
 #: ``~`` is a regex), a Polars predicate over :func:`profile_table`, or explicit profile ids.
-Selection = Union[Mapping[str, str], pl.Expr, pl.Series, Callable[[pl.DataFrame], pl.Series]]
+Selection = Mapping[str, str] | pl.Expr | pl.Series | Callable[[pl.DataFrame], pl.Series]
 
 
 def profile_table(p: Profile) -> pl.DataFrame:
