@@ -26,6 +26,7 @@ from profilelab.analysis._totals import key_totals, profile_totals
 from tests._synth import build, raw_from_stacks
 
 FUNCS = [f"github.com/acme/shop/pkg{i % 12}.F{i}" for i in range(120)]
+MIDDLE = [f"github.com/acme/shop/api.Handler{i}" for i in range(20)]
 
 
 def fleet(
@@ -37,7 +38,7 @@ def fleet(
     concentration: float = 1000.0,
     samples: int = 2000,
 ) -> list:
-    stacks = [("main.main", FUNCS[i % 120], FUNCS[(i * 7 + 3) % 120]) for i in range(300)]
+    stacks = [("main.main", MIDDLE[i % 20], FUNCS[(i * 7 + 3) % 120]) for i in range(300)]
     leaf = np.array([(i * 7 + 3) % 120 for i in range(300)])
     raws = []
     for i in range(n):
@@ -93,13 +94,14 @@ def bench(n: int) -> None:
     )
 
 
-def power(sizes: list[int], seeds: int) -> None:
+def power(sizes: list[int], seeds: int, test: str) -> None:
+    shares = base_shares()
+    target = 4
     print(
-        "| profiles per set | instance noise | power (+20% share, 8% function) | false alarm runs |"
+        f"| profiles per set | instance noise | power (+20% on a {shares[target]:.1%} function) "
+        "| runs with a false alarm |"
     )
     print("|---|---|---|---|")
-    shares = base_shares()
-    target = 4  # about 8% of the total
     for noise, conc in (("low", 3000.0), ("medium", 1000.0), ("high", 300.0)):
         for n in sizes:
             hits = alarms = 0
@@ -111,7 +113,9 @@ def power(sizes: list[int], seeds: int) -> None:
                 p = build(
                     fleet(rng, n, "a", shares, 0, conc) + fleet(rng, n, "b", bumped, 10**6, conc)
                 )
-                res = analysis.compare(p, {"version": "a"}, {"version": "b"}, n_boot=200, seed=seed)
+                res = analysis.compare(
+                    p, {"version": "a"}, {"version": "b"}, n_boot=200, seed=seed, test=test
+                )
                 sig = res.filter(pl.col("significant"))["key"].to_list()
                 hits += FUNCS[target] in sig
                 null = build(
@@ -119,7 +123,7 @@ def power(sizes: list[int], seeds: int) -> None:
                 )
                 alarms += bool(
                     analysis.compare(
-                        null, {"version": "a"}, {"version": "b"}, n_boot=200, seed=seed
+                        null, {"version": "a"}, {"version": "b"}, n_boot=200, seed=seed, test=test
                     )["significant"].any()
                 )
             print(f"| {n} | {noise} (Dirichlet {conc:g}) | {hits / seeds:.0%} | {alarms}/{seeds} |")
@@ -133,7 +137,9 @@ def main() -> None:
     a = ap.parse_args()
     bench(a.profiles)
     if a.power:
-        power([5, 10, 20, 50], a.seeds)
+        for test in ("welch", "rank"):
+            print(f"\ntest = {test}")
+            power([5, 10, 20, 50], a.seeds, test)
 
 
 if __name__ == "__main__":
