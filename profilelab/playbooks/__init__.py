@@ -1,0 +1,43 @@
+"""Playbooks: the findings of the investigation notebooks, computed from the data.
+
+Each function answers one question on a Profile and returns a :class:`Finding` (a headline
+sentence with its numbers in ``facts``). The notebooks in ``notebooks/`` walk through the
+same steps with widgets; ``profilelab report`` puts the findings into one HTML page.
+
+=========================  ====================================  ==========================
+notebook                   function                              dataset
+=========================  ====================================  ==========================
+01-cpu-hotspot             :func:`cpu_hotspot`                   checkout-api
+02-memory-leak             :func:`memory_leak`                   heap-leak
+03-goroutine-leak          :func:`goroutine_leak`                goroutine-leak
+04-version-regression      :func:`version_regression`            order-service
+06-fleet-trends-and-alerts :func:`fleet_alerts`                  order-service
+=========================  ====================================  ==========================
+
+:func:`load` reads a shipped dataset as pprof (as shipped) or as OTLP (converted once).
+"""
+
+from profilelab.playbooks._finding import Finding
+from profilelab.playbooks.cpu import cpu_fix, cpu_hotspot, hot_path, only_labels, package_shares
+from profilelab.playbooks.data import FORMATS, load, snapshot_totals, snapshots
+from profilelab.playbooks.fleet import fleet_alerts, share_alerts
+from profilelab.playbooks.leaks import goroutine_leak, memory_leak
+from profilelab.playbooks.regression import version_regression
+
+__all__ = [
+    "FORMATS",
+    "Finding",
+    "cpu_fix",
+    "cpu_hotspot",
+    "fleet_alerts",
+    "goroutine_leak",
+    "hot_path",
+    "load",
+    "memory_leak",
+    "only_labels",
+    "package_shares",
+    "share_alerts",
+    "snapshot_totals",
+    "snapshots",
+    "version_regression",
+]

@@ -1,0 +1,221 @@
+"""The story of each shipped dataset: the playbooks' findings plus the tables, charts and
+flame graphs that show them (the same steps as the notebooks, without Jupyter).
+
+Each story is ``(format) -> list[Section]`` registered in :data:`STORIES` under its
+dataset's name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import polars as pl
+
+from profilelab import analysis, datasets, playbooks
+from profilelab.model.profile import Profile
+from profilelab.playbooks._finding import Finding
+from profilelab.render.flame_html import diff_html, flame_html
+from profilelab.render.trends import compare_figure, growth_figure, trend_figure
+from profilelab.report.html import Chart, Flame, Section, Table
+from profilelab.views import Selection, comparison, top_table
+
+#: Nodes kept per embedded flame graph: enough detail to zoom, a small page.
+FLAME_NODES = 20_000
+SERVER = {"endpoint": "/checkout"}
+
+Story = Callable[[str], list[Section]]
+
+
+def checkout_api(fmt: str) -> list[Section]:
+    """01-cpu-hotspot: where v1.4.0's CPU goes, and what the v1.5.0 fix changed."""
+    before = playbooks.load("checkout-api", fmt, variant="before")
+    after = playbooks.load("checkout-api", fmt, variant="after")
+    hotspot = playbooks.cpu_hotspot(before, labels=SERVER)
+    package = hotspot.facts["package"]
+    fix = playbooks.cpu_fix(before, after, package, labels=SERVER, names=("v1.4.0", "v1.5.0"))
+    server_before = playbooks.only_labels(before, SERVER)
+    packages = hotspot.tables["packages"].select("package", "cum_share", "flat_share").head(12)
+    rates = _rates("checkout-api", {"before": before, "after": after}, "variant", "n_requests")
+    cmp = comparison(server_before, playbooks.only_labels(after, SERVER))
+    return [
+        Section(
+            "cpu-hotspot",
+            "CPU hotspot: checkout-api v1.4.0",
+            (hotspot,),
+            (
+                Table("Packages by share of /checkout CPU", packages, ("cum_share", "flat_share")),
+                Table(
+                    "Top functions by self time",
+                    _top(server_before),
+                    ("self_share",),
+                    {"self": "nanoseconds", "total": "nanoseconds"},
+                ),
+                Flame("Flame graph of /checkout (v1.4.0)", _flame(server_before)),
+            ),
+        ),
+        Section(
+            "cpu-fix",
+            "The fix: v1.4.0 → v1.5.0",
+            (fix,),
+            (
+                Table("Requests per second measured by the load generator", rates),
+                Flame("Diff flame graph, normalized (red grew, blue shrank)", _diff(cmp)),
+            ),
+        ),
+    ]
+
+
+def heap_leak(fmt: str) -> list[Section]:
+    """02-memory-leak: which function's in-use memory grows."""
+    heap = playbooks.load("heap-leak", fmt)
+    finding = playbooks.memory_leak(heap)
+    grown = finding.tables["growth"].head(8)
+    inuse = analysis.trend(heap, sample_type="inuse_space", step="500ms", measure="flat", top=5)
+    return [
+        Section(
+            "memory-leak",
+            "Memory leak: session-api",
+            (finding,),
+            (
+                Chart(
+                    "In-use bytes by allocating function",
+                    trend_figure(inuse, y="value", title="in-use bytes by allocating function"),
+                ),
+                Chart("Growth per hour", growth_figure(grown, title="in-use bytes per hour")),
+                Table(
+                    "Growth of in-use bytes per function",
+                    grown.select("key", "first", "last", "slope_per_hour", "corr", "growing"),
+                    units={"first": "bytes", "last": "bytes", "slope_per_hour": "bytes"},
+                ),
+                Flame(
+                    "Growth flame graph (widths: bytes per hour)",
+                    _flame(analysis.growth_profile(heap)),
+                ),
+            ),
+        )
+    ]
+
+
+def goroutine_leak(fmt: str) -> list[Section]:
+    """03-goroutine-leak: which goroutines pile up, against the fixed build."""
+    both = playbooks.load("goroutine-leak", fmt)
+    leaking = playbooks.load("goroutine-leak", fmt, variant="leaking")
+    fixed = playbooks.load("goroutine-leak", fmt, variant="fixed")
+    finding = playbooks.goroutine_leak(leaking)
+    control = playbooks.goroutine_leak(fixed)
+    control = Finding(control.playbook, "And the fixed build?", control.headline, control.facts)
+    counts = playbooks.snapshot_totals(both, by="variant")
+    grown = finding.tables["growth"].select("stack", "first", "last", "slope_per_hour", "growing")
+    return [
+        Section(
+            "goroutine-leak",
+            "Goroutine leak: notifier",
+            (finding, control),
+            (
+                Chart("Goroutines per snapshot", _counts_figure(counts, "variant")),
+                Table("Goroutine stacks by growth", grown.head(5)),
+                Flame(
+                    "Where the goroutines wait (last snapshot, leaking build)",
+                    _flame(playbooks.snapshots(leaking)[-1]),
+                ),
+            ),
+        )
+    ]
+
+
+def order_service(fmt: str) -> list[Section]:
+    """04-version-regression and 06-fleet-trends-and-alerts on the order-service fleet."""
+    fleet = playbooks.load("order-service", fmt)
+    base, new = {"version": "v2.3.5"}, {"version": "v2.3.6"}
+    regression = playbooks.version_regression(fleet, base, new)
+    result = regression.tables["compare"]
+    significant = result.filter(pl.col("significant")).select(
+        "key", "base_share", "new_share", "delta_share", "ci_low", "ci_high", "q_value"
+    )
+    rates = _rates(
+        "order-service",
+        {v: playbooks.load("order-service", fmt, version=v) for v in ("v2.3.5", "v2.3.6")},
+        "version",
+        "n_orders",
+    )
+    cmp = comparison(
+        playbooks.load("order-service", fmt, **base), playbooks.load("order-service", fmt, **new)
+    )
+    alerts = playbooks.fleet_alerts(fleet)
+    alert_table = alerts.tables["alerts"].select("key", "fired_at", "baseline", "share", "peak")
+    watched = alert_table["key"].head(4).to_list()
+    step = alerts.facts["step_ns"]
+    pattern = "^(" + "|".join(re.escape(k) for k in watched) + ")$"
+    trend = analysis.trend(fleet, step=step, match=pattern, top=None)
+    shares = ("base_share", "new_share", "delta_share", "ci_low", "ci_high")
+    return [
+        Section(
+            "version-regression",
+            "Version regression: order-service v2.3.5 → v2.3.6",
+            (regression,),
+            (
+                Chart("Change of CPU share with 95% CI", compare_figure(result, top=15)),
+                Table("Significant changes", significant.head(15), shares),
+                Table("Orders per second per instance", rates),
+                Flame("Diff flame graph, normalized (red grew, blue shrank)", _diff(cmp)),
+            ),
+        ),
+        Section(
+            "fleet-alerts",
+            "Fleet trends and alerts: order-service",
+            (alerts,),
+            (
+                Chart("Share of fleet CPU of the alerting functions", trend_figure(trend)),
+                Table("Alerts", alert_table, ("baseline", "share", "peak")),
+            ),
+        ),
+    ]
+
+
+STORIES: dict[str, Story] = {
+    "checkout-api": checkout_api,
+    "heap-leak": heap_leak,
+    "goroutine-leak": goroutine_leak,
+    "order-service": order_service,
+}
+
+
+def _flame(p: Profile | Selection) -> str:
+    return flame_html(p, max_nodes=FLAME_NODES, width_px=1100)
+
+
+def _diff(cmp: object) -> str:
+    return diff_html(cmp, normalize=True, width_by="max", max_nodes=FLAME_NODES, width_px=1100)  # type: ignore[arg-type]
+
+
+def _top(p: Profile, n: int = 15) -> pl.DataFrame:
+    table = top_table(p).head(n)
+    total = Selection(p).total or 1
+    return table.select("name", "self", (pl.col("self") / total).alias("self_share"), "total")
+
+
+def _rates(name: str, profiles: dict[str, Profile], label: str, counter: str) -> pl.DataFrame:
+    """Per label value: the counter's sum over the index rows, per second of profiling."""
+    index = datasets.index(name)
+    rows = []
+    for value, p in profiles.items():
+        seconds = p.profiles.filter(pl.col("is_default"))["duration_ns"].sum() / 1e9
+        count = index.filter(pl.col(label) == value)[counter].sum()
+        rows.append(
+            {label: value, counter: count, "seconds": seconds, "per_second": count / seconds}
+        )
+    return pl.DataFrame(rows)
+
+
+def _counts_figure(counts: pl.DataFrame, label: str) -> object:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for (value,), df in counts.partition_by(label, as_dict=True, maintain_order=True).items():
+        x, y = df["seconds"].to_list(), df["total"].to_list()
+        fig.add_trace(go.Scatter(x=x, y=y, name=str(value), mode="lines+markers"))
+    fig.update_layout(
+        xaxis_title="seconds since the first snapshot", yaxis_title="goroutines", margin={"t": 30}
+    )
+    return fig

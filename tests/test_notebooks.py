@@ -1,0 +1,105 @@
+"""Every notebook runs top to bottom in a real kernel, on the pprof and the OTLP datasets.
+
+Each notebook ends with a cell that asserts its finding, so a broken dataset, reader or
+analysis fails here. The OTLP variant converts the datasets once per test session into a
+temporary cache (``PROFILELAB_CACHE``) with the OTLP writer; it is skipped while that
+writer is not available.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.notebook_support import ROOT, notebook_paths, run_notebook, stream_text
+
+NOTEBOOKS = notebook_paths()
+#: What each notebook prints as its finding (the assert cell checks the numbers).
+FINDING_WORDS = {
+    "00-start-here": "encoding/json went from",
+    "01-cpu-hotspot": "encoding/json is on",
+    "02-memory-leak": "main.(*SessionCache).Put holds",
+    "03-goroutine-leak": "goroutines in main.startWatcher.func1 grew",
+    "04-version-regression": "went from",
+    "05-slow-span-to-profile": "slow",
+    "06-fleet-trends-and-alerts": "alert at",
+}
+
+
+def datasets_available() -> bool:
+    try:
+        from profilelab import datasets
+
+        return bool(datasets.list())
+    except Exception:
+        return False
+
+
+def otlp_writer_available() -> bool:
+    return importlib.util.find_spec("profilelab.writers.otlp") is not None
+
+
+@pytest.fixture(scope="session")
+def otlp_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One conversion cache for the whole session: each dataset is converted once."""
+    return tmp_path_factory.mktemp("otlp-cache")
+
+
+def test_there_is_a_notebook_per_playbook() -> None:
+    assert [p.stem for p in NOTEBOOKS] == sorted(FINDING_WORDS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["pprof", "otlp"])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_and_asserts_its_finding(path: Path, fmt: str, otlp_cache: Path) -> None:
+    if not datasets_available():
+        pytest.skip("the datasets are not available")
+    if fmt == "otlp" and not otlp_writer_available():
+        pytest.skip("the OTLP writer (profilelab.writers.otlp) has not landed")
+    nb = run_notebook(path, {"FORMAT": fmt}, env={"PROFILELAB_CACHE": str(otlp_cache)})
+    printed = stream_text(nb)
+    assert FINDING_WORDS[path.stem] in printed, printed
+    last = nb.cells[-1]
+    assert last.cell_type == "code" and "assert" in last.source
+    assert last.execution_count is not None  # the assert cell ran (and passed)
+
+
+def test_notebooks_are_committed_without_outputs() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "dev" / "strip-notebooks"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_strip_notebooks_removes_outputs(tmp_path: Path) -> None:
+    src = NOTEBOOKS[0]
+    nb = json.loads(src.read_text())
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["secret\n"]}]
+    code["execution_count"] = 7
+    code["metadata"]["execution"] = {"iopub.status.idle": "2026-01-01"}
+    dirty = tmp_path / "dirty.ipynb"
+    dirty.write_text(json.dumps(nb))
+    script = [sys.executable, str(ROOT / "dev" / "strip-notebooks")]
+    check = subprocess.run([*script, "--check", str(dirty)], capture_output=True, text=True)
+    assert check.returncode == 1 and "needs stripping" in check.stderr
+    assert subprocess.run([*script, str(dirty)], capture_output=True).returncode == 0
+    assert dirty.read_text() == src.read_text()  # back to exactly the committed text
+
+
+def test_every_notebook_has_one_parameters_cell_and_ends_with_asserts() -> None:
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
+        assert len(tagged) == 1, path
+        assert "".join(tagged[0]["source"]).startswith('FORMAT = "pprof"'), path
+        last = "".join(nb["cells"][-1]["source"])
+        assert nb["cells"][-1]["cell_type"] == "code" and "assert " in last, path
