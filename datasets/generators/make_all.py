@@ -43,7 +43,7 @@ class Run:
     quick_args: str
 
 
-TRACED = "-mode traced -version v2.3.5 -region eu-west-1 -instance order-euw1-0 -hz 1000 -rate 400"
+TRACED = "-mode traced -version v2.3.5 -region eu-west-1 -instance order-euw1-0 -hz 200 -rate 400"
 TWO_INSTANCES = "-instances us-east-1/order-use1-0,eu-west-1/order-euw1-0"
 
 # One entry per dataset: the runs that build it, in order (later runs append to index.csv).
@@ -52,8 +52,8 @@ DATASETS: dict[str, list[Run]] = {
     "checkout-api": [
         Run(
             "checkout-api",
-            f"-variant {variant} -profiles 3 -window 2s -hz 250",
-            f"-variant {variant} -profiles 1 -window 300ms -hz 250",
+            f"-variant {variant} -profiles 3 -window 2s -hz 200",
+            f"-variant {variant} -profiles 1 -window 300ms -hz 200",
         )
         for variant in ("before", "after")
     ],
@@ -75,8 +75,8 @@ DATASETS: dict[str, list[Run]] = {
     "order-service": [
         Run(
             "order-service",
-            f"-mode fleet -version {version} -profiles 6 -window 3s -hz 500 -rate 400",
-            f"-mode fleet -version {version} -profiles 2 -window 400ms -hz 500 -rate 400 "
+            f"-mode fleet -version {version} -profiles 6 -window 3s -hz 200 -rate 400",
+            f"-mode fleet -version {version} -profiles 2 -window 400ms -hz 200 -rate 400 "
             + TWO_INSTANCES,
         )
         for version in ("v2.3.5", "v2.3.6")

@@ -7,6 +7,7 @@ datasets, OTLP/JSON trace files. They were made by the Go programs in
     import profilelab.datasets as ds
     ds.list()                                   # ['checkout-api', 'goroutine-leak', ...]
     fleet = ds.load("order-service", version="v2.3.6", region="eu-west-1")
+    ds.index("order-service", version="v2.3.6") # the index rows: file, start_time, labels
     ds.traces("traced-order-service")           # [Path('.../traces.json.gz')]
 
 Where the data is found, first match wins:
@@ -39,7 +40,17 @@ from profilelab.model import builder
 from profilelab.model.profile import Profile
 from profilelab.readers import read
 
-__all__ = ["DatasetError", "index", "list", "load", "path", "root", "traces"]
+__all__ = [
+    "ENV_VAR",
+    "DatasetError",
+    "index",
+    "label_columns",
+    "list",
+    "load",
+    "path",
+    "root",
+    "traces",
+]
 
 #: Environment variable naming the directory that holds the dataset directories.
 ENV_VAR = "PROFILELAB_DATASETS"
@@ -88,12 +99,30 @@ def path(name: str) -> Path:
     return directory
 
 
-def index(name: str) -> pl.DataFrame:
-    """The dataset's ``index.csv`` as a frame: one row per profile file.
+def index(name: str, **filters: str | Iterable[str]) -> pl.DataFrame:
+    """The dataset's ``index.csv`` rows (one per profile file) that match every filter.
 
-    ``start_time`` is parsed to a UTC datetime (nanoseconds), ``n_*`` columns to integers,
-    every other column is a string.
+    A filter is ``label=value`` or ``label=[value, ...]`` (any of). ``start_time`` is
+    parsed to a UTC datetime (nanoseconds), ``n_*`` columns to integers, every other
+    column is a string. Raises QueryError for an unknown label or when no row matches,
+    naming what exists.
     """
+    frame = _read_index(name)
+    labels = label_columns(frame)
+    for key, wanted in filters.items():
+        if key not in labels:
+            raise QueryError(f"dataset {name!r}: no label {key!r} to filter on (labels: {labels})")
+        scalar = isinstance(wanted, str) or not isinstance(wanted, Iterable)
+        values = [str(wanted)] if scalar else [str(v) for v in wanted]
+        matched = frame.filter(pl.col(key).is_in(values))
+        if matched.is_empty():
+            have = sorted(frame[key].unique().to_list())
+            raise QueryError(f"dataset {name!r}: no profile with {key} in {values} (have: {have})")
+        frame = matched
+    return frame
+
+
+def _read_index(name: str) -> pl.DataFrame:
     csv = path(name) / "index.csv"
     try:
         df = pl.read_csv(csv, infer_schema=False)
@@ -112,27 +141,8 @@ def index(name: str) -> pl.DataFrame:
 
 
 def label_columns(frame: pl.DataFrame) -> builtins.list[str]:
-    """The columns of an index frame that are profile labels."""
+    """The columns of an index frame that are profile labels (not file, start_time, n_*)."""
     return [c for c in frame.columns if c not in _META_COLUMNS and not c.startswith("n_")]
-
-
-def select(name: str, **filters: str | Iterable[str]) -> pl.DataFrame:
-    """The index rows matching every filter (label column = value, or one of several values).
-
-    Raises QueryError for an unknown column or when no row matches, naming what exists.
-    """
-    frame = index(name)
-    labels = label_columns(frame)
-    for key, wanted in filters.items():
-        if key not in labels:
-            raise QueryError(f"dataset {name!r}: no label {key!r} to filter on (labels: {labels})")
-        values = [wanted] if isinstance(wanted, str) else [str(v) for v in wanted]
-        matched = frame.filter(pl.col(key).is_in(values))
-        if matched.is_empty():
-            have = sorted(frame[key].unique().to_list())
-            raise QueryError(f"dataset {name!r}: no profile with {key} in {values} (have: {have})")
-        frame = matched
-    return frame
 
 
 def load(name: str, **filters: str | Iterable[str]) -> Profile:
@@ -146,7 +156,7 @@ def load(name: str, **filters: str | Iterable[str]) -> Profile:
     >>> p = load("goroutine-leak", variant="leaking")  # doctest: +SKIP
     """
     directory = path(name)
-    rows = select(name, **filters)
+    rows = index(name, **filters)
     labels = label_columns(rows)
     raws = []
     for row in rows.iter_rows(named=True):

@@ -322,7 +322,7 @@ func main() {
 	variant := flag.String("variant", "before", "before or after")
 	profiles := flag.Int("profiles", 3, "number of CPU profiles")
 	window := flag.Duration("window", 2*time.Second, "length of each CPU profile")
-	hz := flag.Int("hz", 250, "CPU profile sampling rate")
+	hz := flag.Int("hz", 200, "CPU profile sampling rate (keep it at or below the kernel tick rate, see dsutil.CPUProfile)")
 	clients := flag.Int("clients", 4, "concurrent load generator connections")
 	seed := flag.Int64("seed", 1, "random seed of the catalog and requests")
 	flag.Parse()

@@ -51,7 +51,7 @@ func main() {
 	flag.StringVar(&c.instance, "instance", "order-use1-0", "instance/traced: instance name")
 	flag.IntVar(&c.profiles, "profiles", 6, "CPU profiles per instance")
 	flag.DurationVar(&c.window, "window", 3*time.Second, "length of each CPU profile")
-	flag.IntVar(&c.hz, "hz", 500, "CPU profile sampling rate")
+	flag.IntVar(&c.hz, "hz", 200, "CPU profile sampling rate (at most the kernel tick rate, see dsutil.CPUProfile)")
 	flag.IntVar(&c.workers, "workers", 2, "worker goroutines per instance")
 	flag.Float64Var(&c.rate, "rate", 300, "orders per second per instance")
 	flag.Float64Var(&c.slow, "slow", 0, "fraction of orders with the STACKED promo (slow path)")
