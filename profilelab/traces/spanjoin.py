@@ -77,7 +77,8 @@ class SpanJoin:
     def span_table(self, sample_type: str | None = None) -> pl.DataFrame:
         """Spans with duration and sample counts and values.
 
-        ``samples``: input samples attributed to the span itself; ``self_value``: their
+        ``samples``: input samples attributed to the span itself (``local_samples``: and to
+        its local descendants); ``self_value``: their
         value in ``sample_type`` (default cpu, else the default type); ``local_value``: the
         span and its local descendants (same process: what bounds CPU by wall time);
         ``total_value``: the span and all its descendants.
@@ -86,8 +87,10 @@ class SpanJoin:
         n = self.spans.nodes
         local = subtree_sums(values, n["lpre"].to_numpy(), n["lpost"].to_numpy())
         total = subtree_sums(values, n["pre"].to_numpy(), n["post"].to_numpy())
+        lpre, lpost = n["lpre"].to_numpy(), n["lpost"].to_numpy()
         return self.spans.with_duration().with_columns(
             pl.Series("samples", self.self_counts),
+            pl.Series("local_samples", subtree_sums(self.self_counts, lpre, lpost)),
             pl.Series("self_value", values),
             pl.Series("local_value", local),
             pl.Series("total_value", total),
