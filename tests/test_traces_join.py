@@ -116,6 +116,30 @@ def test_timed_samples_go_to_the_innermost_active_span(
     assert set(kept["method"]) == {"local_root_label"}
 
 
+def test_skewed_sample_times_keep_their_label_and_are_counted(
+    world: World, spans: profilelab.Spans
+) -> None:
+    labelled = [s for s in world.samples if s.truth is not None][:10]
+    late = [
+        Sample(
+            s.stack,
+            {"local root span id": str(int(_root(world, s).span_id, 16))},
+            s.time_ns + 10**12,
+            s.truth,
+            "",
+            None,
+        )
+        for s in labelled
+    ]
+    joined = profilelab.join_spans(_profile(world, late, times=True), spans)
+    assert joined.coverage.time_outside_samples == len(late)
+    assert "10 timed outside" in joined.coverage.summary()
+    default = joined.profile.profiles.filter(pl.col("is_default")).select("profile_id")
+    attr = joined.attribution.join(default, on="profile_id").sort("sample_index")
+    assert attr["span_row"].to_list() == [_row_of(spans, _root(world, s)) for s in late]
+    assert set(attr["method"]) == {"local_root_label"}
+
+
 def _root(world: World, sample: Sample) -> object:
     assert sample.truth is not None
     return next(s for s in world.spans if s.trace_id == sample.truth.trace_id and s.parent is None)

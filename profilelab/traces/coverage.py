@@ -37,6 +37,7 @@ class Coverage:
     matched_samples: int
     total_spans: int
     spans_with_samples: int  # itself or its local descendants
+    time_outside_samples: int  # timed samples outside their labelled span (skew, stale label)
 
     @property
     def sample_ratio(self) -> float:
@@ -51,9 +52,15 @@ class Coverage:
             if not m and o != "unlabelled"
         )
         idle = ", ".join(f"{r} {n}" for r, n in self.spans.iter_rows() if r not in ("has_samples",))
+        skew = (
+            f"; {self.time_outside_samples} timed outside their labelled span"
+            if self.time_outside_samples
+            else ""
+        )
         return (
             f"samples: {self.matched_samples}/{self.labelled_samples} labelled samples matched "
-            f"a span ({100 * self.sample_ratio:.1f}%){'; missed: ' + misses if misses else ''}\n"
+            f"a span ({100 * self.sample_ratio:.1f}%){'; missed: ' + misses if misses else ''}"
+            f"{skew}\n"
             f"spans: {self.spans_with_samples}/{self.total_spans} have samples (self or local "
             f"children){'; ' + idle if idle else ''}"
         )
@@ -83,7 +90,10 @@ def coverage(
         pl.DataFrame({"reason": reasons}).group_by("reason").agg(pl.len().alias("spans"))
     ).sort("spans", descending=True)
     with_samples = int(np.isin(reasons, ["has_samples", "samples_in_children"]).sum())
-    return Coverage(samples, span_table, labelled, matched, spans.spans.height, with_samples)
+    outside = int(rows["time_outside"].sum())
+    return Coverage(
+        samples, span_table, labelled, matched, spans.spans.height, with_samples, outside
+    )
 
 
 def _span_reasons(profile: Profile, spans: Spans, self_counts: np.ndarray) -> np.ndarray:

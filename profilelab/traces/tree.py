@@ -139,63 +139,63 @@ def _number(
 ) -> Numbering:
     """Pre-order number a forest; a row closing a parent cycle is made a root, in ``parent``
     itself, and the cycle is reported."""
-    n = len(parent)
-    pre = np.full(n, -1, dtype=np.int64)
-    post = np.zeros(n, dtype=np.int64)
-    depth = np.zeros(n, dtype=np.int64)
-    root = np.full(n, -1, dtype=np.int64)
-    order = np.argsort(parent, kind="stable")  # children grouped by parent, in row order
-    sorted_parent = parent[order]
-    first_child = np.searchsorted(sorted_parent, np.arange(n), side="left")
-    last_child = np.searchsorted(sorted_parent, np.arange(n), side="right")
-    counter = _walk(
-        np.nonzero(parent < 0)[0], order, first_child, last_child, pre, post, depth, root, 0
-    )
-    while counter < n:  # what is left hangs off a cycle
-        start = int(np.nonzero(pre < 0)[0][0])
-        cut = _cycle_cut(start, parent, pre, spans, problems)
-        counter = _walk(
-            np.array([cut]), order, first_child, last_child, pre, post, depth, root, counter
-        )
-        parent[cut] = -1
-    return Numbering(pre=pre, post=post, depth=depth, root=root)
-
-
-def _walk(
-    roots: np.ndarray,
-    order: np.ndarray,
-    first_child: np.ndarray,
-    last_child: np.ndarray,
-    pre: np.ndarray,
-    post: np.ndarray,
-    depth: np.ndarray,
-    root: np.ndarray,
-    counter: int,
-) -> int:
-    """Iterative depth-first numbering from ``roots``; returns the next free number."""
-    order_l = order.tolist()
-    first_l, last_l = first_child.tolist(), last_child.tolist()
-    for r in roots.tolist():
-        stack = [(r, 0)]
-        while stack:
-            node, d = stack.pop()
-            if node < 0:  # exit marker
-                post[~node] = counter
+    walker = _Walker(parent)
+    walker.walk(np.nonzero(parent < 0)[0].tolist())
+    if walker.counter < len(parent):  # what is left hangs off cycles, one per component
+        for start in np.nonzero(walker.pre_array() < 0)[0].tolist():
+            if walker.pre[start] >= 0:
                 continue
-            pre[node] = counter
-            depth[node] = d
-            root[node] = r
-            counter += 1
-            stack.append((~node, d))
-            kids = order_l[first_l[node] : last_l[node]]
-            stack.extend((k, d + 1) for k in reversed(kids) if pre[k] < 0)
-    return counter
+            cut = _cycle_cut(start, parent, spans, problems)
+            parent[cut] = -1
+            walker.walk([cut])
+    return Numbering(
+        pre=walker.pre_array(),
+        post=np.array(walker.post, dtype=np.int64),
+        depth=np.array(walker.depth, dtype=np.int64),
+        root=np.array(walker.root, dtype=np.int64),
+    )
+
+
+class _Walker:
+    """Iterative depth-first numbering over children lists (plain lists: fast to index)."""
+
+    def __init__(self, parent: np.ndarray) -> None:
+        n = len(parent)
+        order = np.argsort(parent, kind="stable")  # children grouped by parent, in row order
+        sorted_parent = parent[order]
+        self.order = order.tolist()
+        self.first = np.searchsorted(sorted_parent, np.arange(n), side="left").tolist()
+        self.last = np.searchsorted(sorted_parent, np.arange(n), side="right").tolist()
+        self.pre = [-1] * n
+        self.post = [0] * n
+        self.depth = [0] * n
+        self.root = [-1] * n
+        self.counter = 0
+
+    def walk(self, roots: list[int]) -> None:
+        pre, order, first, last = self.pre, self.order, self.first, self.last
+        for r in roots:
+            stack = [(r, 0)]
+            while stack:
+                node, d = stack.pop()
+                if node < 0:  # exit marker
+                    self.post[~node] = self.counter
+                    continue
+                pre[node] = self.counter
+                self.depth[node] = d
+                self.root[node] = r
+                self.counter += 1
+                stack.append((~node, d))
+                kids = order[first[node] : last[node]]
+                stack.extend((k, d + 1) for k in reversed(kids) if pre[k] < 0)
+
+    def pre_array(self) -> np.ndarray:
+        return np.array(self.pre, dtype=np.int64)
 
 
 def _cycle_cut(
     start: int,
     parent: np.ndarray,
-    pre: np.ndarray,
     spans: pl.DataFrame,
     problems: list[tuple[str, str, str, str]],
 ) -> int:
