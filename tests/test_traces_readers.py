@@ -9,6 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 from _tracefix import WRITERS, make_world, pprof_bytes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import profilelab
 from profilelab.errors import FormatError
@@ -231,3 +233,91 @@ def test_spans_sql(world) -> None:  # type: ignore[no-untyped-def]
     assert roots["n"][0] == 30
     with pytest.raises(profilelab.QueryError):
         spans.sql("select nope from spans")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "traceId",
+                    "id",
+                    "parentId",
+                    "spanID",
+                    "traceID",
+                    "spans",
+                    "tags",
+                    "key",
+                    "value",
+                    "type",
+                    "references",
+                    "startTime",
+                    "duration",
+                    "timestamp",
+                    "resourceSpans",
+                    "scopeSpans",
+                    "attributes",
+                    "kind",
+                    "status",
+                    "code",
+                    "data",
+                    "processes",
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(["zipkin", "jaeger", "otlp"]),
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "traceId",
+                    "traceID",
+                    "id",
+                    "spanID",
+                    "spanId",
+                    "parentId",
+                    "name",
+                    "tags",
+                    "references",
+                    "timestamp",
+                    "duration",
+                    "startTime",
+                    "kind",
+                    "status",
+                    "attributes",
+                    "localEndpoint",
+                    "processID",
+                ]
+            ),
+            _json,
+            max_size=6,
+        ),
+        max_size=4,
+    ),
+)
+def test_any_json_gives_spans_or_one_format_error(shape: str, spans: list) -> None:  # type: ignore[type-arg]
+    doc: object = {
+        "zipkin": spans,
+        "jaeger": {"data": [{"traceID": "ab", "spans": spans, "processes": {}}]},
+        "otlp": {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]},
+    }[shape]
+    try:
+        data = json.dumps(doc).encode()
+    except ValueError:
+        return
+    try:
+        out = profilelab.load_traces(data)
+    except FormatError:
+        return
+    assert dict(out.spans.schema) == schema.SPANS

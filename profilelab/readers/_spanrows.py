@@ -112,9 +112,9 @@ class SpanRows:
         trace_id: str | bytes | None,
         span_id: str | bytes | None,
         parent_span_id: str | bytes | None,
-        name: str | None,
+        name: Any,
         kind: str,
-        service: str | None,
+        service: Any,
         start_ns: int | None,
         end_ns: int | None,
         status: str,
@@ -135,9 +135,9 @@ class SpanRows:
         self.columns["trace_id"].append(tid)
         self.columns["span_id"].append(sid)
         self.columns["parent_span_id"].append(pid)
-        self.columns["name"].append(name or "")
+        self.columns["name"].append("" if name is None else str(name))
         self.columns["kind"].append(kind)
-        self.columns["service"].append(service or None)
+        self.columns["service"].append(str(service) if service else None)
         self.columns["start_ns"].append(start_ns)
         self.columns["end_ns"].append(end_ns)
         self.columns["status"].append(status)

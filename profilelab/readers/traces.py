@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import polars as pl
+from polars.exceptions import PolarsError
 
 from profilelab.errors import FormatError, ProfileLabError
+from profilelab.model import schema
 from profilelab.readers import _jaeger, _otlp_traces, _zipkin
 from profilelab.readers._input import Source, open_input
 from profilelab.readers._spanrows import SpanRows
@@ -31,21 +33,20 @@ def read_traces(source: Source, name: str | None = None) -> Spans:
         raise FormatError(f"{inp.name}: empty input")
     rows = SpanRows(inp.name)
     try:
-        fmt = sniff_traces(inp.data, inp.name)
-        fmt(inp.data, rows)
+        sniff_traces(inp.data, inp.name)(inp.data, rows)
+        if not rows.columns["span_id"] and rows.problems:
+            first = rows.problems[0]
+            raise FormatError(
+                f"no valid span ({len(rows.problems)} problems, first: {first[3]}: {first[4]})"
+            )
+        spans = pl.DataFrame(rows.columns, schema=schema.SPANS)
     except ProfileLabError as exc:
         raise exc if str(exc).startswith(inp.name) else exc.with_context(inp.name) from None
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError, PolarsError) as exc:
         raise FormatError(
             f"{inp.name}: malformed trace data ({type(exc).__name__}: {exc})"
         ) from None
-    if not rows.columns["span_id"] and rows.problems:
-        raise FormatError(
-            f"{inp.name}: no valid span ({len(rows.problems)} problems, first: "
-            f"{rows.problems[0][3]}: {rows.problems[0][4]})"
-        )
-    problems = pl.DataFrame(rows.problems, schema=PROBLEMS, orient="row")
-    return Spans(pl.DataFrame(rows.columns, schema=_row_schema()), problems)
+    return Spans(spans, pl.DataFrame(rows.problems, schema=PROBLEMS, orient="row"))
 
 
 def load_traces(source: Source | Iterable[Source]) -> Spans:
@@ -114,9 +115,3 @@ def _read_json_doc(doc: Any, rows: SpanRows) -> None:
             f"JSON is not OTLP, Jaeger or Zipkin traces (top level: {keys}; expected "
             "resourceSpans, data or a list of spans)"
         )
-
-
-def _row_schema() -> dict[str, pl.DataType]:
-    from profilelab.model import schema
-
-    return schema.SPANS
