@@ -48,6 +48,10 @@ def test_table_filters_and_sorts(explorer) -> None:  # type: ignore[no-untyped-d
     assert vis.height == 30 and set(vis["name"]) == {"GET /order"}
     assert vis["duration_ns"].to_list() == sorted(vis["duration_ns"].to_list(), reverse=True)
     assert len(explorer._list.options) == 30
+    assert (explorer._service_box.value, explorer._name_box.value) == ("orders", "GET /order")
+    explorer._name_box.value = "render"  # a change in the dropdown filters too
+    assert set(explorer.visible()["name"]) == {"render"}
+    explorer.filter(service="orders", name="GET /order")
     assert list(explorer._histogram.data[0].x) == (vis["duration_ns"] / 1e6).to_list()
     explorer.sort("duration (shortest first)")
     assert explorer.visible()["duration_ns"].is_sorted()

@@ -100,9 +100,10 @@ def _span_reasons(profile: Profile, spans: Spans, self_counts: np.ndarray) -> np
     nodes = spans.nodes
     local = subtree_sums(self_counts, nodes["lpre"].to_numpy(), nodes["lpost"].to_numpy())
     services = profile_services(profile)["service"].drop_nulls().unique().to_list()
-    span_service = nodes["service"].to_list()
-    other_service = np.array(
-        [bool(services) and s not in services for s in span_service], dtype=bool
+    other_service = (
+        (~nodes["service"].is_in(services)).fill_null(True).to_numpy()
+        if services
+        else np.zeros(nodes.height, dtype=bool)
     )
     outside = ~_overlaps_a_profile(profile, nodes)
     return np.select(

@@ -107,6 +107,7 @@ class SpanExplorer:
         self.detail_kind = "none"
         self.notes: list[str] = []
         self.diff_functions: pl.DataFrame | None = None
+        self._syncing = False
         self._build_widgets()
         self._refresh_list()
 
@@ -124,6 +125,12 @@ class SpanExplorer:
     def filter(self, service: str | None = None, name: str | None = None) -> None:
         """Show only spans of ``service`` and ``name`` (None: all)."""
         self.service, self.name = service, name
+        self._syncing = True  # show the filter in the dropdowns without re-entering here
+        try:
+            self._service_box.value = ALL if service is None else service
+            self._name_box.value = ALL if name is None else name
+        finally:
+            self._syncing = False
         self._refresh_list()
 
     def sort(self, key: str) -> None:
@@ -233,7 +240,8 @@ class SpanExplorer:
                 self._histogram,
             ]
         )
-        right = w.VBox([self._mode_box, self._detail])
+        left.layout = w.Layout(width="55%")
+        right = w.VBox([self._mode_box, self._detail], layout=w.Layout(width="45%"))
         self.widget = w.HBox([left, right])
 
     def _make_histogram(self) -> Any:
@@ -259,6 +267,8 @@ class SpanExplorer:
             self.select_duration(xrange[0] * 1e6, xrange[1] * 1e6)
 
     def _from_controls(self) -> None:
+        if self._syncing:
+            return
         service, name = self._service_box.value, self._name_box.value
         self.filter(None if service == ALL else service, None if name == ALL else name)
 
