@@ -300,3 +300,38 @@ def test_join_sql_over_samples_and_spans(joined: profilelab.SpanJoin) -> None:
     )
     assert out["name"][0] in ("GET /order", "price.compute")
     assert "db.query" not in out["name"].to_list()
+
+
+def test_pyroscope_span_labels_of_a_real_profile_join(corpus) -> None:  # type: ignore[no-untyped-def]
+    """Pyroscope's Go integration labels CPU samples with the local root span ("profile_id")."""
+    import json
+
+    prof = profilelab.load(
+        corpus / "grafana-pyroscope/pkg/og/convert/pprof/testdata/cpu-exemplars.pb.gz"
+    )
+    default = prof.profiles.filter(pl.col("is_default"))
+    samples = prof.samples.filter(pl.col("profile_id") == default["profile_id"][0])
+    ids = sorted(samples["span_id"].drop_nulls().unique().to_list())
+    traced = set(ids[::2])  # the tracer kept every other request
+    t0 = default["time_ns"][0] // 1000
+    spans = [
+        {
+            "traceId": f"{k + 1:032x}",
+            "id": sid,
+            "name": "GET /",
+            "kind": "SERVER",
+            "timestamp": t0 + 1000 * k,
+            "duration": 900,
+            "localEndpoint": {"serviceName": "app"},
+        }
+        for k, sid in enumerate(sorted(traced))
+    ]
+    joined = profilelab.join_spans(prof, profilelab.load_traces(json.dumps(spans).encode()))
+    cov = joined.coverage
+    in_traced = samples.filter(pl.col("span_id").is_in(sorted(traced))).height
+    assert cov.matched_samples == in_traced
+    assert cov.labelled_samples == samples["span_id"].drop_nulls().len()
+    outcome = dict(zip(cov.samples["outcome"], cov.samples["samples"], strict=True))
+    assert outcome["span_not_found"] == cov.labelled_samples - in_traced
+    assert (joined.self_counts > 0).all()  # every traced request had samples
+    assert joined.name_profile("GET /").samples.height == in_traced * prof.profiles.height
