@@ -70,6 +70,7 @@ def test_brushing_the_histogram_shows_the_slow_spans_profile(explorer, world: Wo
     assert profile is not None
     assert profile.samples.height == explorer.join.profile_of(explorer.selected_rows).samples.height
     assert explorer.detail_kind in ("flame", "table")
+    assert f"top: <code>{SLOW}</code>" in explorer._detail.children[0].value
     if explorer.detail_kind == "table":  # no FlameGraph widget in this checkout
         assert explorer.notes and "FlameGraph" in explorer.notes[0]
         html = explorer._detail.children[1].value

@@ -160,6 +160,7 @@ class SpanExplorer:
     # ---- detail -----------------------------------------------------------------------------
     def _show_detail(self) -> None:
         self.notes.clear()
+        self.diff_functions = None
         if not self.selected_rows:
             self.selected_profile, self.detail_kind = None, "none"
             self._detail.children = [_table_widget("<p>select spans to see their profile</p>")]
@@ -203,17 +204,34 @@ class SpanExplorer:
         return diff_view(base, self.selected_profile, functions, self.notes)
 
     def _summary(self) -> Any:
+        """One line above the profile: spans, median duration, samples, top function."""
+        assert self.selected_profile is not None
         chosen = self.table.filter(pl.col("span_row").is_in(self.selected_rows))
         median_ms = float(chosen["duration_ns"].median() or 0) / 1e6  # type: ignore[arg-type]
-        assert self.selected_profile is not None
-        default = self.selected_profile.profiles.filter(pl.col("is_default"))[
-            "profile_id"
-        ].to_list()
-        samples = self.selected_profile.samples.filter(pl.col("profile_id").is_in(default)).height
+        default = self.selected_profile.profiles.filter(pl.col("is_default"))["profile_id"]
+        samples = self.selected_profile.samples.filter(
+            pl.col("profile_id").is_in(default.to_list())
+        ).height
         text = (
             f"<b>{len(self.selected_rows)} spans</b>, median {median_ms:.1f} ms, {samples} samples"
         )
+        top = self._top_function()
+        if top:
+            text += f"; top: <code>{html.escape(top)}</code>"
         return _table_widget(text)
+
+    def _top_function(self) -> str | None:
+        """The function with the largest self value of the selection (of the diff in diff mode)."""
+        if self.mode == "diff" and self.diff_functions is not None:
+            return str(self.diff_functions["function"][0]) if self.diff_functions.height else None
+        assert self.selected_profile is not None
+        if self.selected_profile.samples.height == 0:
+            return None
+        ids, _, _ = pick_profiles(self.selected_profile, self.sample_type)
+        top = function_values(self.selected_profile, ids).sort(
+            ["self", "function"], descending=[True, False]
+        )
+        return str(top["function"][0]) if top.height else None
 
     # ---- drawing ------------------------------------------------------------------------------
     def _build_widgets(self) -> None:
