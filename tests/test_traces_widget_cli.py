@@ -89,6 +89,15 @@ def test_selecting_in_the_table_and_diff_mode(explorer, world: World) -> None:  
     assert explorer.selected_profile is None and explorer.detail_kind == "none"
 
 
+def test_cohort_diff_widget(explorer) -> None:  # type: ignore[no-untyped-def]
+    import ipywidgets
+
+    widget = explorer.join.cohort_diff("GET /order", n=3).widget()
+    assert isinstance(widget, ipywidgets.DOMWidget)
+    if isinstance(widget, ipywidgets.HTML):  # the table fallback
+        assert SLOW in widget.value
+
+
 def test_names_are_escaped() -> None:
     from profilelab.widgets.spans import diff_table_html
 

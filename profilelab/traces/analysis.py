@@ -46,7 +46,8 @@ class CohortDiff:
         """A diff flame graph when ``profilelab.widgets.DiffFlameGraph`` exists, else a table."""
         from profilelab.widgets.spans import diff_view
 
-        return diff_view(self.median, self.slow, self.functions)
+        widget, _kind = diff_view(self.median, self.slow, self.functions)
+        return widget
 
 
 def cohort_diff(
