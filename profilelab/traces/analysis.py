@@ -46,7 +46,9 @@ class CohortDiff:
         """A diff flame graph when ``profilelab.widgets.DiffFlameGraph`` exists, else a table."""
         from profilelab.widgets.spans import diff_view
 
-        widget, _kind = diff_view(self.median, self.slow, self.functions)
+        widget, _kind = diff_view(
+            self.median, self.slow, self.functions, sample_type=self.sample_type
+        )
         return widget
 
 

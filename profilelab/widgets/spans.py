@@ -33,12 +33,14 @@ SORTS = {
 ALL = "(all)"
 
 
-def flame_view(profile: Profile, notes: list[str] | None = None) -> tuple[Any, str]:
+def flame_view(
+    profile: Profile, notes: list[str] | None = None, sample_type: str | None = None
+) -> tuple[Any, str]:
     """(widget, kind): ``FlameGraph(profile)`` when available, else a top-functions table."""
     try:
-        from profilelab.widgets import FlameGraph  # type: ignore[attr-defined]
+        from profilelab.widgets import FlameGraph
 
-        return FlameGraph(profile), "flame"
+        return FlameGraph(profile, sample_type=sample_type), "flame"
     except Exception as exc:  # a missing or incompatible widget must not break the explorer
         if notes is not None:
             notes.append(f"FlameGraph unavailable ({type(exc).__name__}: {exc}); showing a table")
@@ -46,13 +48,17 @@ def flame_view(profile: Profile, notes: list[str] | None = None) -> tuple[Any, s
 
 
 def diff_view(
-    base: Profile, target: Profile, functions: pl.DataFrame, notes: list[str] | None = None
+    base: Profile,
+    target: Profile,
+    functions: pl.DataFrame,
+    notes: list[str] | None = None,
+    sample_type: str | None = None,
 ) -> tuple[Any, str]:
     """(widget, kind): ``DiffFlameGraph(base, target)`` when available, else the diff table."""
     try:
-        from profilelab.widgets import DiffFlameGraph  # type: ignore[attr-defined]
+        from profilelab.widgets import DiffFlameGraph
 
-        return DiffFlameGraph(base, target), "diff"
+        return DiffFlameGraph(base, target, sample_type=sample_type), "diff"
     except Exception as exc:
         if notes is not None:
             notes.append(f"DiffFlameGraph unavailable ({type(exc).__name__}: {exc}); table")
@@ -169,7 +175,9 @@ class SpanExplorer:
         if self.mode == "diff":
             widget, self.detail_kind = self._diff_widget()
         else:
-            widget, self.detail_kind = flame_view(self.selected_profile, self.notes)
+            widget, self.detail_kind = flame_view(
+                self.selected_profile, self.notes, self.sample_type
+            )
         notes = [_table_widget(f"<p><i>{html.escape(n)}</i></p>") for n in self.notes]
         self._detail.children = [self._summary(), widget, *notes]
 
@@ -184,7 +192,7 @@ class SpanExplorer:
         )
         if same.height == 0:
             self.notes.append("no other spans of that name to compare with")
-            return flame_view(self.selected_profile, self.notes)
+            return flame_view(self.selected_profile, self.notes, self.sample_type)
         median = float(same["duration_ns"].median())  # type: ignore[arg-type]
         base_rows = (
             same.with_columns((pl.col("duration_ns") - median).abs().alias("_d"))
@@ -201,7 +209,7 @@ class SpanExplorer:
             len(base_rows),
         )
         self.diff_functions = functions
-        return diff_view(base, self.selected_profile, functions, self.notes)
+        return diff_view(base, self.selected_profile, functions, self.notes, self.sample_type)
 
     def _summary(self) -> Any:
         """One line above the profile: spans, median duration, samples, top function."""
