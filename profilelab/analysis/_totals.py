@@ -56,12 +56,18 @@ def stack_totals(p: Profile, profile_ids: pl.Series | None = None) -> pl.DataFra
 
 
 def key_totals(
-    p: Profile, key: Key = "function", profile_ids: pl.Series | None = None
+    p: Profile,
+    key: Key = "function",
+    profile_ids: pl.Series | None = None,
+    skip: str | None = None,
 ) -> pl.DataFrame:
-    """(profile_id, key, flat, cum) with pprof's flat/cum semantics (recursion once in cum).
+    r"""(profile_id, key, flat, cum) with pprof's flat/cum semantics (recursion once in cum).
 
     With ``key="stack"`` the key is the whole stack rendered root->leaf with ``;`` and
-    flat == cum == the stack's value.
+    flat == cum == the stack's value. ``skip`` is a regex of keys that never take flat: the
+    value goes to the first frame from the leaf that does not match (for goroutine profiles,
+    ``^runtime\.`` attributes a blocked goroutine to the code that blocked, not to
+    ``runtime.gopark``); a stack whose every frame matches keeps its leaf.
     """
     per_stack = stack_totals(p, profile_ids)
     if key == "stack":
@@ -80,7 +86,7 @@ def key_totals(
         .rename({"frame_ids": "frame_id"})
         .join(keys, on="frame_id")
     )
-    leaf = positions.filter(pl.col("pos") == 0).select("stack_id", "key")
+    leaf = _leaf_keys(positions, skip)
     on_stack = positions.select("stack_id", "key").unique()
     flat = (
         per_stack.join(leaf, on="stack_id")
@@ -95,6 +101,16 @@ def key_totals(
     return cum.join(flat, on=["profile_id", "key"], how="left").select(
         "profile_id", "key", pl.col("flat").fill_null(0), "cum"
     )
+
+
+def _leaf_keys(positions: pl.DataFrame, skip: str | None) -> pl.DataFrame:
+    """(stack_id, key) of the frame that takes a stack's flat value."""
+    if skip is None:
+        return positions.filter(pl.col("pos") == 0).select("stack_id", "key")
+    kept = positions.filter(~pl.col("key").str.contains(skip))
+    first = kept.group_by("stack_id").agg(pl.col("key").sort_by("pos").first())
+    fallback = positions.filter(pl.col("pos") == 0).join(first, on="stack_id", how="anti")
+    return pl.concat([first, fallback.select("stack_id", "key")])
 
 
 def stack_names(p: Profile) -> pl.DataFrame:

@@ -36,6 +36,7 @@ def growth(
     sample_type: str | None = None,
     where: Selection | None = None,
     measure: Measure = "flat",
+    skip: str | None = r"^runtime\.",
     min_corr: float = 0.8,
     min_rel_growth: float = 0.2,
 ) -> pl.DataFrame:
@@ -43,10 +44,12 @@ def growth(
 
     Needs at least 3 snapshots with distinct times; snapshots at the same time are summed
     (several instances of one service). For function/file/package keys ``measure`` picks flat
-    (the default: where memory is allocated, so callers of a leak are not flagged too) or cum.
+    (the default: where memory is allocated, so callers of a leak are not flagged too) or cum;
+    flat skips frames matching ``skip`` (default: Go runtime frames, so a leaked goroutine is
+    charged to the code that blocked it, not to ``runtime.gopark``).
     """
     table = _select.select(_select.of_type(p, sample_type, GROWTH_TYPES), where)
-    series = _series(p, table, key, measure)
+    series = _series(p, table, key, measure, skip)
     times, keys, values = series
     if len(times) < 3:
         raise QueryError(f"growth needs at least 3 snapshot times, got {len(times)}")
@@ -79,7 +82,7 @@ def growth(
 
 
 def _series(
-    p: Profile, table: pl.DataFrame, key: Key, measure: Measure
+    p: Profile, table: pl.DataFrame, key: Key, measure: Measure, skip: str | None
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """(snapshot times, keys, values[time, key]) with snapshots at one time summed."""
     snap = table.select("profile_id", "time_ns").drop_nulls()
@@ -91,7 +94,7 @@ def _series(
             .with_columns(pl.col("key").cast(pl.Utf8))
         )
     else:
-        kt = key_totals(p, key, ids_).select("profile_id", "key", pl.col(measure).alias("v"))
+        kt = key_totals(p, key, ids_, skip).select("profile_id", "key", pl.col(measure).alias("v"))
     kt = kt.join(snap, on="profile_id").group_by("time_ns", "key").agg(pl.col("v").sum())
     times = np.sort(snap["time_ns"].unique().to_numpy())
     keys = sorted(kt["key"].unique().to_list())
