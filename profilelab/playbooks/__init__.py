@@ -11,6 +11,7 @@ notebook                   function                              dataset
 02-memory-leak             :func:`memory_leak`                   heap-leak
 03-goroutine-leak          :func:`goroutine_leak`                goroutine-leak
 04-version-regression      :func:`version_regression`            order-service
+05-slow-span-to-profile    :func:`slow_spans`                    traced-order-service
 06-fleet-trends-and-alerts :func:`fleet_alerts`                  order-service
 =========================  ====================================  ==========================
 
@@ -23,6 +24,7 @@ from profilelab.playbooks.data import FORMATS, load, snapshot_totals, snapshots
 from profilelab.playbooks.fleet import fleet_alerts, share_alerts
 from profilelab.playbooks.leaks import goroutine_leak, memory_leak
 from profilelab.playbooks.regression import version_regression
+from profilelab.playbooks.spans import slow_spans
 
 __all__ = [
     "FORMATS",
@@ -37,6 +39,7 @@ __all__ = [
     "only_labels",
     "package_shares",
     "share_alerts",
+    "slow_spans",
     "snapshot_totals",
     "snapshots",
     "version_regression",

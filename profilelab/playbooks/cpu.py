@@ -2,9 +2,10 @@
 
 The method, as a person reads a flame graph:
 
-1. :func:`hot_path`: start at the root and keep stepping into the widest child while it
-   holds at least half of all samples. These frames are the path every request takes
-   (the server loop, the handler): necessary, but not what to optimize.
+1. :func:`hot_path`: from the root's widest child, keep stepping into the widest child
+   while it holds at least 90% of its parent: the trunk of the widest tower, before it
+   branches. These frames are the path every request takes (the server loop, the
+   handler): necessary, but not what to optimize.
 2. :func:`package_shares`: each package's cum share, i.e. the share of samples with any frame
    of the package on the stack (counted once per sample).
 3. The hotspot is the package with the largest cum share that is neither on the hot path
@@ -39,8 +40,10 @@ class PathStep:
     share: float
 
 
-def hot_path(sel: Selection, min_share: float = 0.5) -> list[PathStep]:
-    """Frames from the root down the widest child while it holds >= ``min_share`` of all."""
+def hot_path(sel: Selection, min_fraction: float = 0.9) -> list[PathStep]:
+    """The trunk of the widest tower: from the root's widest child, down the widest child
+    while it holds at least ``min_fraction`` of its parent (where the tower stops branching
+    off, the request's own work begins). Shares are of the selection's total."""
     tree = sel.flame()
     total = float(tree.total[0]) if len(tree) else 0.0
     if total <= 0:
@@ -53,9 +56,9 @@ def hot_path(sel: Selection, min_share: float = 0.5) -> list[PathStep]:
         if kids.size == 0:
             return steps
         widest = int(kids[np.argmax(tree.total[kids])])
-        share = float(tree.total[widest]) / total
-        if share < min_share:
+        if steps and tree.total[widest] < min_fraction * tree.total[node]:
             return steps
+        share = float(tree.total[widest]) / total
         steps.append(PathStep(tree.strings[int(tree.name[widest])], share))
         node = widest
 

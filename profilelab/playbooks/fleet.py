@@ -5,10 +5,12 @@ with one row per time step and function):
 
 * the *baseline* of a function is its mean share over the first ``baseline_steps`` steps;
 * the alert *fires* at the first later step from which the share stays at least
-  ``threshold`` (absolute share, 0.05 = 5 percentage points) above the baseline for
-  ``persist`` consecutive steps (one noisy step does not page anybody).
+  ``threshold`` (absolute share, 0.05 = 5 percentage points) **and** ``min_rel_rise``
+  (0.5 = 50%) above the baseline for ``persist`` consecutive steps: one noisy step does not
+  page anybody, and neither does a function that is always hot and wobbles by a few points
+  (Go's ``runtime.asyncPreempt`` on a busy machine, for example).
 
-:func:`fleet_alerts` runs the rule on a fleet's CPU profiles and explains the first alert
+:func:`fleet_alerts` runs the rule on a fleet's CPU profiles and explains the biggest alert
 with the profile labels: which version was running when it fired, and whether every region
 shows the rise.
 """
@@ -34,14 +36,14 @@ def share_alerts(
     *,
     baseline_steps: int = 3,
     threshold: float = 0.05,
+    min_rel_rise: float = 0.5,
     persist: int = 2,
 ) -> pl.DataFrame:
     """Alerts from a trend frame (columns time, key, share): one row per key that fired.
 
     Columns: key, fired_at (time of the first step of the persistent rise; ``fired_ns`` the
     same in Unix nanoseconds), baseline, share (at that step), peak (highest share after
-    it), rise (share - baseline).
-    Sorted by fired_at, then by rise descending.
+    it), rise (share - baseline). Sorted by rise, largest first.
     """
     times = trend_frame["time"].unique().sort()
     if times.len() < baseline_steps + persist:
@@ -52,7 +54,8 @@ def share_alerts(
     keys = wide["key"].to_list()
     shares = wide.drop("key").to_numpy().astype(np.float64)
     base = shares[:, :baseline_steps].mean(axis=1)
-    above = shares[:, baseline_steps:] - base[:, None] >= threshold
+    after = shares[:, baseline_steps:]
+    above = (after - base[:, None] >= threshold) & (after >= (1 + min_rel_rise) * base[:, None])
     # a run of `persist` consecutive steps above: a sliding window sum over the boolean matrix
     windows = np.lib.stride_tricks.sliding_window_view(above, persist, axis=1).all(axis=2)
     fired = windows.any(axis=1)
@@ -71,7 +74,7 @@ def share_alerts(
         (pl.col("share") - pl.col("baseline")).alias("rise"),
         pl.col("fired_at").dt.epoch("ns").alias("fired_ns"),
     )
-    return out.sort(["fired_at", "rise"], descending=[False, True])
+    return out.sort(["rise", "key"], descending=[True, False])
 
 
 def default_step_ns(p: Profile, sample_type: str | None = None) -> int:
@@ -89,14 +92,19 @@ def fleet_alerts(
     step: str | int | None = None,
     baseline_steps: int = 3,
     threshold: float = 0.05,
+    min_rel_rise: float = 0.5,
     persist: int = 2,
     explain_by: tuple[str, ...] = ("version", "region"),
 ) -> Finding:
-    """Run the alert rule on every function's cum share and explain the biggest first alert."""
+    """Run the alert rule on every function's cum share and explain the biggest alert."""
     step_ns = default_step_ns(p) if step is None else _select.parse_duration_ns(step)
     frame = trend(p, step=step_ns, top=None)
     alerts = share_alerts(
-        frame, baseline_steps=baseline_steps, threshold=threshold, persist=persist
+        frame,
+        baseline_steps=baseline_steps,
+        threshold=threshold,
+        min_rel_rise=min_rel_rise,
+        persist=persist,
     )
     if alerts.is_empty():
         headline = f"no alert: no function's share rose {pct(threshold)} above its baseline"

@@ -173,11 +173,54 @@ def order_service(fmt: str) -> list[Section]:
     ]
 
 
+def traced_order_service(fmt: str) -> list[Section]:
+    """05-slow-span-to-profile: the code and the request attribute behind the latency tail."""
+    import profilelab
+
+    name = "traced-order-service"
+    joined = profilelab.join_spans(
+        playbooks.load(name, fmt), profilelab.load_traces(datasets.traces(name))
+    )
+    finding = playbooks.slow_spans(joined, "order.handle")
+    coverage = Finding(
+        finding.playbook, "Did the samples find their spans?", joined.coverage.summary(), {}
+    )
+    slow_fns = finding.tables["slow_functions"].head(10).select("key", "flat", "share")
+    slowest = finding.tables["slowest"].head(10).select("trace_id", "duration_ns", "local_value")
+    cohort = joined.cohort_diff("order.handle", n=50)
+    return [
+        Section(
+            "slow-span",
+            "Slow spans: order-service order.handle",
+            (finding, coverage),
+            (
+                Chart("Latency of order.handle", _latency_figure(joined, "order.handle")),
+                Table(
+                    "Where the slow spans spend their CPU (runtime counted to its caller)",
+                    slow_fns,
+                    ("share",),
+                    {"flat": "nanoseconds"},
+                ),
+                Table(
+                    "The slowest spans",
+                    slowest,
+                    units={"duration_ns": "nanoseconds", "local_value": "nanoseconds"},
+                ),
+                Flame(
+                    "Slowest 50 against 50 around the median (red: more in the slow ones)",
+                    _diff(comparison(cohort.median, cohort.slow)),
+                ),
+            ),
+        )
+    ]
+
+
 STORIES: dict[str, Story] = {
     "checkout-api": checkout_api,
     "heap-leak": heap_leak,
     "goroutine-leak": goroutine_leak,
     "order-service": order_service,
+    "traced-order-service": traced_order_service,
 }
 
 
@@ -218,4 +261,14 @@ def _counts_figure(counts: pl.DataFrame, label: str) -> object:
     fig.update_layout(
         xaxis_title="seconds since the first snapshot", yaxis_title="goroutines", margin={"t": 30}
     )
+    return fig
+
+
+def _latency_figure(joined: object, name: str) -> object:
+    import plotly.graph_objects as go
+
+    spans = joined.span_table().filter(pl.col("name") == name)  # type: ignore[attr-defined]
+    ms = (spans["duration_ns"] / 1e6).to_list()
+    fig = go.Figure(go.Histogram(x=ms, nbinsx=80))
+    fig.update_layout(xaxis_title="ms", yaxis_title="spans", yaxis_type="log", margin={"t": 30})
     return fig
