@@ -30,7 +30,9 @@ def with_parameters(nb: Any, params: Mapping[str, object]) -> Any:
 
     out = copy.deepcopy(nb)
     tagged = [
-        i for i, c in enumerate(out.cells) if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])
+        i
+        for i, c in enumerate(out.cells)
+        if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])
     ]
     if len(tagged) != 1:
         raise AssertionError(f"expected one cell tagged {PARAMETERS_TAG!r}, found {len(tagged)}")

@@ -105,17 +105,22 @@ def distinguishing_attribute(
     slow: pl.DataFrame,
     min_slow_fraction: float = 0.2,
     min_ratio: float = 2.0,
+    min_spans: int = 2,
 ) -> tuple[str, str, float, float] | None:
     """(key, value, fraction of slow spans, fraction of all spans) of the attribute value
     most over-represented among the slow spans: the largest ratio of the two fractions, at
     least ``min_ratio``, among values on at least ``min_slow_fraction`` of the slow spans
-    (so identifiers such as an order id, on one span each, never qualify)."""
+    and on at least ``min_spans`` of them (so identifiers such as an order id, on one span
+    each, never qualify)."""
     all_frac = _value_fractions(spans).rename({"fraction": "all"})
     slow_frac = _value_fractions(slow).rename({"fraction": "slow"})
     both = (
         slow_frac.join(all_frac, on=["key", "value"], how="left")
         .with_columns(pl.col("all").fill_null(0.0))
-        .filter(pl.col("slow") >= min_slow_fraction)
+        .filter(
+            (pl.col("slow") >= min_slow_fraction)
+            & (pl.col("slow") * slow.height >= min_spans - 1e-9)
+        )
         .with_columns((pl.col("slow") / pl.col("all")).alias("lift"))
         .filter(pl.col("lift") >= min_ratio)
         .sort(["lift", "key", "value"], descending=[True, False, False])
