@@ -14,6 +14,7 @@ Anything else raises :class:`~profilelab.errors.ProfileLabError` saying how to g
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -64,7 +65,8 @@ def lab_command(
     extra: Sequence[str] = (),
 ) -> list[str]:
     """The ``jupyter lab`` command: served from the clone's root, opening the start-here
-    notebook (``lab/tree/notebooks/00-start-here.ipynb``); ``extra`` is passed through."""
+    notebook (``lab/tree/notebooks/00-start-here.ipynb``); ``extra`` is passed through.
+    As root (a fresh Debian machine set up by dev/setup) it adds ``--allow-root``."""
     if importlib.util.find_spec("jupyterlab") is None:
         raise ProfileLabError(
             "JupyterLab is not installed in this Python; install it with "
@@ -76,6 +78,15 @@ def lab_command(
         cmd.append(f"--port={port}")
     if no_browser:
         cmd.append("--no-browser")
+    if _is_root():
+        # dev/setup runs as root on Debian (it installs apt packages); Jupyter refuses root
+        # unless told, and `bash dev/lab` must work from the same shell.
+        cmd.append("--allow-root")
     cmd.extend(extra)
     cmd.append(str(notebooks / START_HERE))
     return cmd
+
+
+def _is_root() -> bool:
+    geteuid = getattr(os, "geteuid", None)
+    return geteuid is not None and geteuid() == 0
