@@ -58,3 +58,38 @@ def looks_like_value_type(data: bytes | memoryview) -> bool:
     """True when ``data`` parses as only small varint fields 1 and 2 (pprof ValueType)."""
     fields = protobuf_fields(data, limit=8)
     return fields is not None and all(f in (1, 2) and w == 0 for f, w, _, _ in fields)
+
+
+def _only_length_delimited(body: bytes | memoryview, allowed: range) -> bool:
+    fields = protobuf_fields(body, limit=16)
+    return fields is not None and all(f in allowed and w == 2 for f, w, _, _ in fields)
+
+
+def looks_like_otlp_profiles(data: bytes | memoryview) -> bool:
+    """True when the bytes start like a binary OTLP ProfilesData / ExportProfilesServiceRequest.
+
+    That message has only field 1 (ResourceProfiles, whose own fields 1..3 are all
+    length-delimited) and at most one field 2 (the dictionary, fields 1..7, all
+    length-delimited). A pprof Profile differs in its first records: ValueTypes hold varints,
+    samples repeat field 2, and the string table (field 6) is always present.
+    """
+    view = memoryview(data)
+    fields = protobuf_fields(view, limit=64)
+    if not fields:
+        return False
+    dictionaries = 0
+    content = False
+    for field, wire, start, end in fields:
+        if wire != 2 or field not in (1, 2):
+            return False
+        body = view[start:end]
+        if field == 1:
+            if not _only_length_delimited(body, range(1, 4)):
+                return False
+            content |= end > start
+        else:
+            dictionaries += 1
+            if dictionaries > 1 or not _only_length_delimited(body, range(1, 8)):
+                return False
+            content = True
+    return content
