@@ -227,9 +227,10 @@ def hex_strings(raw: np.ndarray, lengths: np.ndarray) -> pa.Array:
     offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
     np.cumsum(2 * lengths, out=offsets[1:])
     nonzero = np.zeros(len(lengths), dtype=bool)
-    if len(raw):
-        owner = np.repeat(np.arange(len(lengths)), lengths)
-        np.logical_or.at(nonzero, owner, raw != 0)
+    filled = lengths > 0
+    if filled.any():
+        starts = (np.cumsum(lengths) - lengths)[filled]
+        nonzero[filled] = np.maximum.reduceat(raw, starts) > 0
     valid = pa.array(nonzero).buffers()[1]
     return pa.StringArray.from_buffers(
         len(lengths), pa.py_buffer(offsets), pa.py_buffer(text), valid, int((~nonzero).sum())

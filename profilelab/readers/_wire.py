@@ -107,24 +107,29 @@ def split(data: bytes, what: str) -> Records:
 
 def as_buffer(data: bytes | bytearray) -> np.ndarray:
     """The bytes as a uint8 array with zero padding for safe vectorized reads."""
-    buf = np.zeros(len(data) + _PAD, dtype=np.uint8)
-    buf[: len(data)] = np.frombuffer(data, dtype=np.uint8)
-    return buf
+    return np.frombuffer(bytes(data) + bytes(_PAD), dtype=np.uint8)
 
 
 def join(bodies: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Concatenate message bodies into one padded buffer; return (buf, starts, ends)."""
     lengths = np.fromiter(map(len, bodies), dtype=np.int64, count=len(bodies))
     ends = np.cumsum(lengths)
-    return as_buffer(b"".join(bodies)), ends - lengths, ends
+    bodies.append(bytes(_PAD))
+    try:
+        buf = np.frombuffer(b"".join(bodies), dtype=np.uint8)
+    finally:
+        bodies.pop()
+    return buf, ends - lengths, ends
 
 
 @dataclass
 class Batch:
-    """Every field record of N messages of one type; rows are ordered by message, then position.
+    """Every field record of N messages of one type.
 
-    ``value`` holds the varint or fixed value, or (length-delimited) the start of the body
-    in ``buf``; ``length`` is the body length (0 for other wire types).
+    Rows come in decoding steps (the k-th record of every message, then the k+1-th), so a
+    message's records are in order but not contiguous. ``value`` holds the varint or fixed
+    value, or (length-delimited) the start of the body in ``buf``; ``length`` is the body
+    length (0 for other wire types).
     """
 
     n: int
@@ -144,10 +149,19 @@ class Batch:
     def has(self, field: int, wire: int | None = None) -> bool:
         return len(self.rows(field, wire)) > 0
 
+    def _last(self, rows: np.ndarray) -> np.ndarray:
+        """Of some rows, the last one of each message (protobuf: the last value wins)."""
+        m = self.msg[rows]
+        if len(rows) < 2 or np.bincount(m, minlength=self.n).max() <= 1:
+            return rows
+        rows = rows[np.argsort(m, kind="stable")]
+        m = self.msg[rows]
+        return rows[np.append(m[1:] != m[:-1], True)]
+
     def scalar(self, field: int) -> np.ndarray:
-        """The value of a singular scalar field per message (uint64; last wins; 0 when unset)."""
+        """The value of a singular scalar field per message (uint64; 0 when unset)."""
         out = np.zeros(self.n, dtype=U64)
-        rows = _last_per_message(self.msg, self.rows(field))
+        rows = self._last(self.rows(field))
         rows = rows[self.wire[rows] != LEN]
         out[self.msg[rows]] = self.value[rows]
         return out
@@ -155,28 +169,32 @@ class Batch:
     def repeated(self, field: int, fixed: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """A repeated scalar field, packed or not, as CSR (offsets n+1, uint64 values)."""
         rows = self.rows(field)
+        if len(rows) > 1 and np.bincount(self.msg[rows], minlength=self.n).max() > 1:
+            rows = rows[np.argsort(self.msg[rows], kind="stable")]  # several records: in order
         packed = self.wire[rows] == LEN
         p_rows = rows[packed]
+        starts, lengths = self.value[p_rows].astype(np.int64), self.length[p_rows]
         if fixed:
-            counts_p, values_p = _fixed64_regions(self.buf, self.value[p_rows], self.length[p_rows])
+            counts_p, values_p = _fixed64_regions(self.buf, starts, lengths)
         else:
-            counts_p, values_p = varints_in_regions(
-                self.buf, self.value[p_rows].astype(np.int64), self.length[p_rows]
-            )
+            counts_p, values_p = varints_in_regions(self.buf, starts, lengths)
         counts = np.ones(len(rows), dtype=np.int64)
         counts[packed] = counts_p
-        values = np.empty(int(counts.sum()), dtype=U64)
-        starts = np.cumsum(counts) - counts
-        values[ranges(starts[packed], counts_p)] = values_p
-        values[starts[~packed]] = self.value[rows[~packed]]
-        per_msg = np.bincount(self.msg[rows], weights=counts, minlength=self.n).astype(np.int64)
         offsets = np.zeros(self.n + 1, dtype=np.int64)
-        np.cumsum(per_msg, out=offsets[1:])
+        np.cumsum(np.bincount(self.msg[rows], weights=counts, minlength=self.n), out=offsets[1:])
+        # Rows of one message are adjacent (sorted above when a message has several).
+        dest = offsets[self.msg[rows]] + _within(self.msg[rows], counts)
+        values = np.empty(int(offsets[-1]), dtype=U64)
+        values[ranges(dest[packed], counts_p)] = values_p
+        values[dest[~packed]] = self.value[rows[~packed]]
         return offsets, values
 
     def bodies(self, field: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Length-delimited records of ``field``: (owning message, start, end) per record."""
+        """Length-delimited records of ``field``: (owning message, start, end), by message."""
         rows = self.rows(field, LEN)
+        m = self.msg[rows]
+        if len(m) > 1 and (m[1:] < m[:-1]).any():
+            rows = rows[np.argsort(m, kind="stable")]
         starts = self.value[rows].astype(np.int64)
         return self.msg[rows], starts, starts + self.length[rows]
 
@@ -186,28 +204,32 @@ class Batch:
         The start is -1 where the message has none."""
         start = np.full(self.n, -1, dtype=np.int64)
         length = np.zeros(self.n, dtype=np.int64)
-        rows = _last_per_message(self.msg, self.rows(field, LEN))
+        rows = self._last(self.rows(field, LEN))
         start[self.msg[rows]] = self.value[rows].astype(np.int64)
         length[self.msg[rows]] = self.length[rows]
         return start, length
 
     def unexpected(self, expected: dict[int, tuple[int, ...]]) -> tuple[int, int] | None:
         """The first (field, wire type) not in ``expected`` (field -> allowed wire types)."""
-        ok = np.zeros(len(self.field), dtype=bool)
+        table = np.zeros((max(expected, default=0) + 2, 8), dtype=bool)
         for f, wires in expected.items():
-            ok |= (self.field == f) & np.isin(self.wire, wires)
-        bad = np.flatnonzero(~ok)
+            table[f, list(wires)] = True
+        field = np.minimum(self.field, table.shape[0] - 1)
+        bad = np.flatnonzero(~table[field, self.wire])
         if len(bad) == 0:
             return None
         return int(self.field[bad[0]]), int(self.wire[bad[0]])
 
 
-def _last_per_message(msg: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Of rows ordered by message, keep the last row of each message."""
-    if len(rows) < 2:
-        return rows
-    m = msg[rows]
-    return rows[np.append(m[1:] != m[:-1], True)]
+def _within(msg: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """For rows grouped by message, the number of values in earlier rows of the same message."""
+    if len(msg) < 2 or not (msg[1:] == msg[:-1]).any():
+        return np.zeros(len(msg), dtype=np.int64)
+    csum = np.cumsum(counts) - counts
+    first = np.ones(len(msg), dtype=bool)
+    first[1:] = msg[1:] != msg[:-1]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(msg)), 0))
+    return csum - csum[group_start]
 
 
 def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, what: str) -> Batch:
@@ -237,8 +259,7 @@ def _batch(n: int, buf: np.ndarray, parts: list[tuple[np.ndarray, ...]]) -> Batc
         z = np.zeros(0, dtype=np.int64)
         return Batch(n, buf, z, z.astype(np.int32), z.astype(np.int8), z.astype(U64), z)
     msg, field, wire, value, length = (np.concatenate(c) for c in zip(*parts, strict=True))
-    order = np.argsort(msg, kind="stable")  # steps are in position order within a message
-    return Batch(n, buf, msg[order], field[order], wire[order], value[order], length[order])
+    return Batch(n, buf, msg, field, wire, value, length)
 
 
 def _step(
@@ -403,20 +424,27 @@ def varints_in_regions(
     if len(b) == 0:
         return np.zeros(len(lengths), dtype=np.int64), np.zeros(0, dtype=U64)
     term = b < 0x80
+    term_count = np.zeros(len(b) + 1, dtype=np.int64)
+    np.cumsum(term, out=term_count[1:])
     region_end = np.cumsum(lengths)
+    counts = term_count[region_end] - term_count[region_end - lengths]
     nonempty = lengths > 0
     if not term[region_end[nonempty] - 1].all():
         raise WireError("packed field: truncated varint at the end of the field")
+    if int(term_count[-1]) == len(b):  # every varint is one byte
+        return counts, b.astype(U64)
     ends = np.flatnonzero(term)
-    starts_v = np.concatenate(([0], ends[:-1] + 1))
-    if (ends - starts_v >= 10).any():
+    first = np.empty(len(ends), dtype=np.int64)
+    first[0] = 0
+    first[1:] = ends[:-1] + 1
+    size = ends - first + 1
+    if size.max() > 10:
         raise WireError("packed field: malformed varint (more than 10 bytes)")
-    k = np.arange(len(b), dtype=np.int64) - np.repeat(starts_v, ends - starts_v + 1)
-    parts = (b & 0x7F).astype(U64) << (U64(7) * k.astype(U64))
-    values = np.add.reduceat(parts, starts_v)  # disjoint bit ranges: the sum is the OR
-    term_count = np.concatenate(([0], np.cumsum(term)))
-    counts = term_count[region_end] - term_count[region_end - lengths]
-    return counts.astype(np.int64), values
+    values = (b[first] & 0x7F).astype(U64)
+    for k in range(1, int(size.max())):
+        sel = np.flatnonzero(size > k)
+        values[sel] |= (b[first[sel] + k] & 0x7F).astype(U64) << U64(7 * k)
+    return counts, values
 
 
 def _fixed64_regions(

@@ -129,7 +129,6 @@ class Dictionary:
     line_column: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     link_trace: list[str] = field(default_factory=lambda: [""])  # hex, "" = zero id
     link_span: list[str] = field(default_factory=lambda: [""])
-    link_index: dict[tuple[str, str], int] = field(default_factory=dict)
     stacks: Csr = field(default_factory=lambda: Csr(np.zeros(2, np.int64), np.zeros(0, np.int64)))
 
 
@@ -179,12 +178,13 @@ def build(p: Profile) -> Model:
     mapping_index = _mappings(d, p)
     stack_ids, stack_index = _stacks(d, p, mapping_index)
     label_sets = _label_sets(d, p)
+    samples = _with_links(d, p.samples)
     resources: dict[tuple[tuple[str, str], ...], ResourceOut] = {}
     for source in p.profiles["source_id"].unique(maintain_order=True).to_list():
         rows = p.profiles.filter(pl.col("source_id") == source).sort("sample_type_index")
         labels = tuple((x["key"], x["value"]) for x in rows["labels"][0])
         res = resources.setdefault(labels, ResourceOut([(k, ("str", v)) for k, v in labels], []))
-        res.scopes.append(_scope(d, p, rows, stack_ids, stack_index, label_sets))
+        res.scopes.append(_scope(d, samples, rows, stack_ids, stack_index, label_sets))
     return Model(d, list(resources.values()))
 
 
@@ -349,42 +349,34 @@ def _label_sets(d: Dictionary, p: Profile) -> _LabelSets:
     return _LabelSets(uniq, _csr(owner.ravel(), joined["attr"].to_numpy(), len(uniq)))
 
 
-def _span_columns(d: Dictionary, samples: pl.DataFrame) -> pl.DataFrame:
-    """Per sample: link index, and attributes for ids that cannot be links (CSR pieces)."""
+def _with_links(d: Dictionary, samples: pl.DataFrame) -> pl.DataFrame:
+    """The samples with their link index, and flags for ids that cannot be links."""
     t, s = pl.col("trace_id"), pl.col("span_id")
     ok_t = t.is_not_null() & t.str.contains(_HEX_TRACE)
     ok_s = s.is_not_null() & s.str.contains(_HEX_SPAN)
-    df = samples.select(
-        pl.when(ok_t).then(t.str.to_lowercase()).otherwise(pl.lit("")).alias("t"),
-        pl.when(ok_s).then(s.str.to_lowercase()).otherwise(pl.lit("")).alias("s"),
+    df = samples.with_columns(
+        pl.when(ok_t).then(t.str.to_lowercase()).otherwise(pl.lit("")).alias("_t"),
+        pl.when(ok_s).then(s.str.to_lowercase()).otherwise(pl.lit("")).alias("_s"),
         (t.is_not_null() & ~ok_t).alias("bad_t"),
         (s.is_not_null() & ~ok_s).alias("bad_s"),
     )
     pairs = (
-        df.filter((pl.col("t") != "") | (pl.col("s") != ""))
-        .select("t", "s")
+        df.filter((pl.col("_t") != "") | (pl.col("_s") != ""))
+        .select("_t", "_s")
         .unique(maintain_order=True)
     )
-    index = []
-    for pair in pairs.iter_rows():
-        got = d.link_index.get(pair)
-        if got is None:
-            got = d.link_index[pair] = len(d.link_trace)
-            d.link_trace.append(pair[0])
-            d.link_span.append(pair[1])
-        index.append(got)
-    numbered = pairs.with_columns(pl.Series("link", index, dtype=pl.Int64))
-    out = df.join(numbered, on=["t", "s"], how="left", maintain_order="left")
-    return out.select(pl.col("link").fill_null(0).cast(pl.Int64), "bad_t", "bad_s")
+    d.link_trace = ["", *pairs["_t"].to_list()]
+    d.link_span = ["", *pairs["_s"].to_list()]
+    numbered = pairs.with_row_index("link", offset=1).with_columns(pl.col("link").cast(pl.Int64))
+    out = df.join(numbered, on=["_t", "_s"], how="left", maintain_order="left")
+    return out.with_columns(pl.col("link").fill_null(0)).drop("_t", "_s")
 
 
-def _extra_attrs(
-    d: Dictionary, s: pl.DataFrame, spans: pl.DataFrame
-) -> tuple[np.ndarray, np.ndarray]:
+def _extra_attrs(d: Dictionary, s: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(sample row, attribute) for ids kept as attributes, ordered by row."""
     owner, values = [], []
     for col, bad in (("trace_id", "bad_t"), ("span_id", "bad_s"), ("local_root_span_id", None)):
-        mask = s[col].is_not_null() if bad is None else spans[bad]
+        mask = s[col].is_not_null() if bad is None else s[bad]
         rows = np.flatnonzero(mask.to_numpy())
         for r, v in zip(rows.tolist(), s[col].gather(rows).to_list(), strict=True):
             owner.append(r)
@@ -418,7 +410,7 @@ def _sample_attrs(
 
 def _scope(
     d: Dictionary,
-    p: Profile,
+    samples: pl.DataFrame,
     rows: pl.DataFrame,
     stack_ids: np.ndarray,
     stack_index: np.ndarray,
@@ -433,7 +425,7 @@ def _scope(
             attrs.append(("pprof.scope.default_sample_type", ("str", default[0])))
     profiles = []
     for row in rows.iter_rows(named=True):
-        s = p.samples.filter(pl.col("profile_id") == row["profile_id"]).sort("sample_index")
+        s = samples.filter(pl.col("profile_id") == row["profile_id"]).sort("sample_index")
         profiles.append(_profile(d, row, s, stack_ids, stack_index, ls))
     return ScopeOut(attrs, profiles)
 
@@ -447,8 +439,7 @@ def _profile(
     ls: _LabelSets,
 ) -> ProfileOut:
     st = d.strings
-    spans = _span_columns(d, s)
-    extra = _extra_attrs(d, s, spans)
+    extra = _extra_attrs(d, s)
     stack = (
         stack_index[np.searchsorted(stack_ids, s["stack_id"].to_numpy())]
         if s.height
@@ -458,7 +449,7 @@ def _profile(
     samples = SamplesOut(
         stack=stack,
         attrs=_sample_attrs(ls, s["label_set_id"].to_numpy(), extra),
-        link=spans["link"].to_numpy(),
+        link=s["link"].to_numpy(),
         value=s["value"].to_numpy(),
         time=time.fill_null(0).to_numpy(),
         time_valid=time.is_not_null().to_numpy(),
