@@ -7,10 +7,10 @@ Contract (also in ``docs/otlp.md``):
   "timestamps only" shape, used by the eBPF profiler for on-CPU samples); values without
   timestamps give one event per value; a sample with neither gives one event of value 0.
   Totals are conserved and every timestamp is kept as the event's ``time_ns``.
-* Consecutive profiles of one scope whose events have identical stacks, attributes, links,
-  timestamps and profile metadata are one input with several sample types (what a pprof
-  file with several sample types becomes, in ``pprof.scope.sample_type_order`` when given);
-  every other profile is an input of its own.
+* The profiles of a scope that carries ``pprof.scope.sample_type_order`` (the semantic
+  convention for a pprof converted to OTLP) are one input with several sample types, in
+  that order, when their events have identical stacks, attributes, links, timestamps and
+  profile metadata; every other profile is an input of its own.
 * Sample attributes, and the attributes of the stack's locations (each distinct one once),
   become labels; a link becomes ``trace_id``/``span_id``; resource attributes, the scope's
   name and version (``otel.scope.name``/``otel.scope.version``) and attributes, and profile
@@ -163,37 +163,45 @@ def _header(e: ProfileEntry) -> tuple[object, ...]:
 
 
 def _groups(payload: Payload, events: list[Events], t: Tables) -> list[list[int]]:
-    """Indices of the profiles that form each input, in sample-type order."""
+    """Indices of the profiles that form each input, in sample-type order.
+
+    Profiles of one scope form one input when the scope says they came from one pprof
+    (``pprof.scope.sample_type_order``) and their events are indeed the same; every other
+    profile is an input of its own.
+    """
     groups: list[list[int]] = []
-    for i in _ordered(payload, t):
-        e = payload.profiles[i]
-        if groups:
-            j = groups[-1][0]
-            f = payload.profiles[j]
-            if (
-                _header(f) == _header(e)
-                and events[j].same_shape(events[i])
-                and np.array_equal(f.samples.attr_offsets, e.samples.attr_offsets)
-                and np.array_equal(f.samples.attrs, e.samples.attrs)
-            ):
-                groups[-1].append(i)
-                continue
-        groups.append([i])
+    for members in _scopes(payload):
+        first = payload.profiles[members[0]]
+        keys = _order_keys(
+            _scope_attr(payload, first.resource, first.scope, SCOPE_ORDER_KEY), len(members)
+        )
+        if keys is None or len(members) < 2:
+            groups.extend([m] for m in members)
+            continue
+        ordered = [m for _, m in sorted(zip(keys, members, strict=True))]
+        if all(_same_input(payload, events, ordered[0], m) for m in ordered[1:]):
+            groups.append(ordered)
+        else:
+            groups.extend([m] for m in ordered)
     return groups
 
 
-def _ordered(payload: Payload, t: Tables) -> list[int]:
-    """Profile indices, each scope's in its pprof.scope.sample_type_order when it has one."""
-    out: list[int] = []
+def _same_input(payload: Payload, events: list[Events], i: int, j: int) -> bool:
+    a, b = payload.profiles[i], payload.profiles[j]
+    return (
+        _header(a) == _header(b)
+        and events[i].same_shape(events[j])
+        and np.array_equal(a.samples.attr_offsets, b.samples.attr_offsets)
+        and np.array_equal(a.samples.attrs, b.samples.attrs)
+    )
+
+
+def _scopes(payload: Payload) -> list[list[int]]:
+    """Profile indices grouped by scope, in payload order."""
     by_scope: dict[tuple[int, int], list[int]] = {}
     for i, e in enumerate(payload.profiles):
         by_scope.setdefault((e.resource, e.scope), []).append(i)
-    for (r, s), members in by_scope.items():
-        keys = _order_keys(_scope_attr(payload, r, s, SCOPE_ORDER_KEY), len(members))
-        if keys is not None:
-            members = [m for _, m in sorted(zip(keys, members, strict=True))]
-        out.extend(members)
-    return out
+    return list(by_scope.values())
 
 
 def _order_keys(order: AttrValue, n: int) -> list[int] | None:
