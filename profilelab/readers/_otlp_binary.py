@@ -87,8 +87,15 @@ def decode(data: bytes) -> Payload:
     if profile_layout == "1.8" and sample_layout == "1.10":
         raise SchemaError(f"Profile fields are v1.8 but Sample fields are v1.10; {_OLD_HINT}")
     _distribute(entries, samples, owners, sample_layout)
-    version = profile_layout if profile_layout == "1.8" else sample_layout
+    version = _version(profile_layout, sample_layout)
     return Payload(version, dictionary, resources, scopes, entries)
+
+
+def _version(profile_layout: str, sample_layout: str) -> str:
+    """The schema version(s) the payload fits: "1.8", "1.9", "1.8/1.9" or "1.10" (= 1.11)."""
+    if sample_layout == "1.10":
+        return "1.10"
+    return {"1.8": "1.8", "1.9": "1.9"}.get(profile_layout, "1.8/1.9")
 
 
 def _only(
@@ -327,7 +334,8 @@ def _parse(cls: Any, data: bytes, what: str) -> Any:
 
 
 def _profile_layout(headers: list[_Header]) -> str:
-    """'1.8' or '1.9+' from the Profile fields whose wire type only one layout allows."""
+    """'1.8', '1.9' (v1.9 and later) or '?' (no evidence, read as v1.9), from the Profile
+    fields whose wire type only one layout allows."""
     old = new = False
     for h in headers:
         wires = {(f, wire) for f, wire, _ in h.rec.scalars}
@@ -337,7 +345,7 @@ def _profile_layout(headers: list[_Header]) -> str:
         old |= _has_temporality(h.rec)
     if old and new:
         raise SchemaError(f"Profile messages mix the v1.8 and v1.9+ layouts; {_OLD_HINT}")
-    return "1.8" if old else "1.9+"
+    return "1.8" if old else "1.9" if new else "?"
 
 
 def _has_temporality(rec: Records) -> bool:

@@ -88,7 +88,11 @@ def _profile_like(resource_profiles: memoryview) -> bool:
     if not fields:
         return fields is not None
     field, wire, start, end = fields[0]
-    return field != 1 or (wire == 2 and looks_like_value_type(profile[start:end]))
+    if field != 1:
+        return True
+    # v1.8 ValueTypes also carry aggregation_temporality (field 3)
+    vt = protobuf_fields(profile[start:end], limit=4)
+    return wire == 2 and vt is not None and all(f in (1, 2, 3) and w == 0 for f, w, _, _ in vt)
 
 
 def looks_like_otlp_profiles(data: bytes | memoryview) -> bool:
