@@ -145,12 +145,7 @@ def _dictionary_bytes(d: Dictionary) -> bytes:
         o.varint_field(4, d.function_start_line),
     )
     stacks = _packed(1, d.stacks)
-    attributes = [
-        profiles_pb2.KeyValueAndUnit(
-            key_strindex=k, value=any_value(v), unit_strindex=u
-        ).SerializeToString()
-        for k, v, u in d.attributes.entries
-    ]
+    attributes = [_attribute(k, v, u) for k, v, u in d.attributes.entries]
     return b"".join(
         [
             o.repeated(1, mappings),
@@ -162,6 +157,13 @@ def _dictionary_bytes(d: Dictionary) -> bytes:
             o.repeated(7, stacks),
         ]
     )
+
+
+def _attribute(key: int, value: AttrValue | None, unit: int) -> bytes:
+    msg = profiles_pb2.KeyValueAndUnit(key_strindex=key, unit_strindex=unit)
+    if value is not None:  # entry 0 must be the zero value: no value at all
+        msg.value.CopyFrom(any_value(value))
+    return msg.SerializeToString()
 
 
 def _locations(d: Dictionary) -> o.Segments:
