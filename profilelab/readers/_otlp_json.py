@@ -204,9 +204,13 @@ def _id(text: Any, size: int, what: str) -> str:
         return ""
     if not isinstance(text, str):
         raise WireError(f"{what}: expected a hex string, got {text!r}")
-    if len(text) == 2 * size and all(c in "0123456789abcdefABCDEF" for c in text):
-        raw = bytes.fromhex(text)
-    else:
+    raw = None
+    if len(text) == 2 * size:
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            raw = None
+    if raw is None:
         try:
             raw = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
