@@ -197,6 +197,10 @@ def test_profiles_of_one_pprof_are_one_input_again() -> None:
     rows = p.profiles.sort("sample_type_index").select("sample_type", "is_default").rows()
     assert rows == [("size", False), ("cpu", True)]  # order 1, 0: the second profile first
     assert p.samples["sample_index"].n_unique() == 2
+    # the original indices need not be 0..n-1 (some sample types may have been left out)
+    gaps = load(_two_types([7, 3], None))
+    assert gaps.profiles.sort("sample_type_index")["sample_type"].to_list() == ["size", "cpu"]
+    assert gaps.profiles.filter(pl.col("is_default"))["sample_type"].to_list() == ["cpu"]
 
 
 def test_independent_profiles_stay_apart() -> None:

@@ -205,11 +205,12 @@ def _scopes(payload: Payload) -> list[list[int]]:
 
 
 def _order_keys(order: AttrValue, n: int) -> list[int] | None:
-    """A sample_type_order attribute's positions when it is a permutation of range(n)."""
+    """A sample_type_order attribute's positions: n distinct integers, or None."""
     if order is None or order[0] != "array":
         return None
-    keys = [x[1] if x is not None and x[0] == "int" else -1 for x in order[1]]
-    return keys if sorted(keys) == list(range(n)) else None
+    keys = [x[1] if x is not None and x[0] == "int" else None for x in order[1]]
+    ints = [k for k in keys if isinstance(k, int)]
+    return ints if len(ints) == n == len(set(ints)) else None
 
 
 def _scope_attr(payload: Payload, r: int, s: int, key: str) -> AttrValue:

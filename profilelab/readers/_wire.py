@@ -420,6 +420,13 @@ def varints_in_regions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode packed varints in each region; return (count per region, all values in order)."""
     lengths = np.asarray(lengths, dtype=np.int64)
+    starts = np.asarray(starts, dtype=np.int64)
+    if len(starts) and (lengths > 0).all():
+        # Common case: one value per region (a sample's single value). Read one varint at each
+        # start; if each ends exactly at its region's end, that was all of it.
+        value, after = read_varints(buf, starts, 10, "packed field")
+        if np.array_equal(after, starts + lengths):
+            return np.ones(len(starts), dtype=np.int64), value
     b = buf[ranges(starts, lengths)]
     if len(b) == 0:
         return np.zeros(len(lengths), dtype=np.int64), np.zeros(0, dtype=U64)
