@@ -71,8 +71,8 @@ def decode(data: bytes) -> Payload:
         raise WireError("an OTLP/JSON document must be an object")
     k = _Keys("resource_profiles" in doc and "resourceProfiles" not in doc)
     _reject_old(doc, k)
-    version = "1.8" if _is_v18(doc, k) else "1.9+"
-    dictionary = _dictionary(_obj(doc, k("dictionary")), k, version)
+    version = "1.8" if _is_v18(doc, k) else "1.9+"  # JSON names are the same in 1.9 and 1.10
+    dictionary = _dictionary(_obj(doc, k("dictionary")), k)
     strings = dictionary.strings.to_pylist()
     resources, scopes, entries = [], [], []
     for r, rp in enumerate(_list(doc, k("resourceProfiles"))):
@@ -83,7 +83,7 @@ def decode(data: bytes) -> Payload:
             attrs = _key_values(_list(sc, k("attributes")), k, strings)
             scope_list.append(Scope(str(sc.get("name", "")), str(sc.get("version", "")), attrs))
             for p, prof in enumerate(_list(sp, k("profiles"))):
-                entries.append(_profile(prof, r, s, p, k, version))
+                entries.append(_profile(prof, r, s, p, k))
         scopes.append(scope_list)
     return Payload(version, dictionary, resources, scopes, entries)
 
@@ -267,7 +267,7 @@ def _key_values(items: list[Any], k: _Keys, strings: list[str]) -> list[tuple[st
 # ---- dictionary ------------------------------------------------------------------------------
 
 
-def _dictionary(d: dict[str, Any], k: _Keys, version: str) -> Dictionary:
+def _dictionary(d: dict[str, Any], k: _Keys) -> Dictionary:
     out = Dictionary()
     strings = _list(d, k("stringTable"))
     if strings:
@@ -275,7 +275,7 @@ def _dictionary(d: dict[str, Any], k: _Keys, version: str) -> Dictionary:
             raise WireError("stringTable must hold strings")
         out.strings = pa.array(strings, type=pa.string())
     _mappings(out, _list(d, k("mappingTable")), k)
-    _locations(out, _list(d, k("locationTable")), k, version)
+    _locations(out, _list(d, k("locationTable")), k)
     fns = _list(d, k("functionTable"))
     out.function_name = _ints(fns, k("nameStrindex"), "Function")
     out.function_system_name = _ints(fns, k("systemNameStrindex"), "Function")
@@ -310,12 +310,13 @@ def _mappings(out: Dictionary, maps: list[Any], k: _Keys) -> None:
     out.mapping_attr_offsets, out.mapping_attrs = _csr(maps, k("attributeIndices"), "Mapping")
 
 
-def _locations(out: Dictionary, locs: list[Any], k: _Keys, version: str) -> None:
+def _locations(out: Dictionary, locs: list[Any], k: _Keys) -> None:
     out.location_mapping = _ints(locs, k("mappingIndex"), "Location")
     out.location_address = _u64s(locs, k("address"), "Location")
     out.location_attr_offsets, out.location_attrs = _csr(locs, k("attributeIndices"), "Location")
-    key = k("line") if version == "1.8" else k("lines")
-    per_loc = [x.get(key) or () for x in locs]
+    # v1.8 calls the field "line"; a document of either version is read with both names
+    new, old = k("lines"), k("line")
+    per_loc = [x.get(new) or x.get(old) or () for x in locs]
     lines = list(chain.from_iterable(per_loc))
     out.line_offsets = np.zeros(len(locs) + 1, dtype=np.int64)
     np.cumsum(
@@ -338,7 +339,7 @@ def _value_type(v: Any, k: _Keys) -> tuple[int, int]:
     )
 
 
-def _profile(prof: dict[str, Any], r: int, s: int, p: int, k: _Keys, version: str) -> ProfileEntry:
+def _profile(prof: dict[str, Any], r: int, s: int, p: int, k: _Keys) -> ProfileEntry:
     what = f"Profile {r}/{s}/{p}"
     e = ProfileEntry(r, s, p)
     e.sample_type = _value_type(prof.get(k("sampleType")), k)
@@ -351,7 +352,7 @@ def _profile(prof: dict[str, Any], r: int, s: int, p: int, k: _Keys, version: st
     e.comments = [_int(x, "commentStrindices") for x in _list(prof, k("commentStrindices"))]
     e.payload_format = str(prof.get(k("originalPayloadFormat")) or "")
     e.payload = _bytes(prof.get(k("originalPayload")), f"{what} originalPayload")
-    samples = _list(prof, k("sample") if version == "1.8" else k("samples"))
+    samples = _list(prof, k("samples")) or _list(prof, k("sample"))  # v1.8: "sample"
     if not all(isinstance(x, dict) for x in samples):
         raise WireError(f"{what}: samples must be objects")
     e.samples = _samples(samples, k, what)
