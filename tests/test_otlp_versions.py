@@ -119,7 +119,8 @@ def test_json_older_names_fail_with_a_version_message() -> None:
 
 
 def test_mixed_sample_layouts_are_refused() -> None:
-    profile = fld(1, VT) + fld(2, old_sample(1, [5], [1])) + fld(2, fld(1, 1) + fld(3, 1))
+    # a packed field 3 only exists in v1.8/v1.9, a packed field 4 only in v1.10
+    profile = fld(1, VT) + fld(2, old_sample(1, [5], [1])) + fld(2, fld(1, 1) + packed(4, [3]))
     with pytest.raises(profilelab.FormatError, match=r"mix the v1.8/v1.9 and v1.10 layouts"):
         profilelab.load(with_profile(DICT, profile))
 
@@ -267,3 +268,17 @@ def test_bad_json(doc: str, message: str) -> None:
     with pytest.raises(profilelab.FormatError, match=message) as err:
         profilelab.load(doc.encode(), name="bad.json")
     assert str(err.value).startswith("bad.json: ")
+
+
+def test_unpacked_and_split_repeated_fields() -> None:
+    # v1.10 Sample: attribute indices as one unpacked record plus one packed record, values
+    # unpacked, link as a varint (field 3): parsers must accept every encoding of a repeated
+    # scalar, in order.
+    sample = fld(1, 1) + fld(2, 1) + packed(2, [2]) + fld(3, 1) + fld(4, 5) + fld(4, 6)
+    p = profilelab.load(
+        with_profile(DICT, fld(1, VT) + fld(2, sample) + fld(2, fld(1, 2) + packed(4, [9])))
+    )
+    rows = p.samples.sort("sample_index").select("value", "span_id").rows()
+    assert rows == [(5, "08090a0b0c0d0e0f"), (6, "08090a0b0c0d0e0f"), (9, None)]
+    first = p.samples.sort("sample_index")["label_set_id"][0]
+    assert sorted(p.labels.filter(label_set_id=first)["key"]) == ["size", "thread.name"]

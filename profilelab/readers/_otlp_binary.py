@@ -421,13 +421,26 @@ def _samples(bodies: list[bytes], profile_layout: str, n_attributes: int) -> tup
 
 
 def _sample_layout(batch: w.Batch, profile_layout: str, n_attributes: int) -> str:
-    """'1.10' or '1.8' (= v1.9's Sample) from wire types, then from index ranges."""
-    old = batch.has(3, LEN) or batch.has(4, VARINT)
-    new = batch.has(3, VARINT) or batch.has(4, LEN)
+    """'1.10' or '1.8' (= v1.9's Sample) from wire types, then from index ranges.
+
+    A packed field 3 can only be v1.8/v1.9 attribute indices and a packed field 4 only v1.10
+    values. A varint field 3 is most likely v1.10's link index and a varint field 4 v1.8's,
+    unless a sample repeats it (then it is an unpacked repeated field of the other layout).
+    """
+    old, new = batch.has(3, LEN), batch.has(4, LEN)
     if old and new:
         raise SchemaError(f"Sample records mix the v1.8/v1.9 and v1.10 layouts; {_OLD_HINT}")
     if old or new:
         return "1.8" if old else "1.10"
+    weak_old, weak_new = batch.has(4, VARINT), batch.has(3, VARINT)
+    if weak_old and weak_new:
+        if _repeats(batch, 4):
+            return "1.10"
+        if _repeats(batch, 3):
+            return "1.8"
+        raise SchemaError(f"Sample records mix the v1.8/v1.9 and v1.10 layouts; {_OLD_HINT}")
+    if weak_old or weak_new:
+        return "1.8" if weak_old else "1.10"
     if profile_layout == "1.8":
         return "1.8"
     # Only fields 1, 2, 5: field 2 is v1.10 attribute indices or v1.9 values. A v1.10 sample
@@ -442,6 +455,12 @@ def _sample_layout(batch: w.Batch, profile_layout: str, n_attributes: int) -> st
     if len(attrs) and int(attrs.max()) >= n_attributes:
         return "1.8"
     return "1.10"
+
+
+def _repeats(batch: w.Batch, field: int) -> bool:
+    """Some message has the varint field more than once."""
+    rows = batch.rows(field, VARINT)
+    return len(rows) > 1 and np.bincount(batch.msg[rows]).max() > 1
 
 
 def _distribute(

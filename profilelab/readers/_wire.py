@@ -169,8 +169,10 @@ class Batch:
     def repeated(self, field: int, fixed: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """A repeated scalar field, packed or not, as CSR (offsets n+1, uint64 values)."""
         rows = self.rows(field)
-        if len(rows) > 1 and np.bincount(self.msg[rows], minlength=self.n).max() > 1:
-            rows = rows[np.argsort(self.msg[rows], kind="stable")]  # several records: in order
+        several = len(rows) > 1 and np.bincount(self.msg[rows], minlength=self.n).max() > 1
+        if several:  # a message with several records of the field: put them in order
+            rows = rows[np.argsort(self.msg[rows], kind="stable")]
+        m = self.msg[rows]
         packed = self.wire[rows] == LEN
         p_rows = rows[packed]
         starts, lengths = self.value[p_rows].astype(np.int64), self.length[p_rows]
@@ -180,10 +182,14 @@ class Batch:
             counts_p, values_p = varints_in_regions(self.buf, starts, lengths)
         counts = np.ones(len(rows), dtype=np.int64)
         counts[packed] = counts_p
+        per_msg = np.zeros(self.n, dtype=np.int64)
+        if several:
+            np.add.at(per_msg, m, counts)
+        else:
+            per_msg[m] = counts
         offsets = np.zeros(self.n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.msg[rows], weights=counts, minlength=self.n), out=offsets[1:])
-        # Rows of one message are adjacent (sorted above when a message has several).
-        dest = offsets[self.msg[rows]] + _within(self.msg[rows], counts)
+        np.cumsum(per_msg, out=offsets[1:])
+        dest = offsets[m] + (_within(m, counts) if several else 0)
         values = np.empty(int(offsets[-1]), dtype=U64)
         values[ranges(dest[packed], counts_p)] = values_p
         values[dest[~packed]] = self.value[rows[~packed]]
