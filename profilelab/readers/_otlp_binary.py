@@ -369,8 +369,8 @@ def _profiles(
         e = ProfileEntry(h.resource, h.scope, h.position)
         e.sample_type = _value_type(h.rec.one(1), what)
         e.period_type = _value_type(h.rec.one(5), what)
-        e.time_ns = h.rec.last(3)
-        e.duration_ns = h.rec.last(4)
+        e.time_ns = _int64(h.rec.last(3))  # 64-bit columns: kept as two's complement
+        e.duration_ns = _int64(h.rec.last(4))
         e.period = _int64(h.rec.last(6))
         shift = 1 if layout == "1.8" else 0
         pid = h.rec.one(7 + shift)

@@ -156,12 +156,16 @@ def _is_v18(doc: dict[str, Any], k: _Keys) -> bool:
 
 
 def _int(x: Any, what: str) -> int:
+    """A 64-bit integer (number or string); unsigned ones above 2**63 wrap, as on the wire."""
     if isinstance(x, bool) or x is None:
         raise WireError(f"{what}: expected an integer, got {x!r}")
     try:
-        return int(x)
+        v = int(x)
     except (TypeError, ValueError):
         raise WireError(f"{what}: expected an integer, got {x!r}") from None
+    if not -(1 << 63) <= v < 1 << 64:
+        raise WireError(f"{what}: {v} does not fit in 64 bits")
+    return v - (1 << 64) if v >= 1 << 63 else v
 
 
 def _ints(items: list[Any], key: str, what: str) -> np.ndarray:

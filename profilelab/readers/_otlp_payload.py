@@ -111,7 +111,7 @@ class ProfileEntry:
 
 @dataclass
 class Scope:
-    """An InstrumentationScope (plus its ScopeProfiles schema URL)."""
+    """An InstrumentationScope: name, version and attributes."""
 
     name: str = ""
     version: str = ""
