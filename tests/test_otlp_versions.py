@@ -12,11 +12,12 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.profiles.v1development import profiles_pb2 as P
 
 import profilelab
-from profilelab.readers import _otlp_tables, otlp, pprof
+from profilelab.readers import _otlp_tables, _wire, otlp, pprof
 from profilelab.readers._input import open_input
 from tests.otlp_helpers import dictionary, fixed64, fld, packed, request, sid, with_profile
 
 DICT = dictionary().SerializeToString()
+scan_loop = _wire._scan_loop
 VT = fld(1, sid("cpu")) + fld(2, sid("nanoseconds"))
 
 
@@ -282,3 +283,23 @@ def test_unpacked_and_split_repeated_fields() -> None:
     assert rows == [(5, "08090a0b0c0d0e0f"), (6, "08090a0b0c0d0e0f"), (9, None)]
     first = p.samples.sort("sample_index")["label_set_id"][0]
     assert sorted(p.labels.filter(label_set_id=first)["key"]) == ["size", "thread.name"]
+
+
+def test_long_messages_with_many_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stack of 300 unpacked location indices: the vectorized scan hands the last few long
+    # messages to a plain loop; the result must be the same as for a packed stack.
+    d = dictionary()
+    del d.stack_table[:]
+    stacks = (
+        fld(7, b"")
+        + fld(7, packed(1, [3, 2, 1] * 100))
+        + fld(7, b"".join(fld(1, x) for x in [3, 2, 1] * 100))
+    )
+    dict_bytes = d.SerializeToString() + stacks
+    samples = fld(2, fld(1, 1) + packed(4, [1])) + fld(2, fld(1, 2) + packed(4, [1]))
+    loops = []
+    monkeypatch.setattr(_wire, "_scan_loop", lambda *a: loops.append(1) or scan_loop(*a))
+    p = profilelab.load(with_profile(dict_bytes, fld(1, VT) + samples))
+    assert loops  # the plain loop did run
+    assert p.stacks.height == 1 and p.stacks["depth"][0] == 300  # both decode to one stack
+    assert p.samples["stack_id"].n_unique() == 1
