@@ -68,7 +68,7 @@ def to_raw_profiles(payload: Payload, name: str, digest: int) -> list[RawProfile
     """Every profile of the payload as RawProfiles (profiles of one input merged)."""
     t = Tables(payload.dictionary)
     events = [_events(e, t) for e in payload.profiles]
-    groups = _groups(payload, events, t)
+    groups = _groups(payload, events)
     single = len(groups) == 1
     raws = []
     for group in groups:
@@ -162,7 +162,7 @@ def _header(e: ProfileEntry) -> tuple[object, ...]:
     )
 
 
-def _groups(payload: Payload, events: list[Events], t: Tables) -> list[list[int]]:
+def _groups(payload: Payload, events: list[Events]) -> list[list[int]]:
     """Indices of the profiles that form each input, in sample-type order.
 
     Profiles of one scope form one input when the scope says they came from one pprof

@@ -231,7 +231,6 @@ def _stacks(
     starts = np.ones(n, dtype=bool)
     starts[1:] = ~inlined[:-1]
     starts[pos == 0] = True
-    run = np.cumsum(starts) - 1
     run_start = np.flatnonzero(starts)
     run_len = np.diff(np.append(run_start, n))
     key = ids.hash_sequences(flat.to_numpy().view(np.uint64), np.append(run_start, n))
@@ -246,7 +245,6 @@ def _stacks(
     stack_ids = st["stack_id"].to_numpy()
     stack_index = np.arange(1, st.height + 1, dtype=np.int64)
     stack_index[depth == 0] = 0  # the empty stack is the zero entry
-    del run
     return stack_ids, stack_index
 
 
