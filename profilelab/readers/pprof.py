@@ -18,7 +18,11 @@ from profilelab.errors import FormatError
 from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
 from profilelab.readers._input import Input
-from profilelab.readers.sniff import looks_like_value_type, protobuf_fields
+from profilelab.readers.sniff import (
+    looks_like_otlp_profiles,
+    looks_like_value_type,
+    protobuf_fields,
+)
 
 
 def decode_reference(data: bytes, name: str) -> RawProfile:
@@ -216,14 +220,23 @@ def _samples(msg: pprof_pb2.Profile, raw: RawProfile, s: _Strings) -> None:
 
 
 def sniff(data: bytes) -> bool:
-    """pprof starts with a ValueType (sample_type) or a field only Profile has (3..15)."""
+    """pprof starts with a ValueType (sample_type) or a field only Profile has (3..15).
+
+    An OTLP profiles message is protobuf too and may start with an empty record that
+    looks like an empty ValueType, so it is ruled out first.
+    """
     fields = protobuf_fields(data, limit=1)
     if not fields:
         return False
     field, wire, start, end = fields[0]
     if 3 <= field <= 15:
         return True
-    return field == 1 and wire == 2 and looks_like_value_type(data[start:end])
+    return (
+        field == 1
+        and wire == 2
+        and looks_like_value_type(data[start:end])
+        and not looks_like_otlp_profiles(data)
+    )
 
 
 def read(inp: Input) -> list[RawProfile]:
