@@ -407,10 +407,10 @@ def test_generators_make_loadable_datasets(tmp_path: Path, monkeypatch: pytest.M
     assert "go version go1." in (tmp_path / "generation.log").read_text()
 
 
-@pytest.mark.parametrize("name", datasets.list())
+@pytest.mark.parametrize("name", ds.list())
 def test_otlp_copy_loads_to_the_same_tables(name: str) -> None:
-    a = datasets.load(name)
-    b = datasets.load(name, format="otlp")
+    a = ds.load(name)
+    b = ds.load(name, format="otlp")
     for table in ("stacks", "frames", "mappings", "labels"):
         key = getattr(a, table).columns[0]
         assert getattr(a, table).sort(key).equals(getattr(b, table).sort(key)), table
