@@ -307,33 +307,32 @@ static int resolve_locations(pp_decoder *d, const idmap *mappings, const idmap *
 
 /* ---- pass 2: samples and exact stack deduplication ---------------------------------- */
 
+/* Open addressing over (hash, stack number) pairs: one cache line per probe. */
 typedef struct {
-    int64_t *slots; /* stack number, or -1 */
-    uint64_t mask;
-    pp_vec hashes; /* per stack */
-} stackset;
+    uint64_t hash;
+    int64_t stack; /* -1 = empty */
+} slot;
 
-static inline uint64_t seq_hash(const int64_t *x, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ (uint64_t)x[i]) * 0xff51afd7ed558ccdull;
-        h ^= h >> 29;
-    }
-    return mix64(h);
-}
+typedef struct {
+    slot *slots;
+    uint64_t mask;
+    size_t n;
+} stackset;
 
 static int stackset_grow(pp_decoder *d, stackset *s) {
     uint64_t cap = s->slots ? 2 * (s->mask + 1) : 1024;
-    int64_t *slots = malloc(cap * sizeof(int64_t));
+    slot *slots = malloc(cap * sizeof(slot));
     if (!slots)
         return OOM(d);
-    memset(slots, 0xff, cap * sizeof(int64_t));
-    size_t n = PP_N64(&s->hashes);
-    for (size_t k = 0; k < n; k++) {
-        uint64_t h = PP_U64(&s->hashes)[k] & (cap - 1);
-        while (slots[h] >= 0)
+    for (uint64_t i = 0; i < cap; i++)
+        slots[i].stack = -1;
+    for (uint64_t i = 0; s->slots && i <= s->mask; i++) {
+        if (s->slots[i].stack < 0)
+            continue;
+        uint64_t h = s->slots[i].hash & (cap - 1);
+        while (slots[h].stack >= 0)
             h = (h + 1) & (cap - 1);
-        slots[h] = (int64_t)k;
+        slots[h] = s->slots[i];
     }
     free(s->slots);
     s->slots = slots;
@@ -341,41 +340,74 @@ static int stackset_grow(pp_decoder *d, stackset *s) {
     return 0;
 }
 
-/* The number of the stack ``seq`` (location positions), adding it when new. */
-static int stack_number(pp_decoder *d, stackset *s, const int64_t *seq, size_t len,
+/* The number of the stack ``seq`` (location positions, hashed to ``h``), added if new. */
+static int stack_number(pp_decoder *d, stackset *s, const int64_t *seq, size_t len, uint64_t h,
                         int64_t *out) {
-    uint64_t h = seq_hash(seq, len), i = h & s->mask;
+    uint64_t i = h & s->mask;
     for (;; i = (i + 1) & s->mask) {
-        int64_t k = s->slots[i];
-        if (k < 0)
+        const slot *e = &s->slots[i];
+        if (e->stack < 0)
             break;
-        if (PP_U64(&s->hashes)[k] != h)
+        if (e->hash != h)
             continue;
         const int64_t *off = PP_I64(&d->stack_offsets);
-        if ((size_t)(off[k + 1] - off[k]) == len &&
-            memcmp(PP_I64(&d->stack_locations) + off[k], seq, len * sizeof(int64_t)) == 0) {
-            *out = k;
+        if ((size_t)(off[e->stack + 1] - off[e->stack]) == len &&
+            memcmp(PP_I64(&d->stack_locations) + off[e->stack], seq, len * sizeof(int64_t)) == 0) {
+            *out = e->stack;
             return 0;
         }
     }
-    int64_t k = (int64_t)PP_N64(&s->hashes);
-    s->slots[i] = k;
-    PUT64(d, &s->hashes, h);
+    int64_t k = (int64_t)s->n++;
+    s->slots[i].hash = h;
+    s->slots[i].stack = k;
     if (pp_vec_reserve(&d->stack_locations, len * sizeof(int64_t)))
         return OOM(d);
     memcpy(d->stack_locations.data + d->stack_locations.len, seq, len * sizeof(int64_t));
     d->stack_locations.len += len * sizeof(int64_t);
     PUT64(d, &d->stack_offsets, PP_N64(&d->stack_locations));
     *out = k;
-    if (2 * (uint64_t)(k + 1) > s->mask + 1)
+    if (2 * (uint64_t)s->n > s->mask + 1)
         return stackset_grow(d, s);
     return 0;
 }
 
-/* One Sample message: location ids into ``ids``, values and labels appended (unless an
- * error was already recorded). Returns the number of values in *nvals. */
-static int read_sample(pp_decoder *d, const uint8_t *p, const uint8_t *end, pp_vec *ids,
-                       size_t *nvals) {
+/* The sample being decoded: its location positions (resolved as they are read) and hash. */
+typedef struct {
+    pp_vec seq;
+    uint64_t hash;
+    uint64_t unknown; /* the first location id not found */
+    int has_unknown;
+    size_t nvals;
+} sample_state;
+
+static inline void add_location(sample_state *s, const idmap *locations, uint64_t id) {
+    int64_t k = idmap_get(locations, id);
+    if (k < 0 && !s->has_unknown) {
+        s->has_unknown = 1;
+        s->unknown = id;
+    }
+    ((int64_t *)s->seq.data)[s->seq.len / 8] = k;
+    s->seq.len += 8;
+    s->hash = (s->hash ^ (uint64_t)k) * 0xff51afd7ed558ccdull;
+    s->hash ^= s->hash >> 29;
+}
+
+/* location_id: one varint, or a packed run (each id takes at least one byte). */
+static int read_locations(pp_decoder *d, sample_state *s, const idmap *locations,
+                          const uint8_t *p, const uint8_t *end) {
+    if (pp_vec_reserve(&s->seq, (size_t)(end - p) * sizeof(int64_t)))
+        return OOM(d);
+    while (p < end) {
+        uint64_t id;
+        TRY(pw_varint(&d->wire, &p, end, &id));
+        add_location(s, locations, id);
+    }
+    return 0;
+}
+
+/* One Sample message. Values and labels are appended unless an error was recorded. */
+static int read_sample(pp_decoder *d, sample_state *s, const idmap *locations,
+                       const uint8_t *p, const uint8_t *end) {
     int keep = !d->has_semantic;
     while (p < end) {
         uint32_t field;
@@ -383,23 +415,21 @@ static int read_sample(pp_decoder *d, const uint8_t *p, const uint8_t *end, pp_v
         const uint8_t *sub, *subend;
         uint64_t v;
         TRY(pw_tag(&d->wire, &p, end, &field, &wire));
-        if (field == 1 && wire == PW_VARINT) { /* location_id, unpacked */
-            TRY(pw_varint(&d->wire, &p, end, &v));
-            PUT64(d, ids, v);
-        } else if (field == 1 && wire == PW_LEN) {
-            TRY(pw_len(&d->wire, &p, end, &sub, &subend));
-            TRY(read_packed(d, sub, subend, ids));
-        } else if (field == 2 && (wire == PW_VARINT || wire == PW_LEN)) { /* value */
-            if (wire == PW_LEN) {
+        if ((field == 1 || field == 2) && (wire == PW_VARINT || wire == PW_LEN)) {
+            if (wire == PW_LEN) { /* packed */
                 TRY(pw_len(&d->wire, &p, end, &sub, &subend));
             } else {
                 sub = p;
                 TRY(pw_varint(&d->wire, &p, end, &v));
                 subend = p;
             }
-            while (sub < subend) {
+            if (field == 1) { /* location_id */
+                TRY(read_locations(d, s, locations, sub, subend));
+                continue;
+            }
+            while (sub < subend) { /* value */
                 TRY(pw_varint(&d->wire, &sub, subend, &v));
-                (*nvals)++;
+                s->nvals++;
                 if (keep)
                     PUT64(d, &d->values, v);
             }
@@ -420,10 +450,27 @@ static int read_sample(pp_decoder *d, const uint8_t *p, const uint8_t *end, pp_v
     return 0;
 }
 
+/* Checks in the reference decoder's order: value count, then unknown locations. */
+static int finish_sample(pp_decoder *d, stackset *set, sample_state *s, size_t i,
+                         size_t n_types) {
+    if (pp_put64(&d->label_offsets, PP_N64(&d->label_key)))
+        return OOM(d);
+    if (s->nvals != n_types)
+        return semantic(d, "sample %zu has %zu values for %zu sample types", i, s->nvals,
+                        n_types);
+    if (s->has_unknown)
+        return semantic(d, "sample %zu refers to unknown location %" PRIu64, i, s->unknown);
+    size_t len = PP_N64(&s->seq);
+    int64_t k;
+    TRY(stack_number(d, set, PP_I64(&s->seq), len, mix64(s->hash ^ len), &k));
+    PUT64(d, &d->sample_stack, k);
+    return 0;
+}
+
 static int decode_samples(pp_decoder *d, const idmap *locations) {
     size_t n = PP_N64(&d->sample_spans) / 2, n_types = PP_N64(&d->sample_types) / 2;
     const uint64_t *span = PP_U64(&d->sample_spans);
-    pp_vec ids = {0};
+    sample_state s = {0};
     stackset set = {0};
     int rc = 0;
     if (pp_put64(&d->label_offsets, 0) || pp_put64(&d->stack_offsets, 0) ||
@@ -431,45 +478,20 @@ static int decode_samples(pp_decoder *d, const idmap *locations) {
         rc = OOM(d);
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && rc >= 0; i++) {
         const uint8_t *p = d->wire.base + span[2 * i];
-        size_t nvals = 0;
-        ids.len = 0;
-        if ((rc = read_sample(d, p, p + span[2 * i + 1], &ids, &nvals)) < 0)
-            goto done;
-        if (d->has_semantic)
-            continue; /* only checking the wire format from here on */
-        if (pp_put64(&d->label_offsets, PP_N64(&d->label_key))) {
-            rc = OOM(d);
-            goto done;
-        }
-        if (nvals != n_types) {
-            semantic(d, "sample %zu has %zu values for %zu sample types", i, nvals, n_types);
-            continue;
-        }
-        int64_t *seq = PP_I64(&ids);
-        size_t len = PP_N64(&ids);
-        for (size_t j = 0; j < len; j++) {
-            uint64_t id = PP_U64(&ids)[j];
-            if ((seq[j] = idmap_get(locations, id)) < 0) {
-                semantic(d, "sample %zu refers to unknown location %" PRIu64, i, id);
-                break;
-            }
-        }
-        int64_t k;
-        if (d->has_semantic)
-            continue;
-        if ((rc = stack_number(d, &set, seq, len, &k)) < 0 || pp_put64(&d->sample_stack, k)) {
-            rc = OOM(d);
-            goto done;
-        }
+        s.seq.len = 0;
+        s.hash = 0x9e3779b97f4a7c15ull;
+        s.has_unknown = 0;
+        s.nvals = 0;
+        rc = read_sample(d, &s, locations, p, p + span[2 * i + 1]);
+        if (rc >= 0 && !d->has_semantic) /* else: only checking the wire format */
+            rc = finish_sample(d, &set, &s, i, n_types);
     }
-    rc = 0;
 done:
-    free(ids.data);
+    free(s.seq.data);
     free(set.slots);
-    free(set.hashes.data);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 int pp_decode(pp_decoder *d, const uint8_t *data, size_t size) {

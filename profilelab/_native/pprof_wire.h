@@ -35,10 +35,22 @@ static inline int pw_fail(pw_error *e, const uint8_t *at, const char *what) {
 
 static inline int pw_varint(pw_error *e, const uint8_t **pp, const uint8_t *end, uint64_t *out) {
     const uint8_t *p = *pp;
-    if (p < end && *p < 0x80) {
-        *out = *p;
-        *pp = p + 1;
-        return 0;
+    if (end - p >= 3) { /* fast paths: ids and small numbers take 1 to 3 bytes */
+        if (p[0] < 0x80) {
+            *out = p[0];
+            *pp = p + 1;
+            return 0;
+        }
+        if (p[1] < 0x80) {
+            *out = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+            *pp = p + 2;
+            return 0;
+        }
+        if (p[2] < 0x80) {
+            *out = (uint64_t)(p[0] & 0x7f) | (uint64_t)(p[1] & 0x7f) << 7 | (uint64_t)p[2] << 14;
+            *pp = p + 3;
+            return 0;
+        }
     }
     uint64_t v = 0;
     for (int i = 0; i < 10; i++) {
