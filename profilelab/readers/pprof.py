@@ -9,11 +9,11 @@ sample has one value per sample type.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
-from google.protobuf.message import DecodeError
 
-from profilelab._proto import pprof_pb2
 from profilelab.errors import FormatError
 from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
@@ -28,9 +28,16 @@ from profilelab.readers._pprof_common import (
 )
 from profilelab.readers.sniff import looks_like_value_type, protobuf_fields
 
+if TYPE_CHECKING:
+    from profilelab._proto import pprof_pb2
+
 
 def decode_reference(data: bytes, name: str) -> RawProfile:
     """Decode a raw (not gzipped) pprof message with the protobuf runtime."""
+    from google.protobuf.message import DecodeError  # imported here: the fast path needs none
+
+    from profilelab._proto import pprof_pb2
+
     msg = pprof_pb2.Profile()
     try:
         msg.ParseFromString(data)
