@@ -145,8 +145,9 @@ def _last_per_sample(
     index = np.zeros(n, dtype=np.int64)
     index[samples[pick]] = pick
     column = values.take(_arrow.int64(index, has))
-    empty = pc.equal(pc.binary_length(column), 0)
-    column = pc.if_else(empty, pa.scalar(None, pa.string()), column)
+    # empty text -> null (computed from the offsets: pc.equal(x, 0) would import pandas)
+    empty = np.diff(_arrow.string_buffers(column)[0]) == 0
+    column = pc.if_else(_arrow.boolean(empty), pa.nulls(n, pa.string()), column)
     if given is not None:
         column = pc.if_else(_arrow.boolean(has), column, given.cast(pa.string()))
     return column
