@@ -192,27 +192,17 @@ def _stacks(
     raw: RawProfile, loc_frame_offsets: np.ndarray, loc_frame_ids: np.ndarray
 ) -> tuple[pl.DataFrame, np.ndarray]:
     """Expand each raw location sequence into its frame sequence and hash it."""
-    refs = raw.stack_locations
-    per_ref = (loc_frame_offsets[1:] - loc_frame_offsets[:-1])[refs]
-    ref_start = np.zeros(len(refs) + 1, dtype=np.int64)
-    np.cumsum(per_ref, out=ref_start[1:])
-    total = int(ref_start[-1])
-    ref_of = np.repeat(np.arange(len(refs), dtype=np.int64), per_ref)
-    within = np.arange(total, dtype=np.int64) - ref_start[:-1][ref_of]
-    frame_seq = loc_frame_ids[loc_frame_offsets[:-1][refs][ref_of] + within]
-    stack_offsets = ref_start[raw.stack_offsets]
+    frame_seq, stack_offsets = _expand(raw, loc_frame_offsets, loc_frame_ids)
     stack_ids = ids.as_id(ids.hash_sequences(frame_seq.view(np.uint64), stack_offsets))
     first = np.unique(stack_ids, return_index=True)[1]
     first.sort()
     depth = np.diff(stack_offsets)
-    sel_offsets = np.zeros(len(first) + 1, dtype=np.int64)
-    np.cumsum(depth[first], out=sel_offsets[1:])
-    gather = np.repeat(stack_offsets[:-1][first] - sel_offsets[:-1], depth[first]) + np.arange(
-        int(sel_offsets[-1]), dtype=np.int64
-    )
-    lists = pa.LargeListArray.from_arrays(
-        _arrow.int64(sel_offsets), _arrow.int64(frame_seq[gather])
-    )
+    if len(first) < len(stack_ids):  # distinct location sequences with equal frames: keep one
+        sel_offsets = np.zeros(len(first) + 1, dtype=np.int64)
+        np.cumsum(depth[first], out=sel_offsets[1:])
+        frame_seq = frame_seq[_ranges(stack_offsets[:-1][first], depth[first])]
+        stack_offsets = sel_offsets
+    lists = pa.LargeListArray.from_arrays(_arrow.int64(stack_offsets), _arrow.int64(frame_seq))
     stacks = pl.DataFrame(
         {
             "stack_id": stack_ids[first],
@@ -221,6 +211,35 @@ def _stacks(
         }
     )
     return schema.conform("stacks", stacks), stack_ids
+
+
+def _expand(
+    raw: RawProfile, loc_frame_offsets: np.ndarray, loc_frame_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The frame ids of every raw stack, concatenated, and their offsets (CSR)."""
+    refs = raw.stack_locations
+    per_ref = np.diff(loc_frame_offsets)[refs]
+    ref_start = np.zeros(len(refs) + 1, dtype=np.int64)
+    np.cumsum(per_ref, out=ref_start[1:])
+    frame_seq = loc_frame_ids[_ranges(loc_frame_offsets[:-1][refs], per_ref)]
+    return frame_seq, ref_start[raw.stack_offsets]
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The indices ``starts[i] .. starts[i] + lengths[i] - 1`` for each i, concatenated.
+
+    One cumulative sum: +1 within a range, a jump from one range's end to the next start.
+    """
+    keep = lengths > 0
+    starts, lengths = starts[keep], lengths[keep]
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    step = np.ones(total, dtype=np.int64)
+    step[0] = starts[0]
+    bounds = np.cumsum(lengths)[:-1]
+    step[bounds] = starts[1:] - (starts[:-1] + lengths[:-1] - 1)
+    return np.cumsum(step, out=step)
 
 
 def _labels(
