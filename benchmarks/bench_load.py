@@ -46,23 +46,22 @@ per_stack = (
     .group_by("stack_id").agg(pl.col("value").sum())
 )
 stacks = p.stacks.join(per_stack, on="stack_id")
+total = stacks["value"].sum()
+stacks = stacks.filter(pl.col("depth") > 0)  # explode() turns an empty list into a null
 frames = p.frames.select("frame_id", pl.col("function").fill_null("?"))
 fn_names, fn_code = np.unique(frames["function"].to_numpy(), return_inverse=True)
-order = np.argsort(frames["frame_id"].to_numpy())
-sorted_ids = frames["frame_id"].to_numpy()[order]
-lists = stacks["frame_ids"].to_arrow()
-flat_ids = lists.flatten().to_numpy()
-offsets = lists.offsets.to_numpy() - lists.offsets[0].as_py()
-code = fn_code[order][np.searchsorted(sorted_ids, flat_ids)]
+frame_ids = stacks["frame_ids"].explode()  # leaf first, stack after stack
+code = frame_ids.replace_strict(frames["frame_id"], pl.Series(fn_code), return_dtype=pl.Int64)
+code = code.to_numpy()
+offsets = np.zeros(stacks.height + 1, dtype=np.int64)
+np.cumsum(stacks["frame_ids"].list.len().to_numpy(), out=offsets[1:])
 stack_of = np.repeat(np.arange(stacks.height), np.diff(offsets))
 value = stacks["value"].to_numpy()
 n_fn = len(fn_names)
 pair = np.sort(stack_of * n_fn + code)  # sorted, not np.unique: numpy 2.4 hashes slowly
 pair = pair[np.concatenate(([True], pair[1:] != pair[:-1]))]  # recursion counts once
 cum = np.bincount(pair % n_fn, weights=value[pair // n_fn], minlength=n_fn)
-leaf = code[offsets[:-1][np.diff(offsets) > 0]]
-flat = np.bincount(leaf, weights=value[np.diff(offsets) > 0], minlength=n_fn)
-total = value.sum()
+flat = np.bincount(code[offsets[:-1]], weights=value, minlength=n_fn)
 for i in np.argsort(-flat, kind="stable")[:20]:
     print(f"{flat[i]:>16.0f} {100 * flat[i] / total:6.2f}% {cum[i]:>16.0f} {fn_names[i]}")
 """
