@@ -37,3 +37,32 @@ def test_locations_with_equal_frames_share_one_stack() -> None:
     assert sorted(p.stacks["depth"].to_list()) == [1, 3]
     per_stack = dict(p.samples.group_by("stack_id").agg(pl.col("value").sum()).iter_rows())
     assert sorted(per_stack.values()) == [3, 4]
+
+
+def test_reader_given_span_and_time_columns_meet_span_labels() -> None:
+    """A reader (OTLP) may fill span ids and times per sample; span labels still win."""
+    import pyarrow as pa
+
+    from profilelab.model import builder
+    from profilelab.readers.pprof import decode
+
+    b = PprofBuilder([("samples", "count")])
+    loc = b.location(b.function("main"))
+    for labels in ([("span_id", "AA")], [], [("span_id", "")], [("span_id", "EMPTY")]):
+        b.sample([loc], [1], labels)
+    raw = decode(b.bytes(), "given.pb")
+    # a second "" in the string table: a string label whose text is empty
+    raw.strings = pa.array(["" if s == "EMPTY" else s for s in raw.strings.to_pylist()])
+    raw.sample_span_id = pa.array(["01", "02", "03", "04"], type=pa.string())
+    raw.sample_trace_id = pa.array(["t0", None, "t2", "t3"], type=pa.string())
+    raw.sample_time_ns = np.array([5, 6, 7, 8], dtype=np.int64)
+    raw.sample_time_valid = np.array([True, False, True, True])
+    p = builder.build([raw])
+    p.check()
+    cols = p.samples.select("span_id", "trace_id", "time_ns").rows()
+    assert cols == [
+        ("aa", "t0", 5),  # the label wins over the reader's value
+        ("02", None, None),  # no label: the reader's value; time invalid -> null
+        ("0000000000000000", "t2", 7),  # str index 0 is a numeric label (num 0)
+        (None, "t3", 8),  # an empty text gives null, even over the reader's value
+    ]
