@@ -419,3 +419,15 @@ def test_many_stacks_and_ids_decode_identically(sparse: bool) -> None:
         smp.value.append(rnd.randint(1, 9))
     raw = assert_same(p.SerializeToString())
     assert isinstance(raw, RawProfile) and len(raw.stack_offsets) - 1 > 5000
+
+
+def test_string_tables_past_2_gib_use_64_bit_offsets() -> None:
+    """Past 2 GiB of string data the kernel returns int64 offsets: a large_string array."""
+    out = {
+        "strings_offsets": np.array([0, 0, 1, 3], dtype=np.int64).tobytes(),
+        "strings_data": b"abc",
+        "strings_large": True,
+    }
+    table = _pprof_native._strings(out)
+    assert table.type == pa.large_string()
+    assert table.to_pylist() == ["", "a", "bc"]
