@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from profilelab.errors import FormatError
 from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
-from profilelab.readers import _otlp_binary, _otlp_json
 from profilelab.readers._input import Input, Source, open_input
-from profilelab.readers._otlp_payload import Payload
-from profilelab.readers._otlp_raw import to_raw_profiles
-from profilelab.readers._wire import WireError
 from profilelab.readers.sniff import looks_like_otlp_profiles
+
+if TYPE_CHECKING:
+    from profilelab.readers._otlp_payload import Payload
+
+# The decoders import the protobuf runtime (about 0.1 s): they are imported on first use, so
+# registering this format costs nothing to processes that only read pprof.
 
 # A JSON object whose first key is one only an OTLP profiles document starts with.
 _JSON_START = re.compile(
@@ -44,6 +47,9 @@ def sniff_json(data: bytes) -> bool:
 
 def decode(inp: Input) -> Payload:
     """The input's payload, decoded but not validated; FormatError when malformed."""
+    from profilelab.readers import _otlp_binary, _otlp_json
+    from profilelab.readers._wire import WireError
+
     kind = "OTLP/JSON" if sniff_json(inp.data) else "binary OTLP"
     try:
         if kind == "OTLP/JSON":
@@ -55,6 +61,9 @@ def decode(inp: Input) -> Payload:
 
 def read(inp: Input) -> list[RawProfile]:
     """Decode one OTLP input into RawProfiles (one per input; see the module docstring)."""
+    from profilelab.readers._otlp_raw import to_raw_profiles
+    from profilelab.readers._wire import WireError
+
     payload = decode(inp)
     try:
         return to_raw_profiles(payload, inp.name, digest_bytes(inp.raw))
