@@ -1,5 +1,28 @@
-"""Build script: only here for the compiled pprof decoder (everything else is in pyproject.toml)."""
+"""Build script: only here for the compiled kernels (everything else is in pyproject.toml).
 
-from setuptools import setup
+Both extensions are plain C against the Python headers (no numpy C API); ``_inflate`` also
+needs zlib's header (Debian: zlib1g-dev). They are optional so that an install without a C
+compiler still works, on the slower pure-Python paths; tests/test_pprof_native.py fails
+when they were not built.
+"""
 
-setup()
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "profilelab._native._pprof",
+            sources=["profilelab/_native/_pprof.c", "profilelab/_native/pprof_decode.c"],
+            depends=["profilelab/_native/pprof_decode.h", "profilelab/_native/pprof_wire.h"],
+            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            optional=True,
+        ),
+        Extension(
+            "profilelab._native._inflate",
+            sources=["profilelab/_native/_inflate.c"],
+            libraries=["z"],
+            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            optional=True,
+        ),
+    ]
+)

@@ -405,3 +405,15 @@ def test_generators_make_loadable_datasets(tmp_path: Path, monkeypatch: pytest.M
         assert p.samples.height > 0
     assert ds.traces("traced-order-service")
     assert "go version go1." in (tmp_path / "generation.log").read_text()
+
+
+@pytest.mark.parametrize("name", ds.list())
+def test_otlp_copy_loads_to_the_same_tables(name: str) -> None:
+    a = ds.load(name)
+    b = ds.load(name, format="otlp")
+    for table in ("stacks", "frames", "mappings", "labels"):
+        key = getattr(a, table).columns[0]
+        assert getattr(a, table).sort(key).equals(getattr(b, table).sort(key)), table
+    cols = ["sample_index", "stack_id", "value", "label_set_id", "trace_id", "span_id"]
+    assert a.samples.select(cols).sort(cols).equals(b.samples.select(cols).sort(cols))
+    assert b.profiles["format"].unique().to_list() == ["otlp"]

@@ -92,9 +92,30 @@ DATASETS: dict[str, list[Run]] = {
 
 PostStep = Callable[[str, Path, "Log"], None]
 
-#: Functions run after a dataset is generated: (name, dataset directory, log). Empty for
-#: now; the OTLP conversion will be added here (e.g. write otlp/ next to the pprof files).
-POST_STEPS: list[PostStep] = []
+
+def write_otlp_copies(name: str, target: Path, log: Log) -> None:
+    """Write every profile of the dataset again as gzipped binary OTLP under ``otlp/``."""
+    import gzip
+    import io
+
+    import polars as pl
+
+    import profilelab
+    from profilelab.datasets import otlp_file
+    from profilelab.writers import write
+
+    files = pl.read_csv(target / "index.csv")["file"].to_list()
+    for file in files:
+        buf = io.BytesIO()
+        write(profilelab.load(target / file), buf, "otlp")
+        out = target / otlp_file(file)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(gzip.compress(buf.getvalue(), compresslevel=9, mtime=0))
+    log.write(f"{name}: wrote {len(files)} OTLP copies under otlp/")
+
+
+#: Functions run after a dataset is generated: (name, dataset directory, log).
+POST_STEPS: list[PostStep] = [write_otlp_copies]
 
 
 class Log:

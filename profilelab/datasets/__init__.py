@@ -145,22 +145,38 @@ def label_columns(frame: pl.DataFrame) -> builtins.list[str]:
     return [c for c in frame.columns if c not in _META_COLUMNS and not c.startswith("n_")]
 
 
-def load(name: str, **filters: str | Iterable[str]) -> Profile:
+FORMATS = ("pprof", "otlp")
+
+
+def otlp_file(file: str) -> str:
+    """Where the OTLP copy of an index file lives, relative to the dataset directory."""
+    stem = file[: -len(".pb.gz")] if file.endswith(".pb.gz") else file
+    return f"otlp/{stem}.otlp.pb.gz"
+
+
+def load(name: str, *, format: str = "pprof", **filters: str | Iterable[str]) -> Profile:
     """Load the dataset's profiles (those matching ``filters``) into one :class:`Profile`.
 
     Every profile gets the index's label columns (service, version, instance, ...) as
     profile labels; samples keep their own pprof labels. Nothing is merged or dropped:
     each file becomes one profile per sample type, in index order. ``source`` is the
     file's path relative to the datasets directory (``order-service/v2.3.5/.../cpu-00.pb.gz``).
+    ``format="otlp"`` loads the OpenTelemetry copy of the same profiles (written by
+    ``datasets/generators/make_all.py`` with profilelab's OTLP writer): the same tables.
 
     >>> p = load("goroutine-leak", variant="leaking")  # doctest: +SKIP
     """
+    if format not in FORMATS:
+        raise QueryError(f"unknown dataset format {format!r} (expected one of {FORMATS})")
     directory = path(name)
     rows = index(name, **filters)
     labels = label_columns(rows)
     raws = []
     for row in rows.iter_rows(named=True):
-        for raw in read(directory / row["file"], f"{name}/{row['file']}"):
+        file = row["file"] if format == "pprof" else otlp_file(row["file"])
+        if not (directory / file).is_file():
+            raise DatasetError(f"dataset {name!r}: {file} is missing (rerun make_all.py)")
+        for raw in read(directory / file, f"{name}/{file}"):
             raw.profile_labels = [*raw.profile_labels, *((k, row[k]) for k in labels)]
             raws.append(raw)
     return builder.build(raws)

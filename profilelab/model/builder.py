@@ -17,13 +17,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from profilelab.model import ids, schema
+from profilelab.model import _arrow, _spans, ids, schema
 from profilelab.model.profile import Profile
 from profilelab.model.raw import RawProfile
-
-_SPAN_COLUMNS = ("trace_id", "span_id", "local_root_span_id")
-# Datadog writes decimal span ids under keys with spaces; they are converted to 16-digit hex.
-_DECIMAL_SPAN_KEYS = frozenset({"span id", "local root span id", "trace id"})
 
 
 def build(raws: Sequence[RawProfile]) -> Profile:
@@ -53,25 +49,28 @@ def _build_one(raw: RawProfile) -> Profile:
 
 @dataclass
 class _StringHashes:
-    """Lazily hashed string table: only the strings a table needs are hashed."""
+    """Lazily hashed string table: only the strings a table needs are hashed, each once."""
 
     strings: pa.Array
 
     def __post_init__(self) -> None:
-        self._cache: dict[int, int] = {}
         self._hashes = np.zeros(len(self.strings), dtype=np.uint64)
         self._done = np.zeros(len(self.strings), dtype=bool)
 
     def hashes(self, index: np.ndarray) -> np.ndarray:
         index = np.asarray(index, dtype=np.int64)
-        todo = np.unique(index[~self._done[index]]) if len(index) else index
-        if len(todo):
-            self._hashes[todo] = ids.hash_strings(self.strings.take(pa.array(todo)))
-            self._done[todo] = True
+        # Mark what is needed (linear, unlike sorting the indices) and hash the new ones.
+        todo = np.zeros(len(self.strings), dtype=bool)
+        todo[index] = True
+        todo &= ~self._done
+        new = np.flatnonzero(todo)
+        if len(new):
+            self._hashes[new] = ids.hash_strings(self.take(new))
+            self._done[new] = True
         return self._hashes[index]
 
     def take(self, index: np.ndarray) -> pa.Array:
-        return self.strings.take(pa.array(np.asarray(index, dtype=np.int64)))
+        return self.strings.take(_arrow.int64(index))
 
 
 def _mappings(raw: RawProfile, strings: _StringHashes) -> tuple[pl.DataFrame, np.ndarray]:
@@ -168,8 +167,9 @@ def _frames(
     first = np.unique(frame_ids, return_index=True)[1]
     first.sort()
     name_arr = strings.take(name_i[first])
-    has_fn_first = has_fn[first]
-    name_arr = pc.if_else(pa.array(has_fn_first), name_arr, pa.nulls(len(first), pa.string()))
+    name_arr = pc.if_else(
+        _arrow.boolean(has_fn[first]), name_arr, pa.nulls(len(first), pa.string())
+    )
     frames = pl.DataFrame(
         {
             "frame_id": frame_ids[first],
@@ -180,7 +180,7 @@ def _frames(
             "line": line[first],
             "column": column[first],
             "address": address[first],
-            "mapping_id": pa.array(mapping_id[first], type=pa.int64(), mask=~has_map[first]),
+            "mapping_id": _arrow.int64(mapping_id[first], has_map[first]),
             "inlined": inlined[first],
             "folded": folded[first],
         }
@@ -192,25 +192,17 @@ def _stacks(
     raw: RawProfile, loc_frame_offsets: np.ndarray, loc_frame_ids: np.ndarray
 ) -> tuple[pl.DataFrame, np.ndarray]:
     """Expand each raw location sequence into its frame sequence and hash it."""
-    refs = raw.stack_locations
-    per_ref = (loc_frame_offsets[1:] - loc_frame_offsets[:-1])[refs]
-    ref_start = np.zeros(len(refs) + 1, dtype=np.int64)
-    np.cumsum(per_ref, out=ref_start[1:])
-    total = int(ref_start[-1])
-    ref_of = np.repeat(np.arange(len(refs), dtype=np.int64), per_ref)
-    within = np.arange(total, dtype=np.int64) - ref_start[:-1][ref_of]
-    frame_seq = loc_frame_ids[loc_frame_offsets[:-1][refs][ref_of] + within]
-    stack_offsets = ref_start[raw.stack_offsets]
+    frame_seq, stack_offsets = _expand(raw, loc_frame_offsets, loc_frame_ids)
     stack_ids = ids.as_id(ids.hash_sequences(frame_seq.view(np.uint64), stack_offsets))
     first = np.unique(stack_ids, return_index=True)[1]
     first.sort()
     depth = np.diff(stack_offsets)
-    sel_offsets = np.zeros(len(first) + 1, dtype=np.int64)
-    np.cumsum(depth[first], out=sel_offsets[1:])
-    gather = np.repeat(stack_offsets[:-1][first] - sel_offsets[:-1], depth[first]) + np.arange(
-        int(sel_offsets[-1]), dtype=np.int64
-    )
-    lists = pa.LargeListArray.from_arrays(pa.array(sel_offsets), pa.array(frame_seq[gather]))
+    if len(first) < len(stack_ids):  # distinct location sequences with equal frames: keep one
+        sel_offsets = np.zeros(len(first) + 1, dtype=np.int64)
+        np.cumsum(depth[first], out=sel_offsets[1:])
+        frame_seq = frame_seq[_ranges(stack_offsets[:-1][first], depth[first])]
+        stack_offsets = sel_offsets
+    lists = pa.LargeListArray.from_arrays(_arrow.int64(stack_offsets), _arrow.int64(frame_seq))
     stacks = pl.DataFrame(
         {
             "stack_id": stack_ids[first],
@@ -221,97 +213,98 @@ def _stacks(
     return schema.conform("stacks", stacks), stack_ids
 
 
+def _expand(
+    raw: RawProfile, loc_frame_offsets: np.ndarray, loc_frame_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The frame ids of every raw stack, concatenated, and their offsets (CSR)."""
+    refs = raw.stack_locations
+    per_ref = np.diff(loc_frame_offsets)[refs]
+    ref_start = np.zeros(len(refs) + 1, dtype=np.int64)
+    np.cumsum(per_ref, out=ref_start[1:])
+    frame_seq = loc_frame_ids[_ranges(loc_frame_offsets[:-1][refs], per_ref)]
+    return frame_seq, ref_start[raw.stack_offsets]
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The indices ``starts[i] .. starts[i] + lengths[i] - 1`` for each i, concatenated.
+
+    One cumulative sum: +1 within a range, a jump from one range's end to the next start.
+    """
+    keep = lengths > 0
+    starts, lengths = starts[keep], lengths[keep]
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    step = np.ones(total, dtype=np.int64)
+    step[0] = starts[0]
+    bounds = np.cumsum(lengths)[:-1]
+    step[bounds] = starts[1:] - (starts[:-1] + lengths[:-1] - 1)
+    return np.cumsum(step, out=step)
+
+
 def _labels(
     raw: RawProfile, strings: _StringHashes
 ) -> tuple[pl.DataFrame, np.ndarray, dict[str, pa.Array]]:
     """Split span labels into columns; hash the other labels of each sample into a label set."""
     n = raw.n_samples
-    # Classify each distinct key once (few keys, many labels).
-    uniq_keys = np.unique(raw.label_key)
-    key_text = {int(k): raw.string(int(k)) for k in uniq_keys}
-    span_kind = np.full(len(raw.label_key), -1, dtype=np.int64)
-    for k, text in key_text.items():
-        col = schema.SPAN_LABEL_KEYS.get(text)
-        if col is not None:
-            span_kind[raw.label_key == k] = _SPAN_COLUMNS.index(col)
+    span_kind, decimal = _spans.classify_keys(raw)
     is_str = raw.label_str != 0
     is_num = ~is_str & ((raw.label_num != 0) | (raw.label_unit != 0))
     kept = (is_str | is_num) & (span_kind < 0)
     sample_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(raw.label_offsets))
-    span_cols = _span_columns(raw, strings, span_kind, is_str, sample_of, key_text)
+    span_cols = _spans.span_columns(raw, span_kind, decimal, is_str, sample_of)
 
-    member = ids.fold(
-        strings.hashes(raw.label_key),
-        np.where(is_str, strings.hashes(raw.label_str), ids.hash_ints(raw.label_num)),
-        strings.hashes(raw.label_unit),
-        ids.hash_ints(is_str.astype(np.int64)),
+    rows = np.flatnonzero(kept)  # only kept labels are hashed: span ids never are
+    kept_str = is_str[rows]
+    member = np.zeros(len(raw.label_key), dtype=np.uint64)
+    member[rows] = ids.fold(
+        strings.hashes(raw.label_key[rows]),
+        np.where(
+            kept_str,
+            strings.hashes(raw.label_str[rows]),
+            ids.hash_ints(raw.label_num[rows]),
+        ),
+        strings.hashes(raw.label_unit[rows]),
+        ids.hash_ints(kept_str.astype(np.int64)),
     )
-    member = np.where(kept, member, np.uint64(0))
-    counts = np.bincount(sample_of[kept], minlength=n) if n else np.zeros(0, np.int64)
+    counts = np.bincount(sample_of[rows], minlength=n) if n else np.zeros(0, np.int64)
     set_h = ids.hash_sets(member, raw.label_offsets, counts)
     label_set_ids = np.where(counts > 0, ids.as_id(set_h), 0)
 
-    if n == 0 or not kept.any():
+    if len(rows) == 0:
         return schema.empty("labels"), label_set_ids, span_cols
-    _, first_sample = np.unique(label_set_ids, return_index=True)
-    first_sample = first_sample[label_set_ids[first_sample] != 0]
+    labelled = np.flatnonzero(label_set_ids != 0)
+    first_sample = labelled[np.unique(label_set_ids[labelled], return_index=True)[1]]
     chosen = np.zeros(n, dtype=bool)
     chosen[first_sample] = True
-    rows = np.nonzero(kept & chosen[sample_of])[0]
+    rows = rows[chosen[sample_of[rows]]]
+    return _label_rows(raw, strings, rows, label_set_ids[sample_of[rows]]), label_set_ids, span_cols
+
+
+def _label_rows(
+    raw: RawProfile, strings: _StringHashes, rows: np.ndarray, set_ids: np.ndarray
+) -> pl.DataFrame:
+    """The labels table: the given label rows under their label set ids."""
+    is_str = raw.label_str[rows] != 0
     unit_idx = raw.label_unit[rows]
     labels = pl.DataFrame(
         {
-            "label_set_id": label_set_ids[sample_of[rows]],
+            "label_set_id": set_ids,
             "key": strings.take(raw.label_key[rows]),
             "str": pc.if_else(
-                pa.array(is_str[rows]),
+                _arrow.boolean(is_str),
                 strings.take(raw.label_str[rows]),
                 pa.nulls(len(rows), pa.string()),
             ),
-            "num": pa.array(raw.label_num[rows], type=pa.int64(), mask=is_str[rows]),
+            "num": _arrow.int64(raw.label_num[rows], ~is_str),
             "unit": pc.if_else(
-                pa.array(unit_idx != 0),
+                _arrow.boolean(unit_idx != 0),
                 strings.take(unit_idx),
                 pa.nulls(len(rows), pa.string()),
             ),
         }
     )
-    return schema.conform("labels", labels), label_set_ids, span_cols
-
-
-def _span_columns(
-    raw: RawProfile,
-    strings: _StringHashes,
-    span_kind: np.ndarray,
-    is_str: np.ndarray,
-    sample_of: np.ndarray,
-    key_text: dict[int, str],
-) -> dict[str, pa.Array]:
-    """Per-sample trace_id / span_id / local_root_span_id as lower-case hex strings."""
-    n = raw.n_samples
-    out: dict[str, pa.Array] = {}
-    for kind, col in enumerate(_SPAN_COLUMNS):
-        rows = np.nonzero(span_kind == kind)[0]
-        given = {"trace_id": raw.sample_trace_id, "span_id": raw.sample_span_id}.get(col)
-        if len(rows) == 0:
-            out[col] = given if given is not None else pa.nulls(n, pa.string())
-            continue
-        decimal = np.array(
-            [key_text[int(k)] in _DECIMAL_SPAN_KEYS for k in raw.label_key[rows]], dtype=bool
-        )
-        values = pc.utf8_lower(strings.take(raw.label_str[rows])).to_pylist()
-        nums = raw.label_num[rows]
-        for i in np.nonzero(~is_str[rows] | decimal)[0]:
-            if is_str[rows[i]]:
-                text = values[i]
-                values[i] = f"{int(text):016x}" if text and text.isdigit() else text
-            else:
-                values[i] = f"{int(nums[i]) & 0xFFFFFFFFFFFFFFFF:016x}"
-        column: list[str | None] = [None] * n if given is None else given.to_pylist()
-        for s, v in zip(sample_of[rows].tolist(), values, strict=True):
-            column[s] = v or None
-        out[col] = pa.array(column, type=pa.string())
-    return out
+    return schema.conform("labels", labels)
 
 
 def _profiles_and_samples(
@@ -360,7 +353,7 @@ def _profiles_and_samples(
     if raw.sample_time_ns is not None:
         valid = raw.sample_time_valid
         invalid = None if valid is None else ~np.asarray(valid, dtype=bool)
-        time_col = pa.array(raw.sample_time_ns, type=pa.int64(), mask=invalid)
+        time_col = _arrow.int64(raw.sample_time_ns, None if invalid is None else ~invalid)
     else:
         time_col = pa.nulls(n, pa.int64())
     base = pl.DataFrame(

@@ -33,11 +33,16 @@ _M2 = U64(0x94D049BB133111EB)
 
 def mix64(x: np.ndarray) -> np.ndarray:
     """The splitmix64 finalizer, applied elementwise to a uint64 array (wrapping arithmetic)."""
-    z = np.asarray(x, dtype=U64)
+    z = np.array(x, dtype=U64)  # a copy, updated in place: two arrays of traffic, not eight
+    t = np.empty_like(z)
     with np.errstate(over="ignore"):
-        z = (z ^ (z >> U64(30))) * _M1
-        z = (z ^ (z >> U64(27))) * _M2
-        return z ^ (z >> U64(31))
+        for shift, mult in ((30, _M1), (27, _M2)):
+            np.right_shift(z, U64(shift), out=t)
+            z ^= t
+            z *= mult
+        np.right_shift(z, U64(31), out=t)
+        z ^= t
+    return z
 
 
 def hash_ints(values: np.ndarray) -> np.ndarray:
@@ -103,8 +108,11 @@ def hash_sequences(items: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.empty(0, dtype=U64)
     pos = np.arange(len(items), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    # position keys mix64(i + GOLDEN), computed once per depth rather than once per item
+    depth = int(lengths.max()) if len(items) else 0
     with np.errstate(over="ignore"):
-        terms = mix64(items ^ mix64(pos.astype(U64) + GOLDEN))
+        position_key = mix64(np.arange(depth, dtype=U64) + GOLDEN)
+        terms = mix64(items ^ position_key[pos])
     sums = _segment_sums(terms, offsets)
     with np.errstate(over="ignore"):
         return mix64(sums + lengths.astype(U64) * GOLDEN)

@@ -62,6 +62,7 @@ def _load_builtin_formats() -> None:
     if _loaded:
         return
     _loaded = True
-    from profilelab.readers import pprof
+    from profilelab.readers import otlp, pprof
 
+    otlp.register_format()
     pprof.register_format()

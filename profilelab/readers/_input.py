@@ -12,9 +12,16 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import BinaryIO
 
 from profilelab.errors import FormatError
+
+_inflate: ModuleType | None
+try:
+    from profilelab._native import _inflate
+except ImportError:  # not built: the zlib module is used
+    _inflate = None
 
 #: Largest decompressed size accepted, in bytes (default 4 GiB; the pprof format itself
 #: cannot exceed 2 GiB per message in most implementations).
@@ -60,8 +67,22 @@ def _read(source: Source, name: str | None) -> tuple[bytes, str]:
 
 
 def gunzip(raw: bytes, name: str, limit: int | None = None) -> bytes:
-    """Inflate every gzip member of ``raw``; refuse to grow past ``limit`` bytes."""
+    """Inflate every gzip member of ``raw``; refuse to grow past ``limit`` bytes.
+
+    The compiled path inflates into one growing buffer (peak memory: the output once);
+    the pure-Python path, used when it is not built, joins chunks at the end.
+    """
     limit = MAX_INFLATED_BYTES if limit is None else limit
+    if _inflate is not None:
+        try:
+            return _inflate.gunzip(raw, limit)
+        except _inflate.GzipError as exc:
+            raise FormatError(f"{name}: {exc}") from None
+    return gunzip_python(raw, name, limit)
+
+
+def gunzip_python(raw: bytes, name: str, limit: int) -> bytes:
+    """The pure-Python gunzip (zlib module, 16 MiB chunks), same rules and messages."""
     out: list[bytes] = []
     size = 0
     rest = raw

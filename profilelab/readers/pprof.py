@@ -9,20 +9,39 @@ sample has one value per sample type.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
-from google.protobuf.message import DecodeError
 
-from profilelab._proto import pprof_pb2
 from profilelab.errors import FormatError
 from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
+from profilelab.readers import _pprof_native
 from profilelab.readers._input import Input
-from profilelab.readers.sniff import looks_like_value_type, protobuf_fields
+from profilelab.readers._pprof_common import (
+    Header,
+    Strings,
+    apply_header,
+    check_first_string,
+    reserved_id_message,
+)
+from profilelab.readers.sniff import (
+    looks_like_otlp_profiles,
+    looks_like_value_type,
+    protobuf_fields,
+)
+
+if TYPE_CHECKING:
+    from profilelab._proto import pprof_pb2
 
 
 def decode_reference(data: bytes, name: str) -> RawProfile:
     """Decode a raw (not gzipped) pprof message with the protobuf runtime."""
+    from google.protobuf.message import DecodeError  # imported here: the fast path needs none
+
+    from profilelab._proto import pprof_pb2
+
     msg = pprof_pb2.Profile()
     try:
         msg.ParseFromString(data)
@@ -33,71 +52,42 @@ def decode_reference(data: bytes, name: str) -> RawProfile:
 
 def _strings(msg: pprof_pb2.Profile, name: str) -> pa.Array:
     table = [b.decode("utf-8", errors="replace") for b in msg.string_table]
-    if not table:
-        table = [""]
-    if table[0] != "":
-        raise FormatError(f"{name}: string table must start with the empty string")
-    return pa.array(table, type=pa.string())
-
-
-class _Strings:
-    def __init__(self, table: pa.Array, name: str) -> None:
-        self.n = len(table)
-        self.name = name
-        self.table = table
-
-    def index(self, i: int, what: str) -> int:
-        if i < 0 or i >= self.n:
-            raise FormatError(
-                f"{self.name}: {what} string index {i} out of range (table has {self.n})"
-            )
-        return i
-
-    def text(self, i: int, what: str) -> str:
-        return str(self.table[self.index(i, what)].as_py())
-
-    def check_all(self, arr: np.ndarray, what: str) -> np.ndarray:
-        if len(arr) and (arr.min() < 0 or arr.max() >= self.n):
-            bad = int(arr[(arr < 0) | (arr >= self.n)][0])
-            raise FormatError(
-                f"{self.name}: {what} string index {bad} out of range (table has {self.n})"
-            )
-        return arr
+    arr = pa.array(table or [""], type=pa.string())
+    check_first_string(arr, name)
+    return arr
 
 
 def _id_index(ids: list[int], what: str, name: str) -> dict[int, int]:
     index: dict[int, int] = {}
     for pos, i in enumerate(ids):
         if i == 0:
-            raise FormatError(f"{name}: {what} with reserved id 0")
+            raise FormatError(f"{name}: {reserved_id_message(what)}")
         if i in index:
             raise FormatError(f"{name}: duplicate {what} id {i}")
         index[i] = pos
     return index
 
 
+def _header(msg: pprof_pb2.Profile) -> Header:
+    return Header(
+        sample_types=[(v.type, v.unit) for v in msg.sample_type],
+        default_sample_type=msg.default_sample_type,
+        period_type=(msg.period_type.type, msg.period_type.unit),
+        period=msg.period,
+        time_nanos=msg.time_nanos,
+        duration_nanos=msg.duration_nanos,
+        drop_frames=msg.drop_frames,
+        keep_frames=msg.keep_frames,
+        comments=list(msg.comment),
+        doc_url=msg.doc_url,
+    )
+
+
 def _from_message(msg: pprof_pb2.Profile, name: str) -> RawProfile:
     table = _strings(msg, name)
-    s = _Strings(table, name)
+    s = Strings(table, name)
     raw = RawProfile(source=name, format="pprof", strings=table)
-    if not msg.sample_type and len(msg.sample):
-        raise FormatError(f"{name}: missing sample type information")
-    raw.sample_types = [
-        (s.text(v.type, "sample type"), s.text(v.unit, "sample unit")) for v in msg.sample_type
-    ]
-    if msg.default_sample_type:
-        raw.default_sample_type = s.text(msg.default_sample_type, "default sample type")
-    raw.period_type = (
-        s.text(msg.period_type.type, "period type"),
-        s.text(msg.period_type.unit, "period unit"),
-    )
-    raw.period = msg.period
-    raw.time_ns = msg.time_nanos or None
-    raw.duration_ns = msg.duration_nanos or None
-    raw.drop_frames = s.text(msg.drop_frames, "drop_frames") or None
-    raw.keep_frames = s.text(msg.keep_frames, "keep_frames") or None
-    raw.comments = [s.text(c, "comment") for c in msg.comment]
-    raw.doc_url = s.text(msg.doc_url, "doc_url") or None
+    apply_header(raw, _header(msg), s, len(msg.sample))
     _mappings(msg, raw, s)
     _functions(msg, raw, s)
     _locations(msg, raw, s)
@@ -105,7 +95,7 @@ def _from_message(msg: pprof_pb2.Profile, name: str) -> RawProfile:
     return raw
 
 
-def _mappings(msg: pprof_pb2.Profile, raw: RawProfile, s: _Strings) -> None:
+def _mappings(msg: pprof_pb2.Profile, raw: RawProfile, s: Strings) -> None:
     m = msg.mapping
     raw.mapping_start = np.array([x.memory_start for x in m], dtype=np.uint64)
     raw.mapping_limit = np.array([x.memory_limit for x in m], dtype=np.uint64)
@@ -122,7 +112,7 @@ def _mappings(msg: pprof_pb2.Profile, raw: RawProfile, s: _Strings) -> None:
     raw.mapping_has_inline_frames = np.array([x.has_inline_frames for x in m], dtype=bool)
 
 
-def _functions(msg: pprof_pb2.Profile, raw: RawProfile, s: _Strings) -> None:
+def _functions(msg: pprof_pb2.Profile, raw: RawProfile, s: Strings) -> None:
     f = msg.function
     raw.function_name = s.check_all(np.array([x.name for x in f], dtype=np.int64), "function name")
     raw.function_system_name = s.check_all(
@@ -134,7 +124,7 @@ def _functions(msg: pprof_pb2.Profile, raw: RawProfile, s: _Strings) -> None:
     raw.function_start_line = np.array([x.start_line for x in f], dtype=np.int64)
 
 
-def _locations(msg: pprof_pb2.Profile, raw: RawProfile, s: _Strings) -> None:
+def _locations(msg: pprof_pb2.Profile, raw: RawProfile, s: Strings) -> None:
     name = s.name
     mapping_index = _id_index([m.id for m in msg.mapping], "mapping", name)
     function_index = _id_index([f.id for f in msg.function], "function", name)
@@ -169,7 +159,7 @@ def _locations(msg: pprof_pb2.Profile, raw: RawProfile, s: _Strings) -> None:
     raw.line_column = np.array(col, dtype=np.int64)
 
 
-def _samples(msg: pprof_pb2.Profile, raw: RawProfile, s: _Strings) -> None:
+def _samples(msg: pprof_pb2.Profile, raw: RawProfile, s: Strings) -> None:
     name = s.name
     location_index = _id_index([x.id for x in msg.location], "location", name)
     n_types = len(raw.sample_types)
@@ -216,14 +206,23 @@ def _samples(msg: pprof_pb2.Profile, raw: RawProfile, s: _Strings) -> None:
 
 
 def sniff(data: bytes) -> bool:
-    """pprof starts with a ValueType (sample_type) or a field only Profile has (3..15)."""
+    """pprof starts with a ValueType (sample_type) or a field only Profile has (3..15).
+
+    An OTLP profiles message is protobuf too and may start with an empty record that
+    looks like an empty ValueType, so it is ruled out first.
+    """
     fields = protobuf_fields(data, limit=1)
     if not fields:
         return False
     field, wire, start, end = fields[0]
     if 3 <= field <= 15:
         return True
-    return field == 1 and wire == 2 and looks_like_value_type(data[start:end])
+    return (
+        field == 1
+        and wire == 2
+        and looks_like_value_type(data[start:end])
+        and not looks_like_otlp_profiles(data)
+    )
 
 
 def read(inp: Input) -> list[RawProfile]:
@@ -234,7 +233,13 @@ def read(inp: Input) -> list[RawProfile]:
 
 
 def decode(data: bytes, name: str) -> RawProfile:
-    """Decode with the compiled kernel when available, else with the reference decoder."""
+    """Decode with the compiled kernel when it was built, else with the reference decoder.
+
+    Both give identical RawProfiles and raise FormatError for the same inputs (with the
+    same message, except that a wire-format error is described in the kernel's own words).
+    """
+    if _pprof_native.available():
+        return _pprof_native.decode(data, name)
     return decode_reference(data, name)
 
 

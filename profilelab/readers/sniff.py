@@ -58,3 +58,67 @@ def looks_like_value_type(data: bytes | memoryview) -> bool:
     """True when ``data`` parses as only small varint fields 1 and 2 (pprof ValueType)."""
     fields = protobuf_fields(data, limit=8)
     return fields is not None and all(f in (1, 2) and w == 0 for f, w, _, _ in fields)
+
+
+def _only_length_delimited(body: bytes | memoryview, allowed: range) -> bool:
+    fields = protobuf_fields(body, limit=16)
+    return fields is not None and all(f in allowed and w == 2 for f, w, _, _ in fields)
+
+
+def _first_child(body: bytes | memoryview, field: int) -> memoryview | None:
+    """The body of the first length-delimited record ``field`` of a message, if any."""
+    fields = protobuf_fields(body, limit=16) or []
+    for f, w, start, end in fields:
+        if f == field and w == 2:
+            return memoryview(body)[start:end]
+    return None
+
+
+def _profile_like(resource_profiles: memoryview) -> bool:
+    """The first Profile under a ResourceProfiles starts like a profile, not a span or metric.
+
+    Spans, metrics and log records start with field 1 (trace id, name, time); a Profile's
+    field 1 is its ValueType (varint fields only). Deeper differences are left to the reader.
+    """
+    scope = _first_child(resource_profiles, 2)
+    profile = None if scope is None else _first_child(scope, 2)
+    if profile is None:
+        return True
+    fields = protobuf_fields(profile, limit=1)
+    if not fields:
+        return fields is not None
+    field, wire, start, end = fields[0]
+    if field != 1:
+        return True
+    # v1.8 ValueTypes also carry aggregation_temporality (field 3)
+    vt = protobuf_fields(profile[start:end], limit=4)
+    return wire == 2 and vt is not None and all(f in (1, 2, 3) and w == 0 for f, w, _, _ in vt)
+
+
+def looks_like_otlp_profiles(data: bytes | memoryview) -> bool:
+    """True when the bytes start like a binary OTLP ProfilesData / ExportProfilesServiceRequest.
+
+    That message has field 1 (ResourceProfiles: fields 1..3, all length-delimited, holding
+    scopes holding Profiles that start with a ValueType) and at most one field 2 (the
+    dictionary: fields 1..7, all length-delimited). v1.6 kept tables in fields 3..8; such a
+    payload is accepted here so that the reader can say which version it looks like. A pprof
+    Profile differs in its first records: ValueTypes hold varints, samples repeat field 2,
+    and its string table (field 6) comes without any ResourceProfiles.
+    """
+    view = memoryview(data)
+    fields = protobuf_fields(view, limit=64)
+    if not fields or any(w != 2 or not 1 <= f <= 8 for f, w, _, _ in fields):
+        return False
+    resources = [view[s:e] for f, _, s, e in fields if f == 1]
+    dictionaries = [view[s:e] for f, _, s, e in fields if f == 2]
+    if not all(_only_length_delimited(r, range(1, 4)) for r in resources):
+        return False
+    if resources and not _profile_like(resources[0]):
+        return False
+    if any(f > 2 for f, _, _, _ in fields):  # v1.6 tables: only after real ResourceProfiles
+        return any(len(r) for r in resources)
+    if len(dictionaries) > 1 or not all(
+        _only_length_delimited(d, range(1, 8)) for d in dictionaries
+    ):
+        return False
+    return bool(dictionaries) or any(len(r) for r in resources)

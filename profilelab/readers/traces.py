@@ -19,7 +19,7 @@ from polars.exceptions import PolarsError
 
 from profilelab.errors import FormatError, ProfileLabError
 from profilelab.model import schema
-from profilelab.readers import _jaeger, _otlp_traces, _zipkin
+from profilelab.readers import _jaeger, _zipkin
 from profilelab.readers._input import Source, open_input
 from profilelab.readers._spanrows import SpanRows
 from profilelab.readers.sniff import protobuf_fields
@@ -68,7 +68,7 @@ def sniff_traces(data: bytes, name: str) -> Reader:
         return _read_json
     fields = protobuf_fields(data, limit=64)
     if fields and all(f == 1 and w == 2 for f, w, _, _ in fields):
-        return lambda d, rows: _otlp_traces.read_proto(d, rows)
+        return _read_otlp_proto
     raise FormatError(
         f"{name}: not a trace (expected OTLP protobuf or JSON, Jaeger JSON or Zipkin v2 JSON)"
     )
@@ -106,6 +106,8 @@ def _read_json_doc(doc: Any, rows: SpanRows) -> None:
             raise FormatError("JSON list is not Zipkin v2 spans (no traceId in its first item)")
         _zipkin.read_json(doc, rows)
     elif isinstance(doc, dict) and ("resourceSpans" in doc or "resource_spans" in doc):
+        from profilelab.readers import _otlp_traces
+
         _otlp_traces.read_json(doc, rows)
     elif isinstance(doc, dict) and ("data" in doc or ("traceID" in doc and "spans" in doc)):
         _jaeger.read_json(doc, rows)
@@ -115,3 +117,10 @@ def _read_json_doc(doc: Any, rows: SpanRows) -> None:
             f"JSON is not OTLP, Jaeger or Zipkin traces (top level: {keys}; expected "
             "resourceSpans, data or a list of spans)"
         )
+
+
+def _read_otlp_proto(data: bytes, rows: SpanRows) -> None:
+    # imported on use: the protobuf runtime costs ~0.1 s to processes that never read traces
+    from profilelab.readers import _otlp_traces
+
+    _otlp_traces.read_proto(data, rows)

@@ -1,0 +1,64 @@
+"""Arrow arrays to and from numpy without copies.
+
+These build arrays from buffers instead of calling ``pa.array``, which both copies and
+imports pandas (a tenth of a second) on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_NIBBLE_SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)  # most significant nibble first
+
+
+def _validity(valid: np.ndarray | None) -> pa.Buffer | None:
+    if valid is None or valid.all():
+        return None
+    return pa.py_buffer(np.packbits(np.asarray(valid, dtype=bool), bitorder="little"))
+
+
+def int64(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """An int64 array over ``values`` (null where ``valid`` is False)."""
+    arr = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(arr), [_validity(valid), pa.py_buffer(arr)])
+
+
+def boolean(mask: np.ndarray) -> pa.Array:
+    """A boolean array (no nulls) from a numpy bool mask."""
+    bits = pa.py_buffer(np.packbits(np.asarray(mask, dtype=bool), bitorder="little"))
+    return pa.Array.from_buffers(pa.bool_(), len(mask), [None, bits])
+
+
+def strings(texts: Sequence[str]) -> pa.Array:
+    """A small string array from Python strings."""
+    encoded = [t.encode() for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    data = pa.py_buffer(b"".join(encoded))
+    return pa.Array.from_buffers(pa.string(), len(encoded), [None, pa.py_buffer(offsets), data])
+
+
+def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 offsets of length n+1, uint8 data) of a string or large_string array."""
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    buffers = arr.buffers()
+    n = len(arr)
+    offsets = np.frombuffer(buffers[1], dtype=width)[arr.offset : arr.offset + n + 1]
+    data = buffers[2]
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return offsets.astype(np.int64), raw
+
+
+def hex16(values: np.ndarray) -> pa.Array:
+    """Each uint64 as 16 lower-case hex digits (Python's ``f"{v:016x}"``)."""
+    v = np.ascontiguousarray(values, dtype=np.uint64)
+    digits = _HEX[((v[:, None] >> _NIBBLE_SHIFTS) & np.uint64(15)).astype(np.intp)]
+    large = 16 * (len(v) + 1) > np.iinfo(np.int32).max
+    offsets = np.arange(0, 16 * (len(v) + 1), 16, dtype=np.int64 if large else np.int32)
+    data = pa.py_buffer(np.ascontiguousarray(digits).reshape(-1))
+    kind = pa.large_string() if large else pa.string()
+    return pa.Array.from_buffers(kind, len(v), [None, pa.py_buffer(offsets), data])

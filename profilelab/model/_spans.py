@@ -1,0 +1,153 @@
+"""Span labels into the per-sample ``trace_id`` / ``span_id`` / ``local_root_span_id`` columns.
+
+pprof has no span fields: profilers put span identity in labels, under the spellings of
+:data:`profilelab.model.schema.SPAN_LABEL_KEYS`. Values become lower-case text; numbers
+(numeric labels, and decimal strings under Datadog's keys with spaces) become 16 hex digits,
+negative numbers by their two's complement. When a sample has several labels for one
+column the last one wins, and an empty value gives null. A column a reader already filled
+(OTLP links) keeps its value on samples without such a label. Everything is vectorized.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from profilelab.model import _arrow, schema
+from profilelab.model.raw import RawProfile
+
+SPAN_COLUMNS = ("trace_id", "span_id", "local_root_span_id")
+# Datadog writes decimal span ids under keys with spaces; they are converted to hex.
+DECIMAL_SPAN_KEYS = frozenset({"span id", "local root span id", "trace id"})
+_KEY_NAMES = sorted(schema.SPAN_LABEL_KEYS)
+_MAX_FAST_DIGITS = 19  # every 19-digit decimal fits in uint64
+
+
+def classify_keys(raw: RawProfile) -> tuple[np.ndarray, np.ndarray]:
+    """Per label: its span column (position in SPAN_COLUMNS, -1 = an ordinary label) and
+    whether its key is one of the decimal keys."""
+    n_labels = len(raw.label_key)
+    kind = np.full(n_labels, -1, dtype=np.int64)
+    decimal = np.zeros(n_labels, dtype=bool)
+    if n_labels == 0:
+        return kind, decimal
+    keys = np.flatnonzero(np.bincount(raw.label_key))  # the distinct keys: few
+    hit = pc.index_in(raw.strings.take(_arrow.int64(keys)), value_set=_arrow.strings(_KEY_NAMES))
+    key_kind = np.full(int(keys[-1]) + 1, -1, dtype=np.int64)
+    key_decimal = np.zeros(int(keys[-1]) + 1, dtype=bool)
+    for key, name_pos in zip(keys.tolist(), hit.to_pylist(), strict=True):
+        if name_pos is not None:
+            name = _KEY_NAMES[name_pos]
+            key_kind[key] = SPAN_COLUMNS.index(schema.SPAN_LABEL_KEYS[name])
+            key_decimal[key] = name in DECIMAL_SPAN_KEYS
+    return key_kind[raw.label_key], key_decimal[raw.label_key]
+
+
+def span_columns(
+    raw: RawProfile,
+    kind: np.ndarray,
+    decimal: np.ndarray,
+    is_str: np.ndarray,
+    sample_of: np.ndarray,
+) -> dict[str, pa.Array]:
+    """The three span columns, one value per sample (see the module docstring)."""
+    n = raw.n_samples
+    out: dict[str, pa.Array] = {}
+    for k, col in enumerate(SPAN_COLUMNS):
+        given = {"trace_id": raw.sample_trace_id, "span_id": raw.sample_span_id}.get(col)
+        rows = np.flatnonzero(kind == k)
+        if len(rows) == 0:
+            out[col] = given if given is not None else pa.nulls(n, pa.string())
+            continue
+        values = _label_values(raw, rows, is_str[rows], decimal[rows])
+        out[col] = _last_per_sample(values, sample_of[rows], n, given)
+    return out
+
+
+def _label_values(
+    raw: RawProfile, rows: np.ndarray, is_str: np.ndarray, decimal: np.ndarray
+) -> pa.Array:
+    """The text of each span label in ``rows``."""
+    m = len(rows)
+    text = pc.utf8_lower(raw.strings.take(_arrow.int64(raw.label_str[rows])))
+    parts = [text, _arrow.hex16(raw.label_num[rows].view(np.uint64))]
+    choice = np.arange(m, dtype=np.int64)
+    choice[~is_str] += m  # numeric labels: hex of the number
+    dec_rows = np.flatnonzero(is_str & decimal)
+    if len(dec_rows):
+        parts.append(_decimal_to_hex(text.take(_arrow.int64(dec_rows))))
+        choice[dec_rows] = 2 * m + np.arange(len(dec_rows))
+    return _pick(parts, choice)
+
+
+def _decimal_to_hex(texts: pa.Array) -> pa.Array:
+    """``f"{int(t):016x}" if t and t.isdigit() else t`` for each text.
+
+    Vectorized for ASCII decimal numbers up to 19 digits; longer or non-ASCII texts (rare)
+    go through Python, where Unicode digits that ``int`` refuses stay as they are.
+    """
+    n = len(texts)
+    offsets, data = _arrow.string_buffers(texts)
+    data = data[: offsets[-1]]
+    lengths = np.diff(offsets)
+    nondigit = _count_per_string((data < 48) | (data > 57), offsets)
+    nonascii = _count_per_string(data >= 128, offsets)
+    fast = np.flatnonzero((nondigit == 0) & (lengths > 0) & (lengths <= _MAX_FAST_DIGITS))
+    slow = np.flatnonzero((nonascii > 0) | ((nondigit == 0) & (lengths > _MAX_FAST_DIGITS)))
+    starts, lens = offsets[:-1][fast], lengths[fast]
+    value = np.zeros(len(fast), dtype=np.uint64)
+    for j in range(int(lens.max()) if len(fast) else 0):
+        more = lens > j
+        digit = (data[starts[more] + j] - 48).astype(np.uint64)
+        value[more] = value[more] * np.uint64(10) + digit
+    slow_texts = [_decimal_text(t) for t in texts.take(_arrow.int64(slow)).to_pylist()]
+    choice = np.arange(n, dtype=np.int64)
+    choice[fast] = n + np.arange(len(fast))
+    choice[slow] = n + len(fast) + np.arange(len(slow))
+    return _pick([texts, _arrow.hex16(value), _arrow.strings(slow_texts)], choice)
+
+
+def _decimal_text(text: str) -> str:
+    if text and text.isdigit():
+        try:
+            return f"{int(text):016x}"
+        except ValueError:  # a Unicode digit int() does not take (superscripts, ...)
+            return text
+    return text
+
+
+def _count_per_string(flags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """How many bytes of each string have ``flags`` set."""
+    counts = np.zeros(len(offsets) - 1, dtype=np.int64)
+    lengths = np.diff(offsets)
+    nonempty = lengths > 0
+    if nonempty.any():
+        counts[nonempty] = np.add.reduceat(flags.astype(np.int64), offsets[:-1][nonempty])
+    return counts
+
+
+def _pick(parts: list[pa.Array], choice: np.ndarray) -> pa.Array:
+    """Element ``choice[i]`` of the concatenation of ``parts``."""
+    joined = pa.concat_arrays([p.cast(pa.string()) for p in parts])
+    return joined.take(_arrow.int64(choice))
+
+
+def _last_per_sample(
+    values: pa.Array, samples: np.ndarray, n: int, given: pa.Array | None
+) -> pa.Array:
+    """Per sample, its last value (``samples`` is non-decreasing), empty text as null."""
+    last = np.ones(len(samples), dtype=bool)
+    last[:-1] = samples[1:] != samples[:-1]
+    pick = np.flatnonzero(last)
+    has = np.zeros(n, dtype=bool)
+    has[samples[pick]] = True
+    index = np.zeros(n, dtype=np.int64)
+    index[samples[pick]] = pick
+    column = values.take(_arrow.int64(index, has))
+    # empty text -> null (computed from the offsets: pc.equal(x, 0) would import pandas)
+    empty = np.diff(_arrow.string_buffers(column)[0]) == 0
+    column = pc.if_else(_arrow.boolean(empty), pa.nulls(n, pa.string()), column)
+    if given is not None:
+        column = pc.if_else(_arrow.boolean(has), column, given.cast(pa.string()))
+    return column

@@ -1,0 +1,375 @@
+"""OTLP/JSON profiles into a Payload.
+
+OTLP/JSON is *not* proto3 JSON (OTLP specification, "JSON Protobuf Encoding"): trace and
+span ids are hex strings, not base64 (``json_format`` would decode them wrongly); enums are
+integers; keys are lowerCamelCase; 64-bit integers may be strings or numbers; unknown keys
+are ignored. Keys are read in lowerCamelCase, or snake_case when the document uses it
+throughout (as some tools write). Profile ids are accepted in hex (as pdata writes them)
+or base64; other bytes (``bytesValue``, ``originalPayload``) are base64.
+
+Field names tell v1.8 (``sample``, ``line``, ``commentStrindices``,
+``aggregationTemporality``) from v1.9+ (``samples``, ``lines``); the JSON Sample is the same
+in both, so v1.8 documents are read. Names of v1.7 and older fail with a clear message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from profilelab.readers._otlp_payload import (
+    Attribute,
+    AttrValue,
+    Dictionary,
+    Payload,
+    ProfileEntry,
+    Samples,
+    Scope,
+)
+from profilelab.readers._wire import WireError
+
+SUPPORTED = "v1.8 to v1.11"
+_OLD_HINT = f"it looks like another OTLP profiles schema version (supported: {SUPPORTED})"
+_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+
+# Names that only layouts older than v1.8 have, per object kind.
+_OLD_TOP = {"mappingTable", "locationTable", "functionTable", "stringTable", "attributeTable"}
+_OLD_PROFILE = {"locationIndices", "defaultSampleTypeIndex", "timeNanos", "stringTable"}
+_OLD_SAMPLE = {"locationsStartIndex", "locationsLength", "locationIndex", "value", "label"}
+
+
+class _Keys:
+    """Field-name spelling of one document (lowerCamelCase, or snake_case throughout)."""
+
+    def __init__(self, snake: bool) -> None:
+        self.snake = snake
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, name: str) -> str:
+        if not self.snake:
+            return name
+        got = self._cache.get(name)
+        if got is None:
+            got = self._cache[name] = _SNAKE.sub("_", name).lower()
+        return got
+
+
+def decode(data: bytes) -> Payload:
+    """Decode an OTLP/JSON document; raises WireError (ValueError) when malformed."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WireError(f"not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise WireError("an OTLP/JSON document must be an object")
+    k = _Keys("resource_profiles" in doc and "resourceProfiles" not in doc)
+    _reject_old(doc, k)
+    version = "1.8" if _is_v18(doc, k) else "1.9+"  # JSON names are the same in 1.9 and 1.10
+    dictionary = _dictionary(_obj(doc, k("dictionary")), k)
+    strings = dictionary.strings.to_pylist()
+    resources, scopes, entries = [], [], []
+    for r, rp in enumerate(_list(doc, k("resourceProfiles"))):
+        resources.append(_key_values(_list(_obj(rp, k("resource")), k("attributes")), k, strings))
+        scope_list = []
+        for s, sp in enumerate(_list(rp, k("scopeProfiles"))):
+            sc = _obj(sp, k("scope"))
+            attrs = _key_values(_list(sc, k("attributes")), k, strings)
+            scope_list.append(Scope(str(sc.get("name", "")), str(sc.get("version", "")), attrs))
+            for p, prof in enumerate(_list(sp, k("profiles"))):
+                entries.append(_profile(prof, r, s, p, k))
+        scopes.append(scope_list)
+    return Payload(version, dictionary, resources, scopes, entries)
+
+
+def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    got = parent.get(key)
+    if got is None:
+        return {}
+    if not isinstance(got, dict):
+        raise WireError(f"{key!r} must be an object, not {type(got).__name__}")
+    return got
+
+
+def _list(parent: dict[str, Any], key: str) -> list[Any]:
+    got = parent.get(key)
+    if got is None:
+        return []
+    if not isinstance(got, list):
+        raise WireError(f"{key!r} must be a list, not {type(got).__name__}")
+    return got
+
+
+# ---- version detection -----------------------------------------------------------------------
+
+
+def _first_profiles(doc: dict[str, Any], k: _Keys) -> list[dict[str, Any]]:
+    out = []
+    for rp in _list(doc, k("resourceProfiles")):
+        for sp in _list(rp, k("scopeProfiles")):
+            for prof in _list(sp, k("profiles")):
+                if isinstance(prof, dict):
+                    out.append(prof)
+    return out
+
+
+def _reject_old(doc: dict[str, Any], k: _Keys) -> None:
+    old = {k(x) for x in _OLD_TOP} & set(doc)
+    if old:
+        raise WireError(f"top-level {sorted(old)[0]!r} (v1.6 layout); {_OLD_HINT}")
+    if k("attributeUnits") in _obj(doc, k("dictionary")):
+        raise WireError(f"dictionary 'attributeUnits' (v1.7 layout); {_OLD_HINT}")
+    for sp in (
+        sp for rp in _list(doc, k("resourceProfiles")) for sp in _list(rp, k("scopeProfiles"))
+    ):
+        for prof in _list(sp, k("profiles")):
+            if k("profile") in prof:
+                raise WireError(f"a ProfileContainer 'profile' key (v1.3 layout); {_OLD_HINT}")
+            old = {k(x) for x in _OLD_PROFILE} & set(prof)
+            if old or isinstance(prof.get(k("sampleType")), list):
+                what = sorted(old)[0] if old else "sampleType list"
+                raise WireError(f"Profile {what!r} (v1.7 or older); {_OLD_HINT}")
+            for smp in (prof.get(k("samples")) or prof.get(k("sample")) or [])[:1]:
+                old = {k(x) for x in _OLD_SAMPLE} & set(smp)
+                if old:
+                    raise WireError(f"Sample {sorted(old)[0]!r} (v1.7 or older); {_OLD_HINT}")
+
+
+def _is_v18(doc: dict[str, Any], k: _Keys) -> bool:
+    for prof in _first_profiles(doc, k):
+        if k("sample") in prof or k("commentStrindices") in prof:
+            return True
+        for vt in (prof.get(k("sampleType")), prof.get(k("periodType"))):
+            if isinstance(vt, dict) and k("aggregationTemporality") in vt:
+                return True
+    locations = _list(_obj(doc, k("dictionary")), k("locationTable"))
+    return any(isinstance(x, dict) and k("line") in x for x in locations[:64])
+
+
+# ---- scalars ---------------------------------------------------------------------------------
+
+
+def _int(x: Any, what: str) -> int:
+    """A 64-bit integer (number or string); unsigned ones above 2**63 wrap, as on the wire."""
+    if isinstance(x, bool) or x is None:
+        raise WireError(f"{what}: expected an integer, got {x!r}")
+    try:
+        v = int(x)
+    except (TypeError, ValueError):
+        raise WireError(f"{what}: expected an integer, got {x!r}") from None
+    if not -(1 << 63) <= v < 1 << 64:
+        raise WireError(f"{what}: {v} does not fit in 64 bits")
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _ints(items: list[Any], key: str, what: str) -> np.ndarray:
+    try:
+        return np.array([int(x.get(key, 0)) for x in items], dtype=np.int64)
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        raise WireError(f"{what}.{key}: expected integers") from None
+
+
+def _u64s(items: list[Any], key: str, what: str) -> np.ndarray:
+    try:
+        return np.array([int(x.get(key, 0)) for x in items], dtype=object).astype(np.uint64)
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        raise WireError(f"{what}.{key}: expected unsigned 64-bit integers") from None
+
+
+def _csr(
+    items: list[Any], key: str, what: str, unsigned: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """A repeated integer field of every item, as (offsets, flat values)."""
+    try:
+        lists = [x.get(key) or () for x in items]
+        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        flat = [int(v) for v in chain.from_iterable(lists)]
+        values = (
+            np.array(flat, dtype=object).astype(np.uint64).view(np.int64)
+            if unsigned
+            else np.array(flat, dtype=np.int64)
+        )
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        raise WireError(f"{what}.{key}: expected lists of integers") from None
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets, values.astype(np.int64)
+
+
+def _id(text: Any, size: int, what: str) -> str:
+    """An id as lower-case hex (OTLP/JSON: hex; base64 from proto3-JSON writers also read)."""
+    if not text:
+        return ""
+    if not isinstance(text, str):
+        raise WireError(f"{what}: expected a hex string, got {text!r}")
+    raw = None
+    if len(text) == 2 * size:
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            raw = None
+    if raw is None:
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise WireError(f"{what}: {text!r} is neither hex nor base64") from None
+    return raw.hex() if any(raw) else ""
+
+
+def _bytes(text: Any, what: str) -> bytes:
+    if not text:
+        return b""
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except (binascii.Error, ValueError):
+        raise WireError(f"{what}: not base64") from None
+
+
+def any_value(v: Any, k: _Keys) -> AttrValue:
+    """An OTLP/JSON AnyValue object as an AttrValue."""
+    if not isinstance(v, dict) or not v:
+        return None
+    if k("stringValue") in v:
+        return ("str", str(v[k("stringValue")]))
+    if k("intValue") in v:
+        return ("int", _int(v[k("intValue")], "intValue"))
+    if k("boolValue") in v:
+        return ("bool", bool(v[k("boolValue")]))
+    if k("doubleValue") in v:
+        return ("double", float(v[k("doubleValue")]))
+    if k("bytesValue") in v:
+        return ("bytes", _bytes(v[k("bytesValue")], "bytesValue"))
+    if k("stringValueStrindex") in v:
+        return ("strindex", _int(v[k("stringValueStrindex")], "stringValueStrindex"))
+    if k("arrayValue") in v:
+        return ("array", [any_value(x, k) for x in _list(v[k("arrayValue")] or {}, k("values"))])
+    if k("kvlistValue") in v:
+        items = _list(v[k("kvlistValue")] or {}, k("values"))
+        return ("kvlist", [(str(x.get("key", "")), any_value(x.get(k("value")), k)) for x in items])
+    return None
+
+
+def _key_values(items: list[Any], k: _Keys, strings: list[str]) -> list[tuple[str, AttrValue]]:
+    out = []
+    for kv in items:
+        key = str(kv.get("key") or "")
+        if not key and kv.get(k("keyStrindex")):
+            i = _int(kv[k("keyStrindex")], "keyStrindex")
+            if not 0 <= i < len(strings):
+                raise WireError(f"attribute key string index {i} out of range")
+            key = strings[i]
+        out.append((key, any_value(kv.get(k("value")), k)))
+    return out
+
+
+# ---- dictionary ------------------------------------------------------------------------------
+
+
+def _dictionary(d: dict[str, Any], k: _Keys) -> Dictionary:
+    out = Dictionary()
+    strings = _list(d, k("stringTable"))
+    if strings:
+        if not all(isinstance(s, str) for s in strings):
+            raise WireError("stringTable must hold strings")
+        out.strings = pa.array(strings, type=pa.string())
+    _mappings(out, _list(d, k("mappingTable")), k)
+    _locations(out, _list(d, k("locationTable")), k)
+    fns = _list(d, k("functionTable"))
+    out.function_name = _ints(fns, k("nameStrindex"), "Function")
+    out.function_system_name = _ints(fns, k("systemNameStrindex"), "Function")
+    out.function_file = _ints(fns, k("filenameStrindex"), "Function")
+    out.function_start_line = _ints(fns, k("startLine"), "Function")
+    links = _list(d, k("linkTable"))
+    out.link_trace_id = _hex_array([_id(x.get(k("traceId")), 16, "traceId") for x in links])
+    out.link_span_id = _hex_array([_id(x.get(k("spanId")), 8, "spanId") for x in links])
+    out.attributes = [
+        Attribute(
+            _int(a.get(k("keyStrindex"), 0), "keyStrindex"),
+            any_value(a.get(k("value")), k),
+            _int(a.get(k("unitStrindex"), 0), "unitStrindex"),
+        )
+        for a in _list(d, k("attributeTable"))
+    ]
+    out.stack_offsets, out.stack_locations = _csr(
+        _list(d, k("stackTable")), k("locationIndices"), "Stack"
+    )
+    return out
+
+
+def _hex_array(values: list[str]) -> pa.Array:
+    return pa.array([v or None for v in values], type=pa.string())
+
+
+def _mappings(out: Dictionary, maps: list[Any], k: _Keys) -> None:
+    out.mapping_start = _u64s(maps, k("memoryStart"), "Mapping")
+    out.mapping_limit = _u64s(maps, k("memoryLimit"), "Mapping")
+    out.mapping_offset = _u64s(maps, k("fileOffset"), "Mapping")
+    out.mapping_file = _ints(maps, k("filenameStrindex"), "Mapping")
+    out.mapping_attr_offsets, out.mapping_attrs = _csr(maps, k("attributeIndices"), "Mapping")
+
+
+def _locations(out: Dictionary, locs: list[Any], k: _Keys) -> None:
+    out.location_mapping = _ints(locs, k("mappingIndex"), "Location")
+    out.location_address = _u64s(locs, k("address"), "Location")
+    out.location_attr_offsets, out.location_attrs = _csr(locs, k("attributeIndices"), "Location")
+    # v1.8 calls the field "line"; a document of either version is read with both names
+    new, old = k("lines"), k("line")
+    per_loc = [x.get(new) or x.get(old) or () for x in locs]
+    lines = list(chain.from_iterable(per_loc))
+    out.line_offsets = np.zeros(len(locs) + 1, dtype=np.int64)
+    np.cumsum(
+        np.fromiter(map(len, per_loc), dtype=np.int64, count=len(locs)), out=out.line_offsets[1:]
+    )
+    out.line_function = _ints(lines, k("functionIndex"), "Line")
+    out.line_line = _ints(lines, "line", "Line")
+    out.line_column = _ints(lines, "column", "Line")
+
+
+# ---- profiles --------------------------------------------------------------------------------
+
+
+def _value_type(v: Any, k: _Keys) -> tuple[int, int]:
+    if not isinstance(v, dict):
+        return (0, 0)
+    return (
+        _int(v.get(k("typeStrindex"), 0), "typeStrindex"),
+        _int(v.get(k("unitStrindex"), 0), "unitStrindex"),
+    )
+
+
+def _profile(prof: dict[str, Any], r: int, s: int, p: int, k: _Keys) -> ProfileEntry:
+    what = f"Profile {r}/{s}/{p}"
+    e = ProfileEntry(r, s, p)
+    e.sample_type = _value_type(prof.get(k("sampleType")), k)
+    e.period_type = _value_type(prof.get(k("periodType")), k)
+    e.period = _int(prof.get(k("period"), 0), f"{what} period")
+    e.time_ns = _int(prof.get(k("timeUnixNano"), 0), f"{what} timeUnixNano")
+    e.duration_ns = _int(prof.get(k("durationNano"), 0), f"{what} durationNano")
+    e.profile_id = _id(prof.get(k("profileId")), 16, f"{what} profileId")
+    e.attributes = [_int(x, "attributeIndices") for x in _list(prof, k("attributeIndices"))]
+    e.comments = [_int(x, "commentStrindices") for x in _list(prof, k("commentStrindices"))]
+    e.payload_format = str(prof.get(k("originalPayloadFormat")) or "")
+    e.payload = _bytes(prof.get(k("originalPayload")), f"{what} originalPayload")
+    samples = _list(prof, k("samples")) or _list(prof, k("sample"))  # v1.8: "sample"
+    if not all(isinstance(x, dict) for x in samples):
+        raise WireError(f"{what}: samples must be objects")
+    e.samples = _samples(samples, k, what)
+    return e
+
+
+def _samples(items: list[dict[str, Any]], k: _Keys, what: str) -> Samples:
+    out = Samples()
+    out.stack = _ints(items, k("stackIndex"), f"{what} Sample")
+    out.link = _ints(items, k("linkIndex"), f"{what} Sample")
+    out.attr_offsets, out.attrs = _csr(items, k("attributeIndices"), f"{what} Sample")
+    out.value_offsets, out.values = _csr(items, "values", f"{what} Sample")
+    out.time_offsets, out.times = _csr(
+        items, k("timestampsUnixNano"), f"{what} Sample", unsigned=True
+    )
+    return out

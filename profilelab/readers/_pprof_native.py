@@ -1,0 +1,128 @@
+"""The fast pprof decode: the compiled kernel's arrays wrapped into a RawProfile.
+
+:mod:`profilelab._native._pprof` does the heavy part in C (wire format, id resolution,
+exact deduplication of location sequences) and returns owned buffers; this module wraps
+them with ``np.frombuffer`` / ``pa.StringArray.from_buffers`` (no copies) and runs the
+same checks, in the same order and words, as the reference decoder in
+:mod:`profilelab.readers.pprof`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from profilelab.errors import FormatError
+from profilelab.model.raw import RawProfile
+from profilelab.readers._pprof_common import Header, Strings, apply_header, check_first_string
+
+_kernel: ModuleType | None
+try:
+    from profilelab._native import _pprof as _kernel
+except ImportError:  # not built (no C compiler at install time): the reference decoder is used
+    _kernel = None
+
+_I64 = np.dtype(np.int64)
+_U64 = np.dtype(np.uint64)
+_BOOL = np.dtype(np.bool_)
+
+
+def available() -> bool:
+    """Whether the compiled decoder was built and imports."""
+    return _kernel is not None
+
+
+def decode(data: bytes, name: str) -> RawProfile:
+    """Decode a raw pprof message (not gzipped) with the compiled kernel."""
+    if _kernel is None:
+        raise RuntimeError("profilelab._native._pprof is not built")
+    try:
+        out = _kernel.decode(data)
+    except _kernel.WireError as exc:
+        raise FormatError(f"{name}: not a pprof profile (protobuf decode failed: {exc})") from None
+    table = _strings(out)
+    check_first_string(table, name)
+    s = Strings(table, name)
+    raw = RawProfile(source=name, format="pprof", strings=table)
+    apply_header(raw, _header(out), s, out["n_samples"])
+    _mappings(out, raw, s)
+    _functions(out, raw, s)
+    if out["error"] is not None:  # ids and value counts, found in C, in the reference's order
+        raise FormatError(f"{name}: {out['error']}")
+    _locations(out, raw)
+    _samples(out, raw, s, len(raw.sample_types))
+    return raw
+
+
+def _arr(out: dict[str, Any], key: str, dtype: np.dtype) -> np.ndarray:
+    return np.frombuffer(out[key], dtype=dtype)
+
+
+def _strings(out: dict[str, Any]) -> pa.Array:
+    offsets = pa.py_buffer(out["strings_offsets"])
+    width = 8 if out["strings_large"] else 4
+    n = len(out["strings_offsets"]) // width - 1
+    kind = pa.large_string() if out["strings_large"] else pa.string()
+    return pa.Array.from_buffers(kind, n, [None, offsets, pa.py_buffer(out["strings_data"])])
+
+
+def _header(out: dict[str, Any]) -> Header:
+    pairs = _arr(out, "sample_types", _I64).reshape(-1, 2)
+    return Header(
+        sample_types=[(int(t), int(u)) for t, u in pairs],
+        default_sample_type=out["default_sample_type"],
+        period_type=out["period_type"],
+        period=out["period"],
+        time_nanos=out["time_nanos"],
+        duration_nanos=out["duration_nanos"],
+        drop_frames=out["drop_frames"],
+        keep_frames=out["keep_frames"],
+        comments=_arr(out, "comments", _I64).tolist(),
+        doc_url=out["doc_url"],
+    )
+
+
+def _mappings(out: dict[str, Any], raw: RawProfile, s: Strings) -> None:
+    raw.mapping_start = _arr(out, "mapping_start", _U64)
+    raw.mapping_limit = _arr(out, "mapping_limit", _U64)
+    raw.mapping_offset = _arr(out, "mapping_offset", _U64)
+    raw.mapping_file = s.check_all(_arr(out, "mapping_file", _I64), "mapping file")
+    raw.mapping_build_id = s.check_all(_arr(out, "mapping_build_id", _I64), "mapping build id")
+    raw.mapping_has_functions = _arr(out, "mapping_has_functions", _BOOL)
+    raw.mapping_has_filenames = _arr(out, "mapping_has_filenames", _BOOL)
+    raw.mapping_has_line_numbers = _arr(out, "mapping_has_line_numbers", _BOOL)
+    raw.mapping_has_inline_frames = _arr(out, "mapping_has_inline_frames", _BOOL)
+
+
+def _functions(out: dict[str, Any], raw: RawProfile, s: Strings) -> None:
+    raw.function_name = s.check_all(_arr(out, "function_name", _I64), "function name")
+    raw.function_system_name = s.check_all(
+        _arr(out, "function_system_name", _I64), "function system name"
+    )
+    raw.function_file = s.check_all(_arr(out, "function_file", _I64), "function file")
+    raw.function_start_line = _arr(out, "function_start_line", _I64)
+
+
+def _locations(out: dict[str, Any], raw: RawProfile) -> None:
+    raw.location_mapping = _arr(out, "location_mapping", _I64)
+    raw.location_address = _arr(out, "location_address", _U64)
+    raw.location_folded = _arr(out, "location_folded", _BOOL)
+    raw.line_offsets = _arr(out, "line_offsets", _I64)
+    raw.line_function = _arr(out, "line_function", _I64)
+    raw.line_line = _arr(out, "line_line", _I64)
+    raw.line_column = _arr(out, "line_column", _I64)
+
+
+def _samples(out: dict[str, Any], raw: RawProfile, s: Strings, n_types: int) -> None:
+    raw.values = _arr(out, "values", _I64).reshape(out["n_samples"], n_types)
+    raw.sample_stack = _arr(out, "sample_stack", _I64)
+    raw.stack_offsets = _arr(out, "stack_offsets", _I64)
+    raw.stack_locations = _arr(out, "stack_locations", _I64)
+    raw.label_offsets = _arr(out, "label_offsets", _I64)
+    raw.label_key = s.check_all(_arr(out, "label_key", _I64), "label key")
+    raw.label_str = s.check_all(_arr(out, "label_str", _I64), "label value")
+    raw.label_num = _arr(out, "label_num", _I64)
+    raw.label_unit = s.check_all(_arr(out, "label_unit", _I64), "label unit")

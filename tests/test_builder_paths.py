@@ -1,0 +1,68 @@
+"""Builder corner paths: range expansion, stacks that collapse to the same frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pprof_build import PprofBuilder
+
+import profilelab
+from profilelab.model.builder import _ranges
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1000), st.integers(0, 5)), max_size=30))
+def test_ranges_concatenates_index_ranges(pairs: list[tuple[int, int]]) -> None:
+    starts = np.array([s for s, _ in pairs], dtype=np.int64)
+    lengths = np.array([n for _, n in pairs], dtype=np.int64)
+    expected = [s + k for s, n in pairs for k in range(n)]
+    assert _ranges(starts, lengths).tolist() == expected
+
+
+def test_locations_with_equal_frames_share_one_stack() -> None:
+    """Two pprof locations with identical content are one frame; their stacks are one."""
+    b = PprofBuilder([("samples", "count")])
+    main, work = b.function("main"), b.function("work")
+    root = b.location(main, address=0x10, line=1)
+    twin_a = b.location(work, main, address=0x20, line=2)  # inlined pair
+    twin_b = b.location(work, main, address=0x20, line=2)  # same content, other id
+    b.sample([twin_a, root], [1])
+    b.sample([twin_b, root], [2])
+    b.sample([root], [4])
+    p = profilelab.load(b.bytes())
+    p.check()
+    assert p.stacks.height == 2
+    assert sorted(p.stacks["depth"].to_list()) == [1, 3]
+    per_stack = dict(p.samples.group_by("stack_id").agg(pl.col("value").sum()).iter_rows())
+    assert sorted(per_stack.values()) == [3, 4]
+
+
+def test_reader_given_span_and_time_columns_meet_span_labels() -> None:
+    """A reader (OTLP) may fill span ids and times per sample; span labels still win."""
+    import pyarrow as pa
+
+    from profilelab.model import builder
+    from profilelab.readers.pprof import decode
+
+    b = PprofBuilder([("samples", "count")])
+    loc = b.location(b.function("main"))
+    for labels in ([("span_id", "AA")], [], [("span_id", "")], [("span_id", "EMPTY")]):
+        b.sample([loc], [1], labels)
+    raw = decode(b.bytes(), "given.pb")
+    # a second "" in the string table: a string label whose text is empty
+    raw.strings = pa.array(["" if s == "EMPTY" else s for s in raw.strings.to_pylist()])
+    raw.sample_span_id = pa.array(["01", "02", "03", "04"], type=pa.string())
+    raw.sample_trace_id = pa.array(["t0", None, "t2", "t3"], type=pa.string())
+    raw.sample_time_ns = np.array([5, 6, 7, 8], dtype=np.int64)
+    raw.sample_time_valid = np.array([True, False, True, True])
+    p = builder.build([raw])
+    p.check()
+    cols = p.samples.select("span_id", "trace_id", "time_ns").rows()
+    assert cols == [
+        ("aa", "t0", 5),  # the label wins over the reader's value
+        ("02", None, None),  # no label: the reader's value; time invalid -> null
+        ("0000000000000000", "t2", 7),  # str index 0 is a numeric label (num 0)
+        (None, "t3", 8),  # an empty text gives null, even over the reader's value
+    ]
