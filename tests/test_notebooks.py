@@ -1,14 +1,13 @@
 """Every notebook runs top to bottom in a real kernel, on the pprof and the OTLP datasets.
 
 Each notebook ends with a cell that asserts its finding, so a broken dataset, reader or
-analysis fails here. The OTLP variant converts the datasets once per test session into a
-temporary cache (``PROFILELAB_CACHE``) with the OTLP writer; it is skipped while that
-writer is not available.
+analysis fails here. The OTLP variant reads the datasets' OpenTelemetry copies
+(``datasets.load(name, format="otlp")``, written by the OTLP writer), so both readers are
+checked end to end.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -40,16 +39,6 @@ def datasets_available() -> bool:
         return False
 
 
-def otlp_writer_available() -> bool:
-    return importlib.util.find_spec("profilelab.writers.otlp") is not None
-
-
-@pytest.fixture(scope="session")
-def otlp_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One conversion cache for the whole session: each dataset is converted once."""
-    return tmp_path_factory.mktemp("otlp-cache")
-
-
 def test_there_is_a_notebook_per_playbook() -> None:
     assert [p.stem for p in NOTEBOOKS] == sorted(FINDING_WORDS)
 
@@ -57,12 +46,10 @@ def test_there_is_a_notebook_per_playbook() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["pprof", "otlp"])
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_and_asserts_its_finding(path: Path, fmt: str, otlp_cache: Path) -> None:
+def test_notebook_runs_and_asserts_its_finding(path: Path, fmt: str) -> None:
     if not datasets_available():
         pytest.skip("the datasets are not available")
-    if fmt == "otlp" and not otlp_writer_available():
-        pytest.skip("the OTLP writer (profilelab.writers.otlp) has not landed")
-    nb = run_notebook(path, {"FORMAT": fmt}, env={"PROFILELAB_CACHE": str(otlp_cache)})
+    nb = run_notebook(path, {"FORMAT": fmt})
     printed = stream_text(nb)
     assert FINDING_WORDS[path.stem] in printed, printed
     last = nb.cells[-1]

@@ -129,17 +129,12 @@ def test_finding_markdown_escapes_function_names() -> None:
     assert str(f) == "main.(*DB).Query <b>grew</b>\na_b"
 
 
-def test_load_rejects_an_unknown_format(have_datasets: None) -> None:
-    with pytest.raises(QueryError, match="unknown dataset format 'json'"):
-        playbooks.load("heap-leak", "json")
-
-
 # ---- the stories on the real datasets ----------------------------------------------------------
 
 
 def test_checkout_hotspot_is_encoding_json_and_the_fix_removes_it(have_datasets: None) -> None:
-    before = playbooks.load("checkout-api", variant="before")
-    after = playbooks.load("checkout-api", variant="after")
+    before = datasets.load("checkout-api", variant="before")
+    after = datasets.load("checkout-api", variant="after")
     server = {"endpoint": "/checkout"}
     f = playbooks.cpu_hotspot(before, labels=server)
     assert f.facts["package"] == "encoding/json"
@@ -154,7 +149,7 @@ def test_checkout_hotspot_is_encoding_json_and_the_fix_removes_it(have_datasets:
 
 
 def test_heap_leak_is_the_session_cache(have_datasets: None) -> None:
-    f = playbooks.memory_leak(playbooks.load("heap-leak"))
+    f = playbooks.memory_leak(datasets.load("heap-leak"))
     assert f.facts["leak"] == "main.(*SessionCache).Put"
     assert f.facts["last"] > 3 * f.facts["first"] and f.facts["corr"] > 0.9
     assert f.facts["allocator_grows"] is False
@@ -163,12 +158,12 @@ def test_heap_leak_is_the_session_cache(have_datasets: None) -> None:
 
 
 def test_goroutine_leak_is_the_watcher_and_the_fix_has_none(have_datasets: None) -> None:
-    leaking = playbooks.load("goroutine-leak", variant="leaking")
+    leaking = datasets.load("goroutine-leak", variant="leaking")
     f = playbooks.goroutine_leak(leaking)
     assert f.facts["leak"] == "main.startWatcher.func1"
     assert f.facts["stack"][0] == "main.startWatcher.func1"
     assert f.facts["stack"][-1] == "runtime.gopark"
-    fixed = playbooks.goroutine_leak(playbooks.load("goroutine-leak", variant="fixed"))
+    fixed = playbooks.goroutine_leak(datasets.load("goroutine-leak", variant="fixed"))
     assert fixed.facts["leak"] is None and fixed.headline.startswith("no leak")
     totals = playbooks.snapshot_totals(leaking)
     assert totals["seconds"][0] == 0 and totals["total"][-1] >= 5 * totals["total"][0]
@@ -180,7 +175,7 @@ def test_goroutine_leak_is_the_watcher_and_the_fix_has_none(have_datasets: None)
 def test_version_regression_is_the_database_and_same_versus_same_is_not(
     have_datasets: None,
 ) -> None:
-    fleet = playbooks.load("order-service")
+    fleet = datasets.load("order-service")
     f = playbooks.version_regression(fleet, {"version": "v2.3.5"}, {"version": "v2.3.6"})
     assert f.facts["function"] == "main.(*DB).Query"
     assert f.facts["new_share"] > 2 * f.facts["base_share"] and f.facts["q_value"] < 0.01
@@ -197,7 +192,7 @@ def test_version_regression_is_the_database_and_same_versus_same_is_not(
 
 
 def test_fleet_alert_names_the_new_code_and_explains_it_by_labels(have_datasets: None) -> None:
-    f = playbooks.fleet_alerts(playbooks.load("order-service"))
+    f = playbooks.fleet_alerts(datasets.load("order-service"))
     assert f.facts["function"] in {"main.(*Service).loadProductsOneByOne", "main.(*DB).Query"}
     assert f.facts["share"] - f.facts["baseline"] > 0.1
     v235, v236 = f.facts["by_version"]["v2.3.5"], f.facts["by_version"]["v2.3.6"]
@@ -210,7 +205,7 @@ def test_fleet_alert_names_the_new_code_and_explains_it_by_labels(have_datasets:
 def test_slow_spans_point_at_the_stacked_promotion(have_datasets: None) -> None:
     name = "traced-order-service"
     joined = profilelab.join_spans(
-        playbooks.load(name), profilelab.load_traces(datasets.traces(name))
+        datasets.load(name), profilelab.load_traces(datasets.traces(name))
     )
     f = playbooks.slow_spans(joined, "order.handle")
     assert f.facts["function"] == "main.slowPricingRule"
@@ -220,3 +215,16 @@ def test_slow_spans_point_at_the_stacked_promotion(have_datasets: None) -> None:
     assert f.facts["slow_spans"] == round(0.05 * f.facts["spans"])
     with pytest.raises(QueryError, match="no span named"):
         playbooks.slow_spans(joined, "no.such.span")
+
+
+def test_cpu_per_order_is_higher_in_the_new_version_in_both_formats(have_datasets: None) -> None:
+    tables = [
+        playbooks.cost_per_count(
+            datasets.load("order-service", format=fmt), "order-service", "n_orders", by="version"
+        )
+        for fmt in ("pprof", "otlp")
+    ]
+    assert tables[0].equals(tables[1])
+    cost = dict(tables[0].select("version", "per_count").iter_rows())
+    assert cost["v2.3.6"] > 1.2 * cost["v2.3.5"]
+    assert tables[0]["count"].sum() == datasets.index("order-service")["n_orders"].sum()

@@ -72,9 +72,9 @@ def test_report_is_self_contained(page: Path) -> None:
 
 def test_report_holds_the_findings_with_their_numbers(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
-    before = playbooks.load("checkout-api", variant="before")
+    before = datasets.load("checkout-api", variant="before")
     hotspot = playbooks.cpu_hotspot(before, labels={"endpoint": "/checkout"})
-    leak = playbooks.memory_leak(playbooks.load("heap-leak"))
+    leak = playbooks.memory_leak(datasets.load("heap-leak"))
     for finding in (hotspot, leak):
         assert html.escape(finding.headline) in text
         for detail in finding.details:

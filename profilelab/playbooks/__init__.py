@@ -15,26 +15,25 @@ notebook                   function                              dataset
 06-fleet-trends-and-alerts :func:`fleet_alerts`                  order-service
 =========================  ====================================  ==========================
 
-:func:`load` reads a shipped dataset as pprof (as shipped) or as OTLP (converted once).
+The datasets ship as pprof and as OTLP: ``profilelab.datasets.load(name, format="otlp")``.
 """
 
 from profilelab.playbooks._finding import Finding
 from profilelab.playbooks.cpu import cpu_fix, cpu_hotspot, hot_path, only_labels, package_shares
-from profilelab.playbooks.data import FORMATS, load, snapshot_totals, snapshots
+from profilelab.playbooks.data import cost_per_count, snapshot_totals, snapshots
 from profilelab.playbooks.fleet import fleet_alerts, share_alerts
 from profilelab.playbooks.leaks import goroutine_leak, memory_leak
 from profilelab.playbooks.regression import version_regression
 from profilelab.playbooks.spans import slow_spans
 
 __all__ = [
-    "FORMATS",
     "Finding",
+    "cost_per_count",
     "cpu_fix",
     "cpu_hotspot",
     "fleet_alerts",
     "goroutine_leak",
     "hot_path",
-    "load",
     "memory_leak",
     "only_labels",
     "package_shares",

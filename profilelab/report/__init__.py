@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from profilelab.datasets import FORMATS
 from profilelab.errors import QueryError
-from profilelab.playbooks.data import FORMATS
 from profilelab.render.flame_html import write as write_text
 from profilelab.report.html import Section, render
 from profilelab.report.stories import STORIES

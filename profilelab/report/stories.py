@@ -29,8 +29,8 @@ Story = Callable[[str], list[Section]]
 
 def checkout_api(fmt: str) -> list[Section]:
     """01-cpu-hotspot: where v1.4.0's CPU goes, and what the v1.5.0 fix changed."""
-    before = playbooks.load("checkout-api", fmt, variant="before")
-    after = playbooks.load("checkout-api", fmt, variant="after")
+    before = datasets.load("checkout-api", format=fmt, variant="before")
+    after = datasets.load("checkout-api", format=fmt, variant="after")
     hotspot = playbooks.cpu_hotspot(before, labels=SERVER)
     package = hotspot.facts["package"]
     fix = playbooks.cpu_fix(before, after, package, labels=SERVER, names=("v1.4.0", "v1.5.0"))
@@ -68,7 +68,7 @@ def checkout_api(fmt: str) -> list[Section]:
 
 def heap_leak(fmt: str) -> list[Section]:
     """02-memory-leak: which function's in-use memory grows."""
-    heap = playbooks.load("heap-leak", fmt)
+    heap = datasets.load("heap-leak", format=fmt)
     finding = playbooks.memory_leak(heap)
     grown = finding.tables["growth"].head(8)
     inuse = analysis.trend(heap, sample_type="inuse_space", step="500ms", measure="flat", top=5)
@@ -99,9 +99,9 @@ def heap_leak(fmt: str) -> list[Section]:
 
 def goroutine_leak(fmt: str) -> list[Section]:
     """03-goroutine-leak: which goroutines pile up, against the fixed build."""
-    both = playbooks.load("goroutine-leak", fmt)
-    leaking = playbooks.load("goroutine-leak", fmt, variant="leaking")
-    fixed = playbooks.load("goroutine-leak", fmt, variant="fixed")
+    both = datasets.load("goroutine-leak", format=fmt)
+    leaking = datasets.load("goroutine-leak", format=fmt, variant="leaking")
+    fixed = datasets.load("goroutine-leak", format=fmt, variant="fixed")
     finding = playbooks.goroutine_leak(leaking)
     control = playbooks.goroutine_leak(fixed)
     control = Finding(control.playbook, "And the fixed build?", control.headline, control.facts)
@@ -126,21 +126,17 @@ def goroutine_leak(fmt: str) -> list[Section]:
 
 def order_service(fmt: str) -> list[Section]:
     """04-version-regression and 06-fleet-trends-and-alerts on the order-service fleet."""
-    fleet = playbooks.load("order-service", fmt)
+    fleet = datasets.load("order-service", format=fmt)
     base, new = {"version": "v2.3.5"}, {"version": "v2.3.6"}
     regression = playbooks.version_regression(fleet, base, new)
     result = regression.tables["compare"]
     significant = result.filter(pl.col("significant")).select(
         "key", "base_share", "new_share", "delta_share", "ci_low", "ci_high", "q_value"
     )
-    rates = _rates(
-        "order-service",
-        {v: playbooks.load("order-service", fmt, version=v) for v in ("v2.3.5", "v2.3.6")},
-        "version",
-        "n_orders",
-    )
+    per_order = playbooks.cost_per_count(fleet, "order-service", "n_orders", by="version")
     cmp = comparison(
-        playbooks.load("order-service", fmt, **base), playbooks.load("order-service", fmt, **new)
+        datasets.load("order-service", format=fmt, **base),
+        datasets.load("order-service", format=fmt, **new),
     )
     alerts = playbooks.fleet_alerts(fleet)
     alert_table = alerts.tables["alerts"].select("key", "fired_at", "baseline", "share", "peak")
@@ -157,7 +153,13 @@ def order_service(fmt: str) -> list[Section]:
             (
                 Chart("Change of CPU share with 95% CI", compare_figure(result, top=15)),
                 Table("Significant changes", significant.head(15), shares),
-                Table("Orders per second per instance", rates),
+                Table(
+                    "CPU per order (orders counted by the load generator)",
+                    per_order.rename(
+                        {"total": "cpu", "count": "orders", "per_count": "cpu_per_order"}
+                    ),
+                    units={"cpu": "nanoseconds", "cpu_per_order": "nanoseconds"},
+                ),
                 Flame("Diff flame graph, normalized (red grew, blue shrank)", _diff(cmp)),
             ),
         ),
@@ -179,7 +181,7 @@ def traced_order_service(fmt: str) -> list[Section]:
 
     name = "traced-order-service"
     joined = profilelab.join_spans(
-        playbooks.load(name, fmt), profilelab.load_traces(datasets.traces(name))
+        datasets.load(name, format=fmt), profilelab.load_traces(datasets.traces(name))
     )
     finding = playbooks.slow_spans(joined, "order.handle")
     coverage = Finding(
