@@ -57,8 +57,8 @@ def share_alerts(
     after = shares[:, baseline_steps:]
     above = (after - base[:, None] >= threshold) & (after >= (1 + min_rel_rise) * base[:, None])
     # a run of `persist` consecutive steps above: a sliding window sum over the boolean matrix
-    windows = np.lib.stride_tricks.sliding_window_view(above, persist, axis=1).all(axis=2)
-    fired = windows.any(axis=1)
+    windows = np.all(np.lib.stride_tricks.sliding_window_view(above, persist, axis=1), axis=2)
+    fired = np.any(windows, axis=1)
     first = np.argmax(windows, axis=1) + baseline_steps
     rows = np.flatnonzero(fired)
     out = pl.DataFrame(

@@ -122,5 +122,5 @@ def _unit(p: Profile, sample_type: str) -> str:
 
 
 def _span_seconds(p: Profile, sample_type: str) -> float:
-    times = _select.of_type(p, sample_type)["time_ns"].drop_nulls()
-    return float(times.max() - times.min()) / 1e9 if times.len() else 0.0  # type: ignore[operator]
+    times = _select.of_type(p, sample_type)["time_ns"].drop_nulls().to_numpy()
+    return float(times.max() - times.min()) / 1e9 if times.size else 0.0

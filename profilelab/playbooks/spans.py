@@ -13,6 +13,7 @@ own. The finding compares that profile with the profile of all spans of the name
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from profilelab.analysis import key_totals
@@ -40,9 +41,9 @@ def slow_spans(joined: SpanJoin, name: str, *, tail: float = 0.05, min_spans: in
     everywhere = _flat_shares(joined.name_profile(name)).filter(pl.col("key") == culprit["key"])
     overall = float(everywhere["share"][0]) if everywhere.height else 0.0
     durations = spans["duration_ns"]
-    p50, p99 = float(durations.quantile(0.5) or 0), float(durations.quantile(0.99) or 0)
+    p50, p99 = (float(np.quantile(durations.to_numpy(), q)) for q in (0.5, 0.99))
     trait = distinguishing_attribute(spans, slowest)
-    cutoff = amount(float(slowest["duration_ns"].min()), "nanoseconds")
+    cutoff = amount(float(slowest["duration_ns"].to_numpy().min()), "nanoseconds")
     headline = (
         f"the slowest {n} of {spans.height} {name} spans (≥ {cutoff}; "
         f"median {amount(p50, 'nanoseconds')}) spend {pct(culprit['share'])} of their CPU in "
@@ -65,9 +66,7 @@ def slow_spans(joined: SpanJoin, name: str, *, tail: float = 0.05, min_spans: in
     if trait is not None:
         key, value, slow_frac, all_frac = trait
         with_trait = has_attribute(key, value)
-        medians = [
-            float(spans.filter(m)["duration_ns"].median() or 0) for m in (with_trait, ~with_trait)
-        ]
+        medians = [_median(spans.filter(m)["duration_ns"]) for m in (with_trait, ~with_trait)]
         details.append(
             f"{pct(slow_frac)} of the slow spans have {key}={value}, against {pct(all_frac)} of "
             f"all {name} spans; median latency with it {amount(medians[0], 'nanoseconds')}, "
@@ -157,3 +156,7 @@ def has_attribute(key: str, value: str) -> pl.Expr:
         )
         .list.any()
     )
+
+
+def _median(values: pl.Series) -> float:
+    return float(np.median(values.to_numpy())) if values.len() else 0.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -18,7 +19,12 @@ from profilelab.playbooks._finding import Finding
 from profilelab.render.flame_html import diff_html, flame_html
 from profilelab.render.trends import compare_figure, growth_figure, trend_figure
 from profilelab.report.html import Chart, Flame, Section, Table
-from profilelab.views import Selection, comparison, top_table
+from profilelab.views import Comparison, Selection, comparison, top_table
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from profilelab.traces import SpanJoin
 
 #: Nodes kept per embedded flame graph: enough detail to zoom, a small page.
 FLAME_NODES = 20_000
@@ -230,8 +236,8 @@ def _flame(p: Profile | Selection) -> str:
     return flame_html(p, max_nodes=FLAME_NODES, width_px=1100)
 
 
-def _diff(cmp: object) -> str:
-    return diff_html(cmp, normalize=True, width_by="max", max_nodes=FLAME_NODES, width_px=1100)  # type: ignore[arg-type]
+def _diff(cmp: Comparison) -> str:
+    return diff_html(cmp, normalize=True, width_by="max", max_nodes=FLAME_NODES, width_px=1100)
 
 
 def _top(p: Profile, n: int = 15) -> pl.DataFrame:
@@ -245,15 +251,17 @@ def _rates(name: str, profiles: dict[str, Profile], label: str, counter: str) ->
     index = datasets.index(name)
     rows = []
     for value, p in profiles.items():
-        seconds = p.profiles.filter(pl.col("is_default"))["duration_ns"].sum() / 1e9
-        count = index.filter(pl.col(label) == value)[counter].sum()
+        seconds = (
+            float(p.profiles.filter(pl.col("is_default"))["duration_ns"].to_numpy().sum()) / 1e9
+        )
+        count = int(index.filter(pl.col(label) == value)[counter].to_numpy().sum())
         rows.append(
             {label: value, counter: count, "seconds": seconds, "per_second": count / seconds}
         )
     return pl.DataFrame(rows)
 
 
-def _counts_figure(counts: pl.DataFrame, label: str) -> object:
+def _counts_figure(counts: pl.DataFrame, label: str) -> go.Figure:
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -266,10 +274,10 @@ def _counts_figure(counts: pl.DataFrame, label: str) -> object:
     return fig
 
 
-def _latency_figure(joined: object, name: str) -> object:
+def _latency_figure(joined: SpanJoin, name: str) -> go.Figure:
     import plotly.graph_objects as go
 
-    spans = joined.span_table().filter(pl.col("name") == name)  # type: ignore[attr-defined]
+    spans = joined.span_table().filter(pl.col("name") == name)
     ms = (spans["duration_ns"] / 1e6).to_list()
     fig = go.Figure(go.Histogram(x=ms, nbinsx=80))
     fig.update_layout(xaxis_title="ms", yaxis_title="spans", yaxis_type="log", margin={"t": 30})
