@@ -8,7 +8,7 @@ from profilelab.analysis._select import profile_table
 from profilelab.analysis._totals import key_totals
 from profilelab.analysis.compare import compare, decompose_calls, mix_shift
 from profilelab.analysis.growth import growth, growth_profile, name_stacks
-from profilelab.analysis.trends import label_breakdown, top_movers, trend
+from profilelab.analysis.trends import label_breakdown, pattern_share, top_movers, trend
 
 __all__ = [
     "compare",
@@ -19,6 +19,7 @@ __all__ = [
     "label_breakdown",
     "mix_shift",
     "name_stacks",
+    "pattern_share",
     "profile_table",
     "top_movers",
     "trend",

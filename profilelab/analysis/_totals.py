@@ -133,3 +133,22 @@ def profile_totals(p: Profile, profile_ids: pl.Series | None = None) -> pl.DataF
     if profile_ids is not None:
         samples = samples.filter(pl.col("profile_id").is_in(profile_ids.implode()))
     return samples.group_by("profile_id").agg(pl.col("value").sum().alias("total"))
+
+
+def matching_stacks(p: Profile, pattern: str, key: Key = "function") -> pl.Series:
+    """Ids of the stacks with at least one frame whose key matches the regex ``pattern``.
+
+    A sample counts once towards a pattern however many of its frames match (cum semantics
+    for a group of functions, as pprof's ``-focus`` does).
+    """
+    try:
+        keys = frame_keys(p, key).filter(pl.col("key").str.contains(pattern))
+    except pl.exceptions.ComputeError as exc:
+        raise QueryError(f"bad regex {pattern!r}: {exc}") from None
+    return (
+        p.stacks.select("stack_id", pl.col("frame_ids").alias("frame_id"))
+        .explode("frame_id")
+        .join(keys.select("frame_id"), on="frame_id", how="semi")
+        .get_column("stack_id")
+        .unique()
+    )

@@ -14,7 +14,7 @@ import polars as pl
 
 from profilelab.analysis import _select
 from profilelab.analysis._select import Selection
-from profilelab.analysis._totals import Key, key_totals, profile_totals
+from profilelab.analysis._totals import Key, key_totals, matching_stacks, profile_totals
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
 
@@ -149,4 +149,40 @@ def label_breakdown(
         .with_columns(pl.from_epoch(pl.col("bucket"), time_unit="ns").alias("time"))
         .select("time", label, "value", "share", "profiles")
         .sort("time", label)
+    )
+
+
+def pattern_share(
+    p: Profile,
+    pattern: str,
+    *,
+    key: Key = "function",
+    step: str | int = "1m",
+    sample_type: str | None = None,
+    where: Selection | None = None,
+) -> pl.DataFrame:
+    """Per time step, the value and share of samples with any frame matching ``pattern``.
+
+    A sample counts once however many of its frames match. Columns: ``time``, ``bucket``
+    (ns), ``value``, ``total``, ``share``, ``profiles``.
+    """
+    table = _select.select(_select.of_type(p, sample_type), where)
+    step_ns = _select.parse_duration_ns(step)
+    buckets = table.select(
+        "profile_id", ((pl.col("time_ns") // step_ns) * step_ns).alias("bucket")
+    ).drop_nulls("bucket")
+    hit = matching_stacks(p, pattern, key)
+    samples = p.samples.join(buckets, on="profile_id")
+    out = samples.group_by("bucket").agg(
+        pl.col("value").filter(pl.col("stack_id").is_in(hit.implode())).sum().alias("value"),
+        pl.col("value").sum().alias("total"),
+        pl.col("profile_id").n_unique().alias("profiles"),
+    )
+    return (
+        out.with_columns(
+            (pl.col("value") / pl.col("total")).fill_nan(0.0).alias("share"),
+            pl.from_epoch(pl.col("bucket"), time_unit="ns").alias("time"),
+        )
+        .select("time", "bucket", "value", "total", "share", "profiles")
+        .sort("bucket")
     )
