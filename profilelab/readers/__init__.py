@@ -62,6 +62,9 @@ def _load_builtin_formats() -> None:
     if _loaded:
         return
     _loaded = True
-    from profilelab.readers import pprof
+    from profilelab.readers import cpuprofile, folded, legacy, pprof, speedscope
 
     pprof.register_format()
+    # Text and JSON formats go ahead of pprof, whose sniff accepts many text first bytes.
+    for module in (legacy, folded, speedscope, cpuprofile):
+        module.register_format()

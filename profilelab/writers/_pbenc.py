@@ -156,7 +156,9 @@ def strings_blob(strings: pa.Array) -> Blob:
     _, offsets_buf, data_buf = arr.buffers()
     n = len(arr)
     offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + n + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    )
     data = data[offsets[0] : offsets[-1]]
     return Blob(np.ascontiguousarray(data), offsets - offsets[0])
 

@@ -31,9 +31,7 @@ def select_sample_type(profile: Profile, which: str | int) -> Profile:
         keep = pl.col("sample_type") == text
     profiles = profile.profiles.filter(keep)
     if profiles.height == 0:
-        raise QueryError(
-            f"sample type {text!r} not found (available: {available_types(profile)})"
-        )
+        raise QueryError(f"sample type {text!r} not found (available: {available_types(profile)})")
     samples = profile.samples.join(
         profiles.select("profile_id"), on="profile_id", how="semi", maintain_order="left"
     )

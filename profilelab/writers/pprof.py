@@ -224,7 +224,9 @@ def _emission_order(offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
         if done[row]:
             continue
         candidates = owner[by_row[row_starts[row] : row_starts[row + 1]]].tolist()
-        chosen = next((c for c in candidates if not emitted[c] and _introduces(seqs[c], done, row)), None)
+        chosen = next(
+            (c for c in candidates if not emitted[c] and _introduces(seqs[c], done, row)), None
+        )
         if chosen is None:  # not a table pprof reading could build; any order is valid
             chosen = next((c for c in candidates if not emitted[c]), candidates[0])
         emitted[chosen] = True
@@ -337,7 +339,9 @@ class _Encoder:
         m = self.p.mappings.with_row_index("_order")
         if not self.keep_unused:
             used = frames.select("mapping_id").drop_nulls().unique()
-            m = m.filter((pl.col("_order") == 0) | pl.col("mapping_id").is_in(used["mapping_id"]))
+            m = m.filter(
+                (pl.col("_order") == 0) | pl.col("mapping_id").is_in(used["mapping_id"].implode())
+            )
         return m.with_row_index("_m")
 
     def _label_sets(self) -> tuple[pl.DataFrame, np.ndarray]:
@@ -448,9 +452,9 @@ class _Encoder:
         n, n_types = s.height, len(self.h.types)
         stack_pos = (
             s.select("stack_id")
-            .join(stacks.select("stack_id", "_pos"), on="stack_id", how="left", maintain_order="left")[
-                "_pos"
-            ]
+            .join(
+                stacks.select("stack_id", "_pos"), on="stack_id", how="left", maintain_order="left"
+            )["_pos"]
             .to_numpy()
             .astype(np.int64)
         )
@@ -464,9 +468,14 @@ class _Encoder:
         base = self._constant_label(BASE_LABEL, s["is_base"].to_numpy())
         return pb.bytes_field(2, pb.cat(locs, vals, labels, *spans, base), keep_empty=True)
 
-    def _label(self, key: np.ndarray, text: np.ndarray, num: np.ndarray, unit: np.ndarray) -> pb.Blob:
+    def _label(
+        self, key: np.ndarray, text: np.ndarray, num: np.ndarray, unit: np.ndarray
+    ) -> pb.Blob:
         body = pb.cat(
-            pb.uint_field(1, key), pb.uint_field(2, text), pb.uint_field(3, num), pb.uint_field(4, unit)
+            pb.uint_field(1, key),
+            pb.uint_field(2, text),
+            pb.uint_field(3, num),
+            pb.uint_field(4, unit),
         )
         return pb.bytes_field(3, body, keep_empty=True)
 
@@ -534,7 +543,8 @@ class _Encoder:
         run_start = run_offsets[loc_runs]
         run_len = run_offsets[loc_runs + 1] - run_start
         slot = np.repeat(run_start, run_len) + (
-            np.arange(int(run_len.sum()), dtype=np.int64) - np.repeat(np.cumsum(run_len) - run_len, run_len)
+            np.arange(int(run_len.sum()), dtype=np.int64)
+            - np.repeat(np.cumsum(run_len) - run_len, run_len)
         )
         line_frame = fpos[slot]  # frame position of every line, location by location
         caller = fpos[run_start + run_len - 1]  # the location's own (outermost) frame
@@ -566,9 +576,12 @@ class _Encoder:
         """Position of each frame's mapping among the written ones (-1 for none)."""
         return (
             frames.select("mapping_id")
-            .join(mappings.select("mapping_id", "_m"), on="mapping_id", how="left", maintain_order="left")[
-                "_m"
-            ]
+            .join(
+                mappings.select("mapping_id", "_m"),
+                on="mapping_id",
+                how="left",
+                maintain_order="left",
+            )["_m"]
             .cast(pl.Int64)
             .fill_null(-1)
             .to_numpy()

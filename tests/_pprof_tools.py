@@ -1,0 +1,114 @@
+"""Test helpers: corpus file lists, table comparison, running ``go tool pprof``."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from profilelab import Profile
+from profilelab.readers.pprof import sniff as sniff_pprof
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+_TEXT_SUFFIXES = {".md", ".string", ".json", ".src", ".rpt", ".dot", ".txt"}
+
+#: Columns that derive from the input's bytes or name, not its content.
+SOURCE_DERIVED = {
+    "profiles": ["profile_id", "source_id", "source"],
+    "samples": ["profile_id"],
+}
+
+
+def pprof_corpus_files() -> list[str]:
+    """Corpus files that look like pprof (gzip or protobuf), relative to the corpus."""
+    if not CORPUS.is_dir():
+        return []
+    found = []
+    for path in sorted(CORPUS.rglob("*")):
+        if not path.is_file() or path.suffix in _TEXT_SUFFIXES:
+            continue
+        if "driver/testdata/pprof." in str(path) or path.name.startswith("source"):
+            continue
+        head = path.read_bytes()[:4096]
+        if head[:2] == b"\x1f\x8b" or sniff_pprof(head):
+            found.append(str(path.relative_to(CORPUS)))
+    return found
+
+
+def comparable(profile: Profile) -> dict[str, pl.DataFrame]:
+    """Every table without its source-derived columns."""
+    return {name: df.drop(SOURCE_DERIVED.get(name, [])) for name, df in profile.tables()}
+
+
+def assert_same_tables(a: Profile, b: Profile) -> None:
+    left, right = comparable(a), comparable(b)
+    for name in left:
+        assert left[name].equals(right[name]), f"table {name} differs"
+
+
+def go_pprof(*args: str | Path) -> str:
+    """Output of ``go tool pprof -symbolize=none ARGS`` (skips when Go is missing)."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("go is not installed")
+    result = subprocess.run(
+        [go, "tool", "pprof", "-symbolize=none", *map(str, args)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result.stdout.decode("utf-8", errors="replace")
+
+
+_SPAN_KEYS = {
+    "trace_id": "trace_id",
+    "trace id": "trace_id",
+    "span_id": "span_id",
+    "span id": "span_id",
+    "profile_id": "span_id",
+    "pyroscope.profile.id": "span_id",
+    "local root span id": "local_root_span_id",
+    "local_root_span_id": "local_root_span_id",
+}
+_DECIMAL = {"span id", "local root span id", "trace id"}
+_LABEL = re.compile(r"(\S[^\[\]]*?):\[([^\]]*)\]")
+
+
+def _span_labels(line: str) -> str:
+    """A ``-raw`` label line with span keys and ids normalized as profilelab reads them."""
+    out = []
+    for key, value in _LABEL.findall(line):
+        if key in _SPAN_KEYS:
+            if key in _DECIMAL and value.isdigit():
+                value = f"{int(value):016x}"
+            key, value = _SPAN_KEYS[key], value.lower()
+        out.append(f"{key}:[{value}]")
+    return " ".join(sorted(out))
+
+
+def canonical_raw(text: str) -> str:
+    """``go tool pprof -raw`` output with the differences pprof -> tables -> pprof allows:
+
+    span label keys normalized (``profile_id`` -> ``span_id``, Datadog decimal ids -> hex),
+    and ``[dflt]`` dropped from the last sample type (the default either way).
+    """
+    lines = text.splitlines()
+    out = []
+    in_samples = False
+    for i, line in enumerate(lines):
+        if line == "Samples:":
+            in_samples = True
+            header = lines[i + 1]
+            if header.endswith("[dflt]"):
+                lines[i + 1] = header[: -len("[dflt]")]
+        elif line == "Locations":
+            in_samples = False
+        if in_samples and line.startswith(" " * 16) and ":[" in line:
+            line = " " * 16 + _span_labels(line.strip())
+        out.append(line)
+    return "\n".join(out)
