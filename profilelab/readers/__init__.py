@@ -65,6 +65,7 @@ def _load_builtin_formats() -> None:
     from profilelab.readers import cpuprofile, folded, legacy, pprof, speedscope
 
     pprof.register_format()
-    # Text and JSON formats go ahead of pprof, whose sniff accepts many text first bytes.
-    for module in (legacy, folded, speedscope, cpuprofile):
+    # Text and JSON formats go ahead of pprof, whose sniff accepts many text first bytes;
+    # each registers first, so the last registered (legacy, the strictest) is tried first.
+    for module in (cpuprofile, speedscope, folded, legacy):
         module.register_format()
