@@ -112,3 +112,34 @@ def canonical_raw(text: str) -> str:
             line = " " * 16 + _span_labels(line.strip())
         out.append(line)
     return "\n".join(out)
+
+
+def top(profile: Profile, sample_type: str | None = None) -> dict[str, tuple[int, int]]:
+    """pprof's -top by function name: {name: (flat, cum)}, recursion counted once in cum,
+    functions whose flat and cum are both 0 left out.
+
+    Names as the folded writer writes them (``;`` and line breaks replaced). With several
+    sample types, ``sample_type`` picks one (default: the profile's default type).
+    """
+    from profilelab.writers.folded import folded_names
+
+    rows = profile.profiles
+    if sample_type is not None:
+        rows = rows.filter(pl.col("sample_type") == sample_type)
+    elif rows["sample_type"].n_unique() > 1:
+        rows = rows.filter(pl.col("is_default"))
+    samples = profile.samples.join(rows.select("profile_id"), on="profile_id", how="semi")
+    slots = (
+        samples.with_row_index("_s")
+        .join(profile.stacks, on="stack_id")
+        .select("_s", "value", pl.col("frame_ids").alias("frame_id"))
+        .explode("frame_id")
+    )
+    slots = slots.with_columns(pl.int_range(pl.len()).over("_s").alias("_pos")).join(
+        folded_names(profile.frames), on="frame_id"
+    )
+    flat = slots.filter(pl.col("_pos") == 0).group_by("name").agg(pl.col("value").sum())
+    cum = slots.unique(["_s", "name"]).group_by("name").agg(pl.col("value").sum())
+    both = cum.join(flat, on="name", how="left", suffix="_flat").fill_null(0)
+    rows = both.select("name", "value", "value_flat").iter_rows()
+    return {n: (f, c) for n, c, f in rows if (f, c) != (0, 0)}  # as pprof, hide empty nodes

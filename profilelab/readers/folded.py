@@ -30,25 +30,19 @@ _SNIFF_LINES = 20
 
 
 def sniff(data: bytes) -> bool:
-    """The first lines (up to 20, comments and blanks aside) all end in whitespace + a count."""
+    """Text whose first stack line and most of the next ones (up to 20 checked) end in
+    whitespace and a count. Not every line must match, so that a damaged line gets an
+    error naming it rather than "unrecognized format"."""
     head = data[:_HEAD]
-    if b"\x00" in head or head[:1] in (b"{", b"["):
+    if b"\x00" in head or head.lstrip()[:1] in (b"{", b"["):
         return False
-    text = head.decode("utf-8", errors="replace")
-    lines = text.split("\n")
+    lines = head.decode("utf-8", errors="replace").split("\n")
     if len(data) > _HEAD:
         lines = lines[:-1]  # the last one may be cut
-    checked = 0
-    for line in lines:
-        line = line.rstrip("\r")
-        if not line.strip() or line.startswith("#"):
-            continue
-        if not _SNIFF_LINE.match(line):
-            return False
-        checked += 1
-        if checked == _SNIFF_LINES:
-            break
-    return checked > 0
+    lines = [ln.rstrip("\r") for ln in lines if ln.strip() and not ln.startswith("#")]
+    lines = lines[:_SNIFF_LINES]
+    matches = [bool(_SNIFF_LINE.match(ln)) for ln in lines]
+    return bool(matches) and matches[0] and 2 * sum(matches) >= len(matches)
 
 
 def read(inp: Input) -> list[RawProfile]:
