@@ -13,7 +13,8 @@ import pytest
 from profilelab import Profile
 from profilelab.readers.pprof import sniff as sniff_pprof
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
 _TEXT_SUFFIXES = {".md", ".string", ".json", ".src", ".rpt", ".dot", ".txt"}
 
 #: Columns that derive from the input's bytes or name, not its content.
