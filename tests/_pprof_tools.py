@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from profilelab import Profile
+from profilelab.readers.legacy import sniff as sniff_legacy
 from profilelab.readers.pprof import sniff as sniff_pprof
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,8 @@ def pprof_corpus_files() -> list[str]:
         if "driver/testdata/pprof." in str(path) or path.name.startswith("source"):
             continue
         head = path.read_bytes()[:4096]
+        if sniff_legacy(head):
+            continue
         if head[:2] == b"\x1f\x8b" or sniff_pprof(head):
             found.append(str(path.relative_to(CORPUS)))
     return found

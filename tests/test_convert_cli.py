@@ -32,7 +32,20 @@ def test_format_follows_the_output_suffix(corpus: Path, tmp_path: Path) -> None:
 
 def test_to_overrides_the_suffix_and_sample_index_selects(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "heap.txt"
-    assert main(["convert", str(corpus / HEAP), str(out), "--to", "folded", "--sample-index", "alloc_space"]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                str(corpus / HEAP),
+                str(out),
+                "--to",
+                "folded",
+                "--sample-index",
+                "alloc_space",
+            ]
+        )
+        == 0
+    )
     heap = profilelab.load(corpus / HEAP)
     assert top(profilelab.load(out)) == top(heap, "alloc_space")
     out = tmp_path / "one.pb.gz"
@@ -43,7 +56,16 @@ def test_to_overrides_the_suffix_and_sample_index_selects(corpus: Path, tmp_path
 def test_legacy_input_to_stdout(corpus: Path) -> None:
     """A real subprocess: bytes on stdout, nothing on stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", "profilelab", "convert", str(corpus / "google-pprof/profile/testdata/java.heap"), "-", "--to", "folded"],
+        [
+            sys.executable,
+            "-m",
+            "profilelab",
+            "convert",
+            str(corpus / "google-pprof/profile/testdata/java.heap"),
+            "-",
+            "--to",
+            "folded",
+        ],
         capture_output=True,
         cwd=ROOT,
         timeout=120,
@@ -64,8 +86,9 @@ def test_merging_inputs(corpus: Path, tmp_path: Path) -> None:
 
 @pytest.mark.golang
 def test_diff_base_option(corpus: Path, tmp_path: Path) -> None:
-    new, base = corpus / "parca-dev-parca/pkg/query/testdata/many/1644509299337903000.pb.gz", (
-        corpus / "parca-dev-parca/pkg/query/testdata/many/1644509272337470000.pb.gz"
+    new, base = (
+        corpus / "parca-dev-parca/pkg/query/testdata/many/1644509299337903000.pb.gz",
+        (corpus / "parca-dev-parca/pkg/query/testdata/many/1644509272337470000.pb.gz"),
     )
     out = tmp_path / "diff.pb.gz"
     assert main(["convert", str(new), str(out), "--diff-base", str(base)]) == 0

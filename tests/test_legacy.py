@@ -67,7 +67,9 @@ def test_drop_frames_follow_the_profile_kind(corpus: Path) -> None:
     heap = read(corpus / TESTDATA / "cppbench.heap")[0]
     assert heap.drop_frames is not None and "tc_malloc" in heap.drop_frames
     assert heap.keep_frames is not None and "runtime" in heap.keep_frames
-    assert "RecordLockProfileData" in (read(corpus / TESTDATA / "cppbench.contention")[0].drop_frames or "")
+    assert "RecordLockProfileData" in (
+        read(corpus / TESTDATA / "cppbench.contention")[0].drop_frames or ""
+    )
     assert "ProfileData::Add" in (read(corpus / TESTDATA / "cppbench.cpu")[0].drop_frames or "")
 
 
@@ -90,7 +92,8 @@ def test_gzipped_legacy_text_is_read(corpus: Path) -> None:
 MAPS = (
     "\nMAPPED_LIBRARIES:\n"
     "build=/opt/app\n"
-    "I0101 12:00:00.000000  1234 maps.cc:10] 00400000-00500000 r-xp 00000000 00:00 0 $build/server\n"
+    "I0101 12:00:00.000000  1234 maps.cc:10] "
+    "00400000-00500000 r-xp 00000000 00:00 0 $build/server\n"
     "00500000-00600000 rw-p 00100000 00:00 0 $build/server\n"
     "7f0000000000-7f0000100000 r-xp 00000000 08:01 1234 /lib/libc.so.6\n"
 )
@@ -113,7 +116,9 @@ SYNTHETIC = {
         "20 2 @ 0x401000 0x402000\n7 1 @ 0x401000\n"
         + MAPS.replace("MAPPED_LIBRARIES:", "--- Memory map: ---")
     ),
-    "goroutine": "# header comment\ngoroutine profile: total 3\n2 @ 0x401001 0x402002\n1 @ 0x403003\n",
+    "goroutine": (
+        "# header comment\ngoroutine profile: total 3\n2 @ 0x401001 0x402002\n1 @ 0x403003\n"
+    ),
     "thread without map": (
         "--- Thread 7f00 (name: main/1) stack: ---\n  PC: 0x401000 0x402001\n"
         "--- Thread 7f01 (name: worker/2) stack: ---\n  [same as previous thread]\n"
@@ -122,7 +127,9 @@ SYNTHETIC = {
 }
 
 
-def _cpu_binary(order: str, word: str, period_us: int, records: list[list[int]], tail: str) -> bytes:
+def _cpu_binary(
+    order: str, word: str, period_us: int, records: list[list[int]], tail: str
+) -> bytes:
     words = [0, 3, 0, period_us, 0]
     for count, *addrs in records:
         words += [count, len(addrs), *addrs]

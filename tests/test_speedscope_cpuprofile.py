@@ -132,7 +132,13 @@ def test_malformed_speedscope_fails_clearly(doc: str, expected: str) -> None:
 
 
 def node(id_: int, name: str, url: str = "", line: int = -1, **kw: Any) -> dict[str, Any]:
-    frame = {"functionName": name, "scriptId": "1", "url": url, "lineNumber": line, "columnNumber": 2}
+    frame = {
+        "functionName": name,
+        "scriptId": "1",
+        "url": url,
+        "lineNumber": line,
+        "columnNumber": 2,
+    }
     return {"id": id_, "callFrame": frame, **kw}
 
 
@@ -162,7 +168,9 @@ def test_cpuprofile_samples_become_timed_samples() -> None:
     assert p.profiles["duration_ns"].to_list() == [100_000, 100_000]
     wall = p.samples.join(p.profiles.filter(pl.col("sample_type") == "wall"), on="profile_id")
     assert wall["value"].to_list() == [10, 20, 5, 25, 10, 20]  # gap to the next sample
-    assert wall["time_ns"].to_list() == [t * 1000 for t in (5_000_010, 5_000_020, 5_000_040, 5_000_045, 5_000_070, 5_000_080)]
+    assert wall["time_ns"].to_list() == [
+        t * 1000 for t in (5_000_010, 5_000_020, 5_000_040, 5_000_045, 5_000_070, 5_000_080)
+    ]
     assert top(p, "samples") == {
         "main": (1, 4),
         "(anonymous)": (1, 3),
@@ -177,7 +185,8 @@ def test_cpuprofile_samples_become_timed_samples() -> None:
 
 def test_cpuprofile_with_hit_counts_only_and_parent_links() -> None:
     nodes = [
-        {k: v for k, v in n.items() if k != "children"} for n in CPUPROFILE["nodes"]  # type: ignore[attr-defined]
+        {k: v for k, v in n.items() if k != "children"}
+        for n in CPUPROFILE["nodes"]  # type: ignore[attr-defined]
     ]
     parents = {2: 1, 3: 1, 4: 2, 5: 4, 6: 1}
     for n in nodes:
@@ -213,8 +222,14 @@ def test_cpuprofile_to_pprof_matches_go(tmp_path: Path) -> None:
         ({"nodes": [node(1, "a", children=[1])]}, "cycle"),
         ({"nodes": [node(1, "a", children=[9])]}, "unknown node 9"),
         ({"nodes": [node(1, "a"), node(1, "b")]}, "duplicate node ids"),
-        ({"nodes": [node(1, "a")], "samples": [1, 7], "startTime": 0, "timeDeltas": [1, 1]}, "unknown node 7"),
-        ({"nodes": [node(1, "a")], "samples": [1], "startTime": 0, "timeDeltas": [1, 2]}, "1 samples but 2 timeDeltas"),
+        (
+            {"nodes": [node(1, "a")], "samples": [1, 7], "startTime": 0, "timeDeltas": [1, 1]},
+            "unknown node 7",
+        ),
+        (
+            {"nodes": [node(1, "a")], "samples": [1], "startTime": 0, "timeDeltas": [1, 2]},
+            "1 samples but 2 timeDeltas",
+        ),
         ({"nodes": [node(1, "a")], "samples": ["x"]}, "'samples' must be a list of integers"),
         ({"nodes": [{"id": 1}, {"callFrame": {}}]}, "has no 'callFrame'"),
     ],

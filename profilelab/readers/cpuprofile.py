@@ -48,8 +48,8 @@ def read(inp: Input) -> list[RawProfile]:
     else:
         raw = _from_samples(nodes, doc, inp.name)
     start, end = doc.get("startTime"), doc.get("endTime")
-    if _number(start) and _number(end) and end >= start:
-        raw.duration_ns = int(round((end - start) * 1000))
+    if isinstance(start, int | float) and isinstance(end, int | float) and end >= start:
+        raw.duration_ns = round((end - start) * 1000)
     raw.source_id = digest_bytes(inp.raw)
     return [raw]
 
@@ -186,7 +186,7 @@ def _from_samples(nodes: _Nodes, doc: dict[str, Any], name: str) -> RawProfile:
     pos = nodes.position(ids, "samples")
     deltas = doc.get("timeDeltas")
     start, end = doc.get("startTime"), doc.get("endTime")
-    if deltas is None or not _number(start):
+    if deltas is None or not isinstance(start, int | float):
         return build_raw(
             nodes.named(),
             pos,
@@ -198,8 +198,8 @@ def _from_samples(nodes: _Nodes, doc: dict[str, Any], name: str) -> RawProfile:
     gaps = _int_array(deltas, "timeDeltas", name)
     if len(gaps) != len(ids):
         raise FormatError(f"{name}: {len(ids)} samples but {len(gaps)} timeDeltas")
-    times = int(start) + np.cumsum(gaps)  # microseconds, V8's monotonic clock
-    last = int(end) if _number(end) else (int(times[-1]) if len(times) else 0)
+    times = round(start) + np.cumsum(gaps)  # microseconds, V8's monotonic clock
+    last = round(end) if isinstance(end, int | float) else (int(times[-1]) if len(times) else 0)
     wall = np.maximum(np.diff(times, append=last), 0)  # time until the next sample
     raw = build_raw(
         nodes.named(),

@@ -58,7 +58,9 @@ def _load(inp: Input) -> dict[str, Any]:
 
 def _frames(doc: dict[str, Any], name: str) -> NamedStacks:
     """The shared frames (stacks are filled in per profile)."""
-    frames = (doc.get("shared") or {}).get("frames") if isinstance(doc.get("shared"), dict) else None
+    frames = (
+        (doc.get("shared") or {}).get("frames") if isinstance(doc.get("shared"), dict) else None
+    )
     if not isinstance(frames, list):
         raise FormatError(f"{name}: speedscope file has no shared.frames list")
     if not all(isinstance(f, dict) and isinstance(f.get("name"), str) for f in frames):
@@ -101,7 +103,9 @@ def _profile(prof: Any, i: int, frames: NamedStacks, name: str) -> RawProfile:
         lists = pa.array(samples, type=pa.list_(pa.int64()))
         values = np.rint(pa.array(weights, type=pa.float64()).to_numpy(zero_copy_only=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        raise FormatError(f"{where}: samples must be lists of frame indices, weights numbers") from None
+        raise FormatError(
+            f"{where}: samples must be lists of frame indices, weights numbers"
+        ) from None
     if lists.null_count or np.isnan(values).any() or (np.abs(values) >= 2**62).any():
         raise FormatError(f"{where}: null sample or weight out of range")
     flat = lists.flatten().to_numpy(zero_copy_only=False).astype(np.int64)

@@ -104,7 +104,7 @@ def gather(blob: Blob, index: np.ndarray) -> Blob:
 
 
 def group(blob: Blob, owner_offsets: np.ndarray) -> Blob:
-    """Join consecutive records into one record per owner (``owner_offsets`` is CSR over records)."""
+    """Join consecutive records into one per owner (``owner_offsets``: CSR over records)."""
     offsets = blob.offsets[np.asarray(owner_offsets, dtype=np.int64)]
     if len(offsets) == 0:
         return empty(0)

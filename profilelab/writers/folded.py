@@ -36,9 +36,7 @@ def write(profile: Profile, out: BinaryIO) -> None:
 def folded_names(frames: pl.DataFrame) -> pl.DataFrame:
     """frame_id -> name, with ``;`` and line breaks replaced (see the module contract)."""
     names = (
-        frame_names(frames)
-        .str.replace_all(";", ":", literal=True)
-        .str.replace_all(r"[\r\n]", " ")
+        frame_names(frames).str.replace_all(";", ":", literal=True).str.replace_all(r"[\r\n]", " ")
     )
     return pl.DataFrame({"frame_id": frames["frame_id"], "name": names})
 

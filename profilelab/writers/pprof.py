@@ -481,7 +481,7 @@ class _Encoder:
 
     def _encode_label_sets(self, rows: pl.DataFrame) -> pb.Blob:
         """One record per label set position (0 = no labels), each its Label fields."""
-        n_sets = int(rows["_set"].max() or 0) if rows.height else 0
+        n_sets = int(rows["_set"].cast(pl.Int64).max() or 0) if rows.height else 0  # type: ignore[arg-type]
         is_str = rows["str"].is_not_null().to_numpy()
         labels = self._label(
             self.strings.index(rows["key"]),

@@ -31,7 +31,13 @@ from profilelab.writers._select import frame_names
 
 SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 _UNITS = {"nanoseconds", "microseconds", "milliseconds", "seconds", "bytes"}
-_HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_HTML_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 
 
 def write(profile: Profile, out: BinaryIO) -> None:
@@ -49,7 +55,7 @@ def dumps(doc: dict[str, Any]) -> str:
 def document(profile: Profile) -> dict[str, Any]:
     """The speedscope file as a dict."""
     frames, frame_index = _frames(profile)
-    profiles = []
+    profiles: list[dict[str, Any]] = []
     active = None
     for row in profile.profiles.iter_rows(named=True):
         if row["is_default"] and active is None:
@@ -110,7 +116,9 @@ def _sampled(profile: Profile, row: dict[str, Any], frame_index: pl.DataFrame) -
         samples.select("_row", "stack_id")
         .join(profile.stacks.select("stack_id", "frame_ids"), on="stack_id", how="left")
         .explode("frame_ids")
-        .join(frame_index, left_on="frame_ids", right_on="frame_id", how="left", maintain_order="left")
+        .join(
+            frame_index, left_on="frame_ids", right_on="frame_id", how="left", maintain_order="left"
+        )
         .group_by("_row", maintain_order=True)
         .agg(pl.col("index").drop_nulls().reverse())
         .sort("_row")

@@ -123,7 +123,8 @@ _LOCK_DROP = "|".join(
         "(base::Mutex::)?UnlockSlow.*", "(base::Mutex::)?ReaderUnlock.*",
         "(base::MutexLock::)?~MutexLock.*", "(Mutex::)?AwaitCommon.*", "(Mutex::)?Unlock.*",
         "(Mutex::)?UnlockSlow.*", "(Mutex::)?ReaderUnlock.*", "(MutexLock::)?~MutexLock.*",
-        "(SpinLock::)?Unlock.*", "(SpinLock::)?SlowUnlock.*", "(SpinLockHolder::)?~SpinLockHolder.*",
+        "(SpinLock::)?Unlock.*", "(SpinLock::)?SlowUnlock.*",
+        "(SpinLockHolder::)?~SpinLockHolder.*",
     ]
 )  # fmt: skip
 _HEAP_TYPES = (
