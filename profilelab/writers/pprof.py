@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import gzip
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import polars as pl
@@ -192,6 +192,85 @@ def _wide_samples(profile: Profile, parts: list[_Source]) -> pl.DataFrame:
     return wide
 
 
+class _Runs:
+    """Stacks (CSR of frame ids) cut into location runs, and the distinct runs."""
+
+    def __init__(self, flat_ids: np.ndarray, depth: np.ndarray, frames: pl.DataFrame) -> None:
+        self.stack_offsets = np.zeros(len(depth) + 1, dtype=np.int64)
+        np.cumsum(depth, out=self.stack_offsets[1:])
+        all_ids = frames["frame_id"].to_numpy()
+        order = np.argsort(all_ids, kind="stable")
+        self.fpos = order[np.searchsorted(all_ids[order], flat_ids)]  # frame row per slot
+        inlined = frames["inlined"].to_numpy()[self.fpos]
+        # A location starts at each stack's leaf and after every frame that is not inlined.
+        self.start = np.ones(len(flat_ids), dtype=bool)
+        self.start[1:] = ~inlined[:-1]
+        self.start[self.stack_offsets[:-1][depth > 0]] = True
+        self.run_offsets = np.append(np.nonzero(self.start)[0], len(flat_ids)).astype(np.int64)
+        key = ids.hash_sequences(flat_ids.view(np.uint64), self.run_offsets)
+        _, self.first, self.inverse = np.unique(key, return_index=True, return_inverse=True)
+        self.table_pos = frames["_order"].to_numpy()[self.fpos]
+
+    def emission_order(self) -> tuple[np.ndarray, list[int]]:
+        loc_offsets = np.concatenate([[0], np.cumsum(np.diff(self.run_offsets)[self.first])])
+        slots = _csr_take(self.run_offsets, self.first)
+        return _emission_order(loc_offsets.astype(np.int64), self.table_pos[slots])
+
+
+def _unused_locations(frames: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Frames no stack uses, regrouped into locations: (frame ids, frames per location).
+
+    Reading pprof emits a location's frames consecutively (innermost first, the caller
+    last, all with the location's address, mapping and folded flag), except frames already
+    emitted for another location. So a run of unused frames ends after a frame that is not
+    inlined or where that key changes; a run that ends on an inlined frame is completed by
+    :func:`_callers`. Loops over unused frames only (pprof inputs have few).
+    """
+    cols = frames.select(
+        "frame_id",
+        "inlined",
+        pl.struct("address", "mapping_id", "folded").alias("key"),  # shared by a location
+        "_used",
+        pl.col("function").is_not_null(),
+    ).rows()
+    unused = [i for i, row in enumerate(cols) if not row[3]]
+    runs: list[list[int]] = []
+    for i in unused:
+        _, _, key, _, named = cols[i]
+        last = runs[-1] if runs else None
+        if named and last and cols[last[-1]][1] and cols[last[-1]][2] == key:
+            last.append(i)
+        else:
+            runs.append([i])
+    ids: list[int] = []
+    depth: list[int] = []
+    for run in runs:
+        if cols[run[-1]][1]:  # inlined last frame: find the rest of its location
+            run = run + _callers(cols, run[-1])
+        ids += [cols[j][0] for j in run]
+        depth.append(len(run))
+    return np.array(ids, dtype=np.int64), np.array(depth, dtype=np.int64)
+
+
+def _callers(cols: list[tuple[Any, ...]], last: int) -> list[int]:
+    """The used frames that complete a location whose unused frames end at row ``last``:
+    the rows right after it when they finish the location (it introduced them), else the
+    nearest earlier non-inlined frame with a function, the same address, mapping and
+    folded flag."""
+    key = cols[last][2]
+    ahead = []
+    for j in range(last + 1, len(cols)):
+        if not cols[j][4] or cols[j][2] != key:
+            break
+        ahead.append(j)
+        if not cols[j][1]:
+            return ahead
+    for j in range(last - 1, -1, -1):
+        if not cols[j][1] and cols[j][4] and cols[j][2] == key:
+            return [j]
+    return []
+
+
 def _csr_take(offsets: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The flat positions of CSR ``rows`` (in the given order), concatenated."""
     start = offsets[:-1][rows]
@@ -200,18 +279,19 @@ def _csr_take(offsets: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return shift + np.arange(int(length.sum()), dtype=np.int64)
 
 
-def _emission_order(offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
+def _emission_order(offsets: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, list[int]]:
     """An order of locations whose frames, emitted location by location and deduplicated,
     come out in frames-table order (``positions``: each location's frames' table rows).
 
     Reading pprof builds the frames table exactly that way, so writing locations in this
     order makes a round trip keep the frames table's row order. Greedy over table rows:
     for the next row not yet emitted, pick a location that introduces exactly the next
-    rows in order. Loops over locations, never over samples.
+    rows in order. Loops over locations, never over samples. Also returns the rows no
+    location introduces that way (a standalone location of that frame would).
     """
     n = len(offsets) - 1
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), []
     n_rows = int(positions.max()) + 1 if len(positions) else 0
     owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
     by_row = np.argsort(positions, kind="stable")
@@ -220,6 +300,7 @@ def _emission_order(offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
     done = np.zeros(n_rows, dtype=bool)
     emitted = np.zeros(n, dtype=bool)
     order: list[int] = []
+    missing: list[int] = []
     for row in range(n_rows):
         if done[row]:
             continue
@@ -227,13 +308,16 @@ def _emission_order(offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
         chosen = next(
             (c for c in candidates if not emitted[c] and _introduces(seqs[c], done, row)), None
         )
-        if chosen is None:  # not a table pprof reading could build; any order is valid
-            chosen = next((c for c in candidates if not emitted[c]), candidates[0])
+        if chosen is None:
+            missing.append(row)
+            chosen = next((c for c in candidates if not emitted[c]), None)
+            if chosen is None:
+                continue
         emitted[chosen] = True
         order.append(chosen)
         done[seqs[chosen]] = True
     order += np.nonzero(~emitted)[0].tolist()
-    return np.asarray(order, dtype=np.int64)
+    return np.asarray(order, dtype=np.int64), missing
 
 
 def _introduces(seq: list[int], done: np.ndarray, row: int) -> bool:
@@ -397,41 +481,43 @@ class _Encoder:
     ) -> tuple[pb.Blob, pb.Blob]:
         """Regroup each stack's frames into locations; return locations and per-stack ids.
 
-        Unused frames (kept with keep_unused) are regrouped the same way, in table order,
-        as if they formed one more stack.
+        Unused frames (kept with keep_unused) are regrouped by :func:`_unused_locations`,
+        each location as one more stack.
         """
         flat_ids = stacks["frame_ids"].explode(empty_as_null=False).to_numpy().astype(np.int64)
         depth = stacks["frame_ids"].list.len().to_numpy().astype(np.int64)
-        unused = frames.filter(~pl.col("_used"))["frame_id"].to_numpy().astype(np.int64)
-        if len(unused):
-            flat_ids = np.concatenate([flat_ids, unused])
-            depth = np.append(depth, len(unused))
-        stack_offsets = np.zeros(len(depth) + 1, dtype=np.int64)
-        np.cumsum(depth, out=stack_offsets[1:])
-        all_ids = frames["frame_id"].to_numpy()
-        order = np.argsort(all_ids, kind="stable")
-        fpos = order[np.searchsorted(all_ids[order], flat_ids)]  # frame position per slot
-        inlined = frames["inlined"].to_numpy()[fpos]
-        # A location starts at each stack's leaf and after every frame that is not inlined.
-        start = np.ones(len(flat_ids), dtype=bool)
-        start[1:] = ~inlined[:-1]
-        start[stack_offsets[:-1][depth > 0]] = True
-        run_offsets = np.append(np.nonzero(start)[0], len(flat_ids)).astype(np.int64)
-        run_key = ids.hash_sequences(flat_ids.view(np.uint64), run_offsets)
-        _, first, inverse = np.unique(run_key, return_index=True, return_inverse=True)
-        table_pos = frames["_order"].to_numpy()[fpos]
-        loc_offsets = np.concatenate([[0], np.cumsum(np.diff(run_offsets)[first])])
-        loc_slots = _csr_take(run_offsets, first)
-        order_key = _emission_order(loc_offsets, table_pos[loc_slots])
-        rank = np.empty(len(first), dtype=np.int64)
-        rank[order_key] = np.arange(len(first))
-        run_loc = rank[inverse]  # location position of each run
-        loc_runs = first[order_key]  # the first run of each location, in location order
-        cs = np.concatenate([[0], np.cumsum(start)])
-        n_real = len(stacks)
-        stack_loc_ids = pb.group(pb.varints(run_loc + 1), cs[stack_offsets[: n_real + 1]])
-        locations = self._encode_locations(loc_runs, run_offsets, fpos, frames, frame_fn, mappings)
+        extra_ids, extra_depth = _unused_locations(frames)
+        for _ in range(2):
+            runs = _Runs(
+                np.concatenate([flat_ids, extra_ids]), np.concatenate([depth, extra_depth]), frames
+            )
+            order_key, missing = runs.emission_order()
+            standalone = self._standalone(frames, missing)
+            if not len(standalone):
+                break
+            # A frame whose row no location introduces in order: the input had it as a
+            # location of its own (unused); write that location too, then order again.
+            extra_ids = np.concatenate([extra_ids, standalone])
+            extra_depth = np.concatenate([extra_depth, np.ones(len(standalone), np.int64)])
+        rank = np.empty(len(order_key), dtype=np.int64)
+        rank[order_key] = np.arange(len(order_key))
+        run_loc = rank[runs.inverse]  # location position of each run
+        loc_runs = runs.first[order_key]  # the first run of each location, in location order
+        cs = np.concatenate([[0], np.cumsum(runs.start)])
+        stack_loc_ids = pb.group(pb.varints(run_loc + 1), cs[runs.stack_offsets[: len(stacks) + 1]])
+        locations = self._encode_locations(
+            loc_runs, runs.run_offsets, runs.fpos, frames, frame_fn, mappings
+        )
         return locations, stack_loc_ids
+
+    def _standalone(self, frames: pl.DataFrame, rows: list[int]) -> np.ndarray:
+        """Frame ids of ``rows`` that can be a location alone (named, not inlined)."""
+        if not self.keep_unused or not rows:
+            return np.zeros(0, dtype=np.int64)
+        picked = frames.filter(
+            pl.col("_order").is_in(rows) & ~pl.col("inlined") & pl.col("function").is_not_null()
+        )
+        return picked["frame_id"].to_numpy().astype(np.int64)
 
     # -- encoding --------------------------------------------------------------------------
 
