@@ -259,3 +259,16 @@ def test_round_trip_property(data: bytes) -> None:
     again = profilelab.load(encode(original), name="written.pb.gz")
     again.check()
     assert_same_tables(original, again, same_order=False)
+
+
+def test_diff_against_itself_sums_to_zero(corpus: Path) -> None:
+    p = profilelab.load(corpus / SAMPLE_CPU)
+    diff = profilelab.load(encode(p, base=p))
+    diff.check()
+    assert diff.samples.height == 2 * p.samples.height
+    assert diff.samples["value"].sum() == 0
+
+
+def test_nothing_to_write_is_an_error() -> None:
+    with pytest.raises(QueryError, match="nothing to write"):
+        encode(profilelab.Profile.empty())

@@ -54,6 +54,8 @@ def dumps(doc: dict[str, Any]) -> str:
 
 def document(profile: Profile) -> dict[str, Any]:
     """The speedscope file as a dict."""
+    if profile.profiles.height == 0:
+        raise QueryError("nothing to write: the profile has no sample types")
     frames, frame_index = _frames(profile)
     profiles: list[dict[str, Any]] = []
     active = None
