@@ -23,7 +23,8 @@ from profilelab.readers._input import Input
 from profilelab.readers._stacks import NamedStacks, build_raw, reversed_lists
 
 FORMAT = "folded"
-_LINE = r"^(.*?)\s+(\d+)\s*$"
+_COUNT = r"\s(\d+)$"  # end-anchored patterns run backwards from the line end: fast
+_COUNT_SUFFIX = r"\s+\d+$"
 _SNIFF_LINE = re.compile(r"^[^\x00-\x08\x0b-\x1f]*?[ \t]+\d+[ \t]*$")
 _HEAD = 4096
 _SNIFF_LINES = 20
@@ -48,14 +49,12 @@ def sniff(data: bytes) -> bool:
 def read(inp: Input) -> list[RawProfile]:
     """Decode folded stacks; a line that is not ``stack count`` is a FormatError naming it."""
     text = inp.data.decode("utf-8", errors="replace")
-    lines = pl.Series("line", text.split("\n"), dtype=pl.Utf8).str.strip_chars_end("\r")
+    lines = pl.Series("line", text.split("\n"), dtype=pl.Utf8).str.strip_chars_end()
     frame = pl.DataFrame({"line": lines}).with_row_index("no", offset=1)
-    frame = frame.filter(
-        (pl.col("line").str.strip_chars() != "") & ~pl.col("line").str.starts_with("#")
-    )
+    frame = frame.filter((pl.col("line") != "") & ~pl.col("line").str.starts_with("#"))
     parsed = frame.with_columns(
-        pl.col("line").str.extract(_LINE, 1).str.strip_chars().alias("stack"),
-        pl.col("line").str.extract(_LINE, 2).cast(pl.Int64, strict=False).alias("count"),
+        pl.col("line").str.replace(_COUNT_SUFFIX, "").str.strip_chars().alias("stack"),
+        pl.col("line").str.extract(_COUNT, 1).cast(pl.Int64, strict=False).alias("count"),
     )
     bad = parsed.filter(pl.col("count").is_null())
     if bad.height:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 _U64 = np.uint64
 _THRESHOLDS = np.array([1 << (7 * k) for k in range(1, 10)], dtype=_U64)
@@ -67,40 +68,55 @@ def varints(values: np.ndarray) -> Blob:
         return _from_lengths(
             np.concatenate([p.data for p in parts]), np.concatenate([p.lengths for p in parts])
         )
-    nbytes = 1 + (v[:, None] >= _THRESHOLDS[None, :]).sum(axis=1)
-    k = np.arange(10, dtype=_U64)
+    nbytes = np.ones(n, dtype=np.int64)
+    for threshold in _THRESHOLDS:
+        nbytes += v >= threshold
+    width = int(nbytes.max())  # only as many 7-bit groups as the largest value needs
+    k = np.arange(width, dtype=_U64)
     groups = ((v[:, None] >> (k * _U64(7))[None, :]) & _U64(0x7F)).astype(np.uint8)
-    more = k[None, :].astype(np.int64) < (nbytes[:, None] - 1)
-    groups |= np.where(more, np.uint8(0x80), np.uint8(0))
-    keep = k[None, :].astype(np.int64) < nbytes[:, None]
-    return _from_lengths(groups[keep], nbytes.astype(np.int64))
+    kk = k[None, :].astype(np.int64)
+    groups[kk < (nbytes[:, None] - 1)] |= np.uint8(0x80)
+    return _from_lengths(groups[kk < nbytes[:, None]], nbytes)
+
+
+def _arrow(blob: Blob) -> pa.LargeBinaryArray:
+    """The records as an Arrow large_binary array (zero-copy)."""
+    offsets = pa.py_buffer(np.ascontiguousarray(blob.offsets, dtype=np.int64))
+    data = pa.py_buffer(np.ascontiguousarray(blob.data, dtype=np.uint8))
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(blob), [None, offsets, data])
+
+
+def _blob(arr: pa.Array) -> Blob:
+    """An Arrow large_binary array's records as a Blob (zero-copy)."""
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    )
+    return Blob(data[offsets[0] : offsets[-1]], offsets - offsets[0])
+
+
+_NO_SEPARATOR = pa.scalar(b"", pa.large_binary())
 
 
 def cat(*blobs: Blob) -> Blob:
-    """Record-wise concatenation: record i of the result is record i of each blob in turn."""
-    n = len(blobs[0])
-    lengths = [b.lengths for b in blobs]
-    total = np.sum(lengths, axis=0) if n else np.zeros(0, np.int64)
-    out = _from_lengths(np.empty(int(total.sum()) if n else 0, np.uint8), total)
-    start = out.offsets[:-1].copy()
-    for b, ln in zip(blobs, lengths, strict=True):
-        if len(b.data):
-            pos = np.repeat(start - b.offsets[:-1], ln) + np.arange(len(b.data), dtype=np.int64)
-            out.data[pos] = b.data
-        start += ln
-    return out
+    """Record-wise concatenation: record i of the result is record i of each blob in turn.
+
+    Arrow's C++ kernels do the byte copying (an order of magnitude faster than numpy
+    index arithmetic per byte)."""
+    if len(blobs) == 1:
+        return blobs[0]
+    if len(blobs[0]) == 0:
+        return empty(0)
+    return _blob(pc.binary_join_element_wise(*map(_arrow, blobs), _NO_SEPARATOR))
 
 
 def gather(blob: Blob, index: np.ndarray) -> Blob:
     """The records at ``index`` (repeats allowed), in that order."""
     index = np.asarray(index, dtype=np.int64)
-    lengths = blob.lengths[index]
-    out_offsets = np.zeros(len(index) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=out_offsets[1:])
-    pos = np.repeat(blob.offsets[:-1][index] - out_offsets[:-1], lengths) + np.arange(
-        int(out_offsets[-1]), dtype=np.int64
-    )
-    return Blob(blob.data[pos], out_offsets)
+    if len(index) == 0:
+        return empty(0)
+    return _blob(_arrow(blob).take(pa.array(index)))
 
 
 def group(blob: Blob, owner_offsets: np.ndarray) -> Blob:

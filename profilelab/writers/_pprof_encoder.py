@@ -30,7 +30,7 @@ class _Strings:
 
     def __init__(self, arrays: list[pa.Array]) -> None:
         parts = [pa.array([""], pa.large_string())]
-        parts += [a.cast(pa.large_string()).fill_null("") for a in arrays]
+        parts += [a.cast(pa.large_string()).drop_null() for a in arrays]
         self.table = pc.unique(pa.concat_arrays(parts))
 
     def index(self, values: pa.Array | pl.Series | list[str]) -> np.ndarray:
@@ -151,7 +151,7 @@ class Encoder:
         arrays += [_utf8(frames[c]) for c in ("function", "system_name", "file")]
         arrays += [_utf8(mappings[c]) for c in ("binary", "build_id")]
         arrays += [_utf8(labels[c]) for c in ("key", "str", "unit")]
-        arrays += [_utf8(self.samples[c]) for c in SPAN_COLUMNS]
+        arrays += [_utf8(self.samples[c].drop_nulls().unique()) for c in SPAN_COLUMNS]
         return arrays
 
     def _functions(self, frames: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:

@@ -35,7 +35,7 @@ from profilelab.writers import Writer, register
 from profilelab.writers._pprof_encoder import BASE_LABEL, SPAN_COLUMNS, Encoder
 
 __all__ = ["BASE_LABEL", "encode", "write", "write_diff"]
-_GZIP_LEVEL = 6
+_GZIP_LEVEL = 1  # 3x faster than 6 for ~5% larger files: writing big profiles is gzip-bound
 
 
 def write(profile: Profile, out: BinaryIO) -> None:
@@ -158,26 +158,50 @@ def _merged_header(parts: list[_Source]) -> _Header:
     )
 
 
+def _aligned(source: _Source) -> pl.DataFrame | None:
+    """Fast path: every sample type holds the same samples in the same order (as read)."""
+    blocks = [
+        source.samples.filter(pl.col("profile_id") == pid) for pid in source.rows["profile_id"]
+    ]
+    first = blocks[0]
+    keys = ["sample_index", "stack_id", "label_set_id", *SPAN_COLUMNS]
+    if not all(b.height == first.height for b in blocks):
+        return None
+    if not all(b.select(keys).equals(first.select(keys)) for b in blocks[1:]):
+        return None
+    if not first["sample_index"].is_sorted():
+        return None
+    values = {f"v{t}": b["value"] for t, b in enumerate(blocks)}
+    return first.select(keys).with_columns(**values)
+
+
+def _pivoted(source: _Source) -> pl.DataFrame:
+    """One row per sample_index, 0 where a sample type lacks the sample."""
+    pos = source.rows.select("profile_id", pl.int_range(pl.len()).alias("_t"))
+    s = source.samples.join(pos, on="profile_id", how="inner")
+    values = [
+        pl.col("value").filter(pl.col("_t") == t).sum().alias(f"v{t}")
+        for t in range(source.rows.height)
+    ]
+    return (
+        s.group_by("sample_index")
+        .agg(
+            pl.col("stack_id").first(),
+            pl.col("label_set_id").first(),
+            *[pl.col(c).drop_nulls().first() for c in SPAN_COLUMNS],
+            *values,
+        )
+        .sort("sample_index")
+    )
+
+
 def _wide_samples(parts: list[_Source]) -> pl.DataFrame:
     """One row per written sample: stack, label set, span ids, is_base, v0..vN."""
     n_types = len(parts[0].types)
     blocks = []
     for source in parts:
-        pos = source.rows.select("profile_id", pl.int_range(pl.len()).alias("_t"))
-        s = source.samples.join(pos, on="profile_id", how="inner")
-        values = [
-            pl.col("value").filter(pl.col("_t") == t).sum().alias(f"v{t}") for t in range(n_types)
-        ]
-        wide = (
-            s.group_by("sample_index")
-            .agg(
-                pl.col("stack_id").first(),
-                pl.col("label_set_id").first(),
-                *[pl.col(c).drop_nulls().first() for c in SPAN_COLUMNS],
-                *values,
-            )
-            .sort("sample_index")
-        )
+        aligned = _aligned(source)
+        wide = aligned if aligned is not None else _pivoted(source)
         if source.negate:
             wide = wide.with_columns([-pl.col(f"v{t}") for t in range(n_types)])
         blocks.append(wide.with_columns(pl.lit(source.negate).alias("is_base")))
