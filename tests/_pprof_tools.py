@@ -10,7 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from profilelab import Profile
+from profilelab import Profile, load
+from profilelab._proto import pprof_pb2
 from profilelab.readers.legacy import sniff as sniff_legacy
 from profilelab.readers.pprof import sniff as sniff_pprof
 
@@ -160,3 +161,26 @@ def top(profile: Profile, sample_type: str | None = None) -> dict[str, tuple[int
     both = cum.join(flat, on="name", how="left", suffix="_flat").fill_null(0)
     rows = both.select("name", "value", "value_flat").iter_rows()
     return {n: (f, c) for n, c, f in rows if (f, c) != (0, 0)}  # as pprof, hide empty nodes
+
+
+HOSTILE = [
+    "<script>alert('x')</script>",
+    'say "hi"; rm -rf /',
+    "multi\nline\r\nname",
+    "a;b;c",
+    "tab\there 42",
+]
+
+
+def hostile_profile() -> Profile:
+    """A pprof profile whose function names are hostile (HTML, quotes, ';', newlines)."""
+
+    msg = pprof_pb2.Profile()
+    msg.string_table.extend([b"", b"samples", b"count", *(n.encode() for n in HOSTILE)])
+    msg.sample_type.add(type=1, unit=2)
+    for i in range(len(HOSTILE)):
+        msg.function.add(id=i + 1, name=3 + i, system_name=3 + i)
+        msg.location.add(id=i + 1, line=[pprof_pb2.Line(function_id=i + 1)])
+    msg.sample.add(location_id=[1, 2, 3, 4, 5], value=[10])
+    msg.sample.add(location_id=[3, 5], value=[1])
+    return load(msg.SerializeToString(), name="hostile.pb")

@@ -12,7 +12,7 @@ import profilelab
 from profilelab import FormatError, QueryError
 from profilelab.writers import write
 from profilelab.writers.pprof import encode
-from tests._pprof_tools import go_pprof, top
+from tests._pprof_tools import go_pprof, hostile_profile, top
 
 ROUND_TRIP = [
     "google-pprof/internal/report/testdata/sample.cpu",
@@ -93,31 +93,6 @@ def test_empty_and_garbage_inputs_fail_clearly() -> None:
         profilelab.load(b"\x00\x01\x02garbage", name="x.folded")
     with pytest.raises(FormatError, match=r"^x\.folded: unrecognized format"):
         profilelab.load(b"just some words\n", name="x.folded")
-
-
-HOSTILE = [
-    "<script>alert('x')</script>",
-    'say "hi"; rm -rf /',
-    "multi\nline\r\nname",
-    "a;b;c",
-    "tab\there 42",
-]
-
-
-def hostile_profile() -> profilelab.Profile:
-    """A pprof-shaped profile whose function names are hostile, through the folded reader
-    (names escaped by hand: the reader cannot produce ';' or newlines in names)."""
-    from profilelab._proto import pprof_pb2
-
-    msg = pprof_pb2.Profile()
-    msg.string_table.extend([b"", b"samples", b"count", *(n.encode() for n in HOSTILE)])
-    msg.sample_type.add(type=1, unit=2)
-    for i in range(len(HOSTILE)):
-        msg.function.add(id=i + 1, name=3 + i, system_name=3 + i)
-        msg.location.add(id=i + 1, line=[pprof_pb2.Line(function_id=i + 1)])
-    msg.sample.add(location_id=[1, 2, 3, 4, 5], value=[10])
-    msg.sample.add(location_id=[3, 5], value=[1])
-    return profilelab.load(msg.SerializeToString(), name="hostile.pb")
 
 
 def test_hostile_names_survive_folded_as_documented() -> None:

@@ -14,8 +14,7 @@ import profilelab
 from profilelab import FormatError, QueryError
 from profilelab.writers import format_for_path, write
 from profilelab.writers.pprof import encode
-from tests._pprof_tools import go_pprof, top
-from tests.test_folded import HOSTILE, hostile_profile
+from tests._pprof_tools import HOSTILE, go_pprof, hostile_profile, top
 
 UNITS = {"none", "nanoseconds", "microseconds", "milliseconds", "seconds", "bytes"}
 
