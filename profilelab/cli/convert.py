@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import profilelab
 from profilelab import writers
@@ -88,9 +90,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emit(output: str, write: object) -> None:
+def _emit(output: str, write: Callable[[BinaryIO], None]) -> None:
     """Write to stdout, or to a temporary file renamed over OUT once complete."""
-    assert callable(write)
     if output == "-":
         write(sys.stdout.buffer)
         sys.stdout.buffer.flush()
@@ -102,7 +103,7 @@ def _emit(output: str, write: object) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
-            write(out)
+            write(out)  # type: ignore[arg-type]
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
