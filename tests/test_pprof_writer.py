@@ -272,3 +272,13 @@ def test_diff_against_itself_sums_to_zero(corpus: Path) -> None:
 def test_nothing_to_write_is_an_error() -> None:
     with pytest.raises(QueryError, match="nothing to write"):
         encode(profilelab.Profile.empty())
+
+
+def test_same_input_loaded_twice_keeps_its_totals(corpus: Path) -> None:
+    twice = profilelab.load([corpus / SAMPLE_CPU, corpus / SAMPLE_CPU])
+    again = profilelab.load(encode(twice))
+    assert again.samples["value"].sum() == twice.samples["value"].sum()
+    assert (
+        again.samples["value"].sum()
+        == 2 * profilelab.load(corpus / SAMPLE_CPU).samples["value"].sum()
+    )
