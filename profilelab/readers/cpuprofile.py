@@ -54,6 +54,11 @@ def read(inp: Input) -> list[RawProfile]:
     return [raw]
 
 
+def _small_int(x: Any) -> bool:
+    """An integer that fits int64 comfortably (JSON allows any size)."""
+    return isinstance(x, int) and not isinstance(x, bool) and abs(x) < 2**62
+
+
 def _number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and abs(x) < 2**53
 
@@ -84,7 +89,7 @@ class _Nodes:
         self.stack_offsets, self.stack_frames = self._stacks()
 
     def _id(self, node: Any) -> int:
-        if not isinstance(node, dict) or not isinstance(node.get("id"), int):
+        if not isinstance(node, dict) or not _small_int(node.get("id")):
             raise FormatError(f"{self.name}: every .cpuprofile node needs an integer 'id'")
         if not isinstance(node.get("callFrame"), dict):
             raise FormatError(f"{self.name}: node {node['id']} has no 'callFrame' object")
@@ -103,13 +108,13 @@ class _Nodes:
         parent = np.full(len(nodes), -1, dtype=np.int64)
         for i, node in enumerate(nodes):
             children = node.get("children") or []
-            if not isinstance(children, list) or not all(isinstance(c, int) for c in children):
+            if not isinstance(children, list) or not all(_small_int(c) for c in children):
                 raise FormatError(f"{self.name}: node {node['id']} has malformed 'children'")
             kids = self.position(np.array(children, dtype=np.int64), f"node {node['id']}")
             if (parent[kids] >= 0).any() and (parent[kids] != i).any():
                 raise FormatError(f"{self.name}: a node has two parents")
             parent[kids] = i
-            if isinstance(node.get("parent"), int):
+            if _small_int(node.get("parent")):
                 parent[i] = self.position(np.array([node["parent"]]), f"node {node['id']}")[0]
         return parent
 

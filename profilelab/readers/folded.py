@@ -35,7 +35,7 @@ def sniff(data: bytes) -> bool:
     whitespace and a count. Not every line must match, so that a damaged line gets an
     error naming it rather than "unrecognized format"."""
     head = data[:_HEAD]
-    if b"\x00" in head or head.lstrip()[:1] in (b"{", b"["):
+    if b"\x00" in head or head.lstrip()[:1] == b"{":
         return False
     lines = head.decode("utf-8", errors="replace").split("\n")
     if len(data) > _HEAD:

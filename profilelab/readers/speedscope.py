@@ -101,16 +101,15 @@ def _profile(prof: Any, i: int, frames: NamedStacks, name: str) -> RawProfile:
     n_frames = len(frames.frame_name)
     try:  # Arrow converts the nested lists in C, not element by element in Python
         lists = pa.array(samples, type=pa.list_(pa.int64()))
-        values = np.rint(pa.array(weights, type=pa.float64()).to_numpy(zero_copy_only=False))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        values = _weights(pa.array(weights))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
         raise FormatError(
             f"{where}: samples must be lists of frame indices, weights numbers"
         ) from None
-    if lists.null_count or np.isnan(values).any() or (np.abs(values) >= 2**62).any():
+    if lists.null_count or values is None:
         raise FormatError(f"{where}: null sample or weight out of range")
     flat = lists.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
     offsets = lists.offsets.to_numpy().astype(np.int64)
-    values = values.astype(np.int64)
     if len(flat) and (flat.min() < 0 or flat.max() >= n_frames):
         raise FormatError(f"{where}: frame index out of range (there are {n_frames} frames)")
     stacks = NamedStacks(
@@ -132,6 +131,20 @@ def _profile(prof: Any, i: int, frames: NamedStacks, name: str) -> RawProfile:
     if isinstance(prof.get("name"), str):
         raw.profile_labels = [("speedscope.profile", prof["name"])]
     return raw
+
+
+def _weights(arr: pa.Array) -> np.ndarray | None:
+    """Integer weights as they are; fractional ones rounded; None if null or too large."""
+    if arr.null_count:
+        return None
+    if pa.types.is_integer(arr.type):
+        return arr.to_numpy(zero_copy_only=False).astype(np.int64)
+    if not pa.types.is_floating(arr.type) and len(arr):
+        raise TypeError("weights must be numbers")
+    values = np.rint(arr.to_numpy(zero_copy_only=False).astype(np.float64))
+    if np.isnan(values).any() or (np.abs(values) >= 2**62).any():
+        return None
+    return values.astype(np.int64)
 
 
 def _sample_type(unit: Any) -> tuple[str, str]:

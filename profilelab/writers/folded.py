@@ -65,7 +65,7 @@ def lines(profile: Profile, chunk_rows: int = 100_000) -> list[str]:
         per_stack.join(profile.stacks, on="stack_id", how="left", maintain_order="left")
         .with_row_index("_row")
         .select("_row", "value", pl.col("frame_ids").alias("frame_id"))
-        .explode("frame_id")
+        .explode("frame_id", empty_as_null=True)  # keep empty stacks (their values count)
         .join(names, on="frame_id", how="left", maintain_order="left")
     )
     folded = (

@@ -117,7 +117,7 @@ def _sampled(profile: Profile, row: dict[str, Any], frame_index: pl.DataFrame) -
     stacks = (
         samples.select("_row", "stack_id")
         .join(profile.stacks.select("stack_id", "frame_ids"), on="stack_id", how="left")
-        .explode("frame_ids")
+        .explode("frame_ids", empty_as_null=True)  # keep empty stacks
         .join(
             frame_index, left_on="frame_ids", right_on="frame_id", how="left", maintain_order="left"
         )

@@ -245,7 +245,9 @@ def _samples(p: Legacy, raw: RawProfile, s: _StringTable) -> None:
     n_types = len(p.sample_types)
     if p.samples and any(len(smp.values) != n_types for smp in p.samples):
         raise Malformed(f"samples do not have one value per sample type ({n_types} types)")
-    raw.values = np.array([smp.values for smp in p.samples], dtype=np.int64).reshape(-1, n_types)
+    raw.values = np.array([smp.values for smp in p.samples], dtype=np.int64).reshape(
+        len(p.samples), n_types
+    )
     raw.stack_offsets = np.concatenate([[0], np.cumsum([len(k) for k in stacks])]).astype(np.int64)
     raw.stack_locations = np.array([x for seq in stacks for x in seq], dtype=np.int64)
     raw.label_offsets = np.array(label_offsets, dtype=np.int64)
