@@ -148,3 +148,13 @@ def test_folded_to_pprof_matches_go_top(corpus: Path, tmp_path: Path) -> None:
         flat, _, _, cum, _, name = row.split(maxsplit=5)
         got[name] = (int(flat), int(cum))
     assert got == top(src)
+
+
+def test_samples_without_frames_keep_their_value() -> None:
+    """A sample with an empty stack is written as ' N' (empty stack), not dropped."""
+    data = b"--- contentionz 1 ---\nsampling period = 100\n  1000 2 @\n  10 1 @ 0x401001\n"
+    p = profilelab.load(data, name="contention.txt")
+    text = folded(p, sample_type="delay").decode()
+    assert text.splitlines() == [" 1000", "0x401000 10"]
+    again = profilelab.load(text.encode())
+    assert again.samples["value"].sum() == 1010
