@@ -48,6 +48,25 @@ SEEDS = [
     ).encode(),
     json.dumps(
         {
+            "$schema": "https://www.speedscope.app/file-format-schema.json",
+            "shared": {"frames": [{"name": "a"}, {"name": "b"}]},
+            "profiles": [
+                {
+                    "type": "evented",
+                    "unit": "milliseconds",
+                    "endValue": 9,
+                    "events": [
+                        {"type": "O", "frame": 0, "at": 0},
+                        {"type": "O", "frame": 1, "at": 1.5},
+                        {"type": "C", "frame": 1, "at": 3},
+                        {"type": "C", "frame": 0, "at": 8},
+                    ],
+                }
+            ],
+        }
+    ).encode(),
+    json.dumps(
+        {
             "nodes": [
                 {"id": 1, "callFrame": {"functionName": "(root)"}, "children": [2]},
                 {

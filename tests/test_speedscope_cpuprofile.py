@@ -101,8 +101,26 @@ def test_speedscope_refuses_negative_weights(corpus: Path) -> None:
         ('{"$schema":"https://www.speedscope.app/file-format-schema.json",', "not valid JSON"),
         (
             '{"$schema":"https://www.speedscope.app/file-format-schema.json","shared":{"frames":'
-            '[{"name":"a"}]},"profiles":[{"type":"evented","events":[]}]}',
-            "evented speedscope profiles are not supported",
+            '[{"name":"a"}]},"profiles":[{"type":"evented","events":[{"type":"C","frame":0,'
+            '"at":1}]}]}',
+            "closes a frame that is not open",
+        ),
+        (
+            '{"$schema":"https://www.speedscope.app/file-format-schema.json","shared":{"frames":'
+            '[{"name":"a"},{"name":"b"}]},"profiles":[{"type":"evented","events":[{"type":"O",'
+            '"frame":0,"at":1},{"type":"C","frame":1,"at":2}]}]}',
+            "does not match the innermost open frame",
+        ),
+        (
+            '{"$schema":"https://www.speedscope.app/file-format-schema.json","shared":{"frames":'
+            '[{"name":"a"}]},"profiles":[{"type":"evented","events":[{"type":"O","frame":0,'
+            '"at":5},{"type":"C","frame":0,"at":2}]}]}',
+            "must not decrease",
+        ),
+        (
+            '{"$schema":"https://www.speedscope.app/file-format-schema.json","shared":{"frames":'
+            '[{"name":"a"}]},"profiles":[{"type":"flame"}]}',
+            "unknown profile type 'flame'",
         ),
         (
             '{"$schema":"https://www.speedscope.app/file-format-schema.json","shared":{"frames":'
@@ -125,6 +143,34 @@ def test_malformed_speedscope_fails_clearly(doc: str, expected: str) -> None:
     with pytest.raises(FormatError) as err:
         profilelab.load(doc.encode(), name="bad.json")
     assert str(err.value).startswith("bad.json: ") and expected in str(err.value)
+
+
+def test_evented_speedscope_becomes_weighted_samples() -> None:
+    events = [
+        ("O", 0, 0), ("O", 1, 1), ("O", 2, 2.5), ("C", 2, 3), ("C", 1, 4),
+        ("O", 2, 5), ("C", 2, 7), ("C", 0, 9),
+    ]  # fmt: skip
+    doc = {
+        "$schema": "https://www.speedscope.app/file-format-schema.json",
+        "shared": {"frames": [{"name": "main"}, {"name": "a", "line": 3}, {"name": "b"}]},
+        "profiles": [
+            {
+                "type": "evented", "name": "request", "unit": "milliseconds",
+                "startValue": 0, "endValue": 10,
+                "events": [{"type": t, "frame": f, "at": at} for t, f, at in events],
+            }
+        ],
+    }  # fmt: skip
+    p = profilelab.load(json.dumps(doc).encode())
+    p.check()
+    assert p.profiles.select("sample_type", "sample_unit").row(0) == ("time", "nanoseconds")
+    assert top(p) == {
+        "main": (4_000_000, 9_000_000),
+        "a": (2_500_000, 3_000_000),
+        "b": (2_500_000, 2_500_000),
+    }
+    assert p.stacks.height == 4  # main, main>a, main>a>b, main>b
+    assert p.profiles["labels"].to_list() == [[{"key": "speedscope.profile", "value": "request"}]]
 
 
 # ---- Chrome / V8 .cpuprofile ------------------------------------------------------------------

@@ -12,8 +12,9 @@ Contract:
 * **Frames** are named by their function (``0x<address>`` when unsymbolized); inlined
   frames are frames of their own. Lost: files, lines, addresses of symbolized frames,
   labels, span ids, times, units (the value is written in the sample type's unit).
-* **Hostile names**: ``;`` (the separator) is replaced by ``:`` and line breaks
-  (``\\r``, ``\\n``) by spaces; nothing else is changed (the format has no escaping).
+* **Hostile names**: ``;`` (the separator) is replaced by ``:`` and control characters
+  other than tab (line breaks included) by spaces; nothing else is changed (the format
+  has no escaping).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def write(profile: Profile, out: BinaryIO) -> None:
 def folded_names(frames: pl.DataFrame) -> pl.DataFrame:
     """frame_id -> name, with ``;`` and line breaks replaced (see the module contract)."""
     names = (
-        frame_names(frames).str.replace_all(";", ":", literal=True).str.replace_all(r"[\r\n]", " ")
+        frame_names(frames)
+        .str.replace_all(";", ":", literal=True)
+        .str.replace_all(r"[\x00-\x08\x0a-\x1f]", " ")  # line breaks, other controls
     )
     return pl.DataFrame({"frame_id": frames["frame_id"], "name": names})
 

@@ -45,6 +45,8 @@ def parse(data: bytes) -> Legacy:
     body = data[5 * size :]
     words = np.frombuffer(body[: len(body) // size * size], dtype=dtype)
     period = period_us * 1000
+    if period >= 1 << 63:
+        raise Malformed(f"sampling period of {period_us} microseconds does not fit in int64 ns")
     p = Legacy(
         kind="java cpu" if kind else "cpu",
         sample_types=[("samples", "count"), ("cpu", "nanoseconds")],
