@@ -62,7 +62,11 @@ def _load_builtin_formats() -> None:
     if _loaded:
         return
     _loaded = True
-    from profilelab.readers import otlp, pprof
+    from profilelab.readers import cpuprofile, folded, legacy, otlp, pprof, speedscope
 
     otlp.register_format()
     pprof.register_format()
+    # Text and JSON formats go ahead of pprof, whose sniff accepts many text first bytes;
+    # each registers first, so the last registered (legacy, the strictest) is tried first.
+    for module in (cpuprofile, speedscope, folded, legacy):
+        module.register_format()
