@@ -70,6 +70,9 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
         help="top: hide nodes below this fraction of the total "
         "(default 0.005 for text, 0 for csv/json)",
     )
+    o.add_argument("--edgefraction", type=float,
+                   help="top: edges below this fraction do not make a node '(inline)' "
+                   "(default 0.001 for text, 0 for csv/json)")
     o.add_argument("--cum", action="store_true", help="sort by cumulative value")
     o.add_argument("--unit", default="minimum", help="output unit, e.g. ms, MB (default: auto)")
     o.add_argument(
@@ -107,6 +110,7 @@ def options_from(args: argparse.Namespace) -> ReportOptions:
         taghide=args.taghide,
         nodecount=getattr(args, "nodecount", None),
         nodefraction=getattr(args, "nodefraction", None),
+        edgefraction=getattr(args, "edgefraction", None),
         cum=getattr(args, "cum", False),
         unit=args.unit,
         base=base,

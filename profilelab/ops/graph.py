@@ -46,12 +46,20 @@ def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
     return out.filter((pl.col("flat") != 0) | (pl.col("cum") != 0))
 
 
-def edges(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
-    """src, dest (node ids), weight, weight_div, inline for every caller->callee pair."""
+def edges(
+    e: pl.DataFrame, values: pl.DataFrame, kept: pl.Series | None = None
+) -> pl.DataFrame:
+    """src, dest (node ids), weight, weight_div, inline for every caller->callee pair.
+
+    With ``kept`` (node ids), the graph is rebuilt from those nodes only, as pprof does
+    after trimming: a caller is then the nearest kept frame towards the root.
+    """
     e = e.sort("stack_id", "pos").with_columns(
-        pl.col("node_id").shift(-1).over("stack_id").alias("parent"),
-        (pl.col("li") != pl.col("li").max().over("stack_id", "loc")).alias("inline"),
+        (pl.col("li") != pl.col("li").max().over("stack_id", "loc")).alias("inline")
     )
+    if kept is not None:
+        e = e.filter(pl.col("node_id").is_in(kept.implode()))
+    e = e.with_columns(pl.col("node_id").shift(-1).over("stack_id").alias("parent"))
     pairs = e.filter(pl.col("parent").is_not_null() & (pl.col("parent") != pl.col("node_id")))
     # pprof walks root -> leaf and counts a pair once per sample: keep the root-most one.
     first = pairs.sort("stack_id", "pos", descending=[False, True]).unique(

@@ -22,7 +22,8 @@ class ReportOptions:
     """Options shared by top, peek, tags and traces (pprof's names and defaults).
 
     ``nodecount=None`` means pprof's default for the report (all nodes for ``top``);
-    ``nodefraction=None`` means 0.005 for text output (pprof's default) and 0 for tables.
+    ``nodefraction=None`` means 0.005 for text output (pprof's default) and 0 for tables;
+    ``edgefraction`` likewise (0.001 / 0); it only affects ``(inline)`` labels of ``top``.
     """
 
     sample_index: str | int | None = None  # name or position; None = pprof's default type
@@ -41,6 +42,7 @@ class ReportOptions:
     taghide: str | None = None
     nodecount: int | None = None
     nodefraction: float | None = None
+    edgefraction: float | None = None  # None: 0.001 for text (pprof's default), 0 for tables
     cum: bool = False  # sort by cum instead of flat
     unit: str = "minimum"  # output unit of text reports (-unit)
     base: Profile | None = None  # subtracted from the profile (-base / -diff_base)

@@ -17,7 +17,7 @@ from profilelab.errors import QueryError
 from profilelab.ops import graph
 from profilelab.ops.pipeline import Prepared
 from profilelab.ops.regex import matches
-from profilelab.ops.top import graph_nodes, sort_nodes
+from profilelab.ops.top import graph_edges, graph_nodes, sort_nodes
 
 PEEK_COLUMNS = ("node", "direction", "name", "flat", "cum", "weight", "inline")
 
@@ -34,7 +34,7 @@ class PeekResult:
 
 def peek(prepared: Prepared, regex: str) -> PeekResult:
     """Nodes matching ``regex`` with their edges (see the module docstring)."""
-    nodes, edges = graph_nodes(prepared)
+    nodes, edges = graph_nodes(prepared), graph_edges(prepared)
     nodes = sort_nodes(nodes, cum=prepared.options.cum).with_columns(
         graph.value_of(pl.col("flat"), pl.col("flat_div")).alias("flat_value"),
         graph.value_of(pl.col("cum"), pl.col("cum_div")).alias("cum_value"),

@@ -31,12 +31,16 @@ class TopResult:
     cutoff: int  # the nodefraction cut value
 
 
-def graph_nodes(prepared: Prepared) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(nodes with flat/cum and names, edges) of the whole graph, unsorted."""
+def graph_nodes(prepared: Prepared) -> pl.DataFrame:
+    """Nodes of the whole graph with flat/cum and names, unsorted."""
     values = graph.stack_values(prepared.samples)
-    e = prepared.stacks
-    nodes = graph.node_values(e, values).join(prepared.nodes, on="node_id", how="left")
-    return nodes, graph.edges(e, values)
+    nodes = graph.node_values(prepared.stacks, values)
+    return nodes.join(prepared.nodes, on="node_id", how="left")
+
+
+def graph_edges(prepared: Prepared, kept: pl.Series | None = None) -> pl.DataFrame:
+    """Edges of the graph (of the ``kept`` nodes only, when given)."""
+    return graph.edges(prepared.stacks, graph.stack_values(prepared.samples), kept)
 
 
 def sort_nodes(nodes: pl.DataFrame, *, cum: bool) -> pl.DataFrame:
@@ -82,11 +86,27 @@ def inline_labels(edges: pl.DataFrame) -> pl.DataFrame:
     return agg.select(pl.col("dest").alias("node_id"), label.alias("inline"))
 
 
-def top(prepared: Prepared, *, nodecount: int = 0, nodefraction: float = 0.0) -> TopResult:
-    """The top report of ``prepared`` (``nodecount=0``: every node)."""
-    nodes, edges = graph_nodes(prepared)
+def top(
+    prepared: Prepared,
+    *,
+    nodecount: int = 0,
+    nodefraction: float = 0.0,
+    edgefraction: float = 0.0,
+) -> TopResult:
+    """The top report of ``prepared`` (``nodecount=0``: every node).
+
+    ``edgefraction`` only decides the inline labels: pprof drops edges lighter than that
+    fraction of the total before it labels a node "(inline)" from its incoming edges.
+    """
+    nodes = graph_nodes(prepared)
     cum = prepared.options.cum
+    flat_total = int(nodes["flat"].sum()) if nodes.height else 0
+    all_count = nodes.height
     nodes, orig, dropped, cutoff = trim_nodes(nodes, nodefraction, nodecount, cum=cum)
+    kept = nodes["node_id"] if nodes.height < all_count else None
+    edges = graph_edges(prepared, kept)
+    edge_cut = abs(int(float(flat_total) * edgefraction))
+    edges = edges.filter(pl.col("weight").abs() >= edge_cut)
     nodes = nodes.join(inline_labels(edges), on="node_id", how="left", maintain_order="left")
     total = prepared.total
     pct = 100.0 / total if total else 0.0

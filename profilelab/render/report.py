@@ -49,16 +49,26 @@ def report(
 def _top(profile: Profile, opts: options_mod.ReportOptions, fmt: str) -> str:
     from profilelab.ops.top import TOP_COLUMNS, top
 
-    default_fraction = 0.005 if fmt == "text" else 0.0
-    fraction = default_fraction if opts.nodefraction is None else opts.nodefraction
+    text_fmt = fmt == "text"
+    fraction = _default(opts.nodefraction, 0.005 if text_fmt else 0.0)
+    edge_fraction = _default(opts.edgefraction, 0.001 if text_fmt else 0.0)
     prepared = prepare(profile, opts)
-    result = top(prepared, nodecount=opts.nodecount or 0, nodefraction=fraction)
+    result = top(
+        prepared,
+        nodecount=opts.nodecount or 0,
+        nodefraction=fraction,
+        edgefraction=edge_fraction,
+    )
     if fmt == "text":
         return text.top_text(prepared, result, fraction)
     table = result.table
     if fmt == "csv":
         return to_csv(table.select(TOP_COLUMNS))
     return to_json(table)
+
+
+def _default(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def _peek(profile: Profile, opts: options_mod.ReportOptions, fmt: str, regex: str) -> str:
