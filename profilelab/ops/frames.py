@@ -10,8 +10,7 @@ is inlined into the next one. :func:`explode` rebuilds the location structure pe
 
 Frame attributes live in a separate small frame (:func:`frame_attributes`, one row per
 distinct frame) so regexes and names are computed once per frame, never per sample.
-Mappings are "massaged" as pprof's parser does (adjacent pieces of one file merged, the
-main binary first), which decides the ``[binary]`` names and the ``File:`` header.
+Unsymbolized frames are named after their mapping's file (``[binary]``).
 """
 
 from __future__ import annotations
@@ -52,67 +51,16 @@ def explode(profile: Profile, stack_ids: pl.Series) -> pl.DataFrame:
     ).drop("inlined")
 
 
-def massage_mappings(profile: Profile) -> tuple[pl.DataFrame, MainMapping | None]:
-    """pprof's massageMappings: mapping_id -> effective (file, build id); the main mapping.
+def main_mapping(profile: Profile) -> MainMapping | None:
+    """The first mapping (pprof's ``File:`` / ``Build ID:`` header lines).
 
-    A profile holding one input uses all its mappings in input order; several inputs use
-    the mappings in table order (pprof would massage each input separately, then merge).
+    pprof keeps a profile.proto's mappings in their order (its "main binary first"
+    heuristic only runs for legacy formats) and keeps the first one when merging.
     """
-    rows = profile.mappings.select(
-        "mapping_id", "binary", "build_id", "memory_start", "memory_limit", "file_offset"
-    ).rows()
-    groups: list[list[tuple]] = []  # type: ignore[type-arg]
-    for m in rows:
-        if groups and _adjacent(_merged(groups[-1]), m):
-            groups[-1].append(m)
-        else:
-            groups.append([m])
-    merged = [_merged(g) for g in groups]
-    mapping_file = []
-    for g, (file, build_id, *_rest) in zip(groups, merged, strict=True):
-        mapping_file.extend((m[0], file, build_id) for m in g)
-    main = _main_binary(merged)
-    df = pl.DataFrame(
-        mapping_file,
-        schema={"mapping_id": pl.Int64, "map_file": pl.Utf8, "map_build_id": pl.Utf8},
-        orient="row",
-    )
-    return df, main
-
-
-def _merged(group: list[tuple]) -> tuple[str, str, int, int, int]:  # type: ignore[type-arg]
-    """(file, build id, start, limit, offset) of adjacent mappings merged into the first."""
-    file, build_id = group[0][1] or "", group[0][2] or ""
-    for m in group[1:]:
-        file = m[1] or file
-        build_id = m[2] or build_id
-    return file, build_id, group[0][3], group[-1][4], group[0][5]
-
-
-def _adjacent(last: tuple[str, str, int, int, int], m: tuple) -> bool:  # type: ignore[type-arg]
-    file, build_id, start, limit, offset = last
-    m_file, m_build, m_start, _m_limit, m_offset = m[1] or "", m[2] or "", m[3], m[4], m[5]
-    if file and m_file and file != m_file:
-        return False
-    if build_id and m_build and build_id != m_build:
-        return False
-    if limit != m_start:
-        return False
-    return not (offset and m_offset and offset + (limit - start) != m_offset)
-
-
-def _main_binary(merged: list[tuple[str, str, int, int, int]]) -> MainMapping | None:
-    """The first mapping that looks like an executable (not a .so, not [vdso]); else the first."""
-    import re
-
-    lib = re.compile(r"([.]so$|[.]so[._][0-9]+)")
-    if not merged:
+    m = profile.mappings
+    if m.height == 0:
         return None
-    for file, build_id, *_ in merged:
-        name = file.replace("(deleted)", "").strip()
-        if name and not lib.search(name) and not name.startswith("["):
-            return MainMapping(file, build_id)
-    return MainMapping(merged[0][0], merged[0][1])
+    return MainMapping(m["binary"][0] or "", m["build_id"][0] or "")
 
 
 def frame_attributes(profile: Profile, frame_ids: pl.Series) -> pl.DataFrame:
@@ -123,7 +71,7 @@ def frame_attributes(profile: Profile, frame_ids: pl.Series) -> pl.DataFrame:
     """
     wanted = pl.DataFrame({"frame_id": frame_ids.unique()})
     frames = profile.frames.join(wanted, on="frame_id", how="semi")
-    files, _ = massage_mappings(profile)
+    files = profile.mappings.select("mapping_id", pl.col("binary").alias("map_file"))
     frames = frames.join(files, on="mapping_id", how="left")
     if profile.mappings.height == 0:
         frames = frames.with_columns(pl.lit("").alias("map_file"))

@@ -78,7 +78,7 @@ def prepare(
     samples = samples.join(e.select("stack_id").unique(), on="stack_id", how="semi")
     keyed = gran.node_keys(f, opts.granularity)
     e = e.join(keyed.select("frame_id", "node_id"), on="frame_id", how="left")
-    _, main = frames_mod.massage_mappings(profile)
+    main = frames_mod.main_mapping(profile)
     return Prepared(
         profile=profile,
         options=opts,

@@ -76,7 +76,10 @@ def profile_labels(prepared: Prepared, fmt: Callable[[int], str]) -> list[str]:
         comments.extend(c for c in cs or [] if c not in comments)
     out.extend(c for c in comments if not c.startswith("#"))
     stype = prepared.sample_type.type
-    out.append("Type: " + ("mean_" + stype if prepared.options.mean else stype))
+    if prepared.options.mean:
+        stype = "mean_" + stype
+    if stype:
+        out.append("Type: " + stype)
     times = [t for t in per_input["time_ns"].to_list() if t]
     if times:
         out.append("Time: " + go_time(min(times)))

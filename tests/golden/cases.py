@@ -671,3 +671,47 @@ def peek_regex(top_text: str) -> str | None:
     if not names:
         return None
     return "^(" + "|".join(quote_meta(n) for n in names) + ")$"
+
+
+# profilelab stores span labels as sample columns and reports them under the column name.
+_SPAN_KEYS = {
+    "trace id": "trace_id",
+    "span id": "span_id",
+    "profile_id": "span_id",
+    "pyroscope.profile.id": "span_id",
+    "local root span id": "local_root_span_id",
+}
+
+
+def tags_sections(text: str) -> dict[str, tuple[str, list[str]]]:
+    """A -tags report as {key: (total line, sorted value lines)}.
+
+    Two documented differences are normalized: pprof orders values whose |value| ties with
+    opposite signs at random (Go map order), and profilelab names span-id labels by their
+    column (``profile_id`` -> ``span_id``).
+    """
+    out: dict[str, tuple[str, list[str]]] = {}
+    for block in text.strip("\n").split("\n\n"):
+        lines = block.split("\n")
+        key, _, total = lines[0].strip().partition(": Total ")
+        key = _SPAN_KEYS.get(key, key)
+        out[key] = (total, sorted(line.strip() for line in lines[1:]))
+    return out
+
+
+def peek_blocks(text: str) -> list[tuple[str, list[str], list[str]]]:
+    """A -peek report as (node line, sorted caller lines, sorted callee lines) blocks.
+
+    pprof orders edges whose |weight| ties with opposite signs at random (Go's unstable
+    sort over map order); this form compares reports regardless of that order.
+    """
+    sep = "----------------------------------------------------------+-------------"
+    blocks = []
+    for block in text.split(sep + "\n")[2:]:
+        lines = [line for line in block.split("\n") if line]
+        mid = next((i for i, line in enumerate(lines) if line.rstrip().endswith("|") is False
+                    and "                | " in line), None)
+        if mid is None:
+            continue
+        blocks.append((lines[mid], sorted(lines[:mid]), sorted(lines[mid + 1 :])))
+    return blocks
