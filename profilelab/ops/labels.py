@@ -130,7 +130,7 @@ def _numeric(
         ok_sets.append(rows.filter(cond)["label_set_id"])
     if not ok_sets:
         return pl.Series([False] * samples.height)
-    return samples["label_set_id"].is_in(pl.concat(ok_sets).unique())
+    return samples["label_set_id"].is_in(pl.concat(ok_sets).unique().implode())
 
 
 def _key_regex(samples: pl.DataFrame, labels: pl.DataFrame, key: str, rxs: list[str]) -> pl.Series:
@@ -141,7 +141,7 @@ def _key_regex(samples: pl.DataFrame, labels: pl.DataFrame, key: str, rxs: list[
         return samples["base"] & hit
     rows = labels.filter((pl.col("key") == key) & pl.col("str").is_not_null())
     ok = rows.filter(_any_of(rows["str"], rxs))["label_set_id"].unique()
-    return samples["label_set_id"].is_in(ok)
+    return samples["label_set_id"].is_in(ok.implode())
 
 
 def _any_regex(samples: pl.DataFrame, labels: pl.DataFrame, rxs: list[str]) -> pl.Series:
@@ -150,7 +150,7 @@ def _any_regex(samples: pl.DataFrame, labels: pl.DataFrame, rxs: list[str]) -> p
     out = pl.Series([True] * samples.height)
     for rx in rxs:
         sets = rows.filter(matches(kv, rx, "tag"))["label_set_id"].unique()
-        hit = samples["label_set_id"].is_in(sets)
+        hit = samples["label_set_id"].is_in(sets.implode())
         for col in SPAN_KEYS:
             kv_col = samples.select(pl.concat_str(pl.lit(col + ":"), pl.col(col))).to_series()
             hit = hit | matches(kv_col, rx, "tag").fill_null(False)

@@ -496,6 +496,93 @@ DRIVER_CASES: list[tuple[str, str, str | None, list[str]]] = [
 ]
 
 
+# Option combinations on real corpus profiles, as (corpus file, report, peek regex, flags);
+# -base/-diff_base name a file in the input's folder.
+_MANY = "parca-dev-parca/pkg/query/testdata/many/"
+_SAMPLE = "google-pprof/internal/report/testdata/sample.cpu"
+_FIB = "parca-dev-parca/pkg/query/testdata/fib.pb.gz"
+_ALL = ["-nodecount=1000000", "-nodefraction=0"]
+EXTRA_CASES: list[tuple[str, str, str | None, list[str]]] = [
+    (
+        _MANY + "1644509299337903000.pb.gz",
+        "top",
+        None,
+        [*_ALL, "-sample_index=alloc_space", "-base=1644509272337470000.pb.gz"],
+    ),
+    (
+        _MANY + "1644509299337903000.pb.gz",
+        "top",
+        None,
+        [*_ALL, "-sample_index=inuse_space", "-diff_base=1644509272337470000.pb.gz"],
+    ),
+    (
+        _MANY + "1644509299337903000.pb.gz",
+        "top",
+        None,
+        [*_ALL, "-sample_index=1", "-unit=bytes", "-normalize", "-base=1644509290338056000.pb.gz"],
+    ),
+    (
+        _MANY + "1644509299337903000.pb.gz",
+        "tags",
+        None,
+        ["-sample_index=inuse_space", "-diff_base=1644509272337470000.pb.gz"],
+    ),
+    (
+        _MANY + "1644509281339135000.pb.gz",
+        "traces",
+        None,
+        ["-sample_index=alloc_objects", "-diff_base=1644509272337470000.pb.gz"],
+    ),
+    (
+        _MANY + "1644509299337903000.pb.gz",
+        "peek",
+        "ristretto",
+        ["-sample_index=alloc_space", "-base=1644509293338714000.pb.gz"],
+    ),
+    (_SAMPLE, "top", None, [*_ALL, "-cum", "-lines"]),
+    (_SAMPLE, "top", None, ["-noinlines", "-addresses", "-nodecount=30"]),
+    (_SAMPLE, "top", None, [*_ALL, "-filefunctions", "-focus=map", "-ignore=evacuate"]),
+    (_SAMPLE, "top", None, [*_ALL, "-files", "-hide=runtime\\.add"]),
+    (_SAMPLE, "top", None, [*_ALL, "-show=runtime", "-sample_index=samples"]),
+    (_SAMPLE, "top", None, [*_ALL, "-show_from=mapassign"]),
+    (_SAMPLE, "top", None, [*_ALL, "-prune_from=runtime\\.mapiter"]),
+    (_SAMPLE, "traces", None, ["-lines", "-focus=evacuate"]),
+    (_FIB, "top", None, [*_ALL, "-noinlines", "-unit=ms"]),
+    (_FIB, "top", None, ["-lines", "-nodecount=15", "-cum"]),
+    (_FIB, "peek", "Fibonacci", ["-filefunctions"]),
+    (
+        "_derived/google-pprof-driver-inputs/contention.pb.gz",
+        "top",
+        None,
+        [*_ALL, "-mean", "-sample_index=delay"],
+    ),
+    (
+        "_derived/google-pprof-driver-inputs/contention.pb.gz",
+        "traces",
+        None,
+        ["-mean", "-total_delay"],
+    ),
+    (
+        "parca-dev-parca/pkg/parca/testdata/labels.pb.gz",
+        "top",
+        None,
+        [*_ALL, "-tagfocus=api=query"],
+    ),
+    (
+        "parca-dev-parca/pkg/query/testdata/profile-with-labels.pb.gz",
+        "tags",
+        None,
+        ["-tagignore=thread_name=.*worker.*", "-tagshow=thread"],
+    ),
+    (
+        "datadog-dd-trace-go/profiler/internal/fastdelta/testdata/heap.pprof",
+        "top",
+        None,
+        ["-sample_index=inuse_space", "-tagfocus=bytes=1kb:", "-nodecount=25"],
+    ),
+]
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -597,7 +684,7 @@ _LEGACY_INDEX = {
     "contentions": "contentions",
     "total_delay": "delay",
 }
-_IGNORED = ("flat", "divide_by", "symbolize", "call_tree")
+_IGNORED = ("flat", "divide_by", "symbolize", "call_tree", "base", "diff_base")
 
 
 def options_for(flags: list[str]) -> dict[str, Any]:
@@ -612,13 +699,22 @@ def options_for(flags: list[str]) -> dict[str, Any]:
             out[_FLAG_TO_OPTION[key]] = conv(value)
         elif key in _GRANULARITIES:
             out["granularity"] = key
-        elif key in ("noinlines", "cum", "compact_labels", "mean"):
+        elif key in ("noinlines", "cum", "compact_labels", "mean", "normalize"):
             out[key] = True
         elif key in _LEGACY_INDEX:
             out["sample_index"] = _LEGACY_INDEX[key]
         elif key not in _IGNORED:
             raise ValueError(f"no profilelab option for pprof flag {flag}")
     return out
+
+
+def base_of(case: Case) -> tuple[str | None, bool]:
+    """(corpus path of the -base/-diff_base file, is it a diff base)."""
+    for flag in case.flags:
+        key, _, value = flag.lstrip("-").partition("=")
+        if key in ("base", "diff_base"):
+            return str(Path(case.file).parent / value), key == "diff_base"
+    return None, False
 
 
 def cli_args(case: Case) -> list[str]:
@@ -709,8 +805,14 @@ def peek_blocks(text: str) -> list[tuple[str, list[str], list[str]]]:
     blocks = []
     for block in text.split(sep + "\n")[2:]:
         lines = [line for line in block.split("\n") if line]
-        mid = next((i for i, line in enumerate(lines) if line.rstrip().endswith("|") is False
-                    and "                | " in line), None)
+        mid = next(
+            (
+                i
+                for i, line in enumerate(lines)
+                if line.rstrip().endswith("|") is False and "                | " in line
+            ),
+            None,
+        )
         if mid is None:
             continue
         blocks.append((lines[mid], sorted(lines[:mid]), sorted(lines[mid + 1 :])))

@@ -81,6 +81,13 @@ def driver_cases() -> list[C.Case]:
     return out
 
 
+def extra_cases() -> list[C.Case]:
+    return [
+        C.Case(case_id(file, kind, f".extra{n:02d}"), file, kind, flags, regex)
+        for n, (file, kind, regex, flags) in enumerate(C.EXTRA_CASES)
+    ]
+
+
 def resolve(corpus: Path, case: C.Case, outputs: dict[str, str]) -> C.Case:
     """A corpus peek case with its regex, derived from the matching top output."""
     if case.kind != "peek" or case.regex:
@@ -96,7 +103,7 @@ def main() -> int:
     args = ap.parse_args()
     corpus = args.corpus.resolve()
     files = proto_files(corpus)
-    cases = [c for f in files for c in corpus_cases(corpus, f)] + driver_cases()
+    cases = [c for f in files for c in corpus_cases(corpus, f)] + driver_cases() + extra_cases()
     first = [c for c in cases if c.kind != "peek" or c.regex]
     with ThreadPoolExecutor(2) as pool:
         outputs = dict(
