@@ -33,7 +33,7 @@ def _options(options: ReportOptions | None, kwargs: dict[str, Any]) -> ReportOpt
 
 def top(profile: Profile, options: ReportOptions | None = None, **kwargs: Any) -> pl.DataFrame:
     """pprof's ``-top`` as a frame (all nodes unless ``nodecount``/``nodefraction`` are set)."""
-    from profilelab.ops.top import top as run
+    from profilelab.ops.report_top import top as run
 
     opts = _options(options, kwargs)
     result = run(
@@ -44,7 +44,7 @@ def top(profile: Profile, options: ReportOptions | None = None, **kwargs: Any) -
 
 def tags(profile: Profile, options: ReportOptions | None = None, **kwargs: Any) -> pl.DataFrame:
     """pprof's ``-tags`` as a frame: key, value, flat, flat_pct, key_total."""
-    from profilelab.ops.tags import tags as run
+    from profilelab.ops.report_tags import tags as run
 
     return run(prepare(profile, _options(options, kwargs), all_types=True))
 
@@ -53,14 +53,14 @@ def peek(
     profile: Profile, regex: str, options: ReportOptions | None = None, **kwargs: Any
 ) -> pl.DataFrame:
     """pprof's ``-peek REGEX`` as a frame: node, direction, name, flat, cum, weight, inline."""
-    from profilelab.ops.peek import peek as run
-    from profilelab.ops.peek import peek_table
+    from profilelab.ops.report_peek import peek as run
+    from profilelab.ops.report_peek import peek_table
 
     return peek_table(run(prepare(profile, _options(options, kwargs)), regex))
 
 
 def traces(profile: Profile, options: ReportOptions | None = None, **kwargs: Any) -> pl.DataFrame:
     """pprof's ``-traces`` as a frame: value, labels, frames (leaf first), inline."""
-    from profilelab.ops.traces import traces as run
+    from profilelab.ops.report_traces import traces as run
 
     return run(prepare(profile, _options(options, kwargs), all_types=True))

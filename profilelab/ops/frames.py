@@ -18,6 +18,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from profilelab.model.profile import Profile
@@ -30,25 +31,38 @@ class MainMapping:
 
 
 def explode(profile: Profile, stack_ids: pl.Series) -> pl.DataFrame:
-    """stack_id, pos, frame_id, loc, li for the given stacks."""
+    """stack_id, pos, frame_id, loc, li for the given stacks, sorted by (stack_id, pos)."""
     wanted = pl.DataFrame({"stack_id": stack_ids.unique()})
     stacks = profile.stacks.join(wanted, on="stack_id", how="semi")
-    rows = (
-        stacks.select(
-            "stack_id",
-            pl.col("frame_ids").alias("frame_id"),
-            pl.int_ranges(0, pl.col("frame_ids").list.len(), dtype=pl.Int32).alias("pos"),
-        )
-        .explode("frame_id", "pos")
-        .drop_nulls("frame_id")
+    stacks = stacks.filter(pl.col("frame_ids").list.len() > 0)  # empty stacks have no rows
+    lengths = stacks["frame_ids"].list.len().fill_null(0).to_numpy().astype(np.int64)
+    frame_ids = stacks["frame_ids"].explode().drop_nulls()
+    starts = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    n = int(starts[-1])
+    row_stack = np.repeat(np.arange(len(lengths)), lengths)
+    pos = np.arange(n, dtype=np.int64) - starts[:-1][row_stack]
+    inlined = (
+        pl.DataFrame({"frame_id": frame_ids})
+        .join(profile.frames.select("frame_id", "inlined"), on="frame_id", how="left")
+        ["inlined"].fill_null(False).to_numpy()
     )
-    inlined = profile.frames.select("frame_id", "inlined")
-    rows = rows.join(inlined, on="frame_id", how="left").sort("stack_id", "pos")
-    ends = (~pl.col("inlined").fill_null(False)).cast(pl.Int32)
-    rows = rows.with_columns((ends.cum_sum().over("stack_id") - ends).alias("loc"))
-    return rows.with_columns(
-        (pl.col("pos") - pl.col("pos").min().over("stack_id", "loc")).alias("li")
-    ).drop("inlined")
+    # A location ends at a frame that is not inlined into the next one.
+    ends = (~inlined).astype(np.int64)
+    before = np.cumsum(ends) - ends  # location ends strictly before each row, globally
+    loc = before - before[starts[:-1]][row_stack]
+    new_loc = np.ones(n, dtype=bool)
+    new_loc[1:] = ends[:-1].astype(bool) | (row_stack[1:] != row_stack[:-1])
+    loc_start = np.maximum.accumulate(np.where(new_loc, np.arange(n), 0))
+    return pl.DataFrame(
+        {
+            "stack_id": stacks["stack_id"].to_numpy()[row_stack],
+            "pos": pos.astype(np.int32),
+            "frame_id": frame_ids,
+            "loc": loc.astype(np.int32),
+            "li": (np.arange(n) - loc_start).astype(np.int32),
+        }
+    )
 
 
 def main_mapping(profile: Profile) -> MainMapping | None:

@@ -24,19 +24,22 @@ def stack_values(samples: pl.DataFrame) -> pl.DataFrame:
     return v.filter((pl.col("w") != 0) | (pl.col("dw") != 0))
 
 
+def _first_of_stack() -> pl.Expr:
+    """True on each stack's first row (rows are sorted by stack_id, pos)."""
+    return pl.col("stack_id") != pl.col("stack_id").shift(1).fill_null(~pl.col("stack_id"))
+
+
 def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
     """node_id, flat, flat_div, cum, cum_div for nodes with a non-zero flat or cum."""
+    e = e.join(values, on="stack_id", how="inner", maintain_order="left")
     cum = (
-        e.select("stack_id", "node_id")
-        .unique()
-        .join(values, on="stack_id", how="inner")
+        e.select("stack_id", "node_id", "w", "dw")
+        .unique(["stack_id", "node_id"])
         .group_by("node_id")
         .agg(pl.col("w").sum().alias("cum"), pl.col("dw").sum().alias("cum_div"))
     )
-    leaf = e.filter(pl.col("pos") == pl.col("pos").min().over("stack_id"))
     flat = (
-        leaf.select("stack_id", "node_id")
-        .join(values, on="stack_id", how="inner")
+        e.filter(_first_of_stack())
         .group_by("node_id")
         .agg(pl.col("w").sum().alias("flat"), pl.col("dw").sum().alias("flat_div"))
     )
@@ -47,24 +50,36 @@ def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
 
 
 def edges(
-    e: pl.DataFrame, values: pl.DataFrame, kept: pl.Series | None = None
+    e: pl.DataFrame,
+    values: pl.DataFrame,
+    kept: pl.Series | None = None,
+    *,
+    inline_only: bool = False,
 ) -> pl.DataFrame:
     """src, dest (node ids), weight, weight_div, inline for every caller->callee pair.
 
     With ``kept`` (node ids), the graph is rebuilt from those nodes only, as pprof does
     after trimming: a caller is then the nearest kept frame towards the root.
     """
-    e = e.sort("stack_id", "pos").with_columns(
-        (pl.col("li") != pl.col("li").max().over("stack_id", "loc")).alias("inline")
+    same_stack_next = pl.col("stack_id") == pl.col("stack_id").shift(-1)
+    # Rows are sorted by (stack_id, pos): a frame is inlined when the next row (its caller)
+    # is in the same location.
+    e = e.with_columns(
+        (same_stack_next & (pl.col("loc") == pl.col("loc").shift(-1))).fill_null(False)
+        .alias("inline")
     )
     if kept is not None:
         e = e.filter(pl.col("node_id").is_in(kept.implode()))
-    e = e.with_columns(pl.col("node_id").shift(-1).over("stack_id").alias("parent"))
-    pairs = e.filter(pl.col("parent").is_not_null() & (pl.col("parent") != pl.col("node_id")))
-    # pprof walks root -> leaf and counts a pair once per sample: keep the root-most one.
-    first = pairs.sort("stack_id", "pos", descending=[False, True]).unique(
-        ["stack_id", "parent", "node_id"], keep="first", maintain_order=True
+    e = e.with_columns(
+        pl.when(same_stack_next).then(pl.col("node_id").shift(-1)).alias("parent")
     )
+    pairs = e.filter(pl.col("parent").is_not_null() & (pl.col("parent") != pl.col("node_id")))
+    if inline_only:
+        inlined_nodes = e.filter(pl.col("inline"))["node_id"].unique()
+        pairs = pairs.filter(pl.col("node_id").is_in(inlined_nodes.implode()))
+    # pprof walks root -> leaf and counts a pair once per sample with the flag of its
+    # root-most occurrence (the last row in leaf-first order).
+    first = pairs.group_by("stack_id", "parent", "node_id").agg(pl.col("inline").last())
     joined = first.join(values, on="stack_id", how="inner")
     return (
         joined.group_by("parent", "node_id")

@@ -75,7 +75,8 @@ def prepare(
     e = stackfilter.prune_from(e, f, opts.prune_from)
     if opts.noinlines:
         e = stackfilter.no_inlines(e)
-    samples = samples.join(e.select("stack_id").unique(), on="stack_id", how="semi")
+    if e["stack_id"].n_unique() < samples["stack_id"].n_unique():
+        samples = samples.join(e.select("stack_id").unique(), on="stack_id", how="semi")
     keyed = gran.node_keys(f, opts.granularity)
     e = e.join(keyed.select("frame_id", "node_id"), on="frame_id", how="left")
     main = frames_mod.main_mapping(profile)

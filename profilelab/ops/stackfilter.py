@@ -104,6 +104,8 @@ def filter_by_name(
     show: str | None,
 ) -> pl.DataFrame:
     """pprof's FilterSamplesByName."""
+    if not (focus or ignore or hide or show):
+        return e  # only drops stacks without locations, which have no rows anyway
     exprs: dict[str, pl.Expr] = {"has_fn": pl.col("function").is_not_null()}
     for name, pattern in (("focus", focus), ("ignore", ignore), ("hide", hide), ("show", show)):
         if pattern:

@@ -47,7 +47,7 @@ def report(
 
 
 def _top(profile: Profile, opts: options_mod.ReportOptions, fmt: str) -> str:
-    from profilelab.ops.top import TOP_COLUMNS, top
+    from profilelab.ops.report_top import TOP_COLUMNS, top
 
     text_fmt = fmt == "text"
     fraction = _default(opts.nodefraction, 0.005 if text_fmt else 0.0)
@@ -72,7 +72,7 @@ def _default(value: float | None, default: float) -> float:
 
 
 def _peek(profile: Profile, opts: options_mod.ReportOptions, fmt: str, regex: str) -> str:
-    from profilelab.ops.peek import peek, peek_table
+    from profilelab.ops.report_peek import peek, peek_table
 
     prepared = prepare(profile, opts)
     result = peek(prepared, regex)
@@ -83,7 +83,7 @@ def _peek(profile: Profile, opts: options_mod.ReportOptions, fmt: str, regex: st
 
 
 def _tags(profile: Profile, opts: options_mod.ReportOptions, fmt: str) -> str:
-    from profilelab.ops.tags import tags
+    from profilelab.ops.report_tags import tags
 
     prepared = prepare(profile, opts, all_types=True)
     table = tags(prepared)
@@ -93,7 +93,7 @@ def _tags(profile: Profile, opts: options_mod.ReportOptions, fmt: str) -> str:
 
 
 def _traces(profile: Profile, opts: options_mod.ReportOptions, fmt: str) -> str:
-    from profilelab.ops.traces import traces
+    from profilelab.ops.report_traces import traces
 
     prepared = prepare(profile, opts, all_types=True)
     table = traces(prepared)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import polars as pl
 
 from profilelab.ops import measurement
-from profilelab.ops.peek import PeekResult
+from profilelab.ops.report_peek import PeekResult
 from profilelab.ops.pipeline import Prepared
-from profilelab.ops.top import TopResult
+from profilelab.ops.report_top import TopResult
 from profilelab.render.header import ValueFormatter, legend, profile_labels
 from profilelab.render.tabwriter import tabwrite
 

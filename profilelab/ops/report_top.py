@@ -38,9 +38,16 @@ def graph_nodes(prepared: Prepared) -> pl.DataFrame:
     return nodes.join(prepared.nodes, on="node_id", how="left")
 
 
-def graph_edges(prepared: Prepared, kept: pl.Series | None = None) -> pl.DataFrame:
-    """Edges of the graph (of the ``kept`` nodes only, when given)."""
-    return graph.edges(prepared.stacks, graph.stack_values(prepared.samples), kept)
+def graph_edges(
+    prepared: Prepared, kept: pl.Series | None = None, *, inline_only: bool = False
+) -> pl.DataFrame:
+    """Edges of the graph (of the ``kept`` nodes only, when given).
+
+    ``inline_only`` keeps only edges into nodes that have an inlined frame somewhere: the
+    only ones that can earn an inline label, far fewer than all edges.
+    """
+    values = graph.stack_values(prepared.samples)
+    return graph.edges(prepared.stacks, values, kept, inline_only=inline_only)
 
 
 def sort_nodes(nodes: pl.DataFrame, *, cum: bool) -> pl.DataFrame:
@@ -104,7 +111,7 @@ def top(
     all_count = nodes.height
     nodes, orig, dropped, cutoff = trim_nodes(nodes, nodefraction, nodecount, cum=cum)
     kept = nodes["node_id"] if nodes.height < all_count else None
-    edges = graph_edges(prepared, kept)
+    edges = graph_edges(prepared, kept, inline_only=True)
     edge_cut = abs(int(float(flat_total) * edgefraction))
     edges = edges.filter(pl.col("weight").abs() >= edge_cut)
     nodes = nodes.join(inline_labels(edges), on="node_id", how="left", maintain_order="left")

@@ -17,7 +17,7 @@ from profilelab.errors import QueryError
 from profilelab.ops import graph
 from profilelab.ops.pipeline import Prepared
 from profilelab.ops.regex import matches
-from profilelab.ops.top import graph_edges, graph_nodes, sort_nodes
+from profilelab.ops.report_top import graph_edges, graph_nodes, sort_nodes
 
 PEEK_COLUMNS = ("node", "direction", "name", "flat", "cum", "weight", "inline")
 
