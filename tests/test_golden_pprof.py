@@ -14,7 +14,6 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -26,7 +25,7 @@ from profilelab.ops.options import ReportOptions
 from profilelab.render import report
 
 sys.path.insert(0, str(Path(__file__).parent / "golden"))
-import cases as C  # noqa: E402
+import cases as C
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 GO_VERSION, CASES = C.load_manifest()
@@ -57,21 +56,7 @@ def agpl_outputs() -> dict[str, str]:
     """``go tool pprof`` outputs of every AGPL case (computed once, never stored)."""
     if not CORPUS.is_dir() or not HAVE_GO:
         return {}
-    tops = [c for c in CASES if c.agpl and c.kind != "peek"]
-    with ThreadPoolExecutor(2) as pool:
-        out = dict(zip([c.id for c in tops], pool.map(lambda c: C.run_pprof(CORPUS, c), tops)))
-        peeks = [_with_regex(c, out) for c in CASES if c.agpl and c.kind == "peek"]
-        peeks = [c for c in peeks if c.regex]
-        out.update(zip([c.id for c in peeks], pool.map(lambda c: C.run_pprof(CORPUS, c), peeks)))
-    return out
-
-
-def _with_regex(case: C.Case, outputs: dict[str, str]) -> C.Case:
-    if case.kind != "peek" or case.regex:
-        return case
-    top = outputs.get(case.id.replace(".peek.", ".top."))
-    regex = C.peek_regex(top) if top is not None else None
-    return C.Case(case.id, case.file, case.kind, case.flags, regex)
+    return C.run_all(CORPUS, [c for c in CASES if c.agpl])
 
 
 def _expected(case: C.Case, agpl_outputs: dict[str, str]) -> tuple[C.Case, str]:
@@ -80,7 +65,7 @@ def _expected(case: C.Case, agpl_outputs: dict[str, str]) -> tuple[C.Case, str]:
     if case.agpl:
         if not HAVE_GO:
             pytest.skip("go is not installed (needed for AGPL inputs)")
-        case = _with_regex(case, agpl_outputs)
+        case = C.with_peek_regex(case, agpl_outputs)
         if case.id not in agpl_outputs:
             pytest.skip("no node to peek at")
         return case, agpl_outputs[case.id]
@@ -106,7 +91,7 @@ def test_report_equals_pprof(
 ) -> None:
     case, expected = _expected(case, agpl_outputs)
     if case.kind == "peek" and not case.regex:
-        case = _with_regex(case, {case.id.replace(".peek.", ".top."): _top_text(case)})
+        case = C.with_peek_regex(case, {case.id.replace(".peek.", ".top."): _top_text(case)})
     got = _render(case, profiles)
     if got != expected and case.kind == "tags":
         assert C.tags_sections(got) == C.tags_sections(expected)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -25,7 +26,29 @@ sys.path.insert(0, str(ROOT / "tests" / "golden"))
 import cases as C  # noqa: E402
 
 
+class Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """Run ``profilelab ARGS`` in this process (fast); returns code, stdout, stderr."""
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m profilelab ARGS`` in a subprocess."""
     env = {**os.environ, "TZ": "UTC", "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "profilelab", *args],
@@ -44,7 +67,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     [
         ("google-pprof/internal/report/testdata/sample.cpu", 1),
         ("parca-dev-parca/pkg/query/testdata/alloc_objects.pb.gz", 3),
-        ("datadog-dd-trace-go/profiler/internal/pprofutils/test-fixtures/pprof.samples.cpu.001.pb.gz", 1),
+        (
+            "datadog-dd-trace-go/profiler/internal/pprofutils/test-fixtures/pprof.samples.cpu.001.pb.gz",
+            1,
+        ),
     ],
 )
 def test_cli_csv_equals_pprof_rows(corpus: Path, rel: str, index: int) -> None:
@@ -55,8 +81,14 @@ def test_cli_csv_equals_pprof_rows(corpus: Path, rel: str, index: int) -> None:
     if expected is None:
         pytest.skip(f"{rel} has no golden output")
     proc = run_cli(
-        "top", str(corpus / rel), "--format", "csv", "--nodecount", "1000000",
-        "--sample-index", str(index),
+        "top",
+        str(corpus / rel),
+        "--format",
+        "csv",
+        "--nodecount",
+        "1000000",
+        "--sample-index",
+        str(index),
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
@@ -66,25 +98,25 @@ def test_cli_csv_equals_pprof_rows(corpus: Path, rel: str, index: int) -> None:
     assert rows == C.top_rows(expected)
 
 
-def test_json_and_text_agree(corpus: Path) -> None:
+def test_json_and_text_agree(corpus: Path, cli: Cli) -> None:
     path = str(corpus / DRIVER / "heap.demangled.pb.gz")
-    as_json = json.loads(run_cli("top", path, "--format", "json").stdout)
+    as_json = json.loads(cli("top", path, "--format", "json").stdout)
     assert [r["name"] for r in as_json][:2] == ["line2001", "line3002"]
     assert as_json[0]["flat"] == 65536000 and as_json[0]["inline"] == "inline"
-    text = run_cli("top", path, "--unit", "bytes").stdout
+    text = cli("top", path, "--unit", "bytes").stdout
     assert " 65536000B 63.37% 63.37%  66560000B 64.36%  line2001 (inline)" in text
 
 
-def test_peek_tags_traces_formats(corpus: Path) -> None:
+def test_peek_tags_traces_formats(corpus: Path, cli: Cli) -> None:
     path = str(corpus / DRIVER / "cpu.demangled.pb.gz")
-    peek = pl.read_csv(run_cli("peek", "line3001", path, "--format", "csv").stdout.encode())
+    peek = pl.read_csv(cli("peek", "line3001", path, "--format", "csv").stdout.encode())
     assert peek.filter(pl.col("direction") == "self")["cum"].to_list() == [1110]
     assert set(peek.filter(pl.col("direction") == "caller")["name"]) == {"line3000"}
-    tags = json.loads(run_cli("tags", path, "--format", "json").stdout)
+    tags = json.loads(cli("tags", path, "--format", "json").stdout)
     assert {(t["key"], t["value"], t["flat"]) for t in tags if t["key"] == "key3"} == {
         ("key3", "tag2", 100)
     }
-    traces = json.loads(run_cli("traces", path, "--format", "json").stdout)
+    traces = json.loads(cli("traces", path, "--format", "json").stdout)
     assert traces[0]["frames"][0] == "line1000" and traces[0]["value"] == 1000
 
 
@@ -104,23 +136,26 @@ def test_peek_tags_traces_formats(corpus: Path) -> None:
         ),
     ],
 )
-def test_errors_are_one_line(corpus: Path, args: list[str], message: str) -> None:
+def test_errors_are_one_line(corpus: Path, args: list[str], message: str, cli: Cli) -> None:
     args = [a.replace("{DRIVER}", str(corpus / DRIVER)) for a in args]
-    proc = run_cli(*args)
+    proc = cli(*args)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("profilelab: error:") and message in proc.stderr
 
 
-def test_sql_outputs(corpus: Path, tmp_path: Path) -> None:
+def test_sql_outputs(corpus: Path, tmp_path: Path, cli: Cli) -> None:
     path = str(corpus / DRIVER / "heap.pb.gz")
-    q = "select sample_type, sum(value)::bigint as total from samples join profiles using (profile_id) group by all order by 1"
-    csv = run_cli("sql", q, path, "--csv").stdout
+    q = (
+        "select sample_type, sum(value)::bigint as total from samples "
+        "join profiles using (profile_id) group by all order by 1"
+    )
+    csv = cli("sql", q, path, "--csv").stdout
     assert csv.splitlines() == ["sample_type,total", "inuse_objects,150", "inuse_space,103424000"]
     out = tmp_path / "r.parquet"
-    assert run_cli("sql", q, path, "--parquet", str(out)).returncode == 0
+    assert cli("sql", q, path, "--parquet", str(out)).returncode == 0
     assert pl.read_parquet(out)["total"].to_list() == [150, 103424000]
-    assert "inuse_space" in run_cli("sql", q, path).stdout
+    assert "inuse_space" in cli("sql", q, path).stdout
 
 
 def test_every_report_command_has_examples() -> None:
@@ -173,9 +208,7 @@ def test_simplify_func() -> None:
 
 def test_tabwriter_right_aligns_blocks() -> None:
     text = "k:\t Total 1\n \t10 (a):\t x\n \t1000 (b):\t y\n\nlonger:\t T\n"
-    assert tabwrite(text) == (
-        " k: Total 1\n      10 (a): x\n    1000 (b): y\n\n longer: T\n"
-    )
+    assert tabwrite(text) == (" k: Total 1\n      10 (a): x\n    1000 (b): y\n\n longer: T\n")
 
 
 def test_options_are_validated(corpus: Path) -> None:

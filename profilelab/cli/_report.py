@@ -70,9 +70,12 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
         help="top: hide nodes below this fraction of the total "
         "(default 0.005 for text, 0 for csv/json)",
     )
-    o.add_argument("--edgefraction", type=float,
-                   help="top: edges below this fraction do not make a node '(inline)' "
-                   "(default 0.001 for text, 0 for csv/json)")
+    o.add_argument(
+        "--edgefraction",
+        type=float,
+        help="top: edges below this fraction do not make a node '(inline)' "
+        "(default 0.001 for text, 0 for csv/json)",
+    )
     o.add_argument("--cum", action="store_true", help="sort by cumulative value")
     o.add_argument("--unit", default="minimum", help="output unit, e.g. ms, MB (default: auto)")
     o.add_argument(

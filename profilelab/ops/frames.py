@@ -44,8 +44,9 @@ def explode(profile: Profile, stack_ids: pl.Series) -> pl.DataFrame:
     pos = np.arange(n, dtype=np.int64) - starts[:-1][row_stack]
     inlined = (
         pl.DataFrame({"frame_id": frame_ids})
-        .join(profile.frames.select("frame_id", "inlined"), on="frame_id", how="left")
-        ["inlined"].fill_null(False).to_numpy()
+        .join(profile.frames.select("frame_id", "inlined"), on="frame_id", how="left")["inlined"]
+        .fill_null(False)
+        .to_numpy()
     )
     # A location ends at a frame that is not inlined into the next one.
     ends = (~inlined).astype(np.int64)

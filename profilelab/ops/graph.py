@@ -65,14 +65,13 @@ def edges(
     # Rows are sorted by (stack_id, pos): a frame is inlined when the next row (its caller)
     # is in the same location.
     e = e.with_columns(
-        (same_stack_next & (pl.col("loc") == pl.col("loc").shift(-1))).fill_null(False)
+        (same_stack_next & (pl.col("loc") == pl.col("loc").shift(-1)))
+        .fill_null(False)
         .alias("inline")
     )
     if kept is not None:
         e = e.filter(pl.col("node_id").is_in(kept.implode()))
-    e = e.with_columns(
-        pl.when(same_stack_next).then(pl.col("node_id").shift(-1)).alias("parent")
-    )
+    e = e.with_columns(pl.when(same_stack_next).then(pl.col("node_id").shift(-1)).alias("parent"))
     pairs = e.filter(pl.col("parent").is_not_null() & (pl.col("parent") != pl.col("node_id")))
     if inline_only:
         inlined_nodes = e.filter(pl.col("inline"))["node_id"].unique()

@@ -69,6 +69,6 @@ class ReportOptions:
 
     def active_filters(self) -> list[str]:
         """The ``key=value`` filter list pprof prints under "Active filters:"."""
-        names = ("focus", "ignore", "hide", "show", "show_from")
+        names: tuple[str, ...] = ("focus", "ignore", "hide", "show", "show_from")
         names += ("tagfocus", "tagignore", "tagshow", "taghide")
         return [f"{n}={getattr(self, n)}" for n in names if getattr(self, n)]

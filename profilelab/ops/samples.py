@@ -181,7 +181,7 @@ def _add_base(
             _scaled(pl.col(c), pl.lit(r)).alias(c) for c, r in zip(vcols, ratios, strict=True)
         )
         src = src.filter(pl.any_horizontal(pl.col(c) != 0 for c in vcols))
-    n_src = int(src["src"].max() or 0) + 1 if src.height else 1
+    n_src = int(src["src"].max() or 0) + 1 if src.height else 1  # type: ignore[arg-type]
     other = other.with_columns(
         (pl.col("src") + n_src).alias("src"),
         pl.lit(diff_base).alias("base"),

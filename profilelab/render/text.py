@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from profilelab.ops import measurement
-from profilelab.ops.report_peek import PeekResult
 from profilelab.ops.pipeline import Prepared
+from profilelab.ops.report_peek import PeekResult
 from profilelab.ops.report_top import TopResult
 from profilelab.render.header import ValueFormatter, legend, profile_labels
 from profilelab.render.tabwriter import tabwrite

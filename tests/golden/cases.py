@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -656,6 +657,28 @@ def run_pprof(corpus: Path, case: Case) -> str:
     if proc.returncode != 0:
         raise RuntimeError(f"go tool pprof failed for {case.id}: {proc.stderr.decode()[-500:]}")
     return proc.stdout.decode("utf-8", errors="replace")
+
+
+def with_peek_regex(case: Case, outputs: dict[str, str]) -> Case:
+    """A corpus peek case with its regex, derived from its top case's output."""
+    if case.kind != "peek" or case.regex:
+        return case
+    top = outputs.get(case.id.replace(".peek.", ".top."))
+    regex = peek_regex(top) if top is not None else None
+    return Case(case.id, case.file, case.kind, case.flags, regex)
+
+
+def run_all(corpus: Path, cases: list[Case], threads: int = 2) -> dict[str, str]:
+    """pprof's output of every case (peek cases whose regex cannot be derived are left out)."""
+    first = [c for c in cases if c.kind != "peek" or c.regex]
+    with ThreadPoolExecutor(threads) as pool:
+        texts = pool.map(lambda c: run_pprof(corpus, c), first)
+        out = dict(zip([c.id for c in first], texts, strict=True))
+        peeks = [with_peek_regex(c, out) for c in cases if c.kind == "peek" and not c.regex]
+        peeks = [c for c in peeks if c.regex]
+        texts = pool.map(lambda c: run_pprof(corpus, c), peeks)
+        out.update(zip([c.id for c in peeks], texts, strict=True))
+    return out
 
 
 _FLAG_TO_OPTION = {

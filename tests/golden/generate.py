@@ -16,7 +16,6 @@ import json
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -88,15 +87,6 @@ def extra_cases() -> list[C.Case]:
     ]
 
 
-def resolve(corpus: Path, case: C.Case, outputs: dict[str, str]) -> C.Case:
-    """A corpus peek case with its regex, derived from the matching top output."""
-    if case.kind != "peek" or case.regex:
-        return case
-    top_id = case.id.replace(".peek.", ".top.")
-    regex = C.peek_regex(outputs[top_id])
-    return C.Case(case.id, case.file, case.kind, case.flags, regex) if regex else case
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
@@ -104,16 +94,7 @@ def main() -> int:
     corpus = args.corpus.resolve()
     files = proto_files(corpus)
     cases = [c for f in files for c in corpus_cases(corpus, f)] + driver_cases() + extra_cases()
-    first = [c for c in cases if c.kind != "peek" or c.regex]
-    with ThreadPoolExecutor(2) as pool:
-        outputs = dict(
-            zip([c.id for c in first], pool.map(lambda c: C.run_pprof(corpus, c), first))
-        )
-        peeks = [resolve(corpus, c, outputs) for c in cases if c.kind == "peek" and not c.regex]
-        peeks = [c for c in peeks if c.regex]
-        outputs.update(
-            zip([c.id for c in peeks], pool.map(lambda c: C.run_pprof(corpus, c), peeks))
-        )
+    outputs = C.run_all(corpus, cases)
     shutil.rmtree(C.EXPECTED, ignore_errors=True)
     C.EXPECTED.mkdir()
     for case in cases:
