@@ -16,8 +16,9 @@ def check_regex(pattern: str, option: str) -> None:
     try:
         pl.Series([""], dtype=pl.Utf8).str.contains(pattern)
     except pl.exceptions.PolarsError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise QueryError(f"parsing {option} regexp {pattern!r}: {first}") from None
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = " ".join(lines) or type(exc).__name__
+        raise QueryError(f"parsing {option} regexp {pattern!r}: {detail}") from None
 
 
 def matches(values: pl.Series, pattern: str, option: str) -> pl.Series:
