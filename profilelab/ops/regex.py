@@ -16,7 +16,8 @@ def check_regex(pattern: str, option: str) -> None:
     try:
         pl.Series([""], dtype=pl.Utf8).str.contains(pattern)
     except pl.exceptions.PolarsError as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        text = str(exc).split("This error occurred")[0]  # drop Polars' expression dump
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
         detail = " ".join(lines) or type(exc).__name__
         raise QueryError(f"parsing {option} regexp {pattern!r}: {detail}") from None
 
