@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import profilelab  # noqa: E402
-from profilelab.render import report  # noqa: E402
+import profilelab
+from profilelab.render import report
 
 
 def median_time(fn: Callable[[], object], repeat: int) -> float:

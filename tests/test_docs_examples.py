@@ -57,7 +57,9 @@ CONSOLE = [c for page in ("reports.md", "api.md") for c in commands(page)]
 
 
 @pytest.mark.parametrize("cmd,expected", CONSOLE, ids=[c[0][:60] for c in CONSOLE])
-def test_console_example(cmd: str, expected: str | None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_console_example(
+    cmd: str, expected: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
     argv = shlex.split(cmd)
     assert argv[0] == "profilelab"
     assert main(argv[1:]) == 0, capsys.readouterr().err
@@ -70,4 +72,4 @@ def test_console_example(cmd: str, expected: str | None, capsys: pytest.CaptureF
 def test_python_examples(page: str, tmp_path: Path) -> None:
     namespace: dict[str, object] = {"__name__": "__docs__"}
     for body in blocks(page, "python"):
-        exec(compile(body, f"docs/{page}", "exec"), namespace)  # noqa: S102
+        exec(compile(body, f"docs/{page}", "exec"), namespace)

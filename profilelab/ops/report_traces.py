@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from profilelab.ops import measurement
+from profilelab.ops import graph, measurement
 from profilelab.ops.labels import BASE_KEY, SPAN_KEYS, visible_keys
 from profilelab.ops.pipeline import Prepared
-from profilelab.ops.samples import trunc_div
 
 TRACE_COLUMNS = ("value", "labels", "frames", "inline")
 
@@ -29,12 +28,9 @@ def traces(prepared: Prepared) -> pl.DataFrame:
     s = s.join(per_stack, on="stack_id", how="inner").sort("_order")
     label_text = _label_lines(prepared, s)
     s = s.join(label_text, on="_order", how="left")
-    value = pl.col("value")
-    if "div" in s.columns:
-        value = pl.struct("value", "div").map_elements(
-            lambda r: trunc_div(r["value"], r["div"]) if r["div"] else r["value"],
-            return_dtype=pl.Int64,
-        )
+    value = (
+        graph.value_of(pl.col("value"), pl.col("div")) if "div" in s.columns else pl.col("value")
+    )
     return s.select(
         value.alias("value"),
         pl.col("labels").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))),
