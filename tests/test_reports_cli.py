@@ -217,3 +217,10 @@ def test_options_are_validated(corpus: Path) -> None:
         prof.top(granularity="modules")
     with pytest.raises(QueryError, match="nodefraction"):
         prof.top(nodefraction=2.0)
+
+
+def test_tag_filter_on_missing_key_keeps_nothing(corpus: Path) -> None:
+    heap = profilelab.load(corpus / DRIVER / "heap_tags.pb.gz")
+    assert heap.traces(tagfocus="nokey=.*").height == 0
+    assert heap.top(tagfocus="nokey=x").height == 0
+    assert heap.tags(tagignore="nokey=x").height == heap.tags().height

@@ -54,7 +54,7 @@ def visible_keys(keys: list[str], show: str | None, hide: str | None) -> set[str
     if show is None and hide is None:
         return set(keys)
     s = pl.Series(keys, dtype=pl.Utf8)
-    keep = matches(s, show, "tagshow") if show else pl.Series([True] * len(keys))
+    keep = matches(s, show, "tagshow") if show else pl.Series([True] * len(keys), dtype=pl.Boolean)
     if hide:
         keep = keep & ~matches(s, hide, "taghide")
     return {k for k, ok in zip(keys, keep.to_list(), strict=True) if ok}
@@ -129,7 +129,7 @@ def _numeric(
             cond = cond & (sv <= rng.upper)
         ok_sets.append(rows.filter(cond)["label_set_id"])
     if not ok_sets:
-        return pl.Series([False] * samples.height)
+        return pl.Series([False] * samples.height, dtype=pl.Boolean)
     return samples["label_set_id"].is_in(pl.concat(ok_sets).unique().implode())
 
 
@@ -147,7 +147,7 @@ def _key_regex(samples: pl.DataFrame, labels: pl.DataFrame, key: str, rxs: list[
 def _any_regex(samples: pl.DataFrame, labels: pl.DataFrame, rxs: list[str]) -> pl.Series:
     rows = labels.filter(pl.col("str").is_not_null())
     kv = rows["key"] + ":" + rows["str"]
-    out = pl.Series([True] * samples.height)
+    out = pl.Series([True] * samples.height, dtype=pl.Boolean)
     for rx in rxs:
         sets = rows.filter(matches(kv, rx, "tag"))["label_set_id"].unique()
         hit = samples["label_set_id"].is_in(sets.implode())
@@ -161,7 +161,7 @@ def _any_regex(samples: pl.DataFrame, labels: pl.DataFrame, rxs: list[str]) -> p
 
 
 def _any_of(values: pl.Series, rxs: list[str]) -> pl.Series:
-    out = pl.Series([False] * len(values))
+    out = pl.Series([False] * len(values), dtype=pl.Boolean)
     for rx in rxs:
         out = out | matches(values, rx, "tag").fill_null(False)
     return out

@@ -105,7 +105,7 @@ def _drop_keep(profile: Profile) -> tuple[str | None, str | None]:
 def _tag_filter(
     samples: pl.DataFrame, set_labels: pl.DataFrame, units: dict[str, str], opts: ReportOptions
 ) -> pl.DataFrame:
-    keep = pl.Series([True] * samples.height)
+    keep = pl.Series([True] * samples.height, dtype=pl.Boolean)
     if opts.tagfocus:
         fn = labels_mod.compile_tag_filter("tagfocus", opts.tagfocus, units)
         keep = keep & fn(samples, set_labels)
