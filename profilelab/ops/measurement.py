@@ -133,11 +133,6 @@ def linear(from_unit: str, to_unit: str) -> tuple[float, float, str]:
     return 1.0, 1.0, "" if to_unit in _UNINTERESTING else to_unit
 
 
-def known_unit(unit: str) -> bool:
-    """Whether ``unit`` belongs to one of pprof's unit families."""
-    return any(f.sniff(unit) is not None for f in _FAMILIES)
-
-
 def same_family(a: str, b: str) -> bool:
     """Whether two unit strings can be converted into each other."""
     return a == b or any(f.sniff(a) is not None and f.sniff(b) is not None for f in _FAMILIES)

@@ -13,11 +13,10 @@ distinct stacks, not with samples.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
-from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
 from profilelab.ops import frames as frames_mod
 from profilelab.ops import granularity as gran
@@ -41,7 +40,6 @@ class Prepared:
     num_units: dict[str, str]
     total: int
     main: frames_mod.MainMapping | None = None
-    header: dict[str, object] = field(default_factory=dict)
 
 
 def prepare(
@@ -113,8 +111,3 @@ def _tag_filter(
         fn = labels_mod.compile_tag_filter("tagignore", opts.tagignore, units)
         keep = keep & ~fn(samples, set_labels)
     return samples.filter(keep) if opts.tagfocus or opts.tagignore else samples
-
-
-def require_samples(prepared: Prepared) -> None:
-    if prepared.samples.height == 0 and prepared.total == 0:
-        raise QueryError("no samples left after filtering")

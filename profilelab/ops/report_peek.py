@@ -19,8 +19,6 @@ from profilelab.ops.pipeline import Prepared
 from profilelab.ops.regex import matches
 from profilelab.ops.report_top import graph_edges, graph_nodes, sort_nodes
 
-PEEK_COLUMNS = ("node", "direction", "name", "flat", "cum", "weight", "inline")
-
 
 @dataclass(frozen=True)
 class PeekResult:

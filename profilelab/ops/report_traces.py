@@ -14,8 +14,6 @@ from profilelab.ops import graph, measurement
 from profilelab.ops.labels import BASE_KEY, SPAN_KEYS, visible_keys
 from profilelab.ops.pipeline import Prepared
 
-TRACE_COLUMNS = ("value", "labels", "frames", "inline")
-
 
 def traces(prepared: Prepared) -> pl.DataFrame:
     """value, labels (sorted ``key:  values`` strings as pprof prints them), frames, inline."""
