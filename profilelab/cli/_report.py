@@ -10,6 +10,20 @@ from profilelab.model.profile import Profile
 from profilelab.ops.options import GRANULARITIES, ReportOptions
 
 
+_FILTERS = {
+    "focus": ("REGEX", "keep samples with a frame matching REGEX"),
+    "ignore": ("REGEX", "drop samples with a frame matching REGEX"),
+    "hide": ("REGEX", "remove frames matching REGEX from the stacks"),
+    "show": ("REGEX", "keep only frames matching REGEX in the stacks"),
+    "show-from": ("REGEX", "drop frames above the root-most match"),
+    "prune-from": ("REGEX", "drop frames beneath the leaf-most match"),
+    "tagfocus": ("FILTER", "keep samples by label: [key=]regex or a range like 1mb:2gb"),
+    "tagignore": ("FILTER", "drop samples by label (same syntax as --tagfocus)"),
+    "tagshow": ("REGEX", "show only label keys matching REGEX (tags, traces)"),
+    "taghide": ("REGEX", "hide label keys matching REGEX (tags, traces)"),
+}
+
+
 def add_report_options(p: argparse.ArgumentParser) -> None:
     """Add the pprof-style options (trimming options only change ``top``, as in pprof)."""
     p.add_argument("files", nargs="+", metavar="FILE", help="profiles (merged, as pprof does)")
@@ -43,24 +57,11 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="ignore the profile's drop_frames/keep_frames",
     )
-    f = p.add_argument_group("filters (regexes, matched as pprof does)")
-    for name in (
-        "focus",
-        "ignore",
-        "hide",
-        "show",
-        "show-from",
-        "prune-from",
-        "tagfocus",
-        "tagignore",
-        "tagshow",
-        "taghide",
-    ):
+    f = p.add_argument_group("filters (RE2 regexes, matched as pprof matches them)")
+    for name, (metavar, text) in _FILTERS.items():
+        aliases = [f"--{name.replace('-', '_')}"] if "-" in name else []
         f.add_argument(
-            f"--{name}",
-            *([f"--{name.replace('-', '_')}"] if "-" in name else []),
-            dest=name.replace("-", "_"),
-            metavar="REGEX",
+            f"--{name}", *aliases, dest=name.replace("-", "_"), metavar=metavar, help=text
         )
     o = p.add_argument_group("output")
     o.add_argument("--nodecount", type=int, help="top: show at most N nodes (default: all)")
