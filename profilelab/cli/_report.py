@@ -9,7 +9,6 @@ import profilelab
 from profilelab.model.profile import Profile
 from profilelab.ops.options import GRANULARITIES, ReportOptions
 
-
 _FILTERS = {
     "focus": ("REGEX", "keep samples with a frame matching REGEX"),
     "ignore": ("REGEX", "drop samples with a frame matching REGEX"),
