@@ -54,7 +54,9 @@ def temp_name(final: Path) -> Path:
     return final.with_name(f".{final.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
 
 
-def write_atomic(final: Path, write: Callable[[BinaryIO], None], *, sync_dir: bool = True) -> None:
+def write_atomic(
+    final: Path, write: Callable[[BinaryIO], object], *, sync_dir: bool = True
+) -> None:
     """Write a file through ``write(fh)`` to a temporary name, fsync it and rename it to ``final``.
 
     With ``sync_dir=False`` the caller syncs the directory itself (to batch many renames).
@@ -74,7 +76,7 @@ def write_atomic(final: Path, write: Callable[[BinaryIO], None], *, sync_dir: bo
         fsync_dir(final.parent)
 
 
-def write_temp(final: Path, write: Callable[[BinaryIO], None]) -> Path:
+def write_temp(final: Path, write: Callable[[BinaryIO], object]) -> Path:
     """Write and fsync a temporary file for ``final``; the caller renames it later."""
     tmp = temp_name(final)
     try:

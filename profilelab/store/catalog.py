@@ -34,7 +34,7 @@ EXTRA: dict[str, pl.DataType] = {
     "service": pl.Utf8(),  # partition value ("unknown" when the profile has no service label)
     "date": pl.Utf8(),  # UTC date of time_ns, YYYY-MM-DD (partition value)
     "input_id": pl.Int64(),  # digest of the input's bytes: re-ingesting it is a no-op
-    "segment": pl.Utf8(),  # the commit that wrote the samples
+    "segment": pl.Utf8(),  # the commit whose catalog file holds this row
     "samples_file": pl.Utf8(),  # relative path of the samples file, null without samples
     "n_samples": pl.Int64(),
     "total": pl.Int64(),  # sum of the samples' values (completeness check, quick totals)

@@ -38,7 +38,7 @@ PARTITIONS = ("profile_type", "service", "date")
 UNKNOWN_SERVICE = "unknown"
 
 # Characters Hive (and Spark's ExternalCatalogUtils) escape in partition directory names.
-_HIVE_ESCAPE = frozenset('"#%\'*/:=?\\\x7f{[]^') | frozenset(chr(c) for c in range(32))
+_HIVE_ESCAPE = frozenset("\"#%'*/:=?\\\x7f{[]^") | frozenset(chr(c) for c in range(32))
 
 
 def escape_partition(value: str) -> str:

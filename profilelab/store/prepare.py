@@ -46,37 +46,35 @@ class Item:
 def catalog_rows(items: Sequence[Item], ingested_ns: int | None = None) -> pl.DataFrame:
     """The catalog rows of ``items`` (without segment, samples_file, n_samples, total)."""
     now = time.time_ns() if ingested_ns is None else ingested_ns
-    parts = [_item_rows(item, now) for item in items if item.profile.profiles.height]
-    if not parts:
+    items = [item for item in items if item.profile.profiles.height]
+    if not items:
         return catalog.empty()
-    rows = pl.concat(parts, how="vertical_relaxed")
-    rows = rows.with_columns(
-        pl.coalesce(pl.col("name"), types.inferred_name()).alias("name"),
-        pl.lit(now, dtype=pl.Int64).alias("ingested_ns"),
-    ).with_columns(
-        types.profile_type_expr().alias("profile_type"),
-        pl.from_epoch("time_ns", time_unit="ns").dt.strftime("%Y-%m-%d").alias("date"),
-    )
-    return catalog.conform(rows)
-
-
-def _item_rows(item: Item, now: int) -> pl.DataFrame:
-    profiles = item.profile.profiles
+    rows = pl.concat([item.profile.profiles for item in items], how="vertical")
+    per_row = [(item, n) for item in items for n in range(item.profile.profiles.height)]
     labels, service = [], []
-    for own, comments in zip(
-        profiles["labels"].to_list(), profiles["comments"].to_list(), strict=True
+    for (item, _), own, comments in zip(
+        per_row, rows["labels"].to_list(), rows["comments"].to_list(), strict=True
     ):
         merged = merge_labels(own or [], comments or [], item.labels or {})
         labels.append([{"key": k, "value": v} for k, v in merged.items()])
         service.append(merged.get("service") or layout.UNKNOWN_SERVICE)
-    default_time = item.default_time_ns if item.default_time_ns is not None else now
-    return profiles.with_columns(
-        pl.Series("labels", labels, dtype=profiles.schema["labels"]),
-        pl.col("time_ns").fill_null(default_time),
+    default_time = [
+        item.default_time_ns if item.default_time_ns is not None else now for item, _ in per_row
+    ]
+    rows = rows.with_columns(
+        pl.Series("labels", labels, dtype=rows.schema["labels"]),
+        pl.col("time_ns").fill_null(pl.Series(default_time, dtype=pl.Int64)),
         pl.Series("service", service, dtype=pl.Utf8),
-        pl.lit(item.input_id, dtype=pl.Int64).alias("input_id"),
-        pl.lit(item.name, dtype=pl.Utf8).alias("name"),
+        pl.Series("input_id", [item.input_id for item, _ in per_row], dtype=pl.Int64),
+        pl.Series("name", [item.name for item, _ in per_row], dtype=pl.Utf8),
+        pl.lit(now, dtype=pl.Int64).alias("ingested_ns"),
     )
+    rows = rows.with_columns(pl.coalesce(pl.col("name"), types.inferred_name()).alias("name"))
+    rows = rows.with_columns(
+        types.profile_type_expr().alias("profile_type"),
+        pl.from_epoch("time_ns", time_unit="ns").dt.strftime("%Y-%m-%d").alias("date"),
+    )
+    return catalog.conform(rows)
 
 
 def merge_labels(

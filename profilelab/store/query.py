@@ -143,7 +143,10 @@ def read_profiles(store: Store, rows: pl.DataFrame) -> Profile:
         store, snap_files("mappings/"), "mappings", frames["mapping_id"].drop_nulls()
     )
     labels = _read_dictionary(
-        store, snap_files("labels/"), "labels", samples["label_set_id"].filter(samples["label_set_id"] != 0)
+        store,
+        snap_files("labels/"),
+        "labels",
+        samples["label_set_id"].filter(samples["label_set_id"] != 0),
     )
     profiles = schema.conform("profiles", rows)
     return Profile(profiles, samples, stacks, frames, mappings, labels)
@@ -177,7 +180,9 @@ def aggregate(prof: Profile, rows: pl.DataFrame, sel: Selector) -> Profile:
         pl.col("group_labels").first(),
         pl.len().alias("n_merged"),
     )
-    base = rows.join(first.select("first_profile", "group_id"), left_on="profile_id", right_on="first_profile")
+    base = rows.join(
+        first.select("first_profile", "group_id"), left_on="profile_id", right_on="first_profile"
+    )
     base = base.join(first, on="group_id").with_columns(
         pl.col("group_id").alias("profile_id"),
         pl.col("group_id").alias("source_id"),
@@ -219,7 +224,11 @@ def _group_keys(rows: pl.DataFrame, sel: Selector) -> pl.DataFrame:
         drop = set(sel.without or ()) if sel.without is not None else None
         labels = [
             sorted(
-                ({"key": kv["key"], "value": kv["value"]} for kv in (own or []) if kv["key"] not in drop),
+                (
+                    {"key": kv["key"], "value": kv["value"]}
+                    for kv in (own or [])
+                    if kv["key"] not in drop
+                ),
                 key=lambda kv: kv["key"],
             )
             if drop is not None
@@ -308,9 +317,15 @@ def _duckdb() -> duckdb.DuckDBPyConnection:
     return duckdb.connect()
 
 
-def connect(store: Store, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
-    """Views ``samples``, ``stacks``, ``frames``, ``mappings``, ``labels`` over the live files
-    and ``profiles`` = the live catalog (canonical columns plus name, profile_type, service, ...)."""
+def connect(
+    store: Store, con: duckdb.DuckDBPyConnection | None = None
+) -> duckdb.DuckDBPyConnection:
+    """DuckDB views over exactly the live files: the canonical tables.
+
+    ``samples``, ``stacks``, ``frames``, ``mappings`` and ``labels`` read the live Parquet
+    files; ``profiles`` is the live catalog (the canonical columns plus name, profile_type,
+    service, date, samples_file, n_samples, total, ...).
+    """
     con = con or _duckdb()
     snap = store.snapshot()
     for table in ("samples", *layout.DICTIONARIES):
@@ -338,3 +353,50 @@ def sql(store: Store, query: str) -> pl.DataFrame:
         raise QueryError(f"SQL failed: {exc}") from exc
     finally:
         con.close()
+
+
+# ---- per-function totals --------------------------------------------------------------------
+def function_totals(prof: Profile) -> pl.DataFrame:
+    """Flat and cum per function over all samples of ``prof`` (pprof ``-top`` semantics).
+
+    flat: values of samples whose leaf frame is the function; cum: values of samples whose
+    stack contains the function anywhere (once per sample, however often it recurses).
+    Frames without a function name are named by their address (``0x4005d0``). Sorted as
+    pprof sorts its top report: by flat descending, then by name.
+    """
+    out_schema = {"function": pl.Utf8, "flat": pl.Int64, "cum": pl.Int64}
+    if prof.samples.height == 0:
+        return pl.DataFrame(schema=out_schema)
+    per_stack = prof.samples.group_by("stack_id").agg(pl.col("value").sum())
+    names = prof.frames.select(
+        "frame_id",
+        pl.coalesce(
+            pl.col("function"),
+            pl.lit("0x") + pl.col("address").map_elements(lambda a: f"{a:x}", return_dtype=pl.Utf8),
+        ).alias("function"),
+    )
+    frames = (
+        prof.stacks.select("stack_id", "frame_ids")
+        .with_columns(pl.int_ranges(pl.col("frame_ids").list.len()).alias("pos"))
+        .explode("frame_ids", "pos")
+        .rename({"frame_ids": "frame_id"})
+        .join(names, on="frame_id")
+        .join(per_stack, on="stack_id")
+    )
+    flat = (
+        frames.filter(pl.col("pos") == 0)
+        .group_by("function")
+        .agg(pl.col("value").sum().alias("flat"))
+    )
+    cum = (
+        frames.unique(["stack_id", "function"])
+        .group_by("function")
+        .agg(pl.col("value").sum().alias("cum"))
+    )
+    return (
+        cum.join(flat, on="function", how="left")
+        .with_columns(pl.col("flat").fill_null(0))
+        .select("function", "flat", "cum")
+        .cast(out_schema)  # type: ignore[arg-type]
+        .sort(["flat", "function"], descending=[True, False])
+    )

@@ -18,7 +18,7 @@ import polars as pl
 
 from profilelab.errors import StoreError
 from profilelab.model.profile import Profile
-from profilelab.store import _fs, catalog, layout, prepare, writer
+from profilelab.store import _fs, layout, prepare, writer
 from profilelab.store.catalog import CatalogReader, Snapshot
 from profilelab.store.prepare import Item
 
@@ -62,7 +62,9 @@ class Store:
 
     def __repr__(self) -> str:
         snap = self.snapshot()
-        return f"<Store {self.root}: {snap.catalog.height} profiles in {len(snap.segments)} segments>"
+        return (
+            f"<Store {self.root}: {snap.catalog.height} profiles in {len(snap.segments)} segments>"
+        )
 
     # ---- opening ----------------------------------------------------------------------------
     def _init(self, create: bool) -> None:
@@ -79,7 +81,8 @@ class Store:
             )
         self.root.mkdir(parents=True, exist_ok=True)
         record = {"format": layout.FORMAT, "version": layout.VERSION}
-        _fs.write_atomic(marker, lambda fh: fh.write(json.dumps(record).encode() + b"\n"))
+        data = json.dumps(record).encode() + b"\n"
+        _fs.write_atomic(marker, lambda fh: fh.write(data))
 
     # ---- reading ----------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -170,16 +173,15 @@ class Store:
             if not fresh:
                 return result
             rows = prepare.catalog_rows(fresh)
-            parts = [i.profile for i in fresh]
-            merged = Profile.concat(parts) if len(parts) > 1 else parts[0]
+            samples = pl.concat([i.profile.samples for i in fresh], how="vertical")
             self._known.refresh(self.root, snap)
-            dictionaries = self._known.new_rows(merged)
-            seg = writer.write_segment(self.root, rows, merged.samples, dictionaries)
+            dictionaries = self._known.new_rows([i.profile for i in fresh])
+            seg = writer.write_segment(self.root, rows, samples, dictionaries)
             self._known.add(dictionaries, seg.files)
             result.segment = seg.id
             result.profiles = rows.height
             result.inputs = len(fresh)
-            result.samples = merged.samples.height
+            result.samples = samples.height
             result.profile_ids = rows["profile_id"].to_list()
             return result
 
@@ -248,12 +250,13 @@ class _KnownIds:
                 self.ids[table] = pl.concat([self.ids[table], got]) if table in self.ids else got
                 self.files.update(new)
 
-    def new_rows(self, profile: Profile) -> dict[str, pl.DataFrame]:
+    def new_rows(self, profiles: Sequence[Profile]) -> dict[str, pl.DataFrame]:
+        """Each dictionary table's rows over ``profiles`` that the store does not hold yet."""
         out = {}
         for table, key in layout.DICTIONARIES.items():
-            df: pl.DataFrame = getattr(profile, table)
-            if table == "labels":
-                df = df.unique(maintain_order=True)
+            df = pl.concat([getattr(p, table) for p in profiles], how="vertical")
+            # a label set is several rows under one id: keep whole sets, once
+            df = df.unique(maintain_order=True) if table == "labels" else df.unique(key)
             known = self.ids.get(table)
             if known is not None and len(known) and df.height:
                 df = df.filter(~pl.col(key).is_in(known.implode()))
@@ -267,6 +270,3 @@ class _KnownIds:
                 got = df[key].unique()
                 self.ids[table] = pl.concat([self.ids[table], got]) if table in self.ids else got
         self.files.update(f for f in files if f.split("/", 1)[0] in layout.DICTIONARIES)
-
-
-

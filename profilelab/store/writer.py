@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -58,6 +59,7 @@ def write_segment(
             with contextlib.suppress(OSError):
                 tmp.unlink()
         raise
+    rows = rows.with_columns(pl.lit(seg_id, pl.Utf8).alias("segment"))
     files = tuple(sorted({*sample_files, *dict_files, *keep_files}))
     segment = Segment(seg_id, files, tuple(sorted(set(replaces))), time.time_ns())
     table = catalog.to_arrow(rows.sort("time_ns", "profile_id"), segment)
@@ -70,47 +72,88 @@ def write_segment(
 def _stage_samples(
     root: Path, seg_id: str, rows: pl.DataFrame, samples: pl.DataFrame, staged: list
 ) -> tuple[pl.DataFrame, list[str]]:
-    """Write one samples file per partition; fill the rows' samples_file, n_samples, total."""
-    if samples.height == 0:
-        fresh = rows.filter(pl.col("samples_file").is_null() & pl.col("n_samples").is_null())
-        filled = rows.with_columns(
-            pl.when(pl.col("profile_id").is_in(fresh["profile_id"].implode()))
-            .then(pl.lit(0, pl.Int64))
-            .otherwise(pl.col(c))
-            .alias(c)
-            for c in ("n_samples", "total")
+    """Write one samples file per partition; fill the rows' samples_file, n_samples, total.
+
+    Within a file, samples are ordered by profile time, profile id and sample index.
+    """
+    parts = rows.select(layout.PARTITIONS).unique(maintain_order=True).with_row_index("part")
+    parts = parts.with_columns(
+        pl.Series(
+            "new_file",
+            [
+                layout.samples_path(t, s, d, seg_id)
+                for t, s, d in parts.select(layout.PARTITIONS).iter_rows()
+            ],
+            dtype=pl.Utf8,
         )
-        return filled, []
-    keyed = rows.select(
-        "profile_id",
-        "time_ns",
-        pl.struct(layout.PARTITIONS).alias("part"),
     )
-    joined = samples.join(keyed, on="profile_id", how="inner")
-    sums = joined.group_by("profile_id").agg(
-        pl.len().cast(pl.Int64).alias("n_samples"), pl.col("value").sum().alias("total")
+    keyed = rows.select("profile_id", "time_ns", *layout.PARTITIONS).join(
+        parts, on=list(layout.PARTITIONS)
     )
+    runs = _runs(samples, keyed)
+    order = np.lexsort((runs["profile_id"], runs["time_ns"], runs["part"]))
+    runs = {k: v[order] for k, v in runs.items()}
+    lengths = runs["end"] - runs["start"]
+    body_all = samples.select(list(schema.SAMPLES))
     files: list[str] = []
-    path_of: list[tuple[str, str]] = []  # (partition key, path)
-    for part in joined.partition_by("part", maintain_order=False, include_key=True):
-        key = part["part"][0]
-        rel = layout.samples_path(key["profile_type"], key["service"], key["date"], seg_id)
+    for part, rel in parts.select("part", "new_file").iter_rows():
+        idx = np.flatnonzero(runs["part"] == part)
+        if len(idx) == 0:
+            continue
+        # whole runs are zero-copy slices: no row-level gather or sort
+        pieces = [body_all.slice(int(runs["start"][i]), int(lengths[i])) for i in idx]
         final = root / rel
         _fs.ensure_dir(final.parent, root)
-        body = part.sort("time_ns", "profile_id", "sample_index").select(list(schema.SAMPLES))
-        staged.append((_fs.write_temp(final, _parquet(_samples_table(body))), final))
+        body = pl.concat(pieces, how="vertical", rechunk=False).to_arrow()
+        staged.append((_fs.write_temp(final, _parquet(body)), final))
         files.append(rel)
-        path_of.extend((pid, rel) for pid in body["profile_id"].unique().to_list())
-    paths = pl.DataFrame(
-        {"profile_id": [p for p, _ in path_of], "new_file": [f for _, f in path_of]},
-        schema={"profile_id": pl.Int64, "new_file": pl.Utf8},
-    ).join(sums, on="profile_id")
-    out = rows.join(paths, on="profile_id", how="left", suffix="_new").with_columns(
+    values = samples["value"].cast(pl.Int64).cum_sum().to_numpy()
+    ends_sum = values[runs["end"] - 1] if len(values) else lengths
+    starts_sum = np.where(runs["start"] > 0, values[np.maximum(runs["start"] - 1, 0)], 0)
+    sums = (
+        pl.DataFrame(
+            {"profile_id": runs["profile_id"], "n_samples": lengths, "total": ends_sum - starts_sum}
+        )
+        .group_by("profile_id")
+        .agg(pl.col("n_samples").sum(), pl.col("total").sum())
+    )
+    written = keyed.join(parts.select("part", "new_file"), on="part").join(sums, on="profile_id")
+    out = rows.join(
+        written.select("profile_id", "new_file", "n_samples", "total"),
+        on="profile_id",
+        how="left",
+        suffix="_new",
+    ).with_columns(
         pl.coalesce("new_file", "samples_file").alias("samples_file"),
         pl.coalesce("n_samples_new", "n_samples", pl.lit(0, pl.Int64)).alias("n_samples"),
         pl.coalesce("total_new", "total", pl.lit(0, pl.Int64)).alias("total"),
     )
     return catalog.conform(out), files
+
+
+def _runs(samples: pl.DataFrame, keyed: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Maximal runs of equal profile_id in ``samples`` with each run's partition and time.
+
+    Readers emit each profile's samples contiguously, so this is one run per profile: the
+    samples are then reordered by moving whole runs, not by sorting a million rows.
+    """
+    pid = samples["profile_id"].to_numpy()
+    n = len(pid)
+    cuts = np.flatnonzero(pid[1:] != pid[:-1]) + 1 if n else np.zeros(0, np.int64)
+    start = np.concatenate([[0], cuts]).astype(np.int64) if n else np.zeros(0, np.int64)
+    end = np.concatenate([cuts, [n]]).astype(np.int64) if n else np.zeros(0, np.int64)
+    run_df = pl.DataFrame({"profile_id": pid[start] if n else pid}).with_row_index("run")
+    info = run_df.join(keyed, on="profile_id", how="left", maintain_order="left")
+    if info["part"].null_count():
+        missing = info.filter(pl.col("part").is_null())["profile_id"][0]
+        raise ValueError(f"samples of profile {missing} have no catalog row")
+    return {
+        "start": start,
+        "end": end,
+        "profile_id": info["profile_id"].to_numpy(),
+        "time_ns": info["time_ns"].to_numpy(),
+        "part": info["part"].to_numpy().astype(np.int64),
+    }
 
 
 def _stage_dictionaries(
@@ -127,10 +170,6 @@ def _stage_dictionaries(
         staged.append((_fs.write_temp(final, _parquet(body.to_arrow())), final))
         files.append(rel)
     return files
-
-
-def _samples_table(df: pl.DataFrame) -> pa.Table:
-    return df.to_arrow()
 
 
 def _parquet(table: pa.Table) -> _ParquetWrite:
@@ -176,7 +215,7 @@ def collect_garbage(root: Path, snap: Snapshot) -> int:
         base = root / top
         if not base.is_dir():
             continue
-        for dirpath, dirnames, filenames in os.walk(base, topdown=False):
+        for dirpath, _dirs, filenames in os.walk(base, topdown=False):
             for fname in filenames:
                 rel = os.path.relpath(os.path.join(dirpath, fname), root).replace(os.sep, "/")
                 if rel not in live:
