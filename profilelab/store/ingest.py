@@ -112,7 +112,8 @@ def ingest(
     ``labels`` are added to every profile (they win over the profile's own labels);
     ``name`` sets the profile name (cpu, heap, mutex, block, ...) instead of inferring it.
     ``jobs`` worker processes decode inputs (default: one per CPU, capped at 4, when there
-    are at least :data:`PARALLEL_MIN` inputs). ``progress`` shows a tqdm bar on stderr.
+    are at least :data:`PARALLEL_MIN` inputs; ``jobs=1`` decodes in this process).
+    ``progress`` shows a tqdm bar on stderr when it is a terminal.
     """
     started = time.perf_counter()
     paths = list(expand(sources))
@@ -172,7 +173,7 @@ def _load_all(paths: list[str], present: set[int], jobs: int | None) -> Iterator
     many inputs, with a bounded number in flight so memory stays flat.
     """
     workers = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
-    if workers <= 1 or len(paths) < PARALLEL_MIN:
+    if workers <= 1 or (jobs is None and len(paths) < PARALLEL_MIN):
         for p in paths:
             got = read_input(p, present)
             yield got if isinstance(got, _Loaded) else decode_input(*got)

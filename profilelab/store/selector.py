@@ -199,13 +199,16 @@ class _Parser:
         if op is None:
             self.fail("expected one of =, !=, =~, !~")
         self.pos += len(str(op))
+        self.skip_ws()
         value_pos = self.pos
         value = self.string()
         if op in ("=~", "!~"):
             try:
                 re.compile(value)
             except re.error as exc:
-                self.fail(f"invalid regular expression {value!r}: {exc}", value_pos)
+                # point into the quoted text (exact unless escapes precede the error)
+                at = value_pos + 1 + (exc.pos or 0)
+                self.fail(f"invalid regular expression {value!r}: {exc.msg}", at)
         return Matcher(str(label), str(op), value)
 
     def string(self) -> str:
