@@ -183,7 +183,9 @@ def _load_all(paths: list[str], present: set[int], jobs: int | None) -> Iterator
     # spawn, not fork: Polars' thread pool does not survive fork().
     ctx = multiprocessing.get_context("spawn")
     window = workers * 8
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
+    ) as pool:
         pending: deque[Future[_Loaded] | _Loaded] = deque()
         for p in paths:
             got = read_input(p, present)
@@ -192,6 +194,21 @@ def _load_all(paths: list[str], present: set[int], jobs: int | None) -> Iterator
                 yield _result(pending.popleft())
         while pending:
             yield _result(pending.popleft())
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """In a worker: exit as soon as the ingesting process is gone (e.g. kill -9).
+
+    An orphaned worker would otherwise wait forever on its task queue.
+    """
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _result(entry: Future[_Loaded] | _Loaded) -> _Loaded:
