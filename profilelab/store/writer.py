@@ -52,8 +52,9 @@ def write_segment(
         dict_files = _stage_dictionaries(root, seg_id, dictionaries, staged)
         for tmp, final in staged:
             os.rename(tmp, final)
-        for d in sorted({final.parent for _, final in staged}):
-            _fs.fsync_dir(d)
+        # One round of fsyncs for the files and their directory entries. Renaming before
+        # the data is durable is safe: no catalog names these files until they are synced.
+        _fs.fsync_all([final for _, final in staged], sorted({final.parent for _, final in staged}))
     except BaseException:
         for tmp, _ in staged:
             with contextlib.suppress(OSError):
@@ -105,7 +106,7 @@ def _stage_samples(
         final = root / rel
         _fs.ensure_dir(final.parent, root)
         body = pl.concat(pieces, how="vertical", rechunk=False).to_arrow()
-        staged.append((_fs.write_temp(final, _parquet(body)), final))
+        staged.append((_fs.write_temp(final, _parquet(body), sync=False), final))
         files.append(rel)
     values = samples["value"].cast(pl.Int64).cum_sum().to_numpy()
     ends_sum = values[runs["end"] - 1] if len(values) else lengths
@@ -167,7 +168,7 @@ def _stage_dictionaries(
         final = root / rel
         _fs.ensure_dir(final.parent, root)
         body = schema.conform(table, df).sort(layout.DICTIONARIES[table])
-        staged.append((_fs.write_temp(final, _parquet(body.to_arrow())), final))
+        staged.append((_fs.write_temp(final, _parquet(body.to_arrow()), sync=False), final))
         files.append(rel)
     return files
 
