@@ -350,3 +350,41 @@ def test_parallel_ingest_matches_serial(tmp_path: Path) -> None:
         .equals(b.profiles().select(cols).sort("profile_id"))
     )
     assert os.path.isdir(a.root / "catalog")
+
+
+def test_readers_stay_consistent_while_a_writer_compacts(store, tmp_path: Path) -> None:
+    import threading
+
+    more = make_profiles(tmp_path / "more", 5, t0=T0 + 10**13)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def write() -> None:
+        try:
+            for m in more:
+                store.ingest([m.path])
+                store.compact(full=True)  # replaces every segment, deletes the old files
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def read() -> None:
+        reader = profilelab.open_store(store.root, create=False)
+        try:
+            while not done.is_set():
+                prof = reader.query("cpu")
+                totals = prof.samples.group_by("profile_id").agg(pl.col("value").sum())
+                rows = prof.profiles.select("profile_id").join(totals, on="profile_id")
+                assert rows.height == prof.profiles.height  # no profile without its samples
+                prof.check()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write), threading.Thread(target=read)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert store.profiles("cpu").height == 12 + 5

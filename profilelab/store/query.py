@@ -30,6 +30,7 @@ from profilelab.store.timeparse import parse_duration, parse_time
 if TYPE_CHECKING:
     import duckdb
 
+    from profilelab.store.catalog import Snapshot
     from profilelab.store.store import Store, TimeArg
 
 #: Pseudo-labels a matcher may use besides the profiles' own labels.
@@ -105,20 +106,28 @@ def run(store: Store, selector: str | Selector, start: TimeArg, end: TimeArg) ->
     if sel is None:
         raise QueryError("a query needs a selector")
     for attempt in range(_RETRIES):
-        rows = select_rows(store.snapshot().catalog, sel, start, end)
+        snap = store.snapshot()
+        rows = select_rows(snap.catalog, sel, start, end)
         try:
-            prof = read_profiles(store, rows)
+            prof = read_profiles(store, rows, snap)
             break
-        except FileNotFoundError:
-            if attempt == _RETRIES - 1:
-                raise  # files keep vanishing: a compaction loop, not a race
+        except Exception:
+            # A compaction may have replaced this snapshot's files meanwhile: retry with a
+            # new snapshot. With every file still there, the error is real.
+            used = _files(rows) + snap.files()
+            if attempt == _RETRIES - 1 or all((store.root / f).exists() for f in used):
+                raise
     if sel.aggregate:
         prof = aggregate(prof, rows, sel)
     return prof
 
 
-def read_profiles(store: Store, rows: pl.DataFrame) -> Profile:
-    """Read the samples of ``rows`` and the dictionary rows they reference."""
+def _files(rows: pl.DataFrame) -> list[str]:
+    return rows["samples_file"].drop_nulls().unique().to_list()
+
+
+def read_profiles(store: Store, rows: pl.DataFrame, snap: Snapshot | None = None) -> Profile:
+    """Read the samples of ``rows`` and the dictionary rows (of ``snap``) they reference."""
     if rows.height == 0:
         return Profile.empty()
     files = [str(store.root / f) for f in rows["samples_file"].drop_nulls().unique().sort()]
@@ -135,7 +144,7 @@ def read_profiles(store: Store, rows: pl.DataFrame) -> Profile:
         .drop("_order")
         .select(list(schema.SAMPLES))
     )
-    snap_files = store.snapshot().files
+    snap_files = (snap or store.snapshot()).files
     stacks = _read_dictionary(store, snap_files("stacks/"), "stacks", samples["stack_id"])
     frame_ids = stacks["frame_ids"].explode().drop_nulls()
     frames = _read_dictionary(store, snap_files("frames/"), "frames", frame_ids)
