@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,8 +158,3 @@ class CatalogReader:
         df = pl.from_arrow(table.replace_schema_metadata(None))
         assert isinstance(df, pl.DataFrame)
         return seg, conform(df)
-
-
-def referenced_segments(segments: Iterable[Segment]) -> set[str]:
-    """Ids of segments replaced, directly or through a chain, by ``segments``."""
-    return {r for s in segments for r in s.replaces}

@@ -170,38 +170,63 @@ def _load_all(paths: list[str], present: set[int], jobs: int | None) -> Iterator
     """Read every path in order (skipping inputs already stored) and decode the rest.
 
     Reading and hashing happen here; decoding happens in worker processes when there are
-    many inputs, with a bounded number in flight so memory stays flat.
+    many inputs, with a bounded number in flight so memory stays flat. When the workers
+    cannot run (a process pool that breaks, e.g. a ``__main__`` spawn cannot re-import),
+    the rest is decoded in this process.
     """
     workers = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
     if workers <= 1 or (jobs is None and len(paths) < PARALLEL_MIN):
         for p in paths:
-            got = read_input(p, present)
-            yield got if isinstance(got, _Loaded) else decode_input(*got)
+            yield _inline(read_input(p, present))
         return
     import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
 
     # spawn, not fork: Polars' thread pool does not survive fork().
     ctx = multiprocessing.get_context("spawn")
     window = workers * 8
-    with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
-    ) as pool:
-        pending: deque[Future[_Loaded] | _Loaded] = deque()
-        for p in paths:
-            got = read_input(p, present)
-            pending.append(got if isinstance(got, _Loaded) else pool.submit(decode_input, *got))
-            while len(pending) > window or (pending and isinstance(pending[0], _Loaded)):
-                yield _result(pending.popleft())
-        while pending:
-            yield _result(pending.popleft())
+    pending: deque[tuple[_Loaded | tuple[str, bytes, int, int], Future[_Loaded] | None]] = deque()
+    it = iter(paths)
+    try:
+        with ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
+        ) as pool:
+            for p in it:
+                got = read_input(p, present)
+                fut = None if isinstance(got, _Loaded) else pool.submit(decode_input, *got)
+                pending.append((got, fut))
+                while len(pending) > window or (pending and pending[0][1] is None):
+                    yield _result(pending[0])
+                    pending.popleft()
+            while pending:
+                yield _result(pending[0])
+                pending.popleft()
+    except BrokenProcessPool:
+        for got, _ in pending:
+            yield _inline(got)
+        for p in it:
+            yield _inline(read_input(p, present))
+
+
+def _inline(got: _Loaded | tuple[str, bytes, int, int]) -> _Loaded:
+    return got if isinstance(got, _Loaded) else decode_input(*got)
+
+
+def _result(entry: tuple[_Loaded | tuple[str, bytes, int, int], Future[_Loaded] | None]) -> _Loaded:
+    got, fut = entry
+    return _inline(got) if fut is None else fut.result()
 
 
 def _watch_parent(parent_pid: int) -> None:
     """In a worker: exit as soon as the ingesting process is gone (e.g. kill -9).
 
-    An orphaned worker would otherwise wait forever on its task queue.
+    An orphaned worker would otherwise wait forever on its task queue. Ctrl-C is left to
+    the parent (which stops the pool), so workers do not print tracebacks of their own.
     """
+    import signal
     import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent_pid:
@@ -209,10 +234,6 @@ def _watch_parent(parent_pid: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _result(entry: Future[_Loaded] | _Loaded) -> _Loaded:
-    return entry if isinstance(entry, _Loaded) else entry.result()
 
 
 def read_input(path: str, present: set[int]) -> _Loaded | tuple[str, bytes, int, int]:
