@@ -111,6 +111,12 @@ class Profile:
             f"{self.stacks.height} stacks, {self.frames.height} frames>"
         )
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Notebook display: a summary and a flame graph (see profilelab.render.flame_html)."""
+        from profilelab.render.flame_html import profile_mimebundle
+
+        return profile_mimebundle(self)
+
     def check(self) -> None:
         """Raise ValidationError unless every invariant of the canonical model holds."""
         from profilelab.model.check import check

@@ -99,6 +99,26 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "labels": LABELS,
 }
 
+#: Key/value pairs of a span (its own attributes and its resource's, values as text).
+SPAN_ATTRIBUTES = pl.List(pl.Struct({"key": pl.Utf8, "value": pl.Utf8}))
+
+#: Spans read from traces (OTLP, Jaeger, Zipkin); not part of a Profile, joined to samples.
+SPANS: dict[str, pl.DataType] = {
+    "trace_id": pl.Utf8(),  # 32 lower-case hex digits (64-bit ids left-padded with zeros)
+    "span_id": pl.Utf8(),  # 16 lower-case hex digits
+    "parent_span_id": pl.Utf8(),  # null for a root span
+    "name": pl.Utf8(),
+    "kind": pl.Utf8(),  # internal, server, client, producer, consumer
+    "service": pl.Utf8(),  # service.name of the resource / process / local endpoint
+    "start_ns": pl.Int64(),  # Unix nanoseconds
+    "end_ns": pl.Int64(),
+    "status": pl.Utf8(),  # unset, ok, error
+    "attributes": SPAN_ATTRIBUTES,  # sorted by key; resource attributes included
+}
+
+#: Tables outside a Profile that still follow the schema helpers below.
+OTHER_TABLES: dict[str, dict[str, pl.DataType]] = {"spans": SPANS}
+
 #: pprof label keys whose values land in the span columns instead of the labels table.
 SPAN_LABEL_KEYS: dict[str, str] = {
     "trace_id": "trace_id",
@@ -114,14 +134,18 @@ SPAN_LABEL_KEYS: dict[str, str] = {
 
 def empty(table: str) -> pl.DataFrame:
     """An empty frame with the columns and types of ``table``."""
-    return pl.DataFrame(schema=TABLES[table])
+    return pl.DataFrame(schema=_schema_of(table))
 
 
 def conform(table: str, df: pl.DataFrame) -> pl.DataFrame:
     """Select and cast ``df``'s columns to the schema of ``table`` (missing columns become null)."""
-    schema = TABLES[table]
+    schema = _schema_of(table)
     exprs = [
         (pl.col(name) if name in df.columns else pl.lit(None)).cast(dtype).alias(name)
         for name, dtype in schema.items()
     ]
     return df.select(exprs)
+
+
+def _schema_of(table: str) -> dict[str, pl.DataType]:
+    return TABLES[table] if table in TABLES else OTHER_TABLES[table]

@@ -1,0 +1,3 @@
+module profilelab/datasets/generators
+
+go 1.19

@@ -1,0 +1,48 @@
+"""``profilelab flame FILE... -o out.html``: a self-contained, offline flame graph page."""
+
+from __future__ import annotations
+
+import argparse
+
+import profilelab
+from profilelab.cli._common import add_command
+from profilelab.cli._flame_args import add_view_arguments, parse_labels
+from profilelab.render.flame_html import flame_html, write
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(
+        sub,
+        "flame",
+        "Write a flame graph as one self-contained HTML file (zoom, search, tooltips offline).",
+        "  profilelab flame cpu.pb.gz -o cpu.html\n"
+        "  profilelab flame heap.pb.gz --sample-type alloc_space --inverted -o heap.html\n"
+        "  profilelab flame a.pb.gz b.pb.gz --focus 'net/http' --label endpoint=/api -o f.html",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="profiles (several are merged)")
+    add_view_arguments(p)
+    p.add_argument("--inverted", action="store_true", help="bottom-up: callers below callees")
+    p.add_argument("--focus", help="keep stacks with a function matching this regex")
+    p.add_argument("--ignore", help="drop stacks with a function matching this regex")
+    p.add_argument(
+        "--label", action="append", metavar="KEY=VALUE", help="keep samples with this label"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    prof = profilelab.load(args.files)
+    page = flame_html(
+        prof,
+        title=args.title,
+        sample_type=args.sample_type,
+        granularity=args.granularity,
+        labels=parse_labels(args.label),
+        focus=args.focus,
+        ignore=args.ignore,
+        inverted=args.inverted,
+        max_nodes=args.max_nodes,
+    )
+    out = write(args.output, page)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0

@@ -1,0 +1,187 @@
+"""What every trace reader shares: id and attribute normalization, and the row collector.
+
+The three trace formats disagree on ids (OTLP bytes or hex, Jaeger short hex, Zipkin 16 or
+32 hex digits), on time units (nanoseconds or microseconds) and on attribute types (typed
+values, typed tags, strings). Readers hand their spans to :class:`SpanRows`, which turns
+them into the canonical ``spans`` columns: lower-case hex ids left-padded to 32 (trace) and
+16 (span) digits, Unix nanoseconds, and attributes as ``(key, text)`` pairs sorted by key,
+whose text is what Go's OpenTelemetry exporters write when they turn a typed value into a
+string (``true``, ``42``, ``0.5``, ``1`` for 1.0, base64 for bytes, compact JSON for lists
+and maps). A span that cannot be identified is dropped and reported in ``problems``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from profilelab.model import schema
+
+#: Columns of the ``problems`` table that travels with every :class:`Spans`.
+PROBLEM_COLUMNS = ("source", "trace_id", "span_id", "problem", "detail", "dropped")
+
+SPAN_KINDS = ("internal", "server", "client", "producer", "consumer")
+STATUSES = ("unset", "ok", "error")
+_HEX = frozenset("0123456789abcdef")
+
+
+def hex_id(value: str | bytes | None, digits: int) -> tuple[str | None, str | None]:
+    """Normalize an id to ``digits`` lower-case hex digits: (id, None) or (None, why not).
+
+    Accepts raw bytes (OTLP protobuf), hex text of any case and up to ``digits`` digits
+    (shorter ids are left-padded, as Jaeger writes ``"2"`` for span 2), and base64 text
+    ending in ``=`` (proto3-JSON writers that ignore OTLP/JSON's hex rule). All-zero ids are
+    invalid in OTLP and W3C trace context.
+    """
+    if value is None or value == "" or value == b"":
+        return None, "missing"
+    if isinstance(value, bytes):
+        text = value.hex()
+    else:
+        text = str(value).strip().lower()
+        if text.endswith("="):
+            try:
+                text = base64.b64decode(str(value).strip(), validate=True).hex()
+            except (binascii.Error, ValueError):
+                return None, f"not hex or base64: {value!r}"
+    if len(text) > digits:
+        # a 128-bit id whose high half is zero still fits a 64-bit field
+        if set(text) <= _HEX and text[: len(text) - digits].strip("0") == "":
+            text = text[len(text) - digits :]
+        else:
+            return None, f"longer than {digits} hex digits: {value!r}"
+    if not set(text) <= _HEX:
+        return None, f"not hex: {value!r}"
+    if text.strip("0") == "":
+        return None, f"all-zero id: {value!r}"
+    return text.rjust(digits, "0"), None
+
+
+def attr_text(value: Any) -> str:
+    """The text of a typed attribute value, as Go's OpenTelemetry exporters render it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return float_text(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return "" if value is None else str(value)
+
+
+def float_text(value: float) -> str:
+    """Shortest positional text that reads back as ``value`` (Go ``FormatFloat(f, 'f', -1)``)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return str(np.format_float_positional(value, trim="-"))
+
+
+@dataclass
+class SpanRows:
+    """Collects normalized spans and problems from one input."""
+
+    source: str
+    columns: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in schema.SPANS})
+    problems: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def problem(
+        self,
+        trace_id: str | None,
+        span_id: str | None,
+        problem: str,
+        detail: str,
+        dropped: bool = False,
+    ) -> None:
+        self.problems.append((self.source, trace_id, span_id, problem, detail, dropped))
+
+    def add(
+        self,
+        *,
+        trace_id: str | bytes | None,
+        span_id: str | bytes | None,
+        parent_span_id: str | bytes | None,
+        name: Any,
+        kind: str,
+        service: Any,
+        start_ns: int | None,
+        end_ns: int | None,
+        status: str,
+        attributes: Iterable[tuple[str, str]],
+    ) -> None:
+        """Add one span; ids are normalized here, and a span without valid ids is dropped."""
+        tid, why_t = hex_id(trace_id, 32)
+        sid, why_s = hex_id(span_id, 16)
+        shown_t = tid or (None if trace_id is None else _show(trace_id))
+        shown_s = sid or (None if span_id is None else _show(span_id))
+        if why_t or why_s:
+            what = "trace_id" if why_t else "span_id"
+            self.problem(shown_t, shown_s, f"bad_{what}", f"{what} {why_t or why_s}", True)
+            return
+        pid, why_p = hex_id(parent_span_id, 16)
+        if why_p and why_p != "missing":
+            self.problem(tid, sid, "bad_parent_span_id", f"parent_span_id {why_p}; kept as root")
+        self.columns["trace_id"].append(tid)
+        self.columns["span_id"].append(sid)
+        self.columns["parent_span_id"].append(pid)
+        self.columns["name"].append("" if name is None else str(name))
+        self.columns["kind"].append(kind)
+        self.columns["service"].append(str(service) if service else None)
+        self.columns["start_ns"].append(start_ns)
+        self.columns["end_ns"].append(end_ns)
+        self.columns["status"].append(status)
+        self.columns["attributes"].append(self._attributes(tid, sid, attributes))
+
+    def _attributes(
+        self, tid: str | None, sid: str | None, attributes: Iterable[tuple[str, str]]
+    ) -> list[dict[str, str]]:
+        seen: dict[str, str] = {}
+        for key, value in attributes:
+            if key in seen:
+                if seen[key] != value:
+                    self.problem(
+                        tid, sid, "duplicate_attribute", f"{key}: kept {seen[key]!r}, not {value!r}"
+                    )
+                continue
+            seen[key] = value
+        return [{"key": k, "value": seen[k]} for k in sorted(seen)]
+
+
+def _show(value: str | bytes) -> str:
+    return value.hex() if isinstance(value, bytes) else str(value)
+
+
+def status_from_tags(tags: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """Span status from Jaeger/Zipkin tags, and the tags left once status tags are consumed.
+
+    OpenTelemetry's Jaeger and Zipkin exporters write ``otel.status_code`` (``OK``/``ERROR``)
+    and an ``error`` tag (``true``, or the status message); a status message moves to
+    ``otel.status_description``, which is where the OTLP reader puts ``Status.message``.
+    """
+    rest = dict(tags)
+    code = rest.pop("otel.status_code", "").upper()
+    error = rest.pop("error", None)
+    if error is not None and error.lower() not in ("", "true", "false"):
+        rest.setdefault("otel.status_description", error)
+    if code == "ERROR" or (error is not None and error.lower() != "false"):
+        return "error", rest
+    if code == "OK":
+        return "ok", rest
+    return "unset", rest
+
+
+def kind_text(value: str | None) -> str:
+    """Canonical span kind; unknown and unspecified kinds are ``internal`` (OTel's default)."""
+    text = (value or "").lower().removeprefix("span_kind_")
+    return text if text in SPAN_KINDS else "internal"

@@ -1,0 +1,1 @@
+"""Renderers: pictures and documents made from views (static HTML, text, figures)."""

@@ -1,0 +1,204 @@
+"""Self-contained HTML flame graphs: one file, no network, zoom/search/tooltips offline.
+
+The page inlines the widget's own JS and CSS (``profilelab/widgets/static``) and embeds the
+tree as base64 of the binary payload of :mod:`profilelab.views.encode`. With no kernel to
+ask for detail on zoom, the tree is precomputed as finely as ``max_nodes`` allows (see
+:func:`profilelab.views.flame.within_budget`); what is finer stays folded in "other" nodes.
+
+Untrusted strings (function names, file names) only travel inside the base64 payload and
+are drawn with canvas ``fillText`` / ``textContent``; the title is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from profilelab.errors import ProfileLabError
+from profilelab.model.profile import Profile
+from profilelab.views import Comparison, LabelFilter, Selection
+from profilelab.views.encode import encode_table, encode_tree
+from profilelab.views.flame import within_budget
+
+STATIC = Path(__file__).resolve().parent.parent / "widgets" / "static"
+#: Default node budget of an export: about 16 bytes per node before base64.
+DEFAULT_MAX_NODES = 100_000
+DEFAULT_WIDTH_PX = 1600
+
+
+def static_asset(name: str) -> str:
+    text = (STATIC / name).read_text(encoding="utf-8")
+    if "</script" in text.lower() or "</style" in text.lower():
+        raise ProfileLabError(f"{name} cannot be inlined: it contains a closing tag")
+    return text
+
+
+def flame_html(
+    source: Profile | Selection,
+    *,
+    title: str | None = None,
+    sample_type: str | None = None,
+    granularity: str = "function",
+    labels: LabelFilter | None = None,
+    focus: str | None = None,
+    ignore: str | None = None,
+    inverted: bool = False,
+    width_px: int = DEFAULT_WIDTH_PX,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    root: Sequence[str] = (),
+) -> str:
+    """One HTML page with the flame graph (and top table) of a profile or selection."""
+    sel = (
+        source
+        if isinstance(source, Selection)
+        else Selection(source, sample_type, labels=labels, focus=focus, ignore=ignore)
+    )
+    tree = within_budget(
+        lambda f: sel.flame(granularity=granularity, root=root, inverted=inverted, fraction=f),
+        width_px,
+        max_nodes,
+    )
+    table = encode_table(sel.top(granularity, 200), 200, grand_total=sel.total, unit=sel.unit)
+    name = title or f"{sel.sample_type} flame graph"
+    return page(name, encode_tree(tree, width_px=width_px), table)
+
+
+def diff_html(
+    cmp: Comparison,
+    *,
+    title: str | None = None,
+    granularity: str = "function",
+    normalize: bool = False,
+    width_by: str = "new",
+    width_px: int = DEFAULT_WIDTH_PX,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> str:
+    """One HTML page with the diff flame graph and diff table of a comparison."""
+    tree = within_budget(
+        lambda f: cmp.tree(
+            granularity=granularity, normalize=normalize, width_by=width_by, fraction=f
+        ),
+        width_px,
+        max_nodes,
+    )
+    table = encode_table(cmp.table(granularity, normalize=normalize), 200, unit=cmp.new.unit)
+    name = title or f"{cmp.new.sample_type} diff flame graph"
+    return page(name, encode_tree(tree, width_px=width_px), table)
+
+
+def page(title: str, tree: bytes, table: bytes | None = None) -> str:
+    """The HTML document around encoded payloads."""
+    data = {"tree": base64.b64encode(tree).decode("ascii")}
+    if table is not None:
+        data["table"] = base64.b64encode(table).decode("ascii")
+    # base64 and JSON of it hold no '<', so the data cannot close the script element.
+    payload = json.dumps(data)
+    script = static_asset("flame.js") + (
+        "\nmountStatic(document.getElementById('plf-app'), JSON.parse("
+        "document.getElementById('plf-data').textContent));\n"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n"
+        "<style>body{margin:12px;}\n"
+        f"{static_asset('flame.css')}</style>\n</head>\n"
+        f'<body class="plf-page">\n<h3 class="plf-title">{html.escape(title)}</h3>\n'
+        '<div id="plf-app"></div>\n'
+        f'<script type="application/json" id="plf-data">{payload}</script>\n'
+        f'<script type="module">\n{script}</script>\n</body>\n</html>\n'
+    )
+
+
+def write(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` (UTF-8) and return the path."""
+    out = Path(path)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ProfileLabError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    return out
+
+
+#: Node budget of the flame graph embedded in a notebook's HTML output (kept small).
+REPR_MAX_NODES = 5_000
+
+
+def summary_html(profile: Profile) -> str:
+    """A small HTML table: one row per profile (source, type, unit, samples, total)."""
+    totals = profile.samples.group_by("profile_id").agg(
+        pl.len().alias("n"), pl.col("value").sum().alias("total")
+    )
+    rows = profile.profiles.join(totals, on="profile_id", how="left")
+    cells = []
+    for r in rows.iter_rows(named=True):
+        default = " (default)" if r["is_default"] else ""
+        values = [
+            r["source"],
+            f"{r['sample_type']}{default}",
+            r["sample_unit"],
+            f"{r['n'] or 0:,}",
+            f"{r['total'] or 0:,}",
+        ]
+        cells.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in values) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("source", "sample type", "unit", "samples", "total"))
+    counts = (
+        f"{profile.stacks.height:,} stacks, {profile.frames.height:,} frames, "
+        f"{profile.labels.get_column('key').n_unique()} label keys"
+    )
+    return (
+        f'<table class="profilelab-summary"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(cells)}</tbody></table><div>{html.escape(counts)}</div>"
+    )
+
+
+def profile_mimebundle(profile: Profile) -> dict[str, Any]:
+    """What a notebook shows for a Profile: the FlameGraph widget where widgets run, and
+    for plain renderers (nbconvert HTML, viewers) a summary plus a static flame graph in
+    an iframe (scripts stay inside it; the page is HTML-escaped into ``srcdoc``)."""
+    bundle: dict[str, Any] = {"text/plain": repr(profile)}
+    parts = [summary_html(profile)]
+    if profile.samples.height:
+        try:
+            page_html = flame_html(profile, max_nodes=REPR_MAX_NODES, width_px=1000)
+        except ProfileLabError as exc:
+            parts.append(f"<div>no flame graph: {html.escape(str(exc))}</div>")
+        else:
+            parts.append(
+                f'<iframe srcdoc="{html.escape(page_html, quote=True)}" '
+                'style="width:100%;height:520px;border:0" sandbox="allow-scripts"></iframe>'
+            )
+    bundle["text/html"] = "\n".join(parts)
+    widget = _widget_bundle(profile)
+    if widget:
+        bundle.update(widget)
+    return bundle
+
+
+def _widget_bundle(profile: Profile) -> dict[str, Any] | None:
+    """The widget view mime when running inside a kernel with anywidget installed."""
+    import sys
+
+    if "ipykernel" not in sys.modules or not profile.samples.height:
+        return None
+    try:
+        from IPython import get_ipython
+
+        if getattr(get_ipython(), "kernel", None) is None:
+            return None
+        from profilelab.widgets import FlameGraph
+
+        data: Any = FlameGraph(profile)._repr_mimebundle_()
+    except (ImportError, ProfileLabError):
+        return None
+    if isinstance(data, tuple):
+        data = data[0]
+    items: dict[str, Any] = dict(data or {})
+    view = {k: v for k, v in items.items() if k.startswith("application/vnd.jupyter")}
+    return view or None

@@ -1,0 +1,157 @@
+"""Span analyses: tail-latency cohort diff, and on-CPU time against wall time.
+
+Cohort diff: of the spans called ``name``, the ``n`` slowest form the *slow* cohort and the
+``n`` others whose durations are nearest the median form the *median* cohort. Their
+per-function values are divided by the number of spans in each cohort (so "ms per span"
+compares cohorts of any size) and subtracted: ``delta_*`` = slow - median per span.
+
+CPU against wall: a span's CPU is the value of the samples of the span and its *local*
+descendants (one process) in a time-valued sample type (``cpu`` by default), converted to
+nanoseconds. Sampled CPU can exceed what a short span could physically use (one 10 ms
+sample in a 2 ms span), so it is capped at ``wall × cores`` and the span is flagged
+``capped``; the raw estimate stays in ``cpu_sampled_ns``. Spans without a positive
+duration are left out (they are in ``problems``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from profilelab.errors import QueryError
+from profilelab.model.profile import Profile
+from profilelab.traces.functions import function_values, pick_profiles, to_nanoseconds
+from profilelab.traces.tree import subtree_sums
+
+if TYPE_CHECKING:
+    from profilelab.traces.spanjoin import SpanJoin
+
+
+@dataclass(frozen=True)
+class CohortDiff:
+    """Slow versus median spans of one name: both profiles and a per-function diff."""
+
+    name: str
+    slow: Profile
+    median: Profile
+    slow_spans: pl.DataFrame
+    median_spans: pl.DataFrame
+    functions: pl.DataFrame  # function, slow/median self and total per span, deltas
+    sample_type: str
+    unit: str
+
+    def widget(self) -> Any:
+        """A diff flame graph when ``profilelab.widgets.DiffFlameGraph`` exists, else a table."""
+        from profilelab.widgets.spans import diff_view
+
+        widget, _kind = diff_view(
+            self.median, self.slow, self.functions, sample_type=self.sample_type
+        )
+        return widget
+
+
+def cohort_diff(
+    join: SpanJoin, name: str, n: int, service: str | None, sample_type: str | None
+) -> CohortDiff:
+    if n < 1:
+        raise QueryError(f"cohort size must be at least 1, not {n}")
+    spans = join.span_table(sample_type).filter(
+        pl.col("span_row").is_in(join.rows(name, service)) & (pl.col("duration_ns") > 0)
+    )
+    if spans.height < 2:
+        raise QueryError(
+            f"cohort diff of {name!r} needs 2 spans with a duration, not {spans.height}"
+        )
+    by_duration = spans.sort(["duration_ns", "span_row"], descending=[True, False])
+    k = min(n, spans.height // 2)
+    slow = by_duration.head(k)
+    rest = by_duration.slice(k)
+    median = float(spans["duration_ns"].median())  # type: ignore[arg-type]
+    typical = (
+        rest.with_columns((pl.col("duration_ns") - median).abs().alias("_dist"))
+        .sort(["_dist", "span_row"])
+        .head(k)
+        .drop("_dist")
+    )
+    ids, stype, unit = pick_profiles(join.profile, sample_type)
+    slow_p = join.profile_of(slow["span_row"].to_list())
+    typical_p = join.profile_of(typical["span_row"].to_list())
+    table = _function_diff(
+        function_values(slow_p, ids), function_values(typical_p, ids), slow.height, typical.height
+    )
+    return CohortDiff(name, slow_p, typical_p, slow, typical, table, stype, unit)
+
+
+def _function_diff(
+    slow: pl.DataFrame, base: pl.DataFrame, n_slow: int, n_base: int
+) -> pl.DataFrame:
+    both = slow.join(base, on="function", how="full", coalesce=True, suffix="_median")
+    both = both.fill_null(0)
+    return (
+        both.select(
+            "function",
+            (pl.col("self") / n_slow).alias("slow_self"),
+            (pl.col("self_median") / n_base).alias("median_self"),
+            (pl.col("total") / n_slow).alias("slow_total"),
+            (pl.col("total_median") / n_base).alias("median_total"),
+        )
+        .with_columns(
+            (pl.col("slow_self") - pl.col("median_self")).alias("delta_self"),
+            (pl.col("slow_total") - pl.col("median_total")).alias("delta_total"),
+        )
+        .sort(["delta_self", "function"], descending=[True, False])
+    )
+
+
+def cpu_vs_wall(
+    join: SpanJoin, cores: float, sample_type: str | None, by_span: bool
+) -> pl.DataFrame:
+    if not cores > 0:
+        raise QueryError(f"cores must be positive, not {cores}")
+    _, stype, unit = pick_profiles(join.profile, sample_type)
+    factor = to_nanoseconds(unit)
+    values = join.self_values(stype)
+    n = join.spans.nodes
+    sampled = subtree_sums(values, n["lpre"].to_numpy(), n["lpost"].to_numpy()) * factor
+    spans = join.spans.with_duration().with_columns(
+        pl.Series("cpu_sampled_ns", sampled, dtype=pl.Int64)
+    )
+    spans = spans.filter(pl.col("duration_ns") > 0).with_columns(
+        (pl.col("duration_ns") * cores).alias("_cap")
+    )
+    spans = spans.with_columns(
+        pl.min_horizontal("cpu_sampled_ns", "_cap").cast(pl.Int64).alias("cpu_ns"),
+        (pl.col("cpu_sampled_ns") > pl.col("_cap")).alias("capped"),
+    ).drop("_cap")
+    if by_span:
+        return spans.select(
+            "span_row",
+            "trace_id",
+            "span_id",
+            "service",
+            "name",
+            "duration_ns",
+            "cpu_ns",
+            "cpu_sampled_ns",
+            "capped",
+            (pl.col("cpu_ns") / pl.col("duration_ns")).alias("cpu_fraction"),
+        )
+    return _per_name(spans)
+
+
+def _per_name(spans: pl.DataFrame) -> pl.DataFrame:
+    """CPU against wall summed per (service, name); ``cpu_fraction`` = cpu / wall."""
+    out = spans.group_by("service", "name").agg(
+        pl.len().alias("spans"),
+        pl.col("duration_ns").sum().alias("wall_ns"),
+        pl.col("cpu_ns").sum().alias("cpu_ns"),
+        pl.col("duration_ns").median().alias("median_wall_ns"),
+        pl.col("capped").sum().alias("capped"),
+    )
+    fraction = pl.col("cpu_ns") / pl.col("wall_ns")
+    return out.with_columns(
+        fraction.alias("cpu_fraction"),
+        pl.when(fraction >= 0.5).then(pl.lit("cpu")).otherwise(pl.lit("waiting")).alias("mostly"),
+    ).sort(["wall_ns", "service", "name"], descending=[True, False, False], nulls_last=True)

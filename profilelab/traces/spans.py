@@ -1,0 +1,159 @@
+"""Spans: the ``spans`` table of loaded traces, its problems, its tree, and SQL over them.
+
+Rows are sorted by (trace_id, start_ns, span_id, service), so that one trace read from any
+format gives an identical table. A span is identified by (trace_id, span_id, service):
+Zipkin's shared spans reuse one span id in two services. Nothing malformed is dropped
+silently: every dropped or repaired span has a row in ``problems`` (``dropped`` says which).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from profilelab.errors import QueryError
+from profilelab.model import schema
+from profilelab.readers._spanrows import PROBLEM_COLUMNS, hex_id
+from profilelab.traces.tree import SpanTree, build_tree
+
+if TYPE_CHECKING:
+    import duckdb
+
+PROBLEMS: dict[str, pl.DataType] = {
+    "source": pl.Utf8(),
+    "trace_id": pl.Utf8(),
+    "span_id": pl.Utf8(),
+    "problem": pl.Utf8(),
+    "detail": pl.Utf8(),
+    "dropped": pl.Boolean(),  # the span is not in the spans table
+}
+assert tuple(PROBLEMS) == PROBLEM_COLUMNS
+_ORDER = ["trace_id", "start_ns", "span_id", "service"]
+_KEY = ["trace_id", "span_id", "service"]
+
+
+class Spans:
+    """Loaded spans: ``spans`` (schema ``SPANS``), ``problems``, and the span ``tree``."""
+
+    def __init__(self, spans: pl.DataFrame, problems: pl.DataFrame | None = None) -> None:
+        df = schema.conform("spans", spans).sort(_ORDER, nulls_last=True, maintain_order=True)
+        df, found = _clean(df)
+        self.spans: pl.DataFrame = df
+        self.tree: SpanTree = build_tree(df)
+        tree_problems = pl.DataFrame(
+            [(None, *p, False) for p in self.tree.problems], schema=PROBLEMS, orient="row"
+        )
+        given = empty_problems() if problems is None else problems.cast(PROBLEMS)  # type: ignore[arg-type]
+        self.problems: pl.DataFrame = pl.concat([given, found, tree_problems])
+
+    @classmethod
+    def concat(cls, parts: Iterable[Spans]) -> Spans:
+        """Spans of several inputs as one table (a span present twice is kept once)."""
+        parts = list(parts)
+        if not parts:
+            return cls(schema.empty("spans"))
+        # problems found by the parts' own cleaning and tree are found again on the union
+        given = [p.problems.filter(pl.col("source").is_not_null()) for p in parts]
+        return cls(pl.concat([p.spans for p in parts]), pl.concat(given))
+
+    # ---- views ----------------------------------------------------------------------------
+    @cached_property
+    def nodes(self) -> pl.DataFrame:
+        """Span keys, times and tree columns (``span_row``, ``parent_row``, ``pre``, ...)."""
+        return self.tree.nodes(self.spans)
+
+    def with_duration(self) -> pl.DataFrame:
+        """The spans table with ``span_row`` first and a ``duration_ns`` column."""
+        return self.spans.with_columns(
+            (pl.col("end_ns") - pl.col("start_ns")).alias("duration_ns")
+        ).with_row_index("span_row")
+
+    def find(self, span_id: str, trace_id: str | None = None, service: str | None = None) -> int:
+        """The row of one span; QueryError when it is absent or the id is ambiguous."""
+        sid, why = hex_id(span_id, 16)
+        if sid is None:
+            raise QueryError(f"span id {span_id!r}: {why}")
+        cond = pl.col("span_id") == sid
+        if trace_id is not None:
+            cond &= pl.col("trace_id") == (hex_id(trace_id, 32)[0] or "")
+        if service is not None:
+            cond &= pl.col("service") == service
+        rows = self.with_duration().filter(cond)["span_row"]
+        if rows.len() == 0:
+            raise QueryError(f"span {span_id} not found among {self.spans.height} spans")
+        if rows.len() > 1:
+            raise QueryError(f"span id {span_id} is ambiguous ({rows.len()} spans): give service")
+        return int(rows[0])
+
+    # ---- SQL --------------------------------------------------------------------------------
+    def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with ``spans``, ``problems`` and ``span_tree`` registered."""
+        import duckdb
+
+        con = con or duckdb.connect()
+        con.register("spans", self.spans.to_arrow())
+        con.register("problems", self.problems.to_arrow())
+        con.register("span_tree", self.nodes.to_arrow())
+        return con
+
+    def sql(self, query: str) -> pl.DataFrame:
+        """Run a DuckDB query over ``spans``, ``problems`` and ``span_tree``; return Polars."""
+        import duckdb
+
+        con = self.connect()
+        try:
+            return con.sql(query).pl()
+        except duckdb.Error as exc:
+            raise QueryError(f"SQL failed: {exc}") from exc
+        finally:
+            con.close()
+
+    def __len__(self) -> int:
+        return self.spans.height
+
+    def __repr__(self) -> str:
+        traces = self.spans["trace_id"].n_unique()
+        return (
+            f"<Spans {self.spans.height} spans, {traces} traces, {self.problems.height} problems>"
+        )
+
+
+def empty_problems() -> pl.DataFrame:
+    return pl.DataFrame(schema=PROBLEMS)
+
+
+def _clean(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Drop repeated spans (keeping the first) and report spans with impossible times."""
+    dup = ~df.select(pl.struct(_KEY).is_first_distinct()).to_series()
+    dropped = df.filter(dup).select(
+        "trace_id",
+        "span_id",
+        pl.lit("duplicate_span").alias("problem"),
+        pl.format("span repeated (name {}); the first is kept", pl.col("name")).alias("detail"),
+        pl.lit(True).alias("dropped"),
+    )
+    kept = df.filter(~dup)
+    no_time = kept.filter(pl.col("start_ns").is_null() | pl.col("end_ns").is_null()).select(
+        "trace_id",
+        "span_id",
+        pl.lit("missing_time").alias("problem"),
+        pl.lit("span has no start or no end time; never matched by time").alias("detail"),
+        pl.lit(False).alias("dropped"),
+    )
+    backwards = kept.filter(pl.col("end_ns") < pl.col("start_ns")).select(
+        "trace_id",
+        "span_id",
+        pl.lit("ends_before_start").alias("problem"),
+        pl.format(
+            "ends {} ns before it starts; never matched by time",
+            pl.col("start_ns") - pl.col("end_ns"),
+        ).alias("detail"),
+        pl.lit(False).alias("dropped"),
+    )
+    found = pl.concat([dropped, no_time, backwards]).select(
+        pl.lit(None, dtype=pl.Utf8).alias("source"), pl.all()
+    )
+    return kept, found.cast(PROBLEMS)  # type: ignore[arg-type]

@@ -1,0 +1,322 @@
+"""Flame trees of one selection: top-down, bottom-up (inverted), sandwich, and the top table.
+
+A :class:`Selection` is one sample type of a Profile with optional label filters and
+focus/ignore regexes. It computes one value per stack once; every tree is then built from
+those (stack, value) rows with the vectorized builder of :mod:`profilelab.views._build`,
+pruned to what ``width_px`` pixels can show. Zooming is re-rooting: ``root`` names a node
+path and the tree is rebuilt below it with a threshold relative to that node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence, Sized
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import polars as pl
+
+from profilelab.errors import QueryError
+from profilelab.model.profile import Profile
+from profilelab.views import _build
+from profilelab.views._build import Paths, RawTree
+from profilelab.views._keys import KeyTable, key_table
+from profilelab.views._select import LabelFilter, StackIndex
+from profilelab.views.tree import FlameTree, node_names
+
+T = TypeVar("T", bound=Sized)
+
+#: Default drawing width: nodes narrower than half a pixel of it are folded.
+DEFAULT_WIDTH_PX = 1200
+
+
+def fraction_for(width_px: int) -> float:
+    """The share of the root below which a node is folded: half a pixel of ``width_px``."""
+    if width_px <= 0:
+        raise QueryError(f"width_px must be positive, got {width_px}")
+    return 0.5 / width_px
+
+
+def within_budget(build: Callable[[float], T], width_px: int, max_nodes: int) -> T:
+    """The most detailed tree of at most ``max_nodes`` nodes that ``build(fraction)`` gives.
+
+    Starts at a quarter pixel of ``width_px`` (coarsened while over budget), refines by 4x
+    while the tree stays well within budget: for exports that zoom without a server.
+    """
+    # Most profiles fit at a quarter pixel: start there, saving a build.
+    frac = fraction_for(width_px) / 4
+    tree = build(frac)
+    while len(tree) > max_nodes and frac < 1.0:
+        frac *= 2
+        tree = build(frac)
+    for _ in range(8):
+        if len(tree) * 3 > max_nodes:
+            break
+        finer = build(frac / 4)
+        if len(finer) > max_nodes:
+            break
+        tree, frac = finer, frac / 4
+    return tree
+
+
+def _abs_first(sums: np.ndarray) -> np.ndarray:
+    return np.abs(sums[:, 0]).astype(np.float64)
+
+
+class Selection:
+    """One sample type of a profile, filtered: the rows every flame tree is built from.
+
+    ``labels`` keeps samples whose label set matches (key -> value or values); ``focus``
+    keeps stacks with a frame whose function matches the regex, ``ignore`` drops them.
+    The stack index (the costly part) is shared by :meth:`with_filters` copies.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        sample_type: str | None = None,
+        *,
+        labels: LabelFilter | None = None,
+        focus: str | None = None,
+        ignore: str | None = None,
+        index: StackIndex | None = None,
+    ) -> None:
+        self.index = index if index is not None else StackIndex.build(profile, sample_type)
+        self.labels = dict(labels or {})
+        self.focus = focus or None
+        self.ignore = ignore or None
+        self.values = self.index.values(self.labels, self.focus, self.ignore)
+        self._paths: dict[str, tuple[Paths, KeyTable]] = {}
+
+    def with_filters(
+        self,
+        *,
+        labels: LabelFilter | None = None,
+        focus: str | None = None,
+        ignore: str | None = None,
+    ) -> Selection:
+        """The same profiles and sample type with other filters (reuses the stack index)."""
+        return Selection(
+            self.index.profile, labels=labels, focus=focus, ignore=ignore, index=self.index
+        )
+
+    @property
+    def sample_type(self) -> str:
+        return self.index.sample_type
+
+    @property
+    def unit(self) -> str:
+        return self.index.unit
+
+    @property
+    def total(self) -> int:
+        return int(self.values.sum())
+
+    def paths(self, granularity: str = "function") -> tuple[Paths, KeyTable]:
+        """Root-first key paths with one value column, and the key table they use."""
+        if granularity not in self._paths:
+            keys, key_csr = _keys_for(self.index, granularity)
+            paths = Paths(self.index.offsets, key_csr, self.values.reshape(-1, 1))
+            self._paths[granularity] = (paths, keys)
+        return self._paths[granularity]
+
+    # ---- trees ------------------------------------------------------------------------------
+    def flame(
+        self,
+        *,
+        granularity: str = "function",
+        width_px: int = DEFAULT_WIDTH_PX,
+        root: Sequence[str] = (),
+        inverted: bool = False,
+        fraction: float | None = None,
+    ) -> FlameTree:
+        """The call tree (callees below callers; ``inverted``: callers below callees)
+        rooted at the node path ``root`` (names, below the implicit "all")."""
+        paths, keys = self.paths(granularity)
+        if inverted:
+            paths = _reversed_cached(self, granularity, paths)
+        frac = fraction_for(width_px) if fraction is None else fraction
+        raw = _build.build(paths, keys.lookup(list(root)), _abs_first, frac)
+        return self._tree(raw, keys, "inverted" if inverted else "flame", tuple(root))
+
+    def sandwich(
+        self,
+        function: str,
+        *,
+        granularity: str = "function",
+        width_px: int = DEFAULT_WIDTH_PX,
+        fraction: float | None = None,
+    ) -> Sandwich:
+        """Callers and callees of ``function``, merged across its call sites.
+
+        Each stack through the function counts once, at its outermost (root-most) occurrence:
+        the callees tree holds the rest of the stack from there to the leaf (so recursion
+        shows inside it); the callers tree holds the stack from there back to the root. Both
+        roots total the function's cum value, recursion counted once (pprof's cum).
+        """
+        paths, keys = self.paths(granularity)
+        key = keys.lookup([function])[0]
+        callees, callers = _split_at_first(paths, key)
+        frac = fraction_for(width_px) if fraction is None else fraction
+        return Sandwich(
+            function=function,
+            callers=self._tree(
+                _build.build(callers, [key], _abs_first, frac), keys, "callers", (function,)
+            ),
+            callees=self._tree(
+                _build.build(callees, [key], _abs_first, frac), keys, "callees", (function,)
+            ),
+        )
+
+    def top(self, granularity: str = "function", limit: int | None = None) -> pl.DataFrame:
+        """Per node name: self (flat) and total (cum, recursion counted once), sorted by
+        self descending, then total. Columns: name, file, line, package, self, total.
+
+        With ``limit``, only the first ``limit`` rows by self (their totals computed alone,
+        which is much faster on big profiles)."""
+        paths, keys = self.paths(granularity)
+        flat = flat_sums(paths, len(keys))
+        only = None
+        if limit is not None:
+            only = np.argsort(-flat[:, 0], kind="stable")[:limit]
+            only = only[flat[only, 0] != 0]
+        cum = cum_sums(paths, len(keys), only)
+        table = keys.keys.with_columns(pl.Series("self", flat[:, 0]), pl.Series("total", cum[:, 0]))
+        if only is not None:
+            table = table[np.sort(only)]
+        return table.filter(pl.col("total") != 0).sort(
+            ["self", "total", "name"], descending=[True, True, False]
+        )
+
+    def _tree(self, raw: RawTree, keys: KeyTable, kind: str, root: tuple[str, ...]) -> FlameTree:
+        names = node_names(raw, keys)
+        total = raw.total[:, 0]
+        width = np.abs(total).astype(np.float64)
+        return FlameTree(
+            kind=kind,
+            parent=raw.parent,
+            depth=raw.depth,
+            name=names.name,
+            file=names.file,
+            line=names.line,
+            package=names.package,
+            start=_build.layout(raw.parent, raw.depth, width),
+            width=width,
+            folded=raw.folded,
+            strings=names.strings,
+            root_path=root,
+            granularity=keys.granularity,
+            sample_type=self.sample_type,
+            unit=self.unit,
+            threshold=raw.threshold,
+            total=total,
+            self_value=raw.self_value[:, 0],
+            grand_total=self.total,
+            root_path_totals=tuple(int(v) for v in raw.root_totals[:, 0]),
+        )
+
+
+@dataclass(frozen=True)
+class Sandwich:
+    """A function's callers (bottom-up, the function at the root) and callees (top-down)."""
+
+    function: str
+    callers: FlameTree
+    callees: FlameTree
+
+
+def _keys_for(index: StackIndex, granularity: str) -> tuple[KeyTable, np.ndarray]:
+    cache = index.cache
+    if granularity not in cache:
+        keys = key_table(index.frame_table, granularity)
+        cache[granularity] = (keys, keys.frame_key[index.frames])
+    found = cache[granularity]
+    assert isinstance(found, tuple)
+    return found
+
+
+def _reversed_cached(sel: Selection, granularity: str, paths: Paths) -> Paths:
+    cache = sel.index.cache
+    key = ("reversed", granularity)
+    if key not in cache:
+        cache[key] = paths.reversed().keys
+    keys = cache[key]
+    assert isinstance(keys, np.ndarray)
+    return Paths(paths.offsets, keys, paths.values)
+
+
+def _split_at_first(paths: Paths, key: int) -> tuple[Paths, Paths]:
+    """Cut each path through ``key`` at its first occurrence: (from there to the end,
+    from there back to the start). Paths without the key are left out."""
+    hits = np.flatnonzero(paths.keys == key)
+    row_of = np.searchsorted(paths.offsets, hits, side="right") - 1
+    first = np.ones(len(hits), dtype=bool)
+    first[1:] = row_of[1:] != row_of[:-1]  # hits ascend, so each row's first hit leads
+    rows, cut = row_of[first], hits[first]
+    ends = paths.offsets[rows + 1]
+    starts = paths.offsets[rows]
+    values = paths.values[rows]
+    after = _gather(paths.keys, cut, ends - cut, step=1)
+    before = _gather(paths.keys, cut, cut - starts + 1, step=-1)
+    return Paths(after[0], after[1], values), Paths(before[0], before[1], values)
+
+
+def _gather(
+    keys: np.ndarray, begin: np.ndarray, length: np.ndarray, step: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of ``keys[begin[i] + step * j]`` for j < length[i]."""
+    offsets = np.zeros(len(begin) + 1, dtype=np.int64)
+    np.cumsum(length, out=offsets[1:])
+    row = np.repeat(np.arange(len(begin), dtype=np.int64), length)
+    j = np.arange(int(offsets[-1]), dtype=np.int64) - offsets[:-1][row]
+    return offsets, keys[begin[row] + step * j]
+
+
+def key_sums(
+    paths: Paths, n_keys: int, only: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per key: flat (value where the key is the path's last element) and cum (value of the
+    paths containing the key, each path counted once however often the key recurs).
+
+    With ``only`` (key ids), cum is computed for those keys alone (0 for the others):
+    much cheaper on big profiles when a table shows only its top rows."""
+    return flat_sums(paths, n_keys), cum_sums(paths, n_keys, only)
+
+
+def flat_sums(paths: Paths, n_keys: int) -> np.ndarray:
+    """(n_keys, m) sums of the values of the paths that end at each key."""
+    live = np.flatnonzero(np.any(paths.values != 0, axis=1) & (paths.lengths > 0))
+    flat = np.zeros((n_keys, paths.values.shape[1]), dtype=np.int64)
+    last = paths.keys[paths.offsets[live + 1] - 1]
+    uniq, sums, _ = _build.sum_by(last.astype(np.int64), paths.values[live])
+    flat[uniq] = sums
+    return flat
+
+
+def cum_sums(paths: Paths, n_keys: int, only: np.ndarray | None = None) -> np.ndarray:
+    """(n_keys, m) sums of the values of the paths through each key, once per path."""
+    if only is not None:
+        wanted = np.zeros(n_keys, dtype=bool)
+        wanted[only] = True
+        pos = np.flatnonzero(wanted[paths.keys])
+        row = np.searchsorted(paths.offsets, pos, side="right") - 1
+        keys = paths.keys[pos].astype(np.int64)
+    else:
+        row, keys = paths.row_of_position(), paths.keys.astype(np.int64)
+    live = np.any(paths.values[row] != 0, axis=1)
+    row, keys = row[live], keys[live]
+    # Distinct (path, key) pairs: one sort of a combined int64 (np.unique is far slower).
+    combined = np.sort(row * n_keys + keys)
+    distinct = np.ones(len(combined), dtype=bool)
+    distinct[1:] = combined[1:] != combined[:-1]
+    combined = combined[distinct]
+    return _sum_by_key(combined % n_keys, paths.values[combined // n_keys], n_keys)
+
+
+def _sum_by_key(keys: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
+    """Exact int64 sums of ``values`` rows per key (a Polars hash group-by: no big sort)."""
+    cols = {f"v{j}": values[:, j] for j in range(values.shape[1])}
+    sums = pl.DataFrame({"key": keys, **cols}).group_by("key").agg(pl.all().sum())
+    out = np.zeros((n_keys, values.shape[1]), dtype=np.int64)
+    out[sums.get_column("key").to_numpy()] = sums.drop("key").to_numpy()
+    return out

@@ -1,0 +1,333 @@
+"""FlameGraph and DiffFlameGraph: anywidget canvas flame graphs fed by binary payloads.
+
+The browser draws what :mod:`profilelab.views` computes; state goes both ways as traits.
+Zoom: the browser rescales what it has at once and reports the node path in ``root``; when
+the current payload lacks detail at that zoom (it was pruned relative to a wider root), the
+Python side rebuilds the tree rooted there and sends it. Clicking a frame also sets
+``selected`` (its path from the root) and ``focus`` (its name), so a notebook can continue
+from what the analyst clicked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from profilelab.errors import ProfileLabError
+from profilelab.model.profile import Profile
+from profilelab.render.flame_html import STATIC, diff_html, flame_html, write
+from profilelab.views import Comparison, LabelFilter, Selection, label_values, sample_types
+from profilelab.views.encode import encode_table, encode_tree
+from profilelab.views.flame import DEFAULT_WIDTH_PX, fraction_for
+from profilelab.views.tree import DiffTree, FlameTree
+
+
+class _FlameBase(anywidget.AnyWidget):  # type: ignore[misc]
+    _esm = STATIC / "flame.js"
+    _css = STATIC / "flame.css"
+    _kind = traitlets.Unicode("flame").tag(sync=True)
+    _tree = traitlets.Bytes(b"").tag(sync=True)
+    _table = traitlets.Bytes(b"").tag(sync=True)
+    #: zoom: the node path (names below "all") the view is rooted at
+    root = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    #: the path of the last clicked frame, and its name
+    selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    focus = traitlets.Unicode("").tag(sync=True)
+    width_px = traitlets.Int(DEFAULT_WIDTH_PX).tag(sync=True)
+    orientation = traitlets.Unicode("icicle").tag(sync=True)
+    search = traitlets.Unicode("").tag(sync=True)
+    sample_type = traitlets.Unicode("").tag(sync=True)
+    sample_types = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    granularity = traitlets.Unicode("function").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    _current: FlameTree | DiffTree | None = None
+    #: observers wait until the constructor has built the first tree
+    _ready = False
+
+    def _covers(self, path: Sequence[str]) -> bool:
+        """Whether the current payload already shows ``path`` in full detail."""
+        tree = self._current
+        if tree is None or list(path[: len(tree.root_path)]) != list(tree.root_path):
+            return False
+        node = tree.find(list(path[len(tree.root_path) :]))
+        if node < 0:
+            return False
+        needed = fraction_for(max(self.width_px, 1)) * abs(float(tree.width[node]))
+        return tree.threshold <= needed
+
+    def _run(self, action: Any) -> None:
+        try:
+            action()
+            self.error = ""
+        except ProfileLabError as exc:
+            self.error = str(exc)
+
+    @traitlets.observe("root")
+    def _on_root(self, change: dict[str, Any]) -> None:
+        if self._ready and not self._covers(change["new"]):
+            self._run(self._send_tree)
+
+    @traitlets.observe("width_px")
+    def _on_width(self, change: dict[str, Any]) -> None:
+        old = change["old"] or 0
+        if self._ready and change["new"] > 0 and abs(change["new"] - old) > 4:
+            self._run(self._send_tree)
+
+    def _send_tree(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class FlameGraph(_FlameBase):
+    """An interactive flame graph of one profile.
+
+    ``FlameGraph(profile)`` shows pprof's default sample type, function granularity.
+    Traits a notebook reads or sets: ``root`` (zoom path), ``selected`` / ``focus`` (last
+    clicked frame), ``view`` (``flame``, ``inverted``, ``sandwich``), ``sandwich_function``,
+    ``sample_type``, ``granularity``, ``labels`` (key -> value), ``focus_regex``,
+    ``ignore_regex``, ``search``, ``orientation`` (``icicle`` or ``flame``).
+    """
+
+    view = traitlets.Unicode("flame").tag(sync=True)
+    sandwich_function = traitlets.Unicode("").tag(sync=True)
+    _callers = traitlets.Bytes(b"").tag(sync=True)
+    _callees = traitlets.Bytes(b"").tag(sync=True)
+    labels = traitlets.Dict().tag(sync=True)
+    label_choices = traitlets.Dict().tag(sync=True)
+    focus_regex = traitlets.Unicode("").tag(sync=True)
+    ignore_regex = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        sample_type: str | None = None,
+        granularity: str = "function",
+        labels: LabelFilter | None = None,
+        focus_regex: str = "",
+        ignore_regex: str = "",
+        **kwargs: Any,
+    ) -> None:
+        self._profile = profile
+        self._indexes: dict[str, Selection] = {}
+        sel = Selection(profile, sample_type)
+        self._indexes[sel.sample_type] = sel
+        self._selection = sel
+        super().__init__(
+            sample_type=sel.sample_type,
+            sample_types=sample_types(profile),
+            granularity=granularity,
+            label_choices=label_values(profile),
+            labels={k: v if isinstance(v, str) else v[0] for k, v in (labels or {}).items()},
+            focus_regex=focus_regex,
+            ignore_regex=ignore_regex,
+            **kwargs,
+        )
+        self._ready = True
+        self._refilter()
+
+    # ---- building -------------------------------------------------------------------------
+    def _refilter(self) -> None:
+        """Apply sample type and filters, then resend the tree and table from the top."""
+
+        def action() -> None:
+            base = self._indexes.get(self.sample_type)
+            if base is None:
+                base = Selection(self._profile, self.sample_type)
+                self._indexes[self.sample_type] = base
+            self._selection = base.with_filters(
+                labels=dict(self.labels), focus=self.focus_regex, ignore=self.ignore_regex
+            )
+            self._current = None
+            self._send_tree()
+            self._send_table()
+            if self.view == "sandwich":
+                self._send_sandwich()
+
+        self._run(action)
+
+    def _send_tree(self) -> None:
+        inverted = self.view == "inverted"
+        tree = self._selection.flame(
+            granularity=self.granularity,
+            width_px=max(self.width_px, 1),
+            root=list(self.root),
+            inverted=inverted,
+        )
+        self._current = tree
+        self._tree = encode_tree(tree, width_px=self.width_px)
+
+    def _send_table(self) -> None:
+        sel = self._selection
+        top = sel.top(self.granularity, 200)
+        self._table = encode_table(top, 200, grand_total=sel.total, unit=sel.unit)
+
+    def _send_sandwich(self) -> None:
+        if not self.sandwich_function:
+            return
+        sw = self._selection.sandwich(
+            self.sandwich_function, granularity=self.granularity, width_px=self.width_px
+        )
+        self._callers = encode_tree(sw.callers)
+        self._callees = encode_tree(sw.callees)
+
+    # ---- observers --------------------------------------------------------------------------
+    @traitlets.observe("sample_type", "labels", "focus_regex", "ignore_regex")
+    def _on_filters(self, change: dict[str, Any]) -> None:
+        if not self._ready:
+            return
+        self.root = []
+        self._refilter()
+
+    @traitlets.observe("granularity")
+    def _on_granularity(self, change: dict[str, Any]) -> None:
+        if not self._ready:
+            return
+        self.root = []
+        if self.view == "sandwich":
+            self.view = "flame"
+        self._refilter()
+
+    @traitlets.observe("view")
+    def _on_view(self, change: dict[str, Any]) -> None:
+        if not self._ready:
+            return
+        if change["new"] == "sandwich":
+            self._run(self._send_sandwich)
+            return
+        current = self._current
+        if change["old"] == "sandwich" and current is not None and current.kind == change["new"]:
+            return  # back from a sandwich to the tree that is still shown
+        self.root = []
+        self._current = None
+        self._run(self._send_tree)
+
+    @traitlets.observe("sandwich_function")
+    def _on_sandwich(self, change: dict[str, Any]) -> None:
+        if self._ready and self.view == "sandwich":
+            self._run(self._send_sandwich)
+
+    # ---- API --------------------------------------------------------------------------------
+    @property
+    def tree(self) -> FlameTree | None:
+        """The tree currently shown (pruned for ``width_px`` at the current root)."""
+        return self._current if isinstance(self._current, FlameTree) else None
+
+    def to_html(self, path: str | Path, *, max_nodes: int = 100_000) -> Path:
+        """Write the current selection (filters, granularity, view) as one HTML file."""
+        page = flame_html(
+            self._selection,
+            granularity=self.granularity,
+            inverted=self.view == "inverted",
+            max_nodes=max_nodes,
+        )
+        return write(path, page)
+
+
+class DiffFlameGraph(_FlameBase):
+    """A red/blue diff flame graph of two profiles or two label selections of one.
+
+    ``DiffFlameGraph(base, new)`` or ``DiffFlameGraph(profile, base_labels=..., new_labels=...)``.
+    Widths follow the new profile (``width_by="max"``: the larger of both); red frames grew,
+    blue shrank, the stronger the larger the relative change. ``normalize`` scales the base
+    to the new total (pprof ``-normalize``).
+    """
+
+    normalize = traitlets.Bool(False).tag(sync=True)
+    width_by = traitlets.Unicode("new").tag(sync=True)
+
+    def __init__(
+        self,
+        base: Profile,
+        new: Profile | None = None,
+        *,
+        base_labels: LabelFilter | None = None,
+        new_labels: LabelFilter | None = None,
+        sample_type: str | None = None,
+        granularity: str = "function",
+        normalize: bool = False,
+        width_by: str = "new",
+        **kwargs: Any,
+    ) -> None:
+        from profilelab.views import comparison
+
+        self._args = (base, new, base_labels, new_labels)
+        self._cmp: Comparison = comparison(
+            base, new, base_labels=base_labels, new_labels=new_labels, sample_type=sample_type
+        )
+        super().__init__(
+            _kind="diff",
+            sample_type=self._cmp.new.sample_type,
+            sample_types=sample_types(base),
+            granularity=granularity,
+            normalize=normalize,
+            width_by=width_by,
+            **kwargs,
+        )
+        self._ready = True
+        self._run(self._send_all)
+
+    def _send_all(self) -> None:
+        self._current = None
+        self._send_tree()
+        table = self._cmp.table(self.granularity, normalize=self.normalize)
+        self._table = encode_table(table, 200, unit=self._cmp.new.unit)
+
+    def _send_tree(self) -> None:
+        tree = self._cmp.tree(
+            granularity=self.granularity,
+            width_px=max(self.width_px, 1),
+            root=list(self.root),
+            normalize=self.normalize,
+            width_by=self.width_by,
+        )
+        self._current = tree
+        self._tree = encode_tree(tree, width_px=self.width_px)
+
+    @traitlets.observe("sample_type")
+    def _on_sample_type(self, change: dict[str, Any]) -> None:
+        from profilelab.views import comparison
+
+        if not self._ready:
+            return
+
+        def action() -> None:
+            base, new, bl, nl = self._args
+            self._cmp = comparison(
+                base, new, base_labels=bl, new_labels=nl, sample_type=change["new"]
+            )
+            self.root = []
+            self._send_all()
+
+        self._run(action)
+
+    @traitlets.observe("granularity", "normalize")
+    def _on_granularity(self, change: dict[str, Any]) -> None:
+        if not self._ready:
+            return
+        if change["name"] == "granularity":
+            self.root = []
+        self._run(self._send_all)
+
+    @property
+    def tree(self) -> DiffTree | None:
+        return self._current if isinstance(self._current, DiffTree) else None
+
+    def table(self) -> Any:
+        """The diff table (Polars) at the current granularity and normalization."""
+        return self._cmp.table(self.granularity, normalize=self.normalize)
+
+    def to_html(self, path: str | Path, *, max_nodes: int = 100_000) -> Path:
+        """Write the diff (current granularity, normalization, widths) as one HTML file."""
+        page = diff_html(
+            self._cmp,
+            granularity=self.granularity,
+            normalize=self.normalize,
+            width_by=self.width_by,
+            max_nodes=max_nodes,
+        )
+        return write(path, page)

@@ -1,0 +1,136 @@
+"""The FlameGraph widget inside a real JupyterLab server, driven by headless Chromium.
+
+Starts ``jupyter lab`` on 127.0.0.1 with a token in a temporary directory, opens a notebook
+that displays the widget, runs it, clicks a frame on the canvas, then runs a cell that
+prints ``widget.focus`` from the kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.flame_browser import NODE_XY, chromium
+from tests.flame_support import Sample, pprof_bytes
+from tests.test_views_flame import SMALL
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def notebook(cells: list[str]) -> dict[str, Any]:
+    return {
+        "cells": [
+            {"cell_type": "code", "metadata": {}, "source": c, "outputs": []}
+            | {"execution_count": None}
+            for c in cells
+        ],
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A JupyterLab server on a free loopback port; yields (base url with token, root dir)."""
+    if shutil.which("jupyter") is None:
+        pytest.skip("jupyter is not installed")
+    port, token = free_port(), secrets.token_hex(16)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+        env[var] = str(tmp_path / var.lower())
+    cmd = [
+        sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+        "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", "--allow-root",
+        f"--ServerApp.root_dir={tmp_path}", "--ServerApp.port_retries=0",
+        "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]  # fmt: skip
+    log = (tmp_path / "lab.log").open("wb")
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 40
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("jupyter lab did not start within 40 s")
+                time.sleep(0.3)
+        yield f"{base}/lab/tree/flame.ipynb?token={token}", tmp_path
+    finally:
+        # the server and its kernels share the process group we created for it
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[str, Path]) -> None:
+    url, root = lab
+    (root / "small.pb.gz").write_bytes(pprof_bytes([Sample(s, [1, v]) for s, v in SMALL]))
+    cells = [
+        "import profilelab\nfrom profilelab.widgets import FlameGraph\n"
+        "w = FlameGraph(profilelab.load('small.pb.gz'))\nw",
+        "print('FOCUS=' + repr(w.focus), 'SELECTED=' + repr(w.selected), 'ROOT=' + repr(w.root))",
+    ]
+    (root / "flame.ipynb").write_text(json.dumps(notebook(cells)))
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        first = page.locator(".jp-Notebook .jp-Cell").nth(0)
+        first.locator(".jp-InputArea-editor").click()
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_function("window.__plf && window.__plf.length && window.__plf[0].view.tree")
+        node = page.evaluate(NODE_XY, "serve")
+        page.mouse.click(node["x"], node["y"])
+        crumbs = page.locator(".plf-crumbs").inner_text()
+        assert crumbs.rstrip().endswith("serve")
+        second = page.locator(".jp-Notebook .jp-Cell").nth(1)
+        second.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        out = second.locator(".jp-OutputArea-output")
+        out.wait_for()
+        text = out.inner_text()
+        # a row of the top table opens the sandwich of its function (computed by the kernel)
+        page.locator(".plf-table tbody tr").nth(0).click()
+        page.wait_for_selector(".plf-sandwich .plf-callees canvas")
+        title = page.locator(".plf-sandwich-title").inner_text()
+    assert "FOCUS='serve'" in text
+    assert title == "sandwich of parse"  # parse has the most self time
+    assert "SELECTED=['main', 'serve']" in text and "ROOT=['main', 'serve']" in text
