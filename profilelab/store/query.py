@@ -267,7 +267,8 @@ def series(
 ) -> pl.DataFrame:
     """Totals per time step (``time_ns`` = step start) and profile type.
 
-    With ``function``, only samples whose stack contains a frame of that function count
+    Every step holding a selected profile has a row (0 when nothing matched in it). With
+    ``function``, only samples whose stack contains a frame of that function count
     (pprof's cum for the function; recursion counted once). Computed in DuckDB over the
     samples files of the selected profiles only.
     """
@@ -291,10 +292,16 @@ def series(
         con.register("hit", pa.table({"stack_id": stack_ids}))
         where = "where s.stack_id in (select stack_id from hit)"
     query = f"""
-        select sel.bucket as time_ns, sel.profile_type, sum(s.value)::bigint as value
-        from read_parquet($files) s join sel using (profile_id)
-        {where}
-        group by all order by time_ns, profile_type
+        with hits as (
+            select sel.bucket, sel.profile_type, sum(s.value) as value
+            from read_parquet($files) s join sel using (profile_id)
+            {where}
+            group by all
+        )
+        select b.bucket as time_ns, b.profile_type, coalesce(h.value, 0)::bigint as value
+        from (select distinct bucket, profile_type from sel) b
+        left join hits h using (bucket, profile_type)
+        order by time_ns, profile_type
     """
     try:
         table = con.sql(query, params={"files": paths}).to_arrow_table()
