@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -38,10 +38,17 @@ class GroupCommitter:
         max_items: int = 512,
         max_delay: float = 0.002,
         max_pending: int = 4096,
+        coming: Callable[[], int] | None = None,
+        max_wait_coming: float = 0.02,
     ) -> None:
+        """``coming`` (optional) tells how many submissions are on their way (e.g. requests
+        being decoded): a commit waits up to ``max_wait_coming`` seconds for them, since
+        one larger commit costs much less than several small ones."""
         self.store = store
         self.max_items = max_items
         self.max_delay = max_delay
+        self.coming = coming
+        self.max_wait_coming = max_wait_coming
         self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=max_pending)
         self._closed = False
         self.commits = 0
@@ -87,13 +94,19 @@ class GroupCommitter:
 
     def _gather(self, batch: list[_Request]) -> bool:
         """Add queued requests to ``batch``; True when the shutdown marker was seen."""
-        deadline = time.monotonic() + self.max_delay
+        start = time.monotonic()
+        deadline = start + self.max_delay
         n = len(batch[0].items)
         while n < self.max_items:
             try:
                 req = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                return False
+                if self.coming is None or not self.coming():
+                    return False
+                if time.monotonic() - start >= self.max_wait_coming:
+                    return False
+                deadline = time.monotonic() + 0.001
+                continue
             if req is None:
                 return True
             batch.append(req)

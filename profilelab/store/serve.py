@@ -19,11 +19,12 @@ Every received profile gets the labels given to the server, then its resource at
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -88,7 +89,8 @@ class ProfileServer(ThreadingHTTPServer):
     ) -> None:
         super().__init__((host, port), _Handler)
         self.store = store
-        self.committer = GroupCommitter(store)
+        self.committer = GroupCommitter(store, coming=lambda: self.decoding_now)
+        self.decoding_now = 0  # requests being decoded (not yet handed to the committer)
         self.labels = dict(labels or {})
         self.max_body = max_body
         self.max_inflated = max_inflated
@@ -186,6 +188,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _store(self, body: bytes, ctype: str) -> int:
         """Decode and commit; the number of profile rows stored (0 for an empty export)."""
+        with self._coming():  # the committer may wait a moment for this request
+            item = self._decode(body, ctype)
+            if item is None:
+                return 0
+            try:
+                fut = self.server.committer.submit([item], timeout=10)
+            except ProfileLabError as exc:
+                raise _Reject(503, f"could not store the profiles: {exc}") from None
+        try:
+            fut.result()
+        except (ProfileLabError, OSError) as exc:
+            raise _Reject(503, f"could not store the profiles: {exc}") from None
+        return item.profile.profiles.height
+
+    @contextlib.contextmanager
+    def _coming(self) -> Iterator[None]:
+        with self.server.stats.lock:
+            self.server.decoding_now += 1
+        try:
+            yield
+        finally:
+            with self.server.stats.lock:
+                self.server.decoding_now -= 1
+
+    def _decode(self, body: bytes, ctype: str) -> Item | None:
+        """The export as an item to store (None when it holds no profiles)."""
         import profilelab
 
         if ctype == JSON:
@@ -197,24 +225,17 @@ class _Handler(BaseHTTPRequestHandler):
         except ProfileLabError as exc:
             raise _Reject(400, f"not a valid OTLP profiles export: {_strip(exc, name)}") from None
         if profile.profiles.height == 0:
-            return 0
+            return None
         formats = set(profile.profiles["format"].unique())
         if formats != {"otlp"}:
             raise _Reject(400, f"the body is {', '.join(sorted(formats))}, not OTLP profiles")
-        item = Item(
+        return Item(
             profile,
             digest_bytes(body),
             labels=self.server.labels,
             default_time_ns=time.time_ns(),
             source=name,
         )
-        try:
-            self.server.committer.write([item], timeout=10)
-        except ProfileLabError as exc:
-            raise _Reject(503, f"could not store the profiles: {exc}") from None
-        except OSError as exc:
-            raise _Reject(503, f"could not store the profiles: {exc}") from None
-        return profile.profiles.height
 
     # ---- response -----------------------------------------------------------------------
     def _send(self, status: int, ctype: str, body: bytes) -> None:
