@@ -95,6 +95,14 @@ def test_bad_inputs_are_reported_and_skipped(tmp_path: Path, made, capsys) -> No
     assert st.profiles().height == 24  # the good files all went in
 
 
+def test_ingesting_a_directory_that_holds_the_store_skips_the_store(tmp_path: Path) -> None:
+    make_profiles(tmp_path / "in", 3)
+    st = profilelab.open_store(tmp_path / "in" / "store")
+    st.ingest([tmp_path / "in"])
+    report = st.ingest([tmp_path / "in"])
+    assert report.ok and report.inputs == 3 and report.skipped == 3
+
+
 def test_missing_store_and_non_store_directory(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no profilelab store"):
         profilelab.open_store(tmp_path / "nope", create=False)

@@ -116,7 +116,9 @@ def ingest(
     ``progress`` shows a tqdm bar on stderr when it is a terminal.
     """
     started = time.perf_counter()
-    paths = list(expand(sources))
+    root = str(store.root) + os.sep
+    # never the store's own files (``ingest --store s .`` would otherwise walk into s/)
+    paths = [p for p in expand(sources) if not os.path.abspath(p).startswith(root)]
     report = IngestReport(inputs=len(paths))
     present = store.snapshot().input_ids()
     bar = _progress(len(paths), progress)
