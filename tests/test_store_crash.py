@@ -58,20 +58,13 @@ def test_kill_9_during_ingest_never_exposes_partial_profiles(tmp_path: Path) -> 
     expected = {m.input_id: m for m in made}
     store_dir = tmp_path / "store"
     rng = random.Random(20261127)
-    cmd = [
-        sys.executable,
-        "-m",
-        "profilelab",
-        "ingest",
-        "--store",
-        str(store_dir),
-        "--quiet",
-        "--jobs",
-        "1",
-        "--batch-size",
-        "25",
-        str(tmp_path / "in"),
-    ]
+    # the library's ingest, as the CLI runs it, without the CLI's start-up imports
+    script = (
+        "import sys, profilelab; "
+        "r = profilelab.open_store(sys.argv[1]).ingest([sys.argv[2]], jobs=1, batch_size=25); "
+        "sys.exit(0 if r.ok else 1)"
+    )
+    cmd = [sys.executable, "-c", script, str(store_dir), str(tmp_path / "in")]
     killed = 0
     seen = 0
     for _trial in range(10):
