@@ -19,9 +19,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+import polars as pl
+
 from profilelab.errors import ProfileLabError
 from profilelab.model.ids import digest_bytes
 from profilelab.model.profile import Profile
+from profilelab.store import layout
 from profilelab.store.prepare import Item
 
 if TYPE_CHECKING:
@@ -195,7 +199,7 @@ def _load_all(paths: list[str], present: set[int], jobs: int | None) -> Iterator
         ) as pool:
             for p in it:
                 got = read_input(p, present)
-                fut = None if isinstance(got, _Loaded) else pool.submit(decode_input, *got)
+                fut = None if isinstance(got, _Loaded) else pool.submit(_decode_in_worker, *got)
                 pending.append((got, fut))
                 while len(pending) > window or (pending and pending[0][1] is None):
                     yield _result(pending[0])
@@ -250,6 +254,39 @@ def read_input(path: str, present: set[int]) -> _Loaded | tuple[str, bytes, int,
     if input_id in present:
         return _Loaded(path, input_id)
     return path, data, input_id, mtime_ns
+
+
+#: In a worker process: ids of the dictionary rows (stacks, frames, ...) it already sent.
+_SENT: dict[str, np.ndarray] = {}
+
+
+def _decode_in_worker(path: str, data: bytes, input_id: int, mtime_ns: int) -> _Loaded:
+    """:func:`decode_input`, minus dictionary rows this worker already sent to the parent.
+
+    The ingesting process keeps (commits) every dictionary row it receives, in order, so a
+    row sent once need not travel again: a fleet's profiles share most of their stacks and
+    frames, and pickling them is a large part of a worker's time. The result is therefore
+    not a self-contained Profile; it only feeds the store's writer.
+    """
+    loaded = decode_input(path, data, input_id, mtime_ns)
+    if loaded.profile is not None:
+        loaded.profile = _drop_sent(loaded.profile)
+    return loaded
+
+
+def _drop_sent(profile: Profile) -> Profile:
+    tables = {}
+    for table, key in layout.DICTIONARIES.items():
+        df: pl.DataFrame = getattr(profile, table)
+        ids = df[key].to_numpy()
+        sent = _SENT.get(table)
+        if sent is not None and len(ids):
+            df = df.filter(~np.isin(ids, sent))
+        if df.height:
+            new = df[key].unique().to_numpy()
+            _SENT[table] = new if sent is None else np.union1d(sent, new)
+        tables[table] = df
+    return profile.replace(**tables)
 
 
 def decode_input(path: str, data: bytes, input_id: int, mtime_ns: int) -> _Loaded:

@@ -175,7 +175,10 @@ class Store:
             rows = prepare.catalog_rows(fresh)
             samples = pl.concat([i.profile.samples for i in fresh], how="vertical")
             self._known.refresh(self.root, snap)
-            dictionaries = self._known.new_rows([i.profile for i in fresh])
+            # dictionary rows of every item, skipped ones included: an ingest worker sends
+            # each row once, and a later item may rely on a row that came with a duplicate
+            dictionaries = self._known.new_rows([i.profile for i in items])
+            self._known.check_references(samples, dictionaries)
             seg = writer.write_segment(self.root, rows, samples, dictionaries)
             self._known.add(dictionaries, seg.files)
             result.segment = seg.id
@@ -262,6 +265,34 @@ class _KnownIds:
                 df = df.filter(~pl.col(key).is_in(known.implode()))
             out[table] = df
         return out
+
+    def check_references(self, samples: pl.DataFrame, new: Mapping[str, pl.DataFrame]) -> None:
+        """Raise StoreError unless every id the batch refers to is in the batch or the store.
+
+        A commit must never make a profile visible whose stacks, frames, mappings or label
+        sets are missing (e.g. rows deleted by a concurrent ``compact --full`` after an
+        ingest worker had sent them once).
+        """
+        refs = {
+            "stacks": samples["stack_id"],
+            "labels": samples["label_set_id"].filter(samples["label_set_id"] != 0),
+            "frames": new["stacks"]["frame_ids"].explode().drop_nulls(),
+            "mappings": new["frames"]["mapping_id"].drop_nulls(),
+        }
+        for table, wanted in refs.items():
+            key = layout.DICTIONARIES[table]
+            wanted = wanted.unique()
+            have = new[table][key]
+            missing = wanted.filter(~wanted.is_in(have.implode()))
+            known = self.ids.get(table)
+            if missing.len() and known is not None:
+                missing = missing.filter(~missing.is_in(known.implode()))
+            if missing.len():
+                raise StoreError(
+                    f"{table}: {missing.len()} ids referenced by the profiles being stored are "
+                    f"neither in the batch nor in the store (e.g. {missing[0]}); nothing was "
+                    "stored — run the ingest again"
+                )
 
     def add(self, rows: Mapping[str, pl.DataFrame], files: Iterable[str]) -> None:
         for table, key in layout.DICTIONARIES.items():
