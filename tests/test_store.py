@@ -418,3 +418,19 @@ def test_readers_stay_consistent_while_a_writer_compacts(store, tmp_path: Path) 
         t.join()
     assert not errors, errors
     assert store.profiles("cpu").height == 12 + 5
+
+
+def test_cli_query_writes_the_result_with_a_registered_writer(store, tmp_path: Path) -> None:
+    from profilelab import writers
+
+    writers._load_builtin()
+    fmt = next((f for f in ("pprof", "otlp") if f in writers.WRITERS), None)
+    out = tmp_path / "merged.out"
+    args = ["query", "sum(cpu)", "--store", str(store.root), "-o", str(out)]
+    if fmt is None:
+        assert main(args) == 1  # refused with a message, no file left behind
+        assert not out.exists()
+        pytest.skip("no pprof or OTLP writer on this branch yet")
+    assert main([*args, "--to-format", fmt]) == 0
+    back = profilelab.load(out)
+    assert back.samples["value"].sum() == store.query("cpu").samples["value"].sum()

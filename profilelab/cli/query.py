@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  profilelab query 'cpu{service=\"order\"}' --store profiles/ --from -1h top\n"
         '  profilelab query \'heap{region=~"eu-.*", version!="v1"}\' --store profiles/ profiles\n'
         "  profilelab query 'sum by (version) (cpu{service=\"order\"})' --store profiles/ top\n"
+        "  profilelab query 'sum(cpu{service=\"order\"})' --store profiles/ -o merged.pb.gz\n"
         "  profilelab query cpu --store profiles/ --from 2024-05-01 --to 2024-05-02 series "
         "--step 1h --function main.work",
     )
@@ -37,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nodes", type=int, default=20, help="rows of the top report (default 20)")
     p.add_argument("--step", default="1m", help="series step (default 1m)")
     p.add_argument("--function", help="series: only stacks through this function")
+    p.add_argument(
+        "--output", "-o", metavar="FILE", help="also write the result (e.g. merged.pb.gz)"
+    )
+    p.add_argument("--to-format", help="output format (default: from the --output name)")
     p.set_defaults(func=run)
 
 
@@ -52,8 +57,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"{format_ns(t)}  {ptype}  {value}")
         return 0
     prof = store.query(args.selector, args.start, args.end)
+    if args.output:
+        _write(prof, args.output, args.to_format)
     print_top(prof, args.nodes)
     return 0
+
+
+def _write(prof: Profile, path: str, fmt: str | None) -> None:
+    """Write the query result with the writer registry (pprof, OTLP, ... when available)."""
+    from profilelab import writers
+
+    fmt = fmt or writers.format_for_path(path)
+    if fmt is None:
+        known = ", ".join(sorted(writers.WRITERS)) or "none on this installation"
+        raise QueryError(f"cannot tell the output format of {path}; give --to-format ({known})")
+    with open(path, "wb") as out:
+        writers.write(prof, out, fmt)
 
 
 def _print_profiles(rows: pl.DataFrame) -> int:
