@@ -28,6 +28,8 @@ def pprofserver(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("the Go toolchain (Debian golang-go) is not installed")
     out = tmp_path_factory.mktemp("go") / "pprofserver"
     env = {**os.environ, "GOPROXY": "off", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
+    if "GOCACHE" not in env and "HOME" not in env:  # go needs a build cache somewhere
+        env["GOCACHE"] = str(tmp_path_factory.mktemp("gocache"))
     subprocess.run([GO, "build", "-o", str(out), str(SERVER_SRC)], check=True, env=env, timeout=600)
     return out
 
