@@ -8,7 +8,8 @@ Every stored profile (one sample type of one input) has
   ``contentions``), with ``space`` called ``heap``; without a period type, the first sample
   type. Go's block and mutex profiles share their types, so only the scraper (which knows
   the endpoint) or ``--name`` can call them ``block`` or ``mutex``; a file ingested without
-  a name is called ``contentions``.
+  a name is called ``contentions``. With neither a period type nor a sample type name, the
+  name is ``unknown``.
 * a **profile type** ``name:sample_type:sample_unit``, e.g. ``cpu:cpu:nanoseconds``,
   ``heap:inuse_space:bytes``, ``goroutine:goroutine:count``.
 
@@ -47,12 +48,16 @@ def inferred_name() -> pl.Expr:
 
     Needs columns period_type, sample_type, sample_type_index and source_id.
     """
-    first_type = pl.col("sample_type").sort_by("sample_type_index").first().over("source_id")
+    first_type = (
+        pl.col("sample_type").sort_by("sample_type_index").first().over("source_id").fill_null("")
+    )
     period = pl.col("period_type").fill_null("")
     return (
         pl.when(period != "")
         .then(period.replace(_PERIOD_NAMES))
-        .otherwise(first_type.fill_null("unknown"))
+        .when(first_type != "")
+        .then(first_type)
+        .otherwise(pl.lit("unknown"))
     )
 
 
