@@ -10,8 +10,9 @@ from profilelab.cli._common import add_command
 from profilelab.cli._store_args import add_store, allow_intermixed
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
+from profilelab.ops.options import ReportOptions
+from profilelab.render import report
 from profilelab.store import open_store
-from profilelab.store.query import function_totals
 from profilelab.store.timeparse import format_ns
 
 REPORTS = ("top", "profiles", "series")
@@ -86,7 +87,7 @@ def _print_profiles(rows: pl.DataFrame) -> int:
 
 
 def print_top(prof: Profile, nodes: int) -> None:
-    """``Profile.top()`` when the reports module provides it, else a flat/cum table."""
+    """pprof's top report of the matched profiles (one sample type)."""
     types = prof.profiles.select("sample_type", "sample_unit").unique()
     if prof.profiles.height == 0:
         print("no profiles matched")
@@ -97,23 +98,4 @@ def print_top(prof: Profile, nodes: int) -> None:
             f"the selector matched several sample types ({listed}); pick one, e.g. cpu or "
             "heap:inuse_space"
         )
-    top = getattr(prof, "top", None)
-    if callable(top):
-        print(top())
-        return
-    unit = types.item(0, "sample_unit")
-    totals = function_totals(prof)
-    grand = int(prof.samples["value"].sum())
-    print(f"profiles: {prof.profiles.height}  total: {grand} {unit}")
-    print(f"{'flat':>14} {'flat%':>7} {'sum%':>7} {'cum':>14} {'cum%':>7}  function")
-    running = 0
-    for name, flat, cum in totals.head(nodes).iter_rows():
-        running += flat
-        print(
-            f"{flat:>14} {_pct(flat, grand):>7} {_pct(running, grand):>7} "
-            f"{cum:>14} {_pct(cum, grand):>7}  {name}"
-        )
-
-
-def _pct(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.2f}%" if whole else "-"
+    print(report(prof, "top", ReportOptions(nodecount=nodes)), end="")

@@ -60,7 +60,9 @@ def resolve_sample_index(profile: Profile, sample_index: str | int | None) -> Sa
     if sample_index is None or sample_index == "":
         default = sources(profile).filter((pl.col("src") == 0) & pl.col("is_default"))
         if default.height:
-            return types[int(default["sample_type_index"][0])]
+            # by name: a selection (a store query) may hold fewer types than the input had
+            name = default["sample_type"][0]
+            return next(t for t in types if t.type == name)
         return types[-1]
     text = str(sample_index)
     try:

@@ -380,39 +380,12 @@ def function_totals(prof: Profile) -> pl.DataFrame:
     Frames without a function name are named by their address (``0x4005d0``). Sorted as
     pprof sorts its top report: by flat descending, then by name.
     """
-    out_schema = {"function": pl.Utf8, "flat": pl.Int64, "cum": pl.Int64}
-    if prof.samples.height == 0:
-        return pl.DataFrame(schema=out_schema)
-    per_stack = prof.samples.group_by("stack_id").agg(pl.col("value").sum())
-    names = prof.frames.select(
-        "frame_id",
-        pl.coalesce(
-            pl.col("function"),
-            pl.lit("0x") + pl.col("address").map_elements(lambda a: f"{a:x}", return_dtype=pl.Utf8),
-        ).alias("function"),
-    )
-    frames = (
-        prof.stacks.select("stack_id", "frame_ids")
-        .with_columns(pl.int_ranges(pl.col("frame_ids").list.len()).alias("pos"))
-        .explode("frame_ids", "pos")
-        .rename({"frame_ids": "frame_id"})
-        .join(names, on="frame_id")
-        .join(per_stack, on="stack_id")
-    )
-    flat = (
-        frames.filter(pl.col("pos") == 0)
-        .group_by("function")
-        .agg(pl.col("value").sum().alias("flat"))
-    )
-    cum = (
-        frames.unique(["stack_id", "function"])
-        .group_by("function")
-        .agg(pl.col("value").sum().alias("cum"))
-    )
+    from profilelab.analysis import key_totals
+
     return (
-        cum.join(flat, on="function", how="left")
-        .with_columns(pl.col("flat").fill_null(0))
-        .select("function", "flat", "cum")
-        .cast(out_schema)  # type: ignore[arg-type]
+        key_totals(prof, "function")
+        .group_by("key")
+        .agg(pl.col("flat").sum(), pl.col("cum").sum())
+        .select(pl.col("key").alias("function"), "flat", "cum")
         .sort(["flat", "function"], descending=[True, False])
     )
