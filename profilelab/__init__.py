@@ -4,6 +4,7 @@ from profilelab.api import load
 from profilelab.errors import FormatError, ProfileLabError, QueryError, StoreError, ValidationError
 from profilelab.model.profile import Profile
 from profilelab.readers.traces import load_traces
+from profilelab.store import Store, open_store
 from profilelab.traces import SpanJoin, Spans, join_spans, read_exemplars
 
 __all__ = [
@@ -13,11 +14,13 @@ __all__ = [
     "QueryError",
     "SpanJoin",
     "Spans",
+    "Store",
     "StoreError",
     "ValidationError",
     "join_spans",
     "load",
     "load_traces",
+    "open_store",
     "read_exemplars",
 ]
 __version__ = "0.1.0"

@@ -13,6 +13,7 @@ from typing import Literal
 import polars as pl
 
 from profilelab.errors import QueryError
+from profilelab.model.names import frame_function_names
 from profilelab.model.profile import Profile
 
 Key = Literal["function", "file", "package", "frame", "stack"]
@@ -21,8 +22,8 @@ KEYS: tuple[str, ...] = ("function", "file", "package", "frame", "stack")
 
 def frame_keys(p: Profile, key: Key) -> pl.DataFrame:
     """(frame_id, key) for a granularity; unsymbolized frames are named by their address."""
-    address = pl.format("0x{}", pl.col("address").cast(pl.Utf8))
-    function = pl.coalesce(pl.col("function"), address)
+    frames = p.frames.with_columns(frame_function_names(p.frames).alias("_fn"))
+    function = pl.col("_fn")
     if key in ("function", "stack"):
         expr = function
     elif key == "file":
@@ -33,7 +34,7 @@ def frame_keys(p: Profile, key: Key) -> pl.DataFrame:
         expr = pl.format("{} {}:{}", function, pl.col("file").fill_null(""), pl.col("line"))
     else:
         raise QueryError(f"unknown key {key!r} (expected one of {', '.join(KEYS)})")
-    return p.frames.select("frame_id", expr.alias("key"))
+    return frames.select("frame_id", expr.alias("key"))
 
 
 def package_of(function: pl.Expr) -> pl.Expr:

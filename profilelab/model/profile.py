@@ -123,6 +123,35 @@ class Profile:
 
         check(self)
 
+    # ---- pprof-compatible reports (thin wrappers over profilelab.ops) ---------------------
+    def top(self, **options: Any) -> pl.DataFrame:
+        """pprof's ``-top``: flat, flat_pct, sum_pct, cum, cum_pct, name, inline per node.
+
+        Keyword options are :class:`profilelab.ops.ReportOptions` fields (``sample_index``,
+        ``focus``, ``granularity``, ``nodecount``, ``base``, ...); see ``docs/reports.md``.
+        """
+        from profilelab import ops
+
+        return ops.top(self, **options)
+
+    def tags(self, **options: Any) -> pl.DataFrame:
+        """pprof's ``-tags``: key, value, flat, flat_pct, key_total."""
+        from profilelab import ops
+
+        return ops.tags(self, **options)
+
+    def peek(self, regex: str, **options: Any) -> pl.DataFrame:
+        """pprof's ``-peek REGEX``: callers and callees of the matching nodes."""
+        from profilelab import ops
+
+        return ops.peek(self, regex, **options)
+
+    def traces(self, **options: Any) -> pl.DataFrame:
+        """pprof's ``-traces``: value, labels, frames (leaf first), inline per sample."""
+        from profilelab import ops
+
+        return ops.traces(self, **options)
+
     def to_pandas(self) -> dict[str, Any]:
         """Every table as a pandas DataFrame (requires pandas)."""
         return {name: df.to_pandas() for name, df in self.tables()}

@@ -7,6 +7,7 @@ most specific first.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -55,14 +56,24 @@ def read(source: Source, name: str | None = None, limit: int | None = None) -> l
 
 
 _loaded = False
+_loading = threading.Lock()
 
 
 def _load_builtin_formats() -> None:
+    # Under a lock, and marked loaded only once registered: threads that read their first
+    # inputs at the same time (a server's handlers) must not see an empty registry.
     global _loaded
     if _loaded:
         return
-    _loaded = True
-    from profilelab.readers import otlp, pprof
+    with _loading:
+        if _loaded:
+            return
+        from profilelab.readers import cpuprofile, folded, legacy, otlp, pprof, speedscope
 
-    otlp.register_format()
-    pprof.register_format()
+        otlp.register_format()
+        pprof.register_format()
+        # Text and JSON formats go ahead of pprof, whose sniff accepts many text first bytes;
+        # each registers first, so the last registered (legacy, the strictest) is tried first.
+        for module in (cpuprofile, speedscope, folded, legacy):
+            module.register_format()
+        _loaded = True

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from profilelab.errors import QueryError
-from profilelab.views._select import frame_function_names, hex_addresses
+from profilelab.model.names import frame_function_names, hex_addresses
 
 GRANULARITIES = ("function", "line", "file", "address")
 

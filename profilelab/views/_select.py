@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from profilelab.errors import QueryError, ValidationError
+from profilelab.model.names import frame_function_names
 from profilelab.model.profile import Profile
 
 #: A label filter: key -> accepted value (or values). A sample passes when its label set
@@ -189,19 +190,3 @@ def regex_match(names: pl.Series, pattern: str) -> np.ndarray:
         reason = lines[0].removeprefix("error:").strip() if lines else str(exc).splitlines()[0]
         raise QueryError(f"invalid regular expression {pattern!r}: {reason}") from None
     return hit.fill_null(False).to_numpy()
-
-
-def frame_function_names(frames: pl.DataFrame) -> pl.Series:
-    """Function name of each frame; an unsymbolized frame is named by its address."""
-    names = frames.get_column("function")
-    missing = names.is_null()
-    if not missing.any():
-        return names.alias("name")
-    hexed = hex_addresses(frames.get_column("address").filter(missing))
-    return names.scatter(np.flatnonzero(missing.to_numpy()), hexed).alias("name")
-
-
-def hex_addresses(addresses: pl.Series) -> pl.Series:
-    """``0x`` + lower-case hex of each address (Polars has no hex formatting; this runs
-    once per distinct frame, never per sample)."""
-    return pl.Series([f"0x{int(v or 0):x}" for v in addresses.to_list()], dtype=pl.Utf8)

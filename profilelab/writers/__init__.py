@@ -45,11 +45,22 @@ def _load_builtin() -> None:
                 raise
 
 
-def write(profile: Profile, out: BinaryIO, fmt: str) -> None:
-    """Write ``profile`` to ``out`` in format ``fmt``."""
+def write(
+    profile: Profile, out: BinaryIO, fmt: str, *, sample_type: str | int | None = None
+) -> None:
+    """Write ``profile`` to ``out`` in format ``fmt``.
+
+    ``sample_type`` (a name such as ``cpu``, or an index as pprof's ``-sample_index``)
+    first keeps only the profiles of that sample type; writers of single-type formats
+    (folded) otherwise use the default type.
+    """
     _load_builtin()
     if fmt not in WRITERS:
         raise QueryError(f"unknown output format {fmt!r} (known: {', '.join(sorted(WRITERS))})")
+    if sample_type is not None:
+        from profilelab.writers._select import select_sample_type
+
+        profile = select_sample_type(profile, sample_type)
     WRITERS[fmt].write(profile, out)
 
 

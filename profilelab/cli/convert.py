@@ -1,0 +1,110 @@
+"""``profilelab convert IN [IN...] OUT``: read any supported inputs, write one output format."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import profilelab
+from profilelab import writers
+from profilelab.cli._common import add_command
+from profilelab.errors import QueryError
+
+EXAMPLES = """\
+  profilelab convert cpu.pb.gz cpu.folded
+  profilelab convert heap.pb.gz heap.speedscope.json --sample-index inuse_space
+  profilelab convert a.pb.gz b.pb.gz merged.pb.gz
+  profilelab convert new.pb.gz diff.pb.gz --diff-base old.pb.gz
+  profilelab convert legacy.heap - --to folded | flamegraph.pl > heap.svg
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(
+        sub,
+        "convert",
+        "Convert profiles between formats (pprof, legacy pprof, folded, speedscope, "
+        ".cpuprofile, OTLP) and merge several inputs into one output.",
+        EXAMPLES,
+    )
+    p.add_argument("inputs", nargs="+", metavar="IN", help="input profiles (any readable format)")
+    p.add_argument("output", metavar="OUT", help="output file, or - for standard output")
+    p.add_argument(
+        "--to",
+        metavar="FORMAT",
+        help="output format (pprof, otlp, otlp-json, folded, speedscope); "
+        "default: from OUT's suffix",
+    )
+    p.add_argument(
+        "--sample-index",
+        metavar="TYPE",
+        help="keep one sample type, by name (cpu) or index (1), as pprof's -sample_index; "
+        "folded writes the default type without it, the others write every type",
+    )
+    p.add_argument(
+        "--diff-base",
+        metavar="BASE",
+        action="append",
+        help="pprof output only: subtract BASE as go tool pprof -diff_base does "
+        "(negated samples labelled pprof::base)",
+    )
+    p.set_defaults(func=run)
+
+
+def output_format(output: str, to: str | None) -> str:
+    """The format to write: --to, else the one OUT's suffix names, else a QueryError."""
+    if to:
+        return to
+    found = writers.format_for_path(output)
+    if found is None:
+        writers._load_builtin()
+        known = ", ".join(sorted(writers.WRITERS))
+        raise QueryError(
+            f"cannot tell the output format from {output!r}; use --to FORMAT (known: {known})"
+        )
+    return found
+
+
+def run(args: argparse.Namespace) -> int:
+    fmt = output_format(args.output, args.to)
+    profile = profilelab.load(args.inputs)
+    if args.diff_base:
+        if fmt != "pprof":
+            raise QueryError("--diff-base writes pprof only (the format that keeps diffs)")
+        if args.sample_index is not None:
+            raise QueryError("--diff-base writes every sample type; drop --sample-index")
+        base = profilelab.load(args.diff_base)
+        from profilelab.writers.pprof import write_diff
+
+        _emit(args.output, lambda out: write_diff(profile, base, out))
+        return 0
+    _emit(
+        args.output,
+        lambda out: writers.write(profile, out, fmt, sample_type=args.sample_index),
+    )
+    return 0
+
+
+def _emit(output: str, write: Callable[[BinaryIO], None]) -> None:
+    """Write to stdout, or to a temporary file renamed over OUT once complete."""
+    if output == "-":
+        write(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    target = Path(output)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise QueryError(f"{output}: directory {str(directory)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

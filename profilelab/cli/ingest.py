@@ -1,0 +1,46 @@
+"""``profilelab ingest``: add profile files, directories and globs to a store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from profilelab.cli._common import add_command
+from profilelab.cli._store_args import add_labels, add_store, parse_labels
+from profilelab.store import open_store
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(
+        sub,
+        "ingest",
+        "Add profiles (files, directories, globs) to a store; bad inputs are reported and skipped.",
+        "  profilelab ingest --store profiles/ cpu.pb.gz heap.pb.gz\n"
+        "  profilelab ingest --store profiles/ --label service=order --label region=eu dumps/\n"
+        "  profilelab ingest --store profiles/ --name block 'captures/**/block*.pprof'",
+    )
+    add_store(p)
+    add_labels(p)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or glob")
+    p.add_argument("--name", help="profile name (cpu, heap, mutex, block, ...); default: inferred")
+    p.add_argument("--jobs", type=int, default=None, help="decoding processes (default: CPUs)")
+    p.add_argument("--batch-size", type=int, default=256, help="inputs per commit (default 256)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args.store)
+    report = store.ingest(
+        args.paths,
+        labels=parse_labels(args.label),
+        name=args.name,
+        jobs=args.jobs,
+        batch_size=max(1, args.batch_size),
+        progress=not args.quiet,
+    )
+    for path, reason in report.failed:
+        print(f"profilelab: skipped {path}: {reason}", file=sys.stderr)
+    if not args.quiet:
+        print(report.summary(), file=sys.stderr)
+    return 0 if report.ok else 1

@@ -1,0 +1,101 @@
+"""``profilelab query SELECTOR --store DIR [--from ...] [REPORT]``: read profiles from a store."""
+
+from __future__ import annotations
+
+import argparse
+
+import polars as pl
+
+from profilelab.cli._common import add_command
+from profilelab.cli._store_args import add_store, allow_intermixed
+from profilelab.errors import QueryError
+from profilelab.model.profile import Profile
+from profilelab.ops.options import ReportOptions
+from profilelab.render import report
+from profilelab.store import open_store
+from profilelab.store.timeparse import format_ns
+
+REPORTS = ("top", "profiles", "series")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(
+        sub,
+        "query",
+        "Select stored profiles by type, labels and time; print a report of them.",
+        "  profilelab query 'cpu{service=\"order\"}' --store profiles/ --from -1h top\n"
+        '  profilelab query \'heap{region=~"eu-.*", version!="v1"}\' --store profiles/ profiles\n'
+        "  profilelab query 'sum by (version) (cpu{service=\"order\"})' --store profiles/ top\n"
+        "  profilelab query 'sum(cpu{service=\"order\"})' --store profiles/ -o merged.pb.gz\n"
+        "  profilelab query cpu --store profiles/ --from 2024-05-01 --to 2024-05-02 series "
+        "--step 1h --function main.work",
+    )
+    allow_intermixed(p)
+    p.add_argument("selector", help='e.g. cpu{service="order"}; see docs/store.md')
+    p.add_argument("report", nargs="?", choices=REPORTS, default="top", help="default: top")
+    add_store(p)
+    p.add_argument("--from", dest="start", help="start: -1h, RFC 3339, date, Unix time")
+    p.add_argument("--to", dest="end", help="end (exclusive); default: now/open")
+    p.add_argument("--nodes", type=int, default=20, help="rows of the top report (default 20)")
+    p.add_argument("--step", default="1m", help="series step (default 1m)")
+    p.add_argument("--function", help="series: only stacks through this function")
+    p.add_argument(
+        "--output", "-o", metavar="FILE", help="also write the result (e.g. merged.pb.gz)"
+    )
+    p.add_argument("--to-format", help="output format (default: from the --output name)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args.store, create=False)
+    if args.report == "profiles":
+        return _print_profiles(store.profiles(args.selector, args.start, args.end))
+    if args.report == "series":
+        series = store.series(
+            args.selector, args.step, args.start, args.end, function=args.function
+        )
+        for t, ptype, value in series.iter_rows():
+            print(f"{format_ns(t)}  {ptype}  {value}")
+        return 0
+    prof = store.query(args.selector, args.start, args.end)
+    if args.output:
+        _write(prof, args.output, args.to_format)
+    print_top(prof, args.nodes)
+    return 0
+
+
+def _write(prof: Profile, path: str, fmt: str | None) -> None:
+    """Write the query result with the writer registry (pprof, OTLP, ... when available)."""
+    from profilelab import writers
+
+    fmt = fmt or writers.format_for_path(path)
+    if fmt is None:
+        known = ", ".join(sorted(writers.WRITERS)) or "none on this installation"
+        raise QueryError(f"cannot tell the output format of {path}; give --to-format ({known})")
+    with open(path, "wb") as out:
+        writers.write(prof, out, fmt)
+
+
+def _print_profiles(rows: pl.DataFrame) -> int:
+    for r in rows.iter_rows(named=True):
+        labels = ",".join(f"{kv['key']}={kv['value']}" for kv in r["labels"])
+        print(
+            f"{format_ns(r['time_ns'])}  {r['profile_type']}  {{{labels}}}  "
+            f"samples={r['n_samples']} total={r['total']}  {r['source']}"
+        )
+    return 0
+
+
+def print_top(prof: Profile, nodes: int) -> None:
+    """pprof's top report of the matched profiles (one sample type)."""
+    types = prof.profiles.select("sample_type", "sample_unit").unique()
+    if prof.profiles.height == 0:
+        print("no profiles matched")
+        return
+    if types.height > 1:
+        listed = ", ".join(f"{t}/{u}" for t, u in types.sort("sample_type").iter_rows())
+        raise QueryError(
+            f"the selector matched several sample types ({listed}); pick one, e.g. cpu or "
+            "heap:inuse_space"
+        )
+    print(report(prof, "top", ReportOptions(nodecount=nodes)), end="")

@@ -1,0 +1,28 @@
+"""``profilelab tags FILE...``: value totals per label key and value (pprof's -tags)."""
+
+from __future__ import annotations
+
+import argparse
+
+import profilelab
+from profilelab.cli._common import add_command
+from profilelab.cli._report import add_report_options, options_from, write
+from profilelab.render import report
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(
+        sub,
+        "tags",
+        "How sample values split by label key and value (pprof's -tags).",
+        "  profilelab tags heap.pb.gz\n"
+        "  profilelab tags cpu.pb.gz --tagfocus 'endpoint=/api/.*' --format csv",
+    )
+    add_report_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    profile = profilelab.load(args.files)
+    write(report(profile, "tags", options_from(args), fmt=args.format))
+    return 0

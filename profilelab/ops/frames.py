@@ -1,0 +1,129 @@
+"""The stack view pprof's filters work on: one row per (stack, frame) with its location.
+
+pprof filters and aggregates *locations* (an address with its inlined lines, innermost
+first); profilelab stores expanded frames, leaf first, where ``inlined`` marks a frame that
+is inlined into the next one. :func:`explode` rebuilds the location structure per stack:
+
+* ``pos``: frame position, 0 = leaf;
+* ``loc``: location position in the stack, 0 = leaf location;
+* ``li``: line index within the location, 0 = innermost (pprof's ``Location.Line[0]``).
+
+Frame attributes live in a separate small frame (:func:`frame_attributes`, one row per
+distinct frame) so regexes and names are computed once per frame, never per sample.
+Unsymbolized frames are named after their mapping's file (``[binary]``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from profilelab.model.profile import Profile
+
+
+@dataclass(frozen=True)
+class MainMapping:
+    file: str
+    build_id: str
+
+
+def explode(profile: Profile, stack_ids: pl.Series) -> pl.DataFrame:
+    """stack_id, pos, frame_id, loc, li for the given stacks, sorted by (stack_id, pos)."""
+    wanted = pl.DataFrame({"stack_id": stack_ids.unique()})
+    stacks = profile.stacks.join(wanted, on="stack_id", how="semi")
+    stacks = stacks.filter(pl.col("frame_ids").list.len() > 0)  # empty stacks have no rows
+    lengths = stacks["frame_ids"].list.len().fill_null(0).to_numpy().astype(np.int64)
+    frame_ids = stacks["frame_ids"].explode().drop_nulls()
+    starts = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    n = int(starts[-1])
+    row_stack = np.repeat(np.arange(len(lengths)), lengths)
+    pos = np.arange(n, dtype=np.int64) - starts[:-1][row_stack]
+    inlined = (
+        pl.DataFrame({"frame_id": frame_ids})
+        .join(profile.frames.select("frame_id", "inlined"), on="frame_id", how="left")["inlined"]
+        .fill_null(False)
+        .to_numpy()
+    )
+    # A location ends at a frame that is not inlined into the next one.
+    ends = (~inlined).astype(np.int64)
+    before = np.cumsum(ends) - ends  # location ends strictly before each row, globally
+    loc = before - before[starts[:-1]][row_stack]
+    new_loc = np.ones(n, dtype=bool)
+    new_loc[1:] = ends[:-1].astype(bool) | (row_stack[1:] != row_stack[:-1])
+    loc_start = np.maximum.accumulate(np.where(new_loc, np.arange(n), 0))
+    return pl.DataFrame(
+        {
+            "stack_id": stacks["stack_id"].to_numpy()[row_stack],
+            "pos": pos.astype(np.int32),
+            "frame_id": frame_ids,
+            "loc": loc.astype(np.int32),
+            "li": (np.arange(n) - loc_start).astype(np.int32),
+        }
+    )
+
+
+def main_mapping(profile: Profile) -> MainMapping | None:
+    """The first mapping (pprof's ``File:`` / ``Build ID:`` header lines).
+
+    pprof keeps a profile.proto's mappings in their order (its "main binary first"
+    heuristic only runs for legacy formats) and keeps the first one when merging.
+    """
+    m = profile.mappings
+    if m.height == 0:
+        return None
+    return MainMapping(m["binary"][0] or "", m["build_id"][0] or "")
+
+
+def frame_attributes(profile: Profile, frame_ids: pl.Series) -> pl.DataFrame:
+    """Attributes of the given frames, with ``map_file`` (null without a mapping).
+
+    When the profile has no mappings at all, pprof gives every location a fake mapping
+    with an empty file name; ``map_file`` is then ``""``.
+    """
+    wanted = pl.DataFrame({"frame_id": frame_ids.unique()})
+    frames = profile.frames.join(wanted, on="frame_id", how="semi")
+    files = profile.mappings.select("mapping_id", pl.col("binary").alias("map_file"))
+    frames = frames.join(files, on="mapping_id", how="left")
+    if profile.mappings.height == 0:
+        frames = frames.with_columns(pl.lit("").alias("map_file"))
+    return frames.select(
+        "frame_id",
+        pl.col("function"),
+        pl.col("file").fill_null(""),
+        pl.col("start_line").fill_null(0),
+        pl.col("line").fill_null(0),
+        pl.col("address").fill_null(0),
+        "map_file",
+    )
+
+
+def go_clean(path: str) -> str:
+    """Go's filepath.Clean (unlike posixpath.normpath, a leading ``//`` becomes ``/``)."""
+    if path == "":
+        return "."
+    cleaned = posixpath.normpath(path)
+    if cleaned.startswith("//"):
+        cleaned = "/" + cleaned.lstrip("/")
+    return cleaned
+
+
+def go_base(path: str) -> str:
+    """Go's filepath.Base."""
+    if path == "":
+        return "."
+    path = path.rstrip("/")
+    if path == "":
+        return "/"
+    return path.rsplit("/", 1)[-1]
+
+
+def trim_path(path: str) -> str:
+    """pprof's default source path trimming (``/proc/self/cwd/`` prefixes)."""
+    for prefix in ("/proc/self/cwd/./", "/proc/self/cwd/"):
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+    return path

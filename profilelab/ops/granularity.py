@@ -1,0 +1,99 @@
+"""Report nodes: which frames pprof counts as one entry, and the entry's printed name.
+
+pprof aggregates locations to a granularity (``-functions`` default, ``-filefunctions``,
+``-files``, ``-lines``, ``-addresses``) and makes one node per distinct NodeInfo:
+(name, address, file, start line, line, binary). Fields the granularity does not keep are
+cleared; a frame whose function has no name keeps the binary and start line (so distinct
+nameless functions stay distinct); an unsymbolized location (no lines) is its address (at
+``addresses`` granularity) and binary. Printed names join the kept fields the way pprof
+does: ``0000000000401234 main.f file.go:12``; ``[binary]`` or ``<unknown>`` when nothing
+else is known. File names are cleaned like Go's ``filepath.Clean`` and lose pprof's default
+``/proc/self/cwd/`` prefix.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from profilelab.ops.frames import go_base, go_clean, trim_path
+
+#: (function, file, line, address) kept by each granularity, as pprof's Aggregate.
+_KEEPS = {
+    "functions": (True, False, False, False),
+    "filefunctions": (True, True, False, False),
+    "files": (False, True, False, False),
+    "lines": (True, True, True, False),
+    "addresses": (True, True, True, True),
+}
+NODE_KEY = ("n_name", "n_address", "n_file", "n_start", "n_line", "n_obj")
+
+
+def node_keys(f: pl.DataFrame, granularity: str) -> pl.DataFrame:
+    """F with the node key columns ``n_*`` and a dense ``node_id``; plus the node table."""
+    function, filename, line, address = _KEEPS[granularity]
+    has_fn = pl.col("function").is_not_null()
+    name = pl.col("function") if function else pl.lit("")
+    files = f["file"].unique().to_list()
+    cleaned = {p: go_clean(trim_path(p)) if p else "" for p in files}
+    file = pl.col("file").replace_strict(cleaned, return_dtype=pl.Utf8) if filename else pl.lit("")
+    nameless = ~has_fn | (name.fill_null("") == "")
+    keyed = f.with_columns(
+        pl.when(has_fn).then(name).otherwise(pl.lit("")).alias("n_name"),
+        (pl.col("address") if address else pl.lit(0, dtype=pl.UInt64)).alias("n_address"),
+        pl.when(has_fn).then(file).otherwise(pl.lit("")).alias("n_file"),
+        pl.when(has_fn & nameless).then(pl.col("start_line")).otherwise(0).alias("n_start"),
+        (pl.when(has_fn).then(pl.col("line")).otherwise(0) if line else pl.lit(0)).alias("n_line"),
+        pl.when(nameless)
+        .then(pl.col("map_file").fill_null(""))
+        .otherwise(pl.lit(""))
+        .alias("n_obj"),
+    )
+    ids = keyed.select(NODE_KEY).unique(maintain_order=True).with_row_index("node_id")
+    ids = ids.with_columns(pl.col("node_id").cast(pl.Int64))
+    return keyed.join(ids, on=list(NODE_KEY), how="left", nulls_equal=True)
+
+
+def node_table(keyed: pl.DataFrame) -> pl.DataFrame:
+    """One row per node: node_id, the key columns, ``name`` (printable) and ``info`` (tie-break)."""
+    nodes = keyed.select("node_id", *NODE_KEY).unique("node_id").sort("node_id")
+    names = [
+        printable_name(*row)
+        for row in nodes.select("n_address", "n_name", "n_line", "n_file", "n_obj").iter_rows()
+    ]
+    # Go's fmt.Sprint(NodeInfo): pprof's last tie-breaker between equally named nodes.
+    info = pl.concat_str(
+        pl.lit("{"),
+        pl.col("n_name"),
+        pl.lit("  "),  # OrigName is always empty in these reports
+        pl.col("n_address").cast(pl.Utf8),
+        pl.lit(" "),
+        pl.col("n_file"),
+        pl.lit(" "),
+        pl.col("n_start").cast(pl.Utf8),
+        pl.lit(" "),
+        pl.col("n_line").cast(pl.Utf8),
+        pl.lit(" "),
+        pl.col("n_obj"),
+        pl.lit("}"),
+    )
+    return nodes.with_columns(pl.Series("name", names, dtype=pl.Utf8), info.alias("info"))
+
+
+def printable_name(address: int, name: str, line: int, file: str, obj: str) -> str:
+    """pprof's NodeInfo.PrintableName."""
+    parts = []
+    if address:
+        parts.append(f"{address:016x}")
+    if name:
+        parts.append(name)
+    if line:
+        parts.append(f"{file}:{line}")
+    elif file:
+        parts.append(file)
+    elif name:
+        pass
+    elif obj:
+        parts.append("[" + go_base(obj) + "]")
+    else:
+        parts.append("<unknown>")
+    return " ".join(parts)

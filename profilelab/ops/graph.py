@@ -1,0 +1,98 @@
+"""Flat and cum per node, and caller->callee edges, as pprof's graph builds them.
+
+Input: the filtered stack view (stack_id, pos, loc, li, node_id) and per-stack values
+(stack_id, w, dw), where w sums the samples' values and dw their ``-mean`` divisors.
+
+* cum: every node on a stack gets the stack's value once, however often it appears
+  (recursion counted once); flat: the leaf frame's node gets it.
+* edges: consecutive frames (caller -> callee, skipping a node calling itself) get the
+  value once per stack; an edge is "inline" when every contribution comes from a frame
+  inlined into its caller.
+* Stacks whose w and dw are both 0 add nothing; nodes whose flat and cum are both 0 are
+  not in the graph (pprof's selectNodesForGraph), edges are kept as pprof keeps them.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def stack_values(samples: pl.DataFrame) -> pl.DataFrame:
+    """stack_id, w, dw: the sample values summed per stack (zero stacks dropped)."""
+    dw = pl.col("div").sum() if "div" in samples.columns else pl.lit(0, dtype=pl.Int64)
+    v = samples.group_by("stack_id").agg(pl.col("value").sum().alias("w"), dw.alias("dw"))
+    return v.filter((pl.col("w") != 0) | (pl.col("dw") != 0))
+
+
+def _first_of_stack() -> pl.Expr:
+    """True on each stack's first row (rows are sorted by stack_id, pos)."""
+    return pl.col("stack_id") != pl.col("stack_id").shift(1).fill_null(~pl.col("stack_id"))
+
+
+def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
+    """node_id, flat, flat_div, cum, cum_div for nodes with a non-zero flat or cum."""
+    e = e.join(values, on="stack_id", how="inner", maintain_order="left")
+    cum = (
+        e.select("stack_id", "node_id", "w", "dw")
+        .unique(["stack_id", "node_id"])
+        .group_by("node_id")
+        .agg(pl.col("w").sum().alias("cum"), pl.col("dw").sum().alias("cum_div"))
+    )
+    flat = (
+        e.filter(_first_of_stack())
+        .group_by("node_id")
+        .agg(pl.col("w").sum().alias("flat"), pl.col("dw").sum().alias("flat_div"))
+    )
+    out = cum.join(flat, on="node_id", how="full", coalesce=True).with_columns(
+        pl.col("flat", "flat_div", "cum", "cum_div").fill_null(0)
+    )
+    return out.filter((pl.col("flat") != 0) | (pl.col("cum") != 0))
+
+
+def edges(
+    e: pl.DataFrame,
+    values: pl.DataFrame,
+    kept: pl.Series | None = None,
+    *,
+    inline_only: bool = False,
+) -> pl.DataFrame:
+    """src, dest (node ids), weight, weight_div, inline for every caller->callee pair.
+
+    With ``kept`` (node ids), the graph is rebuilt from those nodes only, as pprof does
+    after trimming: a caller is then the nearest kept frame towards the root.
+    """
+    same_stack_next = pl.col("stack_id") == pl.col("stack_id").shift(-1)
+    # Rows are sorted by (stack_id, pos): a frame is inlined when the next row (its caller)
+    # is in the same location.
+    e = e.with_columns(
+        (same_stack_next & (pl.col("loc") == pl.col("loc").shift(-1)))
+        .fill_null(False)
+        .alias("inline")
+    )
+    if kept is not None:
+        e = e.filter(pl.col("node_id").is_in(kept.implode()))
+    e = e.with_columns(pl.when(same_stack_next).then(pl.col("node_id").shift(-1)).alias("parent"))
+    pairs = e.filter(pl.col("parent").is_not_null() & (pl.col("parent") != pl.col("node_id")))
+    if inline_only:
+        inlined_nodes = e.filter(pl.col("inline"))["node_id"].unique()
+        pairs = pairs.filter(pl.col("node_id").is_in(inlined_nodes.implode()))
+    # pprof walks root -> leaf and counts a pair once per sample with the flag of its
+    # root-most occurrence (the last row in leaf-first order).
+    first = pairs.group_by("stack_id", "parent", "node_id").agg(pl.col("inline").last())
+    joined = first.join(values, on="stack_id", how="inner")
+    return (
+        joined.group_by("parent", "node_id")
+        .agg(
+            pl.col("w").sum().alias("weight"),
+            pl.col("dw").sum().alias("weight_div"),
+            pl.col("inline").all().alias("inline"),
+        )
+        .rename({"parent": "src", "node_id": "dest"})
+    )
+
+
+def value_of(total: pl.Expr, div: pl.Expr) -> pl.Expr:
+    """pprof's FlatValue/CumValue: the value, divided (Go integer division) under -mean."""
+    q = total.abs() // div.abs().clip(lower_bound=1)
+    signed = pl.when((total >= 0) == (div >= 0)).then(q).otherwise(-q)
+    return pl.when(div == 0).then(total).otherwise(signed)

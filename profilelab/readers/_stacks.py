@@ -1,0 +1,96 @@
+"""Build a RawProfile from named frames and stacks, for formats without pprof's structure.
+
+Folded stacks, speedscope and Chrome ``.cpuprofile`` know frames only as names (plus, at
+best, a file, line and column). Each distinct frame becomes one pprof location with one
+line; frames of the same name and file share one function. Vectorized: the work is a few
+Arrow/numpy passes over the frames and samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from profilelab.model.raw import RawProfile
+
+
+@dataclass
+class NamedStacks:
+    """Frames (one row each) and stacks of frame positions, leaf first (CSR)."""
+
+    frame_name: pa.Array  # strings
+    stack_offsets: np.ndarray  # n_stacks + 1
+    stack_frames: np.ndarray  # frame positions, leaf first
+    frame_file: pa.Array | None = None
+    frame_line: np.ndarray | None = None
+    frame_column: np.ndarray | None = None
+
+
+def build_raw(
+    stacks: NamedStacks,
+    sample_stack: np.ndarray,
+    values: np.ndarray,
+    *,
+    source: str,
+    fmt: str,
+    sample_types: list[tuple[str, str]],
+) -> RawProfile:
+    """A RawProfile with one sample per entry of ``sample_stack`` (``values``: n x types)."""
+    n_frames = len(stacks.frame_name)
+    names = stacks.frame_name.cast(pa.string()).fill_null("")
+    files = (
+        stacks.frame_file.cast(pa.string()).fill_null("")
+        if stacks.frame_file is not None
+        else pa.array([""] * n_frames, pa.string())
+    )
+    types = [t for pair in sample_types for t in pair]
+    table = pc.unique(pa.concat_arrays([pa.array(["", *types], pa.string()), names, files]))
+    name_idx = _index(names, table)
+    file_idx = _index(files, table)
+    fn = pl.DataFrame({"name": name_idx, "file": file_idx})
+    functions = fn.unique(maintain_order=True).with_row_index("fn")
+    frame_fn = fn.join(functions, on=["name", "file"], how="left", maintain_order="left")["fn"]
+
+    raw = RawProfile(source=source, format=fmt, strings=table)
+    raw.sample_types = list(sample_types)
+    raw.function_name = functions["name"].to_numpy().astype(np.int64)
+    raw.function_system_name = raw.function_name.copy()
+    raw.function_file = functions["file"].to_numpy().astype(np.int64)
+    raw.function_start_line = np.zeros(functions.height, dtype=np.int64)
+    raw.location_address = np.zeros(n_frames, dtype=np.uint64)
+    raw.location_mapping = np.full(n_frames, -1, dtype=np.int64)
+    raw.location_folded = np.zeros(n_frames, dtype=bool)
+    raw.line_offsets = np.arange(n_frames + 1, dtype=np.int64)
+    raw.line_function = frame_fn.to_numpy().astype(np.int64)
+    raw.line_line = _ints(stacks.frame_line, n_frames)
+    raw.line_column = _ints(stacks.frame_column, n_frames)
+    raw.stack_offsets = np.asarray(stacks.stack_offsets, dtype=np.int64)
+    raw.stack_locations = np.asarray(stacks.stack_frames, dtype=np.int64)
+    n = len(sample_stack)
+    raw.sample_stack = np.asarray(sample_stack, dtype=np.int64)
+    raw.values = np.asarray(values, dtype=np.int64).reshape(n, len(sample_types))
+    raw.label_offsets = np.zeros(n + 1, dtype=np.int64)
+    return raw
+
+
+def _index(values: pa.Array, table: pa.Array) -> np.ndarray:
+    return np.asarray(pc.index_in(values, value_set=table).to_numpy(zero_copy_only=False), np.int64)
+
+
+def _ints(values: np.ndarray | None, n: int) -> np.ndarray:
+    if values is None:
+        return np.zeros(n, dtype=np.int64)
+    return np.asarray(values, dtype=np.int64)
+
+
+def reversed_lists(offsets: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Reverse every CSR list in place of order (root-first stacks to leaf-first)."""
+    lengths = np.diff(offsets)
+    starts = np.repeat(offsets[:-1], lengths)
+    ends = np.repeat(offsets[1:], lengths)
+    pos = np.arange(len(items), dtype=np.int64)
+    return items[starts + ends - 1 - pos]

@@ -1,0 +1,148 @@
+"""Durable file operations: write to a temporary name, fsync, rename, fsync the directory.
+
+POSIX ``rename`` is atomic within one file system: a reader sees the old state or the new
+file complete, never a part. fsync of the file before the rename and of the directory after
+it makes the new name survive a power loss, not only a process crash. Temporary files end
+in ``.tmp`` so that globs such as ``**/*.parquet`` never see them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from profilelab.errors import StoreError
+
+TMP_SUFFIX = ".tmp"
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (new, renamed or removed names) to disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def ensure_dir(path: Path, root: Path) -> None:
+    """Create ``path`` and missing parents below ``root``, syncing each new entry."""
+    if path.is_dir():
+        return
+    missing = []
+    p = path
+    while not p.is_dir() and p != root and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            continue
+        fsync_dir(d.parent)
+
+
+def temp_name(final: Path) -> Path:
+    """A unique temporary name next to ``final`` (hidden from ``*.parquet`` globs)."""
+    return final.with_name(f".{final.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+
+
+def write_atomic(
+    final: Path, write: Callable[[BinaryIO], object], *, sync_dir: bool = True
+) -> None:
+    """Write a file through ``write(fh)`` to a temporary name, fsync it and rename it to ``final``.
+
+    With ``sync_dir=False`` the caller syncs the directory itself (to batch many renames).
+    """
+    tmp = temp_name(final)
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.rename(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    if sync_dir:
+        fsync_dir(final.parent)
+
+
+def write_temp(final: Path, write: Callable[[BinaryIO], object], *, sync: bool = True) -> Path:
+    """Write a temporary file for ``final`` (fsynced unless ``sync`` is false: the caller
+    then syncs it, e.g. with :func:`fsync_all`); the caller renames it later."""
+    tmp = temp_name(final)
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return tmp
+
+
+def fsync_all(files: list[Path], directories: Sequence[Path] = ()) -> None:
+    """fsync many files and directories at once.
+
+    fsync releases the GIL and the file system folds concurrent fsyncs into shared journal
+    commits, so a dozen files cost little more than one.
+    """
+    jobs = [(_fsync_file, p) for p in files] + [(fsync_dir, d) for d in directories]
+    if len(jobs) <= 1:
+        for fn, p in jobs:
+            fn(p)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(len(jobs), 16)) as pool:
+        for fut in [pool.submit(fn, p) for fn, p in jobs]:
+            fut.result()
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(path: Path, timeout: float = 600.0) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (one writer per store at a time).
+
+    The lock is released by the kernel when the process dies, so a crashed writer never
+    leaves the store locked. Raises StoreError after ``timeout`` seconds of waiting.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise StoreError(f"{path}: cannot lock the store: {exc}") from None
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"{path}: another writer has held the store lock for {timeout:.0f}s"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock

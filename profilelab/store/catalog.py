@@ -1,0 +1,160 @@
+"""The catalog: which profiles a store holds, and which files hold them.
+
+Each commit writes one catalog file, ``catalog/<segment>.parquet``: one row per stored
+profile (the canonical ``profiles`` columns plus the store's own, :data:`EXTRA`) and, in
+the Parquet key-value metadata, the segment's record (:class:`Segment`): every data file it
+references and the segments it replaces (compaction, retention). The rename that makes a
+catalog file appear is the commit point: data files are written and renamed first, so a
+committed catalog only ever names complete files, and files no live catalog names are
+invisible garbage (left by a crash) that the next writer deletes.
+
+The live set: every committed segment that no other committed segment replaces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from profilelab.errors import StoreError
+from profilelab.model import schema
+from profilelab.store import layout
+
+#: Columns the catalog adds to the canonical ``profiles`` columns.
+EXTRA: dict[str, pl.DataType] = {
+    "name": pl.Utf8(),  # profile name: cpu, heap, goroutine, ... (see store.types)
+    "profile_type": pl.Utf8(),  # name:sample_type:sample_unit
+    "service": pl.Utf8(),  # partition value ("unknown" when the profile has no service label)
+    "date": pl.Utf8(),  # UTC date of time_ns, YYYY-MM-DD (partition value)
+    "input_id": pl.Int64(),  # digest of the input's bytes: re-ingesting it is a no-op
+    "segment": pl.Utf8(),  # the commit whose catalog file holds this row
+    "samples_file": pl.Utf8(),  # relative path of the samples file, null without samples
+    "n_samples": pl.Int64(),
+    "total": pl.Int64(),  # sum of the samples' values (completeness check, quick totals)
+    "ingested_ns": pl.Int64(),
+}
+CATALOG: dict[str, pl.DataType] = {**schema.PROFILES, **EXTRA}
+_META_KEY = b"profilelab.segment"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One commit: its id, the data files it references, and the segments it replaces."""
+
+    id: str
+    files: tuple[str, ...] = ()
+    replaces: tuple[str, ...] = ()
+    created_ns: int = 0
+
+    def to_json(self) -> bytes:
+        record = {
+            "id": self.id,
+            "files": list(self.files),
+            "replaces": list(self.replaces),
+            "created_ns": self.created_ns,
+            "version": layout.VERSION,
+        }
+        return json.dumps(record, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, where: str) -> Segment:
+        try:
+            r = json.loads(data)
+            return cls(r["id"], tuple(r["files"]), tuple(r["replaces"]), int(r["created_ns"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"{where}: damaged segment record: {exc}") from None
+
+
+@dataclass
+class Snapshot:
+    """The live state of a store at one moment: segments and their profile rows."""
+
+    segments: dict[str, Segment] = field(default_factory=dict)
+    catalog: pl.DataFrame = field(default_factory=lambda: empty())
+    replaced: frozenset[str] = frozenset()  # committed, but superseded (garbage once deleted)
+
+    def files(self, prefix: str = "") -> list[str]:
+        """Sorted live data files whose relative path starts with ``prefix``."""
+        return sorted({f for s in self.segments.values() for f in s.files if f.startswith(prefix)})
+
+    def live_files(self) -> set[str]:
+        files = {f for s in self.segments.values() for f in s.files}
+        return files | {layout.catalog_path(s) for s in self.segments}
+
+    def input_ids(self) -> set[int]:
+        return set(self.catalog["input_id"].drop_nulls().to_list())
+
+
+def empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=CATALOG)
+
+
+def conform(df: pl.DataFrame) -> pl.DataFrame:
+    exprs = [
+        (pl.col(n) if n in df.columns else pl.lit(None)).cast(t).alias(n)
+        for n, t in CATALOG.items()
+    ]
+    return df.select(exprs)
+
+
+def to_arrow(rows: pl.DataFrame, segment: Segment) -> pa.Table:
+    """The catalog file's table: the rows, with the segment record in the schema metadata."""
+    table = conform(rows).to_arrow()
+    return table.replace_schema_metadata({_META_KEY: segment.to_json()})
+
+
+class CatalogReader:
+    """Reads catalog files, caching them by name (a committed catalog file never changes)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[str, tuple[Segment, pl.DataFrame]] = {}
+
+    def snapshot(self) -> Snapshot:
+        names = self._list()
+        for gone in set(self._cache) - set(names):
+            del self._cache[gone]
+        for name in names:
+            if name not in self._cache:
+                loaded = self._read(name)
+                if loaded is not None:
+                    self._cache[name] = loaded
+        committed = {seg.id: (seg, df) for seg, df in self._cache.values()}
+        replaced = frozenset(r for seg, _ in committed.values() for r in seg.replaces)
+        live = {k: v for k, v in sorted(committed.items()) if k not in replaced}
+        frames = [df for _, df in live.values() if df.height]
+        rows = pl.concat(frames, how="vertical") if frames else empty()
+        return Snapshot(
+            segments={k: seg for k, (seg, _) in live.items()},
+            catalog=rows.unique("profile_id", keep="first", maintain_order=True),
+            replaced=replaced & set(committed),
+        )
+
+    def _list(self) -> list[str]:
+        try:
+            entries = os.listdir(self.root / layout.CATALOG)
+        except FileNotFoundError:
+            return []
+        return sorted(e for e in entries if e.endswith(".parquet") and not e.startswith("."))
+
+    def _read(self, name: str) -> tuple[Segment, pl.DataFrame] | None:
+        path = self.root / layout.CATALOG / name
+        try:
+            table = pq.read_table(path)
+        except FileNotFoundError:
+            return None  # deleted by a compaction between the listing and the read
+        except (OSError, pa.ArrowException) as exc:
+            raise StoreError(f"{path}: unreadable catalog file: {exc}") from None
+        meta = (table.schema.metadata or {}).get(_META_KEY)
+        if meta is None:
+            raise StoreError(f"{path}: catalog file without a segment record")
+        seg = Segment.from_json(meta, str(path))
+        df = pl.from_arrow(table.replace_schema_metadata(None))
+        assert isinstance(df, pl.DataFrame)
+        return seg, conform(df)

@@ -1,0 +1,243 @@
+"""Store maintenance: compaction of small segments, retention by age, garbage collection.
+
+Both operations are ordinary commits: they write a new segment whose record *replaces*
+the segments it rewrites, then delete what is no longer live. A crash at any point leaves
+either the old segments or the new one live, never both and never neither (readers
+ignore replaced segments; the next writer deletes them).
+
+* **compact** merges small segments: their samples are rewritten one file per partition,
+  their dictionary rows (stacks, frames, mappings, label sets) one file per table. When it
+  rewrites the whole store in one segment it also drops dictionary rows no sample uses any
+  more (what retention left behind).
+* **retain** drops profiles older than a cutoff: samples files holding only expired
+  profiles are dropped, files holding both are rewritten with the kept profiles, and
+  dictionary files are kept as they are (other segments may use their rows).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from profilelab.errors import StoreError
+from profilelab.model import schema
+from profilelab.store import _fs, layout, writer
+from profilelab.store.catalog import Segment, Snapshot
+from profilelab.store.timeparse import parse_duration, parse_time
+
+if TYPE_CHECKING:
+    from profilelab.store.store import Store
+
+#: A segment whose files add up to less than this is "small" and gets compacted.
+SMALL_BYTES = 32 << 20
+#: Most sample rows rewritten into one new segment (bounds compaction memory).
+MAX_ROWS = 20_000_000
+
+
+@dataclass
+class CompactReport:
+    segments_before: int
+    segments_after: int
+    files_before: int
+    files_after: int
+    bytes_before: int
+    bytes_after: int
+    deleted: int  # files deleted (replaced segments' files and crash leftovers)
+
+    def summary(self) -> str:
+        return (
+            f"segments {self.segments_before} -> {self.segments_after}, files "
+            f"{self.files_before} -> {self.files_after}, bytes {self.bytes_before} -> "
+            f"{self.bytes_after}, {self.deleted} files deleted"
+        )
+
+
+@dataclass
+class RetainReport:
+    cutoff_ns: int
+    profiles_dropped: int
+    profiles_kept: int
+    files_rewritten: int
+    deleted: int
+
+    def summary(self) -> str:
+        return (
+            f"dropped {self.profiles_dropped} profiles older than the cutoff, kept "
+            f"{self.profiles_kept}; {self.files_rewritten} files rewritten, "
+            f"{self.deleted} files deleted"
+        )
+
+
+def _size(store: Store, files: set[str] | list[str]) -> int:
+    total = 0
+    for f in files:
+        try:
+            total += os.path.getsize(store.root / f)
+        except FileNotFoundError:
+            continue
+    return total
+
+
+def compact(
+    store: Store, *, full: bool = False, small_bytes: int = SMALL_BYTES, max_rows: int = MAX_ROWS
+) -> CompactReport:
+    """Merge small segments (all segments with ``full``) into as few as ``max_rows`` allows."""
+    with store._mutex, _fs.locked(store.root / layout.LOCK):
+        snap = store._reader.snapshot()
+        before = snap.live_files()
+        report = CompactReport(len(snap.segments), 0, len(before), 0, _size(store, before), 0, 0)
+        deleted = writer.collect_garbage(store.root, snap)
+        chosen = _choose(store, snap, full, small_bytes)
+        groups = _groups(snap, chosen, max_rows) if len(chosen) > 1 else []
+        whole = full and len(groups) == 1 and len(groups[0]) == len(snap.segments)
+        for group in groups:
+            _rewrite(store, snap, group, gc_dictionaries=whole)
+        store._reset_known()
+        snap = store._reader.snapshot()
+        deleted += writer.collect_garbage(store.root, snap)
+        after = snap.live_files()
+        report.segments_after = len(snap.segments)
+        report.files_after = len(after)
+        report.bytes_after = _size(store, after)
+        report.deleted = deleted
+        return report
+
+
+def _choose(store: Store, snap: Snapshot, full: bool, small_bytes: int) -> list[Segment]:
+    if full:
+        return list(snap.segments.values())
+    return [s for s in snap.segments.values() if _size(store, list(s.files)) < small_bytes]
+
+
+def _groups(snap: Snapshot, chosen: list[Segment], max_rows: int) -> list[list[Segment]]:
+    """Consecutive segments packed into groups of at most ``max_rows`` sample rows."""
+    rows = snap.catalog.group_by("segment").agg(pl.col("n_samples").sum())
+    per_seg = dict(zip(rows["segment"].to_list(), rows["n_samples"].to_list(), strict=True))
+    groups: list[list[Segment]] = [[]]
+    size = 0
+    for seg in sorted(chosen, key=lambda s: s.id):
+        n = int(per_seg.get(seg.id) or 0)
+        if groups[-1] and size + n > max_rows:
+            groups.append([])
+            size = 0
+        groups[-1].append(seg)
+        size += n
+    return [g for g in groups if len(g) > 1]
+
+
+def _replaces(group: list[Segment]) -> list[str]:
+    """The group and everything it replaced (so no older segment can come back)."""
+    return sorted({s.id for s in group} | {r for s in group for r in s.replaces})
+
+
+def _rewrite(store: Store, snap: Snapshot, group: list[Segment], gc_dictionaries: bool) -> Segment:
+    ids = {s.id for s in group}
+    rows = snap.catalog.filter(pl.col("segment").is_in(list(ids)))
+    sample_files = sorted({f for s in group for f in s.files if f.startswith(layout.SAMPLES)})
+    samples = _read(store, sample_files, "samples")
+    if samples.height:
+        samples = samples.filter(pl.col("profile_id").is_in(rows["profile_id"].implode()))
+    dictionaries = {}
+    for table, key in layout.DICTIONARIES.items():
+        files = sorted({f for s in group for f in s.files if f.startswith(f"{table}/")})
+        df = _read(store, files, table)
+        dictionaries[table] = (
+            df.unique(maintain_order=True) if table == "labels" else df.unique(key)
+        )
+    if gc_dictionaries:
+        dictionaries = _referenced(samples, dictionaries)
+    rows = rows.with_columns(
+        pl.lit(None, pl.Utf8).alias("samples_file"),
+        pl.lit(None, pl.Int64).alias("n_samples"),
+        pl.lit(None, pl.Int64).alias("total"),
+    )
+    return writer.write_segment(store.root, rows, samples, dictionaries, replaces=_replaces(group))
+
+
+def _read(store: Store, files: list[str], table: str) -> pl.DataFrame:
+    if not files:
+        return schema.empty(table)
+    df = pl.read_parquet([str(store.root / f) for f in files], hive_partitioning=False)
+    return schema.conform(table, df)
+
+
+def _referenced(samples: pl.DataFrame, d: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Dictionary rows reachable from ``samples`` (samples -> stacks -> frames -> mappings)."""
+    stacks = d["stacks"].filter(pl.col("stack_id").is_in(samples["stack_id"].unique().implode()))
+    frame_ids = stacks["frame_ids"].explode().drop_nulls().unique()
+    frames = d["frames"].filter(pl.col("frame_id").is_in(frame_ids.implode()))
+    mappings = d["mappings"].filter(
+        pl.col("mapping_id").is_in(frames["mapping_id"].drop_nulls().unique().implode())
+    )
+    labels = d["labels"].filter(
+        pl.col("label_set_id").is_in(samples["label_set_id"].unique().implode())
+    )
+    return {"stacks": stacks, "frames": frames, "mappings": mappings, "labels": labels}
+
+
+def retain(
+    store: Store, *, max_age: str | int | None = None, before: str | int | None = None
+) -> RetainReport:
+    """Drop profiles whose time is before ``before`` or older than ``max_age`` (e.g. "30d")."""
+    if (max_age is None) == (before is None):
+        raise StoreError("retain needs exactly one of max_age (e.g. '30d') or before (a time)")
+    if max_age is not None:
+        age = parse_duration(max_age) if isinstance(max_age, str) else int(max_age)
+        cutoff = time.time_ns() - age
+    else:
+        cutoff = int(parse_time(before))  # type: ignore[arg-type]
+    with store._mutex, _fs.locked(store.root / layout.LOCK):
+        snap = store._reader.snapshot()
+        deleted = writer.collect_garbage(store.root, snap)
+        rows = snap.catalog
+        expired = rows.filter(pl.col("time_ns") < cutoff)
+        report = RetainReport(cutoff, expired.height, rows.height - expired.height, 0, 0)
+        if expired.height:
+            affected = [snap.segments[s] for s in expired["segment"].unique().sort().to_list()]
+            report.files_rewritten = _drop_expired(store, snap, affected, cutoff)
+            store._reset_known()
+            snap = store._reader.snapshot()
+            deleted += writer.collect_garbage(store.root, snap)
+        report.deleted = deleted
+        return report
+
+
+def _drop_expired(store: Store, snap: Snapshot, affected: list[Segment], cutoff: int) -> int:
+    """Commit one segment replacing ``affected`` without their expired profiles."""
+    rows = snap.catalog.filter(pl.col("segment").is_in([s.id for s in affected]))
+    kept = rows.filter(pl.col("time_ns") >= cutoff)
+    by_file = rows.group_by("samples_file").agg(
+        (pl.col("time_ns") < cutoff).any().alias("some_expired"),
+        (pl.col("time_ns") >= cutoff).any().alias("some_kept"),
+    )
+    mixed = by_file.filter(pl.col("some_expired") & pl.col("some_kept"))["samples_file"]
+    mixed_files = mixed.drop_nulls().to_list()
+    keep_files = [
+        f
+        for s in affected
+        for f in s.files
+        if not f.startswith(layout.SAMPLES) or f in set(kept["samples_file"].drop_nulls())
+    ]
+    keep_files = [f for f in keep_files if f not in set(mixed_files)]
+    samples = _read(store, mixed_files, "samples")
+    if samples.height:
+        samples = samples.filter(pl.col("profile_id").is_in(kept["profile_id"].implode()))
+    rewritten = kept.with_columns(
+        pl.when(pl.col("samples_file").is_in(mixed_files))
+        .then(pl.lit(None, pl.Utf8))
+        .otherwise(pl.col("samples_file"))
+        .alias("samples_file")
+    )
+    writer.write_segment(
+        store.root,
+        rewritten,
+        samples,
+        {},
+        replaces=_replaces(affected),
+        keep_files=keep_files,
+    )
+    return len(mixed_files)

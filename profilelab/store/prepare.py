@@ -1,0 +1,95 @@
+"""Turn loaded profiles into catalog rows: labels, service, time, name and profile type.
+
+Contract for each stored profile (one sample type of one input):
+
+* **labels**: the profile's own labels (OTLP resource attributes, ...), then ``key=value``
+  pprof comments for keys not already present, then the labels given by the caller, which
+  win over both. When no ``service`` label exists, ``service.name`` (OTLP) or
+  ``service_name`` (Pyroscope) is copied to ``service``.
+* **time_ns**: the profile's start time; when the input has none, the caller's default
+  (a file's modification time, or the time of receipt) — never null in the store.
+* **name** and **profile_type**: see :mod:`profilelab.store.types`.
+* **service** and **date** partition values: the ``service`` label (else ``unknown``) and
+  the UTC day of time_ns.
+
+Values, stacks and samples are not touched: a stored profile reads back exactly as loaded.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from profilelab.model.profile import Profile
+from profilelab.store import catalog, layout, types
+
+_COMMENT_LABEL = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_.]*)=(\S(?:.*\S)?)\s*")
+_SERVICE_KEYS = ("service", "service.name", "service_name")
+
+
+@dataclass
+class Item:
+    """One input to store: its tables and how to label it."""
+
+    profile: Profile
+    input_id: int  # digest of the input bytes; an input already in the store is skipped
+    name: str | None = None  # profile name (cpu, heap, ...); None = inferred from the data
+    labels: Mapping[str, str] | None = None  # labels that override the profile's own
+    default_time_ns: int | None = None  # used when the profile carries no time
+    source: str | None = None  # display name for progress and errors
+
+
+def catalog_rows(items: Sequence[Item], ingested_ns: int | None = None) -> pl.DataFrame:
+    """The catalog rows of ``items`` (without segment, samples_file, n_samples, total)."""
+    now = time.time_ns() if ingested_ns is None else ingested_ns
+    items = [item for item in items if item.profile.profiles.height]
+    if not items:
+        return catalog.empty()
+    rows = pl.concat([item.profile.profiles for item in items], how="vertical")
+    per_row = [(item, n) for item in items for n in range(item.profile.profiles.height)]
+    labels, service = [], []
+    for (item, _), own, comments in zip(
+        per_row, rows["labels"].to_list(), rows["comments"].to_list(), strict=True
+    ):
+        merged = merge_labels(own or [], comments or [], item.labels or {})
+        labels.append([{"key": k, "value": v} for k, v in merged.items()])
+        service.append(merged.get("service") or layout.UNKNOWN_SERVICE)
+    default_time = [
+        item.default_time_ns if item.default_time_ns is not None else now for item, _ in per_row
+    ]
+    rows = rows.with_columns(
+        pl.Series("labels", labels, dtype=rows.schema["labels"]),
+        pl.col("time_ns").fill_null(pl.Series(default_time, dtype=pl.Int64)),
+        pl.Series("service", service, dtype=pl.Utf8),
+        pl.Series("input_id", [item.input_id for item, _ in per_row], dtype=pl.Int64),
+        pl.Series("name", [item.name for item, _ in per_row], dtype=pl.Utf8),
+        pl.lit(now, dtype=pl.Int64).alias("ingested_ns"),
+    )
+    rows = rows.with_columns(pl.coalesce(pl.col("name"), types.inferred_name()).alias("name"))
+    rows = rows.with_columns(
+        types.profile_type_expr().alias("profile_type"),
+        pl.from_epoch("time_ns", time_unit="ns").dt.strftime("%Y-%m-%d").alias("date"),
+    )
+    return catalog.conform(rows)
+
+
+def merge_labels(
+    own: Sequence[Mapping[str, str]], comments: Sequence[str], given: Mapping[str, str]
+) -> dict[str, str]:
+    """Profile labels, then ``key=value`` comments, then the given labels (which win)."""
+    merged = {str(kv["key"]): str(kv["value"]) for kv in own}
+    for comment in comments:
+        m = _COMMENT_LABEL.fullmatch(comment)
+        if m and m.group(1) not in merged:
+            merged[m.group(1)] = m.group(2)
+    merged.update({k: str(v) for k, v in given.items()})
+    if not merged.get("service"):
+        for key in _SERVICE_KEYS[1:]:
+            if merged.get(key):
+                merged["service"] = merged[key]
+                break
+    return merged

@@ -1,0 +1,391 @@
+"""Selecting stored profiles and reading them back as canonical tables, series or SQL.
+
+* :func:`select_rows` filters catalog rows by a selector (type and label matchers) and a
+  half-open time range ``[start, end)`` on each profile's start time.
+* :func:`run` reads the selected profiles' samples (only the files that hold them) and the
+  dictionary rows they reference, giving the same :class:`Profile` tables as
+  :func:`profilelab.load` of the same inputs. ``sum(...)`` / ``sum by (l)`` merges the
+  selected profiles per group and profile type as ``go tool pprof a b`` merges files:
+  samples with the same stack, labels and span ids are added; totals are conserved.
+* :func:`series` totals per time step, optionally only for stacks through one function.
+* :func:`connect` gives DuckDB views over exactly the live files.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from profilelab.errors import QueryError
+from profilelab.model import ids, schema
+from profilelab.model.profile import Profile
+from profilelab.store import layout, types
+from profilelab.store.selector import Matcher, Selector, parse
+from profilelab.store.timeparse import parse_duration, parse_time
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from profilelab.store.catalog import Snapshot
+    from profilelab.store.store import Store, TimeArg
+
+#: Pseudo-labels a matcher may use besides the profiles' own labels.
+PSEUDO_LABELS = {
+    "__name__": "name",
+    "__profile_type__": "profile_type",
+    "__type__": "sample_type",
+    "__source__": "source",
+    "__format__": "format",
+}
+_RETRIES = 3
+
+
+def as_selector(selector: str | Selector | None) -> Selector | None:
+    return parse(selector) if isinstance(selector, str) else selector
+
+
+def select_rows(
+    rows: pl.DataFrame,
+    selector: str | Selector | None,
+    start: TimeArg = None,
+    end: TimeArg = None,
+) -> pl.DataFrame:
+    """Catalog rows matching the selector's type and matchers, with start <= time_ns < end."""
+    sel = as_selector(selector)
+    now = time.time_ns()
+    lo, hi = parse_time(start, now), parse_time(end, now)
+    if lo is not None and hi is not None and hi <= lo:
+        raise QueryError(f"empty time range: end ({end}) is not after start ({start})")
+    pred = pl.lit(True)
+    if lo is not None:
+        pred = pred & (pl.col("time_ns") >= lo)
+    if hi is not None:
+        pred = pred & (pl.col("time_ns") < hi)
+    if sel is not None and sel.profile_type:
+        pred = pred & types.type_filter(sel.profile_type)
+    out = rows.filter(pred)
+    for m in sel.matchers if sel is not None else ():
+        out = out.filter(_matcher_mask(out, m))
+    return out.sort("time_ns", "profile_id")
+
+
+def label_values(rows: pl.DataFrame, label: str) -> pl.Series:
+    """Each row's value of ``label`` (a pseudo-label or a profile label), "" when missing."""
+    if label in PSEUDO_LABELS:
+        return rows[PSEUDO_LABELS[label]].fill_null("").alias(label)
+    return (
+        rows.select(
+            pl.col("labels")
+            .list.eval(
+                pl.element().filter(pl.element().struct.field("key") == label).struct.field("value")
+            )
+            .list.first()
+            .fill_null("")
+            .alias(label)
+        )
+        .to_series()
+        .cast(pl.Utf8)
+    )
+
+
+def _matcher_mask(rows: pl.DataFrame, m: Matcher) -> pl.Series:
+    values = label_values(rows, m.label)
+    distinct = values.unique().to_list()
+    hits = [v for v in distinct if m.matches(v)]  # regexes run once per distinct value
+    return values.is_in(pl.Series(hits, dtype=pl.Utf8).implode())
+
+
+# ---- reading tables -----------------------------------------------------------------------
+def run(store: Store, selector: str | Selector, start: TimeArg, end: TimeArg) -> Profile:
+    """The selected profiles as canonical tables (merged per group for ``sum``)."""
+    sel = as_selector(selector)
+    if sel is None:
+        raise QueryError("a query needs a selector")
+    for attempt in range(_RETRIES):
+        snap = store.snapshot()
+        rows = select_rows(snap.catalog, sel, start, end)
+        try:
+            prof = read_profiles(store, rows, snap)
+            break
+        except Exception:
+            # A compaction may have replaced this snapshot's files meanwhile: retry with a
+            # new snapshot. With every file still there, the error is real.
+            used = _files(rows) + snap.files()
+            if attempt == _RETRIES - 1 or all((store.root / f).exists() for f in used):
+                raise
+    if sel.aggregate:
+        prof = aggregate(prof, rows, sel)
+    return prof
+
+
+def _files(rows: pl.DataFrame) -> list[str]:
+    return rows["samples_file"].drop_nulls().unique().to_list()
+
+
+def read_profiles(store: Store, rows: pl.DataFrame, snap: Snapshot | None = None) -> Profile:
+    """Read the samples of ``rows`` and the dictionary rows (of ``snap``) they reference."""
+    if rows.height == 0:
+        return Profile.empty()
+    files = [str(store.root / f) for f in rows["samples_file"].drop_nulls().unique().sort()]
+    wanted = rows["profile_id"].implode()
+    samples = (
+        pl.scan_parquet(files).filter(pl.col("profile_id").is_in(wanted)).collect()
+        if files
+        else schema.empty("samples")
+    )
+    order = rows.select("profile_id", pl.int_range(pl.len()).alias("_order"))
+    samples = (
+        samples.join(order, on="profile_id")
+        .sort("_order", "sample_index")
+        .drop("_order")
+        .select(list(schema.SAMPLES))
+    )
+    snap_files = (snap or store.snapshot()).files
+    stacks = _read_dictionary(store, snap_files("stacks/"), "stacks", samples["stack_id"])
+    frame_ids = stacks["frame_ids"].explode().drop_nulls()
+    frames = _read_dictionary(store, snap_files("frames/"), "frames", frame_ids)
+    mappings = _read_dictionary(
+        store, snap_files("mappings/"), "mappings", frames["mapping_id"].drop_nulls()
+    )
+    labels = _read_dictionary(
+        store,
+        snap_files("labels/"),
+        "labels",
+        samples["label_set_id"].filter(samples["label_set_id"] != 0),
+    )
+    profiles = schema.conform("profiles", rows)
+    return Profile(profiles, samples, stacks, frames, mappings, labels)
+
+
+def _read_dictionary(store: Store, files: list[str], table: str, keys: pl.Series) -> pl.DataFrame:
+    key = layout.DICTIONARIES[table]
+    if not files or keys.len() == 0:
+        return schema.empty(table)
+    wanted = keys.unique().implode()
+    df = (
+        pl.scan_parquet([str(store.root / f) for f in files])
+        .filter(pl.col(key).is_in(wanted))
+        .collect()
+    )
+    if table != "labels":
+        df = df.unique(key, keep="first", maintain_order=True)
+    else:
+        df = df.unique(maintain_order=True)
+    return schema.conform(table, df)
+
+
+# ---- aggregation --------------------------------------------------------------------------
+def aggregate(prof: Profile, rows: pl.DataFrame, sel: Selector) -> Profile:
+    """Merge profiles per (profile type, group labels); samples with equal keys are added."""
+    groups = _group_keys(rows, sel)
+    first = groups.group_by("group_id", maintain_order=True).agg(
+        pl.col("profile_id").first().alias("first_profile"),
+        pl.col("time_ns").min().alias("t0"),
+        (pl.col("time_ns") + pl.col("duration_ns").fill_null(0)).max().alias("t1"),
+        pl.col("group_labels").first(),
+        pl.len().alias("n_merged"),
+    )
+    base = rows.join(
+        first.select("first_profile", "group_id"), left_on="profile_id", right_on="first_profile"
+    )
+    base = base.join(first, on="group_id").with_columns(
+        pl.col("group_id").alias("profile_id"),
+        pl.col("group_id").alias("source_id"),
+        pl.format("sum of {} profiles", pl.col("n_merged")).alias("source"),
+        pl.col("t0").alias("time_ns"),
+        (pl.col("t1") - pl.col("t0")).alias("duration_ns"),
+        pl.lit(0, pl.Int32).alias("sample_type_index"),
+        pl.lit(True).alias("is_default"),
+        pl.lit([], dtype=pl.List(pl.Utf8)).alias("comments"),
+        pl.col("group_labels").alias("labels"),
+    )
+    mapping = groups.select("profile_id", pl.col("group_id").alias("new_id"))
+    keys = ["new_id", "stack_id", "label_set_id", "trace_id", "span_id", "local_root_span_id"]
+    samples = (
+        prof.samples.join(mapping, on="profile_id")
+        .group_by(keys, maintain_order=True)
+        .agg(pl.col("value").sum())
+        .rename({"new_id": "profile_id"})
+        .with_columns(
+            pl.int_range(pl.len()).over("profile_id").cast(pl.Int64).alias("sample_index"),
+            pl.lit(None, pl.Int64).alias("time_ns"),
+        )
+    )
+    return prof.replace(
+        profiles=schema.conform("profiles", base), samples=schema.conform("samples", samples)
+    )
+
+
+def _group_keys(rows: pl.DataFrame, sel: Selector) -> pl.DataFrame:
+    """Per row: the group's labels (list of key/value) and a stable group id."""
+    if sel.by is not None:
+        keep = list(sel.by)
+        cols = {k: label_values(rows, k) for k in keep}
+        labels = [
+            [{"key": k, "value": cols[k][i]} for k in keep if cols[k][i] != ""]
+            for i in range(rows.height)
+        ]
+    else:
+        drop = set(sel.without or ()) if sel.without is not None else None
+        labels = [
+            sorted(
+                (
+                    {"key": kv["key"], "value": kv["value"]}
+                    for kv in (own or [])
+                    if kv["key"] not in drop
+                ),
+                key=lambda kv: kv["key"],
+            )
+            if drop is not None
+            else []
+            for own in rows["labels"].to_list()
+        ]
+    texts = [
+        f"{pt}\x00" + "\x00".join(f"{kv['key']}={kv['value']}" for kv in lab)
+        for pt, lab in zip(rows["profile_type"].to_list(), labels, strict=True)
+    ]
+    group_ids = [ids.digest_bytes(t.encode()) for t in texts]
+    return rows.select("profile_id", "time_ns", "duration_ns").with_columns(
+        pl.Series("group_id", group_ids, dtype=pl.Int64),
+        pl.Series("group_labels", labels, dtype=schema.PROFILE_LABELS),
+    )
+
+
+# ---- series and SQL -----------------------------------------------------------------------
+def series(
+    store: Store,
+    selector: str | Selector,
+    step: str | int,
+    start: TimeArg,
+    end: TimeArg,
+    *,
+    function: str | None = None,
+) -> pl.DataFrame:
+    """Totals per time step (``time_ns`` = step start) and profile type.
+
+    Every step holding a selected profile has a row (0 when nothing matched in it). With
+    ``function``, only samples whose stack contains a frame of that function count
+    (pprof's cum for the function; recursion counted once). Computed in DuckDB over the
+    samples files of the selected profiles only.
+    """
+    rows = select_rows(store.snapshot().catalog, selector, start, end)
+    step_ns = parse_duration(step) if isinstance(step, str) else int(step)
+    out_schema = {"time_ns": pl.Int64, "profile_type": pl.Utf8, "value": pl.Int64}
+    files = rows["samples_file"].drop_nulls().unique().sort().to_list()
+    if not files:
+        return pl.DataFrame(schema=out_schema)
+    sel_rows = rows.select(
+        "profile_id",
+        "profile_type",
+        ((pl.col("time_ns") // step_ns) * step_ns).alias("bucket"),
+    )
+    con = _duckdb()
+    con.register("sel", sel_rows.to_arrow())
+    paths = [str(store.root / f) for f in files]
+    where = ""
+    if function is not None:
+        stack_ids = _stacks_through(store, con, function)
+        con.register("hit", pa.table({"stack_id": stack_ids}))
+        where = "where s.stack_id in (select stack_id from hit)"
+    query = f"""
+        with hits as (
+            select sel.bucket, sel.profile_type, sum(s.value) as value
+            from read_parquet($files) s join sel using (profile_id)
+            {where}
+            group by all
+        )
+        select b.bucket as time_ns, b.profile_type, coalesce(h.value, 0)::bigint as value
+        from (select distinct bucket, profile_type from sel) b
+        left join hits h using (bucket, profile_type)
+        order by time_ns, profile_type
+    """
+    try:
+        table = con.sql(query, params={"files": paths}).to_arrow_table()
+        return pl.DataFrame(pl.from_arrow(table)).cast(out_schema)  # type: ignore[arg-type]
+    finally:
+        con.close()
+
+
+def _stacks_through(store: Store, con: duckdb.DuckDBPyConnection, function: str) -> np.ndarray:
+    snap = store.snapshot()
+    frames = [str(store.root / f) for f in snap.files("frames/")]
+    stacks = [str(store.root / f) for f in snap.files("stacks/")]
+    if not frames or not stacks:
+        return np.zeros(0, dtype=np.int64)
+    got = con.sql(
+        """
+        with f as (select list(frame_id) as ids from read_parquet($frames) where function = $fn)
+        select distinct stack_id from read_parquet($stacks), f
+        where list_has_any(frame_ids, f.ids)
+        """,
+        params={"frames": frames, "stacks": stacks, "fn": function},
+    ).fetchnumpy()
+    return np.asarray(got["stack_id"], dtype=np.int64)
+
+
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    return duckdb.connect()
+
+
+def connect(
+    store: Store, con: duckdb.DuckDBPyConnection | None = None
+) -> duckdb.DuckDBPyConnection:
+    """DuckDB views over exactly the live files: the canonical tables.
+
+    ``samples``, ``stacks``, ``frames``, ``mappings`` and ``labels`` read the live Parquet
+    files; ``profiles`` is the live catalog (the canonical columns plus name, profile_type,
+    service, date, samples_file, n_samples, total, ...).
+    """
+    con = con or _duckdb()
+    snap = store.snapshot()
+    for table in ("samples", *layout.DICTIONARIES):
+        files = [str(store.root / f) for f in snap.files(f"{table}/")]
+        if files:
+            listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            con.execute(
+                f"create or replace view {table} as "
+                f"select * from read_parquet([{listing}], hive_partitioning=false)"
+            )
+        else:
+            con.register(f"_{table}_empty", schema.empty(table).to_arrow())
+            con.execute(f"create or replace view {table} as select * from _{table}_empty")
+    con.register("profiles", snap.catalog.to_arrow())
+    return con
+
+
+def sql(store: Store, query: str) -> pl.DataFrame:
+    import duckdb
+
+    con = connect(store)
+    try:
+        return con.sql(query).pl()
+    except duckdb.Error as exc:
+        raise QueryError(f"SQL failed: {exc}") from exc
+    finally:
+        con.close()
+
+
+# ---- per-function totals --------------------------------------------------------------------
+def function_totals(prof: Profile) -> pl.DataFrame:
+    """Flat and cum per function over all samples of ``prof`` (pprof ``-top`` semantics).
+
+    flat: values of samples whose leaf frame is the function; cum: values of samples whose
+    stack contains the function anywhere (once per sample, however often it recurses).
+    Frames without a function name are named by their address (``0x4005d0``). Sorted as
+    pprof sorts its top report: by flat descending, then by name.
+    """
+    from profilelab.analysis import key_totals
+
+    return (
+        key_totals(prof, "function")
+        .group_by("key")
+        .agg(pl.col("flat").sum(), pl.col("cum").sum())
+        .select(pl.col("key").alias("function"), "flat", "cum")
+        .sort(["flat", "function"], descending=[True, False])
+    )

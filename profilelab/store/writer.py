@@ -1,0 +1,229 @@
+"""Writing segments: data files first, the catalog file last (the commit point).
+
+A segment's files are written under temporary names and fsynced, then renamed into place
+(directories fsynced), and only then is its catalog file written the same way. A crash
+before the catalog rename leaves files that no catalog names: invisible to readers and
+deleted by :func:`collect_garbage`, which every writer runs (under the store lock) before
+its first commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from profilelab.model import schema
+from profilelab.store import _fs, catalog, layout
+from profilelab.store.catalog import Segment, Snapshot
+
+ZSTD_LEVEL = 3
+
+
+def write_segment(
+    root: Path,
+    rows: pl.DataFrame,
+    samples: pl.DataFrame,
+    dictionaries: Mapping[str, pl.DataFrame],
+    *,
+    replaces: Sequence[str] = (),
+    keep_files: Sequence[str] = (),
+    segment_id: str | None = None,
+) -> Segment:
+    """Write one segment and commit it; return its record.
+
+    ``rows`` are catalog rows. Rows of profiles that have samples in ``samples`` get their
+    samples_file, n_samples and total from this write; other rows keep theirs (their files
+    must be listed in ``keep_files``, which the new segment references without copying).
+    ``dictionaries`` rows are written as given (the caller removes rows the store has).
+    """
+    seg_id = segment_id or layout.new_segment_id()
+    staged: list[tuple[Path, Path]] = []
+    try:
+        rows, sample_files = _stage_samples(root, seg_id, rows, samples, staged)
+        dict_files = _stage_dictionaries(root, seg_id, dictionaries, staged)
+        for tmp, final in staged:
+            os.rename(tmp, final)
+        # One round of fsyncs for the files and their directory entries. Renaming before
+        # the data is durable is safe: no catalog names these files until they are synced.
+        _fs.fsync_all([final for _, final in staged], sorted({final.parent for _, final in staged}))
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise
+    rows = rows.with_columns(pl.lit(seg_id, pl.Utf8).alias("segment"))
+    files = tuple(sorted({*sample_files, *dict_files, *keep_files}))
+    segment = Segment(seg_id, files, tuple(sorted(set(replaces))), time.time_ns())
+    table = catalog.to_arrow(rows.sort("time_ns", "profile_id"), segment)
+    cat_path = root / layout.catalog_path(seg_id)
+    _fs.ensure_dir(cat_path.parent, root)
+    _fs.write_atomic(cat_path, _parquet(table))  # the commit point
+    return segment
+
+
+def _stage_samples(
+    root: Path, seg_id: str, rows: pl.DataFrame, samples: pl.DataFrame, staged: list
+) -> tuple[pl.DataFrame, list[str]]:
+    """Write one samples file per partition; fill the rows' samples_file, n_samples, total.
+
+    Within a file, samples are ordered by profile time, profile id and sample index.
+    """
+    parts = rows.select(layout.PARTITIONS).unique(maintain_order=True).with_row_index("part")
+    parts = parts.with_columns(
+        pl.Series(
+            "new_file",
+            [
+                layout.samples_path(t, s, d, seg_id)
+                for t, s, d in parts.select(layout.PARTITIONS).iter_rows()
+            ],
+            dtype=pl.Utf8,
+        )
+    )
+    keyed = rows.select("profile_id", "time_ns", *layout.PARTITIONS).join(
+        parts, on=list(layout.PARTITIONS)
+    )
+    runs = _runs(samples, keyed)
+    order = np.lexsort((runs["profile_id"], runs["time_ns"], runs["part"]))
+    runs = {k: v[order] for k, v in runs.items()}
+    lengths = runs["end"] - runs["start"]
+    body_all = samples.select(list(schema.SAMPLES))
+    files: list[str] = []
+    for part, rel in parts.select("part", "new_file").iter_rows():
+        idx = np.flatnonzero(runs["part"] == part)
+        if len(idx) == 0:
+            continue
+        # whole runs are zero-copy slices: no row-level gather or sort
+        pieces = [body_all.slice(int(runs["start"][i]), int(lengths[i])) for i in idx]
+        final = root / rel
+        _fs.ensure_dir(final.parent, root)
+        body = pl.concat(pieces, how="vertical", rechunk=False).to_arrow()
+        staged.append((_fs.write_temp(final, _parquet(body), sync=False), final))
+        files.append(rel)
+    values = samples["value"].cast(pl.Int64).cum_sum().to_numpy()
+    ends_sum = values[runs["end"] - 1] if len(values) else lengths
+    starts_sum = np.where(runs["start"] > 0, values[np.maximum(runs["start"] - 1, 0)], 0)
+    sums = (
+        pl.DataFrame(
+            {"profile_id": runs["profile_id"], "n_samples": lengths, "total": ends_sum - starts_sum}
+        )
+        .group_by("profile_id")
+        .agg(pl.col("n_samples").sum(), pl.col("total").sum())
+    )
+    written = keyed.join(parts.select("part", "new_file"), on="part").join(sums, on="profile_id")
+    out = rows.join(
+        written.select("profile_id", "new_file", "n_samples", "total"),
+        on="profile_id",
+        how="left",
+        suffix="_new",
+    ).with_columns(
+        pl.coalesce("new_file", "samples_file").alias("samples_file"),
+        pl.coalesce("n_samples_new", "n_samples", pl.lit(0, pl.Int64)).alias("n_samples"),
+        pl.coalesce("total_new", "total", pl.lit(0, pl.Int64)).alias("total"),
+    )
+    return catalog.conform(out), files
+
+
+def _runs(samples: pl.DataFrame, keyed: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Maximal runs of equal profile_id in ``samples`` with each run's partition and time.
+
+    Readers emit each profile's samples contiguously, so this is one run per profile: the
+    samples are then reordered by moving whole runs, not by sorting a million rows.
+    """
+    pid = samples["profile_id"].to_numpy()
+    n = len(pid)
+    cuts = np.flatnonzero(pid[1:] != pid[:-1]) + 1 if n else np.zeros(0, np.int64)
+    start = np.concatenate([[0], cuts]).astype(np.int64) if n else np.zeros(0, np.int64)
+    end = np.concatenate([cuts, [n]]).astype(np.int64) if n else np.zeros(0, np.int64)
+    run_df = pl.DataFrame({"profile_id": pid[start] if n else pid}).with_row_index("run")
+    info = run_df.join(keyed, on="profile_id", how="left", maintain_order="left")
+    if info["part"].null_count():
+        missing = info.filter(pl.col("part").is_null())["profile_id"][0]
+        raise ValueError(f"samples of profile {missing} have no catalog row")
+    return {
+        "start": start,
+        "end": end,
+        "profile_id": info["profile_id"].to_numpy(),
+        "time_ns": info["time_ns"].to_numpy(),
+        "part": info["part"].to_numpy().astype(np.int64),
+    }
+
+
+def _stage_dictionaries(
+    root: Path, seg_id: str, dictionaries: Mapping[str, pl.DataFrame], staged: list
+) -> list[str]:
+    files = []
+    for table, df in dictionaries.items():
+        if df.height == 0:
+            continue
+        rel = layout.dictionary_path(table, seg_id)
+        final = root / rel
+        _fs.ensure_dir(final.parent, root)
+        body = schema.conform(table, df).sort(layout.DICTIONARIES[table])
+        staged.append((_fs.write_temp(final, _parquet(body.to_arrow()), sync=False), final))
+        files.append(rel)
+    return files
+
+
+def _parquet(table: pa.Table) -> _ParquetWrite:
+    return _ParquetWrite(table)
+
+
+class _ParquetWrite:
+    """Callable writing a table as zstd Parquet (sample_index delta-encoded: it counts up)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+
+    def __call__(self, fh: BinaryIO) -> None:
+        names = self.table.column_names
+        delta = [c for c in ("sample_index",) if c in names]
+        pq.write_table(
+            self.table,
+            fh,
+            compression="zstd",
+            compression_level=ZSTD_LEVEL,
+            use_dictionary=[c for c in names if c not in delta],
+            column_encoding=dict.fromkeys(delta, "DELTA_BINARY_PACKED") or None,
+            write_statistics=True,
+        )
+
+
+def collect_garbage(root: Path, snap: Snapshot) -> int:
+    """Delete replaced catalogs, then every data or temporary file no live segment names.
+
+    Must run under the store lock (no other writer has files in flight). Replaced catalog
+    files go first so that a crash midway can never bring a replaced segment back to life.
+    Returns the number of files deleted.
+    """
+    removed = 0
+    for seg_id in sorted(snap.replaced):
+        with contextlib.suppress(FileNotFoundError):
+            (root / layout.catalog_path(seg_id)).unlink()
+            removed += 1
+    if snap.replaced:
+        _fs.fsync_dir(root / layout.CATALOG)
+    live = snap.live_files()
+    for top in (layout.CATALOG, layout.SAMPLES, *layout.DICTIONARIES):
+        base = root / top
+        if not base.is_dir():
+            continue
+        for dirpath, _dirs, filenames in os.walk(base, topdown=False):
+            for fname in filenames:
+                rel = os.path.relpath(os.path.join(dirpath, fname), root).replace(os.sep, "/")
+                if rel not in live:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(dirpath, fname))
+                        removed += 1
+            if dirpath != str(base) and not os.listdir(dirpath):
+                with contextlib.suppress(OSError):
+                    os.rmdir(dirpath)
+    return removed

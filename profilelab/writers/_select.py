@@ -1,0 +1,87 @@
+"""Helpers shared by the writers: choosing sample types and naming frames for text formats."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from profilelab.errors import QueryError
+from profilelab.model.profile import Profile
+
+
+def available_types(profile: Profile) -> str:
+    """``type/unit`` of every distinct sample type, for error messages."""
+    rows = profile.profiles.select("sample_type_index", "sample_type", "sample_unit").unique(
+        maintain_order=True
+    )
+    return ", ".join(f"{i}={t}/{u}" for i, t, u in rows.iter_rows()) or "none"
+
+
+def select_sample_type(profile: Profile, which: str | int) -> Profile:
+    """Keep only the profiles of one sample type, named (``cpu``) or by index (``1``).
+
+    An index counts among each input's own sample types (pprof's ``-sample_index=1``);
+    a name matches ``sample_type`` exactly. Samples, stacks and the other tables are kept
+    as they are (unreferenced rows are harmless). Raises QueryError when nothing matches.
+    """
+    text = str(which).strip()
+    if text.lstrip("-").isdigit():
+        keep = pl.col("sample_type_index") == int(text)
+    else:
+        keep = pl.col("sample_type") == text
+    profiles = profile.profiles.filter(keep)
+    if profiles.height == 0:
+        raise QueryError(f"sample type {text!r} not found (available: {available_types(profile)})")
+    samples = profile.samples.join(
+        profiles.select("profile_id"), on="profile_id", how="semi", maintain_order="left"
+    )
+    return profile.replace(profiles=profiles, samples=samples)
+
+
+def default_profile_rows(profile: Profile) -> pl.DataFrame:
+    """The profile rows a single-type writer uses: all rows of one sample type.
+
+    With one sample type present, that one; otherwise the default type (``is_default``)
+    when every input agrees on it. Raises QueryError asking for ``--sample-index`` else.
+    """
+    rows = profile.profiles
+    kinds = rows.select("sample_type", "sample_unit").unique()
+    if kinds.height <= 1:
+        return rows
+    defaults = rows.filter(pl.col("is_default")).select("sample_type", "sample_unit").unique()
+    if defaults.height == 1:
+        return rows.join(defaults, on=["sample_type", "sample_unit"], how="semi")
+    raise QueryError(
+        "the profiles hold several sample types and no single default "
+        f"({available_types(profile)}); choose one with --sample-index"
+    )
+
+
+def hex_addresses(address: np.ndarray) -> np.ndarray:
+    """``0x``-prefixed lower-case hex of each uint64, vectorized (no per-frame Python)."""
+    a = np.asarray(address, dtype=np.uint64)
+    shifts = np.arange(60, -4, -4, dtype=np.uint64)
+    nibbles = ((a[:, None] >> shifts[None, :]) & np.uint64(0xF)).astype(np.uint8)
+    chars = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[nibbles]
+    fixed = chars.view("S16").ravel()
+    stripped = np.char.lstrip(fixed, b"0")
+    stripped[stripped == b""] = b"0"
+    return np.char.add(b"0x", stripped).astype(str)
+
+
+def frame_names(frames: pl.DataFrame) -> pl.Series:
+    """A display name per frame: the function, else ``0x<address>``, else ``[unknown]``."""
+    address = frames["address"].fill_null(0).to_numpy()
+    hexed = pl.Series(hex_addresses(address), dtype=pl.Utf8)
+    names = (
+        pl.DataFrame({"function": frames["function"], "address": address, "hex": hexed})
+        .select(
+            pl.when(pl.col("function").is_not_null())
+            .then(pl.col("function"))
+            .when(pl.col("address") > 0)
+            .then(pl.col("hex"))
+            .otherwise(pl.lit("[unknown]"))
+        )
+        .to_series()
+    )
+    return names.alias("name")

@@ -1,0 +1,116 @@
+"""Regenerate the golden outputs from ``go tool pprof`` (the reference).
+
+usage: python tests/golden/generate.py [--corpus ../shared/corpus]
+
+Finds every pprof (profile.proto) file of the corpus that ``go tool pprof`` reads, makes
+top / tags / peek cases for each of its sample types plus pprof's own driver golden
+commands, writes ``manifest.json`` (with the Go version) and, for inputs whose license
+allows it, the expected outputs under ``expected/``. Outputs of ``grafana-pyroscope*``
+inputs (AGPL) are never written: the tests compute them with ``go tool pprof``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+import cases as C  # noqa: E402
+
+import profilelab  # noqa: E402
+from profilelab.errors import ProfileLabError  # noqa: E402
+from profilelab.ops.samples import sample_types  # noqa: E402
+
+DRIVER_DIR = "_derived/google-pprof-driver-inputs"
+
+
+def proto_files(corpus: Path) -> list[Path]:
+    """Corpus files profilelab reads as profile.proto and ``go tool pprof`` reads too."""
+    found = []
+    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
+        try:
+            prof = profilelab.load(path)
+        except ProfileLabError:
+            continue
+        if prof.profiles.height == 0 or set(prof.profiles["format"]) != {"pprof"}:
+            continue
+        proc = subprocess.run(
+            ["go", "tool", "pprof", "-symbolize=none", "-raw", str(path)],
+            env=C.go_env(),
+            capture_output=True,
+            check=False,
+        )
+        if proc.returncode == 0:
+            found.append(path)
+    return found
+
+
+def case_id(file: str, kind: str, suffix: str) -> str:
+    return file.replace("/", "__") + f".{kind}{suffix}"
+
+
+def corpus_cases(corpus: Path, path: Path) -> list[C.Case]:
+    rel = str(path.relative_to(corpus))
+    out = []
+    for t in sample_types(profilelab.load(path)):
+        common = [f"-sample_index={t.index}", f"-unit={t.unit}"]
+        top = ["-nodecount=1000000", "-nodefraction=0", *common]
+        out.append(C.Case(case_id(rel, "top", f".{t.index}"), rel, "top", top))
+        out.append(C.Case(case_id(rel, "tags", f".{t.index}"), rel, "tags", common))
+        out.append(C.Case(case_id(rel, "peek", f".{t.index}"), rel, "peek", common))
+    return out
+
+
+def driver_cases() -> list[C.Case]:
+    out: list[C.Case] = []
+    seen = set()
+    for n, (file, kind, regex, flags) in enumerate(C.DRIVER_CASES):
+        if (file, kind, regex, tuple(flags)) in seen:
+            continue  # -dot and -text of one input both became -top
+        seen.add((file, kind, regex, tuple(flags)))
+        rel = f"{DRIVER_DIR}/{file}"
+        out.append(C.Case(case_id(rel, kind, f".driver{n:02d}"), rel, kind, flags, regex))
+    return out
+
+
+def extra_cases() -> list[C.Case]:
+    return [
+        C.Case(case_id(file, kind, f".extra{n:02d}"), file, kind, flags, regex)
+        for n, (file, kind, regex, flags) in enumerate(C.EXTRA_CASES)
+    ]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    args = ap.parse_args()
+    corpus = args.corpus.resolve()
+    files = proto_files(corpus)
+    cases = [c for f in files for c in corpus_cases(corpus, f)] + driver_cases() + extra_cases()
+    outputs = C.run_all(corpus, cases)
+    shutil.rmtree(C.EXPECTED, ignore_errors=True)
+    C.EXPECTED.mkdir()
+    for case in cases:
+        if not case.agpl and case.id in outputs:
+            C.write_expected(case, outputs[case.id])
+    version = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.strip()
+    manifest = {
+        "go_version": version,
+        "generated_by": "tests/golden/generate.py",
+        "environment": "TZ=UTC PPROF_BINARY_PATH=/nonexistent, run from the input's folder",
+        "cases": [c.to_json() for c in cases if c.kind != "peek" or c.regex or c.agpl],
+    }
+    C.MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    print(f"{len(cases)} cases from {len(files)} files; {version}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
