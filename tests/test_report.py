@@ -80,7 +80,7 @@ def test_report_holds_the_findings_with_their_numbers(page: Path) -> None:
         for detail in finding.details:
             assert html.escape(detail) in text
     assert "encoding/json is on " in text and "main.(*SessionCache).Put holds " in text
-    assert "Requests per second" in text and "Top functions by self time" in text
+    assert "Requests per second" in text and "Top functions by flat (self) time" in text
 
 
 def test_report_escapes_names_from_the_data() -> None:

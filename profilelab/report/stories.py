@@ -19,7 +19,7 @@ from profilelab.playbooks._finding import Finding
 from profilelab.render.flame_html import diff_html, flame_html
 from profilelab.render.trends import compare_figure, growth_figure, trend_figure
 from profilelab.report.html import Chart, Flame, Section, Table
-from profilelab.views import Comparison, Selection, comparison, top_table
+from profilelab.views import Comparison, Selection, comparison
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -52,10 +52,10 @@ def checkout_api(fmt: str) -> list[Section]:
             (
                 Table("Packages by share of /checkout CPU", packages, ("cum_share", "flat_share")),
                 Table(
-                    "Top functions by self time",
+                    "Top functions by flat (self) time, as go tool pprof -top",
                     _top(server_before),
-                    ("self_share",),
-                    {"self": "nanoseconds", "total": "nanoseconds"},
+                    ("flat_share", "cum_share"),
+                    {"flat": "nanoseconds", "cum": "nanoseconds"},
                 ),
                 Flame("Flame graph of /checkout (v1.4.0)", _flame(server_before)),
             ),
@@ -241,9 +241,14 @@ def _diff(cmp: Comparison) -> str:
 
 
 def _top(p: Profile, n: int = 15) -> pl.DataFrame:
-    table = top_table(p).head(n)
-    total = Selection(p).total or 1
-    return table.select("name", "self", (pl.col("self") / total).alias("self_share"), "total")
+    """pprof's top (the numbers of ``go tool pprof -top``), shares as fractions."""
+    return p.top(nodecount=n).select(
+        "name",
+        "flat",
+        (pl.col("flat_pct") / 100).alias("flat_share"),
+        "cum",
+        (pl.col("cum_pct") / 100).alias("cum_share"),
+    )
 
 
 def _rates(name: str, profiles: dict[str, Profile], label: str, counter: str) -> pl.DataFrame:
