@@ -228,3 +228,12 @@ def test_cpu_per_order_is_higher_in_the_new_version_in_both_formats(have_dataset
     cost = dict(tables[0].select("version", "per_count").iter_rows())
     assert cost["v2.3.6"] > 1.2 * cost["v2.3.5"]
     assert tables[0]["count"].sum() == datasets.index("order-service")["n_orders"].sum()
+
+
+def test_docs_python_examples_run(have_datasets: None, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_docs_examples import blocks
+
+    namespace: dict[str, object] = {"__name__": "__docs__"}
+    for body in blocks("notebooks.md", "python"):
+        exec(compile(body, "docs/notebooks.md", "exec"), namespace)
+    assert "encoding/json is on" in capsys.readouterr().out
