@@ -40,6 +40,17 @@ def test_print_command_passes_port_no_browser_and_extra_arguments(capsys) -> Non
     assert cmd[-1] == str(NOTEBOOKS / "00-start-here.ipynb")  # the file JupyterLab opens
 
 
+def test_missing_jupyterlab_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "jupyterlab" else real(name)
+    )
+    with pytest.raises(ProfileLabError, match=r"JupyterLab is not installed.*pip install"):
+        lab_command(NOTEBOOKS)
+
+
 def test_lab_command_without_options() -> None:
     cmd = lab_command(NOTEBOOKS)
     assert not any(c.startswith("--port") or c == "--no-browser" for c in cmd)
