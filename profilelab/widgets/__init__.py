@@ -1,8 +1,9 @@
 """Widgets (Jupyter imports happen only when a widget is used).
 
 ``from profilelab.widgets import FlameGraph, DiffFlameGraph, Trend, SpanExplorer``: canvas
-flame graphs (anywidget), the plotly trend chart with a brushable window, the span explorer. The JS/CSS they draw with
-live in ``static/`` and are also inlined by the static HTML export.
+flame graphs (anywidget), the plotly trend chart with a brushable window, the span explorer.
+The JS/CSS the flame graphs draw with live in ``static/`` and are also inlined by the static
+HTML export.
 """
 
 from __future__ import annotations
