@@ -29,6 +29,7 @@ store's (``TYPE{label="v", other=~"re"}``) in both cases.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -120,9 +121,9 @@ def parse_expr(text: str) -> dict[str, Any]:
     m = re.match(r"^\s*(share|value)\s*\(", text)
     if not m:
         raise QueryError(f"rule expression {text!r}: expected share(...) or value(...)")
-    body_start = m.end()
-    close = _closing_paren(text, body_start)
-    args = _split_top_level(text[body_start:close])
+    close, commas = _scan_arguments(text, m.end())
+    bounds = [m.end() - 1, *commas, close]
+    args = [text[lo + 1 : hi] for lo, hi in itertools.pairwise(bounds)]
     if not args or not args[0].strip() or len(args) > 2:
         raise QueryError(f"rule expression {text!r}: expected ({m.group(1)}(SELECTOR[, KEY=~RE])")
     out: dict[str, Any] = {"kind": m.group(1), "selector": args[0].strip()}
@@ -148,8 +149,12 @@ def _unescape(text: str) -> str:
     return re.sub(r'\\([\\"])', r"\1", text)
 
 
-def _closing_paren(text: str, start: int) -> int:
-    depth, quote, i = 1, "", start
+def _scan_arguments(text: str, start: int) -> tuple[int, list[int]]:
+    """From just inside ``(``: the index of the matching ``)`` and of the top-level commas.
+
+    Quotes (``"``, ``'``, backquote, with backslash escapes) and ``{...}``/``(...)`` nest.
+    """
+    depth, quote, commas, i = 1, "", [], start
     while i < len(text):
         c = text[i]
         if quote:
@@ -164,38 +169,11 @@ def _closing_paren(text: str, start: int) -> int:
         elif c in ")}":
             depth -= 1
             if depth == 0:
-                return i
+                return i, commas
+        elif c == "," and depth == 1:
+            commas.append(i)
         i += 1
     raise QueryError(f"rule expression {text!r}: unbalanced parentheses")
-
-
-def _split_top_level(text: str) -> list[str]:
-    parts, depth, quote, cur = [], 0, "", []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\" and i + 1 < len(text):
-                cur.append(c)
-                i += 1
-                c = text[i]
-            elif c == quote:
-                quote = ""
-        elif c in "\"'`":
-            quote = c
-        elif c in "({":
-            depth += 1
-        elif c in ")}":
-            depth -= 1
-        elif c == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-            i += 1
-            continue
-        cur.append(c)
-        i += 1
-    parts.append("".join(cur))
-    return parts
 
 
 def load_rules(source: str | Path | Iterable[Mapping[str, Any]]) -> list[Rule]:
@@ -292,11 +270,7 @@ def select_profiles(p: Profile, selector: str, start: str | None = None) -> Prof
 
     rows = p.profiles.with_columns(types.inferred_name().alias("name"))
     rows = rows.with_columns(types.profile_type_expr().alias("profile_type"))
-    ids = store_query.select_rows(rows, selector, start, None)["profile_id"].implode()
-    return p.replace(
-        profiles=p.profiles.filter(pl.col("profile_id").is_in(ids)),
-        samples=p.samples.filter(pl.col("profile_id").is_in(ids)),
-    )
+    return p.subset(store_query.select_rows(rows, selector, start, None)["profile_id"])
 
 
 def _threshold(rule: Rule, prof: Profile) -> Result:
@@ -377,8 +351,7 @@ def _write_evidence(result: Result, prof: Profile, directory: Path) -> list[Path
     if rule.kind == "regression":
         table = _select.profile_table(prof)
         sides = [
-            prof_subset(prof, _select.select(table, dict(s))["profile_id"])
-            for s in (rule.base, rule.new)
+            prof.subset(_select.select(table, dict(s))["profile_id"]) for s in (rule.base, rule.new)
         ]
         path = directory / f"{safe}.diff.html"
         fh.write(path, fh.diff_html(comparison(sides[0], sides[1]), title=f"{rule.name}: diff"))
@@ -390,22 +363,13 @@ def _write_evidence(result: Result, prof: Profile, directory: Path) -> list[Path
         fh.write(
             path,
             fh.flame_html(
-                prof_subset(prof, window),
+                prof.subset(window),
                 title=f"{rule.name}: window {i}",
                 focus=rule.pattern or None,
             ),
         )
         paths.append(path)
     return paths
-
-
-def prof_subset(p: Profile, ids: pl.Series) -> Profile:
-    """``p`` restricted to the profiles ``ids``."""
-    keep = ids.implode()
-    return p.replace(
-        profiles=p.profiles.filter(pl.col("profile_id").is_in(keep)),
-        samples=p.samples.filter(pl.col("profile_id").is_in(keep)),
-    )
 
 
 def assert_no_regression(

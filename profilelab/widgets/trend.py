@@ -19,7 +19,6 @@ import plotly.graph_objects as go
 
 from profilelab.analysis import _select, top_movers, trend
 from profilelab.analysis._totals import Key
-from profilelab.analysis.alerts import prof_subset
 from profilelab.model.profile import Profile
 from profilelab.render.trends import trend_figure
 
@@ -84,7 +83,7 @@ class Trend(W.VBox):  # type: ignore[misc]
         start, end = self.window
         span = (None, start) if before else (start, end)
         table = _select.window(_select.of_type(self.profile, self.sample_type), *span)
-        return prof_subset(self.profile, table["profile_id"])
+        return self.profile.subset(table["profile_id"])
 
     def _show_detail(self) -> None:
         """The flame graph (or diff) of the window below the chart."""
