@@ -154,7 +154,8 @@ def _scan_arguments(text: str, start: int) -> tuple[int, list[int]]:
 
     Quotes (``"``, ``'``, backquote, with backslash escapes) and ``{...}``/``(...)`` nest.
     """
-    depth, quote, commas, i = 1, "", [], start
+    commas: list[int] = []
+    depth, quote, i = 1, "", start
     while i < len(text):
         c = text[i]
         if quote:
