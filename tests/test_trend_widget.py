@@ -49,6 +49,22 @@ def test_window_selection_drives_callbacks_and_profile() -> None:
     assert "<script>" not in w.movers.value and "&lt;script&gt;" in w.movers.value
     names = [t.name for t in w.figure.data]
     assert all("<script>" not in n for n in names)
+    from profilelab.widgets.flamegraph import FlameGraph
+
+    (flame,) = w.detail.children
+    assert isinstance(flame, FlameGraph)
+
+
+def test_diff_detail_compares_window_with_before() -> None:
+    from profilelab.widgets.flamegraph import DiffFlameGraph
+    from profilelab.widgets.trend import Trend
+
+    w = Trend(_profiles(), step="1m", detail="diff")
+    t0 = 1_700_000_000 * 10**9
+    w.select_window(t0 + 5 * MINUTE, t0 + 10 * MINUTE)
+    (diff,) = w.detail.children
+    assert isinstance(diff, DiffFlameGraph)
+    assert w.window_profile(before=True).profiles.height == 5
 
 
 def test_trend_figure_values_match_shares() -> None:

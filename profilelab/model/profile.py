@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from profilelab.errors import QueryError
 from profilelab.model import schema
+from profilelab.model.sql import run_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -76,6 +76,14 @@ class Profile:
         current.update(tables)
         return Profile(**current)
 
+    def subset(self, profile_ids: pl.Series) -> Profile:
+        """Only the profiles ``profile_ids`` and their samples (shared tables kept whole)."""
+        keep = profile_ids.implode()
+        return self.replace(
+            profiles=self.profiles.filter(pl.col("profile_id").is_in(keep)),
+            samples=self.samples.filter(pl.col("profile_id").is_in(keep)),
+        )
+
     # ---- SQL ------------------------------------------------------------------------------
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with every table registered as a view (zero-copy through Arrow)."""
@@ -88,15 +96,7 @@ class Profile:
 
     def sql(self, query: str) -> pl.DataFrame:
         """Run a DuckDB query over the tables and return a Polars frame."""
-        import duckdb
-
-        con = self.connect()
-        try:
-            return con.sql(query).pl()
-        except duckdb.Error as exc:
-            raise QueryError(f"SQL failed: {exc}") from exc
-        finally:
-            con.close()
+        return run_sql(self.connect, query)
 
     # ---- convenience --------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -23,6 +23,7 @@ import pyarrow as pa
 from profilelab.errors import QueryError
 from profilelab.model import ids, schema
 from profilelab.model.profile import Profile
+from profilelab.model.sql import run_sql
 from profilelab.store import layout, types
 from profilelab.store.selector import Matcher, Selector, parse
 from profilelab.store.timeparse import parse_duration, parse_time
@@ -360,15 +361,7 @@ def connect(
 
 
 def sql(store: Store, query: str) -> pl.DataFrame:
-    import duckdb
-
-    con = connect(store)
-    try:
-        return con.sql(query).pl()
-    except duckdb.Error as exc:
-        raise QueryError(f"SQL failed: {exc}") from exc
-    finally:
-        con.close()
+    return run_sql(lambda: connect(store), query)
 
 
 # ---- per-function totals --------------------------------------------------------------------

@@ -22,6 +22,7 @@ import polars as pl
 
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
+from profilelab.model.sql import run_sql
 from profilelab.traces import analysis
 from profilelab.traces.coverage import Coverage, coverage
 from profilelab.traces.functions import pick_profiles, restrict
@@ -194,15 +195,7 @@ class SpanJoin:
 
     def sql(self, query: str) -> pl.DataFrame:
         """Run a DuckDB query over the joined tables and return a Polars frame."""
-        import duckdb
-
-        con = self.connect()
-        try:
-            return con.sql(query).pl()
-        except duckdb.Error as exc:
-            raise QueryError(f"SQL failed: {exc}") from exc
-        finally:
-            con.close()
+        return run_sql(self.connect, query)
 
     def __repr__(self) -> str:
         c = self.coverage

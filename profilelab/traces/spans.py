@@ -16,6 +16,7 @@ import polars as pl
 
 from profilelab.errors import QueryError
 from profilelab.model import schema
+from profilelab.model.sql import run_sql
 from profilelab.readers._spanrows import PROBLEM_COLUMNS, hex_id
 from profilelab.traces.tree import SpanTree, build_tree
 
@@ -101,15 +102,7 @@ class Spans:
 
     def sql(self, query: str) -> pl.DataFrame:
         """Run a DuckDB query over ``spans``, ``problems`` and ``span_tree``; return Polars."""
-        import duckdb
-
-        con = self.connect()
-        try:
-            return con.sql(query).pl()
-        except duckdb.Error as exc:
-            raise QueryError(f"SQL failed: {exc}") from exc
-        finally:
-            con.close()
+        return run_sql(self.connect, query)
 
     def __len__(self) -> int:
         return self.spans.height

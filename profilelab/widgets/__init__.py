@@ -1,7 +1,9 @@
-"""Widgets: anywidget flame graphs (Jupyter imports happen only when a widget is used).
+"""Widgets (Jupyter imports happen only when a widget is used).
 
-``from profilelab.widgets import FlameGraph, DiffFlameGraph``. The JS/CSS they draw with
-live in ``static/`` and are also inlined by the static HTML export.
+``from profilelab.widgets import FlameGraph, DiffFlameGraph, Trend, SpanExplorer``: canvas
+flame graphs (anywidget), the plotly trend chart with a brushable window, the span explorer.
+The JS/CSS the flame graphs draw with live in ``static/`` and are also inlined by the static
+HTML export.
 """
 
 from __future__ import annotations
@@ -10,13 +12,21 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from profilelab.widgets.flamegraph import DiffFlameGraph, FlameGraph
+    from profilelab.widgets.spans import SpanExplorer
+    from profilelab.widgets.trend import Trend
 
-__all__ = ["DiffFlameGraph", "FlameGraph"]
+__all__ = ["DiffFlameGraph", "FlameGraph", "SpanExplorer", "Trend"]
+_MODULES = {
+    "DiffFlameGraph": "flamegraph",
+    "FlameGraph": "flamegraph",
+    "SpanExplorer": "spans",
+    "Trend": "trend",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from profilelab.widgets import flamegraph
+    if name in _MODULES:
+        import importlib
 
-        return getattr(flamegraph, name)
+        return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
     raise AttributeError(name)

@@ -1,9 +1,10 @@
 """Trend widget: share of the hottest functions over time; brushing a window opens its profile.
 
-Zooming the x axis (drag a box in the chart, or set ``widget.window``) selects a time window;
-the widget then shows the window's top movers against the rest of the series and, through
-``on_window`` callbacks, lets a notebook open the flame graph of that window
-(``widget.window_profile()``) or the diff flame graph of window vs rest.
+Zooming the x axis (drag a box in the chart, or call ``select_window``) selects a time
+window; the widget then shows the window's top movers against the time before it, and below
+them the flame graph of the window (``detail="flame"``, the default) or the diff flame graph
+of the window against the time before it (``detail="diff"``). ``on_window`` callbacks let a
+notebook continue from the selection (``widget.window_profile()``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 import ipywidgets as W
 import plotly.graph_objects as go
-import polars as pl
 
 from profilelab.analysis import _select, top_movers, trend
 from profilelab.analysis._totals import Key
@@ -37,8 +37,12 @@ class Trend(W.VBox):  # type: ignore[misc]
         top: int = 8,
         sample_type: str | None = None,
         match: str | None = None,
+        detail: str = "flame",
     ) -> None:
+        if detail not in ("flame", "diff", "none"):
+            raise ValueError(f"detail must be flame, diff or none, not {detail!r}")
         self.profile = profile
+        self.detail_kind = detail
         self.key: Key = key
         self.sample_type = sample_type
         self.data = trend(
@@ -46,10 +50,11 @@ class Trend(W.VBox):  # type: ignore[misc]
         )
         self.figure = go.FigureWidget(trend_figure(self.data, title="share of total over time"))
         self.movers = W.HTML()
+        self.detail = W.VBox()
         self.window: Window | None = None
         self._callbacks: list[Callable[[Trend, Window], Any]] = []
         self.figure.layout.on_change(self._on_range, "xaxis.range")
-        super().__init__([self.figure, self.movers])
+        super().__init__([self.figure, self.movers, self.detail])
 
     # ---- window selection ---------------------------------------------------------------
     def on_window(self, callback: Callable[[Trend, Window], Any]) -> None:
@@ -66,20 +71,38 @@ class Trend(W.VBox):  # type: ignore[misc]
         start, end = (_to_ns(x) for x in xrange)
         self.window = (min(start, end), max(start, end))
         self._show_movers()
+        self._show_detail()
         for cb in self._callbacks:
             cb(self, self.window)
 
-    def window_profile(self) -> Profile:
-        """The profiles (of the chart's sample type) inside the selected window."""
+    def window_profile(self, before: bool = False) -> Profile:
+        """The profiles (of the chart's sample type) inside the selected window, or (with
+        ``before=True``) from the start of the series up to the window."""
         if self.window is None:
             raise ValueError("no window selected: zoom the chart or call select_window()")
-        table = _select.window(_select.of_type(self.profile, self.sample_type), *self.window)
-        ids = table["profile_id"].implode()
-        p = self.profile
-        return p.replace(
-            profiles=p.profiles.filter(pl.col("profile_id").is_in(ids)),
-            samples=p.samples.filter(pl.col("profile_id").is_in(ids)),
-        )
+        start, end = self.window
+        span = (None, start) if before else (start, end)
+        table = _select.window(_select.of_type(self.profile, self.sample_type), *span)
+        return self.profile.subset(table["profile_id"])
+
+    def _show_detail(self) -> None:
+        """The flame graph (or diff) of the window below the chart."""
+        if self.detail_kind == "none":
+            return
+        from profilelab.widgets.flamegraph import DiffFlameGraph, FlameGraph
+
+        window = self.window_profile()
+        if window.profiles.is_empty():
+            self.detail.children = [W.HTML("<i>no profiles in this window</i>")]
+            return
+        if self.detail_kind == "diff":
+            before = self.window_profile(before=True)
+            if before.profiles.is_empty():
+                self.detail.children = [W.HTML("<i>no profiles before this window</i>")]
+                return
+            self.detail.children = [DiffFlameGraph(before, window, normalize=True)]
+        else:
+            self.detail.children = [FlameGraph(window)]
 
     def _show_movers(self) -> None:
         assert self.window is not None
