@@ -7,7 +7,6 @@ import sys
 
 from profilelab.cli._common import add_command
 from profilelab.cli._store_args import add_labels, add_store, parse_labels
-from profilelab.store import open_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from profilelab.store import open_store
+
     store = open_store(args.store)
     report = store.ingest(
         args.paths,
