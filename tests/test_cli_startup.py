@@ -2,7 +2,7 @@
 
 ``profilelab --help`` builds the parser from every command module's ``register``; a module
 that imports SciPy, Plotly, widgets or DuckDB at its top makes every command start slowly.
-``python -X importtime`` lists every module the real command imported.
+The tests run the real command in a subprocess and read its ``sys.modules``.
 """
 
 from __future__ import annotations
@@ -22,19 +22,29 @@ HEAVY = ("scipy", "plotly", "ipywidgets", "anywidget", "IPython", "duckdb", "pan
 HEAVY_SUBMODULES = ("pyarrow.compute", "pyarrow.dataset")
 
 
+#: ``python -m profilelab ARGS``, then the names of every module it imported.
+_RUN = """
+import runpy, sys
+sys.argv = ["profilelab", *sys.argv[1:]]
+try:
+    runpy.run_module("profilelab", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+print("\\n".join(sorted(sys.modules)), file=sys.__stderr__)
+print(f"exit {code}", file=sys.__stderr__)
+"""
+
+
 def _imported(*args: str) -> set[str]:
-    """Every module ``python -m profilelab ARGS`` imports (from ``-X importtime``)."""
+    """Every module ``python -m profilelab ARGS`` imports (``sys.modules`` at its exit)."""
     run = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "profilelab", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+        [sys.executable, "-c", _RUN, *args], cwd=ROOT, capture_output=True, text=True
     )
-    assert run.returncode in (0, 2), run.stderr[-2000:]
-    names = set()
-    for line in run.stderr.splitlines():
-        if line.startswith("import time:") and line.count("|") == 2:
-            names.add(line.rsplit("|", 1)[1].strip())
+    lines = run.stderr.splitlines()
+    assert lines and lines[-1] in ("exit 0", "exit 2"), run.stderr[-2000:]
+    names = set(lines)
     assert "profilelab.cli" in names, run.stderr[-2000:]
     return names
 
@@ -55,3 +65,13 @@ def test_the_check_sees_a_heavy_import(tmp_path: Path) -> None:
     path = tmp_path / "p.pb"
     path.write_bytes(b.bytes())
     assert "duckdb" in _heavy(_imported("sql", "select count(*) from samples", str(path)))
+
+
+def test_running_one_command_imports_only_its_module() -> None:
+    assert "profilelab.cli.flame" in _imported("--help")
+    one = _imported("top", "--help")
+    assert "profilelab.cli.top" in one
+    assert not {n for n in one if n.startswith("profilelab.cli.") and n != "profilelab.cli.top"} - {
+        "profilelab.cli._common",
+        "profilelab.cli._report",
+    }
