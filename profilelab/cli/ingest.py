@@ -23,7 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or glob")
     p.add_argument("--name", help="profile name (cpu, heap, mutex, block, ...); default: inferred")
     p.add_argument(
-        "--jobs", type=int, default=None, help="decoding processes (default: CPUs - 1, at most 4)"
+        "--jobs",
+        type=int,
+        default=None,
+        help="decoding processes (default: CPUs, at most 4; 1 = this process)",
     )
     p.add_argument("--batch-size", type=int, default=256, help="inputs per commit (default 256)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")

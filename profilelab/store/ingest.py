@@ -209,19 +209,17 @@ def _load_all(paths: list[str], present: set[int], jobs: int | None) -> Iterator
 
 
 def default_jobs() -> int:
-    """Worker processes for an ingest: one per CPU but one, at most 4 (1 = no workers).
+    """Worker processes for an ingest: one per CPU this process may use, at most 4.
 
-    The ingesting process needs a CPU of its own: reading, hashing, unpickling and
-    committing are about a third of the work per input. Shipping decoded tables between
-    processes costs about as much again, so one worker is no faster than decoding here;
-    on 2 CPUs the ingest decodes in-process (measured: BENCHMARKS.md, Store).
+    On a busy machine fewer may be faster: shipping decoded tables between processes
+    costs about a third of decoding them, so ``jobs=1`` (decode in this process) wins when
+    the other CPUs are taken (measured: BENCHMARKS.md, Store).
     """
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    workers = min(cpus - 1, 4)
-    return workers if workers >= 2 else 1
+    return max(1, min(cpus, 4))
 
 
 def _chunks(paths: list[str], present: set[int], size: int) -> Iterator[list[Loaded | Pending]]:
@@ -267,6 +265,26 @@ def _next_result(
     return _merge(chunk, decoded)
 
 
+def _keep_freed_memory() -> None:
+    """In a worker (glibc only): keep freed blocks for reuse instead of returning them.
+
+    A worker allocates and frees the same large buffers (decoded arrays, pickles) for
+    every chunk; glibc hands blocks over 128 KiB back to the kernel on free, and touching
+    them again page-faults, which was a third of the workers' CPU time. Workers are
+    short-lived and ours, so trading memory that stays mapped for CPU is safe here.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    mallopt(m_mmap_threshold, 64 << 20)
+    mallopt(m_trim_threshold, 256 << 20)
+
+
 def _watch_parent(parent_pid: int) -> None:
     """In a worker: exit as soon as the ingesting process is gone (e.g. kill -9).
 
@@ -277,6 +295,7 @@ def _watch_parent(parent_pid: int) -> None:
     import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _keep_freed_memory()
 
     def watch() -> None:
         while os.getppid() == parent_pid:
