@@ -270,7 +270,7 @@ def _keep_freed_memory() -> None:
 
     A worker allocates and frees the same large buffers (decoded arrays, pickles) for
     every chunk; glibc hands blocks over 128 KiB back to the kernel on free, and touching
-    them again page-faults, which was a third of the workers' CPU time. Workers are
+    them again page-faults: system time was a fifth of an ingest's CPU. Workers are
     short-lived and ours, so trading memory that stays mapped for CPU is safe here.
     """
     import ctypes
