@@ -5,6 +5,10 @@ location into frames (one per line, pprof's inline expansion) and hash them; map
 location sequence to a frame sequence and hash it into a stack id; move span labels into
 the span columns and hash the remaining labels into label sets; emit one ``profiles`` row
 and one block of ``samples`` rows per sample type.
+
+Many inputs are built together: their RawProfiles are concatenated (references shifted,
+:mod:`profilelab.model._concat`) and the steps run once per batch, so a small input does
+not pay the fixed cost of every numpy, Arrow and Polars call on its own.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ BATCH_ROWS = 2_000_000
 
 
 def _batches(raws: Sequence[RawProfile]) -> list[list[RawProfile]]:
+    """The inputs in order, cut into batches of at most BATCH_ROWS (or one larger input)."""
     batches: list[list[RawProfile]] = []
     rows = 0
     for raw in raws:
@@ -54,6 +59,7 @@ def _batches(raws: Sequence[RawProfile]) -> list[list[RawProfile]]:
 
 
 def _build_batch(raws: Sequence[RawProfile]) -> Profile:
+    """The tables of ``raws``, built once over their concatenation (see model/_concat.py)."""
     at = _concat.offsets(raws)
     raw = raws[0] if len(raws) == 1 else _concat.concat(raws, at)
     strings = _StringHashes(raw.strings, dedup=len(raws) > 1)
