@@ -5,7 +5,8 @@ synthetic program each, every profile its own seed, a time 15 s after the previo
 and ``service=`` / ``version=`` pprof comments that become labels), then measures, each
 against a reference run in the same invocation:
 
-* ingest: inputs/s of ``Store.ingest`` vs ``profilelab.load`` of a sample of the same files;
+* ingest: inputs/s of ``Store.ingest`` (an input is one pprof file holding two sample types,
+  so two catalog profiles) vs ``profilelab.load`` of a sample of the same files, one by one;
 * size: store bytes on disk vs the gzipped pprof files;
 * series: one function's cum per 1-minute step over every profile (``Store.series``) vs a
   plain scan of every sample value of the same files in DuckDB.
@@ -30,6 +31,7 @@ sys.path.insert(0, str(HERE))
 from synth import Program  # noqa: E402
 
 import profilelab  # noqa: E402
+from profilelab.store.ingest import default_jobs  # noqa: E402
 
 T0 = 1_700_000_000_000_000_000
 SERVICES = ("order", "cart", "users", "payments")
@@ -54,6 +56,10 @@ def make_inputs(directory: Path, n: int, samples: int) -> list[Path]:
             print(f"  generated {i} profiles ({time.perf_counter() - started:.0f}s)", flush=True)
     marker.touch()
     return paths
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def dir_bytes(path: Path) -> int:
@@ -88,6 +94,7 @@ def main() -> int:
     args = ap.parse_args()
 
     print(f"machine: {os.cpu_count()} CPUs; profiles: {args.n} x ~{args.samples} samples")
+    print(f"load average before: {_load()}")
     paths = make_inputs(args.out / "inputs", args.n, args.samples)
     gz_bytes = sum(p.stat().st_size for p in paths)
 
@@ -100,7 +107,9 @@ def main() -> int:
     ingest_s = time.perf_counter() - started
     assert report.ok and report.stored == len(paths), report.summary()
     ingest_rate = report.stored / ingest_s
-    print(f"ingest: {report.summary()}")
+    print(
+        f"ingest: {report.summary()} (jobs: {args.jobs or default_jobs()}; load average {_load()})"
+    )
     print(
         f"  {ingest_rate:.0f} profiles/s vs profilelab.load {load_rate:.0f} files/s in one "
         f"process: x{ingest_rate / load_rate:.2f}"

@@ -1,11 +1,36 @@
-"""profilelab: continuous-profiling analysis with DuckDB, Polars and notebooks."""
+"""profilelab: continuous-profiling analysis with DuckDB, Polars and notebooks.
 
-from profilelab.api import load
+The public names are imported on first use (PEP 562), so that ``import profilelab`` and
+the command line's start-up (``profilelab --help``) do not pay for Polars, Arrow and the
+readers until something is loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from profilelab.errors import FormatError, ProfileLabError, QueryError, StoreError, ValidationError
-from profilelab.model.profile import Profile
-from profilelab.readers.traces import load_traces
-from profilelab.store import Store, open_store
-from profilelab.traces import SpanJoin, Spans, join_spans, read_exemplars
+
+if TYPE_CHECKING:
+    from profilelab.api import load
+    from profilelab.model.profile import Profile
+    from profilelab.readers.traces import load_traces
+    from profilelab.store import Store, open_store
+    from profilelab.traces import SpanJoin, Spans, join_spans, read_exemplars
+
+#: Where each lazily imported public name lives.
+_LAZY = {
+    "load": "profilelab.api",
+    "Profile": "profilelab.model.profile",
+    "load_traces": "profilelab.readers.traces",
+    "Store": "profilelab.store",
+    "open_store": "profilelab.store",
+    "SpanJoin": "profilelab.traces",
+    "Spans": "profilelab.traces",
+    "join_spans": "profilelab.traces",
+    "read_exemplars": "profilelab.traces",
+}
 
 __all__ = [
     "FormatError",
@@ -24,3 +49,21 @@ __all__ = [
     "read_exemplars",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """A public name (imported now, then cached), or a submodule (``profilelab.store``)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -2,7 +2,9 @@
 
 Each command is one module in this package that defines ``register(subparsers)``; the
 module adds its sub-parser and sets ``func`` to a callable ``(args) -> int``. Commands
-are found by scanning the package, so adding a command never touches this file.
+are found by scanning the package, so adding a command never touches this file; to start
+quickly, running one command imports only its module (``profilelab top`` -> ``top.py``),
+and a module imports heavy libraries inside the function that runs it.
 Library errors (:class:`~profilelab.errors.ProfileLabError`) become one line on stderr
 and exit status 1; usage errors exit 2 (argparse).
 """
@@ -18,24 +20,42 @@ from collections.abc import Sequence
 from profilelab.errors import ProfileLabError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``command`` alone when a module of that name
+    registers it (enough to run it, and much cheaper than importing every command)."""
+    names = _command_modules()
+    if command in names:
+        parser = _parser([command])
+        if command in _subparsers(parser).choices:
+            return parser
+    return _parser(names)
+
+
+def _command_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def _parser(modules: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="profilelab",
         description="Continuous-profiling analysis: pprof and OpenTelemetry profiles as tables.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if mod.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{mod.name}")
+    for name in modules:
+        module = importlib.import_module(f"{__name__}.{name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(sub)
     return parser
 
 
+def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

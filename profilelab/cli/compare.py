@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 import profilelab
-from profilelab import analysis
 from profilelab.cli._common import add_command
-from profilelab.model.profile import Profile
+
+if TYPE_CHECKING:
+    from profilelab.model.profile import Profile
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_sides(base: list[str], new: list[str]) -> Profile:
     """Load both sides with a ``side`` profile label (base/new)."""
-    return Profile.concat(
+    return profilelab.Profile.concat(
         [
             profilelab.load(base, labels={"side": "base"}),
             profilelab.load(new, labels={"side": "new"}),
@@ -44,6 +44,10 @@ def load_sides(base: list[str], new: list[str]) -> Profile:
 
 
 def run(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from profilelab import analysis
+
     prof = load_sides(args.base, args.new)
     res = analysis.compare(
         prof,

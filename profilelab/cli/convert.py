@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import profilelab
-from profilelab import writers
 from profilelab.cli._common import add_command
 from profilelab.errors import QueryError
 
@@ -58,6 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def output_format(output: str, to: str | None) -> str:
     """The format to write: --to, else the one OUT's suffix names, else a QueryError."""
+    from profilelab import writers
+
     if to:
         return to
     found = writers.format_for_path(output)
@@ -83,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
         _emit(args.output, lambda out: write_diff(profile, base, out))
         return 0
+    from profilelab import writers
+
     _emit(
         args.output,
         lambda out: writers.write(profile, out, fmt, sample_type=args.sample_index),

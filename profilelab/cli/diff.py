@@ -8,8 +8,6 @@ import profilelab
 from profilelab.cli._common import add_command
 from profilelab.cli._flame_args import add_view_arguments, parse_labels
 from profilelab.errors import QueryError
-from profilelab.render.flame_html import diff_html, write
-from profilelab.views import comparison
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from profilelab.render.flame_html import diff_html, write
+    from profilelab.views import comparison
+
     if args.new is None and not (args.base_label or args.new_label):
         raise QueryError("diff needs NEW, or --base-label/--new-label to compare one profile")
     base = profilelab.load(args.base)

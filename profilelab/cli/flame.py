@@ -7,7 +7,6 @@ import argparse
 import profilelab
 from profilelab.cli._common import add_command
 from profilelab.cli._flame_args import add_view_arguments, parse_labels
-from profilelab.render.flame_html import flame_html, write
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from profilelab.render.flame_html import flame_html, write
+
     prof = profilelab.load(args.files)
     page = flame_html(
         prof,

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-import polars as pl
-
 import profilelab
-from profilelab import analysis
 from profilelab.cli._common import add_command
 
 
@@ -30,6 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from profilelab import analysis
+
     prof = profilelab.load(args.files)
     res = analysis.growth(
         prof,

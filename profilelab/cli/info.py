@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-import polars as pl
-
 import profilelab
 from profilelab.cli._common import add_command
 
@@ -22,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import polars as pl
+
     prof = profilelab.load(args.files)
     for row in prof.profiles.iter_rows(named=True):
         samples = prof.samples.filter(pl.col("profile_id") == row["profile_id"])

@@ -7,7 +7,6 @@ import sys
 
 from profilelab.cli._common import add_command
 from profilelab.cli._store_args import add_labels, add_store, parse_labels
-from profilelab.store import open_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,13 +22,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_labels(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or glob")
     p.add_argument("--name", help="profile name (cpu, heap, mutex, block, ...); default: inferred")
-    p.add_argument("--jobs", type=int, default=None, help="decoding processes (default: CPUs)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="decoding processes (default: CPUs, at most 4; 1 = this process)",
+    )
     p.add_argument("--batch-size", type=int, default=256, help="inputs per commit (default 256)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from profilelab.store import open_store
+
     store = open_store(args.store)
     report = store.ingest(
         args.paths,

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from profilelab.cli._common import add_command
 from profilelab.cli._store_args import add_store, allow_intermixed
 from profilelab.errors import QueryError
-from profilelab.model.profile import Profile
-from profilelab.ops.options import ReportOptions
-from profilelab.render import report
-from profilelab.store import open_store
-from profilelab.store.timeparse import format_ns
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from profilelab.model.profile import Profile
 
 REPORTS = ("top", "profiles", "series")
 
@@ -47,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from profilelab.store import open_store
+    from profilelab.store.timeparse import format_ns
+
     store = open_store(args.store, create=False)
     if args.report == "profiles":
         return _print_profiles(store.profiles(args.selector, args.start, args.end))
@@ -77,6 +79,8 @@ def _write(prof: Profile, path: str, fmt: str | None) -> None:
 
 
 def _print_profiles(rows: pl.DataFrame) -> int:
+    from profilelab.store.timeparse import format_ns
+
     for r in rows.iter_rows(named=True):
         labels = ",".join(f"{kv['key']}={kv['value']}" for kv in r["labels"])
         print(
@@ -88,6 +92,9 @@ def _print_profiles(rows: pl.DataFrame) -> int:
 
 def print_top(prof: Profile, nodes: int) -> None:
     """pprof's top report of the matched profiles (one sample type)."""
+    from profilelab.ops.options import ReportOptions
+    from profilelab.render import report
+
     types = prof.profiles.select("sample_type", "sample_unit").unique()
     if prof.profiles.height == 0:
         print("no profiles matched")

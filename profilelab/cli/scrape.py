@@ -8,9 +8,6 @@ import sys
 
 from profilelab.cli._common import add_command
 from profilelab.cli._store_args import add_store
-from profilelab.store import open_store
-from profilelab.store.scrape import Scraper, load_config
-from profilelab.store.timeparse import parse_duration
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from profilelab.store import open_store
+    from profilelab.store.scrape import Scraper, load_config
+    from profilelab.store.timeparse import parse_duration
+
     jobs = load_config(args.config)
     duration = parse_duration(args.duration) / 1e9 if args.duration else None
     scraper = Scraper(open_store(args.store), jobs, verbose=args.verbose)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 import profilelab
 from profilelab.cli._common import add_command
+
+if TYPE_CHECKING:
+    import polars as pl
 
 EXAMPLES = """\
   profilelab spans traces.json
@@ -45,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import polars as pl
+
     spans = profilelab.load_traces(args.trace)
     table = spans.with_duration().with_columns(pl.lit(None, pl.Int64).alias("cpu_ns"))
     joined = None

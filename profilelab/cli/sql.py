@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import polars as pl
-
 import profilelab
 from profilelab.cli._common import add_command
 from profilelab.errors import QueryError
@@ -33,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import polars as pl
+
     result = profilelab.load(args.files).sql(args.query)
     if args.parquet:
         try:

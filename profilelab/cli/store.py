@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from profilelab.cli._common import HelpFormatter, add_command
 from profilelab.cli._store_args import add_store
-from profilelab.store import open_store
-from profilelab.store.timeparse import format_ns
+
+if TYPE_CHECKING:
+    from profilelab.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,8 +55,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     retain.set_defaults(func=run_retain)
 
 
+def _open(args: argparse.Namespace) -> Store:
+    from profilelab.store import open_store
+
+    return open_store(args.store, create=False)
+
+
 def run_info(args: argparse.Namespace) -> int:
-    store = open_store(args.store, create=False)
+    import polars as pl
+
+    from profilelab.store.timeparse import format_ns
+
+    store = _open(args)
     snap = store.snapshot()
     rows = snap.catalog
     files = snap.live_files()
@@ -78,12 +88,12 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_compact(args: argparse.Namespace) -> int:
-    store = open_store(args.store, create=False)
+    store = _open(args)
     print(store.compact(full=args.full).summary())
     return 0
 
 
 def run_retain(args: argparse.Namespace) -> int:
-    store = open_store(args.store, create=False)
+    store = _open(args)
     print(store.retain(max_age=args.max_age, before=args.before).summary())
     return 0

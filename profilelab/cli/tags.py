@@ -7,7 +7,6 @@ import argparse
 import profilelab
 from profilelab.cli._common import add_command
 from profilelab.cli._report import add_report_options, options_from, write
-from profilelab.render import report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from profilelab.render import report
+
     profile = profilelab.load(args.files)
     write(report(profile, "tags", options_from(args), fmt=args.format))
     return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 import profilelab
-from profilelab import analysis
 from profilelab.cli._common import add_command
 
 
@@ -29,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from profilelab import analysis
+
     prof = profilelab.load(args.files)
     res = analysis.trend(
         prof,

@@ -5,6 +5,10 @@ location into frames (one per line, pprof's inline expansion) and hash them; map
 location sequence to a frame sequence and hash it into a stack id; move span labels into
 the span columns and hash the remaining labels into label sets; emit one ``profiles`` row
 and one block of ``samples`` rows per sample type.
+
+Many inputs are built together: their RawProfiles are concatenated (references shifted,
+:mod:`profilelab.model._concat`) and the steps run once per batch, so a small input does
+not pay the fixed cost of every numpy, Arrow and Polars call on its own.
 """
 
 from __future__ import annotations
@@ -17,26 +21,54 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from profilelab.model import _arrow, _spans, ids, schema
+from profilelab.model import _arrow, _concat, _profile_rows, _spans, ids, schema
 from profilelab.model.profile import Profile
 from profilelab.model.raw import RawProfile
 
 
 def build(raws: Sequence[RawProfile]) -> Profile:
-    """Turn decoded inputs into one set of canonical tables (merged, ids deduplicated)."""
-    parts = [_build_one(raw) for raw in raws]
+    """Turn decoded inputs into one set of canonical tables (merged, ids deduplicated).
+
+    The result equals ``Profile.concat`` of the inputs built one by one (same rows, same
+    order, same ids); inputs are built together, a batch at a time, because most of the
+    cost of a small input is the fixed cost of building its tables.
+    """
+    parts = [_build_batch(batch) for batch in _batches(raws)]
     if not parts:
         return Profile.empty()
     return Profile.concat(parts)
 
 
-def _build_one(raw: RawProfile) -> Profile:
-    strings = _StringHashes(raw.strings)
+#: A batch is cut once it holds this many samples plus locations: large inputs are built
+#: alone (concatenating them would only copy their arrays), small ones together.
+BATCH_ROWS = 2_000_000
+
+
+def _batches(raws: Sequence[RawProfile]) -> list[list[RawProfile]]:
+    """The inputs in order, cut into batches of at most BATCH_ROWS (or one larger input)."""
+    batches: list[list[RawProfile]] = []
+    rows = 0
+    for raw in raws:
+        size = raw.n_samples + len(raw.location_address)
+        if not batches or rows + size > BATCH_ROWS:
+            batches.append([])
+            rows = 0
+        batches[-1].append(raw)
+        rows += size
+    return batches
+
+
+def _build_batch(raws: Sequence[RawProfile]) -> Profile:
+    """The tables of ``raws``, built once over their concatenation (see model/_concat.py)."""
+    at = _concat.offsets(raws)
+    raw = raws[0] if len(raws) == 1 else _concat.concat(raws, at)
+    strings = _StringHashes(raw.strings, dedup=len(raws) > 1)
     mappings, mapping_ids = _mappings(raw, strings)
     frames, loc_frame_offsets, loc_frame_ids = _frames(raw, strings, mapping_ids)
     stacks, raw_stack_ids = _stacks(raw, loc_frame_offsets, loc_frame_ids)
     labels, label_set_ids, span_cols = _labels(raw, strings)
-    profiles, samples = _profiles_and_samples(raw, raw_stack_ids, label_set_ids, span_cols)
+    per_sample = _sample_columns(raw, raw_stack_ids, label_set_ids, span_cols)
+    profiles, samples = _profiles_and_samples(raws, at.samples, per_sample)
     return Profile(
         profiles=profiles,
         samples=samples,
@@ -49,9 +81,14 @@ def _build_one(raw: RawProfile) -> Profile:
 
 @dataclass
 class _StringHashes:
-    """Lazily hashed string table: only the strings a table needs are hashed, each once."""
+    """Lazily hashed string table: only the strings a table needs are hashed, each once.
+
+    With ``dedup`` (a batch of inputs, whose string tables repeat each other), equal
+    strings are found first (Arrow's hash table) and each distinct one is hashed once.
+    """
 
     strings: pa.Array
+    dedup: bool = False
 
     def __post_init__(self) -> None:
         self._hashes = np.zeros(len(self.strings), dtype=np.uint64)
@@ -65,9 +102,16 @@ class _StringHashes:
         todo &= ~self._done
         new = np.flatnonzero(todo)
         if len(new):
-            self._hashes[new] = ids.hash_strings(self.take(new))
+            self._hashes[new] = self._hash(self.take(new))
             self._done[new] = True
         return self._hashes[index]
+
+    def _hash(self, texts: pa.Array) -> np.ndarray:
+        if not self.dedup:
+            return ids.hash_strings(texts)
+        encoded = pc.dictionary_encode(texts)
+        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        return ids.hash_strings(encoded.dictionary)[codes]
 
     def take(self, index: np.ndarray) -> pa.Array:
         return self.strings.take(_arrow.int64(index))
@@ -307,70 +351,64 @@ def _label_rows(
     return schema.conform("labels", labels)
 
 
-def _profiles_and_samples(
+def _sample_columns(
     raw: RawProfile,
     raw_stack_ids: np.ndarray,
     label_set_ids: np.ndarray,
     span_cols: dict[str, pa.Array],
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> dict[str, pa.Array | np.ndarray]:
+    """The columns every sample type of a sample shares, one row per (concatenated) sample."""
     n = raw.n_samples
-    n_types = len(raw.sample_types)
-    default_index = n_types - 1
-    if raw.default_sample_type:
-        names = [t for t, _ in raw.sample_types]
-        if raw.default_sample_type in names:
-            default_index = names.index(raw.default_sample_type)
-    profile_ids = ids.as_id(
-        ids.fold(
-            ids.hash_ints(np.full(n_types, raw.source_id, dtype=np.int64)),
-            ids.hash_ints(np.arange(n_types, dtype=np.int64)),
-        )
-    )
-    profiles = pl.DataFrame(
-        {
-            "profile_id": profile_ids,
-            "source_id": [raw.source_id] * n_types,
-            "source": [raw.source] * n_types,
-            "format": [raw.format] * n_types,
-            "sample_type": [t for t, _ in raw.sample_types],
-            "sample_unit": [u for _, u in raw.sample_types],
-            "sample_type_index": list(range(n_types)),
-            "is_default": [i == default_index for i in range(n_types)],
-            "period_type": [raw.period_type[0]] * n_types,
-            "period_unit": [raw.period_type[1]] * n_types,
-            "period": [raw.period] * n_types,
-            "time_ns": [raw.time_ns] * n_types,
-            "duration_ns": [raw.duration_ns] * n_types,
-            "drop_frames": [raw.drop_frames] * n_types,
-            "keep_frames": [raw.keep_frames] * n_types,
-            "comments": [raw.comments] * n_types,
-            "doc_url": [raw.doc_url] * n_types,
-            "labels": [[{"key": k, "value": v} for k, v in raw.profile_labels]] * n_types,
-        },
-        schema_overrides={"comments": pl.List(pl.Utf8), "labels": schema.PROFILE_LABELS},
-    )
     stack_col = raw_stack_ids[raw.sample_stack] if n else np.zeros(0, dtype=np.int64)
     if raw.sample_time_ns is not None:
         valid = raw.sample_time_valid
-        invalid = None if valid is None else ~np.asarray(valid, dtype=bool)
-        time_col = _arrow.int64(raw.sample_time_ns, None if invalid is None else ~invalid)
+        time_col = _arrow.int64(raw.sample_time_ns, None if valid is None else np.asarray(valid))
     else:
         time_col = pa.nulls(n, pa.int64())
-    base = pl.DataFrame(
-        {
-            "sample_index": np.arange(n, dtype=np.int64),
-            "stack_id": stack_col,
-            "label_set_id": label_set_ids,
-            **{c: pl.from_arrow(a) for c, a in span_cols.items()},
-            "time_ns": pl.from_arrow(time_col),
-        }
+    return {"stack_id": stack_col, "label_set_id": label_set_ids, **span_cols, "time_ns": time_col}
+
+
+def _profiles_and_samples(
+    raws: Sequence[RawProfile],
+    sample_starts: np.ndarray,
+    per_sample: dict[str, pa.Array | np.ndarray],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One ``profiles`` row per input and sample type; its samples as one block of rows.
+
+    Blocks come in input order, then sample type order (the samples of one profile are
+    contiguous); ``sample_index`` counts from 0 within each input.
+    """
+    profile_ids = _profile_rows.profile_ids(raws)
+    # an input given twice is one profile (its samples count twice), as in Profile.concat
+    profiles = _profile_rows.profile_rows(raws, profile_ids).unique(
+        "profile_id", keep="first", maintain_order=True
     )
-    blocks = [
-        base.with_columns(
-            pl.lit(int(profile_ids[t]), dtype=pl.Int64).alias("profile_id"),
-            pl.Series("value", np.ascontiguousarray(raw.values[:, t]), dtype=pl.Int64),
-        )
-        for t in range(n_types)
-    ]
-    samples = pl.concat(blocks) if blocks else schema.empty("samples")
-    return schema.conform("profiles", profiles), schema.conform("samples", samples)
+    take, values = [], []
+    for raw, start in zip(raws, sample_starts[:-1].tolist(), strict=True):
+        rows = np.arange(start, start + raw.n_samples, dtype=np.int64)
+        for t in range(len(raw.sample_types)):
+            take.append(rows)
+            values.append(np.asarray(raw.values[:, t], dtype=np.int64))
+    if not take:
+        return profiles, schema.empty("samples")
+    index = np.concatenate(take)
+    per_profile = np.repeat(
+        np.array([r.n_samples for r in raws]), [len(r.sample_types) for r in raws]
+    )
+    data: dict[str, pl.Series | np.ndarray] = {
+        "profile_id": np.repeat(profile_ids, per_profile),
+        "sample_index": index - np.repeat(sample_starts[:-1], _block_lengths(raws)),
+        "value": np.concatenate(values),
+    }
+    identity = all(len(raw.sample_types) == 1 for raw in raws)  # rows are samples, in order
+    for name, col in per_sample.items():
+        if isinstance(col, np.ndarray):
+            data[name] = col if identity else col[index]
+        else:
+            data[name] = pl.Series(name, col if identity else col.take(_arrow.int64(index)))
+    return profiles, schema.conform("samples", pl.DataFrame(data))
+
+
+def _block_lengths(raws: Sequence[RawProfile]) -> np.ndarray:
+    """Per input, how many sample rows it contributes (samples x sample types)."""
+    return np.array([raw.n_samples * len(raw.sample_types) for raw in raws], dtype=np.int64)

@@ -1,11 +1,11 @@
 """Ingest files, directories and globs into a store, many profiles per commit.
 
 Each input is read, hashed (its ``input_id``) and skipped at once when the store already
-holds it, else decoded with :func:`profilelab.load` — in worker processes when there are
-many inputs — and committed in batches of ``batch_size`` inputs (one segment each). A bad
-input is reported with its reason and skipped; the batch goes on. Ctrl-C or a crash loses
-at most the uncommitted batch, and running the same ingest again completes it.
-"""
+holds it, else decoded as :func:`profilelab.load` would, a chunk of inputs at a time (their
+tables built together) — in worker processes when there are many inputs — and committed
+in batches of ``batch_size`` inputs (one segment each). A bad input is reported with its
+reason and skipped; the batch goes on. Ctrl-C or a crash loses at most the uncommitted
+batch, and running the same ingest again completes it."""
 
 from __future__ import annotations
 
@@ -19,13 +19,14 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-import polars as pl
-
-from profilelab.errors import ProfileLabError
-from profilelab.model.ids import digest_bytes
-from profilelab.model.profile import Profile
-from profilelab.store import layout
+from profilelab.store._decode import (
+    Decoded,
+    Loaded,
+    Pending,
+    decode_in_worker,
+    decode_inputs,
+    read_input,
+)
 from profilelab.store.prepare import Item
 
 if TYPE_CHECKING:
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
 BATCH_SIZE = 256
 #: Below this many inputs, decoding in-process beats starting worker processes.
 PARALLEL_MIN = 64
+#: Inputs decoded and built together (building tables has a large fixed cost per call),
+#: unless they reach CHUNK_BYTES first.
+CHUNK_INPUTS = 32
+CHUNK_BYTES = 16 << 20
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -62,15 +67,6 @@ class IngestReport:
             f"{self.skipped} already present, {len(self.failed)} failed, "
             f"in {self.seconds:.2f}s ({rate:.0f} inputs/s)"
         )
-
-
-@dataclass
-class _Loaded:
-    source: str
-    input_id: int
-    profile: Profile | None = None
-    error: str | None = None
-    mtime_ns: int | None = None
 
 
 def expand(sources: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
@@ -115,8 +111,8 @@ def ingest(
 
     ``labels`` are added to every profile (they win over the profile's own labels);
     ``name`` sets the profile name (cpu, heap, mutex, block, ...) instead of inferring it.
-    ``jobs`` worker processes decode inputs (default: one per CPU, capped at 4, when there
-    are at least :data:`PARALLEL_MIN` inputs; ``jobs=1`` decodes in this process).
+    ``jobs`` worker processes decode inputs (``jobs=1``: this process decodes). The default
+    is :func:`default_jobs` when there are at least :data:`PARALLEL_MIN` inputs, else 1.
     ``progress`` shows a tqdm bar on stderr when it is a terminal.
     """
     started = time.perf_counter()
@@ -172,55 +168,121 @@ def _progress(total: int, enabled: bool):  # type: ignore[no-untyped-def]
     )
 
 
-def _load_all(paths: list[str], present: set[int], jobs: int | None) -> Iterator[_Loaded]:
+def _load_all(paths: list[str], present: set[int], jobs: int | None) -> Iterator[Loaded]:
     """Read every path in order (skipping inputs already stored) and decode the rest.
 
-    Reading and hashing happen here; decoding happens in worker processes when there are
-    many inputs, with a bounded number in flight so memory stays flat. When the workers
-    cannot run (a process pool that breaks, e.g. a ``__main__`` spawn cannot re-import),
-    the rest is decoded in this process.
+    Reading and hashing happen here; decoding happens a chunk of inputs at a time, in
+    worker processes when there are many inputs, with a bounded number of chunks in flight
+    so memory stays flat. When the workers cannot run (a process pool that breaks, e.g. a
+    ``__main__`` spawn cannot re-import), the rest is decoded in this process.
     """
-    workers = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
-    if workers <= 1 or (jobs is None and len(paths) < PARALLEL_MIN):
-        for p in paths:
-            yield _inline(read_input(p, present))
+    workers = jobs if jobs is not None else default_jobs()
+    parallel = workers > 1 and (jobs is not None or len(paths) >= PARALLEL_MIN)
+    size = max(1, min(CHUNK_INPUTS, len(paths) // (4 * workers))) if parallel else CHUNK_INPUTS
+    chunks = _chunks(paths, present, size)
+    if not parallel:
+        for chunk in chunks:
+            yield from _inline(chunk)
         return
     import multiprocessing
     from concurrent.futures.process import BrokenProcessPool
 
     # spawn, not fork: Polars' thread pool does not survive fork().
     ctx = multiprocessing.get_context("spawn")
-    window = workers * 8
-    pending: deque[tuple[_Loaded | tuple[str, bytes, int, int], Future[_Loaded] | None]] = deque()
-    it = iter(paths)
+    pending: deque[tuple[list[Loaded | Pending], Future[Decoded] | None]] = deque()
     try:
         with ProcessPoolExecutor(
             workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
         ) as pool:
-            for p in it:
-                got = read_input(p, present)
-                fut = None if isinstance(got, _Loaded) else pool.submit(_decode_in_worker, *got)
-                pending.append((got, fut))
-                while len(pending) > window or (pending and pending[0][1] is None):
-                    yield _result(pending[0])
-                    pending.popleft()
+            for chunk in chunks:
+                todo = [e for e in chunk if isinstance(e, Pending)]
+                pending.append((chunk, pool.submit(decode_in_worker, todo) if todo else None))
+                while len(pending) > 2 * workers or (pending and pending[0][1] is None):
+                    yield from _next_result(pending)
             while pending:
-                yield _result(pending[0])
-                pending.popleft()
+                yield from _next_result(pending)
     except BrokenProcessPool:
-        for got, _ in pending:
-            yield _inline(got)
-        for p in it:
-            yield _inline(read_input(p, present))
+        for chunk, _ in pending:
+            yield from _inline(chunk)
+        for chunk in chunks:
+            yield from _inline(chunk)
 
 
-def _inline(got: _Loaded | tuple[str, bytes, int, int]) -> _Loaded:
-    return got if isinstance(got, _Loaded) else decode_input(*got)
+def default_jobs() -> int:
+    """Worker processes for an ingest: one per CPU this process may use, at most 4.
+
+    On a busy machine fewer may be faster: shipping decoded tables between processes
+    costs about a third of decoding them, so ``jobs=1`` (decode in this process) wins when
+    the other CPUs are taken (measured: BENCHMARKS.md, Store).
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
 
 
-def _result(entry: tuple[_Loaded | tuple[str, bytes, int, int], Future[_Loaded] | None]) -> _Loaded:
-    got, fut = entry
-    return _inline(got) if fut is None else fut.result()
+def _chunks(paths: list[str], present: set[int], size: int) -> Iterator[list[Loaded | Pending]]:
+    """Inputs in order, read and hashed, in chunks of at most ``size`` inputs to decode
+    (or :data:`CHUNK_BYTES` of them). An input seen earlier in this ingest is finished at
+    once as already stored: its copy is decoded once."""
+    seen = set(present)
+    chunk: list[Loaded | Pending] = []
+    n = nbytes = 0
+    for p in paths:
+        got = read_input(p, seen)
+        chunk.append(got)
+        if isinstance(got, Pending):
+            seen.add(got.input_id)
+            n += 1
+            nbytes += len(got.data)
+            if n >= size or nbytes >= CHUNK_BYTES:
+                yield chunk
+                chunk, n, nbytes = [], 0, 0
+    if chunk:
+        yield chunk
+
+
+def _merge(chunk: list[Loaded | Pending], decoded: Decoded | None) -> Iterator[Loaded]:
+    """The chunk's results in input order: finished entries as they are, the others decoded."""
+    done = iter(decoded.split() if decoded is not None else [])
+    for entry in chunk:
+        yield next(done) if isinstance(entry, Pending) else entry
+
+
+def _inline(chunk: list[Loaded | Pending]) -> Iterator[Loaded]:
+    todo = [e for e in chunk if isinstance(e, Pending)]
+    return _merge(chunk, decode_inputs(todo) if todo else None)
+
+
+def _next_result(
+    pending: deque[tuple[list[Loaded | Pending], Future[Decoded] | None]],
+) -> Iterator[Loaded]:
+    """The oldest chunk's results; it leaves ``pending`` only once its worker answered."""
+    chunk, fut = pending[0]
+    decoded = fut.result() if fut is not None else None
+    pending.popleft()
+    return _merge(chunk, decoded)
+
+
+def _keep_freed_memory() -> None:
+    """In a worker (glibc only): keep freed blocks for reuse instead of returning them.
+
+    A worker allocates and frees the same large buffers (decoded arrays, pickles) for
+    every chunk; glibc hands blocks over 128 KiB back to the kernel on free, and touching
+    them again page-faults: system time was a fifth of an ingest's CPU. Workers are
+    short-lived and ours, so trading memory that stays mapped for CPU is safe here.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    mallopt(m_mmap_threshold, 64 << 20)
+    mallopt(m_trim_threshold, 256 << 20)
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -233,6 +295,7 @@ def _watch_parent(parent_pid: int) -> None:
     import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _keep_freed_memory()
 
     def watch() -> None:
         while os.getppid() == parent_pid:
@@ -240,70 +303,3 @@ def _watch_parent(parent_pid: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def read_input(path: str, present: set[int]) -> _Loaded | tuple[str, bytes, int, int]:
-    """The input's bytes, id and mtime, or a finished result (already stored, unreadable)."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-            mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
-    except OSError as exc:
-        return _Loaded(path, 0, error=exc.strerror or str(exc))
-    input_id = digest_bytes(data)
-    if input_id in present:
-        return _Loaded(path, input_id)
-    return path, data, input_id, mtime_ns
-
-
-#: In a worker process: ids of the dictionary rows (stacks, frames, ...) it already sent.
-_SENT: dict[str, np.ndarray] = {}
-
-
-def _decode_in_worker(path: str, data: bytes, input_id: int, mtime_ns: int) -> _Loaded:
-    """:func:`decode_input`, minus dictionary rows this worker already sent to the parent.
-
-    The ingesting process keeps (commits) every dictionary row it receives, in order, so a
-    row sent once need not travel again: a fleet's profiles share most of their stacks and
-    frames, and pickling them is a large part of a worker's time. The result is therefore
-    not a self-contained Profile; it only feeds the store's writer.
-    """
-    loaded = decode_input(path, data, input_id, mtime_ns)
-    if loaded.profile is not None:
-        loaded.profile = _drop_sent(loaded.profile)
-    return loaded
-
-
-def _drop_sent(profile: Profile) -> Profile:
-    tables = {}
-    for table, key in layout.DICTIONARIES.items():
-        df: pl.DataFrame = getattr(profile, table)
-        ids = df[key].to_numpy()
-        sent = _SENT.get(table)
-        if sent is not None and len(ids):
-            df = df.filter(~np.isin(ids, sent))
-        if df.height:
-            new = df[key].unique().to_numpy()
-            _SENT[table] = new if sent is None else np.union1d(sent, new)
-        tables[table] = df
-    return profile.replace(**tables)
-
-
-def decode_input(path: str, data: bytes, input_id: int, mtime_ns: int) -> _Loaded:
-    """Decode one input with :func:`profilelab.load`; any failure becomes a reason."""
-    import profilelab
-
-    try:
-        profile = profilelab.load(data, name=path)
-    except ProfileLabError as exc:
-        return _Loaded(path, input_id, error=_reason(exc, path))
-    except Exception as exc:  # a reader bug must not abort a batch of thousands of files
-        return _Loaded(path, input_id, error=f"internal error {type(exc).__name__}: {exc}")
-    if profile.profiles.height == 0:
-        return _Loaded(path, input_id, error="no profiles in the input")
-    return _Loaded(path, input_id, profile, mtime_ns=mtime_ns)
-
-
-def _reason(exc: Exception, path: str) -> str:
-    text = str(exc)
-    return text[len(path) + 2 :] if text.startswith(f"{path}: ") else text

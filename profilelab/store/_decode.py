@@ -1,0 +1,211 @@
+"""Decoding inputs for ingest: read and hash in the ingesting process, decode in chunks.
+
+A chunk of inputs is decoded input by input (a bad one is reported and skipped) and the
+good ones are built into tables together (:func:`profilelab.model.builder.build`), which
+costs a fraction of building them one by one. The chunk's tables travel as one
+:class:`Decoded` and are cut into one Profile per input by :meth:`Decoded.split`: each
+input gets its own ``profiles`` and ``samples`` rows, and the chunk's dictionary tables
+(stacks, frames, mappings, labels) ride with its first input. Such Profiles only feed the
+store's writer, which keeps every dictionary row it receives, in order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from profilelab.errors import ProfileLabError
+from profilelab.model import schema
+from profilelab.model.ids import digest_bytes
+from profilelab.model.profile import Profile
+from profilelab.model.raw import RawProfile
+from profilelab.store import layout
+
+
+@dataclass
+class Loaded:
+    """The outcome for one input: a Profile, an error, or neither (already stored)."""
+
+    source: str
+    input_id: int
+    profile: Profile | None = None
+    error: str | None = None
+    mtime_ns: int | None = None
+
+
+@dataclass
+class Pending:
+    """An input read and hashed, waiting to be decoded."""
+
+    source: str
+    data: bytes
+    input_id: int
+    mtime_ns: int
+
+
+def read_input(path: str, present: set[int]) -> Loaded | Pending:
+    """The input's bytes, id and mtime, or a finished result (already stored, unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+            mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
+    except OSError as exc:
+        return Loaded(path, 0, error=exc.strerror or str(exc))
+    input_id = digest_bytes(data)
+    if input_id in present:
+        return Loaded(path, input_id)
+    return Pending(path, data, input_id, mtime_ns)
+
+
+@dataclass
+class Decoded:
+    """Several inputs decoded and built together (see the module docstring)."""
+
+    results: list[Loaded]  # in input order; good inputs have no profile until split
+    profile: Profile | None = None  # the tables of every good input
+    good: list[int] = field(default_factory=list)  # positions in results, in table order
+    profile_rows: list[int] = field(default_factory=list)  # per good input
+    sample_rows: list[int] = field(default_factory=list)
+
+    def split(self) -> list[Loaded]:
+        """One Loaded per input; a good input's Profile holds its rows (zero-copy slices)."""
+        if self.profile is None:
+            return self.results
+        p = self.profile
+        if p.samples.width < len(schema.SAMPLES):  # all-null columns stayed in the worker
+            p = p.replace(samples=schema.conform("samples", p.samples))
+        at_profile = at_sample = 0
+        for k, (pos, n_rows, n_samples) in enumerate(
+            zip(self.good, self.profile_rows, self.sample_rows, strict=True)
+        ):
+            dictionaries = {t: getattr(p, t) if k == 0 else getattr(p, t).clear() for t in _DICTS}
+            self.results[pos].profile = Profile(
+                profiles=p.profiles.slice(at_profile, n_rows),
+                samples=p.samples.slice(at_sample, n_samples),
+                **dictionaries,
+            )
+            at_profile += n_rows
+            at_sample += n_samples
+        return self.results
+
+
+_DICTS = ("stacks", "frames", "mappings", "labels")
+
+
+def decode_inputs(inputs: Sequence[Pending]) -> Decoded:
+    """Decode ``inputs`` (each as :func:`profilelab.load` would) and build them together.
+
+    Any failure of one input becomes its error reason; the others go on.
+    """
+    from profilelab.model import builder
+
+    out = Decoded([Loaded(i.source, i.input_id, mtime_ns=i.mtime_ns) for i in inputs])
+    raws: list[RawProfile] = []
+    for pos, inp in enumerate(inputs):
+        got = _read(inp)
+        if isinstance(got, str):
+            out.results[pos].error = got
+            continue
+        raws.extend(got)
+        out.good.append(pos)
+        out.profile_rows.append(sum(len(r.sample_types) for r in got))
+        out.sample_rows.append(sum(r.n_samples * len(r.sample_types) for r in got))
+    if not raws:
+        return out
+    try:
+        profile = builder.build(raws)
+    except Exception:  # one input breaks the builder: build each alone to name it
+        return _one_by_one(inputs, out)
+    if profile.profiles.height != sum(out.profile_rows):  # profile ids shared across inputs
+        return _one_by_one(inputs, out)
+    out.profile = profile
+    return out
+
+
+def _read(inp: Pending) -> list[RawProfile] | str:
+    """The input's RawProfiles, or the reason it cannot be stored."""
+    from profilelab.readers import read
+
+    try:
+        raws = read(inp.data, inp.source)
+    except ProfileLabError as exc:
+        return _reason(exc, inp.source)
+    except Exception as exc:  # a reader bug must not abort a batch of thousands of files
+        return f"internal error {type(exc).__name__}: {exc}"
+    if not any(r.sample_types for r in raws):
+        return "no profiles in the input"
+    return raws
+
+
+def _one_by_one(inputs: Sequence[Pending], out: Decoded) -> Decoded:
+    for pos in out.good:
+        out.results[pos] = decode_input(inputs[pos])
+    out.good, out.profile_rows, out.sample_rows = [], [], []
+    return out
+
+
+def decode_input(inp: Pending) -> Loaded:
+    """Decode one input with :func:`profilelab.load`; any failure becomes a reason."""
+    import profilelab
+
+    try:
+        profile = profilelab.load(inp.data, name=inp.source)
+    except ProfileLabError as exc:
+        return Loaded(inp.source, inp.input_id, error=_reason(exc, inp.source))
+    except Exception as exc:  # a reader bug must not abort a batch of thousands of files
+        return Loaded(inp.source, inp.input_id, error=f"internal error {type(exc).__name__}: {exc}")
+    if profile.profiles.height == 0:
+        return Loaded(inp.source, inp.input_id, error="no profiles in the input")
+    return Loaded(inp.source, inp.input_id, profile, mtime_ns=inp.mtime_ns)
+
+
+def _reason(exc: Exception, path: str) -> str:
+    text = str(exc)
+    return text[len(path) + 2 :] if text.startswith(f"{path}: ") else text
+
+
+#: In a worker process: ids of the dictionary rows (stacks, frames, ...) it already sent.
+_SENT: dict[str, np.ndarray] = {}
+
+
+def decode_in_worker(inputs: Sequence[Pending]) -> Decoded:
+    """:func:`decode_inputs`, minus dictionary rows this worker already sent to the parent.
+
+    The ingesting process keeps (commits) every dictionary row it receives, in order, so a
+    row sent once need not travel again: a fleet's profiles share most of their stacks and
+    frames, and pickling them is a large part of a worker's time.
+    """
+    decoded = decode_inputs(inputs)
+    if decoded.profile is not None:
+        decoded.profile = _without_null_columns(_drop_sent(decoded.profile))
+    for result in decoded.results:  # inputs built one by one
+        if result.profile is not None:
+            result.profile = _drop_sent(result.profile)
+    return decoded
+
+
+def _without_null_columns(profile: Profile) -> Profile:
+    """The samples without their all-null columns (often time and span ids), which are
+    costly to pickle; :meth:`Decoded.split` restores them."""
+    samples = profile.samples
+    keep = [c for c in samples.columns if samples[c].null_count() < samples.height]
+    return profile.replace(samples=samples.select(keep)) if samples.height else profile
+
+
+def _drop_sent(profile: Profile) -> Profile:
+    tables = {}
+    for table, key in layout.DICTIONARIES.items():
+        df: pl.DataFrame = getattr(profile, table)
+        ids = df[key].to_numpy()
+        sent = _SENT.get(table)
+        if sent is not None and len(ids):
+            df = df.filter(~np.isin(ids, sent))
+        if df.height:
+            new = df[key].unique().to_numpy()
+            _SENT[table] = new if sent is None else np.union1d(sent, new)
+        tables[table] = df
+    return profile.replace(**tables)

@@ -1,0 +1,77 @@
+"""The command line starts without the heavy libraries: commands import them when they run.
+
+``profilelab --help`` builds the parser from every command module's ``register``; a module
+that imports SciPy, Plotly, widgets or DuckDB at its top makes every command start slowly.
+The tests run the real command in a subprocess and read its ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pprof_build import PprofBuilder
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Libraries no command may import before it runs (each costs 0.1-0.4 s to import).
+HEAVY = ("scipy", "plotly", "ipywidgets", "anywidget", "IPython", "duckdb", "pandas")
+#: Heavy submodules of libraries the start-up may use (Arrow's compute kernels, datasets).
+HEAVY_SUBMODULES = ("pyarrow.compute", "pyarrow.dataset")
+
+
+#: ``python -m profilelab ARGS``, then the names of every module it imported.
+_RUN = """
+import runpy, sys
+sys.argv = ["profilelab", *sys.argv[1:]]
+try:
+    runpy.run_module("profilelab", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+print("\\n".join(sorted(sys.modules)), file=sys.__stderr__)
+print(f"exit {code}", file=sys.__stderr__)
+"""
+
+
+def _imported(*args: str) -> set[str]:
+    """Every module ``python -m profilelab ARGS`` imports (``sys.modules`` at its exit)."""
+    run = subprocess.run(
+        [sys.executable, "-c", _RUN, *args], cwd=ROOT, capture_output=True, text=True
+    )
+    lines = run.stderr.splitlines()
+    assert lines and lines[-1] in ("exit 0", "exit 2"), run.stderr[-2000:]
+    names = set(lines)
+    assert "profilelab.cli" in names, run.stderr[-2000:]
+    return names
+
+
+def _heavy(names: set[str]) -> list[str]:
+    return sorted(n for n in names if n.split(".")[0] in HEAVY or n.startswith(HEAVY_SUBMODULES))
+
+
+@pytest.mark.parametrize("args", [["--help"], ["top", "--help"], ["no-such-command"]])
+def test_start_up_imports_no_heavy_library(args: list[str]) -> None:
+    assert _heavy(_imported(*args)) == []
+
+
+def test_the_check_sees_a_heavy_import(tmp_path: Path) -> None:
+    """The same check flags a command that does use a heavy library when it runs."""
+    b = PprofBuilder([("samples", "count")])
+    b.sample([b.location(b.function("main"))], [1])
+    path = tmp_path / "p.pb"
+    path.write_bytes(b.bytes())
+    assert "duckdb" in _heavy(_imported("sql", "select count(*) from samples", str(path)))
+
+
+def test_running_one_command_imports_only_its_module() -> None:
+    assert "profilelab.cli.flame" in _imported("--help")
+    one = _imported("top", "--help")
+    assert "profilelab.cli.top" in one
+    assert not {n for n in one if n.startswith("profilelab.cli.") and n != "profilelab.cli.top"} - {
+        "profilelab.cli._common",
+        "profilelab.cli._report",
+    }
