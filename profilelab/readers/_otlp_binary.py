@@ -32,6 +32,7 @@ from opentelemetry.proto.resource.v1 import resource_pb2
 
 from profilelab.readers import _wire as w
 from profilelab.readers._otlp_payload import (
+    OLD_HINT,
     Attribute,
     AttrValue,
     Dictionary,
@@ -41,9 +42,6 @@ from profilelab.readers._otlp_payload import (
     Scope,
 )
 from profilelab.readers._wire import FIXED64, LEN, VARINT, Records, WireError
-
-SUPPORTED = "v1.8 to v1.11"
-_OLD_HINT = f"it looks like another OTLP profiles schema version (supported: {SUPPORTED})"
 
 # Profile fields per layout: length-delimited fields, and scalar fields with their wire types.
 _PROFILE_V19: tuple[set[int], dict[int, tuple[int, ...]]] = (
@@ -85,7 +83,7 @@ def decode(data: bytes) -> Payload:
     entries, bodies, owners = _profiles(headers, profile_layout, strings)
     samples, sample_layout = _samples(bodies, profile_layout, len(dictionary.attributes))
     if profile_layout == "1.8" and sample_layout == "1.10":
-        raise SchemaError(f"Profile fields are v1.8 but Sample fields are v1.10; {_OLD_HINT}")
+        raise SchemaError(f"Profile fields are v1.8 but Sample fields are v1.10; {OLD_HINT}")
     _distribute(entries, samples, owners, sample_layout)
     version = _version(profile_layout, sample_layout)
     return Payload(version, dictionary, resources, scopes, entries)
@@ -111,7 +109,7 @@ def _only(
 
 
 def _unexpected(what: str, field: int, wire: int, hint: str = "") -> SchemaError:
-    text = f"{what} has an unexpected field {field} (wire type {wire}); {_OLD_HINT}"
+    text = f"{what} has an unexpected field {field} (wire type {wire}); {OLD_HINT}"
     return SchemaError(f"{text} {hint}" if hint else text)
 
 
@@ -252,7 +250,7 @@ def _attribute(data: bytes, index: int) -> Attribute:
         raise WireError(f"attribute {index}: protobuf decode failed ({exc})") from None
     if len(UnknownFieldSet(msg)):
         raise SchemaError(
-            f"attribute {index} is not a KeyValueAndUnit; {_OLD_HINT} (v1.7 used KeyValue)"
+            f"attribute {index} is not a KeyValueAndUnit; {OLD_HINT} (v1.7 used KeyValue)"
         )
     return Attribute(
         msg.key_strindex, any_value(msg.value) if msg.HasField("value") else None, msg.unit_strindex
@@ -344,7 +342,7 @@ def _profile_layout(headers: list[_Header]) -> str:
         new |= 9 in h.rec.lengthy or (8, VARINT) in wires
         old |= _has_temporality(h.rec)
     if old and new:
-        raise SchemaError(f"Profile messages mix the v1.8 and v1.9+ layouts; {_OLD_HINT}")
+        raise SchemaError(f"Profile messages mix the v1.8 and v1.9+ layouts; {OLD_HINT}")
     return "1.8" if old else "1.9" if new else "?"
 
 
@@ -429,7 +427,7 @@ def _sample_layout(batch: w.Batch, profile_layout: str, n_attributes: int) -> st
     """
     old, new = batch.has(3, LEN), batch.has(4, LEN)
     if old and new:
-        raise SchemaError(f"Sample records mix the v1.8/v1.9 and v1.10 layouts; {_OLD_HINT}")
+        raise SchemaError(f"Sample records mix the v1.8/v1.9 and v1.10 layouts; {OLD_HINT}")
     if old or new:
         return "1.8" if old else "1.10"
     weak_old, weak_new = batch.has(4, VARINT), batch.has(3, VARINT)
@@ -438,7 +436,7 @@ def _sample_layout(batch: w.Batch, profile_layout: str, n_attributes: int) -> st
             return "1.10"
         if _repeats(batch, 3):
             return "1.8"
-        raise SchemaError(f"Sample records mix the v1.8/v1.9 and v1.10 layouts; {_OLD_HINT}")
+        raise SchemaError(f"Sample records mix the v1.8/v1.9 and v1.10 layouts; {OLD_HINT}")
     if weak_old or weak_new:
         return "1.8" if weak_old else "1.10"
     if profile_layout == "1.8":

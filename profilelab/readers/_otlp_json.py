@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from profilelab.readers._otlp_payload import (
+    OLD_HINT,
     Attribute,
     AttrValue,
     Dictionary,
@@ -35,8 +36,6 @@ from profilelab.readers._otlp_payload import (
 )
 from profilelab.readers._wire import WireError
 
-SUPPORTED = "v1.8 to v1.11"
-_OLD_HINT = f"it looks like another OTLP profiles schema version (supported: {SUPPORTED})"
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 
 # Names that only layouts older than v1.8 have, per object kind.
@@ -122,23 +121,23 @@ def _first_profiles(doc: dict[str, Any], k: _Keys) -> list[dict[str, Any]]:
 def _reject_old(doc: dict[str, Any], k: _Keys) -> None:
     old = {k(x) for x in _OLD_TOP} & set(doc)
     if old:
-        raise WireError(f"top-level {sorted(old)[0]!r} (v1.6 layout); {_OLD_HINT}")
+        raise WireError(f"top-level {sorted(old)[0]!r} (v1.6 layout); {OLD_HINT}")
     if k("attributeUnits") in _obj(doc, k("dictionary")):
-        raise WireError(f"dictionary 'attributeUnits' (v1.7 layout); {_OLD_HINT}")
+        raise WireError(f"dictionary 'attributeUnits' (v1.7 layout); {OLD_HINT}")
     for sp in (
         sp for rp in _list(doc, k("resourceProfiles")) for sp in _list(rp, k("scopeProfiles"))
     ):
         for prof in _list(sp, k("profiles")):
             if k("profile") in prof:
-                raise WireError(f"a ProfileContainer 'profile' key (v1.3 layout); {_OLD_HINT}")
+                raise WireError(f"a ProfileContainer 'profile' key (v1.3 layout); {OLD_HINT}")
             old = {k(x) for x in _OLD_PROFILE} & set(prof)
             if old or isinstance(prof.get(k("sampleType")), list):
                 what = sorted(old)[0] if old else "sampleType list"
-                raise WireError(f"Profile {what!r} (v1.7 or older); {_OLD_HINT}")
+                raise WireError(f"Profile {what!r} (v1.7 or older); {OLD_HINT}")
             for smp in (prof.get(k("samples")) or prof.get(k("sample")) or [])[:1]:
                 old = {k(x) for x in _OLD_SAMPLE} & set(smp)
                 if old:
-                    raise WireError(f"Sample {sorted(old)[0]!r} (v1.7 or older); {_OLD_HINT}")
+                    raise WireError(f"Sample {sorted(old)[0]!r} (v1.7 or older); {OLD_HINT}")
 
 
 def _is_v18(doc: dict[str, Any], k: _Keys) -> bool:

@@ -127,3 +127,8 @@ class Payload:
     resources: list[list[tuple[str, AttrValue]]]  # attributes of each resource
     scopes: list[list[Scope]]  # scopes of each resource
     profiles: list[ProfileEntry]
+
+
+#: The OTLP profiles schema versions the readers decode, and the hint their errors give.
+SUPPORTED = "v1.8 to v1.11"
+OLD_HINT = f"it looks like another OTLP profiles schema version (supported: {SUPPORTED})"
