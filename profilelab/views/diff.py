@@ -21,7 +21,7 @@ from profilelab.views import _build
 from profilelab.views._build import Paths
 from profilelab.views._keys import KeyTable
 from profilelab.views.flame import DEFAULT_WIDTH_PX, Selection, fraction_for, key_sums
-from profilelab.views.tree import DiffTree, node_names
+from profilelab.views.tree import DiffTree, tree_fields
 
 WIDTH_BY = ("new", "max")
 
@@ -66,28 +66,14 @@ class Comparison:
 
         frac = fraction_for(width_px) if fraction is None else fraction
         raw = _build.build(paths, keys.lookup(list(root)), measure, frac)
-        names = node_names(raw, keys)
         base_total, new_total = raw.total[:, 0], raw.total[:, 1]
         width = diff_widths(
             raw.parent, raw.depth, base_total, new_total, self.scale if normalize else 1.0, width_by
         )
+        fields = tree_fields(raw, keys, width, tuple(root), self.new.sample_type, self.new.unit)
         return DiffTree(
             kind="diff",
-            parent=raw.parent,
-            depth=raw.depth,
-            name=names.name,
-            file=names.file,
-            line=names.line,
-            package=names.package,
-            start=_build.layout(raw.parent, raw.depth, width),
-            width=width,
-            folded=raw.folded,
-            strings=names.strings,
-            root_path=tuple(root),
-            granularity=granularity,
-            sample_type=self.new.sample_type,
-            unit=self.new.unit,
-            threshold=raw.threshold,
+            **fields,  # type: ignore[arg-type]
             base_total=base_total,
             base_self=raw.self_value[:, 0],
             new_total=new_total,

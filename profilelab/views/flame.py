@@ -22,7 +22,7 @@ from profilelab.views import _build
 from profilelab.views._build import Paths, RawTree
 from profilelab.views._keys import KeyTable, key_table
 from profilelab.views._select import LabelFilter, StackIndex
-from profilelab.views.tree import FlameTree, node_names
+from profilelab.views.tree import FlameTree, tree_fields
 
 T = TypeVar("T", bound=Sized)
 
@@ -189,26 +189,11 @@ class Selection:
         )
 
     def _tree(self, raw: RawTree, keys: KeyTable, kind: str, root: tuple[str, ...]) -> FlameTree:
-        names = node_names(raw, keys)
         total = raw.total[:, 0]
         width = np.abs(total).astype(np.float64)
         return FlameTree(
             kind=kind,
-            parent=raw.parent,
-            depth=raw.depth,
-            name=names.name,
-            file=names.file,
-            line=names.line,
-            package=names.package,
-            start=_build.layout(raw.parent, raw.depth, width),
-            width=width,
-            folded=raw.folded,
-            strings=names.strings,
-            root_path=root,
-            granularity=keys.granularity,
-            sample_type=self.sample_type,
-            unit=self.unit,
-            threshold=raw.threshold,
+            **tree_fields(raw, keys, width, root, self.sample_type, self.unit),  # type: ignore[arg-type]
             total=total,
             self_value=raw.self_value[:, 0],
             grand_total=self.total,

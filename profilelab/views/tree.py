@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from profilelab.views._build import OTHER_KEY, ROOT_KEY, RawTree
+from profilelab.views._build import OTHER_KEY, ROOT_KEY, RawTree, layout
 from profilelab.views._keys import KeyTable
 
 ROOT_NAME = "all"
@@ -203,3 +203,32 @@ def node_names(raw: RawTree, keys: KeyTable) -> NodeNames:
 
 
 __all__ = ["OTHER_KEY", "ROOT_KEY", "DiffTree", "FlameTree"]
+
+
+def tree_fields(
+    raw: RawTree,
+    keys: KeyTable,
+    width: np.ndarray,
+    root: tuple[str, ...],
+    sample_type: str,
+    unit: str,
+) -> dict[str, object]:
+    """The fields every tree kind shares, from a built raw tree and its node widths."""
+    names = node_names(raw, keys)
+    return {
+        "parent": raw.parent,
+        "depth": raw.depth,
+        "name": names.name,
+        "file": names.file,
+        "line": names.line,
+        "package": names.package,
+        "start": layout(raw.parent, raw.depth, width),
+        "width": width,
+        "folded": raw.folded,
+        "strings": names.strings,
+        "root_path": root,
+        "granularity": keys.granularity,
+        "sample_type": sample_type,
+        "unit": unit,
+        "threshold": raw.threshold,
+    }
