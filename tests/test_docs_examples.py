@@ -7,14 +7,13 @@ to the next ``$``) are its exact output, or none when the page shows no output.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import utc_timezone
 
 from profilelab.cli import main
 
@@ -42,15 +41,8 @@ def commands(page: str) -> list[tuple[str, str | None]]:
 @pytest.fixture(autouse=True)
 def at_root(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.chdir(ROOT)
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
+    with utc_timezone():
+        yield
 
 
 CONSOLE = [c for page in ("reports.md", "api.md") for c in commands(page)]

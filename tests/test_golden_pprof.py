@@ -9,15 +9,14 @@ outputs ``go tool pprof`` computes here, once per session, two at a time.
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import utc_timezone
 
 import profilelab
 from profilelab.model.profile import Profile
@@ -35,15 +34,8 @@ HAVE_GO = shutil.which("go") is not None
 @pytest.fixture(scope="session", autouse=True)
 def utc() -> Iterator[None]:
     """pprof prints times in the local zone: compare in UTC."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
+    with utc_timezone():
+        yield
 
 
 @pytest.fixture(scope="session")
