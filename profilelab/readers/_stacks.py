@@ -111,7 +111,7 @@ def add_sample_labels(raw: RawProfile, labels: dict[str, pa.Array]) -> None:
         return
     keys = pa.array(list(labels), pa.string())
     columns = [
-        pa.array(col, pa.string()) if not isinstance(col, pa.Array) else col
+        (col if isinstance(col, pa.Array) else pa.array(col)).cast(pa.string())
         for col in labels.values()
     ]
     if any(len(c) != n for c in columns):
