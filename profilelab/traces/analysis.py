@@ -11,6 +11,13 @@ nanoseconds. Sampled CPU can exceed what a short span could physically use (one 
 sample in a 2 ms span), so it is capped at ``wall × cores`` and the span is flagged
 ``capped``; the raw estimate stays in ``cpu_sampled_ns``. Spans without a positive
 duration are left out (they are in ``problems``).
+
+Many profilers label samples with the *local root* span only (otel-profiling-go,
+Pyroscope's span profiles): the child spans of such a request then carry no samples
+whatever they did, and zero CPU would be a guess. So a child span's CPU is *unknown*
+(``cpu_ns`` null, ``cpu_known`` false) when its local subtree has no samples and no other
+child span of its request (its local tree) carries one either. Per name, ``mostly`` is
+``cpu`` or ``waiting`` from the spans whose CPU is known, and ``unknown`` when none is.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from profilelab.errors import QueryError
@@ -116,13 +124,17 @@ def cpu_vs_wall(
     n = join.spans.nodes
     sampled = subtree_sums(values, n["lpre"].to_numpy(), n["lpost"].to_numpy()) * factor
     spans = join.spans.with_duration().with_columns(
-        pl.Series("cpu_sampled_ns", sampled, dtype=pl.Int64)
+        pl.Series("cpu_sampled_ns", sampled, dtype=pl.Int64),
+        pl.Series("cpu_known", _cpu_known(values, n["local_root_row"].to_numpy(), sampled)),
     )
     spans = spans.filter(pl.col("duration_ns") > 0).with_columns(
         (pl.col("duration_ns") * cores).alias("_cap")
     )
     spans = spans.with_columns(
-        pl.min_horizontal("cpu_sampled_ns", "_cap").cast(pl.Int64).alias("cpu_ns"),
+        pl.when(pl.col("cpu_known"))
+        .then(pl.min_horizontal("cpu_sampled_ns", "_cap"))
+        .cast(pl.Int64)
+        .alias("cpu_ns"),
         (pl.col("cpu_sampled_ns") > pl.col("_cap")).alias("capped"),
     ).drop("_cap")
     if by_span:
@@ -135,23 +147,47 @@ def cpu_vs_wall(
             "duration_ns",
             "cpu_ns",
             "cpu_sampled_ns",
+            "cpu_known",
             "capped",
             (pl.col("cpu_ns") / pl.col("duration_ns")).alias("cpu_fraction"),
         )
     return _per_name(spans)
 
 
+def _cpu_known(values: np.ndarray, local_root: np.ndarray, sampled: np.ndarray) -> np.ndarray:
+    """Per span row: is its CPU known (see the module docstring)? Local roots always are; a
+    child is when its subtree has samples or another child span of its local tree does."""
+    rows = np.arange(len(values))
+    is_root = local_root == rows
+    child_values = np.where(is_root, 0, values).astype(np.float64)
+    tree_children = np.bincount(local_root, weights=child_values, minlength=len(values))
+    return is_root | (sampled > 0) | (tree_children[local_root] > 0)
+
+
 def _per_name(spans: pl.DataFrame) -> pl.DataFrame:
-    """CPU against wall summed per (service, name); ``cpu_fraction`` = cpu / wall."""
+    """CPU against wall summed per (service, name) over the spans whose CPU is known;
+    ``cpu_fraction`` = cpu / wall of those spans; ``unknown`` counts the others."""
+    known = pl.col("cpu_known")
     out = spans.group_by("service", "name").agg(
         pl.len().alias("spans"),
         pl.col("duration_ns").sum().alias("wall_ns"),
         pl.col("cpu_ns").sum().alias("cpu_ns"),
+        pl.col("duration_ns").filter(known).sum().alias("_known_wall"),
         pl.col("duration_ns").median().alias("median_wall_ns"),
         pl.col("capped").sum().alias("capped"),
+        (~known).sum().alias("unknown"),
     )
-    fraction = pl.col("cpu_ns") / pl.col("wall_ns")
-    return out.with_columns(
-        fraction.alias("cpu_fraction"),
-        pl.when(fraction >= 0.5).then(pl.lit("cpu")).otherwise(pl.lit("waiting")).alias("mostly"),
-    ).sort(["wall_ns", "service", "name"], descending=[True, False, False], nulls_last=True)
+    fraction = pl.when(pl.col("_known_wall") > 0).then(pl.col("cpu_ns") / pl.col("_known_wall"))
+    mostly = (
+        pl.when(pl.col("unknown") == pl.col("spans"))
+        .then(pl.lit("unknown"))
+        .when(fraction >= 0.5)
+        .then(pl.lit("cpu"))
+        .otherwise(pl.lit("waiting"))
+    )
+    return (
+        out.with_columns(fraction.alias("cpu_fraction"), mostly.alias("mostly"))
+        .with_columns(pl.when(pl.col("unknown") < pl.col("spans")).then(pl.col("cpu_ns")))
+        .drop("_known_wall")
+        .sort(["wall_ns", "service", "name"], descending=[True, False, False], nulls_last=True)
+    )
