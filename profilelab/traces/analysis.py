@@ -3,7 +3,11 @@
 Cohort diff: of the spans called ``name``, the ``n`` slowest form the *slow* cohort and the
 ``n`` others whose durations are nearest the median form the *median* cohort. Their
 per-function values are divided by the number of spans in each cohort (so "ms per span"
-compares cohorts of any size) and subtracted: ``delta_*`` = slow - median per span.
+compares cohorts of any size) and subtracted: ``delta_*`` = slow - median per span. The
+functions are ranked by what *distinguishes* the cohorts (:func:`distinguishing`), not by
+the slow cohort's self time: a leaf that every request runs (a hashing routine, the
+allocator) can hold most of the slow spans' self time while the code that only slow
+requests run is its caller.
 
 CPU against wall: a span's CPU is the value of the samples of the span and its *local*
 descendants (one process) in a time-valued sample type (``cpu`` by default), converted to
@@ -46,7 +50,7 @@ class CohortDiff:
     median: Profile
     slow_spans: pl.DataFrame
     median_spans: pl.DataFrame
-    functions: pl.DataFrame  # function, slow/median self and total per span, deltas
+    functions: pl.DataFrame  # function, per-span self/total, deltas, lift (distinguishing order)
     sample_type: str
     unit: str
 
@@ -86,8 +90,13 @@ def cohort_diff(
     ids, stype, unit = pick_profiles(join.profile, sample_type)
     slow_p = join.profile_of(slow["span_row"].to_list())
     typical_p = join.profile_of(typical["span_row"].to_list())
-    table = _function_diff(
-        function_values(slow_p, ids), function_values(typical_p, ids), slow.height, typical.height
+    table = distinguishing(
+        _function_diff(
+            function_values(slow_p, ids),
+            function_values(typical_p, ids),
+            slow.height,
+            typical.height,
+        )
     )
     return CohortDiff(name, slow_p, typical_p, slow, typical, table, stype, unit)
 
@@ -110,6 +119,34 @@ def _function_diff(
             (pl.col("slow_total") - pl.col("median_total")).alias("delta_total"),
         )
         .sort(["delta_self", "function"], descending=[True, False])
+    )
+
+
+def distinguishing(functions: pl.DataFrame, explain: float = 0.5) -> pl.DataFrame:
+    """A cohort diff's functions, most distinguishing first.
+
+    A function *explains* the slowness when its extra total per slow span (``delta_total``)
+    is at least ``explain`` of the largest: the callers on the way to the slow code and the
+    slow code itself all do. Among those, the one the median cohort runs least relative to
+    the slow cohort (``lift`` = slow_total / median_total; infinite, with ``only_slow``, when
+    the median spans never run it) is the most specific: it tells the slow requests' code
+    path apart from the shared code above and below it. A shared leaf that the slow path
+    calls often has a large self share in the slow spans but a finite lift, because typical
+    requests run it too. Ties go to the larger ``delta_total``, then to the name.
+    """
+    top = functions["delta_total"].max() if functions.height else None
+    bar = explain * float(top) if top is not None and float(top) > 0 else float("inf")  # type: ignore[arg-type]
+    lift = (
+        pl.when(pl.col("median_total") > 0)
+        .then(pl.col("slow_total") / pl.col("median_total"))
+        .otherwise(pl.when(pl.col("slow_total") > 0).then(float("inf")).otherwise(0.0))
+    )
+    return functions.with_columns(
+        (pl.col("median_total") == 0).alias("only_slow"),
+        lift.alias("lift"),
+        ((pl.col("delta_total") > 0) & (pl.col("delta_total") >= bar)).alias("explains"),
+    ).sort(
+        ["explains", "lift", "delta_total", "function"], descending=[True, True, True, False]
     )
 
 
