@@ -145,9 +145,7 @@ def distinguishing(functions: pl.DataFrame, explain: float = 0.5) -> pl.DataFram
         (pl.col("median_total") == 0).alias("only_slow"),
         lift.alias("lift"),
         ((pl.col("delta_total") > 0) & (pl.col("delta_total") >= bar)).alias("explains"),
-    ).sort(
-        ["explains", "lift", "delta_total", "function"], descending=[True, True, True, False]
-    )
+    ).sort(["explains", "lift", "delta_total", "function"], descending=[True, True, True, False])
 
 
 def cpu_vs_wall(
