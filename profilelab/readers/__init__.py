@@ -71,6 +71,7 @@ def _load_builtin_formats() -> None:
         from profilelab.readers import (
             cpuprofile,
             folded,
+            jfr,
             legacy,
             otlp,
             pprof,
@@ -83,6 +84,6 @@ def _load_builtin_formats() -> None:
         pprof.register_format()
         # Text and JSON formats go ahead of pprof, whose sniff accepts many text first bytes;
         # each registers first, so the last registered (legacy, the strictest) is tried first.
-        for module in (cpuprofile, trace_event, speedscope, folded, legacy, pstats):
+        for module in (jfr, cpuprofile, trace_event, speedscope, folded, legacy, pstats):
             module.register_format()
         _loaded = True
