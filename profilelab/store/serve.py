@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 from profilelab.errors import FormatError, ProfileLabError, QueryError, StoreError
 from profilelab.model.ids import digest_bytes
-from profilelab.readers._input import GZIP_MAGIC, gunzip
+from profilelab.readers._input import GZIP_MAGIC
+from profilelab.store._decode import TooLarge, inflate_bounded, load_bounded
 from profilelab.store.committer import GroupCommitter
 from profilelab.store.prepare import Item
 from profilelab.store.store import Store
@@ -242,7 +243,8 @@ class ProfileServer:
         ctype = content_type(request, (PROTOBUF, JSON))
         body = await self.read_body(request)
         name = f"otlp-http:{_client(request)}"
-        n = await self.store_with(lambda: _otlp_item(body, ctype, name, self.labels))
+        limit = self.max_inflated
+        n = await self.store_with(lambda: _otlp_item(body, ctype, name, self.labels, limit))
         self.stats.count(200, n)
         # An ExportProfilesServiceResponse with no partial_success (everything accepted):
         # zero bytes in protobuf, {} in OTLP/JSON.
@@ -281,11 +283,10 @@ class ProfileServer:
             loop = asyncio.get_running_loop()
             try:
                 body = await loop.run_in_executor(
-                    self._pool, gunzip, body, "request body", self.max_inflated
+                    self._pool, inflate_bounded, body, "request body", self.max_inflated
                 )
             except FormatError as exc:
-                status = 413 if "limit" in str(exc) else 400
-                raise _Reject(status, str(exc)) from None
+                raise _Reject(413 if isinstance(exc, TooLarge) else 400, str(exc)) from None
         return body
 
     async def store_with(self, make: Callable[[], Item | None]) -> int:
@@ -379,16 +380,19 @@ def content_type(request: Request, accepted: tuple[str, ...]) -> str:
     return raw
 
 
-def _otlp_item(body: bytes, ctype: str, name: str, labels: Mapping[str, str]) -> Item | None:
+def _otlp_item(
+    body: bytes, ctype: str, name: str, labels: Mapping[str, str], limit: int
+) -> Item | None:
     """The export as an item to store (None when it holds no profiles)."""
-    import profilelab
-
     if ctype == JSON:
         _check_json(body)
     try:
-        profile = profilelab.load(body, name=name)
+        profile = load_bounded(body, name, limit)
+    except TooLarge as exc:
+        raise _Reject(413, _strip(exc, name)) from None
     except ProfileLabError as exc:
-        raise _Reject(400, f"not a valid OTLP profiles export: {_strip(exc, name)}") from None
+        why = _strip(exc, name)
+        raise _Reject(400, f"not a valid OTLP profiles export: {why}") from None
     if profile.profiles.height == 0:
         return None
     formats = set(profile.profiles["format"].unique())
