@@ -58,6 +58,7 @@ _EVENT_ONLY = r"\s(\S+):\s*$"  # "comm tid event:" (no time): the event, no peri
 _CPU = r"^\S.+?\s+\d+(?:/\d+)?\s+\[(\d+)\]"
 _TIME = r"^\S.+?\s+\d+(?:/\d+)?\s+(?:\[\d+\]\s+)?(\d+)\.(\d+):"
 _TIME_EVENTS = ("cpu-clock", "task-clock")
+_LOCATION = ["address", "binary", "symbol", "java"]  # a location's identity
 _SNIFF_HEADER = re.compile(_HEADER + r".*:\s*$")
 _SNIFF_FRAME = re.compile(_FRAME)
 
@@ -113,15 +114,25 @@ def _parse(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         ~pl.col("header") & ~pl.col("comment") & ~pl.col("blank") & (pl.col("record") >= 0)
     )
     body = body.filter(pl.col("open"))
-    f = body.select("record", g=pl.col("line").str.extract_groups(_FRAME)).unnest("g")
+    # stacks repeat: the patterns run once per distinct frame line
+    codes = pc.dictionary_encode(body["line"].to_arrow())
+    distinct = pl.DataFrame({"line": pl.Series(codes.dictionary)}).with_row_index("code")
+    distinct = _frame_lines(distinct)
+    f = body.select(
+        "record", code=pl.Series(codes.indices.to_numpy(zero_copy_only=False)).cast(pl.UInt32)
+    ).join(distinct, on="code", how="inner", maintain_order="left")
+    f = f.with_columns(pos=pl.int_range(pl.len()).over("record"))
+    return records, f.drop("code")
+
+
+def _frame_lines(lines: pl.DataFrame) -> pl.DataFrame:
+    """code, pc, symbol (offset dropped), binary, address of the lines that are frames."""
+    f = lines.select("code", g=pl.col("line").str.extract_groups(_FRAME)).unnest("g")
     f = f.rename({"1": "pc", "2": "symbol", "3": "binary"}).drop_nulls("pc")
     f = f.with_columns(pl.col("symbol").str.replace(r"\+0x[\da-f]+$", ""))
     f = f.filter(~pl.col("symbol").str.starts_with("("))  # process names
-    f = f.with_columns(
-        address=pl.col("pc").str.to_integer(base=16, dtype=pl.UInt64, strict=False),
-        pos=pl.int_range(pl.len()).over("record"),
-    )
-    return records, f.drop_nulls("address")
+    f = f.with_columns(address=pl.col("pc").str.to_integer(base=16, dtype=pl.UInt64, strict=False))
+    return f.drop_nulls("address")
 
 
 def _records(headers: pl.DataFrame) -> pl.DataFrame:
@@ -169,7 +180,9 @@ def _build(records: pl.DataFrame, frames: pl.DataFrame, name: str) -> RawProfile
     java = records.select("record", java=pl.col("comm").str.starts_with("java"))
     frames = frames.join(java, on="record", how="left")
     parts = (
-        frames.with_columns(part=pl.col("symbol").str.split("->"))
+        frames.select(_LOCATION)
+        .unique(maintain_order=True)
+        .with_columns(part=pl.col("symbol").str.split("->"))
         .with_row_index("slot")
         .explode("part")
         .with_columns(
@@ -227,7 +240,7 @@ def _functions_and_locations(
     raw.function_file = np.zeros(functions.height, np.int64)
     raw.function_start_line = np.zeros(functions.height, np.int64)
 
-    key = ["address", "binary", "symbol", "java"]
+    key = _LOCATION
     locations = frames.select(key).unique(maintain_order=True).with_row_index("loc")
     mapping = pl.DataFrame({"binary": binaries}).with_row_index("map")
     loc = locations.join(mapping, on="binary", how="left", maintain_order="left")
