@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import profilelab  # noqa: E402
+import profilelab
 
 
 def main() -> None:
