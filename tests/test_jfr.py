@@ -29,8 +29,8 @@ import pytest
 
 import profilelab
 from profilelab.errors import FormatError
-from profilelab.model.profile import Profile
 from profilelab.model import builder
+from profilelab.model.profile import Profile
 from profilelab.readers import _jfr_format as fmt
 from profilelab.readers import jfr
 from profilelab.readers._input import open_input
@@ -159,7 +159,11 @@ def test_pyroscope_monitor_delays_are_nanoseconds(corpus: Path) -> None:
 
 _PROGRAM = """
 public class Spin {
-    static double work(int n) { double s = 0; for (int i = 0; i < n; i++) s += Math.sqrt(i); return s; }
+    static double work(int n) {
+        double s = 0;
+        for (int i = 0; i < n; i++) s += Math.sqrt(i);
+        return s;
+    }
     public static void main(String[] a) throws Exception {
         Thread t = new Thread(() -> { double s = 0; long end = System.nanoTime() + 1_500_000_000L;
             while (System.nanoTime() < end) s += work(100000); System.out.println(s); }, "spinner");
