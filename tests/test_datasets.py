@@ -42,6 +42,7 @@ EXPECTED = {
     ),
     "traced-order-service": (4, {"version": {"v2.3.5": 4}}),
     "java-service": (6, {"service": {"java-service": 6}}),
+    "traced-detour-service": (3, {"version": {"v2.3.5": 3}}),
 }
 
 

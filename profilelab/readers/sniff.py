@@ -23,6 +23,16 @@ def read_varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def protobuf_start(data: bytes | memoryview) -> bool:
+    """True when ``data`` starts with a plausible protobuf tag: field 1 or more, wire type
+    0, 1, 2 or 5 (the head of a message whose first record may run past ``data``)."""
+    try:
+        tag, _ = read_varint(data, 0)
+    except ValueError:
+        return False
+    return tag >> 3 >= 1 and tag & 7 in (0, 1, 2, 5)
+
+
 def protobuf_fields(
     data: bytes | memoryview, limit: int = 16
 ) -> list[tuple[int, int, int, int]] | None:
