@@ -97,7 +97,7 @@ def sandbox(root: Path) -> None:
     lines = []  # a latency histogram whose buckets carry exemplars of real traces
     for le, count, row in (("0.005", 900, handle.height // 2), ("+Inf", 1000, -1)):
         span = handle.row(row, named=True)
-        exemplar = f'{span["duration_ns"] / 1e9:.6f} {span["start_ns"] / 1e9:.3f}'
+        exemplar = f"{span['duration_ns'] / 1e9:.6f} {span['start_ns'] / 1e9:.3f}"
         lines.append(
             f'http_server_duration_seconds_bucket{{le="{le}"}} {count} '
             f'# {{trace_id="{span["trace_id"]}"}} {exemplar}'
