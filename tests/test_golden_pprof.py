@@ -65,10 +65,12 @@ def _expected(case: C.Case, agpl_outputs: dict[str, str]) -> tuple[C.Case, str]:
     return case, text
 
 
-def _render(case: C.Case, profiles: dict[str, Profile], fmt: str = "text") -> str:
+def _render(
+    case: C.Case, profiles: dict[str, Profile], fmt: str = "text", names: str | None = None
+) -> str:
     if case.file not in profiles:
-        profiles[case.file] = profilelab.load(CORPUS / case.file)
-    opts = ReportOptions(**C.options_for(case.flags))
+        profiles[case.file] = profilelab.load(case.path(CORPUS))
+    opts = ReportOptions(**C.options_for(case.flags, case.path(CORPUS).parent), names=names)
     base, diff = C.base_of(case)
     if base is not None:
         opts = opts.with_(base=profilelab.load(CORPUS / base), diff_base=diff)
@@ -110,9 +112,12 @@ TOP_CASES = [c for c in CASES if c.kind == "top" and ".extra" not in c.id and ".
 def test_top_csv_rows_equal_pprof(
     case: C.Case, profiles: dict[str, Profile], agpl_outputs: dict[str, str]
 ) -> None:
-    """The CSV rows (name, flat, cum) are pprof's numbers as exact integers."""
+    """The CSV rows (name, flat, cum) are pprof's numbers as exact integers.
+
+    CSV keeps full function names by default; ``names="pprof"`` gives pprof's.
+    """
     case, expected = _expected(case, agpl_outputs)
-    csv = _render(case, profiles, fmt="csv")
+    csv = _render(case, profiles, fmt="csv", names="pprof")
     got = pl.read_csv(io.StringIO(csv), infer_schema=False)
     assert got.columns == ["flat", "flat_pct", "sum_pct", "cum", "cum_pct", "name"]
     rows = [(n, int(f), int(c)) for f, c, n in got.select("flat", "cum", "name").iter_rows()]

@@ -31,9 +31,7 @@ needs_otlp = pytest.mark.skipif(
 @pytest.fixture
 def server(tmp_path: Path):
     store = profilelab.open_store(tmp_path / "store")
-    srv = ProfileServer(store, "127.0.0.1", 0, max_body=1 << 20, max_inflated=4 << 20)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
+    srv = ProfileServer(store, "127.0.0.1", 0, max_body=1 << 20, max_inflated=4 << 20).start()
     yield srv
     srv.close()
 

@@ -74,15 +74,33 @@ class Store:
             return
         if not create:
             raise StoreError(f"{self.root}: no profilelab store here (missing {layout.MARKER})")
-        if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
-            raise StoreError(
-                f"{self.root}: exists and is not a profilelab store (expected an empty "
-                f"directory or one with {layout.MARKER})"
-            )
+        self._refuse_foreign()
         self.root.mkdir(parents=True, exist_ok=True)
-        record = {"format": layout.FORMAT, "version": layout.VERSION}
-        data = json.dumps(record).encode() + b"\n"
-        _fs.write_atomic(marker, lambda fh: fh.write(data))
+        # Several processes may create the same store at once (two ingests starting
+        # together): the first to hold the writers' lock writes the marker, the others then
+        # find it. Only the lock file and a crashed creator's temporary marker may be there.
+        with _fs.locked(self.root / layout.LOCK):
+            if marker.is_file():
+                _check_marker(marker)
+                return
+            self._refuse_foreign()
+            record = {"format": layout.FORMAT, "version": layout.VERSION}
+            data = json.dumps(record).encode() + b"\n"
+            _fs.write_atomic(marker, lambda fh: fh.write(data))
+
+    def _refuse_foreign(self) -> None:
+        """StoreError when ``root`` is a file, or a directory holding anything but a store
+        being created."""
+        if not self.root.exists():
+            return
+        if self.root.is_dir():
+            tmp = _fs.temp_prefix(self.root / layout.MARKER)
+            if all(e.name == layout.LOCK or e.name.startswith(tmp) for e in self.root.iterdir()):
+                return
+        raise StoreError(
+            f"{self.root}: exists and is not a profilelab store (expected an empty "
+            f"directory or one with {layout.MARKER})"
+        )
 
     # ---- reading ----------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
