@@ -12,6 +12,7 @@ from profilelab.cli._common import add_command
 from profilelab.cli._store_args import add_labels, add_store, parse_labels
 from profilelab.errors import QueryError
 from profilelab.store import open_store
+from profilelab.store.pyroscope import INGEST_PATH, PUSH_PATH
 from profilelab.store.serve import MAX_BODY, MAX_CONNECTIONS, MAX_INFLATED, PATH, ProfileServer
 
 TOKEN_ENV = "PROFILELAB_SERVE_TOKEN"
@@ -21,12 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(
         sub,
         "serve",
-        f"Receive OTLP/HTTP profile exports (POST {PATH}) into a store; Ctrl-C stops.",
+        f"Receive pushed profiles into a store: OTLP/HTTP (POST {PATH}) and Pyroscope "
+        f"({PUSH_PATH}, {INGEST_PATH}); Ctrl-C stops.",
         "  profilelab serve --store profiles/\n"
         "  profilelab serve --store profiles/ --host 0.0.0.0 --port 4318 --label cluster=eu-1\n"
         "  profilelab serve --store profiles/ --host 0.0.0.0 --tls-cert c.pem --tls-key k.pem \\\n"
         "      --bearer-token-file token.txt\n"
-        "  # OpenTelemetry Collector: exporters: otlphttp: endpoint: http://HOST:4318",
+        "  # OpenTelemetry Collector: exporters: otlphttp: endpoint: http://HOST:4318\n"
+        "  # Pyroscope SDKs: pyroscope.configure(server_address='http://HOST:4318', ...)",
     )
     add_store(p)
     add_labels(p)

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from profilelab.errors import FormatError, ProfileLabError, QueryError, StoreError
 from profilelab.model.ids import digest_bytes
 from profilelab.readers._input import GZIP_MAGIC
+from profilelab.store import pyroscope
 from profilelab.store._decode import TooLarge, inflate_bounded, load_bounded
 from profilelab.store.committer import GroupCommitter
 from profilelab.store.prepare import Item
@@ -69,6 +70,20 @@ DRAIN_LIMIT = 64 << 20  # an unread body up to this size is read and dropped aft
 DECODERS = 2  # requests decoded at once: more only contend for the GIL and Polars' threads
 # google.rpc.Code values for the Status body of an error
 _RPC_CODE = {400: 3, 401: 16, 404: 5, 405: 12, 408: 4, 413: 8, 415: 3, 500: 13, 503: 14}
+
+# Connect protocol error codes by HTTP status (connectrpc.com/docs/protocol, error codes)
+_CONNECT_CODE = {
+    400: "invalid_argument",
+    401: "unauthenticated",
+    404: "unimplemented",
+    405: "unimplemented",
+    408: "deadline_exceeded",
+    413: "resource_exhausted",
+    415: "invalid_argument",
+    500: "internal",
+    503: "unavailable",
+}
+CONNECT_PROTO = "application/proto"
 
 Handler = Callable[["Request"], Awaitable["Response"]]
 
@@ -142,7 +157,11 @@ class ProfileServer:
         self._count_lock = threading.Lock()
         self.committer = GroupCommitter(store, coming=lambda: self.decoding_now)
         self._pool = ThreadPoolExecutor(DECODERS, thread_name_prefix="decode")
-        self.routes: dict[str, Handler] = {PATH: self._otlp_profiles}
+        self.routes: dict[str, Handler] = {
+            PATH: self._otlp_profiles,
+            pyroscope.PUSH_PATH: self._pyroscope_push,
+            pyroscope.INGEST_PATH: self._pyroscope_ingest,
+        }
         self._sock = _listen(host, port)
         config = uvicorn.Config(
             self._asgi,
@@ -250,6 +269,37 @@ class ProfileServer:
         # zero bytes in protobuf, {} in OTLP/JSON.
         return Response(b"{}" if ctype == JSON else b"", 200, media_type=ctype)
 
+    async def _pyroscope_push(self, request: Request) -> Response:
+        """Connect unary ``push.v1.PusherService/Push`` (protobuf or JSON)."""
+        from starlette.responses import Response
+
+        request.state.error_style = "connect"
+        ctype = content_type(request, (CONNECT_PROTO, JSON))
+        body = await self.read_body(request)
+        source = f"pyroscope-push:{_client(request)}"
+        limit, labels, now = self.max_inflated, self.labels, time.time_ns()
+        n = await self.store_with(
+            lambda: pyroscope.push_items(body, ctype == JSON, source, labels, limit, now)
+        )
+        self.stats.count(200, n)
+        return Response(b"{}" if ctype == JSON else b"", 200, media_type=ctype)
+
+    async def _pyroscope_ingest(self, request: Request) -> Response:
+        """Pyroscope's older ``/ingest?name=app.cpu{k=v}&format=...`` API."""
+        from starlette.responses import Response
+
+        request.state.error_style = "text"
+        params = dict(request.query_params)
+        header = request.headers.get("content-type", "")
+        body = await self.read_body(request)
+        source = f"pyroscope-ingest:{_client(request)}"
+        limit, labels = self.max_inflated, self.labels
+        n = await self.store_with(
+            lambda: pyroscope.ingest_item(params, body, header, source, labels, limit)
+        )
+        self.stats.count(200, n)
+        return Response(b"", 200, media_type="text/plain; charset=utf-8")
+
     # ---- shared by the routes ---------------------------------------------------------------
     async def read_body(self, request: Request) -> bytes:
         """The request body, gunzipped when sent with ``Content-Encoding: gzip``; 413 past the
@@ -289,23 +339,21 @@ class ProfileServer:
                 raise _Reject(413 if isinstance(exc, TooLarge) else 400, str(exc)) from None
         return body
 
-    async def store_with(self, make: Callable[[], Item | None]) -> int:
+    async def store_with(self, make: Callable[[], Item | list[Item] | None]) -> int:
         """Decode with ``make`` on a decoder thread and commit; the profile rows stored.
 
-        ``make`` returns the item to store (None: nothing to store) or raises _Reject;
-        other exceptions from decoding become a 400 (the body is at fault), a failed
-        commit a 503 (the store is).
+        ``make`` returns the item(s) to store (None or []: nothing to store) or raises
+        _Reject; other exceptions from decoding become a 400 (the body is at fault), a
+        failed commit a 503 (the store is). Several items are committed together.
         """
         loop = asyncio.get_running_loop()
         with self._coming():  # the committer may wait a moment for this request
-            try:
-                item = await loop.run_in_executor(self._pool, self._decode_guarded, make)
-            except _Reject:
-                raise
-            if item is None:
+            got = await loop.run_in_executor(self._pool, self._decode_guarded, make)
+            items = [got] if isinstance(got, Item) else list(got or [])
+            if not items:
                 return 0
             try:
-                fut = self.committer.submit([item], timeout=0)
+                fut = self.committer.submit(items, timeout=0)
             except StoreError:
                 raise _Reject(503, "the store is busy; retry later") from None
         try:
@@ -318,9 +366,11 @@ class ProfileServer:
             raise _Reject(503, "the store could not commit the profiles; retry later") from None
         except (ProfileLabError, ValueError) as exc:
             raise _Reject(400, f"the profiles cannot be stored: {_first_line(exc)}") from None
-        return item.profile.profiles.height
+        return sum(item.profile.profiles.height for item in items)
 
-    def _decode_guarded(self, make: Callable[[], Item | None]) -> Item | None:
+    def _decode_guarded(
+        self, make: Callable[[], Item | list[Item] | None]
+    ) -> Item | list[Item] | None:
         try:
             return make()
         except _Reject:
@@ -355,7 +405,13 @@ class ProfileServer:
         message = str(rej)
         code = _RPC_CODE.get(rej.status, 2)
         ctype = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-        if ctype == PROTOBUF:
+        style = getattr(request.state, "error_style", "otlp")
+        if style == "connect":  # Connect: errors are always JSON, codes by name
+            connect = _CONNECT_CODE.get(rej.status, "unknown")
+            body, media = json.dumps({"code": connect, "message": message}).encode(), JSON
+        elif style == "text":
+            body, media = message.encode() + b"\n", "text/plain; charset=utf-8"
+        elif ctype == PROTOBUF:
             body, media = _status_proto(code, message), PROTOBUF
         elif ctype == JSON:
             body, media = json.dumps({"code": code, "message": message}).encode(), JSON
