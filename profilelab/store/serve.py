@@ -38,10 +38,10 @@ import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from profilelab.errors import FormatError, ProfileLabError, QueryError, StoreError
 from profilelab.model.ids import digest_bytes
@@ -56,7 +56,11 @@ if TYPE_CHECKING:  # starlette is imported where used: importing profilelab.stor
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from profilelab.store.grpc_receiver import GrpcReceiver
+    from profilelab.traces.spans import Spans
+
 PATH = "/v1development/profiles"
+TRACES_PATH = "/v1/traces"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 MAX_BODY = 16 << 20  # bytes on the wire
@@ -85,6 +89,7 @@ _CONNECT_CODE = {
 }
 CONNECT_PROTO = "application/proto"
 
+_T = TypeVar("_T")
 Handler = Callable[["Request"], Awaitable["Response"]]
 
 
@@ -94,14 +99,16 @@ class ServerStats:
 
     accepted: int = 0  # 200 answers
     profiles: int = 0  # profile rows acknowledged
+    spans: int = 0  # spans acknowledged
     rejected: dict[int, int] = field(default_factory=dict)  # status -> count
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def count(self, status: int, profiles: int = 0) -> None:
+    def count(self, status: int, profiles: int = 0, spans: int = 0) -> None:
         with self.lock:
             if status == 200:
                 self.accepted += 1
                 self.profiles += profiles
+                self.spans += spans
             else:
                 self.rejected[status] = self.rejected.get(status, 0) + 1
 
@@ -134,6 +141,7 @@ class ProfileServer:
         token: str | None = None,
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
+        grpc_port: int | None = None,
         quiet: bool = True,
     ) -> None:
         import uvicorn
@@ -149,6 +157,7 @@ class ProfileServer:
         self.labels = dict(labels or {})
         self.max_body = max_body
         self.max_inflated = max_inflated
+        self.max_connections = max_connections
         self.quiet = quiet
         self.token = token.encode() if token else None
         self.tls = tls_cert is not None
@@ -159,6 +168,7 @@ class ProfileServer:
         self._pool = ThreadPoolExecutor(DECODERS, thread_name_prefix="decode")
         self.routes: dict[str, Handler] = {
             PATH: self._otlp_profiles,
+            TRACES_PATH: self._otlp_traces,
             pyroscope.PUSH_PATH: self._pyroscope_push,
             pyroscope.INGEST_PATH: self._pyroscope_ingest,
         }
@@ -187,6 +197,24 @@ class ProfileServer:
             raise QueryError(f"cannot use the TLS certificate or key: {exc}") from None
         self._uvicorn = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        self.grpc: GrpcReceiver | None = None
+        if grpc_port is not None:
+            from profilelab.store.grpc_receiver import GrpcReceiver, check_grpc_available
+
+            check_grpc_available()
+            try:
+                self.grpc = GrpcReceiver(self, host, grpc_port, tls_cert=tls_cert, tls_key=tls_key)
+            except BaseException:
+                self._sock.close()
+                raise
+
+    @property
+    def grpc_target(self) -> str | None:
+        """``host:port`` of the gRPC receiver (None without ``grpc_port``)."""
+        if self.grpc is None:
+            return None
+        host = self.server_address[0]
+        return f"{host}:{self.grpc.port}"
 
     @property
     def server_address(self) -> tuple[str, int]:
@@ -200,6 +228,8 @@ class ProfileServer:
 
     def serve_forever(self) -> None:
         """Serve on this thread until :meth:`close` (from another thread)."""
+        if self.grpc is not None:
+            self.grpc.start()
         asyncio.run(self._uvicorn.serve(sockets=[self._sock]))
 
     def start(self) -> ProfileServer:
@@ -213,6 +243,8 @@ class ProfileServer:
     def close(self) -> None:
         """Stop accepting, finish the requests in flight, commit what was received."""
         self._uvicorn.should_exit = True
+        if self.grpc is not None:
+            self.grpc.stop()
         if self._thread is not None:
             self._thread.join()
         self._sock.close()
@@ -268,6 +300,18 @@ class ProfileServer:
         # An ExportProfilesServiceResponse with no partial_success (everything accepted):
         # zero bytes in protobuf, {} in OTLP/JSON.
         return Response(b"{}" if ctype == JSON else b"", 200, media_type=ctype)
+
+    async def _otlp_traces(self, request: Request) -> Response:
+        """OTLP/HTTP traces: the spans land in the store's span table."""
+        from starlette.responses import Response
+
+        ctype = content_type(request, (PROTOBUF, JSON))
+        body = await self.read_body(request)
+        name = f"otlp-http:{_client(request)}"
+        loop = asyncio.get_running_loop()
+        n, rejected, why = await loop.run_in_executor(self._pool, self.spans_sync, body, name)
+        self.stats.count(200, spans=n)
+        return Response(traces_response(rejected, why, ctype == JSON), 200, media_type=ctype)
 
     async def _pyroscope_push(self, request: Request) -> Response:
         """Connect unary ``push.v1.PusherService/Push`` (protobuf or JSON)."""
@@ -349,28 +393,64 @@ class ProfileServer:
         loop = asyncio.get_running_loop()
         with self._coming():  # the committer may wait a moment for this request
             got = await loop.run_in_executor(self._pool, self._decode_guarded, make)
-            items = [got] if isinstance(got, Item) else list(got or [])
-            if not items:
-                return 0
-            try:
-                fut = self.committer.submit(items, timeout=0)
-            except StoreError:
-                raise _Reject(503, "the store is busy; retry later") from None
+            items, fut = self._submit(got)
+        if fut is None:
+            return 0
         try:
             async with asyncio.timeout(COMMIT_TIMEOUT):
                 await asyncio.wrap_future(fut)
-        except TimeoutError:
-            raise _Reject(503, "the store did not commit in time; retry later") from None
-        except (StoreError, OSError) as exc:
-            self._log_always(f"commit failed: {exc}")
-            raise _Reject(503, "the store could not commit the profiles; retry later") from None
-        except (ProfileLabError, ValueError) as exc:
-            raise _Reject(400, f"the profiles cannot be stored: {_first_line(exc)}") from None
+        except Exception as exc:
+            raise self._commit_reject(exc) from None
         return sum(item.profile.profiles.height for item in items)
 
-    def _decode_guarded(
-        self, make: Callable[[], Item | list[Item] | None]
-    ) -> Item | list[Item] | None:
+    def store_sync(self, make: Callable[[], Item | list[Item] | None]) -> int:
+        """:meth:`store_with` for callers on their own thread (the gRPC handlers)."""
+        with self._coming():
+            got = self._pool.submit(self._decode_guarded, make).result()
+            items, fut = self._submit(got)
+        if fut is None:
+            return 0
+        try:
+            fut.result(timeout=COMMIT_TIMEOUT)
+        except Exception as exc:
+            raise self._commit_reject(exc) from None
+        return sum(item.profile.profiles.height for item in items)
+
+    def spans_sync(self, body: bytes, name: str) -> tuple[int, int, str]:
+        """Decode OTLP traces and commit their spans (blocking): (stored, rejected, why)."""
+        spans = self._decode_guarded(lambda: _spans(body, name, self.max_inflated))
+        if spans is None:
+            return 0, 0, ""
+        dropped = spans.problems.filter(spans.problems["dropped"].fill_null(False))
+        bad = dropped.height
+        why = "" if not bad else f"{dropped['problem'][0]}: {dropped['detail'][0]}"
+        try:
+            self.store.write_spans(spans.spans)
+        except Exception as exc:
+            raise self._commit_reject(exc) from None
+        return spans.spans.height, bad, why
+
+    def _submit(self, got: Item | list[Item] | None) -> tuple[list[Item], Future[Any] | None]:
+        items = [got] if isinstance(got, Item) else list(got or [])
+        if not items:
+            return items, None
+        try:
+            return items, self.committer.submit(items, timeout=0)
+        except StoreError:
+            raise _Reject(503, "the store is busy; retry later") from None
+
+    def _commit_reject(self, exc: Exception) -> _Reject:
+        """The answer for a failed commit: 503 when the store is at fault, 400 the data."""
+        if isinstance(exc, TimeoutError):
+            return _Reject(503, "the store did not commit in time; retry later")
+        if isinstance(exc, StoreError | OSError):
+            self._log_always(f"commit failed: {exc}")
+            return _Reject(503, "the store could not commit the data; retry later")
+        if isinstance(exc, ProfileLabError | ValueError):
+            return _Reject(400, f"the data cannot be stored: {_first_line(exc)}")
+        raise exc
+
+    def _decode_guarded(self, make: Callable[[], _T]) -> _T:
         try:
             return make()
         except _Reject:
@@ -457,6 +537,30 @@ def _otlp_item(
     return Item(
         profile, digest_bytes(body), labels=labels, default_time_ns=time.time_ns(), source=name
     )
+
+
+def _spans(body: bytes, name: str, limit: int) -> Spans | None:
+    """The spans of an OTLP traces export (None when it has none)."""
+    from profilelab.readers.traces import read_traces
+
+    data = inflate_bounded(body, name, limit) if body[:2] == GZIP_MAGIC else body
+    if not data.strip() or data.strip() == b"{}":
+        return None
+    return read_traces(data, name)
+
+
+def traces_response(rejected: int, why: str, as_json: bool) -> bytes:
+    """An ExportTraceServiceResponse, with partial_success when spans were refused."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+    resp = trace_service_pb2.ExportTraceServiceResponse()
+    if rejected:
+        resp.partial_success.rejected_spans = rejected
+        resp.partial_success.error_message = why
+    if as_json:
+        return json_format.MessageToJson(resp, indent=None).encode()
+    return bytes(resp.SerializeToString())
 
 
 def _check_json(body: bytes) -> None:
