@@ -145,6 +145,23 @@ def test_keep_alive_stays_in_sync_after_refused_requests(server) -> None:
             sock.recv(1)
 
 
+def test_slow_headers_do_not_hold_a_connection(tmp_path: Path) -> None:
+    """A client trickling its headers (or sending nothing) is cut off; answers still flow."""
+    store = profilelab.open_store(tmp_path / "store")
+    srv = ProfileServer(store, "127.0.0.1", 0, header_timeout=0.5).start()
+    try:
+        with socket.create_connection(srv.server_address, timeout=30) as silent:
+            with socket.create_connection(srv.server_address, timeout=30) as slow:
+                slow.sendall(b"POST " + PATH.encode() + b" HTTP/1.1\r\nHo")
+                assert slow.recv(1) == b""  # closed by the server, no request answered
+            assert silent.recv(1) == b""
+        with socket.create_connection(srv.server_address, timeout=30) as ok:
+            ok.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _read_response(ok.makefile("rb")) == (200, b"ok\n")
+    finally:
+        srv.close()
+
+
 def test_auth_rejects_a_missing_or_wrong_token(tmp_path: Path) -> None:
     store = profilelab.open_store(tmp_path / "store")
     srv = ProfileServer(store, "127.0.0.1", 0, token="s3cret").start()

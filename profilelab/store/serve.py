@@ -68,7 +68,8 @@ MAX_INFLATED = 64 << 20  # bytes after gunzip (OTLP/JSON takes several times thi
 MAX_CONNECTIONS = 256  # open connections; uvicorn answers 503 past this
 BACKLOG = 1024  # connections the kernel queues before accept
 BODY_TIMEOUT = 30.0  # seconds a client may take to send a whole body
-KEEP_ALIVE = 15  # seconds an idle keep-alive connection stays open
+HEADER_TIMEOUT = 10.0  # seconds for a request's headers, from the connection or last answer
+KEEP_ALIVE = 15  # seconds an idle keep-alive connection stays open (at most HEADER_TIMEOUT)
 COMMIT_TIMEOUT = 60.0  # seconds a request waits for its commit before a 503
 DRAIN_LIMIT = 64 << 20  # an unread body up to this size is read and dropped after an error
 DECODERS = 2  # requests decoded at once: more only contend for the GIL and Polars' threads
@@ -142,6 +143,7 @@ class ProfileServer:
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
         grpc_port: int | None = None,
+        header_timeout: float = HEADER_TIMEOUT,
         quiet: bool = True,
     ) -> None:
         import uvicorn
@@ -175,7 +177,7 @@ class ProfileServer:
         self._sock = _listen(host, port)
         config = uvicorn.Config(
             self._asgi,
-            http="h11",
+            http=_with_header_timeout(header_timeout),
             interface="asgi3",
             proxy_headers=False,
             lifespan="off",
@@ -505,6 +507,56 @@ class ProfileServer:
 
     def _log_always(self, text: str) -> None:
         print(f"profilelab serve: {text}", file=sys.stderr, flush=True)
+
+
+def _with_header_timeout(seconds: float) -> type:
+    """uvicorn's h11 protocol with a deadline for each request's headers.
+
+    uvicorn has none: a client sending its headers a byte at a time (or nothing at all)
+    would hold a connection for ever. The deadline starts when the connection opens and
+    after every answer, and stops when a request's headers are complete; a connection
+    still without a request then is closed.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderDeadline(H11Protocol):
+        _timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self._in_request():
+                self._disarm()
+
+        def _in_request(self) -> bool:
+            return self.cycle is not None and not self.cycle.response_complete
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._timer = self.loop.call_later(seconds, self._late)
+
+        def _disarm(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+        def _late(self) -> None:
+            self._timer = None
+            if not self._in_request() and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderDeadline
 
 
 def content_type(request: Request, accepted: tuple[str, ...]) -> str:
