@@ -41,6 +41,7 @@ EXPECTED = {
         },
     ),
     "traced-order-service": (4, {"version": {"v2.3.5": 4}}),
+    "traced-detour-service": (3, {"version": {"v2.3.5": 3}}),
 }
 
 

@@ -19,6 +19,8 @@ from profilelab.model.sql import run_sql
 if TYPE_CHECKING:
     import duckdb
 
+    from profilelab.ops.report_graph import GraphTables
+
 _KEYS = {
     "profiles": "profile_id",
     "stacks": "stack_id",
@@ -145,6 +147,23 @@ class Profile:
         from profilelab import ops
 
         return ops.peek(self, regex, **options)
+
+    def graph(self, **options: Any) -> GraphTables:
+        """The call graph ``profilelab graph`` draws (pprof's ``-dot`` selection), as a
+        ``(nodes, edges)`` pair of tables; options as for :meth:`top` plus ``call_tree``."""
+        from profilelab import ops
+
+        return ops.call_graph(self, **options)
+
+    def list(self, regex: str, **options: Any) -> pl.DataFrame:
+        """pprof's ``-list REGEX``: function, file, line, flat, cum and source text per line.
+
+        ``source_path`` (``:``-separated directories, default: the current one) and
+        ``trim_path`` say where the source files are, as ``go tool pprof`` finds them.
+        """
+        from profilelab import ops
+
+        return ops.source_list(self, regex, **options)
 
     def traces(self, **options: Any) -> pl.DataFrame:
         """pprof's ``-traces``: value, labels, frames (leaf first), inline per sample."""
