@@ -43,11 +43,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from profilelab.errors import FormatError, ProfileLabError, QueryError, StoreError
+from profilelab.errors import (
+    FormatError,
+    ProfileLabError,
+    QueryError,
+    StoreError,
+    TooLargeError,
+)
 from profilelab.model.ids import digest_bytes
-from profilelab.readers._input import GZIP_MAGIC
+from profilelab.readers._input import GZIP_MAGIC, inflate_bounded
 from profilelab.store import pyroscope
-from profilelab.store._decode import TooLarge, inflate_bounded, load_bounded
+from profilelab.store._decode import load_bounded
 from profilelab.store.committer import GroupCommitter
 from profilelab.store.prepare import Item
 from profilelab.store.store import Store
@@ -379,10 +385,12 @@ class ProfileServer:
             loop = asyncio.get_running_loop()
             try:
                 body = await loop.run_in_executor(
-                    self._pool, inflate_bounded, body, "request body", self.max_inflated
+                    self._pool,
+                    lambda: inflate_bounded(body, "request body", limit=self.max_inflated),
                 )
             except FormatError as exc:
-                raise _Reject(413 if isinstance(exc, TooLarge) else 400, str(exc)) from None
+                status = 413 if isinstance(exc, TooLargeError) else 400
+                raise _Reject(status, _first_line(exc)) from None
         return body
 
     async def store_with(self, make: Callable[[], Item | list[Item] | None]) -> int:
@@ -576,7 +584,7 @@ def _otlp_item(
         _check_json(body)
     try:
         profile = load_bounded(body, name, limit)
-    except TooLarge as exc:
+    except TooLargeError as exc:
         raise _Reject(413, _strip(exc, name)) from None
     except ProfileLabError as exc:
         why = _strip(exc, name)
@@ -595,7 +603,7 @@ def _spans(body: bytes, name: str, limit: int) -> Spans | None:
     """The spans of an OTLP traces export (None when it has none)."""
     from profilelab.readers.traces import read_traces
 
-    data = inflate_bounded(body, name, limit) if body[:2] == GZIP_MAGIC else body
+    data = inflate_bounded(body, name, limit=limit)
     if not data.strip() or data.strip() == b"{}":
         return None
     return read_traces(data, name)
