@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import http.client
 import importlib.util
 import json
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from store_util import T0, make_profiles
+from store_util import T0, make_profiles, post
 
 import profilelab
 from profilelab.cli import main
@@ -33,12 +32,8 @@ def server(tmp_path: Path):
 def _post(
     srv: ProfileServer, path: str, body: bytes, ctype: str, **headers: str
 ) -> tuple[int, str, bytes]:
-    conn = http.client.HTTPConnection(*srv.server_address, timeout=60)
-    conn.request("POST", path, body=body, headers={"Content-Type": ctype, **headers})
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, resp.getheader("Content-Type") or "", data
+    status, got, data = post(srv.server_address, path, body, {"Content-Type": ctype, **headers})
+    return status, got.get("content-type", ""), data
 
 
 def _labels(row: dict) -> dict[str, str]:

@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from store_util import ROOT, otlp_export, otlp_total
+from store_util import ROOT, otlp_export, otlp_total, post
 
 import profilelab
 from profilelab.model.ids import digest_bytes
@@ -26,21 +26,14 @@ PB = "application/x-protobuf"
 
 
 def _post(
-    url_or_srv: ProfileServer | tuple[str, int],
+    where: ProfileServer | tuple[str, int],
     body: bytes,
     headers: dict[str, str] | None = None,
     path: str = PATH,
     conn: http.client.HTTPConnection | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    host, port = url_or_srv.server_address if isinstance(url_or_srv, ProfileServer) else url_or_srv
-    own = conn is None
-    conn = conn or http.client.HTTPConnection(host, port, timeout=60)
-    conn.request("POST", path, body=body, headers={"Content-Type": PB, **(headers or {})})
-    resp = conn.getresponse()
-    data = resp.read()
-    if own:
-        conn.close()
-    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    address = where.server_address if isinstance(where, ProfileServer) else where
+    return post(address, path, body, {"Content-Type": PB, **(headers or {})}, conn)
 
 
 @pytest.fixture
