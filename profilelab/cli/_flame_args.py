@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from profilelab.core.vocabulary import GRANULARITIES, granularity
 from profilelab.errors import QueryError
-from profilelab.views import GRANULARITIES
 
 
 def add_view_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT.html", help="HTML file to write")
     p.add_argument("--sample-type", help="sample type to show (default: the profile's default)")
     p.add_argument(
-        "--granularity", choices=GRANULARITIES, default="function", help="what a node is"
+        "--granularity",
+        type=granularity,
+        default="functions",
+        metavar="G",
+        help=f"what a node is: {', '.join(GRANULARITIES)} (singular accepted)",
     )
     p.add_argument("--title", help="page title")
     p.add_argument(
