@@ -92,10 +92,12 @@ def add_selection_arguments(
     *,
     time: bool = True,
     output: bool = True,
+    short_to: bool = True,
     sample_index_dest: str = "sample_index",
 ) -> None:
     """The shared flags (see the module docstring); ``time=False`` for commands that have
-    their own ``--from/--to``, ``output=False`` for commands without a table output."""
+    their own ``--from/--to``, ``output=False`` for commands without a table output,
+    ``short_to=False`` for commands whose ``--to`` means something else (``--end`` then)."""
     g = p.add_argument_group("selection (the same on every command)")
     g.add_argument(
         "--sample-index",
@@ -106,8 +108,11 @@ def add_selection_arguments(
         help="sample type name or position (default: pprof's default type)",
     )
     if time:
-        g.add_argument("--from", dest="start", metavar="TIME", help="start: -1h, RFC 3339, ...")
-        g.add_argument("--to", dest="end", metavar="TIME", help="end (exclusive)")
+        g.add_argument(
+            "--from", "--start", dest="start", metavar="TIME", help="start: -1h, RFC 3339, ..."
+        )
+        ends = ["--to", "--end"] if short_to else ["--end"]
+        g.add_argument(*ends, dest="end", metavar="TIME", help="end (exclusive)")
     g.add_argument(
         "--labels",
         metavar="SELECTOR",
@@ -184,3 +189,27 @@ def selection_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         drop_frames=getattr(args, "drop_frames", True),
     )
     return out
+
+
+def load_selected(files: Sequence[str], args: argparse.Namespace, consumer: str) -> Any:
+    """Load ``files`` and apply the shared selection flags the way every non-report command
+    does (:func:`profilelab.core.restriction.narrow`: time, labels, transforms, focus,
+    ignore, hide)."""
+    import profilelab
+    from profilelab.core.restriction import narrow
+
+    return narrow(profilelab.load(list(files)), selection_from(args), consumer)
+
+
+def add_csv_alias(p: argparse.ArgumentParser) -> None:
+    """``--csv``: the older spelling of ``--format csv``."""
+    p.add_argument(
+        "--csv", dest="format", action="store_const", const="csv", help=argparse.SUPPRESS
+    )
+
+
+def render_table(table: Any, fmt: str) -> str:
+    """A Polars frame as ``--format csv`` or ``json`` (the report renderers' conventions)."""
+    from profilelab.render.report import to_csv, to_json
+
+    return to_csv(table) if fmt == "csv" else to_json(table)
