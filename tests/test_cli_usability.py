@@ -40,7 +40,8 @@ def test_unrelated_command_gets_no_suggestion(capsys: pytest.CaptureFixture[str]
         ),
         (
             ["query", "cpu", "--store", "s", "--form=-1h"],
-            "profilelab query: error: unrecognized arguments: --form=-1h (did you mean '--from'?)",
+            "profilelab query: error: unrecognized arguments: --form=-1h"
+            " (did you mean '--format' or '--from'?)",
         ),
     ],
 )
