@@ -52,8 +52,8 @@ from profilelab.readers._jfr_format import (
     scan_reference,
 )
 from profilelab.readers._jfr_labels import ContextLabels, parse_labels_snapshot
+from profilelab.readers._ranges import ranges
 from profilelab.readers._stacks import NamedStacks, build_raw
-from profilelab.readers._wire import ranges
 from profilelab.readers.sniff import looks_like_jfr
 
 FORMAT = "jfr"
