@@ -355,3 +355,26 @@ def test_sniffed_by_magic_not_name(tmp_path: Path) -> None:
     path = tmp_path / "recording.bin"
     path.write_bytes(gzip.compress(HEAVY.read_bytes()))
     assert profilelab.load(path).profiles["format"].unique().to_list() == ["jfr"]
+
+
+def test_several_chunks_load_as_one_recording() -> None:
+    """Chunks are independent (their own metadata and pools): two copies, twice the samples."""
+    one = profilelab.load(HEAVY)
+    two = profilelab.load(HEAVY.read_bytes() * 2, name="two.jfr")
+    two.check()
+    assert two.samples.height == 2 * one.samples.height
+    assert two.stacks.height == one.stacks.height  # equal stacks of both chunks are one stack
+    assert select(two, "cpu").top()["name"].to_list() == select(one, "cpu").top()["name"].to_list()
+
+
+def test_async_profiler_span_ids_become_the_span_column() -> None:
+    labels = jfr._combo_labels(
+        {"thread.name": "main", "thread.id": 7, "thread.state": None, "context": 3, "span": -2},
+        {3: [("endpoint", "/checkout")]},
+    )
+    assert labels == [
+        ("thread.name", "main"),
+        ("thread.id", "7"),
+        ("endpoint", "/checkout"),
+        ("span_id", "fffffffffffffffe"),
+    ]
