@@ -26,13 +26,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import profilelab
 from profilelab.errors import FormatError
 from profilelab.model import builder
 from profilelab.model.profile import Profile
+from profilelab.readers import _jfr_events, jfr
 from profilelab.readers import _jfr_format as fmt
-from profilelab.readers import jfr
 from profilelab.readers._input import open_input
 
 DATA = Path(__file__).parent / "data" / "jfr"
@@ -326,16 +328,41 @@ def test_native_scan_equals_reference_on_heavy_jfr() -> None:
     _assert_scans_equal(HEAVY.read_bytes())
 
 
-def test_native_scan_equals_reference_on_damaged_bytes() -> None:
-    """Random byte changes past the header: the same records, or the same error and offset."""
-    data = HEAVY.read_bytes()
-    rng = np.random.default_rng(7)
-    meta_at = int.from_bytes(data[24:32], "big")
-    for _ in range(6):
-        damaged = bytearray(data)
-        for pos in rng.integers(68, meta_at, size=3):
-            damaged[int(pos)] = int(rng.integers(0, 256))
-        _assert_scans_equal(bytes(damaged))
+_HEAVY_EVENTS_END = int.from_bytes(HEAVY.read_bytes()[24:32], "big")  # the metadata offset
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(68, _HEAVY_EVENTS_END - 1), st.integers(0, 255)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_native_scan_equals_reference_on_damaged_bytes(changes: list[tuple[int, int]]) -> None:
+    """Byte changes in the events and pools: the same records, or the same error and offset."""
+    damaged = bytearray(HEAVY.read_bytes())
+    for pos, byte in changes:
+        damaged[pos] = byte
+    _assert_scans_equal(bytes(damaged))
+
+
+def test_string_constants_that_refer_to_themselves_resolve_to_null() -> None:
+    """A java.lang.String constant whose value is a reference to itself (a cycle) is null."""
+    meta = fmt.Metadata(
+        {20: fmt.ClassDef(20, "java.lang.String")}, {"java.lang.String": fmt.ClassDef(20, "")}
+    )
+    meta.by_name = {c.name: c for c in meta.classes.values()}
+    records = np.zeros((2, fmt.RECORD_WIDTH), dtype=np.int64)
+    records[:, :3] = [[fmt.KIND_CONSTANT, 20, 5], [fmt.KIND_CONSTANT, 20, 6]]
+    records[0, 3] = -5 - 2  # key 5 refers to key 5
+    records[1, 3] = 1  # key 6 is the string "x"
+    scan = fmt.Scan(records, np.zeros((0, fmt.ITEM_SLOTS), dtype=np.int64), ["", "x"])
+    pools = _jfr_events._Pools(scan, meta, "cyc.jfr", "chunk")
+    refs = np.array([-5 - 2, -6 - 2, 1, -1], dtype=np.int64)
+    assert pools.take_text(pools.text(refs, "a name")).to_pylist() == [None, "x", "x", None]
+    with pytest.raises(FormatError, match=r"refers to java\.lang\.String 7, which no constant"):
+        pools.text(np.array([-7 - 2]), "a name")
 
 
 def test_damaged_recordings_load_or_fail_cleanly() -> None:
