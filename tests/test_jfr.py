@@ -405,3 +405,25 @@ def test_async_profiler_span_ids_become_the_span_column() -> None:
         ("endpoint", "/checkout"),
         ("span_id", "fffffffffffffffe"),
     ]
+
+
+def test_pprof_reports_pick_one_kind_of_event() -> None:
+    """A recording with CPU and allocation samples: top reports the CPU samples by default,
+    the allocations when asked by name, as pprof does for a profile's sample types."""
+    rec = profilelab.load(HEAVY)
+    assert rec.top().equals(select(rec, "cpu").top())
+    alloc = rec.top(sample_index="alloc_sample_bytes")
+    assert alloc.equals(select(rec, "alloc_sample_bytes").top(sample_index="alloc_sample_bytes"))
+    assert alloc["flat"].sum() == 878273840
+
+
+def test_inputs_of_different_types_still_do_not_merge(corpus: Path) -> None:
+    """Two files are two inputs: pprof refuses to merge different sample types, so do we."""
+    folder = corpus / PYROSCOPE
+    cpu = (
+        folder
+        / "dump1.jfr.gz.process_cpu_cpu_nanoseconds_cpu_nanoseconds.17241709254077376921.pb.gz"
+    )
+    live = folder / "dump2.jfr.gz.memory_live_count_objects_count.17241709254077376921.pb.gz"
+    with pytest.raises(profilelab.errors.QueryError, match="incompatible sample types"):
+        profilelab.load([cpu, live]).top()

@@ -47,6 +47,7 @@ def prepare(
 ) -> Prepared:
     """Run steps 1-5 for ``profile`` with ``options`` (see the module docstring)."""
     opts = (options or ReportOptions()).validated()
+    profile = samples_mod.one_kind(profile, opts.sample_index)
     stype = samples_mod.resolve_sample_index(profile, opts.sample_index)
     base = opts.base
     samples = samples_mod.collect(

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -225,7 +226,9 @@ def _source_id(digest: int, position: int) -> int:
     return int(ids.as_id(h)[0])
 
 
-def _kinds(ev: _Events, event_setting: str, interval: int):  # type: ignore[no-untyped-def]
+def _kinds(
+    ev: _Events, event_setting: str, interval: int
+) -> Iterator[tuple[Kind, np.ndarray, list[np.ndarray]]]:
     """(kind, selected events, value columns) per kind, in a fixed order."""
     is_sample = np.isin(ev.type_name, _SAMPLING)
     wall_clock = ev.type_name == "profiler.WallClockSample"
