@@ -65,7 +65,8 @@ def one_kind(profile: Profile, sample_index: str | int | None) -> Profile:
             | pl.col("sample_type").list.contains(name)
         )
         if want.is_empty():
-            return profile  # resolve_sample_index names the types there are
+            names = kinds["sample_type"].explode().unique(maintain_order=True).to_list()
+            raise QueryError(f"sample_index {sample_index!r} must be one of: {', '.join(names)}")
         first = want["key"][0]
     else:
         first = kinds["key"][0]
