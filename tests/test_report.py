@@ -134,3 +134,16 @@ def test_report_draws_charts_and_flame_graphs_offline(page: Path) -> None:
     for s in stats:
         assert s["w"] > 0 and s["painted"] > 0.05 and s["colours"] > 5, s
     assert stats[1]["red"] > 0 or stats[1]["blue"] > 0  # the diff graph is coloured
+
+
+def test_report_of_the_java_recordings(tmp_path: Path) -> None:
+    try:
+        datasets.list()
+    except datasets.DatasetError:
+        pytest.skip("the datasets are not available")
+    out = tmp_path / "java.html"
+    assert main(["report", "java-service", "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    finding = playbooks.java_hotspot_and_leak(datasets.load("java-service"), app="JavaService")
+    assert html.escape(finding.headline) in text
+    assert len(documents(text)) == 1 + 2  # the CPU and the live-object flame graphs
