@@ -415,7 +415,9 @@ def test_pprof_reports_pick_one_kind_of_event() -> None:
     alloc = rec.top(sample_index="alloc_sample_bytes")
     assert alloc.equals(select(rec, "alloc_sample_bytes").top(sample_index="alloc_sample_bytes"))
     assert alloc["flat"].sum() == 878273840
-    with pytest.raises(profilelab.errors.QueryError, match="one of: cpu, alloc_sample_objects, "):
+    with pytest.raises(
+        profilelab.errors.QueryError, match="one of: 0=cpu, 1=alloc_sample_objects, "
+    ):
         rec.top(sample_index="nope")
 
 

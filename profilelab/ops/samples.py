@@ -32,47 +32,29 @@ def sources(profile: Profile) -> pl.DataFrame:
     return sampletypes.sources(profile)
 
 
-def one_kind(profile: Profile, sample_index: str | int | None) -> Profile:
-    """Of one input that holds profiles of different sample types (a JFR recording's CPU,
-    allocation and lock events; an OTLP file's profiles), the profiles a report can use.
-
-    pprof merges only inputs with the same sample types; one file with several kinds is
-    not several inputs to merge but a choice: the profiles that have the sample type named
-    by ``sample_index``, or (by default or by position) those with the types of the first.
-    Several input files, or profiles of equal types, are returned unchanged.
-    """
-    srcs = sources(profile)
-    kinds = (
-        srcs.sort("sample_type_index")
-        .group_by("src", maintain_order=True)
-        .agg(pl.col("sample_type"), pl.col("sample_type").str.join(",").alias("key"))
-    )
-    if kinds["key"].n_unique() <= 1 or srcs["source"].n_unique() > 1:
-        return profile
-    if isinstance(sample_index, str) and sample_index:
-        name = sample_index.removeprefix("inuse_")
-        want = kinds.filter(
-            pl.col("sample_type").list.contains(sample_index)
-            | pl.col("sample_type").list.contains(name)
-        )
-        if want.is_empty():
-            names = kinds["sample_type"].explode().unique(maintain_order=True).to_list()
-            raise QueryError(f"sample_index {sample_index!r} must be one of: {', '.join(names)}")
-        first = want["key"][0]
-    else:
-        first = kinds["key"][0]
-    keep = kinds.filter(pl.col("key") == first)["src"].implode()
-    return profile.subset(srcs.filter(pl.col("src").is_in(keep))["profile_id"])
-
-
 def sample_types(profile: Profile) -> list[SampleType]:
     """The offered sample types (:func:`profilelab.core.sampletypes.offered`)."""
     return sampletypes.offered(profile)
 
 
 def resolve_sample_index(profile: Profile, sample_index: str | int | None) -> SampleType:
-    """pprof's SampleIndexByName (:func:`profilelab.core.sampletypes.resolve`)."""
-    return sampletypes.resolve(profile, sample_index)
+    """pprof's SampleIndexByName (:func:`profilelab.core.sampletypes.resolve`), for the
+    inputs of one report: like pprof, which merges only inputs with the same sample types,
+    every input must have the chosen type (one input may hold several kinds: a JFR
+    recording, an OTLP capture; the type picks among them)."""
+    stype = sampletypes.resolve(profile, sample_index)
+    rows = profile.profiles  # an input is a source (file); its kinds may be several profiles
+    has = rows.filter(pl.col("sample_type") == stype.type)["source"].unique().implode()
+    lacking = rows.filter(~pl.col("source").is_in(has))
+    if lacking.height:
+        row = lacking.row(0, named=True)
+        theirs = sorted(set(lacking.filter(pl.col("source") == row["source"])["sample_type"]))
+        raise QueryError(
+            f"inputs have incompatible sample types: {row['source']} has no {stype.type!r} "
+            f"({', '.join(theirs)}); reports merge only inputs that have the chosen type, as "
+            "go tool pprof does"
+        )
+    return stype
 
 
 def _type_rows(profile: Profile, types: list[SampleType]) -> pl.DataFrame:
