@@ -24,7 +24,7 @@ def stack_values(samples: pl.DataFrame) -> pl.DataFrame:
     return v.filter((pl.col("w") != 0) | (pl.col("dw") != 0))
 
 
-def _first_of_stack() -> pl.Expr:
+def first_of_stack() -> pl.Expr:
     """True on each stack's first row (rows are sorted by stack_id, pos)."""
     return pl.col("stack_id") != pl.col("stack_id").shift(1).fill_null(~pl.col("stack_id"))
 
@@ -39,7 +39,7 @@ def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.col("w").sum().alias("cum"), pl.col("dw").sum().alias("cum_div"))
     )
     flat = (
-        e.filter(_first_of_stack())
+        e.filter(first_of_stack())
         .group_by("node_id")
         .agg(pl.col("w").sum().alias("flat"), pl.col("dw").sum().alias("flat_div"))
     )
