@@ -27,8 +27,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command, or of ``command`` alone when a module of that name
     registers it (enough to run it, and much cheaper than importing every command)."""
     names = _command_modules()
-    if command in names:
-        parser = _parser([command])
+    # A command named like a builtin lives in ``<name>_.py`` (``list`` -> ``list_.py``) so
+    # that importing it does not shadow the builtin in this package.
+    module = command if command in names else f"{command}_"
+    if module in names:
+        parser = _parser([module])
         if command in _subparsers(parser).choices:
             return parser
     return _parser(names)
