@@ -7,7 +7,8 @@ the shipped datasets (``datasets/``) and test corpus (``tests/data/corpus``); se
 ``sh`` or ``console`` block is a command: ``profilelab ...`` runs in-process (globs expanded
 as a shell would) and must exit 0, or 3 where the line's comment promises "exit status 3";
 the long-running ones (``lab``, ``serve``, ``scrape``) and the scripts (``bash dev/...``,
-``python datasets/generators/...``) are parsed and checked for existence, not started.
+``python datasets/generators/...``) are parsed and checked for existence, and a
+``python -c`` client is compiled, not started.
 ``console`` lines that start with ``$`` are followed by their exact output, which must match.
 """
 
@@ -81,6 +82,8 @@ def sandbox(root: Path) -> None:
     for path in heaps:
         put(path.name, path)
     put("legacy.heap", SHIPPED / "google-pprof/profile/testdata/gobench.heap")
+    perf = SHIPPED / "jlfwong-speedscope/sample/profiles/linux-perf"
+    put("perf.txt", perf / "simple-with-pid.linux-perf.txt")  # `perf script` output
     order = DATASETS / "order-service"
     for version, dirs in (("v2.3.5", ("v1", "v235")), ("v2.3.6", ("v2", "v236"))):
         for path in sorted((order / version).rglob("*.pb.gz")):
@@ -118,6 +121,9 @@ def run_command(line: str, where: str) -> str:
     code = line.split(" | ")[0].split(" > ")[0]  # a pipe's first command, without redirection
     words = shlex.split(code, comments=True)
     quoted = {w for q in "'\"" for w in re.findall(f"{q}([^{q}]*){q}", code)}
+    if words[:2] == ["python", "-c"]:  # a client program talking to a server: compiled only
+        compile(words[2], where, "exec")
+        return ""
     if words[0] == "bash" or words[0] == "python":
         assert (ROOT / words[1]).is_file(), f"{where}: no script {words[1]}"
         return ""
