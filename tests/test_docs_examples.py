@@ -38,6 +38,8 @@ SHIPPED = ROOT / "tests" / "data" / "corpus"
 PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in DOCS.glob("*.md"))]
 _BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 SHELL = {"bash", "sh", "console"}
+#: Pages whose examples take more than a few seconds (a Spark session, a whole report).
+SLOW_PAGES = {"docs/store.md", "docs/notebooks.md", "docs/analysis.md"}
 HAVE_SPARK = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
 #: Commands that serve until stopped: parsed (their flags must be valid), not started.
 SERVERS = {"lab", "serve", "scrape"}
@@ -153,7 +155,10 @@ def at_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
         yield tmp_path
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize(
+    "page",
+    [pytest.param(p, marks=pytest.mark.slow) if p in SLOW_PAGES else p for p in PAGES],
+)
 def test_every_block_runs(page: str, at_sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
     namespace: dict[str, object] = {"__name__": "__docs__"}
     found = blocks(page)
