@@ -12,7 +12,6 @@ milliseconds survive as integers); the profile's name is kept as the profile lab
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ import pyarrow as pa
 from profilelab.errors import FormatError
 from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
+from profilelab.readers import _json
 from profilelab.readers import _speedscope_evented as evented
 from profilelab.readers._input import Input
 from profilelab.readers._stacks import NamedStacks, build_raw, reversed_lists
@@ -51,10 +51,7 @@ def read(inp: Input) -> list[RawProfile]:
 
 
 def _load(inp: Input) -> dict[str, Any]:
-    try:
-        doc = json.loads(inp.data)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FormatError(f"{inp.name}: speedscope file is not valid JSON: {exc}") from None
+    doc = _json.loads(inp.data, f"{inp.name}: speedscope file")
     if not isinstance(doc, dict):
         raise FormatError(f"{inp.name}: speedscope file must be a JSON object")
     return doc
