@@ -99,12 +99,32 @@ def _load_builtin_formats() -> None:
     with _loading:
         if _loaded:
             return
-        from profilelab.readers import cpuprofile, folded, legacy, otlp, pprof, speedscope
+        from profilelab.readers import (
+            cpuprofile,
+            folded,
+            jfr,
+            legacy,
+            otlp,
+            perf_script,
+            pprof,
+            pstats,
+            speedscope,
+            trace_event,
+        )
 
         otlp.register_format()
         pprof.register_format()
         # Text and JSON formats go ahead of pprof, whose sniff accepts many text first bytes;
         # each registers first, so the last registered (legacy, the strictest) is tried first.
-        for module in (cpuprofile, speedscope, folded, legacy):
+        for module in (
+            jfr,
+            cpuprofile,
+            trace_event,
+            speedscope,
+            folded,
+            perf_script,
+            legacy,
+            pstats,
+        ):
             module.register_format()
         _loaded = True

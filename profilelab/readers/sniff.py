@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def looks_like_jfr(data: bytes | memoryview) -> bool:
+    """A Java Flight Recorder recording: its first chunk starts with the magic ``FLR\\0``."""
+    return bytes(data[:4]) == b"FLR\x00"
+
+
 def read_varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
     """Decode a protobuf varint at ``pos``; return (value, next position). Raises ValueError."""
     result = 0
