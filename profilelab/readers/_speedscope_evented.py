@@ -49,7 +49,7 @@ def intervals(events: Any, end_value: Any, n_frames: int, where: str) -> Interva
     )
     duration = np.diff(np.append(at, max(end, at[-1] if len(at) else 0)))
     chosen = np.nonzero((current >= 0) & (duration > 0))[0]
-    node_of_open, node_parent, node_frame = _paths(frame[opens], parent, depth[opens], where)
+    node_of_open, node_parent, node_frame = _trie(frame[opens], parent, depth[opens], where)
     offsets, flat, stack = tree_stacks(
         node_parent, node_frame, node_of_open[current[chosen]], f"{where}: events"
     )
@@ -105,6 +105,21 @@ def _tree(opens: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def _paths(
+    frame: np.ndarray, parent: np.ndarray, depth: np.ndarray, where: str = "trace events"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct call paths: node per open event, and every node's frames (CSR, leaf first).
+
+    For readers that sample every path (Chrome trace events); bounded as
+    :func:`~profilelab.readers._stacks.tree_stacks` is.
+    """
+    node_of_open, node_parent, node_frame = _trie(frame, parent, depth, where)
+    offsets, flat, _ = tree_stacks(
+        node_parent, node_frame, np.arange(len(node_parent), dtype=np.int64), where
+    )
+    return node_of_open, offsets, flat
+
+
+def _trie(
     frame: np.ndarray, parent: np.ndarray, depth: np.ndarray, where: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct call paths as a tree: (node of each open event, node parent, node frame).
