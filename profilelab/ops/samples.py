@@ -93,7 +93,10 @@ def _type_rows(profile: Profile) -> pl.DataFrame:
         units = group["sample_unit"].to_list()
         kinds = {s.removesuffix("s") for s in group["sample_type"].to_list()}
         if len(kinds) > 1 or not all(measurement.same_family(units[0], u) for u in units):
-            raise QueryError(f"inputs have incompatible sample types at index {t}: {sorted(kinds)}")
+            names = ", ".join(group["source"].unique(maintain_order=True).head(4).to_list())
+            raise QueryError(
+                f"{names}: inputs have incompatible sample types at index {t}: {sorted(kinds)}"
+            )
         finest = measurement.common_unit(units) if len(units) > 1 else units[0]
         for pid, unit in group.select("profile_id", "sample_unit").iter_rows():
             ratio = measurement.scale(1, unit, finest)[0] if len(units) > 1 else 1.0
