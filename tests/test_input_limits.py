@@ -122,3 +122,18 @@ def test_plain_files_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         read_bytes(fh)
     monkeypatch.setenv("PROFILELAB_MAX_INPUT_BYTES", "12000")
     assert profilelab.load(path).samples.height > 0  # no longer refused
+
+
+def test_ingest_refuses_special_files_and_keeps_the_rest(tmp_path: Path) -> None:
+    good = tmp_path / "good.folded"
+    good.write_bytes(b"main;work 3\n")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.pb.gz"
+    zero.symlink_to("/dev/zero")
+    store = profilelab.open_store(tmp_path / "store")
+    report = store.ingest([good, fifo, zero])  # a FIFO blocked the batch forever
+    assert report.stored == 1
+    reasons = dict(report.failed)
+    assert reasons[str(fifo)].startswith("not a regular file (a FIFO)")
+    assert reasons[str(zero)].startswith("not a regular file (a character device)")
