@@ -132,7 +132,7 @@ def test_ingest_refuses_special_files_and_keeps_the_rest(tmp_path: Path) -> None
     zero = tmp_path / "zero.pb.gz"
     zero.symlink_to("/dev/zero")
     store = profilelab.open_store(tmp_path / "store")
-    report = store.ingest([good, fifo, zero])  # a FIFO blocked the batch forever
+    report = store.ingest([good, fifo, zero], jobs=1)  # a FIFO blocked the batch forever
     assert report.stored == 1
     reasons = dict(report.failed)
     assert reasons[str(fifo)].startswith("not a regular file (a FIFO)")

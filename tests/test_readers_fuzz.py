@@ -18,7 +18,7 @@ from profilelab.readers.traces import read_traces
 from tests.malformed_corpus import PROFILE, _replaced, _sites, seeds
 from tests.test_formats_fuzz import damaged
 
-FUZZ = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 FORMATS = sorted(seeds())
 JSON_FORMATS = [f for f in FORMATS if seeds()[f][1].lstrip()[:1] in (b"{", b"[")]
 
