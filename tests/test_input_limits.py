@@ -17,6 +17,7 @@ import profilelab
 from profilelab.errors import ConfigError, FormatError, TooLargeError
 from profilelab.readers import _input, known_head, limits
 from profilelab.readers._input import inflate_bounded, read_bytes
+from profilelab.readers.traces import read_traces
 from tests.test_pprof_malformed import PPROF_HEAD, gzip_of_zeros
 
 
@@ -71,6 +72,11 @@ def test_zero_bomb_is_refused_on_its_first_bytes(impl: str) -> None:
         "zeros.gz: unrecognized format inside gzip (expected a known format; "
         "first bytes 00 00 00 00 00 00 00 00); not inflated further"
     )
+
+
+def test_trace_bomb_is_refused_on_its_first_bytes(impl: str) -> None:
+    with pytest.raises(FormatError, match=r"^t\.gz: unrecognized format inside gzip"):
+        read_traces(gzip_of_zeros(512), name="t.gz")
 
 
 def test_bomb_with_a_valid_head_stops_at_the_ratio(impl: str) -> None:

@@ -20,13 +20,13 @@ from profilelab.errors import FormatError
 from profilelab.readers import _jaeger, _json, _zipkin, reader_errors
 from profilelab.readers._input import Source, open_input
 from profilelab.readers._spanrows import SpanRows
-from profilelab.readers.sniff import protobuf_fields
+from profilelab.readers.sniff import protobuf_fields, protobuf_start
 from profilelab.traces.spans import PROBLEMS, Spans
 
 
 def read_traces(source: Source, name: str | None = None) -> Spans:
     """Read one trace input into :class:`Spans`; FormatError names the input and the problem."""
-    inp = open_input(source, name)
+    inp = open_input(source, name, sniff=_trace_head)
     if not inp.data.strip():
         raise FormatError(f"{inp.name}: empty input")
     rows = SpanRows(inp.name)
@@ -51,6 +51,11 @@ def load_traces(source: Source | Iterable[Source]) -> Spans:
 
 
 Reader = Callable[[bytes, SpanRows], None]
+
+
+def _trace_head(head: bytes) -> bool:
+    """Whether the first inflated bytes of a gzip input can start a trace (JSON, protobuf)."""
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[") or protobuf_start(head)
 
 
 def sniff_traces(data: bytes, name: str) -> Reader:
