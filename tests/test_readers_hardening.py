@@ -142,6 +142,15 @@ def test_values_that_would_wrap_totals_are_refused() -> None:
     assert edge.samples["value"].sum() == near  # the largest total that still fits
 
 
+def test_inputs_whose_merged_totals_would_wrap_are_refused(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.pb", tmp_path / "b.pb"
+    a.write_bytes(_pprof_values(2**62, 2**61))
+    b.write_bytes(_pprof_values(2**62))
+    assert profilelab.load(a).samples["value"].sum() == 2**62 + 2**61  # alone: fine
+    with pytest.raises(FormatError, match=f"^{a}, {b}: values of sample type 0 add up to"):
+        profilelab.load([a, b])
+
+
 def test_span_times_past_int64_are_reported_not_fatal() -> None:
     doc = json.loads(_zipkin_links(2, cycle=False))
     doc[0]["timestamp"] = 2**70

@@ -28,6 +28,21 @@ def magnitude_sums(values: np.ndarray) -> list[int]:
     return [(int(h) << 32) + int(lo) for h, lo in zip(high.tolist(), low.tolist(), strict=True)]
 
 
+def check_merged_sums(raws: list[RawProfile]) -> None:
+    """The same check over inputs merged as ``go tool pprof a b`` (sample types by index)."""
+    totals: dict[int, int] = {}
+    for raw in raws:
+        for index, total in enumerate(magnitude_sums(raw.values)):
+            totals[index] = totals.get(index, 0) + total
+    for index, total in totals.items():
+        if total >= _LIMIT:
+            names = ", ".join(dict.fromkeys(r.source for r in raws))
+            raise FormatError(
+                f"{names}: values of sample type {index} add up to {total} across the inputs, "
+                "past 2^63: merged totals would overflow 64-bit integers"
+            )
+
+
 def check_sums(raws: list[RawProfile], name: str) -> None:
     """FormatError naming the input and the sample type whose values add up past 2^63."""
     for raw in raws:
