@@ -5,7 +5,8 @@ input is); ``tests/test_malformed_corpus.py`` writes it to a temporary directory
 every input through ``profilelab.load`` / ``profilelab.load_traces`` and the command line.
 
 Kinds, for every format (pprof, legacy, OTLP binary and JSON, folded, speedscope sampled
-and evented, Chrome ``.cpuprofile``, OTLP traces, Jaeger, Zipkin): empty, truncated,
+and evented, Chrome ``.cpuprofile``, OTLP traces, Jaeger, Zipkin; pstats, Chrome trace
+events, JFR and ``perf script`` text from their own test data): empty, truncated,
 damaged bytes, truncated gzip; for the JSON formats every value kind in the wrong place
 (wrong types, NaN, infinities, huge integers, lone surrogates); deep, cyclic and chained
 trees; decompression bombs; hostile frame and file names; a FIFO, a symlink to
@@ -41,6 +42,7 @@ from tests.pprof_build import PprofBuilder  # noqa: E402
 from tests.test_pprof_malformed import gzip_of_zeros  # noqa: E402
 
 PROFILE, TRACES = "profile", "traces"
+DATA = ROOT / "tests" / "data"
 SPECIAL = ("fifo", "devzero", "directory")
 
 
@@ -118,6 +120,13 @@ LEGACY_HEAP = (
 )
 
 
+PERF_SCRIPT = (
+    b"prog 1234 1000.000001: 250000 cpu-clock:\n"
+    b"\t  401000 work+0x10 (/bin/prog)\n\t  402000 main+0x20 (/bin/prog)\n\n"
+    b"prog 1234 1000.000251: 250000 cpu-clock:\n\t  402000 main+0x20 (/bin/prog)\n\n"
+)
+
+
 def seeds() -> dict[str, tuple[str, bytes]]:
     """Name -> (kind, valid bytes) for every format."""
     world = _tracefix.make_world(n_requests=2)
@@ -134,6 +143,11 @@ def seeds() -> dict[str, tuple[str, bytes]]:
         "otlp-traces-json": (TRACES, _tracefix.otlp_json(world)),
         "jaeger": (TRACES, _tracefix.jaeger_json(world)),
         "zipkin": (TRACES, _tracefix.zipkin_json(world)),
+        # formats added later, from the test data of their own readers
+        "pstats": (PROFILE, (DATA / "python" / "prog.pstats").read_bytes()),
+        "trace-event": (PROFILE, (DATA / "python" / "prog.chrometrace.json").read_bytes()),
+        "jfr": (PROFILE, (DATA / "jfr" / "heavy.jfr").read_bytes()),
+        "perf-script": (PROFILE, PERF_SCRIPT),
     }
 
 

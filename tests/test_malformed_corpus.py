@@ -104,7 +104,9 @@ def test_corpus_covers_every_reader_and_kind(outcomes: list[tuple[Path, Case, An
     names = " ".join(case.name for _, case, _ in outcomes)
     for fmt in ("pprof", "otlp", "otlp-json", "speedscope", "evented", "folded", "cpuprofile"):
         assert f"{fmt}.truncated" in names
-    for fmt in ("legacy", "otlp-traces", "otlp-traces-json", "jaeger", "zipkin"):
+    for fmt in ("legacy", "otlp-traces", "otlp-traces-json", "jaeger", "zipkin", "pstats"):
+        assert f"{fmt}.damaged" in names
+    for fmt in ("trace-event", "jfr", "perf-script"):
         assert f"{fmt}.damaged" in names
     for kind in ("nan", "inf", "huge-int", "surrogate", "list-of-int", "cycle", "chain", "bomb"):
         assert kind in names
