@@ -17,6 +17,7 @@ import difflib
 import importlib
 import pkgutil
 import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 from profilelab import __version__
@@ -77,13 +78,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ProfileLabError as exc:
-        print(f"profilelab: error: {exc}", file=sys.stderr)
+        print(f"profilelab: error: {one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("profilelab: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+
+
+def one_line(text: str) -> str:
+    """``text`` with control, format and separator characters escaped (``\\n``, ``\\u202e``):
+    an error names inputs as given, and a file name must not break the line or reorder it."""
+    return "".join(
+        ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if unicodedata.category(ch) in _UNPRINTABLE
+        else ch
+        for ch in text
+    )
+
+
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:

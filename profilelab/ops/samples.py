@@ -65,8 +65,10 @@ def _type_rows(profile: Profile, types: list[SampleType]) -> pl.DataFrame:
         units = group["sample_unit"].to_list()
         kinds = {s.removesuffix("s") for s in group["sample_type"].to_list()}
         if len(kinds) > 1 or not all(measurement.same_family(units[0], u) for u in units):
+            names = ", ".join(group["source"].unique(maintain_order=True).head(4).to_list())
             raise QueryError(
-                f"inputs have incompatible sample types at index {stype.index}: {sorted(kinds)}"
+                f"{names}: inputs have incompatible sample types at index {stype.index}: "
+                f"{sorted(kinds)}"
             )
         finest = measurement.common_unit(units) if len(set(units)) > 1 else units[0]
         ratios = [measurement.scale(1, u, finest)[0] if u != finest else 1.0 for u in units]
