@@ -214,6 +214,8 @@ class ProfileServer:
                 self.grpc = GrpcReceiver(self, host, grpc_port, tls_cert=tls_cert, tls_key=tls_key)
             except BaseException:
                 self._sock.close()
+                self._pool.shutdown()
+                self.committer.close()
                 raise
 
     @property
