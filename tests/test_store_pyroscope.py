@@ -141,6 +141,22 @@ def test_push_errors_are_connect_errors(server) -> None:
     assert server.store.profiles().height == 0
 
 
+def test_the_profiles_of_one_push_share_the_size_limit(tmp_path: Path) -> None:
+    """Each profile fits the limit alone; together they would not: 413, nothing stored."""
+    store = profilelab.open_store(tmp_path / "store")
+    srv = ProfileServer(store, "127.0.0.1", 0, max_inflated=4 << 20).start()
+    try:
+        folded = gzip.compress(b"main;work 1\n" * (200 << 10), 1)  # 2.4 MiB inflated
+        body = _push_request([folded] * 3, "big").SerializeToString()
+        status, _, data = _post(srv, PUSH_PATH, body, "application/proto")
+        assert status == 413 and json.loads(data)["code"] == "resource_exhausted", data
+        one = _push_request([folded], "big").SerializeToString()
+        assert _post(srv, PUSH_PATH, one, "application/proto")[0] == 200
+        assert store.profiles('{service_name="big"}').height == 1
+    finally:
+        srv.close()
+
+
 def test_ingest_pprof_folded_lines_and_multipart(server, tmp_path: Path) -> None:
     made = make_profiles(tmp_path / "in", 2)
     name = quote("shop.cpu{env=prod,zone=a}")

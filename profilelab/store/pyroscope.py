@@ -98,7 +98,8 @@ PushRequest, PushResponse = _messages()
 def push_items(
     body: bytes, json_body: bool, source: str, given: Mapping[str, str], limit: int, now_ns: int
 ) -> list[Item]:
-    """The profiles of a ``PushRequest`` as items to store (FormatError when malformed)."""
+    """The profiles of a ``PushRequest`` as items to store (FormatError when malformed);
+    together they may inflate to ``limit`` bytes (TooLargeError beyond)."""
     req = PushRequest()
     try:
         if json_body:
@@ -109,17 +110,21 @@ def push_items(
         what = "JSON" if json_body else "protobuf"
         raise FormatError(f"not a push.v1.PushRequest ({what}): {_one_line(exc)}") from None
     items = []
+    # the profiles of one push share the inflated-size budget: many small gzip members
+    # must not add up to many times the limit
+    n = sum(1 for series in req.series for sample in series.samples if sample.raw_profile)
+    each = max(1, limit // max(1, n))
     for s, series in enumerate(req.series):
         labels = {p.name: p.value for p in series.labels}
         for k, sample in enumerate(series.samples):
             if not sample.raw_profile:
                 continue
-            where = f"series {s} sample {k}"
-            profile = load_bounded(bytes(sample.raw_profile), where, limit)
+            raw = bytes(sample.raw_profile)
+            profile = load_bounded(raw, f"series {s} sample {k}", each)
             items.append(
                 Item(
                     profile,
-                    digest_bytes(bytes(sample.raw_profile)),
+                    digest_bytes(raw),
                     labels=_labels(labels, given),
                     default_time_ns=now_ns,
                     source=source,

@@ -467,6 +467,8 @@ class ProfileServer:
             return make()
         except _Reject:
             raise
+        except TooLargeError as exc:
+            raise _Reject(413, _first_line(exc)) from None
         except ProfileLabError as exc:
             raise _Reject(400, _first_line(exc)) from None
         except Exception as exc:  # a decoder bug must not cost the connection its answer
