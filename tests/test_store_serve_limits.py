@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -151,6 +152,28 @@ def test_slow_headers_do_not_hold_a_connection(tmp_path: Path) -> None:
         with socket.create_connection(srv.server_address, timeout=30) as ok:
             ok.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             assert _read_response(ok.makefile("rb")) == (200, b"ok\n")
+    finally:
+        srv.close()
+
+
+def test_connections_past_the_cap_get_503(tmp_path: Path) -> None:
+    store = profilelab.open_store(tmp_path / "store")
+    srv = ProfileServer(store, "127.0.0.1", 0, max_connections=2).start()
+    try:
+        idle = [socket.create_connection(srv.server_address, timeout=30) for _ in range(2)]
+        with socket.create_connection(srv.server_address, timeout=30) as third:
+            third.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _read_response(third.makefile("rb"))[0] == 503
+        for sock in idle:
+            sock.close()
+        for _ in range(100):  # once the server has noticed the closed connections
+            with socket.create_connection(srv.server_address, timeout=30) as later:
+                later.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                answer = _read_response(later.makefile("rb"))
+            if answer[0] != 503:
+                break
+            time.sleep(0.1)
+        assert answer == (200, b"ok\n")
     finally:
         srv.close()
 
