@@ -86,6 +86,7 @@ def _load_builtin_formats() -> None:
             jfr,
             legacy,
             otlp,
+            perf_script,
             pprof,
             pstats,
             speedscope,
@@ -96,6 +97,15 @@ def _load_builtin_formats() -> None:
         pprof.register_format()
         # Text and JSON formats go ahead of pprof, whose sniff accepts many text first bytes;
         # each registers first, so the last registered (legacy, the strictest) is tried first.
-        for module in (jfr, cpuprofile, trace_event, speedscope, folded, legacy, pstats):
+        for module in (
+            jfr,
+            cpuprofile,
+            trace_event,
+            speedscope,
+            folded,
+            perf_script,
+            legacy,
+            pstats,
+        ):
             module.register_format()
         _loaded = True

@@ -24,7 +24,8 @@ Four sample types, times in nanoseconds:
 
 Untrusted input: ``marshal.loads`` runs in C and refuses deep nesting itself; the result
 must have exactly the shape above (anything else, code objects included, is one
-FormatError), and the rebuilt flame graph is bounded in depth and number of paths.
+FormatError), the input's size is bounded as every input's is (readers/limits.py), and
+the rebuilt flame graph is bounded in depth and number of paths.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ SAMPLE_TYPES = [
     ("calls", "count"),
     ("primitive_calls", "count"),
 ]
-MAX_BYTES = 1 << 30
 MAX_DEPTH = 256  # frames per rebuilt stack
 MAX_PATHS = 200_000  # rebuilt stacks; beyond, paths stop where they are
 _DICT = (0x7B, 0xFB)  # marshal TYPE_DICT, with or without FLAG_REF
@@ -106,8 +106,6 @@ def read(inp: Input) -> list[RawProfile]:
 
 
 def _load(inp: Input) -> Any:
-    if len(inp.data) > MAX_BYTES:
-        raise FormatError(f"{inp.name}: pstats file larger than {MAX_BYTES} bytes")
     try:
         return marshal.loads(inp.data)
     except (EOFError, ValueError, TypeError) as exc:
