@@ -245,3 +245,40 @@ def test_ingest_jfr(server, corpus: Path) -> None:
     )
     assert status == 200, data
     assert server.store.profiles('{service_name="kafka", env="dev"}').height >= 1
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("profilelab.readers.jfr") is None, reason="no JFR reader yet"
+)
+def test_ingest_jfr_form_with_the_java_agents_labels(server, corpus: Path) -> None:
+    """What the Pyroscope Java agent sends with -Dpyroscope.format=jfr: jfr + labels parts."""
+    from profilelab.readers._input import open_input
+    from profilelab.readers.jfr import read_recording
+
+    testdata = corpus / "grafana-pyroscope/pkg/og/convert/jfr/testdata"
+    jfr, labels = (testdata / "dump1.jfr.gz").read_bytes(), (testdata / "dump1.labels.pb.gz")
+    boundary = "b0undary"
+    form = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+            + data
+            + b"\r\n"
+            for name, data in (("jfr", jfr), ("labels", labels.read_bytes()))
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    status, _, data = _post(
+        server,
+        f"{INGEST_PATH}?name=javaapp{{env=dev}}&format=jfr&spyName=javaspy",
+        form,
+        f"multipart/form-data; boundary={boundary}",
+    )
+    assert status == 200, data
+    stored = server.store.query('{service_name="javaapp"}')
+    expected = profilelab.model.builder.build(
+        read_recording(open_input(jfr), gzip.decompress(labels.read_bytes()))
+    )
+    assert stored.samples["value"].sum() == expected.samples["value"].sum()
+    keys = set(stored.labels["key"])
+    assert keys - {"thread.name", "thread.id", "thread.state"}  # context labels arrived
