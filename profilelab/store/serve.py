@@ -319,7 +319,7 @@ class ProfileServer:
         body = await self.read_body(request)
         name = f"otlp-http:{_client(request)}"
         loop = asyncio.get_running_loop()
-        n, rejected, why = await loop.run_in_executor(self._pool, self.spans_sync, body, name)
+        n, rejected, why = await loop.run_in_executor(None, self.spans_sync, body, name)
         self.stats.count(200, spans=n)
         return Response(traces_response(rejected, why, ctype == JSON), 200, media_type=ctype)
 
@@ -429,8 +429,10 @@ class ProfileServer:
         return sum(item.profile.profiles.height for item in items)
 
     def spans_sync(self, body: bytes, name: str) -> tuple[int, int, str]:
-        """Decode OTLP traces and commit their spans (blocking): (stored, rejected, why)."""
-        spans = self._decode_guarded(lambda: _spans(body, name, self.max_inflated))
+        """Decode OTLP traces (on a decoder thread) and commit their spans on this one:
+        (stored, rejected, why). Blocks; never call it from a decoder thread."""
+        limit = self.max_inflated
+        spans = self._pool.submit(self._decode_guarded, lambda: _spans(body, name, limit)).result()
         if spans is None:
             return 0, 0, ""
         dropped = spans.problems.filter(spans.problems["dropped"].fill_null(False))
