@@ -144,6 +144,7 @@ def test_bodies_and_their_gzip_are_bounded(tmp_path: Path, target, monkeypatch) 
     assert all(st.failed == 1 for st in scraper.stats.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_cli_scrape_stops_promptly_on_a_signal_while_a_target_trickles(
     tmp_path: Path, target, sig: int

@@ -60,7 +60,7 @@ def test_a_poisoning_client_never_costs_valid_clients_their_exports(server) -> N
 
     def client(k: int) -> None:
         conn = http.client.HTTPConnection(*server.server_address, timeout=60)
-        for i in range(6):
+        for i in range(5):
             body = otlp_export(f"svc{k}", seed=k * 100 + i)
             status, _, data = _post(server, body, conn=conn)
             if status == 200:
@@ -87,7 +87,7 @@ def test_a_poisoning_client_never_costs_valid_clients_their_exports(server) -> N
     assert all(got == want for got, want in poison_answers), poison_answers
     rows = profilelab.open_store(server.store.root, create=False).profiles()
     stored = set(rows["input_id"])
-    assert {i for i, _ in acked} <= stored and len(acked) == 48
+    assert {i for i, _ in acked} <= stored and len(acked) == 40
     assert rows.filter(rows["service"] == long_service).height == 1  # stored faithfully
 
 
@@ -99,11 +99,20 @@ def test_messages_never_show_server_paths(server, monkeypatch) -> None:
         raise StoreError(f"{self.root}/catalog: disk full")
 
     monkeypatch.setattr(Store, "write", broken)
-    status, _, data = _post(server, otlp_export("order", 3), {"Content-Type": "application/json"})
-    assert status == 400  # not JSON, but the point is the next one
-    status, _, data = _post(server, otlp_export("order", 3), {"Accept": "*/*"})
-    assert status == 503
-    assert str(server.store.root) not in data.decode("utf-8", "replace")
+    for ctype in (PB, "application/json"):
+        body = otlp_export("order", 3)
+        if ctype != PB:
+            from google.protobuf import json_format
+            from opentelemetry.proto.collector.profiles.v1development import (
+                profiles_service_pb2 as svc,
+            )
+
+            req = svc.ExportProfilesServiceRequest.FromString(body)
+            body = json_format.MessageToJson(req).encode()
+        status, _, data = _post(server, body, {"Content-Type": ctype})
+        assert status == 503
+        text = data.decode("utf-8", "replace")
+        assert "retry later" in text and str(server.store.root) not in text
 
 
 def _read_response(f) -> tuple[int, bytes]:  # type: ignore[no-untyped-def]
@@ -238,6 +247,7 @@ def _peak_rss_mb(pid: int) -> float:
     return int(m.group(1)) / 1024
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
 def test_bombs_get_413_within_bounded_memory(tmp_path: Path) -> None:
     """Gzip and JSON bombs (119 KiB of gzip for 120 MiB of JSON took 922 MB per request)."""
@@ -281,6 +291,7 @@ ROUTES = [
 ]
 
 
+@pytest.mark.slow
 def test_every_route_answers_any_body_with_a_status(server) -> None:
     """Random and mangled bodies get 2xx or 4xx on every route: never a dropped connection
     or a 5xx (hypothesis drives the bodies)."""

@@ -160,6 +160,7 @@ def test_http_traces_refuse_bad_bodies(server) -> None:
     assert server.store.spans().spans.height == 0
 
 
+@pytest.mark.slow
 def test_cli_serve_with_token_file_and_grpc_port(tmp_path: Path) -> None:
     import os
     import re
