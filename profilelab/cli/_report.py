@@ -23,7 +23,9 @@ _FILTERS = {
 }
 
 
-def add_report_options(p: argparse.ArgumentParser) -> None:
+def add_report_options(
+    p: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "csv", "json")
+) -> None:
     """Add the pprof-style options (trimming options only change ``top``, as in pprof)."""
     p.add_argument("files", nargs="+", metavar="FILE", help="profiles (merged, as pprof does)")
     g = p.add_argument_group("sample selection (pprof's names and defaults)")
@@ -84,7 +86,31 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="omit the profile lines of the text header",
     )
-    o.add_argument("--format", choices=("text", "csv", "json"), default="text")
+    o.add_argument("--format", choices=formats, default=formats[0])
+    o.add_argument(
+        "--names",
+        choices=("pprof", "full"),
+        help="function names as pprof prints them (C++/Rust/generic names simplified) or "
+        "as stored (default: pprof for text, full for csv/json)",
+    )
+
+
+def add_source_options(p: argparse.ArgumentParser) -> None:
+    """``--source-path`` and ``--trim-path``: where source files are (pprof's flags)."""
+    g = p.add_argument_group("source files (pprof's -source_path and -trim_path)")
+    g.add_argument(
+        "--source-path",
+        "--source_path",
+        metavar="DIRS",
+        help="':'-separated directories searched, with their parents, for source files "
+        "(default: the current directory)",
+    )
+    g.add_argument(
+        "--trim-path",
+        "--trim_path",
+        metavar="PREFIX",
+        help="':'-separated prefixes removed from the profile's file names first",
+    )
 
 
 def options_from(args: argparse.Namespace) -> ReportOptions:
@@ -121,6 +147,11 @@ def options_from(args: argparse.Namespace) -> ReportOptions:
         normalize=args.normalize,
         drop_frames=args.drop_frames,
         compact_labels=args.compact_labels,
+        names=getattr(args, "names", None),
+        call_tree=getattr(args, "call_tree", False),
+        relative_percentages=getattr(args, "relative_percentages", False),
+        source_path=getattr(args, "source_path", None),
+        trim_path=getattr(args, "trim_path", None),
     )
 
 

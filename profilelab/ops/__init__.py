@@ -16,15 +16,28 @@ show, show_from, prune_from, noinlines), ``labels`` (tag filters), ``granularity
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from profilelab.ops.report_graph import GraphTables
 
 from profilelab.model.profile import Profile
 from profilelab.ops.options import ReportOptions
 from profilelab.ops.pipeline import Prepared, prepare
 
-__all__ = ["Prepared", "ReportOptions", "peek", "prepare", "tags", "top", "traces"]
+__all__ = [
+    "Prepared",
+    "ReportOptions",
+    "call_graph",
+    "peek",
+    "prepare",
+    "source_list",
+    "tags",
+    "top",
+    "traces",
+]
 
 
 def _options(options: ReportOptions | None, kwargs: dict[str, Any]) -> ReportOptions:
@@ -64,3 +77,35 @@ def traces(profile: Profile, options: ReportOptions | None = None, **kwargs: Any
     from profilelab.ops.report_traces import traces as run
 
     return run(prepare(profile, _options(options, kwargs), all_types=True))
+
+
+def source_list(
+    profile: Profile, regex: str, options: ReportOptions | None = None, **kwargs: Any
+) -> pl.DataFrame:
+    """pprof's ``-list REGEX`` as a frame: function, file, line, flat, cum, source.
+
+    Source files are searched in ``source_path`` (default: the current directory) after
+    ``trim_path``, as pprof searches them; lines of files that cannot be read are absent.
+    """
+    from profilelab.ops.report_list import list_table
+    from profilelab.ops.report_list import source_list as run
+
+    opts = _options(options, kwargs).with_(granularity="lines")
+    return list_table(run(prepare(profile, opts), regex))
+
+
+def call_graph(
+    profile: Profile, options: ReportOptions | None = None, **kwargs: Any
+) -> GraphTables:
+    """The call graph that ``-dot`` draws, as ``(nodes, edges)`` tables.
+
+    pprof's selection applies: ``nodecount`` (default 80), ``nodefraction`` (0.005),
+    ``edgefraction`` (0.001), ``call_tree``; names are pprof's unless ``names="full"``.
+    """
+    from profilelab.ops.report_graph import call_graph as run
+    from profilelab.ops.report_graph import graph_options, graph_tables
+
+    opts = graph_options(_options(options, kwargs))
+    if opts.names is None:
+        opts = opts.with_(names="pprof")
+    return graph_tables(run(prepare(profile, opts), kind="dot"))

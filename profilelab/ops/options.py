@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from profilelab.model.profile import Profile
 
 GRANULARITIES = ("functions", "filefunctions", "files", "lines", "addresses")
+NAMES = ("pprof", "full")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,13 @@ class ReportOptions:
     normalize: bool = False  # scale the profile to the base's total first
     drop_frames: bool = True  # apply the profile's own drop_frames/keep_frames
     compact_labels: bool = False  # text header without the profile lines (-compact_labels)
+    # "pprof": function names simplified as go tool pprof prints them (ops/demangle.py);
+    # "full": as stored. None: pprof for text reports, full for tables and the API.
+    names: str | None = None
+    call_tree: bool = False  # graph: one node per call path (-call_tree; dot and callgrind)
+    relative_percentages: bool = False  # percentages of the filtered total (-relative_percentages)
+    source_path: str | None = None  # where list finds source files (-source_path, ":"-separated)
+    trim_path: str | None = None  # prefixes removed from file names (-trim_path)
 
     def with_(self, **changes: Any) -> ReportOptions:
         return replace(self, **changes)
@@ -59,6 +67,8 @@ class ReportOptions:
             raise QueryError(
                 f"granularity {self.granularity!r} is not one of {', '.join(GRANULARITIES)}"
             )
+        if self.names is not None and self.names not in NAMES:
+            raise QueryError(f"names {self.names!r} is not one of {', '.join(NAMES)}")
         if self.nodecount is not None and self.nodecount < 0:
             raise QueryError(f"nodecount must be >= 0, got {self.nodecount}")
         if self.nodefraction is not None and not 0 <= self.nodefraction <= 1:

@@ -31,8 +31,12 @@ def report(
 ) -> str:
     """``kind`` is top, peek (needs ``regex``), tags or traces; ``fmt`` text, csv or json."""
     opts = options or options_mod.ReportOptions()
+    if kind in GRAPH_KINDS:
+        return _graph_report(profile, kind, opts, fmt, regex)
     if fmt not in FORMATS:
         raise QueryError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if opts.names is None:  # text shows pprof's names; tables keep the full ones
+        opts = opts.with_(names="pprof" if fmt == "text" else "full")
     if kind == "top":
         return _top(profile, opts, fmt)
     if kind == "peek":
@@ -65,6 +69,67 @@ def _top(profile: Profile, opts: options_mod.ReportOptions, fmt: str) -> str:
     if fmt == "csv":
         return to_csv(table.select(TOP_COLUMNS))
     return to_json(table)
+
+
+#: Reports of the call graph and of source lines, with the formats each one has.
+GRAPH_KINDS = {
+    "list": ("text", "csv", "json", "html"),
+    "dot": ("text",),
+    "tree": ("text",),
+    "callgrind": ("text",),
+}
+
+
+def _graph_report(
+    profile: Profile, kind: str, opts: options_mod.ReportOptions, fmt: str, regex: str | None
+) -> str:
+    formats = GRAPH_KINDS[kind]
+    if fmt not in formats:
+        raise QueryError(f"format {fmt!r} is not one of {', '.join(formats)} for {kind}")
+    if opts.names is None:
+        opts = opts.with_(names="full" if fmt in ("csv", "json") else "pprof")
+    if kind == "list":
+        if not regex:
+            raise QueryError("list needs a regex")
+        return _list(profile, opts, fmt, regex)
+    return _graph(profile, kind, opts)
+
+
+def _graph(profile: Profile, kind: str, opts: options_mod.ReportOptions) -> str:
+    from profilelab.ops.report_graph import call_graph, graph_options, object_files
+    from profilelab.render import graph
+
+    if kind == "callgrind":  # pprof: addresses, inlines kept, never trimmed
+        opts = opts.with_(
+            granularity="addresses",
+            noinlines=False,
+            nodecount=0,
+            nodefraction=0.0,
+            edgefraction=0.0,
+        )
+    opts = graph_options(opts)
+    prepared = prepare(profile, opts)
+    g = call_graph(prepared, kind=kind)
+    if kind == "dot":
+        return graph.dot_text(prepared, g)
+    if kind == "tree":
+        return graph.tree_text(prepared, g)
+    return graph.callgrind_text(prepared, g, object_files(prepared))
+
+
+def _list(profile: Profile, opts: options_mod.ReportOptions, fmt: str, regex: str) -> str:
+    from profilelab.ops.report_list import list_table, source_list
+    from profilelab.render import source
+
+    # pprof's -list: line granularity, never trimmed (applyCommandOverrides).
+    prepared = prepare(profile, opts.with_(granularity="lines"))
+    result = source_list(prepared, regex)
+    if fmt == "text":
+        return source.list_text(prepared, result)
+    if fmt == "html":
+        return source.list_html(prepared, result)
+    table = list_table(result)
+    return to_csv(table) if fmt == "csv" else to_json(table)
 
 
 def _default(value: float | None, default: float) -> float:
