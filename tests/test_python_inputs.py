@@ -122,6 +122,30 @@ def test_chrome_trace_with_a_cpu_profile_inside_is_not_a_cpuprofile() -> None:
     assert profile.top()["name"].to_list() == ["RunTask"]
 
 
+def test_devtools_trace_reads_its_cpu_profile() -> None:
+    """Profile + ProfileChunk events are read instead of the trace's other events; chunks
+    that name nodes which never arrived lose those references."""
+    nodes = [
+        {"id": 1, "callFrame": {"functionName": "(root)"}},
+        {"id": 2, "parent": 1, "callFrame": {"functionName": "work", "url": "a.js"}},
+        {"id": 3, "parent": 99, "callFrame": {"functionName": "orphan"}},
+    ]
+    chunk = {"cpuProfile": {"nodes": nodes, "samples": [2, 2, 42, 2]}, "timeDeltas": [5] * 4}
+    events = [
+        {"ph": "M", "name": "thread_name", "pid": 7, "tid": 1, "args": {"name": "Main"}},
+        event("P", "Profile", 0, id="0x1", args={"data": {"startTime": 100}}),
+        event("P", "ProfileChunk", 1, id="0x1", args={"data": chunk}),
+        event("X", "RunTask", 0, dur=50),
+    ]
+    profile = profilelab.load(json.dumps({"traceEvents": events}).encode())
+    profile.check()
+    assert profile.profiles["format"].unique().to_list() == ["trace-event"]
+    top = profile.top(sample_index="wall")
+    assert top["name"].to_list() == ["work"]  # RunTask is not read; sample 42 dropped
+    assert top["flat"].to_list() == [15]  # 3 samples; the dropped one's time goes on
+    assert labelled(profile, pid="7", tid="1", thread_name="Main").samples.height > 0
+
+
 @pytest.mark.parametrize(
     ("doc", "expected"),
     [

@@ -196,3 +196,79 @@ def test_cpuprofile_equals_speedscope_but_for_the_last_sample() -> None:
     )
     assert sp.same(sp.self_total(trimmed), sp.by_name(snap.frames), 1) == []
     assert sp.same(sp.self_total(profile), sp.by_name(snap.frames), 1) != []
+
+
+# --- DevTools timelines: V8 CPU profiles inside trace events -------------------------------
+
+TIMELINES = {
+    "importFromChromeTimeline": "Chrome/65/simple-timeline.json",
+    "importFromChromeTimeline chunked": "Chrome/65/simple-timeline.json",
+    "importFromChromeTimeline Chrome 69": "Chrome/69/simple.json",
+    "importFromChromeTimeline Chrome 116": "Chrome/116/Trace-20230603T221323.json",
+    "importFromChromeTimeline Workers Chrome 66": "Chrome/66/worker.json",
+    "importFromChromeTimeline Workers Chrome 70": "Chrome/70/worker.json",
+    "importTraceEvents Chrome 141 profile with missing arg data": "Chrome/141/no-arg-data.json",
+}
+
+
+def timeline_path(corpus_root: Path | None, rel: str) -> Path:
+    copied = DATA / "Chrome" / Path(rel).name
+    if rel.endswith("no-arg-data.json"):
+        return copied
+    if corpus_root is None:
+        pytest.skip("../shared/corpus is not present")
+    return corpus_root / "jlfwong-speedscope/sample/profiles" / rel
+
+
+def speedscope_cpu_self(profile: profilelab.Profile) -> list[dict[str, float]]:
+    """Per embedded CPU profile, self per function weighted as speedscope weighs V8
+    samples: the time to the next sample on a clock that never runs backwards, none for
+    the last sample. profilelab's .cpuprofile values differ in exactly these two places
+    (its last sample runs to endTime; after a negative timeDelta the next gap is measured
+    from the earlier time): docs/formats.md."""
+    leaf = profile.stacks.select("stack_id", frame_id=pl.col("frame_ids").list.first()).join(
+        profile.frames.select("frame_id", "function"), on="frame_id", how="left"
+    )
+    out = []
+    for pid in profile.profiles.filter(pl.col("sample_type") == "wall")["profile_id"]:
+        samples = (
+            profile.samples.filter(pl.col("profile_id") == pid)
+            .sort("sample_index")
+            .with_columns(clock=pl.col("time_ns").cum_max())
+            .with_columns(w=(pl.col("clock").shift(-1) - pl.col("clock")).fill_null(0) / 1000)
+            .join(leaf, on="stack_id", how="left")
+        )
+        totals = samples.group_by("function").agg(pl.col("w").sum())
+        out.append({str(f): float(w) for f, w in totals.iter_rows() if f is not None})
+    return out
+
+
+@pytest.mark.parametrize("test", list(TIMELINES))
+def test_devtools_timelines_equal_speedscope_for_named_functions(
+    request: pytest.FixtureRequest, test: str
+) -> None:
+    """The CPU profiles of DevTools recordings: weighted as speedscope weighs them
+    (speedscope_cpu_self), every named function's self equals speedscope's. Documented
+    differences: speedscope drops (idle) and (root), stacks (program) and (garbage
+    collector) on the previous sample's stack (so totals above them differ), and names
+    anonymous functions "(anonymous file:line)"."""
+    rel = TIMELINES[test]
+    root = None
+    if not rel.endswith("no-arg-data.json"):
+        root = request.getfixturevalue("corpus")
+    profile = profilelab.load(timeline_path(root, rel))
+    profile.check()
+    assert profile.profiles["format"].unique().to_list() == ["trace-event"]
+    # speedscope also lists a profile whose chunks held no nodes; profilelab has none
+    snaps = [s for s in dict(sp.load(SNAPS / "chrome.test.ts.snap"))[test][1] if s.frames]
+    parts = speedscope_cpu_self(profile)
+    assert len(parts) == len(snaps)
+    for got, snap in zip(parts, snaps, strict=True):
+        want = sp.by_name(snap.frames)
+        named = {n for n in set(got) | set(want) if not n.startswith("(")}
+        assert named
+        for name in named:
+            assert got.get(name, 0) == want.get(name, (0, 0))[0], (snap.name, name)
+        if " - " in snap.name:  # several threads: the thread name is a label
+            thread = snap.name.split(" - ", 1)[1]
+            assert sp.labelled(profile, thread_name=thread).samples.height > 0

@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 from profilelab.errors import FormatError
 from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
+from profilelab.readers import _trace_cpuprofile as cpu
 from profilelab.readers import _trace_event_repair as repair
 from profilelab.readers._input import Input
 from profilelab.readers._speedscope_evented import _paths, _tree
@@ -69,6 +70,9 @@ def sniff(data: bytes) -> bool:
 def read(inp: Input) -> list[RawProfile]:
     events = _events(_load(inp), inp.name)
     table = _table(events, inp.name)
+    embedded = _embedded_cpu_profiles(table, events, inp)
+    if embedded:
+        return embedded
     seq = _sequence(table, events)
     raw = _build(seq, table, events, inp.name)
     raw.source_id = digest_bytes(inp.raw)
@@ -156,6 +160,16 @@ def _table(events: list[Any], name: str) -> pl.DataFrame:
     if bad.height:
         raise FormatError(f"{name}: trace event {bad['idx'][0]} has a non-finite 'ts'")
     return table
+
+
+def _embedded_cpu_profiles(table: pl.DataFrame, events: list[Any], inp: Input) -> list[RawProfile]:
+    """The V8 CPU profiles a DevTools trace holds, if any (read instead of its events)."""
+    rows = table.filter(pl.col("name").is_in(cpu.NAMES)).sort("ts", nulls_last=True)
+    if not rows.height:
+        return []
+    _, thread = _metadata_names(table, events)
+    threads = {(p, t): n for p, t, n in thread.iter_rows()}
+    return cpu.read(events, rows["idx"].to_list(), threads, inp, FORMAT)
 
 
 def _lane() -> pl.Expr:
