@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -182,6 +183,10 @@ def test_version_regression_is_the_database_and_same_versus_same_is_not(
     assert "main.(*Service).loadProductsOneByOne" in f.facts["appeared"]
     assert f.facts["profiles"] == (24, 24)
     assert "main.(*DB).Query went from" in f.headline
+    # shares fell for functions whose cost per order rose: they "lost share", not "got cheaper"
+    assert re.fullmatch(
+        r"\d+ functions gained share of CPU significantly, \d+ lost share .*", f.details[0]
+    )
     # two halves of the same version: instance noise, not a regression
     same = playbooks.version_regression(
         fleet,

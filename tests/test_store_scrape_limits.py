@@ -125,18 +125,22 @@ def test_every_outcome_is_counted_with_one_deadline(tmp_path: Path, target) -> N
 def test_bodies_and_their_gzip_are_bounded(tmp_path: Path, target, monkeypatch) -> None:
     monkeypatch.setattr(scrape, "MAX_RESPONSE", 64 << 10)
     monkeypatch.setattr(scrape, "MAX_INFLATED", 1 << 20)
-    bomb = gzip.compress(b"\0" * (8 << 20))  # 8 MiB once inflated, 8 KiB sent
+    # 8 MiB of folded stacks once inflated (a known format: only the size stops it)
+    bomb = gzip.compress(b"main;work 1\n" * (700 << 10))
     big = target(_http(b"y" * (100 << 10)))
     pprof_bomb = target(_http(bomb))
     encoded_bomb = target(_http(gzip.compress(b"\0" * (8 << 20)), "Content-Encoding: gzip\r\n"))
+    zeros = target(_http(gzip.compress(b"\0" * (8 << 20))))  # refused from its first bytes
     store = profilelab.open_store(tmp_path / "s")
-    jobs = parse_config(_config([big.address, pprof_bomb.address, encoded_bomb.address]))
+    addresses = [big.address, pprof_bomb.address, encoded_bomb.address, zeros.address]
+    jobs = parse_config(_config(addresses))
     scraper = Scraper(store, jobs)
     scraper.run(once=True)
     errors = {k.split("/")[1]: st.last_error for k, st in scraper.stats.items()}
     assert "over 65536" in errors[big.address] or "larger than 65536" in errors[big.address]
     assert "past the limit of 1048576" in errors[pprof_bomb.address]
     assert "past the limit of 1048576" in errors[encoded_bomb.address]
+    assert "unrecognized format inside gzip" in errors[zeros.address]
     assert all(st.failed == 1 for st in scraper.stats.values())
 
 

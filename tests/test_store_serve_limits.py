@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from store_util import ROOT, otlp_export, otlp_total
+from store_util import ROOT, otlp_export, otlp_total, post
 
 import profilelab
 from profilelab.model.ids import digest_bytes
@@ -26,21 +26,14 @@ PB = "application/x-protobuf"
 
 
 def _post(
-    url_or_srv: ProfileServer | tuple[str, int],
+    where: ProfileServer | tuple[str, int],
     body: bytes,
     headers: dict[str, str] | None = None,
     path: str = PATH,
     conn: http.client.HTTPConnection | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    host, port = url_or_srv.server_address if isinstance(url_or_srv, ProfileServer) else url_or_srv
-    own = conn is None
-    conn = conn or http.client.HTTPConnection(host, port, timeout=60)
-    conn.request("POST", path, body=body, headers={"Content-Type": PB, **(headers or {})})
-    resp = conn.getresponse()
-    data = resp.read()
-    if own:
-        conn.close()
-    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    address = where.server_address if isinstance(where, ProfileServer) else where
+    return post(address, path, body, {"Content-Type": PB, **(headers or {})}, conn)
 
 
 @pytest.fixture
@@ -145,6 +138,23 @@ def test_keep_alive_stays_in_sync_after_refused_requests(server) -> None:
             sock.recv(1)
 
 
+def test_slow_headers_do_not_hold_a_connection(tmp_path: Path) -> None:
+    """A client trickling its headers (or sending nothing) is cut off; answers still flow."""
+    store = profilelab.open_store(tmp_path / "store")
+    srv = ProfileServer(store, "127.0.0.1", 0, header_timeout=0.5).start()
+    try:
+        with socket.create_connection(srv.server_address, timeout=30) as silent:
+            with socket.create_connection(srv.server_address, timeout=30) as slow:
+                slow.sendall(b"POST " + PATH.encode() + b" HTTP/1.1\r\nHo")
+                assert slow.recv(1) == b""  # closed by the server, no request answered
+            assert silent.recv(1) == b""
+        with socket.create_connection(srv.server_address, timeout=30) as ok:
+            ok.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _read_response(ok.makefile("rb")) == (200, b"ok\n")
+    finally:
+        srv.close()
+
+
 def test_auth_rejects_a_missing_or_wrong_token(tmp_path: Path) -> None:
     store = profilelab.open_store(tmp_path / "store")
     srv = ProfileServer(store, "127.0.0.1", 0, token="s3cret").start()
@@ -225,7 +235,7 @@ def test_bombs_get_413_within_bounded_memory(tmp_path: Path) -> None:
         for body, ctype in ((json_bomb, "application/json"), (zeros, PB)):
             status, _, data = _post(addr, body, {"Content-Type": ctype, "Content-Encoding": "gzip"})
             assert status == 413, data
-            assert b"limit" in data
+            assert b"gzip data inflates" in data
         huge = b"{" + b" " * (20 << 20) + b"}"  # over --max-body on the wire
         assert _post(addr, huge, {"Content-Type": "application/json"})[0] == 413
         grown = _peak_rss_mb(proc.pid) - base

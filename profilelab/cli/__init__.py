@@ -27,8 +27,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command, or of ``command`` alone when a module of that name
     registers it (enough to run it, and much cheaper than importing every command)."""
     names = _command_modules()
-    if command in names:
-        parser = _parser([command])
+    # A command named like a builtin lives in ``<name>_.py`` (``list`` -> ``list_.py``) so
+    # that importing it does not shadow the builtin in this package.
+    module = command if command in names else f"{command}_"
+    if module in names:
+        parser = _parser([module])
         if command in _subparsers(parser).choices:
             return parser
     return _parser(names)
@@ -58,7 +61,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = [*(sys.argv[1:] if argv is None else argv)]  # (`list` is the list command here)
     parser = build_parser(argv[0] if argv else None)
     commands = _subparsers(parser).choices
     if argv and not argv[0].startswith("-") and argv[0] not in commands:
@@ -84,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'top'?)`` for the closest of ``choices``, else ``""``."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, [*choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         base = profilelab.load(args.diff_base)
         from profilelab.writers.pprof import write_diff
 
-        _emit(args.output, lambda out: write_diff(profile, base, out))
+        _emit(args.output, lambda out: write_diff(profile, base, out), fmt)
         return 0
     from profilelab import writers
 
@@ -128,12 +128,15 @@ def run(args: argparse.Namespace) -> int:
     _emit(
         args.output,
         lambda out: writers.write(profile, out, fmt, sample_type=args.sample_index, **options),
+        fmt,
     )
     return 0
 
 
-def _emit(output: str, write: Callable[[BinaryIO], None]) -> None:
-    """Write to stdout, or to a temporary file renamed over OUT once complete."""
+def _emit(output: str, write: Callable[[BinaryIO], None], fmt: str) -> None:
+    """Write to stdout, or to a temporary file renamed over OUT once complete (with the
+    permissions a new file gets, 0666 minus the umask, not the temporary file's 0600);
+    then say what was written."""
     if output == "-":
         write(sys.stdout.buffer)
         sys.stdout.buffer.flush()
@@ -146,7 +149,11 @@ def _emit(output: str, write: Callable[[BinaryIO], None]) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             write(out)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    print(f"wrote {output} ({fmt}, {target.stat().st_size:,} bytes)")

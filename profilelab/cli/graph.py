@@ -9,7 +9,7 @@ from pathlib import Path
 
 import profilelab
 from profilelab.cli._common import add_command
-from profilelab.cli._report import add_report_options, add_source_options, options_from
+from profilelab.cli._report import add_report_options, add_source_options, options_from, write
 
 FORMATS = ("dot", "svg", "png", "tree", "callgrind")
 
@@ -50,12 +50,16 @@ def run(args: argparse.Namespace) -> int:
     profile = profilelab.load(args.files)
     kind = "dot" if args.format in ("dot", "svg", "png") else args.format
     text = report(profile, kind, options_from(args))
-    data = text.encode("utf-8") if kind != "dot" or args.format == "dot" else None
-    if data is None:
+    if args.format in graphviz.FORMATS:
         data = graphviz.render(text, args.format)
-    if args.output:
-        Path(args.output).write_bytes(data)
+        if args.output:
+            Path(args.output).write_bytes(data)
+        else:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+    elif args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
     else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        write(text)
     return 0

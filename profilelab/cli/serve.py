@@ -12,7 +12,15 @@ from profilelab.cli._common import add_command
 from profilelab.cli._store_args import add_labels, add_store, parse_labels
 from profilelab.errors import QueryError
 from profilelab.store import open_store
-from profilelab.store.serve import MAX_BODY, MAX_CONNECTIONS, MAX_INFLATED, PATH, ProfileServer
+from profilelab.store.pyroscope import INGEST_PATH, PUSH_PATH
+from profilelab.store.serve import (
+    MAX_BODY,
+    MAX_CONNECTIONS,
+    MAX_INFLATED,
+    PATH,
+    TRACES_PATH,
+    ProfileServer,
+)
 
 TOKEN_ENV = "PROFILELAB_SERVE_TOKEN"
 
@@ -21,12 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(
         sub,
         "serve",
-        f"Receive OTLP/HTTP profile exports (POST {PATH}) into a store; Ctrl-C stops.",
+        f"Receive pushed profiles and traces into a store: OTLP/HTTP (POST {PATH}, "
+        f"{TRACES_PATH}), OTLP/gRPC (--grpc-port) and Pyroscope ({PUSH_PATH}, {INGEST_PATH}); "
+        "Ctrl-C stops.",
         "  profilelab serve --store profiles/\n"
         "  profilelab serve --store profiles/ --host 0.0.0.0 --port 4318 --label cluster=eu-1\n"
         "  profilelab serve --store profiles/ --host 0.0.0.0 --tls-cert c.pem --tls-key k.pem \\\n"
         "      --bearer-token-file token.txt\n"
-        "  # OpenTelemetry Collector: exporters: otlphttp: endpoint: http://HOST:4318",
+        "  # OpenTelemetry Collector: exporters: otlphttp: endpoint: http://HOST:4318\n"
+        "  # Pyroscope SDKs: pyroscope.configure(server_address='http://HOST:4318', ...)",
     )
     add_store(p)
     add_labels(p)
@@ -52,6 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain)")
     p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    p.add_argument(
+        "--grpc-port",
+        type=int,
+        metavar="PORT",
+        help="also serve OTLP over gRPC (profiles and traces) on this port, e.g. 4317",
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="log every refused request")
     p.set_defaults(func=run)
 
@@ -83,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
             token=_token(args),
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
+            grpc_port=args.grpc_port,
             quiet=not args.verbose,
         )
     except OSError as exc:
@@ -90,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"profilelab: error: cannot listen on {where}: {exc}", file=sys.stderr)
         return 1
     print(f"profilelab serve: listening on {server.url}{PATH}", file=sys.stderr, flush=True)
+    if server.grpc_target:
+        print(f"profilelab serve: OTLP/gRPC on {server.grpc_target}", file=sys.stderr, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server.start()
@@ -101,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
     server.close()  # answers in flight finish; queued profiles are committed
     stats = server.stats
     print(
-        f"profilelab serve: stopped; {stats.accepted} exports ({stats.profiles} profiles) "
-        f"stored, rejected {dict(sorted(stats.rejected.items()))}",
+        f"profilelab serve: stopped; {stats.accepted} exports ({stats.profiles} profiles, "
+        f"{stats.spans} spans) stored, rejected {dict(sorted(stats.rejected.items()))}",
         file=sys.stderr,
     )
     return 0

@@ -105,9 +105,9 @@ class Profile:
         return self.profiles.height
 
     def __repr__(self) -> str:
-        types = ", ".join(
-            f"{t}/{u}" for t, u in self.profiles.select("sample_type", "sample_unit").iter_rows()
-        )
+        # each distinct sample type once, in first-seen order (a fleet repeats them per file)
+        pairs = self.profiles.select("sample_type", "sample_unit").unique(maintain_order=True)
+        types = ", ".join(f"{t}/{u}" for t, u in pairs.iter_rows())
         return (
             f"<Profile {self.profiles.height} profiles [{types}], {self.samples.height} samples, "
             f"{self.stacks.height} stacks, {self.frames.height} frames>"

@@ -144,9 +144,10 @@ class _Source:
         self.e = e
         self.values = graph_mod.stack_values(prepared.samples)
         self.prepared = prepared
-        self.tag_values = _tag_values(prepared) if tags else None
+        self.tags = tags
 
-    def nodes(self) -> dict[int, Node]:
+    def nodes(self, tag_cut: int = 0) -> dict[int, Node]:
+        """Every node with its values (and label tags of weight ``tag_cut`` or more)."""
         e = self.e.select("stack_id", "pos", "loc", "leaf", "gid", "node_id", "parent_gid")
         cum = (
             e.unique(["stack_id", "gid"])
@@ -193,8 +194,8 @@ class _Source:
                 key,
                 row["parent_gid"] if row["parent_gid"] is not None else -1,
             )
-        if self.tag_values is not None:
-            _attach_tags(out, self.e, self.tag_values)
+        if self.tags:
+            _attach_tags(out, self.e, _tag_values(self.prepared, tag_cut), tag_cut)
         return out
 
     def link(self, nodes: dict[int, Node], kept: set[int] | None) -> None:
@@ -243,8 +244,19 @@ def _path_ids(e: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([p.select(cols) for p in parts]).sort("_row").drop("_row", "depth")
 
 
-def _tag_values(prepared: Prepared) -> pl.DataFrame:
-    """stack_id, labels (pprof's joinLabels), bytes (numeric values), w, dw per label group."""
+def flat_total(self_: _Source) -> int:
+    """The sum of all flats: every stack with a frame gives its value to its leaf."""
+    stacks = self_.e.select("stack_id").unique()
+    return int(self_.values.join(stacks, on="stack_id")["w"].sum())
+
+
+def _tag_values(prepared: Prepared, cut: int) -> pl.DataFrame:
+    """stack_id, labels (pprof's joinLabels), bytes (numeric values), w, dw per label group.
+
+    Label sets whose whole weight is below ``cut`` cannot make a tag that survives pprof's
+    tag trimming, so they are left out early (per-request labels such as span ids make
+    most label sets that light).
+    """
     opts = prepared.options
     s = prepared.samples
     span_cols = [c for c in SPAN_KEYS if c in s.columns]
@@ -286,52 +298,63 @@ def _tag_values(prepared: Prepared) -> pl.DataFrame:
     nums = nums.group_by("label_set_id", maintain_order=True).agg(pl.col("num").alias("bytes"))
     g = g.join(nums, on="label_set_id", how="left")
     g = g.with_columns(pl.lit(unit).alias("unit"))
-    return g.select("stack_id", "labels", "bytes", "unit", "w", "dw").filter(
-        (pl.col("w") != 0) | (pl.col("dw") != 0)
-    )
+    g = g.filter((pl.col("w") != 0) | (pl.col("dw") != 0))
+    if cut > 0:
+        reach = pl.col("w").abs().sum().over("labels")
+        g = g.filter((pl.col("labels") == "") | (reach >= cut))
+    return g.select("stack_id", "labels", "bytes", "unit", "w", "dw")
 
 
-def _attach_tags(nodes: dict[int, Node], e: pl.DataFrame, tv: pl.DataFrame) -> None:
+def _attach_tags(nodes: dict[int, Node], e: pl.DataFrame, tv: pl.DataFrame, cut: int) -> None:
+    """Label and numeric tags per node (pprof's addSample), lighter than ``cut`` left out.
+
+    Of the label tags only the four heaviest by flat and by cum can be drawn or counted
+    (pprof's maxNodelets), so only those are kept.
+    """
     from profilelab.ops import measurement
 
-    pairs = e.select("stack_id", "gid").unique()
-    leaf = e.filter(pl.col("leaf")).select("stack_id", "gid")
-    for flat, rows in ((False, pairs), (True, leaf)):
-        t = rows.join(tv, on="stack_id")
-        label = (
-            t.filter(pl.col("labels") != "")
-            .group_by("gid", "labels")
-            .agg(pl.col("w").sum(), pl.col("dw").sum())
-        )
-        for gid, labels, w, dw in label.iter_rows():
-            n = nodes.get(gid)
-            if n is None:
-                continue
-            tag = n.label_tags.setdefault(labels, Tag(labels))
-            _add(tag, w, dw, flat)
-        num = (
-            t.filter(pl.col("bytes").is_not_null())
-            .explode("bytes")
-            .group_by("gid", "labels", "bytes", "unit", maintain_order=True)
-            .agg(pl.col("w").sum(), pl.col("dw").sum())
-        )
-        for gid, labels, v, unit, w, dw in num.iter_rows():
-            n = nodes.get(gid)
-            if n is None:
-                continue
-            name = measurement.scaled_label(v, unit, "minimum")
-            tm = n.numeric_tags.setdefault(labels, {})
-            tag = tm.setdefault(name, Tag(name, unit=unit, value=v))
-            _add(tag, w, dw, flat)
+    cum = e.select("stack_id", "gid").unique().join(tv, on="stack_id")
+    flat = e.filter(pl.col("leaf")).select("stack_id", "gid").join(tv, on="stack_id")
+    keep = (pl.col("flat").abs() >= cut) | (pl.col("cum").abs() >= cut)
+    label = _both(cum.filter(pl.col("labels") != ""), flat, ["gid", "labels"]).filter(keep)
+    label = label.filter(
+        (pl.col("flat").abs().rank("ordinal", descending=True).over("gid") <= MAX_NODELETS)
+        | (pl.col("cum").abs().rank("ordinal", descending=True).over("gid") <= MAX_NODELETS)
+    )
+    for gid, labels, f, fd, c, cd in label.select(
+        "gid", "labels", "flat", "flat_div", "cum", "cum_div"
+    ).iter_rows():
+        if gid in nodes:
+            nodes[gid].label_tags[labels] = Tag(labels, f, fd, c, cd)
+    keys = ["gid", "labels", "bytes", "unit"]
+    num = _both(
+        cum.filter(pl.col("bytes").is_not_null()).explode("bytes"),
+        flat.filter(pl.col("bytes").is_not_null()).explode("bytes"),
+        keys,
+    ).filter(keep)
+    for gid, labels, v, unit, f, fd, c, cd in num.select(
+        *keys, "flat", "flat_div", "cum", "cum_div"
+    ).iter_rows():
+        n = nodes.get(gid)
+        if n is None:
+            continue
+        name = measurement.scaled_label(v, unit, "minimum")
+        tm = n.numeric_tags.setdefault(labels, {})
+        tag = tm.setdefault(name, Tag(name, unit=unit, value=v))  # pprof keeps the first value
+        tag.flat, tag.flat_div = tag.flat + f, tag.flat_div + fd
+        tag.cum, tag.cum_div = tag.cum + c, tag.cum_div + cd
 
 
-def _add(tag: Tag, w: int, dw: int, flat: bool) -> None:
-    if flat:
-        tag.flat += w
-        tag.flat_div += dw
-    else:
-        tag.cum += w
-        tag.cum_div += dw
+def _both(cum: pl.DataFrame, flat: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Cum and flat sums of w/dw per ``keys`` (flat from leaf rows only)."""
+    c = cum.group_by(keys, maintain_order=True).agg(
+        pl.col("w").sum().alias("cum"), pl.col("dw").sum().alias("cum_div")
+    )
+    f = flat.group_by(keys).agg(
+        pl.col("w").sum().alias("flat"), pl.col("dw").sum().alias("flat_div")
+    )
+    out = c.join(f, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    return out.with_columns(pl.col("flat", "flat_div").fill_null(0))
 
 
 def call_graph(prepared: Prepared, *, kind: str = "dot") -> CallGraph:
@@ -345,11 +368,11 @@ def call_graph(prepared: Prepared, *, kind: str = "dot") -> CallGraph:
     call_tree = opts.call_tree and kind in ("dot", "callgrind")
     o = _Trim(opts.nodecount or 0, opts.nodefraction or 0.0, opts.edgefraction or 0.0)
     src = _Source(prepared, call_tree, visual)
-    all_nodes = src.nodes()
+    total_flat = flat_total(src)
+    node_cut = abs(int(float(total_flat) * o.nodefraction))
+    all_nodes = src.nodes(node_cut)
     src.link(all_nodes, None)
     nodes = list(all_nodes.values())
-    total_flat = sum(n.flat for n in nodes)
-    node_cut = abs(int(float(total_flat) * o.nodefraction))
     edge_cut = abs(int(float(total_flat) * o.edgefraction))
     dropped_nodes = 0
     if node_cut > 0:

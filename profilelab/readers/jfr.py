@@ -129,11 +129,16 @@ def read_recording(inp: Input, labels: bytes | ContextLabels | None = None) -> l
     contexts = (
         parse_labels_snapshot(labels, f"{inp.name} labels") if isinstance(labels, bytes) else labels
     )
-    parts = [_chunk_events(inp.data, c, inp.name) for c in chunks(inp.data, inp.name)]
-    if not parts:
+    found = chunks(inp.data, inp.name)
+    if not found:
         raise FormatError(f"{inp.name}: JFR recording without chunks")
-    digest = ids.digest_bytes(inp.raw)
-    return _assemble(parts, inp.name, digest, contexts or {})
+    parts = [_chunk_events(inp.data, c, inp.name) for c in found]
+    raws = _assemble(parts, inp.name, ids.digest_bytes(inp.raw), contexts or {})
+    start = min(c.start_ns for c in found)  # the recording's span: from its chunk headers
+    end = max(c.start_ns + c.duration_ns for c in found)
+    for raw in raws:
+        raw.time_ns, raw.duration_ns = start, end - start
+    return raws
 
 
 _programs_cache: dict[bytes, tuple[object, Programs]] = {}
@@ -190,7 +195,6 @@ def _assemble(
             continue
         raw = _raw_profile(kind, stacks, ev, select, values, name)
         raw.period = interval if kind in (CPU, WALL) else 0
-        raw.time_ns = int(min(p.time_ns.min() for p in parts if len(p.time_ns)))
         raw.profile_labels = [("__name__", kind.name)]
         _add_labels(raw, ev, select, contexts)
         raws.append(raw)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from profilelab.errors import FormatError, ProfileLabError
+from profilelab.errors import ProfileLabError
 from profilelab.model import schema
 from profilelab.model.ids import digest_bytes
 from profilelab.model.profile import Profile
@@ -211,29 +211,11 @@ def _drop_sent(profile: Profile) -> Profile:
     return profile.replace(**tables)
 
 
-class TooLarge(FormatError):
-    """Received data inflates past the receiver's limit."""
-
-
-def inflate_bounded(data: bytes, name: str, limit: int) -> bytes:
-    """gunzip ``data`` to at most ``limit`` bytes (TooLarge beyond, FormatError if damaged)."""
-    from profilelab.readers._input import gunzip
-
-    try:
-        return gunzip(data, name, limit)
-    except FormatError as exc:
-        if "past the limit" in str(exc):
-            raise TooLarge(f"{name}: gzip data inflates past the limit of {limit} bytes") from None
-        raise
-
-
 def load_bounded(data: bytes, name: str, limit: int) -> Profile:
     """:func:`profilelab.load` of received bytes (a push, a scrape) whose gzip, if any, may
-    inflate to ``limit`` bytes at most (TooLarge beyond), not the file default of several
-    GiB: a network peer must not be able to make the receiver inflate a bomb."""
-    import profilelab
-    from profilelab.readers._input import GZIP_MAGIC
+    inflate to ``limit`` bytes at most (TooLargeError beyond), not the file default: a
+    network peer must not be able to make the receiver inflate a bomb."""
+    from profilelab.model import builder
+    from profilelab.readers import read
 
-    if data[:2] == GZIP_MAGIC:
-        data = inflate_bounded(data, name, limit)
-    return profilelab.load(data, name=name)
+    return builder.build(read(data, name, limit))

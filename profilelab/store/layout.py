@@ -11,6 +11,7 @@
       frames/<segment>.parquet              deduplicated across profiles by content id
       mappings/<segment>.parquet
       labels/<segment>.parquet
+      spans/<segment>.parquet               spans received (OTLP traces), one file per commit
 
 Partition values are escaped as Hive does (``:`` becomes ``%3A``), which DuckDB, Spark
 and Trino decode back when reading with hive partitioning. A value whose escaped form is
@@ -39,6 +40,7 @@ DICTIONARIES: dict[str, str] = {
     "mappings": "mapping_id",
     "labels": "label_set_id",
 }
+SPANS = "spans"
 PARTITIONS = ("profile_type", "service", "date")
 UNKNOWN_SERVICE = "unknown"
 #: Longest escaped partition value kept as is, in UTF-8 bytes (with its ``key=``, well
@@ -91,6 +93,10 @@ def samples_path(profile_type: str, service: str, day: str, segment: str) -> str
 
 def dictionary_path(table: str, segment: str) -> str:
     return f"{table}/{segment}.parquet"
+
+
+def spans_path(segment: str) -> str:
+    return f"{SPANS}/{segment}.parquet"
 
 
 def catalog_path(segment: str) -> str:

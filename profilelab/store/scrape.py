@@ -50,7 +50,8 @@ from typing import TYPE_CHECKING, Any
 
 from profilelab.errors import ProfileLabError, QueryError
 from profilelab.model.ids import digest_bytes
-from profilelab.store._decode import inflate_bounded, load_bounded
+from profilelab.readers._input import inflate_bounded
+from profilelab.store._decode import load_bounded
 from profilelab.store.committer import GroupCommitter
 from profilelab.store.prepare import Item
 from profilelab.store.store import CommitResult, Store
@@ -461,7 +462,7 @@ async def _get(client: httpx.AsyncClient, url: str) -> tuple[bytes, str]:
 def _item(job: Job, body: bytes, encoding: str, began_ns: int) -> Item:
     """Decode a scraped body (on a decoder thread) into an item to store."""
     if encoding == "gzip":
-        body = inflate_bounded(body, job.url, MAX_INFLATED)
+        body = inflate_bounded(body, job.url, limit=MAX_INFLATED)
     elif encoding not in ("identity", ""):
         raise ScrapeError(f"unsupported Content-Encoding {encoding!r}")
     profile = load_bounded(body, job.url, MAX_INFLATED)

@@ -38,15 +38,22 @@ import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from profilelab.errors import FormatError, ProfileLabError, QueryError, StoreError
+from profilelab.errors import (
+    FormatError,
+    ProfileLabError,
+    QueryError,
+    StoreError,
+    TooLargeError,
+)
 from profilelab.model.ids import digest_bytes
-from profilelab.readers._input import GZIP_MAGIC
-from profilelab.store._decode import TooLarge, inflate_bounded, load_bounded
+from profilelab.readers._input import GZIP_MAGIC, inflate_bounded
+from profilelab.store import pyroscope
+from profilelab.store._decode import load_bounded
 from profilelab.store.committer import GroupCommitter
 from profilelab.store.prepare import Item
 from profilelab.store.store import Store
@@ -55,7 +62,11 @@ if TYPE_CHECKING:  # starlette is imported where used: importing profilelab.stor
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from profilelab.store.grpc_receiver import GrpcReceiver
+    from profilelab.traces.spans import Spans
+
 PATH = "/v1development/profiles"
+TRACES_PATH = "/v1/traces"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 MAX_BODY = 16 << 20  # bytes on the wire
@@ -63,13 +74,29 @@ MAX_INFLATED = 64 << 20  # bytes after gunzip (OTLP/JSON takes several times thi
 MAX_CONNECTIONS = 256  # open connections; uvicorn answers 503 past this
 BACKLOG = 1024  # connections the kernel queues before accept
 BODY_TIMEOUT = 30.0  # seconds a client may take to send a whole body
-KEEP_ALIVE = 15  # seconds an idle keep-alive connection stays open
+HEADER_TIMEOUT = 10.0  # seconds for a request's headers, from the connection or last answer
+KEEP_ALIVE = 15  # seconds an idle keep-alive connection stays open (at most HEADER_TIMEOUT)
 COMMIT_TIMEOUT = 60.0  # seconds a request waits for its commit before a 503
 DRAIN_LIMIT = 64 << 20  # an unread body up to this size is read and dropped after an error
 DECODERS = 2  # requests decoded at once: more only contend for the GIL and Polars' threads
 # google.rpc.Code values for the Status body of an error
 _RPC_CODE = {400: 3, 401: 16, 404: 5, 405: 12, 408: 4, 413: 8, 415: 3, 500: 13, 503: 14}
 
+# Connect protocol error codes by HTTP status (connectrpc.com/docs/protocol, error codes)
+_CONNECT_CODE = {
+    400: "invalid_argument",
+    401: "unauthenticated",
+    404: "unimplemented",
+    405: "unimplemented",
+    408: "deadline_exceeded",
+    413: "resource_exhausted",
+    415: "invalid_argument",
+    500: "internal",
+    503: "unavailable",
+}
+CONNECT_PROTO = "application/proto"
+
+_T = TypeVar("_T")
 Handler = Callable[["Request"], Awaitable["Response"]]
 
 
@@ -79,14 +106,16 @@ class ServerStats:
 
     accepted: int = 0  # 200 answers
     profiles: int = 0  # profile rows acknowledged
+    spans: int = 0  # spans acknowledged
     rejected: dict[int, int] = field(default_factory=dict)  # status -> count
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def count(self, status: int, profiles: int = 0) -> None:
+    def count(self, status: int, profiles: int = 0, spans: int = 0) -> None:
         with self.lock:
             if status == 200:
                 self.accepted += 1
                 self.profiles += profiles
+                self.spans += spans
             else:
                 self.rejected[status] = self.rejected.get(status, 0) + 1
 
@@ -119,6 +148,8 @@ class ProfileServer:
         token: str | None = None,
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
+        grpc_port: int | None = None,
+        header_timeout: float = HEADER_TIMEOUT,
         quiet: bool = True,
     ) -> None:
         import uvicorn
@@ -134,6 +165,7 @@ class ProfileServer:
         self.labels = dict(labels or {})
         self.max_body = max_body
         self.max_inflated = max_inflated
+        self.max_connections = max_connections
         self.quiet = quiet
         self.token = token.encode() if token else None
         self.tls = tls_cert is not None
@@ -142,11 +174,16 @@ class ProfileServer:
         self._count_lock = threading.Lock()
         self.committer = GroupCommitter(store, coming=lambda: self.decoding_now)
         self._pool = ThreadPoolExecutor(DECODERS, thread_name_prefix="decode")
-        self.routes: dict[str, Handler] = {PATH: self._otlp_profiles}
+        self.routes: dict[str, Handler] = {
+            PATH: self._otlp_profiles,
+            TRACES_PATH: self._otlp_traces,
+            pyroscope.PUSH_PATH: self._pyroscope_push,
+            pyroscope.INGEST_PATH: self._pyroscope_ingest,
+        }
         self._sock = _listen(host, port)
         config = uvicorn.Config(
             self._asgi,
-            http="h11",
+            http=_with_header_timeout(header_timeout),
             interface="asgi3",
             proxy_headers=False,
             lifespan="off",
@@ -168,6 +205,24 @@ class ProfileServer:
             raise QueryError(f"cannot use the TLS certificate or key: {exc}") from None
         self._uvicorn = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        self.grpc: GrpcReceiver | None = None
+        if grpc_port is not None:
+            from profilelab.store.grpc_receiver import GrpcReceiver, check_grpc_available
+
+            check_grpc_available()
+            try:
+                self.grpc = GrpcReceiver(self, host, grpc_port, tls_cert=tls_cert, tls_key=tls_key)
+            except BaseException:
+                self._sock.close()
+                raise
+
+    @property
+    def grpc_target(self) -> str | None:
+        """``host:port`` of the gRPC receiver (None without ``grpc_port``)."""
+        if self.grpc is None:
+            return None
+        host = self.server_address[0]
+        return f"{host}:{self.grpc.port}"
 
     @property
     def server_address(self) -> tuple[str, int]:
@@ -181,6 +236,8 @@ class ProfileServer:
 
     def serve_forever(self) -> None:
         """Serve on this thread until :meth:`close` (from another thread)."""
+        if self.grpc is not None:
+            self.grpc.start()
         asyncio.run(self._uvicorn.serve(sockets=[self._sock]))
 
     def start(self) -> ProfileServer:
@@ -194,6 +251,8 @@ class ProfileServer:
     def close(self) -> None:
         """Stop accepting, finish the requests in flight, commit what was received."""
         self._uvicorn.should_exit = True
+        if self.grpc is not None:
+            self.grpc.stop()
         if self._thread is not None:
             self._thread.join()
         self._sock.close()
@@ -250,6 +309,49 @@ class ProfileServer:
         # zero bytes in protobuf, {} in OTLP/JSON.
         return Response(b"{}" if ctype == JSON else b"", 200, media_type=ctype)
 
+    async def _otlp_traces(self, request: Request) -> Response:
+        """OTLP/HTTP traces: the spans land in the store's span table."""
+        from starlette.responses import Response
+
+        ctype = content_type(request, (PROTOBUF, JSON))
+        body = await self.read_body(request)
+        name = f"otlp-http:{_client(request)}"
+        loop = asyncio.get_running_loop()
+        n, rejected, why = await loop.run_in_executor(self._pool, self.spans_sync, body, name)
+        self.stats.count(200, spans=n)
+        return Response(traces_response(rejected, why, ctype == JSON), 200, media_type=ctype)
+
+    async def _pyroscope_push(self, request: Request) -> Response:
+        """Connect unary ``push.v1.PusherService/Push`` (protobuf or JSON)."""
+        from starlette.responses import Response
+
+        request.state.error_style = "connect"
+        ctype = content_type(request, (CONNECT_PROTO, JSON))
+        body = await self.read_body(request)
+        source = f"pyroscope-push:{_client(request)}"
+        limit, labels, now = self.max_inflated, self.labels, time.time_ns()
+        n = await self.store_with(
+            lambda: pyroscope.push_items(body, ctype == JSON, source, labels, limit, now)
+        )
+        self.stats.count(200, n)
+        return Response(b"{}" if ctype == JSON else b"", 200, media_type=ctype)
+
+    async def _pyroscope_ingest(self, request: Request) -> Response:
+        """Pyroscope's older ``/ingest?name=app.cpu{k=v}&format=...`` API."""
+        from starlette.responses import Response
+
+        request.state.error_style = "text"
+        params = dict(request.query_params)
+        header = request.headers.get("content-type", "")
+        body = await self.read_body(request)
+        source = f"pyroscope-ingest:{_client(request)}"
+        limit, labels = self.max_inflated, self.labels
+        n = await self.store_with(
+            lambda: pyroscope.ingest_item(params, body, header, source, labels, limit)
+        )
+        self.stats.count(200, n)
+        return Response(b"", 200, media_type="text/plain; charset=utf-8")
+
     # ---- shared by the routes ---------------------------------------------------------------
     async def read_body(self, request: Request) -> bytes:
         """The request body, gunzipped when sent with ``Content-Encoding: gzip``; 413 past the
@@ -283,44 +385,82 @@ class ProfileServer:
             loop = asyncio.get_running_loop()
             try:
                 body = await loop.run_in_executor(
-                    self._pool, inflate_bounded, body, "request body", self.max_inflated
+                    self._pool,
+                    lambda: inflate_bounded(body, "request body", limit=self.max_inflated),
                 )
             except FormatError as exc:
-                raise _Reject(413 if isinstance(exc, TooLarge) else 400, str(exc)) from None
+                status = 413 if isinstance(exc, TooLargeError) else 400
+                raise _Reject(status, _first_line(exc)) from None
         return body
 
-    async def store_with(self, make: Callable[[], Item | None]) -> int:
+    async def store_with(self, make: Callable[[], Item | list[Item] | None]) -> int:
         """Decode with ``make`` on a decoder thread and commit; the profile rows stored.
 
-        ``make`` returns the item to store (None: nothing to store) or raises _Reject;
-        other exceptions from decoding become a 400 (the body is at fault), a failed
-        commit a 503 (the store is).
+        ``make`` returns the item(s) to store (None or []: nothing to store) or raises
+        _Reject; other exceptions from decoding become a 400 (the body is at fault), a
+        failed commit a 503 (the store is). Several items are committed together.
         """
         loop = asyncio.get_running_loop()
         with self._coming():  # the committer may wait a moment for this request
-            try:
-                item = await loop.run_in_executor(self._pool, self._decode_guarded, make)
-            except _Reject:
-                raise
-            if item is None:
-                return 0
-            try:
-                fut = self.committer.submit([item], timeout=0)
-            except StoreError:
-                raise _Reject(503, "the store is busy; retry later") from None
+            got = await loop.run_in_executor(self._pool, self._decode_guarded, make)
+            items, fut = self._submit(got)
+        if fut is None:
+            return 0
         try:
             async with asyncio.timeout(COMMIT_TIMEOUT):
                 await asyncio.wrap_future(fut)
-        except TimeoutError:
-            raise _Reject(503, "the store did not commit in time; retry later") from None
-        except (StoreError, OSError) as exc:
-            self._log_always(f"commit failed: {exc}")
-            raise _Reject(503, "the store could not commit the profiles; retry later") from None
-        except (ProfileLabError, ValueError) as exc:
-            raise _Reject(400, f"the profiles cannot be stored: {_first_line(exc)}") from None
-        return item.profile.profiles.height
+        except Exception as exc:
+            raise self._commit_reject(exc) from None
+        return sum(item.profile.profiles.height for item in items)
 
-    def _decode_guarded(self, make: Callable[[], Item | None]) -> Item | None:
+    def store_sync(self, make: Callable[[], Item | list[Item] | None]) -> int:
+        """:meth:`store_with` for callers on their own thread (the gRPC handlers)."""
+        with self._coming():
+            got = self._pool.submit(self._decode_guarded, make).result()
+            items, fut = self._submit(got)
+        if fut is None:
+            return 0
+        try:
+            fut.result(timeout=COMMIT_TIMEOUT)
+        except Exception as exc:
+            raise self._commit_reject(exc) from None
+        return sum(item.profile.profiles.height for item in items)
+
+    def spans_sync(self, body: bytes, name: str) -> tuple[int, int, str]:
+        """Decode OTLP traces and commit their spans (blocking): (stored, rejected, why)."""
+        spans = self._decode_guarded(lambda: _spans(body, name, self.max_inflated))
+        if spans is None:
+            return 0, 0, ""
+        dropped = spans.problems.filter(spans.problems["dropped"].fill_null(False))
+        bad = dropped.height
+        why = "" if not bad else f"{dropped['problem'][0]}: {dropped['detail'][0]}"
+        try:
+            self.store.write_spans(spans.spans)
+        except Exception as exc:
+            raise self._commit_reject(exc) from None
+        return spans.spans.height, bad, why
+
+    def _submit(self, got: Item | list[Item] | None) -> tuple[list[Item], Future[Any] | None]:
+        items = [got] if isinstance(got, Item) else list(got or [])
+        if not items:
+            return items, None
+        try:
+            return items, self.committer.submit(items, timeout=0)
+        except StoreError:
+            raise _Reject(503, "the store is busy; retry later") from None
+
+    def _commit_reject(self, exc: Exception) -> _Reject:
+        """The answer for a failed commit: 503 when the store is at fault, 400 the data."""
+        if isinstance(exc, TimeoutError):
+            return _Reject(503, "the store did not commit in time; retry later")
+        if isinstance(exc, StoreError | OSError):
+            self._log_always(f"commit failed: {exc}")
+            return _Reject(503, "the store could not commit the data; retry later")
+        if isinstance(exc, ProfileLabError | ValueError):
+            return _Reject(400, f"the data cannot be stored: {_first_line(exc)}")
+        raise exc
+
+    def _decode_guarded(self, make: Callable[[], _T]) -> _T:
         try:
             return make()
         except _Reject:
@@ -355,7 +495,13 @@ class ProfileServer:
         message = str(rej)
         code = _RPC_CODE.get(rej.status, 2)
         ctype = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-        if ctype == PROTOBUF:
+        style = getattr(request.state, "error_style", "otlp")
+        if style == "connect":  # Connect: errors are always JSON, codes by name
+            connect = _CONNECT_CODE.get(rej.status, "unknown")
+            body, media = json.dumps({"code": connect, "message": message}).encode(), JSON
+        elif style == "text":
+            body, media = message.encode() + b"\n", "text/plain; charset=utf-8"
+        elif ctype == PROTOBUF:
             body, media = _status_proto(code, message), PROTOBUF
         elif ctype == JSON:
             body, media = json.dumps({"code": code, "message": message}).encode(), JSON
@@ -369,6 +515,56 @@ class ProfileServer:
 
     def _log_always(self, text: str) -> None:
         print(f"profilelab serve: {text}", file=sys.stderr, flush=True)
+
+
+def _with_header_timeout(seconds: float) -> type:
+    """uvicorn's h11 protocol with a deadline for each request's headers.
+
+    uvicorn has none: a client sending its headers a byte at a time (or nothing at all)
+    would hold a connection for ever. The deadline starts when the connection opens and
+    after every answer, and stops when a request's headers are complete; a connection
+    still without a request then is closed.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderDeadline(H11Protocol):
+        _timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self._in_request():
+                self._disarm()
+
+        def _in_request(self) -> bool:
+            return self.cycle is not None and not self.cycle.response_complete
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._timer = self.loop.call_later(seconds, self._late)
+
+        def _disarm(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+        def _late(self) -> None:
+            self._timer = None
+            if not self._in_request() and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderDeadline
 
 
 def content_type(request: Request, accepted: tuple[str, ...]) -> str:
@@ -388,7 +584,7 @@ def _otlp_item(
         _check_json(body)
     try:
         profile = load_bounded(body, name, limit)
-    except TooLarge as exc:
+    except TooLargeError as exc:
         raise _Reject(413, _strip(exc, name)) from None
     except ProfileLabError as exc:
         why = _strip(exc, name)
@@ -401,6 +597,30 @@ def _otlp_item(
     return Item(
         profile, digest_bytes(body), labels=labels, default_time_ns=time.time_ns(), source=name
     )
+
+
+def _spans(body: bytes, name: str, limit: int) -> Spans | None:
+    """The spans of an OTLP traces export (None when it has none)."""
+    from profilelab.readers.traces import read_traces
+
+    data = inflate_bounded(body, name, limit=limit)
+    if not data.strip() or data.strip() == b"{}":
+        return None
+    return read_traces(data, name)
+
+
+def traces_response(rejected: int, why: str, as_json: bool) -> bytes:
+    """An ExportTraceServiceResponse, with partial_success when spans were refused."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+    resp = trace_service_pb2.ExportTraceServiceResponse()
+    if rejected:
+        resp.partial_success.rejected_spans = rejected
+        resp.partial_success.error_message = why
+    if as_json:
+        return json_format.MessageToJson(resp, indent=None).encode()
+    return bytes(resp.SerializeToString())
 
 
 def _check_json(body: bytes) -> None:

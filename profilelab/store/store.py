@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from profilelab.store.ingest import IngestReport
     from profilelab.store.maintenance import CompactReport, RetainReport
     from profilelab.store.selector import Selector
+    from profilelab.traces.spans import Spans
 
 TimeArg = str | int | float | None
 
@@ -144,6 +145,24 @@ class Store:
 
         return query.series(self, selector, step, start, end, function=function)
 
+    def spans(self, start: TimeArg = None, end: TimeArg = None) -> Spans:
+        """The spans received into the store (``serve``'s OTLP traces) that overlap
+        ``[start, end)``, as :class:`~profilelab.traces.spans.Spans` for ``join_spans``."""
+        from profilelab.model import schema
+        from profilelab.store.timeparse import parse_time
+        from profilelab.traces.spans import Spans
+
+        files = self.snapshot().files(f"{layout.SPANS}/")
+        if not files:
+            return Spans(schema.empty("spans"))
+        df = pl.read_parquet([str(self.root / f) for f in files], hive_partitioning=False)
+        lo, hi = parse_time(start), parse_time(end)
+        if lo is not None:
+            df = df.filter(pl.col("end_ns").fill_null(pl.col("start_ns")) >= lo)
+        if hi is not None:
+            df = df.filter(pl.col("start_ns") < hi)
+        return Spans(df)
+
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with views over the live files (samples, stacks, ..., profiles)."""
         from profilelab.store import query
@@ -205,6 +224,20 @@ class Store:
             result.samples = samples.height
             result.profile_ids = rows["profile_id"].to_list()
             return result
+
+    def write_spans(self, spans: pl.DataFrame) -> str | None:
+        """Store spans (schema ``SPANS``) in one atomic commit; the segment id (None: empty).
+
+        A span stored twice (a client's retry) is read back once: :class:`Spans` keeps one
+        row per span.
+        """
+        if spans.height == 0:
+            return None
+        with self._mutex, _fs.locked(self.root / layout.LOCK):
+            if not self._collected:
+                writer.collect_garbage(self.root, self._reader.snapshot())
+                self._collected = True
+            return writer.write_spans_segment(self.root, spans).id
 
     def compact(self, **options: Any) -> CompactReport:
         """Merge small segments; see :func:`profilelab.store.maintenance.compact`."""

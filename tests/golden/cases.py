@@ -338,6 +338,15 @@ _LEGACY_INDEX = {
     "contentions": "contentions",
     "total_delay": "delay",
 }
+_BOOLEANS = (
+    "noinlines",
+    "cum",
+    "compact_labels",
+    "mean",
+    "normalize",
+    "call_tree",
+    "relative_percentages",
+)
 _IGNORED = ("flat", "divide_by", "symbolize", "base", "diff_base")
 
 
@@ -362,7 +371,7 @@ def options_for(flags: list[str], folder: Path | None = None) -> dict[str, Any]:
             out[_FLAG_TO_OPTION[key]] = conv(value)
         elif key in _GRANULARITIES:
             out["granularity"] = key
-        elif key in ("noinlines", "cum", "compact_labels", "mean", "normalize", "call_tree"):
+        elif key in _BOOLEANS:
             out[key] = True
         elif key in _LEGACY_INDEX:
             out["sample_index"] = _LEGACY_INDEX[key]

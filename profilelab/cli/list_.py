@@ -1,4 +1,7 @@
-"""``profilelab list REGEX FILE...``: annotated source of matching functions (pprof's -list)."""
+"""``profilelab list REGEX FILE...``: annotated source of matching functions (pprof's -list).
+
+The module is ``list_`` so that importing it does not shadow the builtin ``list``.
+"""
 
 from __future__ import annotations
 
