@@ -150,9 +150,11 @@ def test_devtools_trace_reads_its_cpu_profile() -> None:
     ("doc", "expected"),
     [
         ('{"traceEvents": 3}', "needs a list of events"),
-        ('[{"ph": "B", "ts": "x"}, {"ph": "E"}]', "string 'ph' and numeric 'ts'"),
-        ('[{"ph": "B", "ts": 1}, 3]', "string 'ph' and numeric 'ts'"),
-        ('{"traceEvents": [{"ph": "X", "ts": 1e999}]}', "non-finite 'ts'"),
+        ('[{"ph": "B", "ts": "x"}, {"ph": "E"}]', "trace event 0 needs a finite, numeric 'ts'"),
+        ('[{"ph": "B", "ts": 1}, {"ph": "E"}]', "trace event 1 needs a finite, numeric 'ts'"),
+        ('[{"ph": "B", "ts": 1}, 3]', "must be an object with a string 'ph'"),
+        ('[{"ph": "B", "ts": 1}, {"ts": 2}]', "must be an object with a string 'ph'"),
+        ('{"traceEvents": [{"ph": "X", "ts": 1e999}]}', "trace event 0 needs a finite"),
         ('[{"ph": "B", "ts": 1}, {"ph": "E", "ts": ', "not valid JSON"),
     ],
 )

@@ -29,7 +29,10 @@ NAMES = ("Profile", "ProfileChunk", "CpuProfile")
 
 
 @dataclass
-class _Assembly:
+class Assembly:
+    """One CPU profile being put together: the thread that declared it, and the
+    ``.cpuprofile`` document (nodes, samples, timeDeltas, startTime, endTime)."""
+
     pid: str
     tid: str
     doc: dict[str, Any] = field(
@@ -45,9 +48,16 @@ def read(
     fmt: str,
 ) -> list[RawProfile]:
     """The CPU profiles declared by ``events[rows]`` (rows in ``ts`` order)."""
-    found: dict[str, _Assembly] = {}
+    found: dict[str, Assembly] = {}
     for i in rows:
         _add(found, events[i])
+    return decode(found, threads, inp, fmt)
+
+
+def decode(
+    found: dict[str, Assembly], threads: dict[tuple[str, str], str], inp: Input, fmt: str
+) -> list[RawProfile]:
+    """Each assembled profile through the .cpuprofile reader, labelled with its thread."""
     raws = []
     for n, (key, part) in enumerate(found.items()):
         if not part.doc.get("nodes"):
@@ -108,7 +118,7 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _add(found: dict[str, _Assembly], event: dict[str, Any]) -> None:
+def _add(found: dict[str, Assembly], event: dict[str, Any]) -> None:
     pid, tid = _text(event.get("pid")), _text(event.get("tid"))
     key = _text(event.get("id")) or f"{pid}:{tid}"
     args = event.get("args")
@@ -119,10 +129,10 @@ def _add(found: dict[str, _Assembly], event: dict[str, Any]) -> None:
     if kind == "CpuProfile":
         whole = data.get("cpuProfile")
         if isinstance(whole, dict):
-            found[key] = _Assembly(pid, tid, dict(whole))
+            found[key] = Assembly(pid, tid, dict(whole))
         return
     if kind == "Profile":
-        part = found[key] = _Assembly(pid, tid)
+        part = found[key] = Assembly(pid, tid)
         for k in ("startTime", "endTime"):
             if data.get(k) is not None:
                 part.doc[k] = data[k]

@@ -40,6 +40,7 @@ from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
 from profilelab.readers import _trace_cpuprofile as cpu
 from profilelab.readers import _trace_event_repair as repair
+from profilelab.readers import _trace_samples as samples_form
 from profilelab.readers._input import Input
 from profilelab.readers._speedscope_evented import _paths, _tree
 from profilelab.readers._stacks import NamedStacks, add_sample_labels, build_raw
@@ -50,7 +51,6 @@ _FILE_KEYS = ("filename", "url", "file")
 _EVENT = pa.struct(
     [
         ("ph", pa.string()),
-        ("ts", pa.float64()),
         ("dur", pa.float64()),
         ("tdur", pa.float64()),
         ("name", pa.string()),
@@ -68,8 +68,13 @@ def sniff(data: bytes) -> bool:
 
 
 def read(inp: Input) -> list[RawProfile]:
-    events = _events(_load(inp), inp.name)
+    doc = _load(inp)
+    events = _events(doc, inp.name)
     table = _table(events, inp.name)
+    if samples_form.is_samples_form(doc):
+        _, thread = _metadata_names(table, events)
+        threads = {(p, t): n for p, t, n in thread.iter_rows()}
+        return samples_form.read(doc, threads, inp, FORMAT)
     embedded = _embedded_cpu_profiles(table, events, inp)
     if embedded:
         return embedded
@@ -140,14 +145,12 @@ def _args_line(events: list[Any]) -> pa.Array:
 def _table(events: list[Any], name: str) -> pl.DataFrame:
     """One row per event: idx, ph, ts, dur, name, pid, tid, file, line."""
     base = _convert(events, _EVENT)
-    if base is None or base.null_count:
-        raise FormatError(
-            f"{name}: every trace event must be an object with a string 'ph' and numeric 'ts'"
-        )
+    if base is None or base.null_count or base.field("ph").null_count:
+        raise FormatError(f"{name}: every trace event must be an object with a string 'ph'")
     table = pl.DataFrame(
         {
             "ph": pl.Series(base.field("ph")),
-            "ts": pl.Series(base.field("ts")),
+            "ts": _ts_column(events),
             "dur": pl.Series(pc.coalesce(base.field("dur"), base.field("tdur"))),
             "name": pl.Series(base.field("name")),
             "pid": pl.Series(_lane_column(events, "pid")),
@@ -156,10 +159,19 @@ def _table(events: list[Any], name: str) -> pl.DataFrame:
             "line": pl.Series(_args_line(events), dtype=pl.Int64),
         }
     ).with_row_index("idx")
-    bad = table.filter(pl.col("ph").is_in(["B", "E", "X"]) & ~pl.col("ts").is_finite())
+    timed = pl.col("ph").is_in(["B", "E", "X"])
+    bad = table.filter(timed & ~pl.col("ts").is_finite().fill_null(False))
     if bad.height:
-        raise FormatError(f"{name}: trace event {bad['idx'][0]} has a non-finite 'ts'")
+        raise FormatError(f"{name}: trace event {bad['idx'][0]} needs a finite, numeric 'ts'")
     return table
+
+
+def _ts_column(events: list[Any]) -> pl.Series:
+    """ts in microseconds: numbers, or numbers written as strings (Hermes); else null."""
+    numbers = _convert(events, pa.struct([("ts", pa.float64())]))
+    if numbers is not None:
+        return pl.Series(numbers.field("ts"))
+    return pl.Series(_lane_column(events, "ts")).cast(pl.Float64, strict=False)
 
 
 def _embedded_cpu_profiles(table: pl.DataFrame, events: list[Any], inp: Input) -> list[RawProfile]:
