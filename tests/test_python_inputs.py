@@ -3,6 +3,8 @@ the real py-spy in the tests, and committed fixtures it made (tests/data/python/
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import subprocess
@@ -173,3 +175,15 @@ def test_deep_trace_is_iterative() -> None:
     profile = profilelab.load(json.dumps(events).encode())
     assert profile.stacks["frame_ids"].list.len().max() == n
     assert profile.samples["value"].sum() == (2 * n - 1) * 1000
+
+
+@pytest.mark.parametrize("name", ["prog.pstats", "prog.chrometrace.json"])
+def test_python_names_are_not_simplified_as_cplusplus(name: str) -> None:
+    """pprof simplifies names that look like demangled C++ (``<...>``) when they equal
+    their system name; Python's ``<module>`` must survive in the text report."""
+    from profilelab.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["top", str(DATA / name), "--nodecount", "50"])
+    assert "<module>" in out.getvalue() and "<unknown>" not in out.getvalue()

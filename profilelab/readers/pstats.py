@@ -97,6 +97,7 @@ def read(inp: Input) -> list[RawProfile]:
         frame_file=frames[1],
         frame_start_line=frames[2],
         frame_line=frames[2],
+        frame_system_name=pa.array([_std_name(f) for f in stats.funcs], pa.string()),
     )
     raw = build_raw(
         named, sample_stack, values, source=inp.name, fmt=FORMAT, sample_types=SAMPLE_TYPES
@@ -220,6 +221,16 @@ def _frames(funcs: list[Func]) -> tuple[pa.Array, pa.Array, np.ndarray]:
             files.append(file)
     lines = np.array([max(0, min(line, 2**31)) for _f, line, _n in funcs], dtype=np.int64)
     return pa.array(names, pa.string()), pa.array(files, pa.string()), lines
+
+
+def _std_name(func: Func) -> str:
+    """pstats' own label of a function (``func_std_string``): ``file:line(name)``, or the
+    builtin's ``{...}`` name. Kept as the system name, so that reports do not take
+    ``<module>`` or ``<listcomp>`` for C++ templates to simplify."""
+    file, line, name = func
+    if file == "~":
+        return "{" + name[1:-1] + "}" if name.startswith("<") and name.endswith(">") else name
+    return f"{file}:{line}({name})"
 
 
 def _samples(stats: _Stats) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:

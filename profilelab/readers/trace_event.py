@@ -296,6 +296,9 @@ def _build(seq: pl.DataFrame, table: pl.DataFrame, events: list[Any], name: str)
         stack_frames=np.zeros(0, np.int64),
         frame_file=frames["file"].to_arrow(),
         frame_line=frames["line"].to_numpy(),
+        # no system name: event names are shown as they are, never simplified like
+        # demangled C++ (py-spy's "<module>", "<listcomp>")
+        frame_system_name=pa.nulls(frames.height, pa.string()),
     )
     if len(opens):
         parent, current = _tree(opens, depth)
