@@ -1,9 +1,9 @@
 """Build script: only here for the compiled kernels (everything else is in pyproject.toml).
 
-Both extensions are plain C against the Python headers (no numpy C API); ``_inflate`` also
+The extensions are plain C against the Python headers (no numpy C API); ``_inflate`` also
 needs zlib's header (Debian: zlib1g-dev). They are optional so that an install without a C
-compiler still works, on the slower pure-Python paths; tests/test_pprof_native.py fails
-when they were not built.
+compiler still works, on the slower pure-Python paths; tests/test_pprof_native.py and
+tests/test_jfr_native.py fail when they were not built.
 """
 
 from setuptools import Extension, setup
@@ -13,7 +13,18 @@ setup(
         Extension(
             "profilelab._native._pprof",
             sources=["profilelab/_native/_pprof.c", "profilelab/_native/pprof_decode.c"],
-            depends=["profilelab/_native/pprof_decode.h", "profilelab/_native/pprof_wire.h"],
+            depends=[
+                "profilelab/_native/pprof_decode.h",
+                "profilelab/_native/pprof_wire.h",
+                "profilelab/_native/utf8_valid.h",
+            ],
+            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            optional=True,
+        ),
+        Extension(
+            "profilelab._native._jfr",
+            sources=["profilelab/_native/_jfr.c"],
+            depends=["profilelab/_native/utf8_valid.h"],
             extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
             optional=True,
         ),

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from profilelab.api import load
     from profilelab.model.profile import Profile
     from profilelab.readers.traces import load_traces
+    from profilelab.render.table import Table, table
     from profilelab.store import Store, open_store
     from profilelab.traces import SpanJoin, Spans, join_spans, read_exemplars
 
@@ -30,6 +31,8 @@ _LAZY = {
     "Spans": "profilelab.traces",
     "join_spans": "profilelab.traces",
     "read_exemplars": "profilelab.traces",
+    "Table": "profilelab.render.table",
+    "table": "profilelab.render.table",
 }
 
 __all__ = [
@@ -41,12 +44,14 @@ __all__ = [
     "Spans",
     "Store",
     "StoreError",
+    "Table",
     "ValidationError",
     "join_spans",
     "load",
     "load_traces",
     "open_store",
     "read_exemplars",
+    "table",
 ]
 __version__ = "0.1.0"
 

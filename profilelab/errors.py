@@ -33,3 +33,11 @@ class QueryError(ProfileLabError):
 
 class StoreError(ProfileLabError):
     """The profile store is missing, damaged or locked."""
+
+
+class TooLargeError(FormatError):
+    """The input, or what it inflates to, is past a size limit (HTTP: 413)."""
+
+
+class ConfigError(ProfileLabError):
+    """A setting (an environment variable such as ``PROFILELAB_MAX_INPUT_BYTES``) is invalid."""

@@ -14,9 +14,10 @@ from profilelab import Profile, load
 from profilelab._proto import pprof_pb2
 from profilelab.readers.legacy import sniff as sniff_legacy
 from profilelab.readers.pprof import sniff as sniff_pprof
+from tests.conftest import CORPUS
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
+
 _TEXT_SUFFIXES = {".md", ".string", ".json", ".src", ".rpt", ".dot", ".txt"}
 
 #: Columns that derive from the input's bytes or name, not its content.

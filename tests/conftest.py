@@ -1,26 +1,79 @@
-"""Shared test fixtures: where the shared corpus is, and small profile builders."""
+"""Shared test fixtures: where the conformance corpus is, and small profile builders.
+
+The corpus is ``../shared/corpus`` beside the clone when it is there (or the folder named by
+``PROFILELAB_CORPUS``); otherwise ``tests/data/corpus``, the permissively licensed part of it
+that ships with the repository (same layout, see tests/data/README.md). A test that asks the
+shipped corpus for a file it does not hold (the AGPL and CDDL inputs) is skipped, and all
+such skips print as one line of the summary.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
-# ../shared/corpus next to the clone (present in CI; absent on a plain clone: tests skip).
-CORPUS = ROOT.parent / "shared" / "corpus"
+SHARED_CORPUS = Path(os.environ.get("PROFILELAB_CORPUS") or ROOT.parent / "shared" / "corpus")
+SHIPPED_CORPUS = DATA / "corpus"
+SHIPPED = not SHARED_CORPUS.is_dir()
+CORPUS = SHIPPED_CORPUS if SHIPPED else SHARED_CORPUS
+
+#: The one reason every "file not shipped" skip is reported under.
+MISSING_CORPUS = (
+    "needs files of the full conformance corpus, which is not beside this clone: its "
+    "grafana/pyroscope (AGPL-3.0) and brendangregg/FlameGraph (CDDL) inputs are not shipped "
+    "in tests/data/corpus; put the corpus at ../shared/corpus or name it in PROFILELAB_CORPUS "
+    "(sources and commits: tests/data/README.md)"
+)
+_MARK = "corpus file not shipped: "
+
+
+def skip_missing(path: Path | str) -> NoReturn:
+    """Skip the running test: it needs a corpus file that is not shipped."""
+    pytest.skip(f"{_MARK}{path}")
+
+
+def need(rel: str) -> Path:
+    """The corpus file ``rel`` (relative to the corpus root), or skip when it is not shipped."""
+    path = CORPUS / rel
+    if not path.exists():
+        skip_missing(rel)
+    return path
+
+
+class CorpusPath(type(Path())):  # type: ignore[misc]
+    """The corpus root: joining a path the shipped corpus lacks skips the test."""
+
+    def __truediv__(self, key: Any) -> Any:
+        path = super().__truediv__(key)
+        if SHIPPED and not os.path.exists(path):
+            skip_missing(path.relative_to(CORPUS))
+        return path
 
 
 @pytest.fixture
 def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip("../shared/corpus is not present")
-    return CORPUS
+    return CorpusPath(CORPUS)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None]:
+    """Fold every "file not shipped" skip into one summary line (``-ra`` groups equal ones)."""
+    report = yield
+    longrepr = getattr(report, "longrepr", None)
+    if report.skipped and isinstance(longrepr, tuple) and _MARK in str(longrepr[2]):
+        report.longrepr = (__file__, _REPORT_LINE, MISSING_CORPUS)
+    return report
+
+
+_REPORT_LINE = 1
 
 
 @contextlib.contextmanager

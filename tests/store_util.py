@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,3 +122,24 @@ def otlp_total(data: bytes) -> int:
         for p in sp.profiles
         for smp in p.samples
     )
+
+
+def post(
+    address: tuple[str, int],
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
+    conn: http.client.HTTPConnection | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """POST to a server on loopback: status, headers (lower-case names) and body.
+
+    ``conn`` keeps a connection alive across calls; without it each call has its own.
+    """
+    own = conn is None
+    conn = conn or http.client.HTTPConnection(*address, timeout=60)
+    conn.request("POST", path, body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    if own:
+        conn.close()
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data

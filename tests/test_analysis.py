@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -188,9 +190,43 @@ def test_growth_ranks_the_leak_first_and_stable_is_quiet() -> None:
     res = analysis.growth(prof, key="function")
     assert res["key"][0] == "cache.Put" and res["growing"][0]
     assert res.filter(pl.col("growing"))["key"].to_list() == ["cache.Put"]
+    # 1 MB more at each snapshot, taken every 5 minutes: 1 MB per snapshot, 12 MB per hour
+    leak = res.row(0, named=True)
+    assert leak["slope_per_snapshot"] == pytest.approx(1_000_000)
+    assert leak["slope_per_hour"] == pytest.approx(12_000_000)
     by_stack = analysis.name_stacks(prof, analysis.growth(prof))
     assert by_stack["stack"][0] == "main;cache.Put"
     gp = analysis.growth_profile(prof)
     gp.check()
     # 1 MB per 5 minutes = 12 MB per hour
     assert gp.samples["value"].max() == pytest.approx(12_000_000, rel=1e-6)
+
+
+def test_cli_prints_share_changes_in_percentage_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from profilelab.cli import main
+    from profilelab.writers import write
+
+    rng = np.random.default_rng(5)
+    shifted = BASE_SHARES.copy()
+    shifted[0] += 0.10
+    shifted /= shifted.sum()
+    sides = {
+        "a": build(fleet(rng, 8, "a", BASE_SHARES, 1)),
+        "b": build(fleet(rng, 8, "b", shifted, 100)),
+    }
+    files: dict[str, list[str]] = {}
+    for side, prof in sides.items():
+        files[side] = []
+        for i, pid in enumerate(prof.profiles["profile_id"].to_list()):
+            path = tmp_path / f"{side}{i}.pb.gz"
+            with path.open("wb") as out:
+                write(prof.subset(pl.Series([pid])), out, "pprof")
+            files[side].append(str(path))
+    assert main(["compare", "--base", *files["a"], "--new", *files["b"]]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.endswith("pkg.f0"))
+    delta = float(line.split("pp")[0])
+    assert 5 < delta < 15  # about +8 percentage points, printed as pp, not as "%"
+    assert "%" in line.split("]")[1] and "pp [" in line

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +131,17 @@ def test_speedscope_output_is_json(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "cpu.speedscope.json"
     assert main(["convert", str(corpus / SAMPLE_CPU), str(out)]) == 0
     assert json.loads(out.read_text())["$schema"].endswith("file-format-schema.json")
+
+
+def test_written_file_has_normal_permissions_and_is_reported(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cpu.folded"
+    old = os.umask(0o027)
+    try:
+        assert main(["convert", str(corpus / SAMPLE_CPU), str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640  # 0666 minus the umask, not 0600
+    size = out.stat().st_size
+    assert capsys.readouterr().out == f"wrote {out} (folded, {size:,} bytes)\n"

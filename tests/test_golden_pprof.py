@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import utc_timezone
+from conftest import CORPUS, SHIPPED, skip_missing, utc_timezone
 
 import profilelab
 from profilelab.model.profile import Profile
@@ -26,7 +26,6 @@ from profilelab.render import report
 sys.path.insert(0, str(Path(__file__).parent / "golden"))
 import cases as C
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 GO_VERSION, CASES = C.load_manifest()
 HAVE_GO = shutil.which("go") is not None
 
@@ -46,15 +45,15 @@ def profiles() -> dict[str, Profile]:
 @pytest.fixture(scope="session")
 def agpl_outputs() -> dict[str, str]:
     """``go tool pprof`` outputs of every AGPL case (computed once, never stored)."""
-    if not CORPUS.is_dir() or not HAVE_GO:
+    if SHIPPED or not HAVE_GO:
         return {}
     return C.run_all(CORPUS, [c for c in CASES if c.agpl])
 
 
 def _expected(case: C.Case, agpl_outputs: dict[str, str]) -> tuple[C.Case, str]:
-    if not CORPUS.is_dir():
-        pytest.skip("../shared/corpus is not present")
     if case.agpl:
+        if SHIPPED:
+            skip_missing(case.file)
         if not HAVE_GO:
             pytest.skip("go is not installed (needed for AGPL inputs)")
         case = C.with_peek_regex(case, agpl_outputs)
@@ -66,10 +65,12 @@ def _expected(case: C.Case, agpl_outputs: dict[str, str]) -> tuple[C.Case, str]:
     return case, text
 
 
-def _render(case: C.Case, profiles: dict[str, Profile], fmt: str = "text") -> str:
+def _render(
+    case: C.Case, profiles: dict[str, Profile], fmt: str = "text", names: str | None = None
+) -> str:
     if case.file not in profiles:
-        profiles[case.file] = profilelab.load(CORPUS / case.file)
-    opts = ReportOptions(**C.options_for(case.flags))
+        profiles[case.file] = profilelab.load(case.path(CORPUS))
+    opts = ReportOptions(**C.options_for(case.flags, case.path(CORPUS).parent), names=names)
     base, diff = C.base_of(case)
     if base is not None:
         opts = opts.with_(base=profilelab.load(CORPUS / base), diff_base=diff)
@@ -111,9 +112,12 @@ TOP_CASES = [c for c in CASES if c.kind == "top" and ".extra" not in c.id and ".
 def test_top_csv_rows_equal_pprof(
     case: C.Case, profiles: dict[str, Profile], agpl_outputs: dict[str, str]
 ) -> None:
-    """The CSV rows (name, flat, cum) are pprof's numbers as exact integers."""
+    """The CSV rows (name, flat, cum) are pprof's numbers as exact integers.
+
+    CSV keeps full function names by default; ``names="pprof"`` gives pprof's.
+    """
     case, expected = _expected(case, agpl_outputs)
-    csv = _render(case, profiles, fmt="csv")
+    csv = _render(case, profiles, fmt="csv", names="pprof")
     got = pl.read_csv(io.StringIO(csv), infer_schema=False)
     assert got.columns == ["flat", "flat_pct", "sum_pct", "cum", "cum_pct", "name"]
     rows = [(n, int(f), int(c)) for f, c, n in got.select("flat", "cum", "name").iter_rows()]

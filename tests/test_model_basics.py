@@ -37,3 +37,11 @@ def test_span_labels_become_columns(corpus: Path) -> None:
     assert "profile_id" not in p.labels["key"].to_list()
     assert set(p.labels["key"].unique()) == {"foo", "function"}
     assert p.samples.filter(pl.col("label_set_id") == 0).height < p.samples.height
+
+
+def test_repr_of_a_fleet_names_each_sample_type_once() -> None:
+    fleet = profilelab.datasets.load("order-service")  # 48 files, two sample types each
+    assert fleet.profiles.height == 96
+    assert repr(fleet).startswith("<Profile 96 profiles [samples/count, cpu/nanoseconds], "), repr(
+        fleet
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -182,6 +183,10 @@ def test_version_regression_is_the_database_and_same_versus_same_is_not(
     assert "main.(*Service).loadProductsOneByOne" in f.facts["appeared"]
     assert f.facts["profiles"] == (24, 24)
     assert "main.(*DB).Query went from" in f.headline
+    # shares fell for functions whose cost per order rose: they "lost share", not "got cheaper"
+    assert re.fullmatch(
+        r"\d+ functions gained share of CPU significantly, \d+ lost share .*", f.details[0]
+    )
     # two halves of the same version: instance noise, not a regression
     same = playbooks.version_regression(
         fleet,
@@ -215,6 +220,27 @@ def test_slow_spans_point_at_the_stacked_promotion(have_datasets: None) -> None:
     assert f.facts["slow_spans"] == round(0.05 * f.facts["spans"])
     with pytest.raises(QueryError, match="no span named"):
         playbooks.slow_spans(joined, "no.such.span")
+
+
+def test_slow_spans_name_the_detour_not_the_shared_leaf(have_datasets: None) -> None:
+    # every tenth order detours through auditStackedPromo, which spends its time in
+    # hashLines, the hashing routine every order runs to sign its quote: hashLines holds most
+    # of the slow spans' self CPU, but what only the slow requests run is the detour
+    name = "traced-detour-service"
+    joined = profilelab.join_spans(
+        datasets.load(name), profilelab.load_traces(datasets.traces(name))
+    )
+    f = playbooks.slow_spans(joined, "order.handle")
+    assert f.facts["function"] == "main.auditStackedPromo", f
+    assert f.facts["only_slow"] and f.facts["extra_per_slow_span"] > 0
+    assert f.facts["hottest_leaf"] == "main.hashLines"  # what ranking by self share would name
+    assert f.tables["slow_functions"]["key"][0] == "main.hashLines"
+    assert f.facts["slow_share"] > f.facts["overall_share"] + 0.2
+    assert f.facts["trait"] == ("order.promo", "STACKED")
+    ranked = f.tables["distinguishing"]
+    leaf = ranked.filter(pl.col("function") == "main.hashLines").row(0, named=True)
+    assert leaf["median_total"] > 0 and not leaf["only_slow"]  # typical spans hash too
+    assert "main.hashLines" in str(f) and "is not the cause" in str(f)
 
 
 def test_cpu_per_order_is_higher_in_the_new_version_in_both_formats(have_datasets: None) -> None:

@@ -144,29 +144,38 @@ def test_cli_prints_one_line_and_fails(case_file: tuple[Path, str]) -> None:
 # ---- decompression bomb ---------------------------------------------------------------------
 
 
-def gzip_of_zeros(mib: int) -> bytes:
-    """A gzip member that inflates to ``mib`` MiB of zeros, built without compressing them all:
-    after a full flush, deflate output for the next identical MiB is byte-identical."""
+def gzip_of_zeros(mib: int, head: bytes = b"") -> bytes:
+    """A gzip member that inflates to ``head`` and ``mib`` MiB of zeros, built without
+    compressing them all: after a full flush, deflate output for the next identical MiB is
+    byte-identical."""
     zeros = bytes(1 << 20)
     deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    start = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
     block = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
     final = deflate.flush(zlib.Z_FINISH)
-    crc = 0
+    crc = zlib.crc32(head)
     for _ in range(mib):
         crc = zlib.crc32(zeros, crc)
+    size = len(head) + (mib << 20)
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
-    trailer = crc.to_bytes(4, "little") + ((mib << 20) & 0xFFFFFFFF).to_bytes(4, "little")
-    return header + block * mib + final + trailer
+    trailer = crc.to_bytes(4, "little") + (size & 0xFFFFFFFF).to_bytes(4, "little")
+    return header + start + block * mib + final + trailer
+
+
+#: The start of a pprof Profile (a sample_type ValueType), so that the bomb is not refused
+#: on its first inflated bytes but by the size limit.
+PPROF_HEAD = b"\x0a\x04\x08\x01\x10\x02"
 
 
 def test_bomb_builder_makes_real_gzip() -> None:
     assert gzip.decompress(gzip_of_zeros(3)) == bytes(3 << 20)
+    assert gzip.decompress(gzip_of_zeros(2, b"head")) == b"head" + bytes(2 << 20)
 
 
 @pytest.fixture(scope="module")
 def bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("bomb") / "bomb.pb.gz"
-    path.write_bytes(gzip_of_zeros(2048))  # 2 GiB once inflated; about 2 MB on disk
+    path.write_bytes(gzip_of_zeros(2048, PPROF_HEAD))  # 2 GiB once inflated; 2 MB on disk
     return path
 
 

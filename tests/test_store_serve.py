@@ -31,9 +31,7 @@ needs_otlp = pytest.mark.skipif(
 @pytest.fixture
 def server(tmp_path: Path):
     store = profilelab.open_store(tmp_path / "store")
-    srv = ProfileServer(store, "127.0.0.1", 0, max_body=1 << 20, max_inflated=4 << 20)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
+    srv = ProfileServer(store, "127.0.0.1", 0, max_body=1 << 20, max_inflated=4 << 20).start()
     yield srv
     srv.close()
 
@@ -88,7 +86,7 @@ def test_bad_requests_get_4xx_with_a_message_and_change_nothing(server: ProfileS
         got, rtype, data = _post(server, body, ctype, encoding)
         assert got == status, (ctype, encoding, data)
         assert text in _status_message(rtype, data)
-    got, _, data = _post(server, good, path="/v1/traces")
+    got, _, data = _post(server, good, path="/v1/metrics")
     assert got == 404
     assert server.store.profiles().height == 0
     assert server.store.snapshot().segments == {}
@@ -210,7 +208,7 @@ def test_cli_serve_stores_and_stops_on_sigterm(tmp_path: Path) -> None:
         os.kill(proc.pid, signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert "1 exports (1 profiles) stored" in err
+    assert "1 exports (1 profiles, 0 spans) stored" in err
     rows = profilelab.open_store(store_dir).profiles('cpu{cluster="eu-1", service="order"}')
     assert rows.height == 1
 

@@ -172,6 +172,35 @@ def test_waiting_and_cpu_bound_spans(joined: profilelab.SpanJoin) -> None:
     assert db["cpu_ns"][0] == 0
 
 
+def test_child_spans_of_root_only_labelling_are_unknown_not_waiting(
+    world: World, spans: profilelab.Spans
+) -> None:
+    # profilers that label samples with the local root span only (otel-profiling-go,
+    # Pyroscope): children such as price.compute did burn CPU, but no sample can say so
+    root_only = [
+        s
+        for s in world.samples
+        if s.expect_row_of is not None
+        and s.expect_row_of.parent is None
+        and "span_name" in s.labels
+    ]
+    assert len(root_only) > 10
+    joined = profilelab.join_spans(_profile(world, root_only), spans)
+    per_name = joined.cpu_vs_wall(cores=1.0)
+    row = {n: r for n, r in zip(per_name["name"], per_name.iter_rows(named=True), strict=True)}
+    assert row["price.compute"]["mostly"] == "unknown"
+    assert row["price.compute"]["cpu_ns"] is None
+    assert row["price.compute"]["unknown"] == row["price.compute"]["spans"]
+    # local roots are always known: they carry every sample of their request
+    assert row["GET /order"]["unknown"] == 0 and row["GET /order"]["cpu_ns"] > 0
+    per_span = joined.cpu_vs_wall(cores=1.0, by_span=True)
+    children = per_span.filter(pl.col("name") == "price.compute")
+    assert not children["cpu_known"].any() and children["cpu_ns"].null_count() == children.height
+    # with exact span labels on other requests of the service, the same name is known again
+    full = profilelab.join_spans(_profile(world, world.samples), spans).cpu_vs_wall(cores=1.0)
+    assert full.filter(pl.col("name") == "price.compute")["mostly"][0] == "cpu"
+
+
 def test_slowest_spans_profile_shows_the_slow_function(
     world: World, joined: profilelab.SpanJoin
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from _tracefix import T0_NS, WRITERS, World, make_world, pprof_bytes
@@ -52,18 +53,48 @@ def test_table_filters_and_sorts(explorer) -> None:  # type: ignore[no-untyped-d
     explorer._name_box.value = "render"  # a change in the dropdown filters too
     assert set(explorer.visible()["name"]) == {"render"}
     explorer.filter(service="orders", name="GET /order")
-    assert list(explorer._histogram.data[0].x) == (vis["duration_ns"] / 1e6).to_list()
+    # the histogram bins log10(ms) of every filtered span, not only the listed ones
+    ms = list(10 ** np.asarray(explorer._histogram.data[0].x))
+    assert ms == pytest.approx((explorer.filtered()["duration_ns"] / 1e6).to_list())
     explorer.sort("duration (shortest first)")
     assert explorer.visible()["duration_ns"].is_sorted()
     with pytest.raises(ValueError):
         explorer.sort("colour")
 
 
+def test_list_cap_is_said_and_histogram_counts_every_span(files: tuple[Path, Path]) -> None:
+    from profilelab.widgets.spans import HEADER, SpanExplorer
+
+    trace, prof = files
+    joined = profilelab.join_spans(profilelab.load(prof), profilelab.load_traces(trace))
+    ex = SpanExplorer(joined, max_rows=20)
+    assert len(ex._list.options) == 20 and len(ex._histogram.data[0].x) == 180
+    assert "20 of 180 spans in the list" in ex._cap_note.value
+    assert "the histogram counts all 180" in ex._cap_note.value
+    assert HEADER.split() == ["duration", "samples", "service", "name", "trace/span"]
+    assert ex._list_head.value.count("samples") == 1
+    assert "drag across the histogram" in ex._detail.children[0].value  # the hint
+
+
+def test_brushed_spans_are_highlighted_and_counted_alike(explorer) -> None:  # type: ignore[no-untyped-def]
+    from plotly.callbacks import BoxSelector
+
+    explorer.filter(name="GET /order")
+    explorer._on_brush(None, None, BoxSelector(xrange=[np.log10(150.0), np.log10(10_000.0)]))
+    rows = explorer.selected_rows
+    assert len(rows) == 3 and sorted(explorer._list.value) == sorted(rows)
+    chosen = explorer.table.filter(pl.col("span_row").is_in(rows))
+    summary = explorer._detail.children[0].value
+    assert "<b>3 spans</b>, median" in summary
+    # the summary counts samples as the list's "samples" column does
+    assert f"{chosen['local_samples'].sum()} samples" in summary
+
+
 def test_brushing_the_histogram_shows_the_slow_spans_profile(explorer, world: World) -> None:  # type: ignore[no-untyped-def]
     from plotly.callbacks import BoxSelector
 
     explorer.filter(name="GET /order")
-    explorer._on_brush(None, None, BoxSelector(xrange=[150.0, 10_000.0]))
+    explorer._on_brush(None, None, BoxSelector(xrange=[np.log10(150.0), np.log10(10_000.0)]))
     chosen = explorer.table.filter(pl.col("span_row").is_in(explorer.selected_rows))
     assert set(chosen["trace_id"]) == world.slow_traces
     profile = explorer.selected_profile

@@ -111,3 +111,19 @@ def test_property_self_diff_is_zero(stacks: Stacks, width: int, by: str) -> None
     other = Selection(make_profile(stacks))
     tree2 = Comparison(sel, other).tree(width_px=width)
     assert np.array_equal(tree2.base_total, tree2.new_total)
+
+
+def test_a_thin_side_or_far_apart_totals_warn() -> None:
+    from profilelab.views.diff import MAX_DIFF_SCALE, MIN_DIFF_SAMPLES, sample_count
+
+    few = make_profile([Sample(["main", "a"], [3, 3])])
+    many = make_profile([Sample(["main", "a"], [400, 400]), Sample(["main", "b"], [600, 600])])
+    thin = comparison(few, many, sample_type="samples")
+    assert sample_count(thin.base) == 3 and sample_count(thin.new) == 1000
+    said = thin.warnings()
+    assert len(said) == 2, said
+    assert f"base side rests on about 3 samples (under {MIN_DIFF_SAMPLES})" in said[0]
+    assert f"×333 (over ×{MAX_DIFF_SCALE:g})" in said[1]
+    assert comparison(many, many, sample_type="samples").warnings() == []
+    empty = comparison(few, many, base_labels={"nope": "x"}, sample_type="samples")
+    assert "base side is empty" in empty.warnings()[0]

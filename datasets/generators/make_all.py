@@ -88,6 +88,13 @@ DATASETS: dict[str, list[Run]] = {
             f"{TRACED} -slow 0.05 -profiles 2 -window 500ms",
         )
     ],
+    "traced-detour-service": [
+        Run(
+            "order-service",
+            f"{TRACED} -detour -slow 0.1 -rate 100 -profiles 3 -window 3s",
+            f"{TRACED} -detour -slow 0.1 -rate 100 -profiles 2 -window 500ms",
+        )
+    ],
 }
 
 PostStep = Callable[[str, Path, "Log"], None]

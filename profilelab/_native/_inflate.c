@@ -1,11 +1,18 @@
 /* profilelab._native._inflate: gunzip straight into one bytes object, bounded.
  *
- * gunzip(data, limit) inflates every gzip member of ``data`` into a single bytes object
- * that grows in place (no list of chunks joined at the end, so the peak is one copy of
- * the output) and refuses to grow past ``limit`` bytes. Same rules as the pure-Python
- * path in profilelab/readers/_input.py: zero padding between members is skipped, bytes
- * after a complete member that do not start another member are ignored (as gzip(1) does).
- * Errors are GzipError (a ValueError) with the message the Python path uses.
+ * gunzip(data, limit, ratio=0, floor=0) inflates every gzip member of ``data`` into a
+ * single bytes object that grows in place (no list of chunks joined at the end, so the
+ * peak is one copy of the output) and refuses to grow past ``limit`` bytes, or, once the
+ * output passes ``floor`` bytes, past ``ratio`` times the input consumed so far (checked
+ * as it goes, so a bomb stops early). Same rules as the pure-Python path in
+ * profilelab/readers/_input.py: zero padding between members is skipped, bytes after a
+ * complete member that do not start another member are ignored (as gzip(1) does).
+ * Errors are GzipError (a ValueError) with the message the Python path uses; LimitError
+ * (a GzipError) when a limit is passed.
+ *
+ * Sizes: ``limit`` and ``floor`` are Py_ssize_t parsed with overflow checks ("n") and
+ * refused when negative; ``limit`` is clamped below PY_SSIZE_T_MAX so that ``limit + 1``
+ * cannot wrap, and every product is computed as a division instead.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -13,27 +20,40 @@
 #include <zlib.h>
 
 static PyObject *GzipError;
+static PyObject *LimitError; /* a GzipError: past the size or ratio limit */
 
 typedef struct {
     PyObject *out; /* bytes, grown with _PyBytes_Resize */
     size_t size;   /* bytes written */
     size_t cap;
-    size_t limit;
+    size_t limit; /* < PY_SSIZE_T_MAX, so limit + 1 fits */
+    size_t ratio; /* 0: no ratio check */
+    size_t floor;
 } sink;
 
+/* Output per inflate call: the ratio is checked between calls, so a bomb is stopped
+ * within this many bytes of passing it. */
+#define STEP ((size_t)16 << 20)
+
+static int too_large(sink *s) {
+    PyErr_Format(LimitError,
+                 "gzip data inflates past the limit of %zu bytes "
+                 "(set PROFILELAB_MAX_INFLATED_BYTES to raise it)",
+                 s->limit);
+    return -1;
+}
+
+static int ratio_passed(const sink *s, size_t consumed) {
+    return s->ratio && s->size > s->floor && s->size / s->ratio > consumed;
+}
+
 static int grow(sink *s) {
-    if (s->cap > s->limit) {
-        PyErr_Format(GzipError,
-                     "gzip data inflates past the limit of %zu bytes "
-                     "(set PROFILELAB_MAX_INFLATED_BYTES to raise it)",
-                     s->limit);
-        return -1;
-    }
-    size_t cap = s->cap * 2;
+    if (s->cap > s->limit)
+        return too_large(s);
+    /* cap <= limit + 1 <= PY_SSIZE_T_MAX: doubling cannot wrap a size_t */
+    size_t cap = s->cap < 64 ? 64 : s->cap * 2;
     if (cap > s->limit + 1) /* one byte over the limit shows that it was passed */
         cap = s->limit + 1;
-    if (cap > PY_SSIZE_T_MAX)
-        return PyErr_NoMemory(), -1;
     if (_PyBytes_Resize(&s->out, (Py_ssize_t)cap))
         return -1;
     s->cap = cap;
@@ -52,7 +72,7 @@ static int member(sink *s, const uint8_t *data, size_t len, size_t *pos) {
         if (s->size == s->cap && grow(s))
             goto fail;
         size_t in_chunk = len - in_pos > UINT_MAX ? UINT_MAX : len - in_pos;
-        size_t out_chunk = s->cap - s->size > UINT_MAX ? UINT_MAX : s->cap - s->size;
+        size_t out_chunk = s->cap - s->size > STEP ? STEP : s->cap - s->size;
         z.next_in = (Bytef *)(data + in_pos);
         z.avail_in = (uInt)in_chunk;
         z.next_out = (Bytef *)PyBytes_AS_STRING(s->out) + s->size;
@@ -62,6 +82,13 @@ static int member(sink *s, const uint8_t *data, size_t len, size_t *pos) {
         Py_END_ALLOW_THREADS
         in_pos += in_chunk - z.avail_in;
         s->size += out_chunk - z.avail_out;
+        if (ratio_passed(s, in_pos)) {
+            PyErr_Format(LimitError,
+                         "gzip data inflates more than %zu times its compressed size "
+                         "(a decompression bomb? set PROFILELAB_MAX_INFLATE_RATIO to raise it)",
+                         s->ratio);
+            goto fail;
+        }
         if (rc == Z_BUF_ERROR && z.avail_out != 0) { /* no progress: the input ran out */
             PyErr_Format(GzipError, "truncated gzip stream (%zu bytes read)", len);
             goto fail;
@@ -82,9 +109,16 @@ fail:
 
 static PyObject *gunzip(PyObject *module, PyObject *args) {
     Py_buffer view;
-    unsigned long long limit;
-    if (!PyArg_ParseTuple(args, "y*K", &view, &limit))
+    Py_ssize_t limit, ratio = 0, floor = 0;
+    if (!PyArg_ParseTuple(args, "y*n|nn", &view, &limit, &ratio, &floor))
         return NULL;
+    if (limit < 0 || ratio < 0 || floor < 0) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "gunzip: limit, ratio and floor must not be negative");
+        return NULL;
+    }
+    if (limit > PY_SSIZE_T_MAX - 1)
+        limit = PY_SSIZE_T_MAX - 1;
     const uint8_t *data = view.buf;
     size_t len = (size_t)view.len, pos = 0;
     /* First guess: the size the last member's trailer states, within what deflate can
@@ -94,9 +128,15 @@ static PyObject *gunzip(PyObject *module, PyObject *args) {
                             : 0;
     size_t reach = len > SIZE_MAX / 1100 ? SIZE_MAX : 1100 * len + 1024;
     guess = guess < reach ? guess : reach;
-    guess = guess < limit ? guess : (size_t)limit;
-    sink s = {PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(guess > 64 ? guess : 64)), 0, 0,
-              (size_t)limit};
+    guess = guess < (size_t)limit ? guess : (size_t)limit;
+    if (ratio && guess > (size_t)floor && guess / (size_t)ratio > len) /* a bomb's trailer */
+        guess = (size_t)floor;
+    sink s = {PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(guess > 64 ? guess : 64)),
+              0,
+              0,
+              (size_t)limit,
+              (size_t)ratio,
+              (size_t)floor};
     if (!s.out)
         goto fail;
     s.cap = (size_t)PyBytes_GET_SIZE(s.out);
@@ -109,10 +149,7 @@ static PyObject *gunzip(PyObject *module, PyObject *args) {
             break; /* trailing bytes that are not a member: ignored */
     }
     if (s.size > s.limit) {
-        PyErr_Format(GzipError,
-                     "gzip data inflates past the limit of %zu bytes "
-                     "(set PROFILELAB_MAX_INFLATED_BYTES to raise it)",
-                     s.limit);
+        too_large(&s);
         goto fail;
     }
     PyBuffer_Release(&view);
@@ -127,7 +164,8 @@ fail:
 
 static PyMethodDef methods[] = {
     {"gunzip", gunzip, METH_VARARGS,
-     "gunzip(data, limit) -> bytes: inflate every gzip member, at most limit bytes.\n\n"
+     "gunzip(data, limit, ratio=0, floor=0) -> bytes: inflate every gzip member, at most\n"
+     "limit bytes, and (ratio > 0) at most ratio times the input read once past floor.\n\n"
      "Raises GzipError (a ValueError) for damaged, truncated or too large data."},
     {NULL, NULL, 0, NULL},
 };
@@ -147,6 +185,11 @@ PyMODINIT_FUNC PyInit__inflate(void) {
     GzipError = PyErr_NewException("profilelab._native._inflate.GzipError", PyExc_ValueError,
                                    NULL);
     if (!GzipError || PyModule_AddObjectRef(m, "GzipError", GzipError)) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    LimitError = PyErr_NewException("profilelab._native._inflate.LimitError", GzipError, NULL);
+    if (!LimitError || PyModule_AddObjectRef(m, "LimitError", LimitError)) {
         Py_DECREF(m);
         return NULL;
     }

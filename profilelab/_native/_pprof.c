@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pprof_decode.h"
+#include "utf8_valid.h"
 
 /* ---- Buffer: an owned array exported through the buffer protocol --------------------- */
 
@@ -69,51 +70,6 @@ static PyObject *take(pp_vec *v) {
 }
 
 /* ---- strings ------------------------------------------------------------------------- */
-
-/* Strict UTF-8 (what Python's decoder accepts): no overlongs, surrogates or > U+10FFFF. */
-static int utf8_valid(const uint8_t *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        if (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (!(w & 0x8080808080808080ull)) {
-                i += 8;
-                continue;
-            }
-        }
-        uint8_t c = s[i];
-        size_t more;
-        uint8_t lo = 0x80, hi = 0xbf; /* range of the first continuation byte */
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            more = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            more = 2;
-            if (c == 0xe0)
-                lo = 0xa0;
-            if (c == 0xed)
-                hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            more = 3;
-            if (c == 0xf0)
-                lo = 0x90;
-            if (c == 0xf4)
-                hi = 0x8f;
-        } else {
-            return 0;
-        }
-        if (n - i <= more || s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
-        for (size_t k = 2; k <= more; k++)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-        i += more + 1;
-    }
-    return 1;
-}
 
 static int append_repaired(pp_vec *data, const uint8_t *s, size_t len) {
     PyObject *u = PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)len, "replace");

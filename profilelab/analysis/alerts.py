@@ -17,11 +17,19 @@ Two kinds of rule, written in YAML (see docs/analysis.md)::
           alpha: 0.05
 
 ``share(SEL, KEY=~"RE")`` is, per step, the share of the selected profiles' samples with any
-frame whose key matches (a sample counts once); ``value(SEL, ...)`` is their summed value;
-without a matcher ``value(SEL)`` is the step's total. The condition must hold in consecutive
-steps covering at least the ``for`` duration (default: one step). A regression rule runs
-:func:`~profilelab.analysis.compare` and fires on keys that are significant (FDR ``alpha``)
-and grew by more than ``max_delta_share``.
+frame whose key matches (a sample counts once: pprof's *cum*); ``value(SEL, ...)`` is their
+summed value; without a matcher ``value(SEL)`` is the step's total. ``self_share`` and
+``self_value`` measure only the samples whose *leaf* frame matches (pprof's *flat*).
+``... by (function)`` (or ``file``, ``package``) evaluates the measure for every key on its
+own and fires for each key that holds the condition: ``self_share(cpu{service="api"}) by
+(function) > 0.3 for 10m`` is "any function above 30% of the CPU for ten minutes". The
+condition must hold in consecutive steps covering at least the ``for`` duration (default:
+one step). A regression rule runs :func:`~profilelab.analysis.compare` and fires on keys that
+are significant (FDR ``alpha``) and grew by more than ``max_delta_share``.
+
+A rule that looked at nothing (its selector, window or pattern matched no data) does not
+pass: its result says ``no_data`` with the reason, and ``profilelab check`` exits non-zero,
+so a CI gate cannot pass by looking at nothing.
 
 A rule source is a :class:`~profilelab.store.Store` or any :class:`Profile`; selectors are the
 store's (``TYPE{label="v", other=~"re"}``) in both cases.
@@ -42,7 +50,7 @@ import yaml
 
 from profilelab.analysis import _select
 from profilelab.analysis.compare import compare
-from profilelab.analysis.trends import pattern_share
+from profilelab.analysis.trends import pattern_share, trend
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
 
@@ -58,7 +66,8 @@ _CMP: dict[str, Callable[[Any, Any], Any]] = {
     "!=": operator.ne,
 }
 _TAIL = re.compile(
-    r"^\s*(?P<cmp>>=|<=|==|!=|>|<)\s*(?P<thr>[-+0-9.eE]+)\s*(?:for\s+(?P<for>\S+))?\s*$"
+    r"^\s*(?:by\s*\(\s*(?P<by>function|file|package)\s*\))?"
+    r"\s*(?P<cmp>>=|<=|==|!=|>|<)\s*(?P<thr>[-+0-9.eE]+)\s*(?:for\s+(?P<for>\S+))?\s*$"
 )
 _MATCHER = re.compile(
     r'^\s*(?P<key>function|file|package|frame)\s*=~\s*"(?P<re>(?:[^"\\]|\\.)*)"\s*$'
@@ -74,6 +83,8 @@ class Rule:
     selector: str
     key: str = "function"
     pattern: str | None = None
+    measure: str = "cum"  # "cum" (any frame matches) or "flat" (the leaf frame matches)
+    by: str | None = None  # evaluate per key (function, file, package) when set
     op: str = ">"
     threshold: float = 0.0
     for_ns: int = 0
@@ -91,9 +102,10 @@ class Result:
     """A rule's outcome: the windows where it fired (or the keys that regressed)."""
 
     rule: Rule
-    firing: pl.DataFrame  # share/value rules: start, end, steps, worst; regression: keys
+    firing: pl.DataFrame  # share/value rules: [key,] start, end, steps, worst; regression: keys
     values: pl.DataFrame  # per-step series (share/value) or the full comparison (regression)
     evidence: list[Path] = field(default_factory=list)
+    no_data: str | None = None  # why the rule looked at nothing (None: it saw data)
 
     @property
     def fired(self) -> bool:
@@ -101,16 +113,21 @@ class Result:
 
     def summary(self) -> str:
         r = self.rule
+        if self.no_data is not None:
+            return f"NO DATA {r.name}: {self.no_data} (selector {r.selector})"
         if not self.fired:
             return f"ok      {r.name}: {r.text}"
         if r.kind == "regression":
             keys = ", ".join(
-                f"{k} {d:+.2%}" for k, d in self.firing.select("key", "delta_share").iter_rows()
+                f"{k} {100 * d:+.2f} pp"
+                for k, d in self.firing.select("key", "delta_share").iter_rows()
             )
             return f"FIRING  {r.name}: significant increase in {keys}"
+        key = self.firing["key"] if "key" in self.firing.columns else None
         spans = "; ".join(
-            f"{s:%Y-%m-%d %H:%M:%S}..{e:%H:%M:%S} (worst {w:.4g})"
-            for s, e, w in self.firing.select("start", "end", "worst").iter_rows()
+            (f"{key[i]} " if key is not None else "")
+            + f"{s:%Y-%m-%d %H:%M:%S}..{e:%H:%M:%S} (worst {w:.4g})"
+            for i, (s, e, w) in enumerate(self.firing.select("start", "end", "worst").iter_rows())
         )
         return f"FIRING  {r.name}: {r.text} during {spans}"
 
@@ -118,15 +135,23 @@ class Result:
 # ---- parsing ---------------------------------------------------------------------------------
 def parse_expr(text: str) -> dict[str, Any]:
     """Split ``share(SEL, function=~"re") > 0.3 for 10m`` into its parts."""
-    m = re.match(r"^\s*(share|value)\s*\(", text)
+    m = re.match(r"^\s*(self_share|self_value|share|value)\s*\(", text)
     if not m:
-        raise QueryError(f"rule expression {text!r}: expected share(...) or value(...)")
+        raise QueryError(
+            f"rule expression {text!r}: expected share(...), value(...), self_share(...) "
+            "or self_value(...)"
+        )
     close, commas = _scan_arguments(text, m.end())
     bounds = [m.end() - 1, *commas, close]
     args = [text[lo + 1 : hi] for lo, hi in itertools.pairwise(bounds)]
     if not args or not args[0].strip() or len(args) > 2:
         raise QueryError(f"rule expression {text!r}: expected ({m.group(1)}(SELECTOR[, KEY=~RE])")
-    out: dict[str, Any] = {"kind": m.group(1), "selector": args[0].strip()}
+    flat = m.group(1).startswith("self_")
+    out: dict[str, Any] = {
+        "kind": m.group(1).removeprefix("self_"),
+        "measure": "flat" if flat else "cum",
+        "selector": args[0].strip(),
+    }
     if len(args) == 2:
         mm = _MATCHER.match(args[1])
         if not mm:
@@ -136,8 +161,19 @@ def parse_expr(text: str) -> dict[str, Any]:
         out["key"], out["pattern"] = mm.group("key"), _unescape(mm.group("re"))
     tail = _TAIL.match(text[close + 1 :])
     if not tail:
-        raise QueryError(f"rule expression {text!r}: expected a comparison like '> 0.3 for 10m'")
+        raise QueryError(
+            f"rule expression {text!r}: expected a comparison like '> 0.3 for 10m' "
+            "(optionally after 'by (function)', 'by (file)' or 'by (package)')"
+        )
     out["op"], out["threshold"] = tail.group("cmp"), float(tail.group("thr"))
+    if tail.group("by"):
+        by = tail.group("by")
+        if "pattern" in out and out["key"] != by:
+            raise QueryError(
+                f"rule expression {text!r}: the matcher's key ({out['key']}) must be the "
+                f"'by' key ({by})"
+            )
+        out["by"] = out["key"] = by
     if tail.group("for"):
         out["for_ns"] = _select.parse_duration_ns(tail.group("for"))
     return out
@@ -275,23 +311,66 @@ def select_profiles(p: Profile, selector: str, start: str | None = None) -> Prof
 
 
 def _threshold(rule: Rule, prof: Profile) -> Result:
+    group = ["key"] if rule.by else []
     if prof.profiles.is_empty():
-        return Result(rule, _no_windows(), pl.DataFrame())
-    pattern = rule.pattern if rule.pattern is not None else ""
-    series = pattern_share(prof, pattern, key=rule.key, step=rule.step_ns)  # type: ignore[arg-type]
-    metric = "share" if rule.kind == "share" else ("value" if rule.pattern is not None else "total")
+        where = f" in the window from {rule.window}" if rule.window else ""
+        why = f"the selector matched no profiles{where}"
+        return Result(rule, _no_windows(group), pl.DataFrame(), no_data=why)
+    series = _series(rule, prof)
+    if series.is_empty():
+        return Result(rule, _no_windows(group), series, no_data="no selected profile has a time")
+    if rule.pattern is not None and series["value"].sum() == 0:
+        why = f"no sample has a {rule.key} matching {rule.pattern!r}"
+        return Result(rule, _no_windows(group), series, no_data=why)
+    if rule.kind == "share":
+        metric = "share"
+    else:
+        metric = "value" if rule.pattern is not None or rule.by else "total"
     series = series.with_columns(pl.col(metric).alias("metric"))
     hit = _CMP[rule.op](series["metric"], rule.threshold)
     series = series.with_columns(hit.alias("condition"))
-    return Result(rule, _windows(series, rule), series)
+    return Result(rule, _windows(series, rule, group), series)
 
 
-def _windows(series: pl.DataFrame, rule: Rule) -> pl.DataFrame:
-    """Maximal runs of consecutive steps where the condition holds for at least ``for``."""
-    s = series.sort("bucket").with_columns(
+def _series(rule: Rule, prof: Profile) -> pl.DataFrame:
+    """Per step (and per key for ``by`` rules): ``bucket``, ``value``, ``total``, ``share``.
+
+    Cum without ``by`` counts a sample once however many of its frames match (a sum over keys
+    would count it once per matching key); flat and ``by`` series come from the trend.
+    """
+    if rule.by is None and rule.measure == "cum":
+        pattern = rule.pattern if rule.pattern is not None else ""
+        return pattern_share(prof, pattern, key=rule.key, step=rule.step_ns)  # type: ignore[arg-type]
+    per_key = trend(
+        prof,
+        key=rule.key,  # type: ignore[arg-type]
+        step=rule.step_ns,
+        match=rule.pattern,
+        measure=rule.measure,  # type: ignore[arg-type]
+        top=None,
+    ).with_columns(pl.col("time").dt.epoch("ns").alias("bucket"))
+    if rule.by is not None:
+        return per_key.select("bucket", "key", "value", "total", "share")
+    # flat without by: a sample has one leaf, so the per-key values add up exactly
+    return (
+        per_key.group_by("bucket")
+        .agg(pl.col("value").sum(), pl.col("total").first())
+        .with_columns((pl.col("value") / pl.col("total")).fill_nan(0.0).alias("share"))
+        .sort("bucket")
+    )
+
+
+def _windows(series: pl.DataFrame, rule: Rule, group: list[str]) -> pl.DataFrame:
+    """Maximal runs of consecutive steps where the condition holds for at least ``for``
+    (per key of ``group``)."""
+
+    def over(e: pl.Expr) -> pl.Expr:
+        return e.over(group) if group else e
+
+    s = series.sort([*group, "bucket"]).with_columns(
         (
-            (pl.col("condition") != pl.col("condition").shift(1))
-            | (pl.col("bucket") - pl.col("bucket").shift(1) != rule.step_ns)
+            (pl.col("condition") != over(pl.col("condition").shift(1)))
+            | (pl.col("bucket") - over(pl.col("bucket").shift(1)) != rule.step_ns)
         )
         .fill_null(True)
         .cum_sum()
@@ -300,7 +379,7 @@ def _windows(series: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     worst = pl.col("metric").max() if rule.op in (">", ">=") else pl.col("metric").min()
     runs = (
         s.filter(pl.col("condition"))
-        .group_by("run")
+        .group_by("run", *group)
         .agg(
             pl.col("bucket").min().alias("start_ns"),
             (pl.col("bucket").max() + rule.step_ns).alias("end_ns"),
@@ -308,9 +387,10 @@ def _windows(series: pl.DataFrame, rule: Rule) -> pl.DataFrame:
             worst.alias("worst"),
         )
         .filter(pl.col("end_ns") - pl.col("start_ns") >= max(rule.for_ns, rule.step_ns))
-        .sort("start_ns")
+        .sort("start_ns", *group)
     )
     return runs.select(
+        *group,
         pl.from_epoch("start_ns", time_unit="ns").alias("start"),
         pl.from_epoch("end_ns", time_unit="ns").alias("end"),
         "start_ns",
@@ -320,9 +400,10 @@ def _windows(series: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     )
 
 
-def _no_windows() -> pl.DataFrame:
+def _no_windows(group: list[str] | None = None) -> pl.DataFrame:
     return pl.DataFrame(
         schema={
+            **dict.fromkeys(group or [], pl.Utf8),
             "start": pl.Datetime("ns"),
             "end": pl.Datetime("ns"),
             "start_ns": pl.Int64,
@@ -334,9 +415,18 @@ def _no_windows() -> pl.DataFrame:
 
 
 def _regression(rule: Rule, prof: Profile) -> Result:
-    res = compare(prof, dict(rule.base), dict(rule.new), key=rule.key, alpha=rule.alpha)  # type: ignore[arg-type]
+    empty = pl.DataFrame(schema={"key": pl.Utf8, "delta_share": pl.Float64})
+    if prof.profiles.is_empty():
+        return Result(rule, empty, empty, no_data="the selector matched no profiles")
+    try:
+        res = compare(prof, dict(rule.base), dict(rule.new), key=rule.key, alpha=rule.alpha)  # type: ignore[arg-type]
+    except QueryError as exc:  # a side with fewer than two profiles: nothing to compare
+        return Result(rule, empty, empty, no_data=str(exc))
     firing = res.filter(pl.col("significant") & (pl.col("delta_share") > rule.max_delta_share))
     if rule.pattern:
+        if not res["key"].str.contains(rule.pattern).any():
+            why = f"no {rule.key} matches {rule.pattern!r}"
+            return Result(rule, empty, res, no_data=why)
         firing = firing.filter(pl.col("key").str.contains(rule.pattern))
     return Result(rule, firing, res)
 
@@ -358,17 +448,15 @@ def _write_evidence(result: Result, prof: Profile, directory: Path) -> list[Path
         fh.write(path, fh.diff_html(comparison(sides[0], sides[1]), title=f"{rule.name}: diff"))
         return [path]
     paths = []
-    for i, (start, end) in enumerate(result.firing.select("start_ns", "end_ns").iter_rows()):
+    firing = result.firing
+    keys = firing["key"] if "key" in firing.columns else [None] * firing.height
+    for i, (start, end) in enumerate(firing.select("start_ns", "end_ns").iter_rows()):
         window = _select.window(_select.of_type(prof, None), start, end)["profile_id"]
         path = directory / f"{safe}.{i}.html"
-        fh.write(
-            path,
-            fh.flame_html(
-                prof.subset(window),
-                title=f"{rule.name}: window {i}",
-                focus=rule.pattern or None,
-            ),
-        )
+        key = keys[i]
+        focus = f"^{re.escape(key)}$" if key is not None else rule.pattern or None
+        title = f"{rule.name}: window {i}" + (f" ({key})" if key is not None else "")
+        fh.write(path, fh.flame_html(prof.subset(window), title=title, focus=focus))
         paths.append(path)
     return paths
 
@@ -403,7 +491,7 @@ def assert_no_regression(
     result = _regression(rule, _query(source, sel, None))
     if result.fired:
         rows = "\n".join(
-            f"  {k}: {b:.2%} -> {n:.2%} ({d:+.2%}, q={q:.2g})"
+            f"  {k}: {b:.2%} -> {n:.2%} ({100 * d:+.2f} pp, q={q:.2g})"
             for k, b, n, d, q in result.firing.select(
                 "key", "base_share", "new_share", "delta_share", "q_value"
             ).iter_rows()

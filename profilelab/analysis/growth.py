@@ -40,7 +40,11 @@ def growth(
     min_corr: float = 0.8,
     min_rel_growth: float = 0.2,
 ) -> pl.DataFrame:
-    """Per key: slope per hour, relative growth, Spearman correlation, first/last/mean value.
+    """Per key: slope per hour and per snapshot, relative growth, Spearman correlation,
+    first/last/mean value.
+
+    ``slope_per_snapshot`` is the Theil-Sen slope over the snapshot index (0, 1, 2, ...): what
+    each snapshot adds, whatever the time between snapshots.
 
     Needs at least 3 snapshots with distinct times; snapshots at the same time are summed
     (several instances of one service). For function/file/package keys ``measure`` picks flat
@@ -55,6 +59,7 @@ def growth(
         raise QueryError(f"growth needs at least 3 snapshot times, got {len(times)}")
     t_hours = (times - times[0]) / _HOUR_NS
     slope = _theil_sen(t_hours, values)
+    per_snapshot = _theil_sen(np.arange(len(times), dtype=np.float64), values)
     corr = _spearman(t_hours, values)
     mean = values.mean(axis=0)
     span = t_hours[-1] - t_hours[0]
@@ -64,6 +69,7 @@ def growth(
         {
             "key": keys,
             "slope_per_hour": slope,
+            "slope_per_snapshot": per_snapshot,
             "rel_growth": rel,
             "corr": corr,
             "first": values[0],

@@ -6,17 +6,20 @@ are found by scanning the package, so adding a command never touches this file; 
 quickly, running one command imports only its module (``profilelab top`` -> ``top.py``),
 and a module imports heavy libraries inside the function that runs it.
 Library errors (:class:`~profilelab.errors.ProfileLabError`) become one line on stderr
-and exit status 1; usage errors exit 2 (argparse).
+and exit status 1; usage errors exit 2 (argparse), with a "did you mean" for a mistyped
+command or option.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
+from profilelab import __version__
 from profilelab.errors import ProfileLabError
 
 
@@ -24,8 +27,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command, or of ``command`` alone when a module of that name
     registers it (enough to run it, and much cheaper than importing every command)."""
     names = _command_modules()
-    if command in names:
-        parser = _parser([command])
+    # A command named like a builtin lives in ``<name>_.py`` (``list`` -> ``list_.py``) so
+    # that importing it does not shadow the builtin in this package.
+    module = command if command in names else f"{command}_"
+    if module in names:
+        parser = _parser([module])
         if command in _subparsers(parser).choices:
             return parser
     return _parser(names)
@@ -40,6 +46,7 @@ def _parser(modules: Sequence[str]) -> argparse.ArgumentParser:
         prog="profilelab",
         description="Continuous-profiling analysis: pprof and OpenTelemetry profiles as tables.",
     )
+    parser.add_argument("--version", action="version", version=f"profilelab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in modules:
         module = importlib.import_module(f"{__name__}.{name}")
@@ -54,9 +61,18 @@ def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = [*(sys.argv[1:] if argv is None else argv)]  # (`list` is the list command here)
     parser = build_parser(argv[0] if argv else None)
-    args = parser.parse_args(argv)
+    commands = _subparsers(parser).choices
+    if argv and not argv[0].startswith("-") and argv[0] not in commands:
+        parser.error(f"unknown command {argv[0]!r}{_did_you_mean(argv[0], commands)}")
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = commands[args.command]
+        options = [o for a in command._actions for o in a.option_strings]
+        flag = next((u.partition("=")[0] for u in unknown if u.startswith("--")), "")
+        hint = _did_you_mean(flag, options) if flag else ""
+        command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     try:
         return int(args.func(args) or 0)
     except ProfileLabError as exc:
@@ -67,6 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'top'?)`` for the closest of ``choices``, else ``""``."""
+    close = difflib.get_close_matches(word, [*choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -94,6 +94,7 @@ def add_selection_arguments(
     output: bool = True,
     short_to: bool = True,
     sample_index_dest: str = "sample_index",
+    formats: tuple[str, ...] = FORMATS,
 ) -> None:
     """The shared flags (see the module docstring); ``time=False`` for commands that have
     their own ``--from/--to``, ``output=False`` for commands without a table output,
@@ -163,7 +164,7 @@ def add_selection_arguments(
     if output:
         o = p.add_argument_group("output")
         o.add_argument("--nodecount", type=int, help="show at most N rows (default: all)")
-        o.add_argument("--format", choices=FORMATS, default="text", help="text, csv or json")
+        o.add_argument("--format", choices=formats, default=formats[0], help=", ".join(formats))
 
 
 def selection_from(args: argparse.Namespace, **changes: Any) -> Selection:

@@ -14,11 +14,13 @@ if TYPE_CHECKING:
     from profilelab.ops.options import ReportOptions
 
 
-def add_report_options(p: argparse.ArgumentParser) -> None:
+def add_report_options(
+    p: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "csv", "json")
+) -> None:
     """The shared selection flags plus pprof's report options (trimming options only change
     ``top``, as in pprof)."""
     p.add_argument("files", nargs="+", metavar="FILE", help="profiles (merged, as pprof does)")
-    add_selection_arguments(p)
+    add_selection_arguments(p, formats=formats)
     g = p.add_argument_group("pprof report options (pprof's names and defaults)")
     g.add_argument("--mean", action="store_true", help="divide values by the first sample value")
     g.add_argument("--base", metavar="FILE", action="append", help="subtract this profile")
@@ -49,6 +51,30 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="omit the profile lines of the text header",
     )
+    g.add_argument(
+        "--names",
+        choices=("pprof", "full"),
+        help="function names as pprof prints them (C++/Rust/generic names simplified) or "
+        "as stored (default: pprof for text, full for csv/json)",
+    )
+
+
+def add_source_options(p: argparse.ArgumentParser) -> None:
+    """``--source-path`` and ``--trim-path``: where source files are (pprof's flags)."""
+    g = p.add_argument_group("source files (pprof's -source_path and -trim_path)")
+    g.add_argument(
+        "--source-path",
+        "--source_path",
+        metavar="DIRS",
+        help="':'-separated directories searched, with their parents, for source files "
+        "(default: the current directory)",
+    )
+    g.add_argument(
+        "--trim-path",
+        "--trim_path",
+        metavar="PREFIX",
+        help="':'-separated prefixes removed from the profile's file names first",
+    )
 
 
 def options_from(args: argparse.Namespace) -> ReportOptions:
@@ -75,6 +101,11 @@ def options_from(args: argparse.Namespace) -> ReportOptions:
         diff_base=bool(diff_files),
         normalize=args.normalize,
         compact_labels=args.compact_labels,
+        names=getattr(args, "names", None),
+        call_tree=getattr(args, "call_tree", False),
+        relative_percentages=getattr(args, "relative_percentages", False),
+        source_path=getattr(args, "source_path", None),
+        trim_path=getattr(args, "trim_path", None),
     )
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from profilelab.errors import QueryError
 
 
 def add_store(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", required=True, metavar="DIR", help="the store directory")
+    # Relative times start with a dash (--from -1h, --before -7d): argparse would take them
+    # for options, as it takes everything but negative numbers. No store option is a dash
+    # and a digit, so such a token is always a value.
+    p._negative_number_matcher = re.compile(r"^-\d")  # type: ignore[attr-defined]
 
 
 def add_labels(p: argparse.ArgumentParser) -> None:

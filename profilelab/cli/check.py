@@ -13,6 +13,9 @@ from profilelab.cli._common import (
 
 #: Exit status when at least one rule fires (1 stays "error", as for every command).
 FIRED = 3
+#: Exit status when no rule fires but at least one looked at no data (its selector, window or
+#: pattern matched nothing): a gate must not pass because it saw nothing.
+NO_DATA = 4
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub,
         "check",
         "Evaluate alert rules (share/value thresholds over time, version regressions) over a "
-        f"store, a dataset or profile files. Exit status {FIRED} when a rule fires, 0 when none "
-        "does, 1 on error: use it to gate CI.",
+        f"store, a dataset or profile files. Exit status {FIRED} when a rule fires, {NO_DATA} "
+        "when none fires but a rule matched no data, 0 when every rule saw data and none "
+        "fired, 1 on error: use it to gate CI.",
         "  profilelab check --rules rules.yaml --store profiles/\n"
         "  profilelab check --rules rules.yaml --dataset order-service --evidence out/\n"
         "  profilelab check --rules rules.yaml cpu-*.pb.gz",
@@ -63,5 +67,8 @@ def run(args: argparse.Namespace) -> int:
         for path in r.evidence:
             print(f"        evidence: {path}")
     fired = sum(r.fired for r in results)
-    print(f"{len(results)} rules, {fired} firing")
-    return FIRED if fired else 0
+    empty = sum(r.no_data is not None for r in results)
+    print(f"{len(results)} rules, {fired} firing, {empty} with no data")
+    if fired:
+        return FIRED
+    return NO_DATA if empty else 0

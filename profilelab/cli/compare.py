@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     )
     for r in shown.iter_rows(named=True):
         print(
-            f"{r['delta_share']:+8.2%} [{r['ci_low']:+.2%}, {r['ci_high']:+.2%}]  "
+            f"{100 * r['delta_share']:+7.2f} pp [{100 * r['ci_low']:+.2f}, "
+            f"{100 * r['ci_high']:+.2f}] pp  "
             f"{r['base_share']:7.2%} -> {r['new_share']:7.2%}  q={r['q_value']:.2g}  {r['key']}"
         )
     return 0

@@ -24,6 +24,7 @@ EXAMPLES = """\
   profilelab convert a.pb.gz b.pb.gz merged.pb.gz
   profilelab convert new.pb.gz diff.pb.gz --diff-base old.pb.gz
   profilelab convert legacy.heap - --to folded | flamegraph.pl > heap.svg
+  profilelab convert perf.script out.folded --root pid --annotate kernel,jit --unknown binary
 """
 
 
@@ -53,7 +54,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     # --sample-index keeps one type (folded writes the default type without it, the others
     # write every type); the other selection flags rewrite what is written.
     add_selection_arguments(p, output=False, short_to=False)
+    folded = p.add_argument_group(
+        "folded output", "as stackcollapse-perf.pl writes perf script stacks (docs/formats.md)"
+    )
+    folded.add_argument(
+        "--root",
+        choices=["comm", "pid", "tid"],
+        help="a root frame per process: comm, comm-pid or comm-pid/tid (from the labels)",
+    )
+    folded.add_argument(
+        "--annotate",
+        metavar="KINDS",
+        help="comma-separated: kernel (_[k]), jit (_[j]), inline (_[i]), all (kernel,jit)",
+    )
+    folded.add_argument(
+        "--unknown",
+        choices=["address", "binary", "binary-address"],
+        help="name frames without a symbol 0x<address> (default), [binary] or [binary <address>]",
+    )
     p.set_defaults(func=run)
+
+
+def folded_options(args: argparse.Namespace, fmt: str) -> dict[str, object]:
+    """The folded writer's options from the flags; a QueryError for another format."""
+    given = {
+        "root": args.root,
+        "annotate": args.annotate,
+        "unknown": args.unknown,
+    }
+    given = {k: v for k, v in given.items() if v}
+    if given and fmt != "folded":
+        flags = ", ".join(f"--{k}" for k in given)
+        raise QueryError(f"{flags}: options of the folded output, not of {fmt}")
+    if "annotate" in given:
+        kinds = {k.strip() for k in str(given["annotate"]).split(",") if k.strip()}
+        if "all" in kinds:
+            kinds = (kinds - {"all"}) | {"kernel", "jit"}
+        given["annotate"] = frozenset(kinds)
+    return given
 
 
 def output_format(output: str, to: str | None) -> str:
@@ -86,19 +124,23 @@ def run(args: argparse.Namespace) -> int:
         base = profilelab.load(args.diff_base)
         from profilelab.writers.pprof import write_diff
 
-        _emit(args.output, lambda out: write_diff(profile, base, out))
+        _emit(args.output, lambda out: write_diff(profile, base, out), fmt)
         return 0
     from profilelab import writers
 
+    options = folded_options(args, fmt)
     _emit(
         args.output,
-        lambda out: writers.write(profile, out, fmt, sample_type=args.sample_index),
+        lambda out: writers.write(profile, out, fmt, sample_type=args.sample_index, **options),
+        fmt,
     )
     return 0
 
 
-def _emit(output: str, write: Callable[[BinaryIO], None]) -> None:
-    """Write to stdout, or to a temporary file renamed over OUT once complete."""
+def _emit(output: str, write: Callable[[BinaryIO], None], fmt: str) -> None:
+    """Write to stdout, or to a temporary file renamed over OUT once complete (with the
+    permissions a new file gets, 0666 minus the umask, not the temporary file's 0600);
+    then say what was written."""
     if output == "-":
         write(sys.stdout.buffer)
         sys.stdout.buffer.flush()
@@ -111,7 +153,11 @@ def _emit(output: str, write: Callable[[BinaryIO], None]) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             write(out)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    print(f"wrote {output} ({fmt}, {target.stat().st_size:,} bytes)")

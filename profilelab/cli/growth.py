@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     for r in res.head(args.nodecount or args.top).iter_rows(named=True):
         flag = "GROWING" if r["growing"] else "       "
         print(
-            f"{flag} {r['slope_per_hour']:>14,.0f}/h  corr={r['corr']:.2f}  "
+            f"{flag} {r['slope_per_hour']:>14,.0f}/h {r['slope_per_snapshot']:>12,.0f}/snapshot"
+            f"  corr={r['corr']:.2f}  "
             f"{r['first']:,.0f} -> {r['last']:,.0f}  {r['key']}"
         )
     return 3 if res["growing"].any() else 0

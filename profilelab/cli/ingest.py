@@ -47,6 +47,14 @@ def run(args: argparse.Namespace) -> int:
     )
     for path, reason in report.failed:
         print(f"profilelab: skipped {path}: {reason}", file=sys.stderr)
+    for path, diff in report.relabel_skipped:
+        print(f"profilelab: kept {path} as stored: {diff}", file=sys.stderr)
+    if report.relabel_skipped:
+        print(
+            "profilelab: identical bytes are stored once, with the labels of their first "
+            "ingest; to relabel them, ingest them into a new store with the labels you want",
+            file=sys.stderr,
+        )
     if not args.quiet:
         print(report.summary(), file=sys.stderr)
     return 0 if report.ok else 1

@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--once", action="store_true", help="scrape every target once, then exit")
     p.add_argument("--duration", help="stop after this long (e.g. 10m); default: until Ctrl-C")
     p.add_argument("--verbose", "-v", action="store_true", help="log every scrape")
+    p.epilog = (p.epilog or "") + (
+        "\nExit status 1 when a target (and profile) was due but never scraped successfully."
+    )
     p.set_defaults(func=run)
 
 
@@ -50,5 +53,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         scraper.stop()
     print(scraper.summary(), file=sys.stderr)
-    failed = sum(st.failed for st in scraper.stats.values())
-    return 1 if args.once and failed else 0
+    never = scraper.never_succeeded()
+    if never:
+        shown = ", ".join(never[:5]) + (f" and {len(never) - 5} more" if len(never) > 5 else "")
+        print(f"profilelab: error: never scraped successfully: {shown}", file=sys.stderr)
+    return 1 if never else 0

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 EXAMPLES = """\
   profilelab spans traces.json
   profilelab spans traces.json --profile cpu.pb.gz --slowest 10
+  profilelab spans traces.json --profile *.pb.gz
   profilelab spans jaeger.json --profile cpu.pb.gz --name "GET /order" --slowest 5
   profilelab spans zipkin.json --profile a.pprof --profile b.pprof --service orders --cores 4
 """
@@ -34,10 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("trace", metavar="TRACEFILE")
     p.add_argument(
         "--profile",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="FILE",
-        help="profile whose samples carry span labels (repeatable)",
+        help="profiles whose samples carry span labels (one or more; repeatable)",
     )
     p.add_argument("--name", help="only spans with this name")
     p.add_argument("--service", help="only spans of this service")

@@ -19,6 +19,8 @@ from profilelab.model.sql import run_sql
 if TYPE_CHECKING:
     import duckdb
 
+    from profilelab.ops.report_graph import GraphTables
+
 _KEYS = {
     "profiles": "profile_id",
     "stacks": "stack_id",
@@ -103,9 +105,9 @@ class Profile:
         return self.profiles.height
 
     def __repr__(self) -> str:
-        types = ", ".join(
-            f"{t}/{u}" for t, u in self.profiles.select("sample_type", "sample_unit").iter_rows()
-        )
+        # each distinct sample type once, in first-seen order (a fleet repeats them per file)
+        pairs = self.profiles.select("sample_type", "sample_unit").unique(maintain_order=True)
+        types = ", ".join(f"{t}/{u}" for t, u in pairs.iter_rows())
         return (
             f"<Profile {self.profiles.height} profiles [{types}], {self.samples.height} samples, "
             f"{self.stacks.height} stacks, {self.frames.height} frames>"
@@ -145,6 +147,23 @@ class Profile:
         from profilelab import ops
 
         return ops.peek(self, regex, **options)
+
+    def graph(self, **options: Any) -> GraphTables:
+        """The call graph ``profilelab graph`` draws (pprof's ``-dot`` selection), as a
+        ``(nodes, edges)`` pair of tables; options as for :meth:`top` plus ``call_tree``."""
+        from profilelab import ops
+
+        return ops.call_graph(self, **options)
+
+    def list(self, regex: str, **options: Any) -> pl.DataFrame:
+        """pprof's ``-list REGEX``: function, file, line, flat, cum and source text per line.
+
+        ``source_path`` (``:``-separated directories, default: the current one) and
+        ``trim_path`` say where the source files are, as ``go tool pprof`` finds them.
+        """
+        from profilelab import ops
+
+        return ops.source_list(self, regex, **options)
 
     def traces(self, **options: Any) -> pl.DataFrame:
         """pprof's ``-traces``: value, labels, frames (leaf first), inline per sample."""

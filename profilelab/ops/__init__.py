@@ -24,17 +24,21 @@ show, show_from, prune_from, noinlines), ``labels`` (tag filters), ``granularity
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from profilelab.errors import QueryError
+
+if TYPE_CHECKING:
+    from profilelab.ops.report_graph import GraphTables
+
 from profilelab.model.profile import Profile
 from profilelab.ops.options import ReportOptions
 from profilelab.ops.pipeline import Prepared, prepare
 
-__all__ = ["REPORTS", "Prepared", "Report", "ReportOptions", "peek", "prepare", "run", "tags"]
-__all__ += ["top", "traces"]
+__all__ = ["REPORTS", "Prepared", "Report", "ReportOptions", "call_graph", "peek", "prepare"]
+__all__ += ["run", "source_list", "tags", "top", "traces"]
 
 #: The reports :func:`run` dispatches to.
 REPORTS = ("top", "peek", "tags", "traces")
@@ -54,11 +58,6 @@ class Report:
     nodefraction: float = 0.0
 
 
-def options(options: ReportOptions | None = None, **kwargs: Any) -> ReportOptions:
-    """``options`` (or the defaults) with ``kwargs`` applied, validated."""
-    return (options or ReportOptions()).with_(**kwargs).validated()
-
-
 def run(
     profile: Profile,
     kind: str,
@@ -69,6 +68,8 @@ def run(
 ) -> Report:
     """Build report ``kind`` (top, peek, tags, traces) for text (``text=True``) or tables."""
     opts = (opts or ReportOptions()).validated()
+    if opts.names is None:  # text shows pprof's names; tables keep the full ones
+        opts = opts.with_(names="pprof" if text else "full")
     if kind == "top":
         return _top(profile, opts, text)
     if kind == "peek":
@@ -138,3 +139,35 @@ def _opts(opts: ReportOptions | None, kwargs: dict[str, Any]) -> ReportOptions:
         fields = {name: getattr(selection, name) for name in selection_fields()}
         kwargs = {**fields, **kwargs}
     return (opts or ReportOptions()).with_(**kwargs)
+
+
+def source_list(
+    profile: Profile, regex: str, options: ReportOptions | None = None, **kwargs: Any
+) -> pl.DataFrame:
+    """pprof's ``-list REGEX`` as a frame: function, file, line, flat, cum, source.
+
+    Source files are searched in ``source_path`` (default: the current directory) after
+    ``trim_path``, as pprof searches them; lines of files that cannot be read are absent.
+    """
+    from profilelab.ops.report_list import list_table
+    from profilelab.ops.report_list import source_list as run
+
+    opts = _opts(options, kwargs).with_(granularity="lines")
+    return list_table(run(prepare(profile, opts), regex))
+
+
+def call_graph(
+    profile: Profile, options: ReportOptions | None = None, **kwargs: Any
+) -> GraphTables:
+    """The call graph that ``-dot`` draws, as ``(nodes, edges)`` tables.
+
+    pprof's selection applies: ``nodecount`` (default 80), ``nodefraction`` (0.005),
+    ``edgefraction`` (0.001), ``call_tree``; names are pprof's unless ``names="full"``.
+    """
+    from profilelab.ops.report_graph import call_graph as run
+    from profilelab.ops.report_graph import graph_options, graph_tables
+
+    opts = graph_options(_opts(options, kwargs))
+    if opts.names is None:
+        opts = opts.with_(names="pprof")
+    return graph_tables(run(prepare(profile, opts), kind="dot"))

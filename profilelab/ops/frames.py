@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from profilelab.model.profile import Profile
+from profilelab.ops import demangle
 
 
 @dataclass(frozen=True)
@@ -78,11 +79,15 @@ def main_mapping(profile: Profile) -> MainMapping | None:
     return MainMapping(m["binary"][0] or "", m["build_id"][0] or "")
 
 
-def frame_attributes(profile: Profile, frame_ids: pl.Series) -> pl.DataFrame:
+def frame_attributes(
+    profile: Profile, frame_ids: pl.Series, *, pprof_names: bool = False
+) -> pl.DataFrame:
     """Attributes of the given frames, with ``map_file`` (null without a mapping).
 
     When the profile has no mappings at all, pprof gives every location a fake mapping
-    with an empty file name; ``map_file`` is then ``""``.
+    with an empty file name; ``map_file`` is then ``""``. With ``pprof_names``,
+    ``function`` is the name ``go tool pprof`` shows (see :mod:`.demangle`), which is also
+    what its filters match.
     """
     wanted = pl.DataFrame({"frame_id": frame_ids.unique()})
     frames = profile.frames.join(wanted, on="frame_id", how="semi")
@@ -90,6 +95,9 @@ def frame_attributes(profile: Profile, frame_ids: pl.Series) -> pl.DataFrame:
     frames = frames.join(files, on="mapping_id", how="left")
     if profile.mappings.height == 0:
         frames = frames.with_columns(pl.lit("").alias("map_file"))
+    if pprof_names:
+        names = demangle.pprof_function_names(frames["function"], frames["system_name"])
+        frames = frames.with_columns(names)
     return frames.select(
         "frame_id",
         pl.col("function"),
@@ -119,11 +127,3 @@ def go_base(path: str) -> str:
     if path == "":
         return "/"
     return path.rsplit("/", 1)[-1]
-
-
-def trim_path(path: str) -> str:
-    """pprof's default source path trimming (``/proc/self/cwd/`` prefixes)."""
-    for prefix in ("/proc/self/cwd/./", "/proc/self/cwd/"):
-        if path.startswith(prefix):
-            return path[len(prefix) :]
-    return path

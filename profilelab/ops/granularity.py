@@ -8,14 +8,15 @@ nameless functions stay distinct); an unsymbolized location (no lines) is its ad
 ``addresses`` granularity) and binary. Printed names join the kept fields the way pprof
 does: ``0000000000401234 main.f file.go:12``; ``[binary]`` or ``<unknown>`` when nothing
 else is known. File names are cleaned like Go's ``filepath.Clean`` and lose pprof's default
-``/proc/self/cwd/`` prefix.
+``/proc/self/cwd/`` prefix (and the ``-trim_path`` ones).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from profilelab.ops.frames import go_base, go_clean, trim_path
+from profilelab.ops.frames import go_base, go_clean
+from profilelab.ops.sources import trim_path
 
 #: (function, file, line, address) kept by each granularity, as pprof's Aggregate.
 _KEEPS = {
@@ -28,13 +29,17 @@ _KEEPS = {
 NODE_KEY = ("n_name", "n_address", "n_file", "n_start", "n_line", "n_obj")
 
 
-def node_keys(f: pl.DataFrame, granularity: str) -> pl.DataFrame:
-    """F with the node key columns ``n_*`` and a dense ``node_id``; plus the node table."""
+def node_keys(f: pl.DataFrame, granularity: str, trim: str = "", search: str = "") -> pl.DataFrame:
+    """F with the node key columns ``n_*`` and a dense ``node_id``; plus the node table.
+
+    File names are trimmed as pprof's reports trim them (``-trim_path``, ``-source_path``:
+    :func:`.sources.trim_path`), then cleaned.
+    """
     function, filename, line, address = _KEEPS[granularity]
     has_fn = pl.col("function").is_not_null()
     name = pl.col("function") if function else pl.lit("")
     files = f["file"].unique().to_list()
-    cleaned = {p: go_clean(trim_path(p)) if p else "" for p in files}
+    cleaned = {p: go_clean(trim_path(p, trim, search)) if p else "" for p in files}
     file = pl.col("file").replace_strict(cleaned, return_dtype=pl.Utf8) if filename else pl.lit("")
     nameless = ~has_fn | (name.fill_null("") == "")
     keyed = f.with_columns(

@@ -53,10 +53,11 @@ def edges(
     *,
     inline_only: bool = False,
 ) -> pl.DataFrame:
-    """src, dest (node ids), weight, weight_div, inline for every caller->callee pair.
+    """src, dest (node ids), weight, weight_div, inline, residual per caller->callee pair.
 
     With ``kept`` (node ids), the graph is rebuilt from those nodes only, as pprof does
-    after trimming: a caller is then the nearest kept frame towards the root.
+    after trimming: a caller is then the nearest kept frame towards the root, and the edge
+    is ``residual`` when some contribution skipped frames (pprof draws it dotted).
     """
     same_stack_next = pl.col("stack_id") == pl.col("stack_id").shift(-1)
     # Rows are sorted by (stack_id, pos): a frame is inlined when the next row (its caller)
@@ -65,17 +66,23 @@ def edges(
         (same_stack_next & (pl.col("loc") == pl.col("loc").shift(-1)))
         .fill_null(False)
         .alias("inline")
-    )
+    ).with_row_index("_row")
     if kept is not None:
         e = e.filter(pl.col("node_id").is_in(kept.implode()))
-    e = e.with_columns(pl.when(same_stack_next).then(pl.col("node_id").shift(-1)).alias("parent"))
+    # A residual edge skips frames of nodes that were not kept.
+    e = e.with_columns(
+        pl.when(same_stack_next).then(pl.col("node_id").shift(-1)).alias("parent"),
+        (pl.col("_row").shift(-1) != pl.col("_row") + 1).fill_null(False).alias("residual"),
+    )
     pairs = e.filter(pl.col("parent").is_not_null() & (pl.col("parent") != pl.col("node_id")))
     if inline_only:
         inlined_nodes = e.filter(pl.col("inline"))["node_id"].unique()
         pairs = pairs.filter(pl.col("node_id").is_in(inlined_nodes.implode()))
     # pprof walks root -> leaf and counts a pair once per sample with the flag of its
     # root-most occurrence (the last row in leaf-first order).
-    first = pairs.group_by("stack_id", "parent", "node_id").agg(pl.col("inline").last())
+    first = pairs.group_by("stack_id", "parent", "node_id").agg(
+        pl.col("inline").last(), pl.col("residual").last()
+    )
     joined = first.join(values, on="stack_id", how="inner")
     return (
         joined.group_by("parent", "node_id")
@@ -83,6 +90,7 @@ def edges(
             pl.col("w").sum().alias("weight"),
             pl.col("dw").sum().alias("weight_div"),
             pl.col("inline").all().alias("inline"),
+            pl.col("residual").any().alias("residual"),
         )
         .rename({"parent": "src", "node_id": "dest"})
     )

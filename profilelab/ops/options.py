@@ -17,7 +17,9 @@ from profilelab.errors import QueryError
 if TYPE_CHECKING:
     from profilelab.model.profile import Profile
 
-__all__ = ["GRANULARITIES", "ReportOptions"]
+__all__ = ["GRANULARITIES", "NAMES", "ReportOptions"]
+
+NAMES = ("pprof", "full")
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,20 @@ class ReportOptions(Selection):
     diff_base: bool = False  # the base is a diff base: percentages relative to it
     normalize: bool = False  # scale the profile to the base's total first
     compact_labels: bool = False  # text header without the profile lines (-compact_labels)
+    # "pprof": function names simplified as go tool pprof prints them (ops/demangle.py);
+    # "full": as stored. None: pprof for text reports, full for tables and the API.
+    names: str | None = None
+    call_tree: bool = False  # graph: one node per call path (-call_tree; dot and callgrind)
+    relative_percentages: bool = False  # percentages of the filtered total (-relative_percentages)
+    source_path: str | None = None  # where list finds source files (-source_path, ":"-separated)
+    trim_path: str | None = None  # prefixes removed from file names (-trim_path)
 
     def with_(self, **changes: Any) -> ReportOptions:
         return replace(self, **changes)
 
     def validated(self) -> ReportOptions:
+        if self.names is not None and self.names not in NAMES:
+            raise QueryError(f"names {self.names!r} is not one of {', '.join(NAMES)}")
         if self.nodecount is not None and self.nodecount < 0:
             raise QueryError(f"nodecount must be >= 0, got {self.nodecount}")
         for name in ("nodefraction", "edgefraction"):

@@ -67,7 +67,7 @@ def prepare(
     set_labels = labels_mod.set_labels(work, samples)
     units = labels_mod.num_label_units(set_labels)
     e = frames_mod.explode(work, samples["stack_id"])
-    f = frames_mod.frame_attributes(work, e["frame_id"])
+    f = frames_mod.frame_attributes(work, e["frame_id"], pprof_names=opts.names == "pprof")
     if opts.drop_frames:
         drop, keep = _drop_keep(profile)
         e = stackfilter.remove_uninteresting(e, f, drop, keep)
@@ -80,7 +80,9 @@ def prepare(
         e = stackfilter.no_inlines(e)
     if e["stack_id"].n_unique() < samples["stack_id"].n_unique():
         samples = samples.join(e.select("stack_id").unique(), on="stack_id", how="semi")
-    keyed = gran.node_keys(f, opts.granularity)
+    if opts.relative_percentages:  # pprof then filters before it computes the total
+        total = samples_mod.total(samples)
+    keyed = gran.node_keys(f, opts.granularity, opts.trim_path or "", opts.source_path or "")
     e = e.join(keyed.select("frame_id", "node_id"), on="frame_id", how="left")
     main = frames_mod.main_mapping(profile)
     return Prepared(

@@ -13,15 +13,17 @@ notebook                   function                              dataset
 04-version-regression      :func:`version_regression`            order-service
 05-slow-span-to-profile    :func:`slow_spans`                    traced-order-service
 06-fleet-trends-and-alerts :func:`fleet_alerts`                  order-service
+07-java-jfr                :func:`java_hotspot_and_leak`         java-service (JFR)
 =========================  ====================================  ==========================
 
-The datasets ship as pprof and as OTLP: ``profilelab.datasets.load(name, format="otlp")``.
+The Go datasets ship as pprof and as OTLP: ``profilelab.datasets.load(name, format="otlp")``.
 """
 
 from profilelab.playbooks._finding import Finding
 from profilelab.playbooks.cpu import cpu_fix, cpu_hotspot, hot_path, only_labels, package_shares
 from profilelab.playbooks.data import cost_per_count, snapshot_totals, snapshots
 from profilelab.playbooks.fleet import fleet_alerts, share_alerts
+from profilelab.playbooks.java import java_hotspot_and_leak
 from profilelab.playbooks.leaks import goroutine_leak, memory_leak
 from profilelab.playbooks.regression import version_regression
 from profilelab.playbooks.spans import slow_spans
@@ -34,6 +36,7 @@ __all__ = [
     "fleet_alerts",
     "goroutine_leak",
     "hot_path",
+    "java_hotspot_and_leak",
     "memory_leak",
     "only_labels",
     "package_shares",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,18 @@ class Finding:
 
     def __str__(self) -> str:
         return "\n".join([self.headline, *self.details])
+
+    def _repr_html_(self) -> str:
+        # Notebooks print plain text in <pre> that breaks lines anywhere ("(*encodeStat e)");
+        # as HTML the sentences wrap between words and long names break only when they must.
+        style = "white-space:normal;word-break:normal;overflow-wrap:break-word;max-width:60em"
+        items = "".join(f"<li>{html.escape(d)}</li>" for d in self.details)
+        return (
+            f'<div class="profilelab-finding" style="{style}">'
+            f"<p><b>{html.escape(self.headline)}</b></p>"
+            + (f"<ul>{items}</ul>" if items else "")
+            + "</div>"
+        )
 
     def _repr_markdown_(self) -> str:
         lines = [f"**{_md(self.headline)}**", *(f"- {_md(d)}" for d in self.details)]

@@ -54,7 +54,8 @@ def version_regression(
         parts.append(f"{r['key']} is new in {n} and takes {pct(r['new_share'])}")
     headline = f"{b} → {n}: " + "; ".join(parts)
     details = (
-        f"{grew.height} functions got significantly more expensive, {shrank.height} cheaper "
+        # shares, not costs: a function whose share fell may still cost more per request
+        f"{grew.height} functions gained share of CPU significantly, {shrank.height} lost share "
         f"(of {result.height} tested, false discovery rate 5%)",
     )
     top = (existing if existing.height else grew).row(0, named=True)

@@ -2,11 +2,16 @@
 
 Rests on the trace join (:func:`profilelab.join_spans`, ``docs/traces.md``): every profile
 sample is attributed to a span, so the slowest spans of one name have a profile of their
-own. The finding compares that profile with the profile of all spans of the name:
+own. The finding compares the slowest spans with the spans around the median (the cohort
+diff, :func:`profilelab.traces.analysis.distinguishing`):
 
-* the *culprit* is the function with the largest self CPU in the slow spans, counting a
-  sample in the runtime (allocation, preemption) towards the code that called it;
-* its share of the slow spans' CPU is set against its share of all spans of the name;
+* the *culprit* is the function that distinguishes the slow spans: of the functions that
+  explain most of their extra CPU per span, the one typical spans run least (ideally
+  never). The function with the most self CPU in the slow spans can be a leaf that every
+  request runs (a hashing routine, the allocator) called more often by the slow path; it
+  is reported as the slow spans' *hottest leaf*, not as the culprit;
+* the culprit's share of the slow spans' CPU (cum: it and what it calls) is set against its
+  share of all spans of the name;
 * the *trait* is the span attribute value most over-represented among the slow spans
   (for example ``order.promo=STACKED``): what the slow requests have in common.
 """
@@ -37,28 +42,49 @@ def slow_spans(joined: SpanJoin, name: str, *, tail: float = 0.05, min_spans: in
     slow_flat = _flat_shares(slow_profile)
     if slow_flat.is_empty():
         raise QueryError(f"the slowest {n} {name!r} spans carry no profile samples")
-    culprit = slow_flat.row(0, named=True)
-    everywhere = _flat_shares(joined.name_profile(name)).filter(pl.col("key") == culprit["key"])
-    overall = float(everywhere["share"][0]) if everywhere.height else 0.0
+    cohort = joined.cohort_diff(name, n)
+    culprit = cohort.functions.row(0, named=True)
+    fn = str(culprit["function"])
+    slow_share = _cum_share(slow_profile, fn)
+    overall = _cum_share(joined.name_profile(name), fn)
+    leaf = slow_flat.row(0, named=True)
     durations = spans["duration_ns"]
     p50, p99 = (float(np.quantile(durations.to_numpy(), q)) for q in (0.5, 0.99))
     trait = distinguishing_attribute(spans, slowest)
     cutoff = amount(float(slowest["duration_ns"].to_numpy().min()), "nanoseconds")
     headline = (
         f"the slowest {n} of {spans.height} {name} spans (≥ {cutoff}; "
-        f"median {amount(p50, 'nanoseconds')}) spend {pct(culprit['share'])} of their CPU in "
-        f"{culprit['key']}, against {pct(overall)} across all {name} spans"
+        f"median {amount(p50, 'nanoseconds')}) spend {pct(slow_share)} of their CPU in "
+        f"{fn} and what it calls, against {pct(overall)} across all {name} spans"
     )
     details = [
         f"latency of {name}: p50 {amount(p50, 'nanoseconds')}, p99 {amount(p99, 'nanoseconds')}"
     ]
+    typical = cohort.median_spans.height
+    if culprit["only_slow"]:
+        details.append(
+            f"{fn} runs only in the slow spans: none of the {typical} spans nearest the median "
+            f"reaches it (+{amount(culprit['delta_total'], cohort.unit)} CPU per slow span)"
+        )
+    if leaf["key"] != fn:
+        hottest = (
+            f"the slow spans' hottest leaf, {leaf['key']} ({pct(leaf['share'])} of their self CPU)"
+        )
+        if _calls(slow_profile, fn, str(leaf["key"])):
+            details.append(f"{hottest}, is not the cause: typical spans run it too; {fn} calls it")
+        else:
+            details.append(f"{hottest}, runs in typical spans too")
     facts: dict[str, object] = {
         "name": name,
         "spans": spans.height,
         "slow_spans": n,
-        "function": culprit["key"],
-        "slow_share": culprit["share"],
+        "function": fn,
+        "only_slow": bool(culprit["only_slow"]),
+        "extra_per_slow_span": float(culprit["delta_total"]),
+        "slow_share": slow_share,
         "overall_share": overall,
+        "hottest_leaf": leaf["key"],
+        "hottest_leaf_share": leaf["share"],
         "p50_ns": p50,
         "p99_ns": p99,
         "trait": None,
@@ -79,16 +105,42 @@ def slow_spans(joined: SpanJoin, name: str, *, tail: float = 0.05, min_spans: in
             trait_median_ns=medians[0],
             other_median_ns=medians[1],
         )
-    tables = {"slow_functions": slow_flat, "slowest": slowest}
+    tables = {"slow_functions": slow_flat, "distinguishing": cohort.functions, "slowest": slowest}
     return Finding("05-slow-span-to-profile", QUESTION, headline, facts, tuple(details), tables)
+
+
+def _cum_share(p: Profile, function: str) -> float:
+    """The share of ``p``'s CPU in samples with ``function`` on the stack (pprof's cum)."""
+    totals = key_totals(p, "function", _cpu_ids(p))
+    total = float(totals.group_by("profile_id").agg(pl.col("flat").sum())["flat"].sum())
+    cum = float(totals.filter(pl.col("key") == function)["cum"].sum())
+    return cum / total if total else 0.0
+
+
+def _calls(p: Profile, caller: str, callee: str) -> bool:
+    """Does any stack of ``p`` have ``caller`` above ``callee``?"""
+    names = p.frames.select("frame_id", "function")
+    has = {
+        fn: set(
+            p.stacks.explode("frame_ids")
+            .join(names, left_on="frame_ids", right_on="frame_id")
+            .filter(pl.col("function") == fn)["stack_id"]
+            .to_list()
+        )
+        for fn in (caller, callee)
+    }
+    return bool(has[caller] & has[callee])
+
+
+def _cpu_ids(p: Profile) -> pl.Series | None:
+    cpu = p.profiles.filter(pl.col("sample_type") == "cpu")["profile_id"]
+    return cpu if cpu.len() else None
 
 
 def _flat_shares(p: Profile) -> pl.DataFrame:
     """Per function: flat CPU (runtime frames skipped) and its share; largest first."""
-    cpu = p.profiles.filter(pl.col("sample_type") == "cpu")["profile_id"]
-    ids = cpu if cpu.len() else None
     flat = (
-        key_totals(p, "function", ids, skip=RUNTIME)
+        key_totals(p, "function", _cpu_ids(p), skip=RUNTIME)
         .group_by("key")
         .agg(pl.col("flat").sum())
         .filter(pl.col("flat") > 0)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from profilelab.errors import FormatError, ProfileLabError
 from profilelab.model.raw import RawProfile
 from profilelab.readers._input import Input, Source, open_input
+from profilelab.readers.sniff import protobuf_start
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def register(fmt: Format, *, first: bool = False) -> None:
 def read(source: Source, name: str | None = None, limit: int | None = None) -> list[RawProfile]:
     """Decode any supported input into RawProfiles; errors name the input and the problem."""
     _load_builtin_formats()
-    inp = open_input(source, name, limit)
+    inp = open_input(source, name, limit, sniff=known_head)
     if not inp.data:
         raise FormatError(f"{inp.name}: empty input")
     for fmt in FORMATS:
@@ -55,6 +56,17 @@ def read(source: Source, name: str | None = None, limit: int | None = None) -> l
     )
 
 
+def known_head(head: bytes) -> bool:
+    """Whether the first inflated bytes of an input can start a readable format.
+
+    Used to refuse a gzip member before inflating all of it: a format's own sniff accepts
+    the head, or the head starts with a protobuf tag (field >= 1, a known wire type), which
+    every binary format does (its first record may be longer than the head).
+    """
+    _load_builtin_formats()
+    return any(fmt.sniff(head) for fmt in FORMATS) or protobuf_start(head)
+
+
 _loaded = False
 _loading = threading.Lock()
 
@@ -68,12 +80,32 @@ def _load_builtin_formats() -> None:
     with _loading:
         if _loaded:
             return
-        from profilelab.readers import cpuprofile, folded, legacy, otlp, pprof, speedscope
+        from profilelab.readers import (
+            cpuprofile,
+            folded,
+            jfr,
+            legacy,
+            otlp,
+            perf_script,
+            pprof,
+            pstats,
+            speedscope,
+            trace_event,
+        )
 
         otlp.register_format()
         pprof.register_format()
         # Text and JSON formats go ahead of pprof, whose sniff accepts many text first bytes;
         # each registers first, so the last registered (legacy, the strictest) is tried first.
-        for module in (cpuprofile, speedscope, folded, legacy):
+        for module in (
+            jfr,
+            cpuprofile,
+            trace_event,
+            speedscope,
+            folded,
+            perf_script,
+            legacy,
+            pstats,
+        ):
             module.register_format()
         _loaded = True

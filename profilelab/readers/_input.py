@@ -1,21 +1,33 @@
 """Getting an input's bytes: from a path, bytes or a file object; gunzip by magic, bounded.
 
 Compression is detected from the content (gzip magic 1f 8b), never from the file name: real
-``.pb.gz`` files are often raw protobuf. Inflation stops at :data:`MAX_INFLATED_BYTES`
-(``PROFILELAB_MAX_INFLATED_BYTES`` in the environment overrides it) so that a
-decompression bomb fails fast with bounded memory.
+``.pb.gz`` files are often raw protobuf. Every step is bounded by the limits of
+:mod:`profilelab.readers.limits`, so that a hostile input fails fast in little memory:
+
+* only regular files are read (a FIFO would block, ``/dev/zero`` never ends), at most
+  ``PROFILELAB_MAX_INPUT_BYTES``;
+* gzip data is first inflated by a few KiB only, and refused when those bytes start no
+  known format (a bomb of zeros stops there);
+* the rest inflates up to ``PROFILELAB_MAX_INFLATED_BYTES``, and, once past 64 MiB, up to
+  ``PROFILELAB_MAX_INFLATE_RATIO`` times the compressed bytes read so far.
+
+:func:`inflate_bounded` is the one entry point for bytes that arrive any other way (an
+HTTP body, a scraped response): it applies the same rules.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import BinaryIO
 
-from profilelab.errors import FormatError
+from profilelab.errors import FormatError, TooLargeError
+from profilelab.readers import limits
 
 _inflate: ModuleType | None
 try:
@@ -23,11 +35,11 @@ try:
 except ImportError:  # not built: the zlib module is used
     _inflate = None
 
-#: Largest decompressed size accepted, in bytes (default 4 GiB; the pprof format itself
-#: cannot exceed 2 GiB per message in most implementations).
-MAX_INFLATED_BYTES = int(os.environ.get("PROFILELAB_MAX_INFLATED_BYTES", 4 << 30))
 GZIP_MAGIC = b"\x1f\x8b"
+#: Bytes inflated first, to tell the format before inflating the rest.
+HEAD_BYTES = 64 << 10
 _CHUNK = 16 << 20
+_READ_CHUNK = 1 << 20
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
 
@@ -41,47 +53,149 @@ class Input:
     raw: bytes  # the bytes as given (compressed or not), for content ids
 
 
-def open_input(source: Source, name: str | None = None, limit: int | None = None) -> Input:
-    """Read ``source`` and gunzip it when it starts with the gzip magic."""
-    raw, display = _read(source, name)
-    data = gunzip(raw, display, limit) if raw[:2] == GZIP_MAGIC else raw
-    return Input(display, data, raw)
+def open_input(
+    source: Source,
+    name: str | None = None,
+    limit: int | None = None,
+    sniff: Callable[[bytes], bool] | None = None,
+) -> Input:
+    """Read ``source`` and gunzip it when it starts with the gzip magic (all bounded).
+
+    ``limit`` overrides ``PROFILELAB_MAX_INFLATED_BYTES``; ``sniff`` judges the first
+    inflated bytes (see :func:`inflate_bounded`).
+    """
+    raw, display = read_bytes(source, name)
+    return Input(display, inflate_bounded(raw, display, limit=limit, sniff=sniff), raw)
 
 
-def _read(source: Source, name: str | None) -> tuple[bytes, str]:
+def read_bytes(source: Source, name: str | None = None) -> tuple[bytes, str]:
+    """The bytes of a path, bytes or file object, and its display name; regular files only,
+    at most ``PROFILELAB_MAX_INPUT_BYTES`` (TooLargeError past it)."""
+    cap = limits.current().max_input_bytes
     if isinstance(source, bytes | bytearray | memoryview):
-        return bytes(source), name or "<bytes>"
+        display = name or "<bytes>"
+        _check_size(len(source), cap, display)
+        return bytes(source), display
     if hasattr(source, "read"):
-        data = source.read()  # type: ignore[union-attr]
-        return bytes(data), name or str(getattr(source, "name", "<stream>"))
+        display = name or str(getattr(source, "name", "<stream>"))
+        return _read_capped(source, cap, display), display  # type: ignore[arg-type]
     path = Path(os.fspath(source))  # type: ignore[arg-type]
     display = name or str(path)
     try:
-        return path.read_bytes(), display
-    except IsADirectoryError:
-        raise FormatError(f"{display}: is a directory, not a profile") from None
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; regular files ignore it
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise FormatError(f"{display}: no such file") from None
+    except IsADirectoryError:
+        raise FormatError(f"{display}: is a directory, not a profile") from None
     except OSError as exc:
         raise FormatError(f"{display}: cannot read: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise FormatError(f"{display}: is a directory, not a profile")
+        if not stat.S_ISREG(mode):
+            raise FormatError(f"{display}: not a regular file ({_kind(mode)}); only files are read")
+        _check_size(os.fstat(fd).st_size, cap, display)
+        try:
+            return _read_capped(fh, cap, display), display
+        except OSError as exc:
+            raise FormatError(f"{display}: cannot read: {exc.strerror or exc}") from None
+
+
+def _kind(mode: int) -> str:
+    kinds = [(stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device")]
+    kinds += [(stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    return next((what for test, what in kinds if test(mode)), "not a file")
+
+
+def _read_capped(fh: BinaryIO, cap: int, name: str) -> bytes:
+    """Read to the end, refusing to hold more than ``cap`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        part = fh.read(_READ_CHUNK)
+        if not part:
+            return b"".join(parts)
+        size += len(part)
+        _check_size(size, cap, name)
+        parts.append(bytes(part))
+
+
+def _check_size(size: int, cap: int, name: str) -> None:
+    if size > cap:
+        raise TooLargeError(
+            f"{name}: input is larger than the limit of {cap} bytes "
+            "(set PROFILELAB_MAX_INPUT_BYTES to raise it)"
+        )
+
+
+def inflate_bounded(
+    raw: bytes,
+    name: str,
+    *,
+    limit: int | None = None,
+    sniff: Callable[[bytes], bool] | None = None,
+    expected: str = "a known format",
+) -> bytes:
+    """``raw`` gunzipped when it starts with the gzip magic (else ``raw`` itself), bounded.
+
+    The bounded decompression that every input path shares (files, HTTP bodies, scraped
+    responses):
+
+    1. ``sniff``, when given, is called with the first inflated bytes (up to
+       :data:`HEAD_BYTES`); when it returns False the input is refused with a FormatError
+       ("unrecognized format inside gzip", naming ``expected``) before inflating the rest.
+    2. The rest inflates up to ``limit`` bytes (default ``PROFILELAB_MAX_INFLATED_BYTES``)
+       and, once past 64 MiB, up to ``PROFILELAB_MAX_INFLATE_RATIO`` times the compressed
+       bytes consumed so far; past either, :class:`~profilelab.errors.TooLargeError`
+       (a FormatError; an HTTP route answers 413) is raised as soon as it happens.
+
+    Damaged and truncated gzip data is a FormatError. Every message starts with ``name``
+    and fits on one line.
+    """
+    if raw[:2] != GZIP_MAGIC:
+        return raw
+    if sniff is not None:
+        head = _head(raw)
+        if head and not sniff(head):
+            raise FormatError(
+                f"{name}: unrecognized format inside gzip (expected {expected}; "
+                f"first bytes {head[:8].hex(' ')}); not inflated further"
+            )
+    return gunzip(raw, name, limit)
+
+
+def _head(raw: bytes) -> bytes:
+    """The first inflated bytes of ``raw`` (empty when even those are damaged)."""
+    try:
+        return zlib.decompressobj(wbits=31).decompress(raw, HEAD_BYTES)
+    except zlib.error:
+        return b""  # the full inflate reports the damage with its position
 
 
 def gunzip(raw: bytes, name: str, limit: int | None = None) -> bytes:
-    """Inflate every gzip member of ``raw``; refuse to grow past ``limit`` bytes.
+    """Inflate every gzip member of ``raw``; refuse to grow past the limits.
 
     The compiled path inflates into one growing buffer (peak memory: the output once);
     the pure-Python path, used when it is not built, joins chunks at the end.
     """
-    limit = MAX_INFLATED_BYTES if limit is None else limit
+    lim = limits.current()
+    limit = lim.max_inflated_bytes if limit is None else limit
+    if limit < 0:
+        raise ValueError(f"gunzip limit must not be negative (got {limit})")
+    ratio = lim.max_inflate_ratio
     if _inflate is not None:
         try:
-            return _inflate.gunzip(raw, limit)
+            return _inflate.gunzip(raw, limit, ratio, limits.RATIO_FLOOR)
+        except _inflate.LimitError as exc:
+            raise TooLargeError(f"{name}: {exc}") from None
         except _inflate.GzipError as exc:
             raise FormatError(f"{name}: {exc}") from None
-    return gunzip_python(raw, name, limit)
+    return gunzip_python(raw, name, limit, ratio)
 
 
-def gunzip_python(raw: bytes, name: str, limit: int) -> bytes:
+def gunzip_python(raw: bytes, name: str, limit: int, ratio: int = 0) -> bytes:
     """The pure-Python gunzip (zlib module, 16 MiB chunks), same rules and messages."""
     out: list[bytes] = []
     size = 0
@@ -94,9 +208,16 @@ def gunzip_python(raw: bytes, name: str, limit: int) -> bytes:
                 chunk = d.decompress(pending, _CHUNK)
                 size += len(chunk)
                 if size > limit:
-                    raise FormatError(
+                    raise TooLargeError(
                         f"{name}: gzip data inflates past the limit of {limit} bytes "
                         "(set PROFILELAB_MAX_INFLATED_BYTES to raise it)"
+                    )
+                consumed = len(raw) - len(d.unconsumed_tail)
+                if ratio and size > limits.RATIO_FLOOR and size // ratio > consumed:
+                    raise TooLargeError(
+                        f"{name}: gzip data inflates more than {ratio} times its compressed "
+                        "size (a decompression bomb? set PROFILELAB_MAX_INFLATE_RATIO "
+                        "to raise it)"
                     )
                 out.append(chunk)
                 pending = d.unconsumed_tail

@@ -28,6 +28,9 @@ class NamedStacks:
     frame_file: pa.Array | None = None
     frame_line: np.ndarray | None = None
     frame_column: np.ndarray | None = None
+    # The function's first line; when given, functions are told apart by it too (two
+    # ``<lambda>`` in one file are two functions).
+    frame_start_line: np.ndarray | None = None
 
 
 def build_raw(
@@ -51,16 +54,20 @@ def build_raw(
     table = pc.unique(pa.concat_arrays([pa.array(["", *types], pa.string()), names, files]))
     name_idx = _index(names, table)
     file_idx = _index(files, table)
-    fn = pl.DataFrame({"name": name_idx, "file": file_idx})
+    fn = pl.DataFrame(
+        {"name": name_idx, "file": file_idx, "start": _ints(stacks.frame_start_line, n_frames)}
+    )
     functions = fn.unique(maintain_order=True).with_row_index("fn")
-    frame_fn = fn.join(functions, on=["name", "file"], how="left", maintain_order="left")["fn"]
+    frame_fn = fn.join(functions, on=["name", "file", "start"], how="left", maintain_order="left")[
+        "fn"
+    ]
 
     raw = RawProfile(source=source, format=fmt, strings=table)
     raw.sample_types = list(sample_types)
     raw.function_name = functions["name"].to_numpy().astype(np.int64)
     raw.function_system_name = raw.function_name.copy()
     raw.function_file = functions["file"].to_numpy().astype(np.int64)
-    raw.function_start_line = np.zeros(functions.height, dtype=np.int64)
+    raw.function_start_line = functions["start"].to_numpy().astype(np.int64)
     raw.location_address = np.zeros(n_frames, dtype=np.uint64)
     raw.location_mapping = np.full(n_frames, -1, dtype=np.int64)
     raw.location_folded = np.zeros(n_frames, dtype=bool)
@@ -94,3 +101,32 @@ def reversed_lists(offsets: np.ndarray, items: np.ndarray) -> np.ndarray:
     ends = np.repeat(offsets[1:], lengths)
     pos = np.arange(len(items), dtype=np.int64)
     return items[starts + ends - 1 - pos]
+
+
+def add_sample_labels(raw: RawProfile, labels: dict[str, pa.Array]) -> None:
+    """Give every sample the string labels ``key=value`` of ``labels`` (one column of
+    ``n_samples`` strings per key; a null leaves the key out for that sample). Vectorized."""
+    n = raw.n_samples
+    if not labels:
+        return
+    keys = pa.array(list(labels), pa.string())
+    columns = [
+        (col if isinstance(col, pa.Array) else pa.array(col)).cast(pa.string())
+        for col in labels.values()
+    ]
+    if any(len(c) != n for c in columns):
+        raise ValueError("one label value per sample expected")
+    wanted = pc.unique(pa.concat_arrays([keys, *[c.drop_null() for c in columns]]))
+    extra = pc.filter(wanted, pc.invert(pc.is_in(wanted, value_set=raw.strings)))
+    raw.strings = pa.concat_arrays([raw.strings.cast(pa.string()), extra])
+    key_idx = _index(keys, raw.strings)
+    value_idx = np.stack([_index(c.fill_null(""), raw.strings) for c in columns], axis=1)
+    present = np.stack([np.asarray(c.is_valid()) for c in columns], axis=1)
+    counts = present.sum(axis=1)
+    raw.label_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=raw.label_offsets[1:])
+    raw.label_key = np.broadcast_to(key_idx, value_idx.shape)[present].astype(np.int64)
+    raw.label_str = value_idx[present].astype(np.int64)
+    total = int(raw.label_offsets[-1])
+    raw.label_num = np.zeros(total, dtype=np.int64)
+    raw.label_unit = np.zeros(total, dtype=np.int64)

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def looks_like_jfr(data: bytes | memoryview) -> bool:
+    """A Java Flight Recorder recording: its first chunk starts with the magic ``FLR\\0``."""
+    return bytes(data[:4]) == b"FLR\x00"
+
+
 def read_varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
     """Decode a protobuf varint at ``pos``; return (value, next position). Raises ValueError."""
     result = 0
@@ -16,6 +21,16 @@ def read_varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
         if not b & 0x80:
             return result, pos
         shift += 7
+
+
+def protobuf_start(data: bytes | memoryview) -> bool:
+    """True when ``data`` starts with a plausible protobuf tag: field 1 or more, wire type
+    0, 1, 2 or 5 (the head of a message whose first record may run past ``data``)."""
+    try:
+        tag, _ = read_varint(data, 0)
+    except ValueError:
+        return False
+    return tag >> 3 >= 1 and tag & 7 in (0, 1, 2, 5)
 
 
 def protobuf_fields(

@@ -89,7 +89,7 @@ def diff_html(
     )
     table = encode_table(cmp.table(granularity, normalize=normalize), 200, unit=cmp.new.unit)
     name = title or f"{cmp.new.sample_type} diff flame graph"
-    return page(name, encode_tree(tree, width_px=width_px), table)
+    return page(name, encode_tree(tree, width_px=width_px, warnings=cmp.warnings()), table)
 
 
 def page(title: str, tree: bytes, table: bytes | None = None) -> str:

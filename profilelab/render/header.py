@@ -29,8 +29,13 @@ class ValueFormatter:
     def __call__(self, value: int) -> str:
         return measurement.scaled_label(value, self.sample_unit, self.output_unit)
 
-    def select_unit(self, values: list[tuple[int, int]], total: int) -> None:
-        """pprof's selectOutputUnit for ``minimum``: from the shown (flat, cum) values."""
+    def select_unit(
+        self, values: list[tuple[int, int]], total: int, *, scale_min: bool = True
+    ) -> None:
+        """pprof's selectOutputUnit for ``minimum``: from the shown (flat, cum) values.
+
+        ``scale_min=False`` (callgrind, integers only) never lets the smallest value drop
+        below 1 in the chosen unit."""
         if self.output_unit != "minimum" or not values:
             return
         min_value = 0
@@ -44,7 +49,7 @@ class ValueFormatter:
         _, min_unit = measurement.scale(min_value, self.sample_unit, "minimum")
         _, max_unit = measurement.scale(max_value, self.sample_unit, "minimum")
         unit = min_unit
-        if min_unit != max_unit and min_value * 100 < max_value:
+        if min_unit != max_unit and min_value * 100 < max_value and scale_min:
             _, unit = measurement.scale(100 * min_value, self.sample_unit, "minimum")
         self.output_unit = unit or self.sample_unit
 
@@ -106,9 +111,16 @@ def legend(
     shown_count: int,
     dropped: int,
     nodefraction: float,
+    dropped_edges: int = 0,
+    edgefraction: float = 0.0,
+    full: bool = False,
 ) -> list[str]:
-    """pprof's reportLabels: profile labels, active filters and the "Showing ..." lines."""
-    out = [] if prepared.options.compact_labels else profile_labels(prepared, fmt)
+    """pprof's reportLabels: profile labels, active filters and the "Showing ..." lines.
+
+    ``full`` (pprof's fullHeaders, for drawings) always shows the profile lines.
+    """
+    compact = prepared.options.compact_labels and not full
+    out = [] if compact else profile_labels(prepared, fmt)
     filters = prepared.options.active_filters()
     if filters:
         out.append("Active filters:")
@@ -121,6 +133,10 @@ def legend(
             s = "s" if dropped > 1 else ""
             cut = abs(int(float(total) * nodefraction))
             out.append(f"Dropped {dropped} node{s} (cum <= {fmt(cut)})")
+        if dropped_edges > 0:
+            s = "s" if dropped_edges > 1 else ""
+            cut = abs(int(float(total) * edgefraction))
+            out.append(f"Dropped {dropped_edges} edge{s} (freq <= {fmt(cut)})")
         if 0 < shown_count < orig_count:
             out.append(f"Showing top {shown_count} nodes out of {orig_count}")
     return out

@@ -50,8 +50,16 @@ _TREE_LEGEND = "      flat  flat%   sum%        cum   cum%   calls calls% + cont
 _TRACE_SEP = "-----------+-------------------------------------------------------"
 
 
-def peek_text(prepared: Prepared, result: PeekResult) -> str:
-    """The text of ``go tool pprof -peek REGEX``."""
+def peek_text(
+    prepared: Prepared,
+    result: PeekResult,
+    *,
+    orig_count: int | None = None,
+    dropped: int = 0,
+    nodefraction: float = 0.0,
+) -> str:
+    """The text of ``go tool pprof -peek REGEX`` (and of ``-tree``: every node matched,
+    with the trimmed graph's counts)."""
     fmt = formatter(prepared)
     nodes = result.nodes
     fmt.select_unit(list(nodes.select("flat_value", "cum_value").iter_rows()), result.total)
@@ -60,10 +68,10 @@ def peek_text(prepared: Prepared, result: PeekResult) -> str:
         prepared,
         fmt,
         shown,
-        orig_count=nodes.height,
+        orig_count=nodes.height if orig_count is None else orig_count,
         shown_count=nodes.height,
-        dropped=0,
-        nodefraction=0.0,
+        dropped=dropped,
+        nodefraction=nodefraction,
     )
     lines += [_TREE_SEP, _TREE_LEGEND]
     total, flat_sum = result.total, 0

@@ -55,27 +55,28 @@ def compare_figure(result: pl.DataFrame, *, top: int = 20, title: str | None = N
     ]
     fig = go.Figure(
         go.Bar(
-            x=rows["delta_share"].to_list(),
+            x=(rows["delta_share"] * 100).to_list(),  # percentage points
             y=[_escape(k) for k in rows["key"].to_list()],
             orientation="h",
             marker_color=colors,
             error_x={
                 "type": "data",
                 "symmetric": False,
-                "array": (rows["ci_high"] - rows["delta_share"]).to_list(),
-                "arrayminus": (rows["delta_share"] - rows["ci_low"]).to_list(),
+                "array": ((rows["ci_high"] - rows["delta_share"]) * 100).to_list(),
+                "arrayminus": ((rows["delta_share"] - rows["ci_low"]) * 100).to_list(),
             },
             customdata=rows.select("base_share", "new_share", "q_value").rows(),
             hovertemplate=(
-                "%{y}<br>Δ share %{x:.2%}<br>base %{customdata[0]:.2%} → new %{customdata[1]:.2%}"
+                "%{y}<br>Δ share %{x:+.2f} pp"
+                "<br>base %{customdata[0]:.2%} → new %{customdata[1]:.2%}"
                 "<br>q = %{customdata[2]:.3g}<extra></extra>"
             ),
         )
     )
     fig.update_layout(
         title=title,
-        xaxis_title="change in share of total",
-        xaxis_tickformat=".1%",
+        xaxis_title="change in share of total (percentage points)",
+        xaxis_ticksuffix=" pp",
         margin={"l": 20, "r": 20, "t": 40, "b": 40},
         height=max(300, 24 * rows.height + 100),
     )

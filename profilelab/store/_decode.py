@@ -209,3 +209,13 @@ def _drop_sent(profile: Profile) -> Profile:
             _SENT[table] = new if sent is None else np.union1d(sent, new)
         tables[table] = df
     return profile.replace(**tables)
+
+
+def load_bounded(data: bytes, name: str, limit: int) -> Profile:
+    """:func:`profilelab.load` of received bytes (a push, a scrape) whose gzip, if any, may
+    inflate to ``limit`` bytes at most (TooLargeError beyond), not the file default: a
+    network peer must not be able to make the receiver inflate a bomb."""
+    from profilelab.model import builder
+    from profilelab.readers import read
+
+    return builder.build(read(data, name, limit))

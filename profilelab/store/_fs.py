@@ -51,7 +51,12 @@ def ensure_dir(path: Path, root: Path) -> None:
 
 def temp_name(final: Path) -> Path:
     """A unique temporary name next to ``final`` (hidden from ``*.parquet`` globs)."""
-    return final.with_name(f".{final.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+    return final.with_name(f"{temp_prefix(final)}{secrets.token_hex(4)}{TMP_SUFFIX}")
+
+
+def temp_prefix(final: Path) -> str:
+    """How the names of ``final``'s temporary files begin."""
+    return f".{final.name}."
 
 
 def write_atomic(

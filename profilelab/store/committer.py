@@ -6,6 +6,8 @@ some; requests that arrive during a commit wait for the next one, so batches gro
 themselves under load), writes it as one commit and resolves every future with that
 commit's result: a producer learns its profiles are durable only after the catalog
 rename and fsync. One commit per request would mean one segment (a dozen files) each.
+A batch whose commit fails is retried one request per commit, so a request the store
+cannot take fails alone.
 """
 
 from __future__ import annotations
@@ -114,10 +116,16 @@ class GroupCommitter:
         return False
 
     def _commit(self, batch: list[_Request]) -> None:
+        """One commit for the batch; when it fails, one per request, so that a request that
+        cannot be stored fails alone and never takes the others' profiles with it."""
         items = [item for req in batch for item in req.items]
         try:
             result = self.store.write(items)
         except BaseException as exc:  # every waiter must hear about the failure
+            if len(batch) > 1 and isinstance(exc, Exception):
+                for req in batch:
+                    self._commit([req])
+                return
             for req in batch:
                 req.future.set_exception(exc)
             return

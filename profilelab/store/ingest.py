@@ -4,8 +4,9 @@ Each input is read, hashed (its ``input_id``) and skipped at once when the store
 holds it, else decoded as :func:`profilelab.load` would, a chunk of inputs at a time (their
 tables built together) — in worker processes when there are many inputs — and committed
 in batches of ``batch_size`` inputs (one segment each). A bad input is reported with its
-reason and skipped; the batch goes on. Ctrl-C or a crash loses at most the uncommitted
-batch, and running the same ingest again completes it."""
+reason and skipped; the batch goes on (a batch whose commit fails is committed again one
+input at a time, so only the input at fault is refused). Ctrl-C or a crash loses at most
+the uncommitted batch, and running the same ingest again completes it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import polars as pl
+
+from profilelab.errors import ProfileLabError
 from profilelab.store._decode import (
     Decoded,
     Loaded,
@@ -53,6 +57,8 @@ class IngestReport:
     profiles: int = 0  # catalog rows written (one per sample type)
     samples: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
+    #: (input, difference) for skipped inputs the store holds under other labels or name
+    relabel_skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     segments: list[str] = field(default_factory=list)
 
@@ -62,9 +68,11 @@ class IngestReport:
 
     def summary(self) -> str:
         rate = self.stored / self.seconds if self.seconds > 0 else 0.0
+        other = len(self.relabel_skipped)
+        kept = f" ({other} of them under other labels, kept as stored)" if other else ""
         return (
             f"{self.stored} inputs stored ({self.profiles} profiles, {self.samples} samples), "
-            f"{self.skipped} already present, {len(self.failed)} failed, "
+            f"{self.skipped} already present{kept}, {len(self.failed)} failed, "
             f"in {self.seconds:.2f}s ({rate:.0f} inputs/s)"
         )
 
@@ -123,6 +131,7 @@ def ingest(
     present = store.snapshot().input_ids()
     bar = _progress(len(paths), progress)
     batch: list[Item] = []
+    already: list[tuple[str, int]] = []
     try:
         for loaded in _load_all(paths, present, jobs):
             bar.update(1)
@@ -131,6 +140,7 @@ def ingest(
                 continue
             if loaded.profile is None:
                 report.skipped += 1
+                already.append((loaded.source, loaded.input_id))
                 continue
             batch.append(
                 Item(loaded.profile, loaded.input_id, name, labels, loaded.mtime_ns, loaded.source)
@@ -140,6 +150,7 @@ def ingest(
                 batch = []
         if batch:
             _commit(store, batch, report)
+        report.relabel_skipped = _labelled_otherwise(store, already, labels or {}, name)
     finally:
         bar.close()
         report.seconds = time.perf_counter() - started
@@ -147,13 +158,52 @@ def ingest(
 
 
 def _commit(store: Store, batch: list[Item], report: IngestReport) -> None:
-    result = store.write(batch)
+    """Commit the batch; when that fails, each input alone, so a bad one fails alone."""
+    try:
+        result = store.write(batch)
+    except (ProfileLabError, OSError, ValueError, pl.exceptions.PolarsError) as exc:
+        if len(batch) == 1:
+            report.failed.append((batch[0].source or "<input>", f"cannot store: {exc}"))
+            return
+        for item in batch:
+            _commit(store, [item], report)
+        return
     report.stored += result.inputs
     report.skipped += result.skipped
     report.profiles += result.profiles
     report.samples += result.samples
     if result.segment:
         report.segments.append(result.segment)
+
+
+def _labelled_otherwise(
+    store: Store, inputs: list[tuple[str, int]], labels: Mapping[str, str], name: str | None
+) -> list[tuple[str, str]]:
+    """Of the skipped ``inputs`` (source, input_id), those the store holds with another
+    value for one of the given ``labels`` or another ``name``, with the difference."""
+    if not inputs or (not labels and name is None):
+        return []
+    ids = [i for _, i in inputs]
+    rows = store.snapshot().catalog.filter(pl.col("input_id").is_in(ids))
+    stored = {
+        i: (n, {kv["key"]: kv["value"] for kv in kvs or []})
+        for i, n, kvs in rows.select("input_id", "name", "labels").iter_rows()
+    }
+    out = []
+    for source, input_id in inputs:
+        if input_id not in stored:
+            continue
+        had_name, had = stored[input_id]
+        diff = [
+            f"{k}={had[k]!r} not {v!r}" if k in had else f"no {k} label (asked {v!r})"
+            for k, v in labels.items()
+            if had.get(k) != v
+        ]
+        if name is not None and had_name != name:
+            diff.append(f"name {had_name!r} not {name!r}")
+        if diff:
+            out.append((source, "; ".join(diff)))
+    return out
 
 
 def _progress(total: int, enabled: bool):  # type: ignore[no-untyped-def]

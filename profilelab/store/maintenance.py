@@ -155,7 +155,10 @@ def _rewrite(store: Store, snap: Snapshot, group: list[Segment], gc_dictionaries
         pl.lit(None, pl.Int64).alias("n_samples"),
         pl.lit(None, pl.Int64).alias("total"),
     )
-    return writer.write_segment(store.root, rows, samples, dictionaries, replaces=_replaces(group))
+    spans = sorted({f for s in group for f in s.files if f.startswith(f"{layout.SPANS}/")})
+    return writer.write_segment(
+        store.root, rows, samples, dictionaries, replaces=_replaces(group), keep_files=spans
+    )
 
 
 def _read(store: Store, files: list[str], table: str) -> pl.DataFrame:

@@ -19,35 +19,46 @@ Configuration (YAML)::
           - targets: ["127.0.0.1:6060", "10.0.0.7:6060"]
             labels: {service: order, region: eu}
 
-Every (target, profile) pair is a job run every interval on a fixed grid (no drift) by a
-thread pool, so a slow or dead target only ever holds its own jobs: a job still running
-when its next tick comes skips that tick (counted as missed). Requests use ``urllib`` with
-the timeout, retried with backoff while the next tick is still ahead. Stored profiles get
-the static labels plus ``job`` and ``instance`` (the target) and the profile's name
-(``cpu``, ``heap``, ``mutex``, ``block``, ...). Everything goes through one group
-committer, so many scrapes landing together become one commit.
+Every (target, profile) pair is a job run every interval on a fixed grid (no drift) as an
+asyncio task with an ``httpx`` client, so a slow or dead target only ever holds its own
+jobs: a job still running when its next tick comes skips that tick (counted as missed).
+Each scrape has one deadline, ``scrape_timeout`` (plus a CPU profile's seconds), for
+everything: connecting, retries with backoff (only while the next tick is ahead) and the
+whole body, so a target trickling a byte a second fails at the deadline. Bodies are
+capped at :data:`MAX_RESPONSE` bytes and their gzip at :data:`MAX_INFLATED`. Every
+scrape ends counted as ok (once committed) or failed with its reason, including answers
+that are not HTTP; :meth:`Scraper.stop` (SIGTERM, Ctrl-C) cancels the scrapes in flight
+at once. Decoding runs on two threads. Stored profiles get the static labels plus ``job``
+and ``instance`` (the target) and the profile's name (``cpu``, ``heap``, ``mutex``,
+``block``, ...). Everything goes through one group committer, so many scrapes landing
+together become one commit.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import heapq
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from profilelab.errors import ProfileLabError, QueryError
 from profilelab.model.ids import digest_bytes
+from profilelab.readers._input import inflate_bounded
+from profilelab.store._decode import load_bounded
 from profilelab.store.committer import GroupCommitter
 from profilelab.store.prepare import Item
 from profilelab.store.store import CommitResult, Store
 from profilelab.store.timeparse import parse_duration
+
+if TYPE_CHECKING:
+    import httpx
 
 #: Standard Go net/http/pprof endpoints: name -> (path, takes ?seconds=N, stored name).
 ENDPOINTS: dict[str, tuple[str, bool, str]] = {
@@ -60,7 +71,9 @@ ENDPOINTS: dict[str, tuple[str, bool, str]] = {
     "threadcreate": ("/debug/pprof/threadcreate", False, "threadcreate"),
 }
 DEFAULT_PROFILES = ("cpu", "heap", "goroutine", "mutex", "block")
-MAX_RESPONSE = 256 << 20
+MAX_RESPONSE = 64 << 20  # bytes on the wire
+MAX_INFLATED = 256 << 20  # bytes after gunzip (Content-Encoding and the pprof's own gzip)
+DECODERS = 2
 _S = 1_000_000_000
 
 
@@ -207,6 +220,16 @@ def _duration(value: Any, job: str) -> int:
 
 
 # ---- running ----------------------------------------------------------------------------------
+class ScrapeError(Exception):
+    """One scrape's failure, in one line."""
+
+
+class _Status(ScrapeError):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"HTTP {code} {reason}".strip())
+        self.code = code
+
+
 class Scraper:
     """Runs jobs on schedule and stores what they fetch; :meth:`run` until stopped."""
 
@@ -221,15 +244,61 @@ class Scraper:
         self.store = store
         self.jobs = jobs
         self.verbose = verbose
+        self.max_workers = max_workers
         self.stats = {j.key: JobStats() for j in jobs}
         self.committer = GroupCommitter(store)
-        self._running: set[str] = set()
-        self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(min(max_workers, max(1, len(jobs))), "scrape")
+        self._decoders = ThreadPoolExecutor(DECODERS, "scrape-decode")
         self.stop_event = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
 
     def run(self, duration_s: float | None = None, once: bool = False) -> None:
-        """Scrape until :meth:`stop` (or ``duration_s`` passes, or each job ran once)."""
+        """Scrape until :meth:`stop` (or ``duration_s`` passes, or each job ran once).
+
+        At the end the scrapes in flight finish within their deadlines (after
+        :meth:`stop`: are cancelled at once) and what they fetched is committed.
+        """
+        try:
+            asyncio.run(self._main(duration_s, once))
+        finally:
+            self._decoders.shutdown(wait=True)
+            self.committer.close()
+
+    def stop(self) -> None:
+        """Stop now: from any thread or a signal handler."""
+        self.stop_event.set()
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(wake.set)
+
+    async def _main(self, duration_s: float | None, once: bool) -> None:
+        import httpx
+
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        if self.stop_event.is_set():
+            return
+        limits = httpx.Limits(max_connections=self.max_workers, max_keepalive_connections=32)
+        headers = {"User-Agent": "profilelab-scrape", "Accept-Encoding": "gzip"}
+        async with httpx.AsyncClient(limits=limits, headers=headers, timeout=None) as client:
+            tasks: dict[str, asyncio.Task[None]] = {}
+            try:
+                await self._schedule(client, tasks, duration_s, once)
+                await self._finish(tasks)
+            finally:
+                for task in tasks.values():
+                    task.cancel()
+                await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+    async def _schedule(
+        self,
+        client: httpx.AsyncClient,
+        tasks: dict[str, asyncio.Task[None]],
+        duration_s: float | None,
+        once: bool,
+    ) -> None:
+        assert self._wake is not None
         start = time.monotonic_ns()
         # spread the jobs' first ticks over a tenth of their interval, not all at once
         heap = [
@@ -238,59 +307,83 @@ class Scraper:
         ]
         heapq.heapify(heap)
         end = None if duration_s is None else start + int(duration_s * _S)
-        try:
-            while heap and not self.stop_event.is_set():
-                due, i = heap[0]
-                if end is not None and due >= end:
-                    break
-                wait = (due - time.monotonic_ns()) / _S
-                if wait > 0:
-                    self.stop_event.wait(min(wait, 0.5))
-                    continue
-                if once:
-                    heapq.heappop(heap)
-                else:  # the next tick is on the grid, however late this one runs
-                    heapq.heapreplace(heap, (due + self.jobs[i].interval_ns, i))
-                self._dispatch(self.jobs[i])
-        finally:
-            self._pool.shutdown(wait=True)
-            self.committer.close()
+        while heap and not self.stop_event.is_set():
+            due, i = heap[0]
+            if end is not None and due >= end:
+                break
+            wait = (due - time.monotonic_ns()) / _S
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
+                continue
+            if once:
+                heapq.heappop(heap)
+            else:  # the next tick is on the grid, however late this one runs
+                heapq.heapreplace(heap, (due + self.jobs[i].interval_ns, i))
+            job = self.jobs[i]
+            self._dispatch(client, job, tasks, time.monotonic_ns() + job.interval_ns)
 
-    def stop(self) -> None:
-        self.stop_event.set()
+    async def _finish(self, tasks: dict[str, asyncio.Task[None]]) -> None:
+        """Wait for the scrapes in flight (each ends by its deadline) unless stopped."""
+        assert self._wake is not None
+        pending: set[asyncio.Future[Any]] = {t for t in tasks.values() if not t.done()}
+        while pending and not self.stop_event.is_set():
+            woken = asyncio.ensure_future(self._wake.wait())
+            _, pending = await asyncio.wait(pending | {woken}, return_when=asyncio.FIRST_COMPLETED)
+            woken.cancel()
+            pending.discard(woken)
 
-    def _dispatch(self, job: Job) -> None:
+    def _dispatch(
+        self,
+        client: httpx.AsyncClient,
+        job: Job,
+        tasks: dict[str, asyncio.Task[None]],
+        next_tick: int,
+    ) -> None:
         st = self.stats[job.key]
         with st.lock:
             st.ticks += 1
-        with self._lock:
-            if job.key in self._running:
-                with st.lock:
-                    st.missed += 1
-                return
-            self._running.add(job.key)
-        self._pool.submit(self._run_job, job, time.monotonic_ns() + job.interval_ns)
+        running = tasks.get(job.key)
+        if running is not None and not running.done():
+            with st.lock:
+                st.missed += 1
+            return
+        tasks[job.key] = asyncio.create_task(self._run_job(client, job, next_tick))
 
-    def _run_job(self, job: Job, next_tick: int) -> None:
+    async def _run_job(self, client: httpx.AsyncClient, job: Job, next_tick: int) -> None:
         st = self.stats[job.key]
         with st.lock:
             st.started += 1
         began = time.time_ns()
         try:
-            data = self._fetch(job, next_tick)
-            self._store(job, data, began)
-        except (ProfileLabError, OSError, urllib.error.URLError, ValueError) as exc:
+            data, encoding = await self._fetch(client, job, next_tick)
+            loop = asyncio.get_running_loop()
+            item = await loop.run_in_executor(self._decoders, _item, job, data, encoding, began)
+        except asyncio.CancelledError:
+            self._failed(job, "stopped before the scrape finished")
+            raise
+        except (ScrapeError, ProfileLabError) as exc:
             self._failed(job, exc)
-        finally:
-            with self._lock:
-                self._running.discard(job.key)
+            return
+        except Exception as exc:  # whatever went wrong, the scrape is counted
+            self._failed(job, f"{type(exc).__name__}: {exc}")
+            return
+        try:
+            fut = self.committer.submit([item])
+        except ProfileLabError as exc:
+            self._failed(job, exc)
+            return
+        fut.add_done_callback(lambda f: self._committed(job, len(data), f))
 
-    def _failed(self, job: Job, exc: BaseException) -> None:
+    def _failed(self, job: Job, exc: BaseException | str) -> None:
         st = self.stats[job.key]
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = text.removeprefix(f"{job.url}: ")
         with st.lock:
             st.failed += 1
-            st.last_error = str(exc)
-        self._log(f"scrape failed {job.url}: {exc}", always=True)
+            st.last_error = text
+        self._log(f"scrape failed {job.url}: {text}", always=True)
 
     def _committed(self, job: Job, size: int, fut: Future[CommitResult]) -> None:
         exc = fut.exception()
@@ -302,42 +395,35 @@ class Scraper:
             st.ok += 1
         self._log(f"scraped {job.url}: {size} bytes")
 
-    def _fetch(self, job: Job, next_tick: int) -> bytes:
-        """GET with retries and backoff while the next tick is still ahead."""
+    async def _fetch(
+        self, client: httpx.AsyncClient, job: Job, next_tick: int
+    ) -> tuple[bytes, str]:
+        """GET within one deadline, retried with backoff while the next tick is ahead."""
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + job.timeout_s
         delay = 0.1
         for attempt in range(job.retries + 1):
             try:
-                return _get(job.url, job.timeout_s)
-            except urllib.error.HTTPError as exc:
+                async with asyncio.timeout_at(deadline):
+                    return await _get(client, job.url)
+            except TimeoutError:
+                raise ScrapeError(f"no complete answer within {job.timeout_s:g}s") from None
+            except _Status as exc:
                 if exc.code < 500 or attempt == job.retries:
-                    raise OSError(f"HTTP {exc.code} {exc.reason}") from None
-            except (urllib.error.URLError, OSError):
-                if attempt == job.retries:
                     raise
-            if self.stop_event.is_set() or time.monotonic_ns() + delay * _S >= next_tick:
+            except httpx.HTTPError as exc:
+                if attempt == job.retries:
+                    raise ScrapeError(_describe(exc)) from None
+            ahead = loop.time() + delay
+            if self.stop_event.is_set() or ahead >= deadline:
                 break
-            time.sleep(delay)
+            if time.monotonic_ns() + delay * _S >= next_tick:
+                break
+            await asyncio.sleep(delay)
             delay *= 2
-        raise OSError("gave up before the next scrape was due")
-
-    def _store(self, job: Job, data: bytes, began_ns: int) -> None:
-        """Decode and queue for the next commit; the scrape counts as ok once committed.
-
-        Not waiting for the commit keeps a slow disk from delaying the next scrape.
-        """
-        import profilelab
-
-        profile = profilelab.load(data, name=job.url)
-        item = Item(
-            profile,
-            digest_bytes(data),
-            name=job.endpoint.name,
-            labels=job.labels,
-            default_time_ns=began_ns,
-            source=job.url,
-        )
-        fut = self.committer.submit([item])
-        fut.add_done_callback(lambda f: self._committed(job, len(data), f))
+        raise ScrapeError("gave up before the next scrape was due")
 
     def _log(self, text: str, always: bool = False) -> None:
         if always or self.verbose:
@@ -350,11 +436,50 @@ class Scraper:
             lines.append(f"{key}: {st.ok} ok, {st.failed} failed, {st.missed} missed{err}")
         return "\n".join(lines)
 
+    def never_succeeded(self) -> list[str]:
+        """Jobs that were due at least once and never stored a profile."""
+        return [k for k, st in self.stats.items() if st.ticks and not st.ok]
 
-def _get(url: str, timeout: float) -> bytes:
-    req = urllib.request.Request(url, headers={"User-Agent": "profilelab-scrape"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        data = resp.read(MAX_RESPONSE + 1)
-    if len(data) > MAX_RESPONSE:
-        raise OSError(f"response larger than {MAX_RESPONSE} bytes")
-    return bytes(data)
+
+async def _get(client: httpx.AsyncClient, url: str) -> tuple[bytes, str]:
+    """The body as sent (at most MAX_RESPONSE bytes) and its Content-Encoding."""
+    async with client.stream("GET", url) as resp:
+        if resp.status_code != 200:
+            raise _Status(resp.status_code, resp.reason_phrase)
+        declared = resp.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_RESPONSE:
+            raise ScrapeError(f"response of {declared} bytes is over {MAX_RESPONSE}")
+        chunks, size = [], 0
+        async for chunk in resp.aiter_raw():  # raw: we inflate it, bounded
+            size += len(chunk)
+            if size > MAX_RESPONSE:
+                raise ScrapeError(f"response larger than {MAX_RESPONSE} bytes")
+            chunks.append(chunk)
+        encoding = resp.headers.get("content-encoding", "identity").strip().lower()
+    return b"".join(chunks), encoding
+
+
+def _item(job: Job, body: bytes, encoding: str, began_ns: int) -> Item:
+    """Decode a scraped body (on a decoder thread) into an item to store."""
+    if encoding == "gzip":
+        body = inflate_bounded(body, job.url, limit=MAX_INFLATED)
+    elif encoding not in ("identity", ""):
+        raise ScrapeError(f"unsupported Content-Encoding {encoding!r}")
+    profile = load_bounded(body, job.url, MAX_INFLATED)
+    return Item(
+        profile,
+        digest_bytes(body),
+        name=job.endpoint.name,
+        labels=job.labels,
+        default_time_ns=began_ns,
+        source=job.url,
+    )
+
+
+def _describe(exc: Exception) -> str:
+    """httpx errors in one line (some have no message of their own)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    kind = type(exc).__name__
+    if kind == "RemoteProtocolError":
+        return f"not an HTTP answer: {text}" if text else "not an HTTP answer"
+    return f"{kind}: {text}" if text else kind

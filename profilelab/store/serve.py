@@ -8,10 +8,19 @@ visible), so an acknowledged export is never lost. Errors follow the OTLP/HTTP s
 ``google.rpc.Status`` body (protobuf or JSON like the request) with a message, and
 
 * 400 a body that is not a valid OTLP profiles export (nothing is stored),
-* 411 no Content-Length, 413 a body (or its gunzipped form) over the size limits,
+* 401 a bearer token is required and missing or wrong,
+* 408 the body did not arrive within :data:`BODY_TIMEOUT` seconds,
+* 413 a body (or its gunzipped form) over the size limits,
 * 415 another content type or content encoding,
 * 503 the store cannot keep up or failed to commit (the client should retry; a retried
   export is stored once, since identical bodies are recognized).
+
+Messages name the problem, never a path on the server. The HTTP layer is uvicorn (h11):
+each request is parsed to its end whatever the answer, so a keep-alive connection stays
+in sync after any error; connections are capped (uvicorn answers 503 past the cap), idle
+ones time out, bodies are read in chunks up to the limit and inflated by the bounded
+gunzip of :mod:`profilelab.readers._input`. Decoding runs on :data:`DECODERS` threads;
+the group committer turns the requests waiting meanwhile into one commit.
 
 Every received profile gets the labels given to the server, then its resource attributes
 (``service.name`` becomes ``service``); profiles without a time get the time of receipt.
@@ -19,31 +28,76 @@ Every received profile gets the labels given to the server, then its resource at
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hmac
 import json
+import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+import traceback
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from profilelab.errors import FormatError, ProfileLabError
+from profilelab.errors import (
+    FormatError,
+    ProfileLabError,
+    QueryError,
+    StoreError,
+    TooLargeError,
+)
 from profilelab.model.ids import digest_bytes
-from profilelab.readers._input import GZIP_MAGIC, gunzip
+from profilelab.readers._input import GZIP_MAGIC, inflate_bounded
+from profilelab.store import pyroscope
+from profilelab.store._decode import load_bounded
 from profilelab.store.committer import GroupCommitter
 from profilelab.store.prepare import Item
 from profilelab.store.store import Store
 
+if TYPE_CHECKING:  # starlette is imported where used: importing profilelab.store stays light
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from profilelab.store.grpc_receiver import GrpcReceiver
+    from profilelab.traces.spans import Spans
+
 PATH = "/v1development/profiles"
+TRACES_PATH = "/v1/traces"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 MAX_BODY = 16 << 20  # bytes on the wire
-MAX_INFLATED = 128 << 20  # bytes after gunzip
-DRAIN_LIMIT = 64 << 20  # an oversized body up to this size is read and dropped before the 413
+MAX_INFLATED = 64 << 20  # bytes after gunzip (OTLP/JSON takes several times this to parse)
+MAX_CONNECTIONS = 256  # open connections; uvicorn answers 503 past this
+BACKLOG = 1024  # connections the kernel queues before accept
+BODY_TIMEOUT = 30.0  # seconds a client may take to send a whole body
+HEADER_TIMEOUT = 10.0  # seconds for a request's headers, from the connection or last answer
+KEEP_ALIVE = 15  # seconds an idle keep-alive connection stays open (at most HEADER_TIMEOUT)
+COMMIT_TIMEOUT = 60.0  # seconds a request waits for its commit before a 503
+DRAIN_LIMIT = 64 << 20  # an unread body up to this size is read and dropped after an error
 DECODERS = 2  # requests decoded at once: more only contend for the GIL and Polars' threads
 # google.rpc.Code values for the Status body of an error
-_RPC_CODE = {400: 3, 411: 3, 413: 8, 415: 3, 404: 5, 405: 12, 503: 14, 500: 13}
+_RPC_CODE = {400: 3, 401: 16, 404: 5, 405: 12, 408: 4, 413: 8, 415: 3, 500: 13, 503: 14}
+
+# Connect protocol error codes by HTTP status (connectrpc.com/docs/protocol, error codes)
+_CONNECT_CODE = {
+    400: "invalid_argument",
+    401: "unauthenticated",
+    404: "unimplemented",
+    405: "unimplemented",
+    408: "deadline_exceeded",
+    413: "resource_exhausted",
+    415: "invalid_argument",
+    500: "internal",
+    503: "unavailable",
+}
+CONNECT_PROTO = "application/proto"
+
+_T = TypeVar("_T")
+Handler = Callable[["Request"], Awaitable["Response"]]
 
 
 @dataclass
@@ -52,29 +106,34 @@ class ServerStats:
 
     accepted: int = 0  # 200 answers
     profiles: int = 0  # profile rows acknowledged
+    spans: int = 0  # spans acknowledged
     rejected: dict[int, int] = field(default_factory=dict)  # status -> count
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def count(self, status: int, profiles: int = 0) -> None:
+    def count(self, status: int, profiles: int = 0, spans: int = 0) -> None:
         with self.lock:
             if status == 200:
                 self.accepted += 1
                 self.profiles += profiles
+                self.spans += spans
             else:
                 self.rejected[status] = self.rejected.get(status, 0) + 1
 
 
 class _Reject(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
         super().__init__(message)
         self.status = status
+        self.headers = dict(headers or {})
 
 
-class ProfileServer(ThreadingHTTPServer):
-    """A threading HTTP server that stores OTLP profile exports through a group committer."""
+class ProfileServer:
+    """An HTTP server (uvicorn) that stores pushed profiles through a group committer.
 
-    daemon_threads = True
-    allow_reuse_address = True
+    The socket is bound when the server is made (``port=0`` picks a free port, see
+    :attr:`url`); :meth:`start` serves on a background thread, :meth:`serve_forever` on
+    this one, :meth:`close` stops and commits what was received.
+    """
 
     def __init__(
         self,
@@ -85,183 +144,483 @@ class ProfileServer(ThreadingHTTPServer):
         labels: Mapping[str, str] | None = None,
         max_body: int = MAX_BODY,
         max_inflated: int = MAX_INFLATED,
+        max_connections: int = MAX_CONNECTIONS,
+        token: str | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
+        grpc_port: int | None = None,
+        header_timeout: float = HEADER_TIMEOUT,
         quiet: bool = True,
     ) -> None:
-        super().__init__((host, port), _Handler)
+        import uvicorn
+
+        for what, n in (("max body", max_body), ("max inflated", max_inflated)):
+            if n < 1:
+                raise QueryError(f"the {what} size must be at least 1 byte, not {n}")
+        if max_connections < 1:
+            raise QueryError(f"max connections must be at least 1, not {max_connections}")
+        if (tls_cert is None) != (tls_key is None):
+            raise QueryError("TLS needs both a certificate and a key file")
         self.store = store
-        self.committer = GroupCommitter(store, coming=lambda: self.decoding_now)
-        self.decoding_now = 0  # requests being decoded (not yet handed to the committer)
         self.labels = dict(labels or {})
         self.max_body = max_body
         self.max_inflated = max_inflated
+        self.max_connections = max_connections
         self.quiet = quiet
+        self.token = token.encode() if token else None
+        self.tls = tls_cert is not None
         self.stats = ServerStats()
-        self.decoding = threading.BoundedSemaphore(DECODERS)
+        self.decoding_now = 0  # requests being decoded (not yet handed to the committer)
+        self._count_lock = threading.Lock()
+        self.committer = GroupCommitter(store, coming=lambda: self.decoding_now)
+        self._pool = ThreadPoolExecutor(DECODERS, thread_name_prefix="decode")
+        self.routes: dict[str, Handler] = {
+            PATH: self._otlp_profiles,
+            TRACES_PATH: self._otlp_traces,
+            pyroscope.PUSH_PATH: self._pyroscope_push,
+            pyroscope.INGEST_PATH: self._pyroscope_ingest,
+        }
+        self._sock = _listen(host, port)
+        config = uvicorn.Config(
+            self._asgi,
+            http=_with_header_timeout(header_timeout),
+            interface="asgi3",
+            proxy_headers=False,
+            lifespan="off",
+            access_log=False,
+            log_level="warning" if not quiet else "error",
+            limit_concurrency=max_connections,
+            backlog=BACKLOG,
+            timeout_keep_alive=KEEP_ALIVE,
+            timeout_graceful_shutdown=int(COMMIT_TIMEOUT),
+            h11_max_incomplete_event_size=64 << 10,
+            ssl_certfile=str(tls_cert) if tls_cert else None,
+            ssl_keyfile=str(tls_key) if tls_key else None,
+            server_header=False,
+        )
+        try:
+            config.load()  # reads the certificate now: a bad one fails here, not per request
+        except (OSError, ValueError) as exc:
+            self._sock.close()
+            raise QueryError(f"cannot use the TLS certificate or key: {exc}") from None
+        self._uvicorn = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+        self.grpc: GrpcReceiver | None = None
+        if grpc_port is not None:
+            from profilelab.store.grpc_receiver import GrpcReceiver, check_grpc_available
+
+            check_grpc_available()
+            try:
+                self.grpc = GrpcReceiver(self, host, grpc_port, tls_cert=tls_cert, tls_key=tls_key)
+            except BaseException:
+                self._sock.close()
+                raise
+
+    @property
+    def grpc_target(self) -> str | None:
+        """``host:port`` of the gRPC receiver (None without ``grpc_port``)."""
+        if self.grpc is None:
+            return None
+        host = self.server_address[0]
+        return f"{host}:{self.grpc.port}"
+
+    @property
+    def server_address(self) -> tuple[str, int]:
+        host, port = self._sock.getsockname()[:2]
+        return str(host), int(port)
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        host, port = self.server_address
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
+
+    def serve_forever(self) -> None:
+        """Serve on this thread until :meth:`close` (from another thread)."""
+        if self.grpc is not None:
+            self.grpc.start()
+        asyncio.run(self._uvicorn.serve(sockets=[self._sock]))
+
+    def start(self) -> ProfileServer:
+        """Serve on a background thread; return once the server accepts connections."""
+        self._thread = threading.Thread(target=self.serve_forever, name="serve", daemon=True)
+        self._thread.start()
+        while not self._uvicorn.started and self._thread.is_alive():
+            time.sleep(0.005)
+        return self
 
     def close(self) -> None:
-        """Stop accepting, finish committing what was received, release the socket."""
-        self.shutdown()
-        self.server_close()
+        """Stop accepting, finish the requests in flight, commit what was received."""
+        self._uvicorn.should_exit = True
+        if self.grpc is not None:
+            self.grpc.stop()
+        if self._thread is not None:
+            self._thread.join()
+        self._sock.close()
+        self._pool.shutdown(wait=True)
         self.committer.close()
 
+    # ---- requests -------------------------------------------------------------------------
+    async def _asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from starlette.requests import Request
 
-class _Handler(BaseHTTPRequestHandler):
-    server: ProfileServer
-    protocol_version = "HTTP/1.1"  # keep-alive, as exporters expect
-    timeout = 30  # seconds a client may stall mid-request
-
-    def do_GET(self) -> None:
-        if self.path in ("/", "/healthz"):
-            self._send(200, "text/plain; charset=utf-8", b"ok\n")
-        else:
-            self._error(404, f"no such path {self.path}; POST profiles to {PATH}", None)
-
-    def do_POST(self) -> None:
-        ctype = None
-        try:
-            if self.path.split("?", 1)[0] != PATH:
-                raise _Reject(404, f"no such path {self.path}; POST profiles to {PATH}")
-            ctype = self._content_type()
-            body = self._body()
-            n = self._store(body, ctype)
-        except _Reject as rej:
-            self._error(rej.status, str(rej), ctype)
+        if scope["type"] != "http":
             return
-        self.server.stats.count(200, n)
-        self._send(200, ctype, _response(ctype))
+        request = Request(scope, receive)
+        try:
+            response = await self._dispatch(request)
+        except _Reject as rej:
+            response = await self._error(request, rej)
+        await response(scope, receive, send)
 
-    # ---- request ------------------------------------------------------------------------
-    def _content_type(self) -> str:
-        raw = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-        if raw not in (PROTOBUF, JSON):
-            self.close_connection = True  # the body is not read
-            given = raw or "(none)"
-            raise _Reject(415, f"unsupported Content-Type {given!r}: use {PROTOBUF} or {JSON}")
-        return raw
+    async def _dispatch(self, request: Request) -> Response:
+        from starlette.responses import Response
 
-    def _body(self) -> bytes:
-        encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
+        path = request.url.path
+        if request.method == "GET" and path in ("/", "/healthz"):
+            return Response(b"ok\n", 200, media_type="text/plain; charset=utf-8")
+        self._authorize(request)
+        handler = self.routes.get(path)
+        if handler is None:
+            shown = path if len(path) <= 200 else path[:200] + "..."
+            raise _Reject(404, f"no such path {shown}; POST to {', '.join(sorted(self.routes))}")
+        if request.method != "POST":
+            raise _Reject(405, f"{path} takes POST, not {request.method}", {"Allow": "POST"})
+        return await handler(request)
+
+    def _authorize(self, request: Request) -> None:
+        if self.token is None:
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        ok = scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token)
+        if not ok:
+            challenge = {"WWW-Authenticate": 'Bearer realm="profilelab"'}
+            raise _Reject(401, "a valid bearer token is required", challenge)
+
+    async def _otlp_profiles(self, request: Request) -> Response:
+        from starlette.responses import Response
+
+        ctype = content_type(request, (PROTOBUF, JSON))
+        body = await self.read_body(request)
+        name = f"otlp-http:{_client(request)}"
+        limit = self.max_inflated
+        n = await self.store_with(lambda: _otlp_item(body, ctype, name, self.labels, limit))
+        self.stats.count(200, n)
+        # An ExportProfilesServiceResponse with no partial_success (everything accepted):
+        # zero bytes in protobuf, {} in OTLP/JSON.
+        return Response(b"{}" if ctype == JSON else b"", 200, media_type=ctype)
+
+    async def _otlp_traces(self, request: Request) -> Response:
+        """OTLP/HTTP traces: the spans land in the store's span table."""
+        from starlette.responses import Response
+
+        ctype = content_type(request, (PROTOBUF, JSON))
+        body = await self.read_body(request)
+        name = f"otlp-http:{_client(request)}"
+        loop = asyncio.get_running_loop()
+        n, rejected, why = await loop.run_in_executor(self._pool, self.spans_sync, body, name)
+        self.stats.count(200, spans=n)
+        return Response(traces_response(rejected, why, ctype == JSON), 200, media_type=ctype)
+
+    async def _pyroscope_push(self, request: Request) -> Response:
+        """Connect unary ``push.v1.PusherService/Push`` (protobuf or JSON)."""
+        from starlette.responses import Response
+
+        request.state.error_style = "connect"
+        ctype = content_type(request, (CONNECT_PROTO, JSON))
+        body = await self.read_body(request)
+        source = f"pyroscope-push:{_client(request)}"
+        limit, labels, now = self.max_inflated, self.labels, time.time_ns()
+        n = await self.store_with(
+            lambda: pyroscope.push_items(body, ctype == JSON, source, labels, limit, now)
+        )
+        self.stats.count(200, n)
+        return Response(b"{}" if ctype == JSON else b"", 200, media_type=ctype)
+
+    async def _pyroscope_ingest(self, request: Request) -> Response:
+        """Pyroscope's older ``/ingest?name=app.cpu{k=v}&format=...`` API."""
+        from starlette.responses import Response
+
+        request.state.error_style = "text"
+        params = dict(request.query_params)
+        header = request.headers.get("content-type", "")
+        body = await self.read_body(request)
+        source = f"pyroscope-ingest:{_client(request)}"
+        limit, labels = self.max_inflated, self.labels
+        n = await self.store_with(
+            lambda: pyroscope.ingest_item(params, body, header, source, labels, limit)
+        )
+        self.stats.count(200, n)
+        return Response(b"", 200, media_type="text/plain; charset=utf-8")
+
+    # ---- shared by the routes ---------------------------------------------------------------
+    async def read_body(self, request: Request) -> bytes:
+        """The request body, gunzipped when sent with ``Content-Encoding: gzip``; 413 past the
+        limits (read in chunks: never more than the limit in memory), 408 when too slow."""
+        from starlette.requests import ClientDisconnect
+
+        encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
         if encoding not in ("identity", "gzip"):
-            self.close_connection = True
-            raise _Reject(415, f"unsupported Content-Encoding {encoding!r}: use gzip or none")
-        length = self.headers.get("Content-Length")
-        if length is None or not length.strip().isdigit():
-            self.close_connection = True
-            raise _Reject(411, "a Content-Length header is required")
-        n = int(length)
-        if n > self.server.max_body:
-            self._discard(n)
-            raise _Reject(413, f"body of {n} bytes exceeds the limit of {self.server.max_body}")
-        body = self.rfile.read(n)
-        if len(body) != n:
-            self.close_connection = True
-            raise _Reject(400, f"body ended after {len(body)} of {n} bytes")
+            raise _Reject(415, f"unsupported Content-Encoding {encoding[:50]!r}: use gzip or none")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            raise _Reject(413, f"body of {declared} bytes exceeds the limit of {self.max_body}")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > self.max_body:
+                        raise _Reject(413, f"body exceeds the limit of {self.max_body} bytes")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise _Reject(408, f"the body did not arrive within {BODY_TIMEOUT:.0f}s") from None
+        except ClientDisconnect:
+            raise _Reject(400, "the client went away before sending the whole body") from None
+        request.state.body_read = True
+        body = b"".join(chunks)
         if encoding == "gzip":
             if body[:2] != GZIP_MAGIC:
                 raise _Reject(400, "Content-Encoding is gzip but the body is not gzip data")
+            loop = asyncio.get_running_loop()
             try:
-                body = gunzip(body, "request body", self.server.max_inflated)
+                body = await loop.run_in_executor(
+                    self._pool,
+                    lambda: inflate_bounded(body, "request body", limit=self.max_inflated),
+                )
             except FormatError as exc:
-                status = 413 if "limit" in str(exc) else 400
-                raise _Reject(status, str(exc)) from None
+                status = 413 if isinstance(exc, TooLargeError) else 400
+                raise _Reject(status, _first_line(exc)) from None
         return body
 
-    def _discard(self, n: int) -> None:
-        """Read and drop a refused body so the client gets to read our answer.
+    async def store_with(self, make: Callable[[], Item | list[Item] | None]) -> int:
+        """Decode with ``make`` on a decoder thread and commit; the profile rows stored.
 
-        A client still sending when the server closes gets a reset instead of the 413; past
-        :data:`DRAIN_LIMIT` bytes the connection is closed anyway (not worth the traffic).
+        ``make`` returns the item(s) to store (None or []: nothing to store) or raises
+        _Reject; other exceptions from decoding become a 400 (the body is at fault), a
+        failed commit a 503 (the store is). Several items are committed together.
         """
-        self.close_connection = True
-        if n > DRAIN_LIMIT:
-            return
-        while n > 0:
-            chunk = self.rfile.read(min(n, 1 << 20))
-            if not chunk:
-                return
-            n -= len(chunk)
-
-    def _store(self, body: bytes, ctype: str) -> int:
-        """Decode and commit; the number of profile rows stored (0 for an empty export)."""
+        loop = asyncio.get_running_loop()
         with self._coming():  # the committer may wait a moment for this request
-            item = self._decode(body, ctype)
-            if item is None:
-                return 0
-            try:
-                fut = self.server.committer.submit([item], timeout=10)
-            except ProfileLabError as exc:
-                raise _Reject(503, f"could not store the profiles: {exc}") from None
+            got = await loop.run_in_executor(self._pool, self._decode_guarded, make)
+            items, fut = self._submit(got)
+        if fut is None:
+            return 0
         try:
-            fut.result()
-        except (ProfileLabError, OSError) as exc:
-            raise _Reject(503, f"could not store the profiles: {exc}") from None
-        return item.profile.profiles.height
+            async with asyncio.timeout(COMMIT_TIMEOUT):
+                await asyncio.wrap_future(fut)
+        except Exception as exc:
+            raise self._commit_reject(exc) from None
+        return sum(item.profile.profiles.height for item in items)
+
+    def store_sync(self, make: Callable[[], Item | list[Item] | None]) -> int:
+        """:meth:`store_with` for callers on their own thread (the gRPC handlers)."""
+        with self._coming():
+            got = self._pool.submit(self._decode_guarded, make).result()
+            items, fut = self._submit(got)
+        if fut is None:
+            return 0
+        try:
+            fut.result(timeout=COMMIT_TIMEOUT)
+        except Exception as exc:
+            raise self._commit_reject(exc) from None
+        return sum(item.profile.profiles.height for item in items)
+
+    def spans_sync(self, body: bytes, name: str) -> tuple[int, int, str]:
+        """Decode OTLP traces and commit their spans (blocking): (stored, rejected, why)."""
+        spans = self._decode_guarded(lambda: _spans(body, name, self.max_inflated))
+        if spans is None:
+            return 0, 0, ""
+        dropped = spans.problems.filter(spans.problems["dropped"].fill_null(False))
+        bad = dropped.height
+        why = "" if not bad else f"{dropped['problem'][0]}: {dropped['detail'][0]}"
+        try:
+            self.store.write_spans(spans.spans)
+        except Exception as exc:
+            raise self._commit_reject(exc) from None
+        return spans.spans.height, bad, why
+
+    def _submit(self, got: Item | list[Item] | None) -> tuple[list[Item], Future[Any] | None]:
+        items = [got] if isinstance(got, Item) else list(got or [])
+        if not items:
+            return items, None
+        try:
+            return items, self.committer.submit(items, timeout=0)
+        except StoreError:
+            raise _Reject(503, "the store is busy; retry later") from None
+
+    def _commit_reject(self, exc: Exception) -> _Reject:
+        """The answer for a failed commit: 503 when the store is at fault, 400 the data."""
+        if isinstance(exc, TimeoutError):
+            return _Reject(503, "the store did not commit in time; retry later")
+        if isinstance(exc, StoreError | OSError):
+            self._log_always(f"commit failed: {exc}")
+            return _Reject(503, "the store could not commit the data; retry later")
+        if isinstance(exc, ProfileLabError | ValueError):
+            return _Reject(400, f"the data cannot be stored: {_first_line(exc)}")
+        raise exc
+
+    def _decode_guarded(self, make: Callable[[], _T]) -> _T:
+        try:
+            return make()
+        except _Reject:
+            raise
+        except ProfileLabError as exc:
+            raise _Reject(400, _first_line(exc)) from None
+        except Exception as exc:  # a decoder bug must not cost the connection its answer
+            self._log_always("decoding failed:\n" + traceback.format_exc())
+            raise _Reject(400, f"the body could not be decoded ({type(exc).__name__})") from None
 
     @contextlib.contextmanager
     def _coming(self) -> Iterator[None]:
-        with self.server.stats.lock:
-            self.server.decoding_now += 1
+        with self._count_lock:
+            self.decoding_now += 1
         try:
             yield
         finally:
-            with self.server.stats.lock:
-                self.server.decoding_now -= 1
+            with self._count_lock:
+                self.decoding_now -= 1
 
-    def _decode(self, body: bytes, ctype: str) -> Item | None:
-        """The export as an item to store (None when it holds no profiles)."""
-        import profilelab
+    # ---- answers ----------------------------------------------------------------------------
+    async def _error(self, request: Request, rej: _Reject) -> Response:
+        from starlette.responses import Response
 
-        if ctype == JSON:
-            _check_json(body)
-        name = f"otlp-http:{self.client_address[0]}"
-        try:
-            with self.server.decoding:
-                profile = profilelab.load(body, name=name)
-        except ProfileLabError as exc:
-            raise _Reject(400, f"not a valid OTLP profiles export: {_strip(exc, name)}") from None
-        if profile.profiles.height == 0:
-            return None
-        formats = set(profile.profiles["format"].unique())
-        if formats != {"otlp"}:
-            raise _Reject(400, f"the body is {', '.join(sorted(formats))}, not OTLP profiles")
-        return Item(
-            profile,
-            digest_bytes(body),
-            labels=self.server.labels,
-            default_time_ns=time.time_ns(),
-            source=name,
-        )
-
-    # ---- response -----------------------------------------------------------------------
-    def _send(self, status: int, ctype: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _error(self, status: int, message: str, ctype: str | None) -> None:
-        self.server.stats.count(status)
-        if not self.server.quiet:
-            self.log_message("%d %s", status, message)
-        code = _RPC_CODE.get(status, 2)
-        if ctype == PROTOBUF:
-            self._send(status, PROTOBUF, _status_proto(code, message))
+        self.stats.count(rej.status)
+        self._log(f"{_client(request)} {request.method} {request.url.path}: {rej.status} {rej}")
+        headers = dict(rej.headers)
+        if not getattr(request.state, "body_read", False) and not _small_body(request):
+            # uvicorn reads and drops an unread body after the answer (the connection stays
+            # in sync); past DRAIN_LIMIT it is not worth the traffic: close instead
+            headers["Connection"] = "close"
+        message = str(rej)
+        code = _RPC_CODE.get(rej.status, 2)
+        ctype = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+        style = getattr(request.state, "error_style", "otlp")
+        if style == "connect":  # Connect: errors are always JSON, codes by name
+            connect = _CONNECT_CODE.get(rej.status, "unknown")
+            body, media = json.dumps({"code": connect, "message": message}).encode(), JSON
+        elif style == "text":
+            body, media = message.encode() + b"\n", "text/plain; charset=utf-8"
+        elif ctype == PROTOBUF:
+            body, media = _status_proto(code, message), PROTOBUF
         elif ctype == JSON:
-            self._send(status, JSON, json.dumps({"code": code, "message": message}).encode())
+            body, media = json.dumps({"code": code, "message": message}).encode(), JSON
         else:
-            self._send(status, "text/plain; charset=utf-8", message.encode() + b"\n")
+            body, media = message.encode() + b"\n", "text/plain; charset=utf-8"
+        return Response(body, rej.status, headers=headers, media_type=media)
 
-    def log_message(self, format: str, *args: object) -> None:
-        if not self.server.quiet:
-            sys.stderr.write(f"profilelab serve: {self.client_address[0]} {format % args}\n")
+    def _log(self, text: str) -> None:
+        if not self.quiet:
+            print(f"profilelab serve: {text}", file=sys.stderr, flush=True)
+
+    def _log_always(self, text: str) -> None:
+        print(f"profilelab serve: {text}", file=sys.stderr, flush=True)
+
+
+def _with_header_timeout(seconds: float) -> type:
+    """uvicorn's h11 protocol with a deadline for each request's headers.
+
+    uvicorn has none: a client sending its headers a byte at a time (or nothing at all)
+    would hold a connection for ever. The deadline starts when the connection opens and
+    after every answer, and stops when a request's headers are complete; a connection
+    still without a request then is closed.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderDeadline(H11Protocol):
+        _timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self._in_request():
+                self._disarm()
+
+        def _in_request(self) -> bool:
+            return self.cycle is not None and not self.cycle.response_complete
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._timer = self.loop.call_later(seconds, self._late)
+
+        def _disarm(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+        def _late(self) -> None:
+            self._timer = None
+            if not self._in_request() and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderDeadline
+
+
+def content_type(request: Request, accepted: tuple[str, ...]) -> str:
+    """The request's media type if it is one of ``accepted``, else a 415."""
+    raw = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if raw not in accepted:
+        given = raw[:80] or "(none)"
+        raise _Reject(415, f"unsupported Content-Type {given!r}: use {' or '.join(accepted)}")
+    return raw
+
+
+def _otlp_item(
+    body: bytes, ctype: str, name: str, labels: Mapping[str, str], limit: int
+) -> Item | None:
+    """The export as an item to store (None when it holds no profiles)."""
+    if ctype == JSON:
+        _check_json(body)
+    try:
+        profile = load_bounded(body, name, limit)
+    except TooLargeError as exc:
+        raise _Reject(413, _strip(exc, name)) from None
+    except ProfileLabError as exc:
+        why = _strip(exc, name)
+        raise _Reject(400, f"not a valid OTLP profiles export: {why}") from None
+    if profile.profiles.height == 0:
+        return None
+    formats = set(profile.profiles["format"].unique())
+    if formats != {"otlp"}:
+        raise _Reject(400, f"the body is {', '.join(sorted(formats))}, not OTLP profiles")
+    return Item(
+        profile, digest_bytes(body), labels=labels, default_time_ns=time.time_ns(), source=name
+    )
+
+
+def _spans(body: bytes, name: str, limit: int) -> Spans | None:
+    """The spans of an OTLP traces export (None when it has none)."""
+    from profilelab.readers.traces import read_traces
+
+    data = inflate_bounded(body, name, limit=limit)
+    if not data.strip() or data.strip() == b"{}":
+        return None
+    return read_traces(data, name)
+
+
+def traces_response(rejected: int, why: str, as_json: bool) -> bytes:
+    """An ExportTraceServiceResponse, with partial_success when spans were refused."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+    resp = trace_service_pb2.ExportTraceServiceResponse()
+    if rejected:
+        resp.partial_success.rejected_spans = rejected
+        resp.partial_success.error_message = why
+    if as_json:
+        return json_format.MessageToJson(resp, indent=None).encode()
+    return bytes(resp.SerializeToString())
 
 
 def _check_json(body: bytes) -> None:
@@ -273,15 +632,36 @@ def _check_json(body: bytes) -> None:
         raise _Reject(400, "an OTLP/JSON export must be a JSON object")
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _small_body(request: Request) -> bool:
+    declared = request.headers.get("content-length", "")
+    return declared.isdigit() and int(declared) <= DRAIN_LIMIT
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _strip(exc: Exception, name: str) -> str:
-    text = str(exc)
+    text = _first_line(exc)
     return text[len(name) + 2 :] if text.startswith(f"{name}: ") else text
-
-
-def _response(ctype: str) -> bytes:
-    """An ExportProfilesServiceResponse with no partial_success: everything was accepted."""
-    # The empty message is zero bytes in protobuf and {} in OTLP/JSON.
-    return b"{}" if ctype == JSON else b""
 
 
 def _status_proto(code: int, message: str) -> bytes:
@@ -300,8 +680,6 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def serve(store: Store, host: str, port: int, **options: object) -> ProfileServer:
+def serve(store: Store, host: str, port: int, **options: Any) -> ProfileServer:
     """Start a :class:`ProfileServer` on a background thread and return it."""
-    server = ProfileServer(store, host, port, **options)  # type: ignore[arg-type]
-    threading.Thread(target=server.serve_forever, name="otlp-http", daemon=True).start()
-    return server
+    return ProfileServer(store, host, port, **options).start()

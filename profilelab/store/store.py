@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from profilelab.store.ingest import IngestReport
     from profilelab.store.maintenance import CompactReport, RetainReport
     from profilelab.store.selector import Selector
+    from profilelab.traces.spans import Spans
 
 TimeArg = str | int | float | None
 
@@ -74,15 +75,33 @@ class Store:
             return
         if not create:
             raise StoreError(f"{self.root}: no profilelab store here (missing {layout.MARKER})")
-        if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
-            raise StoreError(
-                f"{self.root}: exists and is not a profilelab store (expected an empty "
-                f"directory or one with {layout.MARKER})"
-            )
+        self._refuse_foreign()
         self.root.mkdir(parents=True, exist_ok=True)
-        record = {"format": layout.FORMAT, "version": layout.VERSION}
-        data = json.dumps(record).encode() + b"\n"
-        _fs.write_atomic(marker, lambda fh: fh.write(data))
+        # Several processes may create the same store at once (two ingests starting
+        # together): the first to hold the writers' lock writes the marker, the others then
+        # find it. Only the lock file and a crashed creator's temporary marker may be there.
+        with _fs.locked(self.root / layout.LOCK):
+            if marker.is_file():
+                _check_marker(marker)
+                return
+            self._refuse_foreign()
+            record = {"format": layout.FORMAT, "version": layout.VERSION}
+            data = json.dumps(record).encode() + b"\n"
+            _fs.write_atomic(marker, lambda fh: fh.write(data))
+
+    def _refuse_foreign(self) -> None:
+        """StoreError when ``root`` is a file, or a directory holding anything but a store
+        being created."""
+        if not self.root.exists():
+            return
+        if self.root.is_dir():
+            tmp = _fs.temp_prefix(self.root / layout.MARKER)
+            if all(e.name == layout.LOCK or e.name.startswith(tmp) for e in self.root.iterdir()):
+                return
+        raise StoreError(
+            f"{self.root}: exists and is not a profilelab store (expected an empty "
+            f"directory or one with {layout.MARKER})"
+        )
 
     # ---- reading ----------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -125,6 +144,24 @@ class Store:
         from profilelab.store import query
 
         return query.series(self, selector, step, start, end, function=function)
+
+    def spans(self, start: TimeArg = None, end: TimeArg = None) -> Spans:
+        """The spans received into the store (``serve``'s OTLP traces) that overlap
+        ``[start, end)``, as :class:`~profilelab.traces.spans.Spans` for ``join_spans``."""
+        from profilelab.model import schema
+        from profilelab.store.timeparse import parse_time
+        from profilelab.traces.spans import Spans
+
+        files = self.snapshot().files(f"{layout.SPANS}/")
+        if not files:
+            return Spans(schema.empty("spans"))
+        df = pl.read_parquet([str(self.root / f) for f in files], hive_partitioning=False)
+        lo, hi = parse_time(start), parse_time(end)
+        if lo is not None:
+            df = df.filter(pl.col("end_ns").fill_null(pl.col("start_ns")) >= lo)
+        if hi is not None:
+            df = df.filter(pl.col("start_ns") < hi)
+        return Spans(df)
 
     def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with views over the live files (samples, stacks, ..., profiles)."""
@@ -187,6 +224,20 @@ class Store:
             result.samples = samples.height
             result.profile_ids = rows["profile_id"].to_list()
             return result
+
+    def write_spans(self, spans: pl.DataFrame) -> str | None:
+        """Store spans (schema ``SPANS``) in one atomic commit; the segment id (None: empty).
+
+        A span stored twice (a client's retry) is read back once: :class:`Spans` keeps one
+        row per span.
+        """
+        if spans.height == 0:
+            return None
+        with self._mutex, _fs.locked(self.root / layout.LOCK):
+            if not self._collected:
+                writer.collect_garbage(self.root, self._reader.snapshot())
+                self._collected = True
+            return writer.write_spans_segment(self.root, spans).id
 
     def compact(self, **options: Any) -> CompactReport:
         """Merge small segments; see :func:`profilelab.store.maintenance.compact`."""

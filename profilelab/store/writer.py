@@ -132,6 +132,19 @@ def _stage_samples(
     return catalog.conform(out), files
 
 
+def write_spans_segment(root: Path, spans: pl.DataFrame) -> Segment:
+    """Commit ``spans`` (schema ``SPANS``) as one segment: a spans file, then a catalog file
+    with no profile rows that names it (the commit point, as for profiles)."""
+    seg_id = layout.new_segment_id()
+    rel = layout.spans_path(seg_id)
+    final = root / rel
+    _fs.ensure_dir(final.parent, root)
+    table = schema.conform("spans", spans).sort("start_ns", "trace_id", "span_id").to_arrow()
+    _fs.write_atomic(final, _parquet(table))
+    empty = pl.DataFrame(schema=schema.SAMPLES)
+    return write_segment(root, catalog.empty(), empty, {}, keep_files=[rel], segment_id=seg_id)
+
+
 def _runs(samples: pl.DataFrame, keyed: pl.DataFrame) -> dict[str, np.ndarray]:
     """Maximal runs of equal profile_id in ``samples`` with each run's partition and time.
 
@@ -212,7 +225,7 @@ def collect_garbage(root: Path, snap: Snapshot) -> int:
     if snap.replaced:
         _fs.fsync_dir(root / layout.CATALOG)
     live = snap.live_files()
-    for top in (layout.CATALOG, layout.SAMPLES, *layout.DICTIONARIES):
+    for top in (layout.CATALOG, layout.SAMPLES, layout.SPANS, *layout.DICTIONARIES):
         base = root / top
         if not base.is_dir():
             continue

@@ -6,6 +6,10 @@ raw (exact int64); ``scale = total_new / total_base`` is applied to the base onl
 comparing with ``normalize`` (pprof ``-normalize``: the base is scaled so its total equals
 the new total). A node is folded into "other" when both its base (scaled or not) and new
 values are below half a pixel of the root, so the same tree serves either mode.
+
+:meth:`Comparison.warnings` says when a side is too thin to compare: fewer than
+:data:`MIN_DIFF_SAMPLES` samples, an empty side, or totals more than :data:`MAX_DIFF_SCALE`
+times apart (normalizing would multiply one side's noise by that factor).
 """
 
 from __future__ import annotations
@@ -25,6 +29,31 @@ from profilelab.views.flame import DEFAULT_WIDTH_PX, Selection, fraction_for, ke
 from profilelab.views.tree import DiffTree, tree_fields
 
 WIDTH_BY = ("new", "max")
+#: Fewer samples than this on either side: shares move by several points from noise alone
+#: (a share p of n samples has a standard error of sqrt(p(1-p)/n), 7 points at p=0.5, n=50).
+MIN_DIFF_SAMPLES = 50
+#: Totals further apart than this factor: ``normalize`` scales the smaller side's noise by it.
+MAX_DIFF_SCALE = 10.0
+
+
+def sample_count(sel: Selection) -> int:
+    """About how many samples make up ``sel.total``.
+
+    ``total / period`` when the profiles' sampling period is in the sample unit (pprof CPU:
+    10 ms of cpu per sample; heap: one sample per 512 KiB), the total itself for counts
+    (goroutines, objects), else the number of distinct stacks with a value (a lower bound).
+    """
+    if sel.unit == "count":
+        return sel.total
+    profiles = sel.index.profile.profiles.filter(
+        pl.col("profile_id").is_in(list(sel.index.profile_ids))
+        & (pl.col("period_unit") == sel.unit)
+        & (pl.col("period") > 0)
+    )
+    if profiles.height:
+        period = float(profiles.get_column("period").median())  # type: ignore[arg-type]
+        return round(abs(sel.total) / period)
+    return int(np.count_nonzero(sel.values))
 
 
 class Comparison:
@@ -40,6 +69,26 @@ class Comparison:
         """total_new / total_base (1 when the base total is 0)."""
         tb = self.base.total
         return self.new.total / tb if tb else 1.0
+
+    def warnings(self) -> list[str]:
+        """Why this comparison may mislead (empty): too few samples or far-apart totals."""
+        out: list[str] = []
+        for side, sel in (("base", self.base), ("new", self.new)):
+            n = sample_count(sel)
+            if sel.total == 0:
+                out.append(f"the {side} side is empty: every frame of the other looks changed")
+            elif n < MIN_DIFF_SAMPLES:
+                out.append(
+                    f"the {side} side rests on about {n} samples (under {MIN_DIFF_SAMPLES}): "
+                    "its shape is mostly noise"
+                )
+        tb, tn = abs(self.base.total), abs(self.new.total)
+        if tb and tn and max(tb / tn, tn / tb) > MAX_DIFF_SCALE:
+            out.append(
+                f"the totals differ ×{max(tb / tn, tn / tb):.3g} (over ×{MAX_DIFF_SCALE:g}): "
+                "normalizing magnifies the smaller side's noise as much"
+            )
+        return out
 
     def paths(self, granularity: str = "function") -> tuple[Paths, KeyTable]:
         granularity = granularity_name(granularity)

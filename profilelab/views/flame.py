@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from profilelab.core.aggregate import flat_cum
-from profilelab.core.restriction import restrict
+from profilelab.core.restriction import narrow
 from profilelab.core.selection import Selection as CoreSelection
 from profilelab.core.transforms import left_heavy
 from profilelab.core.vocabulary import granularity as granularity_name
@@ -235,24 +235,11 @@ class Selection:
 def _from_selection(
     profile: Profile, selection: CoreSelection
 ) -> tuple[Profile, str | int | None, str | None, str | None]:
-    """The parts of a core selection a flame view applies: the sample-level step (time,
-    labels, transforms), ``hide`` as a merge of the matching functions, the sample type,
-    focus and ignore. pprof's show, show_from, prune_from and tag filters are report-only."""
-    unsupported = [
-        name
-        for name in ("show", "show_from", "prune_from", "tagfocus", "tagignore")
-        if getattr(selection, name)
-    ]
-    if unsupported:
-        raise QueryError(
-            f"flame views do not take {', '.join(unsupported)}; use labels= or a transform"
-        )
-    if selection.hide:
-        selection = selection.with_(
-            transforms=(*selection.transforms, ("merge_function", selection.hide))
-        )
-    profile = restrict(profile, selection)
-    return profile, selection.sample_index, selection.focus, selection.ignore
+    """The parts of a core selection a flame view applies: the sample-level step and hide
+    (:func:`profilelab.core.restriction.narrow`), then the sample type, focus and ignore
+    (per stack, so that :meth:`Selection.with_filters` stays cheap)."""
+    narrowed = narrow(profile, selection.with_(focus=None, ignore=None), "flame views")
+    return narrowed, selection.sample_index, selection.focus, selection.ignore
 
 
 @dataclass(frozen=True)

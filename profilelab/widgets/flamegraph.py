@@ -234,7 +234,8 @@ class DiffFlameGraph(_FlameBase):
     ``DiffFlameGraph(base, new)`` or ``DiffFlameGraph(profile, base_labels=..., new_labels=...)``.
     Widths follow the new profile (``width_by="max"``: the larger of both); red frames grew,
     blue shrank, the stronger the larger the relative change. ``normalize`` scales the base
-    to the new total (pprof ``-normalize``).
+    to the new total (pprof ``-normalize``). ``warnings`` lists why the diff may mislead
+    (a side with too few samples, totals far apart); the widget shows them above the graph.
     """
 
     normalize = traitlets.Bool(False).tag(sync=True)
@@ -286,7 +287,12 @@ class DiffFlameGraph(_FlameBase):
             width_by=self.width_by,
         )
         self._current = tree
-        self._tree = encode_tree(tree, width_px=self.width_px)
+        self._tree = encode_tree(tree, width_px=self.width_px, warnings=self.warnings)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Why this diff may mislead (too few samples, far-apart totals); shown above it."""
+        return self._cmp.warnings()
 
     @traitlets.observe("sample_type")
     def _on_sample_type(self, change: dict[str, Any]) -> None:

@@ -1,14 +1,17 @@
-"""SpanExplorer: a span table and a latency histogram; the selection's profile beside them.
+"""SpanExplorer: a span list, a latency histogram and, below them, the selection's profile.
 
-Pick spans in the table (sorted by duration, filtered by service and name) or brush a range
-of the latency histogram: the panel on the right shows the flame graph of the selected
+Pick spans in the list (sorted by duration, filtered by service and name) or brush a range
+of the latency histogram (log time axis, every filtered span counted; the list shows at
+most ``max_rows`` and says so): the panel below shows the flame graph of the selected
 spans' samples, or, in "diff" mode, the diff of the selection against spans of the same
 name near the median duration. The flame graphs are profilelab's ``FlameGraph`` and
 ``DiffFlameGraph`` widgets when they can be imported; otherwise a top-functions table
 (``detail_kind`` says which, ``notes`` why).
 
-All state lives in Python (``filter``, ``sort``, ``select``, ``select_duration``,
-``selected_rows``, ``selected_profile``), so the behaviour is testable without a browser;
+The layout is stacked (controls, list, histogram, then the profile) so that it works from
+700 px to full width. All state lives in Python (``filter``, ``sort``, ``select``,
+``select_duration``, ``selected_rows``, ``selected_profile``), so the behaviour is testable
+without a browser;
 the ipywidgets/plotly parts only draw it. Function and span names are escaped.
 """
 
@@ -18,6 +21,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from profilelab.model.profile import Profile
@@ -31,6 +35,10 @@ SORTS = {
     "samples (most first)": ("local_samples", True),
 }
 ALL = "(all)"
+HINT = "Select spans in the list, or drag across the histogram, to see their profile here."
+#: One line of the span list and its header (the same widths).
+_ROW = "{:>11}  {:>7}  {:<16}  {:<24}  {}"
+HEADER = _ROW.format("duration", "samples", "service", "name", "trace/span")
 
 
 def flame_view(
@@ -116,16 +124,22 @@ class SpanExplorer:
         self._syncing = False
         self._build_widgets()
         self._refresh_list()
+        self._show_detail()  # the hint until something is selected
 
     # ---- state (pure Python) -------------------------------------------------------------
-    def visible(self) -> pl.DataFrame:
-        """The spans the table shows: filtered and sorted, at most ``max_rows``."""
+    def filtered(self) -> pl.DataFrame:
+        """Every span of the chosen service and name (what the histogram counts)."""
         df = self.table
         if self.service is not None:
             df = df.filter(pl.col("service") == self.service)
         if self.name is not None:
             df = df.filter(pl.col("name") == self.name)
+        return df
+
+    def visible(self) -> pl.DataFrame:
+        """The spans the list shows: filtered and sorted, at most ``max_rows``."""
         col, desc = SORTS[self.sort_key]
+        df = self.filtered()
         return df.sort([col, "span_row"], descending=[desc, False]).head(self.max_rows)
 
     def filter(self, service: str | None = None, name: str | None = None) -> None:
@@ -147,14 +161,22 @@ class SpanExplorer:
         self._refresh_list()
 
     def select(self, rows: Sequence[int]) -> None:
-        """Select spans by ``span_row`` and show their profile (or diff)."""
+        """Select spans by ``span_row`` and show their profile (or diff); the list
+        highlights the selected spans it shows."""
         self.selected_rows = [int(r) for r in rows]
+        shown = {value for _, value in self._list.options}
+        self._syncing = True
+        try:
+            self._list.value = tuple(r for r in self.selected_rows if r in shown)
+        finally:
+            self._syncing = False
         self._show_detail()
 
     def select_duration(self, low_ns: float, high_ns: float) -> None:
-        """Select the visible spans whose duration lies in [low_ns, high_ns] (a brush)."""
-        vis = self.visible().filter(pl.col("duration_ns").is_between(low_ns, high_ns))
-        self.select(vis["span_row"].to_list())
+        """Select the filtered spans whose duration lies in [low_ns, high_ns] (a brush)."""
+        col, desc = SORTS[self.sort_key]
+        hit = self.filtered().filter(pl.col("duration_ns").is_between(low_ns, high_ns))
+        self.select(hit.sort([col, "span_row"], descending=[desc, False])["span_row"].to_list())
 
     def set_mode(self, mode: str) -> None:
         """``profile`` (flame graph of the selection) or ``diff`` (against median spans)."""
@@ -169,7 +191,7 @@ class SpanExplorer:
         self.diff_functions = None
         if not self.selected_rows:
             self.selected_profile, self.detail_kind = None, "none"
-            self._detail.children = [_table_widget("<p>select spans to see their profile</p>")]
+            self._detail.children = [_table_widget(f'<p class="plx-hint">{HINT}</p>')]
             return
         self.selected_profile = self.join.profile_of(self.selected_rows)
         if self.mode == "diff":
@@ -212,16 +234,19 @@ class SpanExplorer:
         return diff_view(base, self.selected_profile, functions, self.notes, self.sample_type)
 
     def _summary(self) -> Any:
-        """One line above the profile: spans, median duration, samples, top function."""
+        """One line above the profile: spans, median duration, samples, top function.
+
+        ``samples`` counts what the list's column counts (the spans' own samples and their
+        in-process children's), so the numbers agree with the rows they come from."""
         assert self.selected_profile is not None
         chosen = self.table.filter(pl.col("span_row").is_in(self.selected_rows))
         median_ms = float(chosen["duration_ns"].median() or 0) / 1e6  # type: ignore[arg-type]
-        default = self.selected_profile.profiles.filter(pl.col("is_default"))["profile_id"]
-        samples = self.selected_profile.samples.filter(
-            pl.col("profile_id").is_in(default.to_list())
-        ).height
+        samples = int(chosen["local_samples"].sum())
+        shown = len(self._list.value)
+        listed = "" if shown == len(self.selected_rows) else f" ({shown} of them in the list)"
         text = (
-            f"<b>{len(self.selected_rows)} spans</b>, median {median_ms:.1f} ms, {samples} samples"
+            f"<b>{len(self.selected_rows)} spans</b>{listed}, median {median_ms:.1f} ms, "
+            f"{samples} samples"
         )
         top = self._top_function()
         if top:
@@ -247,41 +272,68 @@ class SpanExplorer:
 
         services = sorted(s for s in self.table["service"].unique().to_list() if s is not None)
         names = sorted(self.table["name"].unique().to_list())
-        self._service_box = w.Dropdown(options=[ALL, *services], description="service")
-        self._name_box = w.Dropdown(options=[ALL, *names], description="name")
-        self._sort_box = w.Dropdown(options=list(SORTS), value=self.sort_key, description="sort")
-        self._mode_box = w.ToggleButtons(options=["profile", "diff"], value="profile")
-        self._list = w.SelectMultiple(options=[], rows=16, layout=w.Layout(width="100%"))
+        box = {"layout": w.Layout(width="auto", min_width="15em", flex="1 1 15em")}
+        style = {"style": {"description_width": "initial"}}
+        self._service_box = w.Dropdown(
+            options=[ALL, *services], description="service", **box, **style
+        )
+        self._name_box = w.Dropdown(options=[ALL, *names], description="name", **box, **style)
+        self._sort_box = w.Dropdown(
+            options=list(SORTS), value=self.sort_key, description="sort by", **box, **style
+        )
+        self._mode_box = w.ToggleButtons(
+            options=[
+                ("profile of the selection", "profile"),
+                ("diff against median spans", "diff"),
+            ],
+            value="profile",
+            description="show",
+            style={"description_width": "initial", "button_width": "auto"},
+        )
+        self._list = w.SelectMultiple(options=[], rows=12, layout=w.Layout(width="100%"))
+        self._list.add_class("plx-span-list")
+        self._list_head = w.HTML(layout=w.Layout(width="100%"))
+        self._cap_note = w.HTML()
         self._histogram = self._make_histogram()
-        self._detail = w.VBox()
+        self._detail = w.VBox(layout=w.Layout(width="100%"))
         self._service_box.observe(lambda _: self._from_controls(), names="value")
         self._name_box.observe(lambda _: self._from_controls(), names="value")
         self._sort_box.observe(lambda ch: self.sort(ch["new"]), names="value")
         self._mode_box.observe(lambda ch: self.set_mode(ch["new"]), names="value")
-        self._list.observe(lambda ch: self.select(list(ch["new"])), names="value")
-        left = w.VBox(
-            [
-                w.HBox([self._service_box, self._name_box, self._sort_box]),
-                self._list,
-                self._histogram,
-            ]
+        self._list.observe(self._from_list, names="value")
+        controls = w.HBox(
+            [self._service_box, self._name_box, self._sort_box],
+            layout=w.Layout(flex_flow="row wrap", width="100%"),
         )
-        left.layout = w.Layout(width="55%")
-        right = w.VBox([self._mode_box, self._detail], layout=w.Layout(width="45%"))
-        self.widget = w.HBox([left, right])
+        css = w.HTML(_STYLE)
+        self.widget = w.VBox(
+            [css, controls, self._list_head, self._list, self._cap_note, self._histogram,
+             self._mode_box, self._detail],
+            layout=w.Layout(width="100%"),
+        )  # fmt: skip
+        self.widget.add_class("plx-explorer")
 
     def _make_histogram(self) -> Any:
         import plotly.graph_objects as go
 
+        # Latencies span decades (p50 0.5 ms, p99 50 ms): bins are even in log10(ms), and
+        # the axis is labelled in ms at powers of ten.
+        ticks = [10.0**k for k in range(-3, 6)]
         fig = go.FigureWidget(
-            data=[go.Histogram(x=[], name="spans")],
+            data=[go.Histogram(x=[], name="spans", nbinsx=60)],
             layout={
-                "height": 260,
+                "height": 240,
+                "autosize": True,
                 "dragmode": "select",
                 "selectdirection": "h",
-                "xaxis": {"title": "duration (ms)"},
+                "xaxis": {
+                    "title": "duration (ms, log scale)",
+                    "tickvals": [np.log10(t) for t in ticks],
+                    "ticktext": [f"{t:g}" for t in ticks],
+                },
                 "yaxis": {"title": "spans"},
-                "margin": {"l": 40, "r": 10, "t": 10, "b": 40},
+                "margin": {"l": 50, "r": 10, "t": 36, "b": 40},
+                "modebar": {"orientation": "h"},
             },
         )
         fig.data[0].on_selection(self._on_brush)
@@ -289,8 +341,12 @@ class SpanExplorer:
 
     def _on_brush(self, _trace: Any, _points: Any, selector: Any) -> None:
         xrange = getattr(selector, "xrange", None)
-        if xrange:
-            self.select_duration(xrange[0] * 1e6, xrange[1] * 1e6)
+        if xrange:  # the axis is log10(ms)
+            self.select_duration(10 ** xrange[0] * 1e6, 10 ** xrange[1] * 1e6)
+
+    def _from_list(self, change: dict[str, Any]) -> None:
+        if not self._syncing:
+            self.select(list(change["new"]))
 
     def _from_controls(self) -> None:
         if self._syncing:
@@ -300,8 +356,20 @@ class SpanExplorer:
 
     def _refresh_list(self) -> None:
         vis = self.visible()
-        self._list.options = [(_row_text(r), r["span_row"]) for r in vis.iter_rows(named=True)]
-        self._histogram.data[0].x = (vis["duration_ns"] / 1e6).to_list()
+        every = self.filtered()
+        self._syncing = True  # new options clear the selection: not a user's pick
+        try:
+            self._list.options = [(_row_text(r), r["span_row"]) for r in vis.iter_rows(named=True)]
+        finally:
+            self._syncing = False
+        self._list_head.value = f'<pre class="plx-list-head">{html.escape(HEADER)}</pre>'
+        shown = f"{vis.height} of {every.height} spans in the list ({self.sort_key})"
+        self._cap_note.value = (
+            f'<div class="plx-note">{html.escape(shown)}; the histogram counts all '
+            f"{every.height}</div>"
+        )
+        ms = every["duration_ns"].cast(pl.Float64) / 1e6
+        self._histogram.data[0].x = ms.clip(lower_bound=1e-6).log10().to_list()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -310,8 +378,25 @@ class SpanExplorer:
 
 
 def _row_text(r: dict[str, Any]) -> str:
-    """One line of the span list (a Select option is text, escaped by the browser)."""
-    return (
-        f"{r['duration_ns'] / 1e6:9.1f} ms  {r['local_samples']:5d} smp  {r['service'] or '-'}  "
-        f"{r['name']}  {r['trace_id'][-8:]}/{r['span_id'][:8]}"
+    """One line of the span list under :data:`HEADER` (a Select option is text, escaped by
+    the browser); ``samples`` is the span's own and its in-process children's."""
+    from profilelab.render.table import human
+
+    return _ROW.format(
+        human(r["duration_ns"], "nanoseconds"),
+        r["local_samples"],
+        r["service"] or "-",
+        r["name"],
+        f"{r['trace_id'][-8:]}/{r['span_id'][:8]}",
     )
+
+
+#: Monospace list and header so that the columns line up; text wraps between words.
+_STYLE = """<style>
+.plx-explorer .plx-span-list select, .plx-explorer .plx-list-head {
+  font-family: var(--jp-code-font-family, monospace); font-size: 12px; }
+.plx-explorer .plx-list-head { margin: 4px 0 0; padding: 0 4px; white-space: pre;
+  overflow-x: auto; color: var(--jp-ui-font-color1); font-weight: 600; }
+.plx-explorer .plx-note, .plx-explorer .plx-hint { color: var(--jp-ui-font-color2);
+  white-space: normal; }
+</style>"""

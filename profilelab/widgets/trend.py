@@ -121,7 +121,7 @@ class Trend(W.VBox):  # type: ignore[misc]
             return
         rows = "".join(
             f"<tr><td>{html.escape(str(r['key']))}</td><td>{r['share_a']:.1%}</td>"
-            f"<td>{r['share_b']:.1%}</td><td>{r['delta_share']:+.1%}</td></tr>"
+            f"<td>{r['share_b']:.1%}</td><td>{100 * r['delta_share']:+.1f} pp</td></tr>"
             for r in moved.iter_rows(named=True)
         )
         self.movers.value = (

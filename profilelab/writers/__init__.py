@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Writer:
     name: str
-    write: Callable[[Profile, BinaryIO], None]
+    write: Callable[..., None]  # (profile, out, **format options)
     suffixes: tuple[str, ...] = ()
 
 
@@ -46,13 +46,19 @@ def _load_builtin() -> None:
 
 
 def write(
-    profile: Profile, out: BinaryIO, fmt: str, *, sample_type: str | int | None = None
+    profile: Profile,
+    out: BinaryIO,
+    fmt: str,
+    *,
+    sample_type: str | int | None = None,
+    **options: object,
 ) -> None:
     """Write ``profile`` to ``out`` in format ``fmt``.
 
     ``sample_type`` (a name such as ``cpu``, or an index as pprof's ``-sample_index``)
     first keeps only the profiles of that sample type; writers of single-type formats
-    (folded) otherwise use the default type.
+    (folded) otherwise use the default type. ``options`` go to the writer (the folded
+    writer's ``root``, ``annotate``, ``unknown``).
     """
     _load_builtin()
     if fmt not in WRITERS:
@@ -61,7 +67,7 @@ def write(
         from profilelab.writers._select import select_sample_type
 
         profile = select_sample_type(profile, sample_type)
-    WRITERS[fmt].write(profile, out)
+    WRITERS[fmt].write(profile, out, **options)
 
 
 def format_for_path(path: str) -> str | None:

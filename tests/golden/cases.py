@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
 MANIFEST = HERE / "manifest.json"
 EXPECTED = HERE / "expected"
 AGPL_PREFIX = "grafana-pyroscope"
@@ -71,6 +72,48 @@ DRIVER_CASES: list[tuple[str, str, str | None, list[str]]] = [
     ('long_name_funcs.pb.gz', 'top', None, ['-compact_labels', '-nodefraction=0.05', '-edgefraction=0.01', '-nodecount=20']),
     ('long_name_funcs.pb.gz', 'top', None, ['-compact_labels', '-nodefraction=0.05', '-edgefraction=0.01', '-nodecount=20']),
     ('report_testProfile.pb.gz', 'top', None, ['-lines', '-sample_index=1', '-nodecount=0', '-nodefraction=0']),
+]
+# fmt: on
+
+# Graph and source reports (``-dot``, ``-tree``, ``-callgrind``, ``-list``), as (input, report,
+# list regex, flags). The driver flags are those of pprof's golden files
+# (google-pprof/internal/driver/testdata/pprof.*.dot|tree|callgrind, corpus MANIFEST 3a);
+# ``-source_path`` is relative to the input's folder. An input under ``datasets/`` is a
+# shipped dataset (this repository), listed against its generator's source.
+_D = "_derived/google-pprof-driver-inputs/"
+_H = ["-compact_labels", "-nodefraction=0.05", "-edgefraction=0.01", "-divide_by=1"]
+_H20 = [*_H, "-nodecount=20"]
+_DRIVER_SRC = "-source_path=../../google-pprof/internal/driver"
+_REPORT_SRC = ["-source_path=../../google-pprof/internal/report", "-trim_path=/some/path"]
+_ORDER = "datasets/order-service/v2.3.6/order-euw1-0/cpu-00.pb.gz"
+# fmt: off
+GRAPH_CASES: list[tuple[str, str, str | None, list[str]]] = [
+    (_D + "cpu.demangled.pb.gz", "dot", None, [*_H20, "-functions", "-flat"]),
+    (_D + "cpu.demangled.pb.gz", "dot", None, [*_H20, "-functions", "-flat", "-call_tree"]),
+    (_D + "heap.demangled.pb.gz", "dot", None, [*_H20, "-lines", "-flat", "-focus=[12]00"]),
+    (_D + "heap_sizetags.demangled.pb.gz", "dot", None, [*_H20, "-unit=minimum"]),
+    (_D + "contention.demangled.pb.gz", "dot", None, [*_H20, "-addresses", "-flat", "-ignore=[X3]002", "-focus=[X1]000"]),
+    (_D + "contention.demangled.pb.gz", "dot", None, [*_H20, "-files", "-cum"]),
+    (_D + "heap_alloc.demangled.pb.gz", "dot", None, [*_H20, "-alloc_space", "-flat", "-focus=[234]00"]),
+    (_D + "heap_alloc.demangled.pb.gz", "dot", None, [*_H20, "-alloc_space", "-flat", "-tagshow=[2]00"]),
+    (_D + "heap_alloc.demangled.pb.gz", "dot", None, [*_H20, "-alloc_space", "-flat", "-hide=line.*1?23?"]),
+    (_D + "heap.demangled.pb.gz", "dot", None, [*_H20, "-inuse_space", "-flat", "-tagfocus=1mb:2gb"]),
+    (_D + "heap.demangled.pb.gz", "dot", None, [*_H20, "-inuse_space", "-flat", "-tagfocus=30kb:", "-tagignore=1mb:2mb"]),
+    (_D + "long_name_funcs.pb.gz", "dot", None, _H20),
+    (_D + "report_testProfile.pb.gz", "dot", None, ["-call_tree", "-lines", "-sample_index=1", "-trim_path=/some/path", "-nodecount=0", "-nodefraction=0", "-edgefraction=0"]),
+    (_D + "cpusmall.pb.gz", "tree", None, [*_H, "-addresses", "-flat", "-nodecount=4"]),
+    (_D + "heap.demangled.pb.gz", "tree", None, [*_H20, "-lines", "-cum", "-focus=[24]00"]),
+    (_D + "heap.demangled.pb.gz", "tree", None, [*_H20, "-relative_percentages", "-cum", "-focus=[24]00"]),
+    (_D + "cpu.demangled.pb.gz", "tree", None, [*_H20, "-lines", "-cum", "-show_from=line2"]),
+    (_D + "cpu.demangled.pb.gz", "callgrind", None, _H20),
+    (_D + "cpu.demangled.pb.gz", "callgrind", None, [*_H20, "-call_tree"]),
+    (_D + "heap.demangled.pb.gz", "callgrind", None, _H20),
+    (_D + "report_testProfile.pb.gz", "list", ".", [*_REPORT_SRC, "-sample_index=1"]),
+    (_D + "cpu.demangled.pb.gz", "list", "line[13]000", [_DRIVER_SRC, *_H20]),
+    (_D + "cpu.demangled.pb.gz", "list", "line2000", [_DRIVER_SRC, *_H20, "-noinlines"]),
+    (_D + "heap.demangled.pb.gz", "list", ".", [_DRIVER_SRC, *_H20, "-inuse_objects"]),
+    (_D + "cpu.demangled.pb.gz", "list", "line", ["-source_path=/nonexistent"]),
+    (_ORDER, "list", "main\\.(riskScore|applyPriceRules)$", ["-source_path=../../../generators"]),
 ]
 # fmt: on
 
@@ -174,10 +217,19 @@ class Case:
     def agpl(self) -> bool:
         return self.file.startswith(AGPL_PREFIX)
 
+    def path(self, corpus: Path) -> Path:
+        """The input: a corpus file, or a shipped dataset of this repository."""
+        return REPO / self.file if self.file.startswith("datasets/") else corpus / self.file
+
     def pprof_args(self) -> list[str]:
-        report = {"top": "-top", "tags": "-tags", "traces": "-traces"}.get(self.kind)
-        head = [f"-peek={self.regex}"] if self.kind == "peek" else [str(report)]
-        return ["-symbolize=none", *head, *self.flags]
+        if self.kind in ("peek", "list"):
+            head = [f"-{self.kind}={self.regex}"]
+        else:
+            head = [f"-{self.kind}"]
+        # pprof's default symbolization without its local-binary lookup (which would read
+        # whatever binaries this machine has at the profile's mapping paths): names are
+        # demangled/simplified as by default; equal to the default on every corpus case.
+        return ["-symbolize=remote", *head, *self.flags]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -223,7 +275,7 @@ def go_env() -> dict[str, str]:
 
 def run_pprof(corpus: Path, case: Case) -> str:
     """``go tool pprof`` for ``case`` (raises on failure)."""
-    path = corpus / case.file
+    path = case.path(corpus)
     proc = subprocess.run(
         ["go", "tool", "pprof", *case.pprof_args(), path.name],
         cwd=path.parent,
@@ -275,6 +327,7 @@ _FLAG_TO_OPTION = {
     "tagignore": "tagignore",
     "tagshow": "tagshow",
     "taghide": "taghide",
+    "trim_path": "trim_path",
 }
 _GRANULARITIES = ("functions", "filefunctions", "files", "lines", "addresses")
 _LEGACY_INDEX = {
@@ -285,22 +338,40 @@ _LEGACY_INDEX = {
     "contentions": "contentions",
     "total_delay": "delay",
 }
-_IGNORED = ("flat", "divide_by", "symbolize", "call_tree", "base", "diff_base")
+_BOOLEANS = (
+    "noinlines",
+    "cum",
+    "compact_labels",
+    "mean",
+    "normalize",
+    "call_tree",
+    "relative_percentages",
+)
+_IGNORED = ("flat", "divide_by", "symbolize", "base", "diff_base")
 
 
-def options_for(flags: list[str]) -> dict[str, Any]:
-    """profilelab ReportOptions keyword arguments equivalent to pprof ``flags``."""
+def options_for(flags: list[str], folder: Path | None = None) -> dict[str, Any]:
+    """profilelab ReportOptions keyword arguments equivalent to pprof ``flags``.
+
+    ``-source_path`` directories are relative to ``folder`` (pprof runs there).
+    """
     out: dict[str, Any] = {}
     for flag in flags:
         key, _, value = flag.lstrip("-").partition("=")
-        if key in _FLAG_TO_OPTION:
+        if key == "source_path":
+            dirs = [
+                d if d.startswith("/") or folder is None else str(folder / d)
+                for d in value.split(":")
+            ]
+            out["source_path"] = ":".join(dirs)
+        elif key in _FLAG_TO_OPTION:
             conv: Any = {"nodecount": int, "nodefraction": float, "edgefraction": float}.get(
                 key, str
             )
             out[_FLAG_TO_OPTION[key]] = conv(value)
         elif key in _GRANULARITIES:
             out["granularity"] = key
-        elif key in ("noinlines", "cum", "compact_labels", "mean", "normalize"):
+        elif key in _BOOLEANS:
             out[key] = True
         elif key in _LEGACY_INDEX:
             out["sample_index"] = _LEGACY_INDEX[key]

@@ -61,7 +61,7 @@ def corpus_cases(corpus: Path, path: Path) -> list[C.Case]:
     out = []
     for t in sample_types(profilelab.load(path)):
         common = [f"-sample_index={t.index}", f"-unit={t.unit}"]
-        top = ["-nodecount=1000000", "-nodefraction=0", *common]
+        top = ["-nodecount=1000000", "-nodefraction=0", "-edgefraction=0", *common]
         out.append(C.Case(case_id(rel, "top", f".{t.index}"), rel, "top", top))
         out.append(C.Case(case_id(rel, "tags", f".{t.index}"), rel, "tags", common))
         out.append(C.Case(case_id(rel, "peek", f".{t.index}"), rel, "peek", common))
@@ -87,13 +87,25 @@ def extra_cases() -> list[C.Case]:
     ]
 
 
+def graph_cases() -> list[C.Case]:
+    return [
+        C.Case(case_id(file, kind, f".graph{n:02d}"), file, kind, flags, regex)
+        for n, (file, kind, regex, flags) in enumerate(C.GRAPH_CASES)
+    ]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     args = ap.parse_args()
     corpus = args.corpus.resolve()
     files = proto_files(corpus)
-    cases = [c for f in files for c in corpus_cases(corpus, f)] + driver_cases() + extra_cases()
+    cases = (
+        [c for f in files for c in corpus_cases(corpus, f)]
+        + driver_cases()
+        + extra_cases()
+        + graph_cases()
+    )
     outputs = C.run_all(corpus, cases)
     shutil.rmtree(C.EXPECTED, ignore_errors=True)
     C.EXPECTED.mkdir()

@@ -7,6 +7,10 @@
 //	-mode traced    one instance with tracing on: CPU profiles whose samples carry the
 //	                innermost span's trace_id/span_id/span_name, plus traces.json.gz (OTLP/JSON).
 //
+// With -detour (traced mode), STACKED orders take an audit detour instead of the slow
+// pricing rule: auditStackedPromo re-hashes the order lines many times with hashLines, the
+// same hashing routine every order runs once to sign its quote (see detour.go).
+//
 //	go run ./order-service -mode fleet -version v2.3.5 -out ../order-service
 //	go run ./order-service -mode traced -out ../traced-order-service
 package main
@@ -37,6 +41,7 @@ type config struct {
 	window                                          time.Duration
 	rate, slow                                      float64
 	seed                                            int64
+	detour                                          bool
 }
 
 func main() {
@@ -56,6 +61,7 @@ func main() {
 	flag.Float64Var(&c.rate, "rate", 300, "orders per second per instance")
 	flag.Float64Var(&c.slow, "slow", 0, "fraction of orders with the STACKED promo (slow path)")
 	flag.Int64Var(&c.seed, "seed", 1, "base random seed")
+	flag.BoolVar(&c.detour, "detour", false, "traced: STACKED orders take the audit detour (detour.go)")
 	flag.Parse()
 	if c.version != v235 && c.version != v236 {
 		dsutil.Must(fmt.Errorf("-version must be %s or %s, not %q", v235, v236, c.version))
@@ -138,7 +144,7 @@ func instanceSeed(base int64, instance string) int64 {
 // returns after the queue drained so every span has ended. Prints one INDEX line per
 // profile: file, start, service, version, instance, region, orders handled.
 func runInstance(c config, tracer *Tracer) []string {
-	svc := &Service{version: c.version, db: newDB(c.seed, nil)}
+	svc := &Service{version: c.version, db: newDB(c.seed, nil), detour: c.detour}
 	dsutil.Must(svc.warmCustomers(context.Background()))
 	svc.db.tracer, svc.tracer = tracer, tracer // trace orders, not the warm-up
 	rng := rand.New(rand.NewSource(instanceSeed(c.seed, c.instance)))

@@ -108,6 +108,7 @@ type Service struct {
 	tracer    *Tracer
 	mu        sync.Mutex
 	customers map[string]Row // cache of customer rows
+	detour    bool           // STACKED orders take the audit detour (detour.go)
 }
 
 const (
@@ -159,7 +160,11 @@ func (s *Service) process(ctx context.Context, req *OrderRequest) (*Response, er
 	}
 	var quote Quote
 	s.tracer.Do(ctx, "pricing.compute", kindInternal, nil, func(ctx context.Context) {
-		quote = priceOrder(req, products, customer)
+		if s.detour {
+			quote = priceOrderSigned(req, products, customer)
+		} else {
+			quote = priceOrder(req, products, customer)
+		}
 		spanFrom(ctx).set(intAttr("pricing.total_cents", quote.Total))
 	})
 	return s.buildResponse(req, products, customer, quote), nil

@@ -1,0 +1,30 @@
+"""Drawing DOT text with Graphviz's ``dot`` program (Debian package ``graphviz``)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from profilelab.errors import ProfileLabError
+
+FORMATS = ("svg", "png")
+
+
+def render(dot_text: str, fmt: str) -> bytes:
+    """``dot_text`` drawn as ``fmt`` (svg or png) by ``dot -T<fmt>``."""
+    if fmt not in FORMATS:
+        raise ProfileLabError(f"graph format {fmt!r} is not one of {', '.join(FORMATS)}")
+    exe = shutil.which("dot")
+    if exe is None:
+        raise ProfileLabError(
+            f"drawing a graph as {fmt} needs Graphviz's 'dot' program, which was not found "
+            "on PATH (install Graphviz, e.g. apt-get install graphviz; --format dot needs "
+            "nothing)"
+        )
+    proc = subprocess.run(
+        [exe, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True, check=False
+    )
+    if proc.returncode != 0:
+        detail = proc.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        raise ProfileLabError(f"dot -T{fmt} failed: {detail[-1] if detail else proc.returncode}")
+    return proc.stdout

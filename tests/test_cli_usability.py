@@ -1,0 +1,77 @@
+"""The command line as a newcomer meets it: --version, "did you mean", values that start
+with a dash, options that take several files."""
+
+from __future__ import annotations
+
+import pytest
+
+import profilelab
+from profilelab.cli import build_parser, main
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"profilelab {profilelab.__version__}\n"
+
+
+def test_mistyped_command_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["tpo", "cpu.pb.gz"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == "profilelab: error: unknown command 'tpo' (did you mean 'top'?)"
+
+
+def test_unrelated_command_gets_no_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["xyzzy"])
+    assert capsys.readouterr().err.splitlines()[-1] == "profilelab: error: unknown command 'xyzzy'"
+
+
+@pytest.mark.parametrize(
+    "argv,line",
+    [
+        (
+            ["top", "cpu.pb.gz", "--nodecunt", "3", "--cum"],
+            "profilelab top: error: unrecognized arguments: --nodecunt 3"
+            " (did you mean '--nodecount'?)",
+        ),
+        (
+            ["query", "cpu", "--store", "s", "--frm=-1h"],
+            "profilelab query: error: unrecognized arguments: --frm=-1h (did you mean '--from'?)",
+        ),
+    ],
+)
+def test_mistyped_option_gets_a_suggestion(
+    argv: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == line
+
+
+@pytest.mark.parametrize(
+    "argv,start",
+    [
+        (["query", 'cpu{service="order"}', "--store", "profiles/", "--from", "-1h", "top"], "-1h"),
+        (["query", "cpu", "--from", "-30m", "--store", "profiles/"], "-30m"),
+    ],
+)
+def test_relative_times_are_values_not_options(argv: list[str], start: str) -> None:
+    args = build_parser("query").parse_args(argv)
+    assert (args.start, args.store) == (start, "profiles/")
+
+
+def test_store_retain_takes_a_relative_time() -> None:
+    args = build_parser("store").parse_args(["store", "retain", "--store", "s", "--before", "-7d"])
+    assert args.before == "-7d"
+
+
+def test_spans_profile_takes_several_files() -> None:
+    args = build_parser("spans").parse_args(
+        ["spans", "traces.json", "--profile", "a.pb.gz", "b.pb.gz", "--profile", "c.pb.gz"]
+    )
+    assert (args.trace, args.profile) == ("traces.json", ["a.pb.gz", "b.pb.gz", "c.pb.gz"])

@@ -1,0 +1,124 @@
+"""Bounded input: regular files only, capped sizes, gunzip stopped early, limits validated.
+
+Each case runs through the compiled gunzip and the pure-Python one where both exist.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import profilelab
+from profilelab.errors import ConfigError, FormatError, TooLargeError
+from profilelab.readers import _input, known_head, limits
+from profilelab.readers._input import inflate_bounded, read_bytes
+from tests.test_pprof_malformed import PPROF_HEAD, gzip_of_zeros
+
+
+@pytest.fixture(params=["compiled", "python"])
+def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if request.param == "python":
+        monkeypatch.setattr(_input, "_inflate", None)
+    yield request.param
+
+
+def _two_members_last_small() -> bytes:
+    """The last member's trailer (the first size guess) understates the whole output."""
+    return gzip.compress(PPROF_HEAD * 50_000) + gzip.compress(b"x")
+
+
+def test_compiled_gunzip_takes_any_limit_without_wrapping() -> None:
+    from profilelab._native import _inflate
+
+    data = _two_members_last_small()
+    assert _inflate.gunzip(data, sys.maxsize) == PPROF_HEAD * 50_000 + b"x"
+    with pytest.raises(ValueError, match="must not be negative"):
+        _inflate.gunzip(data, -1)
+    with pytest.raises(OverflowError):
+        _inflate.gunzip(data, 2**64 - 1)  # was read as "K": wrapped to a huge size_t
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "abc", "1e9", str(2**64)])
+def test_bad_limit_settings_are_one_clear_error(
+    value: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "two.pb.gz"
+    path.write_bytes(_two_members_last_small())
+    monkeypatch.setenv("PROFILELAB_MAX_INFLATED_BYTES", value)
+    with pytest.raises(ConfigError) as err:
+        profilelab.load(path)
+    assert str(err.value).startswith(f"PROFILELAB_MAX_INFLATED_BYTES={value!r}: expected a whole")
+
+
+def test_every_limit_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [f"PROFILELAB_MAX_{n}" for n in ("INPUT_BYTES", "INFLATED_BYTES", "INFLATE_RATIO")]
+    names += ["PROFILELAB_MAX_STACK_DEPTH", "PROFILELAB_MAX_STACK_FRAMES"]
+    for k, name in enumerate(names):
+        monkeypatch.setenv(name, str(1000 + k))
+    assert list(vars(limits.current()).values()) == [1000 + k for k in range(len(names))]
+
+
+def test_zero_bomb_is_refused_on_its_first_bytes(impl: str) -> None:
+    bomb = gzip_of_zeros(512)
+    with pytest.raises(FormatError) as err:
+        profilelab.load(bomb, name="zeros.gz")
+    assert str(err.value) == (
+        "zeros.gz: unrecognized format inside gzip (expected a known format; "
+        "first bytes 00 00 00 00 00 00 00 00); not inflated further"
+    )
+
+
+def test_bomb_with_a_valid_head_stops_at_the_ratio(impl: str) -> None:
+    bomb = gzip_of_zeros(200, PPROF_HEAD)  # 200 MiB from 200 KB: past 100:1 once over 64 MiB
+    with pytest.raises(TooLargeError, match=r"^b\.gz: gzip data inflates more than 100 times"):
+        inflate_bounded(bomb, "b.gz", sniff=known_head)
+
+
+def test_ratio_is_not_applied_below_the_floor(impl: str) -> None:
+    small = gzip_of_zeros(8, PPROF_HEAD)  # 1000:1, but only 8 MiB
+    assert len(inflate_bounded(small, "s.gz", sniff=known_head)) == len(PPROF_HEAD) + (8 << 20)
+
+
+def test_ratio_setting_is_obeyed(impl: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROFILELAB_MAX_INFLATE_RATIO", "5000")
+    assert len(inflate_bounded(gzip_of_zeros(100), "z.gz")) == 100 << 20
+
+
+def test_inflate_bounded_leaves_plain_bytes_alone() -> None:
+    assert inflate_bounded(b"plain", "p", sniff=lambda head: False) == b"plain"
+
+
+def test_inflate_bounded_names_what_it_expected(impl: str) -> None:
+    with pytest.raises(FormatError, match=r"^body: unrecognized format inside gzip \(expected"):
+        inflate_bounded(gzip.compress(b"<html>"), "body", sniff=lambda h: False, expected="JSON")
+
+
+def test_fifo_is_refused_without_waiting(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(FormatError, match=f"^{fifo}: not a regular file \\(a FIFO\\)"):
+        profilelab.load(fifo)
+
+
+def test_symlink_to_a_device_is_refused(tmp_path: Path) -> None:
+    link = tmp_path / "cpu.pb.gz"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(FormatError, match="not a regular file \\(a character device\\)"):
+        profilelab.load(link)
+
+
+def test_plain_files_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "big.folded"
+    path.write_bytes(b"main;work 1\n" * 1000)
+    monkeypatch.setenv("PROFILELAB_MAX_INPUT_BYTES", "4096")
+    with pytest.raises(TooLargeError, match="input is larger than the limit of 4096 bytes"):
+        profilelab.load(path)
+    with open(path, "rb") as fh, pytest.raises(TooLargeError):
+        read_bytes(fh)
+    monkeypatch.setenv("PROFILELAB_MAX_INPUT_BYTES", "12000")
+    assert profilelab.load(path).samples.height > 0  # no longer refused

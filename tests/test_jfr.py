@@ -1,0 +1,357 @@
+"""The JFR reader against real recordings: Pyroscope's converter, the JDK, speedscope.
+
+* Pyroscope's conformance set (``../shared/corpus``, AGPL, read in place): every pprof file
+  its JFR converter produced from the 11 async-profiler recordings, one per (sample type,
+  label set), has exactly profilelab's ``top`` of the recording restricted to that type and
+  label set. The label set is named by the hash in the file name (Prometheus' labels hash
+  of the sample labels); the empty set's file holds every sample of the type. One
+  documented difference: Pyroscope stores monitor and park durations in ticks under the
+  unit nanoseconds, profilelab converts ticks to nanoseconds (equal when the recording
+  counts 10^9 ticks per second).
+* A recording made here by the JDK (``java -XX:StartFlightRecording``) loads with thread
+  and state labels and per-sample timestamps inside the recording.
+* speedscope's ``heavy.jfr``: per-function self and total sample counts equal speedscope's
+  Jest snapshot once names are spelled its way (``java.util.Arrays:sort`` for profilelab's
+  and Pyroscope's ``java/util/Arrays.sort``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import profilelab
+from profilelab.errors import FormatError
+from profilelab.model import builder
+from profilelab.model.profile import Profile
+from profilelab.readers import _jfr_format as fmt
+from profilelab.readers import jfr
+from profilelab.readers._input import open_input
+
+DATA = Path(__file__).parent / "data" / "jfr"
+HEAVY = DATA / "heavy.jfr"
+PYROSCOPE = "grafana-pyroscope/pkg/og/convert/jfr/testdata"
+
+
+def select(profile: Profile, sample_type: str, period_type: str | None = None) -> Profile:
+    """The input (all its sample types) that holds ``sample_type`` (and period type)."""
+    rows = profile.profiles.filter(pl.col("sample_type") == sample_type)
+    if period_type is not None:
+        rows = rows.filter(pl.col("period_type") == period_type)
+    assert rows.height, f"no {sample_type}/{period_type} profile"
+    sources = rows["source_id"].unique().implode()
+    return profile.subset(profile.profiles.filter(pl.col("source_id").is_in(sources))["profile_id"])
+
+
+# --- Pyroscope's converter ------------------------------------------------------------------
+
+
+def _xxh64(data: bytes) -> int:
+    xxhash = pytest.importorskip("xxhash")
+    return int(xxhash.xxh64(data).intdigest())
+
+
+def prometheus_hash(pairs: list[tuple[str, str]]) -> int:
+    """Prometheus' labels hash (xxhash64 of name 0xff value 0xff, sorted by name)."""
+    return _xxh64(b"".join(k.encode() + b"\xff" + v.encode() + b"\xff" for k, v in sorted(pairs)))
+
+
+def restrict(profile: Profile, label_hash: int) -> Profile:
+    """Samples whose context labels (all but thread.*) hash to ``label_hash``."""
+    if label_hash == prometheus_hash([]):
+        return profile
+    labels = profile.labels.filter(~pl.col("key").str.starts_with("thread."))
+    keep = [
+        set_id
+        for (set_id,), rows in labels.group_by(["label_set_id"])
+        if prometheus_hash(list(zip(rows["key"], rows["str"], strict=True))) == label_hash
+    ]
+    return profile.replace(samples=profile.samples.filter(pl.col("label_set_id").is_in(keep)))
+
+
+_PPROF_NAME = re.compile(r"\.jfr\.gz\.(?P<type>\w+)\.(?P<hash>\d+)\.pb\.gz$")
+
+
+def _recording_cases(corpus: Path, pattern: str) -> list[tuple[Path, list[Path]]]:
+    folder = corpus / PYROSCOPE
+    if not folder.is_dir():
+        pytest.skip("Pyroscope's JFR conformance set is not in the corpus")
+    return [
+        (rec, sorted(folder.glob(rec.name + ".*.pb.gz")))
+        for rec in sorted(folder.glob(pattern + ".jfr.gz"))
+    ]
+
+
+def _check_recording(recording: Path, converted: list[Path]) -> int:
+    labels = recording.with_name(recording.name.replace(".jfr.gz", ".labels.pb.gz"))
+    snapshot = gzip.decompress(labels.read_bytes()) if labels.exists() else None
+    raws = jfr.read_recording(open_input(recording), snapshot)
+    loaded = builder.build(raws)
+    loaded.check()
+    for path in converted:
+        m = _PPROF_NAME.search(path.name)
+        assert m, path
+        want = profilelab.load(path)
+        sample_type = want.profiles["sample_type"][0]
+        ours = restrict(
+            select(loaded, sample_type, want.profiles["period_type"][0]), int(m["hash"])
+        )
+        got, expected = ours.top(sample_index=sample_type), want.top()
+        if sample_type == "delay":  # Pyroscope keeps ticks; profilelab converts them
+            ticks = _ticks_per_second(recording)
+            got = got.with_columns(
+                (pl.col(c) * ticks / 1e9).round().cast(pl.Int64) for c in ("flat", "cum")
+            )
+            assert got["name"].to_list() == expected["name"].to_list()
+            tolerance = ours.samples.height  # one rounding per sample at most
+            assert np.abs(got["flat"].to_numpy() - expected["flat"].to_numpy()).max() <= tolerance
+            continue
+        assert got.equals(expected), f"{path.name}\n{got}\n{expected}"
+    return len(converted)
+
+
+def _ticks_per_second(recording: Path) -> int:
+    data = gzip.decompress(recording.read_bytes())
+    return fmt.chunks(data, "x")[0].ticks_per_second
+
+
+def test_pyroscope_labelled_recordings_have_pyroscopes_top(corpus: Path) -> None:
+    """dump1/dump2: CPU, wall, TLAB and live objects, per Pyroscope context label set."""
+    cases = _recording_cases(corpus, "dump*")
+    assert len(cases) == 2
+    assert sum(_check_recording(rec, pprofs) for rec, pprofs in cases) == 26
+
+
+@pytest.mark.slow
+def test_every_pyroscope_recording_has_pyroscopes_top(corpus: Path) -> None:
+    cases = _recording_cases(corpus, "*")
+    assert len(cases) == 11
+    assert sum(_check_recording(rec, pprofs) for rec, pprofs in cases) == 51
+
+
+def test_pyroscope_monitor_delays_are_nanoseconds(corpus: Path) -> None:
+    """The documented difference: delays are converted from ticks (2.8 GHz here)."""
+    [(rec, _)] = _recording_cases(corpus, "cortex-dev-01__kafka-0__cpu_lock0_alloc0__0")
+    loaded = profilelab.load(rec)
+    mutex = select(loaded, "delay", "mutex")
+    ticks = _ticks_per_second(rec)
+    assert ticks != 10**9
+    want = profilelab.load(
+        rec.with_name(rec.name + ".mutex_delay_nanoseconds_mutex_count.17241709254077376921.pb.gz")
+    )
+    ours = int(
+        mutex.samples.join(
+            mutex.profiles.filter(pl.col("sample_type") == "delay").select("profile_id"),
+            on="profile_id",
+        )["value"].sum()
+    )
+    assert abs(ours * ticks / 1e9 - int(want.samples["value"].sum())) <= mutex.samples.height
+
+
+# --- a recording made by the JDK ----------------------------------------------------------
+
+_PROGRAM = """
+public class Spin {
+    static double work(int n) {
+        double s = 0;
+        for (int i = 0; i < n; i++) s += Math.sqrt(i);
+        return s;
+    }
+    public static void main(String[] a) throws Exception {
+        Thread t = new Thread(() -> { double s = 0; long end = System.nanoTime() + 1_500_000_000L;
+            while (System.nanoTime() < end) s += work(100000); System.out.println(s); }, "spinner");
+        t.start(); t.join();
+    }
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def jdk_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("no java (Debian openjdk-17-jdk-headless)")
+    folder = tmp_path_factory.mktemp("jdk")
+    (folder / "Spin.java").write_text(_PROGRAM)
+    out = folder / "spin.jfr"
+    subprocess.run(
+        [java, f"-XX:StartFlightRecording=filename={out},settings=profile", "Spin.java"],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return out
+
+
+def test_jdk_recording_loads_with_threads_states_and_times(jdk_recording: Path) -> None:
+    profile = profilelab.load(jdk_recording)
+    profile.check()
+    cpu = select(profile, "cpu")
+    labels = cpu.labels.filter(pl.col("label_set_id").is_in(cpu.samples["label_set_id"].implode()))
+    assert "spinner" in labels.filter(pl.col("key") == "thread.name")["str"].to_list()
+    assert set(labels.filter(pl.col("key") == "thread.state")["str"]) == {"STATE_RUNNABLE"}
+    assert labels.filter(pl.col("key") == "thread.id")["str"].str.contains(r"^\d+$").all()
+    times = cpu.samples["time_ns"]
+    assert times.null_count() == 0
+    start = int(cpu.profiles["time_ns"][0])
+    assert start <= times.min() and times.max() - start < 120 * 10**9
+    assert cpu.profiles["period"][0] == 10_000_000  # settings=profile samples every 10 ms
+    top = cpu.top().filter(pl.col("name").str.starts_with("Spin."))
+    assert top["name"].to_list()[0] in ("Spin.work", "Spin.lambda$main$0")
+
+
+def test_native_scan_equals_reference_on_jdk_recording(jdk_recording: Path) -> None:
+    _assert_scans_equal(jdk_recording.read_bytes())
+
+
+# --- speedscope -------------------------------------------------------------------------------
+
+
+def _speedscope_frames(corpus: Path) -> dict[str, tuple[int, int]]:
+    snap = corpus / "jlfwong-speedscope/src/import/__snapshots__/java-flight-recorder.test.ts.snap"
+    if not snap.exists():
+        pytest.skip("speedscope snapshots are not in the corpus")
+    first = snap.read_text().split("exports[`importFromJfr 2`]")[0]
+    frames = re.findall(r'"name": "([^"]*)",\s*"selfWeight": (\d+),\s*"totalWeight": (\d+)', first)
+    return {name: (int(s), int(t)) for name, s, t in frames}
+
+
+def test_heavy_jfr_equals_speedscope_per_function(corpus: Path) -> None:
+    want = _speedscope_frames(corpus)
+    cpu = select(profilelab.load(HEAVY), "cpu")
+    period = int(cpu.profiles["period"][0])
+    top = cpu.top()
+    # speedscope: dotted class names, ':' before the method; weights are sample counts
+    spelled = top["name"].str.replace_all("/", ".").str.replace(r"\.([^.]*)$", ":$1")
+    got = {
+        name: (flat // period, cum // period)
+        for name, flat, cum in zip(spelled, top["flat"], top["cum"], strict=True)
+    }
+    assert got == want
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def _load_error(data: bytes) -> str:
+    with pytest.raises(FormatError) as err:
+        profilelab.load(data, name="bad.jfr")
+    text = str(err.value)
+    assert text.startswith("bad.jfr: ") and "\n" not in text
+    return text
+
+
+def test_truncated_recordings_fail_with_one_line() -> None:
+    data = HEAVY.read_bytes()
+    assert "truncated" in _load_error(data[:40])
+    for cut in (100, 5000, len(data) // 2, len(data) - 1):
+        assert "declares 355345 bytes" in _load_error(data[:cut])
+
+
+def test_garbage_and_huge_sizes_fail_with_one_line() -> None:
+    data = bytearray(HEAVY.read_bytes())
+    assert "unrecognized format" not in _load_error(b"FLR\x00" + bytes(200))
+    huge = bytearray(data)
+    huge[8:16] = (1 << 62).to_bytes(8, "big")  # chunk size
+    assert "declares" in _load_error(bytes(huge))
+    meta = bytearray(data)
+    meta[24:32] = (len(data) * 4).to_bytes(8, "big")  # metadata offset
+    assert "metadata offset" in _load_error(bytes(meta))
+    events = bytearray(data)
+    events[68:73] = b"\xff\xff\xff\xff\x0f"  # the first event claims 4 GiB
+    assert "event size" in _load_error(bytes(events))
+
+
+def test_unknown_constant_reference_fails_with_one_line() -> None:
+    data = bytearray(HEAVY.read_bytes())
+    pos, size, defined = _first_sample_stack_field(bytes(data))
+    assert size == 1
+    key = min(set(range(1, 128)) - defined)  # a one-byte key that no pool defines
+    data[pos] = key
+    assert f"refers to java.lang.Thread {key}, which no constant pool" in _load_error(bytes(data))
+
+
+def _first_sample_stack_field(data: bytes) -> tuple[int, int, set[int]]:
+    """Offset and size of the thread key of the first jdk.ExecutionSample; defined keys."""
+    chunk = fmt.chunks(data, "x")[0]
+    meta = fmt.read_metadata(data, chunk, "x")
+    sample = meta.by_name["jdk.ExecutionSample"]
+    scan = fmt.scan_reference(data, chunk, fmt.compile_programs(meta, jfr.WANTED))
+    rows = scan.records[(scan.records[:, 0] == 0) & (scan.records[:, 1] == sample.id)]
+    for offset in rows[:, 2]:
+        cur = fmt.Cursor(data, int(offset), chunk.end)
+        for _ in range(3):  # size, type, startTime
+            cur.varint()
+        start = cur.pos
+        cur.varint()
+        threads = scan.records[scan.records[:, 1] == meta.by_name["java.lang.Thread"].id]
+        return start, cur.pos - start, set(threads[:, 2].tolist())
+    raise AssertionError("no execution sample")
+
+
+# --- the compiled scanner against its reference -----------------------------------------------
+
+
+def _scan_outcome(scanner, data: bytes):  # type: ignore[no-untyped-def]
+    try:
+        out = []
+        for chunk in fmt.chunks(data, "x"):
+            meta = fmt.read_metadata(data, chunk, "x")
+            scan = scanner(data, chunk, fmt.compile_programs(meta, jfr.WANTED))
+            strings = scan.strings if isinstance(scan.strings, list) else scan.strings.to_pylist()
+            out.append((scan.records.tolist(), scan.items.tolist(), strings))
+        return out
+    except fmt.ScanError as exc:
+        return str(exc)
+    except FormatError as exc:
+        return f"format: {exc}"
+
+
+def _assert_scans_equal(data: bytes) -> None:
+    from profilelab.readers import _jfr_native
+
+    assert _jfr_native.available(), "setup.py build_ext did not build profilelab._native._jfr"
+    assert _scan_outcome(_jfr_native.scan, data) == _scan_outcome(fmt.scan_reference, data)
+
+
+def test_native_scan_equals_reference_on_heavy_jfr() -> None:
+    _assert_scans_equal(HEAVY.read_bytes())
+
+
+def test_native_scan_equals_reference_on_damaged_bytes() -> None:
+    """Random byte changes past the header: the same records, or the same error and offset."""
+    data = HEAVY.read_bytes()
+    rng = np.random.default_rng(7)
+    meta_at = int.from_bytes(data[24:32], "big")
+    for _ in range(6):
+        damaged = bytearray(data)
+        for pos in rng.integers(68, meta_at, size=3):
+            damaged[int(pos)] = int(rng.integers(0, 256))
+        _assert_scans_equal(bytes(damaged))
+
+
+def test_damaged_recordings_load_or_fail_cleanly() -> None:
+    data = HEAVY.read_bytes()
+    rng = np.random.default_rng(11)
+    for _ in range(25):
+        damaged = bytearray(data)
+        for pos in rng.integers(68, len(data), size=4):
+            damaged[int(pos)] = int(rng.integers(0, 256))
+        try:
+            profilelab.load(bytes(damaged), name="bad.jfr").check()
+        except FormatError as exc:
+            assert str(exc).startswith("bad.jfr: ")
+
+
+def test_sniffed_by_magic_not_name(tmp_path: Path) -> None:
+    path = tmp_path / "recording.bin"
+    path.write_bytes(gzip.compress(HEAVY.read_bytes()))
+    assert profilelab.load(path).profiles["format"].unique().to_list() == ["jfr"]
