@@ -161,3 +161,28 @@ def test_narrow_focus_and_ignore_keep_what_pprof_keeps(corpus: Path) -> None:
         )
     with pytest.raises(QueryError, match="test does not take show_from"):
         narrow(p, core.Selection(show_from="main"), "test")
+
+
+STORE_FILES = [
+    "google-pprof/internal/report/testdata/sample.cpu",
+    "parca-dev-parca/pkg/query/testdata/alloc_objects.pb.gz",
+    "parca-dev-parca/pkg/query/testdata/profile-with-labels.pb.gz",
+    "google-pprof/internal/driver/testdata/cppbench.cpu",
+]
+
+
+def test_store_query_equals_direct_load_for_every_sample_type(corpus: Path, tmp_path: Path) -> None:
+    files = [corpus / f for f in STORE_FILES if (corpus / f).exists()]
+    st = profilelab.open_store(tmp_path / "s")
+    st.ingest(files)
+    for path in files:
+        direct = profilelab.load(path)
+        catalog = st.snapshot().catalog
+        source = catalog.filter(pl.col("source").str.ends_with(path.name))["source"][0]
+        stored = st.query(f'{{__source__="{source}"}}')
+        for t in sampletypes.offered(direct):
+            want = direct.top(sample_index=t.type)
+            assert stored.top(sample_index=t.type).equals(want), (path.name, t.type)
+            # one type alone: its stored sample_type_index counts the file's types
+            alone = st.query(f'{{__source__="{source}", __type__="{t.type}"}}')
+            assert alone.top().equals(want), (path.name, t.type)
