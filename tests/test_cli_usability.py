@@ -43,6 +43,10 @@ def test_unrelated_command_gets_no_suggestion(capsys: pytest.CaptureFixture[str]
             "profilelab query: error: unrecognized arguments: --form=-1h"
             " (did you mean '--format' or '--from'?)",
         ),
+        (
+            ["query", "cpu", "--store", "s", "--frm=-1h"],
+            "profilelab query: error: unrecognized arguments: --frm=-1h (did you mean '--from'?)",
+        ),
     ],
 )
 def test_mistyped_option_gets_a_suggestion(

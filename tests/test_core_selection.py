@@ -126,3 +126,63 @@ def test_time_range_filters_samples_by_time(corpus: Path) -> None:
     kept = core.restrict(p, sel)
     assert kept.samples.height == int((times >= mid).sum())
     assert kept.samples["time_ns"].min() >= mid  # type: ignore[operator]
+
+
+LABELLED = "parca-dev-parca/pkg/query/testdata/profile-with-labels.pb.gz"
+
+
+def test_label_matchers_keep_the_matching_samples(corpus: Path) -> None:
+    p = profilelab.load(corpus / LABELLED)
+    labels = p.labels.filter(pl.col("key") == "thread_name")
+    value = str(labels["str"].drop_nulls()[0])
+    ids = labels.filter(pl.col("str") == value)["label_set_id"]
+    stype = sampletypes.default(p).type
+    want = _total(
+        p.replace(samples=p.samples.filter(pl.col("label_set_id").is_in(ids.implode()))), stype
+    )
+    sel = core.Selection(labels=f'{{thread_name="{value}"}}')
+    assert _total(core.restrict(p, sel), stype) == want
+    assert int(p.top(labels=sel.labels, nodefraction=0.0)["flat"].sum()) == want
+    negated = core.Selection(labels={"thread_name": [value]}).with_(
+        labels=f'thread_name!="{value}"'
+    )
+    assert _total(core.restrict(p, negated), stype) == _total(p, stype) - want
+
+
+def test_narrow_focus_and_ignore_keep_what_pprof_keeps(corpus: Path) -> None:
+    from profilelab.core.restriction import narrow
+
+    p = profilelab.load(corpus / "google-pprof/internal/report/testdata/sample.cpu")
+    for option in ("focus", "ignore"):
+        sel = core.Selection(sample_index="cpu", **{option: "line1000"})
+        kept = narrow(p, sel, "test")
+        assert _total(kept, "cpu") == int(
+            p.top(sample_index="cpu", **{option: "line1000"})["flat"].sum()
+        )
+    with pytest.raises(QueryError, match="test does not take show_from"):
+        narrow(p, core.Selection(show_from="main"), "test")
+
+
+STORE_FILES = [
+    "google-pprof/internal/report/testdata/sample.cpu",
+    "parca-dev-parca/pkg/query/testdata/alloc_objects.pb.gz",
+    "parca-dev-parca/pkg/query/testdata/profile-with-labels.pb.gz",
+    "google-pprof/internal/driver/testdata/cppbench.cpu",
+]
+
+
+def test_store_query_equals_direct_load_for_every_sample_type(corpus: Path, tmp_path: Path) -> None:
+    files = [corpus / f for f in STORE_FILES if (corpus / f).exists()]
+    st = profilelab.open_store(tmp_path / "s")
+    st.ingest(files)
+    for path in files:
+        direct = profilelab.load(path)
+        catalog = st.snapshot().catalog
+        source = catalog.filter(pl.col("source").str.ends_with(path.name))["source"][0]
+        stored = st.query(f'{{__source__="{source}"}}')
+        for t in sampletypes.offered(direct):
+            want = direct.top(sample_index=t.type)
+            assert stored.top(sample_index=t.type).equals(want), (path.name, t.type)
+            # one type alone: its stored sample_type_index counts the file's types
+            alone = st.query(f'{{__source__="{source}", __type__="{t.type}"}}')
+            assert alone.top().equals(want), (path.name, t.type)

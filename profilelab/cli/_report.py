@@ -18,7 +18,7 @@ def add_report_options(
     p: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "csv", "json")
 ) -> None:
     """The shared selection flags plus pprof's report options (trimming options only change
-    ``top``, as in pprof); ``formats`` are the choices of ``--format``."""
+    ``top``, as in pprof)."""
     p.add_argument("files", nargs="+", metavar="FILE", help="profiles (merged, as pprof does)")
     add_selection_arguments(p, formats=formats)
     g = p.add_argument_group("pprof report options (pprof's names and defaults)")

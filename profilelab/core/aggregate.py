@@ -12,13 +12,15 @@ Inputs are columnar and per *distinct stack*, never per sample: ``frames`` has o
 the flat value); ``values`` has one row per stack (and per group of the ``by`` columns)
 with the summed sample values. pprof reports (``ops/graph.py``), flame tables
 (``views/flame.py``), analyses (``analysis/_totals.py``), span analyses and store queries
-all call :func:`flat_cum`.
+all call :func:`flat_cum`; flame trees call :func:`csr_flat_cum`, the same sums over
+their CSR key paths.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
 
 from profilelab.model.names import frame_function_names
@@ -129,3 +131,59 @@ def per_profile(profile: Profile, profile_ids: pl.Series | None = None) -> pl.Da
     if profile_ids is not None:
         samples = samples.filter(pl.col("profile_id").is_in(profile_ids.implode()))
     return samples.group_by("profile_id").agg(pl.col("value").sum().alias("total"))
+
+
+# ---- the same sums over root-first key paths in CSR form (flame trees) ------------------------
+def csr_flat_cum(
+    offsets: np.ndarray,
+    keys: np.ndarray,
+    values: np.ndarray,
+    n_keys: int,
+    only: np.ndarray | None = None,
+    *,
+    flat_only: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`flat_cum` for paths stored as CSR (path i is ``keys[offsets[i]:offsets[i+1]]``,
+    its last key takes the flat value; ``values`` is (paths, m)): (n_keys, m) flat and cum.
+
+    Numpy throughout: flame tables ask for it on every zoom, where a table's fixed costs
+    would dominate. With ``only`` (key ids) cum is computed for those keys alone (0 for the
+    others); ``flat_only`` computes no cum."""
+    m = values.shape[1]
+    lengths = np.diff(offsets)
+    live = np.flatnonzero(np.any(values != 0, axis=1) & (lengths > 0))
+    flat = np.zeros((n_keys, m), dtype=np.int64)
+    if len(live):
+        last = keys[offsets[live + 1] - 1].astype(np.int64)
+        flat = _sum_rows_by_key(last, values[live], n_keys)
+    if flat_only:
+        return flat, np.zeros((n_keys, m), dtype=np.int64)
+    if only is not None:
+        wanted = np.zeros(n_keys, dtype=bool)
+        wanted[only] = True
+        pos = np.flatnonzero(wanted[keys])
+        row = np.searchsorted(offsets, pos, side="right") - 1
+        path_keys = keys[pos].astype(np.int64)
+    else:
+        row = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        path_keys = keys.astype(np.int64)
+    alive = np.any(values[row] != 0, axis=1)
+    row, path_keys = row[alive], path_keys[alive]
+    # Distinct (path, key) pairs: one sort of a combined int64 (np.unique is far slower).
+    combined = np.sort(row * n_keys + path_keys)
+    distinct = np.ones(len(combined), dtype=bool)
+    distinct[1:] = combined[1:] != combined[:-1]
+    combined = combined[distinct]
+    cum = _sum_rows_by_key(combined % n_keys, values[combined // n_keys], n_keys)
+    return flat, cum
+
+
+def _sum_rows_by_key(keys: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
+    """Exact int64 sums of ``values`` rows per key (a Polars hash group-by: no big sort)."""
+    out = np.zeros((n_keys, values.shape[1]), dtype=np.int64)
+    if not len(keys):
+        return out
+    cols = {f"v{j}": values[:, j] for j in range(values.shape[1])}
+    sums = pl.DataFrame({"key": keys, **cols}).group_by("key").agg(pl.all().sum())
+    out[sums.get_column("key").to_numpy()] = sums.drop("key").to_numpy()
+    return out

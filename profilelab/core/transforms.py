@@ -329,7 +329,7 @@ def _pseudo_frames(functions: pl.Series, files: pl.Series) -> pl.DataFrame:
 
 def _label_texts(profile: Profile, keys: list[str], unit: str = "minimum") -> pl.DataFrame:
     """label_set_id, key, text: pprof's formatLabelValues joined with ',' per key."""
-    from profilelab.ops import measurement
+    from profilelab.core import measurement
 
     labels = profile.labels.filter(pl.col("key").is_in(keys)).with_row_index("_order")
     nums = labels.filter(pl.col("str").is_null())

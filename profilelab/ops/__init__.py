@@ -58,11 +58,6 @@ class Report:
     nodefraction: float = 0.0
 
 
-def options(options: ReportOptions | None = None, **kwargs: Any) -> ReportOptions:
-    """``options`` (or the defaults) with ``kwargs`` applied, validated."""
-    return (options or ReportOptions()).with_(**kwargs).validated()
-
-
 def run(
     profile: Profile,
     kind: str,
@@ -73,6 +68,8 @@ def run(
 ) -> Report:
     """Build report ``kind`` (top, peek, tags, traces) for text (``text=True``) or tables."""
     opts = (opts or ReportOptions()).validated()
+    if opts.names is None:  # text shows pprof's names; tables keep the full ones
+        opts = opts.with_(names="pprof" if text else "full")
     if kind == "top":
         return _top(profile, opts, text)
     if kind == "peek":
@@ -133,6 +130,17 @@ def traces(profile: Profile, options: ReportOptions | None = None, **kwargs: Any
     return run(profile, "traces", _opts(options, kwargs)).table
 
 
+def _opts(opts: ReportOptions | None, kwargs: dict[str, Any]) -> ReportOptions:
+    """``opts`` with ``kwargs``; ``selection=`` (a core Selection) gives the selection fields."""
+    selection = kwargs.pop("selection", None)
+    if selection is not None:
+        from profilelab.core.selection import selection_fields
+
+        fields = {name: getattr(selection, name) for name in selection_fields()}
+        kwargs = {**fields, **kwargs}
+    return (opts or ReportOptions()).with_(**kwargs)
+
+
 def source_list(
     profile: Profile, regex: str, options: ReportOptions | None = None, **kwargs: Any
 ) -> pl.DataFrame:
@@ -142,10 +150,10 @@ def source_list(
     ``trim_path``, as pprof searches them; lines of files that cannot be read are absent.
     """
     from profilelab.ops.report_list import list_table
-    from profilelab.ops.report_list import source_list as run_list
+    from profilelab.ops.report_list import source_list as run
 
     opts = _opts(options, kwargs).with_(granularity="lines")
-    return list_table(run_list(prepare(profile, opts), regex))
+    return list_table(run(prepare(profile, opts), regex))
 
 
 def call_graph(
@@ -156,21 +164,10 @@ def call_graph(
     pprof's selection applies: ``nodecount`` (default 80), ``nodefraction`` (0.005),
     ``edgefraction`` (0.001), ``call_tree``; names are pprof's unless ``names="full"``.
     """
-    from profilelab.ops.report_graph import call_graph as run_graph
+    from profilelab.ops.report_graph import call_graph as run
     from profilelab.ops.report_graph import graph_options, graph_tables
 
     opts = graph_options(_opts(options, kwargs))
     if opts.names is None:
         opts = opts.with_(names="pprof")
-    return graph_tables(run_graph(prepare(profile, opts), kind="dot"))
-
-
-def _opts(opts: ReportOptions | None, kwargs: dict[str, Any]) -> ReportOptions:
-    """``opts`` with ``kwargs``; ``selection=`` (a core Selection) gives the selection fields."""
-    selection = kwargs.pop("selection", None)
-    if selection is not None:
-        from profilelab.core.selection import selection_fields
-
-        fields = {name: getattr(selection, name) for name in selection_fields()}
-        kwargs = {**fields, **kwargs}
-    return (opts or ReportOptions()).with_(**kwargs)
+    return graph_tables(run(prepare(profile, opts), kind="dot"))

@@ -15,7 +15,7 @@ import polars as pl
 from profilelab import ops
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
-from profilelab.ops.options import ReportOptions
+from profilelab.ops import options as options_mod
 from profilelab.ops.pipeline import prepare
 from profilelab.render import text
 
@@ -25,22 +25,19 @@ FORMATS = ("text", "csv", "json")
 def report(
     profile: Profile,
     kind: str,
-    options: ReportOptions | None = None,
+    options: options_mod.ReportOptions | None = None,
     *,
     fmt: str = "text",
     regex: str | None = None,
 ) -> str:
-    """``kind`` is top, peek (needs ``regex``), tags or traces (``fmt`` text, csv or json),
-    or list, dot, tree or callgrind (:data:`GRAPH_KINDS` gives their formats).
-
-    The report itself comes from :func:`profilelab.ops.run`, the dispatch the API uses."""
-    opts = options or ReportOptions()
+    """``kind`` is top, peek (needs ``regex``), tags, traces, or one of ``GRAPH_KINDS``;
+    ``fmt`` text, csv or json. top, peek, tags and traces come from
+    :func:`profilelab.ops.run`, the dispatch the API uses."""
+    opts = options or options_mod.ReportOptions()
     if kind in GRAPH_KINDS:
         return _graph_report(profile, kind, opts, fmt, regex)
     if fmt not in FORMATS:
         raise QueryError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-    if opts.names is None:  # text shows pprof's names; tables keep the full ones
-        opts = opts.with_(names="pprof" if fmt == "text" else "full")
     built = ops.run(profile, kind, opts, text=fmt == "text", regex=regex)
     if fmt == "text":
         return _text(built)
@@ -58,6 +55,16 @@ def report(
     return to_csv(table) if fmt == "csv" else to_json(table)
 
 
+def _text(built: ops.Report) -> str:
+    if built.kind == "top":
+        return text.top_text(built.prepared, built.result, built.nodefraction)
+    if built.kind == "peek":
+        return text.peek_text(built.prepared, built.result)
+    if built.kind == "tags":
+        return text.tags_text(built.prepared, built.table)
+    return text.traces_text(built.prepared, built.table)
+
+
 #: Reports of the call graph and of source lines, with the formats each one has.
 GRAPH_KINDS = {
     "list": ("text", "csv", "json", "html"),
@@ -68,7 +75,7 @@ GRAPH_KINDS = {
 
 
 def _graph_report(
-    profile: Profile, kind: str, opts: ReportOptions, fmt: str, regex: str | None
+    profile: Profile, kind: str, opts: options_mod.ReportOptions, fmt: str, regex: str | None
 ) -> str:
     formats = GRAPH_KINDS[kind]
     if fmt not in formats:
@@ -82,7 +89,7 @@ def _graph_report(
     return _graph(profile, kind, opts)
 
 
-def _graph(profile: Profile, kind: str, opts: ReportOptions) -> str:
+def _graph(profile: Profile, kind: str, opts: options_mod.ReportOptions) -> str:
     from profilelab.ops.report_graph import call_graph, graph_options, object_files
     from profilelab.render import graph
 
@@ -104,7 +111,7 @@ def _graph(profile: Profile, kind: str, opts: ReportOptions) -> str:
     return graph.callgrind_text(prepared, g, object_files(prepared))
 
 
-def _list(profile: Profile, opts: ReportOptions, fmt: str, regex: str) -> str:
+def _list(profile: Profile, opts: options_mod.ReportOptions, fmt: str, regex: str) -> str:
     from profilelab.ops.report_list import list_table, source_list
     from profilelab.render import source
 
@@ -117,16 +124,6 @@ def _list(profile: Profile, opts: ReportOptions, fmt: str, regex: str) -> str:
         return source.list_html(prepared, result)
     table = list_table(result)
     return to_csv(table) if fmt == "csv" else to_json(table)
-
-
-def _text(built: ops.Report) -> str:
-    if built.kind == "top":
-        return text.top_text(built.prepared, built.result, built.nodefraction)
-    if built.kind == "peek":
-        return text.peek_text(built.prepared, built.result)
-    if built.kind == "tags":
-        return text.tags_text(built.prepared, built.table)
-    return text.traces_text(built.prepared, built.table)
 
 
 def to_csv(df: pl.DataFrame) -> str:

@@ -16,8 +16,8 @@ from typing import TypeVar
 import numpy as np
 import polars as pl
 
-from profilelab.core.aggregate import flat_cum
-from profilelab.core.restriction import restrict
+from profilelab.core.aggregate import csr_flat_cum
+from profilelab.core.restriction import narrow
 from profilelab.core.selection import Selection as CoreSelection
 from profilelab.core.transforms import left_heavy
 from profilelab.core.vocabulary import granularity as granularity_name
@@ -241,7 +241,7 @@ class Selection:
         paths, keys = self.paths(granularity)
         only = None
         if limit is not None:
-            flat, _ = key_sums(paths, len(keys), np.zeros(0, dtype=np.int64))
+            flat, _ = key_sums(paths, len(keys), flat_only=True)
             only = np.argsort(-flat[:, 0], kind="stable")[:limit]
             only = only[flat[only, 0] != 0]
         flat, cum = key_sums(paths, len(keys), only)
@@ -270,24 +270,11 @@ class Selection:
 def _from_selection(
     profile: Profile, selection: CoreSelection
 ) -> tuple[Profile, str | int | None, str | None, str | None]:
-    """The parts of a core selection a flame view applies: the sample-level step (time,
-    labels, transforms), ``hide`` as a merge of the matching functions, the sample type,
-    focus and ignore. pprof's show, show_from, prune_from and tag filters are report-only."""
-    unsupported = [
-        name
-        for name in ("show", "show_from", "prune_from", "tagfocus", "tagignore")
-        if getattr(selection, name)
-    ]
-    if unsupported:
-        raise QueryError(
-            f"flame views do not take {', '.join(unsupported)}; use labels= or a transform"
-        )
-    if selection.hide:
-        selection = selection.with_(
-            transforms=(*selection.transforms, ("merge_function", selection.hide))
-        )
-    profile = restrict(profile, selection)
-    return profile, selection.sample_index, selection.focus, selection.ignore
+    """The parts of a core selection a flame view applies: the sample-level step and hide
+    (:func:`profilelab.core.restriction.narrow`), then the sample type, focus and ignore
+    (per stack, so that :meth:`Selection.with_filters` stays cheap)."""
+    narrowed = narrow(profile, selection.with_(focus=None, ignore=None), "flame views")
+    return narrowed, selection.sample_index, selection.focus, selection.ignore
 
 
 @dataclass(frozen=True)
@@ -347,36 +334,9 @@ def _gather(
 
 
 def key_sums(
-    paths: Paths, n_keys: int, only: np.ndarray | None = None
+    paths: Paths, n_keys: int, only: np.ndarray | None = None, *, flat_only: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per key, (n_keys, m) arrays: flat (value where the key is the path's last element)
-    and cum (value of the paths containing the key, once per path however often the key
-    recurs): the core's :func:`~profilelab.core.aggregate.flat_cum` over the paths.
-
-    With ``only`` (key ids), cum is computed for those keys alone (0 for the others):
-    much cheaper on big profiles when a table shows only its top rows."""
-    m = paths.values.shape[1]
-    row = paths.row_of_position()
-    keys = paths.keys.astype(np.int64)
-    last = np.zeros(len(keys), dtype=bool)
-    ends = paths.offsets[1:][paths.lengths > 0] - 1
-    last[ends] = True
-    frames = pl.DataFrame({"stack_id": row, "key": keys, "leaf": last})
-    if only is not None:
-        wanted = np.zeros(n_keys, dtype=bool)
-        wanted[only] = True
-        frames = frames.filter(pl.Series(wanted[keys]) | pl.col("leaf"))
-    cols = [f"v{j}" for j in range(m)]
-    values = pl.DataFrame(
-        {"stack_id": np.arange(len(paths), dtype=np.int64)}
-        | {c: paths.values[:, j] for j, c in enumerate(cols)}
-    )
-    sums = flat_cum(frames, values, value_cols=cols)
-    at = sums.get_column("key").to_numpy()
-    flat = np.zeros((n_keys, m), dtype=np.int64)
-    cum = np.zeros((n_keys, m), dtype=np.int64)
-    flat[at] = sums.select(f"flat_{c}" for c in cols).to_numpy()
-    cum[at] = sums.select(f"cum_{c}" for c in cols).to_numpy()
-    if only is not None:
-        cum[~wanted] = 0
-    return flat, cum
+    """Per key, (n_keys, m) flat and cum of ``paths`` (the core's
+    :func:`~profilelab.core.aggregate.csr_flat_cum`: recursion counted once; with ``only``,
+    cum for those keys alone; ``flat_only``: no cum)."""
+    return csr_flat_cum(paths.offsets, paths.keys, paths.values, n_keys, only, flat_only=flat_only)
