@@ -52,9 +52,9 @@ from profilelab.errors import (
 from profilelab.model.ids import digest_bytes
 from profilelab.readers._input import GZIP_MAGIC, inflate_bounded
 from profilelab.store import pyroscope
-from profilelab.store._decode import load_bounded
+from profilelab.store._decode import read_bounded
 from profilelab.store._http import CONNECT_CODE, RPC_CODE, listen, status_proto, with_header_timeout
-from profilelab.store.committer import GroupCommitter
+from profilelab.store.committer import GroupCommitter, Unbuilt
 from profilelab.store.prepare import Item
 from profilelab.store.store import Store
 
@@ -379,7 +379,7 @@ class ProfileServer:
                 raise _Reject(status, _first_line(exc)) from None
         return body
 
-    async def store_with(self, make: Callable[[], Item | list[Item] | None]) -> int:
+    async def store_with(self, make: Callable[[], Item | Unbuilt | list[Item] | None]) -> int:
         """Decode with ``make`` on a decoder thread and commit; the profile rows stored.
 
         ``make`` returns the item(s) to store (None or []: nothing to store) or raises
@@ -397,9 +397,9 @@ class ProfileServer:
                 await asyncio.wrap_future(fut)
         except Exception as exc:
             raise self._commit_reject(exc) from None
-        return sum(item.profile.profiles.height for item in items)
+        return sum(_rows(item) for item in items)
 
-    def store_sync(self, make: Callable[[], Item | list[Item] | None]) -> int:
+    def store_sync(self, make: Callable[[], Item | Unbuilt | list[Item] | None]) -> int:
         """:meth:`store_with` for callers on their own thread (the gRPC handlers)."""
         with self._coming():
             got = self._pool.submit(self._decode_guarded, make).result()
@@ -410,7 +410,7 @@ class ProfileServer:
             fut.result(timeout=COMMIT_TIMEOUT)
         except Exception as exc:
             raise self._commit_reject(exc) from None
-        return sum(item.profile.profiles.height for item in items)
+        return sum(_rows(item) for item in items)
 
     def spans_sync(self, body: bytes, name: str) -> tuple[int, int, str]:
         """Decode OTLP traces (on a decoder thread) and commit their spans on this one:
@@ -428,8 +428,10 @@ class ProfileServer:
             raise self._commit_reject(exc) from None
         return spans.spans.height, bad, why
 
-    def _submit(self, got: Item | list[Item] | None) -> tuple[list[Item], Future[Any] | None]:
-        items = [got] if isinstance(got, Item) else list(got or [])
+    def _submit(
+        self, got: Item | Unbuilt | list[Item] | None
+    ) -> tuple[list[Item | Unbuilt], Future[Any] | None]:
+        items: list[Item | Unbuilt] = [got] if isinstance(got, Item | Unbuilt) else list(got or [])
         if not items:
             return items, None
         try:
@@ -518,24 +520,26 @@ def content_type(request: Request, accepted: tuple[str, ...]) -> str:
 
 def _otlp_item(
     body: bytes, ctype: str, name: str, labels: Mapping[str, str], limit: int
-) -> Item | None:
-    """The export as an item to store (None when it holds no profiles)."""
+) -> Unbuilt | None:
+    """The export decoded, to store (None when it holds no profiles); its tables are built
+    by the committer together with the other requests of its commit."""
     if ctype == JSON:
         _check_json(body)
     try:
-        profile = load_bounded(body, name, limit)
+        raws = read_bounded(body, name, limit)
     except TooLargeError as exc:
         raise _Reject(413, _strip(exc, name)) from None
     except ProfileLabError as exc:
         why = _strip(exc, name)
         raise _Reject(400, f"not a valid OTLP profiles export: {why}") from None
-    if profile.profiles.height == 0:
+    raws = [r for r in raws if r.sample_types]
+    if not raws:
         return None
-    formats = set(profile.profiles["format"].unique())
+    formats = {r.format for r in raws}
     if formats != {"otlp"}:
         raise _Reject(400, f"the body is {', '.join(sorted(formats))}, not OTLP profiles")
-    return Item(
-        profile, digest_bytes(body), labels=labels, default_time_ns=time.time_ns(), source=name
+    return Unbuilt(
+        raws, digest_bytes(body), labels=labels, default_time_ns=time.time_ns(), source=name
     )
 
 
@@ -570,6 +574,10 @@ def _check_json(body: bytes) -> None:
         raise _Reject(400, f"malformed JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise _Reject(400, "an OTLP/JSON export must be a JSON object")
+
+
+def _rows(item: Item | Unbuilt) -> int:
+    return item.rows if isinstance(item, Unbuilt) else item.profile.profiles.height
 
 
 def _client(request: Request) -> str:
