@@ -259,17 +259,24 @@ def _load_all(paths: list[str], present: set[int], jobs: int | None) -> Iterator
 
 
 def default_jobs() -> int:
-    """Worker processes for an ingest: one per CPU this process may use, at most 4.
+    """Worker processes for an ingest: one per CPU that is free now, at most 4; 1 (decode
+    in this process) when fewer than two are free.
 
-    On a busy machine fewer may be faster: shipping decoded tables between processes
-    costs about a third of decoding them, so ``jobs=1`` (decode in this process) wins when
-    the other CPUs are taken (measured: BENCHMARKS.md, Store).
+    Shipping decoded tables between processes costs about a third of decoding them, so
+    workers only pay when they get CPUs of their own: on a busy machine ``jobs=1`` wins
+    (measured: BENCHMARKS.md, Store). "Free" is the CPUs this process may use minus the
+    one-minute load average.
     """
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 4))
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # no load average on this system
+        busy = 0.0
+    free = int(cpus - busy)
+    return min(free, 4) if free >= 2 else 1
 
 
 def _chunks(paths: list[str], present: set[int], size: int) -> Iterator[list[Loaded | Pending]]:
