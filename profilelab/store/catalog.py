@@ -151,10 +151,19 @@ class CatalogReader:
             return None  # deleted by a compaction between the listing and the read
         except (OSError, pa.ArrowException) as exc:
             raise StoreError(f"{path}: unreadable catalog file: {exc}") from None
-        meta = (table.schema.metadata or {}).get(_META_KEY)
-        if meta is None:
-            raise StoreError(f"{path}: catalog file without a segment record")
-        seg = Segment.from_json(meta, str(path))
-        df = pl.from_arrow(table.replace_schema_metadata(None))
-        assert isinstance(df, pl.DataFrame)
-        return seg, conform(df)
+        return _parse(table, path)
+
+    def remember(self, name: str, table: pa.Table) -> None:
+        """Cache the catalog file ``name`` this process has just committed with ``table``
+        (its content), so that the next snapshot need not read it back."""
+        self._cache[name] = _parse(table, self.root / layout.CATALOG / name)
+
+
+def _parse(table: pa.Table, path: Path) -> tuple[Segment, pl.DataFrame]:
+    meta = (table.schema.metadata or {}).get(_META_KEY)
+    if meta is None:
+        raise StoreError(f"{path}: catalog file without a segment record")
+    seg = Segment.from_json(meta, str(path))
+    df = pl.from_arrow(table.replace_schema_metadata(None))
+    assert isinstance(df, pl.DataFrame)
+    return seg, conform(df)

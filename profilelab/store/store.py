@@ -216,7 +216,9 @@ class Store:
             # each row once, and a later item may rely on a row that came with a duplicate
             dictionaries = self._known.new_rows([i.profile for i in items])
             self._known.check_references(samples, dictionaries)
-            seg = writer.write_segment(self.root, rows, samples, dictionaries)
+            seg = writer.write_segment(
+                self.root, rows, samples, dictionaries, committed=self._reader.remember
+            )
             self._known.add(dictionaries, seg.files)
             result.segment = seg.id
             result.profiles = rows.height

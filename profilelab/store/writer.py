@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,8 +37,12 @@ def write_segment(
     replaces: Sequence[str] = (),
     keep_files: Sequence[str] = (),
     segment_id: str | None = None,
+    committed: Callable[[str, pa.Table], None] | None = None,
 ) -> Segment:
     """Write one segment and commit it; return its record.
+
+    ``committed`` (optional) is called with the catalog file's name and table once the
+    commit is durable (a reader caches it instead of reading it back).
 
     ``rows`` are catalog rows. Rows of profiles that have samples in ``samples`` get their
     samples_file, n_samples and total from this write; other rows keep theirs (their files
@@ -67,6 +71,8 @@ def write_segment(
     cat_path = root / layout.catalog_path(seg_id)
     _fs.ensure_dir(cat_path.parent, root)
     _fs.write_atomic(cat_path, _parquet(table))  # the commit point
+    if committed is not None:
+        committed(cat_path.name, table)
     return segment
 
 
