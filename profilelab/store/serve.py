@@ -20,7 +20,8 @@ each request is parsed to its end whatever the answer, so a keep-alive connectio
 in sync after any error; connections are capped (uvicorn answers 503 past the cap), idle
 ones time out, bodies are read in chunks up to the limit and inflated by the bounded
 gunzip of :mod:`profilelab.readers._input`. Decoding runs on :data:`DECODERS` threads;
-the group committer turns the requests waiting meanwhile into one commit.
+the group committer turns the requests waiting meanwhile into one commit and builds the
+tables of their OTLP exports together, in that commit.
 
 Every received profile gets the labels given to the server, then its resource attributes
 (``service.name`` becomes ``service``); profiles without a time get the time of receipt.
