@@ -11,7 +11,7 @@ For each condition it prints files/s, the default's worker count, the CPU second
 process and its workers, and the ratio default / ``jobs=1`` (goal: never below 1, and at
 least 500 files/s). The load average is printed at the start and end.
 
-usage: python benchmarks/bench_ingest.py [--n 1000] [--samples 100] [--out DIR]
+usage: python benchmarks/bench_ingest.py [--n 1000] [--samples 100] [--also-jobs N] [--out DIR]
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _burn() -> None:
         pass
 
 
-def run(label: str, paths: list[Path], out: Path) -> None:
+def run(label: str, paths: list[Path], out: Path, also: int | None) -> None:
     jobs = default_jobs()
     default, cpu_d = ingest_rate(paths, out / "store", None)
     one, cpu_1 = ingest_rate(paths, out / "store", 1)
@@ -88,6 +88,9 @@ def run(label: str, paths: list[Path], out: Path) -> None:
         f"(CPU {cpu_d:.2f}s), --jobs 1 {one:.0f} files/s (CPU {cpu_1:.2f}s): "
         f"default / --jobs 1 x{default / one:.2f}; load average {_load()}"
     )
+    if also is not None:
+        rate, cpu = ingest_rate(paths, out / "store", also)
+        print(f"  --jobs {also}: {rate:.0f} files/s (CPU {cpu:.2f}s): x{rate / one:.2f}")
 
 
 def main() -> int:
@@ -95,12 +98,13 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--out", type=Path, default=HERE / "out" / "ingest")
+    ap.add_argument("--also-jobs", type=int, default=None, help="also time this --jobs")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} CPUs; {args.n} profiles x ~{args.samples} samples")
     print(f"load average before: {_load()}")
     paths = make_inputs(args.out / "inputs", args.n, args.samples)
     ingest_rate(paths[:20], args.out / "store", 1)  # warm up: imports, first allocations
-    run("as the machine is", paths, args.out)
+    run("as the machine is", paths, args.out, args.also_jobs)
     burners = [
         multiprocessing.Process(target=_burn, daemon=True) for _ in range(os.cpu_count() or 1)
     ]
@@ -108,7 +112,7 @@ def main() -> int:
         b.start()
     try:
         time.sleep(5)  # let the one-minute load average see the burners
-        run(f"with {len(burners)} CPU burners", paths, args.out)
+        run(f"with {len(burners)} CPU burners", paths, args.out, args.also_jobs)
     finally:
         for b in burners:
             b.terminate()
