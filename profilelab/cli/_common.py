@@ -26,9 +26,13 @@ HelpFormatter = argparse.RawDescriptionHelpFormatter
 def add_command(
     sub: argparse._SubParsersAction, name: str, help: str, examples: str
 ) -> argparse.ArgumentParser:
-    """Add a sub-command whose help ends with its examples (every command has some)."""
+    """Add a sub-command whose help ends with its examples (every command has some).
+
+    Options must be spelled out (no prefix abbreviations): with ``--from`` and ``--format``
+    on one command, a mistyped ``--form`` must be an error with a suggestion, not a guess."""
     return sub.add_parser(
         name,
+        allow_abbrev=False,
         help=help,
         description=help,
         epilog="examples:\n" + examples,

@@ -26,7 +26,7 @@ def stack_values(samples: pl.DataFrame) -> pl.DataFrame:
     return v.filter((pl.col("w") != 0) | (pl.col("dw") != 0))
 
 
-def _first_of_stack() -> pl.Expr:
+def first_of_stack() -> pl.Expr:
     """True on each stack's first row (rows are sorted by stack_id, pos)."""
     return pl.col("stack_id") != pl.col("stack_id").shift(1).fill_null(~pl.col("stack_id"))
 
@@ -35,7 +35,7 @@ def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
     """node_id, flat, flat_div, cum, cum_div for nodes with a non-zero flat or cum
     (the core's :func:`~profilelab.core.aggregate.flat_cum`; the leaf is each stack's
     first remaining frame)."""
-    frames = e.select("stack_id", "node_id", _first_of_stack().alias("leaf"))
+    frames = e.select("stack_id", "node_id", first_of_stack().alias("leaf"))
     out = flat_cum(frames, values, value_cols=("w", "dw"), key="node_id")
     return out.select(
         "node_id",

@@ -38,8 +38,23 @@ def sample_types(profile: Profile) -> list[SampleType]:
 
 
 def resolve_sample_index(profile: Profile, sample_index: str | int | None) -> SampleType:
-    """pprof's SampleIndexByName (:func:`profilelab.core.sampletypes.resolve`)."""
-    return sampletypes.resolve(profile, sample_index)
+    """pprof's SampleIndexByName (:func:`profilelab.core.sampletypes.resolve`), for the
+    inputs of one report: like pprof, which merges only inputs with the same sample types,
+    every input must have the chosen type (one input may hold several kinds: a JFR
+    recording, an OTLP capture; the type picks among them)."""
+    stype = sampletypes.resolve(profile, sample_index)
+    rows = profile.profiles  # an input is a source (file); its kinds may be several profiles
+    has = rows.filter(pl.col("sample_type") == stype.type)["source"].unique().implode()
+    lacking = rows.filter(~pl.col("source").is_in(has))
+    if lacking.height:
+        row = lacking.row(0, named=True)
+        theirs = sorted(set(lacking.filter(pl.col("source") == row["source"])["sample_type"]))
+        raise QueryError(
+            f"inputs have incompatible sample types: {row['source']} has no {stype.type!r} "
+            f"({', '.join(theirs)}); reports merge only inputs that have the chosen type, as "
+            "go tool pprof does"
+        )
+    return stype
 
 
 def _type_rows(profile: Profile, types: list[SampleType]) -> pl.DataFrame:
@@ -50,8 +65,10 @@ def _type_rows(profile: Profile, types: list[SampleType]) -> pl.DataFrame:
         units = group["sample_unit"].to_list()
         kinds = {s.removesuffix("s") for s in group["sample_type"].to_list()}
         if len(kinds) > 1 or not all(measurement.same_family(units[0], u) for u in units):
+            names = ", ".join(group["source"].unique(maintain_order=True).head(4).to_list())
             raise QueryError(
-                f"inputs have incompatible sample types at index {stype.index}: {sorted(kinds)}"
+                f"{names}: inputs have incompatible sample types at index {stype.index}: "
+                f"{sorted(kinds)}"
             )
         finest = measurement.common_unit(units) if len(set(units)) > 1 else units[0]
         ratios = [measurement.scale(1, u, finest)[0] if u != finest else 1.0 for u in units]

@@ -197,6 +197,41 @@ class Selection:
             ),
         )
 
+    def search_shares(
+        self,
+        pattern: str,
+        *,
+        granularity: str = "function",
+        root: Sequence[str] = (),
+        inverted: bool = False,
+    ) -> tuple[float, float]:
+        """(share of the frame at ``root``, share of the total) of the value of the stacks
+        with a node name matching ``pattern`` (case-insensitive, as the widget's search):
+        below the root, the root itself included, each stack counted once. Shares of 0 when
+        the denominator is 0."""
+        from profilelab.views._select import regex_match
+
+        paths, keys = self.paths(granularity)
+        if inverted:
+            paths = _reversed_cached(self, granularity, paths)
+        hit_key = regex_match(keys.keys.get_column("name"), f"(?i){pattern}")
+        row = paths.row_of_position()
+        depth = np.arange(len(paths.keys), dtype=np.int64) - paths.offsets[row]
+        values = paths.values[:, 0].astype(np.float64)
+        hit = hit_key[paths.keys]
+        through = np.ones(len(values), dtype=bool)
+        for j, key in enumerate(keys.lookup(list(root))):
+            at_j = paths.offsets[:-1] + j
+            ok = paths.lengths > j
+            through &= ok & (paths.keys[np.where(ok, at_j, 0)] == key)
+        first = max(len(root) - 1, 0)
+        in_root = np.bincount(row[hit & (depth >= first)], minlength=len(values)) > 0
+        any_hit = np.bincount(row[hit], minlength=len(values)) > 0
+        root_total = float(np.abs(values[through]).sum())
+        total = float(np.abs(values).sum())
+        zoom = float(np.abs(values[through & in_root]).sum()) / root_total if root_total else 0.0
+        return zoom, float(np.abs(values[any_hit]).sum()) / total if total else 0.0
+
     def top(self, granularity: str = "function", limit: int | None = None) -> pl.DataFrame:
         """Per node name: self (flat) and total (cum, recursion counted once), sorted by
         self descending, then total. Columns: name, file, line, package, self, total.
