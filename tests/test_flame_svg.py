@@ -9,6 +9,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from profilelab.render.flame_html import STATIC
@@ -151,3 +152,27 @@ def test_exported_notebook_shows_a_flame_graph_without_a_kernel(tmp_path: Path) 
     # the Profile display: a summary table and a flame graph
     assert 'class="profilelab-summary"' in page
     assert re.search(r"<iframe[^>]*srcdoc=", page)
+
+
+def test_trend_widget_carries_a_static_line_chart() -> None:
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("plotly")
+    from profilelab.widgets.trend import Trend
+    from tests.test_trend_widget import _profiles
+
+    w = Trend(_profiles(), step="1m")
+    data = w._repr_mimebundle_()
+    bundle = data[0] if isinstance(data, tuple) else data
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    svg = bundle["image/svg+xml"]
+    assert "<script" not in svg and "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
+    root = ET.fromstring(svg)
+    lines = list(root.iter(f"{SVG}polyline"))
+    keys = w.data["key"].unique(maintain_order=True).to_list()
+    assert len(lines) == len(keys)
+    hot = w.data.filter(pl.col("key") == "<script>alert(1)</script>")["share"].to_list()
+    line = lines[keys.index("<script>alert(1)</script>")]
+    ys = [float(p.split(",")[1]) for p in line.get("points", "").split()]
+    top, plot_h, ymax = 10, 260, float(w.data["share"].max())  # type: ignore[arg-type]
+    assert ys == pytest.approx([top + plot_h * (1 - s / ymax) for s in hot], abs=0.06)
+    assert bundle["text/html"].count("<polyline") == len(keys)
