@@ -132,15 +132,7 @@ def test_exported_notebook_shows_a_flame_graph_without_a_kernel(tmp_path: Path) 
     client = nbclient.NotebookClient(
         nb, timeout=120, kernel_name="python3", store_widget_state=False
     )
-    import os
-
-    old = dict(os.environ)
-    os.environ.update(kernel_env())
-    try:
-        client.execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    client.execute(env=kernel_env())
     page, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
     (tmp_path / "out.html").write_text(page)
     # nbconvert re-serializes the HTML (attributes sorted, </rect> closed): count elements

@@ -93,6 +93,8 @@ class _FlameBase(anywidget.AnyWidget):  # type: ignore[misc]
 
         svg = flame_svg(tree, width_px=min(max(self.width_px, 300), 1200))
         note = "static snapshot of the flame graph; run the notebook for the interactive view"
+        if getattr(self, "view", "") == "sandwich":
+            note = "static snapshot of the whole flame graph; the sandwich view needs a kernel"
         bundle = {**bundle, "image/svg+xml": svg, "text/html": fallback_html(svg, note)}
         return (bundle, meta) if isinstance(data, tuple) else bundle
 
