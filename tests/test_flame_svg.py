@@ -100,6 +100,14 @@ def test_widget_bundles_carry_a_static_view() -> None:
     data = w._repr_mimebundle_()
     zoomed = (data[0] if isinstance(data, tuple) else data)["image/svg+xml"]
     assert "<title>main:" in zoomed and "<title>all:" not in zoomed
+    w.root = []
+    w.sandwich_function = "main"
+    w.view = "sandwich"
+    data = w._repr_mimebundle_()
+    assert (
+        "sandwich view needs a kernel"
+        in (data[0] if isinstance(data, tuple) else data)["text/html"]
+    )
     d = DiffFlameGraph(make_profile(BASE), make_profile(NEW))
     data = d._repr_mimebundle_()
     assert "hsl(0,80%" in (data[0] if isinstance(data, tuple) else data)["image/svg+xml"]
