@@ -88,6 +88,7 @@ def sandbox(root: Path) -> None:
     for path in heaps:
         put(path.name, path)
     put("legacy.heap", SHIPPED / "google-pprof/profile/testdata/gobench.heap")
+    put("recording.jfr", DATASETS / "java-service/window-00.jfr")
     perf = SHIPPED / "jlfwong-speedscope/sample/profiles/linux-perf"
     put("perf.txt", perf / "simple-with-pid.linux-perf.txt")  # `perf script` output
     order = DATASETS / "order-service"
