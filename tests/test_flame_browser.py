@@ -13,7 +13,7 @@ from profilelab.render.flame_html import diff_html, flame_html, write
 from profilelab.views import Comparison, sandwich
 from profilelab.views.encode import encode_tree
 from tests.flame_browser import CANVAS_STATS, NODE_XY, chromium
-from tests.flame_support import make_profile
+from tests.flame_support import Sample, make_profile
 from tests.test_views_diff import BASE, NEW
 from tests.test_views_flame import SMALL
 
@@ -68,7 +68,8 @@ def test_export_draws_zooms_searches_and_zooms_out(browser: Any, tmp_path: Path)
     page.fill(".plf-search", "^parse$")
     info = page.locator(".plf-search-info").inner_text()
     # parse holds 44 of serve's 69 (the recursive parse is not counted twice)
-    assert info.startswith("2 matching frames") and "63.8% of zoomed root" in info
+    assert info.startswith("2 matching frames") and "63.8% of zoomed frame" in info
+    assert "52.4% of total" in info  # 44 of all 84
     assert page.evaluate(CANVAS_STATS)["magenta"] > 0
 
     page.click(".plf-canvas", position={"x": 5, "y": 40})  # focus the canvas
@@ -172,3 +173,71 @@ def test_sandwich_view_draws_callers_above_callees(browser: Any, tmp_path: Path)
     page.click(".plf-back")
     assert page.locator(".plf-sandwich").count() == 0
     assert page.errors == []
+
+
+#: JS: the worst label contrast over the palettes (package hues, self shares, diff changes).
+WORST_CONTRAST = """(dark) => { const m = window.__plfModule; let worst = 99, at = '';
+  const fills = [];
+  for (let k = 0; k < 400; k++) fills.push(m.packageColour('pkg' + k + '/x', dark));
+  for (let s = 0; s <= 1.0001; s += 0.02) fills.push(m.selfColour(s, dark));
+  for (let r = -1; r <= 1.0001; r += 0.02) fills.push(m.diffColour(r, dark));
+  fills.push(m.diffColour(0, dark), m.diffColour(5, dark), m.diffColour(-5, dark));
+  for (const f of fills) { const c = m.contrast(f, m.labelColour(f));
+    if (c < worst) { worst = c; at = f; } }
+  return [worst, at]; }"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_label_contrast_is_at_least_4_5(browser: Any, tmp_path: Path, scheme: str) -> None:
+    out = write(tmp_path / "flame.html", flame_html(make_profile(SMALL)))
+    page = browser.new_page(viewport={"width": 1000, "height": 700}, color_scheme=scheme)
+    page.goto(out.as_uri())
+    page.wait_for_function("window.__plfFirstPaint !== undefined")
+    dark = page.evaluate("() => window.__plf[0].view.dark")
+    assert dark == (scheme == "dark")  # the palette follows the page's theme
+    worst, fill = page.evaluate(WORST_CONTRAST, dark)
+    assert worst >= 4.5, fill
+    # the strongest diff red and blue, which had black labels at about 3.7:1
+    for rel in (1, -1):
+        ratio = page.evaluate(
+            "([r, d]) => { const m = window.__plfModule, f = m.diffColour(r, d);"
+            " return m.contrast(f, m.labelColour(f)); }",
+            [rel, dark],
+        )
+        assert ratio >= 4.5
+
+
+def test_labels_are_shortened_in_the_middle(browser: Any, tmp_path: Path) -> None:
+    page = open_page(browser, write(tmp_path / "f.html", flame_html(make_profile(SMALL))))
+    short = page.evaluate(
+        "(xs) => xs.map(([s, n]) => window.__plfModule.shortenLabel(s, n))",
+        [
+            ["encoding/json.(*encodeState).marshal", 30],
+            ["encoding/json.(*encodeState).marshal", 16],
+            ["net/http.(*conn).serve", 16],
+            ["main.run", 20],
+        ],
+    )
+    # the package path goes first; then the middle of what is left, never the end
+    assert short == [
+        "en…json.(*encodeState).marshal",
+        "json.…e).marshal",
+        "http.…onn).serve",
+        "main.run",
+    ]
+
+
+def test_diff_over_a_tiny_baseline_warns(browser: Any, tmp_path: Path) -> None:
+    tiny = make_profile([Sample(["main", "a"], [5])], (("samples", "count"),))
+    big = make_profile([Sample(["main", "a"], [870])], (("samples", "count"),))
+    cmp = Comparison(tiny, big)
+    page = open_page(browser, write(tmp_path / "d.html", diff_html(cmp, normalize=True)))
+    warning = page.locator(".plf-warning")
+    assert warning.is_visible()
+    text = warning.inner_text()
+    assert "base side rests on about 5 samples" in text and "totals differ ×174" in text
+    legend = page.locator(".plf-legend").inner_text()
+    assert "grew" in legend and "shrank" in legend
+    same = Comparison(big, big)
+    page = open_page(browser, write(tmp_path / "s.html", diff_html(same)))
+    assert page.locator(".plf-warning").inner_text() == ""

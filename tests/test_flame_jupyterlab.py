@@ -53,33 +53,33 @@ def notebook(cells: list[str]) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A JupyterLab server on a free loopback port; yields (base url with token, root dir)."""
+@contextlib.contextmanager
+def jupyter_lab(root: Path) -> Iterator[tuple[str, str]]:
+    """A JupyterLab server serving ``root`` on a free loopback port: (base url, token)."""
     if shutil.which("jupyter") is None:
         pytest.skip("jupyter is not installed")
     port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-        env[var] = str(tmp_path / var.lower())
+        env[var] = str(root / var.lower())
     cmd = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", "--allow-root",
-        f"--ServerApp.root_dir={tmp_path}", "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
         "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]  # fmt: skip
-    log = (tmp_path / "lab.log").open("wb")
+    log = (root / "lab.log").open("wb")
     proc = subprocess.Popen(
-        cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 40
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"jupyter lab exited: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+                pytest.fail(f"jupyter lab exited: {(root / 'lab.log').read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
                     break
@@ -87,7 +87,7 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 if time.monotonic() > deadline:
                     pytest.fail("jupyter lab did not start within 40 s")
                 time.sleep(0.3)
-        yield f"{base}/lab/tree/flame.ipynb?token={token}", tmp_path
+        yield base, token
     finally:
         # the server and its kernels share the process group we created for it
         try:
@@ -97,6 +97,13 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A JupyterLab server on a free loopback port; yields (base url with token, root dir)."""
+    with jupyter_lab(tmp_path) as (base, token):
+        yield f"{base}/lab/tree/flame.ipynb?token={token}", tmp_path
 
 
 def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[str, Path]) -> None:

@@ -45,6 +45,7 @@ def _command_modules() -> list[str]:
 def _parser(modules: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="profilelab",
+        allow_abbrev=False,
         description="Continuous-profiling analysis: pprof and OpenTelemetry profiles as tables.",
     )
     parser.add_argument("--version", action="version", version=f"profilelab {__version__}")
@@ -101,9 +102,14 @@ _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'top'?)`` for the closest of ``choices``, else ``""``."""
-    close = difflib.get_close_matches(word, [*choices], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """`` (did you mean 'top'?)`` for the closest of ``choices`` (the two closest when both
+    are near: ``--form`` could be ``--format`` or ``--from``), else ``""``."""
+    close = difflib.get_close_matches(word, [*choices], n=2, cutoff=0.6)
+    if len(close) == 2:
+        first, second = (difflib.SequenceMatcher(None, word, c).ratio() for c in close)
+        if second < first - 0.05:  # only the closest is plausible
+            close = close[:1]
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -33,6 +33,9 @@ class NamedStacks:
     # The function's first line; when given, functions are told apart by it too (two
     # ``<lambda>`` in one file are two functions).
     frame_start_line: np.ndarray | None = None
+    # The name as the runtime knows it, when it differs from the display name (pprof's
+    # system name); by default the name itself. Functions are told apart by it too.
+    frame_system_name: pa.Array | None = None
 
 
 def build_raw(
@@ -53,21 +56,32 @@ def build_raw(
         else pa.array([""] * n_frames, pa.string())
     )
     types = [t for pair in sample_types for t in pair]
-    table = pc.unique(pa.concat_arrays([pa.array(["", *types], pa.string()), names, files]))
+    systems = (
+        stacks.frame_system_name.cast(pa.string()).fill_null("")
+        if stacks.frame_system_name is not None
+        else names
+    )
+    table = pc.unique(
+        pa.concat_arrays([pa.array(["", *types], pa.string()), names, files, systems])
+    )
     name_idx = _index(names, table)
     file_idx = _index(files, table)
     fn = pl.DataFrame(
-        {"name": name_idx, "file": file_idx, "start": _ints(stacks.frame_start_line, n_frames)}
+        {
+            "name": name_idx,
+            "file": file_idx,
+            "start": _ints(stacks.frame_start_line, n_frames),
+            "system": _index(systems, table),
+        }
     )
     functions = fn.unique(maintain_order=True).with_row_index("fn")
-    frame_fn = fn.join(functions, on=["name", "file", "start"], how="left", maintain_order="left")[
-        "fn"
-    ]
+    keys = ["name", "file", "start", "system"]
+    frame_fn = fn.join(functions, on=keys, how="left", maintain_order="left")["fn"]
 
     raw = RawProfile(source=source, format=fmt, strings=table)
     raw.sample_types = list(sample_types)
     raw.function_name = functions["name"].to_numpy().astype(np.int64)
-    raw.function_system_name = raw.function_name.copy()
+    raw.function_system_name = functions["system"].to_numpy().astype(np.int64)
     raw.function_file = functions["file"].to_numpy().astype(np.int64)
     raw.function_start_line = functions["start"].to_numpy().astype(np.int64)
     raw.location_address = np.zeros(n_frames, dtype=np.uint64)

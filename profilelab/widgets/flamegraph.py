@@ -100,6 +100,9 @@ class FlameGraph(_FlameBase):
     label_choices = traitlets.Dict().tag(sync=True)
     focus_regex = traitlets.Unicode("").tag(sync=True)
     ignore_regex = traitlets.Unicode("").tag(sync=True)
+    #: exact search shares for ``search`` at ``root``: {search, root, zoom, total} (the
+    #: browser's own figures miss frames folded into "other" and, zoomed, the rest)
+    search_shares = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -205,6 +208,30 @@ class FlameGraph(_FlameBase):
         self.root = []
         self._current = None
         self._run(self._send_tree)
+
+    @traitlets.observe("search", "root", "view")
+    def _on_search(self, change: dict[str, Any]) -> None:
+        if not self._ready:
+            return
+        if not self.search or self.view == "sandwich":
+            self.search_shares = {}
+            return
+
+        def action() -> None:
+            zoom, total = self._selection.search_shares(
+                self.search,
+                granularity=self.granularity,
+                root=list(self.root),
+                inverted=self.view == "inverted",
+            )
+            self.search_shares = {
+                "search": self.search,
+                "root": list(self.root),
+                "zoom": zoom,
+                "total": total,
+            }
+
+        self._run(action)
 
     @traitlets.observe("sandwich_function")
     def _on_sandwich(self, change: dict[str, Any]) -> None:

@@ -306,10 +306,12 @@ class SpanExplorer:
             layout=w.Layout(flex_flow="row wrap", width="100%"),
         )
         css = w.HTML(_STYLE)
+        fit = _pane_width(self._fit_histogram)
         self.widget = w.VBox(
-            [css, controls, self._list_head, self._list, self._cap_note, self._histogram,
+            [css, fit, controls, self._list_head, self._list, self._cap_note, self._histogram,
              self._mode_box, self._detail],
-            layout=w.Layout(width="100%"),
+            # children are 100% wide plus ipywidgets' 2 px margin: padding holds it
+            layout=w.Layout(width="100%", padding="0 4px 0 0"),
         )  # fmt: skip
         self.widget.add_class("plx-explorer")
 
@@ -318,7 +320,7 @@ class SpanExplorer:
 
         # Latencies span decades (p50 0.5 ms, p99 50 ms): bins are even in log10(ms), and
         # the axis is labelled in ms at powers of ten.
-        ticks = [10.0**k for k in range(-3, 6)]
+        ticks = [m * 10.0**k for k in range(-3, 6) for m in (1, 2, 5)]
         fig = go.FigureWidget(
             data=[go.Histogram(x=[], name="spans", nbinsx=60)],
             layout={
@@ -332,12 +334,16 @@ class SpanExplorer:
                     "ticktext": [f"{t:g}" for t in ticks],
                 },
                 "yaxis": {"title": "spans"},
-                "margin": {"l": 50, "r": 10, "t": 36, "b": 40},
-                "modebar": {"orientation": "h"},
+                "margin": {"l": 50, "r": 10, "t": 12, "b": 40},
             },
         )
         fig.data[0].on_selection(self._on_brush)
+        fig.add_class("plx-histogram")  # see _STYLE: no margin, so it stays inside the pane
         return fig
+
+    def _fit_histogram(self, width_px: int) -> None:
+        if width_px > 0:
+            self._histogram.layout.width = max(240, width_px - 8)
 
     def _on_brush(self, _trace: Any, _points: Any, selector: Any) -> None:
         xrange = getattr(selector, "xrange", None)
@@ -391,12 +397,53 @@ def _row_text(r: dict[str, Any]) -> str:
     )
 
 
+#: The plotly widget sizes itself to 700 px when its pane has no width yet (when it is first
+#: drawn) and does not recover: this reports the explorer's width so that Python gives the
+#: histogram an explicit width that fits.
+_PANE_WIDTH = """
+export default { render({ model, el }) {
+  let resized = null, box = null;
+  const start = () => {
+    box = el.closest(".plx-explorer");
+    if (!box) return requestAnimationFrame(start);
+    resized = new ResizeObserver(() => {
+      const w = Math.round(box.getBoundingClientRect().width);
+      if (w > 0 && box.offsetParent !== null && Math.abs(w - model.get("width")) > 2) {
+        model.set("width", w);
+        model.save_changes();
+      }
+    });
+    resized.observe(box);
+  };
+  start();
+  return () => resized && resized.disconnect();
+} };
+"""
+
+
+def _pane_width(on_width: Any) -> Any:
+    """A tiny widget reporting the explorer's width in px to ``on_width``."""
+    import anywidget
+    import traitlets
+
+    class _PaneWidth(anywidget.AnyWidget):  # type: ignore[misc]
+        _esm = _PANE_WIDTH
+        width = traitlets.Int(0).tag(sync=True)
+
+    widget = _PaneWidth()
+    widget.observe(lambda change: on_width(change["new"]), names="width")
+    return widget
+
+
 #: Monospace list and header so that the columns line up; text wraps between words.
 _STYLE = """<style>
 .plx-explorer .plx-span-list select, .plx-explorer .plx-list-head {
   font-family: var(--jp-code-font-family, monospace); font-size: 12px; }
 .plx-explorer .plx-list-head { margin: 4px 0 0; padding: 0 4px; white-space: pre;
   overflow-x: auto; color: var(--jp-ui-font-color1); font-weight: 600; }
+.plx-explorer .plx-histogram { margin: 0 !important; }
+/* no plotly toolbar: it covered the plot; dragging brushes, a double-click clears */
+.plx-explorer .plx-histogram .modebar-container { display: none; }
 .plx-explorer .plx-note, .plx-explorer .plx-hint { color: var(--jp-ui-font-color2);
   white-space: normal; }
 </style>"""

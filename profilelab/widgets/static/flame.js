@@ -51,7 +51,11 @@ const UNITS = {
   bytes: [[2 ** 40, "TiB"], [2 ** 30, "GiB"], [2 ** 20, "MiB"], [2 ** 10, "KiB"], [1, "B"]],
 };
 
+const PER = { hour: "h", minute: "min", second: "s" };
+
 export function formatValue(v, unit) {
+  const rate = /^(.+)\/(hour|minute|second)$/.exec(unit || ""); // growth: bytes/hour
+  if (rate && UNITS[rate[1]]) return `${formatValue(v, rate[1])}/${PER[rate[2]]}`;
   const scales = UNITS[unit];
   const a = Math.abs(v);
   if (scales) {
@@ -66,6 +70,10 @@ function pct(part, whole) {
   if (!whole) return "–";
   const p = (100 * part) / whole;
   return `${Math.abs(p) >= 10 ? p.toFixed(1) : p.toPrecision(2)}%`;
+}
+
+function isDark(bg) {
+  return contrast(bg, "#000000") < contrast(bg, "#ffffff");
 }
 
 function el(tag, cls, text) {
@@ -211,23 +219,78 @@ function hashString(s) {
   return h >>> 0;
 }
 
-function packageColour(pkg) {
+// Fills are light in the light theme (black labels) and dark in the dark theme (white
+// labels); labelColour picks whichever of black and white contrasts more, which is at least
+// 4.58:1 on any fill (WCAG: luminance 0.179 is the worst case for both).
+export function packageColour(pkg, dark = false) {
   const h = hashString(pkg || "?");
   const hue = 5 + (h % 50); // red..yellow, the classic flame palette
-  const light = 58 + ((h >> 8) % 14);
-  return `hsl(${hue},85%,${light}%)`;
+  const light = (dark ? 26 : 58) + ((h >> 8) % 14);
+  return `hsl(${hue},${dark ? 70 : 85}%,${light}%)`;
 }
 
-function selfColour(share) {
+export function selfColour(share, dark = false) {
   const s = Math.max(0, Math.min(1, share));
-  return `hsl(${40 - 40 * s},${55 + 35 * s}%,${80 - 28 * s}%)`;
+  const light = dark ? 24 + 14 * s : 80 - 28 * s;
+  return `hsl(${40 - 40 * s},${55 + 35 * s}%,${light}%)`;
 }
 
-function diffColour(rel) {
-  if (!isFinite(rel) || Math.abs(rel) < 1e-9) return "hsl(0,0%,82%)";
+export function diffColour(rel, dark = false) {
+  if (!isFinite(rel) || Math.abs(rel) < 1e-9) return dark ? "hsl(0,0%,30%)" : "hsl(0,0%,82%)";
   const a = Math.min(1, Math.abs(rel));
-  const light = 88 - 40 * a;
+  const light = dark ? 24 + 16 * a : 88 - 40 * a;
   return rel > 0 ? `hsl(0,80%,${light}%)` : `hsl(215,80%,${light}%)`;
+}
+
+export function hslToRgb(css) {
+  const m = /hsl\(([-\d.]+),([\d.]+)%,([\d.]+)%\)/.exec(css);
+  if (!m) {
+    const hex = /^#([0-9a-f]{6})$/i.exec(css.trim());
+    if (!hex) return [255, 255, 255];
+    const v = parseInt(hex[1], 16);
+    return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+  }
+  const h = ((+m[1] % 360) + 360) % 360, s = +m[2] / 100, l = +m[3] / 100;
+  const c = (1 - Math.abs(2 * l - 1)) * s;
+  const x = c * (1 - Math.abs(((h / 60) % 2) - 1));
+  const k = l - c / 2;
+  const [r, g, b] = h < 60 ? [c, x, 0] : h < 120 ? [x, c, 0] : h < 180 ? [0, c, x] : h < 240 ? [0, x, c] : h < 300 ? [x, 0, c] : [c, 0, x];
+  return [r, g, b].map((v) => Math.round((v + k) * 255));
+}
+
+function luminance(rgb) {
+  const [r, g, b] = rgb.map((v) => {
+    const c = v / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** WCAG contrast ratio of two CSS colours (hsl(...) or #rrggbb). */
+export function contrast(a, b) {
+  const la = luminance(hslToRgb(a)), lb = luminance(hslToRgb(b));
+  return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+}
+
+/** Black or white, whichever reads better on the fill. */
+export function labelColour(fill) {
+  return contrast(fill, "#000000") >= contrast(fill, "#ffffff") ? "#000000" : "#ffffff";
+}
+
+/** Shorten a frame name to maxChars by cutting its middle, keeping the function name:
+ * "encoding/json.(*encodeState).marshal" -> "enc…json.(*encodeState).marshal" or, tighter,
+ * "json.(*e…).marshal" ("…" stands for what was cut). */
+export function shortenLabel(name, maxChars) {
+  if (name.length <= maxChars) return name;
+  if (maxChars < 2) return "";
+  const slash = name.lastIndexOf("/");
+  const tail = slash >= 0 ? name.slice(slash + 1) : name;
+  if (tail.length + 2 <= maxChars) {
+    return `${name.slice(0, maxChars - tail.length - 1)}…${tail}`;
+  }
+  const keep = maxChars - 1;
+  const front = Math.floor(keep / 3);
+  return `${tail.slice(0, front)}…${tail.slice(tail.length - (keep - front))}`;
 }
 
 // ---- the canvas view --------------------------------------------------------------------------
@@ -341,7 +404,7 @@ export class FlameView {
     ctx.font = FONT;
     ctx.textBaseline = "middle";
     const charW = ctx.measureText("abcdefghij").width / 10 || 7;
-    const textColour = "#111";
+    this.dark = isDark(css.getPropertyValue("--plf-bg").trim() || "#ffffff");
     const x0 = t.start[z];
     const x1 = x0 + t.width[z];
     const dz = t.depth[z];
@@ -358,7 +421,8 @@ export class FlameView {
       const r = d - dz;
       const y = flame ? (rows - 1 - r) * ROW : r * ROW;
       ctx.globalAlpha = searching && !this.match[i] ? 0.25 : 1;
-      ctx.fillStyle = this.colour(i);
+      const fill = this.colour(i);
+      ctx.fillStyle = fill;
       ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
       if (searching && this.match[i]) {
         ctx.strokeStyle = "#c000c0";
@@ -366,11 +430,14 @@ export class FlameView {
         ctx.strokeRect(x + 0.75, y + 0.75, Math.max(w - 2, 0.5), ROW - 2.5);
       }
       if (w > 3 * charW + 6) {
-        let label = t.other[i] ? `${t.other[i]} more` : t.nameOf(i);
-        const maxChars = Math.floor((w - 6) / charW);
-        if (label.length > maxChars) label = `${label.slice(0, Math.max(maxChars - 1, 1))}…`;
-        ctx.fillStyle = textColour;
-        ctx.fillText(label, x + 3, y + ROW / 2);
+        const full = t.other[i] ? `${t.other[i]} more` : t.nameOf(i);
+        let maxChars = Math.floor((w - 6) / charW);
+        let label = shortenLabel(full, maxChars);
+        while (label && maxChars > 2 && ctx.measureText(label).width > w - 6) label = shortenLabel(full, --maxChars);
+        if (label.length > 1) {
+          ctx.fillStyle = labelColour(fill);
+          ctx.fillText(label, x + 3, y + ROW / 2);
+        }
       }
     }
     ctx.globalAlpha = 1;
@@ -382,16 +449,17 @@ export class FlameView {
 
   colour(i) {
     const t = this.tree;
-    if (t.other[i]) return "hsl(0,0%,75%)";
-    if (i === 0 && t.meta.root_path.length === 0) return "hsl(0,0%,80%)";
+    const dark = !!this.dark;
+    if (t.other[i]) return dark ? "hsl(0,0%,34%)" : "hsl(0,0%,75%)";
+    if (i === 0 && t.meta.root_path.length === 0) return dark ? "hsl(0,0%,28%)" : "hsl(0,0%,80%)";
     if (t.diff) {
       const b = t.base[i] * t.k;
       const n = t.total[i];
       const m = Math.max(Math.abs(b), Math.abs(n));
-      return diffColour(m ? (n - b) / m : 0);
+      return diffColour(m ? (n - b) / m : 0, dark);
     }
-    if (this.opts.colorBy === "self") return selfColour(t.total[i] ? t.selfNew[i] / t.total[i] : 0);
-    return packageColour(t.strings[t.strPackage[t.name[i]]]);
+    if (this.opts.colorBy === "self") return selfColour(t.total[i] ? t.selfNew[i] / t.total[i] : 0, dark);
+    return packageColour(t.strings[t.strPackage[t.name[i]]], dark);
   }
 
   nodeAt(e) {
@@ -467,32 +535,41 @@ export class FlameView {
     this.tip.style.display = "block";
   }
 
-  /** Highlight nodes whose name matches the regex; returns {count, share} of the zoom root. */
+  /** Highlight nodes whose name matches the regex. Returns the matching frames in view
+   * (count), their value (each stack once) inside the zoomed frame (total) and in the whole
+   * payload (all), and share = total / the zoomed frame's value. */
   applySearch(re) {
     this.searchRe = re || null;
     const t = this.tree;
     if (!t || !re) {
       this.match = null;
-      return { count: 0, share: 0, total: 0 };
+      return { count: 0, share: 0, total: 0, all: 0 };
     }
     const m = new Uint8Array(t.n);
     const under = new Uint8Array(t.n); // an ancestor already matched: don't count twice
+    const underZ = new Uint8Array(t.n); // the same, ancestors inside the zoomed frame only
     let count = 0;
     let total = 0;
+    let all = 0;
     for (let i = 0; i < t.n; i++) {
       if (t.other[i]) continue;
       const p = i > 0 ? t.parent[i] : -1;
-      if (p >= 0) under[i] = under[p] | m[p];
+      if (p >= 0) {
+        under[i] = under[p] | m[p];
+        underZ[i] = this.inZoom(p) ? underZ[p] | m[p] : 0;
+      }
       re.lastIndex = 0;
       if (re.test(t.nameOf(i))) {
         m[i] = 1;
-        count++;
-        if (!under[i] && this.inZoom(i)) total += t.total[i];
+        const inside = this.inZoom(i);
+        if (inside) count++;
+        if (!under[i]) all += t.total[i];
+        if (inside && !underZ[i]) total += t.total[i];
       }
     }
     this.match = m;
     const root = t.total[this.zoomNode];
-    return { count, total, share: root ? total / root : 0 };
+    return { count, total, all, share: root ? total / root : 0 };
   }
 
   inZoom(i) {
@@ -500,6 +577,45 @@ export class FlameView {
     const z = this.zoomNode;
     return t.depth[i] >= t.depth[z] && t.start[i] >= t.start[z] && t.start[i] < t.start[z] + t.width[z];
   }
+}
+
+const VIEW_NAMES = { flame: "flame graph (callers above callees)", inverted: "inverted (callees above callers)", callers: "callers", callees: "callees" };
+
+function fmtShare(x) {
+  return `${(100 * x).toFixed(1)}%`;
+}
+
+/** A control with its visible label. */
+function field(label, control) {
+  const f = el("label", "plf-field");
+  f.append(el("span", "plf-field-label", label), control);
+  return f;
+}
+
+function choice(pairs, value, onChange, cls) {
+  const s = el("select", cls);
+  for (const [v, label] of pairs) {
+    const o = el("option", "", label);
+    o.value = v;
+    s.append(o);
+  }
+  s.value = value;
+  s.addEventListener("change", () => onChange(s.value));
+  return s;
+}
+
+/** Swatches of the diff palette: what red and blue mean. */
+function diffLegend() {
+  const items = [];
+  for (const [rel, text] of [[-1, "shrank (−100%)"], [-0.3, "−30%"], [0, "unchanged"], [0.3, "+30%"], [1, "grew (new or +100%)"]]) {
+    const sw = el("span", "plf-swatch");
+    sw.style.background = diffColour(rel);
+    const item = el("span", "plf-legend-item");
+    item.append(sw, document.createTextNode(text));
+    items.push(item);
+  }
+  items.push(el("span", "plf-legend-note", "colour: change relative to the larger of base and new"));
+  return items;
 }
 
 // ---- the application shell (toolbar, breadcrumb, tables) --------------------------------------
@@ -512,11 +628,15 @@ class App {
     this.crumbs = el("div", "plf-crumbs");
     this.status = el("div", "plf-status");
     this.error = el("div", "plf-error");
+    this.warning = el("div", "plf-warning");
+    this.warning.setAttribute("role", "alert");
+    this.legend = el("div", "plf-legend");
     this.main = el("div", "plf-main");
-    this.side = el("div", "plf-side");
+    this.side = el("details", "plf-side");
+    this.side.open = true;
     const body = el("div", "plf-body");
     body.append(this.main, this.side);
-    this.root.append(this.toolbar, this.error, this.crumbs, this.status, body);
+    this.root.append(this.toolbar, this.error, this.warning, this.crumbs, this.status, this.legend, body);
     this.view = new FlameView({
       orientation: host.orientation || "icicle",
       onZoom: (path, v) => this.onZoom(path, v),
@@ -545,56 +665,38 @@ class App {
     for (const ctl of h.controls || []) tb.append(ctl);
     const search = el("input", "plf-search");
     search.type = "search";
-    search.placeholder = "search regex";
+    search.placeholder = "regex, e.g. json|gc";
     search.addEventListener("input", () => this.setSearch(search.value));
     this.searchBox = search;
-    this.searchInfo = el("span", "plf-search-info");
-    tb.append(search, this.searchInfo);
-    const orient = el("select", "plf-orient");
-    for (const [v, label] of [["icicle", "icicle"], ["flame", "flame"]]) {
-      const o = el("option", "", label);
-      o.value = v;
-      orient.append(o);
-    }
-    orient.value = this.view.opts.orientation;
-    orient.title = "orientation";
-    orient.addEventListener("change", () => {
-      this.view.opts.orientation = orient.value;
+    this.searchInfo = el("div", "plf-search-info");
+    tb.append(field("search", search));
+    const orient = choice([["icicle", "root at top (icicle)"], ["flame", "root at bottom (flame)"]], this.view.opts.orientation, (v) => {
+      this.view.opts.orientation = v;
       this.view.draw();
-      if (h.orient) h.orient(orient.value);
-    });
-    tb.append(orient);
+      if (h.orient) h.orient(v);
+    }, "plf-orient");
+    tb.append(field("layout", orient));
     if (!h.diff) {
-      const colour = el("select", "plf-colour");
-      for (const [v, label] of [["package", "colour: package"], ["self", "colour: self share"]]) {
-        const o = el("option", "", label);
-        o.value = v;
-        colour.append(o);
-      }
-      colour.addEventListener("change", () => {
-        this.view.opts.colorBy = colour.value;
+      const colour = choice([["package", "package"], ["self", "self share"]], "package", (v) => {
+        this.view.opts.colorBy = v;
         this.view.draw();
-        if (this.extra) this.extra.forEach((v) => ((v.opts.colorBy = colour.value), v.draw()));
-      });
-      tb.append(colour);
+        if (this.extra) this.extra.forEach((x) => ((x.opts.colorBy = v), x.draw()));
+      }, "plf-colour");
+      tb.append(field("colour by", colour));
     } else {
       const norm = el("label", "plf-check");
       const box = el("input");
       box.type = "checkbox";
       box.className = "plf-normalize";
-      norm.append(box, document.createTextNode(" normalize"));
+      norm.append(box, document.createTextNode(" normalize base to new total"));
       box.addEventListener("change", () => this.setDiffMode({ normalize: box.checked }));
       this.normalizeBox = box;
-      const widthBy = el("select", "plf-width-by");
-      for (const [v, label] of [["new", "width: new"], ["max", "width: max(base, new)"]]) {
-        const o = el("option", "", label);
-        o.value = v;
-        widthBy.append(o);
-      }
-      widthBy.addEventListener("change", () => this.setDiffMode({ widthBy: widthBy.value }));
+      const widthBy = choice([["new", "new"], ["max", "max(base, new)"]], "new", (v) => this.setDiffMode({ widthBy: v }), "plf-width-by");
       this.widthBySelect = widthBy;
-      tb.append(norm, widthBy);
+      tb.append(norm, field("frame width", widthBy));
+      this.legend.replaceChildren(...diffLegend());
     }
+    this.root.insertBefore(this.searchInfo, this.crumbs);
   }
 
   setDiffMode(mode) {
@@ -621,15 +723,40 @@ class App {
     const res = this.view.applySearch(re);
     this.view.draw();
     if (this.extra) this.extra.forEach((v) => (v.applySearch(re), v.draw()));
-    const t = this.view.tree;
-    this.searchInfo.textContent = re
-      ? `${res.count} matching frames, ${(100 * res.share).toFixed(1)}% of ${t && this.view.zoomNode ? "zoomed root" : "all"}`
-      : "";
+    this.searchResult = re ? res : null;
+    this.renderSearchInfo();
     if (this.host.searched) this.host.searched(text);
+  }
+
+  /** "N matching frames in view: x% of the zoomed frame, y% of total". The total share is
+   * the host's exact figure when it has one for this search (a kernel sees every sample),
+   * else the payload's (exact when the payload is not re-rooted). */
+  renderSearchInfo() {
+    const res = this.searchResult;
+    const t = this.view.tree;
+    if (!res || !t) {
+      this.searchInfo.textContent = "";
+      return;
+    }
+    const grand = t.diff ? t.meta.grand_new : t.meta.grand_total;
+    const zoomed = this.view.zoomNode > 0 || t.meta.root_path.length > 0;
+    const exact = this.host.searchShares ? this.host.searchShares(this.searchText, this.view.zoomPath()) : null;
+    let ofTotal = null;
+    if (exact) ofTotal = exact.total;
+    else if (!t.meta.root_path.length && grand) ofTotal = res.all / grand;
+    const ofZoom = exact && zoomed ? exact.zoom : res.share;
+    const parts = [`${res.count} matching frame${res.count === 1 ? "" : "s"}${zoomed ? " in the zoomed frame" : ""}`];
+    if (zoomed) parts.push(`${fmtShare(ofZoom)} of zoomed frame`);
+    if (ofTotal !== null) parts.push(`${fmtShare(ofTotal)} of total`);
+    this.searchInfo.textContent = parts.join(" · ");
+    this.searchInfo.dataset.ofZoom = zoomed ? String(ofZoom) : "";
+    this.searchInfo.dataset.ofTotal = ofTotal === null ? "" : String(ofTotal);
   }
 
   setTree(tree, zoomPath) {
     this.view.setTree(tree, zoomPath || this.view.zoomPath());
+    const warnings = tree.meta.warnings || [];
+    this.warning.replaceChildren(...warnings.map((w) => el("div", "", `⚠ ${w}`)));
     if (this.normalizeBox) this.normalizeBox.checked = tree.normalize;
     if (this.widthBySelect) this.widthBySelect.value = tree.widthBy;
     if (this.searchText) this.setSearch(this.searchText);
@@ -646,13 +773,21 @@ class App {
     this.renderCrumbs();
     const t = this.view.tree;
     if (!t) return;
+    this.crumbs.style.display = this.extra ? "none" : "";
+    if (this.extra) {
+      this.status.textContent = `sandwich view · callers of ${this.sandwichOf} above it, its callees below · ${t.meta.sample_type} (${t.meta.unit})`;
+      return;
+    }
     const m = t.meta;
     const z = this.view.zoomNode;
     const f = (v) => formatValue(v, m.unit);
+    const zoomed = z > 0 || m.root_path.length > 0;
     if (t.diff) {
-      this.status.textContent = `${m.sample_type} (${m.unit}) — base ${f(m.grand_base)}, new ${f(m.grand_new)}; ${t.normalize ? `base normalized ×${m.scale.toPrecision(3)}` : "absolute"} — ${t.n} nodes`;
+      this.status.textContent = `diff (red grew, blue shrank) · ${m.sample_type} (${m.unit}) · base ${f(m.grand_base)}, new ${f(m.grand_new)}; ${t.normalize ? `base normalized ×${m.scale.toPrecision(3)}` : "absolute values"} · ${t.n} nodes`;
     } else {
-      this.status.textContent = `${m.sample_type} (${m.unit}) — total ${f(m.grand_total)} — zoomed root ${f(t.total[z])} (${pct(t.total[z], m.grand_total)}) — ${t.n} nodes`;
+      const name = VIEW_NAMES[m.kind] || m.kind;
+      const zoom = zoomed ? ` · zoomed frame ${f(t.total[z])} (${pct(t.total[z], m.grand_total)} of total)` : "";
+      this.status.textContent = `${name} · ${m.sample_type} (${m.unit}) · total ${f(m.grand_total)}${zoom} · ${t.n} nodes`;
     }
   }
 
@@ -713,7 +848,9 @@ class App {
     for (const i of order.slice(0, 200)) {
       const tr = el("tr", "plf-row");
       const name = p.strings[a.name[i]];
-      tr.append(el("td", "plf-fn", name));
+      const fn = el("td", "plf-fn", name);
+      fn.title = name; // the whole name, when the column elides it
+      tr.append(fn);
       if (diff) {
         const b = a.base_self[i] * k;
         const nv = a.new_self[i];
@@ -728,8 +865,11 @@ class App {
       tbody.append(tr);
     }
     tbl.append(thead, tbody);
-    const title = el("div", "plf-side-title", diff ? "self by function (base → new)" : "top functions (self)");
-    this.side.replaceChildren(title, tbl);
+    const title = el("summary", "plf-side-title", diff ? "self by function (base → new)" : "top functions by self (click: sandwich)");
+    if (!this.host.tableClick && !diff) title.textContent = "top functions by self (click: search)";
+    const wrap = el("div", "plf-table-wrap");
+    wrap.append(tbl);
+    this.side.replaceChildren(title, wrap);
   }
 
   searchExact(name) {
@@ -743,7 +883,7 @@ class App {
     if (shown) shown.remove();
     this.extra = null;
     this.view.root.style.display = "";
-    this.view.draw();
+    this.view.draw(); // and afterDraw names the view again
   }
 
   /** Sandwich: callers (flame orientation, function at the bottom) above callees. */
@@ -759,6 +899,7 @@ class App {
       if (onBack) onBack();
     });
     bar.append(back, el("span", "plf-sandwich-title", `sandwich of ${fn}`));
+    this.sandwichOf = fn;
     const up = new FlameView({ orientation: "flame", colorBy: this.view.opts.colorBy, onSelect: this.view.opts.onSelect });
     const down = new FlameView({ orientation: "icicle", colorBy: this.view.opts.colorBy, onSelect: this.view.opts.onSelect });
     up.root.classList.add("plf-callers");
@@ -766,6 +907,7 @@ class App {
     wrap.append(bar, el("div", "plf-part", "callers"), up.root, el("div", "plf-part", "callees"), down.root);
     this.main.append(wrap);
     this.extra = [up, down];
+    this.afterDraw();
     up.setTree(callers);
     down.setTree(callees);
   }
@@ -781,7 +923,8 @@ export function mountStatic(container, data) {
     if (e.key === "Escape" && document.activeElement !== app.view.canvas && e.target.tagName !== "INPUT") app.view.zoomOut();
   });
   window.__plfFirstPaint = performance.now();
-  window.__plfModule = { Tree, decodePayload, base64ToBytes }; // for tests and debugging
+  // for tests and debugging
+  window.__plfModule = { Tree, decodePayload, base64ToBytes, packageColour, selfColour, diffColour, labelColour, contrast, shortenLabel };
   return app;
 }
 
@@ -817,10 +960,25 @@ function widgetControls(model, diff) {
   };
   const controls = [];
   const types = model.get("sample_types") || [];
-  if (types.length > 1) controls.push(select(types, model.get("sample_type"), (v) => save("sample_type", v), "plf-sample-type"));
-  controls.push(select(["function", "line", "file", "address"], model.get("granularity"), (v) => save("granularity", v), "plf-granularity"));
+  if (types.length > 1) controls.push(field("sample type", select(types, model.get("sample_type"), (v) => save("sample_type", v), "plf-sample-type")));
+  controls.push(field("frames by", select(["function", "line", "file", "address"], model.get("granularity"), (v) => save("granularity", v), "plf-granularity")));
   if (!diff) {
-    controls.push(select(["flame", "inverted"], model.get("view") === "inverted" ? "inverted" : "flame", (v) => save("view", v), "plf-view-kind"));
+    const views = [["flame", "flame graph"], ["inverted", "inverted"], ["sandwich", "sandwich"]];
+    const view = choice(views, model.get("view") || "flame", (v) => {
+      if (v === "sandwich" && !model.get("sandwich_function")) {
+        const fn = model.get("focus");
+        if (!fn) {
+          view.value = model.get("view");
+          model.set("error", "sandwich: click a frame or a row of the table first");
+          model.save_changes();
+          return;
+        }
+        model.set("sandwich_function", fn);
+      }
+      save("view", v);
+    }, "plf-view-kind");
+    model.on("change:view", () => (view.value = model.get("view")));
+    controls.push(field("view", view));
     const choices = model.get("label_choices") || {};
     for (const key of Object.keys(choices)) {
       const current = (model.get("labels") || {})[key] || "";
@@ -830,12 +988,11 @@ function widgetControls(model, diff) {
         else delete labels[key];
         save("labels", labels);
       }, "plf-label");
-      s.options[0].textContent = `${key}: any`;
-      s.title = `label ${key}`;
-      controls.push(s);
+      s.options[0].textContent = "any";
+      controls.push(field(`label ${key}`, s));
     }
-    controls.push(textInput("focus regex", model.get("focus_regex"), (v) => save("focus_regex", v), "plf-focus"));
-    controls.push(textInput("ignore regex", model.get("ignore_regex"), (v) => save("ignore_regex", v), "plf-ignore"));
+    controls.push(field("keep stacks with", textInput("regex", model.get("focus_regex"), (v) => save("focus_regex", v), "plf-focus")));
+    controls.push(field("drop stacks with", textInput("regex", model.get("ignore_regex"), (v) => save("ignore_regex", v), "plf-ignore")));
   }
   return controls;
 }
@@ -864,6 +1021,11 @@ function render({ model, el: container }) {
       model.save_changes();
     },
     searched: (text) => save("search", text),
+    searchShares: (text, path) => {
+      const s = model.get("search_shares") || {};
+      const same = s.search === text && JSON.stringify(s.root || []) === JSON.stringify(path);
+      return same ? s : null;
+    },
   };
   if (!diff) {
     host.tableClick = (name) => {
@@ -897,6 +1059,7 @@ function render({ model, el: container }) {
   model.on("change:_callers", sandwich);
   model.on("change:_callees", sandwich);
   model.on("change:view", sandwich);
+  model.on("change:search_shares", () => app.renderSearchInfo());
   model.on("change:search", () => {
     const s = model.get("search") || "";
     if (s !== app.searchText) {
