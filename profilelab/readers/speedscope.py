@@ -118,6 +118,8 @@ def _profile(prof: Any, i: int, frames: NamedStacks, name: str) -> RawProfile:
         frame_file=frames.frame_file,
         frame_line=frames.frame_line,
         frame_column=frames.frame_column,
+        # no system name: names are shown as written (py-spy's "<module>")
+        frame_system_name=pa.nulls(len(frames.frame_name), pa.string()),
     )
     raw = build_raw(
         stacks,
