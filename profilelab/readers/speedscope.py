@@ -157,6 +157,8 @@ def _raw(parts: list[_Part], frames: NamedStacks, name: str) -> RawProfile:
         frame_file=frames.frame_file,
         frame_line=frames.frame_line,
         frame_column=frames.frame_column,
+        # no system name: names are shown as written (py-spy's "<module>")
+        frame_system_name=pa.nulls(len(frames.frame_name), pa.string()),
     )
     sample_stack = np.concatenate(
         [p.sample_stack + base for p, base in zip(parts, stack_base, strict=True)]
