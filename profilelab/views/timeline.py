@@ -30,6 +30,7 @@ from profilelab.core.selection import Selection as CoreSelection
 from profilelab.errors import QueryError
 from profilelab.model.names import frame_function_names
 from profilelab.model.profile import Profile
+from profilelab.views.encode import encode
 
 #: Thread labels of the readers, in order of preference: JFR, trace events / cpuprofile,
 #: pprof-style captures (async-profiler, Go labels).
@@ -317,3 +318,45 @@ def _empty_chart(lane: str, lo: int, hi: int) -> FlameChart:
         lane, lo, hi, [], empty_i.astype(np.int32), empty_i, empty_i, empty_i.astype(np.int32),
         empty_i, empty_i, 0,
     )  # fmt: skip
+
+
+# ---- payloads for the browser (profilelab.views.encode's layout) ---------------------------
+def encode_density(d: Density) -> bytes:
+    """The density as a payload: lane names as strings, values and counts lane-major
+    (float64, exact to 2**53); times relative to ``start_ns`` so they stay exact in JS."""
+    meta = {
+        "kind": "density",
+        "sample_type": d.sample_type,
+        "unit": d.unit,
+        "lane_key": d.lane_key or "",
+        "lanes": len(d.lanes),
+        "bins": int(d.values.shape[1]) if d.values.ndim == 2 else 0,
+        "bin_ns": d.bin_ns,
+        "span_ns": d.end_ns - d.start_ns,
+        "start_iso": _iso(d.start_ns),
+    }
+    arrays: dict[str, np.ndarray] = {
+        "values": d.values.astype(np.float64).ravel(),
+        "counts": d.counts.astype(np.float64).ravel(),
+    }
+    return encode(meta, arrays, d.lanes)
+
+
+def encode_chart(c: FlameChart, origin_ns: int) -> bytes:
+    """The flame chart as a payload, times relative to ``origin_ns`` (the density's start)."""
+    meta = {"kind": "chart", "lane": c.lane, "dropped": c.dropped}
+    arrays: dict[str, np.ndarray] = {
+        "depth": c.depth.astype(np.int32),
+        "name": c.name.astype(np.uint32),
+        "start": (c.rect_start - origin_ns).astype(np.float64),
+        "end": (c.rect_end - origin_ns).astype(np.float64),
+        "value": c.value.astype(np.float64),
+        "samples": c.samples.astype(np.float64),
+    }
+    return encode(meta, arrays, c.names)
+
+
+def _iso(ns: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="milliseconds")

@@ -17,6 +17,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from profilelab.core.selection import Selection as CoreSelection
 from profilelab.errors import ProfileLabError
 from profilelab.model.profile import Profile
 from profilelab.render.flame_html import STATIC, diff_html, flame_html, write
@@ -103,6 +104,9 @@ class FlameGraph(_FlameBase):
     #: exact search shares for ``search`` at ``root``: {search, root, zoom, total} (the
     #: browser's own figures miss frames folded into "other" and, zoomed, the rest)
     search_shares = traitlets.Dict().tag(sync=True)
+    #: time range ``[start_ns, end_ns)`` of the samples shown (``[]``: all); a linked
+    #: :class:`~profilelab.widgets.timeline.Timeline` sets it when brushed
+    range_ns = traitlets.List(traitlets.Int()).tag(sync=True)
 
     def __init__(
         self,
@@ -139,7 +143,9 @@ class FlameGraph(_FlameBase):
 
         def action() -> None:
             base = self._indexes.get(self.sample_type)
-            if base is None:
+            if len(self.range_ns) == 2:
+                base = self._in_range(*self.range_ns)
+            elif base is None:
                 base = Selection(self._profile, self.sample_type)
                 self._indexes[self.sample_type] = base
             self._selection = base.with_filters(
@@ -152,6 +158,11 @@ class FlameGraph(_FlameBase):
                 self._send_sandwich()
 
         self._run(action)
+
+    def _in_range(self, start_ns: int, end_ns: int) -> Selection:
+        """The samples in ``[start_ns, end_ns)`` through the query core's time range."""
+        core = CoreSelection(sample_index=self.sample_type, start_ns=start_ns, end_ns=end_ns)
+        return Selection(self._profile, selection=core)
 
     def _send_tree(self) -> None:
         inverted = self.view == "inverted"
@@ -179,7 +190,7 @@ class FlameGraph(_FlameBase):
         self._callees = encode_tree(sw.callees)
 
     # ---- observers --------------------------------------------------------------------------
-    @traitlets.observe("sample_type", "labels", "focus_regex", "ignore_regex")
+    @traitlets.observe("sample_type", "labels", "focus_regex", "ignore_regex", "range_ns")
     def _on_filters(self, change: dict[str, Any]) -> None:
         if not self._ready:
             return
