@@ -166,7 +166,8 @@ def density(
     first, last = samples.select(t.min().alias("lo"), t.max().alias("hi")).row(0)
     lo = start_ns if start_ns is not None else int(first or 0)
     hi = end_ns if end_ns is not None else int(last or lo) + 1
-    bin_ns = max(1, -(-(hi - lo) // bins))  # ceiling: the last sample falls in the last bin
+    bins = max(1, min(bins, hi - lo))  # a span of a few ns has at most one bin per ns
+    bin_ns = -(-(hi - lo) // bins)  # ceiling: the last sample falls in the last bin
     ranked = _rank_lanes(samples, max_lanes)
     binned = (
         samples.join(ranked, on="lane", how="left")

@@ -1,6 +1,6 @@
 // profilelab timeline: sample density per lane over time, a brush, one lane's flame chart.
 //
-// Appended to flame.js by profilelab/widgets/timeline.py (decodePayload, formatValue come
+// Appended to flame.js by profilelab/widgets/timeline.py (decodePayload, formatValue, el come
 // from there). Times are nanoseconds relative to the density's start. Lane and function
 // names are untrusted: only drawn with fillText or assigned with textContent.
 
@@ -29,13 +29,6 @@ function hue(text) {
   let h = 0;
   for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) >>> 0;
   return h;
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
 }
 
 class TimelineApp {
