@@ -17,7 +17,6 @@ from typing import Any
 import anywidget
 import traitlets
 
-from profilelab.core.selection import Selection as CoreSelection
 from profilelab.errors import ProfileLabError
 from profilelab.model.profile import Profile
 from profilelab.render.flame_html import STATIC, diff_html, flame_html, write
@@ -143,13 +142,15 @@ class FlameGraph(_FlameBase):
 
         def action() -> None:
             base = self._indexes.get(self.sample_type)
-            if len(self.range_ns) == 2:
-                base = self._in_range(*self.range_ns)
-            elif base is None:
+            if base is None:
                 base = Selection(self._profile, self.sample_type)
                 self._indexes[self.sample_type] = base
+            rng = self.range_ns
             self._selection = base.with_filters(
-                labels=dict(self.labels), focus=self.focus_regex, ignore=self.ignore_regex
+                labels=dict(self.labels),
+                focus=self.focus_regex,
+                ignore=self.ignore_regex,
+                time_range=(rng[0], rng[1]) if len(rng) == 2 else None,
             )
             self._current = None
             self._send_tree()
@@ -158,11 +159,6 @@ class FlameGraph(_FlameBase):
                 self._send_sandwich()
 
         self._run(action)
-
-    def _in_range(self, start_ns: int, end_ns: int) -> Selection:
-        """The samples in ``[start_ns, end_ns)`` through the query core's time range."""
-        core = CoreSelection(sample_index=self.sample_type, start_ns=start_ns, end_ns=end_ns)
-        return Selection(self._profile, selection=core)
 
     def _send_tree(self) -> None:
         inverted = self.view == "inverted"
