@@ -12,6 +12,7 @@ const TL_FONT = "12px ui-sans-serif, system-ui, -apple-system, 'Segoe UI', sans-
 const TL_STEPS = [1, 2, 5];
 
 export function formatDuration(ns) {
+  if (ns === 0) return "0";
   const a = Math.abs(ns);
   const scales = [[3600e9, "h"], [60e9, "min"], [1e9, "s"], [1e6, "ms"], [1e3, "µs"], [1, "ns"]];
   for (const [f, u] of scales) if (a >= f || f === 1) return `${+(ns / f).toPrecision(3)} ${u}`;
