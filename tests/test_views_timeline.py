@@ -99,3 +99,25 @@ def test_no_timestamps_says_so() -> None:
 
 def test_lane_keys_put_threads_first() -> None:
     assert tl.lane_keys(timed_profile())[0] == "thread.name"
+
+
+def _lane_totals_match(profile: object, key: str, sample_type: str | None = None) -> None:
+    d = tl.density(profile, sample_type=sample_type, bins=50)  # type: ignore[arg-type]
+    assert d.lane_key == key
+    ids = profile.profiles.filter(pl.col("sample_type") == d.sample_type)["profile_id"]  # type: ignore[attr-defined]
+    samples = profile.samples.filter(pl.col("profile_id").is_in(ids.implode()))  # type: ignore[attr-defined]
+    text = pl.coalesce(pl.col("str"), pl.col("num").cast(pl.Utf8))
+    lanes = profile.labels.filter(pl.col("key") == key).select("label_set_id", text.alias("lane"))  # type: ignore[attr-defined]
+    expected = samples.join(lanes, on="label_set_id").group_by("lane").agg(pl.col("value").sum())
+    got = dict(zip(d.lanes, d.values.sum(axis=1).tolist(), strict=True))
+    assert got == dict(expected.iter_rows())
+
+
+def test_real_recordings_lanes_by_their_thread_labels() -> None:
+    import profilelab
+    from tests.conftest import ROOT
+
+    jfr = profilelab.load(profilelab.datasets.path("java-service") / "window-00.jfr")
+    _lane_totals_match(jfr, "thread.name", "cpu")
+    pyspy = profilelab.load(ROOT / "tests/data/python/prog.chrometrace.json")
+    _lane_totals_match(pyspy, "tid")
