@@ -121,3 +121,11 @@ def test_real_recordings_lanes_by_their_thread_labels() -> None:
     _lane_totals_match(jfr, "thread.name", "cpu")
     pyspy = profilelab.load(ROOT / "tests/data/python/prog.chrometrace.json")
     _lane_totals_match(pyspy, "tid")
+
+
+def test_flame_chart_of_too_many_samples_asks_for_a_shorter_range() -> None:
+    p = timed_profile(repeat=3)
+    chart = tl.flame_chart(p, "main", max_samples=5)
+    assert chart.too_many and chart.sample_count == 12 and len(chart.depth) == 0
+    short = tl.flame_chart(p, "main", max_samples=5, start_ns=T0, end_ns=T0 + 8 * STEP)
+    assert not short.too_many and short.sample_count == 4 and len(short.depth) > 0

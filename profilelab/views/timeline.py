@@ -81,6 +81,9 @@ class FlameChart:
     samples: np.ndarray
     #: how many rectangles were too narrow to draw and left out
     dropped: int
+    #: the lane's samples in the range; over ``max_samples`` no rectangles are made
+    sample_count: int = 0
+    too_many: bool = False
 
 
 def lane_keys(profile: Profile) -> list[str]:
@@ -218,21 +221,25 @@ def flame_chart(
     end_ns: int | None = None,
     width_px: int = 1200,
     max_rects: int = 50_000,
+    max_samples: int = 10_000,
 ) -> FlameChart:
     """One lane's stacks in time order, merged into rectangles (see the module docstring).
 
     A sample lasts until the lane's next sample; the last one as long as the median gap.
     Rectangles narrower than half a pixel of ``width_px`` over the range are left out, and
-    at most ``max_rects`` (the widest) are kept; ``dropped`` counts the others."""
+    at most ``max_rects`` (the widest) are kept; ``dropped`` counts the others. A lane with
+    more than ``max_samples`` samples in the range gets no rectangles (``too_many``): one
+    sample is then less than a pixel wide, so a shorter range is the useful view."""
     key = default_lane_key(profile) if lane_key == "" else lane_key
     samples, _ = timed_samples(profile, sample_type, key, start_ns, end_ns)
     if lane != OTHER_LANES:
         samples = samples.filter(pl.col("lane") == lane)
     samples = samples.sort("time_ns", maintain_order=True)
     times = samples.get_column("time_ns").to_numpy()
-    if len(times) == 0:
-        lo = start_ns or 0
-        return _empty_chart(lane, lo, end_ns if end_ns is not None else lo + 1)
+    if len(times) == 0 or len(times) > max_samples:
+        lo = start_ns if start_ns is not None else int(times[0]) if len(times) else 0
+        hi = end_ns if end_ns is not None else int(times[-1]) + 1 if len(times) else lo + 1
+        return _empty_chart(lane, lo, hi, len(times), len(times) > max_samples)
     ends = _sample_ends(times)
     lo = start_ns if start_ns is not None else int(times[0])
     hi = end_ns if end_ns is not None else int(ends[-1])
@@ -254,6 +261,7 @@ def flame_chart(
         value=kept.get_column("value").to_numpy(),
         samples=kept.get_column("samples").to_numpy(),
         dropped=rects.height - kept.height,
+        sample_count=len(times),
     )
 
 
@@ -313,11 +321,11 @@ def _merge_cells(cells: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _empty_chart(lane: str, lo: int, hi: int) -> FlameChart:
+def _empty_chart(lane: str, lo: int, hi: int, count: int, too_many: bool) -> FlameChart:
     empty_i = np.zeros(0, dtype=np.int64)
     return FlameChart(
         lane, lo, hi, [], empty_i.astype(np.int32), empty_i, empty_i, empty_i.astype(np.int32),
-        empty_i, empty_i, 0,
+        empty_i, empty_i, 0, count, too_many,
     )  # fmt: skip
 
 
@@ -345,7 +353,13 @@ def encode_density(d: Density) -> bytes:
 
 def encode_chart(c: FlameChart, origin_ns: int) -> bytes:
     """The flame chart as a payload, times relative to ``origin_ns`` (the density's start)."""
-    meta = {"kind": "chart", "lane": c.lane, "dropped": c.dropped}
+    meta = {
+        "kind": "chart",
+        "lane": c.lane,
+        "dropped": c.dropped,
+        "sample_count": c.sample_count,
+        "too_many": c.too_many,
+    }
     arrays: dict[str, np.ndarray] = {
         "depth": c.depth.astype(np.int32),
         "name": c.name.astype(np.uint32),

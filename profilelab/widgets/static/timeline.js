@@ -214,7 +214,9 @@ class TimelineApp {
     let rows = 0;
     for (let i = 0; i < n; i++) rows = Math.max(rows, arrays.depth[i] + 1);
     const dropped = meta.dropped ? `, ${meta.dropped} rectangles too narrow to draw` : "";
-    this.chartTitle.textContent = `${meta.lane}: stacks in time order (${n} rectangles${dropped})`;
+    this.chartTitle.textContent = meta.too_many
+      ? `${meta.lane}: ${meta.sample_count} samples in this range, too many to draw one by one: brush a shorter range`
+      : `${meta.lane}: stacks in time order (${n} rectangles${dropped})`;
     const { ctx, w, colours } = this.prepare(this.chartCanvas, Math.max(rows, 1) * TL_ROW);
     const [lo, hi] = this.brush.length === 2 ? this.brush : [0, this.span()];
     const scale = w / Math.max(hi - lo, 1);
