@@ -297,27 +297,39 @@ def _cells(profile: Profile, samples: pl.DataFrame) -> tuple[pl.DataFrame, list[
 
 def _merge_cells(cells: pl.DataFrame) -> pl.DataFrame:
     """Merge a cell into the previous sample's rectangle at its depth when the previous
-    sample has the same names at every depth down to this one."""
+    sample has the same names at every depth down to this one. ``cells`` is sorted by
+    (sample, depth); the rectangles are runs in (depth, sample) order, summed with numpy."""
     prev = cells.select(
         (pl.col("sample") + 1).alias("sample"), "depth", pl.col("name").alias("prev_name")
     )
-    marked = cells.join(prev, on=["sample", "depth"], how="left").with_columns(
-        (pl.col("prev_name") != pl.col("name"))
-        .fill_null(True)
-        .cum_max()
-        .over("sample", order_by="depth")
-        .alias("starts")
+    differs = (
+        cells.join(prev, on=["sample", "depth"], how="left", maintain_order="left")
+        .select((pl.col("prev_name") != pl.col("name")).fill_null(True))
+        .to_series()
+        .to_numpy()
+        .astype(np.int64)
     )
-    grouped = marked.sort("depth", "sample").with_columns(
-        pl.col("starts").cast(pl.Int64).cum_sum().alias("rect")
-    )
-    return grouped.group_by("rect").agg(
-        pl.col("depth").first(),
-        pl.col("name").first(),
-        pl.col("time_ns").min().alias("start_ns"),
-        pl.col("end_ns").max(),
-        pl.col("value").sum(),
-        pl.len().alias("samples"),
+    sample = cells.get_column("sample").to_numpy()
+    # a difference at a depth starts new rectangles at every deeper depth of that sample
+    running = np.cumsum(differs)
+    first = np.flatnonzero(np.r_[True, sample[1:] != sample[:-1]])
+    before = np.repeat(running[first] - differs[first], np.diff(np.r_[first, len(sample)]))
+    starts = (running - before) > 0
+    order = np.lexsort((sample, cells.get_column("depth").to_numpy()))
+    at = np.flatnonzero(starts[order])
+    last = np.r_[at[1:], len(order)] - 1
+    pick = order[at]
+    return pl.DataFrame(
+        {
+            "depth": cells.get_column("depth").to_numpy()[pick],
+            "name": cells.get_column("name").to_numpy()[pick],
+            "start_ns": cells.get_column("time_ns").to_numpy()[pick],
+            "end_ns": cells.get_column("end_ns").to_numpy()[order[last]],
+            "value": np.add.reduceat(cells.get_column("value").to_numpy()[order], at)
+            if len(at)
+            else np.zeros(0, dtype=np.int64),
+            "samples": np.diff(np.r_[at, len(order)]),
+        }
     )
 
 
