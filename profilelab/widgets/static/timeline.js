@@ -108,7 +108,7 @@ class TimelineApp {
     this.brush = brush.length === 2 ? brush : [];
     this.rangeText.textContent = this.brush.length
       ? `range ${formatDuration(this.brush[0])} to ${formatDuration(this.brush[1])} (${formatDuration(this.brush[1] - this.brush[0])})`
-      : "whole profile";
+      : "drag across the lanes to choose a range";
     this.clear.disabled = !this.brush.length;
     this.draw();
   }
