@@ -78,8 +78,8 @@ def html_outputs(nb: object) -> list[str]:
     ]
 
 
-#: A table cell showing a bare nanosecond count or a share as a fraction (0.96).
-RAW_NUMBER = re.compile(r"<td[^>]*>(\d{7,}|0\.\d{3,})</td>")
+#: A table cell showing a bare nanosecond count or an unformatted float (0.9630769).
+RAW_NUMBER = re.compile(r"<td[^>]*>(\d{7,}|0\.\d{4,})</td>")
 #: What a playbook's table shows somewhere when it carries units (time, bytes or shares).
 UNIT_TEXT = re.compile(r"<td[^>]*>-?[\d.,]+ ?(ns|µs|ms|s|B|KiB|MiB|GiB|%|pp)(/h)?</td>")
 
