@@ -10,6 +10,7 @@ from profilelab.errors import ProfileLabError
 from profilelab.model import builder, schema
 from profilelab.model.profile import Profile
 from profilelab.readers import Source, read
+from profilelab.readers._overflow import check_merged_sums
 
 
 def load(
@@ -30,6 +31,8 @@ def load(
             raws.extend(read(src, name if len(sources) == 1 else None))
         except ProfileLabError:
             raise
+    if len(sources) > 1:
+        check_merged_sums(raws)
     profile = builder.build(raws)
     if labels:
         profile = add_profile_labels(profile, labels)

@@ -73,7 +73,9 @@ def lab_command(
             "`pip install -e '.[lab]'` (or run `bash dev/lab`, which does it for you)"
         )
     root = notebooks.parent
-    cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root}"]
+    # `python -m jupyterlab`, not `jupyter lab`: the latter runs the first jupyter-lab on
+    # PATH, which need not be this interpreter's (a venv's lab started the machine's one).
+    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}"]
     if port is not None:
         cmd.append(f"--port={port}")
     if no_browser:

@@ -46,7 +46,7 @@ def test_flame_command_options(tmp_path: Path) -> None:
     args = ["flame", str(src), "-o", str(out), "--inverted", "--sample-type", "samples"]
     assert main([*args, "--granularity", "file"]) == 0
     meta, arrays, _ = embedded_tree(out.read_text())
-    assert meta["kind"] == "inverted" and meta["granularity"] == "file"
+    assert meta["kind"] == "inverted" and meta["granularity"] == "files"
     assert arrays["total"][0] == len(SMALL)
 
 
@@ -74,9 +74,12 @@ def test_diff_command_two_files_and_label_selections(tmp_path: Path) -> None:
     ("argv", "message"),
     [
         (["flame", "{missing}", "-o", "{out}"], "no such file"),
-        (["flame", "{src}", "-o", "{out}", "--focus", "("], "invalid regular expression"),
+        (["flame", "{src}", "-o", "{out}", "--focus", "("], "parsing focus regexp"),
         (["flame", "{src}", "-o", "{out}", "--label", "novalue"], "is not KEY=VALUE"),
-        (["flame", "{src}", "-o", "{out}", "--sample-type", "wall"], "no sample type 'wall'"),
+        (
+            ["flame", "{src}", "-o", "{out}", "--sample-type", "wall"],
+            "sample_index 'wall' must be one of",
+        ),
         (["flame", "{src}", "-o", "{tmp}/no/dir/x.html"], "cannot write"),
         (["diff", "{src}", "-o", "{out}"], "diff needs NEW"),
         (["flame", "{garbage}", "-o", "{out}"], "garbage"),

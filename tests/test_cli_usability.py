@@ -40,7 +40,12 @@ def test_unrelated_command_gets_no_suggestion(capsys: pytest.CaptureFixture[str]
         ),
         (
             ["query", "cpu", "--store", "s", "--form=-1h"],
-            "profilelab query: error: unrecognized arguments: --form=-1h (did you mean '--from'?)",
+            "profilelab query: error: unrecognized arguments: --form=-1h"
+            " (did you mean '--format' or '--from'?)",
+        ),
+        (
+            ["query", "cpu", "--store", "s", "--frm=-1h"],
+            "profilelab query: error: unrecognized arguments: --frm=-1h (did you mean '--from'?)",
         ),
     ],
 )

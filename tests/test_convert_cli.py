@@ -102,7 +102,7 @@ def test_diff_base_option(corpus: Path, tmp_path: Path) -> None:
     [
         (["OUT.unknown"], "cannot tell the output format from"),
         (["OUT.pb.gz", "--to", "nope"], "unknown output format 'nope'"),
-        (["OUT.pb.gz", "--sample-index", "wall"], "sample type 'wall' not found"),
+        (["OUT.pb.gz", "--sample-index", "wall"], "sample_index 'wall' must be one of"),
         (["OUT.folded", "--diff-base", "IN"], "--diff-base writes pprof only"),
         (["missing/dir/OUT.pb.gz"], "does not exist"),
     ],

@@ -7,7 +7,8 @@ the shipped datasets (``datasets/``) and test corpus (``tests/data/corpus``); se
 ``sh`` or ``console`` block is a command: ``profilelab ...`` runs in-process (globs expanded
 as a shell would) and must exit 0, or 3 where the line's comment promises "exit status 3";
 the long-running ones (``lab``, ``serve``, ``scrape``) and the scripts (``bash dev/...``,
-``python datasets/generators/...``) are parsed and checked for existence, not started.
+``python datasets/generators/...``) are parsed and checked for existence, and a
+``python -c`` client is compiled, not started.
 ``console`` lines that start with ``$`` are followed by their exact output, which must match.
 """
 
@@ -37,6 +38,8 @@ SHIPPED = ROOT / "tests" / "data" / "corpus"
 PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in DOCS.glob("*.md"))]
 _BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 SHELL = {"bash", "sh", "console"}
+#: Pages whose examples take more than a few seconds (a Spark session, a whole report).
+SLOW_PAGES = {"docs/store.md", "docs/notebooks.md", "docs/analysis.md"}
 HAVE_SPARK = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
 #: Commands that serve until stopped: parsed (their flags must be valid), not started.
 SERVERS = {"lab", "serve", "scrape"}
@@ -81,6 +84,8 @@ def sandbox(root: Path) -> None:
     for path in heaps:
         put(path.name, path)
     put("legacy.heap", SHIPPED / "google-pprof/profile/testdata/gobench.heap")
+    perf = SHIPPED / "jlfwong-speedscope/sample/profiles/linux-perf"
+    put("perf.txt", perf / "simple-with-pid.linux-perf.txt")  # `perf script` output
     order = DATASETS / "order-service"
     for version, dirs in (("v2.3.5", ("v1", "v235")), ("v2.3.6", ("v2", "v236"))):
         for path in sorted((order / version).rglob("*.pb.gz")):
@@ -118,6 +123,9 @@ def run_command(line: str, where: str) -> str:
     code = line.split(" | ")[0].split(" > ")[0]  # a pipe's first command, without redirection
     words = shlex.split(code, comments=True)
     quoted = {w for q in "'\"" for w in re.findall(f"{q}([^{q}]*){q}", code)}
+    if words[:2] == ["python", "-c"]:  # a client program talking to a server: compiled only
+        compile(words[2], where, "exec")
+        return ""
     if words[0] == "bash" or words[0] == "python":
         assert (ROOT / words[1]).is_file(), f"{where}: no script {words[1]}"
         return ""
@@ -147,7 +155,10 @@ def at_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
         yield tmp_path
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize(
+    "page",
+    [pytest.param(p, marks=pytest.mark.slow) if p in SLOW_PAGES else p for p in PAGES],
+)
 def test_every_block_runs(page: str, at_sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
     namespace: dict[str, object] = {"__name__": "__docs__"}
     found = blocks(page)

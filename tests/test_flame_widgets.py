@@ -51,7 +51,7 @@ def test_filters_views_and_errors() -> None:
     assert decode(w._tree)[1]["total"][0] == 10
     w.labels = {}
     w.focus_regex = "(("
-    assert "invalid regular expression" in w.error
+    assert "parsing focus regexp" in w.error
     w.focus_regex = "gc"
     assert w.error == "" and decode(w._tree)[1]["total"][0] == 40
     w.focus_regex = ""

@@ -85,8 +85,9 @@ SEEDS = [
 
 
 @st.composite
-def damaged(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(SEEDS)))
+def damaged(draw: st.DrawFn, seeds: list[bytes] = SEEDS) -> bytes:
+    """One of ``seeds`` truncated, with bits flipped, bytes inserted or deleted."""
+    data = bytearray(draw(st.sampled_from(seeds)))
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["truncate", "flip", "insert", "delete"]))
         pos = draw(st.integers(0, max(len(data) - 1, 0)))

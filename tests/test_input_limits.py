@@ -17,6 +17,7 @@ import profilelab
 from profilelab.errors import ConfigError, FormatError, TooLargeError
 from profilelab.readers import _input, known_head, limits
 from profilelab.readers._input import inflate_bounded, read_bytes
+from profilelab.readers.traces import read_traces
 from tests.test_pprof_malformed import PPROF_HEAD, gzip_of_zeros
 
 
@@ -73,6 +74,11 @@ def test_zero_bomb_is_refused_on_its_first_bytes(impl: str) -> None:
     )
 
 
+def test_trace_bomb_is_refused_on_its_first_bytes(impl: str) -> None:
+    with pytest.raises(FormatError, match=r"^t\.gz: unrecognized format inside gzip"):
+        read_traces(gzip_of_zeros(512), name="t.gz")
+
+
 def test_bomb_with_a_valid_head_stops_at_the_ratio(impl: str) -> None:
     bomb = gzip_of_zeros(200, PPROF_HEAD)  # 200 MiB from 200 KB: past 100:1 once over 64 MiB
     with pytest.raises(TooLargeError, match=r"^b\.gz: gzip data inflates more than 100 times"):
@@ -122,3 +128,18 @@ def test_plain_files_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         read_bytes(fh)
     monkeypatch.setenv("PROFILELAB_MAX_INPUT_BYTES", "12000")
     assert profilelab.load(path).samples.height > 0  # no longer refused
+
+
+def test_ingest_refuses_special_files_and_keeps_the_rest(tmp_path: Path) -> None:
+    good = tmp_path / "good.folded"
+    good.write_bytes(b"main;work 3\n")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.pb.gz"
+    zero.symlink_to("/dev/zero")
+    store = profilelab.open_store(tmp_path / "store")
+    report = store.ingest([good, fifo, zero], jobs=1)  # a FIFO blocked the batch forever
+    assert report.stored == 1
+    reasons = dict(report.failed)
+    assert reasons[str(fifo)].startswith("not a regular file (a FIFO)")
+    assert reasons[str(zero)].startswith("not a regular file (a character device)")

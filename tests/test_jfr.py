@@ -26,13 +26,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import profilelab
 from profilelab.errors import FormatError
 from profilelab.model import builder
 from profilelab.model.profile import Profile
+from profilelab.readers import _jfr_events, jfr
 from profilelab.readers import _jfr_format as fmt
-from profilelab.readers import jfr
 from profilelab.readers._input import open_input
 
 DATA = Path(__file__).parent / "data" / "jfr"
@@ -326,16 +328,41 @@ def test_native_scan_equals_reference_on_heavy_jfr() -> None:
     _assert_scans_equal(HEAVY.read_bytes())
 
 
-def test_native_scan_equals_reference_on_damaged_bytes() -> None:
-    """Random byte changes past the header: the same records, or the same error and offset."""
-    data = HEAVY.read_bytes()
-    rng = np.random.default_rng(7)
-    meta_at = int.from_bytes(data[24:32], "big")
-    for _ in range(6):
-        damaged = bytearray(data)
-        for pos in rng.integers(68, meta_at, size=3):
-            damaged[int(pos)] = int(rng.integers(0, 256))
-        _assert_scans_equal(bytes(damaged))
+_HEAVY_EVENTS_END = int.from_bytes(HEAVY.read_bytes()[24:32], "big")  # the metadata offset
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(68, _HEAVY_EVENTS_END - 1), st.integers(0, 255)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_native_scan_equals_reference_on_damaged_bytes(changes: list[tuple[int, int]]) -> None:
+    """Byte changes in the events and pools: the same records, or the same error and offset."""
+    damaged = bytearray(HEAVY.read_bytes())
+    for pos, byte in changes:
+        damaged[pos] = byte
+    _assert_scans_equal(bytes(damaged))
+
+
+def test_string_constants_that_refer_to_themselves_resolve_to_null() -> None:
+    """A java.lang.String constant whose value is a reference to itself (a cycle) is null."""
+    meta = fmt.Metadata(
+        {20: fmt.ClassDef(20, "java.lang.String")}, {"java.lang.String": fmt.ClassDef(20, "")}
+    )
+    meta.by_name = {c.name: c for c in meta.classes.values()}
+    records = np.zeros((2, fmt.RECORD_WIDTH), dtype=np.int64)
+    records[:, :3] = [[fmt.KIND_CONSTANT, 20, 5], [fmt.KIND_CONSTANT, 20, 6]]
+    records[0, 3] = -5 - 2  # key 5 refers to key 5
+    records[1, 3] = 1  # key 6 is the string "x"
+    scan = fmt.Scan(records, np.zeros((0, fmt.ITEM_SLOTS), dtype=np.int64), ["", "x"])
+    pools = _jfr_events._Pools(scan, meta, "cyc.jfr", "chunk")
+    refs = np.array([-5 - 2, -6 - 2, 1, -1], dtype=np.int64)
+    assert pools.take_text(pools.text(refs, "a name")).to_pylist() == [None, "x", "x", None]
+    with pytest.raises(FormatError, match=r"refers to java\.lang\.String 7, which no constant"):
+        pools.text(np.array([-7 - 2]), "a name")
 
 
 def test_damaged_recordings_load_or_fail_cleanly() -> None:
@@ -355,3 +382,52 @@ def test_sniffed_by_magic_not_name(tmp_path: Path) -> None:
     path = tmp_path / "recording.bin"
     path.write_bytes(gzip.compress(HEAVY.read_bytes()))
     assert profilelab.load(path).profiles["format"].unique().to_list() == ["jfr"]
+
+
+def test_several_chunks_load_as_one_recording() -> None:
+    """Chunks are independent (their own metadata and pools): two copies, twice the samples."""
+    one = profilelab.load(HEAVY)
+    two = profilelab.load(HEAVY.read_bytes() * 2, name="two.jfr")
+    two.check()
+    assert two.samples.height == 2 * one.samples.height
+    assert two.stacks.height == one.stacks.height  # equal stacks of both chunks are one stack
+    assert select(two, "cpu").top()["name"].to_list() == select(one, "cpu").top()["name"].to_list()
+
+
+def test_async_profiler_span_ids_become_the_span_column() -> None:
+    labels = jfr._combo_labels(
+        {"thread.name": "main", "thread.id": 7, "thread.state": None, "context": 3, "span": -2},
+        {3: [("endpoint", "/checkout")]},
+    )
+    assert labels == [
+        ("thread.name", "main"),
+        ("thread.id", "7"),
+        ("endpoint", "/checkout"),
+        ("span_id", "fffffffffffffffe"),
+    ]
+
+
+def test_pprof_reports_pick_one_kind_of_event() -> None:
+    """A recording with CPU and allocation samples: top reports the CPU samples by default,
+    the allocations when asked by name, as pprof does for a profile's sample types."""
+    rec = profilelab.load(HEAVY)
+    assert rec.top().equals(select(rec, "cpu").top())
+    alloc = rec.top(sample_index="alloc_sample_bytes")
+    assert alloc.equals(select(rec, "alloc_sample_bytes").top(sample_index="alloc_sample_bytes"))
+    assert alloc["flat"].sum() == 878273840
+    with pytest.raises(
+        profilelab.errors.QueryError, match="one of: 0=cpu, 1=alloc_sample_objects, "
+    ):
+        rec.top(sample_index="nope")
+
+
+def test_inputs_of_different_types_still_do_not_merge(corpus: Path) -> None:
+    """Two files are two inputs: pprof refuses to merge different sample types, so do we."""
+    folder = corpus / PYROSCOPE
+    cpu = (
+        folder
+        / "dump1.jfr.gz.process_cpu_cpu_nanoseconds_cpu_nanoseconds.17241709254077376921.pb.gz"
+    )
+    live = folder / "dump2.jfr.gz.memory_live_count_objects_count.17241709254077376921.pb.gz"
+    with pytest.raises(profilelab.errors.QueryError, match="incompatible sample types"):
+        profilelab.load([cpu, live]).top()

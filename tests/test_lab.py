@@ -34,7 +34,7 @@ def test_a_directory_without_notebooks_is_a_clear_error(tmp_path: Path) -> None:
 def test_print_command_passes_port_no_browser_and_extra_arguments(capsys) -> None:
     assert main(["lab", "--print-command", "--no-browser", "--port", "8899", "--", "--x=1"]) == 0
     cmd = shlex.split(capsys.readouterr().out)
-    assert cmd[:4] == [sys.executable, "-m", "jupyter", "lab"]
+    assert cmd[:3] == [sys.executable, "-m", "jupyterlab"]  # this Python's lab, not PATH's
     assert f"--ServerApp.root_dir={ROOT}" in cmd
     assert "--port=8899" in cmd and "--no-browser" in cmd and "--x=1" in cmd
     assert cmd[-1] == str(NOTEBOOKS / "00-start-here.ipynb")  # the file JupyterLab opens

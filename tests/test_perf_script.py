@@ -178,6 +178,29 @@ def test_inlined_frames_unknown_symbols_and_the_last_record() -> None:
     assert sorted(profile.samples["time_ns"].to_list()) == [100_000_000_500, 100_500_000_000]
 
 
+INLINED = """\
+prog 10/11 [003] 100.0: 5 cycles:
+\t    1001 leaf (/bin/prog)
+\t    2002 deepest (/bin/prog) (inlined)
+\t    2002 inner (/bin/prog) (inlined)
+\t    2002 outer+0x10 (/bin/prog)
+\t    4004 main (/bin/prog)
+
+"""
+
+
+def test_lines_perf_marks_inlined_join_their_caller() -> None:
+    profile = profilelab.load(INLINED.encode())
+    profile.check()
+    at_caller = profile.frames.filter(pl.col("address") == 0x2002)  # one location, 3 lines
+    assert sorted(at_caller["function"].to_list()) == ["deepest", "inner", "outer"]
+    inlined = at_caller.filter(pl.col("inlined"))["function"]
+    assert sorted(inlined.to_list()) == ["deepest", "inner"]
+    out = io.BytesIO()
+    write(profile, out, root="comm", annotate={"inline"})
+    assert out.getvalue().decode() == "prog;main;outer;inner_[i];deepest_[i];leaf 5\n"
+
+
 def test_convert_cli_writes_stackcollapse_folded(corpus: Path, tmp_path: Path) -> None:
     path = corpus / FLAMEGRAPH / "perf-funcab-pid-01.txt"
     out = tmp_path / "out.folded"

@@ -260,6 +260,23 @@ def test_docs_python_examples_run(have_datasets: None, capsys: pytest.CaptureFix
     from tests.test_docs_examples import blocks
 
     namespace: dict[str, object] = {"__name__": "__docs__"}
-    for body in blocks("notebooks.md", "python"):
-        exec(compile(body, "docs/notebooks.md", "exec"), namespace)
+    for lang, body, _line in blocks("docs/notebooks.md"):
+        if lang == "python":
+            exec(compile(body, "docs/notebooks.md", "exec"), namespace)
     assert "encoding/json is on" in capsys.readouterr().out
+
+
+def test_java_playbook_finds_the_hotspot_and_tells_the_leak_from_the_allocator(
+    have_datasets: None,
+) -> None:
+    jvm = datasets.load("java-service")
+    finding = playbooks.java_hotspot_and_leak(jvm, app="JavaService")
+    facts = finding.facts
+    assert facts["hotspot"] == "JavaService$PricingEngine.ruleDiscount", finding
+    assert facts["hotspot_share"] > 0.5
+    assert facts["leak"] == "JavaService$SessionStore.remember"
+    assert facts["leak_live_share"] > 0.9 > 0.5 > facts["leak_alloc_share"]
+    assert facts["allocator"] == "JavaService$Receipt.render"
+    assert facts["allocator_live_share"] == 0
+    with pytest.raises(QueryError, match="no frame of 'com/example/'"):
+        playbooks.java_hotspot_and_leak(jvm, app="com/example/")

@@ -225,3 +225,27 @@ def test_shorten_and_colors_are_pprofs() -> None:
     assert shorten("java.util.HashMap.get(java.lang.Object)") == "HashMap.get"
     assert shorten("std::foo::Bar::baz<int>") == "Bar::baz<int>"
     assert dot_color(1.0, False) == "#b20000" and dot_color(0.0, True) == "#ededed"
+
+
+@pytest.mark.parametrize(
+    "file",
+    [
+        "_derived/google-pprof-driver-inputs/cpu.demangled.pb.gz",
+        "_derived/google-pprof-driver-inputs/heap.demangled.pb.gz",
+        "google-pprof/internal/report/testdata/sample.cpu",
+    ],
+)
+@pytest.mark.parametrize("granularity", ["functions", "lines"])
+def test_untrimmed_graph_has_tops_nodes_and_values(
+    corpus: Path, file: str, granularity: str
+) -> None:
+    prof = profilelab.load(corpus / file)
+    everything = {"nodecount": 0, "nodefraction": 0.0, "edgefraction": 0.0}
+    nodes, edges = prof.graph(granularity=granularity, **everything)
+    top = prof.top(granularity=granularity, names="pprof")
+    assert sorted(nodes.select("name", "flat", "cum").rows()) == sorted(
+        top.select("name", "flat", "cum").rows()
+    )
+    # every sample's value reaches the roots: no edge carries more than its caller's cum
+    cum = dict(nodes.select("node", "cum").iter_rows())
+    assert all(abs(w) <= abs(cum[s]) for s, w in edges.select("src", "weight").iter_rows())

@@ -148,3 +148,21 @@ def test_truncated_and_non_dict_marshal(stats_file: Path, tmp_path: Path) -> Non
     cut.write_bytes(stats_file.read_bytes()[:200])
     with pytest.raises(FormatError, match=r"cut.pstats: damaged pstats \(marshal\) data"):
         profilelab.load(cut)
+
+
+def test_the_profile_module_writes_call_counts_as_edges(tmp_path: Path) -> None:
+    """The pure-Python ``profile`` module stores a call count per caller, not four
+    numbers: edges are split by those counts, flat is still tottime exactly."""
+    import profile as pure
+
+    path = tmp_path / "pure.prof"
+    prof = pure.Profile()
+    prof.runcall(work)
+    prof.dump_stats(str(path))
+    loaded = profilelab.load(path)
+    loaded.check()
+    got = by_name(loaded.top())
+    calls = by_name(loaded.top(sample_index="calls"))
+    for name, (_, nc, tt, _) in pstats_rows(path, "tottime").items():
+        assert got.get(name, (0, 0))[0] == round(tt * 1e9), name
+        assert calls.get(name, (0, 0))[0] == nc, name

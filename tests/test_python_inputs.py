@@ -3,6 +3,8 @@ the real py-spy in the tests, and committed fixtures it made (tests/data/python/
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import subprocess
@@ -122,13 +124,39 @@ def test_chrome_trace_with_a_cpu_profile_inside_is_not_a_cpuprofile() -> None:
     assert profile.top()["name"].to_list() == ["RunTask"]
 
 
+def test_devtools_trace_reads_its_cpu_profile() -> None:
+    """Profile + ProfileChunk events are read instead of the trace's other events; chunks
+    that name nodes which never arrived lose those references."""
+    nodes = [
+        {"id": 1, "callFrame": {"functionName": "(root)"}},
+        {"id": 2, "parent": 1, "callFrame": {"functionName": "work", "url": "a.js"}},
+        {"id": 3, "parent": 99, "callFrame": {"functionName": "orphan"}},
+    ]
+    chunk = {"cpuProfile": {"nodes": nodes, "samples": [2, 2, 42, 2]}, "timeDeltas": [5] * 4}
+    events = [
+        {"ph": "M", "name": "thread_name", "pid": 7, "tid": 1, "args": {"name": "Main"}},
+        event("P", "Profile", 0, id="0x1", args={"data": {"startTime": 100}}),
+        event("P", "ProfileChunk", 1, id="0x1", args={"data": chunk}),
+        event("X", "RunTask", 0, dur=50),
+    ]
+    profile = profilelab.load(json.dumps({"traceEvents": events}).encode())
+    profile.check()
+    assert profile.profiles["format"].unique().to_list() == ["trace-event"]
+    top = profile.top(sample_index="wall")
+    assert top["name"].to_list() == ["work"]  # RunTask is not read; sample 42 dropped
+    assert top["flat"].to_list() == [15]  # 3 samples; the dropped one's time goes on
+    assert labelled(profile, pid="7", tid="1", thread_name="Main").samples.height > 0
+
+
 @pytest.mark.parametrize(
     ("doc", "expected"),
     [
         ('{"traceEvents": 3}', "needs a list of events"),
-        ('[{"ph": "B", "ts": "x"}, {"ph": "E"}]', "string 'ph' and numeric 'ts'"),
-        ('[{"ph": "B", "ts": 1}, 3]', "string 'ph' and numeric 'ts'"),
-        ('{"traceEvents": [{"ph": "X", "ts": 1e999}]}', "non-finite 'ts'"),
+        ('[{"ph": "B", "ts": "x"}, {"ph": "E"}]', "trace event 0 needs a finite, numeric 'ts'"),
+        ('[{"ph": "B", "ts": 1}, {"ph": "E"}]', "trace event 1 needs a finite, numeric 'ts'"),
+        ('[{"ph": "B", "ts": 1}, 3]', "must be an object with a string 'ph'"),
+        ('[{"ph": "B", "ts": 1}, {"ts": 2}]', "must be an object with a string 'ph'"),
+        ('{"traceEvents": [{"ph": "X", "ts": 1e999}]}', "trace event 0 needs a finite"),
         ('[{"ph": "B", "ts": 1}, {"ph": "E", "ts": ', "not valid JSON"),
     ],
 )
@@ -147,3 +175,15 @@ def test_deep_trace_is_iterative() -> None:
     profile = profilelab.load(json.dumps(events).encode())
     assert profile.stacks["frame_ids"].list.len().max() == n
     assert profile.samples["value"].sum() == (2 * n - 1) * 1000
+
+
+@pytest.mark.parametrize("name", ["prog.pstats", "prog.chrometrace.json"])
+def test_python_names_are_not_simplified_as_cplusplus(name: str) -> None:
+    """pprof simplifies names that look like demangled C++ (``<...>``) when they equal
+    their system name; Python's ``<module>`` must survive in the text report."""
+    from profilelab.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["top", str(DATA / name), "--nodecount", "50"])
+    assert "<module>" in out.getvalue() and "<unknown>" not in out.getvalue()

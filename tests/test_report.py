@@ -67,7 +67,7 @@ def test_report_is_self_contained(page: Path) -> None:
     from plotly.offline import get_plotlyjs
 
     assert text.count(get_plotlyjs()[:200]) == 1  # plotly.js inlined once, for every chart
-    assert text.count('sandbox="allow-scripts"') == 3
+    assert text.count('sandbox="allow-scripts allow-same-origin"') == 3
 
 
 def test_report_holds_the_findings_with_their_numbers(page: Path) -> None:
@@ -134,3 +134,47 @@ def test_report_draws_charts_and_flame_graphs_offline(page: Path) -> None:
     for s in stats:
         assert s["w"] > 0 and s["painted"] > 0.05 and s["colours"] > 5, s
     assert stats[1]["red"] > 0 or stats[1]["blue"] > 0  # the diff graph is coloured
+
+
+def test_report_of_the_java_recordings(tmp_path: Path) -> None:
+    try:
+        datasets.list()
+    except datasets.DatasetError:
+        pytest.skip("the datasets are not available")
+    out = tmp_path / "java.html"
+    assert main(["report", "java-service", "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    finding = playbooks.java_hotspot_and_leak(datasets.load("java-service"), app="JavaService")
+    assert html.escape(finding.headline) in text
+    assert len(documents(text)) == 1 + 2  # the CPU and the live-object flame graphs
+
+
+#: Resolves true when the frame renders (requestAnimationFrame runs), false after 1.5 s.
+RENDERS = (
+    "new Promise(r => { requestAnimationFrame(() => r(true)); setTimeout(() => r(false), 1500); })"
+)
+#: How far each flame page's side table overflows its panel, in pixels.
+SIDE_OVERFLOW = (
+    "[...document.querySelectorAll('.plf-side')].map(s => s.scrollWidth - s.clientWidth)"
+)
+
+
+@pytest.mark.browser
+def test_report_at_1280_px_renders_off_screen_graphs_and_fits_their_tables(page: Path) -> None:
+    with chromium() as browser:
+        tab = browser.new_page(viewport={"width": 1280, "height": 800})
+        tab.goto(page.as_uri())
+        frames = [f for f in tab.frames if f != tab.main_frame]
+        for frame in frames:
+            frame.wait_for_function("window.__plf && window.__plf.length")
+        offscreen = tab.evaluate(
+            "[...document.querySelectorAll('iframe')].filter(f => "
+            "f.getBoundingClientRect().top > window.innerHeight).length"
+        )
+        renders = [frame.evaluate(RENDERS) for frame in frames]
+        overflow = [px for frame in frames for px in frame.evaluate(SIDE_OVERFLOW)]
+        page_width = tab.evaluate("document.documentElement.scrollWidth")
+    assert offscreen == len(frames) == 3  # all below the fold, none scrolled to
+    assert renders == [True, True, True]  # not suspended as cross-origin frames are
+    assert overflow and max(overflow) <= 0, overflow  # "self by function" fits its panel
+    assert page_width <= 1280

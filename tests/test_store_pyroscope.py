@@ -141,6 +141,22 @@ def test_push_errors_are_connect_errors(server) -> None:
     assert server.store.profiles().height == 0
 
 
+def test_the_profiles_of_one_push_share_the_size_limit(tmp_path: Path) -> None:
+    """Each profile fits the limit alone; together they would not: 413, nothing stored."""
+    store = profilelab.open_store(tmp_path / "store")
+    srv = ProfileServer(store, "127.0.0.1", 0, max_inflated=4 << 20).start()
+    try:
+        folded = gzip.compress(b"main;work 1\n" * (200 << 10), 1)  # 2.4 MiB inflated
+        body = _push_request([folded] * 3, "big").SerializeToString()
+        status, _, data = _post(srv, PUSH_PATH, body, "application/proto")
+        assert status == 413 and json.loads(data)["code"] == "resource_exhausted", data
+        one = _push_request([folded], "big").SerializeToString()
+        assert _post(srv, PUSH_PATH, one, "application/proto")[0] == 200
+        assert store.profiles('{service_name="big"}').height == 1
+    finally:
+        srv.close()
+
+
 def test_ingest_pprof_folded_lines_and_multipart(server, tmp_path: Path) -> None:
     made = make_profiles(tmp_path / "in", 2)
     name = quote("shop.cpu{env=prod,zone=a}")
@@ -229,3 +245,40 @@ def test_ingest_jfr(server, corpus: Path) -> None:
     )
     assert status == 200, data
     assert server.store.profiles('{service_name="kafka", env="dev"}').height >= 1
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("profilelab.readers.jfr") is None, reason="no JFR reader yet"
+)
+def test_ingest_jfr_form_with_the_java_agents_labels(server, corpus: Path) -> None:
+    """What the Pyroscope Java agent sends with -Dpyroscope.format=jfr: jfr + labels parts."""
+    from profilelab.readers._input import open_input
+    from profilelab.readers.jfr import read_recording
+
+    testdata = corpus / "grafana-pyroscope/pkg/og/convert/jfr/testdata"
+    jfr, labels = (testdata / "dump1.jfr.gz").read_bytes(), (testdata / "dump1.labels.pb.gz")
+    boundary = "b0undary"
+    form = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+            + data
+            + b"\r\n"
+            for name, data in (("jfr", jfr), ("labels", labels.read_bytes()))
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    status, _, data = _post(
+        server,
+        f"{INGEST_PATH}?name=javaapp{{env=dev}}&format=jfr&spyName=javaspy",
+        form,
+        f"multipart/form-data; boundary={boundary}",
+    )
+    assert status == 200, data
+    stored = server.store.query('{service_name="javaapp"}')
+    expected = profilelab.model.builder.build(
+        read_recording(open_input(jfr), gzip.decompress(labels.read_bytes()))
+    )
+    assert stored.samples["value"].sum() == expected.samples["value"].sum()
+    keys = set(stored.labels["key"])
+    assert keys - {"thread.name", "thread.id", "thread.state"}  # context labels arrived

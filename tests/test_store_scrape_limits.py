@@ -144,8 +144,10 @@ def test_bodies_and_their_gzip_are_bounded(tmp_path: Path, target, monkeypatch) 
     assert all(st.failed == 1 for st in scraper.stats.values())
 
 
-def test_cli_scrape_stops_promptly_on_sigterm_while_a_target_trickles(
-    tmp_path: Path, target
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_cli_scrape_stops_promptly_on_a_signal_while_a_target_trickles(
+    tmp_path: Path, target, sig: int
 ) -> None:
     trickle = target(_trickle)
     config = tmp_path / "scrape.yaml"
@@ -158,7 +160,7 @@ def test_cli_scrape_stops_promptly_on_sigterm_while_a_target_trickles(
         assert trickle.connected.wait(60), "the scraper never connected"
         time.sleep(0.3)  # well into the trickling answer
         sent = time.monotonic()
-        os.kill(proc.pid, signal.SIGTERM)
+        os.kill(proc.pid, sig)
         _, err = proc.communicate(timeout=20)  # generous: the measured exit is well under 2 s
         took = time.monotonic() - sent
     finally:
@@ -168,4 +170,4 @@ def test_cli_scrape_stops_promptly_on_sigterm_while_a_target_trickles(
     assert proc.returncode == 1, err  # the target never answered in full
     assert "stopped before the scrape finished" in err
     assert re.search(r"never scraped successfully: t/127\.0\.0\.1:\d+/heap", err)
-    print(f"scrape exited {took:.2f}s after SIGTERM")
+    print(f"scrape exited {took:.2f}s after {signal.Signals(sig).name}")

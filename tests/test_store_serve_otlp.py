@@ -158,3 +158,64 @@ def test_http_traces_refuse_bad_bodies(server) -> None:
     assert resp.status == 400 and b"not a trace" in resp.read()
     conn.close()
     assert server.store.spans().spans.height == 0
+
+
+@pytest.mark.slow
+def test_cli_serve_with_token_file_and_grpc_port(tmp_path: Path) -> None:
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from opentelemetry.proto.collector.profiles.v1development import (
+        profiles_service_pb2 as svc,
+    )
+    from opentelemetry.proto.collector.profiles.v1development import (
+        profiles_service_pb2_grpc as stubs,
+    )
+    from store_util import ROOT, post
+
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    cmd = [sys.executable, "-m", "profilelab", "serve", "--store", str(tmp_path / "s")]
+    cmd += ["--port", "0", "--grpc-port", "0", "--bearer-token-file", str(token)]
+    env = {k: v for k, v in os.environ.items() if k != "PROFILELAB_SERVE_TOKEN"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stderr is not None
+        http_line, grpc_line = proc.stderr.readline(), proc.stderr.readline()
+        m = re.search(r"http://([\d.]+):(\d+)/", http_line)
+        g = re.search(r"OTLP/gRPC on ([\d.]+:\d+)", grpc_line)
+        assert m and g, (http_line, grpc_line)
+        address = (m.group(1), int(m.group(2)))
+        body = otlp_export("order", 31)
+        headers = {"Content-Type": "application/x-protobuf"}
+        assert post(address, "/v1development/profiles", body, headers)[0] == 401
+        auth = {**headers, "Authorization": "Bearer s3cret"}
+        assert post(address, "/v1development/profiles", body, auth)[0] == 200
+        req = svc.ExportProfilesServiceRequest.FromString(otlp_export("cart", 32))
+        with grpc.insecure_channel(g.group(1)) as channel:
+            stubs.ProfilesServiceStub(channel).Export(
+                req, timeout=60, metadata=[("authorization", "Bearer s3cret")]
+            )
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "2 exports (2 profiles, 0 spans) stored, rejected {401: 1}" in err
+    assert profilelab.open_store(tmp_path / "s").profiles("cpu").height == 2
+
+
+def test_a_grpc_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    from profilelab.errors import QueryError
+
+    taken = socket.create_server(("127.0.0.1", 0))
+    try:
+        port = taken.getsockname()[1]
+        with pytest.raises(QueryError, match=f"cannot listen on 127.0.0.1:{port} for gRPC"):
+            ProfileServer(profilelab.open_store(tmp_path / "s"), "127.0.0.1", 0, grpc_port=port)
+    finally:
+        taken.close()

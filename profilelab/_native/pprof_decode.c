@@ -27,6 +27,8 @@
     } while (0)
 
 int pp_vec_reserve(pp_vec *v, size_t extra) {
+    if (extra > SIZE_MAX - v->len) /* the sum below would wrap */
+        return -1;
     size_t need = v->len + extra;
     if (need <= v->cap)
         return 0;

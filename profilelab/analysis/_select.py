@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 
 import polars as pl
 
+from profilelab.core import sampletypes
+from profilelab.core.timeparse import parse_duration
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
 
@@ -37,27 +39,18 @@ def profile_table(p: Profile) -> pl.DataFrame:
 
 
 def default_sample_type(p: Profile, preferred: tuple[str, ...] = ()) -> str:
-    """The first of ``preferred`` present, else the type most profiles mark as their default."""
-    types = p.profiles["sample_type"].unique().to_list()
-    for t in preferred:
-        if t in types:
-            return t
-    defaults = p.profiles.filter(pl.col("is_default"))["sample_type"]
-    if defaults.len() == 0:
-        if not types:
-            raise QueryError("no profiles loaded")
-        return str(types[0])
-    return str(defaults.mode().sort()[0])
+    """The first of ``preferred`` present, else pprof's default (see
+    :func:`profilelab.core.sampletypes.default`)."""
+    return sampletypes.default(p, preferred).type
 
 
-def of_type(p: Profile, sample_type: str | None, preferred: tuple[str, ...] = ()) -> pl.DataFrame:
-    """The profile table restricted to one sample type (default: :func:`default_sample_type`)."""
-    t = sample_type or default_sample_type(p, preferred)
-    table = profile_table(p).filter(pl.col("sample_type") == t)
-    if table.is_empty():
-        known = ", ".join(sorted(p.profiles["sample_type"].unique().to_list()))
-        raise QueryError(f"no profiles of sample type {t!r} (present: {known})")
-    return table
+def of_type(
+    p: Profile, sample_type: str | int | None, preferred: tuple[str, ...] = ()
+) -> pl.DataFrame:
+    """The profile table restricted to one sample type (a name or position; default:
+    :func:`default_sample_type`)."""
+    ids = sampletypes.rows_of(p, sampletypes.resolve(p, sample_type, preferred))["profile_id"]
+    return profile_table(p).filter(pl.col("profile_id").is_in(ids.implode()))
 
 
 def select(table: pl.DataFrame, selection: Selection | None) -> pl.DataFrame:
@@ -90,14 +83,8 @@ def window(table: pl.DataFrame, start_ns: int | None, end_ns: int | None) -> pl.
 
 
 def parse_duration_ns(text: str | int) -> int:
-    """``"90s"``, ``"1m"``, ``"2h"``, ``"1d"``, ``"500ms"`` or nanoseconds as an int."""
+    """``"90s"``, ``"1h30m"``, ``"2h"``, ``"1d"``, ``"500ms"`` or nanoseconds as an int
+    (:func:`profilelab.core.timeparse.parse_duration`)."""
     if isinstance(text, int):
         return text
-    units = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
-    units["d"] = 24 * units["h"]
-    import re
-
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m|h|d)\s*", text)
-    if not m:
-        raise QueryError(f"bad duration {text!r} (expected e.g. 30s, 1m, 2h)")
-    return int(float(m.group(1)) * units[m.group(2)])
+    return parse_duration(text)

@@ -12,6 +12,8 @@ from typing import Literal
 
 import polars as pl
 
+from profilelab.core.aggregate import flat_cum, per_profile, stack_values
+from profilelab.core.regex import check_regex
 from profilelab.errors import QueryError
 from profilelab.model.names import frame_function_names
 from profilelab.model.profile import Profile
@@ -53,7 +55,7 @@ def stack_totals(p: Profile, profile_ids: pl.Series | None = None) -> pl.DataFra
     samples = p.samples
     if profile_ids is not None:
         samples = samples.filter(pl.col("profile_id").is_in(profile_ids.implode()))
-    return samples.group_by("profile_id", "stack_id").agg(pl.col("value").sum())
+    return stack_values(samples, by=["profile_id"])
 
 
 def key_totals(
@@ -87,31 +89,24 @@ def key_totals(
         .rename({"frame_ids": "frame_id"})
         .join(keys, on="frame_id")
     )
-    leaf = _leaf_keys(positions, skip)
-    on_stack = positions.select("stack_id", "key").unique()
-    flat = (
-        per_stack.join(leaf, on="stack_id")
-        .group_by("profile_id", "key")
-        .agg(pl.col("value").sum().alias("flat"))
+    leaf = _leaf_positions(positions, skip).with_columns(pl.lit(True).alias("leaf"))
+    frames = positions.join(leaf, on=["stack_id", "pos"], how="left").with_columns(
+        pl.col("leaf").fill_null(False)
     )
-    cum = (
-        per_stack.join(on_stack, on="stack_id")
-        .group_by("profile_id", "key")
-        .agg(pl.col("value").sum().alias("cum"))
-    )
-    return cum.join(flat, on=["profile_id", "key"], how="left").select(
-        "profile_id", "key", pl.col("flat").fill_null(0), "cum"
+    out = flat_cum(frames, per_stack, by=["profile_id"])
+    return out.select(
+        "profile_id", "key", pl.col("flat_value").alias("flat"), pl.col("cum_value").alias("cum")
     )
 
 
-def _leaf_keys(positions: pl.DataFrame, skip: str | None) -> pl.DataFrame:
-    """(stack_id, key) of the frame that takes a stack's flat value."""
+def _leaf_positions(positions: pl.DataFrame, skip: str | None) -> pl.DataFrame:
+    """(stack_id, pos) of the frame that takes a stack's flat value."""
     if skip is None:
-        return positions.filter(pl.col("pos") == 0).select("stack_id", "key")
+        return positions.filter(pl.col("pos") == 0).select("stack_id", "pos")
     kept = positions.filter(~pl.col("key").str.contains(skip))
-    first = kept.group_by("stack_id").agg(pl.col("key").sort_by("pos").first())
+    first = kept.group_by("stack_id").agg(pl.col("pos").min())
     fallback = positions.filter(pl.col("pos") == 0).join(first, on="stack_id", how="anti")
-    return pl.concat([first, fallback.select("stack_id", "key")])
+    return pl.concat([first, fallback.select("stack_id", "pos")])
 
 
 def stack_names(p: Profile) -> pl.DataFrame:
@@ -130,10 +125,7 @@ def stack_names(p: Profile) -> pl.DataFrame:
 
 def profile_totals(p: Profile, profile_ids: pl.Series | None = None) -> pl.DataFrame:
     """(profile_id, total) summed over samples."""
-    samples = p.samples
-    if profile_ids is not None:
-        samples = samples.filter(pl.col("profile_id").is_in(profile_ids.implode()))
-    return samples.group_by("profile_id").agg(pl.col("value").sum().alias("total"))
+    return per_profile(p, profile_ids)
 
 
 def matching_stacks(p: Profile, pattern: str, key: Key = "function") -> pl.Series:
@@ -142,10 +134,8 @@ def matching_stacks(p: Profile, pattern: str, key: Key = "function") -> pl.Serie
     A sample counts once towards a pattern however many of its frames match (cum semantics
     for a group of functions, as pprof's ``-focus`` does).
     """
-    try:
-        keys = frame_keys(p, key).filter(pl.col("key").str.contains(pattern))
-    except pl.exceptions.ComputeError as exc:
-        raise QueryError(f"bad regex {pattern!r}: {exc}") from None
+    check_regex(pattern, "pattern")
+    keys = frame_keys(p, key).filter(pl.col("key").str.contains(pattern))
     return (
         p.stacks.select("stack_id", pl.col("frame_ids").alias("frame_id"))
         .explode("frame_id")

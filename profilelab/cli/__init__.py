@@ -17,6 +17,7 @@ import difflib
 import importlib
 import pkgutil
 import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 from profilelab import __version__
@@ -44,6 +45,7 @@ def _command_modules() -> list[str]:
 def _parser(modules: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="profilelab",
+        allow_abbrev=False,
         description="Continuous-profiling analysis: pprof and OpenTelemetry profiles as tables.",
     )
     parser.add_argument("--version", action="version", version=f"profilelab {__version__}")
@@ -76,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ProfileLabError as exc:
-        print(f"profilelab: error: {exc}", file=sys.stderr)
+        print(f"profilelab: error: {one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("profilelab: interrupted", file=sys.stderr)
@@ -85,10 +87,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def one_line(text: str) -> str:
+    """``text`` with control, format and separator characters escaped (``\\n``, ``\\u202e``):
+    an error names inputs as given, and a file name must not break the line or reorder it."""
+    return "".join(
+        ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if unicodedata.category(ch) in _UNPRINTABLE
+        else ch
+        for ch in text
+    )
+
+
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'top'?)`` for the closest of ``choices``, else ``""``."""
-    close = difflib.get_close_matches(word, [*choices], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """`` (did you mean 'top'?)`` for the closest of ``choices`` (the two closest when both
+    are near: ``--form`` could be ``--format`` or ``--from``), else ``""``."""
+    close = difflib.get_close_matches(word, [*choices], n=2, cutoff=0.6)
+    if len(close) == 2:
+        first, second = (difflib.SequenceMatcher(None, word, c).ratio() for c in close)
+        if second < first - 0.05:  # only the closest is plausible
+            close = close[:1]
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 if __name__ == "__main__":  # pragma: no cover

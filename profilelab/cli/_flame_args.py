@@ -1,19 +1,15 @@
-"""Arguments shared by the ``flame`` and ``diff`` commands."""
+"""Arguments shared by the ``flame`` and ``diff`` commands (plus the shared selection flags)."""
 
 from __future__ import annotations
 
 import argparse
 
+from profilelab.cli._common import add_selection_arguments
 from profilelab.errors import QueryError
-from profilelab.views import GRANULARITIES
 
 
 def add_view_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT.html", help="HTML file to write")
-    p.add_argument("--sample-type", help="sample type to show (default: the profile's default)")
-    p.add_argument(
-        "--granularity", choices=GRANULARITIES, default="function", help="what a node is"
-    )
     p.add_argument("--title", help="page title")
     p.add_argument(
         "--max-nodes",
@@ -21,6 +17,7 @@ def add_view_arguments(p: argparse.ArgumentParser) -> None:
         default=100_000,
         help="node budget of the precomputed tree (bounds the file size; default 100000)",
     )
+    add_selection_arguments(p, output=False)
 
 
 def parse_labels(items: list[str] | None) -> dict[str, list[str]]:

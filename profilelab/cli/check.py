@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from profilelab.cli._common import add_command
+from profilelab.cli._common import (
+    add_command,
+    add_selection_arguments,
+    load_selected,
+    selection_from,
+)
 
 #: Exit status when at least one rule fires (1 stays "error", as for every command).
 FIRED = 3
@@ -30,12 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", help="a profilelab store directory")
     p.add_argument("--dataset", help="a shipped dataset name (profilelab.datasets)")
     p.add_argument("--evidence", help="directory for flame graphs of firing windows")
+    add_selection_arguments(p, output=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import profilelab
     from profilelab.analysis.alerts import evaluate
+    from profilelab.core.restriction import narrow
     from profilelab.errors import QueryError
 
     given = [bool(args.files), bool(args.store), bool(args.dataset)]
@@ -43,13 +50,17 @@ def run(args: argparse.Namespace) -> int:
         raise QueryError("give exactly one of: profile files, --store DIR, --dataset NAME")
     source: profilelab.Store | profilelab.Profile
     if args.store:
+        from profilelab.core.selection import Selection
+
+        if selection_from(args) != Selection():
+            raise QueryError("with --store, select in the rules' selectors, not with flags")
         source = profilelab.open_store(args.store)
     elif args.dataset:
         from profilelab import datasets
 
-        source = datasets.load(args.dataset)
+        source = narrow(datasets.load(args.dataset), selection_from(args), "check")
     else:
-        source = profilelab.load(args.files)
+        source = load_selected(args.files, args, "check")
     results = evaluate(args.rules, source, evidence_dir=args.evidence)
     for r in results:
         print(r.summary())

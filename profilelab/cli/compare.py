@@ -6,7 +6,13 @@ import argparse
 from typing import TYPE_CHECKING
 
 import profilelab
-from profilelab.cli._common import add_command
+from profilelab.cli._common import (
+    add_command,
+    add_csv_alias,
+    add_selection_arguments,
+    render_table,
+    selection_from,
+)
 
 if TYPE_CHECKING:
     from profilelab.model.profile import Profile
@@ -24,12 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base", nargs="+", required=True, metavar="FILE")
     p.add_argument("--new", nargs="+", required=True, metavar="FILE")
     p.add_argument("--key", default="function", choices=["function", "file", "package", "stack"])
-    p.add_argument("--sample-index", dest="sample_type", default=None, help="sample type name")
     p.add_argument("--measure", default="cum", choices=["cum", "flat"])
     p.add_argument("--alpha", type=float, default=0.05, help="false discovery rate (default 0.05)")
     p.add_argument("--min-delta-share", type=float, default=0.005)
     p.add_argument("--all", action="store_true", help="print every tested key, not only flagged")
-    p.add_argument("--csv", action="store_true", help="CSV output")
+    add_selection_arguments(p)
+    add_csv_alias(p)
     p.set_defaults(func=run)
 
 
@@ -47,22 +53,25 @@ def run(args: argparse.Namespace) -> int:
     import polars as pl
 
     from profilelab import analysis
+    from profilelab.core.restriction import narrow
 
-    prof = load_sides(args.base, args.new)
+    prof = narrow(load_sides(args.base, args.new), selection_from(args), "compare")
     res = analysis.compare(
         prof,
         {"side": "base"},
         {"side": "new"},
         key=args.key,
-        sample_type=args.sample_type,
+        sample_type=args.sample_index,
         measure=args.measure,
         alpha=args.alpha,
         min_delta_share=args.min_delta_share,
     )
     shown = res if args.all else res.filter(pl.col("significant"))
     cols = ["key", "base_share", "new_share", "delta_share", "ci_low", "ci_high", "q_value"]
-    if args.csv:
-        print(shown.select(*cols, "significant").write_csv(), end="")
+    if args.nodecount:
+        shown = shown.head(args.nodecount)
+    if args.format != "text":
+        print(render_table(shown.select(*cols, "significant"), args.format), end="")
         return 0
     untested = res["untested_keys"][0] if res.height else 0
     print(

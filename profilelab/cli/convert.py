@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 import profilelab
-from profilelab.cli._common import add_command
+from profilelab.cli._common import (
+    add_command,
+    add_selection_arguments,
+    selection_from,
+)
 from profilelab.errors import QueryError
 
 EXAMPLES = """\
@@ -41,18 +45,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "default: from OUT's suffix",
     )
     p.add_argument(
-        "--sample-index",
-        metavar="TYPE",
-        help="keep one sample type, by name (cpu) or index (1), as pprof's -sample_index; "
-        "folded writes the default type without it, the others write every type",
-    )
-    p.add_argument(
         "--diff-base",
         metavar="BASE",
         action="append",
         help="pprof output only: subtract BASE as go tool pprof -diff_base does "
         "(negated samples labelled pprof::base)",
     )
+    # --sample-index keeps one type (folded writes the default type without it, the others
+    # write every type); the other selection flags rewrite what is written.
+    add_selection_arguments(p, output=False, short_to=False)
     folded = p.add_argument_group(
         "folded output", "as stackcollapse-perf.pl writes perf script stacks (docs/formats.md)"
     )
@@ -110,8 +111,11 @@ def output_format(output: str, to: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from profilelab.core.restriction import narrow
+
     fmt = output_format(args.output, args.to)
-    profile = profilelab.load(args.inputs)
+    selection = selection_from(args, sample_index=None)
+    profile = narrow(profilelab.load(args.inputs), selection, "convert")
     if args.diff_base:
         if fmt != "pprof":
             raise QueryError("--diff-base writes pprof only (the format that keeps diffs)")

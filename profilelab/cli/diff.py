@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 import profilelab
-from profilelab.cli._common import add_command
+from profilelab.cli._common import add_command, selection_from
 from profilelab.cli._flame_args import add_view_arguments, parse_labels
 from profilelab.errors import QueryError
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         new,
         base_labels=parse_labels(args.base_label),
         new_labels=parse_labels(args.new_label),
-        sample_type=args.sample_type,
+        selection=selection_from(args),
     )
     page = diff_html(
         cmp,

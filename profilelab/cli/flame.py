@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 import profilelab
-from profilelab.cli._common import add_command
+from profilelab.cli._common import add_command, selection_from
 from profilelab.cli._flame_args import add_view_arguments, parse_labels
 
 
@@ -21,8 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="profiles (several are merged)")
     add_view_arguments(p)
     p.add_argument("--inverted", action="store_true", help="bottom-up: callers below callees")
-    p.add_argument("--focus", help="keep stacks with a function matching this regex")
-    p.add_argument("--ignore", help="drop stacks with a function matching this regex")
     p.add_argument(
         "--label", action="append", metavar="KEY=VALUE", help="keep samples with this label"
     )
@@ -31,16 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from profilelab.render.flame_html import flame_html, write
+    from profilelab.views import Selection
 
-    prof = profilelab.load(args.files)
+    sel = Selection(
+        profilelab.load(args.files), labels=parse_labels(args.label), selection=selection_from(args)
+    )
     page = flame_html(
-        prof,
+        sel,
         title=args.title,
-        sample_type=args.sample_type,
         granularity=args.granularity,
-        labels=parse_labels(args.label),
-        focus=args.focus,
-        ignore=args.ignore,
         inverted=args.inverted,
         max_nodes=args.max_nodes,
     )

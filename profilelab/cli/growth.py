@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-import profilelab
-from profilelab.cli._common import add_command
+from profilelab.cli._common import (
+    add_command,
+    add_selection_arguments,
+    load_selected,
+    render_table,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--key", default="stack", choices=["stack", "function", "file", "package"])
-    p.add_argument("--sample-index", dest="sample_type", default=None)
+    add_selection_arguments(p)
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--min-corr", type=float, default=0.8)
     p.add_argument("--min-rel-growth", type=float, default=0.2)
@@ -31,18 +35,21 @@ def run(args: argparse.Namespace) -> int:
 
     from profilelab import analysis
 
-    prof = profilelab.load(args.files)
+    prof = load_selected(args.files, args, "growth")
     res = analysis.growth(
         prof,
         key=args.key,
-        sample_type=args.sample_type,
+        sample_type=args.sample_index,
         min_corr=args.min_corr,
         min_rel_growth=args.min_rel_growth,
     )
     if args.key == "stack":
         res = analysis.name_stacks(prof, res).with_columns(pl.col("stack").alias("key"))
+    if args.format != "text":
+        print(render_table(res.head(args.nodecount or res.height), args.format), end="")
+        return 3 if res["growing"].any() else 0
     print(f"{res['snapshots'][0]} snapshots; {int(res['growing'].sum())} growing")
-    for r in res.head(args.top).iter_rows(named=True):
+    for r in res.head(args.nodecount or args.top).iter_rows(named=True):
         flag = "GROWING" if r["growing"] else "       "
         print(
             f"{flag} {r['slope_per_hour']:>14,.0f}/h {r['slope_per_snapshot']:>12,.0f}/snapshot"

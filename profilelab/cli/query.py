@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from profilelab.cli._common import add_command
+from profilelab.cli._common import add_command, add_selection_arguments, selection_kwargs
 from profilelab.cli._store_args import add_store, allow_intermixed
 from profilelab.errors import QueryError
 
@@ -33,16 +33,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("selector", help='e.g. cpu{service="order"}; see docs/store.md')
     p.add_argument("report", nargs="?", choices=REPORTS, default="top", help="default: top")
     add_store(p)
-    p.add_argument("--from", dest="start", help="start: -1h, RFC 3339, date, Unix time")
-    p.add_argument("--to", dest="end", help="end (exclusive); default: now/open")
-    p.add_argument("--nodes", type=int, default=20, help="rows of the top report (default 20)")
+    add_selection_arguments(p)
+    p.add_argument("--nodes", dest="nodecount", type=int, help=argparse.SUPPRESS)
     p.add_argument("--step", default="1m", help="series step (default 1m)")
     p.add_argument("--function", help="series: only stacks through this function")
     p.add_argument(
         "--output", "-o", metavar="FILE", help="also write the result (e.g. merged.pb.gz)"
     )
     p.add_argument("--to-format", help="output format (default: from the --output name)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, nodecount=20)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     prof = store.query(args.selector, args.start, args.end)
     if args.output:
         _write(prof, args.output, args.to_format)
-    print_top(prof, args.nodes)
+    # --from/--to chose the profiles by start time; the report keeps all their samples
+    fields = {**selection_kwargs(args), "start_ns": None, "end_ns": None}
+    print_top(prof, args.nodecount, fields, args.format)
     return 0
 
 
@@ -90,19 +91,24 @@ def _print_profiles(rows: pl.DataFrame) -> int:
     return 0
 
 
-def print_top(prof: Profile, nodes: int) -> None:
-    """pprof's top report of the matched profiles (one sample type)."""
+def print_top(
+    prof: Profile, nodes: int | None, fields: dict[str, Any] | None = None, fmt: str = "text"
+) -> None:
+    """pprof's top report of the matched profiles (one sample type); ``fields`` are
+    selection fields (keyword arguments of :class:`profilelab.core.Selection`)."""
     from profilelab.ops.options import ReportOptions
     from profilelab.render import report
 
-    types = prof.profiles.select("sample_type", "sample_unit").unique()
     if prof.profiles.height == 0:
         print("no profiles matched")
         return
-    if types.height > 1:
+    fields = fields or {}
+    types = prof.profiles.select("sample_type", "sample_unit").unique()
+    if types.height > 1 and fields.get("sample_index") is None:
         listed = ", ".join(f"{t}/{u}" for t, u in types.sort("sample_type").iter_rows())
         raise QueryError(
             f"the selector matched several sample types ({listed}); pick one, e.g. cpu or "
-            "heap:inuse_space"
+            "heap:inuse_space, or give --sample-index"
         )
-    print(report(prof, "top", ReportOptions(nodecount=nodes)), end="")
+    opts = ReportOptions(**fields, nodecount=nodes)
+    print(report(prof, "top", opts, fmt=fmt), end="")

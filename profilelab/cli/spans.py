@@ -6,7 +6,12 @@ import argparse
 from typing import TYPE_CHECKING
 
 import profilelab
-from profilelab.cli._common import add_command
+from profilelab.cli._common import (
+    add_command,
+    add_selection_arguments,
+    load_selected,
+    render_table,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -45,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=1.0,
         help="cores a span can use at once: caps CPU at wall x cores (default 1)",
     )
+    add_selection_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -55,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     table = spans.with_duration().with_columns(pl.lit(None, pl.Int64).alias("cpu_ns"))
     joined = None
     if args.profile:
-        joined = profilelab.join_spans(profilelab.load(args.profile), spans)
+        joined = profilelab.join_spans(load_selected(args.profile, args, "spans"), spans)
         cpu = joined.cpu_vs_wall(cores=args.cores, by_span=True).select("span_row", "cpu_ns")
         table = table.drop("cpu_ns").join(cpu, on="span_row", how="left")
     if args.name is not None:
@@ -65,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
     table = table.sort(["duration_ns", "span_row"], descending=[True, False], nulls_last=True)
     if args.slowest is not None:
         table = table.head(args.slowest)
+    if args.nodecount:
+        table = table.head(args.nodecount)
+    if args.format != "text":
+        print(render_table(table.drop("attributes", strict=False), args.format), end="")
+        return 0
     _print_table(table)
     print(
         f"{spans.spans.height} spans in {spans.spans['trace_id'].n_unique()} traces; "

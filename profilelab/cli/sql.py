@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-import profilelab
-from profilelab.cli._common import add_command
+from profilelab.cli._common import (
+    add_command,
+    add_csv_alias,
+    add_selection_arguments,
+    load_selected,
+    render_table,
+)
 from profilelab.errors import QueryError
 
 
@@ -24,8 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("query", metavar="QUERY", help="SQL (DuckDB dialect)")
     p.add_argument("files", nargs="+", metavar="FILE", help="profiles to load (merged)")
     out = p.add_mutually_exclusive_group()
-    out.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     out.add_argument("--parquet", metavar="OUT", help="write the result to a Parquet file")
+    add_selection_arguments(p)
+    add_csv_alias(p)
     p.add_argument("--max-rows", type=int, default=50, help="rows shown in table mode (-1: all)")
     p.set_defaults(func=run)
 
@@ -33,15 +39,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import polars as pl
 
-    result = profilelab.load(args.files).sql(args.query)
+    result = load_selected(args.files, args, "sql").sql(args.query)
+    if args.nodecount:
+        result = result.head(args.nodecount)
     if args.parquet:
         try:
             result.write_parquet(args.parquet)
         except OSError as exc:
             raise QueryError(f"writing {args.parquet}: {exc}") from None
         print(f"{result.height} rows written to {args.parquet}", file=sys.stderr)
-    elif args.csv:
-        sys.stdout.write(result.write_csv())
+    elif args.format != "text":
+        sys.stdout.write(render_table(result, args.format))
     else:
         rows = result.height if args.max_rows < 0 else args.max_rows
         with pl.Config(tbl_rows=rows, tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200):

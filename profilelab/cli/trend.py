@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-import profilelab
-from profilelab.cli._common import add_command
+from profilelab.cli._common import (
+    add_command,
+    add_csv_alias,
+    add_selection_arguments,
+    load_selected,
+    render_table,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,29 +24,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--step", default="1m")
     p.add_argument("--key", default="function", choices=["function", "file", "package", "stack"])
-    p.add_argument("--sample-index", dest="sample_type", default=None)
     p.add_argument("--match", default=None, help="regex on the key")
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--measure", default="cum", choices=["cum", "flat"])
-    p.add_argument("--csv", action="store_true")
+    add_selection_arguments(p)
+    add_csv_alias(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from profilelab import analysis
 
-    prof = profilelab.load(args.files)
+    prof = load_selected(args.files, args, "trend")
     res = analysis.trend(
         prof,
         key=args.key,
         step=args.step,
-        sample_type=args.sample_type,
+        sample_type=args.sample_index,
         match=args.match,
-        top=args.top,
+        top=args.nodecount or args.top,
         measure=args.measure,
     )
-    if args.csv:
-        print(res.write_csv(), end="")
+    if args.format != "text":
+        print(render_table(res, args.format), end="")
         return 0
     for r in res.iter_rows(named=True):
         print(f"{r['time']:%Y-%m-%d %H:%M:%S}  {r['share']:7.2%}  {r['value']:>16,}  {r['key']}")

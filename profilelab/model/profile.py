@@ -130,7 +130,9 @@ class Profile:
         """pprof's ``-top``: flat, flat_pct, sum_pct, cum, cum_pct, name, inline per node.
 
         Keyword options are :class:`profilelab.ops.ReportOptions` fields (``sample_index``,
-        ``focus``, ``granularity``, ``nodecount``, ``base``, ...); see ``docs/reports.md``.
+        ``focus``, ``granularity``, ``transforms``, ``nodecount``, ``base``, ...), or
+        ``selection=`` a :class:`profilelab.core.Selection`; every report method takes the
+        same. See ``docs/reports.md`` and ``docs/api.md``.
         """
         from profilelab import ops
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from profilelab.core.aggregate import flat_cum
+
 
 def stack_values(samples: pl.DataFrame) -> pl.DataFrame:
     """stack_id, w, dw: the sample values summed per stack (zero stacks dropped)."""
@@ -24,29 +26,24 @@ def stack_values(samples: pl.DataFrame) -> pl.DataFrame:
     return v.filter((pl.col("w") != 0) | (pl.col("dw") != 0))
 
 
-def _first_of_stack() -> pl.Expr:
+def first_of_stack() -> pl.Expr:
     """True on each stack's first row (rows are sorted by stack_id, pos)."""
     return pl.col("stack_id") != pl.col("stack_id").shift(1).fill_null(~pl.col("stack_id"))
 
 
 def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
-    """node_id, flat, flat_div, cum, cum_div for nodes with a non-zero flat or cum."""
-    e = e.join(values, on="stack_id", how="inner", maintain_order="left")
-    cum = (
-        e.select("stack_id", "node_id", "w", "dw")
-        .unique(["stack_id", "node_id"])
-        .group_by("node_id")
-        .agg(pl.col("w").sum().alias("cum"), pl.col("dw").sum().alias("cum_div"))
+    """node_id, flat, flat_div, cum, cum_div for nodes with a non-zero flat or cum
+    (the core's :func:`~profilelab.core.aggregate.flat_cum`; the leaf is each stack's
+    first remaining frame)."""
+    frames = e.select("stack_id", "node_id", first_of_stack().alias("leaf"))
+    out = flat_cum(frames, values, value_cols=("w", "dw"), key="node_id")
+    return out.select(
+        "node_id",
+        pl.col("flat_w").alias("flat"),
+        pl.col("flat_dw").alias("flat_div"),
+        pl.col("cum_w").alias("cum"),
+        pl.col("cum_dw").alias("cum_div"),
     )
-    flat = (
-        e.filter(_first_of_stack())
-        .group_by("node_id")
-        .agg(pl.col("w").sum().alias("flat"), pl.col("dw").sum().alias("flat_div"))
-    )
-    out = cum.join(flat, on="node_id", how="full", coalesce=True).with_columns(
-        pl.col("flat", "flat_div", "cum", "cum_div").fill_null(0)
-    )
-    return out.filter((pl.col("flat") != 0) | (pl.col("cum") != 0))
 
 
 def edges(

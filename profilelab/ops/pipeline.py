@@ -1,5 +1,7 @@
 """The report pipeline shared by top, peek, tags and traces, in pprof's order.
 
+0. the selection's time range, label matchers and call-tree transforms
+   (:func:`profilelab.core.restrict`);
 1. choose the sample type and gather samples (:mod:`.samples`: merge inputs, base, diff);
 2. the profile's ``drop_frames``/``keep_frames`` (pprof applies them when loading);
 3. the total used for percentages (sum of absolute values, before any focus);
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from profilelab.core import sampletypes
+from profilelab.core.restriction import restrict
 from profilelab.model.profile import Profile
 from profilelab.ops import frames as frames_mod
 from profilelab.ops import granularity as gran
@@ -32,7 +36,7 @@ class Prepared:
 
     profile: Profile
     options: ReportOptions
-    sample_type: samples_mod.SampleType
+    sample_type: sampletypes.SampleType
     samples: pl.DataFrame  # surviving samples (see samples.collect)
     stacks: pl.DataFrame  # filtered stack view: stack_id, pos, loc, li, frame_id, node_id
     nodes: pl.DataFrame  # node_id, n_* key columns, name, info
@@ -47,6 +51,7 @@ def prepare(
 ) -> Prepared:
     """Run steps 1-5 for ``profile`` with ``options`` (see the module docstring)."""
     opts = (options or ReportOptions()).validated()
+    profile = restrict(profile, opts)
     stype = samples_mod.resolve_sample_index(profile, opts.sample_index)
     base = opts.base
     samples = samples_mod.collect(

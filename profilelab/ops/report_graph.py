@@ -136,7 +136,7 @@ class _Source:
 
     def __init__(self, prepared: Prepared, call_tree: bool, tags: bool) -> None:
         e = prepared.stacks.sort("stack_id", "pos")
-        e = e.with_columns(_first_of_stack().alias("leaf"))
+        e = e.with_columns(graph_mod.first_of_stack().alias("leaf"))
         if call_tree:
             e = _path_ids(e)
         else:
@@ -148,28 +148,10 @@ class _Source:
 
     def nodes(self, tag_cut: int = 0) -> dict[int, Node]:
         """Every node with its values (and label tags of weight ``tag_cut`` or more)."""
-        e = self.e.select("stack_id", "pos", "loc", "leaf", "gid", "node_id", "parent_gid")
-        cum = (
-            e.unique(["stack_id", "gid"])
-            .join(self.values, on="stack_id")
-            .group_by("gid")
-            .agg(
-                pl.col("w").sum().alias("cum"),
-                pl.col("dw").sum().alias("cum_div"),
-                pl.col("node_id").first(),
-                pl.col("parent_gid").first(),
-            )
-        )
-        flat = (
-            e.filter(pl.col("leaf"))
-            .join(self.values, on="stack_id")
-            .group_by("gid")
-            .agg(pl.col("w").sum().alias("flat"), pl.col("dw").sum().alias("flat_div"))
-        )
-        vals = cum.join(flat, on="gid", how="left").with_columns(
-            pl.col("flat", "flat_div").fill_null(0)
-        )
-        vals = vals.filter((pl.col("flat") != 0) | (pl.col("cum") != 0))
+        e = self.e.select("stack_id", "pos", pl.col("gid").alias("node_id"))
+        vals = graph_mod.node_values(e, self.values).rename({"node_id": "gid"})
+        ids = self.e.select("gid", "node_id", "parent_gid").unique("gid")
+        vals = vals.join(ids, on="gid", how="left")
         info = self.prepared.nodes
         vals = vals.join(info, on="node_id", how="left")
         out: dict[int, Node] = {}
@@ -198,26 +180,30 @@ class _Source:
             _attach_tags(out, self.e, _tag_values(self.prepared, tag_cut), tag_cut)
         return out
 
-    def link(self, nodes: dict[int, Node], kept: set[int] | None) -> None:
-        """(Re)build the edges between ``nodes`` (from the kept nodes only, when given)."""
-        for n in nodes.values():
-            n.ins.clear()
-            n.outs.clear()
+    def edge_frame(self, kept: set[int] | None) -> pl.DataFrame:
+        """src, dest, weight, weight_div, inline, residual: the graph's edges, rebuilt from
+        the stacks with the ``kept`` nodes only when given (pprof's KeptNodes)."""
         e = self.e.select("stack_id", "pos", "loc", pl.col("gid").alias("node_id"))
         keep = pl.Series(sorted(kept), dtype=pl.Int64) if kept is not None else None
-        edges = graph_mod.edges(e, self.values, keep)
-        for src, dest, w, dw, inline, residual in edges.select(
-            "src", "dest", "weight", "weight_div", "inline", "residual"
-        ).iter_rows():
-            if src in nodes and dest in nodes:
-                edge = Edge(src, dest, w, dw, residual, inline)
-                nodes[src].outs[dest] = edge
-                nodes[dest].ins[src] = edge
+        return graph_mod.edges(e, self.values, keep)
+
+    def link(self, nodes: dict[int, Node], kept: set[int] | None) -> None:
+        """(Re)build the edges between ``nodes`` (from the kept nodes only, when given)."""
+        link_edges(nodes, self.edge_frame(kept))
 
 
-def _first_of_stack() -> pl.Expr:
-    """True on each stack's leaf row (rows sorted by stack_id, pos)."""
-    return pl.col("stack_id") != pl.col("stack_id").shift(1).fill_null(~pl.col("stack_id"))
+def link_edges(nodes: dict[int, Node], edges: pl.DataFrame) -> None:
+    """Make ``edges`` the in/out edges of ``nodes`` (edges to other nodes are left out)."""
+    for n in nodes.values():
+        n.ins.clear()
+        n.outs.clear()
+    for src, dest, w, dw, inline, residual in edges.select(
+        "src", "dest", "weight", "weight_div", "inline", "residual"
+    ).iter_rows():
+        if src in nodes and dest in nodes:
+            edge = Edge(src, dest, w, dw, residual, inline)
+            nodes[src].outs[dest] = edge
+            nodes[dest].ins[src] = edge
 
 
 def _path_ids(e: pl.DataFrame) -> pl.DataFrame:
@@ -261,11 +247,16 @@ def _tag_values(prepared: Prepared, cut: int) -> pl.DataFrame:
     s = prepared.samples
     span_cols = [c for c in SPAN_KEYS if c in s.columns]
     dw = pl.col("div").sum() if "div" in s.columns else pl.lit(0, dtype=pl.Int64)
+    lab = prepared.labels
+    keys = visible_keys([*lab["key"].unique().to_list(), *span_cols], opts.tagshow, opts.taghide)
+    if cut > 0:  # a label string with a span id is no heavier than that span id's samples
+        for c in span_cols:
+            if c in keys:
+                reach = pl.col("value").abs().sum().over(c)
+                s = s.filter(pl.col(c).is_null() | (reach >= cut))
     groups = s.group_by("stack_id", "label_set_id", *span_cols).agg(
         pl.col("value").sum().alias("w"), dw.alias("dw")
     )
-    lab = prepared.labels
-    keys = visible_keys([*lab["key"].unique().to_list(), *span_cols], opts.tagshow, opts.taghide)
     strs = lab.filter(pl.col("str").is_not_null() & pl.col("key").is_in(sorted(keys)))
     strs = strs.select("label_set_id", pl.format("{}:{}", "key", "str").alias("kv"))
     span_kv = [
@@ -370,10 +361,12 @@ def call_graph(prepared: Prepared, *, kind: str = "dot") -> CallGraph:
     src = _Source(prepared, call_tree, visual)
     total_flat = flat_total(src)
     node_cut = abs(int(float(total_flat) * o.nodefraction))
+    edge_cut = abs(int(float(total_flat) * o.edgefraction))
     all_nodes = src.nodes(node_cut)
+    if not call_tree:
+        return _graph(prepared, src, all_nodes, o, node_cut, edge_cut, visual)
     src.link(all_nodes, None)
     nodes = list(all_nodes.values())
-    edge_cut = abs(int(float(total_flat) * o.edgefraction))
     dropped_nodes = 0
     if node_cut > 0:
         kept = [n for n in nodes if abs(n.cum) >= node_cut]
@@ -393,6 +386,88 @@ def call_graph(prepared: Prepared, *, kind: str = "dot") -> CallGraph:
     if visual:
         remove_redundant_edges(nodes)
     return CallGraph(nodes, prepared.total, orig_count, dropped_nodes, dropped_edges)
+
+
+def _graph(
+    prepared: Prepared,
+    src: _Source,
+    all_nodes: dict[int, Node],
+    o: _Trim,
+    node_cut: int,
+    edge_cut: int,
+    visual: bool,
+) -> CallGraph:
+    """newTrimmedGraph for a graph (not a tree): edges stay a frame until the last step,
+    so a big graph's edges are never objects."""
+    cum = prepared.options.cum
+    nodes = list(all_nodes.values())
+    kept: set[int] | None = None
+    dropped_nodes = 0
+    if node_cut > 0:
+        cut = [n for n in nodes if abs(n.cum) >= node_cut]
+        if len(cut) != len(nodes):
+            dropped_nodes, nodes = len(nodes) - len(cut), cut
+            kept = {n.gid for n in nodes}
+    edges = src.edge_frame(kept)
+    orig_count = len(nodes)
+    nodes = _sorted(nodes, edges, cum, visual)
+    if o.nodecount > 0:
+        _trim_tags(nodes, node_cut)
+        edges = edges.filter(pl.col("weight").abs() >= edge_cut)
+        top = select_top(nodes, o.nodecount, visual)
+        if len(top) != len(nodes):
+            kept = {n.gid for n in top}
+            edges = src.edge_frame(kept)
+            nodes = _sorted(top, edges, cum, visual)
+    _trim_tags(nodes, node_cut)
+    shown = pl.Series([n.gid for n in nodes], dtype=pl.Int64).implode()
+    edges = edges.filter(pl.col("src").is_in(shown) & pl.col("dest").is_in(shown))
+    light = pl.col("weight").abs() < edge_cut
+    dropped_edges = edges.filter(light).height
+    link_edges({n.gid: n for n in nodes}, edges.filter(~light))
+    if visual:
+        remove_redundant_edges(nodes)
+    return CallGraph(nodes, prepared.total, orig_count, dropped_nodes, dropped_edges)
+
+
+def _sorted(nodes: list[Node], edges: pl.DataFrame, cum: bool, visual: bool) -> list[Node]:
+    """pprof's SortNodes with the entropy scores computed from the edge frame."""
+    if not visual:
+        return sort_nodes(nodes, cum, False)
+    scores = entropy_scores(nodes, edges)
+    return sorted(nodes, key=lambda n: (-abs(scores[n.gid]), n.name, -abs(n.flat), n.info))
+
+
+def entropy_scores(nodes: list[Node], edges: pl.DataFrame) -> dict[int, int]:
+    """pprof's entropyScore of every node, its edge entropies summed in Polars."""
+    ids = pl.Series([n.gid for n in nodes], dtype=pl.Int64)
+    edges = edges.filter(pl.col("src").is_in(ids.implode()) & pl.col("dest").is_in(ids.implode()))
+    own = pl.DataFrame({"gid": ids, "own": [n.flat for n in nodes]})
+
+    def side(key: str, with_own: bool) -> pl.DataFrame:
+        w = edges.select(pl.col(key).alias("gid"), "weight").join(own, on="gid")
+        own_part = pl.col("own").first() if with_own else pl.lit(0)
+        total = own_part + pl.col("weight").filter(pl.col("weight") > 0).abs().sum()
+        frac = pl.col("weight").abs() / total
+        own_frac = pl.col("own").first().abs() / total
+        own_term = (
+            pl.when(own_part > 0).then(-own_frac * own_frac.log(2)).otherwise(0.0)
+            if with_own
+            else pl.lit(0.0)
+        )
+        score = (-frac * frac.log(2)).sum() + own_term
+        return w.group_by("gid").agg(pl.when(total != 0).then(score).otherwise(0.0).alias("s"))
+
+    ins = dict(side("dest", False).iter_rows())
+    outs = dict(side("src", True).iter_rows())
+    out = {}
+    for n in nodes:
+        score = ins.get(n.gid, 1.0) + outs.get(n.gid, 1.0)
+        if math.isnan(score):
+            out[n.gid] = -(2**63) + n.flat  # Go's int64(NaN) on amd64
+        else:
+            out[n.gid] = int(score * float(n.cum)) + n.flat
+    return out
 
 
 def _keep(src: _Source, all_nodes: dict[int, Node], kept: list[Node], tree: bool) -> list[Node]:

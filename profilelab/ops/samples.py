@@ -16,10 +16,10 @@ normalize scaling (rounded half away from zero, like Go's math.Round).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import polars as pl
 
+from profilelab.core import sampletypes
+from profilelab.core.sampletypes import SampleType
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
 from profilelab.ops import measurement
@@ -27,81 +27,57 @@ from profilelab.ops import measurement
 KEY_COLUMNS = ("stack_id", "label_set_id", "trace_id", "span_id", "local_root_span_id", "base")
 
 
-@dataclass(frozen=True)
-class SampleType:
-    index: int
-    type: str
-    unit: str
-
-
 def sources(profile: Profile) -> pl.DataFrame:
     """The profiles table with ``src``: the position of each row's input in load order."""
-    prof = profile.profiles
-    order = prof.select("source_id").unique(maintain_order=True).with_row_index("src")
-    return prof.join(order, on="source_id", how="left").with_columns(pl.col("src").cast(pl.Int64))
+    return sampletypes.sources(profile)
 
 
 def sample_types(profile: Profile) -> list[SampleType]:
-    """The sample types of the first input (pprof requires every input to have the same)."""
-    srcs = sources(profile)
-    if srcs.height == 0:
-        raise QueryError("profile has no samples (no sample types)")
-    first = srcs.filter(pl.col("src") == 0).sort("sample_type_index")
-    return [
-        SampleType(i, t, u)
-        for i, (t, u) in enumerate(first.select("sample_type", "sample_unit").iter_rows())
-    ]
+    """The offered sample types (:func:`profilelab.core.sampletypes.offered`)."""
+    return sampletypes.offered(profile)
 
 
 def resolve_sample_index(profile: Profile, sample_index: str | int | None) -> SampleType:
-    """pprof's SampleIndexByName: a position, a type name (``inuse_`` optional) or the default."""
-    types = sample_types(profile)
-    names = [t.type for t in types]
-    if sample_index is None or sample_index == "":
-        default = sources(profile).filter((pl.col("src") == 0) & pl.col("is_default"))
-        if default.height:
-            # by name: a selection (a store query) may hold fewer types than the input had
-            name = default["sample_type"][0]
-            return next(t for t in types if t.type == name)
-        return types[-1]
-    text = str(sample_index)
-    try:
-        i = int(text)
-    except ValueError:
-        pass
-    else:
-        if not 0 <= i < len(types):
-            raise QueryError(f"sample_index {text} is outside the range [0..{len(types) - 1}]")
-        return types[i]
-    no_inuse = text.removeprefix("inuse_")
-    for t in types:
-        if t.type in (text, no_inuse):
-            return t
-    raise QueryError(f"sample_index {text!r} must be one of: {', '.join(names)}")
-
-
-def _type_rows(profile: Profile) -> pl.DataFrame:
-    """profile_id -> (src, type index, scale ratio to the finest unit of that type)."""
-    srcs = sources(profile)
-    counts = srcs.group_by("src").len()["len"].unique()
-    if counts.len() > 1:
+    """pprof's SampleIndexByName (:func:`profilelab.core.sampletypes.resolve`), for the
+    inputs of one report: like pprof, which merges only inputs with the same sample types,
+    every input must have the chosen type (one input may hold several kinds: a JFR
+    recording, an OTLP capture; the type picks among them)."""
+    stype = sampletypes.resolve(profile, sample_index)
+    rows = profile.profiles  # an input is a source (file); its kinds may be several profiles
+    has = rows.filter(pl.col("sample_type") == stype.type)["source"].unique().implode()
+    lacking = rows.filter(~pl.col("source").is_in(has))
+    if lacking.height:
+        row = lacking.row(0, named=True)
+        theirs = sorted(set(lacking.filter(pl.col("source") == row["source"])["sample_type"]))
         raise QueryError(
-            "inputs have different numbers of sample types; pprof can only merge equal ones"
+            f"inputs have incompatible sample types: {row['source']} has no {stype.type!r} "
+            f"({', '.join(theirs)}); reports merge only inputs that have the chosen type, as "
+            "go tool pprof does"
         )
-    ratios = []
-    for (t,), group in srcs.group_by(["sample_type_index"], maintain_order=True):
+    return stype
+
+
+def _type_rows(profile: Profile, types: list[SampleType]) -> pl.DataFrame:
+    """profile_id -> (src, k: position in ``types``, scale ratio to the type's finest unit)."""
+    parts = []
+    for k, stype in enumerate(types):
+        group = sampletypes.rows_of(profile, stype)
         units = group["sample_unit"].to_list()
         kinds = {s.removesuffix("s") for s in group["sample_type"].to_list()}
         if len(kinds) > 1 or not all(measurement.same_family(units[0], u) for u in units):
-            raise QueryError(f"inputs have incompatible sample types at index {t}: {sorted(kinds)}")
-        finest = measurement.common_unit(units) if len(units) > 1 else units[0]
-        for pid, unit in group.select("profile_id", "sample_unit").iter_rows():
-            ratio = measurement.scale(1, unit, finest)[0] if len(units) > 1 else 1.0
-            ratios.append((pid, ratio))
-    ratio_df = pl.DataFrame(
-        ratios, schema={"profile_id": pl.Int64, "ratio": pl.Float64}, orient="row"
-    )
-    return srcs.select("profile_id", "src", "sample_type_index").join(ratio_df, on="profile_id")
+            names = ", ".join(group["source"].unique(maintain_order=True).head(4).to_list())
+            raise QueryError(
+                f"{names}: inputs have incompatible sample types at index {stype.index}: "
+                f"{sorted(kinds)}"
+            )
+        finest = measurement.common_unit(units) if len(set(units)) > 1 else units[0]
+        ratios = [measurement.scale(1, u, finest)[0] if u != finest else 1.0 for u in units]
+        parts.append(
+            group.select("profile_id", "src").with_columns(
+                pl.lit(k).alias("k"), pl.Series("ratio", ratios, dtype=pl.Float64)
+            )
+        )
+    return pl.concat(parts, how="vertical")
 
 
 def _scaled(value: pl.Expr, ratio: pl.Expr) -> pl.Expr:
@@ -111,13 +87,13 @@ def _scaled(value: pl.Expr, ratio: pl.Expr) -> pl.Expr:
     return pl.when(ratio == 1.0).then(value).otherwise(rounded.cast(pl.Int64))
 
 
-def _values(profile: Profile, types: list[int]) -> pl.DataFrame:
+def _values(profile: Profile, types: list[SampleType]) -> pl.DataFrame:
     """One row per sample with the values of ``types`` as columns ``v0, v1, ...``."""
-    rows = _type_rows(profile)
+    rows = _type_rows(profile, types)
     cols = ["src", "sample_index", *KEY_COLUMNS[:-1]]
     frames = []
-    for k, t in enumerate(types):
-        ids = rows.filter(pl.col("sample_type_index") == t)
+    for k in range(len(types)):
+        ids = rows.filter(pl.col("k") == k).drop("k")
         part = profile.samples.join(ids, on="profile_id", how="inner").select(
             *(cols if k == 0 else ["src", "sample_index"]),
             _scaled(pl.col("value"), pl.col("ratio")).alias(f"v{k}"),
@@ -144,10 +120,14 @@ def collect(
     ``all_types`` keeps every type's value while merging, so that a sample is dropped only
     when all its values are zero (pprof's Merge); reports that list samples need it.
     """
-    n_types = len(sample_types(profile))
-    types = [index] + ([0] if mean and index != 0 else [])
-    if all_types:
-        types += [t for t in range(n_types) if t not in types]
+    offered = sampletypes.offered(profile)
+    same_lists = sampletypes.uniform(profile)
+    if mean and index != 0 and not same_lists:
+        raise QueryError("-mean needs inputs with the same sample types (it divides by the first)")
+    wanted = [index] + ([0] if mean and index != 0 else [])
+    if all_types and same_lists:
+        wanted += [t for t in range(len(offered)) if t not in wanted]
+    types = [offered[t] for t in wanted]
     src = _values(profile, types).with_columns(pl.lit(False).alias("base"))
     if base is not None:
         src = _add_base(profile, src, base, types, diff_base=diff_base, normalize=normalize)
@@ -162,7 +142,7 @@ def _add_base(
     profile: Profile,
     src: pl.DataFrame,
     base: Profile,
-    types: list[int],
+    types: list[SampleType],
     *,
     diff_base: bool,
     normalize: bool,

@@ -8,12 +8,14 @@ most specific first.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from profilelab.errors import FormatError, ProfileLabError
 from profilelab.model.raw import RawProfile
 from profilelab.readers._input import Input, Source, open_input
+from profilelab.readers._overflow import check_sums
 from profilelab.readers.sniff import protobuf_start
 
 
@@ -42,18 +44,35 @@ def read(source: Source, name: str | None = None, limit: int | None = None) -> l
         raise FormatError(f"{inp.name}: empty input")
     for fmt in FORMATS:
         if fmt.sniff(inp.data):
-            try:
-                return fmt.read(inp)
-            except ProfileLabError:
-                raise
-            except (RecursionError, MemoryError) as exc:
-                raise FormatError(
-                    f"{inp.name}: {fmt.name} input too deeply nested or too large "
-                    f"({type(exc).__name__})"
-                ) from None
+            with reader_errors(inp.name, fmt.name):
+                raws = fmt.read(inp)
+            check_sums(raws, inp.name)
+            return raws
     raise FormatError(
         f"{inp.name}: unrecognized format (known: {', '.join(f.name for f in FORMATS)})"
     )
+
+
+@contextmanager
+def reader_errors(name: str, fmt: str) -> Iterator[None]:
+    """Whatever a reader raises on bad input ends as one FormatError line naming the input.
+
+    Readers check what they read and raise FormatError themselves; this is the boundary
+    that keeps the promise when a check is missing (a wrong type deep in a document):
+    the error names the input, the format and the Python error, on one line.
+    """
+    try:
+        yield
+    except ProfileLabError as exc:
+        raise exc if str(exc).startswith(name) else exc.with_context(name) from None
+    except (RecursionError, MemoryError) as exc:
+        raise FormatError(
+            f"{name}: {fmt} input too deeply nested or too large ({type(exc).__name__})"
+        ) from None
+    except Exception as exc:  # the boundary described above
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        why = f"{type(exc).__name__}: {first}"
+        raise FormatError(f"{name}: malformed {fmt} data ({why})") from None
 
 
 def known_head(head: bytes) -> bool:

@@ -90,13 +90,16 @@ def read_bytes(source: Source, name: str | None = None) -> tuple[bytes, str]:
         raise FormatError(f"{display}: is a directory, not a profile") from None
     except OSError as exc:
         raise FormatError(f"{display}: cannot read: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb", buffering=0) as fh:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
             raise FormatError(f"{display}: is a directory, not a profile")
-        if not stat.S_ISREG(mode):
-            raise FormatError(f"{display}: not a regular file ({_kind(mode)}); only files are read")
-        _check_size(os.fstat(fd).st_size, cap, display)
+        raise FormatError(
+            f"{display}: not a regular file ({_kind(info.st_mode)}); only files are read"
+        )
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        _check_size(info.st_size, cap, display)
         try:
             return _read_capped(fh, cap, display), display
         except OSError as exc:

@@ -28,7 +28,7 @@ from profilelab.readers._jfr_format import (
     Metadata,
     Scan,
 )
-from profilelab.readers._wire import ranges
+from profilelab.readers._ranges import ranges
 
 # Event slots (the same for every event type): 0 startTime, 1 thread, 2 stackTrace,
 # 3 state, 4 value, 5 contextId, 6 spanId, 7 spanName.

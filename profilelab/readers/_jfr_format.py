@@ -233,6 +233,26 @@ def utf16_units(units: list[int], at: int) -> str:
     return "".join(out)
 
 
+def metadata_bytes(data: bytes, chunk: Chunk) -> bytes:
+    """The bytes of a chunk's metadata event (a cache key: chunks often repeat them).
+
+    Past its size and type (the timestamps differ from chunk to chunk); a damaged size
+    gives a short key, and :func:`read_metadata` then reports the damage.
+    """
+    cur = Cursor(data, chunk.metadata, chunk.end)
+    try:
+        size = cur.varint()
+        start = cur.pos
+        cur.varint()  # type id
+        for _ in range(3):  # start time, duration, metadata id
+            cur.varint()
+    except ScanError:
+        return b""
+    return data[cur.pos : min(chunk.metadata + max(size, 0), chunk.end)] + bytes(
+        [start - chunk.metadata]
+    )
+
+
 def read_metadata(data: bytes, chunk: Chunk, name: str) -> Metadata:
     """The metadata event of a chunk: its classes and their fields."""
     try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from itertools import chain
 from typing import Any
@@ -24,6 +23,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from profilelab.errors import FormatError
+from profilelab.readers import _json
 from profilelab.readers._otlp_payload import (
     OLD_HINT,
     Attribute,
@@ -63,9 +64,9 @@ class _Keys:
 def decode(data: bytes) -> Payload:
     """Decode an OTLP/JSON document; raises WireError (ValueError) when malformed."""
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WireError(f"not valid JSON ({exc})") from None
+        doc = _json.loads(data, "OTLP/JSON document")
+    except FormatError as exc:
+        raise WireError(str(exc)) from None
     if not isinstance(doc, dict):
         raise WireError("an OTLP/JSON document must be an object")
     k = _Keys("resource_profiles" in doc and "resourceProfiles" not in doc)
@@ -74,20 +75,22 @@ def decode(data: bytes) -> Payload:
     dictionary = _dictionary(_obj(doc, k("dictionary")), k)
     strings = dictionary.strings.to_pylist()
     resources, scopes, entries = [], [], []
-    for r, rp in enumerate(_list(doc, k("resourceProfiles"))):
+    for r, rp in enumerate(_objs(doc, k("resourceProfiles"))):
         resources.append(_key_values(_list(_obj(rp, k("resource")), k("attributes")), k, strings))
         scope_list = []
-        for s, sp in enumerate(_list(rp, k("scopeProfiles"))):
+        for s, sp in enumerate(_objs(rp, k("scopeProfiles"))):
             sc = _obj(sp, k("scope"))
             attrs = _key_values(_list(sc, k("attributes")), k, strings)
             scope_list.append(Scope(str(sc.get("name", "")), str(sc.get("version", "")), attrs))
-            for p, prof in enumerate(_list(sp, k("profiles"))):
+            for p, prof in enumerate(_objs(sp, k("profiles"))):
                 entries.append(_profile(prof, r, s, p, k))
         scopes.append(scope_list)
     return Payload(version, dictionary, resources, scopes, entries)
 
 
 def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    if not isinstance(parent, dict):
+        raise WireError(f"expected an object holding {key!r}, not {type(parent).__name__}")
     got = parent.get(key)
     if got is None:
         return {}
@@ -96,7 +99,18 @@ def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
     return got
 
 
+def _objs(parent: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """A list of messages (JSON objects); WireError names the list holding anything else."""
+    got = _list(parent, key)
+    for item in got:
+        if not isinstance(item, dict):
+            raise WireError(f"{key!r} must hold objects, not {type(item).__name__}")
+    return got
+
+
 def _list(parent: dict[str, Any], key: str) -> list[Any]:
+    if not isinstance(parent, dict):
+        raise WireError(f"expected an object holding {key!r}, not {type(parent).__name__}")
     got = parent.get(key)
     if got is None:
         return []
@@ -110,9 +124,9 @@ def _list(parent: dict[str, Any], key: str) -> list[Any]:
 
 def _first_profiles(doc: dict[str, Any], k: _Keys) -> list[dict[str, Any]]:
     out = []
-    for rp in _list(doc, k("resourceProfiles")):
-        for sp in _list(rp, k("scopeProfiles")):
-            for prof in _list(sp, k("profiles")):
+    for rp in _objs(doc, k("resourceProfiles")):
+        for sp in _objs(rp, k("scopeProfiles")):
+            for prof in _objs(sp, k("profiles")):
                 if isinstance(prof, dict):
                     out.append(prof)
     return out
@@ -125,9 +139,9 @@ def _reject_old(doc: dict[str, Any], k: _Keys) -> None:
     if k("attributeUnits") in _obj(doc, k("dictionary")):
         raise WireError(f"dictionary 'attributeUnits' (v1.7 layout); {OLD_HINT}")
     for sp in (
-        sp for rp in _list(doc, k("resourceProfiles")) for sp in _list(rp, k("scopeProfiles"))
+        sp for rp in _objs(doc, k("resourceProfiles")) for sp in _objs(rp, k("scopeProfiles"))
     ):
-        for prof in _list(sp, k("profiles")):
+        for prof in _objs(sp, k("profiles")):
             if k("profile") in prof:
                 raise WireError(f"a ProfileContainer 'profile' key (v1.3 layout); {OLD_HINT}")
             old = {k(x) for x in _OLD_PROFILE} & set(prof)
@@ -147,7 +161,7 @@ def _is_v18(doc: dict[str, Any], k: _Keys) -> bool:
         for vt in (prof.get(k("sampleType")), prof.get(k("periodType"))):
             if isinstance(vt, dict) and k("aggregationTemporality") in vt:
                 return True
-    locations = _list(_obj(doc, k("dictionary")), k("locationTable"))
+    locations = _objs(_obj(doc, k("dictionary")), k("locationTable"))
     return any(isinstance(x, dict) and k("line") in x for x in locations[:64])
 
 
@@ -160,8 +174,8 @@ def _int(x: Any, what: str) -> int:
         raise WireError(f"{what}: expected an integer, got {x!r}")
     try:
         v = int(x)
-    except (TypeError, ValueError):
-        raise WireError(f"{what}: expected an integer, got {x!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise WireError(f"{what}: expected an integer, got {x!r:.40}") from None
     if not -(1 << 63) <= v < 1 << 64:
         raise WireError(f"{what}: {v} does not fit in 64 bits")
     return v - (1 << 64) if v >= 1 << 63 else v
@@ -249,7 +263,7 @@ def any_value(v: Any, k: _Keys) -> AttrValue:
     if k("arrayValue") in v:
         return ("array", [any_value(x, k) for x in _list(v[k("arrayValue")] or {}, k("values"))])
     if k("kvlistValue") in v:
-        items = _list(v[k("kvlistValue")] or {}, k("values"))
+        items = _objs(v[k("kvlistValue")] or {}, k("values"))
         return ("kvlist", [(str(x.get("key", "")), any_value(x.get(k("value")), k)) for x in items])
     return None
 
@@ -277,14 +291,14 @@ def _dictionary(d: dict[str, Any], k: _Keys) -> Dictionary:
         if not all(isinstance(s, str) for s in strings):
             raise WireError("stringTable must hold strings")
         out.strings = pa.array(strings, type=pa.string())
-    _mappings(out, _list(d, k("mappingTable")), k)
-    _locations(out, _list(d, k("locationTable")), k)
-    fns = _list(d, k("functionTable"))
+    _mappings(out, _objs(d, k("mappingTable")), k)
+    _locations(out, _objs(d, k("locationTable")), k)
+    fns = _objs(d, k("functionTable"))
     out.function_name = _ints(fns, k("nameStrindex"), "Function")
     out.function_system_name = _ints(fns, k("systemNameStrindex"), "Function")
     out.function_file = _ints(fns, k("filenameStrindex"), "Function")
     out.function_start_line = _ints(fns, k("startLine"), "Function")
-    links = _list(d, k("linkTable"))
+    links = _objs(d, k("linkTable"))
     out.link_trace_id = _hex_array([_id(x.get(k("traceId")), 16, "traceId") for x in links])
     out.link_span_id = _hex_array([_id(x.get(k("spanId")), 8, "spanId") for x in links])
     out.attributes = [
@@ -293,10 +307,10 @@ def _dictionary(d: dict[str, Any], k: _Keys) -> Dictionary:
             any_value(a.get(k("value")), k),
             _int(a.get(k("unitStrindex"), 0), "unitStrindex"),
         )
-        for a in _list(d, k("attributeTable"))
+        for a in _objs(d, k("attributeTable"))
     ]
     out.stack_offsets, out.stack_locations = _csr(
-        _list(d, k("stackTable")), k("locationIndices"), "Stack"
+        _objs(d, k("stackTable")), k("locationIndices"), "Stack"
     )
     return out
 
@@ -355,7 +369,7 @@ def _profile(prof: dict[str, Any], r: int, s: int, p: int, k: _Keys) -> ProfileE
     e.comments = [_int(x, "commentStrindices") for x in _list(prof, k("commentStrindices"))]
     e.payload_format = str(prof.get(k("originalPayloadFormat")) or "")
     e.payload = _bytes(prof.get(k("originalPayload")), f"{what} originalPayload")
-    samples = _list(prof, k("samples")) or _list(prof, k("sample"))  # v1.8: "sample"
+    samples = _objs(prof, k("samples")) or _objs(prof, k("sample"))  # v1.8: "sample"
     if not all(isinstance(x, dict) for x in samples):
         raise WireError(f"{what}: samples must be objects")
     e.samples = _samples(samples, k, what)

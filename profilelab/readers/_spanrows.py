@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import polars as pl
+import pyarrow as pa
 
 from profilelab.model import schema
 
@@ -30,6 +32,8 @@ PROBLEM_COLUMNS = ("source", "trace_id", "span_id", "problem", "detail", "droppe
 SPAN_KINDS = ("internal", "server", "client", "producer", "consumer")
 STATUSES = ("unset", "ok", "error")
 _HEX = frozenset("0123456789abcdef")
+_ATTRIBUTES = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def hex_id(value: str | bytes | None, digits: int) -> tuple[str | None, str | None]:
@@ -132,6 +136,8 @@ class SpanRows:
         pid, why_p = hex_id(parent_span_id, 16)
         if why_p and why_p != "missing":
             self.problem(tid, sid, "bad_parent_span_id", f"parent_span_id {why_p}; kept as root")
+        start_ns = self._time(tid, sid, start_ns, "start")
+        end_ns = self._time(tid, sid, end_ns, "end")
         self.columns["trace_id"].append(tid)
         self.columns["span_id"].append(sid)
         self.columns["parent_span_id"].append(pid)
@@ -142,6 +148,23 @@ class SpanRows:
         self.columns["end_ns"].append(end_ns)
         self.columns["status"].append(status)
         self.columns["attributes"].append(self._attributes(tid, sid, attributes))
+
+    def frame(self) -> pl.DataFrame:
+        """The spans collected so far as a ``spans`` table. The attributes (lists of key/value
+        structs) are converted by Arrow in C: Polars builds such rows one by one."""
+        columns = {c: v for c, v in self.columns.items() if c != "attributes"}
+        spans = pl.DataFrame(columns, schema={c: schema.SPANS[c] for c in columns})
+        attributes = pa.array(self.columns["attributes"], type=_ATTRIBUTES)
+        return spans.with_columns(
+            pl.Series("attributes", attributes).cast(schema.SPANS["attributes"])
+        ).select(list(schema.SPANS))
+
+    def _time(self, tid: str | None, sid: str | None, ns: int | None, what: str) -> int | None:
+        """A time in int64 nanoseconds, or None (reported) when it does not fit."""
+        if ns is None or _INT64_MIN <= ns <= _INT64_MAX:
+            return ns
+        self.problem(tid, sid, "bad_time", f"{what} time {ns} ns does not fit 64 bits; dropped")
+        return None
 
     def _attributes(
         self, tid: str | None, sid: str | None, attributes: Iterable[tuple[str, str]]

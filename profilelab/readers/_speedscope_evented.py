@@ -2,9 +2,10 @@
 
 Between two consecutive events the innermost open frame (with its callers) ran for the
 time between them: that interval becomes one sample whose stack is the open frames and
-whose weight is the duration. The call tree is rebuilt depth level by depth level (a loop
-over depths, never over events): the parent of a frame opened at depth d is the last frame
-opened at depth d-1 before it.
+whose weight is the duration. The call tree is rebuilt with binary searches (the parent of a
+frame opened at depth d is the last frame opened at depth d-1 before it), its distinct paths
+merged one depth level at a time, and only the sampled paths are written out as stacks
+(:func:`~profilelab.readers._stacks.tree_stacks`, bounded in depth and total frames).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 
 from profilelab.errors import FormatError
-from profilelab.model import ids
+from profilelab.readers import limits
+from profilelab.readers._stacks import tree_stacks
 
 
 @dataclass
@@ -47,8 +49,11 @@ def intervals(events: Any, end_value: Any, n_frames: int, where: str) -> Interva
     )
     duration = np.diff(np.append(at, max(end, at[-1] if len(at) else 0)))
     chosen = np.nonzero((current >= 0) & (duration > 0))[0]
-    node_of_open, offsets, flat = _paths(frame[opens], parent, depth[opens])
-    return Intervals(offsets, flat, node_of_open[current[chosen]], duration[chosen])
+    node_of_open, node_parent, node_frame = _trie(frame[opens], parent, depth[opens], where)
+    offsets, flat, stack = tree_stacks(
+        node_parent, node_frame, node_of_open[current[chosen]], f"{where}: events"
+    )
+    return Intervals(offsets, flat, stack, duration[chosen])
 
 
 def _columns(events: Any, n_frames: int, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,39 +82,75 @@ def _columns(events: Any, n_frames: int, where: str) -> tuple[np.ndarray, np.nda
 
 def _tree(opens: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Parent of each open event (ordinal, -1 at the root) and the innermost open event
-    after each event (ordinal, -1 when nothing is open)."""
+    after each event (ordinal, -1 when nothing is open).
+
+    Opens sorted by (depth, position): the parent of an open at depth d is the last open at
+    depth d-1 before it, the innermost open after event e is the last open at depth[e] at
+    or before e; both are one binary search over that order (O(n log n), any depth).
+    """
+    stride = len(depth) + 1
     open_depth = depth[opens]
+    key = open_depth * stride + opens
+    by_key = np.argsort(key, kind="stable")
+    sorted_key = key[by_key]
     parent = np.full(len(opens), -1, dtype=np.int64)
+    inner = open_depth > 1
+    at = np.searchsorted(sorted_key, (open_depth[inner] - 1) * stride + opens[inner]) - 1
+    parent[inner] = by_key[at]
     current = np.full(len(depth), -1, dtype=np.int64)
-    previous: np.ndarray | None = None
-    for d in range(1, int(depth.max()) + 1 if len(depth) else 1):
-        level = np.nonzero(open_depth == d)[0]  # ordinals of frames opened at depth d
-        if previous is not None and len(level):
-            pos = np.searchsorted(opens[previous], opens[level]) - 1
-            parent[level] = previous[pos]
-        events = np.nonzero(depth == d)[0]
-        current[events] = level[np.searchsorted(opens[level], events, side="right") - 1]
-        previous = level
+    events = np.nonzero(depth > 0)[0]
+    at = np.searchsorted(sorted_key, depth[events] * stride + events, side="right") - 1
+    current[events] = by_key[at]
     return parent, current
 
 
 def _paths(
-    frame: np.ndarray, parent: np.ndarray, depth: np.ndarray
+    frame: np.ndarray, parent: np.ndarray, depth: np.ndarray, where: str = "trace events"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct call paths: node per open event, and each node's frames (CSR, leaf first)."""
-    key = np.zeros(len(frame), dtype=np.uint64)
-    for d in range(1, int(depth.max()) + 1 if len(depth) else 1):
-        level = np.nonzero(depth == d)[0]
-        above = np.where(parent[level] >= 0, key[np.maximum(parent[level], 0)], np.uint64(0))
-        key[level] = ids.fold(above, ids.hash_ints(frame[level]))
-    _, first, node_of_open = np.unique(key, return_index=True, return_inverse=True)
-    reps = first
-    n_depth = depth[reps]
-    offsets = np.concatenate([[0], np.cumsum(n_depth)]).astype(np.int64)
-    flat = np.empty(int(offsets[-1]), dtype=np.int64)
-    walker = reps.copy()
-    for k in range(int(n_depth.max()) if len(reps) else 0):  # k-th frame from the leaf
-        alive = n_depth > k
-        flat[offsets[:-1][alive] + k] = frame[walker[alive]]
-        walker = np.where(alive, parent[walker], walker)
-    return node_of_open.astype(np.int64), offsets, flat
+    """Distinct call paths: node per open event, and every node's frames (CSR, leaf first).
+
+    For readers that sample every path (Chrome trace events); bounded as
+    :func:`~profilelab.readers._stacks.tree_stacks` is.
+    """
+    node_of_open, node_parent, node_frame = _trie(frame, parent, depth, where)
+    offsets, flat, _ = tree_stacks(
+        node_parent, node_frame, np.arange(len(node_parent), dtype=np.int64), where
+    )
+    return node_of_open, offsets, flat
+
+
+def _trie(
+    frame: np.ndarray, parent: np.ndarray, depth: np.ndarray, where: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct call paths as a tree: (node of each open event, node parent, node frame).
+
+    Open events with the same parent node and frame are one node (a trie), built one
+    depth level at a time; the caller writes out the stacks of the nodes it samples.
+    """
+    max_depth = limits.current().max_stack_depth
+    if len(depth) and int(depth.max()) > max_depth:
+        raise FormatError(
+            f"{where}: events nest deeper than {max_depth} frames "
+            "(set PROFILELAB_MAX_STACK_DEPTH to raise it)"
+        )
+    node_of_open = np.full(len(frame) + 1, -1, dtype=np.int64)  # [-1]: "no parent"
+    order = np.argsort(depth, kind="stable")
+    bounds = np.searchsorted(depth[order], np.arange(1, int(depth.max(initial=0)) + 2))
+    width = int(frame.max(initial=0)) + 1
+    node_parent: list[np.ndarray] = []
+    node_frame: list[np.ndarray] = []
+    n_nodes = 0
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        level = order[lo:hi]
+        key = (node_of_open[parent[level]] + 1) * width + frame[level]
+        distinct, inverse = np.unique(key, return_inverse=True)
+        node_of_open[level] = n_nodes + inverse
+        node_parent.append(distinct // width - 1)
+        node_frame.append(distinct % width)
+        n_nodes += len(distinct)
+    empty = np.zeros(0, dtype=np.int64)
+    return (
+        node_of_open[:-1],
+        np.concatenate(node_parent) if node_parent else empty,
+        np.concatenate(node_frame) if node_frame else empty,
+    )

@@ -15,7 +15,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from profilelab.errors import FormatError
 from profilelab.model.raw import RawProfile
+from profilelab.readers import limits
 
 
 @dataclass
@@ -31,6 +33,9 @@ class NamedStacks:
     # The function's first line; when given, functions are told apart by it too (two
     # ``<lambda>`` in one file are two functions).
     frame_start_line: np.ndarray | None = None
+    # The name as the runtime knows it, when it differs from the display name (pprof's
+    # system name); by default the name itself. Functions are told apart by it too.
+    frame_system_name: pa.Array | None = None
 
 
 def build_raw(
@@ -51,21 +56,32 @@ def build_raw(
         else pa.array([""] * n_frames, pa.string())
     )
     types = [t for pair in sample_types for t in pair]
-    table = pc.unique(pa.concat_arrays([pa.array(["", *types], pa.string()), names, files]))
+    systems = (
+        stacks.frame_system_name.cast(pa.string()).fill_null("")
+        if stacks.frame_system_name is not None
+        else names
+    )
+    table = pc.unique(
+        pa.concat_arrays([pa.array(["", *types], pa.string()), names, files, systems])
+    )
     name_idx = _index(names, table)
     file_idx = _index(files, table)
     fn = pl.DataFrame(
-        {"name": name_idx, "file": file_idx, "start": _ints(stacks.frame_start_line, n_frames)}
+        {
+            "name": name_idx,
+            "file": file_idx,
+            "start": _ints(stacks.frame_start_line, n_frames),
+            "system": _index(systems, table),
+        }
     )
     functions = fn.unique(maintain_order=True).with_row_index("fn")
-    frame_fn = fn.join(functions, on=["name", "file", "start"], how="left", maintain_order="left")[
-        "fn"
-    ]
+    keys = ["name", "file", "start", "system"]
+    frame_fn = fn.join(functions, on=keys, how="left", maintain_order="left")["fn"]
 
     raw = RawProfile(source=source, format=fmt, strings=table)
     raw.sample_types = list(sample_types)
     raw.function_name = functions["name"].to_numpy().astype(np.int64)
-    raw.function_system_name = raw.function_name.copy()
+    raw.function_system_name = functions["system"].to_numpy().astype(np.int64)
     raw.function_file = functions["file"].to_numpy().astype(np.int64)
     raw.function_start_line = functions["start"].to_numpy().astype(np.int64)
     raw.location_address = np.zeros(n_frames, dtype=np.uint64)
@@ -101,6 +117,76 @@ def reversed_lists(offsets: np.ndarray, items: np.ndarray) -> np.ndarray:
     ends = np.repeat(offsets[1:], lengths)
     pos = np.arange(len(items), dtype=np.int64)
     return items[starts + ends - 1 - pos]
+
+
+def tree_stacks(
+    parent: np.ndarray, frame: np.ndarray, chosen: np.ndarray, where: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stacks of the ``chosen`` nodes of a call tree: (offsets, frames leaf first, stack of
+    each chosen node). One stack per distinct chosen node.
+
+    ``parent[i]`` is node i's parent (-1 at a root) and ``frame[i]`` its frame (-1: none,
+    as a synthetic root). The work is linear: depths come from a breadth-first walk, one
+    numpy step per level, and only chosen nodes' stacks are written, one numpy step per
+    frame of the deepest. Refused with a FormatError naming ``where``: parent links that
+    form a cycle, a stack deeper than ``PROFILELAB_MAX_STACK_DEPTH``, and stacks holding
+    more than ``PROFILELAB_MAX_STACK_FRAMES`` frames together.
+    """
+    lim = limits.current()
+    has_frame = (frame >= 0).astype(np.int64)
+    count = _frame_depths(parent, has_frame, lim.max_stack_depth, where)
+    nodes, stack_of_chosen = np.unique(chosen, return_inverse=True)
+    lengths = count[nodes]
+    total = int(lengths.sum())
+    if total > lim.max_stack_frames:
+        raise FormatError(
+            f"{where}: the call tree's sampled stacks hold {total} frames, past the limit of "
+            f"{lim.max_stack_frames} (set PROFILELAB_MAX_STACK_FRAMES to raise it)"
+        )
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    flat = np.empty(total, dtype=np.int64)
+    at, node = offsets[:-1].copy(), nodes.astype(np.int64)
+    while len(node):  # one step per level, leaf to root, over the stacks still open
+        own = has_frame[node].astype(bool)
+        flat[at[own]] = frame[node[own]]
+        at = at + own
+        node = parent[node]
+        live = node >= 0
+        at, node = at[live], node[live]
+    return offsets, flat, stack_of_chosen.astype(np.int64)
+
+
+def _frame_depths(
+    parent: np.ndarray, has_frame: np.ndarray, max_depth: int, where: str
+) -> np.ndarray:
+    """Frames on the path from each node to its root (itself included), level by level."""
+    n = len(parent)
+    order = np.argsort(parent, kind="stable")
+    sorted_parent = parent[order]
+    first = np.searchsorted(sorted_parent, np.arange(n), side="left")
+    n_kids = np.searchsorted(sorted_parent, np.arange(n), side="right") - first
+    count = np.full(n, -1, dtype=np.int64)
+    level = np.nonzero(parent < 0)[0]
+    count[level] = has_frame[level]
+    seen, depth = len(level), 1
+    while len(level):
+        kids_per = n_kids[level]
+        if not kids_per.any():
+            break
+        depth += 1
+        if depth > max_depth:
+            raise FormatError(
+                f"{where}: call tree deeper than {max_depth} frames "
+                "(set PROFILELAB_MAX_STACK_DEPTH to raise it)"
+            )
+        starts = np.repeat(first[level] - np.cumsum(kids_per) + kids_per, kids_per)
+        kids = order[starts + np.arange(int(kids_per.sum()))]
+        count[kids] = np.repeat(count[level], kids_per) + has_frame[kids]
+        level = kids
+        seen += len(kids)
+    if seen < n:
+        raise FormatError(f"{where}: parent links form a cycle ({n - seen} nodes on or under it)")
+    return count
 
 
 def add_sample_labels(raw: RawProfile, labels: dict[str, pa.Array]) -> None:

@@ -24,6 +24,8 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
 
+from profilelab.readers._ranges import ranges
+
 U64 = np.uint64
 VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5
 _PAD = 16  # zero bytes after the data, so vectorized reads past a truncated end stay in bounds
@@ -407,18 +409,6 @@ def _varint(data: bytes, pos: int, what: str) -> tuple[int, int]:
 
 
 # ---- packed repeated scalars -----------------------------------------------------------------
-
-
-def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenated index ranges [starts[i], starts[i] + lengths[i])."""
-    lengths = np.asarray(lengths, dtype=np.int64)
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offs = np.cumsum(lengths) - lengths
-    return np.repeat(np.asarray(starts, dtype=np.int64) - offs, lengths) + np.arange(
-        total, dtype=np.int64
-    )
 
 
 def varints_in_regions(

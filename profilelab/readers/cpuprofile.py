@@ -19,7 +19,7 @@ become 1-based. Profile time is unknown (monotonic clock); duration is end - sta
 
 from __future__ import annotations
 
-import json
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -28,8 +28,9 @@ import pyarrow as pa
 from profilelab.errors import FormatError
 from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
+from profilelab.readers import _json
 from profilelab.readers._input import Input
-from profilelab.readers._stacks import NamedStacks, build_raw
+from profilelab.readers._stacks import NamedStacks, build_raw, tree_stacks
 
 FORMAT = "cpuprofile"
 
@@ -64,10 +65,7 @@ def _number(x: Any) -> bool:
 
 
 def _load(inp: Input) -> dict[str, Any]:
-    try:
-        doc = json.loads(inp.data)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FormatError(f"{inp.name}: .cpuprofile is not valid JSON: {exc}") from None
+    doc = _json.loads(inp.data, f"{inp.name}: .cpuprofile")
     if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list):
         raise FormatError(f"{inp.name}: .cpuprofile must be an object with a 'nodes' list")
     return doc
@@ -82,11 +80,11 @@ class _Nodes:
         if len(np.unique(self.ids)) != len(self.ids):
             raise FormatError(f"{name}: .cpuprofile has duplicate node ids")
         self.order = np.argsort(self.ids, kind="stable")
+        self.sorted_ids = self.ids[self.order]
         self.parent = self._parents(nodes)
         self.frame = self._frames(nodes)
         hits = [n.get("hitCount") for n in nodes]
         self.hit_count = np.array([h if _number(h) and h > 0 else 0 for h in hits], np.int64)
-        self.stack_offsets, self.stack_frames = self._stacks()
 
     def _id(self, node: Any) -> int:
         if not isinstance(node, dict) or not _small_int(node.get("id")):
@@ -95,27 +93,36 @@ class _Nodes:
             raise FormatError(f"{self.name}: node {node['id']} has no 'callFrame' object")
         return int(node["id"])
 
-    def position(self, ids: np.ndarray, what: str) -> np.ndarray:
-        """Node positions of node ids; FormatError for an unknown id."""
-        sorted_ids = self.ids[self.order]
-        pos = np.searchsorted(sorted_ids, ids)
-        ok = (pos < len(sorted_ids)) & (sorted_ids[np.minimum(pos, len(sorted_ids) - 1)] == ids)
+    def position(self, ids: np.ndarray, what: str | np.ndarray) -> np.ndarray:
+        """Node positions of node ids; FormatError for an unknown id. ``what`` names the
+        referring place, or gives the referring node's position per id."""
+        pos = np.searchsorted(self.sorted_ids, ids)
+        last = len(self.sorted_ids) - 1
+        ok = (pos <= last) & (self.sorted_ids[np.minimum(pos, max(last, 0))] == ids)
         if len(ids) and not ok.all():
-            raise FormatError(f"{self.name}: {what} refers to unknown node {int(ids[~ok][0])}")
+            bad = int(np.argmin(ok))
+            place = what if isinstance(what, str) else f"node {int(self.ids[what[bad]])}"
+            raise FormatError(f"{self.name}: {place} refers to unknown node {int(ids[bad])}")
         return self.order[pos]
 
     def _parents(self, nodes: list[Any]) -> np.ndarray:
-        parent = np.full(len(nodes), -1, dtype=np.int64)
-        for i, node in enumerate(nodes):
-            children = node.get("children") or []
+        """Parent position per node, from ``children`` lists and ``parent`` fields (which win),
+        in one vectorized lookup."""
+        lists = [n.get("children") or [] for n in nodes]
+        for node, children in zip(nodes, lists, strict=True):
             if not isinstance(children, list) or not all(_small_int(c) for c in children):
                 raise FormatError(f"{self.name}: node {node['id']} has malformed 'children'")
-            kids = self.position(np.array(children, dtype=np.int64), f"node {node['id']}")
-            if (parent[kids] >= 0).any() and (parent[kids] != i).any():
-                raise FormatError(f"{self.name}: a node has two parents")
-            parent[kids] = i
-            if _small_int(node.get("parent")):
-                parent[i] = self.position(np.array([node["parent"]]), f"node {node['id']}")[0]
+        owner = np.repeat(np.arange(len(nodes)), [len(c) for c in lists])
+        kids = self.position(np.fromiter(chain.from_iterable(lists), np.int64, len(owner)), owner)
+        pairs = np.unique(np.stack([kids, owner], axis=1), axis=0)
+        if len(pairs) and (np.diff(pairs[:, 0]) == 0).any():
+            raise FormatError(f"{self.name}: a node has two parents")
+        parent = np.full(len(nodes), -1, dtype=np.int64)
+        parent[pairs[:, 0]] = pairs[:, 1]
+        has = np.array([_small_int(n.get("parent")) for n in nodes], dtype=bool)
+        with_parent = np.nonzero(has)[0]
+        ids = np.array([nodes[i]["parent"] for i in with_parent], dtype=np.int64)
+        parent[with_parent] = self.position(ids, with_parent)
         return parent
 
     def _frames(self, nodes: list[Any]) -> np.ndarray:
@@ -139,46 +146,28 @@ class _Nodes:
         self.frame_keys = list(keys)
         return frame
 
-    def _stacks(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each node's frames up to the root, leaf first (CSR); FormatError on a cycle."""
-        n = len(self.ids)
-        depth = np.full(n, -1, dtype=np.int64)
-        stacks: list[list[int]] = [[] for _ in range(n)]
-        for start in range(n):
-            path = []
-            i = start
-            while i >= 0 and depth[i] < 0:
-                path.append(i)
-                if len(path) > n:
-                    raise FormatError(f"{self.name}: the .cpuprofile node tree has a cycle")
-                i = int(self.parent[i])
-            tail = stacks[i] if i >= 0 else []
-            for node in reversed(path):
-                own = [int(self.frame[node])] if self.frame[node] >= 0 else []
-                stacks[node] = own + tail
-                depth[node] = len(stacks[node])
-                tail = stacks[node]
-        offsets = np.concatenate([[0], np.cumsum(depth)]).astype(np.int64)
-        flat = np.fromiter((f for s in stacks for f in s), dtype=np.int64, count=int(offsets[-1]))
-        return offsets, flat
-
-    def named(self) -> NamedStacks:
+    def named(self, chosen: np.ndarray) -> tuple[NamedStacks, np.ndarray]:
+        """Frames and the stacks of the ``chosen`` nodes; the stack of each chosen node."""
+        offsets, flat, stack = tree_stacks(
+            self.parent, self.frame, chosen, f"{self.name}: .cpuprofile node tree"
+        )
         keys = self.frame_keys
         return NamedStacks(
             frame_name=pa.array([k[0] for k in keys], pa.string()),
-            stack_offsets=self.stack_offsets,
-            stack_frames=self.stack_frames,
+            stack_offsets=offsets,
+            stack_frames=flat,
             frame_file=pa.array([k[1] for k in keys], pa.string()),
             frame_line=np.array([k[2] for k in keys], dtype=np.int64),
             frame_column=np.array([k[3] for k in keys], dtype=np.int64),
-        )
+        ), stack
 
 
 def _from_hit_counts(nodes: _Nodes, name: str) -> RawProfile:
     chosen = np.nonzero(nodes.hit_count > 0)[0]
+    stacks, sample_stack = nodes.named(chosen)
     return build_raw(
-        nodes.named(),
-        chosen,
+        stacks,
+        sample_stack,
         nodes.hit_count[chosen].reshape(-1, 1),
         source=name,
         fmt=FORMAT,
@@ -188,14 +177,14 @@ def _from_hit_counts(nodes: _Nodes, name: str) -> RawProfile:
 
 def _from_samples(nodes: _Nodes, doc: dict[str, Any], name: str) -> RawProfile:
     ids = _int_array(doc["samples"], "samples", name)
-    pos = nodes.position(ids, "samples")
+    stacks, sample_stack = nodes.named(nodes.position(ids, "samples"))
     deltas = doc.get("timeDeltas")
     start, end = doc.get("startTime"), doc.get("endTime")
     if deltas is None or not isinstance(start, int | float):
         return build_raw(
-            nodes.named(),
-            pos,
-            np.ones((len(pos), 1), dtype=np.int64),
+            stacks,
+            sample_stack,
+            np.ones((len(sample_stack), 1), dtype=np.int64),
             source=name,
             fmt=FORMAT,
             sample_types=[("samples", "count")],
@@ -207,9 +196,9 @@ def _from_samples(nodes: _Nodes, doc: dict[str, Any], name: str) -> RawProfile:
     last = round(end) if isinstance(end, int | float) else (int(times[-1]) if len(times) else 0)
     wall = np.maximum(np.diff(times, append=last), 0)  # time until the next sample
     raw = build_raw(
-        nodes.named(),
-        pos,
-        np.stack([np.ones(len(pos), dtype=np.int64), wall], axis=1),
+        stacks,
+        sample_stack,
+        np.stack([np.ones(len(sample_stack), dtype=np.int64), wall], axis=1),
         source=name,
         fmt=FORMAT,
         sample_types=[("samples", "count"), ("wall", "microseconds")],

@@ -4,11 +4,13 @@ One line per sample: frame names from the root to the leaf separated by ``;``, t
 whitespace and a non-negative integer count. The count is the last whitespace-separated
 token, so names may contain spaces (``func (file.go:12)`` is simply a name). Empty lines
 and lines starting with ``#`` are skipped; empty frame names (``a;;b``) are dropped.
-The result has one sample type, ``samples/count``. Parsing is vectorized (Polars).
+The result has one sample type, ``samples/count``. Parsing is vectorized (Polars). UTF-16
+text with a byte-order mark is read too.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 
 import numpy as np
@@ -34,7 +36,7 @@ def sniff(data: bytes) -> bool:
     """Text whose first stack line and most of the next ones (up to 20 checked) end in
     whitespace and a count. Not every line must match, so that a damaged line gets an
     error naming it rather than "unrecognized format"."""
-    head = data[:_HEAD]
+    head = _utf8(data[:_HEAD])
     if b"\x00" in head or head.lstrip()[:1] == b"{":
         return False
     lines = head.decode("utf-8", errors="replace").split("\n")
@@ -46,9 +48,17 @@ def sniff(data: bytes) -> bool:
     return bool(matches) and matches[0] and 2 * sum(matches) >= len(matches)
 
 
+def _utf8(data: bytes) -> bytes:
+    """UTF-16 text with its byte-order mark (Windows tools write it) as UTF-8; a UTF-8
+    mark is dropped. Other bytes are returned as they are."""
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return data.decode("utf-16", errors="replace").encode("utf-8")
+    return data.removeprefix(codecs.BOM_UTF8)
+
+
 def read(inp: Input) -> list[RawProfile]:
     """Decode folded stacks; a line that is not ``stack count`` is a FormatError naming it."""
-    text = inp.data.decode("utf-8", errors="replace")
+    text = _utf8(inp.data).decode("utf-8", errors="replace")
     lines = pl.Series("line", text.split("\n"), dtype=pl.Utf8).str.strip_chars_end()
     frame = pl.DataFrame({"line": lines}).with_row_index("no", offset=1)
     frame = frame.filter((pl.col("line") != "") & ~pl.col("line").str.starts_with("#"))

@@ -29,7 +29,9 @@ names merged (``App$$Lambda$14/0x…`` -> ``App$$Lambda_``), as Pyroscope names 
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,17 +45,20 @@ from profilelab.readers import _jfr_native
 from profilelab.readers._input import Input
 from profilelab.readers._jfr_events import WANTED, ChunkEvents, resolve
 from profilelab.readers._jfr_format import (
+    Chunk,
+    Metadata,
     Programs,
     Scan,
     ScanError,
     chunks,
     compile_programs,
+    metadata_bytes,
     read_metadata,
     scan_reference,
 )
 from profilelab.readers._jfr_labels import ContextLabels, parse_labels_snapshot
+from profilelab.readers._ranges import ranges
 from profilelab.readers._stacks import NamedStacks, build_raw
-from profilelab.readers._wire import ranges
 from profilelab.readers.sniff import looks_like_jfr
 
 FORMAT = "jfr"
@@ -132,7 +137,8 @@ def read_recording(inp: Input, labels: bytes | ContextLabels | None = None) -> l
     found = chunks(inp.data, inp.name)
     if not found:
         raise FormatError(f"{inp.name}: JFR recording without chunks")
-    parts = [_chunk_events(inp.data, c, inp.name) for c in found]
+    compiled: _Compiled = {}
+    parts = [_chunk_events(inp.data, c, inp.name, compiled) for c in found]
     raws = _assemble(parts, inp.name, ids.digest_bytes(inp.raw), contexts or {})
     start = min(c.start_ns for c in found)  # the recording's span: from its chunk headers
     end = max(c.start_ns + c.duration_ns for c in found)
@@ -141,15 +147,22 @@ def read_recording(inp: Input, labels: bytes | ContextLabels | None = None) -> l
     return raws
 
 
-_programs_cache: dict[bytes, tuple[object, Programs]] = {}
+_Compiled = dict[bytes, tuple[Metadata, Programs]]
 
 
-def _chunk_events(data: bytes, chunk, name: str) -> ChunkEvents:  # type: ignore[no-untyped-def]
-    meta = read_metadata(data, chunk, name)
-    try:
-        programs = compile_programs(meta, WANTED)
-    except FormatError as exc:
-        raise exc.with_context(name) from None
+def _chunk_events(data: bytes, chunk: Chunk, name: str, compiled: _Compiled) -> ChunkEvents:
+    """One chunk's events; chunks with the same metadata bytes share their programs."""
+    key = metadata_bytes(data, chunk)
+    if key in compiled:
+        meta, programs = compiled[key]
+    else:
+        meta = read_metadata(data, chunk, name)
+        try:
+            programs = compile_programs(meta, WANTED)
+        except FormatError as exc:
+            raise exc.with_context(name) from None
+        if key:
+            compiled[key] = (meta, programs)
     try:
         scan = _scan(data, chunk, programs)
     except ScanError as exc:
@@ -157,7 +170,7 @@ def _chunk_events(data: bytes, chunk, name: str) -> ChunkEvents:  # type: ignore
     return resolve(scan, meta, chunk, name)
 
 
-def _scan(data: bytes, chunk, programs: Programs) -> Scan:  # type: ignore[no-untyped-def]
+def _scan(data: bytes, chunk: Chunk, programs: Programs) -> Scan:
     if _jfr_native.available():
         return _jfr_native.scan(data, chunk, programs)
     return scan_reference(data, chunk, programs)
@@ -185,8 +198,8 @@ class _Events:
 def _assemble(
     parts: list[ChunkEvents], name: str, digest: int, contexts: ContextLabels
 ) -> list[RawProfile]:
-    stacks, stack_base = _stacks(parts)
-    ev = _concat_events(parts, stack_base)
+    stacks, stack_maps = _stacks(parts)
+    ev = _concat_events(parts, stack_maps)
     setting = _settings(parts)
     interval = setting.interval
     raws = []
@@ -213,7 +226,9 @@ def _source_id(digest: int, position: int) -> int:
     return int(ids.as_id(h)[0])
 
 
-def _kinds(ev: _Events, event_setting: str, interval: int):  # type: ignore[no-untyped-def]
+def _kinds(
+    ev: _Events, event_setting: str, interval: int
+) -> Iterator[tuple[Kind, np.ndarray, list[np.ndarray]]]:
     """(kind, selected events, value columns) per kind, in a fixed order."""
     is_sample = np.isin(ev.type_name, _SAMPLING)
     wall_clock = ev.type_name == "profiler.WallClockSample"
@@ -284,28 +299,61 @@ def _duration_ns(text: str) -> int:
     return int(m.group(1)) * _UNITS[m.group(2)] if m else 0
 
 
-def _stacks(parts: list[ChunkEvents]) -> tuple[NamedStacks, np.ndarray]:
-    """Every chunk's frames and stacks in one NamedStacks; the stack offset of each chunk."""
-    cls = pa.concat_arrays([p.frame_class.cast(pa.string()) for p in parts])
-    meth = pa.concat_arrays([p.frame_method.cast(pa.string()) for p in parts])
+def _stacks(parts: list[ChunkEvents]) -> tuple[NamedStacks, list[np.ndarray]]:
+    """All chunks' stacks over distinct frames, equal stacks once; per chunk, the global
+    stack of each of its stacks (chunks of one recording repeat most of their stacks)."""
+    frames = pl.DataFrame(
+        {
+            "c": pl.Series(pa.concat_arrays([p.frame_class.cast(pa.string()) for p in parts])),
+            "m": pl.Series(pa.concat_arrays([p.frame_method.cast(pa.string()) for p in parts])),
+            "line": np.concatenate([p.frame_line for p in parts]),
+        }
+    )
+    distinct = frames.unique(maintain_order=True).with_row_index("frame")
+    frame_of = frames.join(
+        distinct, on=["c", "m", "line"], how="left", maintain_order="left", nulls_equal=True
+    )["frame"].to_numpy()
     frame_base = np.cumsum([0] + [len(p.frame_line) for p in parts])
+    lists = pa.concat_arrays(
+        [
+            pa.ListArray.from_arrays(
+                pa.array(p.stack_offsets.astype(np.int32)),
+                pa.array(frame_of[p.stack_frames + base].astype(np.int64)),
+            )
+            for p, base in zip(parts, frame_base[:-1], strict=True)
+        ]
+    )
+    table = pl.DataFrame({"stack": pl.Series(lists)})
+    unique = table.unique(maintain_order=True).with_row_index("id")
+    stack_of = table.join(unique, on="stack", how="left", maintain_order="left")["id"].to_numpy()
     stack_base = np.cumsum([0] + [len(p.stack_offsets) - 1 for p in parts])
-    offsets = [np.zeros(1, dtype=np.int64)]
-    total = 0
-    for p in parts:
-        offsets.append(p.stack_offsets[1:] + total)
-        total += int(p.stack_offsets[-1])
-    frames = np.concatenate(
-        [p.stack_frames + base for p, base in zip(parts, frame_base[:-1], strict=True)]
-    )
-    names = _frame_names(cls, meth)
+    flat = unique["stack"]
+    lengths = flat.list.len().fill_null(0).to_numpy().astype(np.int64)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
     stacks = NamedStacks(
-        frame_name=names,
-        stack_offsets=np.concatenate(offsets),
-        stack_frames=frames.astype(np.int64),
-        frame_line=np.concatenate([p.frame_line for p in parts]),
+        frame_name=_frame_names(distinct["c"].to_arrow(), distinct["m"].to_arrow()),
+        stack_offsets=offsets,
+        stack_frames=flat.explode().drop_nulls().to_numpy().astype(np.int64),
+        frame_line=distinct["line"].to_numpy(),
     )
-    return stacks, stack_base
+    per_chunk = [stack_of[lo:hi].astype(np.int64) for lo, hi in itertools.pairwise(stack_base)]
+    return stacks, per_chunk
+
+
+def _used(stacks: NamedStacks, sample_stack: np.ndarray) -> tuple[NamedStacks, np.ndarray]:
+    """Only the stacks some sample uses (each kind of event has its own), renumbered."""
+    used, inverse = np.unique(sample_stack, return_inverse=True)
+    lengths = np.diff(stacks.stack_offsets)[used]
+    offsets = np.zeros(len(used) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    sub = NamedStacks(
+        frame_name=stacks.frame_name,
+        stack_offsets=offsets,
+        stack_frames=stacks.stack_frames[ranges(stacks.stack_offsets[used], lengths)],
+        frame_line=stacks.frame_line,
+    )
+    return sub, inverse.astype(np.int64)
 
 
 def _frame_names(cls: pa.Array, meth: pa.Array) -> pa.Array:
@@ -319,7 +367,7 @@ def _frame_names(cls: pa.Array, meth: pa.Array) -> pa.Array:
     return frame.select(pl.concat_str("c", pl.lit("."), "m"))[:, 0].to_arrow().cast(pa.string())
 
 
-def _concat_events(parts: list[ChunkEvents], stack_base: np.ndarray) -> _Events:
+def _concat_events(parts: list[ChunkEvents], stack_maps: list[np.ndarray]) -> _Events:
     def cat(attr: str) -> np.ndarray:
         return np.concatenate([getattr(p, attr) for p in parts])
 
@@ -331,8 +379,8 @@ def _concat_events(parts: list[ChunkEvents], stack_base: np.ndarray) -> _Events:
         value=cat("value"),
         stack=np.concatenate(
             [
-                np.where(p.stack >= 0, p.stack + b, -1)
-                for p, b in zip(parts, stack_base, strict=False)
+                np.where(p.stack >= 0, m[np.maximum(p.stack, 0)] if len(m) else -1, -1)
+                for p, m in zip(parts, stack_maps, strict=True)
             ]
         ),
         thread_name=pa.concat_arrays([p.thread_name.cast(pa.string()) for p in parts]),
@@ -352,9 +400,10 @@ def _raw_profile(
     values: list[np.ndarray],
     name: str,
 ) -> RawProfile:
+    sub, sample_stack = _used(stacks, ev.stack[select])
     raw = build_raw(
-        stacks,
-        ev.stack[select],
+        sub,
+        sample_stack,
         np.stack([v[select] for v in values], axis=1),
         source=name,
         fmt=FORMAT,

@@ -14,7 +14,7 @@ variable                           default    bounds
 ``PROFILELAB_MAX_INFLATED_BYTES``  1 GiB      bytes one input may gunzip into
 ``PROFILELAB_MAX_INFLATE_RATIO``   100        inflated / compressed size, past the floor
 ``PROFILELAB_MAX_STACK_DEPTH``     20000      frames in one stack rebuilt from a call tree
-``PROFILELAB_MAX_STACK_FRAMES``    50000000   frames of all stacks rebuilt from a call tree
+``PROFILELAB_MAX_STACK_FRAMES``    6000000    frames of all stacks rebuilt from a call tree
 =================================  =========  ===============================================
 
 The ratio applies once the output passes :data:`RATIO_FLOOR` (64 MiB), and is checked as the
@@ -38,7 +38,7 @@ _DEFAULTS = {
     "PROFILELAB_MAX_INFLATED_BYTES": 1 << 30,
     "PROFILELAB_MAX_INFLATE_RATIO": 100,
     "PROFILELAB_MAX_STACK_DEPTH": 20_000,
-    "PROFILELAB_MAX_STACK_FRAMES": 50_000_000,
+    "PROFILELAB_MAX_STACK_FRAMES": 6_000_000,
 }
 _MAX = (1 << 62) - 1  # far past any real size, and far from the int64 and size_t edges
 

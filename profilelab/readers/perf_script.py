@@ -23,8 +23,9 @@ the two read the same files the same way:
   ``(`` on (arguments) dropped except in Go methods and ``(anonymous namespace)``, quotes
   removed, ``;`` made ``:``, and in ``java*`` processes the ``L`` of ``Lpkg/Class;`` dropped;
   the symbol as perf printed it is the frame's system name. ``[unknown]`` symbols are
-  unsymbolized locations (address and binary). ``a->b`` (inlined frames) is one location
-  whose line for ``b`` is inlined into ``a``. Frames naming the process (``(...)``) are
+  unsymbolized locations (address and binary). Inlined functions, which perf prints as
+  lines ending `` (inlined)`` before their caller's line (or as ``a->b``), are one
+  location with ``b`` inlined into ``a``. Frames naming the process (``(...)``) are
   skipped.
 * **Differences from stackcollapse-perf.pl**: a record that the file ends without an
   empty line is kept (the script drops it); a header directly after a record's frames
@@ -58,6 +59,7 @@ _EVENT_ONLY = r"\s(\S+):\s*$"  # "comm tid event:" (no time): the event, no peri
 _CPU = r"^\S.+?\s+\d+(?:/\d+)?\s+\[(\d+)\]"
 _TIME = r"^\S.+?\s+\d+(?:/\d+)?\s+(?:\[\d+\]\s+)?(\d+)\.(\d+):"
 _TIME_EVENTS = ("cpu-clock", "task-clock")
+_INLINED = " (inlined)"
 _LOCATION = ["address", "binary", "symbol", "java"]  # a location's identity
 _SNIFF_HEADER = re.compile(_HEADER + r".*:\s*$")
 _SNIFF_FRAME = re.compile(_FRAME)
@@ -121,18 +123,45 @@ def _parse(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     f = body.select(
         "record", code=pl.Series(codes.indices.to_numpy(zero_copy_only=False)).cast(pl.UInt32)
     ).join(distinct, on="code", how="inner", maintain_order="left")
+    f = _fold_inlined(f.drop("code"))
     f = f.with_columns(pos=pl.int_range(pl.len()).over("record"))
-    return records, f.drop("code")
+    return records, f
 
 
 def _frame_lines(lines: pl.DataFrame) -> pl.DataFrame:
-    """code, pc, symbol (offset dropped), binary, address of the lines that are frames."""
-    f = lines.select("code", g=pl.col("line").str.extract_groups(_FRAME)).unnest("g")
+    """code, pc, symbol (offset dropped), binary, address, inlined of the lines that are
+    frames (perf marks an inlined function's line `` (inlined)``)."""
+    lines = lines.with_columns(inlined=pl.col("line").str.ends_with(_INLINED)).with_columns(
+        line=pl.col("line").str.strip_suffix(_INLINED)
+    )
+    f = lines.select("code", "inlined", g=pl.col("line").str.extract_groups(_FRAME)).unnest("g")
     f = f.rename({"1": "pc", "2": "symbol", "3": "binary"}).drop_nulls("pc")
     f = f.with_columns(pl.col("symbol").str.replace(r"\+0x[\da-f]+$", ""))
     f = f.filter(~pl.col("symbol").str.starts_with("("))  # process names
     f = f.with_columns(address=pl.col("pc").str.to_integer(base=16, dtype=pl.UInt64, strict=False))
     return f.drop_nulls("address")
+
+
+def _fold_inlined(frames: pl.DataFrame) -> pl.DataFrame:
+    """Lines perf marks ``(inlined)`` join the next line of their record (their caller at
+    the same address) into one frame whose symbol reads ``caller->inlined`` (the form
+    stackcollapse-perf.pl splits), innermost last."""
+    if not frames["inlined"].any():
+        return frames.drop("inlined")
+    ends = ~pl.col("inlined")
+    grouped = frames.with_columns(
+        group=ends.cast(pl.Int64).cum_sum().over("record") - ends.cast(pl.Int64)
+    )
+    return (
+        grouped.group_by(["record", "group"], maintain_order=True)
+        .agg(
+            pl.col("pc").last(),
+            pl.col("symbol").reverse().str.join("->"),
+            pl.col("binary").last(),
+            pl.col("address").last(),
+        )
+        .drop("group")
+    )
 
 
 def _records(headers: pl.DataFrame) -> pl.DataFrame:

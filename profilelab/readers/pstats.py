@@ -25,7 +25,7 @@ Four sample types, times in nanoseconds:
 Untrusted input: ``marshal.loads`` runs in C and refuses deep nesting itself; the result
 must have exactly the shape above (anything else, code objects included, is one
 FormatError), the input's size is bounded as every input's is (readers/limits.py), and
-the rebuilt flame graph is bounded in depth and number of paths.
+the rebuilt flame graph is bounded in depth, paths and frames written (MAX_*).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ SAMPLE_TYPES = [
 ]
 MAX_DEPTH = 256  # frames per rebuilt stack
 MAX_PATHS = 200_000  # rebuilt stacks; beyond, paths stop where they are
+MAX_SLOTS = 4_000_000  # frames written into rebuilt stacks (bounds the time and memory)
 _DICT = (0x7B, 0xFB)  # marshal TYPE_DICT, with or without FLAG_REF
 _TUPLE = (0x28, 0x29, 0xA8, 0xA9)  # TYPE_TUPLE / TYPE_SMALL_TUPLE (+ FLAG_REF)
 _NULL = 0x30  # end of a dict: an empty stats dict is "{0"
@@ -96,6 +97,7 @@ def read(inp: Input) -> list[RawProfile]:
         frame_file=frames[1],
         frame_start_line=frames[2],
         frame_line=frames[2],
+        frame_system_name=pa.array([_std_name(f) for f in stats.funcs], pa.string()),
     )
     raw = build_raw(
         named, sample_stack, values, source=inp.name, fmt=FORMAT, sample_types=SAMPLE_TYPES
@@ -221,6 +223,16 @@ def _frames(funcs: list[Func]) -> tuple[pa.Array, pa.Array, np.ndarray]:
     return pa.array(names, pa.string()), pa.array(files, pa.string()), lines
 
 
+def _std_name(func: Func) -> str:
+    """pstats' own label of a function (``func_std_string``): ``file:line(name)``, or the
+    builtin's ``{...}`` name. Kept as the system name, so that reports do not take
+    ``<module>`` or ``<listcomp>`` for C++ templates to simplify."""
+    file, line, name = func
+    if file == "~":
+        return "{" + name[1:-1] + "}" if name.startswith("<") and name.endswith(">") else name
+    return f"{file}:{line}({name})"
+
+
 def _samples(stats: _Stats) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
     """(stack CSR leaf first, stack per sample, values per sample x SAMPLE_TYPES)."""
     n = len(stats.funcs)
@@ -252,28 +264,34 @@ def _flame(stats: _Stats) -> tuple[list[list[int]], np.ndarray]:
     callers: dict[int, list[int]] = {}
     for k, callee in enumerate(stats.edge_callee.tolist()):
         callers.setdefault(callee, []).append(k)
+    caller_of = stats.edge_caller.tolist()
     todo = deque(([int(i)], int(stats.tt[i])) for i in np.nonzero(stats.tt > 0)[0])
     done_paths: list[list[int]] = []
     done_mass: list[int] = []
+    slots = 0
     while todo:
         path, mass = todo.popleft()
         split = None
-        if len(path) < MAX_DEPTH and len(done_paths) + len(todo) < MAX_PATHS:
-            split = _split_up(stats, callers.get(path[-1], []), path, mass)
+        if len(path) < MAX_DEPTH and len(done_paths) + len(todo) < MAX_PATHS and slots < MAX_SLOTS:
+            on_path = set(path)
+            edges = [k for k in callers.get(path[-1], []) if caller_of[k] not in on_path]
+            split = _split_up(stats, edges, len(path), mass)
         if not split:
             done_paths.append(path)
             done_mass.append(mass)
             continue
+        slots += len(split) * (len(path) + 1)
         todo.extend(([*path, caller], part) for caller, part in split)
     return done_paths, np.array(done_mass, dtype=np.int64)
 
 
-def _split_up(stats: _Stats, edges: list[int], path: list[int], mass: int) -> list[tuple[int, int]]:
-    """``mass`` split among the callers of the path's root not already on the path."""
-    edges = [k for k in edges if int(stats.edge_caller[k]) not in path]
+def _split_up(stats: _Stats, edges: list[int], depth: int, mass: int) -> list[tuple[int, int]]:
+    """``mass`` split among ``edges`` (to callers not already on the path)."""
     if not edges:
         return []
-    weight = (stats.edge_tt if len(path) == 1 else stats.edge_ct)[edges]
+    if len(edges) == 1:
+        return [(int(stats.edge_caller[edges[0]]), mass)]
+    weight = (stats.edge_tt if depth == 1 else stats.edge_ct)[edges]
     if not weight.sum() > 0:
         weight = stats.edge_nc[edges].astype(np.float64)
     if not weight.sum() > 0:

@@ -3,7 +3,10 @@
 Each profile becomes one input with one sample type: ``samples/count`` for unit ``none``,
 ``space/bytes`` for bytes, ``time/nanoseconds`` for time units (converted, so fractional
 milliseconds survive as integers); the profile's name is kept as the profile label
-``speedscope.profile``. Frames keep their name, file, line and column.
+``speedscope.profile``. Frames keep their name, file, line and column. When every profile
+of a file has a sample type of its own (one profile per sample type, as ``profilelab
+convert`` and pprof converters write them), they are the sample types of one input instead,
+the active profile's type being the default.
 
 * ``"sampled"``: each weight is one sample.
 * ``"evented"``: each interval between two events is one sample of the frames open during
@@ -12,7 +15,7 @@ milliseconds survive as integers); the profile's name is kept as the profile lab
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +24,7 @@ import pyarrow as pa
 from profilelab.errors import FormatError
 from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
+from profilelab.readers import _json
 from profilelab.readers import _speedscope_evented as evented
 from profilelab.readers._input import Input
 from profilelab.readers._stacks import NamedStacks, build_raw, reversed_lists
@@ -41,20 +45,25 @@ def read(inp: Input) -> list[RawProfile]:
     profiles = doc.get("profiles")
     if not isinstance(profiles, list) or not profiles:
         raise FormatError(f"{inp.name}: speedscope file has no profiles")
+    parts = [_part(prof, i, frames, inp.name) for i, prof in enumerate(profiles)]
+    types = [part.sample_type for part in parts]
+    if len(parts) > 1 and len({t for t, _ in types}) == len(types):
+        # one profile per sample type (as profilelab and pprof converters write them): the
+        # sample types of one input, not inputs to merge
+        raw = _combined(parts, frames, inp.name, doc.get("activeProfileIndex"))
+        raw.source_id = digest_bytes(inp.raw)
+        return [raw]
     raws = []
-    for i, prof in enumerate(profiles):
-        raw = _profile(prof, i, frames, inp.name)
-        suffix = b"" if len(profiles) == 1 else f"#{i}".encode()
+    for i, part in enumerate(parts):
+        raw = _raw([part], frames, inp.name)
+        suffix = b"" if len(parts) == 1 else f"#{i}".encode()
         raw.source_id = digest_bytes(inp.raw + suffix)
         raws.append(raw)
     return raws
 
 
 def _load(inp: Input) -> dict[str, Any]:
-    try:
-        doc = json.loads(inp.data)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FormatError(f"{inp.name}: speedscope file is not valid JSON: {exc}") from None
+    doc = _json.loads(inp.data, f"{inp.name}: speedscope file")
     if not isinstance(doc, dict):
         raise FormatError(f"{inp.name}: speedscope file must be a JSON object")
     return doc
@@ -89,7 +98,19 @@ def _frames(doc: dict[str, Any], name: str) -> NamedStacks:
     )
 
 
-def _profile(prof: Any, i: int, frames: NamedStacks, name: str) -> RawProfile:
+@dataclass
+class _Part:
+    """One speedscope profile: stacks (CSR, leaf first), stack per sample, integer values."""
+
+    offsets: np.ndarray
+    leaf_first: np.ndarray
+    sample_stack: np.ndarray
+    values: np.ndarray
+    sample_type: tuple[str, str]
+    name: str | None
+
+
+def _part(prof: Any, i: int, frames: NamedStacks, name: str) -> _Part:
     where = f"{name}: speedscope profile {i}"
     if not isinstance(prof, dict):
         raise FormatError(f"{where} is not an object")
@@ -108,27 +129,56 @@ def _profile(prof: Any, i: int, frames: NamedStacks, name: str) -> RawProfile:
         leaf_first = reversed_lists(offsets, root_first)  # speedscope stacks are root first
         sample_stack = np.arange(len(offsets) - 1, dtype=np.int64)
     else:
-        raise FormatError(f"{where}: unknown profile type {prof.get('type')!r}")
+        raise FormatError(f"{where}: unknown profile type {str(prof.get('type'))[:40]!r}")
     sample_type, scale = _sample_type(prof.get("unit"))
     values = _scaled(weights, scale, where)
+    label = prof["name"] if isinstance(prof.get("name"), str) else None
+    return _Part(offsets, leaf_first, sample_stack, values, sample_type, label)
+
+
+def _raw(parts: list[_Part], frames: NamedStacks, name: str) -> RawProfile:
+    """One RawProfile of ``parts``, each holding the samples of its own sample type (the
+    values of the other types are 0 in its samples)."""
+    lengths = [len(p.offsets) - 1 for p in parts]
+    stack_base = np.concatenate([[0], np.cumsum(lengths)])[:-1]
+    frame_base = np.cumsum([0] + [int(p.offsets[-1]) for p in parts])[:-1]
+    offsets = np.concatenate(
+        [[0]] + [p.offsets[1:] + base for p, base in zip(parts, frame_base, strict=True)]
+    )
+    n = [len(p.sample_stack) for p in parts]
+    values = np.zeros((sum(n), len(parts)), dtype=np.int64)
+    row = np.concatenate([[0], np.cumsum(n)])
+    for k, part in enumerate(parts):
+        values[row[k] : row[k + 1], k] = part.values
     stacks = NamedStacks(
         frame_name=frames.frame_name,
-        stack_offsets=offsets,
-        stack_frames=leaf_first,
+        stack_offsets=offsets.astype(np.int64),
+        stack_frames=np.concatenate([p.leaf_first for p in parts]).astype(np.int64),
         frame_file=frames.frame_file,
         frame_line=frames.frame_line,
         frame_column=frames.frame_column,
     )
+    sample_stack = np.concatenate(
+        [p.sample_stack + base for p, base in zip(parts, stack_base, strict=True)]
+    )
     raw = build_raw(
         stacks,
         sample_stack,
-        values.reshape(-1, 1),
+        values,
         source=name,
         fmt=FORMAT,
-        sample_types=[sample_type],
+        sample_types=[p.sample_type for p in parts],
     )
-    if isinstance(prof.get("name"), str):
-        raw.profile_labels = [("speedscope.profile", prof["name"])]
+    if len(parts) == 1 and parts[0].name is not None:
+        raw.profile_labels = [("speedscope.profile", parts[0].name)]
+    return raw
+
+
+def _combined(parts: list[_Part], frames: NamedStacks, name: str, active: Any) -> RawProfile:
+    """Profiles of distinct sample types as one input; the active profile's is the default."""
+    raw = _raw(parts, frames, name)
+    if isinstance(active, int) and not isinstance(active, bool) and 0 <= active < len(parts):
+        raw.default_sample_type = parts[active].sample_type[0]
     return raw
 
 

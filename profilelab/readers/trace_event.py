@@ -38,7 +38,9 @@ import pyarrow.compute as pc
 from profilelab.errors import FormatError
 from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
+from profilelab.readers import _trace_cpuprofile as cpu
 from profilelab.readers import _trace_event_repair as repair
+from profilelab.readers import _trace_samples as samples_form
 from profilelab.readers._input import Input
 from profilelab.readers._speedscope_evented import _paths, _tree
 from profilelab.readers._stacks import NamedStacks, add_sample_labels, build_raw
@@ -49,7 +51,6 @@ _FILE_KEYS = ("filename", "url", "file")
 _EVENT = pa.struct(
     [
         ("ph", pa.string()),
-        ("ts", pa.float64()),
         ("dur", pa.float64()),
         ("tdur", pa.float64()),
         ("name", pa.string()),
@@ -67,8 +68,16 @@ def sniff(data: bytes) -> bool:
 
 
 def read(inp: Input) -> list[RawProfile]:
-    events = _events(_load(inp), inp.name)
+    doc = _load(inp)
+    events = _events(doc, inp.name)
     table = _table(events, inp.name)
+    if samples_form.is_samples_form(doc):
+        _, thread = _metadata_names(table, events)
+        threads = {(p, t): n for p, t, n in thread.iter_rows()}
+        return samples_form.read(doc, threads, inp, FORMAT)
+    embedded = _embedded_cpu_profiles(table, events, inp)
+    if embedded:
+        return embedded
     seq = _sequence(table, events)
     raw = _build(seq, table, events, inp.name)
     raw.source_id = digest_bytes(inp.raw)
@@ -136,14 +145,12 @@ def _args_line(events: list[Any]) -> pa.Array:
 def _table(events: list[Any], name: str) -> pl.DataFrame:
     """One row per event: idx, ph, ts, dur, name, pid, tid, file, line."""
     base = _convert(events, _EVENT)
-    if base is None or base.null_count:
-        raise FormatError(
-            f"{name}: every trace event must be an object with a string 'ph' and numeric 'ts'"
-        )
+    if base is None or base.null_count or base.field("ph").null_count:
+        raise FormatError(f"{name}: every trace event must be an object with a string 'ph'")
     table = pl.DataFrame(
         {
             "ph": pl.Series(base.field("ph")),
-            "ts": pl.Series(base.field("ts")),
+            "ts": _ts_column(events),
             "dur": pl.Series(pc.coalesce(base.field("dur"), base.field("tdur"))),
             "name": pl.Series(base.field("name")),
             "pid": pl.Series(_lane_column(events, "pid")),
@@ -152,10 +159,29 @@ def _table(events: list[Any], name: str) -> pl.DataFrame:
             "line": pl.Series(_args_line(events), dtype=pl.Int64),
         }
     ).with_row_index("idx")
-    bad = table.filter(pl.col("ph").is_in(["B", "E", "X"]) & ~pl.col("ts").is_finite())
+    timed = pl.col("ph").is_in(["B", "E", "X"])
+    bad = table.filter(timed & ~pl.col("ts").is_finite().fill_null(False))
     if bad.height:
-        raise FormatError(f"{name}: trace event {bad['idx'][0]} has a non-finite 'ts'")
+        raise FormatError(f"{name}: trace event {bad['idx'][0]} needs a finite, numeric 'ts'")
     return table
+
+
+def _ts_column(events: list[Any]) -> pl.Series:
+    """ts in microseconds: numbers, or numbers written as strings (Hermes); else null."""
+    numbers = _convert(events, pa.struct([("ts", pa.float64())]))
+    if numbers is not None:
+        return pl.Series(numbers.field("ts"))
+    return pl.Series(_lane_column(events, "ts")).cast(pl.Float64, strict=False)
+
+
+def _embedded_cpu_profiles(table: pl.DataFrame, events: list[Any], inp: Input) -> list[RawProfile]:
+    """The V8 CPU profiles a DevTools trace holds, if any (read instead of its events)."""
+    rows = table.filter(pl.col("name").is_in(cpu.NAMES)).sort("ts", nulls_last=True)
+    if not rows.height:
+        return []
+    _, thread = _metadata_names(table, events)
+    threads = {(p, t): n for p, t, n in thread.iter_rows()}
+    return cpu.read(events, rows["idx"].to_list(), threads, inp, FORMAT)
 
 
 def _lane() -> pl.Expr:
@@ -270,6 +296,9 @@ def _build(seq: pl.DataFrame, table: pl.DataFrame, events: list[Any], name: str)
         stack_frames=np.zeros(0, np.int64),
         frame_file=frames["file"].to_arrow(),
         frame_line=frames["line"].to_numpy(),
+        # no system name: event names are shown as they are, never simplified like
+        # demangled C++ (py-spy's "<module>", "<listcomp>")
+        frame_system_name=pa.nulls(frames.height, pa.string()),
     )
     if len(opens):
         parent, current = _tree(opens, depth)

@@ -15,38 +15,30 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import polars as pl
-from polars.exceptions import PolarsError
 
-from profilelab.errors import FormatError, ProfileLabError
-from profilelab.model import schema
-from profilelab.readers import _jaeger, _zipkin
+from profilelab.errors import FormatError
+from profilelab.readers import _jaeger, _json, _zipkin, reader_errors
 from profilelab.readers._input import Source, open_input
 from profilelab.readers._spanrows import SpanRows
-from profilelab.readers.sniff import protobuf_fields
+from profilelab.readers.sniff import protobuf_fields, protobuf_start
 from profilelab.traces.spans import PROBLEMS, Spans
 
 
 def read_traces(source: Source, name: str | None = None) -> Spans:
     """Read one trace input into :class:`Spans`; FormatError names the input and the problem."""
-    inp = open_input(source, name)
+    inp = open_input(source, name, sniff=_trace_head)
     if not inp.data.strip():
         raise FormatError(f"{inp.name}: empty input")
     rows = SpanRows(inp.name)
-    try:
+    with reader_errors(inp.name, "trace"):
         sniff_traces(inp.data, inp.name)(inp.data, rows)
         if not rows.columns["span_id"] and rows.problems:
             first = rows.problems[0]
             raise FormatError(
                 f"no valid span ({len(rows.problems)} problems, first: {first[3]}: {first[4]})"
             )
-        spans = pl.DataFrame(rows.columns, schema=schema.SPANS)
-    except ProfileLabError as exc:
-        raise exc if str(exc).startswith(inp.name) else exc.with_context(inp.name) from None
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError, PolarsError) as exc:
-        raise FormatError(
-            f"{inp.name}: malformed trace data ({type(exc).__name__}: {exc})"
-        ) from None
-    return Spans(spans, pl.DataFrame(rows.problems, schema=PROBLEMS, orient="row"))
+        spans = rows.frame()
+        return Spans(spans, pl.DataFrame(rows.problems, schema=PROBLEMS, orient="row"))
 
 
 def load_traces(source: Source | Iterable[Source]) -> Spans:
@@ -59,6 +51,11 @@ def load_traces(source: Source | Iterable[Source]) -> Spans:
 
 
 Reader = Callable[[bytes, SpanRows], None]
+
+
+def _trace_head(head: bytes) -> bool:
+    """Whether the first inflated bytes of a gzip input can start a trace (JSON, protobuf)."""
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[") or protobuf_start(head)
 
 
 def sniff_traces(data: bytes, name: str) -> Reader:
@@ -77,13 +74,15 @@ def sniff_traces(data: bytes, name: str) -> Reader:
 def _read_json(data: bytes, rows: SpanRows) -> None:
     text = data.decode("utf-8-sig", errors="strict")
     try:
-        docs: list[Any] = [json.loads(text)]
+        docs: list[Any] = [_json.parse(text)]
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":
             raise FormatError(
                 f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
             ) from None
         docs = _json_lines(text)
+    except (ValueError, RecursionError):  # a number or nesting the strict loader refuses
+        docs = [_json.loads(text, "trace JSON")]
     for doc in docs:
         _read_json_doc(doc, rows)
 
@@ -94,9 +93,11 @@ def _json_lines(text: str) -> list[Any]:
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                docs.append(json.loads(line))
+                docs.append(_json.parse(line))
             except json.JSONDecodeError as exc:
                 raise FormatError(f"invalid JSON on line {number}: {exc.msg}") from None
+            except (ValueError, RecursionError):
+                docs.append(_json.loads(line, f"trace JSON line {number}"))
     return docs
 
 

@@ -2,8 +2,8 @@
 
 CSV and JSON carry exact integers in the sample unit (``flat``, ``cum``, ``weight``) and
 percentages as numbers; ``top`` as CSV has exactly the columns
-``flat,flat_pct,sum_pct,cum,cum_pct,name``. Defaults differ by format in one place: text
-hides nodes below 0.5% of the total (pprof's ``-nodefraction=0.005``), tables keep all.
+``flat,flat_pct,sum_pct,cum,cum_pct,name``. Defaults that differ by format are decided in
+one place, :func:`profilelab.ops.run`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 
 import polars as pl
 
+from profilelab import ops
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
 from profilelab.ops import options as options_mod
@@ -29,46 +30,39 @@ def report(
     fmt: str = "text",
     regex: str | None = None,
 ) -> str:
-    """``kind`` is top, peek (needs ``regex``), tags or traces; ``fmt`` text, csv or json."""
+    """``kind`` is top, peek (needs ``regex``), tags, traces, or one of ``GRAPH_KINDS``;
+    ``fmt`` text, csv or json. top, peek, tags and traces come from
+    :func:`profilelab.ops.run`, the dispatch the API uses."""
     opts = options or options_mod.ReportOptions()
     if kind in GRAPH_KINDS:
         return _graph_report(profile, kind, opts, fmt, regex)
     if fmt not in FORMATS:
         raise QueryError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-    if opts.names is None:  # text shows pprof's names; tables keep the full ones
-        opts = opts.with_(names="pprof" if fmt == "text" else "full")
-    if kind == "top":
-        return _top(profile, opts, fmt)
-    if kind == "peek":
-        if not regex:
-            raise QueryError("peek needs a regex")
-        return _peek(profile, opts, fmt, regex)
-    if kind == "tags":
-        return _tags(profile, opts, fmt)
-    if kind == "traces":
-        return _traces(profile, opts, fmt)
-    raise QueryError(f"unknown report {kind!r} (top, peek, tags, traces)")
-
-
-def _top(profile: Profile, opts: options_mod.ReportOptions, fmt: str) -> str:
-    from profilelab.ops.report_top import TOP_COLUMNS, top
-
-    text_fmt = fmt == "text"
-    fraction = _default(opts.nodefraction, 0.005 if text_fmt else 0.0)
-    edge_fraction = _default(opts.edgefraction, 0.001 if text_fmt else 0.0)
-    prepared = prepare(profile, opts)
-    result = top(
-        prepared,
-        nodecount=opts.nodecount or 0,
-        nodefraction=fraction,
-        edgefraction=edge_fraction,
-    )
+    built = ops.run(profile, kind, opts, text=fmt == "text", regex=regex)
     if fmt == "text":
-        return text.top_text(prepared, result, fraction)
-    table = result.table
-    if fmt == "csv":
-        return to_csv(table.select(TOP_COLUMNS))
-    return to_json(table)
+        return _text(built)
+    table = built.table
+    if kind == "top" and fmt == "csv":
+        from profilelab.ops.report_top import TOP_COLUMNS
+
+        table = table.select(TOP_COLUMNS)
+    elif kind == "traces" and fmt == "csv":
+        table = table.with_columns(
+            pl.col("labels").list.join("\n"),
+            pl.col("frames").list.join("\n"),
+            pl.col("inline").cast(pl.List(pl.Utf8)).list.join(" "),
+        )
+    return to_csv(table) if fmt == "csv" else to_json(table)
+
+
+def _text(built: ops.Report) -> str:
+    if built.kind == "top":
+        return text.top_text(built.prepared, built.result, built.nodefraction)
+    if built.kind == "peek":
+        return text.peek_text(built.prepared, built.result)
+    if built.kind == "tags":
+        return text.tags_text(built.prepared, built.table)
+    return text.traces_text(built.prepared, built.table)
 
 
 #: Reports of the call graph and of source lines, with the formats each one has.
@@ -130,48 +124,6 @@ def _list(profile: Profile, opts: options_mod.ReportOptions, fmt: str, regex: st
         return source.list_html(prepared, result)
     table = list_table(result)
     return to_csv(table) if fmt == "csv" else to_json(table)
-
-
-def _default(value: float | None, default: float) -> float:
-    return default if value is None else value
-
-
-def _peek(profile: Profile, opts: options_mod.ReportOptions, fmt: str, regex: str) -> str:
-    from profilelab.ops.report_peek import peek, peek_table
-
-    prepared = prepare(profile, opts)
-    result = peek(prepared, regex)
-    if fmt == "text":
-        return text.peek_text(prepared, result)
-    table = peek_table(result)
-    return to_csv(table) if fmt == "csv" else to_json(table)
-
-
-def _tags(profile: Profile, opts: options_mod.ReportOptions, fmt: str) -> str:
-    from profilelab.ops.report_tags import tags
-
-    prepared = prepare(profile, opts, all_types=True)
-    table = tags(prepared)
-    if fmt == "text":
-        return text.tags_text(prepared, table)
-    return to_csv(table) if fmt == "csv" else to_json(table)
-
-
-def _traces(profile: Profile, opts: options_mod.ReportOptions, fmt: str) -> str:
-    from profilelab.ops.report_traces import traces
-
-    prepared = prepare(profile, opts, all_types=True)
-    table = traces(prepared)
-    if fmt == "text":
-        return text.traces_text(prepared, table)
-    if fmt == "csv":
-        flat = table.with_columns(
-            pl.col("labels").list.join("\n"),
-            pl.col("frames").list.join("\n"),
-            pl.col("inline").cast(pl.List(pl.Utf8)).list.join(" "),
-        )
-        return to_csv(flat)
-    return to_json(table)
 
 
 def to_csv(df: pl.DataFrame) -> str:

@@ -159,7 +159,12 @@ def _chart(c: Chart, plotly_state: dict[str, bool]) -> str:
 
 
 def _flame(f: Flame) -> str:
+    # Same origin as the report: browsers suspend the rendering of off-screen cross-origin
+    # frames (a sandbox without allow-same-origin is one), which left the graphs blank until
+    # scrolled to, and blank in full-page captures and prints. The page is profilelab's own;
+    # the names from the data travel base64-encoded and are drawn on a canvas.
     return (
-        f'<iframe class="flame" title="{html.escape(f.title)}" sandbox="allow-scripts" '
+        f'<iframe class="flame" title="{html.escape(f.title)}" '
+        'sandbox="allow-scripts allow-same-origin" '
         f'style="height:{int(f.height)}px" srcdoc="{html.escape(f.page, quote=True)}"></iframe>'
     )

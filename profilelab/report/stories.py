@@ -223,12 +223,39 @@ def traced_order_service(fmt: str) -> list[Section]:
     ]
 
 
+def java_service(fmt: str) -> list[Section]:
+    """07-java-jfr: a Java service's CPU hotspot and its leak, from JFR recordings.
+
+    The dataset is JFR only (no OTLP copy): ``fmt`` does not apply and it is always read as
+    the recordings it is.
+    """
+    jvm = datasets.load("java-service")
+    finding = playbooks.java_hotspot_and_leak(jvm, app="JavaService")
+    return [
+        Section(
+            "java-jfr",
+            "Java service recorded with JFR: CPU hotspot and leak",
+            (finding,),
+            (
+                Table(
+                    "Allocating functions: share of live objects and of allocated bytes",
+                    finding.tables["sites"],
+                    ("live_share", "alloc_share"),
+                ),
+                Flame("CPU flame graph (execution samples)", _flame(Selection(jvm, "cpu"))),
+                Flame("Live objects by allocating call path", _flame(Selection(jvm, "live"))),
+            ),
+        )
+    ]
+
+
 STORIES: dict[str, Story] = {
     "checkout-api": checkout_api,
     "heap-leak": heap_leak,
     "goroutine-leak": goroutine_leak,
     "order-service": order_service,
     "traced-order-service": traced_order_service,
+    "java-service": java_service,
 }
 
 

@@ -23,6 +23,7 @@ from profilelab.model import schema
 from profilelab.model.ids import digest_bytes
 from profilelab.model.profile import Profile
 from profilelab.model.raw import RawProfile
+from profilelab.readers._input import read_bytes
 from profilelab.store import layout
 
 
@@ -49,10 +50,11 @@ class Pending:
 
 def read_input(path: str, present: set[int]) -> Loaded | Pending:
     """The input's bytes, id and mtime, or a finished result (already stored, unreadable)."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-            mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
+    try:  # regular files only, capped: a FIFO would hang the batch, /dev/zero never ends
+        data, _ = read_bytes(path)
+        mtime_ns = os.stat(path).st_mtime_ns
+    except ProfileLabError as exc:
+        return Loaded(path, 0, error=_reason(exc, path))
     except OSError as exc:
         return Loaded(path, 0, error=exc.strerror or str(exc))
     input_id = digest_bytes(data)

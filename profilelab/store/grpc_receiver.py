@@ -65,15 +65,17 @@ class GrpcReceiver:
             ]
         )
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        if tls_cert is not None and tls_key is not None:
-            creds = grpc.ssl_server_credentials(
-                [(Path(tls_key).read_bytes(), Path(tls_cert).read_bytes())]
-            )
-            self.port = self._grpc.add_secure_port(where, creds)
-        else:
-            self.port = self._grpc.add_insecure_port(where)
-        if not self.port:
-            raise OSError(f"cannot listen on {where} for gRPC")
+        try:
+            if tls_cert is not None and tls_key is not None:
+                creds = grpc.ssl_server_credentials(
+                    [(Path(tls_key).read_bytes(), Path(tls_cert).read_bytes())]
+                )
+                self.port = self._grpc.add_secure_port(where, creds)
+            else:
+                self.port = self._grpc.add_insecure_port(where)
+        except (RuntimeError, OSError) as exc:
+            why = "is the port in use?" if isinstance(exc, RuntimeError) else str(exc)
+            raise QueryError(f"cannot listen on {where} for gRPC ({why})") from None
         self.host = host
 
     def start(self) -> None:

@@ -63,10 +63,12 @@ class RetainReport:
     profiles_kept: int
     files_rewritten: int
     deleted: int
+    span_files_dropped: int = 0  # spans files whose every span ended before the cutoff
 
     def summary(self) -> str:
+        spans = f", {self.span_files_dropped} span files" if self.span_files_dropped else ""
         return (
-            f"dropped {self.profiles_dropped} profiles older than the cutoff, kept "
+            f"dropped {self.profiles_dropped} profiles older than the cutoff{spans}, kept "
             f"{self.profiles_kept}; {self.files_rewritten} files rewritten, "
             f"{self.deleted} files deleted"
         )
@@ -185,7 +187,8 @@ def _referenced(samples: pl.DataFrame, d: dict[str, pl.DataFrame]) -> dict[str, 
 def retain(
     store: Store, *, max_age: str | int | None = None, before: str | int | None = None
 ) -> RetainReport:
-    """Drop profiles whose time is before ``before`` or older than ``max_age`` (e.g. "30d")."""
+    """Drop profiles whose time is before ``before`` or older than ``max_age`` (e.g. "30d"),
+    and files of received spans that all ended before then."""
     if (max_age is None) == (before is None):
         raise StoreError("retain needs exactly one of max_age (e.g. '30d') or before (a time)")
     if max_age is not None:
@@ -198,10 +201,14 @@ def retain(
         deleted = writer.collect_garbage(store.root, snap)
         rows = snap.catalog
         expired = rows.filter(pl.col("time_ns") < cutoff)
+        old_spans = _expired_spans(store, snap, cutoff)
         report = RetainReport(cutoff, expired.height, rows.height - expired.height, 0, 0)
-        if expired.height:
-            affected = [snap.segments[s] for s in expired["segment"].unique().sort().to_list()]
-            report.files_rewritten = _drop_expired(store, snap, affected, cutoff)
+        report.span_files_dropped = len(old_spans)
+        ids = set(expired["segment"].unique().to_list())
+        ids |= {s.id for s in snap.segments.values() if old_spans & set(s.files)}
+        if ids:
+            affected = [snap.segments[s] for s in sorted(ids)]
+            report.files_rewritten = _drop_expired(store, snap, affected, cutoff, old_spans)
             store._reset_known()
             snap = store._reader.snapshot()
             deleted += writer.collect_garbage(store.root, snap)
@@ -209,8 +216,26 @@ def retain(
         return report
 
 
-def _drop_expired(store: Store, snap: Snapshot, affected: list[Segment], cutoff: int) -> int:
-    """Commit one segment replacing ``affected`` without their expired profiles."""
+def _expired_spans(store: Store, snap: Snapshot, cutoff: int) -> set[str]:
+    """Live spans files whose every span ended (or, without an end, started) before ``cutoff``."""
+    out = set()
+    for f in snap.files(f"{layout.SPANS}/"):
+        last = (
+            pl.scan_parquet(store.root / f)
+            .select(pl.coalesce("end_ns", "start_ns").max())
+            .collect()
+            .item()
+        )
+        if last is not None and last < cutoff:
+            out.add(f)
+    return out
+
+
+def _drop_expired(
+    store: Store, snap: Snapshot, affected: list[Segment], cutoff: int, drop: set[str]
+) -> int:
+    """Commit one segment replacing ``affected`` without their expired profiles and without
+    the files in ``drop``."""
     rows = snap.catalog.filter(pl.col("segment").is_in([s.id for s in affected]))
     kept = rows.filter(pl.col("time_ns") >= cutoff)
     by_file = rows.group_by("samples_file").agg(
@@ -225,7 +250,7 @@ def _drop_expired(store: Store, snap: Snapshot, affected: list[Segment], cutoff:
         for f in s.files
         if not f.startswith(layout.SAMPLES) or f in set(kept["samples_file"].drop_nulls())
     ]
-    keep_files = [f for f in keep_files if f not in set(mixed_files)]
+    keep_files = [f for f in keep_files if f not in set(mixed_files) and f not in drop]
     samples = _read(store, mixed_files, "samples")
     if samples.height:
         samples = samples.filter(pl.col("profile_id").is_in(kept["profile_id"].implode()))

@@ -10,8 +10,10 @@ Two APIs, as a Pyroscope server offers them:
   (field names and numbers only: that is all the wire and JSON formats depend on).
 * ``POST /ingest?name=app.cpu{k=v,...}&from=&until=&format=&sampleRate=&spyName=&units=``
   ``&aggregationType=``: the older API (pyroscope-go before push, the Java agent). The body
-  is the profile, or ``multipart/form-data`` with a ``profile`` (or ``jfr``) part; other
-  parts (``prev_profile``, ``sample_type_config``, ``labels``) are accepted and not used.
+  is the profile, or ``multipart/form-data`` with a ``profile`` (or ``jfr``) part; with
+  ``format=jfr`` a ``labels`` part (the Java agent's ``LabelsSnapshot``) gives the
+  recording's context labels; other parts (``prev_profile``, ``sample_type_config``) are
+  accepted and not used.
   ``format`` is ``pprof`` (default), ``folded`` (``a;b;c 12`` lines), ``lines`` (one stack
   per line, each counting 1) or ``jfr``; the body is read by :func:`profilelab.readers.read`,
   which recognizes the bytes whatever ``format`` says.
@@ -29,7 +31,7 @@ import re
 from collections.abc import Mapping
 from email.parser import BytesParser
 from email.policy import HTTP
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf.message import DecodeError
@@ -38,6 +40,9 @@ from profilelab.errors import FormatError
 from profilelab.model.ids import digest_bytes
 from profilelab.store._decode import load_bounded
 from profilelab.store.prepare import Item
+
+if TYPE_CHECKING:
+    from profilelab.model.profile import Profile
 
 PUSH_PATH = "/push.v1.PusherService/Push"
 INGEST_PATH = "/ingest"
@@ -98,7 +103,8 @@ PushRequest, PushResponse = _messages()
 def push_items(
     body: bytes, json_body: bool, source: str, given: Mapping[str, str], limit: int, now_ns: int
 ) -> list[Item]:
-    """The profiles of a ``PushRequest`` as items to store (FormatError when malformed)."""
+    """The profiles of a ``PushRequest`` as items to store (FormatError when malformed);
+    together they may inflate to ``limit`` bytes (TooLargeError beyond)."""
     req = PushRequest()
     try:
         if json_body:
@@ -109,17 +115,21 @@ def push_items(
         what = "JSON" if json_body else "protobuf"
         raise FormatError(f"not a push.v1.PushRequest ({what}): {_one_line(exc)}") from None
     items = []
+    # the profiles of one push share the inflated-size budget: many small gzip members
+    # must not add up to many times the limit
+    n = sum(1 for series in req.series for sample in series.samples if sample.raw_profile)
+    each = max(1, limit // max(1, n))
     for s, series in enumerate(req.series):
         labels = {p.name: p.value for p in series.labels}
         for k, sample in enumerate(series.samples):
             if not sample.raw_profile:
                 continue
-            where = f"series {s} sample {k}"
-            profile = load_bounded(bytes(sample.raw_profile), where, limit)
+            raw = bytes(sample.raw_profile)
+            profile = load_bounded(raw, f"series {s} sample {k}", each)
             items.append(
                 Item(
                     profile,
-                    digest_bytes(bytes(sample.raw_profile)),
+                    digest_bytes(raw),
                     labels=_labels(labels, given),
                     default_time_ns=now_ns,
                     source=source,
@@ -142,12 +152,16 @@ def ingest_item(
         raise FormatError(f"format={fmt!r} is not supported; use one of {', '.join(_FORMATS)}")
     app, tags = parse_name(params.get("name", ""))
     media = content_type_header.split(";", 1)[0].strip().lower()
-    data = multipart_profile(body, content_type_header) if media == "multipart/form-data" else body
+    parts = multipart_parts(body, content_type_header) if media == "multipart/form-data" else {}
+    data = _profile_part(parts) if parts else body
     if not data:
         return None
     if fmt == "lines":  # one stack per line, each counting one sample: folded with count 1
         data = re.sub(rb"(?m)[ \t]*\r?$", b" 1", data.strip(b"\r\n")) + b"\n"
-    profile = load_bounded(data, source, limit)
+    if fmt == "jfr" and parts.get("labels"):
+        profile = _jfr_with_labels(data, parts["labels"], source, limit)
+    else:
+        profile = load_bounded(data, source, limit)
     if profile.profiles.height == 0:
         return None
     suffix = app.rsplit(".", 1)[-1] if "." in app else ""
@@ -190,8 +204,8 @@ def _labels(labels: Mapping[str, str], given: Mapping[str, str]) -> dict[str, st
     return out
 
 
-def multipart_profile(body: bytes, content_type_header: str) -> bytes:
-    """The ``profile`` (or ``jfr``) part of a multipart/form-data body."""
+def multipart_parts(body: bytes, content_type_header: str) -> dict[str, bytes]:
+    """The named parts of a multipart/form-data body."""
     head = f"Content-Type: {content_type_header}\r\nMIME-Version: 1.0\r\n\r\n".encode()
     msg = BytesParser(policy=HTTP).parsebytes(head + body)
     if not msg.is_multipart():
@@ -202,12 +216,27 @@ def multipart_profile(body: bytes, content_type_header: str) -> bytes:
         if isinstance(name, str):
             payload = part.get_payload(decode=True)
             parts[name] = payload if isinstance(payload, bytes) else b""
+    return parts
+
+
+def _profile_part(parts: Mapping[str, bytes]) -> bytes:
+    """The ``profile`` (or ``jfr``) part of a form."""
     for key in ("profile", "jfr"):
         if key in parts:
             return parts[key]
-    raise FormatError(
-        f"no 'profile' part in the form (parts: {', '.join(sorted(parts)) or 'none'})"
-    )
+    names = ", ".join(sorted(parts)) or "none"
+    raise FormatError(f"no 'profile' part in the form (parts: {names})")
+
+
+def _jfr_with_labels(data: bytes, labels: bytes, source: str, limit: int) -> Profile:
+    """A JFR recording with the ``LabelsSnapshot`` the Pyroscope Java agent sends beside it
+    (the context labels its samples refer to by id)."""
+    from profilelab.model import builder
+    from profilelab.readers._input import inflate_bounded, open_input
+    from profilelab.readers.jfr import read_recording
+
+    snapshot = inflate_bounded(labels, f"{source} labels", limit=limit)
+    return builder.build(read_recording(open_input(data, source, limit), snapshot))
 
 
 def _seconds_ns(text: str) -> int:

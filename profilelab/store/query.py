@@ -373,12 +373,10 @@ def function_totals(prof: Profile) -> pl.DataFrame:
     Frames without a function name are named by their address (``0x4005d0``). Sorted as
     pprof sorts its top report: by flat descending, then by name.
     """
-    from profilelab.analysis import key_totals
+    from profilelab.core.aggregate import per_function
 
     return (
-        key_totals(prof, "function")
-        .group_by("key")
-        .agg(pl.col("flat").sum(), pl.col("cum").sum())
+        per_function(prof)
         .select(pl.col("key").alias("function"), "flat", "cum")
         .sort(["flat", "function"], descending=[True, False])
     )

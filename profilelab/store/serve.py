@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import hmac
 import json
-import socket
 import sys
 import threading
 import time
@@ -54,6 +53,7 @@ from profilelab.model.ids import digest_bytes
 from profilelab.readers._input import GZIP_MAGIC, inflate_bounded
 from profilelab.store import pyroscope
 from profilelab.store._decode import load_bounded
+from profilelab.store._http import CONNECT_CODE, RPC_CODE, listen, status_proto, with_header_timeout
 from profilelab.store.committer import GroupCommitter
 from profilelab.store.prepare import Item
 from profilelab.store.store import Store
@@ -79,21 +79,6 @@ KEEP_ALIVE = 15  # seconds an idle keep-alive connection stays open (at most HEA
 COMMIT_TIMEOUT = 60.0  # seconds a request waits for its commit before a 503
 DRAIN_LIMIT = 64 << 20  # an unread body up to this size is read and dropped after an error
 DECODERS = 2  # requests decoded at once: more only contend for the GIL and Polars' threads
-# google.rpc.Code values for the Status body of an error
-_RPC_CODE = {400: 3, 401: 16, 404: 5, 405: 12, 408: 4, 413: 8, 415: 3, 500: 13, 503: 14}
-
-# Connect protocol error codes by HTTP status (connectrpc.com/docs/protocol, error codes)
-_CONNECT_CODE = {
-    400: "invalid_argument",
-    401: "unauthenticated",
-    404: "unimplemented",
-    405: "unimplemented",
-    408: "deadline_exceeded",
-    413: "resource_exhausted",
-    415: "invalid_argument",
-    500: "internal",
-    503: "unavailable",
-}
 CONNECT_PROTO = "application/proto"
 
 _T = TypeVar("_T")
@@ -172,18 +157,16 @@ class ProfileServer:
         self.stats = ServerStats()
         self.decoding_now = 0  # requests being decoded (not yet handed to the committer)
         self._count_lock = threading.Lock()
-        self.committer = GroupCommitter(store, coming=lambda: self.decoding_now)
-        self._pool = ThreadPoolExecutor(DECODERS, thread_name_prefix="decode")
         self.routes: dict[str, Handler] = {
             PATH: self._otlp_profiles,
             TRACES_PATH: self._otlp_traces,
             pyroscope.PUSH_PATH: self._pyroscope_push,
             pyroscope.INGEST_PATH: self._pyroscope_ingest,
         }
-        self._sock = _listen(host, port)
+        self._sock = listen(host, port, BACKLOG)
         config = uvicorn.Config(
             self._asgi,
-            http=_with_header_timeout(header_timeout),
+            http=with_header_timeout(header_timeout),
             interface="asgi3",
             proxy_headers=False,
             lifespan="off",
@@ -215,6 +198,9 @@ class ProfileServer:
             except BaseException:
                 self._sock.close()
                 raise
+        # threads last: nothing above can leave them running when it fails
+        self.committer = GroupCommitter(store, coming=lambda: self.decoding_now)
+        self._pool = ThreadPoolExecutor(DECODERS, thread_name_prefix="decode")
 
     @property
     def grpc_target(self) -> str | None:
@@ -317,7 +303,7 @@ class ProfileServer:
         body = await self.read_body(request)
         name = f"otlp-http:{_client(request)}"
         loop = asyncio.get_running_loop()
-        n, rejected, why = await loop.run_in_executor(self._pool, self.spans_sync, body, name)
+        n, rejected, why = await loop.run_in_executor(None, self.spans_sync, body, name)
         self.stats.count(200, spans=n)
         return Response(traces_response(rejected, why, ctype == JSON), 200, media_type=ctype)
 
@@ -427,8 +413,10 @@ class ProfileServer:
         return sum(item.profile.profiles.height for item in items)
 
     def spans_sync(self, body: bytes, name: str) -> tuple[int, int, str]:
-        """Decode OTLP traces and commit their spans (blocking): (stored, rejected, why)."""
-        spans = self._decode_guarded(lambda: _spans(body, name, self.max_inflated))
+        """Decode OTLP traces (on a decoder thread) and commit their spans on this one:
+        (stored, rejected, why). Blocks; never call it from a decoder thread."""
+        limit = self.max_inflated
+        spans = self._pool.submit(self._decode_guarded, lambda: _spans(body, name, limit)).result()
         if spans is None:
             return 0, 0, ""
         dropped = spans.problems.filter(spans.problems["dropped"].fill_null(False))
@@ -465,6 +453,8 @@ class ProfileServer:
             return make()
         except _Reject:
             raise
+        except TooLargeError as exc:
+            raise _Reject(413, _first_line(exc)) from None
         except ProfileLabError as exc:
             raise _Reject(400, _first_line(exc)) from None
         except Exception as exc:  # a decoder bug must not cost the connection its answer
@@ -493,16 +483,16 @@ class ProfileServer:
             # in sync); past DRAIN_LIMIT it is not worth the traffic: close instead
             headers["Connection"] = "close"
         message = str(rej)
-        code = _RPC_CODE.get(rej.status, 2)
+        code = RPC_CODE.get(rej.status, 2)
         ctype = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
         style = getattr(request.state, "error_style", "otlp")
         if style == "connect":  # Connect: errors are always JSON, codes by name
-            connect = _CONNECT_CODE.get(rej.status, "unknown")
+            connect = CONNECT_CODE.get(rej.status, "unknown")
             body, media = json.dumps({"code": connect, "message": message}).encode(), JSON
         elif style == "text":
             body, media = message.encode() + b"\n", "text/plain; charset=utf-8"
         elif ctype == PROTOBUF:
-            body, media = _status_proto(code, message), PROTOBUF
+            body, media = status_proto(code, message), PROTOBUF
         elif ctype == JSON:
             body, media = json.dumps({"code": code, "message": message}).encode(), JSON
         else:
@@ -515,56 +505,6 @@ class ProfileServer:
 
     def _log_always(self, text: str) -> None:
         print(f"profilelab serve: {text}", file=sys.stderr, flush=True)
-
-
-def _with_header_timeout(seconds: float) -> type:
-    """uvicorn's h11 protocol with a deadline for each request's headers.
-
-    uvicorn has none: a client sending its headers a byte at a time (or nothing at all)
-    would hold a connection for ever. The deadline starts when the connection opens and
-    after every answer, and stops when a request's headers are complete; a connection
-    still without a request then is closed.
-    """
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    class HeaderDeadline(H11Protocol):
-        _timer: asyncio.TimerHandle | None = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self._arm()
-
-        def handle_events(self) -> None:
-            super().handle_events()
-            if self._in_request():
-                self._disarm()
-
-        def _in_request(self) -> bool:
-            return self.cycle is not None and not self.cycle.response_complete
-
-        def _arm(self) -> None:
-            self._disarm()
-            self._timer = self.loop.call_later(seconds, self._late)
-
-        def _disarm(self) -> None:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-
-        def _late(self) -> None:
-            self._timer = None
-            if not self._in_request() and not self.transport.is_closing():
-                self.transport.close()
-
-    return HeaderDeadline
 
 
 def content_type(request: Request, accepted: tuple[str, ...]) -> str:
@@ -632,19 +572,6 @@ def _check_json(body: bytes) -> None:
         raise _Reject(400, "an OTLP/JSON export must be a JSON object")
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(BACKLOG)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -662,22 +589,6 @@ def _first_line(exc: BaseException) -> str:
 def _strip(exc: Exception, name: str) -> str:
     text = _first_line(exc)
     return text[len(name) + 2 :] if text.startswith(f"{name}: ") else text
-
-
-def _status_proto(code: int, message: str) -> bytes:
-    """google.rpc.Status{code, message} in protobuf wire format (fields 1 and 2)."""
-    msg = message.encode()
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(msg)) + msg
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def serve(store: Store, host: str, port: int, **options: Any) -> ProfileServer:

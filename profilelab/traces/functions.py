@@ -2,15 +2,15 @@
 
 ``restrict`` keeps the chosen samples and the stacks, frames, mappings and label sets they
 use (totals are those of the kept samples; profile rows are unchanged). ``function_values``
-is a pprof-style flat/cum per function name (``self``/``total`` here): self is the value of
-samples whose leaf frame is the function, total of samples with the function anywhere on
-the stack, counted once per sample even under recursion.
+is the core's flat/cum per function name (``self``/``total`` here).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from profilelab.core import sampletypes
+from profilelab.core.aggregate import per_function
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
 
@@ -43,21 +43,12 @@ def pick_profiles(profile: Profile, sample_type: str | None = None) -> tuple[lis
 
     Returns (profile ids, sample type, unit); QueryError names the types available.
     """
-    p = profile.profiles
-    if sample_type is None:
-        sample_type = "cpu" if (p["sample_type"] == "cpu").any() else None
-    chosen = (
-        p.filter(pl.col("is_default"))
-        if sample_type is None
-        else p.filter(pl.col("sample_type") == sample_type)
-    )
-    if chosen.height == 0:
-        have = ", ".join(sorted(set(p["sample_type"].to_list()))) or "none"
-        raise QueryError(f"no {sample_type or 'default'} sample type (have: {have})")
-    units = chosen["sample_unit"].unique().to_list()
+    stype = sampletypes.resolve(profile, sample_type, preferred=("cpu",))
+    rows = sampletypes.rows_of(profile, stype)
+    units = rows["sample_unit"].unique().to_list()
     if len(units) > 1:
-        raise QueryError(f"sample type {sample_type} has several units: {', '.join(units)}")
-    return chosen["profile_id"].to_list(), str(chosen["sample_type"][0]), str(units[0])
+        raise QueryError(f"sample type {stype.type} has several units: {', '.join(units)}")
+    return rows["profile_id"].to_list(), stype.type, stype.unit
 
 
 def to_nanoseconds(unit: str) -> int:
@@ -68,36 +59,14 @@ def to_nanoseconds(unit: str) -> int:
 
 
 def function_values(profile: Profile, profile_ids: list[int]) -> pl.DataFrame:
-    """Per function: ``self`` and ``total`` summed over the samples of ``profile_ids``."""
-    per_stack = (
-        profile.samples.filter(pl.col("profile_id").is_in(profile_ids))
-        .group_by("stack_id")
-        .agg(pl.col("value").sum())
-    )
-    frames = profile.stacks.join(per_stack, on="stack_id").select(
-        "stack_id", "value", pl.col("frame_ids").list.first().alias("leaf"), "frame_ids"
-    )
-    names = profile.frames.select(
-        "frame_id",
-        pl.coalesce("function", pl.format("addr {}", pl.col("address")), pl.lit("?")).alias(
-            "function"
-        ),
-    )
-    self_ = (
-        frames.join(names, left_on="leaf", right_on="frame_id")
-        .group_by("function")
-        .agg(pl.col("value").sum().alias("self"))
-    )
-    total = (
-        frames.explode("frame_ids")
-        .join(names, left_on="frame_ids", right_on="frame_id")
-        .unique(["stack_id", "function"])
-        .group_by("function")
-        .agg(pl.col("value").sum().alias("total"))
-    )
+    """Per function: ``self`` and ``total`` summed over the samples of ``profile_ids``
+    (the core's flat and cum; unsymbolized frames are named by their ``0x...`` address)."""
     return (
-        total.join(self_, on="function", how="left")
-        .with_columns(pl.col("self").fill_null(0))
-        .select("function", "self", "total")
+        per_function(profile, profile_ids)
+        .select(
+            pl.col("key").alias("function"),
+            pl.col("flat").alias("self"),
+            pl.col("cum").alias("total"),
+        )
         .sort(["total", "function"], descending=[True, False])
     )

@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 _ENTRY_KINDS = ("server", "consumer")
+_SHOWN = 5  # span ids of a cycle named in its problem rows (their length is linear in spans)
 
 
 @dataclass(frozen=True)
@@ -141,11 +142,13 @@ def _number(
     itself, and the cycle is reported."""
     walker = _Walker(parent)
     walker.walk(np.nonzero(parent < 0)[0].tolist())
+    ids: tuple[list[str], list[str]] | None = None  # (trace ids, span ids), read once
     if walker.counter < len(parent):  # what is left hangs off cycles, one per component
         for start in np.nonzero(walker.pre_array() < 0)[0].tolist():
             if walker.pre[start] >= 0:
                 continue
-            cut = _cycle_cut(start, parent, spans, problems)
+            ids = ids or (spans["trace_id"].to_list(), spans["span_id"].to_list())
+            cut = _cycle_cut(start, parent, ids, problems)
             parent[cut] = -1
             walker.walk([cut])
     return Numbering(
@@ -196,7 +199,7 @@ class _Walker:
 def _cycle_cut(
     start: int,
     parent: np.ndarray,
-    spans: pl.DataFrame,
+    ids: tuple[list[str], list[str]],
     problems: list[tuple[str, str, str, str]],
 ) -> int:
     """Follow parents from an unnumbered row to its cycle; report it; return the row to cut."""
@@ -207,16 +210,12 @@ def _cycle_cut(
         node = int(parent[node])
     cycle = [r for r, i in path.items() if i >= path[node]]
     cut = min(cycle)
-    ids = " -> ".join(str(spans["span_id"][r]) for r in cycle)
-    for r in cycle:
-        problems.append(
-            _problem(
-                spans,
-                r,
-                "parent_cycle",
-                f"parent links form a cycle ({ids}); cut at span {spans['span_id'][cut]}",
-            )
-        )
+    trace_ids, span_ids = ids
+    shown = " -> ".join(str(span_ids[r]) for r in cycle[:_SHOWN])
+    more = f" -> ... ({len(cycle)} spans)" if len(cycle) > _SHOWN else ""
+    detail = f"parent links form a cycle ({shown}{more}); cut at span {span_ids[cut]}"
+    # one row per span on the cycle, each with the same short detail
+    problems.extend((trace_ids[r], span_ids[r], "parent_cycle", detail) for r in cycle)
     return cut
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from profilelab.core.selection import Selection as CoreSelection
 from profilelab.model.profile import Profile
 from profilelab.views._keys import GRANULARITIES
 from profilelab.views._select import LabelFilter, label_values, sample_types
@@ -117,9 +118,15 @@ def comparison(
     base_labels: LabelFilter | None = None,
     new_labels: LabelFilter | None = None,
     sample_type: str | None = None,
+    selection: CoreSelection | None = None,
 ) -> Comparison:
-    """A :class:`Comparison`; two selections of one profile share its stack index."""
-    b = Selection(base, sample_type, labels=base_labels)
+    """A :class:`Comparison`; two selections of one profile share its stack index.
+
+    ``selection`` (a :class:`profilelab.core.Selection`) applies to both sides."""
+    b = Selection(base, sample_type, labels=base_labels, selection=selection)
     if new is None or new is base:
-        return Comparison(b, b.with_filters(labels=new_labels))
-    return Comparison(b, Selection(new, sample_type or b.sample_type, labels=new_labels))
+        return Comparison(b, b.with_filters(labels=new_labels, focus=b.focus, ignore=b.ignore))
+    stype = sample_type or b.sample_type
+    if selection is not None:
+        selection = selection.with_(sample_index=selection.sample_index or stype)
+    return Comparison(b, Selection(new, stype, labels=new_labels, selection=selection))

@@ -249,3 +249,32 @@ def widen_to_fit(parent: np.ndarray, depth: np.ndarray, width: np.ndarray) -> np
         sums = np.add.reduceat(w[lvl], starts)
         w[uniq] = np.maximum(w[uniq], sums)
     return w
+
+
+def heaviest_first(raw: RawTree) -> RawTree:
+    """The same tree with siblings ordered by |total| descending ("left heavy"; ties by key,
+    "other" last); breadth-first order and every value are kept."""
+    n = len(raw)
+    new_pos = np.zeros(n, dtype=np.int64)
+    order_parts = [np.zeros(1, dtype=np.int64)] if n else []
+    weight = np.abs(raw.total[:, 0]).astype(np.float64) if n else np.zeros(0)
+    for lvl in _levels(raw.depth)[1:]:
+        idx = np.arange(lvl.start, lvl.stop, dtype=np.int64)
+        if not len(idx):
+            continue
+        is_other = raw.key[idx] == OTHER_KEY
+        ranked = idx[np.lexsort((raw.key[idx], -weight[idx], is_other, new_pos[raw.parent[idx]]))]
+        new_pos[ranked] = lvl.start + np.arange(len(ranked))
+        order_parts.append(ranked)
+    order = np.concatenate(order_parts) if order_parts else np.zeros(0, dtype=np.int64)
+    parent = np.where(raw.parent[order] >= 0, new_pos[np.maximum(raw.parent[order], 0)], -1)
+    return RawTree(
+        parent=parent.astype(np.int32),
+        depth=raw.depth[order],
+        key=raw.key[order],
+        total=raw.total[order],
+        self_value=raw.self_value[order],
+        folded=raw.folded[order],
+        threshold=raw.threshold,
+        root_totals=raw.root_totals,
+    )

@@ -1,12 +1,14 @@
 """Granularity: which frames merge into one flame-graph node, and what the node is called.
 
-Frames merge by the name they get at a granularity (pprof ``-functions``, ``-lines``,
-``-files``, ``-addresses``):
+Frames merge by the name they get at a granularity (pprof's ``-functions``,
+``-filefunctions``, ``-lines``, ``-files``, ``-addresses``; the singular names are aliases,
+see :func:`profilelab.core.granularity`):
 
-* ``function`` (default): the function name;
-* ``line``: function, file base name and line (``main.run main.go:42``);
-* ``file``: the source file;
-* ``address``: function and instruction address (``main.run 0x4a3f10``).
+* ``functions`` (default): the function name;
+* ``filefunctions``: function and file base name (``main.run main.go``);
+* ``lines``: function, file base name and line (``main.run main.go:42``);
+* ``files``: the source file;
+* ``addresses``: function and instruction address (``main.run 0x4a3f10``).
 
 An unsymbolized frame is named by its address (``0x4a3f10``). Key ids are positions in the
 alphabetically sorted name list, so siblings come out of the tree builder sorted by name.
@@ -19,10 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from profilelab.core.vocabulary import GRANULARITIES
+from profilelab.core.vocabulary import granularity as canonical
 from profilelab.errors import QueryError
 from profilelab.model.names import frame_function_names, hex_addresses
 
-GRANULARITIES = ("function", "line", "file", "address")
+__all__ = ["GRANULARITIES", "KeyTable", "key_table"]
 
 
 @dataclass(frozen=True)
@@ -54,29 +58,27 @@ class KeyTable:
 
 def key_table(frames: pl.DataFrame, granularity: str) -> KeyTable:
     """Name every frame at ``granularity`` and number the distinct names alphabetically."""
-    if granularity not in GRANULARITIES:
-        raise QueryError(
-            f"unknown granularity {granularity!r} (expected one of {', '.join(GRANULARITIES)})"
-        )
+    granularity = canonical(granularity)
     frames = frames.with_columns(frame_function_names(frames).alias("_fn"))
-    if granularity == "address":
+    if granularity == "addresses":
         frames = frames.with_columns(hex_addresses(frames.get_column("address")).alias("_hex"))
     fn = pl.col("_fn")
     file = pl.col("file").fill_null("")
     base = file.str.extract(r"([^/\\]*)$", 1)
     name = {
-        "function": fn,
-        "line": pl.when(file == "")
+        "functions": fn,
+        "filefunctions": pl.when(file == "").then(fn).otherwise(fn + pl.lit(" ") + base),
+        "lines": pl.when(file == "")
         .then(fn + pl.lit(":") + pl.col("line").cast(pl.Utf8))
         .otherwise(fn + pl.lit(" ") + base + pl.lit(":") + pl.col("line").cast(pl.Utf8)),
-        "file": pl.when(file == "").then(pl.lit("(unknown file)")).otherwise(file),
-        "address": fn + pl.lit(" ") + pl.col("_hex") if granularity == "address" else fn,
+        "files": pl.when(file == "").then(pl.lit("(unknown file)")).otherwise(file),
+        "addresses": fn + pl.lit(" ") + pl.col("_hex") if granularity == "addresses" else fn,
     }[granularity]
-    line = pl.col("start_line") if granularity == "function" else pl.col("line")
+    line = pl.col("start_line") if granularity in ("functions", "filefunctions") else pl.col("line")
     named = frames.select(
         name.alias("name"), file.alias("file"), line.fill_null(0).alias("line"), fn.alias("fn")
     )
-    package = _directory(pl.col("file")) if granularity == "file" else _package(pl.col("fn"))
+    package = _directory(pl.col("file")) if granularity == "files" else _package(pl.col("fn"))
     keys = (
         named.group_by("name")
         .agg(

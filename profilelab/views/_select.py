@@ -8,42 +8,34 @@ regex match per distinct frame name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
-from profilelab.errors import QueryError, ValidationError
+from profilelab.core import sampletypes
+from profilelab.core.regex import matches
+from profilelab.core.restriction import matching_label_sets
+from profilelab.core.selection import LabelFilter, label_matchers
+from profilelab.errors import ValidationError
 from profilelab.model.names import frame_function_names
 from profilelab.model.profile import Profile
 
-#: A label filter: key -> accepted value (or values). A sample passes when its label set
-#: has, for every key, one of the accepted values (numeric labels compare as decimal text).
-LabelFilter = Mapping[str, str | Sequence[str]]
+__all__ = ["LabelFilter", "StackIndex", "choose_profiles", "label_values", "sample_types"]
 
 
-def choose_profiles(profile: Profile, sample_type: str | None) -> pl.DataFrame:
-    """The ``profiles`` rows of one sample type (default: the type pprof shows by default,
-    ``is_default``, of the first input). Several inputs of that type are merged, as pprof
+def choose_profiles(profile: Profile, sample_type: str | int | None) -> pl.DataFrame:
+    """The ``profiles`` rows of one sample type (a name or position; default: pprof's, see
+    :mod:`profilelab.core.sampletypes`). Several inputs of that type are merged, as pprof
     merges several files given on its command line."""
-    rows = profile.profiles
-    if rows.height == 0:
-        raise QueryError("the profile set is empty: no sample type to show")
-    if sample_type is None:
-        defaults = rows.filter(pl.col("is_default"))
-        first = defaults if defaults.height else rows
-        sample_type = str(first["sample_type"][0])
-    chosen = rows.filter(pl.col("sample_type") == sample_type)
-    if chosen.height == 0:
-        known = ", ".join(sorted(set(rows["sample_type"].to_list())))
-        raise QueryError(f"no sample type {sample_type!r} (the profiles have: {known})")
-    return chosen
+    return sampletypes.rows_of(profile, sampletypes.resolve(profile, sample_type))
 
 
 def sample_types(profile: Profile) -> list[str]:
-    """Distinct sample types, in the order of the ``profiles`` table."""
-    return list(dict.fromkeys(profile.profiles["sample_type"].to_list()))
+    """The offered sample type names (:func:`profilelab.core.sampletypes.names`)."""
+    if profile.profiles.height == 0:
+        return []
+    return sampletypes.names(profile)
 
 
 def label_values(profile: Profile, max_values: int = 50) -> dict[str, list[str]]:
@@ -70,17 +62,7 @@ def _label_text() -> pl.Expr:
 
 def label_sets_matching(profile: Profile, labels: LabelFilter) -> pl.Series:
     """Ids of the label sets that satisfy every key of ``labels``."""
-    keep: pl.Series | None = None
-    table = profile.labels.with_columns(_label_text().alias("v"))
-    for key, accepted in labels.items():
-        values = [accepted] if isinstance(accepted, str) else [str(v) for v in accepted]
-        ids = (
-            table.filter((pl.col("key") == key) & pl.col("v").is_in(values))
-            .get_column("label_set_id")
-            .unique()
-        )
-        keep = ids if keep is None else keep.filter(keep.is_in(ids))
-    return keep if keep is not None else pl.Series("label_set_id", [], dtype=pl.Int64)
+    return matching_label_sets(profile, label_matchers(labels))
 
 
 @dataclass(frozen=True)
@@ -103,7 +85,7 @@ class StackIndex:
     cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def build(cls, profile: Profile, sample_type: str | None = None) -> StackIndex:
+    def build(cls, profile: Profile, sample_type: str | int | None = None) -> StackIndex:
         chosen = choose_profiles(profile, sample_type)
         ids = tuple(int(i) for i in chosen["profile_id"])
         # One group-by gives the stacks in use and their unfiltered values (kept for reuse).
@@ -157,9 +139,9 @@ class StackIndex:
         else:
             values = self._label_values(labels or {})
         if focus:
-            values[~self._stacks_matching(focus)] = 0
+            values[~self._stacks_matching(focus, "focus")] = 0
         if ignore:
-            values[self._stacks_matching(ignore)] = 0
+            values[self._stacks_matching(ignore, "ignore")] = 0
         return values
 
     def _label_values(self, labels: LabelFilter) -> np.ndarray:
@@ -174,19 +156,13 @@ class StackIndex:
             values[rows] = agg.get_column("value").to_numpy()
         return values
 
-    def _stacks_matching(self, pattern: str) -> np.ndarray:
-        frame_hit = regex_match(frame_function_names(self.frame_table), pattern)
+    def _stacks_matching(self, pattern: str, option: str) -> np.ndarray:
+        frame_hit = regex_match(frame_function_names(self.frame_table), pattern, option)
         hit_pos = frame_hit[self.frames]
         row = np.repeat(np.arange(len(self.stack_ids), dtype=np.int64), np.diff(self.offsets))
         return np.bincount(row[hit_pos], minlength=len(self.stack_ids)) > 0
 
 
-def regex_match(names: pl.Series, pattern: str) -> np.ndarray:
-    """Boolean array: which names contain a match of ``pattern`` (RE2-like syntax, as pprof)."""
-    try:
-        hit = names.str.contains(pattern)
-    except pl.exceptions.PolarsError as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip().startswith("error:")]
-        reason = lines[0].removeprefix("error:").strip() if lines else str(exc).splitlines()[0]
-        raise QueryError(f"invalid regular expression {pattern!r}: {reason}") from None
-    return hit.fill_null(False).to_numpy()
+def regex_match(names: pl.Series, pattern: str, option: str = "focus") -> np.ndarray:
+    """Boolean array: which names contain a match of ``pattern`` (RE2 syntax, as pprof)."""
+    return matches(names, pattern, option).fill_null(False).to_numpy()

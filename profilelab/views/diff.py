@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from profilelab.core.selection import granularity as granularity_name
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
 from profilelab.views import _build
@@ -90,6 +91,7 @@ class Comparison:
         return out
 
     def paths(self, granularity: str = "function") -> tuple[Paths, KeyTable]:
+        granularity = granularity_name(granularity)
         if granularity not in self._paths:
             self._paths[granularity] = _combine(self.base, self.new, granularity)
         return self._paths[granularity]

@@ -16,6 +16,11 @@ from typing import TypeVar
 import numpy as np
 import polars as pl
 
+from profilelab.core.aggregate import csr_flat_cum
+from profilelab.core.restriction import narrow
+from profilelab.core.selection import Selection as CoreSelection
+from profilelab.core.transforms import left_heavy
+from profilelab.core.vocabulary import granularity as granularity_name
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
 from profilelab.views import _build
@@ -74,13 +79,21 @@ class Selection:
     def __init__(
         self,
         profile: Profile,
-        sample_type: str | None = None,
+        sample_type: str | int | None = None,
         *,
         labels: LabelFilter | None = None,
         focus: str | None = None,
         ignore: str | None = None,
         index: StackIndex | None = None,
+        selection: CoreSelection | None = None,
     ) -> None:
+        #: the profile before the selection's sample-level step (for :meth:`with_transforms`)
+        self.source = profile
+        if selection is not None:
+            profile, sample_type, focus, ignore = _from_selection(profile, selection)
+        self.selection = selection
+        #: siblings ordered heaviest first (the ``left_heavy`` transform), else by name
+        self.left_heavy = selection is not None and left_heavy(selection.transforms)
         self.index = index if index is not None else StackIndex.build(profile, sample_type)
         self.labels = dict(labels or {})
         self.focus = focus or None
@@ -96,9 +109,24 @@ class Selection:
         ignore: str | None = None,
     ) -> Selection:
         """The same profiles and sample type with other filters (reuses the stack index)."""
-        return Selection(
+        out = Selection(
             self.index.profile, labels=labels, focus=focus, ignore=ignore, index=self.index
         )
+        out.left_heavy = self.left_heavy
+        return out
+
+    def with_transforms(self, transforms: Sequence[Sequence[str | None]]) -> Selection:
+        """The same selection with another transform list (``[(name, argument), ...]``, see
+        :mod:`profilelab.core.transforms`): what a flame graph's context menu applies and
+        undoes. The stack index is rebuilt from the untransformed profile."""
+        base = self.selection or CoreSelection(sample_index=self.sample_type)
+        base = base.with_(
+            sample_index=base.sample_index or self.sample_type,
+            transforms=tuple(tuple(t) for t in transforms),
+            focus=self.focus,
+            ignore=self.ignore,
+        )
+        return Selection(self.source, labels=self.labels, selection=base)
 
     @property
     def sample_type(self) -> str:
@@ -114,6 +142,7 @@ class Selection:
 
     def paths(self, granularity: str = "function") -> tuple[Paths, KeyTable]:
         """Root-first key paths with one value column, and the key table they use."""
+        granularity = granularity_name(granularity)
         if granularity not in self._paths:
             keys, key_csr = _keys_for(self.index, granularity)
             paths = Paths(self.index.offsets, key_csr, self.values.reshape(-1, 1))
@@ -210,12 +239,12 @@ class Selection:
         With ``limit``, only the first ``limit`` rows by self (their totals computed alone,
         which is much faster on big profiles)."""
         paths, keys = self.paths(granularity)
-        flat = flat_sums(paths, len(keys))
         only = None
         if limit is not None:
+            flat, _ = key_sums(paths, len(keys), flat_only=True)
             only = np.argsort(-flat[:, 0], kind="stable")[:limit]
             only = only[flat[only, 0] != 0]
-        cum = cum_sums(paths, len(keys), only)
+        flat, cum = key_sums(paths, len(keys), only)
         table = keys.keys.with_columns(pl.Series("self", flat[:, 0]), pl.Series("total", cum[:, 0]))
         if only is not None:
             table = table[np.sort(only)]
@@ -224,6 +253,8 @@ class Selection:
         )
 
     def _tree(self, raw: RawTree, keys: KeyTable, kind: str, root: tuple[str, ...]) -> FlameTree:
+        if self.left_heavy:
+            raw = _build.heaviest_first(raw)
         total = raw.total[:, 0]
         width = np.abs(total).astype(np.float64)
         return FlameTree(
@@ -234,6 +265,16 @@ class Selection:
             grand_total=self.total,
             root_path_totals=tuple(int(v) for v in raw.root_totals[:, 0]),
         )
+
+
+def _from_selection(
+    profile: Profile, selection: CoreSelection
+) -> tuple[Profile, str | int | None, str | None, str | None]:
+    """The parts of a core selection a flame view applies: the sample-level step and hide
+    (:func:`profilelab.core.restriction.narrow`), then the sample type, focus and ignore
+    (per stack, so that :meth:`Selection.with_filters` stays cheap)."""
+    narrowed = narrow(profile, selection.with_(focus=None, ignore=None), "flame views")
+    return narrowed, selection.sample_index, selection.focus, selection.ignore
 
 
 @dataclass(frozen=True)
@@ -293,50 +334,9 @@ def _gather(
 
 
 def key_sums(
-    paths: Paths, n_keys: int, only: np.ndarray | None = None
+    paths: Paths, n_keys: int, only: np.ndarray | None = None, *, flat_only: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per key: flat (value where the key is the path's last element) and cum (value of the
-    paths containing the key, each path counted once however often the key recurs).
-
-    With ``only`` (key ids), cum is computed for those keys alone (0 for the others):
-    much cheaper on big profiles when a table shows only its top rows."""
-    return flat_sums(paths, n_keys), cum_sums(paths, n_keys, only)
-
-
-def flat_sums(paths: Paths, n_keys: int) -> np.ndarray:
-    """(n_keys, m) sums of the values of the paths that end at each key."""
-    live = np.flatnonzero(np.any(paths.values != 0, axis=1) & (paths.lengths > 0))
-    flat = np.zeros((n_keys, paths.values.shape[1]), dtype=np.int64)
-    last = paths.keys[paths.offsets[live + 1] - 1]
-    uniq, sums, _ = _build.sum_by(last.astype(np.int64), paths.values[live])
-    flat[uniq] = sums
-    return flat
-
-
-def cum_sums(paths: Paths, n_keys: int, only: np.ndarray | None = None) -> np.ndarray:
-    """(n_keys, m) sums of the values of the paths through each key, once per path."""
-    if only is not None:
-        wanted = np.zeros(n_keys, dtype=bool)
-        wanted[only] = True
-        pos = np.flatnonzero(wanted[paths.keys])
-        row = np.searchsorted(paths.offsets, pos, side="right") - 1
-        keys = paths.keys[pos].astype(np.int64)
-    else:
-        row, keys = paths.row_of_position(), paths.keys.astype(np.int64)
-    live = np.any(paths.values[row] != 0, axis=1)
-    row, keys = row[live], keys[live]
-    # Distinct (path, key) pairs: one sort of a combined int64 (np.unique is far slower).
-    combined = np.sort(row * n_keys + keys)
-    distinct = np.ones(len(combined), dtype=bool)
-    distinct[1:] = combined[1:] != combined[:-1]
-    combined = combined[distinct]
-    return _sum_by_key(combined % n_keys, paths.values[combined // n_keys], n_keys)
-
-
-def _sum_by_key(keys: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
-    """Exact int64 sums of ``values`` rows per key (a Polars hash group-by: no big sort)."""
-    cols = {f"v{j}": values[:, j] for j in range(values.shape[1])}
-    sums = pl.DataFrame({"key": keys, **cols}).group_by("key").agg(pl.all().sum())
-    out = np.zeros((n_keys, values.shape[1]), dtype=np.int64)
-    out[sums.get_column("key").to_numpy()] = sums.drop("key").to_numpy()
-    return out
+    """Per key, (n_keys, m) flat and cum of ``paths`` (the core's
+    :func:`~profilelab.core.aggregate.csr_flat_cum`: recursion counted once; with ``only``,
+    cum for those keys alone; ``flat_only``: no cum)."""
+    return csr_flat_cum(paths.offsets, paths.keys, paths.values, n_keys, only, flat_only=flat_only)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from profilelab.core import sampletypes
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
 
@@ -18,43 +19,32 @@ def available_types(profile: Profile) -> str:
 
 
 def select_sample_type(profile: Profile, which: str | int) -> Profile:
-    """Keep only the profiles of one sample type, named (``cpu``) or by index (``1``).
+    """Keep only the profiles of one sample type, named (``cpu``) or by position (``1``,
+    pprof's ``-sample_index=1``), as :func:`profilelab.core.sampletypes.resolve` chooses.
 
-    An index counts among each input's own sample types (pprof's ``-sample_index=1``);
-    a name matches ``sample_type`` exactly. Samples, stacks and the other tables are kept
-    as they are (unreferenced rows are harmless). Raises QueryError when nothing matches.
+    Samples, stacks and the other tables are kept as they are (unreferenced rows are
+    harmless). Raises QueryError when nothing matches.
     """
-    text = str(which).strip()
-    if text.lstrip("-").isdigit():
-        keep = pl.col("sample_type_index") == int(text)
-    else:
-        keep = pl.col("sample_type") == text
-    profiles = profile.profiles.filter(keep)
-    if profiles.height == 0:
-        raise QueryError(f"sample type {text!r} not found (available: {available_types(profile)})")
-    samples = profile.samples.join(
-        profiles.select("profile_id"), on="profile_id", how="semi", maintain_order="left"
-    )
-    return profile.replace(profiles=profiles, samples=samples)
+    return sampletypes.only(profile, which)
 
 
 def default_profile_rows(profile: Profile) -> pl.DataFrame:
     """The profile rows a single-type writer uses: all rows of one sample type.
 
-    With one sample type present, that one; otherwise the default type (``is_default``)
-    when every input agrees on it. Raises QueryError asking for ``--sample-index`` else.
-    """
+    The only one; else, when every input has the same types, pprof's default of
+    :mod:`profilelab.core.sampletypes`; inputs of different kinds (a CPU and a heap
+    profile) must be told apart: QueryError asking for ``--sample-index``."""
     rows = profile.profiles
-    kinds = rows.select("sample_type", "sample_unit").unique()
-    if kinds.height <= 1:
+    if rows.select("sample_type", "sample_unit").unique().height <= 1:
         return rows
-    defaults = rows.filter(pl.col("is_default")).select("sample_type", "sample_unit").unique()
-    if defaults.height == 1:
-        return rows.join(defaults, on=["sample_type", "sample_unit"], how="semi")
-    raise QueryError(
-        "the profiles hold several sample types and no single default "
-        f"({available_types(profile)}); choose one with --sample-index"
-    )
+    if not sampletypes.uniform(profile):
+        defaults = rows.filter(pl.col("is_default"))["sample_type"].unique()
+        if defaults.len() != 1:
+            raise QueryError(
+                "the profiles hold several sample types and no single default "
+                f"({available_types(profile)}); choose one with --sample-index"
+            )
+    return sampletypes.rows_of(profile, sampletypes.default(profile)).select(rows.columns)
 
 
 def hex_addresses(address: np.ndarray) -> np.ndarray:

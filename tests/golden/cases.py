@@ -114,6 +114,12 @@ GRAPH_CASES: list[tuple[str, str, str | None, list[str]]] = [
     (_D + "heap.demangled.pb.gz", "list", ".", [_DRIVER_SRC, *_H20, "-inuse_objects"]),
     (_D + "cpu.demangled.pb.gz", "list", "line", ["-source_path=/nonexistent"]),
     (_ORDER, "list", "main\\.(riskScore|applyPriceRules)$", ["-source_path=../../../generators"]),
+    ("google-pprof/internal/report/testdata/sample.cpu", "list", ".", ["-source_path=/nonexistent"]),
+    ("parca-dev-parca/pkg/query/testdata/fib.pb.gz", "list", "Fibonacci", ["-noinlines"]),
+    (_ORDER, "dot", None, []),
+    (_ORDER, "tree", None, ["-lines", "-nodecount=15"]),
+    (_ORDER, "callgrind", None, []),
+    ("datasets/heap-leak/heap-05.pb.gz", "dot", None, ["-sample_index=alloc_space"]),
 ]
 # fmt: on
 

@@ -4,9 +4,14 @@ usage: python tests/golden/generate.py [--corpus ../shared/corpus]
 
 Finds every pprof (profile.proto) file of the corpus that ``go tool pprof`` reads, makes
 top / tags / peek cases for each of its sample types plus pprof's own driver golden
-commands, writes ``manifest.json`` (with the Go version) and, for inputs whose license
-allows it, the expected outputs under ``expected/``. Outputs of ``grafana-pyroscope*``
-inputs (AGPL) are never written: the tests compute them with ``go tool pprof``.
+commands, the option combinations and the graph and source reports (``cases.GRAPH_CASES``:
+-dot, -tree, -callgrind, and -list over pprof's test sources and over a shipped dataset,
+``datasets/order-service/.../cpu-00.pb.gz``, with its generator source in
+``datasets/generators``), writes ``manifest.json`` (with the Go version) and, for inputs
+whose license allows it, the expected outputs under ``expected/``. Outputs of
+``grafana-pyroscope*`` inputs (AGPL) are never written: the tests compute them with
+``go tool pprof``. pprof runs with ``-symbolize=remote`` (see ``Case.pprof_args``), in the
+input's folder, with ``TZ=UTC`` and ``PPROF_BINARY_PATH=/nonexistent``.
 """
 
 from __future__ import annotations
@@ -116,7 +121,8 @@ def main() -> int:
     manifest = {
         "go_version": version,
         "generated_by": "tests/golden/generate.py",
-        "environment": "TZ=UTC PPROF_BINARY_PATH=/nonexistent, run from the input's folder",
+        "environment": "TZ=UTC PPROF_BINARY_PATH=/nonexistent -symbolize=remote, "
+        "run from the input's folder",
         "cases": [c.to_json() for c in cases if c.kind != "peek" or c.regex or c.agpl],
     }
     C.MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")

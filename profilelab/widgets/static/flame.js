@@ -51,7 +51,11 @@ const UNITS = {
   bytes: [[2 ** 40, "TiB"], [2 ** 30, "GiB"], [2 ** 20, "MiB"], [2 ** 10, "KiB"], [1, "B"]],
 };
 
+const PER = { hour: "h", minute: "min", second: "s" };
+
 export function formatValue(v, unit) {
+  const rate = /^(.+)\/(hour|minute|second)$/.exec(unit || ""); // growth: bytes/hour
+  if (rate && UNITS[rate[1]]) return `${formatValue(v, rate[1])}/${PER[rate[2]]}`;
   const scales = UNITS[unit];
   const a = Math.abs(v);
   if (scales) {
@@ -845,7 +849,7 @@ class App {
       const tr = el("tr", "plf-row");
       const name = p.strings[a.name[i]];
       const fn = el("td", "plf-fn", name);
-      fn.title = name;
+      fn.title = name; // the whole name, when the column elides it
       tr.append(fn);
       if (diff) {
         const b = a.base_self[i] * k;

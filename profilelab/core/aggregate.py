@@ -1,0 +1,189 @@
+"""The one aggregation: flat and cum per node, per stack, per label, per profile.
+
+Every consumer sums the same way (pprof's semantics):
+
+* **flat** of a node: the value of the stacks whose leaf frame (the one that "takes" the
+  flat value) is that node;
+* **cum** of a node: the value of the stacks with the node anywhere, each stack counted
+  once however often the node recurs in it (recursion counted once).
+
+Inputs are columnar and per *distinct stack*, never per sample: ``frames`` has one row per
+(stack, frame position) with the node ``key`` and ``leaf`` (true on the frame that takes
+the flat value); ``values`` has one row per stack (and per group of the ``by`` columns)
+with the summed sample values. pprof reports (``ops/graph.py``), flame tables
+(``views/flame.py``), analyses (``analysis/_totals.py``), span analyses and store queries
+all call :func:`flat_cum`; flame trees call :func:`csr_flat_cum`, the same sums over
+their CSR key paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from profilelab.model.names import frame_function_names
+from profilelab.model.profile import Profile
+
+
+def flat_cum(
+    frames: pl.DataFrame,
+    values: pl.DataFrame,
+    *,
+    by: Sequence[str] = (),
+    value_cols: Sequence[str] = ("value",),
+    stack: str = "stack_id",
+    key: str = "key",
+) -> pl.DataFrame:
+    """Per (``by``..., key): ``flat_<c>`` and ``cum_<c>`` for every value column ``c``.
+
+    Keys whose flat and cum are all zero are left out (pprof's graph keeps no such node).
+    """
+    by = list(by)
+    vals = list(value_cols)
+    pairs = frames.select(stack, key).unique()
+    cum = (
+        pairs.join(values, on=stack)
+        .group_by(*by, key)
+        .agg(pl.col(c).sum().alias(f"cum_{c}") for c in vals)
+    )
+    flat = (
+        frames.filter(pl.col("leaf"))
+        .select(stack, key)
+        .join(values, on=stack)
+        .group_by(*by, key)
+        .agg(pl.col(c).sum().alias(f"flat_{c}") for c in vals)
+    )
+    out_cols = [f"flat_{c}" for c in vals] + [f"cum_{c}" for c in vals]
+    out = cum.join(flat, on=[*by, key], how="full", coalesce=True).with_columns(
+        pl.col(out_cols).fill_null(0)
+    )
+    return out.filter(pl.any_horizontal(pl.col(c) != 0 for c in out_cols)).select(
+        *by, key, *out_cols
+    )
+
+
+def stack_values(
+    samples: pl.DataFrame, by: Sequence[str] = (), value_cols: Sequence[str] = ("value",)
+) -> pl.DataFrame:
+    """Per stack (and ``by`` group): the sample values summed (the per-stack aggregation)."""
+    return samples.group_by("stack_id", *by).agg(pl.col(c).sum() for c in value_cols)
+
+
+def stack_frames(profile: Profile, stack_ids: pl.Series) -> pl.DataFrame:
+    """stack_id, pos (0 = leaf), frame_id, leaf: one row per frame of the given stacks."""
+    wanted = pl.DataFrame({"stack_id": stack_ids.unique()})
+    return (
+        profile.stacks.join(wanted, on="stack_id", how="semi")
+        .select("stack_id", "frame_ids", pl.int_ranges(0, pl.col("depth")).alias("pos"))
+        .explode("frame_ids", "pos")
+        .drop_nulls("frame_ids")
+        .rename({"frame_ids": "frame_id"})
+        .with_columns((pl.col("pos") == 0).alias("leaf"))
+    )
+
+
+def function_names(profile: Profile) -> pl.DataFrame:
+    """frame_id, key: the function name of each frame (``0x...`` when unsymbolized)."""
+    return profile.frames.select("frame_id", frame_function_names(profile.frames).alias("key"))
+
+
+def per_function(
+    profile: Profile, profile_ids: pl.Series | Sequence[int] | None = None, by: Sequence[str] = ()
+) -> pl.DataFrame:
+    """(``by``..., key, flat, cum) per function name over the samples of ``profile_ids``."""
+    samples = profile.samples
+    if profile_ids is not None:
+        ids = pl.Series("profile_id", list(profile_ids), dtype=pl.Int64)
+        samples = samples.filter(pl.col("profile_id").is_in(ids.implode()))
+    values = stack_values(samples, by)
+    frames = stack_frames(profile, values.get_column("stack_id")).join(
+        function_names(profile), on="frame_id", how="left"
+    )
+    out = flat_cum(frames, values, by=by)
+    return out.rename({"flat_value": "flat", "cum_value": "cum"})
+
+
+def per_label(profile: Profile, key: str, profile_ids: pl.Series | None = None) -> pl.DataFrame:
+    """(value, total) per value of label ``key`` (numeric values as decimal text); samples
+    without the label are summed under null."""
+    samples = profile.samples
+    if profile_ids is not None:
+        samples = samples.filter(pl.col("profile_id").is_in(profile_ids.implode()))
+    text = pl.coalesce(pl.col("str"), pl.col("num").cast(pl.Utf8))
+    values = (
+        profile.labels.filter(pl.col("key") == key)
+        .group_by("label_set_id")
+        .agg(text.first().alias(key))
+    )
+    return (
+        samples.join(values, on="label_set_id", how="left")
+        .group_by(key)
+        .agg(pl.col("value").sum().alias("total"))
+        .sort("total", descending=True)
+    )
+
+
+def per_profile(profile: Profile, profile_ids: pl.Series | None = None) -> pl.DataFrame:
+    """(profile_id, total) summed over samples."""
+    samples = profile.samples
+    if profile_ids is not None:
+        samples = samples.filter(pl.col("profile_id").is_in(profile_ids.implode()))
+    return samples.group_by("profile_id").agg(pl.col("value").sum().alias("total"))
+
+
+# ---- the same sums over root-first key paths in CSR form (flame trees) ------------------------
+def csr_flat_cum(
+    offsets: np.ndarray,
+    keys: np.ndarray,
+    values: np.ndarray,
+    n_keys: int,
+    only: np.ndarray | None = None,
+    *,
+    flat_only: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`flat_cum` for paths stored as CSR (path i is ``keys[offsets[i]:offsets[i+1]]``,
+    its last key takes the flat value; ``values`` is (paths, m)): (n_keys, m) flat and cum.
+
+    Numpy throughout: flame tables ask for it on every zoom, where a table's fixed costs
+    would dominate. With ``only`` (key ids) cum is computed for those keys alone (0 for the
+    others); ``flat_only`` computes no cum."""
+    m = values.shape[1]
+    lengths = np.diff(offsets)
+    live = np.flatnonzero(np.any(values != 0, axis=1) & (lengths > 0))
+    flat = np.zeros((n_keys, m), dtype=np.int64)
+    if len(live):
+        last = keys[offsets[live + 1] - 1].astype(np.int64)
+        flat = _sum_rows_by_key(last, values[live], n_keys)
+    if flat_only:
+        return flat, np.zeros((n_keys, m), dtype=np.int64)
+    if only is not None:
+        wanted = np.zeros(n_keys, dtype=bool)
+        wanted[only] = True
+        pos = np.flatnonzero(wanted[keys])
+        row = np.searchsorted(offsets, pos, side="right") - 1
+        path_keys = keys[pos].astype(np.int64)
+    else:
+        row = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        path_keys = keys.astype(np.int64)
+    alive = np.any(values[row] != 0, axis=1)
+    row, path_keys = row[alive], path_keys[alive]
+    # Distinct (path, key) pairs: one sort of a combined int64 (np.unique is far slower).
+    combined = np.sort(row * n_keys + path_keys)
+    distinct = np.ones(len(combined), dtype=bool)
+    distinct[1:] = combined[1:] != combined[:-1]
+    combined = combined[distinct]
+    cum = _sum_rows_by_key(combined % n_keys, values[combined // n_keys], n_keys)
+    return flat, cum
+
+
+def _sum_rows_by_key(keys: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
+    """Exact int64 sums of ``values`` rows per key (a Polars hash group-by: no big sort)."""
+    out = np.zeros((n_keys, values.shape[1]), dtype=np.int64)
+    if not len(keys):
+        return out
+    cols = {f"v{j}": values[:, j] for j in range(values.shape[1])}
+    sums = pl.DataFrame({"key": keys, **cols}).group_by("key").agg(pl.all().sum())
+    out[sums.get_column("key").to_numpy()] = sums.drop("key").to_numpy()
+    return out

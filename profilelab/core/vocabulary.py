@@ -1,0 +1,39 @@
+"""The words every command and API shares, importable without Polars (argument parsers
+use them): granularities, transforms, report output formats."""
+
+from __future__ import annotations
+
+from profilelab.errors import QueryError
+
+#: pprof's granularities (``-functions``, ``-filefunctions``, ``-files``, ``-lines``,
+#: ``-addresses``); the singular of each is accepted as an alias.
+GRANULARITIES = ("functions", "filefunctions", "files", "lines", "addresses")
+_SINGULAR = {g.removesuffix("es" if g.endswith("sses") else "s"): g for g in GRANULARITIES}
+
+#: Call-tree transforms (see profilelab.core.transforms): name -> kind of argument.
+TRANSFORMS: dict[str, str | None] = {
+    "merge_function": "regex",
+    "merge_call_node": "path",
+    "focus_function": "regex",
+    "focus_subtree": "path",
+    "drop_function": "regex",
+    "collapse_recursion": "regex",
+    "collapse_direct_recursion": "regex",
+    "collapse_package": "regex",
+    "tagroot": "keys",
+    "tagleaf": "keys",
+    "left_heavy": None,
+}
+
+#: Output formats of every command that prints a table.
+FORMATS = ("text", "csv", "json")
+
+
+def granularity(name: str) -> str:
+    """pprof's plural granularity for ``name`` (``function`` -> ``functions``)."""
+    text = str(name).strip().lower()
+    if text in GRANULARITIES:
+        return text
+    if text in _SINGULAR:
+        return _SINGULAR[text]
+    raise QueryError(f"granularity {name!r} is not one of {', '.join(GRANULARITIES)}")

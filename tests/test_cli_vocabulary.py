@@ -1,0 +1,111 @@
+"""One flag vocabulary: every command that shows or compares profiles takes the shared
+selection flags, parses them the same way and builds the same Selection."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from profilelab.cli import build_parser, main
+from profilelab.cli._common import selection_from
+
+#: command -> the arguments it needs besides the shared flags
+COMMANDS = {
+    "top": ["f.pb.gz"],
+    "peek": ["f.pb.gz", "main"],
+    "tags": ["f.pb.gz"],
+    "traces": ["f.pb.gz"],
+    "flame": ["f.pb.gz", "-o", "f.html"],
+    "diff": ["a.pb.gz", "b.pb.gz", "-o", "d.html"],
+    "compare": ["--base", "a.pb.gz", "--new", "b.pb.gz"],
+    "growth": ["f.pb.gz"],
+    "trend": ["f.pb.gz"],
+    "query": ["cpu", "--store", "s"],
+    "check": ["f.pb.gz", "--rules", "r.yaml"],
+    "spans": ["t.json"],
+    "sql": ["select 1", "f.pb.gz"],
+    "convert": ["f.pb.gz", "out.folded"],
+}
+WITH_OUTPUT = {"top", "peek", "tags", "traces", "compare", "growth", "trend", "query"}
+WITH_OUTPUT |= {"spans", "sql"}
+
+#: shared flag -> (arguments, selection field, expected value)
+FLAGS = {
+    "--sample-index": (["--sample-index", "alloc_space"], "sample_index", "alloc_space"),
+    "--sample-type": (["--sample-type", "1"], "sample_index", "1"),
+    "--from": (["--from", "2024-05-01"], "start_ns", 1714521600 * 10**9),
+    "--to": (["--to", "2024-05-02"], "end_ns", 1714608000 * 10**9),
+    "--labels": (["--labels", 'service="api"'], "selector_text", '{service="api"}'),
+    "--granularity": (["--granularity", "line"], "granularity", "lines"),
+    "--files": (["--files"], "granularity", "files"),
+    "--noinlines": (["--noinlines"], "noinlines", True),
+    "--no-drop-frames": (["--no-drop-frames"], "drop_frames", False),
+    "--focus": (["--focus", "main"], "focus", "main"),
+    "--ignore": (["--ignore", "gc"], "ignore", "gc"),
+    "--hide": (["--hide", "runtime"], "hide", "runtime"),
+    "--show": (["--show", "main"], "show", "main"),
+    "--show-from": (["--show-from", "main"], "show_from", "main"),
+    "--prune-from": (["--prune-from", "x"], "prune_from", "x"),
+    "--tagfocus": (["--tagfocus", "k=v"], "tagfocus", "k=v"),
+    "--tagignore": (["--tagignore", "k=v"], "tagignore", "k=v"),
+    "--tagshow": (["--tagshow", "k"], "tagshow", "k"),
+    "--taghide": (["--taghide", "k"], "taghide", "k"),
+    "transforms": (
+        ["--merge-function", "^runtime", "--left-heavy", "--tagroot", "region"],
+        "transforms",
+        (("merge_function", "^runtime"), ("left_heavy", None), ("tagroot", "region")),
+    ),
+}
+
+
+def parse(command: str, extra: list[str]) -> argparse.Namespace:
+    return build_parser(command).parse_args([command, *COMMANDS[command], *extra])
+
+
+@pytest.mark.parametrize("flag", sorted(FLAGS))
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_takes_every_shared_flag(command: str, flag: str) -> None:
+    argv, field, want = FLAGS[flag]
+    if command == "convert" and flag == "--to":
+        argv = ["--end", argv[1]]  # convert's --to is the output format
+    if command == "query" and field in ("start_ns", "end_ns"):
+        pytest.skip("query's --from/--to choose stored profiles (checked in test_store)")
+    sel = selection_from(parse(command, argv))
+    got = sel.selector_text() if field == "selector_text" else getattr(sel, field)
+    assert got == want
+
+
+@pytest.mark.parametrize("command", sorted(WITH_OUTPUT))
+def test_output_flags(command: str) -> None:
+    args = parse(command, ["--nodecount", "7", "--format", "json"])
+    assert (args.nodecount, args.format) == (7, "json")
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_bad_shared_values_are_usage_errors(command: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse(command, ["--granularity", "module"])
+    assert exc.value.code == 2
+    assert "granularity 'module' is not one of" in capsys.readouterr().err
+
+
+def test_selection_errors_are_one_line(tmp_path, capsys) -> None:
+    prof = tmp_path / "f.folded"
+    prof.write_text("main;a 3\nmain;b 1\n")
+    assert main(["sql", "select 1", str(prof), "--focus", "("]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "parsing focus regexp" in err[0]
+    assert main(["trend", str(prof), "--show", "a"]) == 1
+    assert "trend does not take show" in capsys.readouterr().err
+
+
+def test_transform_flags_change_what_commands_show(tmp_path, capsys) -> None:
+    prof = tmp_path / "f.folded"
+    prof.write_text("main;a;b 3\nmain;c 1\n")
+    assert main(["top", str(prof), "--format", "csv", "--merge-function", "^a$"]) == 0
+    out = capsys.readouterr().out
+    assert "\na," not in out and ",b\n" in out
+    q = "select count(*) as n from samples"
+    assert main(["sql", q, str(prof), "--drop-function", "^c$", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "1"

@@ -1,0 +1,103 @@
+"""One aggregation and one report dispatch: every consumer sums and reports the same way."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import profilelab
+from profilelab import core, views
+from profilelab.analysis import key_totals
+from profilelab.cli import main
+from profilelab.core.aggregate import per_function, per_label, per_profile
+from profilelab.model.names import frame_function_names
+from profilelab.traces.functions import function_values
+
+FIB = "parca-dev-parca/pkg/query/testdata/fib.pb.gz"
+SAMPLE_CPU = "google-pprof/internal/report/testdata/sample.cpu"
+
+
+def test_api_top_honours_edgefraction_and_agrees_with_the_cli(corpus: Path, capsys) -> None:
+    p = profilelab.load(corpus / FIB)
+    default = p.top()
+    assert not default["inline"].equals(p.top(edgefraction=0.0)["inline"])
+    assert set(p.top(edgefraction=1.0)["inline"]) == {""}
+    assert main(["top", str(corpus / FIB), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["inline"] for r in rows] == default["inline"].to_list()
+    assert main(["top", str(corpus / FIB), "--format", "csv"]) == 0
+    csv = pl.read_csv(capsys.readouterr().out.encode())
+    assert csv["flat"].to_list() == default["flat"].to_list()
+    assert csv["name"].to_list() == default["name"].to_list()
+
+
+def test_every_consumer_gets_the_same_flat_and_cum(corpus: Path) -> None:
+    p = profilelab.load(corpus / SAMPLE_CPU)
+    top = p.top(sample_index="cpu").select("name", "flat", "cum").sort("name")
+    ids = p.profiles.filter(pl.col("sample_type") == "cpu")["profile_id"]
+    core = per_function(p, ids).sort("key")
+    assert core["key"].to_list() == top["name"].to_list()
+    assert core["flat"].to_list() == top["flat"].to_list()
+    assert core["cum"].to_list() == top["cum"].to_list()
+    analysis = key_totals(p, "function", ids).sort("key")
+    assert analysis["cum"].to_list() == top["cum"].to_list()
+    spans = function_values(p, ids.to_list()).sort("function")
+    assert spans["total"].to_list() == top["cum"].to_list()
+    flame = views.Selection(p, "cpu").top("functions").sort("name")
+    assert flame["total"].to_list() == top["cum"].to_list()
+    assert flame["self"].to_list() == top["flat"].to_list()
+
+
+def test_top_total_equals_flame_root_and_sandwich_equals_cum(corpus: Path) -> None:
+    p = profilelab.load(corpus / SAMPLE_CPU)
+    sel = views.Selection(p, "cpu")
+    top = p.top(sample_index="cpu")
+    assert int(sel.flame().total[0]) == int(top["flat"].sum())
+    name, cum = top.sort("cum", descending=True).row(1, named=True)["name"], None
+    cum = int(top.filter(pl.col("name") == name)["cum"][0])
+    sandwich = sel.sandwich(name)
+    assert int(sandwich.callers.total[0]) == cum == int(sandwich.callees.total[0])
+
+
+def test_per_label_and_per_profile_totals(corpus: Path) -> None:
+    p = profilelab.load(corpus / SAMPLE_CPU)
+    assert int(per_profile(p)["total"].sum()) == int(p.samples["value"].sum())
+    key = str(p.labels["key"][0]) if p.labels.height else "none"
+    assert int(per_label(p, key)["total"].sum()) == int(p.samples["value"].sum())
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_random_selections_agree_across_api_cli_and_views(
+    corpus: Path, data: st.DataObject, capsys
+) -> None:
+    path = corpus / data.draw(st.sampled_from([SAMPLE_CPU, FIB]))
+    p = profilelab.load(path)
+    names = frame_function_names(p.frames).unique().sort().to_list()
+    pick = data.draw(st.sampled_from(names))
+    exact = "^" + re.escape(pick) + "$"
+    stype = data.draw(st.sampled_from(p.profiles["sample_type"].unique().sort().to_list()))
+    gran = data.draw(st.sampled_from(["function", "files", "lines"]))
+    extra = data.draw(
+        st.sampled_from([[], ["--focus", exact], ["--ignore", exact], ["--merge-function", exact]])
+    )
+    argv = ["top", str(path), "--format", "csv", "--sample-index", stype]
+    argv += ["--granularity", gran, *extra]
+    assert main(argv) == 0
+    cli = pl.read_csv(capsys.readouterr().out.encode(), infer_schema_length=None)
+    kw: dict[str, object] = {"sample_index": stype, "granularity": gran}
+    if extra and extra[0] == "--merge-function":
+        kw["transforms"] = [("merge_function", exact)]
+    elif extra:
+        kw[extra[0].lstrip("-")] = exact
+    api = p.top(**kw)
+    assert cli["flat"].to_list() == api["flat"].to_list()
+    assert cli["cum"].to_list() == api["cum"].to_list()
+    if gran == "function" or "transforms" in kw:
+        sel = views.Selection(p, selection=core.Selection(**kw))  # type: ignore[arg-type]
+        assert sel.total == int(api["flat"].sum())

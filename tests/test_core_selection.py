@@ -1,0 +1,188 @@
+"""The query core: one selection value, one sample-type rule, one parser of each syntax."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import profilelab
+from profilelab import core, views
+from profilelab.analysis import _select as analysis_select
+from profilelab.cli import main
+from profilelab.core import sampletypes
+from profilelab.errors import QueryError
+from profilelab.writers import _select as writers_select
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAP = sorted((ROOT / "datasets" / "heap-leak").glob("*.pb.gz"))
+EBPF = "grafana-pyroscope/pkg/test/integration/testdata/otel-ebpf-profile.pb.bin"
+
+
+def _total(profile: profilelab.Profile, sample_type: str) -> int:
+    ids = profile.profiles.filter(pl.col("sample_type") == sample_type)["profile_id"]
+    return int(profile.samples.filter(pl.col("profile_id").is_in(ids.implode()))["value"].sum())
+
+
+def test_granularity_names_are_plural_with_singular_aliases() -> None:
+    assert core.granularity("function") == "functions"
+    assert core.granularity("Lines") == "lines"
+    assert core.Selection(granularity="address").granularity == "addresses"
+    with pytest.raises(QueryError, match="granularity 'funcs' is not one of functions"):
+        core.Selection(granularity="funcs")
+
+
+def test_selection_validates_once_with_one_error_style() -> None:
+    with pytest.raises(QueryError, match="parsing focus regexp '\\('"):
+        core.Selection(focus="(")
+    with pytest.raises(QueryError, match="parsing hide regexp"):
+        core.Selection(hide="[")
+    with pytest.raises(QueryError, match="unknown transform 'fold'"):
+        core.Selection(transforms=[("fold", "x")])
+    with pytest.raises(QueryError, match="merge_function needs a regex"):
+        core.Selection(transforms=[("merge_function", "")])
+    with pytest.raises(QueryError, match="empty time range"):
+        core.Selection(start_ns=10, end_ns=5)
+
+
+def test_selection_round_trips_through_json() -> None:
+    sel = core.Selection(
+        sample_index="cpu",
+        labels={"service": "api", "region": ["eu-1", "eu.2"]},
+        transforms=[("merge_function", "^runtime\\."), ("left_heavy", None)],
+        granularity="line",
+        start_ns="2024-05-01",
+    )
+    again = core.Selection.from_dict(json.loads(json.dumps(sel.to_dict())))
+    assert again == sel
+    assert sel.start_ns == 1714521600 * 10**9
+    assert sel.selector_text().startswith('{service="api", region=~')
+    with pytest.raises(QueryError, match="unknown selection field"):
+        core.Selection.from_dict({"sample_type": "cpu"})
+
+
+def test_labels_take_the_store_selector_syntax() -> None:
+    sel = core.Selection(labels='service="api", version=~"v2.*"')
+    assert [(m.label, m.op, m.value) for m in sel.labels] == [
+        ("service", "=", "api"),
+        ("version", "=~", "v2.*"),
+    ]
+
+
+def test_one_duration_parser_everywhere() -> None:
+    assert analysis_select.parse_duration_ns("1h30m") == 5400 * 10**9
+    assert analysis_select.parse_duration_ns(7) == 7
+    now = 10**18
+    assert core.Selection(start_ns=None).start_ns is None
+    from profilelab.core.timeparse import parse_time
+
+    assert parse_time("-1h", now) == now - 3600 * 10**9
+
+
+def test_every_type_of_a_multi_profile_otlp_capture_is_selectable(corpus: Path) -> None:
+    p = profilelab.load(corpus / EBPF)
+    assert [t.type for t in sampletypes.offered(p)] == ["off_cpu", "samples"]
+    want = _total(p, "samples")
+    by_name = p.top(sample_index="samples")
+    assert int(by_name["flat"].sum()) == want
+    assert int(p.top(sample_index=1)["flat"].sum()) == want
+    # the same default and the same choice in every consumer
+    assert views.Selection(p, "samples").total == want
+    assert views.Selection(p, 1).total == want
+    assert views.Selection(p).sample_type == p.top().pipe(lambda _: "off_cpu")
+    only = writers_select.select_sample_type(p, "samples")
+    assert set(only.profiles["sample_type"]) == {"samples"}
+    assert set(analysis_select.of_type(p, 1)["sample_type"]) == {"samples"}
+
+
+def test_cli_top_reports_every_type_of_the_capture(corpus: Path, capsys) -> None:
+    assert main(["top", str(corpus / EBPF), "--sample-index", "samples", "--format", "csv"]) == 0
+    rows = pl.read_csv(capsys.readouterr().out.encode())
+    assert int(rows["flat"].sum()) == _total(profilelab.load(corpus / EBPF), "samples")
+
+
+@pytest.mark.skipif(not HEAP, reason="datasets/heap-leak is not present")
+def test_store_query_top_equals_direct_top_without_sum(tmp_path: Path, capsys) -> None:
+    files = HEAP[:2]
+    st = profilelab.open_store(tmp_path / "s")
+    st.ingest(files)
+    direct = profilelab.load(files)
+    for stype in ("inuse_space", "alloc_objects"):
+        got = st.query(f"heap:{stype}")
+        assert got.top().equals(direct.top(sample_index=stype))
+        assert int(got.top()["flat"].sum()) == _total(direct, stype) != 0
+    selector = 'heap:inuse_space{service=~".+"}'
+    assert main(["query", selector, "--store", str(tmp_path / "s"), "top"]) == 0
+    assert "Total samples = 0" not in capsys.readouterr().out
+
+
+def test_time_range_filters_samples_by_time(corpus: Path) -> None:
+    p = profilelab.load(corpus / EBPF)
+    times = p.samples["time_ns"].sort()
+    mid = int(times[len(times) // 2])
+    sel = core.Selection(start_ns=mid)
+    kept = core.restrict(p, sel)
+    assert kept.samples.height == int((times >= mid).sum())
+    assert kept.samples["time_ns"].min() >= mid  # type: ignore[operator]
+
+
+LABELLED = "parca-dev-parca/pkg/query/testdata/profile-with-labels.pb.gz"
+
+
+def test_label_matchers_keep_the_matching_samples(corpus: Path) -> None:
+    p = profilelab.load(corpus / LABELLED)
+    labels = p.labels.filter(pl.col("key") == "thread_name")
+    value = str(labels["str"].drop_nulls()[0])
+    ids = labels.filter(pl.col("str") == value)["label_set_id"]
+    stype = sampletypes.default(p).type
+    want = _total(
+        p.replace(samples=p.samples.filter(pl.col("label_set_id").is_in(ids.implode()))), stype
+    )
+    sel = core.Selection(labels=f'{{thread_name="{value}"}}')
+    assert _total(core.restrict(p, sel), stype) == want
+    assert int(p.top(labels=sel.labels, nodefraction=0.0)["flat"].sum()) == want
+    negated = core.Selection(labels={"thread_name": [value]}).with_(
+        labels=f'thread_name!="{value}"'
+    )
+    assert _total(core.restrict(p, negated), stype) == _total(p, stype) - want
+
+
+def test_narrow_focus_and_ignore_keep_what_pprof_keeps(corpus: Path) -> None:
+    from profilelab.core.restriction import narrow
+
+    p = profilelab.load(corpus / "google-pprof/internal/report/testdata/sample.cpu")
+    for option in ("focus", "ignore"):
+        sel = core.Selection(sample_index="cpu", **{option: "line1000"})
+        kept = narrow(p, sel, "test")
+        assert _total(kept, "cpu") == int(
+            p.top(sample_index="cpu", **{option: "line1000"})["flat"].sum()
+        )
+    with pytest.raises(QueryError, match="test does not take show_from"):
+        narrow(p, core.Selection(show_from="main"), "test")
+
+
+STORE_FILES = [
+    "google-pprof/internal/report/testdata/sample.cpu",
+    "parca-dev-parca/pkg/query/testdata/alloc_objects.pb.gz",
+    "parca-dev-parca/pkg/query/testdata/profile-with-labels.pb.gz",
+    "google-pprof/internal/driver/testdata/cppbench.cpu",
+]
+
+
+def test_store_query_equals_direct_load_for_every_sample_type(corpus: Path, tmp_path: Path) -> None:
+    files = [corpus / f for f in STORE_FILES if (corpus / f).exists()]
+    st = profilelab.open_store(tmp_path / "s")
+    st.ingest(files)
+    for path in files:
+        direct = profilelab.load(path)
+        catalog = st.snapshot().catalog
+        source = catalog.filter(pl.col("source").str.ends_with(path.name))["source"][0]
+        stored = st.query(f'{{__source__="{source}"}}')
+        for t in sampletypes.offered(direct):
+            want = direct.top(sample_index=t.type)
+            assert stored.top(sample_index=t.type).equals(want), (path.name, t.type)
+            # one type alone: its stored sample_type_index counts the file's types
+            alone = st.query(f'{{__source__="{source}", __type__="{t.type}"}}')
+            assert alone.top().equals(want), (path.name, t.type)
