@@ -81,6 +81,23 @@ class _FlameBase(anywidget.AnyWidget):  # type: ignore[misc]
     def _send_tree(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget view plus a static SVG of the current view (``image/svg+xml`` and
+        ``text/html``) for GitHub, nbviewer and nbconvert, which cannot run the widget."""
+        data = super()._repr_mimebundle_(**kwargs)
+        bundle, meta = data if isinstance(data, tuple) else (data, {})
+        tree = self._current
+        if bundle is None or tree is None:
+            return data
+        from profilelab.render.flame_svg import fallback_html, flame_svg
+
+        svg = flame_svg(tree, width_px=min(max(self.width_px, 300), 1200))
+        note = "static snapshot of the flame graph; run the notebook for the interactive view"
+        if getattr(self, "view", "") == "sandwich":
+            note = "static snapshot of the whole flame graph; the sandwich view needs a kernel"
+        bundle = {**bundle, "image/svg+xml": svg, "text/html": fallback_html(svg, note)}
+        return (bundle, meta) if isinstance(data, tuple) else bundle
+
 
 class FlameGraph(_FlameBase):
     """An interactive flame graph of one profile.
@@ -103,6 +120,9 @@ class FlameGraph(_FlameBase):
     #: exact search shares for ``search`` at ``root``: {search, root, zoom, total} (the
     #: browser's own figures miss frames folded into "other" and, zoomed, the rest)
     search_shares = traitlets.Dict().tag(sync=True)
+    #: time range ``[start_ns, end_ns)`` of the samples shown (``[]``: all); a linked
+    #: :class:`~profilelab.widgets.timeline.Timeline` sets it when brushed
+    range_ns = traitlets.List(traitlets.Int()).tag(sync=True)
 
     def __init__(
         self,
@@ -142,8 +162,12 @@ class FlameGraph(_FlameBase):
             if base is None:
                 base = Selection(self._profile, self.sample_type)
                 self._indexes[self.sample_type] = base
+            rng = self.range_ns
             self._selection = base.with_filters(
-                labels=dict(self.labels), focus=self.focus_regex, ignore=self.ignore_regex
+                labels=dict(self.labels),
+                focus=self.focus_regex,
+                ignore=self.ignore_regex,
+                time_range=(rng[0], rng[1]) if len(rng) == 2 else None,
             )
             self._current = None
             self._send_tree()
@@ -179,7 +203,7 @@ class FlameGraph(_FlameBase):
         self._callees = encode_tree(sw.callees)
 
     # ---- observers --------------------------------------------------------------------------
-    @traitlets.observe("sample_type", "labels", "focus_regex", "ignore_regex")
+    @traitlets.observe("sample_type", "labels", "focus_regex", "ignore_regex", "range_ns")
     def _on_filters(self, change: dict[str, Any]) -> None:
         if not self._ready:
             return
