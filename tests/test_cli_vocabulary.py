@@ -97,7 +97,7 @@ def test_selection_errors_are_one_line(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "parsing focus regexp" in err[0]
     assert main(["trend", str(prof), "--show", "a"]) == 1
-    assert "trend does not take show" in capsys.readouterr().err
+    assert "trend cannot apply show" in capsys.readouterr().err
 
 
 def test_transform_flags_change_what_commands_show(tmp_path, capsys) -> None:

@@ -101,3 +101,15 @@ def test_random_selections_agree_across_api_cli_and_views(
     if gran == "function" or "transforms" in kw:
         sel = views.Selection(p, selection=core.Selection(**kw))  # type: ignore[arg-type]
         assert sel.total == int(api["flat"].sum())
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_sandwich_total_equals_function_cum(corpus: Path, data: st.DataObject) -> None:
+    p = profilelab.load(corpus / data.draw(st.sampled_from([SAMPLE_CPU, FIB])))
+    stype = data.draw(st.sampled_from(sorted(set(p.profiles["sample_type"]))))
+    top = p.top(sample_index=stype).filter(pl.col("cum") != 0)
+    name = data.draw(st.sampled_from(top["name"].to_list()))
+    cum = int(top.filter(pl.col("name") == name)["cum"][0])
+    sandwich = views.Selection(p, stype).sandwich(name, width_px=10**9)
+    assert int(sandwich.callers.total[0]) == cum == int(sandwich.callees.total[0])

@@ -159,7 +159,7 @@ def test_narrow_focus_and_ignore_keep_what_pprof_keeps(corpus: Path) -> None:
         assert _total(kept, "cpu") == int(
             p.top(sample_index="cpu", **{option: "line1000"})["flat"].sum()
         )
-    with pytest.raises(QueryError, match="test does not take show_from"):
+    with pytest.raises(QueryError, match="test cannot apply show_from"):
         narrow(p, core.Selection(show_from="main"), "test")
 
 

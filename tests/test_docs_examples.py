@@ -22,6 +22,7 @@ import shlex
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -45,10 +46,13 @@ HAVE_SPARK = importlib.util.find_spec("pyspark") is not None and shutil.which("j
 SERVERS = {"lab", "serve", "scrape"}
 
 
-def blocks(page: str) -> list[tuple[str, str, int]]:
-    """(language, body, line number) of every code block of ``page``."""
-    text = (ROOT / page).read_text(encoding="utf-8")
-    return [(m[1], m[2], text.count("\n", 0, m.start()) + 1) for m in _BLOCK.finditer(text)]
+def blocks(page: str, kind: str | None = None) -> list[Any]:
+    """(language, body, line number) of every code block of ``page`` (a path from the
+    repository root, or a name in docs/); with ``kind``, the bodies in that language."""
+    path = ROOT / page if (ROOT / page).is_file() else DOCS / page
+    text = path.read_text(encoding="utf-8")
+    found = [(m[1], m[2], text.count("\n", 0, m.start()) + 1) for m in _BLOCK.finditer(text)]
+    return found if kind is None else [body for lang, body, _ in found if lang == kind]
 
 
 def shell_commands(lang: str, body: str) -> list[tuple[str, str | None]]:
@@ -84,6 +88,7 @@ def sandbox(root: Path) -> None:
     for path in heaps:
         put(path.name, path)
     put("legacy.heap", SHIPPED / "google-pprof/profile/testdata/gobench.heap")
+    put("recording.jfr", DATASETS / "java-service/window-00.jfr")
     perf = SHIPPED / "jlfwong-speedscope/sample/profiles/linux-perf"
     put("perf.txt", perf / "simple-with-pid.linux-perf.txt")  # `perf script` output
     order = DATASETS / "order-service"

@@ -177,7 +177,9 @@ def test_deep_trace_is_iterative() -> None:
     assert profile.samples["value"].sum() == (2 * n - 1) * 1000
 
 
-@pytest.mark.parametrize("name", ["prog.pstats", "prog.chrometrace.json"])
+@pytest.mark.parametrize(
+    "name", ["prog.pstats", "prog.chrometrace.json", "prog.folded", "prog.speedscope.json"]
+)
 def test_python_names_are_not_simplified_as_cplusplus(name: str) -> None:
     """pprof simplifies names that look like demangled C++ (``<...>``) when they equal
     their system name; Python's ``<module>`` must survive in the text report."""

@@ -5,6 +5,7 @@ line naming the input; examples are bounded so that each reader runs in about a 
 from __future__ import annotations
 
 import json
+import warnings
 from functools import cache
 from typing import Any
 
@@ -42,15 +43,19 @@ def _seed(fmt: str) -> tuple[str, bytes]:
 
 
 def _load(kind: str, data: bytes) -> None:
-    """Load ``data``; a FormatError must be one line naming the input."""
-    try:
-        if kind == PROFILE:
-            profilelab.load(data, name="fuzzed").check()
-        else:
-            read_traces(data, name="fuzzed")
-    except FormatError as exc:
-        message = str(exc)
-        assert message.startswith("fuzzed: ") and "\n" not in message, message
+    """Load ``data``; a FormatError must be one line naming the input, and nothing may be
+    printed on the way (a warning is a second line on the command line)."""
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        try:
+            if kind == PROFILE:
+                profilelab.load(data, name="fuzzed").check()
+            else:
+                read_traces(data, name="fuzzed")
+        except FormatError as exc:
+            message = str(exc)
+            assert message.startswith("fuzzed: ") and "\n" not in message, message
+    assert not shown, [str(w.message) for w in shown]
 
 
 @st.composite

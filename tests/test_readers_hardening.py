@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -238,3 +239,18 @@ def test_speedscope_written_by_convert_reads_back_as_one_input(tmp_path: Path) -
 def test_cli_error_lines_escape_what_would_break_them() -> None:
     assert one_line("a\nb.pb: x") == "a\\nb.pb: x"
     assert one_line("\u202eevil \x1b[2J é 🔥") == "\\u202eevil \\x1b[2J é 🔥"
+
+
+def test_a_null_frame_index_is_an_error_not_a_warning() -> None:
+    doc = json.loads(_written_speedscope())
+    doc["profiles"][0]["samples"][0].append(None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's cast warning was a second line on stderr
+        with pytest.raises(FormatError, match="null sample, frame index or weight"):
+            profilelab.load(json.dumps(doc).encode(), name="s.json")
+
+
+def _written_speedscope() -> bytes:
+    out = io.BytesIO()
+    write(profilelab.load(_pprof_seed(), name="seed.pb"), out, "speedscope")
+    return out.getvalue()

@@ -388,6 +388,8 @@ static int put(bytes_out *b, const void *src, size_t n) {
 static int put_code_point(bytes_out *b, uint32_t c) {
     uint8_t u[4];
     size_t n;
+    if (c > 0x10ffff) /* not a code point: never write invalid UTF-8 */
+        c = 0xfffd;
     if (c < 0x80)
         u[0] = (uint8_t)c, n = 1;
     else if (c < 0x800)

@@ -11,9 +11,10 @@ from profilelab.core.timeparse import parse_duration
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
 
-#: A selection of profiles: label values (``{"version": "v2.3.6"}``; a value starting with
+#: A pick of profiles (not to be confused with :class:`profilelab.core.Selection`, which
+#: selects samples): label values (``{"version": "v2.3.6"}``; a value starting with
 #: ``~`` is a regex), a Polars predicate over :func:`profile_table`, or explicit profile ids.
-Selection = Mapping[str, str] | pl.Expr | pl.Series | Callable[[pl.DataFrame], pl.Series]
+ProfilePick = Mapping[str, str] | pl.Expr | pl.Series | Callable[[pl.DataFrame], pl.Series]
 
 
 def profile_table(p: Profile) -> pl.DataFrame:
@@ -53,7 +54,7 @@ def of_type(
     return profile_table(p).filter(pl.col("profile_id").is_in(ids.implode()))
 
 
-def select(table: pl.DataFrame, selection: Selection | None) -> pl.DataFrame:
+def select(table: pl.DataFrame, selection: ProfilePick | None) -> pl.DataFrame:
     """Rows of a profile table matching ``selection`` (None selects all)."""
     if selection is None:
         return table

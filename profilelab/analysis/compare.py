@@ -30,7 +30,7 @@ import polars as pl
 from scipy import stats
 
 from profilelab.analysis import _select
-from profilelab.analysis._select import Selection
+from profilelab.analysis._select import ProfilePick
 from profilelab.analysis._totals import Key, key_totals, profile_totals
 from profilelab.analysis.trends import Measure
 from profilelab.errors import QueryError
@@ -69,8 +69,8 @@ def share_matrix(
 
 def compare(
     p: Profile,
-    base: Selection,
-    new: Selection,
+    base: ProfilePick,
+    new: ProfilePick,
     *,
     key: Key = "function",
     sample_type: str | None = None,
@@ -169,8 +169,8 @@ def _bootstrap_ci(
 
 def decompose_calls(
     p: Profile,
-    base: Selection,
-    new: Selection,
+    base: ProfilePick,
+    new: ProfilePick,
     *,
     count_type: str,
     value_type: str,
@@ -213,8 +213,8 @@ def decompose_calls(
 
 def mix_shift(
     p: Profile,
-    base: Selection,
-    new: Selection,
+    base: ProfilePick,
+    new: ProfilePick,
     *,
     label: str,
     key: Key = "function",

@@ -18,7 +18,7 @@ import polars as pl
 from scipy import stats
 
 from profilelab.analysis import _select
-from profilelab.analysis._select import Selection
+from profilelab.analysis._select import ProfilePick
 from profilelab.analysis._totals import Key, key_totals, stack_names, stack_totals
 from profilelab.analysis.trends import Measure
 from profilelab.errors import QueryError
@@ -34,7 +34,7 @@ def growth(
     *,
     key: Key = "stack",
     sample_type: str | None = None,
-    where: Selection | None = None,
+    where: ProfilePick | None = None,
     measure: Measure = "flat",
     skip: str | None = r"^runtime\.",
     min_corr: float = 0.8,

@@ -13,7 +13,7 @@ from typing import Literal
 import polars as pl
 
 from profilelab.analysis import _select
-from profilelab.analysis._select import Selection
+from profilelab.analysis._select import ProfilePick
 from profilelab.analysis._totals import Key, key_totals, matching_stacks, profile_totals
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
@@ -27,7 +27,7 @@ def trend(
     key: Key = "function",
     step: str | int = "1m",
     sample_type: str | None = None,
-    where: Selection | None = None,
+    where: ProfilePick | None = None,
     match: str | None = None,
     by: str | None = None,
     measure: Measure = "cum",
@@ -92,7 +92,7 @@ def top_movers(
     *,
     key: Key = "function",
     sample_type: str | None = None,
-    where: Selection | None = None,
+    where: ProfilePick | None = None,
     measure: Measure = "cum",
     n: int = 20,
 ) -> pl.DataFrame:
@@ -133,7 +133,7 @@ def label_breakdown(
     *,
     step: str | int = "1m",
     sample_type: str | None = None,
-    where: Selection | None = None,
+    where: ProfilePick | None = None,
 ) -> pl.DataFrame:
     """Total value per label value (version, region, instance) per time step, with shares."""
     table = _select.select(_select.of_type(p, sample_type), where)
@@ -159,7 +159,7 @@ def pattern_share(
     key: Key = "function",
     step: str | int = "1m",
     sample_type: str | None = None,
-    where: Selection | None = None,
+    where: ProfilePick | None = None,
 ) -> pl.DataFrame:
     """Per time step, the value and share of samples with any frame matching ``pattern``.
 

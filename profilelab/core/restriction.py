@@ -97,7 +97,7 @@ def narrow(profile: Profile, selection: Selection, consumer: str = "this view") 
     unsupported = [name for name in REPORT_ONLY if getattr(selection, name)]
     if unsupported:
         raise QueryError(
-            f"{consumer} does not take {', '.join(unsupported)} (pprof report filters); "
+            f"{consumer} cannot apply {', '.join(unsupported)} (pprof report filters only); "
             "use --labels or a transform"
         )
     profile = restrict(profile, selection)

@@ -93,6 +93,9 @@ def _build(stack_text: pl.Series, counts: np.ndarray, name: str) -> RawProfile:
         frame_name=frames.dictionary.cast(pa.string()),
         stack_offsets=offsets,
         stack_frames=reversed_lists(offsets, frame_of_slot),  # folded is root first
+        # no system name: names are shown as written (py-spy's "<module> (prog.py:3)"),
+        # not simplified as demangled C++
+        frame_system_name=pa.nulls(len(frames.dictionary), pa.string()),
     )
     return build_raw(
         stacks,

@@ -157,6 +157,8 @@ def _raw(parts: list[_Part], frames: NamedStacks, name: str) -> RawProfile:
         frame_file=frames.frame_file,
         frame_line=frames.frame_line,
         frame_column=frames.frame_column,
+        # no system name: names are shown as written (py-spy's "<module>")
+        frame_system_name=pa.nulls(len(frames.frame_name), pa.string()),
     )
     sample_stack = np.concatenate(
         [p.sample_stack + base for p, base in zip(parts, stack_base, strict=True)]
@@ -198,9 +200,10 @@ def _sampled(
         raise FormatError(
             f"{where}: samples must be lists of frame indices, weights numbers"
         ) from None
-    if lists.null_count or values is None:
-        raise FormatError(f"{where}: null sample or weight")
-    flat = lists.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+    frames = lists.flatten()
+    if lists.null_count or frames.null_count or values is None:
+        raise FormatError(f"{where}: null sample, frame index or weight")
+    flat = frames.to_numpy(zero_copy_only=False).astype(np.int64)
     offsets = lists.offsets.to_numpy().astype(np.int64)
     if len(flat) and (flat.min() < 0 or flat.max() >= n_frames):
         raise FormatError(f"{where}: frame index out of range (there are {n_frames} frames)")

@@ -51,6 +51,8 @@ def human(value: float | None, unit: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     v = float(value)
+    if math.isinf(v):  # a ratio over zero, such as the lift of a function only slow spans run
+        return "∞" if v > 0 else "−∞"
     if unit == "share":
         return f"{100 * v:.1f}%"
     if unit == "percent":

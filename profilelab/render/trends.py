@@ -114,3 +114,62 @@ def growth_figure(result: pl.DataFrame, *, top: int = 15, title: str | None = No
 def _escape(text: str) -> str:
     """Plotly renders hover/axis text as a subset of HTML: function names are untrusted."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+#: line colours of :func:`trend_svg` (plotly's default qualitative palette)
+_LINE_COLOURS = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692")
+
+
+def trend_svg(trend: pl.DataFrame, *, width: int = 800, height: int = 300) -> str:
+    """A static SVG line chart of a trend's shares (one polyline per key, legend on the
+    right): what a notebook shows where plotly's JavaScript cannot run. Names are escaped."""
+    from xml.sax.saxutils import escape
+
+    plot_w, plot_h, left, top = width - 260, height - 40, 50, 10
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="profilelab-trend" width="{width}" '
+        f'height="{height}" style="font-family:Verdana,Arial,sans-serif;font-size:11px">',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
+        'stroke="#ccc"/>',
+    ]
+    if trend.is_empty():
+        out.append(f'<text x="{left + 8}" y="{top + 20}">no profiles in this trend</text></svg>')
+        return "".join(out)
+    times = trend["time"].cast(pl.Int64)
+    t0, t1 = int(times.min()), int(times.max())  # type: ignore[arg-type]
+    ymax = max(float(trend["share"].max()), 1e-9)  # type: ignore[arg-type]
+
+    def xy(t: int, share: float) -> str:
+        x = left + (plot_w * (t - t0) / (t1 - t0) if t1 > t0 else plot_w / 2)
+        return f"{x:.1f},{top + plot_h * (1 - share / ymax):.1f}"
+
+    for frac in (0.0, 0.5, 1.0):
+        y = top + plot_h * (1 - frac)
+        out.append(
+            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{frac * ymax:.0%}</text>'
+        )
+    first, last = trend["time"].min(), trend["time"].max()
+    out.append(f'<text x="{left}" y="{height - 14}">{escape(str(first))}</text>')
+    out.append(
+        f'<text x="{left + plot_w}" y="{height - 14}" text-anchor="end">{escape(str(last))}</text>'
+    )
+    groups = trend.partition_by("key", as_dict=True, maintain_order=True)
+    for i, ((key,), df) in enumerate(groups.items()):
+        colour = _LINE_COLOURS[i % len(_LINE_COLOURS)]
+        points = " ".join(
+            xy(t, s)
+            for t, s in zip(df["time"].cast(pl.Int64).to_list(), df["share"].to_list(), strict=True)
+        )
+        name = escape(str(key))
+        out.append(
+            f'<g><title>{name}</title><polyline points="{points}" fill="none" '
+            f'stroke="{colour}" stroke-width="2"/></g>'
+        )
+        ly = top + 14 * i + 10
+        label = name if len(str(key)) <= 32 else escape(str(key)[:31]) + "…"
+        out.append(
+            f'<rect x="{left + plot_w + 12}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{left + plot_w + 26}" y="{ly + 1}">{label}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)

@@ -81,6 +81,23 @@ class _FlameBase(anywidget.AnyWidget):  # type: ignore[misc]
     def _send_tree(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget view plus a static SVG of the current view (``image/svg+xml`` and
+        ``text/html``) for GitHub, nbviewer and nbconvert, which cannot run the widget."""
+        data = super()._repr_mimebundle_(**kwargs)
+        bundle, meta = data if isinstance(data, tuple) else (data, {})
+        tree = self._current
+        if bundle is None or tree is None:
+            return data
+        from profilelab.render.flame_svg import fallback_html, flame_svg
+
+        svg = flame_svg(tree, width_px=min(max(self.width_px, 300), 1200))
+        note = "static snapshot of the flame graph; run the notebook for the interactive view"
+        if getattr(self, "view", "") == "sandwich":
+            note = "static snapshot of the whole flame graph; the sandwich view needs a kernel"
+        bundle = {**bundle, "image/svg+xml": svg, "text/html": fallback_html(svg, note)}
+        return (bundle, meta) if isinstance(data, tuple) else bundle
+
 
 class FlameGraph(_FlameBase):
     """An interactive flame graph of one profile.

@@ -56,6 +56,21 @@ class Trend(W.VBox):  # type: ignore[misc]
         self.figure.layout.on_change(self._on_range, "xaxis.range")
         super().__init__([self.figure, self.movers, self.detail])
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget view plus a static SVG of the chart (``image/svg+xml``, ``text/html``)
+        for GitHub, nbviewer and nbconvert, which cannot run plotly's widget."""
+        from profilelab.render.flame_svg import fallback_html
+        from profilelab.render.trends import trend_svg
+
+        data = super()._repr_mimebundle_(**kwargs)
+        bundle, meta = data if isinstance(data, tuple) else (data, {})
+        if bundle is None:
+            return data
+        svg = trend_svg(self.data)
+        note = "static snapshot of the trend; run the notebook to brush a window"
+        bundle = {**bundle, "image/svg+xml": svg, "text/html": fallback_html(svg, note)}
+        return (bundle, meta) if isinstance(data, tuple) else bundle
+
     # ---- window selection ---------------------------------------------------------------
     def on_window(self, callback: Callable[[Trend, Window], Any]) -> None:
         """Call ``callback(widget, (start_ns, end_ns))`` whenever the window changes."""
