@@ -116,3 +116,22 @@ def test_html_export_is_bounded_by_max_nodes(tmp_path: Path) -> None:
     assert main(["flame", str(src), "-o", str(out), "--max-nodes", "100"]) == 0
     _, arrays, _ = embedded_tree(out.read_text())
     assert len(arrays["parent"]) <= 100 and arrays["total"][0] == sum(v for _, v in stacks)
+
+
+def test_flame_command_time_range_keeps_the_samples_in_it(tmp_path: Path) -> None:
+    import polars as pl
+
+    from profilelab.writers import write
+    from tests.timeline_support import STEP, T0, timed_profile
+
+    profile = timed_profile()
+    src = tmp_path / "timed.otlp"
+    with src.open("wb") as f:
+        write(profile, f, "otlp")
+    start, end = T0 + 5 * STEP, T0 + 17 * STEP
+    out = tmp_path / "range.html"
+    assert main(["flame", str(src), "-o", str(out), "--from", str(start), "--to", str(end)]) == 0
+    _, arrays, _ = embedded_tree(out.read_text())
+    t = pl.col("time_ns")
+    in_range = profile.samples.filter((t >= start) & (t < end))["value"].sum()
+    assert arrays["total"][0] == in_range < profile.samples["value"].sum()

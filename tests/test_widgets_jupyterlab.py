@@ -159,7 +159,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 def open_notebook(browser: Any, url: str, width: int, cells: list[str] = CELLS) -> Any:
     """The notebook run top to bottom with its notebook panel ``width`` px wide."""
     page = browser.new_page(viewport={"width": width + 400, "height": 1000})
-    page.set_default_timeout(90_000)
+    page.set_default_timeout(180_000)  # the machine may be busy: kernels start slowly
     page.goto(url.replace("?", "?reset&"))  # a fresh workspace: this notebook alone
     first = page.locator(PANEL).locator(".jp-Cell").first.locator(".jp-InputArea-editor")
     first.click()

@@ -3,7 +3,8 @@
 
 Units come from ``units`` (column -> unit) or from the column name:
 
-* ``*_ns`` and ``duration``: nanoseconds; ``*_bytes``: bytes;
+* ``time_ns``, ``start_ns``, ``end_ns``, ``fired_ns``, ``*_at_ns``: UTC times;
+* other ``*_ns`` and ``duration``: nanoseconds; ``*_bytes``: bytes;
 * ``*_pct`` (pprof's ``flat_pct``, ``cum_pct``): already percentages;
 * ``*share*``, ``ci_low``, ``ci_high``: fractions, shown as percentages (``delta_*share``
   columns as percentage points);
@@ -42,6 +43,8 @@ _VALUE = re.compile(
     r"(_per_span|_per_hour)?$"
 )
 _PERCENT_POINTS = re.compile(r"^delta_\w*share$")
+#: nanoseconds since the Unix epoch, shown as UTC times
+_TIMESTAMPS = {"time_ns", "start_ns", "end_ns", "fired_ns"}
 
 
 def human(value: float | None, unit: str) -> str:
@@ -51,8 +54,13 @@ def human(value: float | None, unit: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     v = float(value)
-    if math.isinf(v):  # a ratio over zero, such as the lift of a function only slow spans run
+    if math.isinf(v):
         return "∞" if v > 0 else "−∞"
+    if unit == "timestamp":
+        import datetime as dt
+
+        when = dt.datetime.fromtimestamp(v / 1e9, tz=dt.UTC)
+        return when.strftime("%Y-%m-%d %H:%M:%S UTC")
     if unit == "share":
         return f"{100 * v:.1f}%"
     if unit == "percent":
@@ -76,6 +84,8 @@ def column_unit(name: str, dtype: pl.DataType, unit: str) -> str | None:
     """The unit :func:`table` gives column ``name`` (None: shown as is)."""
     if not dtype.is_numeric():
         return None
+    if name in _TIMESTAMPS or name.endswith("_at_ns"):
+        return "timestamp"
     if name.endswith("_ns") or name == "duration":
         return "nanoseconds"
     if name.endswith("_bytes"):

@@ -15,8 +15,9 @@ import polars as pl
 
 from profilelab.core import sampletypes
 from profilelab.core.regex import matches
-from profilelab.core.restriction import matching_label_sets
+from profilelab.core.restriction import matching_label_sets, restrict
 from profilelab.core.selection import LabelFilter, label_matchers
+from profilelab.core.selection import Selection as CoreSelection
 from profilelab.errors import ValidationError
 from profilelab.model.names import frame_function_names
 from profilelab.model.profile import Profile
@@ -127,25 +128,34 @@ class StackIndex:
         labels: LabelFilter | None = None,
         focus: str | None = None,
         ignore: str | None = None,
+        time_range: tuple[int, int] | None = None,
     ) -> np.ndarray:
-        """Per-stack summed sample values (int64) after the label and focus/ignore filters.
+        """Per-stack summed sample values (int64) after the time range, label and
+        focus/ignore filters. ``time_range`` is ``(start_ns, end_ns)``, applied by the query
+        core (:func:`profilelab.core.restriction.restrict`); the stacks stay indexed.
 
         focus keeps the stacks with at least one frame whose function matches; ignore drops
         those with one (pprof ``-focus`` / ``-ignore``, matched on function names; an
         unsymbolized frame is matched by its ``0x...`` address)."""
         unfiltered = self.cache.get("values")
-        if not labels and isinstance(unfiltered, np.ndarray):
+        if not labels and time_range is None and isinstance(unfiltered, np.ndarray):
             values = unfiltered.copy()
         else:
-            values = self._label_values(labels or {})
+            values = self._label_values(labels or {}, time_range)
         if focus:
             values[~self._stacks_matching(focus, "focus")] = 0
         if ignore:
             values[self._stacks_matching(ignore, "ignore")] = 0
         return values
 
-    def _label_values(self, labels: LabelFilter) -> np.ndarray:
-        samples = self.profile.samples.filter(pl.col("profile_id").is_in(self.profile_ids))
+    def _label_values(
+        self, labels: LabelFilter, time_range: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        profile = self.profile
+        if time_range is not None:
+            start, end = time_range
+            profile = restrict(profile, CoreSelection(start_ns=start, end_ns=end))
+        samples = profile.samples.filter(pl.col("profile_id").is_in(self.profile_ids))
         if labels:
             ok = label_sets_matching(self.profile, labels)
             samples = samples.filter(pl.col("label_set_id").is_in(ok.implode()))

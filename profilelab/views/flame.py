@@ -86,6 +86,7 @@ class Selection:
         ignore: str | None = None,
         index: StackIndex | None = None,
         selection: CoreSelection | None = None,
+        time_range: tuple[int, int] | None = None,
     ) -> None:
         #: the profile before the selection's sample-level step (for :meth:`with_transforms`)
         self.source = profile
@@ -98,7 +99,9 @@ class Selection:
         self.labels = dict(labels or {})
         self.focus = focus or None
         self.ignore = ignore or None
-        self.values = self.index.values(self.labels, self.focus, self.ignore)
+        #: ``(start_ns, end_ns)``: only samples in that range count (a timeline's brush)
+        self.time_range = time_range
+        self.values = self.index.values(self.labels, self.focus, self.ignore, time_range)
         self._paths: dict[str, tuple[Paths, KeyTable]] = {}
 
     def with_filters(
@@ -107,10 +110,16 @@ class Selection:
         labels: LabelFilter | None = None,
         focus: str | None = None,
         ignore: str | None = None,
+        time_range: tuple[int, int] | None = None,
     ) -> Selection:
         """The same profiles and sample type with other filters (reuses the stack index)."""
         out = Selection(
-            self.index.profile, labels=labels, focus=focus, ignore=ignore, index=self.index
+            self.index.profile,
+            labels=labels,
+            focus=focus,
+            ignore=ignore,
+            index=self.index,
+            time_range=time_range,
         )
         out.left_heavy = self.left_heavy
         return out

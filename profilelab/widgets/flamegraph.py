@@ -120,6 +120,9 @@ class FlameGraph(_FlameBase):
     #: exact search shares for ``search`` at ``root``: {search, root, zoom, total} (the
     #: browser's own figures miss frames folded into "other" and, zoomed, the rest)
     search_shares = traitlets.Dict().tag(sync=True)
+    #: time range ``[start_ns, end_ns)`` of the samples shown (``[]``: all); a linked
+    #: :class:`~profilelab.widgets.timeline.Timeline` sets it when brushed
+    range_ns = traitlets.List(traitlets.Int()).tag(sync=True)
 
     def __init__(
         self,
@@ -159,8 +162,12 @@ class FlameGraph(_FlameBase):
             if base is None:
                 base = Selection(self._profile, self.sample_type)
                 self._indexes[self.sample_type] = base
+            rng = self.range_ns
             self._selection = base.with_filters(
-                labels=dict(self.labels), focus=self.focus_regex, ignore=self.ignore_regex
+                labels=dict(self.labels),
+                focus=self.focus_regex,
+                ignore=self.ignore_regex,
+                time_range=(rng[0], rng[1]) if len(rng) == 2 else None,
             )
             self._current = None
             self._send_tree()
@@ -196,7 +203,7 @@ class FlameGraph(_FlameBase):
         self._callees = encode_tree(sw.callees)
 
     # ---- observers --------------------------------------------------------------------------
-    @traitlets.observe("sample_type", "labels", "focus_regex", "ignore_regex")
+    @traitlets.observe("sample_type", "labels", "focus_regex", "ignore_regex", "range_ns")
     def _on_filters(self, change: dict[str, Any]) -> None:
         if not self._ready:
             return
