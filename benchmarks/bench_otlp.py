@@ -12,12 +12,16 @@ sample types, span and endpoint labels), made by ``../shared/bench/gen_profile.p
 file is loaded, converted to OTLP with the ``otlp`` writer, and both are loaded again
 (best of ``--repeat``); the tables are checked equal before the times are printed.
 
+``--json`` also writes the profile as OTLP/JSON and loads that: the ratio of its load to
+the binary OTLP load is the issue's goal 5 (at most 2).
+
 usage: python benchmarks/bench_otlp.py [PATH] [--repeat N] [--json] [--generate]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -92,6 +96,7 @@ def main() -> None:
         if not args.generate:
             sys.exit(f"{path} is missing: make it as the docstring says, or pass --generate")
         generate(path)
+    load_start = os.getloadavg()
     w_pprof, c_pprof, p = best(lambda: profilelab.load(path), args.repeat)
     data = b""
 
@@ -123,6 +128,9 @@ def main() -> None:
         print(f"otlp-json write   {w_jw:9.2f}{c_jw:9.2f}   {len(text) / 1e6:.1f} MB")
         print(f"otlp-json load    {w_json:9.2f}{c_json:9.2f}")
         print(f"ratio json/pprof  {w_json / w_pprof:9.2f}{c_json / c_pprof:9.2f}")
+        print(f"ratio json/otlp   {w_json / w_otlp:9.2f}{c_json / c_otlp:9.2f}   goal <= 2")
+    load_end = os.getloadavg()
+    print(f"load average at start {load_start[0]:.1f}, at end {load_end[0]:.1f}")
 
 
 if __name__ == "__main__":

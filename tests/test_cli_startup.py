@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Libraries no command may import before it runs (each costs 0.1-0.4 s to import).
 HEAVY = ("scipy", "plotly", "ipywidgets", "anywidget", "IPython", "duckdb", "pandas")
+#: Libraries no ``--help`` may import: a help text is printed before any data is read.
+HELP_HEAVY = (*HEAVY, "polars", "numpy", "pyarrow")
 #: Heavy submodules of libraries the start-up may use (Arrow's compute kernels, datasets).
 HEAVY_SUBMODULES = ("pyarrow.compute", "pyarrow.dataset")
 
@@ -56,6 +58,54 @@ def _heavy(names: set[str]) -> list[str]:
 @pytest.mark.parametrize("args", [["--help"], ["top", "--help"], ["no-such-command"]])
 def test_start_up_imports_no_heavy_library(args: list[str]) -> None:
     assert _heavy(_imported(*args)) == []
+
+
+def test_top_level_help_imports_no_data_library() -> None:
+    names = _imported("--help")
+    assert sorted(n for n in names if n.split(".")[0] in HELP_HEAVY) == []
+
+
+#: Every command's ``--help`` in one process, in turn; after each, the heavy modules
+#: imported so far (a heavy import shows under the first command that made it).
+_WALK = """
+import contextlib, io, sys
+from profilelab.cli import _subparsers, build_parser, main
+heavy = tuple(sys.argv[1:])
+for name in sorted(_subparsers(build_parser()).choices):
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        try:
+            main([name, "--help"])
+        except SystemExit as exc:
+            assert exc.code == 0, (name, exc.code)
+    assert "usage:" in out.getvalue(), name
+    found = sorted({m for m in sys.modules if m.split(".")[0] in heavy})
+    print(name, *found)
+"""
+
+
+def test_every_command_help_imports_no_data_library() -> None:
+    """``profilelab COMMAND --help`` for every command imports none of Polars, NumPy,
+    Arrow, DuckDB or the other heavy libraries (argument modules stay light)."""
+    run = subprocess.run(
+        [sys.executable, "-c", _WALK, *HELP_HEAVY], cwd=ROOT, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = [line.split() for line in run.stdout.splitlines()]
+    assert len(lines) > 20 and {"top", "serve", "flame", "report"} <= {w[0] for w in lines}
+    assert [w for w in lines if len(w) > 1] == []
+
+
+def test_the_help_walk_sees_a_data_library() -> None:
+    """The walk's check flags a ``--help`` once a data library is imported beside it."""
+    run = subprocess.run(
+        [sys.executable, "-c", "import polars\n" + _WALK, *HELP_HEAVY],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    first = run.stdout.splitlines()[0].split()
+    assert "polars" in first[1:]
 
 
 def test_the_check_sees_a_heavy_import(tmp_path: Path) -> None:

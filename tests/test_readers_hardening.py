@@ -126,6 +126,56 @@ def test_json_numbers_must_be_finite_and_surrogates_are_repaired() -> None:
         loads(b"[" * 100_000, "f")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"123456789012345678901234567890",
+        b" -9223372036854775809",
+        b'{"a": [1, 18446744073709551616]}',
+        b'[-12345678901234567890, "00000000000000000000"]',
+    ],
+)
+def test_json_integers_past_64_bits_stay_exact(text: bytes) -> None:
+    """The fast parser reads such integers as floats: they go to the exact one."""
+    assert loads(text, "x") == json.loads(text)
+    assert "float" not in repr(type(loads(text, "x")))
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=20,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_json_parse_equals_the_standard_parser(doc: object) -> None:
+    text = json.dumps(doc).encode()
+    assert loads(text, "x") == json.loads(text)
+
+
+def test_json_reading_pauses_the_collector_and_restores_it() -> None:
+    import gc
+
+    from profilelab.readers._json import paused_gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # left as it was
+    finally:
+        gc.enable()
+
+
 @given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=20))
 def test_magnitude_sums_are_exact(values: list[int]) -> None:
     matrix = np.array(values, dtype=np.int64).reshape(-1, 1)

@@ -10,17 +10,16 @@ import threading
 
 from profilelab.cli._common import add_command
 from profilelab.cli._store_args import add_labels, add_store, parse_labels
-from profilelab.errors import QueryError
-from profilelab.store import open_store
-from profilelab.store.pyroscope import INGEST_PATH, PUSH_PATH
-from profilelab.store.serve import (
+from profilelab.core.vocabulary import (
+    INGEST_PATH,
     MAX_BODY,
     MAX_CONNECTIONS,
     MAX_INFLATED,
     PATH,
+    PUSH_PATH,
     TRACES_PATH,
-    ProfileServer,
 )
+from profilelab.errors import QueryError
 
 TOKEN_ENV = "PROFILELAB_SERVE_TOKEN"
 
@@ -87,6 +86,9 @@ def _token(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from profilelab.store import open_store
+    from profilelab.store.serve import ProfileServer
+
     store = open_store(args.store)
     try:
         server = ProfileServer(

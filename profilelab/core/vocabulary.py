@@ -28,6 +28,15 @@ TRANSFORMS: dict[str, str | None] = {
 #: Output formats of every command that prints a table.
 FORMATS = ("text", "csv", "json")
 
+#: The receiver's endpoints and default limits (profilelab.store.serve, ``profilelab serve``).
+PATH = "/v1development/profiles"
+TRACES_PATH = "/v1/traces"
+PUSH_PATH = "/push.v1.PusherService/Push"  # Pyroscope's push API
+INGEST_PATH = "/ingest"  # Pyroscope's older ingest API
+MAX_BODY = 16 << 20  # bytes on the wire
+MAX_INFLATED = 64 << 20  # bytes after gunzip (OTLP/JSON takes several times this to parse)
+MAX_CONNECTIONS = 256  # open connections; uvicorn answers 503 past this
+
 
 def granularity(name: str) -> str:
     """pprof's plural granularity for ``name`` (``function`` -> ``functions``)."""

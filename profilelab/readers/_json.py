@@ -12,14 +12,26 @@ string that cannot be encoded again, so that it fails far away, in Arrow or Pola
   FormatError each, with the line and column.
 
 Integers of any size are kept: the readers range-check them where they become int64.
+
+orjson parses what it can (faster, and strict about the same things); a
+document it refuses, or one with an integer it would turn into a float (20 digits or
+more), is parsed again by ``json``, whose errors are the ones reported. While a document
+is parsed and read (:func:`paused_gc`), the cyclic garbage collector waits: the millions
+of small objects of a big document would otherwise be traversed again and again, for
+nothing, since JSON objects form no cycles.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import orjson
 
 from profilelab.errors import FormatError
 
@@ -37,7 +49,44 @@ def parse(data: bytes | str) -> Any:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if b"\\u" in raw:
         raw = _LONE.sub(rb"\\ufffd", raw)
+    if not _wide_int(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # refused: ``json`` below says why, in the words every reader reports
     return json.loads(raw, parse_constant=_constant, parse_float=_float)
+
+
+def _wide_int(raw: bytes) -> bool:
+    """Whether ``raw`` may hold an integer that orjson reads as a float (beyond 64 bits:
+    20 digits, or a minus and 19). A number follows ``:``, ``[``, ``,`` or white space
+    (all ``:`` here, and every digit ``0``), a run of digits inside a string (a hex id)
+    mostly does not; a string that looks like one only costs the slower parser."""
+    text = raw.translate(_TOKENS)
+    start = text.lstrip(b":")[:20]
+    return (
+        b":" + b"0" * 20 in text
+        or b":-" + b"0" * 19 in text
+        or start == b"0" * 20
+        or start == b"-" + b"0" * 19
+    )
+
+
+_TOKENS = bytes.maketrans(b"123456789[, \t\r\n", b"000000000::::::")
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector off while a document is parsed and read, and on again
+    after when it was on (a thread that reads meanwhile may turn it on early: that costs
+    time, never correctness)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def loads(data: bytes | str, what: str) -> Any:

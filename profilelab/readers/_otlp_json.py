@@ -18,6 +18,7 @@ import base64
 import binascii
 import re
 from itertools import chain
+from operator import methodcaller
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,11 @@ class _Keys:
 
 def decode(data: bytes) -> Payload:
     """Decode an OTLP/JSON document; raises WireError (ValueError) when malformed."""
+    with _json.paused_gc():  # a big document is millions of small objects, without cycles
+        return _decode(data)
+
+
+def _decode(data: bytes) -> Payload:
     try:
         doc = _json.loads(data, "OTLP/JSON document")
     except FormatError as exc:
@@ -102,9 +108,10 @@ def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
 def _objs(parent: dict[str, Any], key: str) -> list[dict[str, Any]]:
     """A list of messages (JSON objects); WireError names the list holding anything else."""
     got = _list(parent, key)
-    for item in got:
-        if not isinstance(item, dict):
-            raise WireError(f"{key!r} must hold objects, not {type(item).__name__}")
+    if not set(map(type, got)) <= {dict}:  # (one pass in C; JSON objects are plain dicts)
+        for item in got:
+            if not isinstance(item, dict):
+                raise WireError(f"{key!r} must hold objects, not {type(item).__name__}")
     return got
 
 
@@ -183,9 +190,18 @@ def _int(x: Any, what: str) -> int:
 
 def _ints(items: list[Any], key: str, what: str) -> np.ndarray:
     try:
-        return np.array([int(x.get(key, 0)) for x in items], dtype=np.int64)
+        return _int64s(list(map(methodcaller("get", key, 0), items)))
     except (TypeError, ValueError, AttributeError, OverflowError):
         raise WireError(f"{what}.{key}: expected integers") from None
+
+
+def _int64s(values: list[Any]) -> np.ndarray:
+    """``values`` (JSON numbers or decimal strings) as int64, converted in one numpy pass;
+    TypeError for anything that is not one integer each (a list, an object, null)."""
+    out = np.array(values, dtype=np.int64)
+    if out.ndim != 1 or len(out) != len(values):
+        raise TypeError("expected one integer per item")
+    return out
 
 
 def _u64s(items: list[Any], key: str, what: str) -> np.ndarray:
@@ -200,13 +216,17 @@ def _csr(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A repeated integer field of every item, as (offsets, flat values)."""
     try:
-        lists = [x.get(key) or () for x in items]
-        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-        flat = [int(v) for v in chain.from_iterable(lists)]
+        lists = list(map(methodcaller("get", key, ()), items))
+        try:
+            lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        except TypeError:  # null is the empty list too (rare: repaired one by one)
+            lists = [x or () for x in lists]
+            lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        flat = list(chain.from_iterable(lists))
         values = (
-            np.array(flat, dtype=object).astype(np.uint64).view(np.int64)
+            np.array([int(v) for v in flat], dtype=object).astype(np.uint64).view(np.int64)
             if unsigned
-            else np.array(flat, dtype=np.int64)
+            else _int64s(flat)
         )
     except (TypeError, ValueError, AttributeError, OverflowError):
         raise WireError(f"{what}.{key}: expected lists of integers") from None
@@ -370,19 +390,28 @@ def _profile(prof: dict[str, Any], r: int, s: int, p: int, k: _Keys) -> ProfileE
     e.payload_format = str(prof.get(k("originalPayloadFormat")) or "")
     e.payload = _bytes(prof.get(k("originalPayload")), f"{what} originalPayload")
     samples = _objs(prof, k("samples")) or _objs(prof, k("sample"))  # v1.8: "sample"
-    if not all(isinstance(x, dict) for x in samples):
-        raise WireError(f"{what}: samples must be objects")
     e.samples = _samples(samples, k, what)
     return e
 
 
 def _samples(items: list[dict[str, Any]], k: _Keys, what: str) -> Samples:
     out = Samples()
-    out.stack = _ints(items, k("stackIndex"), f"{what} Sample")
-    out.link = _ints(items, k("linkIndex"), f"{what} Sample")
-    out.attr_offsets, out.attrs = _csr(items, k("attributeIndices"), f"{what} Sample")
-    out.value_offsets, out.values = _csr(items, "values", f"{what} Sample")
-    out.time_offsets, out.times = _csr(
-        items, k("timestampsUnixNano"), f"{what} Sample", unsigned=True
-    )
+    # The keys any sample has (one pass in C): a field no sample has is not looked up in
+    # each (most profiles have no links, timestamps or attributes).
+    keys = set(chain.from_iterable(items))
+    n, where = len(items), f"{what} Sample"
+
+    def ints(key: str) -> np.ndarray:
+        return _ints(items, key, where) if key in keys else np.zeros(n, dtype=np.int64)
+
+    def csr(key: str, unsigned: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        if key in keys:
+            return _csr(items, key, where, unsigned)
+        return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+
+    out.stack = ints(k("stackIndex"))
+    out.link = ints(k("linkIndex"))
+    out.attr_offsets, out.attrs = csr(k("attributeIndices"))
+    out.value_offsets, out.values = csr("values")
+    out.time_offsets, out.times = csr(k("timestampsUnixNano"), unsigned=True)
     return out

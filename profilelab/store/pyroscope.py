@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf.message import DecodeError
 
+from profilelab.core.vocabulary import INGEST_PATH as INGEST_PATH
+from profilelab.core.vocabulary import PUSH_PATH as PUSH_PATH
 from profilelab.errors import FormatError
 from profilelab.model.ids import digest_bytes
 from profilelab.store._decode import load_bounded
@@ -44,8 +46,6 @@ from profilelab.store.prepare import Item
 if TYPE_CHECKING:
     from profilelab.model.profile import Profile
 
-PUSH_PATH = "/push.v1.PusherService/Push"
-INGEST_PATH = "/ingest"
 #: Profile names Pyroscope's older API puts after the application name (``app.cpu``).
 PROFILE_SUFFIXES = frozenset(
     {

@@ -43,6 +43,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from profilelab.core.vocabulary import (  # (shared with the command line's --help)
+    INGEST_PATH,
+    MAX_BODY,
+    MAX_CONNECTIONS,
+    MAX_INFLATED,
+    PATH,
+    PUSH_PATH,
+    TRACES_PATH,
+)
 from profilelab.errors import (
     FormatError,
     ProfileLabError,
@@ -66,13 +75,8 @@ if TYPE_CHECKING:  # starlette is imported where used: importing profilelab.stor
     from profilelab.store.grpc_receiver import GrpcReceiver
     from profilelab.traces.spans import Spans
 
-PATH = "/v1development/profiles"
-TRACES_PATH = "/v1/traces"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-MAX_BODY = 16 << 20  # bytes on the wire
-MAX_INFLATED = 64 << 20  # bytes after gunzip (OTLP/JSON takes several times this to parse)
-MAX_CONNECTIONS = 256  # open connections; uvicorn answers 503 past this
 BACKLOG = 1024  # connections the kernel queues before accept
 BODY_TIMEOUT = 30.0  # seconds a client may take to send a whole body
 HEADER_TIMEOUT = 10.0  # seconds for a request's headers, from the connection or last answer
@@ -161,8 +165,8 @@ class ProfileServer:
         self.routes: dict[str, Handler] = {
             PATH: self._otlp_profiles,
             TRACES_PATH: self._otlp_traces,
-            pyroscope.PUSH_PATH: self._pyroscope_push,
-            pyroscope.INGEST_PATH: self._pyroscope_ingest,
+            PUSH_PATH: self._pyroscope_push,
+            INGEST_PATH: self._pyroscope_ingest,
         }
         self._sock = listen(host, port, BACKLOG)
         config = uvicorn.Config(
