@@ -92,6 +92,16 @@ def test_two_processes_creating_one_store_both_succeed(tmp_path: Path) -> None:
         assert (path / layout.MARKER).is_file()
 
 
+def test_a_marker_renamed_in_by_another_creator_is_not_foreign(tmp_path: Path) -> None:
+    """The window of the race above: this creator found no marker, the other then renamed
+    its marker into place; the directory (lock + marker) is a store being created."""
+    other = Store(tmp_path / "s")  # leaves the lock file and the marker
+    assert {p.name for p in other.root.iterdir()} >= {layout.LOCK, layout.MARKER}
+    late = Store.__new__(Store)
+    late.root = other.root
+    late._refuse_foreign()  # raised "exists and is not a profilelab store" before
+
+
 def test_reingest_with_other_labels_says_what_it_kept(tmp_path: Path, capsys) -> None:
     made = make_profiles(tmp_path / "in", 2)
     store = str(tmp_path / "s")

@@ -95,8 +95,11 @@ class Store:
         if not self.root.exists():
             return
         if self.root.is_dir():
+            # the marker too: another creator may have renamed it into place since this one
+            # looked for it (checked under the lock next)
             tmp = _fs.temp_prefix(self.root / layout.MARKER)
-            if all(e.name == layout.LOCK or e.name.startswith(tmp) for e in self.root.iterdir()):
+            allowed = (layout.LOCK, layout.MARKER)
+            if all(e.name in allowed or e.name.startswith(tmp) for e in self.root.iterdir()):
                 return
         raise StoreError(
             f"{self.root}: exists and is not a profilelab store (expected an empty "
