@@ -86,6 +86,12 @@ def node_table(keyed: pl.DataFrame) -> pl.DataFrame:
 
 def printable_name(address: int, name: str, line: int, file: str, obj: str) -> str:
     """pprof's NodeInfo.PrintableName."""
+    return " ".join(name_components(address, name, line, file, obj))
+
+
+def name_components(address: int, name: str, line: int, file: str, obj: str) -> list[str]:
+    """pprof's NodeInfo.NameComponents (joined by spaces in text reports, by line breaks in
+    DOT labels)."""
     parts = []
     if address:
         parts.append(f"{address:016x}")
@@ -101,4 +107,4 @@ def printable_name(address: int, name: str, line: int, file: str, obj: str) -> s
         parts.append("[" + go_base(obj) + "]")
     else:
         parts.append("<unknown>")
-    return " ".join(parts)
+    return parts

@@ -16,6 +16,7 @@ import polars as pl
 
 from profilelab.ops import measurement
 from profilelab.ops.frames import go_base
+from profilelab.ops.granularity import name_components
 from profilelab.ops.pipeline import Prepared
 from profilelab.ops.report_graph import (
     MAX_NODELETS,
@@ -61,22 +62,7 @@ def escape(text: str) -> str:
 def _name_components(n: Node, name: str, file: str) -> list[str]:
     """pprof's NodeInfo.NameComponents with the given name and file."""
     _, address, _, _, line, obj = n.key
-    out = []
-    if address:
-        out.append(f"{address:016x}")
-    if name:
-        out.append(name)
-    if line:
-        out.append(f"{file}:{line}")
-    elif file:
-        out.append(file)
-    elif name:
-        pass
-    elif obj:
-        out.append("[" + go_base(obj) + "]")
-    else:
-        out.append("<unknown>")
-    return out
+    return name_components(address, name, line, file, obj)
 
 
 def _multiline_name(n: Node) -> str:
