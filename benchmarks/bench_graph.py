@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -26,14 +25,8 @@ sys.path.insert(0, str(ROOT))
 import profilelab  # noqa: E402
 from profilelab.render import graphviz, report  # noqa: E402
 
-
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_top import median_time  # noqa: E402
 
 
 def command(*args: str) -> Callable[[], object]:
