@@ -84,11 +84,20 @@ SEEDS = [
 ]
 
 
+#: Bytes inserted into damaged inputs: separators and tokens of the text formats.
+INSERTS = (b"\n", b";", b" 0x", b"-", b"9" * 25, b"\x00", b"]")
+
+
 @st.composite
-def damaged(draw: st.DrawFn, seeds: list[bytes] = SEEDS) -> bytes:
-    """One of ``seeds`` truncated, with bits flipped, bytes inserted or deleted."""
+def damaged(
+    draw: st.DrawFn,
+    seeds: list[bytes] = SEEDS,
+    inserts: tuple[bytes, ...] = INSERTS,
+    max_edits: int = 4,
+) -> bytes:
+    """One of ``seeds`` truncated, with bits flipped, ``inserts`` inserted or bytes deleted."""
     data = bytearray(draw(st.sampled_from(seeds)))
-    for _ in range(draw(st.integers(1, 4))):
+    for _ in range(draw(st.integers(1, max_edits))):
         kind = draw(st.sampled_from(["truncate", "flip", "insert", "delete"]))
         pos = draw(st.integers(0, max(len(data) - 1, 0)))
         if kind == "truncate":
@@ -96,9 +105,7 @@ def damaged(draw: st.DrawFn, seeds: list[bytes] = SEEDS) -> bytes:
         elif kind == "flip" and data:
             data[pos] ^= 1 << draw(st.integers(0, 7))
         elif kind == "insert":
-            data[pos:pos] = draw(
-                st.sampled_from([b"\n", b";", b" 0x", b"-", b"9" * 25, b"\x00", b"]"])
-            )
+            data[pos:pos] = draw(st.sampled_from(inserts))
         elif data:
             del data[pos : pos + draw(st.integers(1, 8))]
     return bytes(data)
