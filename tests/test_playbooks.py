@@ -13,7 +13,7 @@ from profilelab import datasets, playbooks
 from profilelab.errors import QueryError
 from profilelab.playbooks import Finding
 from profilelab.playbooks.cpu import package_change
-from profilelab.playbooks.spans import distinguishing_attribute
+from profilelab.playbooks.spans import _calls, distinguishing_attribute
 from profilelab.views import Selection
 from tests.flame_support import Sample, make_profile
 
@@ -241,6 +241,9 @@ def test_slow_spans_name_the_detour_not_the_shared_leaf(have_datasets: None) -> 
     leaf = ranked.filter(pl.col("function") == "main.hashLines").row(0, named=True)
     assert leaf["median_total"] > 0 and not leaf["only_slow"]  # typical spans hash too
     assert "main.hashLines" in str(f) and "is not the cause" in str(f)
+    slow = joined.slowest("order.handle", f.facts["slow_spans"])  # the caller is rootward
+    assert _calls(slow, "main.auditStackedPromo", "main.hashLines")
+    assert not _calls(slow, "main.hashLines", "main.auditStackedPromo")
 
 
 def test_cpu_per_order_is_higher_in_the_new_version_in_both_formats(have_datasets: None) -> None:

@@ -118,18 +118,17 @@ def _cum_share(p: Profile, function: str) -> float:
 
 
 def _calls(p: Profile, caller: str, callee: str) -> bool:
-    """Does any stack of ``p`` have ``caller`` above ``callee``?"""
-    names = p.frames.select("frame_id", "function")
-    has = {
-        fn: set(
-            p.stacks.explode("frame_ids")
-            .join(names, left_on="frame_ids", right_on="frame_id")
-            .filter(pl.col("function") == fn)["stack_id"]
-            .to_list()
-        )
-        for fn in (caller, callee)
-    }
-    return bool(has[caller] & has[callee])
+    """Does any stack of ``p`` have ``caller`` above (rootward of) ``callee``?"""
+    framed = (
+        p.stacks.select("stack_id", "frame_ids")
+        .explode("frame_ids")
+        .with_columns(pl.int_range(pl.len()).over("stack_id").alias("pos"))  # 0 is the leaf
+        .join(p.frames.select("frame_id", "function"), left_on="frame_ids", right_on="frame_id")
+    )
+    rootmost = framed.filter(pl.col("function") == caller).group_by("stack_id").agg(pl.max("pos"))
+    leafmost = framed.filter(pl.col("function") == callee).group_by("stack_id").agg(pl.min("pos"))
+    both = rootmost.join(leafmost, on="stack_id", suffix="_callee")
+    return bool((both["pos"] > both["pos_callee"]).any())
 
 
 def _cpu_ids(p: Profile) -> pl.Series | None:
