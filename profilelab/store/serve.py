@@ -72,8 +72,8 @@ if TYPE_CHECKING:  # starlette is imported where used: importing profilelab.stor
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from profilelab.model.spans import Spans
     from profilelab.store.grpc_receiver import GrpcReceiver
-    from profilelab.traces.spans import Spans
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"

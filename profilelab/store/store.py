@@ -25,10 +25,10 @@ from profilelab.store.prepare import Item
 if TYPE_CHECKING:
     import duckdb
 
+    from profilelab.model.spans import Spans
     from profilelab.store.ingest import IngestReport
     from profilelab.store.maintenance import CompactReport, RetainReport
     from profilelab.store.selector import Selector
-    from profilelab.traces.spans import Spans
 
 TimeArg = str | int | float | None
 
@@ -150,10 +150,10 @@ class Store:
 
     def spans(self, start: TimeArg = None, end: TimeArg = None) -> Spans:
         """The spans received into the store (``serve``'s OTLP traces) that overlap
-        ``[start, end)``, as :class:`~profilelab.traces.spans.Spans` for ``join_spans``."""
+        ``[start, end)``, as :class:`~profilelab.model.spans.Spans` for ``join_spans``."""
         from profilelab.model import schema
+        from profilelab.model.spans import Spans
         from profilelab.store.timeparse import parse_time
-        from profilelab.traces.spans import Spans
 
         files = self.snapshot().files(f"{layout.SPANS}/")
         if not files:

@@ -34,8 +34,8 @@ import polars as pl
 
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
+from profilelab.model.spantree import subtree_sums
 from profilelab.traces.functions import function_values, pick_profiles, to_nanoseconds
-from profilelab.traces.tree import subtree_sums
 
 if TYPE_CHECKING:
     from profilelab.traces.spanjoin import SpanJoin
