@@ -1,0 +1,55 @@
+"""The seam behind ``Profile``'s report and display methods, filled from above.
+
+``Profile.top()``, ``.peek()``, ``.tags()``, ``.traces()``, ``.list()``, ``.graph()`` and a
+notebook's display of a Profile are computed by layers above the model: ``ops`` builds the
+pprof reports, ``widgets`` and ``render`` draw the display. The model may not import them
+(imports only go down, see ``docs/architecture.md``), so it states here what it needs,
+:class:`Reporting`, and the package root installs the implementation
+(:mod:`profilelab._reporting`) when ``profilelab`` is imported. Python imports a package
+before any of its modules, so every ``Profile`` finds it installed.
+
+:class:`GraphTables`, the result of ``Profile.graph()``, lives here for the same reason.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from profilelab.model.profile import Profile
+
+
+class GraphTables(NamedTuple):
+    """A call graph as tables: ``nodes`` in pprof's order, ``edges`` between them."""
+
+    nodes: pl.DataFrame  # node (1, 2, ... as in the DOT), name, flat, flat_pct, cum, cum_pct
+    edges: pl.DataFrame  # src, dest (node numbers), src_name, dest_name, weight, inline, residual
+
+
+class Reporting(Protocol):
+    """What ``Profile``'s report methods and notebook display call (one method each)."""
+
+    def top(self, profile: Profile, **options: Any) -> pl.DataFrame: ...
+    def tags(self, profile: Profile, **options: Any) -> pl.DataFrame: ...
+    def peek(self, profile: Profile, regex: str, **options: Any) -> pl.DataFrame: ...
+    def traces(self, profile: Profile, **options: Any) -> pl.DataFrame: ...
+    def source_list(self, profile: Profile, regex: str, **options: Any) -> pl.DataFrame: ...
+    def call_graph(self, profile: Profile, **options: Any) -> GraphTables: ...
+    def mimebundle(self, profile: Profile) -> dict[str, Any]: ...
+
+
+_installed: list[Reporting] = []
+
+
+def install(reporting: Reporting) -> None:
+    """Make ``reporting`` what every Profile's report methods call (the package root does)."""
+    _installed[:] = [reporting]
+
+
+def reporting() -> Reporting:
+    """The installed implementation."""
+    if not _installed:  # only when the package root was bypassed, which Python does not allow
+        raise RuntimeError("profilelab's reports are not installed: import profilelab")
+    return _installed[0]
