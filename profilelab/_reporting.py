@@ -1,8 +1,8 @@
 """The implementation of :class:`profilelab.model.reporting.Reporting` the package root installs.
 
 It sits on top of the layers, so it may call down into ``ops`` (the one report dispatch)
-and ``widgets`` (the notebook display); each is imported on first use, which keeps
-``import profilelab`` cheap.
+and ``widgets`` (the notebook display, span cohort diffs); each is imported on first use,
+which keeps ``import profilelab`` cheap.
 """
 
 from __future__ import annotations
@@ -53,3 +53,11 @@ class Reports:
         from profilelab.widgets.display import profile_mimebundle
 
         return profile_mimebundle(profile)
+
+    def diff_widget(
+        self, base: Profile, target: Profile, functions: pl.DataFrame, sample_type: str | None
+    ) -> Any:
+        from profilelab.widgets.spans import diff_view
+
+        widget, _kind = diff_view(base, target, functions, sample_type=sample_type)
+        return widget

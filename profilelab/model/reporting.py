@@ -1,10 +1,11 @@
 """The seam behind ``Profile``'s report and display methods, filled from above.
 
-``Profile.top()``, ``.peek()``, ``.tags()``, ``.traces()``, ``.list()``, ``.graph()`` and a
-notebook's display of a Profile are computed by layers above the model: ``ops`` builds the
-pprof reports, ``widgets`` and ``render`` draw the display. The model may not import them
-(imports only go down, see ``docs/architecture.md``), so it states here what it needs,
-:class:`Reporting`, and the package root installs the implementation
+``Profile.top()``, ``.peek()``, ``.tags()``, ``.traces()``, ``.list()``, ``.graph()``, a
+notebook's display of a Profile and the diff widget of a span cohort
+(``CohortDiff.widget()``) are computed by layers above the model and its consumers: ``ops``
+builds the pprof reports, ``widgets`` draw. Neither the model nor ``traces`` may import
+them (imports only go down, see ``docs/architecture.md``), so the model states here what
+they need, :class:`Reporting`, and the package root installs the implementation
 (:mod:`profilelab._reporting`) when ``profilelab`` is imported. Python imports a package
 before any of its modules, so every ``Profile`` finds it installed.
 
@@ -29,7 +30,7 @@ class GraphTables(NamedTuple):
 
 
 class Reporting(Protocol):
-    """What ``Profile``'s report methods and notebook display call (one method each)."""
+    """What the report methods, the notebook display and ``CohortDiff.widget()`` call."""
 
     def top(self, profile: Profile, **options: Any) -> pl.DataFrame: ...
     def tags(self, profile: Profile, **options: Any) -> pl.DataFrame: ...
@@ -38,6 +39,9 @@ class Reporting(Protocol):
     def source_list(self, profile: Profile, regex: str, **options: Any) -> pl.DataFrame: ...
     def call_graph(self, profile: Profile, **options: Any) -> GraphTables: ...
     def mimebundle(self, profile: Profile) -> dict[str, Any]: ...
+    def diff_widget(
+        self, base: Profile, target: Profile, functions: pl.DataFrame, sample_type: str | None
+    ) -> Any: ...
 
 
 _installed: list[Reporting] = []
