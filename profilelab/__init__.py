@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from profilelab._reporting import Reports as _Reports
+from profilelab._version import __version__ as __version__
 from profilelab.errors import FormatError, ProfileLabError, QueryError, StoreError, ValidationError
 from profilelab.model import reporting as _reporting_seam
 
@@ -55,7 +56,6 @@ __all__ = [
     "read_exemplars",
     "table",
 ]
-__version__ = "0.1.0"
 
 # Profile.top() and the other report methods call down into ops through this seam
 # (model/reporting.py): the model may not import the layers above it.
