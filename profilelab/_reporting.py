@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import polars as pl
 
+    from profilelab.model.graph_tables import GraphTables
     from profilelab.model.profile import Profile
-    from profilelab.model.reporting import GraphTables
 
 
 class Reports:

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from profilelab.model import schema
-from profilelab.model.reporting import GraphTables, reporting
+from profilelab.model.reporting import reporting
 from profilelab.model.sql import run_sql
 
 if TYPE_CHECKING:
     import duckdb
+
+    from profilelab.model.graph_tables import GraphTables
 
 _KEYS = {
     "profiles": "profile_id",

@@ -9,39 +9,33 @@ they need, :class:`Reporting`, and the package root installs the implementation
 (:mod:`profilelab._reporting`) when ``profilelab`` is imported. Python imports a package
 before any of its modules, so every ``Profile`` finds it installed.
 
-:class:`GraphTables`, the result of ``Profile.graph()``, lives here for the same reason.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the protocol only types the seam: importing profilelab stays light
+    from typing import Protocol
+
     import polars as pl
 
+    from profilelab.model.graph_tables import GraphTables
     from profilelab.model.profile import Profile
 
+    class Reporting(Protocol):
+        """What the report methods, the notebook display and ``CohortDiff.widget()`` call."""
 
-class GraphTables(NamedTuple):
-    """A call graph as tables: ``nodes`` in pprof's order, ``edges`` between them."""
-
-    nodes: pl.DataFrame  # node (1, 2, ... as in the DOT), name, flat, flat_pct, cum, cum_pct
-    edges: pl.DataFrame  # src, dest (node numbers), src_name, dest_name, weight, inline, residual
-
-
-class Reporting(Protocol):
-    """What the report methods, the notebook display and ``CohortDiff.widget()`` call."""
-
-    def top(self, profile: Profile, **options: Any) -> pl.DataFrame: ...
-    def tags(self, profile: Profile, **options: Any) -> pl.DataFrame: ...
-    def peek(self, profile: Profile, regex: str, **options: Any) -> pl.DataFrame: ...
-    def traces(self, profile: Profile, **options: Any) -> pl.DataFrame: ...
-    def source_list(self, profile: Profile, regex: str, **options: Any) -> pl.DataFrame: ...
-    def call_graph(self, profile: Profile, **options: Any) -> GraphTables: ...
-    def mimebundle(self, profile: Profile) -> dict[str, Any]: ...
-    def diff_widget(
-        self, base: Profile, target: Profile, functions: pl.DataFrame, sample_type: str | None
-    ) -> Any: ...
+        def top(self, profile: Profile, **options: Any) -> pl.DataFrame: ...
+        def tags(self, profile: Profile, **options: Any) -> pl.DataFrame: ...
+        def peek(self, profile: Profile, regex: str, **options: Any) -> pl.DataFrame: ...
+        def traces(self, profile: Profile, **options: Any) -> pl.DataFrame: ...
+        def source_list(self, profile: Profile, regex: str, **options: Any) -> pl.DataFrame: ...
+        def call_graph(self, profile: Profile, **options: Any) -> GraphTables: ...
+        def mimebundle(self, profile: Profile) -> dict[str, Any]: ...
+        def diff_widget(
+            self, base: Profile, target: Profile, functions: pl.DataFrame, sample_type: str | None
+        ) -> Any: ...
 
 
 _installed: list[Reporting] = []

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from profilelab.model.reporting import GraphTables
+from profilelab.model.graph_tables import GraphTables
 from profilelab.ops import graph as graph_mod
 from profilelab.ops.labels import SPAN_KEYS, visible_keys
 from profilelab.ops.options import ReportOptions
