@@ -26,6 +26,7 @@ COMMANDS = {
     "spans": ["t.json"],
     "sql": ["select 1", "f.pb.gz"],
     "convert": ["f.pb.gz", "out.folded"],
+    "report": ["--profile", "f.pb.gz", "-o", "r.html"],
 }
 WITH_OUTPUT = {"top", "peek", "tags", "traces", "compare", "growth", "trend", "query"}
 WITH_OUTPUT |= {"spans", "sql"}
@@ -109,3 +110,17 @@ def test_transform_flags_change_what_commands_show(tmp_path, capsys) -> None:
     q = "select count(*) as n from samples"
     assert main(["sql", q, str(prof), "--drop-function", "^c$", "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[1] == "1"
+
+
+def test_report_shows_the_selected_sample_type(tmp_path, capsys) -> None:
+    from pathlib import Path
+
+    cpu = Path(__file__).parent / "data/corpus/google-pprof/internal/report/testdata/sample.cpu"
+    out = tmp_path / "r.html"
+    for which, name in ((None, "cpu"), ("0", "samples"), ("samples", "samples"), ("1", "cpu")):
+        flags = [] if which is None else ["--sample-index", which]
+        assert main(["report", "--profile", str(cpu), *flags, "-o", str(out)]) == 0
+        capsys.readouterr()
+        assert f"Flame graph ({name})" in out.read_text()
+    assert main(["report", "checkout-api", "--focus", "main", "-o", str(out)]) == 1
+    assert "the datasets' stories choose their own" in capsys.readouterr().err
