@@ -7,6 +7,7 @@ import argparse
 
 import pytest
 
+import profilelab
 from profilelab.cli import build_parser, main
 from profilelab.cli._common import selection_from
 
@@ -124,3 +125,35 @@ def test_report_shows_the_selected_sample_type(tmp_path, capsys) -> None:
         assert f"Flame graph ({name})" in out.read_text()
     assert main(["report", "checkout-api", "--focus", "main", "-o", str(out)]) == 1
     assert "the datasets' stories choose their own" in capsys.readouterr().err
+
+
+MULTI = {
+    "otlp-capture": "grafana-pyroscope/pkg/test/integration/testdata/otel-ebpf-profile.pb.bin",
+    "pprof": "google-pprof/internal/report/testdata/sample.cpu",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MULTI))
+@pytest.mark.parametrize("command", ["top", "tags", "traces", "convert"])
+def test_each_type_by_name_and_index_with_one_default(kind, command, corpus, tmp_path, capsys):
+    from profilelab.core import sampletypes
+
+    path = corpus / MULTI[kind]
+    types = sampletypes.offered(profilelab.load(path))
+    default = sampletypes.default(profilelab.load(path))
+
+    def run(flags: list[str]) -> str:
+        if command == "convert":
+            out = tmp_path / "out.folded"
+            assert main(["convert", str(path), str(out), *flags]) == 0
+            capsys.readouterr()
+            return out.read_text()
+        assert main([command, str(path), "--format", "csv", *flags]) == 0
+        return capsys.readouterr().out
+
+    outputs = {}
+    for t in types:
+        by_name = run(["--sample-index", t.type])
+        assert run(["--sample-index", str(t.index)]) == by_name
+        outputs[t.type] = by_name
+    assert run([]) == outputs[default.type]
