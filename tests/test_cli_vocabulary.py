@@ -133,23 +133,41 @@ MULTI = {
 }
 
 
+#: command -> its arguments around one profile file F (O: an output file it writes)
+WALK = {
+    "top": ["F", "--format", "csv"],
+    "peek": [".", "F", "--format", "csv"],
+    "tags": ["F", "--format", "csv"],
+    "traces": ["F", "--format", "csv"],
+    "flame": ["F", "-o", "O"],
+    "diff": ["F", "F", "-o", "O"],
+    "trend": ["F", "--format", "csv"],
+    "sql": ["select sum(value) as total, count(*) as n from samples", "F", "--format", "csv"],
+    "convert": ["F", "O"],
+    "report": ["--profile", "F", "-o", "O"],
+    "query": ["{__source__=~'.+'}", "--store", "S", "top", "--format", "csv"],
+}
+
+
 @pytest.mark.parametrize("kind", sorted(MULTI))
-@pytest.mark.parametrize("command", ["top", "tags", "traces", "convert"])
+@pytest.mark.parametrize("command", sorted(WALK))
 def test_each_type_by_name_and_index_with_one_default(kind, command, corpus, tmp_path, capsys):
     from profilelab.core import sampletypes
 
     path = corpus / MULTI[kind]
     types = sampletypes.offered(profilelab.load(path))
     default = sampletypes.default(profilelab.load(path))
+    out = tmp_path / ("out.folded" if command == "convert" else "out.html")
+    store = tmp_path / "store"
+    if command == "query":
+        profilelab.open_store(store).ingest([path])
+    names = {"F": str(path), "O": str(out), "S": str(store)}
 
     def run(flags: list[str]) -> str:
-        if command == "convert":
-            out = tmp_path / "out.folded"
-            assert main(["convert", str(path), str(out), *flags]) == 0
-            capsys.readouterr()
-            return out.read_text()
-        assert main([command, str(path), "--format", "csv", *flags]) == 0
-        return capsys.readouterr().out
+        argv = [command, *(names.get(a, a) for a in WALK[command]), *flags]
+        assert main(argv) == 0, capsys.readouterr().err
+        printed = capsys.readouterr().out
+        return out.read_text() if "O" in WALK[command] else printed
 
     outputs = {}
     for t in types:
