@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import profilelab
+from profilelab import core, ops, views
 from profilelab.cli import main
 from profilelab.ops.options import ReportOptions
 from profilelab.render.header import go_time
@@ -124,3 +128,45 @@ def test_store_query_top_equals_direct_top(
         for selector in selectors:
             got = _cli(["query", selector, "--store", root, "top", *out], capsys)
             assert _without_assigned_time(got, want, source) == want, (selector, index, fmt)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_random_selections_of_stored_files_equal_direct_loads(
+    stored: tuple[profilelab.Store, dict[str, str]], data: st.DataObject
+) -> None:
+    """Any stored corpus file, any of its sample types, a random granularity, frame filter
+    or transform: the store query's top (plain and summed) is the direct load's, and its
+    total is the flame graph's root."""
+    store, _ = stored
+    sources = sorted(set(store.snapshot().catalog["source"]))
+    source = data.draw(st.sampled_from(sources))
+    direct = profilelab.load(source)
+    types = profilelab.core.sampletypes.offered(direct)
+    stype = data.draw(st.sampled_from(types)).type
+    kw: dict[str, object] = {"sample_index": stype}
+    kw["granularity"] = data.draw(st.sampled_from(["functions", "files", "lines"]))
+    # symbolized functions: pprof's filters match names and files, never the 0x... an
+    # unsymbolized frame is shown as
+    names = direct.frames["function"].drop_nulls().unique().sort().to_list()
+    if names:
+        exact = "^" + re.escape(data.draw(st.sampled_from(names))) + "$"
+        how = data.draw(st.sampled_from(["none", "focus", "ignore", "merge_function"]))
+        if how == "merge_function":
+            kw["transforms"] = [("merge_function", exact)]
+        elif how != "none":
+            kw[how] = exact
+    want = direct.top(**kw)
+    plain = f"{{__source__={_quoted(source)}}}"
+    for selector in (plain, f"sum({plain})"):
+        got = store.query(selector)
+        assert got.top(**kw).equals(want), (source, selector, kw)
+    if kw["granularity"] == "functions":
+        view = views.Selection(direct, selection=core.Selection(**kw))  # type: ignore[arg-type]
+        # the samples the selection keeps: focus and ignore keep fewer (the report's total
+        # stays the whole profile's, as pprof's percentages do); a transform keeps all,
+        # those whose stack it emptied too (pprof counts them in its total)
+        kept = int(want["flat"].sum())
+        if "focus" not in kw and "ignore" not in kw:
+            kept = int(ops.run(direct, "top", ReportOptions(**kw)).prepared.total)  # type: ignore[arg-type]
+        assert int(view.flame().total[0]) == kept
