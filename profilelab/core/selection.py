@@ -59,15 +59,21 @@ def label_matchers(labels: str | LabelFilter | Iterable[Matcher] | None) -> tupl
                 out.append(Matcher(str(key), "=", accepted))
             else:
                 values = [str(v) for v in accepted]
-                alternatives = "|".join(_re_escape(v) for v in values)
+                alternatives = "|".join(re_escape(v) for v in values)
                 out.append(Matcher(str(key), "=~", alternatives))
         return tuple(out)
     return tuple(labels)
 
 
-def _re_escape(text: str) -> str:
-    """Escape for RE2 (and Python ``re``): every ASCII punctuation character."""
-    return "".join("\\" + c if not c.isalnum() and c.isascii() and c != "_" else c for c in text)
+#: What Rust's ``regex::escape`` escapes: the metacharacters and nothing else (escaping
+#: any other punctuation is wrong there: ``\<`` and ``\>`` are word boundaries).
+_META = frozenset("\\.+*?()|[]{}^$#&-~")
+
+
+def re_escape(text: str) -> str:
+    """``text`` as a regex matching itself, for the core's matching (Rust ``regex``/RE2)
+    and Python ``re``."""
+    return "".join("\\" + c if c in _META else c for c in text)
 
 
 @dataclass(frozen=True)

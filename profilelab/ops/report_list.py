@@ -45,6 +45,7 @@ class Routine:
     lines: pl.DataFrame  # line, flat, cum, source (only sampled lines, source null: no file)
     error: str | None = None  # why the source could not be read
     found: str | None = None  # the file that was read
+    looked_in: tuple[str, ...] = ()  # the file names tried, when none could be read
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def _routine(name: str, file: str, fns: pl.DataFrame, reader: SourceReader) -> R
     if error:  # the sampled lines, without their text
         rows = [(ln, f, c, None) for ln, (f, c) in sorted(values.items())]
     lines = _lines_frame(rows)
-    return Routine(name, file, flat, cum, lines, error, reader.location(file))
+    looked = tuple(reader.looked_in(file)) if error else ()
+    return Routine(name, file, flat, cum, lines, error, reader.location(file), looked)
 
 
 def _line_range(fns: pl.DataFrame) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,20 @@ STATIC = Path(__file__).resolve().parent.parent / "widgets" / "static"
 #: Default node budget of an export: about 16 bytes per node before base64.
 DEFAULT_MAX_NODES = 100_000
 DEFAULT_WIDTH_PX = 1600
+
+
+_DEFAULT_EXPORT = re.compile(r"^export default .*;\s*$", re.MULTILINE)
+
+
+def bundle(base: str, own: str) -> str:
+    """``base`` (flame.js: the payload decoder, formatting, the flame graph; flame.css: the
+    colours) with its default export removed, then ``own`` (which has its own default
+    export): one module, as anywidget loads one file per widget."""
+    text = (STATIC / base).read_text(encoding="utf-8")
+    text, found = _DEFAULT_EXPORT.subn("", text)
+    if base.endswith(".js") and found != 1:
+        raise ProfileLabError(f"{base}: expected one default export to replace, found {found}")
+    return text + "\n" + (STATIC / own).read_text(encoding="utf-8")
 
 
 def static_asset(name: str) -> str:

@@ -19,16 +19,17 @@ import traitlets
 
 from profilelab.errors import ProfileLabError
 from profilelab.model.profile import Profile
-from profilelab.render.flame_html import STATIC, diff_html, flame_html, write
+from profilelab.render.flame_html import STATIC, bundle, diff_html, flame_html, write
 from profilelab.views import Comparison, LabelFilter, Selection, label_values, sample_types
 from profilelab.views.encode import encode_table, encode_tree
 from profilelab.views.flame import DEFAULT_WIDTH_PX, fraction_for
 from profilelab.views.tree import DiffTree, FlameTree
+from profilelab.widgets.flame_panels import FlamePanels
 
 
 class _FlameBase(anywidget.AnyWidget):  # type: ignore[misc]
-    _esm = STATIC / "flame.js"
-    _css = STATIC / "flame.css"
+    _esm: Path | str = STATIC / "flame.js"
+    _css: Path | str = STATIC / "flame.css"
     _kind = traitlets.Unicode("flame").tag(sync=True)
     _tree = traitlets.Bytes(b"").tag(sync=True)
     _table = traitlets.Bytes(b"").tag(sync=True)
@@ -99,15 +100,21 @@ class _FlameBase(anywidget.AnyWidget):  # type: ignore[misc]
         return (bundle, meta) if isinstance(data, tuple) else bundle
 
 
-class FlameGraph(_FlameBase):
+class FlameGraph(FlamePanels, _FlameBase):
     """An interactive flame graph of one profile.
 
     ``FlameGraph(profile)`` shows pprof's default sample type, function granularity.
     Traits a notebook reads or sets: ``root`` (zoom path), ``selected`` / ``focus`` (last
     clicked frame), ``view`` (``flame``, ``inverted``, ``sandwich``), ``sandwich_function``,
     ``sample_type``, ``granularity``, ``labels`` (key -> value), ``focus_regex``,
-    ``ignore_regex``, ``search``, ``orientation`` (``icicle`` or ``flame``).
+    ``ignore_regex``, ``search``, ``orientation`` (``icicle`` or ``flame``); the source
+    panel's ``source_path`` / ``trim_path`` / ``show_source`` and the call-graph view's
+    ``tab`` (``flame`` or ``graph``), ``nodecount``, ``nodefraction``, ``edgefraction``
+    and ``focus_function`` (see :mod:`profilelab.widgets.flame_panels`).
     """
+
+    _esm = bundle("flame.js", "panels.js")
+    _css = bundle("flame.css", "panels.css")
 
     view = traitlets.Unicode("flame").tag(sync=True)
     sandwich_function = traitlets.Unicode("").tag(sync=True)
@@ -136,9 +143,9 @@ class FlameGraph(_FlameBase):
         **kwargs: Any,
     ) -> None:
         self._profile = profile
-        self._indexes: dict[str, Selection] = {}
+        self._indexes: dict[tuple[str, str], Selection] = {}
         sel = Selection(profile, sample_type)
-        self._indexes[sel.sample_type] = sel
+        self._indexes[sel.sample_type, ""] = sel
         self._selection = sel
         super().__init__(
             sample_type=sel.sample_type,
@@ -152,16 +159,18 @@ class FlameGraph(_FlameBase):
         )
         self._ready = True
         self._refilter()
+        self._send_panels()
 
     # ---- building -------------------------------------------------------------------------
     def _refilter(self) -> None:
         """Apply sample type and filters, then resend the tree and table from the top."""
 
         def action() -> None:
-            base = self._indexes.get(self.sample_type)
+            key = (self.sample_type, self.focus_function)
+            base = self._indexes.get(key)
             if base is None:
-                base = Selection(self._profile, self.sample_type)
-                self._indexes[self.sample_type] = base
+                base = self._base_selection()
+                self._indexes[key] = base
             rng = self.range_ns
             self._selection = base.with_filters(
                 labels=dict(self.labels),

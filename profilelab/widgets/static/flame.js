@@ -997,7 +997,9 @@ function widgetControls(model, diff) {
   return controls;
 }
 
-function render({ model, el: container }) {
+/** ``extend(app, model, host)``, when given, adds views to the app before its first data
+ * (the FlameGraph widget's source panel and call graph: panels.js). */
+function render({ model, el: container }, extend) {
   const diff = model.get("_kind") === "diff";
   const save = (k, v) => {
     model.set(k, v);
@@ -1035,6 +1037,7 @@ function render({ model, el: container }) {
     };
   }
   const app = new App(container, host);
+  if (extend) extend(app, model, host);
   const loadTree = () => {
     const buf = model.get("_tree");
     if (buf && buf.byteLength) app.setTree(new Tree(decodePayload(buf)), model.get("root"));
