@@ -17,7 +17,7 @@ from profilelab.ops.sources import SourceReader
 from profilelab.render.graph_layout import layout_svg
 from profilelab.widgets import FlameGraph
 from profilelab.widgets.flame_panels import default_source_path, exact
-from tests.flame_support import make_profile
+from tests.flame_support import Sample, make_profile
 from tests.test_views_flame import SMALL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,6 +129,9 @@ def test_exact_regex_escapes_names() -> None:
         assert re.fullmatch(exact(name), name) and not re.fullmatch(exact(name), name + "x")
         hits = pl.Series([name, name + "x"]).str.contains(exact(name)).to_list()
         assert hits == [True, False], name
+    labelled = [("a", 5, "a<b"), ("b", 3, "c d"), ("c", 2, "x")]
+    profile = make_profile([Sample(["main", f], [1, v], {"k": k}) for f, v, k in labelled])
+    assert profile.top(labels={"k": ["a<b", "c d"]})["flat"].sum() == 8
     (m,) = label_matchers({"k": ["a<b", "c d"]})  # several values: one escaped alternation
     assert pl.Series(["a<b", "c d", "ab"]).str.contains(f"^(?:{m.value})$").to_list() == [
         True,
