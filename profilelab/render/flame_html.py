@@ -33,25 +33,31 @@ DEFAULT_MAX_NODES = 100_000
 DEFAULT_WIDTH_PX = 1600
 
 
-_DEFAULT_EXPORT = re.compile(r"^export default .*;\s*$", re.MULTILINE)
-
-
-def bundle(base: str, own: str) -> str:
-    """``base`` (flame.js: the payload decoder, formatting, the flame graph; flame.css: the
-    colours) with its default export removed, then ``own`` (which has its own default
-    export): one module, as anywidget loads one file per widget."""
-    text = (STATIC / base).read_text(encoding="utf-8")
-    text, found = _DEFAULT_EXPORT.subn("", text)
-    if base.endswith(".js") and found != 1:
-        raise ProfileLabError(f"{base}: expected one default export to replace, found {found}")
-    return text + "\n" + (STATIC / own).read_text(encoding="utf-8")
-
-
 def static_asset(name: str) -> str:
     text = (STATIC / name).read_text(encoding="utf-8")
     if "</script" in text.lower() or "</style" in text.lower():
         raise ProfileLabError(f"{name} cannot be inlined: it contains a closing tag")
     return text
+
+
+_DEFAULT_EXPORT = re.compile(r"^export default .*;\s*$", re.MULTILINE)
+
+
+def bundle(*names: str) -> str:
+    """Static files joined into one module, as anywidget loads one file: ``flame.js`` (the
+    payload decoder, the drawing, the widget shell) or ``flame.css`` first, then each
+    widget's own file. Every JavaScript file but the last loses its default export."""
+    texts = []
+    for k, name in enumerate(names):
+        text = (STATIC / name).read_text(encoding="utf-8")
+        if name.endswith(".js") and k < len(names) - 1:
+            text, found = _DEFAULT_EXPORT.subn("", text)
+            if found != 1:
+                raise ProfileLabError(
+                    f"{name}: expected one default export to replace, found {found}"
+                )
+        texts.append(text)
+    return "\n".join(texts)
 
 
 def flame_html(

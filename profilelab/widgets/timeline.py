@@ -21,7 +21,7 @@ import traitlets
 
 from profilelab.errors import ProfileLabError
 from profilelab.model.profile import Profile
-from profilelab.render.flame_html import bundle as _bundle
+from profilelab.render.flame_html import bundle
 from profilelab.views import timeline as tl
 from profilelab.widgets.flamegraph import FlameGraph
 
@@ -33,8 +33,8 @@ class Timeline(anywidget.AnyWidget):  # type: ignore[misc]
     ``lane_key`` (label key of the lanes, ``""``: the thread label), ``chart_lane`` (the
     lane shown as a flame chart, ``""``: none), ``message`` (why nothing is drawn)."""
 
-    _esm = _bundle("flame.js", "timeline.js")
-    _css = _bundle("flame.css", "timeline.css")
+    _esm = bundle("flame.js", "timeline.js")
+    _css = bundle("flame.css", "timeline.css")
     _density = traitlets.Bytes(b"").tag(sync=True)
     _chart = traitlets.Bytes(b"").tag(sync=True)
     #: the brushed range relative to the density's start (ns, exact in JS); [] = none

@@ -873,7 +873,7 @@ class App {
   }
 
   searchExact(name) {
-    const text = `^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`;
+    const text = exactRegex(name);
     this.searchBox.value = text;
     this.setSearch(text);
   }
@@ -928,7 +928,17 @@ export function mountStatic(container, data) {
   return app;
 }
 
+/** A regex matching exactly `name`, valid in JavaScript and in RE2 (pprof, the query core):
+ * both treat the same characters as special outside a class. */
+export function exactRegex(name) {
+  return `^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`;
+}
+
 // ---- anywidget ----------------------------------------------------------------------------
+/** Functions called as ext({ model, app, save }) after a widget's App is built (files joined
+ * after this one add theirs); each may return a cleanup function. */
+const RENDER_EXTENSIONS = [];
+
 function select(options, value, onChange, cls) {
   const s = el("select", cls);
   for (const v of options) {
@@ -997,9 +1007,7 @@ function widgetControls(model, diff) {
   return controls;
 }
 
-/** ``extend(app, model, host)``, when given, adds views to the app before its first data
- * (the FlameGraph widget's source panel and call graph: panels.js). */
-function render({ model, el: container }, extend) {
+function render({ model, el: container }) {
   const diff = model.get("_kind") === "diff";
   const save = (k, v) => {
     model.set(k, v);
@@ -1037,7 +1045,6 @@ function render({ model, el: container }, extend) {
     };
   }
   const app = new App(container, host);
-  if (extend) extend(app, model, host);
   const loadTree = () => {
     const buf = model.get("_tree");
     if (buf && buf.byteLength) app.setTree(new Tree(decodePayload(buf)), model.get("root"));
@@ -1082,7 +1089,11 @@ function render({ model, el: container }, extend) {
     const w = Math.round(app.view.cssWidth());
     if (Math.abs(w - model.get("width_px")) > 4) save("width_px", w);
   });
-  return () => app.resizer.disconnect();
+  const cleanups = RENDER_EXTENSIONS.map((ext) => ext({ model, app, save }));
+  return () => {
+    app.resizer.disconnect();
+    for (const c of cleanups) if (c) c();
+  };
 }
 
 export default { render };

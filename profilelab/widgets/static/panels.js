@@ -1,6 +1,7 @@
 // profilelab FlameGraph widget: the source panel and the call-graph view.
 //
-// Appended to flame.js (its default export removed) by profilelab/widgets/flamegraph.py.
+// Joined after flame.js by profilelab/widgets/flamegraph.py (el, formatValue, pct and
+// RENDER_EXTENSIONS come from there).
 // Python computes both (profilelab/widgets/flame_panels.py); this file only draws them.
 // Function names, file names, source lines and tooltips are data: they are assigned with
 // textContent (or as attribute values), never parsed as markup; the graph's shapes arrive
@@ -290,12 +291,9 @@ class GraphView {
 }
 
 // ---- wiring -------------------------------------------------------------------------------
-function attachPanels(app, model, host) {
-  if (model.get("_kind") === "diff") return;
-  const save = (k, v) => {
-    model.set(k, v);
-    model.save_changes();
-  };
+function attachPanels({ model, app, save }) {
+  if (model.get("_kind") === "diff") return null;
+  const host = app.host;
   const tabs = el("div", "plf-tabs");
   tabs.setAttribute("role", "tablist");
   const toTab = (t) => {
@@ -354,6 +352,9 @@ function attachPanels(app, model, host) {
   source.set(model.get("_source"));
   showChip();
   showTab();
+  return null;
 }
 
-export default { render: (ctx) => render(ctx, attachPanels) };
+RENDER_EXTENSIONS.push(attachPanels);
+
+export default { render };
