@@ -204,3 +204,27 @@ def test_missing_dot_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch) -> N
     message = w._graph["message"]
     assert "\n" not in message and "'dot'" in message and "graphviz" in message
     assert w.error == ""  # the flame graph itself still works
+
+
+def test_source_is_prepared_once_per_selection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A click (selected and focus set together) lists once; other functions of the same
+    selection reuse the prepared lines; a new filter prepares again."""
+    from profilelab.ops import pipeline, report_list
+
+    prepares, lists = [], []
+    real_prepare, real_list = pipeline.prepare, report_list.source_list
+    monkeypatch.setattr(
+        pipeline, "prepare", lambda *a, **k: prepares.append(1) or real_prepare(*a, **k)
+    )
+    monkeypatch.setattr(
+        report_list, "source_list", lambda *a, **k: lists.append(1) or real_list(*a, **k)
+    )
+    w = FlameGraph(make_profile(SMALL), source_path=str(source_tree(tmp_path)))
+    for path in (["main", "serve"], ["main", "serve", "parse"]):
+        with w.hold_trait_notifications():  # as a widget message applies both
+            clicked(w, path)
+    assert len(prepares) == 1 and len(lists) == 2
+    w.focus_regex = "^parse$"
+    assert len(prepares) == 2 and w._source["routines"][0]["cum"] == 44

@@ -54,9 +54,17 @@ class ListResult:
     total: int
 
 
-def source_list(prepared: Prepared, regex: str, reader: SourceReader | None = None) -> ListResult:
-    """The routines of ``regex`` in ``prepared`` (built at ``lines`` granularity)."""
-    nodes = _line_nodes(prepared)
+def source_list(
+    prepared: Prepared,
+    regex: str,
+    reader: SourceReader | None = None,
+    nodes: pl.DataFrame | None = None,
+) -> ListResult:
+    """The routines of ``regex`` in ``prepared`` (built at ``lines`` granularity);
+    ``nodes``: :func:`line_nodes` of ``prepared``, when the caller keeps them for several
+    listings."""
+    if nodes is None:
+        nodes = line_nodes(prepared)
     hit = matches(nodes["n_name"], regex, "list").fill_null(False)
     nodes = nodes.filter(hit)
     if nodes.height == 0:
@@ -76,7 +84,7 @@ def source_list(prepared: Prepared, regex: str, reader: SourceReader | None = No
     return ListResult(routines, prepared.total)
 
 
-def _line_nodes(prepared: Prepared) -> pl.DataFrame:
+def line_nodes(prepared: Prepared) -> pl.DataFrame:
     """Graph nodes (name, file, line, raw flat/cum) with their function's start line."""
     nodes = graph_nodes(prepared)
     first_frame = prepared.stacks.select("node_id", "frame_id").unique("node_id")

@@ -22,12 +22,14 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
 import traitlets
 
 from profilelab.core.selection import Selection as CoreSelection
 from profilelab.core.selection import label_matchers, re_escape
 from profilelab.errors import ProfileLabError
 from profilelab.ops.options import ReportOptions
+from profilelab.ops.pipeline import Prepared
 from profilelab.views import Selection
 
 #: Traits whose change alters the samples the panels describe.
@@ -72,6 +74,9 @@ class FlamePanels(traitlets.HasTraits):  # type: ignore[misc]
     _graph = traitlets.Dict().tag(sync=True)
 
     _graph_key: str = ""
+    _source_key: str = ""
+    #: the selection prepared at line granularity with its line nodes, and its options' repr
+    _lines: tuple[str, Prepared, pl.DataFrame] | None = None
 
     # provided by the widget
     _profile: Any
@@ -130,21 +135,33 @@ class FlamePanels(traitlets.HasTraits):  # type: ignore[misc]
     def source_payload(self, function: str) -> dict[str, Any]:
         """What the source panel shows for ``function`` (see ``render.source.source_payload``)."""
         from profilelab.ops.pipeline import prepare
-        from profilelab.ops.report_list import source_list
+        from profilelab.ops.report_list import line_nodes, source_list
         from profilelab.render.source import source_payload
 
         try:
-            prepared = prepare(self._profile, self.report_options().with_(granularity="lines"))
-            payload = source_payload(prepared, source_list(prepared, exact(function)))
+            opts = self.report_options().with_(granularity="lines")
+            key = repr(opts)
+            cached = self._lines
+            if cached is None or cached[0] != key:  # prepared once per selection
+                prepared = prepare(self._profile, opts)
+                cached = self._lines = (key, prepared, line_nodes(prepared))
+            _, prepared, nodes = cached
+            result = source_list(prepared, exact(function), nodes=nodes)
+            payload = source_payload(prepared, result)
         except ProfileLabError as exc:
             return {"function": function, "message": str(exc), "routines": []}
         return {"function": function, **payload}
 
     def _send_source(self) -> None:
         if not (self.show_source and self.selected and self.focus):
-            self._source = {}
+            self._source, self._source_key = {}, ""
             return
-        self._source = self.source_payload(self.focus)
+        try:  # a click sets selected and focus: list once
+            key = f"{self.report_options()!r}\0{self.focus}"
+        except ProfileLabError:
+            key = ""
+        if not key or key != self._source_key:
+            self._source, self._source_key = self.source_payload(self.focus), key
 
     @traitlets.observe(
         *SELECTION_TRAITS, "focus", "selected", "show_source", "source_path", "trim_path"
