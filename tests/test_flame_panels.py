@@ -152,6 +152,8 @@ def test_graph_payload_is_profile_graph_laid_out() -> None:
     assert drawn == sorted(nodes.select("name", "cum").iter_rows())
     assert g["nodes"] == nodes.height and g["edges"] == edges.height
     assert g["width"] > 0 and g["height"] > 0 and g["unit"] == "nanoseconds"
+    for item in (i for i in g["items"] if i["kind"] == "node"):  # centres inside the drawing
+        assert 0 < item["at"][0] < g["width"] and 0 < item["at"][1] < g["height"]
     texts = [s["text"] for i in g["items"] for s in i["shapes"] if s["t"] == "text"]
     assert "parse" in texts
     w.nodecount = 2

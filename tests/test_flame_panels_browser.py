@@ -142,6 +142,8 @@ def test_call_graph_node_click_focuses_the_flame_graph(browser: Any) -> None:
     assert page.evaluate(transform) != panned
     page.click(".plf-graph-reset")
     assert page.evaluate(transform) == fitted
+    page.click(".plf-graph-fit")  # SMALL's graph is readable whole: its first view
+    assert page.evaluate(transform) == fitted
 
     xy = page.evaluate(GRAPH_NODE, "parse")
     synced(wp, lambda: page.mouse.click(xy["x"], xy["y"]))
@@ -184,6 +186,36 @@ def test_hostile_names_in_the_call_graph_stay_text(browser: Any) -> None:
     page.wait_for_function("() => window.__plf[0].view.tree.meta.root_path.length === 1")
     assert page.evaluate("() => window.__plf[0].view.tree.meta.root_path[0]") == EVIL2
     assert page.evaluate("() => [window.__pwned, window.__pwned2]") == [None, None]
+    assert wp.errors == []
+
+
+@needs_dot
+def test_a_big_graph_opens_readable_at_its_hottest_function(browser: Any) -> None:
+    """Too big to read whole in 800 px: the first view is at a readable scale around the
+    function with the largest cum; "whole graph" fits it all."""
+    stacks = [
+        (["main", f"svc{i}", f"handler{i}", f"db{i % 7}", f"leaf{i}"], 10 + i) for i in range(40)
+    ]
+    w = FlameGraph(make_profile(stacks), tab="graph")
+    wp = WidgetPage(browser, {"flame": w}, width=800)
+    page = wp.page
+    page.wait_for_selector(".plf-gnode", state="attached")
+    scale = (
+        "() => +document.querySelector('.plf-graph-svg > g').getAttribute('transform')"
+        ".split('scale(')[1].slice(0, -1)"
+    )
+    assert page.evaluate(scale) == pytest.approx(0.8)
+    xy = page.evaluate(GRAPH_NODE, "main")  # the largest cum, in view
+    box = page.locator(".plf-graph-box").bounding_box()
+    assert (
+        box["x"] < xy["x"] < box["x"] + box["width"]
+        and box["y"] < xy["y"] < box["y"] + box["height"]
+    )
+    page.click(".plf-graph-fit")
+    fit = page.evaluate(scale)
+    assert fit < 0.8 and fit * w._graph["width"] <= box["width"] + 1
+    page.click(".plf-graph-reset")
+    assert page.evaluate(scale) == pytest.approx(0.8)
     assert wp.errors == []
 
 

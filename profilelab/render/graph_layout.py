@@ -34,8 +34,8 @@ def call_graph_layout(profile: Profile, options: ReportOptions) -> dict[str, Any
     Returns ``width``, ``height`` (points), ``unit``, ``nodes`` and ``edges`` (the counts
     of :meth:`Profile.graph`'s tables) and ``items``: per drawn object its ``kind``
     (``node``, ``edge`` — calls and label nodelets' links — or ``other``: the legend, the
-    nodelets), ``tip`` (Graphviz's tooltip) and ``shapes``; a node also
-    has ``name`` (the function), ``flat`` and ``cum``. A missing ``dot`` raises one
+    nodelets), ``tip`` (Graphviz's tooltip) and ``shapes``; a node also has ``name`` (the
+    function), ``flat``, ``cum`` and ``at`` (its centre). A missing ``dot`` raises one
     :class:`~profilelab.errors.ProfileLabError` line naming it and how to install it.
     """
     from profilelab.ops.pipeline import prepare
@@ -74,6 +74,9 @@ def layout(data: dict[str, Any], nodes: dict[int, tuple[str, int, int]]) -> dict
         if m and int(m.group(1)) in nodes:
             name, flat, cum = nodes[int(m.group(1))]
             item.update(kind="node", name=name, flat=flat, cum=cum)
+            pos = str(obj.get("pos", "")).split(",")
+            if len(pos) == 2:
+                item["at"] = list(flip([float(pos[0]), float(pos[1])]))
         items.append(item)
     for edge in data.get("edges", []):
         shapes = _shapes(edge, flip)

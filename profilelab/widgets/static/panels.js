@@ -8,6 +8,7 @@
 // as numbers, checked colours and SVG path strings built from numbers.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
+const HOME_SCALE = 0.8; // graph points to CSS pixels at which dot's 8 pt labels still read
 
 function svgEl(tag, attrs) {
   const e = document.createElementNS(SVG_NS, tag);
@@ -144,7 +145,8 @@ class GraphView {
     bar.append(
       button("plf-graph-in", "+", "zoom in", () => this.zoomCentre(1.25)),
       button("plf-graph-out", "−", "zoom out", () => this.zoomCentre(0.8)),
-      button("plf-graph-reset", "reset", "fit the whole graph", () => this.fit()),
+      button("plf-graph-reset", "reset", "back to the first view: readable, at the hottest function", () => this.home()),
+      button("plf-graph-fit", "whole graph", "fit the whole graph in view", () => this.fit()),
     );
     const count = el("input", "plf-graph-nodecount");
     count.type = "number";
@@ -215,7 +217,7 @@ class GraphView {
     }
     this.info.textContent = `${p.nodes} nodes, ${p.edges} edges · drag to pan, wheel or +/− to zoom, click a node to focus it in the flame graph`;
     this.fitted = false;
-    this.fit();
+    this.home();
   }
 
   shape(s) {
@@ -235,7 +237,7 @@ class GraphView {
     const p = this.payload;
     if (!p || !p.items) return;
     const W = this.box.clientWidth, H = this.box.clientHeight;
-    if (!W || !H) return; // hidden: fitted when shown
+    if (!W || !H) return; // hidden: placed when shown
     this.k = Math.min(W / p.width, H / p.height, 1.5);
     this.tx = (W - p.width * this.k) / 2;
     this.ty = Math.max(0, (H - p.height * this.k) / 2);
@@ -243,8 +245,24 @@ class GraphView {
     this.apply();
   }
 
+  /** The first view: the whole graph when its labels stay readable there, else readable
+   * (HOME_SCALE) and centred on the function with the largest cum. */
+  home() {
+    this.fit();
+    const p = this.payload;
+    if (!this.fitted || this.k >= HOME_SCALE) return;
+    let hot = null;
+    for (const item of p.items) if (item.kind === "node" && item.at && (!hot || Math.abs(item.cum) > Math.abs(hot.cum))) hot = item;
+    if (!hot) return;
+    const W = this.box.clientWidth, H = this.box.clientHeight;
+    this.k = HOME_SCALE;
+    this.tx = W / 2 - hot.at[0] * this.k;
+    this.ty = Math.min(8, H / 3 - hot.at[1] * this.k);
+    this.apply();
+  }
+
   shown() {
-    if (!this.fitted) this.fit();
+    if (!this.fitted) this.home();
   }
 
   apply() {
