@@ -84,6 +84,16 @@ def test_source_panel_shows_profile_list_costs(browser: Any, tmp_path: Path) -> 
         " <= w.scrollTop + w.clientHeight; }"
     )
     assert inside
+    # a sandwich replaces the canvas above the panel: the panel stays under it
+    w.sandwich_function = "parse"
+    w.view = "sandwich"
+    wp.push()
+    wp.page.wait_for_selector(".plf-sandwich .plf-callees canvas")
+    tops = wp.page.evaluate(
+        "() => [document.querySelector('.plf-sandwich').getBoundingClientRect().bottom,"
+        " document.querySelector('.plf-source').getBoundingClientRect().top]"
+    )
+    assert tops[0] <= tops[1]
     wp.page.click(".plf-src-close")
     assert not wp.page.locator(".plf-source").is_visible()
     assert wp.errors == []
