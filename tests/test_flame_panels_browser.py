@@ -172,6 +172,14 @@ def test_call_graph_node_click_focuses_the_flame_graph(browser: Any) -> None:
     synced(wp, lambda: page.click(".plf-chip-clear"))
     page.wait_for_function("() => window.__plf[0].view.tree.meta.root_path.length === 0")
     assert page.evaluate("() => window.__plf[0].view.tree.total[0]") == 84
+    # the keyboard reaches nodes too: Enter on a focused node focuses its function
+    synced(wp, lambda: page.click(".plf-tab-graph"))
+    page.evaluate(
+        "() => [...document.querySelectorAll('.plf-gnode')]"
+        ".find((g) => g.dataset.name === 'write').focus()"
+    )
+    synced(wp, lambda: page.keyboard.press("Enter"))
+    assert w.focus_function == "write" and w.tab == "flame"
     assert wp.errors == []
 
 

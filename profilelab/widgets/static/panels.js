@@ -211,6 +211,15 @@ class GraphView {
           e.stopPropagation();
           this.onNode(item.name);
         });
+        // keyboard: Tab reaches each node, Enter or Space focuses it
+        g.setAttribute("tabindex", "0");
+        g.setAttribute("role", "button");
+        g.setAttribute("aria-label", `${item.name}: focus it in the flame graph`);
+        g.addEventListener("keydown", (e) => {
+          if (e.key !== "Enter" && e.key !== " ") return;
+          e.preventDefault();
+          this.onNode(item.name);
+        });
         this.nodes.push(g);
       }
       this.layer.append(g);
