@@ -107,14 +107,18 @@ class TransformMenu {
     const canvas = app.view.canvas;
     this.onContext = (e) => {
       e.preventDefault();
+      e.stopPropagation(); // JupyterLab opens its own menu on a contextmenu that bubbles up
+      if (performance.now() - (this.keyOpened || -1e9) < 500) return; // the menu key's own event
       const i = app.view.nodeAt(e);
       this.open(i < 0 ? app.view.zoomNode : i, e.clientX, e.clientY, false);
     };
     this.onKey = (e) => {
       if (e.key === "ContextMenu" || (e.key === "F10" && e.shiftKey)) {
         e.preventDefault();
+        e.stopPropagation();
         const [x, y] = this.nodePoint(app.view.zoomNode);
         this.open(app.view.zoomNode, x, y, true);
+        this.keyOpened = performance.now();
       }
     };
     this.onOutside = (e) => {
@@ -289,7 +293,7 @@ class TransformMenu {
       const shown = txArgText(name, arg);
       const text = el("span", "plf-chip-text");
       text.append(el("span", "plf-chip-name", `${k + 1}. ${name.replace(/_/g, " ")}`));
-      if (shown) text.append(el("span", "plf-chip-arg", shown));
+      if (shown) text.append(" ", el("span", "plf-chip-arg", shown));
       chip.title = `${name}${arg === null ? "" : ` ${arg}`}${notes[k] ? `\n${notes[k]}` : ""}`;
       if (notes[k]) chip.classList.add("plf-chip-inert");
       const remove = el("button", "plf-chip-remove", "×");
