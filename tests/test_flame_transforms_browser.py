@@ -61,7 +61,7 @@ def test_right_click_merge_then_remove_the_chip(browser: Any) -> None:
     assert total == TOTAL and "a" not in names
     chip = page.locator(".plf-chip")
     assert chip.count() == 1 and chip.inner_text().startswith("1. merge function")
-    assert "--merge-function '^a$'" in page.locator(".plf-command").inner_text()
+    assert "--merge-function '^a$'" in (page.locator(".plf-command").text_content() or "")
     assert menu.count() == 0  # the menu closed
 
     n = count(wp)
@@ -139,7 +139,11 @@ def test_menu_stays_inside_near_the_right_edge(browser: Any) -> None:
 def test_names_are_text_and_errors_are_messages(browser: Any) -> None:
     w = FlameGraph(
         make_profile(STACKS),
-        transforms=[["merge_function", exact(EVIL)], ["merge_call_node", "nowhere;x"]],
+        transforms=[
+            ["merge_function", exact(EVIL)],
+            ["merge_call_node", "nowhere;x"],
+            ["collapse_package", "^net/http\\b"],
+        ],
     )
     wp = WidgetPage(browser, {"flame": w}, width=1000)
     page = wp.page
@@ -150,6 +154,7 @@ def test_names_are_text_and_errors_are_messages(browser: Any) -> None:
         page.locator(".plf-transform-notes").inner_text()
     )
     assert "plf-chip-inert" in (page.locator(".plf-chip").nth(1).get_attribute("class") or "")
+    assert page.locator(".plf-chip").nth(2).inner_text().startswith("3. collapse package net/http")
     w.transforms = [["focus_function", "(("]]
     wp.push()
     assert "parsing focus_function regexp" in page.locator(".plf-error").inner_text()

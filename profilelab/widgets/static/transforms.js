@@ -40,6 +40,11 @@ export function txArgText(name, arg) {
     const plain = m[1].replace(/\\(.)/gs, "$1");
     if (exactRegex(plain) === arg) return plain;
   }
+  const pkg = /^\^(.*?)(\\b)?$/s.exec(arg);
+  if (name === "collapse_package" && pkg) {
+    const plain = pkg[1].replace(/\\(.)/gs, "$1");
+    if (packageRegex(plain) === arg) return plain;
+  }
   if (TX_PATH_ITEMS.has(name)) return arg.split(";").join(" › ");
   return arg;
 }
@@ -100,7 +105,7 @@ class TransformMenu {
     this.bar.setAttribute("aria-label", "call-tree transforms");
     this.notes = el("div", "plf-transform-notes");
     this.notes.setAttribute("role", "status");
-    this.command = el("div", "plf-command");
+    this.command = el("details", "plf-command");
     app.root.insertBefore(this.bar, app.crumbs);
     app.root.insertBefore(this.notes, app.crumbs);
     app.root.insertBefore(this.command, app.crumbs);
@@ -171,6 +176,7 @@ class TransformMenu {
     this.close(false);
     const v = this.app.view;
     if (!v.tree || this.app.extra) return; // the sandwich has no menu
+    v.tip.style.display = "none"; // the menu replaces the hovered frame's tooltip
     const entries = this.entries(i);
     const menu = el("div", "plf-menu");
     menu.setAttribute("role", "menu");
@@ -318,7 +324,7 @@ class TransformMenu {
     this.notes.replaceChildren(...notes.map((n, k) => (n ? el("div", "", `⚠ transform ${k + 1}: ${n}`) : null)).filter(Boolean));
     const cmd = this.model.get("command") || "";
     this.command.replaceChildren();
-    if (list.length && cmd) this.command.append(el("span", "plf-command-label", "as a command: "), el("code", "", cmd));
+    if (list.length && cmd) this.command.append(el("summary", "plf-command-label", "command line of this view"), el("code", "", cmd));
     if (this.pendingFocus >= 0) {
       const buttons = this.bar.querySelectorAll(".plf-chip-remove");
       const target = buttons[Math.min(this.pendingFocus, buttons.length - 1)];
