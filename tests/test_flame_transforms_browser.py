@@ -107,6 +107,31 @@ def test_keyboard_menu_and_chips_undo_any_one(browser: Any) -> None:
     assert not wp.errors
 
 
+def test_arrow_keys_choose_the_frame_of_the_keyboard_menu(browser: Any) -> None:
+    w = FlameGraph(make_profile(STACKS))
+    wp = WidgetPage(browser, {"flame": w}, width=1000)
+    page = wp.page
+    page.focus(".plf-canvas")
+    page.keyboard.press("ArrowDown")  # main
+    page.keyboard.press("ArrowDown")  # its first child (siblings are sorted by name)
+    assert page.locator(".plf-sr").inner_text() == f"{EVIL}: 1 ns"
+    page.keyboard.press("ArrowRight")  # the next sibling
+    assert page.locator(".plf-sr").inner_text() == "a: 15 ns"
+    name = "a"
+    node = page.evaluate(NODE_XY, name)
+    box = page.locator(".plf-cursor").bounding_box()
+    assert box is not None and box["x"] <= node["x"] <= box["x"] + box["width"]
+    assert box["y"] <= node["y"] <= box["y"] + box["height"]  # outlined where it is drawn
+    page.keyboard.press("Shift+F10")
+    assert page.locator(".plf-menu-title").inner_text() == name
+    page.keyboard.press("Escape")
+    n = count(wp)
+    page.keyboard.press("Enter")  # zoom into it, as a click does
+    synced(wp, n)
+    assert w.focus == name and w.root == ["main", name]
+    assert not wp.errors
+
+
 def test_menu_entries_are_the_core_transforms(browser: Any) -> None:
     w = FlameGraph(make_profile(STACKS), width_px=4000)
     wp = WidgetPage(browser, {"flame": w}, width=1000)

@@ -121,11 +121,31 @@ class TransformMenu {
       if (e.key === "ContextMenu" || (e.key === "F10" && e.shiftKey)) {
         e.preventDefault();
         e.stopPropagation();
-        const [x, y] = this.nodePoint(app.view.zoomNode);
-        this.open(app.view.zoomNode, x, y, true);
+        const i = this.current();
+        const [x, y] = this.nodePoint(i);
+        this.open(i, x, y, true);
         this.keyOpened = performance.now();
+      } else if (this.moveCursor(e.key)) {
+        e.preventDefault();
+      } else if (e.key === "Enter" && this.cursor >= 0) {
+        e.preventDefault();
+        const v = app.view;
+        if (v.opts.onSelect) v.opts.onSelect(v.tree.absPath(this.cursor), v.tree.nameOf(this.cursor), v);
+        v.zoom(this.cursor);
       }
     };
+    // the keyboard's frame: arrows move it, outlined over the canvas and named for readers
+    this.cursor = -1;
+    this.cursorBox = el("div", "plf-cursor");
+    this.cursorText = el("div", "plf-sr");
+    this.cursorText.setAttribute("aria-live", "polite");
+    app.view.root.append(this.cursorBox, this.cursorText);
+    const drawn = app.view.opts.onDraw;
+    app.view.opts.onDraw = (view) => {
+      if (drawn) drawn(view);
+      this.placeCursor();
+    };
+    app.view.scroller.addEventListener("scroll", () => this.placeCursor());
     this.onOutside = (e) => {
       if (this.menu && !this.menu.contains(e.target)) this.close(false);
     };
@@ -147,6 +167,67 @@ class TransformMenu {
     document.removeEventListener("mousedown", this.onOutside, true);
     window.removeEventListener("scroll", this.onScroll, true);
     window.removeEventListener("resize", this.onScroll);
+  }
+
+  // ---- the keyboard's frame ---------------------------------------------------------------
+  /** The frame the keyboard works on: the arrow keys' frame, else the zoomed one. */
+  current() {
+    const v = this.app.view;
+    return this.cursor >= 0 && this.cursorTree === v.tree ? this.cursor : v.zoomNode;
+  }
+
+  /** Arrow keys: deeper/shallower (as drawn: the icicle grows down, the flame up) and the
+   * previous/next sibling wide enough to see. Returns whether the key moved the frame. */
+  moveCursor(key) {
+    const v = this.app.view;
+    const t = v.tree;
+    if (!t || !["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"].includes(key)) return false;
+    let i = this.current();
+    const flame = v.opts.orientation === "flame";
+    const seen = (j) => t.width[j] * v.scale >= 0.5 && v.inZoom(j);
+    if (key === (flame ? "ArrowUp" : "ArrowDown")) {
+      const c0 = t.firstChild[i];
+      for (let c = c0; c >= 0 && c < c0 + t.childCount[i]; c++) if (seen(c)) return this.setCursor(c);
+    } else if (key === (flame ? "ArrowDown" : "ArrowUp")) {
+      if (i !== v.zoomNode && i > 0) return this.setCursor(t.parent[i]);
+    } else if (i !== v.zoomNode && i > 0) {
+      const d = key === "ArrowRight" ? 1 : -1;
+      const p = t.parent[i];
+      const end = t.firstChild[p] + t.childCount[p];
+      for (let j = i + d; j >= t.firstChild[p] && j < end; j += d) if (seen(j)) return this.setCursor(j);
+    }
+    return true; // at an edge: stay (and keep the page from scrolling)
+  }
+
+  setCursor(i) {
+    this.cursor = i;
+    this.cursorTree = this.app.view.tree;
+    this.placeCursor();
+    const t = this.cursorTree;
+    const name = t.other[i] ? `${t.other[i]} folded frames` : t.nameOf(i);
+    this.cursorText.textContent = `${name}: ${formatValue(t.total[i], t.meta.unit)}`;
+    return true;
+  }
+
+  placeCursor() {
+    const v = this.app.view;
+    const box = this.cursorBox;
+    if (this.cursor < 0 || this.cursorTree !== v.tree || !v.inZoom(this.cursor)) {
+      box.style.display = "none";
+      return;
+    }
+    const t = v.tree;
+    const i = this.cursor;
+    const row = t.depth[i] - t.depth[v.zoomNode];
+    const y = (v.opts.orientation === "flame" ? v.rows - 1 - row : row) * ROW;
+    const top = v.canvas.offsetTop - v.scroller.scrollTop;
+    Object.assign(box.style, {
+      display: "block",
+      left: `${v.canvas.offsetLeft + (t.start[i] - t.start[v.zoomNode]) * v.scale}px`,
+      top: `${top + y}px`,
+      width: `${Math.max(2, t.width[i] * v.scale - 1)}px`,
+      height: `${ROW - 1}px`,
+    });
   }
 
   /** Viewport point of node i's left edge, middle of its row (where a keyboard menu opens). */
