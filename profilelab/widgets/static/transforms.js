@@ -282,6 +282,7 @@ class TransformMenu {
         b.classList.add("plf-menu-disabled");
       } else {
         b.addEventListener("click", () => this.choose(entry));
+        b.addEventListener("mouseenter", () => b.focus({ preventScroll: true })); // one highlight
       }
       menu.append(b);
       buttons.push(b);
