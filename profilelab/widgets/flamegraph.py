@@ -219,7 +219,11 @@ class FlameGraph(_FlameBase):
     def _transformed_view(self) -> Selection:
         """The view of the current sample type after ``transforms`` (cached per list), and
         ``transform_notes`` set; QueryError for an invalid transform."""
-        specs = transforms_mod.specs(self.transforms)
+        try:
+            specs = transforms_mod.specs(self.transforms)
+        except ProfileLabError:
+            self.transform_notes = []  # the notes of another list would mark the wrong chips
+            raise
         key = (self.sample_type, specs)
         profile, notes = self._transformed(specs)
         self.transform_notes = notes
