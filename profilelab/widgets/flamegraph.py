@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
+import polars as pl
 import traitlets
 
+from profilelab.core import sampletypes
 from profilelab.core import transforms as transforms_mod
 from profilelab.core.selection import Selection as CoreSelection
 from profilelab.core.vocabulary import transform_args
@@ -175,9 +177,7 @@ class FlameGraph(_FlameBase):
         self._indexes: dict[tuple[str, tuple[transforms_mod.Spec, ...]], Selection] = {
             (sel.sample_type, ()): sel
         }
-        self._prefixes: dict[tuple[transforms_mod.Spec, ...], tuple[Profile, str]] = {
-            (): (profile, "")
-        }
+        self._prefixes: dict[tuple[str, tuple[transforms_mod.Spec, ...]], tuple[Profile, str]] = {}
         self._selection = sel
         super().__init__(
             sample_type=sel.sample_type,
@@ -236,18 +236,28 @@ class FlameGraph(_FlameBase):
         return view
 
     def _transformed(self, specs: tuple[transforms_mod.Spec, ...]) -> tuple[Profile, list[str]]:
-        """The profile after ``specs`` and a note per transform: each step is applied once
-        to the cached profile of the prefix before it (so the menu's append costs one
-        transform, and removing a chip reapplies only the ones after it)."""
-        done = max(n for n in range(len(specs) + 1) if specs[:n] in self._prefixes)
-        profile = self._prefixes[specs[:done]][0]
+        """The samples of the current sample type after ``specs``, and a note per transform.
+
+        Each step is applied once to the cached profile of the prefix before it (so the
+        menu's append costs one transform, and removing a chip reapplies only the ones after
+        it), and only to the samples of the shown sample type (a pprof CPU profile's
+        ``samples`` and ``cpu`` are two sets of samples)."""
+        stype = self.sample_type
+        cache = self._prefixes
+        if (stype, ()) not in cache:
+            kept = sampletypes.rows_of(self._profile, sampletypes.resolve(self._profile, stype))
+            only = self._profile.samples.filter(
+                pl.col("profile_id").is_in(kept.get_column("profile_id").implode())
+            )
+            _remember(cache, (stype, ()), (self._profile.replace(samples=only), ""), keep=())
+        done = max(n for n in range(len(specs) + 1) if (stype, specs[:n]) in cache)
+        profile = cache[(stype, specs[:done])][0]
         for n in range(done, len(specs)):
             after = transforms_mod.apply(profile, specs[n : n + 1])
             note = _no_effect(specs[n], profile, after)
-            _remember(self._prefixes, specs[: n + 1], (after, note), keep=((),))
+            _remember(cache, (stype, specs[: n + 1]), (after, note), keep=((stype, ()),))
             profile = after
-        notes = [self._prefixes[specs[: n + 1]][1] for n in range(len(specs))]
-        return profile, notes
+        return profile, [cache[(stype, specs[: n + 1])][1] for n in range(len(specs))]
 
     def command_line(self, output: str = "flame.html") -> str:
         """The ``profilelab flame`` command that writes this view (sample type, granularity,
