@@ -141,6 +141,17 @@ def test_each_menu_transform_keeps_or_drops_exactly_its_samples() -> None:
     assert seen == set(core.TRANSFORMS)
 
 
+def test_transforms_follow_the_sample_type() -> None:
+    w = FlameGraph(make_profile(STACKS), transforms=[["drop_function", "^b$"]])
+    assert tree_of(w)[2][0] == TOTAL - 10 - 5 - 4
+    w.sample_type = "samples"  # one per sample: the three samples through b are gone
+    assert tree_of(w)[2][0] == len(STACKS) - 3 and w.transform_notes == [""]
+    w.transforms = []
+    assert tree_of(w)[2][0] == len(STACKS)
+    w.sample_type = "cpu"
+    assert tree_of(w)[2][0] == TOTAL
+
+
 def test_merge_function_and_focus_work_on_names_with_metacharacters() -> None:
     w = FlameGraph(make_profile(STACKS), transforms=[["merge_function", exact(ODD)]])
     assert ODD not in tree_of(w)[0] and tree_of(w)[2][0] == TOTAL
