@@ -230,3 +230,17 @@ def test_source_is_prepared_once_per_selection(
     assert len(prepares) == 1 and len(lists) == 2
     w.focus_regex = "^parse$"
     assert len(prepares) == 2 and w._source["routines"][0]["cum"] == 44
+
+
+@needs_dot
+def test_focus_function_applies_after_the_transforms() -> None:
+    """The call graph's focus comes after the menu's transforms; their notes stay theirs."""
+    profile = make_profile(SMALL)
+    w = FlameGraph(profile, transforms=[["merge_function", "^alloc$"]])
+    w.focus_function = "parse"
+    assert w.transforms == [["merge_function", "^alloc$"]] and len(w.transform_notes) == 1
+    tree = w.tree
+    assert tree is not None and tree.root_path == ("parse",) and int(tree.total[0]) == 44
+    assert tree.find(["alloc"]) < 0  # merged into parse
+    w.tab = "graph"
+    assert {i["name"] for i in w._graph["items"] if i["kind"] == "node"} == {"parse"}

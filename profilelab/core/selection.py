@@ -65,15 +65,15 @@ def label_matchers(labels: str | LabelFilter | Iterable[Matcher] | None) -> tupl
     return tuple(labels)
 
 
-#: What Rust's ``regex::escape`` escapes: the metacharacters and nothing else (escaping
-#: any other punctuation is wrong there: ``\<`` and ``\>`` are word boundaries).
-_META = frozenset("\\.+*?()|[]{}^$#&-~")
-
-
 def re_escape(text: str) -> str:
-    """``text`` as a regex matching itself, for the core's matching (Rust ``regex``/RE2)
-    and Python ``re``."""
-    return "".join("\\" + c if c in _META else c for c in text)
+    """Escape for RE2, Polars (Rust ``regex``) and Python ``re``: ASCII punctuation but ``<>``.
+
+    ``<`` and ``>`` are literal in all three, while Rust's ``regex`` reads ``\\<`` and ``\\>``
+    as word boundaries, so escaping them would make ``vector<int>`` match nothing.
+    """
+    return "".join(
+        "\\" + c if not c.isalnum() and c.isascii() and c not in "_<>" else c for c in text
+    )
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,11 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import traitlets
 
-from profilelab.core.selection import Selection as CoreSelection
+from profilelab.core import transforms as transforms_mod
 from profilelab.core.selection import label_matchers, re_escape
 from profilelab.errors import ProfileLabError
 from profilelab.ops.options import ReportOptions
 from profilelab.ops.pipeline import Prepared
-from profilelab.views import Selection
 
 #: Traits whose change alters the samples the panels describe.
 SELECTION_TRAITS = ("sample_type", "labels", "focus_regex", "ignore_regex", "range_ns")
@@ -86,6 +85,7 @@ class FlamePanels(traitlets.HasTraits):  # type: ignore[misc]
     focus_regex: str
     ignore_regex: str
     range_ns: list[int]
+    transforms: list[Any]
     focus: str
     selected: list[str]
     root: list[str]
@@ -96,21 +96,15 @@ class FlamePanels(traitlets.HasTraits):  # type: ignore[misc]
         def _refilter(self) -> None: ...
 
     # ---- the selection ------------------------------------------------------------------------
-    def _base_selection(self) -> Selection:
-        """The flame view's unfiltered selection: the sample type, and the focused
-        function's transform when there is one."""
-        if not self.focus_function:
-            return Selection(self._profile, self.sample_type)
-        core = CoreSelection(
-            sample_index=self.sample_type,
-            transforms=(("focus_function", exact(self.focus_function)),),
-        )
-        return Selection(self._profile, selection=core)
+    def _focus_specs(self) -> tuple[tuple[str, str | None], ...]:
+        """The transform that focuses the view on ``focus_function`` (none without one)."""
+        ff = self.focus_function
+        return (("focus_function", exact(ff)),) if ff else ()
 
     def report_options(self) -> ReportOptions:
         """The widget's selection as report options (what ``Profile.list``/``graph`` take)."""
         rng = self.range_ns
-        ff = self.focus_function
+        transforms = transforms_mod.specs(self.transforms) + self._focus_specs()
         return ReportOptions(
             sample_index=self.sample_type or None,
             labels=label_matchers(dict(self.labels)),
@@ -118,7 +112,7 @@ class FlamePanels(traitlets.HasTraits):  # type: ignore[misc]
             ignore=self.ignore_regex or None,
             start_ns=rng[0] if len(rng) == 2 else None,
             end_ns=rng[1] if len(rng) == 2 else None,
-            transforms=(("focus_function", exact(ff)),) if ff else (),
+            transforms=transforms,
             names="full",
             nodecount=self.nodecount,
             nodefraction=self.nodefraction,
