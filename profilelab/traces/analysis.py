@@ -34,8 +34,9 @@ import polars as pl
 
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
+from profilelab.model.reporting import reporting
+from profilelab.model.spantree import subtree_sums
 from profilelab.traces.functions import function_values, pick_profiles, to_nanoseconds
-from profilelab.traces.tree import subtree_sums
 
 if TYPE_CHECKING:
     from profilelab.traces.spanjoin import SpanJoin
@@ -56,12 +57,7 @@ class CohortDiff:
 
     def widget(self) -> Any:
         """A diff flame graph when ``profilelab.widgets.DiffFlameGraph`` exists, else a table."""
-        from profilelab.widgets.spans import diff_view
-
-        widget, _kind = diff_view(
-            self.median, self.slow, self.functions, sample_type=self.sample_type
-        )
-        return widget
+        return reporting().diff_widget(self.median, self.slow, self.functions, self.sample_type)
 
 
 def cohort_diff(
