@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import polars as pl
 
     from profilelab.model.graph_tables import GraphTables
@@ -61,3 +63,14 @@ class Reports:
 
         widget, _kind = diff_view(base, target, functions, sample_type=sample_type)
         return widget
+
+    def flame_page(self, profile: Profile, path: Path, *, title: str, focus: str | None) -> Path:
+        from profilelab.render import flame_html
+
+        return flame_html.write(path, flame_html.flame_html(profile, title=title, focus=focus))
+
+    def diff_page(self, base: Profile, target: Profile, path: Path, *, title: str) -> Path:
+        from profilelab.render import flame_html
+        from profilelab.views import comparison
+
+        return flame_html.write(path, flame_html.diff_html(comparison(base, target), title=title))

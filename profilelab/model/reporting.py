@@ -1,11 +1,12 @@
 """The seam behind ``Profile``'s report and display methods, filled from above.
 
 ``Profile.top()``, ``.peek()``, ``.tags()``, ``.traces()``, ``.list()``, ``.graph()``, a
-notebook's display of a Profile and the diff widget of a span cohort
-(``CohortDiff.widget()``) are computed by layers above the model and its consumers: ``ops``
-builds the pprof reports, ``widgets`` draw. Neither the model nor ``traces`` may import
-them (imports only go down, see ``docs/architecture.md``), so the model states here what
-they need, :class:`Reporting`, and the package root installs the implementation
+notebook's display of a Profile, the diff widget of a span cohort (``CohortDiff.widget()``)
+and the flame-graph pages an alert writes as evidence are computed by layers above the
+model and its consumers: ``ops`` builds the pprof reports, ``render`` writes pages,
+``widgets`` draw. Neither the model nor ``traces`` nor ``analysis`` may import them
+(imports only go down, see ``docs/architecture.md``), so the model states here what they
+need, :class:`Reporting`, and the package root installs the implementation
 (:mod:`profilelab._reporting`) when ``profilelab`` is imported. Python imports a package
 before any of its modules, so every ``Profile`` finds it installed.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the protocol only types the seam: importing profilelab stays light
+    from pathlib import Path
     from typing import Protocol
 
     import polars as pl
@@ -36,6 +38,10 @@ if TYPE_CHECKING:  # the protocol only types the seam: importing profilelab stay
         def diff_widget(
             self, base: Profile, target: Profile, functions: pl.DataFrame, sample_type: str | None
         ) -> Any: ...
+        def flame_page(
+            self, profile: Profile, path: Path, *, title: str, focus: str | None
+        ) -> Path: ...
+        def diff_page(self, base: Profile, target: Profile, path: Path, *, title: str) -> Path: ...
 
 
 _installed: list[Reporting] = []

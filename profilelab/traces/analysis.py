@@ -87,7 +87,7 @@ def cohort_diff(
     slow_p = join.profile_of(slow["span_row"].to_list())
     typical_p = join.profile_of(typical["span_row"].to_list())
     table = distinguishing(
-        _function_diff(
+        function_diff(
             function_values(slow_p, ids),
             function_values(typical_p, ids),
             slow.height,
@@ -97,9 +97,9 @@ def cohort_diff(
     return CohortDiff(name, slow_p, typical_p, slow, typical, table, stype, unit)
 
 
-def _function_diff(
-    slow: pl.DataFrame, base: pl.DataFrame, n_slow: int, n_base: int
-) -> pl.DataFrame:
+def function_diff(slow: pl.DataFrame, base: pl.DataFrame, n_slow: int, n_base: int) -> pl.DataFrame:
+    """Per function, self and total per span of the slow and the base spans and their
+    deltas, largest self delta first (the span explorer's diff uses it too)."""
     both = slow.join(base, on="function", how="full", coalesce=True, suffix="_median")
     both = both.fill_null(0)
     return (
