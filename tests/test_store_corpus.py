@@ -35,6 +35,15 @@ def _corpus_files() -> list[str]:
 
 
 FILES = _corpus_files()
+#: Files this large take seconds each (many sample types, large tables).
+LARGE = 400_000
+
+
+def _params() -> list:  # type: ignore[type-arg]
+    slow = pytest.mark.slow
+    return [
+        pytest.param(f, marks=[slow] if (CORPUS / f).stat().st_size > LARGE else []) for f in FILES
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +94,7 @@ def _without_assigned_time(stored_text: str, direct_text: str, source: str) -> s
     return "".join(line for line in lines if line not in times)
 
 
-@pytest.mark.parametrize("rel", FILES)
+@pytest.mark.parametrize("rel", _params())
 def test_store_query_top_equals_direct_top(
     rel: str, stored: tuple[profilelab.Store, dict[str, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -109,25 +118,26 @@ def test_store_query_top_equals_direct_top(
     plain = f"{{__source__={_quoted(source)}}}"
     queries = {plain: store.query(plain), f"sum({plain})": store.query(f"sum({plain})")}
     n_types = len(profilelab.core.sampletypes.offered(direct))
-    for index in [None, *range(n_types)]:
+    # every type as text (the header, and the table with pprof's names); the default also
+    # as CSV (full names, every node)
+    cases = [(None, "csv"), *((i, "text") for i in [None, *range(n_types)])]
+    for index, fmt in cases:
         opts = ReportOptions(sample_index=index)
-        for fmt in ("text", "csv"):
-            want = report(direct, "top", opts, fmt=fmt)
-            for selector, got in queries.items():
-                text = _without_assigned_time(report(got, "top", opts, fmt=fmt), want, source)
-                assert text == want, (selector, index, fmt)
+        want = report(direct, "top", opts, fmt=fmt)
+        for selector, got in queries.items():
+            text = _without_assigned_time(report(got, "top", opts, fmt=fmt), want, source)
+            assert text == want, (selector, index, fmt)
     # the command line: the default type (chosen alike by both commands), plain and summed,
     # and the last type by number through sum (the seam that once printed nothing)
     root = str(store.root)
-    cases = [(None, "text", queries), (None, "csv", queries)]
-    cases.append((n_types - 1, "csv", [f"sum({plain})"]))
-    for index, fmt, selectors in cases:
+    cli_cases = [(None, "csv", list(queries)), (n_types - 1, "text", [f"sum({plain})"])]
+    for index, fmt, selectors in cli_cases:
         flags = [] if index is None else ["--sample-index", str(index)]
         out = [*flags, "--format", fmt, "--nodecount", "1000000"]
         want = _cli(["top", str(path), *out], capsys)
         for selector in selectors:
-            got = _cli(["query", selector, "--store", root, "top", *out], capsys)
-            assert _without_assigned_time(got, want, source) == want, (selector, index, fmt)
+            printed = _cli(["query", selector, "--store", root, "top", *out], capsys)
+            assert _without_assigned_time(printed, want, source) == want, (selector, index, fmt)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
