@@ -34,6 +34,8 @@ def names(requested: Sequence[str]) -> list[str]:
         else:
             known = ", ".join([*STORIES, "all"])
             raise QueryError(f"no report for dataset {name!r} (reports exist for: {known})")
+    if not out:
+        raise QueryError("name at least one dataset (or all)")
     return out
 
 
@@ -51,10 +53,10 @@ def build(
     a selection applies to the profile files only."""
     if format not in FORMATS:
         raise QueryError(f"unknown format {format!r} (expected one of {FORMATS})")
-    chosen = names(datasets)
-    selection = selection or Selection()
-    if not chosen and not profiles:
+    if not datasets and not profiles:
         raise QueryError("name at least one dataset (or all) or give --profile FILE")
+    chosen = names(datasets) if datasets else []
+    selection = selection or Selection()
     if selection != Selection() and not profiles:
         raise QueryError(
             "the selection flags choose what the --profile files show; the datasets' "
