@@ -76,9 +76,12 @@ class Timeline(anywidget.AnyWidget):  # type: ignore[misc]
         self._bins = bins
         self._max_lanes = max_lanes
         self._flames: list[FlameGraph] = []
+        self._lane_index: tl.LaneIndex | None = None
         self._start_ns = 0
         self._syncing = False
+        self._ready = False  # observers wait for the constructor's own first draw
         super().__init__(lane_key=lane_key, lane_keys=tl.lane_keys(profile), **kwargs)
+        self._ready = True
         self._draw()
         if flame is not None:
             self.link(flame)
@@ -87,6 +90,7 @@ class Timeline(anywidget.AnyWidget):  # type: ignore[misc]
     def link(self, flame: FlameGraph) -> Timeline:
         """Re-draw ``flame`` for the brushed range whenever the range changes."""
         self._flames.append(flame)
+        flame._selection.index.time_order()  # sorted now, so the first brush is a slice
         flame.range_ns = list(self.range_ns)
         return self
 
@@ -123,14 +127,21 @@ class Timeline(anywidget.AnyWidget):  # type: ignore[misc]
             self._chart = b""
             return
         start, end = self.range_ns if len(self.range_ns) == 2 else (None, None)
-        chart = tl.flame_chart(
-            self._profile,
-            self.chart_lane,
-            sample_type=self._sample_type,
-            lane_key=d.lane_key,
-            start_ns=start,
-            end_ns=end,
-            width_px=max(self.width_px, 1),
+        index = self._lane_index
+        if index is None or index.lane_key != d.lane_key:  # built once per lane key
+            stacks = next(
+                (
+                    f._selection.index
+                    for f in self._flames
+                    if f._selection.index.sample_type == d.sample_type
+                    and f._selection.index.profile is self._profile
+                ),
+                None,
+            )
+            index = tl.LaneIndex.build(self._profile, d.sample_type, d.lane_key, stacks)
+            self._lane_index = index
+        chart = index.chart(
+            self.chart_lane, start_ns=start, end_ns=end, width_px=max(self.width_px, 1)
         )
         self._chart = tl.encode_chart(chart, d.start_ns)
 
@@ -164,6 +175,8 @@ class Timeline(anywidget.AnyWidget):  # type: ignore[misc]
 
     @traitlets.observe("lane_key")
     def _on_lane_key(self, change: dict[str, Any]) -> None:
+        if not self._ready:
+            return
         self.chart_lane = ""
         self._run(self._draw)
 
