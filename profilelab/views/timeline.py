@@ -516,6 +516,12 @@ def encode_chart(c: FlameChart, origin_ns: int) -> bytes:
     return encode(meta, arrays, c.names)
 
 
+def range_text(start_ns: int, end_ns: int) -> str:
+    """A time range as a flame graph's status shows it: UTC start, end and length."""
+    length = (end_ns - start_ns) / 1e9
+    return f"time range {_iso(start_ns)} to {_iso(end_ns)[11:]} ({length:.3g} s)"
+
+
 def _iso(ns: int) -> str:
     from datetime import UTC, datetime
 

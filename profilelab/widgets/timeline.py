@@ -101,6 +101,35 @@ class Timeline(anywidget.AnyWidget):  # type: ignore[misc]
 
     _density_data: tl.Density | None = None
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget view plus a static SVG of the lanes and the brushed range
+        (``image/svg+xml``, ``text/html``) for GitHub, nbviewer and nbconvert, which cannot
+        run the widget; a profile without timestamps gets its message as ``text/html``."""
+        from html import escape
+
+        from profilelab.render.flame_svg import fallback_html
+        from profilelab.render.timeline_svg import timeline_svg
+
+        data = super()._repr_mimebundle_(**kwargs)
+        bundle, meta = data if isinstance(data, tuple) else (data, {})
+        if bundle is None:
+            return data
+        d = self._density_data
+        if d is None:
+            text = escape(self.message or self.error)
+            bundle = {**bundle, "text/html": f'<div class="profilelab-static">{text}</div>'}
+        else:
+            rng = self.range_ns
+            brush = (rng[0], rng[1]) if len(rng) == 2 else None
+            svg = timeline_svg(d, width_px=min(max(self.width_px, 400), 1200), brush=brush)
+            where = f", {tl.range_text(*brush)}" if brush else ""
+            note = (
+                f"static snapshot of the timeline ({d.sample_type} by {d.lane_key or 'sample'}"
+                f"{where}); run the notebook to brush a range"
+            )
+            bundle = {**bundle, "image/svg+xml": svg, "text/html": fallback_html(svg, note)}
+        return (bundle, meta) if isinstance(data, tuple) else bundle
+
     # ---- building -------------------------------------------------------------------------
     def _draw(self) -> None:
         try:

@@ -46,6 +46,7 @@ class TimelineApp {
     this.clear = el("button", "plf-tl-clear", "whole profile");
     this.clear.addEventListener("click", () => host.brushed([]));
     bar.append(keyField, this.info, this.rangeText, this.clear);
+    this.bar = bar;
     this.message = el("div", "plf-tl-message");
     this.error = el("div", "plf-error");
     this.canvas = el("canvas", "plf-tl-canvas");
@@ -117,6 +118,7 @@ class TimelineApp {
     this.message.textContent = text || "";
     this.message.style.display = text ? "" : "none";
     this.canvas.style.display = text ? "none" : "";
+    this.bar.style.display = text ? "none" : ""; // no lanes: nothing to choose or brush
   }
 
   // ---- drawing ----------------------------------------------------------------------------
@@ -218,7 +220,8 @@ class TimelineApp {
     const lod = meta.lod
       ? `; ${meta.sample_count} samples, about ${+meta.lod.toPrecision(2)} per pixel: each pixel shows the stack running at its middle, brush a shorter range for every sample`
       : "";
-    this.chartTitle.textContent = `${meta.lane}: stacks in time order (${n} rectangles${dropped}${lod})`;
+    const range = `${formatDuration(meta.lo)} to ${formatDuration(meta.hi)}`;
+    this.chartTitle.textContent = `${meta.lane}: stacks in time order, ${range} (${n} rectangles${dropped}${lod})`;
     const { ctx, w, colours } = this.prepare(this.chartCanvas, Math.max(rows, 1) * TL_ROW);
     this.chartDrawnAt = w;
     // the chart's own range (it may arrive before or after the brush that asked for it)
