@@ -519,7 +519,10 @@ def encode_chart(c: FlameChart, origin_ns: int) -> bytes:
 def range_text(start_ns: int, end_ns: int) -> str:
     """A time range as a flame graph's status shows it: UTC start, end and length."""
     length = (end_ns - start_ns) / 1e9
-    return f"time range {_iso(start_ns)} to {_iso(end_ns)[11:]} ({length:.3g} s)"
+    start, end = (_iso(t)[:23].replace("T", " ") for t in (start_ns, end_ns))
+    if end[:10] == start[:10]:
+        end = end[11:]  # the same day
+    return f"time range {start} to {end} UTC ({length:.3g} s)"
 
 
 def _iso(ns: int) -> str:
