@@ -104,6 +104,36 @@ def test_plotly_figures_carry_a_static_svg() -> None:
     assert all(len(pl_.get("points", "").split()) == 10 for pl_ in polylines)
 
 
+def test_static_wraps_plotly_express_figures() -> None:
+    """Figures a notebook makes itself (plotly express: numpy data, datetimes, a series per
+    colour) get the same static view through ``static()``."""
+    import pandas as pd
+    import plotly.express as px
+
+    from profilelab.render.chart_svg import StaticFigure, static
+
+    df = pd.DataFrame(
+        {
+            "time": pd.to_datetime([0, 1, 2, 0, 1, 2], unit="m"),
+            "share": [0.1, 0.2, 0.3, 0.9, 0.8, 0.7],
+            "version": ["v1"] * 3 + ["v2"] * 3,
+        }
+    )
+    for make in (px.bar, px.line):  # stacked bars over time are drawn as a line per series
+        fig = static(make(df, x="time", y="share", color="version"))
+        assert isinstance(fig, StaticFigure)
+        root = ET.fromstring(_bundle(fig)["image/svg+xml"])
+        lines = {
+            g.find(f"{SVG}title").text: g.find(f"{SVG}polyline").get("points", "")  # type: ignore[union-attr]
+            for g in root.iter(f"{SVG}g")
+        }
+        assert sorted(lines) == ["v1", "v2"]
+        v1 = [float(pt.split(",")[1]) for pt in lines["v1"].split()]
+        assert v1 == sorted(v1, reverse=True)  # rising shares: y goes up the image
+        texts = [t.text for t in root.iter(f"{SVG}text")]
+        assert "1970-01-01 00:00:00" in texts and "1970-01-01 00:02:00" in texts
+
+
 def test_span_explorer_output_shows_histogram_list_and_selection(tmp_path: Path) -> None:
     import profilelab
     from profilelab.widgets.spans import SpanExplorer
@@ -227,3 +257,45 @@ def test_executed_notebook_exported_to_html_shows_every_view(tmp_path: Path) -> 
     assert trend[0]["lines"] == 3 and lines[0]["lines"] == 3  # main, json.Marshal, EVIL
     assert any(t.startswith(EVIL) for t in bars[0]["titles"])  # shown as text, escaped
     assert explorer[0]["rects"] >= 30 and explorer[1]["rects"] >= 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", ["04-version-regression", "06-fleet-trends-and-alerts"])
+def test_executed_playbook_exports_a_static_view_of_every_widget_and_chart(stem: str) -> None:
+    """Every widget or plotly output of an executed playbook carries its static view, and
+    the exported HTML shows it (as the docs promise for notebooks viewed without a kernel)."""
+    nbconvert = pytest.importorskip("nbconvert")
+    from tests.notebook_support import NOTEBOOKS
+    from tests.test_notebooks import datasets_available
+
+    if not datasets_available():
+        pytest.skip("the datasets are not available")
+    import nbclient
+    import nbformat
+
+    from tests.notebook_support import kernel_env, with_parameters
+
+    path = NOTEBOOKS / f"{stem}.ipynb"
+    nb = with_parameters(nbformat.read(path, as_version=4), {"FORMAT": "pprof"})
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        store_widget_state=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute(env=kernel_env())
+    live = ("application/vnd.jupyter.widget-view+json", "application/vnd.plotly.v1+json")
+    views = [
+        o["data"]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if any(k in o.get("data", {}) for k in live)
+    ]
+    assert len(views) >= 3
+    for data in views:
+        assert "profilelab-static" in data.get("text/html", ""), sorted(data)
+    page, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+    assert page.count('class="profilelab-static"') == len(views)
+    assert " object at 0x" not in page

@@ -114,6 +114,7 @@ def bars_svg(
     horizontal: bool = True,
     width: int = 800,
     title: str = "",
+    axis_title: str = "",
     cls: str = "profilelab-chart",
 ) -> str:
     """Bars from a zero line (negative values to the left or down), one per label, each
@@ -126,7 +127,7 @@ def bars_svg(
     top = 24 if title else 8
     if horizontal:
         row, left = 20, min(320, width // 3)
-        plot_w, height = width - left - 20, top + max(n, 1) * row + 24
+        plot_w, height = width - left - 20, top + max(n, 1) * row + 22
     else:
         row, left = 0, 50
         plot_w, height = width - left - 20, 260
@@ -150,10 +151,15 @@ def bars_svg(
                 f'height="{row - 4}" fill="{fills[k % len(fills)]}"/></g>'
                 f'<text x="{left - 6}" y="{y + row / 2 + 4:.1f}" text-anchor="end">{short}</text>'
             )
-        axis = f"{lo:.4g} … {hi:.4g}"
         out.append(f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="{top}" y2="{top + n * row}" ')
         out.append('stroke="#888"/>')
-        out.append(f'<text x="{left}" y="{height - 6}">{escape(axis)}</text>')
+        base = top + n * row + 14
+        out.append(f'<text x="{left}" y="{base}">{lo:.4g}</text>')
+        out.append(f'<text x="{left + plot_w}" y="{base}" text-anchor="end">{hi:.4g}</text>')
+        out.append(
+            f'<text x="{left + plot_w / 2:.0f}" y="{base}" text-anchor="middle" '
+            f'fill="#656d76">{_text(axis_title)}</text>'
+        )
     else:
         plot_h = height - top - 30
         bw = plot_w / n
@@ -167,6 +173,10 @@ def bars_svg(
             )
         out.append(f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{hi:.4g}</text>')
         out.append(f'<text x="{left}" y="{height - 10}">{_text(labels[0])}</text>')
+        out.append(
+            f'<text x="{left + plot_w / 2:.0f}" y="{height - 10}" text-anchor="middle" '
+            f'fill="#656d76">{_text(axis_title)}</text>'
+        )
         out.append(
             f'<text x="{left + plot_w}" y="{height - 10}" text-anchor="end">'
             f"{_text(labels[-1])}</text>"
@@ -196,20 +206,27 @@ def histogram_svg(
     return bars_svg(labels, counts.tolist(), horizontal=False, width=width, title=title)
 
 
+def _seq(values: Any) -> list[Any]:
+    """A trace's data (a tuple, list or numpy array, or None) as a list."""
+    return [] if values is None else list(values)
+
+
 def figure_svg(fig: Any, *, width: int = 800) -> str:
-    """A static SVG of ``fig`` (a plotly figure): lines when its traces are scatters, bars
-    when they are bars or histograms (see the module docstring)."""
+    """A static SVG of ``fig`` (a plotly figure): lines when its traces are scatters, or
+    several vertical bar series over one x (plotly express's ``color=``: a line each); bars
+    for one bar series or a histogram (see the module docstring)."""
     traces = list(fig.data)
     title = fig.layout.title.text or ""
     kinds = {t.type for t in traces}
-    if traces and kinds <= {"scatter", "scattergl"}:
+    series_of_bars = kinds == {"bar"} and len(traces) > 1 and traces[0].orientation != "h"
+    if traces and (kinds <= {"scatter", "scattergl"} or series_of_bars):
         series, times = [], False
         for t in traces:
-            x = np.asarray(list(t.x) if t.x is not None else range(len(t.y or ())))
+            x = np.asarray(_seq(t.x) if t.x is not None else range(len(_seq(t.y))))
             if x.dtype.kind in "OUSM":  # datetimes (objects or ISO strings)
                 x = x.astype("datetime64[ns]").astype(np.int64)
                 times = True
-            y = [float("nan") if v is None else float(v) for v in (t.y or ())]
+            y = [float("nan") if v is None else float(v) for v in _seq(t.y)]
             series.append((html.unescape(str(t.name or "")), x.tolist(), y))
         x_labels = None
         if times:
@@ -224,17 +241,21 @@ def figure_svg(fig: Any, *, width: int = 800) -> str:
         labels, values = (t.y, t.x) if horizontal else (t.x, t.y)
         colour = t.marker.color if t.marker.color is not None else COLOURS[0]
         return bars_svg(
-            [str(v) for v in labels or ()],
-            list(values or ()),
+            [str(v) for v in _seq(labels)],
+            _seq(values),
             colours=colour if isinstance(colour, str) else list(colour),
             horizontal=horizontal,
             width=width,
             title=title,
+            axis_title=(fig.layout.xaxis if horizontal else fig.layout.yaxis).title.text or "",
         )
     if len(traces) == 1 and kinds == {"histogram"}:
         t = traces[0]
-        data = np.asarray([float(v) for v in (t.x or ())])
-        return histogram_svg(data, int(t.nbinsx or 30), width=width, title=title)
+        data = np.asarray([float(v) for v in _seq(t.x)])
+        unit = fig.layout.xaxis.title.text
+        return histogram_svg(
+            data, int(t.nbinsx or 30), width=width, title=title, unit=f" {unit}" if unit else ""
+        )
     return bars_svg([], [], width=width, title=f"{title} (no static view of {sorted(kinds)})")
 
 
