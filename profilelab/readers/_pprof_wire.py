@@ -26,7 +26,6 @@ from google.protobuf.message import DecodeError
 
 from profilelab.readers import _wire as w
 from profilelab.readers._pprof_common import reserved_id_message
-from profilelab.readers._ranges import ranges
 from profilelab.readers._stacks import distinct_sequences
 
 WireError = w.WireError
@@ -88,13 +87,12 @@ def decode(data: bytes) -> dict[str, Any]:
     error = error or _ids(location_id, "location")
     if error is None:
         n_types = len(out["sample_types"]) // 2
-        error = _sample_error(value_offsets, stack_offsets, stack_ids, location_id, n_types)
+        positions = _lookup(location_id, stack_ids)
+        error = _sample_error(value_offsets, stack_offsets, stack_ids, positions, n_types)
     out["error"] = error
     if error is None:
         out["values"] = values.view(_I64)
-        sample_stack, offsets, locations = distinct_sequences(
-            stack_offsets, _lookup(location_id, stack_ids)
-        )
+        sample_stack, offsets, locations = distinct_sequences(stack_offsets, positions)
         out.update(sample_stack=sample_stack, stack_offsets=offsets, stack_locations=locations)
         out["label_offsets"] = _offsets(label_owner, samples.n)
         for f, key in enumerate(("label_key", "label_str", "label_num", "label_unit"), 1):
@@ -174,12 +172,19 @@ def _ids(ids: np.ndarray, what: str) -> str | None:
 
 
 def _lookup(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """The position of each wanted id among ``ids`` (distinct), -1 where absent (id 0 too)."""
+    """The position of each wanted id among ``ids`` (distinct, none 0), -1 where absent (id
+    0 too): a direct table when the ids are dense, as they usually are, else a binary search."""
+    if len(ids) == 0:
+        return np.full(len(wanted), -1, dtype=_I64)
+    top = int(ids.max())
+    if top <= 4 * len(ids) + 1024:
+        table = np.full(top + 2, -1, dtype=_I64)
+        table[ids] = np.arange(len(ids), dtype=_I64)
+        table[0] = -1
+        return table[np.minimum(wanted, _U64(top + 1))]
     order = np.argsort(ids, kind="stable")
     keys = ids[order]
-    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-    if len(keys) == 0:
-        return np.full(len(wanted), -1, dtype=_I64)
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
     found = (keys[at] == wanted) & (wanted != 0)
     return np.where(found, order[at], -1).astype(_I64)
 
@@ -227,19 +232,20 @@ def _sample_error(
     value_offsets: np.ndarray,
     stack_offsets: np.ndarray,
     stack_ids: np.ndarray,
-    location_id: np.ndarray,
+    positions: np.ndarray,
     n_types: int,
 ) -> str | None:
-    """The first sample with the wrong number of values or an unknown location."""
-    n = len(value_offsets) - 1
+    """The first sample with the wrong number of values or an unknown location (position
+    -1)."""
     n_values = np.diff(value_offsets)
-    unknown = _lookup(location_id, stack_ids) < 0
-    per_sample = np.repeat(np.arange(n), np.diff(stack_offsets))
-    bad = (n_values != n_types) | (np.bincount(per_sample[unknown], minlength=n) > 0)
+    unknown = np.zeros(len(positions) + 1, dtype=_I64)
+    np.cumsum(positions < 0, out=unknown[1:])
+    bad = (n_values != n_types) | (unknown[stack_offsets[1:]] > unknown[stack_offsets[:-1]])
     if not bad.any():
         return None
     i = int(np.argmax(bad))
     if n_values[i] != n_types:
         return f"sample {i} has {int(n_values[i])} values for {n_types} sample types"
-    ids = stack_ids[ranges(stack_offsets[i : i + 1], np.diff(stack_offsets)[i : i + 1])]
-    return f"sample {i} refers to unknown location {int(ids[_lookup(location_id, ids) < 0][0])}"
+    lo, hi = int(stack_offsets[i]), int(stack_offsets[i + 1])
+    first = lo + int(np.argmax(positions[lo:hi] < 0))
+    return f"sample {i} refers to unknown location {int(stack_ids[first])}"

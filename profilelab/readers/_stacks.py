@@ -33,11 +33,18 @@ def distinct_sequences(
     offsets = np.asarray(offsets, dtype=np.int64)
     values = np.asarray(values, dtype=np.int64)
     lengths = np.diff(offsets)
-    position = np.arange(len(values), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
-    terms = _mix(values.view(np.uint64) * _U64(0x9E3779B97F4A7C15) + position.view(np.uint64))
-    sums = np.zeros(len(values) + 1, dtype=np.uint64)
-    np.cumsum(terms, out=sums[1:])
-    hashes = (sums[offsets[1:]] - sums[offsets[:-1]]) ^ _mix(lengths.view(np.uint64))
+    # Per sequence, sum(m) and sum(m * position in the sequence), m a mix of each value,
+    # from two running sums over all values (uint64 arithmetic wraps, so the algebra holds).
+    m = _mix(values.view(np.uint64))
+    plain = np.zeros(len(values) + 1, dtype=np.uint64)
+    np.cumsum(m, out=plain[1:])
+    m *= np.arange(len(values), dtype=np.uint64)
+    weighted = np.zeros(len(values) + 1, dtype=np.uint64)
+    np.cumsum(m, out=weighted[1:])
+    lo, hi = offsets[:-1], offsets[1:]
+    total = plain[hi] - plain[lo]
+    moment = weighted[hi] - weighted[lo] - lo.view(np.uint64) * total
+    hashes = _mix(total ^ _mix(moment + lengths.view(np.uint64)))
     _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))

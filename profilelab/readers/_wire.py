@@ -183,10 +183,10 @@ class Batch:
     def repeated(self, field: int, fixed: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """A repeated scalar field, packed or not, as CSR (offsets n+1, uint64 values)."""
         rows = self.rows(field)
-        several = len(rows) > 1 and np.bincount(self.msg[rows], minlength=self.n).max() > 1
-        if several:  # a message with several records of the field: put them in order
-            rows = rows[np.argsort(self.msg[rows], kind="stable")]
         m = self.msg[rows]
+        if len(m) > 1 and (m[1:] < m[:-1]).any():  # by message, each one's records in order
+            rows = rows[np.argsort(m, kind="stable")]
+            m = self.msg[rows]
         packed = self.wire[rows] == LEN
         p_rows = rows[packed]
         starts, lengths = self.value[p_rows].astype(np.int64), self.length[p_rows]
@@ -196,14 +196,15 @@ class Batch:
             counts_p, values_p = varints_in_regions(self.buf, starts, lengths)
         counts = np.ones(len(rows), dtype=np.int64)
         counts[packed] = counts_p
-        per_msg = np.zeros(self.n, dtype=np.int64)
-        if several:
-            np.add.at(per_msg, m, counts)
-        else:
-            per_msg[m] = counts
         offsets = np.zeros(self.n + 1, dtype=np.int64)
+        per_msg = np.bincount(m, weights=counts, minlength=self.n).astype(np.int64)
         np.cumsum(per_msg, out=offsets[1:])
-        dest = offsets[m] + (_within(m, counts) if several else 0)
+        # The values are those of the rows in row order: packed runs and single values.
+        if packed.all():
+            return offsets, values_p
+        if not packed.any():
+            return offsets, self.value[rows]
+        dest = np.cumsum(counts) - counts
         values = np.empty(int(offsets[-1]), dtype=U64)
         values[ranges(dest[packed], counts_p)] = values_p
         values[dest[~packed]] = self.value[rows[~packed]]
@@ -260,17 +261,6 @@ class Batch:
             table[f, list(wires)] = True
         field = np.minimum(self.field, table.shape[0] - 1)
         return table[field, self.wire]
-
-
-def _within(msg: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """For rows grouped by message, the number of values in earlier rows of the same message."""
-    if len(msg) < 2 or not (msg[1:] == msg[:-1]).any():
-        return np.zeros(len(msg), dtype=np.int64)
-    csum = np.cumsum(counts) - counts
-    first = np.ones(len(msg), dtype=bool)
-    first[1:] = msg[1:] != msg[:-1]
-    group_start = np.maximum.accumulate(np.where(first, np.arange(len(msg)), 0))
-    return csum - csum[group_start]
 
 
 def scan(
@@ -518,30 +508,32 @@ def varints_in_regions(
         value, after = read_varints(buf, starts, 10, "packed field")
         if np.array_equal(after, starts + lengths):
             return np.ones(len(starts), dtype=np.int64), value
-    b = buf[ranges(starts, lengths)]
+    b = gather(buf, starts, lengths)
     if len(b) == 0:
         return np.zeros(len(lengths), dtype=np.int64), np.zeros(0, dtype=U64)
     term = b < 0x80
-    term_count = np.zeros(len(b) + 1, dtype=np.int64)
-    np.cumsum(term, out=term_count[1:])
     region_end = np.cumsum(lengths)
-    counts = term_count[region_end] - term_count[region_end - lengths]
     nonempty = lengths > 0
     if not term[region_end[nonempty] - 1].all():
         raise WireError("packed field: truncated varint at the end of the field")
-    if int(term_count[-1]) == len(b):  # every varint is one byte
+    ends = np.flatnonzero(term)  # the last byte of every varint
+    before = np.searchsorted(ends, region_end - lengths)
+    counts = np.searchsorted(ends, region_end) - before
+    if len(ends) == len(b):  # every varint is one byte
         return counts, b.astype(U64)
-    ends = np.flatnonzero(term)
     first = np.empty(len(ends), dtype=np.int64)
     first[0] = 0
     first[1:] = ends[:-1] + 1
     size = ends - first + 1
     if size.max() > 10:
         raise WireError("packed field: malformed varint (more than 10 bytes)")
-    values = (b[first] & 0x7F).astype(U64)
+    # Byte k of every varint at once; bytes past a varint's end read as 0 (masked).
+    low = b & np.uint8(0x7F)
+    values = low[first].astype(U64)
+    last = len(b) - 1
     for k in range(1, int(size.max())):
-        sel = np.flatnonzero(size > k)
-        values[sel] |= (b[first[sel] + k] & 0x7F).astype(U64) << U64(7 * k)
+        byte = low[np.minimum(first + k, last)] * (size > k)
+        values |= byte.astype(U64) << U64(7 * k)
     return counts, values
 
 
@@ -557,4 +549,21 @@ def _fixed64_regions(
 
 def gather(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The bytes of every region concatenated (uint8)."""
+    starts, lengths = np.asarray(starts, np.int64), np.asarray(lengths, np.int64)
+    total = int(lengths.sum())
+    if total > len(buf) // 4 and _in_order(starts, lengths):
+        # Regions cover much of the buffer: mark them (one int8 pass) instead of building
+        # an int64 index per byte.
+        mark = np.zeros(len(buf) + 1, dtype=np.int8)
+        some = lengths > 0
+        mark[starts[some]] += 1
+        mark[(starts + lengths)[some]] -= 1
+        return buf[np.cumsum(mark[:-1], dtype=np.int8).view(bool)]
     return buf[ranges(starts, lengths)]
+
+
+def _in_order(starts: np.ndarray, lengths: np.ndarray) -> bool:
+    """Whether the non-empty regions follow each other without overlapping."""
+    some = lengths > 0
+    s, e = starts[some], (starts + lengths)[some]
+    return bool((s[1:] >= e[:-1]).all())
