@@ -23,6 +23,7 @@ from profilelab.errors import ConfigError, FormatError
 from profilelab.model.raw import RawProfile
 from profilelab.readers import _pprof_native, pprof
 from profilelab.readers._input import open_input
+from profilelab.readers.sniff import looks_like_pprof
 from tests.conftest import SHIPPED
 from tests.pprof_reference import decode_reference
 
@@ -90,7 +91,7 @@ def _pprof_files(root: Path) -> list[Path]:
             data = open_input(path).data
         except FormatError:
             continue
-        if data and pprof.sniff(data):
+        if data and looks_like_pprof(data):
             out.append(path)
     return out
 

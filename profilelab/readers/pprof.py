@@ -17,31 +17,6 @@ from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
 from profilelab.readers import _pprof_native
 from profilelab.readers._input import Input
-from profilelab.readers.sniff import (
-    looks_like_otlp_profiles,
-    looks_like_value_type,
-    protobuf_fields,
-)
-
-
-def sniff(data: bytes) -> bool:
-    """pprof starts with a ValueType (sample_type) or a field only Profile has (3..15).
-
-    An OTLP profiles message is protobuf too and may start with an empty record that
-    looks like an empty ValueType, so it is ruled out first.
-    """
-    fields = protobuf_fields(data, limit=1)
-    if not fields:
-        return False
-    field, wire, start, end = fields[0]
-    if 3 <= field <= 15:
-        return True
-    return (
-        field == 1
-        and wire == 2
-        and looks_like_value_type(data[start:end])
-        and not looks_like_otlp_profiles(data)
-    )
 
 
 def read(inp: Input) -> list[RawProfile]:
@@ -78,9 +53,3 @@ def decode(data: bytes, name: str, using: str | None = None) -> RawProfile:
     same message, except that a wire-format error is described in each decoder's words.
     """
     return _pprof_native.decode(data, name, compiled=(using or decoder()) == "native")
-
-
-def register_format() -> None:
-    from profilelab.readers import Format, register
-
-    register(Format("pprof", sniff, read))
