@@ -24,6 +24,9 @@ SHARED_CORPUS = Path(os.environ.get("PROFILELAB_CORPUS") or ROOT.parent / "share
 SHIPPED_CORPUS = DATA / "corpus"
 SHIPPED = not SHARED_CORPUS.is_dir()
 CORPUS = SHIPPED_CORPUS if SHIPPED else SHARED_CORPUS
+#: The project's own inputs, made by its own scripts and licensed with it: always in the
+#: repository, named by their path in it wherever a corpus path is expected.
+OWN_PREFIXES = ("datasets/", "tests/data/evidence/")
 
 #: The one reason every "file not shipped" skip is reported under.
 MISSING_CORPUS = (
@@ -42,7 +45,7 @@ def skip_missing(path: Path | str) -> NoReturn:
 
 def need(rel: str) -> Path:
     """The corpus file ``rel`` (relative to the corpus root), or skip when it is not shipped."""
-    path = CORPUS / rel
+    path = ROOT / rel if rel.startswith(OWN_PREFIXES) else CORPUS / rel
     if not path.exists():
         skip_missing(rel)
     return path
@@ -52,6 +55,8 @@ class CorpusPath(type(Path())):  # type: ignore[misc]
     """The corpus root: joining a path the shipped corpus lacks skips the test."""
 
     def __truediv__(self, key: Any) -> Any:
+        if str(key).startswith(OWN_PREFIXES):
+            return ROOT / key
         path = super().__truediv__(key)
         if SHIPPED and not os.path.exists(path):
             skip_missing(path.relative_to(CORPUS))
