@@ -30,10 +30,10 @@ OWN_PREFIXES = ("datasets/", "tests/data/evidence/")
 
 #: The one reason every "file not shipped" skip is reported under.
 MISSING_CORPUS = (
-    "needs files of the full conformance corpus, which is not beside this clone: its "
-    "grafana/pyroscope (AGPL-3.0) and brendangregg/FlameGraph (CDDL) inputs are not shipped "
-    "in tests/data/corpus; put the corpus at ../shared/corpus or name it in PROFILELAB_CORPUS "
-    "(sources and commits: tests/data/README.md)"
+    "need the full conformance corpus, which is not beside this clone: its grafana/pyroscope "
+    "(AGPL-3.0) and brendangregg/FlameGraph (CDDL) files cannot ship in tests/data; get them "
+    "as tests/data/README.md says (The full corpus) into ../shared/corpus or the folder "
+    "named by PROFILELAB_CORPUS"
 )
 _MARK = "corpus file not shipped: "
 
