@@ -10,7 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from profilelab._reporting import Reports as _Reports
+from profilelab._version import __version__ as __version__
 from profilelab.errors import FormatError, ProfileLabError, QueryError, StoreError, ValidationError
+from profilelab.model import reporting as _reporting_seam
 
 if TYPE_CHECKING:
     from profilelab.api import load
@@ -53,7 +56,10 @@ __all__ = [
     "read_exemplars",
     "table",
 ]
-__version__ = "0.1.0"
+
+# Profile.top() and the other report methods call down into ops through this seam
+# (model/reporting.py): the model may not import the layers above it.
+_reporting_seam.install(_Reports())
 
 
 def __getattr__(name: str) -> Any:

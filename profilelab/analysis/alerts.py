@@ -53,6 +53,7 @@ from profilelab.analysis.compare import compare
 from profilelab.analysis.trends import pattern_share, trend
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
+from profilelab.model.reporting import reporting
 
 if TYPE_CHECKING:
     from profilelab.store import Store
@@ -433,20 +434,17 @@ def _regression(rule: Rule, prof: Profile) -> Result:
 
 def _write_evidence(result: Result, prof: Profile, directory: Path) -> list[Path]:
     """A flame graph of each firing window (a diff flame graph for a regression)."""
-    from profilelab.render import flame_html as fh
-    from profilelab.views import comparison
-
+    pages = reporting()
     directory.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", result.rule.name)
     rule = result.rule
     if rule.kind == "regression":
         table = _select.profile_table(prof)
-        sides = [
+        base, new = (
             prof.subset(_select.select(table, dict(s))["profile_id"]) for s in (rule.base, rule.new)
-        ]
+        )
         path = directory / f"{safe}.diff.html"
-        fh.write(path, fh.diff_html(comparison(sides[0], sides[1]), title=f"{rule.name}: diff"))
-        return [path]
+        return [pages.diff_page(base, new, path, title=f"{rule.name}: diff")]
     paths = []
     firing = result.firing
     keys = firing["key"] if "key" in firing.columns else [None] * firing.height
@@ -456,8 +454,7 @@ def _write_evidence(result: Result, prof: Profile, directory: Path) -> list[Path
         key = keys[i]
         focus = f"^{re.escape(key)}$" if key is not None else rule.pattern or None
         title = f"{rule.name}: window {i}" + (f" ({key})" if key is not None else "")
-        fh.write(path, fh.flame_html(prof.subset(window), title=title, focus=focus))
-        paths.append(path)
+        paths.append(pages.flame_page(prof.subset(window), path, title=title, focus=focus))
     return paths
 
 

@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from profilelab.model import _arrow, _concat, _profile_rows, _spans, ids, schema
+from profilelab.model import _arrow, _concat, _profile_rows, _span_labels, ids, schema
 from profilelab.model.profile import Profile
 from profilelab.model.raw import RawProfile
 
@@ -291,12 +291,12 @@ def _labels(
 ) -> tuple[pl.DataFrame, np.ndarray, dict[str, pa.Array]]:
     """Split span labels into columns; hash the other labels of each sample into a label set."""
     n = raw.n_samples
-    span_kind, decimal = _spans.classify_keys(raw)
+    span_kind, decimal = _span_labels.classify_keys(raw)
     is_str = raw.label_str != 0
     is_num = ~is_str & ((raw.label_num != 0) | (raw.label_unit != 0))
     kept = (is_str | is_num) & (span_kind < 0)
     sample_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(raw.label_offsets))
-    span_cols = _spans.span_columns(raw, span_kind, decimal, is_str, sample_of)
+    span_cols = _span_labels.span_columns(raw, span_kind, decimal, is_str, sample_of)
 
     rows = np.flatnonzero(kept)  # only kept labels are hashed: span ids never are
     kept_str = is_str[rows]

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from profilelab.model import schema
+from profilelab.model.reporting import reporting
 from profilelab.model.sql import run_sql
 
 if TYPE_CHECKING:
     import duckdb
 
-    from profilelab.ops.report_graph import GraphTables
+    from profilelab.model.graph_tables import GraphTables
 
 _KEYS = {
     "profiles": "profile_id",
@@ -114,10 +115,8 @@ class Profile:
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        """Notebook display: a summary and a flame graph (see profilelab.render.flame_html)."""
-        from profilelab.render.flame_html import profile_mimebundle
-
-        return profile_mimebundle(self)
+        """Notebook display: a summary and a flame graph (see profilelab.widgets.display)."""
+        return reporting().mimebundle(self)
 
     def check(self) -> None:
         """Raise ValidationError unless every invariant of the canonical model holds."""
@@ -125,7 +124,7 @@ class Profile:
 
         check(self)
 
-    # ---- pprof-compatible reports (thin wrappers over profilelab.ops) ---------------------
+    # ---- pprof-compatible reports (profilelab.ops, through the seam of model/reporting.py) -
     def top(self, **options: Any) -> pl.DataFrame:
         """pprof's ``-top``: flat, flat_pct, sum_pct, cum, cum_pct, name, inline per node.
 
@@ -134,28 +133,20 @@ class Profile:
         ``selection=`` a :class:`profilelab.core.Selection`; every report method takes the
         same. See ``docs/reports.md`` and ``docs/api.md``.
         """
-        from profilelab import ops
-
-        return ops.top(self, **options)
+        return reporting().top(self, **options)
 
     def tags(self, **options: Any) -> pl.DataFrame:
         """pprof's ``-tags``: key, value, flat, flat_pct, key_total."""
-        from profilelab import ops
-
-        return ops.tags(self, **options)
+        return reporting().tags(self, **options)
 
     def peek(self, regex: str, **options: Any) -> pl.DataFrame:
         """pprof's ``-peek REGEX``: callers and callees of the matching nodes."""
-        from profilelab import ops
-
-        return ops.peek(self, regex, **options)
+        return reporting().peek(self, regex, **options)
 
     def graph(self, **options: Any) -> GraphTables:
         """The call graph ``profilelab graph`` draws (pprof's ``-dot`` selection), as a
         ``(nodes, edges)`` pair of tables; options as for :meth:`top` plus ``call_tree``."""
-        from profilelab import ops
-
-        return ops.call_graph(self, **options)
+        return reporting().call_graph(self, **options)
 
     def list(self, regex: str, **options: Any) -> pl.DataFrame:
         """pprof's ``-list REGEX``: function, file, line, flat, cum and source text per line.
@@ -163,15 +154,11 @@ class Profile:
         ``source_path`` (``:``-separated directories, default: the current one) and
         ``trim_path`` say where the source files are, as ``go tool pprof`` finds them.
         """
-        from profilelab import ops
-
-        return ops.source_list(self, regex, **options)
+        return reporting().source_list(self, regex, **options)
 
     def traces(self, **options: Any) -> pl.DataFrame:
         """pprof's ``-traces``: value, labels, frames (leaf first), inline per sample."""
-        from profilelab import ops
-
-        return ops.traces(self, **options)
+        return reporting().traces(self, **options)
 
     def to_pandas(self) -> dict[str, Any]:
         """Every table as a pandas DataFrame (requires pandas)."""

@@ -31,7 +31,7 @@ import polars as pl
 from profilelab.errors import QueryError
 
 if TYPE_CHECKING:
-    from profilelab.ops.report_graph import GraphTables
+    from profilelab.model.graph_tables import GraphTables
 
 from profilelab.model.profile import Profile
 from profilelab.ops.options import ReportOptions

@@ -22,10 +22,10 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import polars as pl
 
+from profilelab.model.graph_tables import GraphTables
 from profilelab.ops import graph as graph_mod
 from profilelab.ops.labels import SPAN_KEYS, visible_keys
 from profilelab.ops.options import ReportOptions
@@ -620,13 +620,6 @@ def _redundant(e: Edge, by_gid: dict[int, Node]) -> bool:
             seen.add(ie.src)
             queue.append(ie.src)
     return False
-
-
-class GraphTables(NamedTuple):
-    """A call graph as tables: ``nodes`` in pprof's order, ``edges`` between them."""
-
-    nodes: pl.DataFrame  # node (1, 2, ... as in the DOT), name, flat, flat_pct, cum, cum_pct
-    edges: pl.DataFrame  # src, dest (node numbers), src_name, dest_name, weight, inline, residual
 
 
 def graph_tables(g: CallGraph) -> GraphTables:

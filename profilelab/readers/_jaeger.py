@@ -14,11 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from profilelab.errors import FormatError
+from profilelab.model.spans import hex_id
 from profilelab.readers._spanrows import (
     SpanRows,
     attr_text,
     float_text,
-    hex_id,
     kind_text,
     status_from_tags,
 )

@@ -13,7 +13,6 @@ and maps). A span that cannot be identified is dropped and reported in ``problem
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import math
 from collections.abc import Iterable
@@ -25,47 +24,12 @@ import polars as pl
 import pyarrow as pa
 
 from profilelab.model import schema
-
-#: Columns of the ``problems`` table that travels with every :class:`Spans`.
-PROBLEM_COLUMNS = ("source", "trace_id", "span_id", "problem", "detail", "dropped")
+from profilelab.model.spans import hex_id
 
 SPAN_KINDS = ("internal", "server", "client", "producer", "consumer")
 STATUSES = ("unset", "ok", "error")
-_HEX = frozenset("0123456789abcdef")
 _ATTRIBUTES = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-
-
-def hex_id(value: str | bytes | None, digits: int) -> tuple[str | None, str | None]:
-    """Normalize an id to ``digits`` lower-case hex digits: (id, None) or (None, why not).
-
-    Accepts raw bytes (OTLP protobuf), hex text of any case and up to ``digits`` digits
-    (shorter ids are left-padded, as Jaeger writes ``"2"`` for span 2), and base64 text
-    ending in ``=`` (proto3-JSON writers that ignore OTLP/JSON's hex rule). All-zero ids are
-    invalid in OTLP and W3C trace context.
-    """
-    if value is None or value == "" or value == b"":
-        return None, "missing"
-    if isinstance(value, bytes):
-        text = value.hex()
-    else:
-        text = str(value).strip().lower()
-        if text.endswith("="):
-            try:
-                text = base64.b64decode(str(value).strip(), validate=True).hex()
-            except (binascii.Error, ValueError):
-                return None, f"not hex or base64: {value!r}"
-    if len(text) > digits:
-        # a 128-bit id whose high half is zero still fits a 64-bit field
-        if set(text) <= _HEX and text[: len(text) - digits].strip("0") == "":
-            text = text[len(text) - digits :]
-        else:
-            return None, f"longer than {digits} hex digits: {value!r}"
-    if not set(text) <= _HEX:
-        return None, f"not hex: {value!r}"
-    if text.strip("0") == "":
-        return None, f"all-zero id: {value!r}"
-    return text.rjust(digits, "0"), None
 
 
 def attr_text(value: Any) -> str:

@@ -21,6 +21,7 @@ from profilelab.errors import FormatError
 from profilelab.model.raw import RawProfile
 from profilelab.readers import _trace_cpuprofile as cpu
 from profilelab.readers._input import Input
+from profilelab.readers._trace_columns import lane_column
 
 
 def is_samples_form(doc: Any) -> bool:
@@ -74,16 +75,14 @@ def _nodes(frames: dict[str, Any], name: str) -> tuple[list[dict[str, Any]], dic
 
 def _samples(samples: list[Any], position: dict[str, int], name: str) -> pl.DataFrame:
     """pid, tid, ts (microseconds), node per sample, file order."""
-    from profilelab.readers.trace_event import _lane_column
-
     if not all(isinstance(s, dict) for s in samples):
         raise FormatError(f"{name}: trace samples must be objects")
     frame = pl.DataFrame(
         {
-            "pid": pl.Series(_lane_column(samples, "pid")),
-            "tid": pl.Series(_lane_column(samples, "tid")),
-            "ts": pl.Series(_lane_column(samples, "ts")).cast(pl.Float64, strict=False),
-            "sf": pl.Series(_lane_column(samples, "sf")),
+            "pid": pl.Series(lane_column(samples, "pid")),
+            "tid": pl.Series(lane_column(samples, "tid")),
+            "ts": pl.Series(lane_column(samples, "ts")).cast(pl.Float64, strict=False),
+            "sf": pl.Series(lane_column(samples, "sf")),
         }
     )
     keys = pl.DataFrame(

@@ -44,6 +44,7 @@ from profilelab.readers import _trace_samples as samples_form
 from profilelab.readers._input import Input
 from profilelab.readers._speedscope_evented import _paths, _tree
 from profilelab.readers._stacks import NamedStacks, add_sample_labels, build_raw
+from profilelab.readers._trace_columns import convert, lane_column
 
 FORMAT = "trace-event"
 _HEAD = 1 << 16
@@ -104,31 +105,9 @@ def _events(doc: Any, name: str) -> list[Any]:
     return events
 
 
-def _convert(events: list[Any], kind: pa.DataType) -> pa.StructArray | None:
-    try:  # Arrow converts the list of objects in C
-        return pa.array(events, type=kind)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
-        return None
-
-
-def _lane_column(events: list[Any], key: str) -> pa.Array:
-    """pid or tid as text (numbers, as written, or strings)."""
-    for kind in (pa.int64(), pa.string()):
-        arr = _convert(events, pa.struct([(key, kind)]))
-        if arr is not None:
-            return arr.field(key).cast(pa.string()).fill_null("")
-    return pa.array([_text(e.get(key)) for e in events], pa.string())  # mixed types
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return "" if value is None else str(value)
-
-
 def _args_file(events: list[Any]) -> pa.Array:
     """args.filename, else args.url, else args.file (null when none is a string)."""
-    args = _convert(events, _ARGS)
+    args = convert(events, _ARGS)
     if args is None:
         return pa.nulls(len(events), pa.string())
     inner = args.field("args")
@@ -136,7 +115,7 @@ def _args_file(events: list[Any]) -> pa.Array:
 
 
 def _args_line(events: list[Any]) -> pa.Array:
-    lines = _convert(events, _LINE)
+    lines = convert(events, _LINE)
     if lines is None:
         return pa.nulls(len(events), pa.int64())
     return lines.field("args").field("line")
@@ -144,7 +123,7 @@ def _args_line(events: list[Any]) -> pa.Array:
 
 def _table(events: list[Any], name: str) -> pl.DataFrame:
     """One row per event: idx, ph, ts, dur, name, pid, tid, file, line."""
-    base = _convert(events, _EVENT)
+    base = convert(events, _EVENT)
     if base is None or base.null_count or base.field("ph").null_count:
         raise FormatError(f"{name}: every trace event must be an object with a string 'ph'")
     table = pl.DataFrame(
@@ -153,8 +132,8 @@ def _table(events: list[Any], name: str) -> pl.DataFrame:
             "ts": _ts_column(events),
             "dur": pl.Series(pc.coalesce(base.field("dur"), base.field("tdur"))),
             "name": pl.Series(base.field("name")),
-            "pid": pl.Series(_lane_column(events, "pid")),
-            "tid": pl.Series(_lane_column(events, "tid")),
+            "pid": pl.Series(lane_column(events, "pid")),
+            "tid": pl.Series(lane_column(events, "tid")),
             "file": pl.Series(_args_file(events), dtype=pl.Utf8),
             "line": pl.Series(_args_line(events), dtype=pl.Int64),
         }
@@ -168,10 +147,10 @@ def _table(events: list[Any], name: str) -> pl.DataFrame:
 
 def _ts_column(events: list[Any]) -> pl.Series:
     """ts in microseconds: numbers, or numbers written as strings (Hermes); else null."""
-    numbers = _convert(events, pa.struct([("ts", pa.float64())]))
+    numbers = convert(events, pa.struct([("ts", pa.float64())]))
     if numbers is not None:
         return pl.Series(numbers.field("ts"))
-    return pl.Series(_lane_column(events, "ts")).cast(pl.Float64, strict=False)
+    return pl.Series(lane_column(events, "ts")).cast(pl.Float64, strict=False)
 
 
 def _embedded_cpu_profiles(table: pl.DataFrame, events: list[Any], inp: Input) -> list[RawProfile]:

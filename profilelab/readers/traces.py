@@ -17,11 +17,11 @@ from typing import Any
 import polars as pl
 
 from profilelab.errors import FormatError
+from profilelab.model.spans import PROBLEMS, Spans
 from profilelab.readers import _jaeger, _json, _zipkin, reader_errors
 from profilelab.readers._input import Source, open_input
 from profilelab.readers._spanrows import SpanRows
 from profilelab.readers.sniff import protobuf_fields, protobuf_start
-from profilelab.traces.spans import PROBLEMS, Spans
 
 
 def read_traces(source: Source, name: str | None = None) -> Spans:

@@ -183,12 +183,11 @@ def order_service(fmt: str) -> list[Section]:
 
 def traced_order_service(fmt: str) -> list[Section]:
     """05-slow-span-to-profile: the code and the request attribute behind the latency tail."""
-    import profilelab
+    from profilelab.readers.traces import load_traces
+    from profilelab.traces import join_spans
 
     name = "traced-order-service"
-    joined = profilelab.join_spans(
-        datasets.load(name, format=fmt), profilelab.load_traces(datasets.traces(name))
-    )
+    joined = join_spans(datasets.load(name, format=fmt), load_traces(datasets.traces(name)))
     finding = playbooks.slow_spans(joined, "order.handle")
     coverage = Finding(
         finding.playbook, "Did the samples find their spans?", joined.coverage.summary(), {}

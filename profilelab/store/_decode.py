@@ -152,10 +152,10 @@ def _one_by_one(inputs: Sequence[Pending], out: Decoded) -> Decoded:
 
 def decode_input(inp: Pending) -> Loaded:
     """Decode one input with :func:`profilelab.load`; any failure becomes a reason."""
-    import profilelab
+    from profilelab.api import load
 
     try:
-        profile = profilelab.load(inp.data, name=inp.source)
+        profile = load(inp.data, name=inp.source)
     except ProfileLabError as exc:
         return Loaded(inp.source, inp.input_id, error=_reason(exc, inp.source))
     except Exception as exc:  # a reader bug must not abort a batch of thousands of files

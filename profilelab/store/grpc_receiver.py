@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from profilelab.errors import QueryError
+from profilelab.store._receive import PROTOBUF, Reject, otlp_item, traces_response
 
 if TYPE_CHECKING:
     from profilelab.store.serve import ProfileServer
@@ -87,23 +88,19 @@ class GrpcReceiver:
 
     # ---- handlers (one thread each, from the pool above) ---------------------------------
     def _profiles(self, request: bytes, context: Any) -> bytes:
-        from profilelab.store.serve import PROTOBUF, _otlp_item
-
         self._authorize(context)
         name = f"otlp-grpc:{_peer(context)}"
         server = self.server
         n = self._answer(
             context,
             lambda: server.store_sync(
-                lambda: _otlp_item(request, PROTOBUF, name, server.labels, server.max_inflated)
+                lambda: otlp_item(request, PROTOBUF, name, server.labels, server.max_inflated)
             ),
         )
         server.stats.count(200, profiles=n)
         return b""  # ExportProfilesServiceResponse{}: everything accepted
 
     def _traces(self, request: bytes, context: Any) -> bytes:
-        from profilelab.store.serve import traces_response
-
         self._authorize(context)
         name = f"otlp-grpc:{_peer(context)}"
         n, rejected, why = self._answer(context, lambda: self.server.spans_sync(request, name))
@@ -111,11 +108,9 @@ class GrpcReceiver:
         return traces_response(rejected, why, as_json=False)
 
     def _answer(self, context: Any, work: Any) -> Any:
-        from profilelab.store.serve import _Reject
-
         try:
             return work()
-        except _Reject as rej:
+        except Reject as rej:
             self.server.stats.count(rej.status)
             context.abort(_status(rej.status), str(rej))
 

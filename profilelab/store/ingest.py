@@ -34,7 +34,7 @@ from profilelab.store._decode import (
 from profilelab.store.prepare import Item
 
 if TYPE_CHECKING:
-    from profilelab.store.store import Store
+    from profilelab.store.directory import StoreDirectory
 
 #: Inputs per commit by default: large enough to amortize Parquet and fsync costs.
 BATCH_SIZE = 256
@@ -106,7 +106,7 @@ def _walk(directory: str) -> Iterator[str]:
 
 
 def ingest(
-    store: Store,
+    store: StoreDirectory,
     sources: Iterable[str | os.PathLike[str]],
     *,
     labels: Mapping[str, str] | None = None,
@@ -157,7 +157,7 @@ def ingest(
     return report
 
 
-def _commit(store: Store, batch: list[Item], report: IngestReport) -> None:
+def _commit(store: StoreDirectory, batch: list[Item], report: IngestReport) -> None:
     """Commit the batch; when that fails, each input alone, so a bad one fails alone."""
     try:
         result = store.write(batch)
@@ -177,7 +177,10 @@ def _commit(store: Store, batch: list[Item], report: IngestReport) -> None:
 
 
 def _labelled_otherwise(
-    store: Store, inputs: list[tuple[str, int]], labels: Mapping[str, str], name: str | None
+    store: StoreDirectory,
+    inputs: list[tuple[str, int]],
+    labels: Mapping[str, str],
+    name: str | None,
 ) -> list[tuple[str, str]]:
     """Of the skipped ``inputs`` (source, input_id), those the store holds with another
     value for one of the given ``labels`` or another ``name``, with the difference."""

@@ -25,12 +25,12 @@ import polars as pl
 
 from profilelab.errors import StoreError
 from profilelab.model import schema
-from profilelab.store import _fs, layout, writer
+from profilelab.store import layout, writer
 from profilelab.store.catalog import Segment, Snapshot
 from profilelab.store.timeparse import parse_duration, parse_time
 
 if TYPE_CHECKING:
-    from profilelab.store.store import Store
+    from profilelab.store.directory import StoreDirectory
 
 #: A segment whose files add up to less than this is "small" and gets compacted.
 SMALL_BYTES = 32 << 20
@@ -74,7 +74,7 @@ class RetainReport:
         )
 
 
-def _size(store: Store, files: set[str] | list[str]) -> int:
+def _size(store: StoreDirectory, files: set[str] | list[str]) -> int:
     total = 0
     for f in files:
         try:
@@ -85,11 +85,15 @@ def _size(store: Store, files: set[str] | list[str]) -> int:
 
 
 def compact(
-    store: Store, *, full: bool = False, small_bytes: int = SMALL_BYTES, max_rows: int = MAX_ROWS
+    store: StoreDirectory,
+    *,
+    full: bool = False,
+    small_bytes: int = SMALL_BYTES,
+    max_rows: int = MAX_ROWS,
 ) -> CompactReport:
     """Merge small segments (all segments with ``full``) into as few as ``max_rows`` allows."""
-    with store._mutex, _fs.locked(store.root / layout.LOCK):
-        snap = store._reader.snapshot()
+    with store.locked():
+        snap = store.snapshot()
         before = snap.live_files()
         report = CompactReport(len(snap.segments), 0, len(before), 0, _size(store, before), 0, 0)
         deleted = writer.collect_garbage(store.root, snap)
@@ -98,8 +102,8 @@ def compact(
         whole = full and len(groups) == 1 and len(groups[0]) == len(snap.segments)
         for group in groups:
             _rewrite(store, snap, group, gc_dictionaries=whole)
-        store._reset_known()
-        snap = store._reader.snapshot()
+        store.files_rewritten()
+        snap = store.snapshot()
         deleted += writer.collect_garbage(store.root, snap)
         after = snap.live_files()
         report.segments_after = len(snap.segments)
@@ -109,7 +113,7 @@ def compact(
         return report
 
 
-def _choose(store: Store, snap: Snapshot, full: bool, small_bytes: int) -> list[Segment]:
+def _choose(store: StoreDirectory, snap: Snapshot, full: bool, small_bytes: int) -> list[Segment]:
     if full:
         return list(snap.segments.values())
     return [s for s in snap.segments.values() if _size(store, list(s.files)) < small_bytes]
@@ -136,7 +140,9 @@ def _replaces(group: list[Segment]) -> list[str]:
     return sorted({s.id for s in group} | {r for s in group for r in s.replaces})
 
 
-def _rewrite(store: Store, snap: Snapshot, group: list[Segment], gc_dictionaries: bool) -> Segment:
+def _rewrite(
+    store: StoreDirectory, snap: Snapshot, group: list[Segment], gc_dictionaries: bool
+) -> Segment:
     ids = {s.id for s in group}
     rows = snap.catalog.filter(pl.col("segment").is_in(list(ids)))
     sample_files = sorted({f for s in group for f in s.files if f.startswith(layout.SAMPLES)})
@@ -163,7 +169,7 @@ def _rewrite(store: Store, snap: Snapshot, group: list[Segment], gc_dictionaries
     )
 
 
-def _read(store: Store, files: list[str], table: str) -> pl.DataFrame:
+def _read(store: StoreDirectory, files: list[str], table: str) -> pl.DataFrame:
     if not files:
         return schema.empty(table)
     df = pl.read_parquet([str(store.root / f) for f in files], hive_partitioning=False)
@@ -185,7 +191,7 @@ def _referenced(samples: pl.DataFrame, d: dict[str, pl.DataFrame]) -> dict[str, 
 
 
 def retain(
-    store: Store, *, max_age: str | int | None = None, before: str | int | None = None
+    store: StoreDirectory, *, max_age: str | int | None = None, before: str | int | None = None
 ) -> RetainReport:
     """Drop profiles whose time is before ``before`` or older than ``max_age`` (e.g. "30d"),
     and files of received spans that all ended before then."""
@@ -196,8 +202,8 @@ def retain(
         cutoff = time.time_ns() - age
     else:
         cutoff = int(parse_time(before))  # type: ignore[arg-type]
-    with store._mutex, _fs.locked(store.root / layout.LOCK):
-        snap = store._reader.snapshot()
+    with store.locked():
+        snap = store.snapshot()
         deleted = writer.collect_garbage(store.root, snap)
         rows = snap.catalog
         expired = rows.filter(pl.col("time_ns") < cutoff)
@@ -209,14 +215,14 @@ def retain(
         if ids:
             affected = [snap.segments[s] for s in sorted(ids)]
             report.files_rewritten = _drop_expired(store, snap, affected, cutoff, old_spans)
-            store._reset_known()
-            snap = store._reader.snapshot()
+            store.files_rewritten()
+            snap = store.snapshot()
             deleted += writer.collect_garbage(store.root, snap)
         report.deleted = deleted
         return report
 
 
-def _expired_spans(store: Store, snap: Snapshot, cutoff: int) -> set[str]:
+def _expired_spans(store: StoreDirectory, snap: Snapshot, cutoff: int) -> set[str]:
     """Live spans files whose every span ended (or, without an end, started) before ``cutoff``."""
     out = set()
     for f in snap.files(f"{layout.SPANS}/"):
@@ -232,7 +238,7 @@ def _expired_spans(store: Store, snap: Snapshot, cutoff: int) -> set[str]:
 
 
 def _drop_expired(
-    store: Store, snap: Snapshot, affected: list[Segment], cutoff: int, drop: set[str]
+    store: StoreDirectory, snap: Snapshot, affected: list[Segment], cutoff: int, drop: set[str]
 ) -> int:
     """Commit one segment replacing ``affected`` without their expired profiles and without
     the files in ``drop``."""

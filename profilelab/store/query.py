@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     import duckdb
 
     from profilelab.store.catalog import Snapshot
-    from profilelab.store.store import Store, TimeArg
+    from profilelab.store.directory import StoreDirectory
+    from profilelab.store.timeparse import TimeArg
 
 #: Pseudo-labels a matcher may use besides the profiles' own labels.
 PSEUDO_LABELS = {
@@ -101,7 +102,7 @@ def _matcher_mask(rows: pl.DataFrame, m: Matcher) -> pl.Series:
 
 
 # ---- reading tables -----------------------------------------------------------------------
-def run(store: Store, selector: str | Selector, start: TimeArg, end: TimeArg) -> Profile:
+def run(store: StoreDirectory, selector: str | Selector, start: TimeArg, end: TimeArg) -> Profile:
     """The selected profiles as canonical tables (merged per group for ``sum``)."""
     sel = as_selector(selector)
     if sel is None:
@@ -127,7 +128,9 @@ def _files(rows: pl.DataFrame) -> list[str]:
     return rows["samples_file"].drop_nulls().unique().to_list()
 
 
-def read_profiles(store: Store, rows: pl.DataFrame, snap: Snapshot | None = None) -> Profile:
+def read_profiles(
+    store: StoreDirectory, rows: pl.DataFrame, snap: Snapshot | None = None
+) -> Profile:
     """Read the samples of ``rows`` and the dictionary rows (of ``snap``) they reference."""
     if rows.height == 0:
         return Profile.empty()
@@ -162,7 +165,9 @@ def read_profiles(store: Store, rows: pl.DataFrame, snap: Snapshot | None = None
     return Profile(profiles, samples, stacks, frames, mappings, labels)
 
 
-def _read_dictionary(store: Store, files: list[str], table: str, keys: pl.Series) -> pl.DataFrame:
+def _read_dictionary(
+    store: StoreDirectory, files: list[str], table: str, keys: pl.Series
+) -> pl.DataFrame:
     key = layout.DICTIONARIES[table]
     if not files or keys.len() == 0:
         return schema.empty(table)
@@ -258,7 +263,7 @@ def _group_keys(rows: pl.DataFrame, sel: Selector) -> pl.DataFrame:
 
 # ---- series and SQL -----------------------------------------------------------------------
 def series(
-    store: Store,
+    store: StoreDirectory,
     selector: str | Selector,
     step: str | int,
     start: TimeArg,
@@ -311,7 +316,9 @@ def series(
         con.close()
 
 
-def _stacks_through(store: Store, con: duckdb.DuckDBPyConnection, function: str) -> np.ndarray:
+def _stacks_through(
+    store: StoreDirectory, con: duckdb.DuckDBPyConnection, function: str
+) -> np.ndarray:
     snap = store.snapshot()
     frames = [str(store.root / f) for f in snap.files("frames/")]
     stacks = [str(store.root / f) for f in snap.files("stacks/")]
@@ -335,7 +342,7 @@ def _duckdb() -> duckdb.DuckDBPyConnection:
 
 
 def connect(
-    store: Store, con: duckdb.DuckDBPyConnection | None = None
+    store: StoreDirectory, con: duckdb.DuckDBPyConnection | None = None
 ) -> duckdb.DuckDBPyConnection:
     """DuckDB views over exactly the live files: the canonical tables.
 
@@ -360,7 +367,7 @@ def connect(
     return con
 
 
-def sql(store: Store, query: str) -> pl.DataFrame:
+def sql(store: StoreDirectory, query: str) -> pl.DataFrame:
     return run_sql(lambda: connect(store), query)
 
 

@@ -59,11 +59,10 @@ from profilelab.errors import (
     StoreError,
     TooLargeError,
 )
-from profilelab.model.ids import digest_bytes
 from profilelab.readers._input import GZIP_MAGIC, inflate_bounded
 from profilelab.store import pyroscope
-from profilelab.store._decode import read_bounded
 from profilelab.store._http import CONNECT_CODE, RPC_CODE, listen, status_proto, with_header_timeout
+from profilelab.store._receive import JSON, PROTOBUF, Reject, first_line, otlp_item, traces_response
 from profilelab.store.committer import GroupCommitter, Unbuilt
 from profilelab.store.prepare import Item
 from profilelab.store.store import Store
@@ -72,11 +71,9 @@ if TYPE_CHECKING:  # starlette is imported where used: importing profilelab.stor
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from profilelab.model.spans import Spans
     from profilelab.store.grpc_receiver import GrpcReceiver
-    from profilelab.traces.spans import Spans
 
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
 BACKLOG = 1024  # connections the kernel queues before accept
 BODY_TIMEOUT = 30.0  # seconds a client may take to send a whole body
 HEADER_TIMEOUT = 10.0  # seconds for a request's headers, from the connection or last answer
@@ -108,13 +105,6 @@ class ServerStats:
                 self.spans += spans
             else:
                 self.rejected[status] = self.rejected.get(status, 0) + 1
-
-
-class _Reject(Exception):
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.headers = dict(headers or {})
 
 
 class ProfileServer:
@@ -259,7 +249,7 @@ class ProfileServer:
         request = Request(scope, receive)
         try:
             response = await self._dispatch(request)
-        except _Reject as rej:
+        except Reject as rej:
             response = await self._error(request, rej)
         await response(scope, receive, send)
 
@@ -273,9 +263,9 @@ class ProfileServer:
         handler = self.routes.get(path)
         if handler is None:
             shown = path if len(path) <= 200 else path[:200] + "..."
-            raise _Reject(404, f"no such path {shown}; POST to {', '.join(sorted(self.routes))}")
+            raise Reject(404, f"no such path {shown}; POST to {', '.join(sorted(self.routes))}")
         if request.method != "POST":
-            raise _Reject(405, f"{path} takes POST, not {request.method}", {"Allow": "POST"})
+            raise Reject(405, f"{path} takes POST, not {request.method}", {"Allow": "POST"})
         return await handler(request)
 
     def _authorize(self, request: Request) -> None:
@@ -285,7 +275,7 @@ class ProfileServer:
         ok = scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token)
         if not ok:
             challenge = {"WWW-Authenticate": 'Bearer realm="profilelab"'}
-            raise _Reject(401, "a valid bearer token is required", challenge)
+            raise Reject(401, "a valid bearer token is required", challenge)
 
     async def _otlp_profiles(self, request: Request) -> Response:
         from starlette.responses import Response
@@ -294,7 +284,7 @@ class ProfileServer:
         body = await self.read_body(request)
         name = f"otlp-http:{_client(request)}"
         limit = self.max_inflated
-        n = await self.store_with(lambda: _otlp_item(body, ctype, name, self.labels, limit))
+        n = await self.store_with(lambda: otlp_item(body, ctype, name, self.labels, limit))
         self.stats.count(200, n)
         # An ExportProfilesServiceResponse with no partial_success (everything accepted):
         # zero bytes in protobuf, {} in OTLP/JSON.
@@ -351,10 +341,10 @@ class ProfileServer:
 
         encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
         if encoding not in ("identity", "gzip"):
-            raise _Reject(415, f"unsupported Content-Encoding {encoding[:50]!r}: use gzip or none")
+            raise Reject(415, f"unsupported Content-Encoding {encoding[:50]!r}: use gzip or none")
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body:
-            raise _Reject(413, f"body of {declared} bytes exceeds the limit of {self.max_body}")
+            raise Reject(413, f"body of {declared} bytes exceeds the limit of {self.max_body}")
         chunks: list[bytes] = []
         size = 0
         try:
@@ -362,17 +352,17 @@ class ProfileServer:
                 async for chunk in request.stream():
                     size += len(chunk)
                     if size > self.max_body:
-                        raise _Reject(413, f"body exceeds the limit of {self.max_body} bytes")
+                        raise Reject(413, f"body exceeds the limit of {self.max_body} bytes")
                     chunks.append(chunk)
         except TimeoutError:
-            raise _Reject(408, f"the body did not arrive within {BODY_TIMEOUT:.0f}s") from None
+            raise Reject(408, f"the body did not arrive within {BODY_TIMEOUT:.0f}s") from None
         except ClientDisconnect:
-            raise _Reject(400, "the client went away before sending the whole body") from None
+            raise Reject(400, "the client went away before sending the whole body") from None
         request.state.body_read = True
         body = b"".join(chunks)
         if encoding == "gzip":
             if body[:2] != GZIP_MAGIC:
-                raise _Reject(400, "Content-Encoding is gzip but the body is not gzip data")
+                raise Reject(400, "Content-Encoding is gzip but the body is not gzip data")
             loop = asyncio.get_running_loop()
             try:
                 body = await loop.run_in_executor(
@@ -381,14 +371,14 @@ class ProfileServer:
                 )
             except FormatError as exc:
                 status = 413 if isinstance(exc, TooLargeError) else 400
-                raise _Reject(status, _first_line(exc)) from None
+                raise Reject(status, first_line(exc)) from None
         return body
 
     async def store_with(self, make: Callable[[], Item | Unbuilt | list[Item] | None]) -> int:
         """Decode with ``make`` on a decoder thread and commit; the profile rows stored.
 
         ``make`` returns the item(s) to store (None or []: nothing to store) or raises
-        _Reject; other exceptions from decoding become a 400 (the body is at fault), a
+        Reject; other exceptions from decoding become a 400 (the body is at fault), a
         failed commit a 503 (the store is). Several items are committed together.
         """
         loop = asyncio.get_running_loop()
@@ -442,31 +432,31 @@ class ProfileServer:
         try:
             return items, self.committer.submit(items, timeout=0)
         except StoreError:
-            raise _Reject(503, "the store is busy; retry later") from None
+            raise Reject(503, "the store is busy; retry later") from None
 
-    def _commit_reject(self, exc: Exception) -> _Reject:
+    def _commit_reject(self, exc: Exception) -> Reject:
         """The answer for a failed commit: 503 when the store is at fault, 400 the data."""
         if isinstance(exc, TimeoutError):
-            return _Reject(503, "the store did not commit in time; retry later")
+            return Reject(503, "the store did not commit in time; retry later")
         if isinstance(exc, StoreError | OSError):
             self._log_always(f"commit failed: {exc}")
-            return _Reject(503, "the store could not commit the data; retry later")
+            return Reject(503, "the store could not commit the data; retry later")
         if isinstance(exc, ProfileLabError | ValueError):
-            return _Reject(400, f"the data cannot be stored: {_first_line(exc)}")
+            return Reject(400, f"the data cannot be stored: {first_line(exc)}")
         raise exc
 
     def _decode_guarded(self, make: Callable[[], _T]) -> _T:
         try:
             return make()
-        except _Reject:
+        except Reject:
             raise
         except TooLargeError as exc:
-            raise _Reject(413, _first_line(exc)) from None
+            raise Reject(413, first_line(exc)) from None
         except ProfileLabError as exc:
-            raise _Reject(400, _first_line(exc)) from None
+            raise Reject(400, first_line(exc)) from None
         except Exception as exc:  # a decoder bug must not cost the connection its answer
             self._log_always("decoding failed:\n" + traceback.format_exc())
-            raise _Reject(400, f"the body could not be decoded ({type(exc).__name__})") from None
+            raise Reject(400, f"the body could not be decoded ({type(exc).__name__})") from None
 
     @contextlib.contextmanager
     def _coming(self) -> Iterator[None]:
@@ -479,7 +469,7 @@ class ProfileServer:
                 self.decoding_now -= 1
 
     # ---- answers ----------------------------------------------------------------------------
-    async def _error(self, request: Request, rej: _Reject) -> Response:
+    async def _error(self, request: Request, rej: Reject) -> Response:
         from starlette.responses import Response
 
         self.stats.count(rej.status)
@@ -519,33 +509,8 @@ def content_type(request: Request, accepted: tuple[str, ...]) -> str:
     raw = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if raw not in accepted:
         given = raw[:80] or "(none)"
-        raise _Reject(415, f"unsupported Content-Type {given!r}: use {' or '.join(accepted)}")
+        raise Reject(415, f"unsupported Content-Type {given!r}: use {' or '.join(accepted)}")
     return raw
-
-
-def _otlp_item(
-    body: bytes, ctype: str, name: str, labels: Mapping[str, str], limit: int
-) -> Unbuilt | None:
-    """The export decoded, to store (None when it holds no profiles); its tables are built
-    by the committer together with the other requests of its commit."""
-    if ctype == JSON:
-        _check_json(body)
-    try:
-        raws = read_bounded(body, name, limit)
-    except TooLargeError as exc:
-        raise _Reject(413, _strip(exc, name)) from None
-    except ProfileLabError as exc:
-        why = _strip(exc, name)
-        raise _Reject(400, f"not a valid OTLP profiles export: {why}") from None
-    raws = [r for r in raws if r.sample_types]
-    if not raws:
-        return None
-    formats = {r.format for r in raws}
-    if formats != {"otlp"}:
-        raise _Reject(400, f"the body is {', '.join(sorted(formats))}, not OTLP profiles")
-    return Unbuilt(
-        raws, digest_bytes(body), labels=labels, default_time_ns=time.time_ns(), source=name
-    )
 
 
 def _spans(body: bytes, name: str, limit: int) -> Spans | None:
@@ -556,29 +521,6 @@ def _spans(body: bytes, name: str, limit: int) -> Spans | None:
     if not data.strip() or data.strip() == b"{}":
         return None
     return read_traces(data, name)
-
-
-def traces_response(rejected: int, why: str, as_json: bool) -> bytes:
-    """An ExportTraceServiceResponse, with partial_success when spans were refused."""
-    from google.protobuf import json_format
-    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-
-    resp = trace_service_pb2.ExportTraceServiceResponse()
-    if rejected:
-        resp.partial_success.rejected_spans = rejected
-        resp.partial_success.error_message = why
-    if as_json:
-        return json_format.MessageToJson(resp, indent=None).encode()
-    return bytes(resp.SerializeToString())
-
-
-def _check_json(body: bytes) -> None:
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _Reject(400, f"malformed JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise _Reject(400, "an OTLP/JSON export must be a JSON object")
 
 
 def _rows(item: Item | Unbuilt) -> int:
@@ -592,16 +534,6 @@ def _client(request: Request) -> str:
 def _small_body(request: Request) -> bool:
     declared = request.headers.get("content-length", "")
     return declared.isdigit() and int(declared) <= DRAIN_LIMIT
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _strip(exc: Exception, name: str) -> str:
-    text = _first_line(exc)
-    return text[len(name) + 2 :] if text.startswith(f"{name}: ") else text
 
 
 def serve(store: Store, host: str, port: int, **options: Any) -> ProfileServer:

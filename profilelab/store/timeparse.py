@@ -2,4 +2,7 @@
 
 from profilelab.core.timeparse import format_ns, parse_duration, parse_time
 
-__all__ = ["format_ns", "parse_duration", "parse_time"]
+__all__ = ["TimeArg", "format_ns", "parse_duration", "parse_time"]
+
+#: A time as the store's entry points take it (see :func:`parse_time`).
+TimeArg = str | int | float | None

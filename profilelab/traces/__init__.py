@@ -8,11 +8,11 @@
     slow = joined.slowest("GET /order", n=10)           # a Profile
 """
 
+from profilelab.model.spans import Spans
 from profilelab.traces.analysis import CohortDiff
 from profilelab.traces.coverage import Coverage
 from profilelab.traces.exemplars import exemplar_spans, read_exemplars
 from profilelab.traces.spanjoin import SpanJoin, join_spans
-from profilelab.traces.spans import Spans
 
 __all__ = [
     "CohortDiff",

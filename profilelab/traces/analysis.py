@@ -34,8 +34,9 @@ import polars as pl
 
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
+from profilelab.model.reporting import reporting
+from profilelab.model.spantree import subtree_sums
 from profilelab.traces.functions import function_values, pick_profiles, to_nanoseconds
-from profilelab.traces.tree import subtree_sums
 
 if TYPE_CHECKING:
     from profilelab.traces.spanjoin import SpanJoin
@@ -56,12 +57,7 @@ class CohortDiff:
 
     def widget(self) -> Any:
         """A diff flame graph when ``profilelab.widgets.DiffFlameGraph`` exists, else a table."""
-        from profilelab.widgets.spans import diff_view
-
-        widget, _kind = diff_view(
-            self.median, self.slow, self.functions, sample_type=self.sample_type
-        )
-        return widget
+        return reporting().diff_widget(self.median, self.slow, self.functions, self.sample_type)
 
 
 def cohort_diff(
@@ -91,7 +87,7 @@ def cohort_diff(
     slow_p = join.profile_of(slow["span_row"].to_list())
     typical_p = join.profile_of(typical["span_row"].to_list())
     table = distinguishing(
-        _function_diff(
+        function_diff(
             function_values(slow_p, ids),
             function_values(typical_p, ids),
             slow.height,
@@ -101,9 +97,9 @@ def cohort_diff(
     return CohortDiff(name, slow_p, typical_p, slow, typical, table, stype, unit)
 
 
-def _function_diff(
-    slow: pl.DataFrame, base: pl.DataFrame, n_slow: int, n_base: int
-) -> pl.DataFrame:
+def function_diff(slow: pl.DataFrame, base: pl.DataFrame, n_slow: int, n_base: int) -> pl.DataFrame:
+    """Per function, self and total per span of the slow and the base spans and their
+    deltas, largest self delta first (the span explorer's diff uses it too)."""
     both = slow.join(base, on="function", how="full", coalesce=True, suffix="_median")
     both = both.fill_null(0)
     return (

@@ -20,9 +20,9 @@ import numpy as np
 import polars as pl
 
 from profilelab.model.profile import Profile
+from profilelab.model.spans import Spans
+from profilelab.model.spantree import subtree_sums
 from profilelab.traces.join import profile_services
-from profilelab.traces.spans import Spans
-from profilelab.traces.tree import subtree_sums
 
 MATCHED = ("span_label", "local_root_label", "local_root_fallback", "time")
 

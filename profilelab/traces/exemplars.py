@@ -21,9 +21,8 @@ from typing import Any
 import polars as pl
 
 from profilelab.errors import FormatError
+from profilelab.model.spans import Spans, hex_id
 from profilelab.readers._input import Source, open_input
-from profilelab.readers._spanrows import hex_id
-from profilelab.traces.spans import Spans
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.\-]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,)?\s*')

@@ -12,7 +12,7 @@ For each sample (all sample types of one input share the outcome):
    (``refine="auto"``; ``"always"`` refines from any labelled span, ``"never"`` keeps
    labels), the sample moves to the innermost span of that local subtree active at that
    time: the deepest span with ``start_ns <= time_ns < end_ns``, then the latest started.
-   Local means same process (see :mod:`profilelab.traces.tree`), so a sample is never
+   Local means same process (see :mod:`profilelab.model.spantree`), so a sample is never
    given to a span of another service.
 
 Nothing is dropped: each sample gets a ``method`` (``span_label``, ``local_root_label``,
@@ -29,7 +29,7 @@ import polars as pl
 
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
-from profilelab.traces.spans import Spans
+from profilelab.model.spans import Spans
 
 Refine = Literal["auto", "always", "never"]
 SERVICE_LABELS = ("service", "service.name", "service_name")

@@ -22,13 +22,13 @@ import polars as pl
 
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
+from profilelab.model.spans import Spans
+from profilelab.model.spantree import covered_rows, subtree_sums
 from profilelab.model.sql import run_sql
 from profilelab.traces import analysis
 from profilelab.traces.coverage import Coverage, coverage
 from profilelab.traces.functions import pick_profiles, restrict
 from profilelab.traces.join import Refine, attribute
-from profilelab.traces.spans import Spans
-from profilelab.traces.tree import covered_rows, subtree_sums
 
 if TYPE_CHECKING:
     import duckdb
@@ -108,7 +108,7 @@ class SpanJoin:
         if service is not None:
             cond &= pl.col("service") == service
         if trace_id is not None:
-            from profilelab.readers._spanrows import hex_id
+            from profilelab.model.spans import hex_id
 
             cond &= pl.col("trace_id") == (hex_id(trace_id, 32)[0] or "")
         return self.spans.with_duration().filter(cond)["span_row"].cast(pl.Int64).to_list()

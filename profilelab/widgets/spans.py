@@ -204,7 +204,7 @@ class SpanExplorer:
         self._detail.children = [self._summary(), widget, *notes]
 
     def _diff_widget(self) -> tuple[Any, str]:
-        from profilelab.traces.analysis import _function_diff
+        from profilelab.traces.analysis import function_diff
 
         assert self.selected_profile is not None
         chosen = self.table.filter(pl.col("span_row").is_in(self.selected_rows))
@@ -224,7 +224,7 @@ class SpanExplorer:
         )
         base = self.join.profile_of(base_rows)
         ids, _, _ = pick_profiles(self.join.profile, self.sample_type)
-        functions = _function_diff(
+        functions = function_diff(
             function_values(self.selected_profile, ids),
             function_values(base, ids),
             len(self.selected_rows),

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 import polars as pl
 
-import profilelab
+from profilelab._version import __version__
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
 from profilelab.writers import Writer, register
@@ -70,7 +70,7 @@ def document(profile: Profile) -> dict[str, Any]:
         "profiles": profiles,
         "name": ", ".join(sources) if sources else "profile",
         "activeProfileIndex": active or 0,
-        "exporter": f"profilelab {profilelab.__version__}",
+        "exporter": f"profilelab {__version__}",
     }
 
 

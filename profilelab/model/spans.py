@@ -8,6 +8,8 @@ silently: every dropped or repaired span has a row in ``problems`` (``dropped`` 
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -16,9 +18,8 @@ import polars as pl
 
 from profilelab.errors import QueryError
 from profilelab.model import schema
+from profilelab.model.spantree import SpanTree, build_tree
 from profilelab.model.sql import run_sql
-from profilelab.readers._spanrows import PROBLEM_COLUMNS, hex_id
-from profilelab.traces.tree import SpanTree, build_tree
 
 if TYPE_CHECKING:
     import duckdb
@@ -31,7 +32,7 @@ PROBLEMS: dict[str, pl.DataType] = {
     "detail": pl.Utf8(),
     "dropped": pl.Boolean(),  # the span is not in the spans table
 }
-assert tuple(PROBLEMS) == PROBLEM_COLUMNS
+_HEX = frozenset("0123456789abcdef")
 _ORDER = ["trace_id", "start_ns", "span_id", "service"]
 _KEY = ["trace_id", "span_id", "service"]
 
@@ -112,6 +113,38 @@ class Spans:
         return (
             f"<Spans {self.spans.height} spans, {traces} traces, {self.problems.height} problems>"
         )
+
+
+def hex_id(value: str | bytes | None, digits: int) -> tuple[str | None, str | None]:
+    """Normalize an id to ``digits`` lower-case hex digits: (id, None) or (None, why not).
+
+    Accepts raw bytes (OTLP protobuf), hex text of any case and up to ``digits`` digits
+    (shorter ids are left-padded, as Jaeger writes ``"2"`` for span 2), and base64 text
+    ending in ``=`` (proto3-JSON writers that ignore OTLP/JSON's hex rule). All-zero ids are
+    invalid in OTLP and W3C trace context.
+    """
+    if value is None or value == "" or value == b"":
+        return None, "missing"
+    if isinstance(value, bytes):
+        text = value.hex()
+    else:
+        text = str(value).strip().lower()
+        if text.endswith("="):
+            try:
+                text = base64.b64decode(str(value).strip(), validate=True).hex()
+            except (binascii.Error, ValueError):
+                return None, f"not hex or base64: {value!r}"
+    if len(text) > digits:
+        # a 128-bit id whose high half is zero still fits a 64-bit field
+        if set(text) <= _HEX and text[: len(text) - digits].strip("0") == "":
+            text = text[len(text) - digits :]
+        else:
+            return None, f"longer than {digits} hex digits: {value!r}"
+    if not set(text) <= _HEX:
+        return None, f"not hex: {value!r}"
+    if text.strip("0") == "":
+        return None, f"all-zero id: {value!r}"
+    return text.rjust(digits, "0"), None
 
 
 def empty_problems() -> pl.DataFrame:
