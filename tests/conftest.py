@@ -4,7 +4,8 @@ The corpus is ``../shared/corpus`` beside the clone when it is there (or the fol
 ``PROFILELAB_CORPUS``); otherwise ``tests/data/corpus``, the permissively licensed part of it
 that ships with the repository (same layout, see tests/data/README.md). A test that asks the
 shipped corpus for a file it does not hold (the AGPL and CDDL inputs) is skipped, and all
-such skips print as one line of the summary.
+such skips print as one line of the summary. Paths under ``datasets/`` and
+``tests/data/evidence/`` (OWN_PREFIXES) name files of this repository, found either way.
 """
 
 from __future__ import annotations

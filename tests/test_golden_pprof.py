@@ -1,9 +1,11 @@
 """Golden tests: profilelab's reports equal ``go tool pprof``'s, byte for byte.
 
 Cases come from ``tests/golden/manifest.json`` (see ``tests/golden/generate.py``): top,
-tags and peek for every sample type of every pprof file of the corpus, plus pprof's own
-driver golden commands. Expected outputs are committed, except for AGPL inputs, whose
-outputs ``go tool pprof`` computes here, once per session, two at a time.
+tags and peek for every sample type of every pprof file of the corpus and of the shipped
+datasets, every report kind for the project's own evidence (tests/data/evidence, run with
+or without the corpus), plus pprof's own driver golden commands. Expected outputs are
+committed, except for AGPL inputs, whose outputs ``go tool pprof`` computes here, once per
+session, two at a time.
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ with it:
 * ``python/``: py-spy's and cProfile's recordings of ``tests/data/python/prog.py``, as pprof.
 * ``node/``: ``node --cpu-prof`` of ``tests/data/make/node/work.js``, as pprof.
 * ``perf/``: ``perf record -g`` + ``perf script`` of the Go program, as pprof.
+* ``pyroscope/``: what the pyroscope-io SDK pushes (pprof, pyroscope-rs) while profiling
+  ``tests/data/make/pyroscope_app.py``, captured on loopback.
 
 Profiles are samples of real runs: a re-run gives similar files, never identical ones, so
 the goldens are remade with them (``tests/golden/generate.py --own``, Go's ``go tool
@@ -28,11 +30,16 @@ pprof``). Needs go; the other kinds are skipped, with a line, when their tool is
 from __future__ import annotations
 
 import argparse
+import gzip
+import http.server
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -90,6 +97,39 @@ def make_node(tmp: Path) -> None:
     convert(prof, OUT / "node" / "work.pb.gz")
 
 
+def make_pyroscope(tmp: Path) -> None:
+    """Every pprof the pyroscope-io SDK pushes while ``pyroscope_app.py`` runs, as sent."""
+    from profilelab.store.pyroscope import PUSH_PATH, PushRequest
+
+    raw: list[bytes] = []
+
+    class Capture(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            if self.path == PUSH_PATH:
+                req = PushRequest.FromString(body)
+                raw.extend(s.raw_profile for series in req.series for s in series.samples)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/proto")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Capture)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        run(sys.executable, HERE / "pyroscope_app.py", url, timeout=120)
+    finally:
+        server.shutdown()
+    for i, data in enumerate(raw):
+        packed = data if data[:2] == b"\x1f\x8b" else gzip.compress(data, mtime=0)
+        (OUT / "pyroscope" / f"push-{i}.pb.gz").write_bytes(packed)
+
+
 def make_perf(tmp: Path) -> None:
     exe = go_binary(tmp)
     data = tmp / "perf.data"
@@ -115,8 +155,21 @@ def make_perf(tmp: Path) -> None:
     convert(script, OUT / "perf" / "goprofiles.pb.gz")
 
 
-KINDS = {"go": ("go", make_go), "java": (None, make_java), "python": (None, make_python),
-         "node": ("node", make_node), "perf": ("perf", make_perf)}  # fmt: skip
+#: kind -> (the program it needs, or None, how to make it)
+KINDS: dict[str, tuple[str | None, Callable[[Path], None]]] = {
+    "go": ("go", make_go),
+    "java": (None, make_java),
+    "python": (None, make_python),
+    "node": ("node", make_node),
+    "perf": ("perf", make_perf),
+    "pyroscope": ("pyroscope", make_pyroscope),
+}
+
+
+def _missing(tool: str | None) -> bool:
+    if tool == "pyroscope":
+        return importlib.util.find_spec("pyroscope") is None
+    return tool is not None and shutil.which(tool) is None
 
 
 def main() -> int:
@@ -129,7 +182,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for kind in kinds:
             tool, make = KINDS[kind]
-            if tool is not None and shutil.which(tool) is None:
+            if _missing(tool):
                 print(f"make_evidence: {tool} is not installed: {kind}/ kept as it is")
                 continue
             shutil.rmtree(OUT / kind, ignore_errors=True)
