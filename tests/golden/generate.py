@@ -68,6 +68,7 @@ def case_id(file: str, kind: str, suffix: str) -> str:
 #: The reports made for every sample type of the project's own evidence besides top, tags
 #: and peek (its inputs are small, so even -traces stays small).
 EVIDENCE_KINDS = ("traces", "dot", "tree", "callgrind")
+EVIDENCE_TOP_VARIANTS = ("-lines", "-files", "-filefunctions", "-addresses", "-noinlines", "-cum")
 
 
 def corpus_cases(corpus: Path, path: Path, more: tuple[str, ...] = ()) -> list[C.Case]:
@@ -80,6 +81,11 @@ def corpus_cases(corpus: Path, path: Path, more: tuple[str, ...] = ()) -> list[C
         out.append(C.Case(case_id(rel, "tags", f".{t.index}"), rel, "tags", common))
         out.append(C.Case(case_id(rel, "peek", f".{t.index}"), rel, "peek", common))
         out += [C.Case(case_id(rel, k, f".{t.index}"), rel, k, common) for k in more]
+        if more:  # the evidence: top at every granularity, without inlining, by cum
+            out += [
+                C.Case(case_id(rel, "top", f".{t.index}.{v.lstrip('-')}"), rel, "top", [*top, v])
+                for v in EVIDENCE_TOP_VARIANTS
+            ]
     return out
 
 
