@@ -25,7 +25,8 @@ with it:
 Profiles are samples of real runs: a re-run gives similar files, never identical ones, so
 the goldens are remade with them (``tests/golden/generate.py --own``, Go's ``go tool
 pprof``); the differences from pprof the old files showed are listed, by case id, in
-``KNOWN`` of tests/test_golden_pprof.py: check them after a re-run. Needs go; the other kinds are skipped, with a line, when their tool is missing.
+``KNOWN`` of tests/test_golden_pprof.py: check them after a re-run. Needs go; the other
+kinds are skipped, with a line, when their tool is missing.
 """
 
 from __future__ import annotations
