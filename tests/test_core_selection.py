@@ -63,6 +63,16 @@ def test_selection_round_trips_through_json() -> None:
         core.Selection.from_dict({"sample_type": "cpu"})
 
 
+def test_several_label_values_match_literally_in_polars_and_python() -> None:
+    values = ["vector<int>", "a.b", "x|y", "(z)", "p+q", "m<n>o", "k#1 ~&-"]
+    (matcher,) = core.Selection(labels={"name": values}).labels
+    others = ["vectorXint>", "aXb", "x", "z", "ppq", "m<n>", "k#1"]
+    column = pl.Series(values + others)
+    anchored = f"^(?:{matcher.value})$"
+    assert column.str.contains(anchored).to_list() == [True] * len(values) + [False] * len(others)
+    assert [matcher.matches(v) for v in column] == [True] * len(values) + [False] * len(others)
+
+
 def test_labels_take_the_store_selector_syntax() -> None:
     sel = core.Selection(labels='service="api", version=~"v2.*"')
     assert [(m.label, m.op, m.value) for m in sel.labels] == [

@@ -106,6 +106,26 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         yield f"{base}/lab/tree/flame.ipynb?token={token}", tmp_path
 
 
+#: JS: the names of the nodes the first flame graph shows
+NAMES = (
+    "Array.from({length: window.__plf[0].view.tree.n}, (_, i) => "
+    "window.__plf[0].view.tree.nameOf(i))"
+)
+
+
+def merge_from_the_menu(page: Any, name: str) -> dict[str, Any]:
+    """Right-click the frame ``name``, choose "Merge function" and wait for the kernel's
+    tree without it: its total, and the chip's text."""
+    node = page.evaluate(NODE_XY, name)
+    page.mouse.click(node["x"], node["y"], button="right")
+    assert page.locator(".jp-contextmenu").count() == 0  # not JupyterLab's own menu
+    page.locator(".plf-menu-item[data-transform='merge_function']").click()
+    page.wait_for_function(f"!{NAMES}.includes({name!r})")
+    page.locator(".plf-chip").wait_for()
+    total = page.evaluate("() => window.__plf[0].view.tree.meta.grand_total")
+    return {"total": total, "chip": page.locator(".plf-chip-text").inner_text()}
+
+
 def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[str, Path]) -> None:
     url, root = lab
     (root / "small.pb.gz").write_bytes(pprof_bytes([Sample(s, [1, v]) for s, v in SMALL]))
@@ -113,6 +133,7 @@ def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[str, Path]) -> None:
         "import profilelab\nfrom profilelab.widgets import FlameGraph\n"
         "w = FlameGraph(profilelab.load('small.pb.gz'))\nw",
         "print('FOCUS=' + repr(w.focus), 'SELECTED=' + repr(w.selected), 'ROOT=' + repr(w.root))",
+        "print('TRANSFORMS=' + repr(w.transforms), 'TOTAL=' + str(int(w.tree.total[0])))",
     ]
     (root / "flame.ipynb").write_text(json.dumps(notebook(cells)))
     with chromium() as browser:
@@ -138,6 +159,18 @@ def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[str, Path]) -> None:
         page.locator(".plf-table tbody tr").nth(0).click()
         page.wait_for_selector(".plf-sandwich .plf-callees canvas")
         title = page.locator(".plf-sandwich-title").inner_text()
+        page.locator(".plf-back").click()
+        transformed = merge_from_the_menu(page, "parse")
+        third = page.locator(".jp-Notebook .jp-Cell").nth(2)
+        third.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        third.locator(".jp-OutputArea-output").wait_for()
+        kernel = third.locator(".jp-OutputArea-output").inner_text()
+        page.locator(".plf-chip-remove").click()  # undo: parse is back
+        page.wait_for_function(f"{NAMES}.includes('parse')")
+        assert page.locator(".plf-chip").count() == 0
+    assert transformed == {"total": 84, "chip": "1. merge function parse"}
+    assert "TRANSFORMS=[['merge_function', '^parse$']]" in kernel and "TOTAL=84" in kernel
     assert "FOCUS='serve'" in text
     assert title == "sandwich of parse"  # parse has the most self time
     assert "SELECTED=['main', 'serve']" in text and "ROOT=['main', 'serve']" in text

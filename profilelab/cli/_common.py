@@ -14,7 +14,13 @@ import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from profilelab.core.vocabulary import FORMATS, GRANULARITIES, TRANSFORMS, granularity
+from profilelab.core.vocabulary import (
+    FORMATS,
+    GRANULARITIES,
+    TRANSFORMS,
+    granularity,
+    transform_flag,
+)
 
 if TYPE_CHECKING:
     from profilelab.core.selection import Selection
@@ -153,7 +159,7 @@ def add_selection_arguments(
         )
     t = p.add_argument_group("call-tree transforms (applied first, in command-line order)")
     for name, kind in TRANSFORMS.items():
-        flag = "--" + name.replace("_", "-")
+        flag = transform_flag(name)
         if kind is None:
             t.add_argument(flag, nargs=0, action=_Transform, const=name, help=_TRANSFORM_HELP[name])
         else:

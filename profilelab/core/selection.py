@@ -66,8 +66,14 @@ def label_matchers(labels: str | LabelFilter | Iterable[Matcher] | None) -> tupl
 
 
 def _re_escape(text: str) -> str:
-    """Escape for RE2 (and Python ``re``): every ASCII punctuation character."""
-    return "".join("\\" + c if not c.isalnum() and c.isascii() and c != "_" else c for c in text)
+    """Escape for RE2, Polars (Rust ``regex``) and Python ``re``: ASCII punctuation but ``<>``.
+
+    ``<`` and ``>`` are literal in all three, while Rust's ``regex`` reads ``\\<`` and ``\\>``
+    as word boundaries, so escaping them would make ``vector<int>`` match nothing.
+    """
+    return "".join(
+        "\\" + c if not c.isalnum() and c.isascii() and c not in "_<>" else c for c in text
+    )
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@ use them): granularities, transforms, report output formats."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from profilelab.errors import QueryError
 
 #: pprof's granularities (``-functions``, ``-filefunctions``, ``-files``, ``-lines``,
@@ -24,6 +26,23 @@ TRANSFORMS: dict[str, str | None] = {
     "tagleaf": "keys",
     "left_heavy": None,
 }
+
+
+def transform_flag(name: str) -> str:
+    """The command-line flag of a transform: ``merge_function`` -> ``--merge-function``."""
+    return "--" + name.replace("_", "-")
+
+
+def transform_args(specs: Iterable[Sequence[str | None]]) -> list[str]:
+    """The command-line arguments that give ``specs`` (``[(name, argument), ...]``), in
+    order: ``["--merge-function", "^a$", "--left-heavy"]``."""
+    out: list[str] = []
+    for name, *arg in specs:
+        out.append(transform_flag(str(name)))
+        if arg and arg[0] is not None:
+            out.append(str(arg[0]))
+    return out
+
 
 #: Output formats of every command that prints a table.
 FORMATS = ("text", "csv", "json")

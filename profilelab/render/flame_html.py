@@ -14,11 +14,16 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
+import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
+from profilelab.core.vocabulary import transform_args
 from profilelab.errors import ProfileLabError
 from profilelab.model.profile import Profile
 from profilelab.views import Comparison, LabelFilter, Selection
@@ -38,6 +43,26 @@ def static_asset(name: str) -> str:
     return text
 
 
+_DEFAULT_EXPORT = re.compile(r"^export default .*;\s*$", re.MULTILINE)
+
+
+def bundle(*names: str) -> str:
+    """Static files joined into one module, as anywidget loads one file: ``flame.js`` (the
+    payload decoder, the drawing, the widget shell) or ``flame.css`` first, then each
+    widget's own file. Every JavaScript file but the last loses its default export."""
+    texts = []
+    for k, name in enumerate(names):
+        text = (STATIC / name).read_text(encoding="utf-8")
+        if name.endswith(".js") and k < len(names) - 1:
+            text, found = _DEFAULT_EXPORT.subn("", text)
+            if found != 1:
+                raise ProfileLabError(
+                    f"{name}: expected one default export to replace, found {found}"
+                )
+        texts.append(text)
+    return "\n".join(texts)
+
+
 def flame_html(
     source: Profile | Selection,
     *,
@@ -51,13 +76,21 @@ def flame_html(
     width_px: int = DEFAULT_WIDTH_PX,
     max_nodes: int = DEFAULT_MAX_NODES,
     root: Sequence[str] = (),
+    transforms: Sequence[Sequence[str | None]] | None = None,
+    command: str = "",
 ) -> str:
-    """One HTML page with the flame graph (and top table) of a profile or selection."""
+    """One HTML page with the flame graph (and top table) of a profile or selection.
+
+    The page names the call-tree transforms the tree went through (default: those of the
+    selection's core selection) and ``command``, the command line that reproduces it
+    (default: their flags)."""
     sel = (
         source
         if isinstance(source, Selection)
         else Selection(source, sample_type, labels=labels, focus=focus, ignore=ignore)
     )
+    if transforms is None:
+        transforms = sel.selection.transforms if sel.selection is not None else ()
     tree = within_budget(
         lambda f: sel.flame(granularity=granularity, root=root, inverted=inverted, fraction=f),
         width_px,
@@ -65,7 +98,8 @@ def flame_html(
     )
     table = encode_table(sel.top(granularity, 200), 200, grand_total=sel.total, unit=sel.unit)
     name = title or f"{sel.sample_type} flame graph"
-    return page(name, encode_tree(tree, width_px=width_px), table)
+    applied = Applied(tuple((str(t[0]), t[1] if len(t) > 1 else None) for t in transforms), command)
+    return page(name, encode_tree(tree, width_px=width_px), table, applied=applied)
 
 
 def diff_html(
@@ -91,13 +125,57 @@ def diff_html(
     return page(name, encode_tree(tree, width_px=width_px, warnings=cmp.warnings()), table)
 
 
-def page(title: str, tree: bytes, table: bytes | None = None) -> str:
-    """The HTML document around encoded payloads."""
-    data = {"tree": base64.b64encode(tree).decode("ascii")}
+@dataclass(frozen=True)
+class Applied:
+    """The call-tree transforms a view went through, and how to get the view again."""
+
+    transforms: tuple[tuple[str, str | None], ...] = ()
+    #: the command line that reproduces the view ("": the transforms' flags)
+    command: str = ""
+
+    def reproduce(self) -> str:
+        return self.command or shlex.join(transform_args(self.transforms))
+
+    def text(self) -> str:
+        """One line naming the transforms in order and the command (for a static view)."""
+        if not self.transforms:
+            return ""
+        steps = "; ".join(
+            f"{k}. {name.replace('_', ' ')}" + ("" if arg is None else f" {arg}")
+            for k, (name, arg) in enumerate(self.transforms, 1)
+        )
+        return f"transforms: {steps} \u2014 reproduce: {self.reproduce()}"
+
+    def html(self) -> str:
+        """The transforms as an ordered list and the command, every value escaped."""
+        if not self.transforms:
+            return ""
+        items = "".join(
+            f"<li><code>{html.escape(name)}</code>"
+            + ("" if arg is None else f" <code>{html.escape(arg)}</code>")
+            + "</li>"
+            for name, arg in self.transforms
+        )
+        return (
+            '<div class="plf-applied">call-tree transforms, in order:'
+            f'<ol class="plf-applied-list">{items}</ol>reproduce: '
+            f'<code class="plf-applied-command">{html.escape(self.reproduce())}</code></div>\n'
+        )
+
+
+def page(
+    title: str, tree: bytes, table: bytes | None = None, *, applied: Applied | None = None
+) -> str:
+    """The HTML document around encoded payloads (and the transforms the view went through)."""
+    applied = applied or Applied()
+    data: dict[str, Any] = {"tree": base64.b64encode(tree).decode("ascii")}
     if table is not None:
         data["table"] = base64.b64encode(table).decode("ascii")
-    # base64 and JSON of it hold no '<', so the data cannot close the script element.
-    payload = json.dumps(data)
+    if applied.transforms:
+        data["transforms"] = [list(t) for t in applied.transforms]
+        data["command"] = applied.reproduce()
+    # '<' is escaped (JSON allows it), so no value can close the script element.
+    payload = json.dumps(data).replace("<", "\\u003c")
     script = static_asset("flame.js") + (
         "\nmountStatic(document.getElementById('plf-app'), JSON.parse("
         "document.getElementById('plf-data').textContent));\n"
@@ -107,8 +185,11 @@ def page(title: str, tree: bytes, table: bytes | None = None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n"
         "<style>body{margin:12px;}\n"
+        ".plf-applied{font:13px system-ui,sans-serif;margin:0 0 8px;overflow-wrap:anywhere}\n"
+        "@media (prefers-color-scheme: dark){body.plf-page{color:#e6edf3}}\n"
         f"{static_asset('flame.css')}</style>\n</head>\n"
         f'<body class="plf-page">\n<h3 class="plf-title">{html.escape(title)}</h3>\n'
+        f"{applied.html()}"
         '<div id="plf-app"></div>\n'
         f'<script type="application/json" id="plf-data">{payload}</script>\n'
         f'<script type="module">\n{script}</script>\n</body>\n</html>\n'

@@ -6,20 +6,32 @@ the current payload lacks detail at that zoom (it was pruned relative to a wider
 Python side rebuilds the tree rooted there and sends it. Clicking a frame also sets
 ``selected`` (its path from the root) and ``focus`` (its name), so a notebook can continue
 from what the analyst clicked.
+
+Call-tree transforms (``transforms``: merge, focus, drop, collapse, ... of
+:mod:`profilelab.core.transforms`) come from a frame's context menu in the browser and are
+shown as a list of removable chips; the Python side applies them through the core (each
+prefix of the list once, so appending one applies one) and says which of them no longer
+change anything (``transform_notes``).
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import anywidget
+import polars as pl
 import traitlets
 
+from profilelab.core import sampletypes
+from profilelab.core import transforms as transforms_mod
+from profilelab.core.selection import Selection as CoreSelection
+from profilelab.core.vocabulary import transform_args
 from profilelab.errors import ProfileLabError
 from profilelab.model.profile import Profile
-from profilelab.render.flame_html import STATIC, diff_html, flame_html, write
+from profilelab.render.flame_html import STATIC, Applied, bundle, diff_html, flame_html, write
 from profilelab.views import Comparison, LabelFilter, Selection, label_values, sample_types
 from profilelab.views.encode import encode_table, encode_tree
 from profilelab.views.flame import DEFAULT_WIDTH_PX, fraction_for
@@ -27,8 +39,8 @@ from profilelab.views.tree import DiffTree, FlameTree
 
 
 class _FlameBase(anywidget.AnyWidget):  # type: ignore[misc]
-    _esm = STATIC / "flame.js"
-    _css = STATIC / "flame.css"
+    _esm: Path | str = STATIC / "flame.js"
+    _css: Path | str = STATIC / "flame.css"
     _kind = traitlets.Unicode("flame").tag(sync=True)
     _tree = traitlets.Bytes(b"").tag(sync=True)
     _table = traitlets.Bytes(b"").tag(sync=True)
@@ -95,8 +107,18 @@ class _FlameBase(anywidget.AnyWidget):  # type: ignore[misc]
         note = "static snapshot of the flame graph; run the notebook for the interactive view"
         if getattr(self, "view", "") == "sandwich":
             note = "static snapshot of the whole flame graph; the sandwich view needs a kernel"
+        applied = self._applied().text()
+        note = f"{note}; {applied}" if applied else note
         bundle = {**bundle, "image/svg+xml": svg, "text/html": fallback_html(svg, note)}
         return (bundle, meta) if isinstance(data, tuple) else bundle
+
+    def _applied(self) -> Applied:
+        """The call-tree transforms of the view shown (none for a diff)."""
+        return Applied()
+
+
+#: How many transformed profiles (prefixes of the transform list) a FlameGraph keeps.
+_KEEP_TRANSFORMED = 6
 
 
 class FlameGraph(_FlameBase):
@@ -106,9 +128,16 @@ class FlameGraph(_FlameBase):
     Traits a notebook reads or sets: ``root`` (zoom path), ``selected`` / ``focus`` (last
     clicked frame), ``view`` (``flame``, ``inverted``, ``sandwich``), ``sandwich_function``,
     ``sample_type``, ``granularity``, ``labels`` (key -> value), ``focus_regex``,
-    ``ignore_regex``, ``search``, ``orientation`` (``icicle`` or ``flame``).
+    ``ignore_regex``, ``search``, ``orientation`` (``icicle`` or ``flame``), ``transforms``
+    (call-tree transforms, in order: ``[["merge_function", "^runtime\\."], ["left_heavy",
+    None]]``, the names and arguments of :mod:`profilelab.core.transforms`; a frame's
+    context menu appends to it, a chip's remove button takes one out). ``transform_notes``
+    says, per transform, why it no longer changes anything; ``command`` is the
+    ``profilelab flame`` command line that writes this view.
     """
 
+    _esm = bundle("flame.js", "transforms.js")
+    _css = bundle("flame.css", "transforms.css")
     view = traitlets.Unicode("flame").tag(sync=True)
     sandwich_function = traitlets.Unicode("").tag(sync=True)
     _callers = traitlets.Bytes(b"").tag(sync=True)
@@ -123,6 +152,12 @@ class FlameGraph(_FlameBase):
     #: time range ``[start_ns, end_ns)`` of the samples shown (``[]``: all); a linked
     #: :class:`~profilelab.widgets.timeline.Timeline` sets it when brushed
     range_ns = traitlets.List(traitlets.Int()).tag(sync=True)
+    #: call-tree transforms applied first, in order: ``[[name, argument], ...]``
+    transforms: traitlets.List[Any] = traitlets.List().tag(sync=True)
+    #: per transform: "" when it changed the profile, else why it changes nothing
+    transform_notes = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    #: the ``profilelab flame`` command line that writes this view (an HTML file)
+    command = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -133,12 +168,16 @@ class FlameGraph(_FlameBase):
         labels: LabelFilter | None = None,
         focus_regex: str = "",
         ignore_regex: str = "",
+        transforms: Sequence[Sequence[str | None]] = (),
         **kwargs: Any,
     ) -> None:
         self._profile = profile
-        self._indexes: dict[str, Selection] = {}
         sel = Selection(profile, sample_type)
-        self._indexes[sel.sample_type] = sel
+        #: views per (sample type, transforms); transformed profiles per transform prefix
+        self._indexes: dict[tuple[str, tuple[transforms_mod.Spec, ...]], Selection] = {
+            (sel.sample_type, ()): sel
+        }
+        self._prefixes: dict[tuple[str, tuple[transforms_mod.Spec, ...]], tuple[Profile, str]] = {}
         self._selection = sel
         super().__init__(
             sample_type=sel.sample_type,
@@ -148,6 +187,7 @@ class FlameGraph(_FlameBase):
             labels={k: v if isinstance(v, str) else v[0] for k, v in (labels or {}).items()},
             focus_regex=focus_regex,
             ignore_regex=ignore_regex,
+            transforms=[list(t) for t in transforms],
             **kwargs,
         )
         self._ready = True
@@ -158,10 +198,7 @@ class FlameGraph(_FlameBase):
         """Apply sample type and filters, then resend the tree and table from the top."""
 
         def action() -> None:
-            base = self._indexes.get(self.sample_type)
-            if base is None:
-                base = Selection(self._profile, self.sample_type)
-                self._indexes[self.sample_type] = base
+            base = self._transformed_view()
             rng = self.range_ns
             self._selection = base.with_filters(
                 labels=dict(self.labels),
@@ -174,8 +211,83 @@ class FlameGraph(_FlameBase):
             self._send_table()
             if self.view == "sandwich":
                 self._send_sandwich()
+            self.command = self.command_line()
 
         self._run(action)
+
+    # ---- transforms -------------------------------------------------------------------------
+    def _transformed_view(self) -> Selection:
+        """The view of the current sample type after ``transforms`` (cached per list), and
+        ``transform_notes`` set; QueryError for an invalid transform."""
+        try:
+            specs = transforms_mod.specs(self.transforms)
+        except ProfileLabError:
+            self.transform_notes = []  # the notes of another list would mark the wrong chips
+            raise
+        key = (self.sample_type, specs)
+        profile, notes = self._transformed(specs)
+        self.transform_notes = notes
+        view = self._indexes.get(key)
+        if view is None:
+            display = tuple(s for s in specs if s[0] in transforms_mod.DISPLAY_ONLY)
+            core = CoreSelection(sample_index=self.sample_type, transforms=display)
+            view = Selection(profile, selection=core)
+            _remember(self._indexes, key, view, keep=((self.sample_type, ()),))
+        return view
+
+    def _transformed(self, specs: tuple[transforms_mod.Spec, ...]) -> tuple[Profile, list[str]]:
+        """The samples of the current sample type after ``specs``, and a note per transform.
+
+        Each step is applied once to the cached profile of the prefix before it (so the
+        menu's append costs one transform, and removing a chip reapplies only the ones after
+        it), and only to the samples of the shown sample type (a pprof CPU profile's
+        ``samples`` and ``cpu`` are two sets of samples)."""
+        stype = self.sample_type
+        cache = self._prefixes
+        if (stype, ()) not in cache:
+            kept = sampletypes.rows_of(self._profile, sampletypes.resolve(self._profile, stype))
+            only = self._profile.samples.filter(
+                pl.col("profile_id").is_in(kept.get_column("profile_id").implode())
+            )
+            _remember(cache, (stype, ()), (self._profile.replace(samples=only), ""), keep=())
+        done = max(n for n in range(len(specs) + 1) if (stype, specs[:n]) in cache)
+        profile = cache[(stype, specs[:done])][0]
+        for n in range(done, len(specs)):
+            after = transforms_mod.apply(profile, specs[n : n + 1])
+            note = _no_effect(specs[n], profile, after)
+            _remember(cache, (stype, specs[: n + 1]), (after, note), keep=((stype, ()),))
+            profile = after
+        return profile, [cache[(stype, specs[: n + 1])][1] for n in range(len(specs))]
+
+    def command_line(self, output: str = "flame.html") -> str:
+        """The ``profilelab flame`` command that writes this view (sample type, granularity,
+        labels, time range, focus/ignore, transforms in order) as ``output``."""
+        sources = (
+            self._profile.profiles.get_column("source").drop_nulls().unique(maintain_order=True)
+        )
+        files = [s for s in sources.to_list() if s and not s.startswith("<")] or ["PROFILE"]
+        args = ["profilelab", "flame", *files, "--sample-index", self.sample_type]
+        if self.granularity not in ("function", "functions"):
+            args += ["--granularity", self.granularity]
+        for key, value in sorted(self.labels.items()):
+            args += ["--label", f"{key}={value}"]
+        if len(self.range_ns) == 2:
+            args += ["--from", str(self.range_ns[0]), "--to", str(self.range_ns[1])]
+        if self.focus_regex:
+            args += ["--focus", self.focus_regex]
+        if self.ignore_regex:
+            args += ["--ignore", self.ignore_regex]
+        args += transform_args(self.transforms)
+        if self.view == "inverted":
+            args.append("--inverted")
+        return shlex.join([*args, "-o", output])
+
+    def _applied(self) -> Applied:
+        try:
+            specs = transforms_mod.specs(self.transforms)
+        except ProfileLabError:
+            specs = ()
+        return Applied(specs, self.command)
 
     def _send_tree(self) -> None:
         inverted = self.view == "inverted"
@@ -203,7 +315,9 @@ class FlameGraph(_FlameBase):
         self._callees = encode_tree(sw.callees)
 
     # ---- observers --------------------------------------------------------------------------
-    @traitlets.observe("sample_type", "labels", "focus_regex", "ignore_regex", "range_ns")
+    @traitlets.observe(
+        "sample_type", "labels", "focus_regex", "ignore_regex", "range_ns", "transforms"
+    )
     def _on_filters(self, change: dict[str, Any]) -> None:
         if not self._ready:
             return
@@ -270,13 +384,40 @@ class FlameGraph(_FlameBase):
 
     def to_html(self, path: str | Path, *, max_nodes: int = 100_000) -> Path:
         """Write the current selection (filters, granularity, view) as one HTML file."""
+        applied = self._applied()
         page = flame_html(
             self._selection,
             granularity=self.granularity,
             inverted=self.view == "inverted",
             max_nodes=max_nodes,
+            transforms=applied.transforms,
+            command=self.command_line(Path(path).name),
         )
         return write(path, page)
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any, *, keep: tuple[Any, ...]) -> None:
+    """``cache[key] = value``, dropping the oldest entries but ``keep`` past a few."""
+    cache.pop(key, None)
+    cache[key] = value
+    for old in [k for k in cache if k not in keep][: max(0, len(cache) - _KEEP_TRANSFORMED)]:
+        del cache[old]
+
+
+def _no_effect(spec: transforms_mod.Spec, before: Profile, after: Profile) -> str:
+    """Why the transform ``spec`` changes nothing from ``before`` to ``after`` ("" if it
+    does): a frame or path that a transform before it (or a filter) took away."""
+    name, arg = spec
+    if name in transforms_mod.DISPLAY_ONLY:
+        return ""
+    if after.samples.height == 0 and before.samples.height > 0:
+        return f"{name.replace('_', ' ')} {arg} leaves no samples: nothing matches it any more"
+    same = after.samples.height == before.samples.height and after.samples.get_column(
+        "stack_id"
+    ).equals(before.samples.get_column("stack_id"))
+    if same:
+        return f"{name.replace('_', ' ')} {arg} changes nothing: nothing matches it any more"
+    return ""
 
 
 class DiffFlameGraph(_FlameBase):

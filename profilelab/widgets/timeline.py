@@ -14,7 +14,6 @@ a message saying so (``message``) instead of an empty canvas.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import anywidget
@@ -22,21 +21,9 @@ import traitlets
 
 from profilelab.errors import ProfileLabError
 from profilelab.model.profile import Profile
-from profilelab.render.flame_html import STATIC
+from profilelab.render.flame_html import bundle
 from profilelab.views import timeline as tl
 from profilelab.widgets.flamegraph import FlameGraph
-
-_DEFAULT_EXPORT = re.compile(r"^export default .*;\s*$", re.MULTILINE)
-
-
-def _bundle(base: str, own: str) -> str:
-    """``base`` (flame.js: the payload decoder, formatting; flame.css: the colours) with
-    its default export removed, then ``own``: one module, as anywidget loads one file."""
-    text = (STATIC / base).read_text(encoding="utf-8")
-    text, found = _DEFAULT_EXPORT.subn("", text)
-    if base.endswith(".js") and found != 1:
-        raise ProfileLabError(f"{base}: expected one default export to replace, found {found}")
-    return text + "\n" + (STATIC / own).read_text(encoding="utf-8")
 
 
 class Timeline(anywidget.AnyWidget):  # type: ignore[misc]
@@ -46,8 +33,8 @@ class Timeline(anywidget.AnyWidget):  # type: ignore[misc]
     ``lane_key`` (label key of the lanes, ``""``: the thread label), ``chart_lane`` (the
     lane shown as a flame chart, ``""``: none), ``message`` (why nothing is drawn)."""
 
-    _esm = _bundle("flame.js", "timeline.js")
-    _css = _bundle("flame.css", "timeline.css")
+    _esm = bundle("flame.js", "timeline.js")
+    _css = bundle("flame.css", "timeline.css")
     _density = traitlets.Bytes(b"").tag(sync=True)
     _chart = traitlets.Bytes(b"").tag(sync=True)
     #: the brushed range relative to the density's start (ns, exact in JS); [] = none

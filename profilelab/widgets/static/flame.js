@@ -873,7 +873,7 @@ class App {
   }
 
   searchExact(name) {
-    const text = `^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`;
+    const text = exactRegex(name);
     this.searchBox.value = text;
     this.setSearch(text);
   }
@@ -928,7 +928,17 @@ export function mountStatic(container, data) {
   return app;
 }
 
+/** A regex matching exactly `name`, valid in JavaScript and in RE2 (pprof, the query core):
+ * both treat the same characters as special outside a class. */
+export function exactRegex(name) {
+  return `^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`;
+}
+
 // ---- anywidget ----------------------------------------------------------------------------
+/** Functions called as ext({ model, app, save }) after a widget's App is built (files joined
+ * after this one add theirs); each may return a cleanup function. */
+const RENDER_EXTENSIONS = [];
+
 function select(options, value, onChange, cls) {
   const s = el("select", cls);
   for (const v of options) {
@@ -1079,7 +1089,11 @@ function render({ model, el: container }) {
     const w = Math.round(app.view.cssWidth());
     if (Math.abs(w - model.get("width_px")) > 4) save("width_px", w);
   });
-  return () => app.resizer.disconnect();
+  const cleanups = RENDER_EXTENSIONS.map((ext) => ext({ model, app, save }));
+  return () => {
+    app.resizer.disconnect();
+    for (const c of cleanups) if (c) c();
+  };
 }
 
 export default { render };
