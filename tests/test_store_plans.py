@@ -35,6 +35,15 @@ def _odd_profile(path: Path) -> Path:
     return path
 
 
+def _empty_profile(path: Path) -> Path:
+    """A CPU profile without samples, 200 minutes in."""
+    b = PprofBuilder((("samples", "count"), ("cpu", "nanoseconds")))
+    b.msg.period_type.type, b.msg.period_type.unit = b.s("cpu"), b.s("nanoseconds")
+    b.msg.time_nanos = T0 + 200 * MINUTE
+    path.write_bytes(b.bytes(gzipped=True))
+    return path
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("plans")
@@ -43,6 +52,7 @@ def store(tmp_path_factory: pytest.TempPathFactory):
     st.ingest([m.path for m in made[:6]], labels={"region": "eu"})
     st.ingest([m.path for m in made[6:]], labels={"region": "us"})
     st.ingest([_odd_profile(tmp / "odd.pb.gz")], labels={"service": "odd"})
+    st.ingest([_empty_profile(tmp / "empty.pb.gz")], labels={"service": "odd"})
     if REAL.exists():  # a real Go profile when the corpus holds it
         st.ingest([REAL], labels={"service": "real"})
     return st
@@ -133,3 +143,10 @@ def test_cli_engine_refuses_report_options_it_would_ignore(store, capsys) -> Non
     root = str(store.root)
     assert main(["query", "cpu", "--store", root, "--engine", "duckdb", "--focus", "main"]) == 1
     assert "--focus need the profiles loaded: drop --engine" in capsys.readouterr().err
+
+
+def test_trend_has_a_row_for_a_step_holding_only_an_empty_profile(store) -> None:
+    got = store.series('cpu{service="odd"}', "10m", function="main.work")
+    step = 10 * MINUTE  # steps start at multiples of the step since the epoch
+    assert got["time_ns"].to_list() == [(T0 + m * MINUTE) // step * step for m in (90, 200)]
+    assert got["value"].to_list() == [105, 0]

@@ -134,13 +134,11 @@ def _selection(
     step_ns: int | None,
 ) -> tuple[pl.DataFrame, dict[str, list[str]]]:
     snap = store.snapshot()
-    rows = select_rows(snap.catalog, selector, start, end).filter(
-        pl.col("samples_file").is_not_null()
-    )
+    rows = select_rows(snap.catalog, selector, start, end)
     bucket = (pl.col("time_ns") // step_ns) * step_ns if step_ns else pl.lit(0, pl.Int64)
     sel = rows.select("profile_id", bucket.alias("bucket"), "profile_type")
     files = {
-        "samples": rows["samples_file"].unique().sort().to_list(),
+        "samples": rows["samples_file"].drop_nulls().unique().sort().to_list(),
         "stacks": snap.files("stacks/"),
         "frames": snap.files("frames/"),
     }
