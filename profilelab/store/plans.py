@@ -276,6 +276,9 @@ def spark_session(master: str | None = None) -> Any:
         SparkSession.builder.master(master)
         .appName("profilelab")
         .config("spark.ui.enabled", "false")
+        # local mode runs the executors in the driver: 1g (Spark's default) runs out while
+        # broadcasting a day's per-stack sums
+        .config("spark.driver.memory", os.environ.get("PROFILELAB_SPARK_DRIVER_MEMORY", "2g"))
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
