@@ -12,8 +12,8 @@ import pytest
 
 from profilelab import Profile, load
 from profilelab._proto import pprof_pb2
-from profilelab.readers.legacy import sniff as sniff_legacy
-from profilelab.readers.pprof import sniff as sniff_pprof
+from profilelab.readers.sniff import looks_like_legacy as sniff_legacy
+from profilelab.readers.sniff import looks_like_pprof as sniff_pprof
 from tests.conftest import CORPUS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -125,3 +125,33 @@ def test_running_one_command_imports_only_its_module() -> None:
         "profilelab.cli._common",
         "profilelab.cli._report",
     }
+
+
+#: The reader modules of the formats other than pprof.
+OTHER_READERS = (
+    "cpuprofile",
+    "folded",
+    "jfr",
+    "legacy",
+    "otlp",
+    "perf_script",
+    "pstats",
+    "speedscope",
+    "trace_event",
+)
+
+
+def test_top_of_a_pprof_imports_only_the_pprof_reader(tmp_path: Path) -> None:
+    """``profilelab top`` on a small pprof sniffs every format (readers/sniff.py) but imports
+    only the pprof reader, and no heavy library: no DuckDB, no other format's reader."""
+    b = PprofBuilder([("samples", "count")])
+    b.sample([b.location(b.function("main.main"))], [3])
+    path = tmp_path / "p.pb.gz"
+    path.write_bytes(b.bytes(gzipped=True))
+    names = _imported("top", str(path))
+    assert "profilelab.readers.pprof" in names
+    assert _heavy(names - {"pyarrow.compute"}) == []  # Polars' Arrow import brings compute
+    assert sorted(m for m in OTHER_READERS if f"profilelab.readers.{m}" in names) == []
+    folded = tmp_path / "stacks.txt"
+    folded.write_text("main;work 3\nmain;idle 2\n")
+    assert "profilelab.readers.folded" in _imported("top", str(folded))

@@ -113,3 +113,54 @@ def test_sandwich_total_equals_function_cum(corpus: Path, data: st.DataObject) -
     cum = int(top.filter(pl.col("name") == name)["cum"][0])
     sandwich = views.Selection(p, stype).sandwich(name, width_px=10**9)
     assert int(sandwich.callers.total[0]) == cum == int(sandwich.callees.total[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([-(2**62), -5, 0, 7, 2**62]),  # stack ids (hashes: any int64)
+            st.integers(-3, 40),  # node keys, repeated within a stack (recursion)
+            st.integers(-4, 9),  # the stack's value
+        ),
+        max_size=40,
+    ),
+    as_text=st.booleans(),
+)
+def test_flat_cum_counts_each_node_once_per_stack(
+    rows: list[tuple[int, int, int]], as_text: bool
+) -> None:
+    """flat_cum against a per-stack reference: integer keys take the packed-pair path,
+    text keys the two-column one; both count a recurring node once per stack."""
+    from profilelab.core.aggregate import flat_cum
+
+    value_of = {s: v for s, _, v in rows}  # one value per stack: its last draw
+    frames = pl.DataFrame(
+        {
+            "stack_id": [s for s, _, _ in rows],
+            "key": [str(k) if as_text else k for _, k, _ in rows],
+            "leaf": [i == 0 or rows[i - 1][0] != s for i, (s, _, _) in enumerate(rows)],
+        },
+        schema={"stack_id": pl.Int64, "key": pl.Utf8 if as_text else pl.Int64, "leaf": pl.Boolean},
+    )
+    values = pl.DataFrame(
+        {"stack_id": list(value_of), "value": list(value_of.values())},
+        schema={"stack_id": pl.Int64, "value": pl.Int64},
+    )
+    cum: dict[object, int] = {}
+    flat: dict[object, int] = {}
+    for s, v in value_of.items():
+        for k in {
+            key for key, stack in zip(frames["key"], frames["stack_id"], strict=True) if stack == s
+        }:
+            cum[k] = cum.get(k, 0) + v
+    for stack, key, leaf in frames.iter_rows():
+        if leaf:
+            flat[key] = flat.get(key, 0) + value_of[stack]
+    want = {
+        k: (flat.get(k, 0), cum.get(k, 0))
+        for k in set(cum) | set(flat)
+        if flat.get(k, 0) or cum.get(k, 0)
+    }
+    got = flat_cum(frames, values)
+    assert {k: (f, c) for k, f, c in got.iter_rows()} == want

@@ -174,3 +174,75 @@ def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[str, Path]) -> None:
     assert "FOCUS='serve'" in text
     assert title == "sandwich of parse"  # parse has the most self time
     assert "SELECTED=['main', 'serve']" in text and "ROOT=['main', 'serve']" in text
+
+
+def _run_cell(page: Any, index: int) -> None:
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+
+
+def test_source_panel_and_call_graph_in_jupyterlab(lab: tuple[str, Path]) -> None:
+    """A frame click lists its source with Profile.list's costs; a call-graph node click
+    focuses the flame graph on the function (total: Profile.top's cum); a source path
+    without the file lists where it looked."""
+    from tests.test_flame_panels import source_tree
+    from tests.test_flame_panels_browser import GRAPH_NODE, ROWS
+
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz dot is missing")
+    url, root = lab
+    data = pprof_bytes([Sample(s, [1, v]) for s, v in SMALL])
+    (root / "small.pb.gz").write_bytes(data)
+    src = source_tree(root / "src")
+    cells = [
+        "import profilelab\nfrom profilelab.widgets import FlameGraph\n"
+        f"w = FlameGraph(profilelab.load('small.pb.gz'), source_path={str(src)!r})\nw",
+        "w.source_path = '/nonexistent-src'",
+    ]
+    (root / "flame.ipynb").write_text(json.dumps(notebook(cells)))
+    import profilelab
+
+    profile = profilelab.load(data)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputArea-editor").click()
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_function("window.__plf && window.__plf.length && window.__plf[0].view.tree")
+        for name in ("serve", "parse"):
+            node = page.evaluate(NODE_XY, name)
+            page.mouse.click(node["x"], node["y"])
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.plf-src-fn')]"
+            ".some((e) => e.textContent === 'parse')"
+        )
+        rows = page.evaluate(ROWS)
+        want = profile.list("^parse$", source_path=str(src))
+        assert [r[:3] for r in rows] == [
+            list(r) for r in want.select("line", "flat", "cum").iter_rows()
+        ]
+        assert [r[5] for r in rows] == want["source"].to_list()
+        assert next(r for r in rows if r[0] == 31)[3:5] == ["30 ns", "44 ns"]
+
+        page.click(".plf-tab-graph")
+        page.wait_for_selector(".plf-gnode", state="attached")
+        xy = page.evaluate(GRAPH_NODE, "alloc")
+        page.mouse.click(xy["x"], xy["y"])
+        page.wait_for_function("() => window.__plf[0].view.tree.meta.root_path[0] === 'alloc'")
+        shown = page.evaluate(
+            "() => { const v = window.__plf[0].view, t = v.tree; return [t.nameOf(v.zoomNode),"
+            " t.total[v.zoomNode]]; }"
+        )
+        top = profile.top()
+        assert shown == ["alloc", top.filter(top["name"] == "alloc")["cum"][0]]
+        assert page.locator(".plf-canvas").is_visible()
+
+        _run_cell(page, 1)  # a source path without the file
+        page.wait_for_selector(".plf-src-missing")
+        text = page.locator(".plf-src-missing").inner_text()
+        looked = page.locator(".plf-src-looked li").all_inner_texts()
+    assert "could not find the source file main/alloc.go" in text and "looked in:" in text
+    assert looked == ["/nonexistent-src/main/alloc.go", "/main/alloc.go"]

@@ -12,8 +12,9 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.profiles.v1development import profiles_pb2 as P
 
 import profilelab
-from profilelab.readers import _otlp_tables, _wire, otlp, pprof
+from profilelab.readers import _otlp_tables, _wire, otlp
 from profilelab.readers._input import open_input
+from profilelab.readers.sniff import looks_like_otlp, looks_like_pprof
 from tests.otlp_helpers import dictionary, fixed64, fld, packed, request, sid, with_profile
 
 DICT = dictionary().SerializeToString()
@@ -132,14 +133,14 @@ def test_mixed_sample_layouts_are_refused() -> None:
 def test_sniffing_tells_otlp_from_pprof(corpus) -> None:  # type: ignore[no-untyped-def]
     pprof_bytes = open_input(corpus / "google-pprof/internal/report/testdata/sample.cpu").data
     otlp_bytes = request([P.Sample(stack_index=1, values=[1])]).SerializeToString()
-    assert pprof.sniff(pprof_bytes) and not otlp.sniff(pprof_bytes)
-    assert otlp.sniff(otlp_bytes) and not pprof.sniff(otlp_bytes)
+    assert looks_like_pprof(pprof_bytes) and not looks_like_otlp(pprof_bytes)
+    assert looks_like_otlp(otlp_bytes) and not looks_like_pprof(otlp_bytes)
     # an OTLP payload that starts with an empty ResourceProfiles (looks like an empty ValueType)
     empty_first = fld(1, b"") + otlp_bytes
-    assert otlp.sniff(empty_first) and not pprof.sniff(empty_first)
+    assert looks_like_otlp(empty_first) and not looks_like_pprof(empty_first)
     # a pprof whose first sample type is empty (type and unit 0)
     pprof_empty_type = fld(1, b"") + fld(2, packed(1, [1]) + packed(2, [5])) + fld(6, b"")
-    assert pprof.sniff(pprof_empty_type) and not otlp.sniff(pprof_empty_type)
+    assert looks_like_pprof(pprof_empty_type) and not looks_like_otlp(pprof_empty_type)
 
 
 def test_other_otlp_signals_are_not_profiles() -> None:
@@ -149,7 +150,7 @@ def test_other_otlp_signals_are_not_profiles() -> None:
     metrics = metrics_service_pb2.ExportMetricsServiceRequest()
     metrics.resource_metrics.add().scope_metrics.add().metrics.add(name="http.server.duration")
     for msg in (req, metrics):
-        assert not otlp.sniff(msg.SerializeToString())
+        assert not looks_like_otlp(msg.SerializeToString())
         with pytest.raises(profilelab.FormatError, match="unrecognized format"):
             profilelab.load(msg.SerializeToString(), name="signal.bin")
 
@@ -221,7 +222,7 @@ def test_garbage_and_empty() -> None:
         profilelab.load(b"\xff\xfe garbage \x00" * 10, name="junk")
     # an empty ResourceProfiles alone is not recognized as OTLP; an empty dictionary is an
     # empty (valid) payload
-    assert not otlp.sniff(fld(1, b""))
+    assert not looks_like_otlp(fld(1, b""))
     assert len(profilelab.load(fld(2, b""))) == 0
 
 

@@ -22,6 +22,7 @@ from profilelab.errors import FormatError
 from profilelab.model.raw import RawProfile
 from profilelab.readers import _pprof_native, pprof
 from profilelab.readers._input import open_input
+from profilelab.readers.sniff import looks_like_pprof
 from tests.conftest import SHIPPED
 
 WIRE = "protobuf decode failed"
@@ -78,7 +79,7 @@ def _pprof_files(root: Path) -> list[Path]:
             data = open_input(path).data
         except FormatError:
             continue
-        if data and pprof.sniff(data):
+        if data and looks_like_pprof(data):
             out.append(path)
     return out
 

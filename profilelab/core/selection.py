@@ -59,13 +59,13 @@ def label_matchers(labels: str | LabelFilter | Iterable[Matcher] | None) -> tupl
                 out.append(Matcher(str(key), "=", accepted))
             else:
                 values = [str(v) for v in accepted]
-                alternatives = "|".join(_re_escape(v) for v in values)
+                alternatives = "|".join(re_escape(v) for v in values)
                 out.append(Matcher(str(key), "=~", alternatives))
         return tuple(out)
     return tuple(labels)
 
 
-def _re_escape(text: str) -> str:
+def re_escape(text: str) -> str:
     """Escape for RE2, Polars (Rust ``regex``) and Python ``re``: ASCII punctuation but ``<>``.
 
     ``<`` and ``>`` are literal in all three, while Rust's ``regex`` reads ``\\<`` and ``\\>``

@@ -45,6 +45,7 @@ class Routine:
     lines: pl.DataFrame  # line, flat, cum, source (only sampled lines, source null: no file)
     error: str | None = None  # why the source could not be read
     found: str | None = None  # the file that was read
+    looked_in: tuple[str, ...] = ()  # the file names tried, when none could be read
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,17 @@ class ListResult:
     total: int
 
 
-def source_list(prepared: Prepared, regex: str, reader: SourceReader | None = None) -> ListResult:
-    """The routines of ``regex`` in ``prepared`` (built at ``lines`` granularity)."""
-    nodes = _line_nodes(prepared)
+def source_list(
+    prepared: Prepared,
+    regex: str,
+    reader: SourceReader | None = None,
+    nodes: pl.DataFrame | None = None,
+) -> ListResult:
+    """The routines of ``regex`` in ``prepared`` (built at ``lines`` granularity);
+    ``nodes``: :func:`line_nodes` of ``prepared``, when the caller keeps them for several
+    listings."""
+    if nodes is None:
+        nodes = line_nodes(prepared)
     hit = matches(nodes["n_name"], regex, "list").fill_null(False)
     nodes = nodes.filter(hit)
     if nodes.height == 0:
@@ -75,7 +84,7 @@ def source_list(prepared: Prepared, regex: str, reader: SourceReader | None = No
     return ListResult(routines, prepared.total)
 
 
-def _line_nodes(prepared: Prepared) -> pl.DataFrame:
+def line_nodes(prepared: Prepared) -> pl.DataFrame:
     """Graph nodes (name, file, line, raw flat/cum) with their function's start line."""
     nodes = graph_nodes(prepared)
     first_frame = prepared.stacks.select("node_id", "frame_id").unique("node_id")
@@ -103,7 +112,8 @@ def _routine(name: str, file: str, fns: pl.DataFrame, reader: SourceReader) -> R
     if error:  # the sampled lines, without their text
         rows = [(ln, f, c, None) for ln, (f, c) in sorted(values.items())]
     lines = _lines_frame(rows)
-    return Routine(name, file, flat, cum, lines, error, reader.location(file))
+    looked = tuple(reader.looked_in(file)) if error else ()
+    return Routine(name, file, flat, cum, lines, error, reader.location(file), looked)
 
 
 def _line_range(fns: pl.DataFrame) -> tuple[int, int]:

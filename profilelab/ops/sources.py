@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Iterator
 from pathlib import Path
 
 PPROF_PREFIXES = ("/proc/self/cwd/./", "/proc/self/cwd/")
@@ -80,6 +81,10 @@ class SourceReader:
         """The file that was read for ``path``."""
         return self._found.get(path)
 
+    def looked_in(self, path: str) -> list[str]:
+        """Every file name tried for ``path``, in the order they were tried."""
+        return list(self._candidates(trim_path(path, self.trim, self.search)))
+
     def _read(self, path: str) -> list[str]:
         rel = trim_path(path, self.trim, self.search)
         found = self._find(rel)
@@ -99,18 +104,19 @@ class SourceReader:
         return _scan_lines(data.decode("utf-8", errors="replace"))
 
     def _find(self, rel: str) -> str | None:
+        return next((c for c in self._candidates(rel) if os.path.isfile(c)), None)
+
+    def _candidates(self, rel: str) -> Iterator[str]:
         if posixpath.isabs(rel):  # still absolute: must exist as it is
-            return rel if os.path.isfile(rel) else None
+            yield rel
+            return
         for d in split_list(self.search):
             while True:  # the directory, then each of its parents
-                candidate = os.path.join(d, rel)
-                if os.path.isfile(candidate):
-                    return candidate
+                yield os.path.join(d, rel)
                 parent = os.path.dirname(d)
                 if parent == d:
                     break
                 d = parent
-        return None
 
 
 def _scan_lines(text: str) -> list[str]:

@@ -1,8 +1,8 @@
 """Readers: one per format, one signature, one place that picks the reader from the bytes.
 
 A reader is ``read(inp: Input) -> list[RawProfile]``; :func:`read` sniffs the content
-(never the file name) and dispatches. Formats register themselves in :data:`FORMATS`,
-most specific first.
+(never the file name) and dispatches. :data:`FORMATS` lists the formats in the order they
+are tried, most specific first.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import import_module
 
 from profilelab.errors import FormatError, ProfileLabError
 from profilelab.model.raw import RawProfile
+from profilelab.readers import sniff
 from profilelab.readers._input import Input, Source, open_input
 from profilelab.readers._overflow import check_sums
 from profilelab.readers.sniff import protobuf_start
@@ -86,6 +88,33 @@ def known_head(head: bytes) -> bool:
     return any(fmt.sniff(head) for fmt in FORMATS) or protobuf_start(head)
 
 
+def _lazy(module: str) -> Callable[[Input], list[RawProfile]]:
+    """The ``read`` of a built-in reader module, which is imported on its first input."""
+
+    def read(inp: Input) -> list[RawProfile]:
+        reader: Callable[[Input], list[RawProfile]] = import_module(module).read
+        return reader(inp)
+
+    return read
+
+
+# The built-in formats, in the order they are tried: text and JSON formats ahead of pprof,
+# whose sniff accepts many text first bytes, the strictest first. The sniffs are those of
+# readers/sniff.py (standard library only); a reader module is imported when its format
+# is the one found, so reading pprof imports no other reader.
+_BUILTIN: tuple[tuple[str, Callable[[bytes], bool], str], ...] = (
+    ("pstats", sniff.looks_like_pstats, "pstats"),
+    ("pprof-legacy", sniff.looks_like_legacy, "legacy"),
+    ("perf-script", sniff.looks_like_perf_script, "perf_script"),
+    ("folded", sniff.looks_like_folded, "folded"),
+    ("speedscope", sniff.looks_like_speedscope, "speedscope"),
+    ("trace-event", sniff.looks_like_trace_event, "trace_event"),
+    ("cpuprofile", sniff.looks_like_cpuprofile, "cpuprofile"),
+    ("jfr", sniff.looks_like_jfr, "jfr"),
+    ("otlp", sniff.looks_like_otlp, "otlp"),
+    ("pprof", sniff.looks_like_pprof, "pprof"),
+)
+
 _loaded = False
 _loading = threading.Lock()
 
@@ -99,32 +128,8 @@ def _load_builtin_formats() -> None:
     with _loading:
         if _loaded:
             return
-        from profilelab.readers import (
-            cpuprofile,
-            folded,
-            jfr,
-            legacy,
-            otlp,
-            perf_script,
-            pprof,
-            pstats,
-            speedscope,
-            trace_event,
+        FORMATS.extend(
+            Format(name, test, _lazy(f"profilelab.readers.{module}"))
+            for name, test, module in _BUILTIN
         )
-
-        otlp.register_format()
-        pprof.register_format()
-        # Text and JSON formats go ahead of pprof, whose sniff accepts many text first bytes;
-        # each registers first, so the last registered (legacy, the strictest) is tried first.
-        for module in (
-            jfr,
-            cpuprofile,
-            trace_event,
-            speedscope,
-            folded,
-            perf_script,
-            legacy,
-            pstats,
-        ):
-            module.register_format()
         _loaded = True

@@ -35,11 +35,6 @@ from profilelab.readers._stacks import NamedStacks, build_raw, tree_stacks
 FORMAT = "cpuprofile"
 
 
-def sniff(data: bytes) -> bool:
-    head = data[:4096].lstrip()
-    return head[:1] == b"{" and b'"nodes"' in head and b'"callFrame"' in head
-
-
 def read(inp: Input) -> list[RawProfile]:
     doc = _load(inp)
     nodes = _Nodes(doc["nodes"], inp.name)
@@ -220,9 +215,3 @@ def _int_array(values: Any, what: str, name: str) -> np.ndarray:
     if arr.null_count:
         raise FormatError(f"{name}: .cpuprofile '{what}' has nulls")
     return arr.to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def register_format() -> None:
-    from profilelab.readers import Format, register
-
-    register(Format(FORMAT, sniff, read), first=True)

@@ -10,9 +10,6 @@ text with a byte-order mark is read too.
 
 from __future__ import annotations
 
-import codecs
-import re
-
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -23,42 +20,16 @@ from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
 from profilelab.readers._input import Input
 from profilelab.readers._stacks import NamedStacks, build_raw, reversed_lists
+from profilelab.readers.sniff import utf8_text
 
 FORMAT = "folded"
 _COUNT = r"\s(\d+)$"  # end-anchored patterns run backwards from the line end: fast
 _COUNT_SUFFIX = r"\s+\d+$"
-_SNIFF_LINE = re.compile(r"^[^\x00-\x08\x0b-\x1f]*?[ \t]+\d+[ \t]*$")
-_HEAD = 4096
-_SNIFF_LINES = 20
-
-
-def sniff(data: bytes) -> bool:
-    """Text whose first stack line and most of the next ones (up to 20 checked) end in
-    whitespace and a count. Not every line must match, so that a damaged line gets an
-    error naming it rather than "unrecognized format"."""
-    head = _utf8(data[:_HEAD])
-    if b"\x00" in head or head.lstrip()[:1] == b"{":
-        return False
-    lines = head.decode("utf-8", errors="replace").split("\n")
-    if len(data) > _HEAD:
-        lines = lines[:-1]  # the last one may be cut
-    lines = [ln.rstrip("\r") for ln in lines if ln.strip() and not ln.startswith("#")]
-    lines = lines[:_SNIFF_LINES]
-    matches = [bool(_SNIFF_LINE.match(ln)) for ln in lines]
-    return bool(matches) and matches[0] and 2 * sum(matches) >= len(matches)
-
-
-def _utf8(data: bytes) -> bytes:
-    """UTF-16 text with its byte-order mark (Windows tools write it) as UTF-8; a UTF-8
-    mark is dropped. Other bytes are returned as they are."""
-    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        return data.decode("utf-16", errors="replace").encode("utf-8")
-    return data.removeprefix(codecs.BOM_UTF8)
 
 
 def read(inp: Input) -> list[RawProfile]:
     """Decode folded stacks; a line that is not ``stack count`` is a FormatError naming it."""
-    text = _utf8(inp.data).decode("utf-8", errors="replace")
+    text = utf8_text(inp.data).decode("utf-8", errors="replace")
     lines = pl.Series("line", text.split("\n"), dtype=pl.Utf8).str.strip_chars_end()
     frame = pl.DataFrame({"line": lines}).with_row_index("no", offset=1)
     frame = frame.filter((pl.col("line") != "") & ~pl.col("line").str.starts_with("#"))
@@ -105,9 +76,3 @@ def _build(stack_text: pl.Series, counts: np.ndarray, name: str) -> RawProfile:
         fmt=FORMAT,
         sample_types=[("samples", "count")],
     )
-
-
-def register_format() -> None:
-    from profilelab.readers import Format, register
-
-    register(Format(FORMAT, sniff, read), first=True)

@@ -59,7 +59,6 @@ from profilelab.readers._jfr_format import (
 from profilelab.readers._jfr_labels import ContextLabels, parse_labels_snapshot
 from profilelab.readers._ranges import ranges
 from profilelab.readers._stacks import NamedStacks, build_raw
-from profilelab.readers.sniff import looks_like_jfr
 
 FORMAT = "jfr"
 DEFAULT_INTERVAL_NS = 10_000_000
@@ -118,10 +117,6 @@ SYMBOL_MERGES: tuple[tuple[str, str], ...] = (
     ),
     (r"^(.+\$\$EnhancerBySpringCGLIB\$\$)(.*)$", "${1}_"),
 )
-
-
-def sniff(data: bytes) -> bool:
-    return looks_like_jfr(data)
 
 
 def read(inp: Input) -> list[RawProfile]:
@@ -463,9 +458,3 @@ def _combo_labels(row: dict[str, object], contexts: ContextLabels) -> list[tuple
     if span:
         out.append(("span_id", f"{span & 0xFFFFFFFFFFFFFFFF:016x}"))
     return out
-
-
-def register_format() -> None:
-    from profilelab.readers import Format, register
-
-    register(Format(FORMAT, sniff, read), first=True)

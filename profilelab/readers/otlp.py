@@ -13,7 +13,6 @@ format is ``pprof`` loads with ``profilelab.load(payload.data)``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,7 @@ from profilelab.errors import FormatError
 from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
 from profilelab.readers._input import Input, Source, open_input
-from profilelab.readers.sniff import looks_like_otlp_profiles
+from profilelab.readers.sniff import looks_like_otlp, looks_like_otlp_json
 
 if TYPE_CHECKING:
     from profilelab.readers._otlp_payload import Payload
@@ -29,28 +28,13 @@ if TYPE_CHECKING:
 # The decoders import the protobuf runtime (about 0.1 s): they are imported on first use, so
 # registering this format costs nothing to processes that only read pprof.
 
-# A JSON object whose first key is one only an OTLP profiles document starts with.
-_JSON_START = re.compile(
-    rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"(?:resourceProfiles|resource_profiles|dictionary)"\s*:'
-)
-
-
-def sniff(data: bytes) -> bool:
-    """Binary ProfilesData (see :func:`~profilelab.readers.sniff.looks_like_otlp_profiles`)
-    or an OTLP/JSON profiles document."""
-    return sniff_json(data) or looks_like_otlp_profiles(data)
-
-
-def sniff_json(data: bytes) -> bool:
-    return _JSON_START.match(data[:4096]) is not None
-
 
 def decode(inp: Input) -> Payload:
     """The input's payload, decoded but not validated; FormatError when malformed."""
     from profilelab.readers import _otlp_binary, _otlp_json
     from profilelab.readers._wire import WireError
 
-    kind = "OTLP/JSON" if sniff_json(inp.data) else "binary OTLP"
+    kind = "OTLP/JSON" if looks_like_otlp_json(inp.data) else "binary OTLP"
     try:
         if kind == "OTLP/JSON":
             return _otlp_json.decode(inp.data)
@@ -90,16 +74,10 @@ def original_payloads(source: Source, name: str | None = None) -> list[OriginalP
     A ``pprof`` payload loads with ``profilelab.load(p.data)``.
     """
     inp = open_input(source, name)
-    if not sniff(inp.data):
+    if not looks_like_otlp(inp.data):
         raise FormatError(f"{inp.name}: not an OTLP profiles payload")
     return [
         OriginalPayload(e.payload_format, e.payload, e.resource, e.scope, e.position)
         for e in decode(inp).profiles
         if e.payload
     ]
-
-
-def register_format() -> None:
-    from profilelab.readers import Format, register
-
-    register(Format("otlp", sniff, read))

@@ -37,8 +37,6 @@ Parsing is vectorized: Polars regular expressions over all lines at once.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -49,11 +47,10 @@ from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
 from profilelab.readers._input import Input
 from profilelab.readers._stacks import add_sample_labels
+from profilelab.readers.sniff import PERF_FRAME, PERF_HEADER
 
 FORMAT = "perf-script"
 # stackcollapse-perf.pl's patterns (Rust regex syntax); the header's is tried first
-_HEADER = r"^(\S.+?)\s+(\d+)/*(\d+)?\s+"
-_FRAME = r"^\s*(\w+)\s*(.+) \((.*)\)"
 _EVENT = r":\s*(\d+)?\s+(\S+):\s*$"
 _EVENT_ONLY = r"\s(\S+):\s*$"  # "comm tid event:" (no time): the event, no period
 _CPU = r"^\S.+?\s+\d+(?:/\d+)?\s+\[(\d+)\]"
@@ -61,27 +58,6 @@ _TIME = r"^\S.+?\s+\d+(?:/\d+)?\s+(?:\[\d+\]\s+)?(\d+)\.(\d+):"
 _TIME_EVENTS = ("cpu-clock", "task-clock")
 _INLINED = " (inlined)"
 _LOCATION = ["address", "binary", "symbol", "java"]  # a location's identity
-_SNIFF_HEADER = re.compile(_HEADER + r".*:\s*$")
-_SNIFF_FRAME = re.compile(_FRAME)
-
-
-def sniff(data: bytes) -> bool:
-    """Text whose first record line is a header ending in ``event:`` and whose next line
-    is a frame (``address symbol (binary)``)."""
-    head = data[:8192]
-    if b"\x00" in head:
-        return False
-    lines = [
-        ln.rstrip("\r")
-        for ln in head.decode("utf-8", errors="replace").split("\n")
-        if ln.strip() and not ln.startswith("#")
-    ]
-    return (
-        len(lines) >= 2
-        and bool(_SNIFF_HEADER.match(lines[0]))
-        and bool(_SNIFF_FRAME.match(lines[1]))
-        and not _SNIFF_HEADER.match(lines[1])
-    )
 
 
 def read(inp: Input) -> list[RawProfile]:
@@ -102,7 +78,7 @@ def _parse(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     kind = lines.with_columns(
         comment=pl.col("line").str.starts_with("#"),
         blank=pl.col("line") == "",
-        h=pl.col("line").str.extract_groups(_HEADER),
+        h=pl.col("line").str.extract_groups(PERF_HEADER),
     ).with_columns(header=pl.col("h").struct.field("1").is_not_null() & ~pl.col("comment"))
     kind = kind.with_columns(
         record=pl.col("header").cum_sum() - 1, blanks=pl.col("blank").cum_sum()
@@ -134,7 +110,7 @@ def _frame_lines(lines: pl.DataFrame) -> pl.DataFrame:
     lines = lines.with_columns(inlined=pl.col("line").str.ends_with(_INLINED)).with_columns(
         line=pl.col("line").str.strip_suffix(_INLINED)
     )
-    f = lines.select("code", "inlined", g=pl.col("line").str.extract_groups(_FRAME)).unnest("g")
+    f = lines.select("code", "inlined", g=pl.col("line").str.extract_groups(PERF_FRAME)).unnest("g")
     f = f.rename({"1": "pc", "2": "symbol", "3": "binary"}).drop_nulls("pc")
     f = f.with_columns(pl.col("symbol").str.replace(r"\+0x[\da-f]+$", ""))
     f = f.filter(~pl.col("symbol").str.starts_with("("))  # process names
@@ -313,9 +289,3 @@ def _samples(raw: RawProfile, records: pl.DataFrame, frames: pl.DataFrame) -> No
     raw.label_offsets = np.zeros(n + 1, dtype=np.int64)
     labels = {k: records[k].to_arrow() for k in ("comm", "pid", "tid", "cpu")}
     add_sample_labels(raw, {k: v for k, v in labels.items() if v.null_count < n})
-
-
-def register_format() -> None:
-    from profilelab.readers import Format, register
-
-    register(Format(FORMAT, sniff, read), first=True)

@@ -26,11 +26,6 @@ from profilelab.readers._pprof_common import (
     check_first_string,
     reserved_id_message,
 )
-from profilelab.readers.sniff import (
-    looks_like_otlp_profiles,
-    looks_like_value_type,
-    protobuf_fields,
-)
 
 if TYPE_CHECKING:
     from profilelab._proto import pprof_pb2
@@ -205,26 +200,6 @@ def _samples(msg: pprof_pb2.Profile, raw: RawProfile, s: Strings) -> None:
     raw.label_unit = s.check_all(np.array(unit, dtype=np.int64), "label unit")
 
 
-def sniff(data: bytes) -> bool:
-    """pprof starts with a ValueType (sample_type) or a field only Profile has (3..15).
-
-    An OTLP profiles message is protobuf too and may start with an empty record that
-    looks like an empty ValueType, so it is ruled out first.
-    """
-    fields = protobuf_fields(data, limit=1)
-    if not fields:
-        return False
-    field, wire, start, end = fields[0]
-    if 3 <= field <= 15:
-        return True
-    return (
-        field == 1
-        and wire == 2
-        and looks_like_value_type(data[start:end])
-        and not looks_like_otlp_profiles(data)
-    )
-
-
 def read(inp: Input) -> list[RawProfile]:
     """Decode one pprof input (already gunzipped) into a RawProfile."""
     raw = decode(inp.data, inp.name)
@@ -241,9 +216,3 @@ def decode(data: bytes, name: str) -> RawProfile:
     if _pprof_native.available():
         return _pprof_native.decode(data, name)
     return decode_reference(data, name)
-
-
-def register_format() -> None:
-    from profilelab.readers import Format, register
-
-    register(Format("pprof", sniff, read))

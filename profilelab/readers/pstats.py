@@ -55,19 +55,8 @@ SAMPLE_TYPES = [
 MAX_DEPTH = 256  # frames per rebuilt stack
 MAX_PATHS = 200_000  # rebuilt stacks; beyond, paths stop where they are
 MAX_SLOTS = 4_000_000  # frames written into rebuilt stacks (bounds the time and memory)
-_DICT = (0x7B, 0xFB)  # marshal TYPE_DICT, with or without FLAG_REF
-_TUPLE = (0x28, 0x29, 0xA8, 0xA9)  # TYPE_TUPLE / TYPE_SMALL_TUPLE (+ FLAG_REF)
-_NULL = 0x30  # end of a dict: an empty stats dict is "{0"
 
 Func = tuple[str, int, str]
-
-
-def sniff(data: bytes) -> bool:
-    return (
-        len(data) >= 2
-        and data[0] in _DICT
-        and (data[1] in _TUPLE or (data[1] == _NULL and len(data) == 2))
-    )
 
 
 @dataclass
@@ -308,9 +297,3 @@ def _apportion(mass: int, weight: np.ndarray) -> np.ndarray:
     if short > 0:
         parts[np.argsort(parts - exact, kind="stable")[:short]] += 1
     return parts
-
-
-def register_format() -> None:
-    from profilelab.readers import Format, register
-
-    register(Format(FORMAT, sniff, read), first=True)

@@ -1,11 +1,24 @@
-"""Content sniffing helpers shared by the readers: formats are told apart by their bytes."""
+"""Content sniffing: formats are told apart by their bytes, here and nowhere else.
+
+Every built-in format's test lives in this module, which imports only the standard
+library: :func:`profilelab.readers.read` tries the tests in order and imports the one
+reader module whose format matched (a process that reads pprof never imports the JFR,
+trace-event or legacy readers, nor what they import).
+"""
 
 from __future__ import annotations
+
+import codecs
+import re
+import struct
 
 
 def looks_like_jfr(data: bytes | memoryview) -> bool:
     """A Java Flight Recorder recording: its first chunk starts with the magic ``FLR\\0``."""
     return bytes(data[:4]) == b"FLR\x00"
+
+
+# ---- pprof and OTLP (protobuf) --------------------------------------------------------------
 
 
 def read_varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
@@ -137,3 +150,190 @@ def looks_like_otlp_profiles(data: bytes | memoryview) -> bool:
     ):
         return False
     return bool(dictionaries) or any(len(r) for r in resources)
+
+
+# A JSON object whose first key is one only an OTLP profiles document starts with.
+_OTLP_JSON_START = re.compile(
+    rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"(?:resourceProfiles|resource_profiles|dictionary)"\s*:'
+)
+
+
+def looks_like_otlp_json(data: bytes) -> bool:
+    """An OTLP/JSON profiles document (its first key is one only such a document has)."""
+    return _OTLP_JSON_START.match(data[:4096]) is not None
+
+
+def looks_like_otlp(data: bytes) -> bool:
+    """Binary ProfilesData (see :func:`looks_like_otlp_profiles`) or an OTLP/JSON profiles
+    document."""
+    return looks_like_otlp_json(data) or looks_like_otlp_profiles(data)
+
+
+def looks_like_pprof(data: bytes) -> bool:
+    """pprof starts with a ValueType (sample_type) or a field only Profile has (3..15).
+
+    An OTLP profiles message is protobuf too and may start with an empty record that
+    looks like an empty ValueType, so it is ruled out first.
+    """
+    fields = protobuf_fields(data, limit=1)
+    if not fields:
+        return False
+    field, wire, start, end = fields[0]
+    if 3 <= field <= 15:
+        return True
+    return (
+        field == 1
+        and wire == 2
+        and looks_like_value_type(data[start:end])
+        and not looks_like_otlp_profiles(data)
+    )
+
+
+# ---- Python's pstats (marshal) ---------------------------------------------------------------
+
+_MARSHAL_DICT = (0x7B, 0xFB)  # marshal TYPE_DICT, with or without FLAG_REF
+_MARSHAL_TUPLE = (0x28, 0x29, 0xA8, 0xA9)  # TYPE_TUPLE / TYPE_SMALL_TUPLE (+ FLAG_REF)
+_MARSHAL_NULL = 0x30  # end of a dict: an empty stats dict is "{0"
+
+
+def looks_like_pstats(data: bytes) -> bool:
+    """A marshalled dict whose first key is a tuple (or an empty dict)."""
+    return (
+        len(data) >= 2
+        and data[0] in _MARSHAL_DICT
+        and (data[1] in _MARSHAL_TUPLE or (data[1] == _MARSHAL_NULL and len(data) == 2))
+    )
+
+
+# ---- legacy pprof (binary CPU profiles and text heap/contention/thread profiles) ------------
+
+_LEGACY_WORDS = (("<u4", "<5I", 4), (">u4", ">5I", 4), ("<u8", "<5Q", 8), (">u8", ">5Q", 8))
+_LEGACY_HEAD = 8192
+_A = re.ASCII
+HEAP_HEADER = re.compile(
+    r"heap profile: *(\d+): *(\d+) *\[ *(\d+): *(\d+) *\] *@ *(heap[_a-z0-9]*)/?(\d*)", _A
+)
+GROWTH_HEADER = re.compile(r"heap profile: *(\d+): *(\d+) *\[ *(\d+): *(\d+) *\] @ growthz?", _A)
+FRAGMENTATION_HEADER = re.compile(
+    r"heap profile: *(\d+): *(\d+) *\[ *(\d+): *(\d+) *\] @ fragmentationz?", _A
+)
+COUNT_START = re.compile(r"(\S+) profile: total \d+", _A)
+THREADZ_START = re.compile(r"--- threadz \d+ ---", _A)
+THREAD_START = re.compile(r"--- Thread ([0-9A-Fa-f]+) \(name: (.*)/(\d+)\) stack: ---", _A)
+CONTENTION_PREFIXES = ("--- contentionz ", "--- mutex:", "--- contention:")
+
+
+def legacy_cpu_header(data: bytes) -> tuple[str, int, int, int] | None:
+    """The header of a legacy binary CPU profile, ``0, 3, 0 (C++/Go) or 1 (Java), period in
+    microseconds, 0`` in words of 32 or 64 bits of either endianness: (numpy dtype of the
+    words, word size, kind 0=C++/Go 1=Java, period in microseconds), or None."""
+    for dtype, layout, size in _LEGACY_WORDS:
+        if len(data) < 5 * size:
+            continue
+        w = struct.unpack(layout, data[: 5 * size])
+        if w[0] == 0 and w[1] == 3 and w[2] in (0, 1) and w[3] > 0 and w[4] == 0:
+            return dtype, size, int(w[2]), int(w[3])
+    return None
+
+
+def looks_like_legacy(data: bytes) -> bool:
+    """A legacy CPU header, or a first line that only a legacy text profile has."""
+    if legacy_cpu_header(data) is not None:
+        return True
+    head = data[:_LEGACY_HEAD]
+    if b"\x00" in head:
+        return False
+    lines = head.decode("utf-8", errors="replace").split("\n")
+    first = lines[0].rstrip("\r")
+    if first.startswith(CONTENTION_PREFIXES) or first.strip() in (
+        "--- heapz 1 ---",
+        "--- contentionz 1 ---",
+    ):
+        return True
+    if any(rx.search(first) for rx in (HEAP_HEADER, GROWTH_HEADER)):
+        return True
+    if FRAGMENTATION_HEADER.search(first):
+        return True
+    header = next((ln.rstrip("\r") for ln in lines if ln.strip() and ln.strip()[0] != "#"), "")
+    return bool(
+        COUNT_START.fullmatch(header) or THREADZ_START.search(header) or THREAD_START.search(header)
+    )
+
+
+# ---- text: perf script, folded stacks --------------------------------------------------------
+
+# stackcollapse-perf.pl's patterns (Rust regex syntax), shared with the perf script reader
+PERF_HEADER = r"^(\S.+?)\s+(\d+)/*(\d+)?\s+"
+PERF_FRAME = r"^\s*(\w+)\s*(.+) \((.*)\)"
+_PERF_SNIFF_HEADER = re.compile(PERF_HEADER + r".*:\s*$")
+_PERF_SNIFF_FRAME = re.compile(PERF_FRAME)
+
+
+def looks_like_perf_script(data: bytes) -> bool:
+    """Text whose first record line is a header ending in ``event:`` and whose next line
+    is a frame (``address symbol (binary)``)."""
+    head = data[:8192]
+    if b"\x00" in head:
+        return False
+    lines = [
+        ln.rstrip("\r")
+        for ln in head.decode("utf-8", errors="replace").split("\n")
+        if ln.strip() and not ln.startswith("#")
+    ]
+    return (
+        len(lines) >= 2
+        and bool(_PERF_SNIFF_HEADER.match(lines[0]))
+        and bool(_PERF_SNIFF_FRAME.match(lines[1]))
+        and not _PERF_SNIFF_HEADER.match(lines[1])
+    )
+
+
+_FOLDED_LINE = re.compile(r"^[^\x00-\x08\x0b-\x1f]*?[ \t]+\d+[ \t]*$")
+_FOLDED_HEAD = 4096
+_FOLDED_LINES = 20
+
+
+def utf8_text(data: bytes) -> bytes:
+    """UTF-16 text with its byte-order mark (Windows tools write it) as UTF-8; a UTF-8
+    mark is dropped. Other bytes are returned as they are."""
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return data.decode("utf-16", errors="replace").encode("utf-8")
+    return data.removeprefix(codecs.BOM_UTF8)
+
+
+def looks_like_folded(data: bytes) -> bool:
+    """Text whose first stack line and most of the next ones (up to 20 checked) end in
+    whitespace and a count. Not every line must match, so that a damaged line gets an
+    error naming it rather than "unrecognized format"."""
+    head = utf8_text(data[:_FOLDED_HEAD])
+    if b"\x00" in head or head.lstrip()[:1] == b"{":
+        return False
+    lines = head.decode("utf-8", errors="replace").split("\n")
+    if len(data) > _FOLDED_HEAD:
+        lines = lines[:-1]  # the last one may be cut
+    lines = [ln.rstrip("\r") for ln in lines if ln.strip() and not ln.startswith("#")]
+    lines = lines[:_FOLDED_LINES]
+    matches = [bool(_FOLDED_LINE.match(ln)) for ln in lines]
+    return bool(matches) and matches[0] and 2 * sum(matches) >= len(matches)
+
+
+# ---- JSON: speedscope, Chrome trace events, .cpuprofile ---------------------------------------
+
+_SPEEDSCOPE_MARK = b"speedscope.app/file-format-schema.json"
+
+
+def looks_like_speedscope(data: bytes) -> bool:
+    head = data[:4096].lstrip()
+    return head[:1] == b"{" and _SPEEDSCOPE_MARK in head
+
+
+def looks_like_trace_event(data: bytes) -> bool:
+    head = data[: 1 << 16].lstrip()
+    if head[:1] == b"[":
+        return b'"ph"' in head
+    return head[:1] == b"{" and b'"traceEvents"' in head
+
+
+def looks_like_cpuprofile(data: bytes) -> bool:
+    head = data[:4096].lstrip()
+    return head[:1] == b"{" and b'"nodes"' in head and b'"callFrame"' in head

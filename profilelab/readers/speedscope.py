@@ -30,13 +30,7 @@ from profilelab.readers._input import Input
 from profilelab.readers._stacks import NamedStacks, build_raw, reversed_lists
 
 FORMAT = "speedscope"
-_SCHEMA_MARK = b"speedscope.app/file-format-schema.json"
 _TIME_UNITS = {"nanoseconds": 1.0, "microseconds": 1e3, "milliseconds": 1e6, "seconds": 1e9}
-
-
-def sniff(data: bytes) -> bool:
-    head = data[:4096].lstrip()
-    return head[:1] == b"{" and _SCHEMA_MARK in head
 
 
 def read(inp: Input) -> list[RawProfile]:
@@ -239,9 +233,3 @@ def _sample_type(unit: Any) -> tuple[tuple[str, str], float]:
     if unit == "bytes":
         return ("space", "bytes"), 1.0
     return ("samples", "count"), 1.0
-
-
-def register_format() -> None:
-    from profilelab.readers import Format, register
-
-    register(Format(FORMAT, sniff, read), first=True)

@@ -47,7 +47,6 @@ from profilelab.readers._stacks import NamedStacks, add_sample_labels, build_raw
 from profilelab.readers._trace_columns import convert, lane_column
 
 FORMAT = "trace-event"
-_HEAD = 1 << 16
 _FILE_KEYS = ("filename", "url", "file")
 _EVENT = pa.struct(
     [
@@ -59,13 +58,6 @@ _EVENT = pa.struct(
 )
 _ARGS = pa.struct([("args", pa.struct([*((k, pa.string()) for k in _FILE_KEYS)]))])
 _LINE = pa.struct([("args", pa.struct([("line", pa.int64())]))])
-
-
-def sniff(data: bytes) -> bool:
-    head = data[:_HEAD].lstrip()
-    if head[:1] == b"[":
-        return b'"ph"' in head
-    return head[:1] == b"{" and b'"traceEvents"' in head
 
 
 def read(inp: Input) -> list[RawProfile]:
@@ -364,9 +356,3 @@ def _metadata_names(table: pl.DataFrame, events: list[Any]) -> tuple[pl.DataFram
         .select("pid", "tid", thread_name="value")
     )
     return process, thread
-
-
-def register_format() -> None:
-    from profilelab.readers import Format, register
-
-    register(Format(FORMAT, sniff, read), first=True)

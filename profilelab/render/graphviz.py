@@ -9,17 +9,28 @@ from profilelab.errors import ProfileLabError
 
 FORMATS = ("svg", "png")
 
+#: How to get ``dot``, said wherever it is missing.
+INSTALL_HINT = (
+    "install Graphviz, e.g. apt-get install graphviz, brew install graphviz or "
+    "conda install graphviz"
+)
+
 
 def render(dot_text: str, fmt: str) -> bytes:
     """``dot_text`` drawn as ``fmt`` (svg or png) by ``dot -T<fmt>``."""
     if fmt not in FORMATS:
         raise ProfileLabError(f"graph format {fmt!r} is not one of {', '.join(FORMATS)}")
+    return run_dot(dot_text, fmt, f"drawing a graph as {fmt}", "; --format dot needs nothing")
+
+
+def run_dot(dot_text: str, fmt: str, purpose: str, extra_hint: str = "") -> bytes:
+    """The output of ``dot -T<fmt>`` for ``dot_text``; a missing ``dot`` or a failing run
+    is one :class:`ProfileLabError` line saying ``purpose`` needs it and how to get it."""
     exe = shutil.which("dot")
     if exe is None:
         raise ProfileLabError(
-            f"drawing a graph as {fmt} needs Graphviz's 'dot' program, which was not found "
-            "on PATH (install Graphviz, e.g. apt-get install graphviz; --format dot needs "
-            "nothing)"
+            f"{purpose} needs Graphviz's 'dot' program, which was not found on PATH "
+            f"({INSTALL_HINT}{extra_hint})"
         )
     proc = subprocess.run(
         [exe, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True, check=False

@@ -96,3 +96,40 @@ def _routine_html(r: Routine, fmt: ValueFormatter, total: int) -> str:
             f"<span class=line> {line:6d}</span> <span{cls}>  {f:>10} {c:>10}  {text} </span>\n"
         )
     return head + "".join(rows) + "</pre>\n"
+
+
+def source_payload(prepared: Prepared, result: ListResult) -> dict[str, object]:
+    """The listing as plain data for the flame graph widget's source panel (JSON).
+
+    Per routine: function, file (as the profile names it), the file that was read
+    (``found``) or why none could be (``error``, with every file name tried in
+    ``looked_in``), its flat and cum, and ``lines`` as ``[line, flat, cum, source]`` rows
+    (``source`` null for the sampled lines of a file that could not be read); ``hottest`` is
+    the line with the largest cum (then flat), 0 when no line has a cost. Values are in
+    the sample type's unit; the browser formats them and shows every text as text.
+    """
+    routines = []
+    for r in result.routines:
+        rows = [list(row) for row in r.lines.iter_rows()]
+        costly = [row for row in rows if row[1] or row[2]]
+        hottest = max(costly, key=lambda row: (abs(row[2]), abs(row[1])))[0] if costly else 0
+        routines.append(
+            {
+                "function": r.function,
+                "file": r.file,
+                "found": r.found,
+                "error": r.error,
+                "looked_in": list(r.looked_in),
+                "flat": r.flat,
+                "cum": r.cum,
+                "lines": rows,
+                "hottest": hottest,
+            }
+        )
+    return {
+        "total": result.total,
+        "unit": prepared.sample_type.unit,
+        "sample_type": prepared.sample_type.type,
+        "source_path": prepared.options.source_path or "",
+        "routines": routines,
+    }

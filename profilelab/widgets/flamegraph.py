@@ -36,6 +36,7 @@ from profilelab.views import Comparison, LabelFilter, Selection, label_values, s
 from profilelab.views.encode import encode_table, encode_tree
 from profilelab.views.flame import DEFAULT_WIDTH_PX, fraction_for
 from profilelab.views.tree import DiffTree, FlameTree
+from profilelab.widgets.flame_panels import FlamePanels
 
 
 class _FlameBase(anywidget.AnyWidget):  # type: ignore[misc]
@@ -121,7 +122,7 @@ class _FlameBase(anywidget.AnyWidget):  # type: ignore[misc]
 _KEEP_TRANSFORMED = 6
 
 
-class FlameGraph(_FlameBase):
+class FlameGraph(FlamePanels, _FlameBase):
     """An interactive flame graph of one profile.
 
     ``FlameGraph(profile)`` shows pprof's default sample type, function granularity.
@@ -133,11 +134,15 @@ class FlameGraph(_FlameBase):
     None]]``, the names and arguments of :mod:`profilelab.core.transforms`; a frame's
     context menu appends to it, a chip's remove button takes one out). ``transform_notes``
     says, per transform, why it no longer changes anything; ``command`` is the
-    ``profilelab flame`` command line that writes this view.
+    ``profilelab flame`` command line that writes this view. The source panel's
+    ``source_path`` / ``trim_path`` / ``show_source`` and the call-graph view's ``tab``
+    (``flame`` or ``graph``), ``nodecount``, ``nodefraction``, ``edgefraction`` and
+    ``focus_function`` (applied after ``transforms``): see
+    :mod:`profilelab.widgets.flame_panels`.
     """
 
-    _esm = bundle("flame.js", "transforms.js")
-    _css = bundle("flame.css", "transforms.css")
+    _esm = bundle("flame.js", "transforms.js", "panels.js")
+    _css = bundle("flame.css", "transforms.css", "panels.css")
     view = traitlets.Unicode("flame").tag(sync=True)
     sandwich_function = traitlets.Unicode("").tag(sync=True)
     _callers = traitlets.Bytes(b"").tag(sync=True)
@@ -192,6 +197,7 @@ class FlameGraph(_FlameBase):
         )
         self._ready = True
         self._refilter()
+        self._send_panels()
 
     # ---- building -------------------------------------------------------------------------
     def _refilter(self) -> None:
@@ -224,9 +230,11 @@ class FlameGraph(_FlameBase):
         except ProfileLabError:
             self.transform_notes = []  # the notes of another list would mark the wrong chips
             raise
+        shown = len(specs)
+        specs += self._focus_specs()  # the call graph's focus, after the listed transforms
         key = (self.sample_type, specs)
         profile, notes = self._transformed(specs)
-        self.transform_notes = notes
+        self.transform_notes = notes[:shown]
         view = self._indexes.get(key)
         if view is None:
             display = tuple(s for s in specs if s[0] in transforms_mod.DISPLAY_ONLY)

@@ -28,7 +28,6 @@ from profilelab.readers.legacy import _cpu, _java, _text
 from profilelab.readers.legacy._model import Legacy, Malformed, Unrecognized, to_raw
 
 FORMAT = "pprof-legacy"
-_HEAD = 8192
 
 _PARSERS: list[tuple[str, Callable[[bytes, str], Legacy]]] = [
     ("binary CPU", lambda data, text: _cpu.parse(data)),
@@ -38,32 +37,6 @@ _PARSERS: list[tuple[str, Callable[[bytes, str], Legacy]]] = [
     ("contention", lambda data, text: _text.parse_contention(text)),
     ("Java heapz/contentionz", lambda data, text: _java.parse(text)),
 ]
-
-
-def sniff(data: bytes) -> bool:
-    """A legacy CPU header, or a first line that only a legacy text profile has."""
-    if _cpu.header(data) is not None:
-        return True
-    head = data[:_HEAD]
-    if b"\x00" in head:
-        return False
-    lines = head.decode("utf-8", errors="replace").split("\n")
-    first = lines[0].rstrip("\r")
-    if first.startswith(_text.CONTENTION_PREFIXES) or first.strip() in (
-        "--- heapz 1 ---",
-        "--- contentionz 1 ---",
-    ):
-        return True
-    if any(rx.search(first) for rx in (_text.HEAP_HEADER, _text.GROWTH_HEADER)):
-        return True
-    if _text.FRAGMENTATION_HEADER.search(first):
-        return True
-    header = next((ln.rstrip("\r") for ln in lines if ln.strip() and ln.strip()[0] != "#"), "")
-    return bool(
-        _text.COUNT_START.fullmatch(header)
-        or _text.THREADZ_START.search(header)
-        or _text.THREAD_START.search(header)
-    )
 
 
 def read(inp: Input) -> list[RawProfile]:
@@ -144,9 +117,3 @@ def _add_frame_info(p: Legacy) -> None:
         p.drop_frames, p.keep_frames = _LOCK_DROP, ""
     else:
         p.drop_frames, p.keep_frames = _CPU_DROP, ""
-
-
-def register_format() -> None:
-    from profilelab.readers import Format, register
-
-    register(Format(FORMAT, sniff, read), first=True)

@@ -22,23 +22,11 @@ from profilelab.readers.legacy._model import (
     Unrecognized,
     cleanup_duplicate_locations,
 )
-
-_ENCODINGS = (("<u4", 4), (">u4", 4), ("<u8", 8), (">u8", 8))
-
-
-def header(data: bytes) -> tuple[str, int, int, int] | None:
-    """(dtype, word size, kind 0=C++/Go 1=Java, period in microseconds) or None."""
-    for dtype, size in _ENCODINGS:
-        if len(data) < 5 * size:
-            continue
-        w = np.frombuffer(data[: 5 * size], dtype=dtype).tolist()
-        if w[0] == 0 and w[1] == 3 and w[2] in (0, 1) and w[3] > 0 and w[4] == 0:
-            return dtype, size, int(w[2]), int(w[3])
-    return None
+from profilelab.readers.sniff import legacy_cpu_header
 
 
 def parse(data: bytes) -> Legacy:
-    found = header(data)
+    found = legacy_cpu_header(data)
     if found is None:
         raise Unrecognized
     dtype, size, kind, period_us = found

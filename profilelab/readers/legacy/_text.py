@@ -24,22 +24,20 @@ from profilelab.readers.legacy._model import (
     hex_addresses,
     is_space_or_comment,
 )
+from profilelab.readers.sniff import (
+    CONTENTION_PREFIXES,
+    COUNT_START,
+    FRAGMENTATION_HEADER,
+    GROWTH_HEADER,
+    HEAP_HEADER,
+    THREAD_START,
+    THREADZ_START,
+)
 
 _A = re.ASCII
-HEAP_HEADER = re.compile(
-    r"heap profile: *(\d+): *(\d+) *\[ *(\d+): *(\d+) *\] *@ *(heap[_a-z0-9]*)/?(\d*)", _A
-)
 _HEAP_SAMPLE = re.compile(r"(-?\d+): *(-?\d+) *\[ *(\d+): *(\d+) *] @([ x0-9a-f]*)", _A)
-GROWTH_HEADER = re.compile(r"heap profile: *(\d+): *(\d+) *\[ *(\d+): *(\d+) *\] @ growthz?", _A)
-FRAGMENTATION_HEADER = re.compile(
-    r"heap profile: *(\d+): *(\d+) *\[ *(\d+): *(\d+) *\] @ fragmentationz?", _A
-)
-COUNT_START = re.compile(r"(\S+) profile: total \d+", _A)
 _COUNT = re.compile(r"(\d+) @(( 0x[0-9a-f]+)+)", _A)
 _CONTENTION_SAMPLE = re.compile(r"(\d+) *(\d+) @([ x0-9a-f]*)", _A)
-THREADZ_START = re.compile(r"--- threadz \d+ ---", _A)
-THREAD_START = re.compile(r"--- Thread ([0-9A-Fa-f]+) \(name: (.*)/(\d+)\) stack: ---", _A)
-CONTENTION_PREFIXES = ("--- contentionz ", "--- mutex:", "--- contention:")
 _U64 = (1 << 64) - 1
 
 
