@@ -28,11 +28,19 @@ SOURCE_DERIVED = {
 
 
 def pprof_corpus_files() -> list[str]:
-    """Corpus files that look like pprof (gzip or protobuf), relative to the corpus."""
-    if not CORPUS.is_dir():
+    """Corpus files that look like pprof (gzip or protobuf), relative to the corpus, then
+    the project's own evidence (``tests/data/evidence``), named by its repository path."""
+    return _pprof_files(CORPUS) + [f"{EVIDENCE}/{rel}" for rel in _pprof_files(ROOT / EVIDENCE)]
+
+
+EVIDENCE = "tests/data/evidence"
+
+
+def _pprof_files(root: Path) -> list[str]:
+    if not root.is_dir():
         return []
     found = []
-    for path in sorted(CORPUS.rglob("*")):
+    for path in sorted(root.rglob("*")):
         if not path.is_file() or path.suffix in _TEXT_SUFFIXES:
             continue
         if "driver/testdata/pprof." in str(path) or path.name.startswith("source"):
@@ -41,7 +49,7 @@ def pprof_corpus_files() -> list[str]:
         if sniff_legacy(head):
             continue
         if head[:2] == b"\x1f\x8b" or sniff_pprof(head):
-            found.append(str(path.relative_to(CORPUS)))
+            found.append(str(path.relative_to(root)))
     return found
 
 

@@ -4,7 +4,8 @@ The corpus is ``../shared/corpus`` beside the clone when it is there (or the fol
 ``PROFILELAB_CORPUS``); otherwise ``tests/data/corpus``, the permissively licensed part of it
 that ships with the repository (same layout, see tests/data/README.md). A test that asks the
 shipped corpus for a file it does not hold (the AGPL and CDDL inputs) is skipped, and all
-such skips print as one line of the summary.
+such skips print as one line of the summary. Paths under ``datasets/`` and
+``tests/data/evidence/`` (OWN_PREFIXES) name files of this repository, found either way.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ SHARED_CORPUS = Path(os.environ.get("PROFILELAB_CORPUS") or ROOT.parent / "share
 SHIPPED_CORPUS = DATA / "corpus"
 SHIPPED = not SHARED_CORPUS.is_dir()
 CORPUS = SHIPPED_CORPUS if SHIPPED else SHARED_CORPUS
+#: The project's own inputs, made by its own scripts and licensed with it: always in the
+#: repository, named by their path in it wherever a corpus path is expected.
+OWN_PREFIXES = ("datasets/", "tests/data/evidence/")
 
 #: The one reason every "file not shipped" skip is reported under.
 MISSING_CORPUS = (
-    "needs files of the full conformance corpus, which is not beside this clone: its "
-    "grafana/pyroscope (AGPL-3.0) and brendangregg/FlameGraph (CDDL) inputs are not shipped "
-    "in tests/data/corpus; put the corpus at ../shared/corpus or name it in PROFILELAB_CORPUS "
-    "(sources and commits: tests/data/README.md)"
+    "need the full conformance corpus, which is not beside this clone: its grafana/pyroscope "
+    "(AGPL-3.0) and brendangregg/FlameGraph (CDDL) files cannot ship in tests/data; get them "
+    "as tests/data/README.md says (The full corpus) into ../shared/corpus or the folder "
+    "named by PROFILELAB_CORPUS"
 )
 _MARK = "corpus file not shipped: "
 
@@ -42,7 +46,7 @@ def skip_missing(path: Path | str) -> NoReturn:
 
 def need(rel: str) -> Path:
     """The corpus file ``rel`` (relative to the corpus root), or skip when it is not shipped."""
-    path = CORPUS / rel
+    path = ROOT / rel if rel.startswith(OWN_PREFIXES) else CORPUS / rel
     if not path.exists():
         skip_missing(rel)
     return path
@@ -52,6 +56,8 @@ class CorpusPath(type(Path())):  # type: ignore[misc]
     """The corpus root: joining a path the shipped corpus lacks skips the test."""
 
     def __truediv__(self, key: Any) -> Any:
+        if str(key).startswith(OWN_PREFIXES):
+            return ROOT / key
         path = super().__truediv__(key)
         if SHIPPED and not os.path.exists(path):
             skip_missing(path.relative_to(CORPUS))

@@ -1,9 +1,11 @@
 """Golden tests: profilelab's reports equal ``go tool pprof``'s, byte for byte.
 
 Cases come from ``tests/golden/manifest.json`` (see ``tests/golden/generate.py``): top,
-tags and peek for every sample type of every pprof file of the corpus, plus pprof's own
-driver golden commands. Expected outputs are committed, except for AGPL inputs, whose
-outputs ``go tool pprof`` computes here, once per session, two at a time.
+tags and peek for every sample type of every pprof file of the corpus and of the shipped
+datasets, every report kind for the project's own evidence (tests/data/evidence, run with
+or without the corpus), plus pprof's own driver golden commands. Expected outputs are
+committed, except for AGPL inputs, whose outputs ``go tool pprof`` computes here, once per
+session, two at a time.
 """
 
 from __future__ import annotations
@@ -28,6 +30,41 @@ import cases as C
 
 GO_VERSION, CASES = C.load_manifest()
 HAVE_GO = shutil.which("go") is not None
+
+_UNIT_LABELS = (
+    "-dot: pprof labels some numeric tag nodelets of Go heap profiles unscaled (49152B), "
+    "profilelab scales them (48kB)"
+)
+_TIES = (
+    "-dot: which of several label nodelets of equal weight profilelab draws changes from "
+    "run to run (pprof sorts them by name)"
+)
+#: Differences the project's own evidence found and that are not fixed yet, as
+#: {case id: (reason, strict)}: a fix turns a strict one into a failure, to be removed here;
+#: the run-to-run one passes now and then.
+KNOWN: dict[str, tuple[str, bool]] = {
+    **{
+        f"tests__data__evidence__go__{f}.pb.gz.dot.{i}": (_UNIT_LABELS, True)
+        for f in ("allocs", "heap")
+        for i in (0, 1, 2, 3)
+    },
+    **{f"tests__data__evidence__go__cpu.pb.gz.dot.{i}": (_TIES, False) for i in (0, 1)},
+    "tests__data__evidence__go__threadcreate.pb.gz.dot.0": (
+        "-dot of a profile whose only sample has no frames fails in profilelab",
+        True,
+    ),
+}
+
+
+def _params(cases: list[C.Case]) -> list[object]:
+    return [
+        pytest.param(
+            c, id=c.id, marks=pytest.mark.xfail(strict=KNOWN[c.id][1], reason=KNOWN[c.id][0])
+        )
+        if c.id in KNOWN
+        else pytest.param(c, id=c.id)
+        for c in cases
+    ]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -78,7 +115,7 @@ def _render(
 
 
 @pytest.mark.golang
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", _params(CASES))
 def test_report_equals_pprof(
     case: C.Case, profiles: dict[str, Profile], agpl_outputs: dict[str, str]
 ) -> None:

@@ -27,6 +27,7 @@ from opentelemetry.proto.collector.profiles.v1development import profiles_servic
 import profilelab
 from profilelab._proto import pprof_pb2
 from profilelab.writers import format_for_path, write
+from tests._pprof_tools import EVIDENCE, ROOT
 from tests.conftest import CORPUS
 
 _IDS = ("profile_id", "source_id", "source", "format")
@@ -69,7 +70,18 @@ def _corpus_files() -> list[Path]:
     return sorted(p for p in CORPUS.rglob("*") if p.is_file())
 
 
-@pytest.mark.parametrize("path", _corpus_files(), ids=lambda p: str(p.relative_to(CORPUS)))
+def _evidence_files() -> list[Path]:
+    """The project's own evidence (tests/data/make): in the repository, corpus or not."""
+    return sorted(p for p in (ROOT / EVIDENCE).rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        *[pytest.param(p, id=str(p.relative_to(CORPUS))) for p in _corpus_files()],
+        *[pytest.param(p, id=str(p.relative_to(ROOT))) for p in _evidence_files()],
+    ],
+)
 def test_corpus_pprof_round_trips(path: Path) -> None:
     try:
         a = profilelab.load(path)

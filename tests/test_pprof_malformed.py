@@ -1,6 +1,7 @@
 """Malformed pprof inputs: one clear FormatError each, from the library and from the CLI.
 
-Each case runs through the compiled path (C decoder, C gunzip) and the pure-Python one.
+Each case runs through the compiled path (C decoder, C gunzip) and the one without C
+(the numpy decoder, forced by PROFILELAB_PPROF_DECODER; Python's gunzip).
 Also: a decompression bomb is refused with bounded memory, and legitimately odd profiles
 (a 20,000-frame recursion, hostile function names) load.
 """
@@ -20,7 +21,7 @@ from pprof_build import PprofBuilder
 
 import profilelab
 from profilelab.errors import FormatError
-from profilelab.readers import _input, _pprof_native, read
+from profilelab.readers import _input, read
 
 ROOT = Path(__file__).resolve().parent.parent
 WIRE = "not a pprof profile (protobuf decode failed: "
@@ -28,9 +29,9 @@ WIRE = "not a pprof profile (protobuf decode failed: "
 
 @pytest.fixture(params=["compiled", "python"])
 def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Run a test with the compiled kernels, then with the pure-Python fallbacks."""
+    """Run a test with the compiled kernels, then with the fallbacks."""
     if request.param == "python":
-        monkeypatch.setattr(_pprof_native, "available", lambda: False)
+        monkeypatch.setenv("PROFILELAB_PPROF_DECODER", "numpy")
         monkeypatch.setattr(_input, "_inflate", None)
     yield request.param
 

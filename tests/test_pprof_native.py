@@ -1,13 +1,14 @@
-"""The compiled pprof decoder against the reference decoder (the protobuf runtime).
+"""Both pprof decoders, compiled and numpy, against the oracle (the protobuf runtime).
 
 Equal means equal: every array (dtype, shape, values), every string, every metadata field;
 and for bad input, the same FormatError message, except that a wire-format problem is
-described by each decoder in its own words (both say "protobuf decode failed").
+described by each decoder in its own words (all say "protobuf decode failed").
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 from pathlib import Path
 
@@ -18,12 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from profilelab._proto import pprof_pb2
-from profilelab.errors import FormatError
+from profilelab.errors import ConfigError, FormatError
 from profilelab.model.raw import RawProfile
 from profilelab.readers import _pprof_native, pprof
 from profilelab.readers._input import open_input
 from profilelab.readers.sniff import looks_like_pprof
 from tests.conftest import SHIPPED
+from tests.pprof_reference import decode_reference
 
 WIRE = "protobuf decode failed"
 
@@ -43,10 +45,20 @@ def _outcome(decoder, data: bytes) -> RawProfile | str:  # type: ignore[no-untyp
         return str(exc)
 
 
+def native(data: bytes, name: str) -> RawProfile:
+    return pprof.decode(data, name, "native")
+
+
+def numpy(data: bytes, name: str) -> RawProfile:
+    return pprof.decode(data, name, "numpy")
+
+
 def assert_same(data: bytes) -> RawProfile | str:
-    """Decode with both decoders and assert identical results (or equivalent errors)."""
-    ref = _outcome(pprof.decode_reference, data)
-    assert_equal_outcomes(ref, _outcome(_pprof_native.decode, data))
+    """Decode with the oracle and both decoders and assert identical results (or
+    equivalent errors)."""
+    ref = _outcome(decode_reference, data)
+    assert_equal_outcomes(ref, _outcome(native, data))
+    assert_equal_outcomes(ref, _outcome(numpy, data))
     return ref
 
 
@@ -434,3 +446,74 @@ def test_string_tables_past_2_gib_use_64_bit_offsets() -> None:
     table = _pprof_native._strings(out)
     assert table.type == pa.large_string()
     assert table.to_pylist() == ["", "a", "bc"]
+
+
+# ---- choosing the decoder -------------------------------------------------------------------
+
+
+def test_the_environment_forces_the_numpy_decoder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """PROFILELAB_PPROF_DECODER=numpy takes the fallback even with the kernel built; load()
+    gives the same tables either way."""
+    import profilelab
+    from profilelab.readers import _pprof_wire
+
+    path = tmp_path / "cpu.pb"
+    path.write_bytes(WIRE_CASES["valid"])
+    calls: list[int] = []
+    real = _pprof_wire.decode
+    monkeypatch.setattr(_pprof_wire, "decode", lambda data: calls.append(1) or real(data))
+    native_tables = profilelab.load(path).samples
+    assert calls == [] and pprof.decoder() == "native"
+    monkeypatch.setenv(pprof.DECODER_ENV, "numpy")
+    assert pprof.decoder() == "numpy"
+    assert profilelab.load(path).samples.equals(native_tables)
+    assert calls == [1]
+
+
+def test_without_the_kernel_the_numpy_decoder_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_pprof_native, "_kernel", None)
+    assert pprof.decoder() == "numpy"
+    assert isinstance(pprof.decode(WIRE_CASES["valid"], "in.pb"), RawProfile)
+    monkeypatch.setenv(pprof.DECODER_ENV, "native")
+    with pytest.raises(ConfigError, match="PROFILELAB_PPROF_DECODER=native: the compiled"):
+        pprof.decoder()
+
+
+def test_a_bad_decoder_setting_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import profilelab
+
+    path = tmp_path / "cpu.pb"
+    path.write_bytes(WIRE_CASES["valid"])
+    monkeypatch.setenv(pprof.DECODER_ENV, "fast")
+    with pytest.raises(ConfigError) as err:
+        profilelab.load(path)
+    assert str(err.value) == (
+        f"{path}: PROFILELAB_PPROF_DECODER='fast': expected one of native, numpy"
+    )
+
+
+# ---- equal stacks, numbered once ------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 4), max_size=4), max_size=40))
+def test_distinct_sequences_are_exact_and_in_first_appearance_order(
+    seqs: list[list[int]],
+) -> None:
+    from profilelab.readers import _stacks
+
+    offsets = np.cumsum([0, *map(len, seqs)]).astype(np.int64)
+    values = np.array([x for s in seqs for x in s], dtype=np.int64)
+    expected: dict[tuple[int, ...], int] = {}
+    numbers = [expected.setdefault(tuple(s), len(expected)) for s in seqs]
+    for mix in (_stacks._mix, lambda z: z * np.uint64(0)):  # the second: every hash collides
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_stacks, "_mix", mix)
+            number, d_offsets, d_values = _stacks.distinct_sequences(offsets, values)
+        assert number.tolist() == numbers
+        distinct = [d_values[a:b].tolist() for a, b in itertools.pairwise(d_offsets)]
+        assert distinct == [list(k) for k in expected]

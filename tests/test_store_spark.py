@@ -1,4 +1,5 @@
-"""Apache Spark (local mode) reads a store written by profilelab and gets the same totals."""
+"""Apache Spark (local mode) reads a store written by profilelab and gets the same totals;
+the store's trend and top run on Spark with DuckDB's results (one session per module)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from conftest import CORPUS
-from store_util import make_profiles
+from store_util import MINUTE, make_profiles
 
 import profilelab
+from profilelab.store.plans import Spark
 from profilelab.store.query import function_totals
 
 pytestmark = [
@@ -30,10 +32,10 @@ def spark():
 
     os.environ.setdefault("PYSPARK_PYTHON", "python3")
     session = (
-        SparkSession.builder.master("local[2]")
+        SparkSession.builder.master("local[1]")
         .appName("profilelab-store-test")
         .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.shuffle.partitions", "1")
         .config("spark.driver.memory", "1g")
         # a short job: quick JIT and a simple collector start faster
         .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
@@ -93,3 +95,31 @@ def test_spark_computes_the_same_per_function_totals(spark, tmp_path: Path) -> N
     assert got == expected
     services = {r["service"] for r in samples.select("service").distinct().collect()}
     assert services == ({"order", "cart", "unknown"} if real.exists() else {"order", "cart"})
+
+
+def test_trend_and_top_on_spark_equal_duckdb(spark, tmp_path: Path) -> None:
+    store = profilelab.open_store(tmp_path / "store")
+    made = make_profiles(tmp_path / "in", 12, samples=100, step_ns=10 * MINUTE)
+    store.ingest([m.path for m in made[:6]], labels={"service": "order"})
+    store.ingest([m.path for m in made[6:]], labels={"service": "cart"})
+    real = CORPUS / "google-pprof/internal/report/testdata/sample.cpu"
+    if real.exists():
+        store.ingest([real], labels={"service": "real"})
+    engine = Spark(session=spark)
+    t0 = made[2].time_ns
+    for selector, start, end in (
+        ("cpu", None, None),
+        ('cpu{service="cart"}', t0, t0 + 60 * MINUTE),
+        ('cpu:samples{service=~"real|order"}', None, None),
+    ):
+        duck = store.top(selector, start, end)
+        assert duck.height > 0
+        assert store.top(selector, start, end, engine=engine).equals(duck)
+        fn = duck["function"][1]
+        duck_trend = store.series(selector, "20m", start, end, function=fn)
+        assert duck_trend["value"].sum() > 0
+        assert store.series(selector, "20m", start, end, function=fn, engine=engine).equals(
+            duck_trend
+        )
+    assert store.series("cpu", "1h", engine=engine).equals(store.series("cpu", "1h"))
+    assert store.top('cpu{service="nobody"}', engine=engine).height == 0

@@ -105,3 +105,19 @@ def test_no_timestamps_message_in_the_page(browser: Any) -> None:
     text = wp.page.locator(".plf-tl-message").inner_text()
     assert "no timestamps" in text
     assert wp.page.locator(".plf-tl-canvas").is_hidden()
+
+
+def test_a_lane_with_more_samples_than_pixels_is_charted_at_a_level_of_detail(
+    browser: Any,
+) -> None:
+    p = timed_profile(repeat=300)  # 1,200 "main" samples, more than the canvas's pixels
+    timeline = Timeline(p)
+    wp = WidgetPage(browser, {"timeline": timeline}, width=700)
+    assert timeline.width_px < 1200
+    timeline.chart_lane = "main"
+    wp.push()
+    title = wp.page.locator(".plf-tl-chart-title").inner_text()
+    assert "1200 samples" in title and "per pixel" in title
+    stats = wp.page.evaluate(CANVAS_STATS, ".plf-tl-chart")
+    assert stats["colours"] > 3 and stats["painted"] > 0.3
+    assert wp.errors == []

@@ -24,8 +24,13 @@ def test_brush_redraws_the_linked_flame_graph_for_the_range() -> None:
     assert timeline.range_ns == [T0 + 5 * STEP, T0 + 17 * STEP]
     assert flame.range_ns == timeline.range_ns
     assert decode(flame._tree)[1]["total"][0] == _in_range(p, *timeline.range_ns) < whole
+    # the flame graph's status says it shows a time range, and which
+    assert decode(flame._tree)[0]["time_range"] == (
+        "time range 2023-11-14 22:13:20.050 to 22:13:20.170 UTC (0.12 s)"
+    )
     timeline.range_ns = []  # set from the notebook: back to the whole profile
     assert timeline._brush == [] and decode(flame._tree)[1]["total"][0] == whole
+    assert decode(flame._tree)[0]["time_range"] == ""
 
 
 def test_chart_lane_sends_the_lane_flame_chart_for_the_range() -> None:

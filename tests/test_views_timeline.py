@@ -10,7 +10,7 @@ from profilelab.core.selection import Selection as CoreSelection
 from profilelab.errors import QueryError
 from profilelab.views import Selection
 from profilelab.views import timeline as tl
-from tests.timeline_support import PATTERN, STEP, T0, timed_profile
+from tests.timeline_support import PATTERN, STEP, T0, timed_profile, timed_raw
 
 
 def _by_thread(profile: object) -> pl.DataFrame:
@@ -123,9 +123,74 @@ def test_real_recordings_lanes_by_their_thread_labels() -> None:
     _lane_totals_match(pyspy, "tid")
 
 
-def test_flame_chart_of_too_many_samples_asks_for_a_shorter_range() -> None:
+def test_flame_chart_beyond_two_samples_per_pixel_is_drawn_at_a_level_of_detail() -> None:
     p = timed_profile(repeat=3)
-    chart = tl.flame_chart(p, "main", max_samples=5)
-    assert chart.too_many and chart.sample_count == 12 and len(chart.depth) == 0
-    short = tl.flame_chart(p, "main", max_samples=5, start_ns=T0, end_ns=T0 + 8 * STEP)
-    assert not short.too_many and short.sample_count == 4 and len(short.depth) > 0
+    exact = tl.flame_chart(p, "main", width_px=12)  # 12 samples: one per pixel, exact
+    assert exact.lod == 0 and exact.sample_count == 12 and exact.value[0] > 0
+    coarse = tl.flame_chart(p, "main", width_px=6)  # two samples per pixel
+    assert coarse.lod == 2 and coarse.sample_count == 12
+    names = [coarse.names[i] for i in coarse.name]
+    # the cells still show the lane's stacks, merged where neighbours agree; no values
+    assert names[0] == "main" and coarse.depth[0] == 0 and coarse.value.sum() == 0
+    assert (coarse.rect_start[0], coarse.rect_end[0]) == (exact.start_ns, exact.end_ns)
+    assert set(names) <= {"main", "serve", "parse", "render", "idle"} and "serve" in names
+    short = tl.flame_chart(p, "main", width_px=6, start_ns=T0, end_ns=T0 + 8 * STEP)
+    assert short.lod == 0 and short.sample_count == 4
+
+
+def test_lane_index_charts_equal_charts_built_from_scratch() -> None:
+    p = timed_profile(repeat=6)
+    index = tl.LaneIndex.build(p)
+    assert index.lanes == sorted({t for t, _ in PATTERN})
+    for lane in ("main", "gc", "worker-1"):
+        for lo, hi in [(None, None), (T0 + 3 * STEP, T0 + 29 * STEP)]:
+            a = index.chart(lane, start_ns=lo, end_ns=hi)
+            b = tl.flame_chart(p, lane, start_ns=lo, end_ns=hi)
+            assert a.names == b.names and a.rect_start.tolist() == b.rect_start.tolist()
+            assert a.value.tolist() == b.value.tolist()
+    with pytest.raises(QueryError, match="no lane 'nope'"):
+        index.chart("nope")
+
+
+def test_range_values_from_the_time_order_equal_the_query_core() -> None:
+    """A brush sums a binary-searched slice of the time-sorted samples; it keeps exactly the
+    samples the query core's restrict() keeps, samples without their own time included
+    (they count at their profile's start)."""
+    from profilelab.core.restriction import restrict
+    from profilelab.views._select import StackIndex
+    from tests._synth import build, raw_from_stacks
+
+    untimed = raw_from_stacks(
+        [["main", "serve", "parse"], ["gc", "mark"]],
+        [5, 7],
+        sample_labels=[{"thread.name": "main"}, {"thread.name": "gc"}],
+        time_ns=T0 + 9 * STEP,
+    )
+    p = build([timed_raw(repeat=4), untimed])
+    assert p.samples["time_ns"].null_count() == 2
+    index = StackIndex.build(p)
+
+    def by_stack(ids: np.ndarray, values: np.ndarray) -> dict[int, int]:
+        return {int(s): int(v) for s, v in zip(ids, values, strict=True) if v}
+
+    rng = np.random.default_rng(3)
+    ranges = [(T0 + 9 * STEP, T0 + 9 * STEP + 1), *rng.integers(T0, T0 + 40 * STEP, (8, 2))]
+    for a, b in ranges:
+        lo, hi = int(min(a, b)), int(max(a, b)) + 1
+        for labels in ({}, {"thread.name": "main"}):
+            got = by_stack(index.stack_ids, index.values(labels, time_range=(lo, hi)))
+            core = restrict(p, CoreSelection(start_ns=lo, end_ns=hi))
+            ok = (
+                core.samples.filter(
+                    pl.col("label_set_id").is_in(
+                        _by_thread(core)
+                        .filter(pl.col("thread") == "main")["label_set_id"]
+                        .implode()
+                    )
+                )
+                if labels
+                else core.samples
+            )
+            want = ok.group_by("stack_id").agg(pl.col("value").sum())
+            assert got == by_stack(want["stack_id"].to_numpy(), want["value"].to_numpy())
+    assert by_stack(index.stack_ids, index.values(time_range=(T0 + 9 * STEP, T0 + 9 * STEP + 1)))

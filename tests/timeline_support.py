@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from profilelab.model.profile import Profile
+from profilelab.model.raw import RawProfile
 from tests._synth import build, raw_from_stacks
 
 T0 = 1_700_000_000_000_000_000
@@ -25,6 +26,11 @@ PATTERN = [
 
 def timed_profile(repeat: int = 5, timed: bool = True) -> Profile:
     """``len(PATTERN) * repeat`` samples, one every STEP ns, labelled ``thread.name``."""
+    return build([timed_raw(repeat, timed)])
+
+
+def timed_raw(repeat: int = 5, timed: bool = True) -> RawProfile:
+    """The raw profile of :func:`timed_profile`."""
     rows = PATTERN * repeat
     raw = raw_from_stacks(
         [s for _, s in rows],
@@ -35,4 +41,4 @@ def timed_profile(repeat: int = 5, timed: bool = True) -> Profile:
     if timed:
         raw.sample_time_ns = T0 + STEP * np.arange(len(rows), dtype=np.int64)
         raw.sample_time_valid = np.ones(len(rows), dtype=bool)
-    return build([raw])
+    return raw

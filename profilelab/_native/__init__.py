@@ -1,6 +1,7 @@
-"""Compiled kernels (C, built by ``setup.py``); every one has a pure-Python reference.
+"""Compiled kernels (C, built by ``setup.py``); every one has a fallback without C.
 
 ``_pprof`` decodes a raw pprof message into the arrays of a
 :class:`~profilelab.model.raw.RawProfile`; :mod:`profilelab.readers.pprof` uses it when it
-was built and falls back to its reference decoder otherwise.
+was built and falls back to the numpy decoder of :mod:`profilelab.readers._pprof_wire`
+otherwise (the same arrays; ``PROFILELAB_PPROF_DECODER=numpy`` forces it).
 """

@@ -31,18 +31,30 @@ def restrict(profile: Profile, selection: Selection) -> Profile:
 
 
 def _filter_samples(profile: Profile, keep: pl.Expr) -> Profile:
-    times = profile.profiles.select("profile_id", pl.col("time_ns").alias("_profile_time"))
-    samples = (
-        profile.samples.join(times, on="profile_id", how="left", maintain_order="left")
-        .filter(keep)
-        .select(profile.samples.columns)
-    )
+    samples = with_sample_times(profile).filter(keep).select(profile.samples.columns)
     return profile.replace(samples=samples)
 
 
+#: the column :func:`with_sample_times` adds
+SAMPLE_TIME = "_sample_time"
+
+
+def with_sample_times(profile: Profile, samples: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``samples`` (default: the profile's) with :data:`SAMPLE_TIME`, the time a time range
+    compares: the sample's own ``time_ns``, else its profile's start (null when neither)."""
+    samples = profile.samples if samples is None else samples
+    if samples.get_column("time_ns").null_count() == 0:  # every sample has its own time
+        return samples.with_columns(pl.col("time_ns").alias(SAMPLE_TIME))
+    times = profile.profiles.select("profile_id", pl.col("time_ns").alias("_profile_time"))
+    return samples.join(times, on="profile_id", how="left", maintain_order="left").select(
+        pl.exclude("_profile_time"),
+        pl.coalesce("time_ns", "_profile_time").alias(SAMPLE_TIME),
+    )
+
+
 def _time_mask(start_ns: int | None, end_ns: int | None) -> pl.Expr:
-    """A sample's time: its own ``time_ns``, else its profile's start."""
-    t = pl.coalesce("time_ns", "_profile_time")
+    """A sample's time (:func:`with_sample_times`) within ``[start_ns, end_ns)``."""
+    t = pl.col(SAMPLE_TIME)
     mask = pl.lit(True)
     if start_ns is not None:
         mask = mask & (t >= start_ns).fill_null(False)

@@ -1,8 +1,8 @@
 """What both pprof decoders share: string-index checks and the profile header.
 
-The reference decoder (protobuf runtime) and the compiled one each turn the wire format
-into plain integers; from there the checks and messages are these, so the two decoders
-report the same problem in the same words.
+The compiled decoder and the numpy one (and the tests' oracle, the protobuf runtime) each
+turn the wire format into plain integers; from there the checks and messages are these, so
+the decoders report the same problem in the same words.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
-"""The fast pprof decode: the compiled kernel's arrays wrapped into a RawProfile.
+"""The pprof decode: a kernel's arrays wrapped into a RawProfile.
 
 :mod:`profilelab._native._pprof` does the heavy part in C (wire format, id resolution,
-exact deduplication of location sequences) and returns owned buffers; this module wraps
-them with ``np.frombuffer`` / ``pa.StringArray.from_buffers`` (no copies) and runs the
-same checks, in the same order and words, as the reference decoder in
-:mod:`profilelab.readers.pprof`.
+exact deduplication of location sequences) and returns owned buffers;
+:mod:`profilelab.readers._pprof_wire` returns the same dict computed with numpy, for
+installs without a compiler. This module wraps either with ``np.frombuffer`` /
+``pa.Array.from_buffers`` (no copies) and runs the string-index checks, so both decoders
+report the same problem in the same words, in the order of the test oracle
+(``tests/pprof_reference.py``, the protobuf runtime).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from profilelab.readers._pprof_common import Header, Strings, apply_header, chec
 _kernel: ModuleType | None
 try:
     from profilelab._native import _pprof as _kernel
-except ImportError:  # not built (no C compiler at install time): the reference decoder is used
+except ImportError:  # not built (no C compiler at install time): the numpy decoder is used
     _kernel = None
 
 _I64 = np.dtype(np.int64)
@@ -35,13 +37,17 @@ def available() -> bool:
     return _kernel is not None
 
 
-def decode(data: bytes, name: str) -> RawProfile:
-    """Decode a raw pprof message (not gzipped) with the compiled kernel."""
-    if _kernel is None:
+def decode(data: bytes, name: str, *, compiled: bool = True) -> RawProfile:
+    """Decode a raw pprof message (not gzipped) with the compiled kernel, or with the numpy
+    one (``compiled=False``)."""
+    kernel: Any = _kernel
+    if not compiled:
+        from profilelab.readers import _pprof_wire as kernel  # imported when used: protobuf
+    elif kernel is None:
         raise RuntimeError("profilelab._native._pprof is not built")
     try:
-        out = _kernel.decode(data)
-    except _kernel.WireError as exc:
+        out = kernel.decode(data)
+    except kernel.WireError as exc:
         raise FormatError(f"{name}: not a pprof profile (protobuf decode failed: {exc})") from None
     table = _strings(out)
     check_first_string(table, name)
@@ -50,7 +56,7 @@ def decode(data: bytes, name: str) -> RawProfile:
     apply_header(raw, _header(out), s, out["n_samples"])
     _mappings(out, raw, s)
     _functions(out, raw, s)
-    if out["error"] is not None:  # ids and value counts, found in C, in the reference's order
+    if out["error"] is not None:  # ids and value counts, found by the kernel, in oracle order
         raise FormatError(f"{name}: {out['error']}")
     _locations(out, raw)
     _samples(out, raw, s, len(raw.sample_types))

@@ -18,6 +18,73 @@ import pyarrow.compute as pc
 from profilelab.errors import FormatError
 from profilelab.model.raw import RawProfile
 from profilelab.readers import limits
+from profilelab.readers._ranges import ranges
+
+
+def distinct_sequences(
+    offsets: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Equal sequences of a CSR (``offsets``, int64 ``values``) numbered once each, in order
+    of first appearance. Exact: sequences are grouped by a 64-bit hash of their values and
+    positions, then every one is compared with its group's first (on a collision, which
+    does not happen in practice, Polars groups the lists by value instead).
+
+    Returns the number of each sequence and the distinct sequences as CSR."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    values = np.asarray(values, dtype=np.int64)
+    lengths = np.diff(offsets)
+    # Per sequence, sum(m) and sum(m * position in the sequence), m a mix of each value,
+    # from two running sums over all values (uint64 arithmetic wraps, so the algebra holds).
+    m = _mix(values.view(np.uint64))
+    plain = np.zeros(len(values) + 1, dtype=np.uint64)
+    np.cumsum(m, out=plain[1:])
+    m *= np.arange(len(values), dtype=np.uint64)
+    weighted = np.zeros(len(values) + 1, dtype=np.uint64)
+    np.cumsum(m, out=weighted[1:])
+    lo, hi = offsets[:-1], offsets[1:]
+    total = plain[hi] - plain[lo]
+    moment = weighted[hi] - weighted[lo] - lo.view(np.uint64) * total
+    hashes = _mix(total ^ _mix(moment + lengths.view(np.uint64)))
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    number = rank[inverse]
+    first = np.sort(first)
+    rep = first[number]
+    same = np.array_equal(lengths, lengths[rep]) and np.array_equal(
+        values, values[ranges(offsets[rep], lengths)]
+    )
+    if not same:
+        number, first = _distinct_lists(offsets, values)
+    kept = lengths[first]
+    distinct = np.zeros(len(first) + 1, dtype=np.int64)
+    np.cumsum(kept, out=distinct[1:])
+    return number, distinct, values[ranges(offsets[first], kept)]
+
+
+_U64 = np.uint64
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer, element-wise (uint64 arithmetic wraps)."""
+    z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
+    return z ^ (z >> _U64(31))
+
+
+def _distinct_lists(offsets: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sequence numbers and first positions by exact grouping of the lists."""
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
+    groups = (
+        pl.DataFrame({"s": pl.Series(lists)})
+        .with_row_index("i")
+        .group_by("s", maintain_order=True)
+        .agg(pl.col("i"))["i"]
+    )
+    number = np.empty(len(offsets) - 1, dtype=np.int64)
+    sizes = groups.list.len().to_numpy()
+    number[groups.explode().to_numpy()] = np.repeat(np.arange(len(groups), dtype=np.int64), sizes)
+    return number, groups.list.first().to_numpy().astype(np.int64)
 
 
 @dataclass

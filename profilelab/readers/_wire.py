@@ -10,6 +10,11 @@ Long single messages (a Profile with a million Sample records, the dictionary) a
 their records by the C runtime (:func:`split`, an ``upb`` parse of a shadow message whose
 fields 1..15 are ``repeated bytes``); the records of one field then form a batch.
 
+The wire rules are upb's: a varint has at most 10 bytes (bits past 64 dropped), a tag at most
+5 bytes and 32 bits, a length at most 5 bytes and below 2 GiB. Unknown groups are skipped when
+:func:`scan` is given the nesting depth of its messages (the pprof reader), at most
+:data:`MAX_DEPTH` deep; without it a group is an error (OTLP never has them).
+
 Malformed input raises :class:`WireError` (a ``ValueError``) saying what is wrong and where;
 readers add the input's name.
 """
@@ -27,7 +32,9 @@ from google.protobuf.unknown_fields import UnknownFieldSet
 from profilelab.readers._ranges import ranges
 
 U64 = np.uint64
-VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5
+VARINT, FIXED64, LEN, SGROUP, EGROUP, FIXED32 = 0, 1, 2, 3, 4, 5
+#: How deep messages and groups may nest (upb's default recursion limit).
+MAX_DEPTH = 100
 _PAD = 16  # zero bytes after the data, so vectorized reads past a truncated end stay in bounds
 # When only a few long messages are left, a plain loop is cheaper than numpy passes.
 _FEW, _MANY_STEPS = 8, 64
@@ -40,24 +47,29 @@ class WireError(ValueError):
 # ---- splitting one message into its records (C runtime) --------------------------------------
 
 
-def _split_class() -> Any:
+BYTES = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+INT64 = descriptor_pb2.FieldDescriptorProto.TYPE_INT64
+REPEATED = descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
+OPTIONAL = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
+
+
+def shadow_class(name: str, fields: dict[int, tuple[int, int]]) -> Any:
+    """A proto3 message class with fields ``f<number>`` given as number -> (type, label).
+
+    Declaring a message's sub-message fields as ``repeated bytes`` makes the C runtime split
+    it into records without parsing them (the records are then decoded as batches)."""
     fdp = descriptor_pb2.FileDescriptorProto(
-        name="profilelab_split.proto", package="profilelab_split", syntax="proto3"
+        name=f"profilelab_{name.lower()}.proto", package="profilelab_shadow", syntax="proto3"
     )
-    msg = fdp.message_type.add(name="Split")
-    for i in range(1, 16):
-        msg.field.add(
-            name=f"f{i}",
-            number=i,
-            type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
-            label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED,
-        )
+    msg = fdp.message_type.add(name=name)
+    for number, (kind, label) in fields.items():
+        msg.field.add(name=f"f{number}", number=number, type=kind, label=label)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fdp)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("profilelab_split.Split"))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"profilelab_shadow.{name}"))
 
 
-_Split = _split_class()
+_Split = shadow_class("Split", {i: (BYTES, REPEATED) for i in range(1, 16)})
 
 
 @dataclass
@@ -171,10 +183,10 @@ class Batch:
     def repeated(self, field: int, fixed: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """A repeated scalar field, packed or not, as CSR (offsets n+1, uint64 values)."""
         rows = self.rows(field)
-        several = len(rows) > 1 and np.bincount(self.msg[rows], minlength=self.n).max() > 1
-        if several:  # a message with several records of the field: put them in order
-            rows = rows[np.argsort(self.msg[rows], kind="stable")]
         m = self.msg[rows]
+        if len(m) > 1 and (m[1:] < m[:-1]).any():  # by message, each one's records in order
+            rows = rows[np.argsort(m, kind="stable")]
+            m = self.msg[rows]
         packed = self.wire[rows] == LEN
         p_rows = rows[packed]
         starts, lengths = self.value[p_rows].astype(np.int64), self.length[p_rows]
@@ -184,14 +196,15 @@ class Batch:
             counts_p, values_p = varints_in_regions(self.buf, starts, lengths)
         counts = np.ones(len(rows), dtype=np.int64)
         counts[packed] = counts_p
-        per_msg = np.zeros(self.n, dtype=np.int64)
-        if several:
-            np.add.at(per_msg, m, counts)
-        else:
-            per_msg[m] = counts
         offsets = np.zeros(self.n + 1, dtype=np.int64)
+        per_msg = np.bincount(m, weights=counts, minlength=self.n).astype(np.int64)
         np.cumsum(per_msg, out=offsets[1:])
-        dest = offsets[m] + (_within(m, counts) if several else 0)
+        # The values are those of the rows in row order: packed runs and single values.
+        if packed.all():
+            return offsets, values_p
+        if not packed.any():
+            return offsets, self.value[rows]
+        dest = np.cumsum(counts) - counts
         values = np.empty(int(offsets[-1]), dtype=U64)
         values[ranges(dest[packed], counts_p)] = values_p
         values[dest[~packed]] = self.value[rows[~packed]]
@@ -219,29 +232,44 @@ class Batch:
 
     def unexpected(self, expected: dict[int, tuple[int, ...]]) -> tuple[int, int] | None:
         """The first (field, wire type) not in ``expected`` (field -> allowed wire types)."""
-        table = np.zeros((max(expected, default=0) + 2, 8), dtype=bool)
-        for f, wires in expected.items():
-            table[f, list(wires)] = True
-        field = np.minimum(self.field, table.shape[0] - 1)
-        bad = np.flatnonzero(~table[field, self.wire])
+        bad = np.flatnonzero(~self._expected(expected))
         if len(bad) == 0:
             return None
         return int(self.field[bad[0]]), int(self.wire[bad[0]])
 
+    def only(self, expected: dict[int, tuple[int, ...]]) -> Batch:
+        """The records of ``expected`` (field -> wire types); protobuf skips the others
+        (unknown fields, and known ones with another wire type)."""
+        keep = self._expected(expected)
+        return self if keep.all() else self.subset(keep)
 
-def _within(msg: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """For rows grouped by message, the number of values in earlier rows of the same message."""
-    if len(msg) < 2 or not (msg[1:] == msg[:-1]).any():
-        return np.zeros(len(msg), dtype=np.int64)
-    csum = np.cumsum(counts) - counts
-    first = np.ones(len(msg), dtype=bool)
-    first[1:] = msg[1:] != msg[:-1]
-    group_start = np.maximum.accumulate(np.where(first, np.arange(len(msg)), 0))
-    return csum - csum[group_start]
+    def subset(self, keep: np.ndarray) -> Batch:
+        """The records where ``keep`` is True, in order."""
+        return Batch(
+            self.n,
+            self.buf,
+            self.msg[keep],
+            self.field[keep],
+            self.wire[keep],
+            self.value[keep],
+            self.length[keep],
+        )
+
+    def _expected(self, expected: dict[int, tuple[int, ...]]) -> np.ndarray:
+        table = np.zeros((max(expected, default=0) + 2, 8), dtype=bool)
+        for f, wires in expected.items():
+            table[f, list(wires)] = True
+        field = np.minimum(self.field, table.shape[0] - 1)
+        return table[field, self.wire]
 
 
-def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, what: str) -> Batch:
-    """Decode the records of every message ``buf[starts[i]:ends[i]]`` (vectorized)."""
+def scan(
+    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, what: str, depth: int | None = None
+) -> Batch:
+    """Decode the records of every message ``buf[starts[i]:ends[i]]`` (vectorized).
+
+    ``depth`` is how deep the messages nest (a top-level message's fields are 1): given it,
+    unknown groups are checked and skipped, else a group is an error."""
     n = len(starts)
     ids = np.arange(n, dtype=np.int64)
     pos = np.asarray(starts, dtype=np.int64).copy()
@@ -249,17 +277,58 @@ def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, what: str) -> Ba
     live = pos < end
     ids, pos, end = ids[live], pos[live], end[live]
     parts: list[tuple[np.ndarray, ...]] = []
+    groups = depth is not None
     steps = 0
     while len(ids):
         if steps > _MANY_STEPS and len(ids) <= _FEW:
-            parts.append(_scan_loop(buf, ids, pos, end, what))
+            parts.append(_scan_loop(buf, ids, pos, end, what, groups))
             break
         steps += 1
-        field, wire, value, length, pos = _step(buf, pos, end, ids, what)
+        field, wire, value, length, pos = _step(buf, pos, end, ids, what, groups)
         parts.append((ids, field, wire, value, length))
         live = pos < end
         ids, pos, end = ids[live], pos[live], end[live]
-    return _batch(n, buf, parts)
+    batch = _batch(n, buf, parts)
+    if depth is not None:
+        return _skip_groups(batch, depth, what)
+    return batch
+
+
+def _skip_groups(b: Batch, depth: int, what: str) -> Batch:
+    """The batch without its groups and what they hold, after checking that they nest.
+
+    Per message, in record order, a start-group opens a level and an end-group closes it;
+    at each (message, level) starts and ends alternate, and an end must name its start's
+    field. ``depth`` + the open groups may not pass MAX_DEPTH."""
+    is_start, is_end = b.wire == SGROUP, b.wire == EGROUP
+    if not (is_start | is_end).any():
+        return b
+    order = np.argsort(b.msg, kind="stable")  # rows of a message are in record order
+    m = b.msg[order]
+    delta = is_start[order].astype(np.int64) - is_end[order]
+    total = np.cumsum(delta)
+    first = np.ones(len(m), dtype=bool)
+    first[1:] = m[1:] != m[:-1]
+    group_start = np.flatnonzero(first)
+    before_msg = (total - delta)[group_start]
+    level = total - np.repeat(before_msg, np.diff(np.append(group_start, len(m))))
+    if (level < 0).any():
+        raise WireError(f"{what}: end-group tag without a matching start-group")
+    if depth + int(level.max()) > MAX_DEPTH:
+        raise WireError(f"{what}: groups nested more than {MAX_DEPTH} deep")
+    last = np.append(group_start[1:], len(m)) - 1
+    if (level[last] != 0).any():
+        raise WireError(f"{what}: truncated group (no end-group tag)")
+    marks = np.flatnonzero(delta != 0)
+    mark_level = level[marks] + (delta[marks] < 0)  # an end closes the level above it
+    seq = marks[np.lexsort((marks, mark_level, m[marks]))]
+    ends = np.flatnonzero(delta[seq] < 0)
+    opener = seq[ends - 1]  # alternation: the item before an end is its start
+    if (b.field[order[opener]] != b.field[order[seq[ends]]]).any():
+        raise WireError(f"{what}: end-group tag without a matching start-group")
+    inside = np.empty(len(m), dtype=bool)
+    inside[order] = (level > 0) | (delta != 0)
+    return b.subset(~inside)
 
 
 def _batch(n: int, buf: np.ndarray, parts: list[tuple[np.ndarray, ...]]) -> Batch:
@@ -271,10 +340,14 @@ def _batch(n: int, buf: np.ndarray, parts: list[tuple[np.ndarray, ...]]) -> Batc
 
 
 def _step(
-    buf: np.ndarray, pos: np.ndarray, end: np.ndarray, ids: np.ndarray, what: str
+    buf: np.ndarray, pos: np.ndarray, end: np.ndarray, ids: np.ndarray, what: str, groups: bool
 ) -> tuple[np.ndarray, ...]:
     """Read one record from every live message."""
     tag, pos = read_varints(buf, pos, 5, what)
+    if (tag > U64(0xFFFFFFFF)).any():
+        raise WireError(
+            f"{what} {_which(ids, tag > U64(0xFFFFFFFF))}: field tag wider than 32 bits"
+        )
     field = (tag >> U64(3)).astype(np.int32)
     wire = (tag & U64(7)).astype(np.int8)
     if (field == 0).any():
@@ -284,7 +357,7 @@ def _step(
     if (wire == VARINT).all():  # the common case: no subsetting
         value, pos = read_varints(buf, pos, 10, what)
     else:
-        _read_values(buf, pos, wire, value, length, ids, what)
+        _read_values(buf, pos, wire, value, length, ids, what, groups)
     over = pos > end
     if over.any():
         raise WireError(f"{what} {_which(ids, over)}: truncated (a field runs past its end)")
@@ -299,21 +372,24 @@ def _read_values(
     length: np.ndarray,
     ids: np.ndarray,
     what: str,
+    groups: bool,
 ) -> None:
-    """Read the values of mixed wire types in place (``pos`` advances past them)."""
-    bad = ~np.isin(wire, (VARINT, FIXED64, LEN, FIXED32))
+    """Read the values of mixed wire types in place (``pos`` advances past them; a group
+    tag has no value)."""
+    allowed = (VARINT, FIXED64, LEN, FIXED32, SGROUP, EGROUP) if groups else _NO_GROUPS
+    bad = ~np.isin(wire, allowed)
     if bad.any():
         w = int(wire[bad][0])
         raise WireError(f"{what} {_which(ids, bad)}: unsupported wire type {w}")
     for kind in (VARINT, LEN):
         sel = np.flatnonzero(wire == kind)
         if len(sel):
-            v, p = read_varints(buf, pos[sel], 10, what)
+            v, p = read_varints(buf, pos[sel], 10 if kind == VARINT else 5, what)
             if kind == VARINT:
                 value[sel], pos[sel] = v, p
             else:
-                if (v > U64(1 << 40)).any():
-                    raise WireError(f"{what}: length-delimited field longer than 1 TiB")
+                if (v >= U64(_MAX_LENGTH)).any():
+                    raise WireError(f"{what}: length of 2 GiB or more")
                 value[sel] = p.astype(U64)
                 length[sel] = v.astype(np.int64)
                 pos[sel] = p + v.astype(np.int64)
@@ -322,6 +398,10 @@ def _read_values(
         if len(sel):
             value[sel] = _fixed_at(buf, pos[sel], size)
             pos[sel] += size
+
+
+_NO_GROUPS = (VARINT, FIXED64, LEN, FIXED32)
+_MAX_LENGTH = 0x7FFFFFFF
 
 
 def read_varints(
@@ -358,30 +438,35 @@ def _which(ids: np.ndarray, mask: np.ndarray) -> str:
 
 
 def _scan_loop(
-    buf: np.ndarray, ids: np.ndarray, pos: np.ndarray, end: np.ndarray, what: str
+    buf: np.ndarray, ids: np.ndarray, pos: np.ndarray, end: np.ndarray, what: str, groups: bool
 ) -> tuple[np.ndarray, ...]:
     """The rest of a few long messages, one record at a time (same output as the steps)."""
     data = buf.tobytes()
+    allowed = (VARINT, FIXED64, LEN, FIXED32, SGROUP, EGROUP) if groups else _NO_GROUPS
     out: list[tuple[int, int, int, int, int]] = []
     for m, p, e in zip(ids.tolist(), pos.tolist(), end.tolist(), strict=True):
         while p < e:
-            tag, p = _varint(data, p, what)
+            tag, p = _varint(data, p, what, 5)
             field, wire = tag >> 3, tag & 7
+            if tag > 0xFFFFFFFF:
+                raise WireError(f"{what} #{m}: field tag wider than 32 bits")
             if field == 0:
                 raise WireError(f"{what} #{m}: field number 0")
-            length = 0
+            if wire not in allowed:
+                raise WireError(f"{what} #{m}: unsupported wire type {wire}")
+            length = value = 0
             if wire == VARINT:
-                value, p = _varint(data, p, what)
+                value, p = _varint(data, p, what, 10)
             elif wire == LEN:
-                length, p = _varint(data, p, what)
+                length, p = _varint(data, p, what, 5)
+                if length >= _MAX_LENGTH:
+                    raise WireError(f"{what}: length of 2 GiB or more")
                 value = p
                 p += length
             elif wire in (FIXED64, FIXED32):
                 size = 8 if wire == FIXED64 else 4
                 value = int.from_bytes(data[p : p + size], "little")
                 p += size
-            else:
-                raise WireError(f"{what} #{m}: unsupported wire type {wire}")
             if p > e:
                 raise WireError(f"{what} #{m}: truncated (a field runs past its end)")
             out.append((m, field, wire, value, length))
@@ -395,17 +480,17 @@ def _scan_loop(
     )
 
 
-def _varint(data: bytes, pos: int, what: str) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise WireError(f"{what}: malformed or truncated varint")
+def _varint(data: bytes, pos: int, what: str, max_len: int) -> tuple[int, int]:
+    result = 0
+    for k in range(max_len):
+        if pos >= len(data):
+            break
         b = data[pos]
         pos += 1
-        result |= (b & 0x7F) << shift
+        result |= (b & 0x7F) << (7 * k)
         if not b & 0x80:
             return result & 0xFFFFFFFFFFFFFFFF, pos
-        shift += 7
+    raise WireError(f"{what}: malformed or truncated varint")
 
 
 # ---- packed repeated scalars -----------------------------------------------------------------
@@ -423,30 +508,32 @@ def varints_in_regions(
         value, after = read_varints(buf, starts, 10, "packed field")
         if np.array_equal(after, starts + lengths):
             return np.ones(len(starts), dtype=np.int64), value
-    b = buf[ranges(starts, lengths)]
+    b = gather(buf, starts, lengths)
     if len(b) == 0:
         return np.zeros(len(lengths), dtype=np.int64), np.zeros(0, dtype=U64)
     term = b < 0x80
-    term_count = np.zeros(len(b) + 1, dtype=np.int64)
-    np.cumsum(term, out=term_count[1:])
     region_end = np.cumsum(lengths)
-    counts = term_count[region_end] - term_count[region_end - lengths]
     nonempty = lengths > 0
     if not term[region_end[nonempty] - 1].all():
         raise WireError("packed field: truncated varint at the end of the field")
-    if int(term_count[-1]) == len(b):  # every varint is one byte
+    ends = np.flatnonzero(term)  # the last byte of every varint
+    before = np.searchsorted(ends, region_end - lengths)
+    counts = np.searchsorted(ends, region_end) - before
+    if len(ends) == len(b):  # every varint is one byte
         return counts, b.astype(U64)
-    ends = np.flatnonzero(term)
     first = np.empty(len(ends), dtype=np.int64)
     first[0] = 0
     first[1:] = ends[:-1] + 1
     size = ends - first + 1
     if size.max() > 10:
         raise WireError("packed field: malformed varint (more than 10 bytes)")
-    values = (b[first] & 0x7F).astype(U64)
+    # Byte k of every varint at once; bytes past a varint's end read as 0 (masked).
+    low = b & np.uint8(0x7F)
+    values = low[first].astype(U64)
+    last = len(b) - 1
     for k in range(1, int(size.max())):
-        sel = np.flatnonzero(size > k)
-        values[sel] |= (b[first[sel] + k] & 0x7F).astype(U64) << U64(7 * k)
+        byte = low[np.minimum(first + k, last)] * (size > k)
+        values |= byte.astype(U64) << U64(7 * k)
     return counts, values
 
 
@@ -462,4 +549,21 @@ def _fixed64_regions(
 
 def gather(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The bytes of every region concatenated (uint8)."""
+    starts, lengths = np.asarray(starts, np.int64), np.asarray(lengths, np.int64)
+    total = int(lengths.sum())
+    if total > len(buf) // 4 and _in_order(starts, lengths):
+        # Regions cover much of the buffer: mark them (one int8 pass) instead of building
+        # an int64 index per byte.
+        mark = np.zeros(len(buf) + 1, dtype=np.int8)
+        some = lengths > 0
+        mark[starts[some]] += 1
+        mark[(starts + lengths)[some]] -= 1
+        return buf[np.cumsum(mark[:-1], dtype=np.int8).view(bool)]
     return buf[ranges(starts, lengths)]
+
+
+def _in_order(starts: np.ndarray, lengths: np.ndarray) -> bool:
+    """Whether the non-empty regions follow each other without overlapping."""
+    some = lengths > 0
+    s, e = starts[some], (starts + lengths)[some]
+    return bool((s[1:] >= e[:-1]).all())

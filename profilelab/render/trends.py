@@ -1,4 +1,7 @@
-"""Plotly figures for trends, comparisons and growth (pure figure builders, no widgets)."""
+"""Plotly figures for trends, comparisons and growth (pure figure builders, no widgets).
+
+Each is a :class:`~profilelab.render.chart_svg.StaticFigure`: in a notebook it also carries
+a static SVG of itself for viewers that cannot run plotly.js (GitHub, nbconvert HTML)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ def trend_figure(
 ) -> go.Figure:
     """One line per key (and label value when the trend was broken down ``by`` a label)."""
     import plotly.graph_objects as go
+
+    from profilelab.render.chart_svg import static
 
     extra = [c for c in trend.columns if c not in _TREND_COLUMNS]
     fig = go.Figure()
@@ -41,12 +46,14 @@ def trend_figure(
         legend={"orientation": "h", "y": -0.25},
         margin={"l": 60, "r": 20, "t": 40, "b": 40},
     )
-    return fig
+    return static(fig)
 
 
 def compare_figure(result: pl.DataFrame, *, top: int = 20, title: str | None = None) -> go.Figure:
     """Horizontal bars of share change with bootstrap CIs; significant keys in colour."""
     import plotly.graph_objects as go
+
+    from profilelab.render.chart_svg import static
 
     rows = result.head(top).reverse()
     colors = [
@@ -80,12 +87,14 @@ def compare_figure(result: pl.DataFrame, *, top: int = 20, title: str | None = N
         margin={"l": 20, "r": 20, "t": 40, "b": 40},
         height=max(300, 24 * rows.height + 100),
     )
-    return fig
+    return static(fig)
 
 
 def growth_figure(result: pl.DataFrame, *, top: int = 15, title: str | None = None) -> go.Figure:
     """Bars of growth slope per key for the fastest-growing keys."""
     import plotly.graph_objects as go
+
+    from profilelab.render.chart_svg import static
 
     label = "stack" if "stack" in result.columns else "key"
     rows = result.head(top).reverse()
@@ -108,7 +117,7 @@ def growth_figure(result: pl.DataFrame, *, top: int = 15, title: str | None = No
         margin={"l": 20, "r": 20, "t": 40, "b": 40},
         height=max(300, 24 * rows.height + 100),
     )
-    return fig
+    return static(fig)
 
 
 def _escape(text: str) -> str:
@@ -116,60 +125,24 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-#: line colours of :func:`trend_svg` (plotly's default qualitative palette)
-_LINE_COLOURS = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692")
-
-
 def trend_svg(trend: pl.DataFrame, *, width: int = 800, height: int = 300) -> str:
     """A static SVG line chart of a trend's shares (one polyline per key, legend on the
     right): what a notebook shows where plotly's JavaScript cannot run. Names are escaped."""
-    from xml.sax.saxutils import escape
+    from profilelab.render.chart_svg import lines_svg
 
-    plot_w, plot_h, left, top = width - 260, height - 40, 50, 10
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="profilelab-trend" width="{width}" '
-        f'height="{height}" style="font-family:Verdana,Arial,sans-serif;font-size:11px">',
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
-        'stroke="#ccc"/>',
+    series = [
+        (str(key), df["time"].cast(pl.Int64).to_list(), df["share"].to_list())
+        for (key,), df in trend.partition_by("key", as_dict=True, maintain_order=True).items()
     ]
-    if trend.is_empty():
-        out.append(f'<text x="{left + 8}" y="{top + 20}">no profiles in this trend</text></svg>')
-        return "".join(out)
-    times = trend["time"].cast(pl.Int64)
-    t0, t1 = int(times.min()), int(times.max())  # type: ignore[arg-type]
-    ymax = max(float(trend["share"].max()), 1e-9)  # type: ignore[arg-type]
-
-    def xy(t: int, share: float) -> str:
-        x = left + (plot_w * (t - t0) / (t1 - t0) if t1 > t0 else plot_w / 2)
-        return f"{x:.1f},{top + plot_h * (1 - share / ymax):.1f}"
-
-    for frac in (0.0, 0.5, 1.0):
-        y = top + plot_h * (1 - frac)
-        out.append(
-            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{frac * ymax:.0%}</text>'
-        )
-    first, last = trend["time"].min(), trend["time"].max()
-    out.append(f'<text x="{left}" y="{height - 14}">{escape(str(first))}</text>')
-    out.append(
-        f'<text x="{left + plot_w}" y="{height - 14}" text-anchor="end">{escape(str(last))}</text>'
+    labels = None
+    if not trend.is_empty():
+        labels = (str(trend["time"].min()), str(trend["time"].max()))
+    return lines_svg(
+        series,
+        width=width,
+        height=height,
+        percent=True,
+        x_labels=labels,
+        empty="no profiles in this trend",
+        cls="profilelab-trend",
     )
-    groups = trend.partition_by("key", as_dict=True, maintain_order=True)
-    for i, ((key,), df) in enumerate(groups.items()):
-        colour = _LINE_COLOURS[i % len(_LINE_COLOURS)]
-        points = " ".join(
-            xy(t, s)
-            for t, s in zip(df["time"].cast(pl.Int64).to_list(), df["share"].to_list(), strict=True)
-        )
-        name = escape(str(key))
-        out.append(
-            f'<g><title>{name}</title><polyline points="{points}" fill="none" '
-            f'stroke="{colour}" stroke-width="2"/></g>'
-        )
-        ly = top + 14 * i + 10
-        label = name if len(str(key)) <= 32 else escape(str(key)[:31]) + "…"
-        out.append(
-            f'<rect x="{left + plot_w + 12}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{left + plot_w + 26}" y="{ly + 1}">{label}</text>'
-        )
-    out.append("</svg>")
-    return "".join(out)

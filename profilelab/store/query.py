@@ -7,7 +7,8 @@
   :func:`profilelab.load` of the same inputs. ``sum(...)`` / ``sum by (l)`` merges the
   selected profiles per group and profile type as ``go tool pprof a b`` merges files:
   samples with the same stack, labels and span ids are added; totals are conserved.
-* :func:`series` totals per time step, optionally only for stacks through one function.
+* the per-step series and the per-function top run as one SQL plan on DuckDB or Spark
+  (:mod:`profilelab.store.plans`).
 * :func:`connect` gives DuckDB views over exactly the live files.
 """
 
@@ -16,9 +17,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from profilelab.errors import QueryError
 from profilelab.model import ids, schema
@@ -26,7 +25,7 @@ from profilelab.model.profile import Profile
 from profilelab.model.sql import run_sql
 from profilelab.store import layout, types
 from profilelab.store.selector import Matcher, Selector, parse
-from profilelab.store.timeparse import parse_duration, parse_time
+from profilelab.store.timeparse import parse_time
 
 if TYPE_CHECKING:
     import duckdb
@@ -313,80 +312,7 @@ def _group_keys(rows: pl.DataFrame, sel: Selector) -> pl.DataFrame:
     )
 
 
-# ---- series and SQL -----------------------------------------------------------------------
-def series(
-    store: StoreDirectory,
-    selector: str | Selector,
-    step: str | int,
-    start: TimeArg,
-    end: TimeArg,
-    *,
-    function: str | None = None,
-) -> pl.DataFrame:
-    """Totals per time step (``time_ns`` = step start) and profile type.
-
-    Every step holding a selected profile has a row (0 when nothing matched in it). With
-    ``function``, only samples whose stack contains a frame of that function count
-    (pprof's cum for the function; recursion counted once). Computed in DuckDB over the
-    samples files of the selected profiles only.
-    """
-    rows = select_rows(store.snapshot().catalog, selector, start, end)
-    step_ns = parse_duration(step) if isinstance(step, str) else int(step)
-    out_schema = {"time_ns": pl.Int64, "profile_type": pl.Utf8, "value": pl.Int64}
-    files = rows["samples_file"].drop_nulls().unique().sort().to_list()
-    if not files:
-        return pl.DataFrame(schema=out_schema)
-    sel_rows = rows.select(
-        "profile_id",
-        "profile_type",
-        ((pl.col("time_ns") // step_ns) * step_ns).alias("bucket"),
-    )
-    con = _duckdb()
-    con.register("sel", sel_rows.to_arrow())
-    paths = [str(store.root / f) for f in files]
-    where = ""
-    if function is not None:
-        stack_ids = _stacks_through(store, con, function)
-        con.register("hit", pa.table({"stack_id": stack_ids}))
-        where = "where s.stack_id in (select stack_id from hit)"
-    query = f"""
-        with hits as (
-            select sel.bucket, sel.profile_type, sum(s.value) as value
-            from read_parquet($files) s join sel using (profile_id)
-            {where}
-            group by all
-        )
-        select b.bucket as time_ns, b.profile_type, coalesce(h.value, 0)::bigint as value
-        from (select distinct bucket, profile_type from sel) b
-        left join hits h using (bucket, profile_type)
-        order by time_ns, profile_type
-    """
-    try:
-        table = con.sql(query, params={"files": paths}).to_arrow_table()
-        return pl.DataFrame(pl.from_arrow(table)).cast(out_schema)  # type: ignore[arg-type]
-    finally:
-        con.close()
-
-
-def _stacks_through(
-    store: StoreDirectory, con: duckdb.DuckDBPyConnection, function: str
-) -> np.ndarray:
-    snap = store.snapshot()
-    frames = [str(store.root / f) for f in snap.files("frames/")]
-    stacks = [str(store.root / f) for f in snap.files("stacks/")]
-    if not frames or not stacks:
-        return np.zeros(0, dtype=np.int64)
-    got = con.sql(
-        """
-        with f as (select list(frame_id) as ids from read_parquet($frames) where function = $fn)
-        select distinct stack_id from read_parquet($stacks), f
-        where list_has_any(frame_ids, f.ids)
-        """,
-        params={"frames": frames, "stacks": stacks, "fn": function},
-    ).fetchnumpy()
-    return np.asarray(got["stack_id"], dtype=np.int64)
-
-
+# ---- SQL ----------------------------------------------------------------------------------
 def _duckdb() -> duckdb.DuckDBPyConnection:
     import duckdb
 

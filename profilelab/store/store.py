@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from profilelab.model.spans import Spans
     from profilelab.store.ingest import IngestReport
     from profilelab.store.maintenance import CompactReport, RetainReport
+    from profilelab.store.plans import Spark
     from profilelab.store.selector import Selector
 
 __all__ = ["CommitResult", "Store", "TimeArg", "open_store"]
@@ -75,11 +76,29 @@ class Store(StoreDirectory):
         end: TimeArg = None,
         *,
         function: str | None = None,
+        engine: str | Spark = "duckdb",
     ) -> pl.DataFrame:
-        """Per-step totals of the matching profiles (only stacks through ``function`` if given)."""
-        from profilelab.store import query
+        """Per-step totals of the matching profiles (only stacks through ``function`` if
+        given), computed by ``engine``: ``"duckdb"`` (in process), ``"spark"`` or a
+        :class:`~profilelab.store.plans.Spark` (a session, a master, where the files are)."""
+        from profilelab.store import plans
 
-        return query.series(self, selector, step, start, end, function=function)
+        return plans.trend(self, selector, step, start, end, function=function, engine=engine)
+
+    def top(
+        self,
+        selector: str | Selector,
+        start: TimeArg = None,
+        end: TimeArg = None,
+        *,
+        engine: str | Spark = "duckdb",
+    ) -> pl.DataFrame:
+        """Flat and cum per function over the matching profiles (one profile type), sorted
+        as pprof's top; the same numbers as ``function_totals(query(...))``, computed by
+        ``engine`` over the files without building the profiles' tables."""
+        from profilelab.store import plans
+
+        return plans.top(self, selector, start, end, engine=engine)
 
     def spans(self, start: TimeArg = None, end: TimeArg = None) -> Spans:
         """The spans received into the store (``serve``'s OTLP traces) that overlap

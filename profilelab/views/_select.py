@@ -15,9 +15,8 @@ import polars as pl
 
 from profilelab.core import sampletypes
 from profilelab.core.regex import matches
-from profilelab.core.restriction import matching_label_sets, restrict
+from profilelab.core.restriction import SAMPLE_TIME, matching_label_sets, with_sample_times
 from profilelab.core.selection import LabelFilter, label_matchers
-from profilelab.core.selection import Selection as CoreSelection
 from profilelab.errors import ValidationError
 from profilelab.model.names import frame_function_names
 from profilelab.model.profile import Profile
@@ -131,8 +130,8 @@ class StackIndex:
         time_range: tuple[int, int] | None = None,
     ) -> np.ndarray:
         """Per-stack summed sample values (int64) after the time range, label and
-        focus/ignore filters. ``time_range`` is ``(start_ns, end_ns)``, applied by the query
-        core (:func:`profilelab.core.restriction.restrict`); the stacks stay indexed.
+        focus/ignore filters. ``time_range`` is ``(start_ns, end_ns)``, a slice of
+        :meth:`time_order` (the query core's sample times); the stacks stay indexed.
 
         focus keeps the stacks with at least one frame whose function matches; ignore drops
         those with one (pprof ``-focus`` / ``-ignore``, matched on function names; an
@@ -151,14 +150,19 @@ class StackIndex:
     def _label_values(
         self, labels: LabelFilter, time_range: tuple[int, int] | None = None
     ) -> np.ndarray:
-        profile = self.profile
         if time_range is not None:
-            start, end = time_range
-            profile = restrict(profile, CoreSelection(start_ns=start, end_ns=end))
-        samples = profile.samples.filter(pl.col("profile_id").is_in(self.profile_ids))
+            order = self.time_order()
+            lo, hi = np.searchsorted(order.times, time_range, side="left")
+            rows, values = order.rows[lo:hi], order.values[lo:hi]
+            if labels:
+                ok = label_sets_matching(self.profile, labels).to_numpy()
+                keep = np.isin(order.label_sets[lo:hi], ok)
+                rows, values = rows[keep], values[keep]
+            return sum_by_row(rows, values, len(self.stack_ids))
+        samples = self.profile.samples.filter(pl.col("profile_id").is_in(self.profile_ids))
         if labels:
-            ok = label_sets_matching(self.profile, labels)
-            samples = samples.filter(pl.col("label_set_id").is_in(ok.implode()))
+            ok_ids = label_sets_matching(self.profile, labels)
+            samples = samples.filter(pl.col("label_set_id").is_in(ok_ids.implode()))
         agg = samples.group_by("stack_id").agg(pl.col("value").sum())
         values = np.zeros(len(self.stack_ids), dtype=np.int64)
         if agg.height:
@@ -166,11 +170,70 @@ class StackIndex:
             values[rows] = agg.get_column("value").to_numpy()
         return values
 
+    def time_order(self) -> TimeOrder:
+        """The chosen profiles' samples that have a time, sorted by it (built once and
+        kept): a time range is then a slice found by binary search, and a brush only sums
+        that slice per stack. A sample's time is the query core's
+        (:func:`profilelab.core.restriction.with_sample_times`), so the slice holds exactly
+        the samples :func:`~profilelab.core.restriction.restrict` keeps for the range."""
+        found = self.cache.get("time_order")
+        if isinstance(found, TimeOrder):
+            return found
+        samples = self.profile.samples.filter(pl.col("profile_id").is_in(self.profile_ids))
+        timed = (
+            with_sample_times(
+                self.profile,
+                samples.select("stack_id", "value", "label_set_id", "profile_id", "time_ns"),
+            )
+            .filter(pl.col(SAMPLE_TIME).is_not_null())
+            .join(self._rows(), on="stack_id", how="left", maintain_order="left")
+        )
+        times = timed.get_column(SAMPLE_TIME).to_numpy()
+        by_time = np.argsort(times, kind="stable")  # samples mostly come in time order
+        order = TimeOrder(
+            times=times[by_time],
+            rows=timed.get_column("_row").to_numpy()[by_time],
+            values=timed.get_column("value").to_numpy()[by_time],
+            label_sets=timed.get_column("label_set_id").to_numpy()[by_time],
+        )
+        self.cache["time_order"] = order
+        return order
+
+    def _rows(self) -> pl.DataFrame:
+        """stack_id -> ``_row``, its row in this index."""
+        n = len(self.stack_ids)
+        return pl.DataFrame({"stack_id": self.stack_ids, "_row": np.arange(n, dtype=np.int64)})
+
     def _stacks_matching(self, pattern: str, option: str) -> np.ndarray:
         frame_hit = regex_match(frame_function_names(self.frame_table), pattern, option)
         hit_pos = frame_hit[self.frames]
         row = np.repeat(np.arange(len(self.stack_ids), dtype=np.int64), np.diff(self.offsets))
         return np.bincount(row[hit_pos], minlength=len(self.stack_ids)) > 0
+
+
+@dataclass(frozen=True)
+class TimeOrder:
+    """Samples with a time, sorted by it: ``times`` (ns), ``rows`` (their stack's row in
+    the :class:`StackIndex`), ``values`` and ``label_sets`` (label set ids)."""
+
+    times: np.ndarray
+    rows: np.ndarray
+    values: np.ndarray
+    label_sets: np.ndarray
+
+
+#: float64 adds integers exactly up to 2**53; a margin for the guard's own rounding
+_EXACT_FLOAT = 2**52
+
+
+def sum_by_row(rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """``out[r]`` = the sum of ``values`` whose row is ``r`` (int64, exact)."""
+    if len(values) and int(np.abs(values).sum(dtype=np.float64)) < _EXACT_FLOAT:
+        sums = np.bincount(rows, weights=values, minlength=n)
+        return np.rint(sums).astype(np.int64)
+    out = np.zeros(n, dtype=np.int64)
+    np.add.at(out, rows, values)  # beyond 2**53 float sums would round
+    return out
 
 
 def regex_match(names: pl.Series, pattern: str, option: str = "focus") -> np.ndarray:

@@ -35,6 +35,7 @@ from profilelab.render.flame_html import STATIC, Applied, bundle, diff_html, fla
 from profilelab.views import Comparison, LabelFilter, Selection, label_values, sample_types
 from profilelab.views.encode import encode_table, encode_tree
 from profilelab.views.flame import DEFAULT_WIDTH_PX, fraction_for
+from profilelab.views.timeline import range_text
 from profilelab.views.tree import DiffTree, FlameTree
 from profilelab.widgets.flame_panels import FlamePanels
 
@@ -306,7 +307,9 @@ class FlameGraph(FlamePanels, _FlameBase):
             inverted=inverted,
         )
         self._current = tree
-        self._tree = encode_tree(tree, width_px=self.width_px)
+        rng = self.range_ns
+        shown = range_text(rng[0], rng[1]) if len(rng) == 2 else ""
+        self._tree = encode_tree(tree, width_px=self.width_px, time_range=shown)
 
     def _send_table(self) -> None:
         sel = self._selection

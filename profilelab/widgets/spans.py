@@ -377,10 +377,44 @@ class SpanExplorer:
         ms = every["duration_ns"].cast(pl.Float64) / 1e6
         self._histogram.data[0].x = ms.clip(lower_bound=1e-6).log10().to_list()
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The explorer's widget view plus :meth:`static_html` as ``text/html``, which
+        GitHub, nbviewer and nbconvert show (they cannot run the widgets)."""
+        data = self.widget._repr_mimebundle_(**kwargs)
+        bundle = dict(data[0] if isinstance(data, tuple) else data or {})
+        bundle["text/html"] = self.static_html()
+        return bundle
 
-        display(self.widget)
+    def static_html(self, list_rows: int = 15) -> str:
+        """What the explorer shows, without scripts: the span count, a histogram of the
+        filtered spans' durations (log bins), the first rows of the list (selected ones
+        marked) and the selection's flame graph (its own static snapshot)."""
+        from profilelab.render.chart_svg import histogram_svg
+
+        every = self.filtered()
+        ms = (every["duration_ns"].cast(pl.Float64) / 1e6).clip(lower_bound=1e-6).to_numpy()
+        svg = histogram_svg(ms, 30, log10=True, unit=" ms", title="span durations (log bins)")
+        chosen = set(self.selected_rows)
+        rows = [
+            ("▶ " if r["span_row"] in chosen else "  ") + _row_text(r)
+            for r in self.visible().head(list_rows).iter_rows(named=True)
+        ]
+        parts = [
+            '<div class="profilelab-static">',
+            f"<div>{html.escape(f'{every.height} spans; {len(chosen)} selected')}</div>",
+            svg,
+            f"<pre>{html.escape(chr(10).join(['  ' + HEADER, *rows]))}</pre>",
+        ]
+        for child in self._detail.children:
+            shown = child._repr_mimebundle_() if hasattr(child, "_current") else None
+            if shown is not None:
+                bundle = shown[0] if isinstance(shown, tuple) else shown
+                parts.append(bundle.get("text/html", ""))
+            elif isinstance(getattr(child, "value", None), str):
+                parts.append(child.value)  # the explorer's own escaped HTML (summary, hint)
+        note = "static snapshot of the span explorer; run the notebook to select spans"
+        parts.append(f'<div style="font-size:11px;color:#666">{note}</div></div>')
+        return "".join(parts)
 
 
 def _row_text(r: dict[str, Any]) -> str:

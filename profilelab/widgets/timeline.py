@@ -63,9 +63,12 @@ class Timeline(anywidget.AnyWidget):  # type: ignore[misc]
         self._bins = bins
         self._max_lanes = max_lanes
         self._flames: list[FlameGraph] = []
+        self._lane_index: tl.LaneIndex | None = None
         self._start_ns = 0
         self._syncing = False
+        self._ready = False  # observers wait for the constructor's own first draw
         super().__init__(lane_key=lane_key, lane_keys=tl.lane_keys(profile), **kwargs)
+        self._ready = True
         self._draw()
         if flame is not None:
             self.link(flame)
@@ -74,6 +77,7 @@ class Timeline(anywidget.AnyWidget):  # type: ignore[misc]
     def link(self, flame: FlameGraph) -> Timeline:
         """Re-draw ``flame`` for the brushed range whenever the range changes."""
         self._flames.append(flame)
+        flame._selection.index.time_order()  # sorted now, so the first brush is a slice
         flame.range_ns = list(self.range_ns)
         return self
 
@@ -83,6 +87,35 @@ class Timeline(anywidget.AnyWidget):  # type: ignore[misc]
         return self._density_data
 
     _density_data: tl.Density | None = None
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget view plus a static SVG of the lanes and the brushed range
+        (``image/svg+xml``, ``text/html``) for GitHub, nbviewer and nbconvert, which cannot
+        run the widget; a profile without timestamps gets its message as ``text/html``."""
+        from html import escape
+
+        from profilelab.render.flame_svg import fallback_html
+        from profilelab.render.timeline_svg import timeline_svg
+
+        data = super()._repr_mimebundle_(**kwargs)
+        bundle, meta = data if isinstance(data, tuple) else (data, {})
+        if bundle is None:
+            return data
+        d = self._density_data
+        if d is None:
+            text = escape(self.message or self.error)
+            bundle = {**bundle, "text/html": f'<div class="profilelab-static">{text}</div>'}
+        else:
+            rng = self.range_ns
+            brush = (rng[0], rng[1]) if len(rng) == 2 else None
+            svg = timeline_svg(d, width_px=min(max(self.width_px, 400), 1200), brush=brush)
+            where = f", {tl.range_text(*brush)}" if brush else ""
+            note = (
+                f"static snapshot of the timeline ({d.sample_type} by {d.lane_key or 'sample'}"
+                f"{where}); run the notebook to brush a range"
+            )
+            bundle = {**bundle, "image/svg+xml": svg, "text/html": fallback_html(svg, note)}
+        return (bundle, meta) if isinstance(data, tuple) else bundle
 
     # ---- building -------------------------------------------------------------------------
     def _draw(self) -> None:
@@ -110,14 +143,21 @@ class Timeline(anywidget.AnyWidget):  # type: ignore[misc]
             self._chart = b""
             return
         start, end = self.range_ns if len(self.range_ns) == 2 else (None, None)
-        chart = tl.flame_chart(
-            self._profile,
-            self.chart_lane,
-            sample_type=self._sample_type,
-            lane_key=d.lane_key,
-            start_ns=start,
-            end_ns=end,
-            width_px=max(self.width_px, 1),
+        index = self._lane_index
+        if index is None or index.lane_key != d.lane_key:  # built once per lane key
+            stacks = next(
+                (
+                    f._selection.index
+                    for f in self._flames
+                    if f._selection.index.sample_type == d.sample_type
+                    and f._selection.index.profile is self._profile
+                ),
+                None,
+            )
+            index = tl.LaneIndex.build(self._profile, d.sample_type, d.lane_key, stacks)
+            self._lane_index = index
+        chart = index.chart(
+            self.chart_lane, start_ns=start, end_ns=end, width_px=max(self.width_px, 1)
         )
         self._chart = tl.encode_chart(chart, d.start_ns)
 
@@ -151,6 +191,8 @@ class Timeline(anywidget.AnyWidget):  # type: ignore[misc]
 
     @traitlets.observe("lane_key")
     def _on_lane_key(self, change: dict[str, Any]) -> None:
+        if not self._ready:
+            return
         self.chart_lane = ""
         self._run(self._draw)
 

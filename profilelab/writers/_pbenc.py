@@ -1,10 +1,12 @@
-"""Vectorized protobuf encoding: many small messages at once, with numpy.
+"""Vectorized protobuf encoding: many small messages at once, with numpy. The one encoder
+of the pprof and OTLP writers (the readers' decoder is :mod:`profilelab.readers._wire`).
 
 A :class:`Blob` holds N encoded records back to back (CSR style: ``data`` bytes and
 ``offsets`` of length N+1). Writers build each message type field by field, every field
 for all records at once, and concatenate the fields record by record with :func:`cat`.
 No Python loop runs per record, so encoding a profile with a million samples costs a few
-numpy passes (the protobuf runtime would build a million Python message objects).
+numpy passes (the protobuf runtime would build a million Python message objects). The few
+small messages around them (headers, resources) are :func:`field` wrappers around bytes.
 
 Encoding follows the protobuf wire format (https://protobuf.dev/programming-guides/encoding/):
 a field is a varint tag ``field << 3 | wire_type`` then a varint (wire type 0) or a
@@ -48,7 +50,7 @@ def empty(n: int) -> Blob:
     return Blob(np.zeros(0, np.uint8), np.zeros(n + 1, np.int64))
 
 
-def _from_lengths(data: np.ndarray, lengths: np.ndarray) -> Blob:
+def from_lengths(data: np.ndarray, lengths: np.ndarray) -> Blob:
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     return Blob(data, offsets)
@@ -65,7 +67,7 @@ def varints(values: np.ndarray) -> Blob:
         return empty(0)
     if n > _CHUNK:  # bound the (n, 10) temporaries
         parts = [varints(v[i : i + _CHUNK]) for i in range(0, n, _CHUNK)]
-        return _from_lengths(
+        return from_lengths(
             np.concatenate([p.data for p in parts]), np.concatenate([p.lengths for p in parts])
         )
     nbytes = np.ones(n, dtype=np.int64)
@@ -76,7 +78,13 @@ def varints(values: np.ndarray) -> Blob:
     groups = ((v[:, None] >> (k * _U64(7))[None, :]) & _U64(0x7F)).astype(np.uint8)
     kk = k[None, :].astype(np.int64)
     groups[kk < (nbytes[:, None] - 1)] |= np.uint8(0x80)
-    return _from_lengths(groups[kk < nbytes[:, None]], nbytes)
+    return from_lengths(groups[kk < nbytes[:, None]], nbytes)
+
+
+def fixed64s(values: np.ndarray) -> Blob:
+    """Each value as one 8-byte little-endian record (int64 as its uint64 bits)."""
+    data = np.ascontiguousarray(np.asarray(values).astype("<u8", copy=False)).view(np.uint8)
+    return from_lengths(data, np.full(len(values), 8, dtype=np.int64))
 
 
 def _arrow(blob: Blob) -> pa.LargeBinaryArray:
@@ -136,7 +144,7 @@ def spread(blob: Blob, present: np.ndarray) -> Blob:
     """Records of ``blob`` placed at the True positions of ``present``; others are empty."""
     lengths = np.zeros(len(present), dtype=np.int64)
     lengths[present] = blob.lengths
-    return _from_lengths(blob.data, lengths)
+    return from_lengths(blob.data, lengths)
 
 
 def uint_field(field: int, values: np.ndarray, *, keep_zero: bool = False) -> Blob:
@@ -177,6 +185,16 @@ def strings_blob(strings: pa.Array) -> Blob:
     )
     data = data[offsets[0] : offsets[-1]]
     return Blob(np.ascontiguousarray(data), offsets - offsets[0])
+
+
+def repeated(field: int, records: Blob) -> bytes:
+    """Every record as one occurrence of a repeated message field, empty ones included."""
+    return bytes_field(field, records, keep_empty=True).tobytes()
+
+
+def wrap(number: int, payload: bytes) -> bytes:
+    """One length-delimited field around ``payload`` (a small message built in Python)."""
+    return varints(np.array([number << 3 | 2, len(payload)], dtype=np.int64)).tobytes() + payload
 
 
 def join(*blobs: Blob) -> bytes:

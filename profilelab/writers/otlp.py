@@ -8,7 +8,8 @@ strings). What goes where is in :mod:`profilelab.writers._otlp_model`; reading t
 back with :func:`profilelab.load` gives the same stacks, frames, label sets and values.
 
 Large tables (samples, stacks, locations, strings, links) are encoded with numpy
-(:mod:`profilelab.writers._wire_out`) or Polars string expressions, not per record in Python.
+(:mod:`profilelab.writers._pbenc`, the pprof writer's encoder) or Polars string
+expressions, not per record in Python.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from opentelemetry.proto.profiles.v1development import profiles_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 
 from profilelab.writers import Writer, register
-from profilelab.writers import _wire_out as o
+from profilelab.writers import _pbenc as pb
 from profilelab.writers._otlp_model import (
     AttrValue,
     Csr,
@@ -83,16 +84,16 @@ def _key_values(attrs: list[tuple[str, AttrValue]]) -> list[common_pb2.KeyValue]
 def encode_binary(model: Model) -> bytes:
     parts = []
     for res in model.resources:
-        body = o.field_bytes(
+        body = pb.wrap(
             1, resource_pb2.Resource(attributes=_key_values(res.attributes)).SerializeToString()
         )
         for scope in res.scopes:
             scope_msg = common_pb2.InstrumentationScope(attributes=_key_values(scope.attributes))
-            sbody = [o.field_bytes(1, scope_msg.SerializeToString())]
-            sbody += [o.field_bytes(2, _profile_bytes(p)) for p in scope.profiles]
-            body += o.field_bytes(2, b"".join(sbody))
-        parts.append(o.field_bytes(1, body))
-    parts.append(o.field_bytes(2, _dictionary_bytes(model.dictionary)))
+            sbody = [pb.wrap(1, scope_msg.SerializeToString())]
+            sbody += [pb.wrap(2, _profile_bytes(p)) for p in scope.profiles]
+            body += pb.wrap(2, b"".join(sbody))
+        parts.append(pb.wrap(1, body))
+    parts.append(pb.wrap(2, _dictionary_bytes(model.dictionary)))
     return b"".join(parts)
 
 
@@ -109,52 +110,49 @@ def _profile_bytes(p: ProfileOut) -> bytes:
         period=p.period,
         attribute_indices=p.attributes,
     )
-    return header.SerializeToString() + o.repeated(2, _samples(p.samples))
+    return header.SerializeToString() + pb.repeated(2, _samples(p.samples))
 
 
-def _packed(field: int, csr: Csr) -> o.Segments:
-    return o.len_field(field, o.packed_varints(csr.offsets, csr.values))
+def _packed(field: int, csr: Csr) -> pb.Blob:
+    return pb.packed(field, csr.values, csr.offsets)
 
 
-def _samples(s: SamplesOut) -> o.Segments:
-    n = len(s.stack)
-    every = np.ones(n, dtype=bool)
-    one_each = np.arange(n + 1, dtype=np.int64)
+def _samples(s: SamplesOut) -> pb.Blob:
     time_off = np.concatenate(([0], np.cumsum(s.time_valid))).astype(np.int64)
-    return o.concat_rows(
-        o.varint_field(1, s.stack),
+    return pb.cat(
+        pb.uint_field(1, s.stack),
         _packed(2, s.attrs),
-        o.varint_field(3, s.link),
-        o.len_field(4, o.packed_varints(one_each, s.value), every),  # a zero value is written
-        o.len_field(5, o.packed_fixed64(time_off, s.time[s.time_valid]), s.time_valid),
+        pb.uint_field(3, s.link),
+        pb.bytes_field(4, pb.varints(s.value), keep_empty=True),  # a zero value is written
+        pb.bytes_field(5, pb.group(pb.fixed64s(s.time[s.time_valid]), time_off)),
     )
 
 
 def _dictionary_bytes(d: Dictionary) -> bytes:
-    mappings = o.concat_rows(
-        o.varint_field(1, d.mapping_start),
-        o.varint_field(2, d.mapping_limit),
-        o.varint_field(3, d.mapping_offset),
-        o.varint_field(4, d.mapping_file),
+    mappings = pb.cat(
+        pb.uint_field(1, d.mapping_start),
+        pb.uint_field(2, d.mapping_limit),
+        pb.uint_field(3, d.mapping_offset),
+        pb.uint_field(4, d.mapping_file),
         _packed(5, d.mapping_attrs),
     )
-    functions = o.concat_rows(
-        o.varint_field(1, d.function_name),
-        o.varint_field(2, d.function_system_name),
-        o.varint_field(3, d.function_file),
-        o.varint_field(4, d.function_start_line),
+    functions = pb.cat(
+        pb.uint_field(1, d.function_name),
+        pb.uint_field(2, d.function_system_name),
+        pb.uint_field(3, d.function_file),
+        pb.uint_field(4, d.function_start_line),
     )
     stacks = _packed(1, d.stacks)
     attributes = [_attribute(k, v, u) for k, v, u in d.attributes.entries]
     return b"".join(
         [
-            o.repeated(1, mappings),
-            o.repeated(2, _locations(d)),
-            o.repeated(3, functions),
-            o.repeated(4, _links(d)),
-            o.repeated(5, o.strings(pa.array(d.strings.values, type=pa.string()))),
-            *(o.field_bytes(6, a) for a in attributes),
-            o.repeated(7, stacks),
+            pb.repeated(1, mappings),
+            pb.repeated(2, _locations(d)),
+            pb.repeated(3, functions),
+            pb.repeated(4, _links(d)),
+            pb.repeated(5, pb.strings_blob(pa.array(d.strings.values, type=pa.string()))),
+            *(pb.wrap(6, a) for a in attributes),
+            pb.repeated(7, stacks),
         ]
     )
 
@@ -166,32 +164,28 @@ def _attribute(key: int, value: AttrValue | None, unit: int) -> bytes:
     return msg.SerializeToString()
 
 
-def _locations(d: Dictionary) -> o.Segments:
-    lines = o.concat_rows(
-        o.varint_field(1, d.line_function),
-        o.varint_field(2, d.line_line),
-        o.varint_field(3, d.line_column),
+def _locations(d: Dictionary) -> pb.Blob:
+    lines = pb.cat(
+        pb.uint_field(1, d.line_function),
+        pb.uint_field(2, d.line_line),
+        pb.uint_field(3, d.line_column),
     )
-    records = o.len_field(3, lines, np.ones(lines.n, dtype=bool))
-    csum = np.concatenate(([0], np.cumsum(records.lengths)))
-    per_location = o.Segments(records.data, csum[d.line_offsets[1:]] - csum[d.line_offsets[:-1]])
-    return o.concat_rows(
-        o.varint_field(1, d.location_mapping),
-        o.varint_field(2, d.location_address),
-        per_location,
+    return pb.cat(
+        pb.uint_field(1, d.location_mapping),
+        pb.uint_field(2, d.location_address),
+        pb.group(pb.bytes_field(3, lines, keep_empty=True), d.line_offsets),
         _packed(4, d.location_attrs),
     )
 
 
-def _links(d: Dictionary) -> o.Segments:
+def _links(d: Dictionary) -> pb.Blob:
     # Zero ids are written at full length (16 and 8 zero bytes), as the spec recommends.
     trace = np.frombuffer(bytes.fromhex("".join(t or "0" * 32 for t in d.link_trace)), np.uint8)
     span = np.frombuffer(bytes.fromhex("".join(s or "0" * 16 for s in d.link_span)), np.uint8)
     n = len(d.link_trace)
-    every = np.ones(n, dtype=bool)
-    return o.concat_rows(
-        o.len_field(1, o.Segments(trace.copy(), np.full(n, 16, dtype=np.int64)), every),
-        o.len_field(2, o.Segments(span.copy(), np.full(n, 8, dtype=np.int64)), every),
+    return pb.cat(
+        pb.bytes_field(1, pb.from_lengths(trace, np.full(n, 16, np.int64)), keep_empty=True),
+        pb.bytes_field(2, pb.from_lengths(span, np.full(n, 8, np.int64)), keep_empty=True),
     )
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import OWN_PREFIXES
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 MANIFEST = HERE / "manifest.json"
@@ -223,9 +225,14 @@ class Case:
     def agpl(self) -> bool:
         return self.file.startswith(AGPL_PREFIX)
 
+    @property
+    def own(self) -> bool:
+        """An input of this repository (a shipped dataset or the project's own evidence)."""
+        return self.file.startswith(OWN_PREFIXES)
+
     def path(self, corpus: Path) -> Path:
-        """The input: a corpus file, or a shipped dataset of this repository."""
-        return REPO / self.file if self.file.startswith("datasets/") else corpus / self.file
+        """The input: a corpus file, or a file of this repository."""
+        return REPO / self.file if self.own else corpus / self.file
 
     def pprof_args(self) -> list[str]:
         if self.kind in ("peek", "list"):

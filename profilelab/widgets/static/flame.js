@@ -787,7 +787,8 @@ class App {
     } else {
       const name = VIEW_NAMES[m.kind] || m.kind;
       const zoom = zoomed ? ` · zoomed frame ${f(t.total[z])} (${pct(t.total[z], m.grand_total)} of total)` : "";
-      this.status.textContent = `${name} · ${m.sample_type} (${m.unit}) · total ${f(m.grand_total)}${zoom} · ${t.n} nodes`;
+      const range = m.time_range ? ` · ${m.time_range}` : "";
+      this.status.textContent = `${name} · ${m.sample_type} (${m.unit}) · total ${f(m.grand_total)}${zoom}${range} · ${t.n} nodes`;
     }
   }
 

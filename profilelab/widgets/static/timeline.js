@@ -46,6 +46,7 @@ class TimelineApp {
     this.clear = el("button", "plf-tl-clear", "whole profile");
     this.clear.addEventListener("click", () => host.brushed([]));
     bar.append(keyField, this.info, this.rangeText, this.clear);
+    this.bar = bar;
     this.message = el("div", "plf-tl-message");
     this.error = el("div", "plf-error");
     this.canvas = el("canvas", "plf-tl-canvas");
@@ -102,6 +103,7 @@ class TimelineApp {
   }
   setChart(payload) {
     this.chart = payload;
+    this.chartDrawnAt = 0;
     this.drawChart();
   }
   setBrush(brush) {
@@ -116,6 +118,7 @@ class TimelineApp {
     this.message.textContent = text || "";
     this.message.style.display = text ? "" : "none";
     this.canvas.style.display = text ? "none" : "";
+    this.bar.style.display = text ? "none" : ""; // no lanes: nothing to choose or brush
   }
 
   // ---- drawing ----------------------------------------------------------------------------
@@ -170,7 +173,7 @@ class TimelineApp {
     this.drawAxis(ctx, lanes * TL_LANE, colours);
     this.drawBrush(ctx, lanes * TL_LANE);
     window.__pltFirstPaint = window.__pltFirstPaint || performance.now();
-    this.drawChart();
+    if (!this.chartDrawnAt || this.chartDrawnAt !== this.cssWidth()) this.drawChart();
   }
 
   drawAxis(ctx, y, colours) {
@@ -214,27 +217,71 @@ class TimelineApp {
     let rows = 0;
     for (let i = 0; i < n; i++) rows = Math.max(rows, arrays.depth[i] + 1);
     const dropped = meta.dropped ? `, ${meta.dropped} rectangles too narrow to draw` : "";
-    this.chartTitle.textContent = meta.too_many
-      ? `${meta.lane}: ${meta.sample_count} samples in this range, too many to draw one by one: brush a shorter range`
-      : `${meta.lane}: stacks in time order (${n} rectangles${dropped})`;
+    const lod = meta.lod
+      ? `; ${meta.sample_count} samples, about ${+meta.lod.toPrecision(2)} per pixel: each pixel shows the stack running at its middle, brush a shorter range for every sample`
+      : "";
+    const range = `${formatDuration(meta.lo)} to ${formatDuration(meta.hi)}`;
+    this.chartTitle.textContent = `${meta.lane}: stacks in time order, ${range} (${n} rectangles${dropped}${lod})`;
     const { ctx, w, colours } = this.prepare(this.chartCanvas, Math.max(rows, 1) * TL_ROW);
-    const [lo, hi] = this.brush.length === 2 ? this.brush : [0, this.span()];
+    this.chartDrawnAt = w;
+    // the chart's own range (it may arrive before or after the brush that asked for it)
+    const [lo, hi] = [meta.lo, meta.hi];
     const scale = w / Math.max(hi - lo, 1);
     this.chartGeom = { lo, scale };
+    // One fill per function name (its colour), labels after: tens of thousands of
+    // rectangles draw in a few frames. Per-name colour and label width are computed once.
+    const style = this.chartStyle(c, ctx);
+    const byName = new Map();
+    const labelled = [];
     for (let i = 0; i < n; i++) {
       const x = (arrays.start[i] - lo) * scale;
       const rw = (arrays.end[i] - arrays.start[i]) * scale;
       if (x + rw < 0 || x > w) continue;
-      const y = arrays.depth[i] * TL_ROW;
-      const name = strings[arrays.name[i]];
-      ctx.fillStyle = `hsl(${hue(name) % 50 + 10}, 75%, ${62 + (hue(name) % 13)}%)`;
-      ctx.fillRect(x, y, Math.max(rw - 0.5, 0.5), TL_ROW - 1);
-      if (rw > 30) {
-        ctx.fillStyle = "#1f2328";
-        ctx.fillText(this.fit(ctx, name, rw - 6), Math.max(x, 0) + 3, y + TL_ROW / 2);
+      const k = arrays.name[i];
+      let list = byName.get(k);
+      if (!list) byName.set(k, (list = []));
+      list.push(i);
+      if (rw > 30) labelled.push(i);
+    }
+    for (const [k, list] of byName) {
+      ctx.fillStyle = style.colour[k];
+      ctx.beginPath();
+      for (const i of list) {
+        const x = (arrays.start[i] - lo) * scale;
+        const rw = (arrays.end[i] - arrays.start[i]) * scale;
+        ctx.rect(x, arrays.depth[i] * TL_ROW, Math.max(rw - 0.5, 0.5), TL_ROW - 1);
       }
+      ctx.fill();
+    }
+    ctx.fillStyle = "#1f2328";
+    for (const i of labelled) {
+      const x = Math.max((arrays.start[i] - lo) * scale, 0);
+      const right = Math.min((arrays.end[i] - lo) * scale, w);
+      const label = this.fitKnown(ctx, strings[arrays.name[i]], style.width[arrays.name[i]], right - x - 6);
+      if (label) ctx.fillText(label, x + 3, arrays.depth[i] * TL_ROW + TL_ROW / 2);
     }
     ctx.fillStyle = colours.fg;
+  }
+
+  chartStyle(c, ctx) {
+    if (c.style) return c.style;
+    const colour = [];
+    const width = [];
+    for (const name of c.strings) {
+      const h = hue(name);
+      colour.push(`hsl(${(h % 50) + 10}, 75%, ${62 + (h % 13)}%)`);
+      width.push(ctx.measureText(name).width);
+    }
+    return (c.style = { colour, width });
+  }
+
+  fitKnown(ctx, text, full, width) {
+    // the whole name when it fits, else a prefix scaled to the room and checked once
+    if (full <= width) return text;
+    if (width < 12) return "";
+    const keep = Math.floor((text.length * width) / full) - 1;
+    const cut = keep > 0 ? text.slice(0, keep) + "…" : "";
+    return cut && ctx.measureText(cut).width <= width ? cut : this.fit(ctx, text, width);
   }
 
   fit(ctx, text, width) {
@@ -288,7 +335,8 @@ class TimelineApp {
       for (let i = 0; i < a.depth.length; i++) {
         if (a.depth[i] === depth && a.start[i] <= t && t < a.end[i]) {
           const unit = this.dens.meta.unit;
-          this.hover.textContent = `${c.strings[a.name[i]]}: ${formatDuration(a.end[i] - a.start[i])}, ${a.samples[i]} samples, ${formatValue(a.value[i], unit)}`;
+          const counts = c.meta.lod ? "" : `, ${a.samples[i]} samples, ${formatValue(a.value[i], unit)}`;
+          this.hover.textContent = `${c.strings[a.name[i]]}: ${formatDuration(a.end[i] - a.start[i])}${counts}`;
           return;
         }
       }

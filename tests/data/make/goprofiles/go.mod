@@ -1,0 +1,3 @@
+module profilelab/tests/data/make/goprofiles
+
+go 1.19
