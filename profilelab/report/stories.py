@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from profilelab import analysis, datasets, playbooks
+from profilelab.api import load
 from profilelab.core.selection import Selection as CoreSelection
 from profilelab.model.profile import Profile
 from profilelab.playbooks._finding import Finding
@@ -252,9 +253,7 @@ def java_service(fmt: str) -> list[Section]:
 def profiles_section(files: list[str], selection: CoreSelection) -> Section:
     """Profile files (merged) under one selection: pprof's top and the flame graph, the
     numbers ``profilelab top`` and ``profilelab flame`` give for the same flags."""
-    import profilelab
-
-    profile = profilelab.load(files)
+    profile = load(files)
     view = Selection(profile, selection=selection)
     table = _top(profile, n=30, selection=selection)
     title = f"{', '.join(files)}: {view.sample_type}"
