@@ -230,3 +230,17 @@ def test_cli_prints_share_changes_in_percentage_points(
     delta = float(line.split("pp")[0])
     assert 5 < delta < 15  # about +8 percentage points, printed as pp, not as "%"
     assert "%" in line.split("]")[1] and "pp [" in line
+
+
+def test_cli_refuses_a_profile_on_both_sides(capsys: pytest.CaptureFixture[str]) -> None:
+    """Ids are content: a file given on both sides would be kept once, on the base side,
+    and the new side would lose it without a word (it used to say "new selection holds 0
+    profiles")."""
+    from profilelab.cli import main
+
+    files = sorted(str(p) for p in Path("datasets/order-service/v2.3.5").rglob("*.pb.gz"))[:3]
+    assert len(files) == 3
+    assert main(["compare", "--base", *files, "--new", files[2], *files[:2]]) == 1
+    err = capsys.readouterr().err
+    assert "6 profiles are in both --base and --new" in err  # 2 sample types per file
+    assert "a profile can be on one side only" in err and "\n" not in err.strip()

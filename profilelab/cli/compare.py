@@ -40,13 +40,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def load_sides(base: list[str], new: list[str]) -> Profile:
-    """Load both sides with a ``side`` profile label (base/new)."""
-    return profilelab.Profile.concat(
-        [
-            profilelab.load(base, labels={"side": "base"}),
-            profilelab.load(new, labels={"side": "new"}),
-        ]
-    )
+    """Load both sides with a ``side`` profile label (base/new).
+
+    A profile's id is its content, so one that is in both sets (the same file, or a copy)
+    would be kept once, on the base side, and the new side would silently lose it: refuse.
+    """
+    sides = [
+        profilelab.load(base, labels={"side": "base"}),
+        profilelab.load(new, labels={"side": "new"}),
+    ]
+    both = sides[0].profiles.join(sides[1].profiles, on="profile_id", how="semi")
+    if both.height:
+        sources = ", ".join(sorted(set(both["source"].to_list()))[:3])
+        raise profilelab.QueryError(
+            f"{both.height} profiles are in both --base and --new (same content, e.g. "
+            f"from {sources}): a profile can be on one side only"
+        )
+    return profilelab.Profile.concat(sides)
 
 
 def run(args: argparse.Namespace) -> int:
