@@ -14,6 +14,7 @@ Input: the filtered stack view (stack_id, pos, loc, li, node_id) and per-stack v
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from profilelab.core.aggregate import flat_cum
@@ -24,6 +25,22 @@ def stack_values(samples: pl.DataFrame) -> pl.DataFrame:
     dw = pl.col("div").sum() if "div" in samples.columns else pl.lit(0, dtype=pl.Int64)
     v = samples.group_by("stack_id").agg(pl.col("value").sum().alias("w"), dw.alias("dw"))
     return v.filter((pl.col("w") != 0) | (pl.col("dw") != 0))
+
+
+def grouped(e: pl.DataFrame) -> pl.DataFrame:
+    """``e`` with each stack's rows together, leaf first: sorted by (stack_id, pos) only
+    when it is not already so (the stack view keeps the exploded order, and sorting
+    millions of rows by a hashed stack id costs more than the rest of a graph)."""
+    if e.height < 2:
+        return e
+    s = e.get_column("stack_id").to_numpy()
+    pos = e.get_column("pos").to_numpy()
+    new = s[1:] != s[:-1]
+    if bool(np.all(new | (pos[1:] > pos[:-1]))):
+        run_ids = s[np.flatnonzero(np.concatenate(([True], new)))]
+        if pl.Series(run_ids).n_unique() == len(run_ids):
+            return e
+    return e.sort("stack_id", "pos")
 
 
 def first_of_stack() -> pl.Expr:

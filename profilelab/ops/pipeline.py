@@ -83,7 +83,10 @@ def prepare(
     if opts.relative_percentages:  # pprof then filters before it computes the total
         total = samples_mod.total(samples)
     keyed = gran.node_keys(f, opts.granularity, opts.trim_path or "", opts.source_path or "")
-    e = e.join(keyed.select("frame_id", "node_id"), on="frame_id", how="left")
+    # Rows stay in the exploded order (each stack's frames together, leaf first).
+    e = e.join(
+        keyed.select("frame_id", "node_id"), on="frame_id", how="left", maintain_order="left"
+    )
     main = frames_mod.main_mapping(profile)
     return Prepared(
         profile=profile,

@@ -135,7 +135,7 @@ class _Source:
     """The exploded stacks of a report, keyed by graph node id (``gid``)."""
 
     def __init__(self, prepared: Prepared, call_tree: bool, tags: bool) -> None:
-        e = prepared.stacks.sort("stack_id", "pos")
+        e = graph_mod.grouped(prepared.stacks)
         e = e.with_columns(graph_mod.first_of_stack().alias("leaf"))
         if call_tree:
             e = _path_ids(e)
@@ -145,13 +145,21 @@ class _Source:
         self.values = graph_mod.stack_values(prepared.samples)
         self.prepared = prepared
         self.tags = tags
+        self.call_tree = call_tree
 
-    def nodes(self, tag_cut: int = 0) -> dict[int, Node]:
-        """Every node with its values (and label tags of weight ``tag_cut`` or more)."""
+    def nodes(self, tag_cut: int = 0, min_cum: int = 0) -> tuple[dict[int, Node], int]:
+        """The nodes whose |cum| is ``min_cum`` or more, with their values (and label tags
+        of weight ``tag_cut`` or more), and how many nodes the whole graph has."""
         e = self.e.select("stack_id", "pos", pl.col("gid").alias("node_id"))
         vals = graph_mod.node_values(e, self.values).rename({"node_id": "gid"})
-        ids = self.e.select("gid", "node_id", "parent_gid").unique("gid")
-        vals = vals.join(ids, on="gid", how="left")
+        count = vals.height
+        if min_cum > 0:
+            vals = vals.filter(pl.col("cum").abs() >= min_cum)
+        if self.call_tree:
+            ids = self.e.select("gid", "node_id", "parent_gid").unique("gid")
+            vals = vals.join(ids, on="gid", how="left")
+        else:
+            vals = vals.with_columns(pl.col("gid").alias("node_id"), pl.lit(-1).alias("parent_gid"))
         info = self.prepared.nodes
         vals = vals.join(info, on="node_id", how="left")
         out: dict[int, Node] = {}
@@ -178,7 +186,7 @@ class _Source:
             )
         if self.tags:
             _attach_tags(out, self.e, _tag_values(self.prepared, tag_cut), tag_cut)
-        return out
+        return out, count
 
     def edge_frame(self, kept: set[int] | None) -> pl.DataFrame:
         """src, dest, weight, weight_div, inline, residual: the graph's edges, rebuilt from
@@ -304,6 +312,15 @@ def _attach_tags(nodes: dict[int, Node], e: pl.DataFrame, tv: pl.DataFrame, cut:
     """
     from profilelab.ops import measurement
 
+    # Only label sets with a label string or a "bytes" value can make a tag; the frames
+    # of other stacks and of nodes not in ``nodes`` are left out before any join.
+    tv = tv.filter((pl.col("labels") != "") | pl.col("bytes").is_not_null())
+    if tv.height == 0 or not nodes:
+        return
+    gids = pl.Series(list(nodes), dtype=pl.Int64).implode()
+    e = e.filter(pl.col("gid").is_in(gids)).join(
+        tv.select("stack_id").unique(), on="stack_id", how="semi", maintain_order="left"
+    )
     cum = e.select("stack_id", "gid").unique().join(tv, on="stack_id")
     flat = e.filter(pl.col("leaf")).select("stack_id", "gid").join(tv, on="stack_id")
     keep = (pl.col("flat").abs() >= cut) | (pl.col("cum").abs() >= cut)
@@ -362,9 +379,9 @@ def call_graph(prepared: Prepared, *, kind: str = "dot") -> CallGraph:
     total_flat = flat_total(src)
     node_cut = abs(int(float(total_flat) * o.nodefraction))
     edge_cut = abs(int(float(total_flat) * o.edgefraction))
-    all_nodes = src.nodes(node_cut)
     if not call_tree:
-        return _graph(prepared, src, all_nodes, o, node_cut, edge_cut, visual)
+        return _graph(prepared, src, o, node_cut, edge_cut, visual)
+    all_nodes, _ = src.nodes(node_cut)
     src.link(all_nodes, None)
     nodes = list(all_nodes.values())
     dropped_nodes = 0
@@ -391,23 +408,21 @@ def call_graph(prepared: Prepared, *, kind: str = "dot") -> CallGraph:
 def _graph(
     prepared: Prepared,
     src: _Source,
-    all_nodes: dict[int, Node],
     o: _Trim,
     node_cut: int,
     edge_cut: int,
     visual: bool,
 ) -> CallGraph:
     """newTrimmedGraph for a graph (not a tree): edges stay a frame until the last step,
-    so a big graph's edges are never objects."""
+    so a big graph's edges are never objects, and only the nodes that pass the node cut
+    become objects (with their tags)."""
     cum = prepared.options.cum
-    nodes = list(all_nodes.values())
+    cut_nodes, count = src.nodes(node_cut, node_cut)
+    nodes = list(cut_nodes.values())
     kept: set[int] | None = None
-    dropped_nodes = 0
-    if node_cut > 0:
-        cut = [n for n in nodes if abs(n.cum) >= node_cut]
-        if len(cut) != len(nodes):
-            dropped_nodes, nodes = len(nodes) - len(cut), cut
-            kept = {n.gid for n in nodes}
+    dropped_nodes = count - len(nodes)
+    if dropped_nodes:
+        kept = {n.gid for n in nodes}
     edges = src.edge_frame(kept)
     orig_count = len(nodes)
     nodes = _sorted(nodes, edges, cum, visual)
