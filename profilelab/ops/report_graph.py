@@ -146,12 +146,20 @@ class _Source:
         self.prepared = prepared
         self.tags = tags
         self.call_tree = call_tree
+        self._node_values: pl.DataFrame | None = None
+
+    def node_values(self) -> pl.DataFrame:
+        """gid, flat, flat_div, cum, cum_div of every node (computed once)."""
+        if self._node_values is None:
+            e = self.e.select("stack_id", "pos", pl.col("gid").alias("node_id"))
+            vals = graph_mod.node_values(e, self.values)
+            self._node_values = vals.rename({"node_id": "gid"})
+        return self._node_values
 
     def nodes(self, tag_cut: int = 0, min_cum: int = 0) -> tuple[dict[int, Node], int]:
         """The nodes whose |cum| is ``min_cum`` or more, with their values (and label tags
         of weight ``tag_cut`` or more), and how many nodes the whole graph has."""
-        e = self.e.select("stack_id", "pos", pl.col("gid").alias("node_id"))
-        vals = graph_mod.node_values(e, self.values).rename({"node_id": "gid"})
+        vals = self.node_values()
         count = vals.height
         if min_cum > 0:
             vals = vals.filter(pl.col("cum").abs() >= min_cum)
@@ -240,12 +248,12 @@ def _path_ids(e: pl.DataFrame) -> pl.DataFrame:
 
 def flat_total(self_: _Source) -> int:
     """The sum of all flats: every stack with a frame gives its value to its leaf."""
-    stacks = self_.e.select("stack_id").unique()
-    return int(self_.values.join(stacks, on="stack_id")["w"].sum())
+    return int(self_.node_values()["flat"].sum())
 
 
 def _tag_values(prepared: Prepared, cut: int) -> pl.DataFrame:
-    """stack_id, labels (pprof's joinLabels), bytes (numeric values), w, dw per label group.
+    """stack_id, labels (pprof's joinLabels), bytes (numeric values), w, dw per label group
+    that has a label string or a "bytes" value (the others make no tag).
 
     Label sets whose whole weight is below ``cut`` cannot make a tag that survives pprof's
     tag trimming, so they are left out early (per-request labels such as span ids make
@@ -260,8 +268,22 @@ def _tag_values(prepared: Prepared, cut: int) -> pl.DataFrame:
     if cut > 0:  # a label string with a span id is no heavier than that span id's samples
         for c in span_cols:
             if c in keys:
-                reach = pl.col("value").abs().sum().over(c)
-                s = s.filter(pl.col(c).is_null() | (reach >= cut))
+                reach = (
+                    s.filter(pl.col(c).is_not_null())
+                    .group_by(c)
+                    .agg(pl.col("value").abs().sum().alias("reach"))
+                )
+                heavy = reach.filter(pl.col("reach") >= cut).get_column(c)
+                s = s.filter(pl.col(c).is_null() | pl.col(c).is_in(heavy.implode()))
+    # Samples with no shown label string, span id or "bytes" value can make no tag.
+    unit = prepared.num_units.get("bytes", "bytes")
+    shown = "bytes" in keys  # -tagshow/-taghide apply to it too
+    tagged = lab.filter(
+        (pl.col("str").is_not_null() & pl.col("key").is_in(sorted(keys)))
+        | ((pl.col("key") == "bytes") & pl.col("num").is_not_null() & shown)
+    ).get_column("label_set_id")
+    spans = [pl.col(c).is_not_null() for c in span_cols if c in keys]
+    s = s.filter(pl.any_horizontal(pl.col("label_set_id").is_in(tagged.implode()), *spans))
     groups = s.group_by("stack_id", "label_set_id", *span_cols).agg(
         pl.col("value").sum().alias("w"), dw.alias("dw")
     )
@@ -291,8 +313,6 @@ def _tag_values(prepared: Prepared, cut: int) -> pl.DataFrame:
         )
     g = g.with_columns(pl.col("kv").fill_null([]).list.sort().list.join("\\n").alias("labels"))
     # pprof keeps only the "bytes" numeric label in graphs (report.newGraph).
-    unit = prepared.num_units.get("bytes", "bytes")
-    shown = "bytes" in keys  # -tagshow/-taghide apply to it too
     nums = lab.filter((pl.col("key") == "bytes") & pl.col("num").is_not_null() & shown)
     nums = nums.group_by("label_set_id", maintain_order=True).agg(pl.col("num").alias("bytes"))
     g = g.join(nums, on="label_set_id", how="left")
@@ -301,6 +321,7 @@ def _tag_values(prepared: Prepared, cut: int) -> pl.DataFrame:
     if cut > 0:
         reach = pl.col("w").abs().sum().over("labels")
         g = g.filter((pl.col("labels") == "") | (reach >= cut))
+    g = g.filter((pl.col("labels") != "") | pl.col("bytes").is_not_null())
     return g.select("stack_id", "labels", "bytes", "unit", "w", "dw")
 
 
@@ -312,9 +333,7 @@ def _attach_tags(nodes: dict[int, Node], e: pl.DataFrame, tv: pl.DataFrame, cut:
     """
     from profilelab.ops import measurement
 
-    # Only label sets with a label string or a "bytes" value can make a tag; the frames
-    # of other stacks and of nodes not in ``nodes`` are left out before any join.
-    tv = tv.filter((pl.col("labels") != "") | pl.col("bytes").is_not_null())
+    # The frames of stacks without tags and of nodes not in ``nodes`` are left out first.
     if tv.height == 0 or not nodes:
         return
     gids = pl.Series(list(nodes), dtype=pl.Int64).implode()
