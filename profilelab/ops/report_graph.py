@@ -268,12 +268,12 @@ def _tag_values(prepared: Prepared, cut: int) -> pl.DataFrame:
     if cut > 0:  # a label string with a span id is no heavier than that span id's samples
         for c in span_cols:
             if c in keys:
-                reach = (
+                span_weight = (
                     s.filter(pl.col(c).is_not_null())
                     .group_by(c)
                     .agg(pl.col("value").abs().sum().alias("reach"))
                 )
-                heavy = reach.filter(pl.col("reach") >= cut).get_column(c)
+                heavy = span_weight.filter(pl.col("reach") >= cut).get_column(c)
                 s = s.filter(pl.col(c).is_null() | pl.col(c).is_in(heavy.implode()))
     # Samples with no shown label string, span id or "bytes" value can make no tag.
     unit = prepared.num_units.get("bytes", "bytes")
