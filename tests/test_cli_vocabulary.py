@@ -7,6 +7,7 @@ import argparse
 
 import pytest
 
+import profilelab
 from profilelab.cli import build_parser, main
 from profilelab.cli._common import selection_from
 
@@ -26,6 +27,7 @@ COMMANDS = {
     "spans": ["t.json"],
     "sql": ["select 1", "f.pb.gz"],
     "convert": ["f.pb.gz", "out.folded"],
+    "report": ["--profile", "f.pb.gz", "-o", "r.html"],
 }
 WITH_OUTPUT = {"top", "peek", "tags", "traces", "compare", "growth", "trend", "query"}
 WITH_OUTPUT |= {"spans", "sql"}
@@ -109,3 +111,67 @@ def test_transform_flags_change_what_commands_show(tmp_path, capsys) -> None:
     q = "select count(*) as n from samples"
     assert main(["sql", q, str(prof), "--drop-function", "^c$", "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[1] == "1"
+
+
+def test_report_shows_the_selected_sample_type(tmp_path, capsys) -> None:
+    from pathlib import Path
+
+    cpu = Path(__file__).parent / "data/corpus/google-pprof/internal/report/testdata/sample.cpu"
+    out = tmp_path / "r.html"
+    for which, name in ((None, "cpu"), ("0", "samples"), ("samples", "samples"), ("1", "cpu")):
+        flags = [] if which is None else ["--sample-index", which]
+        assert main(["report", "--profile", str(cpu), *flags, "-o", str(out)]) == 0
+        capsys.readouterr()
+        assert f"Flame graph ({name})" in out.read_text()
+    assert main(["report", "checkout-api", "--focus", "main", "-o", str(out)]) == 1
+    assert "the datasets' stories choose their own" in capsys.readouterr().err
+
+
+MULTI = {
+    "otlp-capture": "grafana-pyroscope/pkg/test/integration/testdata/otel-ebpf-profile.pb.bin",
+    "pprof": "google-pprof/internal/report/testdata/sample.cpu",
+}
+
+
+#: command -> its arguments around one profile file F (O: an output file it writes)
+WALK = {
+    "top": ["F", "--format", "csv"],
+    "peek": [".", "F", "--format", "csv"],
+    "tags": ["F", "--format", "csv"],
+    "traces": ["F", "--format", "csv"],
+    "flame": ["F", "-o", "O"],
+    "diff": ["F", "F", "-o", "O"],
+    "trend": ["F", "--format", "csv"],
+    "sql": ["select sum(value) as total, count(*) as n from samples", "F", "--format", "csv"],
+    "convert": ["F", "O"],
+    "report": ["--profile", "F", "-o", "O"],
+    "query": ["{__source__=~'.+'}", "--store", "S", "top", "--format", "csv"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MULTI))
+@pytest.mark.parametrize("command", sorted(WALK))
+def test_each_type_by_name_and_index_with_one_default(kind, command, corpus, tmp_path, capsys):
+    from profilelab.core import sampletypes
+
+    path = corpus / MULTI[kind]
+    types = sampletypes.offered(profilelab.load(path))
+    default = sampletypes.default(profilelab.load(path))
+    out = tmp_path / ("out.folded" if command == "convert" else "out.html")
+    store = tmp_path / "store"
+    if command == "query":
+        profilelab.open_store(store).ingest([path])
+    names = {"F": str(path), "O": str(out), "S": str(store)}
+
+    def run(flags: list[str]) -> str:
+        argv = [command, *(names.get(a, a) for a in WALK[command]), *flags]
+        assert main(argv) == 0, capsys.readouterr().err
+        printed = capsys.readouterr().out
+        return out.read_text() if "O" in WALK[command] else printed
+
+    outputs = {}
+    for t in types:
+        by_name = run(["--sample-index", t.type])
+        assert run(["--sample-index", str(t.index)]) == by_name
+        outputs[t.type] = by_name
+    assert run([]) == outputs[default.type]

@@ -31,29 +31,9 @@ import cases as C
 GO_VERSION, CASES = C.load_manifest()
 HAVE_GO = shutil.which("go") is not None
 
-_UNIT_LABELS = (
-    "-dot: pprof labels some numeric tag nodelets of Go heap profiles unscaled (49152B), "
-    "profilelab scales them (48kB)"
-)
-_TIES = (
-    "-dot: which of several label nodelets of equal weight profilelab draws changes from "
-    "run to run (pprof sorts them by name)"
-)
 #: Differences the project's own evidence found and that are not fixed yet, as
-#: {case id: (reason, strict)}: a fix turns a strict one into a failure, to be removed here;
-#: the run-to-run one passes now and then.
-KNOWN: dict[str, tuple[str, bool]] = {
-    **{
-        f"tests__data__evidence__go__{f}.pb.gz.dot.{i}": (_UNIT_LABELS, True)
-        for f in ("allocs", "heap")
-        for i in (0, 1, 2, 3)
-    },
-    **{f"tests__data__evidence__go__cpu.pb.gz.dot.{i}": (_TIES, False) for i in (0, 1)},
-    "tests__data__evidence__go__threadcreate.pb.gz.dot.0": (
-        "-dot of a profile whose only sample has no frames fails in profilelab",
-        True,
-    ),
-}
+#: {case id: (reason, strict)}: a fix turns a strict one into a failure, to be removed here.
+KNOWN: dict[str, tuple[str, bool]] = {}
 
 
 def _params(cases: list[C.Case]) -> list[object]:

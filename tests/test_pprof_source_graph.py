@@ -249,3 +249,57 @@ def test_untrimmed_graph_has_tops_nodes_and_values(
     # every sample's value reaches the roots: no edge carries more than its caller's cum
     cum = dict(nodes.select("node", "cum").iter_rows())
     assert all(abs(w) <= abs(cum[s]) for s, w in edges.select("src", "weight").iter_rows())
+
+
+def _labelled_profile(tmp_path: Path) -> Path:
+    """main -> work, the work samples under eight span labels of equal weight, named in
+    reverse order of appearance, each with a 48 KiB numeric ``bytes`` label."""
+    b = PprofBuilder((("alloc_space", "bytes"),))
+    work = b.location(b.function("main.work"))
+    root = b.location(b.function("main.main"))
+    for i in reversed(range(8)):
+        b.sample([work, root], [100], [("span", f"s{i}"), ("bytes", 49152, "bytes")])
+    path = tmp_path / "heap.pb"
+    path.write_bytes(b.bytes())
+    return path
+
+
+def test_dot_label_nodelets_of_equal_weight_are_the_first_names(tmp_path: Path) -> None:
+    prof = profilelab.load(_labelled_profile(tmp_path))
+    dot = report(prof, "dot", ReportOptions())
+    drawn = [line.split('"')[1] for line in dot.splitlines() if "shape=box3d" in line]
+    # pprof's SortTags: equal weights in name order, the four first drawn
+    assert [d for d in drawn if d.startswith("span:")] == [
+        "span:s0",
+        "span:s1",
+        "span:s2",
+        "span:s3",
+    ]
+
+
+def test_dot_numeric_nodelets_are_in_the_output_unit(tmp_path: Path) -> None:
+    prof = profilelab.load(_labelled_profile(tmp_path))
+    for unit, label in (("minimum", "48kB"), ("bytes", "49152B"), ("count", "49152B")):
+        dot = report(prof, "dot", ReportOptions(unit=unit))
+        assert f'[label = "{label}" ' in dot, unit
+        assert "49152B" not in dot or label == "49152B"
+
+
+def test_reports_of_a_profile_whose_only_sample_has_no_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    b = PprofBuilder((("threadcreate", "count"),))
+    b.sample([], [5])
+    path = str(tmp_path / "threadcreate.pb")
+    Path(path).write_bytes(b.bytes())
+    for argv in (["graph"], ["graph", "--format", "tree"], ["graph", "--format", "callgrind"]):
+        assert main([*argv, path]) == 0, argv
+        out, err = capsys.readouterr()
+        assert out and not err, argv
+    assert "Showing nodes accounting for 0, 0% of 5 total" in report(
+        profilelab.load(path), "dot", ReportOptions()
+    )
+    assert main(["top", path]) == 0
+    assert "of 5 total" in capsys.readouterr().out
+    assert main(["peek", ".", path]) == 1  # pprof's own answer: nothing to peek at
+    assert capsys.readouterr().err == "profilelab: error: no matches found for regexp: .\n"

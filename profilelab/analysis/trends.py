@@ -67,7 +67,13 @@ def trend(
         .agg(pl.col(measure).sum().alias("value"))
     )
     if top is not None:
-        keep = per_bucket.group_by("key").agg(pl.col("value").sum()).top_k(top, by="value")
+        # ties broken by key: the same keys and rows on every run
+        keep = (
+            per_bucket.group_by("key")
+            .agg(pl.col("value").sum())
+            .sort(["value", "key"], descending=[True, False])
+            .head(top)
+        )
         per_bucket = per_bucket.join(keep.select("key"), on="key", how="semi")
     # every kept key gets a row in every bucket (0 when absent), so lines do not skip steps
     grid = totals.select("bucket", *group).join(per_bucket.select("key").unique(), how="cross")
@@ -81,7 +87,7 @@ def trend(
         )
     )
     return out.select("time", *group, "key", "value", "share", "total", "profiles").sort(
-        "time", *group, "value", descending=[False] * (1 + len(group)) + [True]
+        "time", *group, "value", "key", descending=[False] * (1 + len(group)) + [True, False]
     )
 
 

@@ -162,13 +162,6 @@ def print_top(
     if prof.profiles.height == 0:
         print("no profiles matched")
         return
-    fields = fields or {}
-    types = prof.profiles.select("sample_type", "sample_unit").unique()
-    if types.height > 1 and fields.get("sample_index") is None:
-        listed = ", ".join(f"{t}/{u}" for t, u in types.sort("sample_type").iter_rows())
-        raise QueryError(
-            f"the selector matched several sample types ({listed}); pick one, e.g. cpu or "
-            "heap:inuse_space, or give --sample-index"
-        )
-    opts = ReportOptions(**fields, nodecount=nodes)
+    # several sample types: the default of every command (pprof's), or --sample-index
+    opts = ReportOptions(**(fields or {}), nodecount=nodes)
     print(report(prof, "top", opts, fmt=fmt), end="")

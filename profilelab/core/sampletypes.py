@@ -122,6 +122,15 @@ def resolve(
     raise QueryError(f"sample_index {text!r} must be one of: {shown}")
 
 
+def lacking(profile: Profile, stype: SampleType) -> pl.DataFrame:
+    """The ``profiles`` rows of the inputs (sources: files) that have no profile of
+    ``stype``; pprof merges only inputs that have the chosen type. One input may hold
+    several kinds (a JFR recording, an OTLP capture): the type picks among them."""
+    rows = profile.profiles
+    has = rows.filter(pl.col("sample_type") == stype.type)["source"].unique().implode()
+    return rows.filter(~pl.col("source").is_in(has))
+
+
 def rows_of(profile: Profile, stype: SampleType) -> pl.DataFrame:
     """The ``profiles`` rows (with ``src`` and ``pos``) holding sample type ``stype``."""
     srcs = sources(profile)

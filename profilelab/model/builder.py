@@ -39,6 +39,16 @@ def build(raws: Sequence[RawProfile]) -> Profile:
     return Profile.concat(parts)
 
 
+def mapping_ids(raws: Sequence[RawProfile]) -> list[int]:
+    """The ids of the mappings of ``raws`` (one input), in its order: what ``build`` gives
+    them (the first is pprof's main binary, the ``File:`` line of its reports)."""
+    out: list[int] = []
+    for raw in raws:
+        _, got = _mappings(raw, _StringHashes(raw.strings))
+        out.extend(int(i) for i in got if int(i) not in out)
+    return out
+
+
 #: A batch is cut once it holds this many samples plus locations: large inputs are built
 #: alone (concatenating them would only copy their arrays), small ones together.
 BATCH_ROWS = 2_000_000

@@ -193,7 +193,8 @@ class _Source:
                 row["parent_gid"] if row["parent_gid"] is not None else -1,
             )
         if self.tags:
-            _attach_tags(out, self.e, _tag_values(self.prepared, tag_cut), tag_cut)
+            tv = _tag_values(self.prepared, tag_cut)
+            _attach_tags(out, self.e, tv, tag_cut, self.prepared.options.unit)
         return out, count
 
     def edge_frame(self, kept: set[int] | None) -> pl.DataFrame:
@@ -325,11 +326,18 @@ def _tag_values(prepared: Prepared, cut: int) -> pl.DataFrame:
     return g.select("stack_id", "labels", "bytes", "unit", "w", "dw")
 
 
-def _attach_tags(nodes: dict[int, Node], e: pl.DataFrame, tv: pl.DataFrame, cut: int) -> None:
+def _attach_tags(
+    nodes: dict[int, Node], e: pl.DataFrame, tv: pl.DataFrame, cut: int, output_unit: str
+) -> None:
     """Label and numeric tags per node (pprof's addSample), lighter than ``cut`` left out.
 
+    A numeric tag is named by its value in the report's output unit (``-unit``), as pprof's
+    FormatTag does: ``49152B`` with ``-unit=bytes`` or a unit of another kind, ``48kB``
+    only with ``minimum``/``auto``. Tags grouped for drawing are renamed (auto-scaled) later.
+
     Of the label tags only the four heaviest by flat and by cum can be drawn or counted
-    (pprof's maxNodelets), so only those are kept.
+    (pprof's maxNodelets), so only those are kept; ties go to the smaller name as in
+    pprof's SortTags.
     """
     from profilelab.ops import measurement
 
@@ -344,6 +352,9 @@ def _attach_tags(nodes: dict[int, Node], e: pl.DataFrame, tv: pl.DataFrame, cut:
     flat = e.filter(pl.col("leaf")).select("stack_id", "gid").join(tv, on="stack_id")
     keep = (pl.col("flat").abs() >= cut) | (pl.col("cum").abs() >= cut)
     label = _both(cum.filter(pl.col("labels") != ""), flat, ["gid", "labels"]).filter(keep)
+    # Ordinal ranks follow row order among equal weights: order the rows as pprof's SortTags
+    # breaks ties (|flat|, then name) so the same tags are kept on every run.
+    label = label.sort(pl.col("flat").abs(), "labels", descending=[True, False])
     label = label.filter(
         (pl.col("flat").abs().rank("ordinal", descending=True).over("gid") <= MAX_NODELETS)
         | (pl.col("cum").abs().rank("ordinal", descending=True).over("gid") <= MAX_NODELETS)
@@ -365,7 +376,7 @@ def _attach_tags(nodes: dict[int, Node], e: pl.DataFrame, tv: pl.DataFrame, cut:
         n = nodes.get(gid)
         if n is None:
             continue
-        name = measurement.scaled_label(v, unit, "minimum")
+        name = measurement.scaled_label(v, unit, output_unit)
         tm = n.numeric_tags.setdefault(labels, {})
         tag = tm.setdefault(name, Tag(name, unit=unit, value=v))  # pprof keeps the first value
         tag.flat, tag.flat_div = tag.flat + f, tag.flat_div + fd
@@ -476,7 +487,9 @@ def entropy_scores(nodes: list[Node], edges: pl.DataFrame) -> dict[int, int]:
     """pprof's entropyScore of every node, its edge entropies summed in Polars."""
     ids = pl.Series([n.gid for n in nodes], dtype=pl.Int64)
     edges = edges.filter(pl.col("src").is_in(ids.implode()) & pl.col("dest").is_in(ids.implode()))
-    own = pl.DataFrame({"gid": ids, "own": [n.flat for n in nodes]})
+    own = pl.DataFrame(
+        {"gid": ids, "own": [n.flat for n in nodes]}, schema={"gid": pl.Int64, "own": pl.Int64}
+    )
 
     def side(key: str, with_own: bool) -> pl.DataFrame:
         w = edges.select(pl.col(key).alias("gid"), "weight").join(own, on="gid")

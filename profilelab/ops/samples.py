@@ -43,9 +43,7 @@ def resolve_sample_index(profile: Profile, sample_index: str | int | None) -> Sa
     every input must have the chosen type (one input may hold several kinds: a JFR
     recording, an OTLP capture; the type picks among them)."""
     stype = sampletypes.resolve(profile, sample_index)
-    rows = profile.profiles  # an input is a source (file); its kinds may be several profiles
-    has = rows.filter(pl.col("sample_type") == stype.type)["source"].unique().implode()
-    lacking = rows.filter(~pl.col("source").is_in(has))
+    lacking = sampletypes.lacking(profile, stype)
     if lacking.height:
         row = lacking.row(0, named=True)
         theirs = sorted(set(lacking.filter(pl.col("source") == row["source"])["sample_type"]))

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from profilelab import analysis, datasets, playbooks
+from profilelab.api import load
+from profilelab.core.selection import Selection as CoreSelection
 from profilelab.model.profile import Profile
 from profilelab.playbooks._finding import Finding
 from profilelab.render.flame_html import diff_html, flame_html
@@ -248,6 +250,27 @@ def java_service(fmt: str) -> list[Section]:
     ]
 
 
+def profiles_section(files: list[str], selection: CoreSelection) -> Section:
+    """Profile files (merged) under one selection: pprof's top and the flame graph, the
+    numbers ``profilelab top`` and ``profilelab flame`` give for the same flags."""
+    profile = load(files)
+    view = Selection(profile, selection=selection)
+    table = _top(profile, n=30, selection=selection)
+    title = f"{', '.join(files)}: {view.sample_type}"
+    finding = Finding("profiles", "What the selection shows", title, {"total": view.total})
+    return Section(
+        "profiles",
+        "Profiles: " + ", ".join(files),
+        (finding,),
+        (
+            Table(
+                f"Top functions by flat ({view.sample_type})", table, ("flat_share", "cum_share")
+            ),
+            Flame(f"Flame graph ({view.sample_type})", _flame(view)),
+        ),
+    )
+
+
 STORIES: dict[str, Story] = {
     "checkout-api": checkout_api,
     "heap-leak": heap_leak,
@@ -266,9 +289,9 @@ def _diff(cmp: Comparison) -> str:
     return diff_html(cmp, normalize=True, width_by="max", max_nodes=FLAME_NODES, width_px=1100)
 
 
-def _top(p: Profile, n: int = 15) -> pl.DataFrame:
+def _top(p: Profile, n: int = 15, selection: CoreSelection | None = None) -> pl.DataFrame:
     """pprof's top (the numbers of ``go tool pprof -top``), shares as fractions."""
-    return p.top(nodecount=n).select(
+    return p.top(nodecount=n, selection=selection or CoreSelection()).select(
         "name",
         "flat",
         (pl.col("flat_pct") / 100).alias("flat_share"),

@@ -36,6 +36,8 @@ class Loaded:
     profile: Profile | None = None
     error: str | None = None
     mtime_ns: int | None = None
+    #: the input's mappings in its order (its Profile may carry the chunk's, or none)
+    mapping_ids: list[int] | None = None
 
 
 @dataclass
@@ -113,6 +115,7 @@ def decode_inputs(inputs: Sequence[Pending]) -> Decoded:
             out.results[pos].error = got
             continue
         raws.extend(got)
+        out.results[pos].mapping_ids = builder.mapping_ids(got)
         out.good.append(pos)
         out.profile_rows.append(sum(len(r.sample_types) for r in got))
         out.sample_rows.append(sum(r.n_samples * len(r.sample_types) for r in got))
@@ -162,7 +165,8 @@ def decode_input(inp: Pending) -> Loaded:
         return Loaded(inp.source, inp.input_id, error=f"internal error {type(exc).__name__}: {exc}")
     if profile.profiles.height == 0:
         return Loaded(inp.source, inp.input_id, error="no profiles in the input")
-    return Loaded(inp.source, inp.input_id, profile, mtime_ns=inp.mtime_ns)
+    mappings = profile.mappings["mapping_id"].to_list()
+    return Loaded(inp.source, inp.input_id, profile, mtime_ns=inp.mtime_ns, mapping_ids=mappings)
 
 
 def _reason(exc: Exception, path: str) -> str:

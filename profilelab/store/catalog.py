@@ -38,6 +38,11 @@ EXTRA: dict[str, pl.DataType] = {
     "n_samples": pl.Int64(),
     "total": pl.Int64(),  # sum of the samples' values (completeness check, quick totals)
     "ingested_ns": pl.Int64(),
+    # the row's position among its input's profiles (a query gives them back in that order:
+    # it decides which type is an input's first, as loading the input does)
+    "input_position": pl.Int32(),
+    # the input's mappings in its order; the first is pprof's main binary (File, Build ID)
+    "mapping_ids": pl.List(pl.Int64()),
 }
 CATALOG: dict[str, pl.DataType] = {**schema.PROFILES, **EXTRA}
 _META_KEY = b"profilelab.segment"

@@ -143,7 +143,15 @@ def ingest(
                 already.append((loaded.source, loaded.input_id))
                 continue
             batch.append(
-                Item(loaded.profile, loaded.input_id, name, labels, loaded.mtime_ns, loaded.source)
+                Item(
+                    loaded.profile,
+                    loaded.input_id,
+                    name,
+                    labels,
+                    loaded.mtime_ns,
+                    loaded.source,
+                    loaded.mapping_ids,
+                )
             )
             if len(batch) >= batch_size:
                 _commit(store, batch, report)

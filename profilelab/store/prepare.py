@@ -9,6 +9,9 @@ Contract for each stored profile (one sample type of one input):
 * **time_ns**: the profile's start time; when the input has none, the caller's default
   (a file's modification time, or the time of receipt) — never null in the store.
 * **name** and **profile_type**: see :mod:`profilelab.store.types`.
+* **input_position** and **mapping_ids**: the row's place among its input's profiles and
+  the input's mappings in order, so a query gives them back as loading the input does
+  (which type comes first; the main binary of pprof's ``File:`` line).
 * **service** and **date** partition values: the ``service`` label (else ``unknown``) and
   the UTC day of time_ns.
 
@@ -41,6 +44,8 @@ class Item:
     labels: Mapping[str, str] | None = None  # labels that override the profile's own
     default_time_ns: int | None = None  # used when the profile carries no time
     source: str | None = None  # display name for progress and errors
+    #: the input's mappings in its order; None: those of ``profile``
+    mapping_ids: list[int] | None = None
 
 
 def catalog_rows(items: Sequence[Item], ingested_ns: int | None = None) -> pl.DataFrame:
@@ -51,6 +56,12 @@ def catalog_rows(items: Sequence[Item], ingested_ns: int | None = None) -> pl.Da
         return catalog.empty()
     rows = pl.concat([item.profile.profiles for item in items], how="vertical")
     per_row = [(item, n) for item in items for n in range(item.profile.profiles.height)]
+    mappings = {
+        id(item): item.mapping_ids
+        if item.mapping_ids is not None
+        else item.profile.mappings["mapping_id"].to_list()
+        for item in items
+    }
     labels, service = [], []
     for (item, _), own, comments in zip(
         per_row, rows["labels"].to_list(), rows["comments"].to_list(), strict=True
@@ -67,6 +78,10 @@ def catalog_rows(items: Sequence[Item], ingested_ns: int | None = None) -> pl.Da
         pl.Series("service", service, dtype=pl.Utf8),
         pl.Series("input_id", [item.input_id for item, _ in per_row], dtype=pl.Int64),
         pl.Series("name", [item.name for item, _ in per_row], dtype=pl.Utf8),
+        pl.Series("input_position", [n for _, n in per_row], dtype=pl.Int32),
+        pl.Series(
+            "mapping_ids", [mappings[id(item)] for item, _ in per_row], dtype=pl.List(pl.Int64)
+        ),
         pl.lit(now, dtype=pl.Int64).alias("ingested_ns"),
     )
     rows = rows.with_columns(pl.coalesce(pl.col("name"), types.inferred_name()).alias("name"))

@@ -108,7 +108,7 @@ def run(store: StoreDirectory, selector: str | Selector, start: TimeArg, end: Ti
         raise QueryError("a query needs a selector")
     for attempt in range(_RETRIES):
         snap = store.snapshot()
-        rows = select_rows(snap.catalog, sel, start, end)
+        rows = input_order(select_rows(snap.catalog, sel, start, end))
         try:
             prof = read_profiles(store, rows, snap)
             break
@@ -121,6 +121,21 @@ def run(store: StoreDirectory, selector: str | Selector, start: TimeArg, end: Ti
     if sel.aggregate:
         prof = aggregate(prof, rows, sel)
     return prof
+
+
+def input_order(rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows of each input together and in the input's order, inputs in the order of
+    their first row: the order loading the inputs gives (it decides which sample type of a
+    multi-profile input, a JFR recording or an OTLP capture, comes first)."""
+    if rows.height == 0:
+        return rows
+    key = pl.coalesce("input_id", "profile_id")
+    return (
+        rows.with_row_index("_row")
+        .with_columns(pl.col("_row").min().over(key).alias("_first"))
+        .sort("_first", pl.col("input_position").fill_null(0), "_row")
+        .drop("_row", "_first")
+    )
 
 
 def _files(rows: pl.DataFrame) -> list[str]:
@@ -151,8 +166,14 @@ def read_profiles(
     stacks = _read_dictionary(store, snap_files("stacks/"), "stacks", samples["stack_id"])
     frame_ids = stacks["frame_ids"].explode().drop_nulls()
     frames = _read_dictionary(store, snap_files("frames/"), "frames", frame_ids)
-    mappings = _read_dictionary(
-        store, snap_files("mappings/"), "mappings", frames["mapping_id"].drop_nulls()
+    mappings = _input_mappings(
+        rows,
+        _read_dictionary(
+            store,
+            snap_files("mappings/"),
+            "mappings",
+            pl.concat([_listed_mappings(rows), frames["mapping_id"].drop_nulls()]),
+        ),
     )
     labels = _read_dictionary(
         store,
@@ -162,6 +183,23 @@ def read_profiles(
     )
     profiles = schema.conform("profiles", rows)
     return Profile(profiles, samples, stacks, frames, mappings, labels)
+
+
+def _listed_mappings(rows: pl.DataFrame) -> pl.Series:
+    """The mappings the inputs of ``rows`` listed, in their order (used or not)."""
+    listed = rows["mapping_ids"].explode().drop_nulls()
+    return listed.unique(maintain_order=True).cast(pl.Int64).alias("mapping_id")
+
+
+def _input_mappings(rows: pl.DataFrame, mappings: pl.DataFrame) -> pl.DataFrame:
+    """``mappings`` in the inputs' own order (pprof's main binary, the ``File:`` line of
+    its reports, is the first), then the ones no input listed (older stores)."""
+    order = _listed_mappings(rows).to_frame().with_row_index("_order")
+    return (
+        mappings.join(order, on="mapping_id", how="left")
+        .sort(pl.col("_order").fill_null(order.height), maintain_order=True)
+        .drop("_order")
+    )
 
 
 def _read_dictionary(
@@ -190,22 +228,35 @@ def aggregate(prof: Profile, rows: pl.DataFrame, sel: Selector) -> Profile:
     first = groups.group_by("group_id", maintain_order=True).agg(
         pl.col("profile_id").first().alias("first_profile"),
         pl.col("time_ns").min().alias("t0"),
-        (pl.col("time_ns") + pl.col("duration_ns").fill_null(0)).max().alias("t1"),
+        # pprof's merge adds the inputs' durations (each input counted once)
+        pl.col("duration_ns")
+        .filter(pl.col("source_id").is_first_distinct())
+        .sum()
+        .alias("duration"),
         pl.col("group_labels").first(),
         pl.len().alias("n_merged"),
+        pl.col("source").n_unique().alias("n_sources"),
+        pl.col("comments").explode().drop_nulls().unique(maintain_order=True).alias("merged"),
     )
+    # the first row of each group stands for it: its source, sample type position and
+    # default mark, so a sum of one input's types offers them as loading the input does
     base = rows.join(
-        first.select("first_profile", "group_id"), left_on="profile_id", right_on="first_profile"
+        first.select("first_profile", "group_id"),
+        left_on="profile_id",
+        right_on="first_profile",
+        maintain_order="left",
     )
-    base = base.join(first, on="group_id").with_columns(
+    base = base.join(first, on="group_id", maintain_order="left").with_columns(
         pl.col("group_id").alias("profile_id"),
-        pl.col("group_id").alias("source_id"),
-        pl.format("sum of {} profiles", pl.col("n_merged")).alias("source"),
+        # one input's profiles (an OTLP capture's) stay one input: pprof's reports merge
+        # only the profiles of an input that have the chosen type
+        pl.when(pl.col("n_sources") == 1)
+        .then(pl.col("source"))
+        .otherwise(pl.format("sum of {} profiles", pl.col("n_merged")))
+        .alias("source"),
         pl.col("t0").alias("time_ns"),
-        (pl.col("t1") - pl.col("t0")).alias("duration_ns"),
-        pl.lit(0, pl.Int32).alias("sample_type_index"),
-        pl.lit(True).alias("is_default"),
-        pl.lit([], dtype=pl.List(pl.Utf8)).alias("comments"),
+        pl.col("duration").alias("duration_ns"),
+        pl.col("merged").alias("comments"),
         pl.col("group_labels").alias("labels"),
     )
     mapping = groups.select("profile_id", pl.col("group_id").alias("new_id"))
@@ -254,7 +305,8 @@ def _group_keys(rows: pl.DataFrame, sel: Selector) -> pl.DataFrame:
         for pt, lab in zip(rows["profile_type"].to_list(), labels, strict=True)
     ]
     group_ids = [ids.digest_bytes(t.encode()) for t in texts]
-    return rows.select("profile_id", "time_ns", "duration_ns").with_columns(
+    kept = ("profile_id", "source_id", "time_ns", "duration_ns", "source", "comments")
+    return rows.select(kept).with_columns(
         pl.Series("group_id", group_ids, dtype=pl.Int64),
         pl.Series("group_labels", labels, dtype=schema.PROFILE_LABELS),
     )

@@ -29,22 +29,21 @@ def select_sample_type(profile: Profile, which: str | int) -> Profile:
 
 
 def default_profile_rows(profile: Profile) -> pl.DataFrame:
-    """The profile rows a single-type writer uses: all rows of one sample type.
-
-    The only one; else, when every input has the same types, pprof's default of
-    :mod:`profilelab.core.sampletypes`; inputs of different kinds (a CPU and a heap
-    profile) must be told apart: QueryError asking for ``--sample-index``."""
+    """The profile rows a single-type writer uses: all rows of one sample type, the
+    default every command uses (:func:`profilelab.core.sampletypes.default`; of an OTLP
+    capture with CPU and off-CPU profiles, the first profile's type). Inputs of different
+    kinds (a CPU and a heap profile) must be told apart, as in the reports: QueryError
+    asking for ``--sample-index``."""
     rows = profile.profiles
     if rows.select("sample_type", "sample_unit").unique().height <= 1:
         return rows
-    if not sampletypes.uniform(profile):
-        defaults = rows.filter(pl.col("is_default"))["sample_type"].unique()
-        if defaults.len() != 1:
-            raise QueryError(
-                "the profiles hold several sample types and no single default "
-                f"({available_types(profile)}); choose one with --sample-index"
-            )
-    return sampletypes.rows_of(profile, sampletypes.default(profile)).select(rows.columns)
+    chosen = sampletypes.default(profile)
+    if sampletypes.lacking(profile, chosen).height:
+        raise QueryError(
+            "the profiles hold several sample types and no single default "
+            f"({available_types(profile)}); choose one with --sample-index"
+        )
+    return sampletypes.rows_of(profile, chosen).select(rows.columns)
 
 
 def hex_addresses(address: np.ndarray) -> np.ndarray:
