@@ -10,10 +10,10 @@ Every consumer sums the same way (pprof's semantics):
 Inputs are columnar and per *distinct stack*, never per sample: ``frames`` has one row per
 (stack, frame position) with the node ``key`` and ``leaf`` (true on the frame that takes
 the flat value); ``values`` has one row per stack (and per group of the ``by`` columns)
-with the summed sample values. pprof reports (``ops/graph.py``), flame tables
-(``views/flame.py``), analyses (``analysis/_totals.py``), span analyses and store queries
-all call :func:`flat_cum`; flame trees call :func:`csr_flat_cum`, the same sums over
-their CSR key paths.
+with the summed sample values. Flame tables (``views/flame.py``), analyses
+(``analysis/_totals.py``), span analyses and store queries call :func:`flat_cum`; flame
+trees and pprof reports (``ops/graph.py``: millions of stack rows, already grouped by
+stack) call :func:`csr_flat_cum`, the same sums over CSR key paths in NumPy.
 """
 
 from __future__ import annotations
