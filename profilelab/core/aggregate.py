@@ -10,10 +10,10 @@ Every consumer sums the same way (pprof's semantics):
 Inputs are columnar and per *distinct stack*, never per sample: ``frames`` has one row per
 (stack, frame position) with the node ``key`` and ``leaf`` (true on the frame that takes
 the flat value); ``values`` has one row per stack (and per group of the ``by`` columns)
-with the summed sample values. pprof reports (``ops/graph.py``), flame tables
-(``views/flame.py``), analyses (``analysis/_totals.py``), span analyses and store queries
-all call :func:`flat_cum`; flame trees call :func:`csr_flat_cum`, the same sums over
-their CSR key paths.
+with the summed sample values. Flame tables (``views/flame.py``), analyses
+(``analysis/_totals.py``), span analyses and store queries call :func:`flat_cum`; flame
+trees and pprof reports (``ops/graph.py``: millions of stack rows, already grouped by
+stack) call :func:`csr_flat_cum`, the same sums over CSR key paths in NumPy.
 """
 
 from __future__ import annotations
@@ -175,19 +175,21 @@ def csr_flat_cum(
     only: np.ndarray | None = None,
     *,
     flat_only: bool = False,
+    leaf_first: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`flat_cum` for paths stored as CSR (path i is ``keys[offsets[i]:offsets[i+1]]``,
     its last key takes the flat value; ``values`` is (paths, m)): (n_keys, m) flat and cum.
 
     Numpy throughout: flame tables ask for it on every zoom, where a table's fixed costs
     would dominate. With ``only`` (key ids) cum is computed for those keys alone (0 for the
-    others); ``flat_only`` computes no cum."""
+    others); ``flat_only`` computes no cum; ``leaf_first`` gives the flat value to each
+    path's first key instead (stacks stored leaf first)."""
     m = values.shape[1]
     lengths = np.diff(offsets)
     live = np.flatnonzero(np.any(values != 0, axis=1) & (lengths > 0))
     flat = np.zeros((n_keys, m), dtype=np.int64)
     if len(live):
-        last = keys[offsets[live + 1] - 1].astype(np.int64)
+        last = keys[offsets[live] if leaf_first else offsets[live + 1] - 1].astype(np.int64)
         flat = _sum_rows_by_key(last, values[live], n_keys)
     if flat_only:
         return flat, np.zeros((n_keys, m), dtype=np.int64)
@@ -200,10 +202,11 @@ def csr_flat_cum(
     else:
         row = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
         path_keys = keys.astype(np.int64)
-    alive = np.any(values[row] != 0, axis=1)
+    alive = np.any(values != 0, axis=1)[row]
     row, path_keys = row[alive], path_keys[alive]
-    # Distinct (path, key) pairs: one sort of a combined int64 (np.unique is far slower).
-    combined = np.sort(row * n_keys + path_keys)
+    # Distinct (path, key) pairs: one sort of a combined int64 (np.unique is far slower);
+    # the codes already ascend path by path, which the stable sort (a merge of runs) uses.
+    combined = np.sort(row * n_keys + path_keys, kind="stable")
     distinct = np.ones(len(combined), dtype=bool)
     distinct[1:] = combined[1:] != combined[:-1]
     combined = combined[distinct]
@@ -212,11 +215,9 @@ def csr_flat_cum(
 
 
 def _sum_rows_by_key(keys: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
-    """Exact int64 sums of ``values`` rows per key (a Polars hash group-by: no big sort)."""
+    """Exact int64 sums of ``values`` rows per key (NumPy's unbuffered ``add.at``: no sort,
+    no hash table)."""
     out = np.zeros((n_keys, values.shape[1]), dtype=np.int64)
-    if not len(keys):
-        return out
-    cols = {f"v{j}": values[:, j] for j in range(values.shape[1])}
-    sums = pl.DataFrame({"key": keys, **cols}).group_by("key").agg(pl.all().sum())
-    out[sums.get_column("key").to_numpy()] = sums.drop("key").to_numpy()
+    for j in range(values.shape[1]):
+        np.add.at(out[:, j], keys, values[:, j].astype(np.int64, copy=False))
     return out

@@ -74,11 +74,18 @@ def pprof_function_names(function: pl.Series, system_name: pl.Series) -> pl.Seri
     """
     pairs = pl.DataFrame({"name": function, "sys": system_name.fill_null("")})
     distinct = pairs.unique(maintain_order=True)
-    out = [
-        name if name is None or (name != "" and name != sys) else simplify(sys)
-        for name, sys in distinct.iter_rows()
-    ]
-    mapped = distinct.with_columns(pl.Series("pprof", out, dtype=pl.Utf8))
+    name, sys = pl.col("name"), pl.col("sys")
+    own = name.is_null() | ((name != "") & (name != sys))  # null, or already demangled
+    # Only a system name with one of looks_demangled_cplusplus's marks can change.
+    marked = ~own & sys.str.contains(r"[<>\[\]]|::")
+    distinct = distinct.with_columns(pl.when(own).then(name).otherwise(sys).alias("pprof"))
+    todo = distinct.filter(marked)
+    if todo.height:
+        done = pl.Series("pprof", [simplify(x) for x in todo["sys"]], dtype=pl.Utf8)
+        distinct = distinct.update(
+            todo.with_columns(done), on=["name", "sys"], how="left", include_nulls=True
+        )
+    mapped = distinct
     joined = pairs.join(
         mapped, on=["name", "sys"], how="left", nulls_equal=True, maintain_order="left"
     )

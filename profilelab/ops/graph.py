@@ -14,9 +14,10 @@ Input: the filtered stack view (stack_id, pos, loc, li, node_id) and per-stack v
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-from profilelab.core.aggregate import flat_cum
+from profilelab.core.aggregate import csr_flat_cum, flat_cum
 
 
 def stack_values(samples: pl.DataFrame) -> pl.DataFrame:
@@ -26,6 +27,22 @@ def stack_values(samples: pl.DataFrame) -> pl.DataFrame:
     return v.filter((pl.col("w") != 0) | (pl.col("dw") != 0))
 
 
+def grouped(e: pl.DataFrame) -> pl.DataFrame:
+    """``e`` with each stack's rows together, leaf first: sorted by (stack_id, pos) only
+    when it is not already so (the stack view keeps the exploded order, and sorting
+    millions of rows by a hashed stack id costs more than the rest of a graph)."""
+    if e.height < 2:
+        return e
+    s = e.get_column("stack_id").to_numpy()
+    pos = e.get_column("pos").to_numpy()
+    new = s[1:] != s[:-1]
+    if bool(np.all(new | (pos[1:] > pos[:-1]))):
+        run_ids = s[np.flatnonzero(np.concatenate(([True], new)))]
+        if pl.Series(run_ids).n_unique() == len(run_ids):
+            return e
+    return e.sort("stack_id", "pos")
+
+
 def first_of_stack() -> pl.Expr:
     """True on each stack's first row (rows are sorted by stack_id, pos)."""
     return pl.col("stack_id") != pl.col("stack_id").shift(1).fill_null(~pl.col("stack_id"))
@@ -33,16 +50,54 @@ def first_of_stack() -> pl.Expr:
 
 def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
     """node_id, flat, flat_div, cum, cum_div for nodes with a non-zero flat or cum
-    (the core's :func:`~profilelab.core.aggregate.flat_cum`; the leaf is each stack's
-    first remaining frame)."""
-    frames = e.select("stack_id", "node_id", first_of_stack().alias("leaf"))
-    out = flat_cum(frames, values, value_cols=("w", "dw"), key="node_id")
-    return out.select(
-        "node_id",
-        pl.col("flat_w").alias("flat"),
-        pl.col("flat_dw").alias("flat_div"),
-        pl.col("cum_w").alias("cum"),
-        pl.col("cum_dw").alias("cum_div"),
+    (the core's :func:`~profilelab.core.aggregate.csr_flat_cum` over the stacks' rows,
+    which are grouped by stack, leaf first: the leaf is each stack's first remaining
+    frame)."""
+    cols = ["node_id", "flat", "flat_div", "cum", "cum_div"]
+    keys_col = e.get_column("node_id")
+    if e.height == 0 or keys_col.null_count():
+        frames = e.select("stack_id", "node_id", first_of_stack().alias("leaf"))
+        out = flat_cum(frames, values, value_cols=("w", "dw"), key="node_id")
+        return out.select(
+            "node_id",
+            *(
+                pl.col(f"{a}_{b}").alias(c)
+                for c, (a, b) in zip(
+                    cols[1:],
+                    [("flat", "w"), ("flat", "dw"), ("cum", "w"), ("cum", "dw")],
+                    strict=True,
+                )
+            ),
+        )
+    s = e.get_column("stack_id").to_numpy()
+    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    offsets = np.append(starts, len(s)).astype(np.int64)
+    per_stack = (
+        pl.DataFrame({"stack_id": s[starts]})
+        .join(values, on="stack_id", how="left", maintain_order="left")
+        .select(pl.col("w", "dw").fill_null(0).cast(pl.Int64))
+        .to_numpy()
+    )
+    keys = keys_col.to_numpy().astype(np.int64)
+    low = int(keys.min())
+    n_keys = int(keys.max()) - low + 1
+    ids: np.ndarray | None = None
+    if n_keys > 4 * len(keys) + 1024:  # sparse ids: number them densely
+        ids, keys = np.unique(keys, return_inverse=True)
+        n_keys, low = len(ids), 0
+    else:
+        keys = keys - low
+    flat, cum = csr_flat_cum(offsets, keys, per_stack, n_keys, leaf_first=True)
+    live = np.flatnonzero(np.any(flat != 0, axis=1) | np.any(cum != 0, axis=1))
+    node = ids[live] if ids is not None else live + low
+    return pl.DataFrame(
+        {
+            "node_id": pl.Series(node).cast(keys_col.dtype),
+            "flat": flat[live, 0],
+            "flat_div": flat[live, 1],
+            "cum": cum[live, 0],
+            "cum_div": cum[live, 1],
+        }
     )
 
 

@@ -83,7 +83,10 @@ def prepare(
     if opts.relative_percentages:  # pprof then filters before it computes the total
         total = samples_mod.total(samples)
     keyed = gran.node_keys(f, opts.granularity, opts.trim_path or "", opts.source_path or "")
-    e = e.join(keyed.select("frame_id", "node_id"), on="frame_id", how="left")
+    # Rows stay in the exploded order (each stack's frames together, leaf first).
+    e = e.join(
+        keyed.select("frame_id", "node_id"), on="frame_id", how="left", maintain_order="left"
+    )
     main = frames_mod.main_mapping(profile)
     return Prepared(
         profile=profile,
@@ -110,11 +113,13 @@ def _drop_keep(profile: Profile) -> tuple[str | None, str | None]:
 def _tag_filter(
     samples: pl.DataFrame, set_labels: pl.DataFrame, units: dict[str, str], opts: ReportOptions
 ) -> pl.DataFrame:
-    keep = pl.Series([True] * samples.height, dtype=pl.Boolean)
+    if not (opts.tagfocus or opts.tagignore):
+        return samples
+    keep = pl.repeat(True, samples.height, dtype=pl.Boolean, eager=True)
     if opts.tagfocus:
         fn = labels_mod.compile_tag_filter("tagfocus", opts.tagfocus, units)
         keep = keep & fn(samples, set_labels)
     if opts.tagignore:
         fn = labels_mod.compile_tag_filter("tagignore", opts.tagignore, units)
         keep = keep & ~fn(samples, set_labels)
-    return samples.filter(keep) if opts.tagfocus or opts.tagignore else samples
+    return samples.filter(keep)

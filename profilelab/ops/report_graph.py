@@ -135,7 +135,7 @@ class _Source:
     """The exploded stacks of a report, keyed by graph node id (``gid``)."""
 
     def __init__(self, prepared: Prepared, call_tree: bool, tags: bool) -> None:
-        e = prepared.stacks.sort("stack_id", "pos")
+        e = graph_mod.grouped(prepared.stacks)
         e = e.with_columns(graph_mod.first_of_stack().alias("leaf"))
         if call_tree:
             e = _path_ids(e)
@@ -145,13 +145,29 @@ class _Source:
         self.values = graph_mod.stack_values(prepared.samples)
         self.prepared = prepared
         self.tags = tags
+        self.call_tree = call_tree
+        self._node_values: pl.DataFrame | None = None
 
-    def nodes(self, tag_cut: int = 0) -> dict[int, Node]:
-        """Every node with its values (and label tags of weight ``tag_cut`` or more)."""
-        e = self.e.select("stack_id", "pos", pl.col("gid").alias("node_id"))
-        vals = graph_mod.node_values(e, self.values).rename({"node_id": "gid"})
-        ids = self.e.select("gid", "node_id", "parent_gid").unique("gid")
-        vals = vals.join(ids, on="gid", how="left")
+    def node_values(self) -> pl.DataFrame:
+        """gid, flat, flat_div, cum, cum_div of every node (computed once)."""
+        if self._node_values is None:
+            e = self.e.select("stack_id", "pos", pl.col("gid").alias("node_id"))
+            vals = graph_mod.node_values(e, self.values)
+            self._node_values = vals.rename({"node_id": "gid"})
+        return self._node_values
+
+    def nodes(self, tag_cut: int = 0, min_cum: int = 0) -> tuple[dict[int, Node], int]:
+        """The nodes whose |cum| is ``min_cum`` or more, with their values (and label tags
+        of weight ``tag_cut`` or more), and how many nodes the whole graph has."""
+        vals = self.node_values()
+        count = vals.height
+        if min_cum > 0:
+            vals = vals.filter(pl.col("cum").abs() >= min_cum)
+        if self.call_tree:
+            ids = self.e.select("gid", "node_id", "parent_gid").unique("gid")
+            vals = vals.join(ids, on="gid", how="left")
+        else:
+            vals = vals.with_columns(pl.col("gid").alias("node_id"), pl.lit(-1).alias("parent_gid"))
         info = self.prepared.nodes
         vals = vals.join(info, on="node_id", how="left")
         out: dict[int, Node] = {}
@@ -179,7 +195,7 @@ class _Source:
         if self.tags:
             tv = _tag_values(self.prepared, tag_cut)
             _attach_tags(out, self.e, tv, tag_cut, self.prepared.options.unit)
-        return out
+        return out, count
 
     def edge_frame(self, kept: set[int] | None) -> pl.DataFrame:
         """src, dest, weight, weight_div, inline, residual: the graph's edges, rebuilt from
@@ -233,12 +249,12 @@ def _path_ids(e: pl.DataFrame) -> pl.DataFrame:
 
 def flat_total(self_: _Source) -> int:
     """The sum of all flats: every stack with a frame gives its value to its leaf."""
-    stacks = self_.e.select("stack_id").unique()
-    return int(self_.values.join(stacks, on="stack_id")["w"].sum())
+    return int(self_.node_values()["flat"].sum())
 
 
 def _tag_values(prepared: Prepared, cut: int) -> pl.DataFrame:
-    """stack_id, labels (pprof's joinLabels), bytes (numeric values), w, dw per label group.
+    """stack_id, labels (pprof's joinLabels), bytes (numeric values), w, dw per label group
+    that has a label string or a "bytes" value (the others make no tag).
 
     Label sets whose whole weight is below ``cut`` cannot make a tag that survives pprof's
     tag trimming, so they are left out early (per-request labels such as span ids make
@@ -253,8 +269,22 @@ def _tag_values(prepared: Prepared, cut: int) -> pl.DataFrame:
     if cut > 0:  # a label string with a span id is no heavier than that span id's samples
         for c in span_cols:
             if c in keys:
-                reach = pl.col("value").abs().sum().over(c)
-                s = s.filter(pl.col(c).is_null() | (reach >= cut))
+                span_weight = (
+                    s.filter(pl.col(c).is_not_null())
+                    .group_by(c)
+                    .agg(pl.col("value").abs().sum().alias("reach"))
+                )
+                heavy = span_weight.filter(pl.col("reach") >= cut).get_column(c)
+                s = s.filter(pl.col(c).is_null() | pl.col(c).is_in(heavy.implode()))
+    # Samples with no shown label string, span id or "bytes" value can make no tag.
+    unit = prepared.num_units.get("bytes", "bytes")
+    shown = "bytes" in keys  # -tagshow/-taghide apply to it too
+    tagged = lab.filter(
+        (pl.col("str").is_not_null() & pl.col("key").is_in(sorted(keys)))
+        | ((pl.col("key") == "bytes") & pl.col("num").is_not_null() & shown)
+    ).get_column("label_set_id")
+    spans = [pl.col(c).is_not_null() for c in span_cols if c in keys]
+    s = s.filter(pl.any_horizontal(pl.col("label_set_id").is_in(tagged.implode()), *spans))
     groups = s.group_by("stack_id", "label_set_id", *span_cols).agg(
         pl.col("value").sum().alias("w"), dw.alias("dw")
     )
@@ -284,8 +314,6 @@ def _tag_values(prepared: Prepared, cut: int) -> pl.DataFrame:
         )
     g = g.with_columns(pl.col("kv").fill_null([]).list.sort().list.join("\\n").alias("labels"))
     # pprof keeps only the "bytes" numeric label in graphs (report.newGraph).
-    unit = prepared.num_units.get("bytes", "bytes")
-    shown = "bytes" in keys  # -tagshow/-taghide apply to it too
     nums = lab.filter((pl.col("key") == "bytes") & pl.col("num").is_not_null() & shown)
     nums = nums.group_by("label_set_id", maintain_order=True).agg(pl.col("num").alias("bytes"))
     g = g.join(nums, on="label_set_id", how="left")
@@ -294,6 +322,7 @@ def _tag_values(prepared: Prepared, cut: int) -> pl.DataFrame:
     if cut > 0:
         reach = pl.col("w").abs().sum().over("labels")
         g = g.filter((pl.col("labels") == "") | (reach >= cut))
+    g = g.filter((pl.col("labels") != "") | pl.col("bytes").is_not_null())
     return g.select("stack_id", "labels", "bytes", "unit", "w", "dw")
 
 
@@ -312,6 +341,13 @@ def _attach_tags(
     """
     from profilelab.ops import measurement
 
+    # The frames of stacks without tags and of nodes not in ``nodes`` are left out first.
+    if tv.height == 0 or not nodes:
+        return
+    gids = pl.Series(list(nodes), dtype=pl.Int64).implode()
+    e = e.filter(pl.col("gid").is_in(gids)).join(
+        tv.select("stack_id").unique(), on="stack_id", how="semi", maintain_order="left"
+    )
     cum = e.select("stack_id", "gid").unique().join(tv, on="stack_id")
     flat = e.filter(pl.col("leaf")).select("stack_id", "gid").join(tv, on="stack_id")
     keep = (pl.col("flat").abs() >= cut) | (pl.col("cum").abs() >= cut)
@@ -373,9 +409,9 @@ def call_graph(prepared: Prepared, *, kind: str = "dot") -> CallGraph:
     total_flat = flat_total(src)
     node_cut = abs(int(float(total_flat) * o.nodefraction))
     edge_cut = abs(int(float(total_flat) * o.edgefraction))
-    all_nodes = src.nodes(node_cut)
     if not call_tree:
-        return _graph(prepared, src, all_nodes, o, node_cut, edge_cut, visual)
+        return _graph(prepared, src, o, node_cut, edge_cut, visual)
+    all_nodes, _ = src.nodes(node_cut)
     src.link(all_nodes, None)
     nodes = list(all_nodes.values())
     dropped_nodes = 0
@@ -402,23 +438,21 @@ def call_graph(prepared: Prepared, *, kind: str = "dot") -> CallGraph:
 def _graph(
     prepared: Prepared,
     src: _Source,
-    all_nodes: dict[int, Node],
     o: _Trim,
     node_cut: int,
     edge_cut: int,
     visual: bool,
 ) -> CallGraph:
     """newTrimmedGraph for a graph (not a tree): edges stay a frame until the last step,
-    so a big graph's edges are never objects."""
+    so a big graph's edges are never objects, and only the nodes that pass the node cut
+    become objects (with their tags)."""
     cum = prepared.options.cum
-    nodes = list(all_nodes.values())
+    cut_nodes, count = src.nodes(node_cut, node_cut)
+    nodes = list(cut_nodes.values())
     kept: set[int] | None = None
-    dropped_nodes = 0
-    if node_cut > 0:
-        cut = [n for n in nodes if abs(n.cum) >= node_cut]
-        if len(cut) != len(nodes):
-            dropped_nodes, nodes = len(nodes) - len(cut), cut
-            kept = {n.gid for n in nodes}
+    dropped_nodes = count - len(nodes)
+    if dropped_nodes:
+        kept = {n.gid for n in nodes}
     edges = src.edge_frame(kept)
     orig_count = len(nodes)
     nodes = _sorted(nodes, edges, cum, visual)

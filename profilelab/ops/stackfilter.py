@@ -41,7 +41,7 @@ def simplify_func(name: str) -> str:
 
 def _with_flags(e: pl.DataFrame, f: pl.DataFrame, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
     flags = f.select("frame_id", *(x.alias(n) for n, x in exprs.items()))
-    return e.join(flags, on="frame_id", how="left")
+    return e.join(flags, on="frame_id", how="left", maintain_order="left")
 
 
 def _name_matches(pattern: str, option: str) -> tuple[pl.Expr, pl.Expr]:
