@@ -71,3 +71,14 @@ def make_profile(
     full = [s if isinstance(s, Sample) else Sample(list(s[0]), [1, int(s[1])]) for s in samples]
     types = sample_types or (("samples", "count"), ("cpu", "nanoseconds"))
     return profilelab.load(pprof_bytes(full, types))
+
+
+#: Stacks for the call-tree transforms (values total 27): a plain chain, direct
+#: and indirect recursion, a package to collapse, labels for tagroot/tagleaf.
+TRANSFORM_STACKS = [
+    Sample(["main", "a", "b", "c"], [1, 10], {"region": "eu"}),
+    Sample(["main", "a", "b"], [1, 5], {"region": "us"}),
+    Sample(["main", "x", "a", "x", "a", "y"], [1, 7], {"region": "eu"}),
+    Sample(["main", "net/http.serve", "net/http.read", "io.copy"], [1, 3]),
+    Sample(["main", "r", "r", "r"], [1, 2], {"region": "eu"}),
+]

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from conftest import utc_timezone
-from flame_support import Sample, make_profile
+from flame_support import TRANSFORM_STACKS, make_profile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,13 +24,7 @@ from profilelab.render.report import report
 sys.path.insert(0, str(Path(__file__).parent / "golden"))
 import cases as C
 
-STACKS = [
-    Sample(["main", "a", "b", "c"], [1, 10], {"region": "eu"}),
-    Sample(["main", "a", "b"], [1, 5], {"region": "us"}),
-    Sample(["main", "x", "a", "x", "a", "y"], [1, 7], {"region": "eu"}),
-    Sample(["main", "net/http.serve", "net/http.read", "io.copy"], [1, 3]),
-    Sample(["main", "r", "r", "r"], [1, 2], {"region": "eu"}),
-]
+STACKS = TRANSFORM_STACKS
 TOTAL = 27
 
 

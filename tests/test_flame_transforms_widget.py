@@ -16,7 +16,7 @@ import profilelab
 from profilelab import core, views
 from profilelab.cli import main
 from profilelab.views.encode import decode
-from tests.flame_support import Sample, make_profile, pprof_bytes
+from tests.flame_support import TRANSFORM_STACKS, Sample, make_profile, pprof_bytes
 
 pytest.importorskip("anywidget")
 
@@ -25,11 +25,7 @@ from profilelab.widgets import FlameGraph
 ODD = "std::vector<int>::at(x) [y]"  # regex metacharacters and spaces in a name
 EVIL = "<script>window.__pwned=1</script>"
 STACKS = [
-    Sample(["main", "a", "b", "c"], [1, 10], {"region": "eu"}),
-    Sample(["main", "a", "b"], [1, 5], {"region": "us"}),
-    Sample(["main", "x", "a", "x", "a", "y"], [1, 7], {"region": "eu"}),
-    Sample(["main", "net/http.serve", "net/http.read", "io.copy"], [1, 3]),
-    Sample(["main", "r", "r", "r"], [1, 2], {"region": "eu"}),
+    *TRANSFORM_STACKS,
     Sample(["main", ODD, "b"], [1, 4]),
     Sample(["main", EVIL], [1, 1], {"region": EVIL}),
 ]
