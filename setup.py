@@ -29,6 +29,12 @@ setup(
             optional=True,
         ),
         Extension(
+            "profilelab._native._otlpjson",
+            sources=["profilelab/_native/_otlpjson.c"],
+            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            optional=True,
+        ),
+        Extension(
             "profilelab._native._inflate",
             sources=["profilelab/_native/_inflate.c"],
             libraries=["z"],

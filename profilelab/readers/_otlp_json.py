@@ -7,6 +7,12 @@ are ignored. Keys are read in lowerCamelCase, or snake_case when the document us
 throughout (as some tools write). Profile ids are accepted in hex (as pdata writes them)
 or base64; other bytes (``bytesValue``, ``originalPayload``) are base64.
 
+The samples, most of a big document, are read by the compiled kernel
+:mod:`profilelab._native._otlpjson` straight into columns when it was built: it finds each
+Profile's samples array, reads it, and the rest of the document (with those arrays left
+empty) goes to the JSON parser. A document the kernel does not read exactly as this module
+does (see its source) is read here as a whole, with the same result or the same error.
+
 Field names tell v1.8 (``sample``, ``line``, ``commentStrindices``,
 ``aggregationTemporality``) from v1.9+ (``samples``, ``lines``); the JSON Sample is the same
 in both, so v1.8 documents are read. Names of v1.7 and older fail with a clear message.
@@ -19,6 +25,7 @@ import binascii
 import re
 from itertools import chain
 from operator import methodcaller
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -37,6 +44,12 @@ from profilelab.readers._otlp_payload import (
     Scope,
 )
 from profilelab.readers._wire import WireError
+
+_kernel: ModuleType | None
+try:
+    from profilelab._native import _otlpjson as _kernel
+except ImportError:  # not built (no C compiler at install time): samples are read here
+    _kernel = None
 
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -62,13 +75,53 @@ class _Keys:
         return got
 
 
-def decode(data: bytes) -> Payload:
-    """Decode an OTLP/JSON document; raises WireError (ValueError) when malformed."""
+def decode(data: bytes, *, compiled: bool = True) -> Payload:
+    """Decode an OTLP/JSON document; raises WireError (ValueError) when malformed.
+
+    ``compiled=False`` reads the samples here too, as without the compiled kernel."""
     with _json.paused_gc():  # a big document is millions of small objects, without cycles
-        return _decode(data)
+        cut = _cut_samples(data) if compiled and _kernel is not None else None
+        if cut is not None:
+            try:
+                return _decode(cut[0], cut[1])
+            except WireError:
+                pass  # read again as a whole below: the error names the place in ``data``
+        return _decode(data, None)
 
 
-def _decode(data: bytes) -> Payload:
+def _cut_samples(data: bytes) -> tuple[bytes, list[Samples | None]] | None:
+    """The document with every Profile's samples array emptied, and those samples read by
+    the kernel (None for a Profile without one); None when the kernel does not read them."""
+    assert _kernel is not None
+    found = _kernel.locate(data)
+    if found is None:
+        return None
+    snake, regions = found
+    parts: list[bytes] = []
+    samples: list[Samples | None] = []
+    pos = 0
+    for start, end in regions:
+        if start < 0:
+            samples.append(None)
+            continue
+        got = _kernel.samples(data, start, end, snake)
+        if got is None:
+            return None
+        stack, link, attr_off, attrs, val_off, vals, time_off, times = (
+            np.frombuffer(c, dtype=np.int64) for c in got
+        )
+        samples.append(Samples(stack, attr_off, attrs, link, val_off, vals, time_off, times))
+        parts += [data[pos:start], b"[]"]
+        pos = end
+    if not parts:
+        return data, samples
+    parts.append(data[pos:])
+    return b"".join(parts), samples
+
+
+def _decode(data: bytes, read: list[Samples | None] | None) -> Payload:
+    """The Payload of ``data``; ``read``: the samples of each Profile, in document order,
+    when the kernel read them (their arrays in ``data`` are empty)."""
     try:
         doc = _json.loads(data, "OTLP/JSON document")
     except FormatError as exc:
@@ -80,7 +133,7 @@ def _decode(data: bytes) -> Payload:
     version = "1.8" if _is_v18(doc, k) else "1.9+"  # JSON names are the same in 1.9 and 1.10
     dictionary = _dictionary(_obj(doc, k("dictionary")), k)
     strings = dictionary.strings.to_pylist()
-    resources, scopes, entries = [], [], []
+    resources, scopes, entries = [], [], list[ProfileEntry]()
     for r, rp in enumerate(_objs(doc, k("resourceProfiles"))):
         resources.append(_key_values(_list(_obj(rp, k("resource")), k("attributes")), k, strings))
         scope_list = []
@@ -89,8 +142,13 @@ def _decode(data: bytes) -> Payload:
             attrs = _key_values(_list(sc, k("attributes")), k, strings)
             scope_list.append(Scope(str(sc.get("name", "")), str(sc.get("version", "")), attrs))
             for p, prof in enumerate(_objs(sp, k("profiles"))):
-                entries.append(_profile(prof, r, s, p, k))
+                if read is not None and len(entries) >= len(read):
+                    raise WireError("more profiles than the compiled reader found")
+                done = None if read is None else read[len(entries)]
+                entries.append(_profile(prof, r, s, p, k, done))
         scopes.append(scope_list)
+    if read is not None and len(entries) != len(read):
+        raise WireError("fewer profiles than the compiled reader found")
     return Payload(version, dictionary, resources, scopes, entries)
 
 
@@ -376,7 +434,9 @@ def _value_type(v: Any, k: _Keys) -> tuple[int, int]:
     )
 
 
-def _profile(prof: dict[str, Any], r: int, s: int, p: int, k: _Keys) -> ProfileEntry:
+def _profile(
+    prof: dict[str, Any], r: int, s: int, p: int, k: _Keys, read: Samples | None
+) -> ProfileEntry:
     what = f"Profile {r}/{s}/{p}"
     e = ProfileEntry(r, s, p)
     e.sample_type = _value_type(prof.get(k("sampleType")), k)
@@ -390,7 +450,7 @@ def _profile(prof: dict[str, Any], r: int, s: int, p: int, k: _Keys) -> ProfileE
     e.payload_format = str(prof.get(k("originalPayloadFormat")) or "")
     e.payload = _bytes(prof.get(k("originalPayload")), f"{what} originalPayload")
     samples = _objs(prof, k("samples")) or _objs(prof, k("sample"))  # v1.8: "sample"
-    e.samples = _samples(samples, k, what)
+    e.samples = read if read is not None else _samples(samples, k, what)
     return e
 
 
