@@ -267,7 +267,7 @@ typedef struct {
     size_t n, cap;
 } vec;
 
-static int push(vec *x, int64_t v) {
+static inline int push(vec *x, int64_t v) {
     if (x->n == x->cap) {
         size_t cap = x->cap ? 2 * x->cap : 1024;
         int64_t *p = realloc(x->v, cap * sizeof *p);
@@ -366,7 +366,7 @@ typedef struct {
 } columns;
 
 /* One Sample object; 1: not read, -1: out of memory. */
-static int sample(cur *c, const char **names, columns *out) {
+static int sample(cur *c, const char **names, const size_t *lens, columns *out) {
     int64_t stack = 0, link = 0;
     int seen[NFIELDS] = {0};
     if (peek(c) != '{')
@@ -383,8 +383,10 @@ static int sample(cur *c, const char **names, columns *out) {
         ws(c);
         if (string(c, &a, &b, &escaped) || escaped)
             return 1;
-        for (f = 0; f < NFIELDS && !key_is(c, a, b, names[f]); f++)
-            ;
+        size_t len = (size_t)(b - a);
+        for (f = 0; f < NFIELDS; f++)
+            if (len == lens[f] && memcmp(c->s + a, names[f], len) == 0)
+                break;
         if (f == NFIELDS || seen[f])
             return 1;
         seen[f] = 1;
@@ -436,6 +438,9 @@ static PyObject *samples(PyObject *self, PyObject *args) {
     }
     cur c = {buf.buf, start, end};
     const char **names = snake ? SNAKE : CAMEL;
+    size_t lens[NFIELDS];
+    for (int f = 0; f < NFIELDS; f++)
+        lens[f] = strlen(names[f]);
     int rc = 0;
     if (push(&out.attr_off, 0) || push(&out.val_off, 0) || push(&out.time_off, 0))
         rc = -1;
@@ -450,7 +455,7 @@ static PyObject *samples(PyObject *self, PyObject *args) {
         } else {
             for (;;) {
                 ws(&c);
-                if ((rc = sample(&c, names, &out)))
+                if ((rc = sample(&c, names, lens, &out)))
                     break;
                 ws(&c);
                 int sep = peek(&c);

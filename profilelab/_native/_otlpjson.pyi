@@ -1,8 +1,6 @@
 """Type stub of the compiled OTLP/JSON samples reader (source: _otlpjson.c)."""
 
-def locate(
-    data: bytes | bytearray | memoryview, /
-) -> tuple[bool, list[tuple[int, int]]] | None:
+def locate(data: bytes | bytearray | memoryview, /) -> tuple[bool, list[tuple[int, int]]] | None:
     """Where each Profile's samples array is: (snake_case keys, [(start, end)]) in document
     order, start -1 when it has none; None when the walk cannot tell."""
 
