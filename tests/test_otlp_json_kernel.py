@@ -25,7 +25,11 @@ def test_compiled_kernel_is_built() -> None:
     assert _otlp_json._kernel is not None
 
 
-def document(*profiles: list[dict[str, Any]] | None, snake: bool = False) -> dict[str, Any]:
+def document(
+    *profiles: list[dict[str, Any]] | None,
+    snake: bool = False,
+    stacks: list[list[Any]] = [[], [0]],  # noqa: B006 (never changed)
+) -> dict[str, Any]:
     """A small OTLP/JSON document with one Profile per argument (None: no samples key)."""
     key = _otlp_json._Keys(snake)
     entries = [{} if s is None else {"samples": s} for s in profiles]
@@ -34,7 +38,7 @@ def document(*profiles: list[dict[str, Any]] | None, snake: bool = False) -> dic
         key("resourceProfiles"): [{key("scopeProfiles"): [scope]}],
         "dictionary": {
             key("stringTable"): ["", "cpu"],
-            key("stackTable"): [{}, {key("locationIndices"): [0]}],
+            key("stackTable"): [{key("locationIndices"): x} if x else {} for x in stacks],
         },
     }
 
@@ -79,8 +83,10 @@ SAMPLES = [
 
 def test_samples_of_every_shape_are_read_by_the_kernel() -> None:
     data = json.dumps(document(SAMPLES, None, [], SAMPLES[:1]), indent=2).encode()
-    assert _otlp_json._cut_samples(data) is not None
+    cut = _otlp_json._cut(data)
+    assert cut is not None and cut.stacks is not None
     got = check(data)
+    assert got.dictionary.stack_offsets.tolist() == [0, 0, 1]
     s = got.profiles[0].samples
     assert s.stack.tolist() == [1, 1, 0, 0, 0]
     assert s.value_offsets.tolist() == [0, 3, 3, 3, 3, 5]
@@ -92,13 +98,13 @@ def test_samples_of_every_shape_are_read_by_the_kernel() -> None:
 def test_snake_case_and_v18_names_are_read_by_the_kernel() -> None:
     snake = [{"stack_index": 1, "values": [2], "attribute_indices": [0], "link_index": 0}]
     data = json.dumps(document(snake, snake=True)).encode()
-    assert _otlp_json._cut_samples(data) is not None
+    assert _otlp_json._cut(data) is not None
     assert check(data).profiles[0].samples.values.tolist() == [2]
     doc = document([{"stackIndex": 1, "values": ["4"]}])
     prof = doc["resourceProfiles"][0]["scopeProfiles"][0]["profiles"][0]
     prof["sample"] = prof.pop("samples")
     data = json.dumps(doc).encode()
-    assert _otlp_json._cut_samples(data) is not None
+    assert _otlp_json._cut(data) is not None
     assert check(data).version == "1.8"
 
 
@@ -130,11 +136,53 @@ def test_snake_case_and_v18_names_are_read_by_the_kernel() -> None:
         '{"values": [Infinity]}',
     ],
 )
-def test_what_the_kernel_does_not_read_goes_to_the_python_reader(sample: str) -> None:
+def test_samples_the_kernel_does_not_read_go_to_the_python_reader(sample: str) -> None:
     doc = json.dumps(document([{"stackIndex": 1}, {"stackIndex": 0}]))
     data = doc.replace('{"stackIndex": 0}', sample).encode()
-    assert _otlp_json._cut_samples(data) is None
+    assert _otlp_json._cut(data) is None
     check(data)
+
+
+@pytest.mark.parametrize(
+    "stack",
+    [
+        '{"locationIndices": [1.5]}',
+        '{"locationIndices": null}',
+        '{"locationIndices": [0], "future": 1}',
+        '{"locationIndices": [0], "locationIndices": [0]}',
+        '{"location_indices": [0]}',
+    ],
+)
+def test_stacks_the_kernel_does_not_read_go_to_the_python_reader(stack: str) -> None:
+    doc = json.dumps(document([{"stackIndex": 1}], stacks=[[], [0], [7]]))
+    data = doc.replace('{"locationIndices": [7]}', stack).encode()
+    assert _otlp_json._cut(data) is None
+    check(data)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ('"stackTable"', '"stack_table": [], "stackTable"'),  # both spellings
+        ('"dictionary"', '"dictionary": {}, "dictionary"'),  # the dictionary twice
+        ('"stackTable": [', '"stackTable": null, "x": ['),  # no stack table
+        ('"stackTable": [', '"stackTable": {"a": 1}, "x": ['),  # not a list
+    ],
+)
+def test_stack_tables_not_cut_are_read_as_before(change: tuple[str, str]) -> None:
+    data = json.dumps(document([{"stackIndex": 1}])).replace(*change, 1).encode()
+    cut = _otlp_json._cut(data)
+    assert cut is None or cut.stacks is None
+    check(data)
+
+
+def test_a_stack_table_spelled_unlike_the_document_is_left_to_the_python_reader() -> None:
+    doc = document([{"stack_index": 1}], snake=True)
+    doc["dictionary"]["stackTable"] = doc["dictionary"].pop("stack_table")  # ignored
+    data = json.dumps(doc).encode()
+    cut = _otlp_json._cut(data)
+    assert cut is not None and cut.stacks is None
+    assert len(check(data).dictionary.stack_offsets) == 1
 
 
 NESTED = '{"resourceProfiles": [{"scopeProfiles": [{"profiles": [%s]}]}]}'
@@ -161,7 +209,7 @@ def test_documents_the_walk_does_not_follow_go_to_the_python_reader(text: str) -
 def test_errors_outside_the_samples_name_their_place_in_the_whole_document() -> None:
     good = json.dumps(document(SAMPLES), indent=1)
     bad = good.replace('"cpu"', "NaN").encode()
-    assert _otlp_json._cut_samples(bad) is not None  # the samples read, the rest refused
+    assert _otlp_json._cut(bad) is not None  # the samples read, the rest refused
     got = check(bad)
     assert got[0] == "error" and "NaN" in got[1]
     bad = (good[:-2] + ",}").encode()  # a trailing comma after the samples, on the last line
@@ -186,12 +234,16 @@ SAMPLE = st.fixed_dictionaries(
 
 
 @FUZZ
-@given(st.lists(st.lists(SAMPLE, max_size=6), min_size=1, max_size=3), st.sampled_from([None, 1]))
+@given(
+    st.lists(st.lists(SAMPLE, max_size=6), min_size=1, max_size=3),
+    st.lists(st.lists(INT, max_size=4), max_size=4),
+    st.sampled_from([None, 1]),
+)
 def test_kernel_matches_the_python_reader_on_any_samples(
-    profiles: list[list[dict[str, Any]]], indent: int | None
+    profiles: list[list[dict[str, Any]]], stacks: list[list[Any]], indent: int | None
 ) -> None:
-    data = json.dumps(document(*profiles), indent=indent).encode()
-    assert _otlp_json._cut_samples(data) is not None
+    data = json.dumps(document(*profiles, stacks=stacks), indent=indent).encode()
+    assert _otlp_json._cut(data) is not None
     check(data)
 
 

@@ -5,22 +5,24 @@
  * into columns. Here they never become Python objects:
  *
  * locate(data) walks the document (strings, nesting, nothing else) and returns where the
- * samples array of each Profile is: (snake, [(start, end), ...]) with one entry per
- * Profile object in document order (resourceProfiles[*].scopeProfiles[*].profiles[*]),
- * ``start == -1`` when it has no samples array (named ``samples``, or v1.8's ``sample``);
+ * samples array of each Profile is, and the dictionary's stack table: (snake, [(start,
+ * end), ...], (start, end)) with one entry per Profile object in document order
+ * (resourceProfiles[*].scopeProfiles[*].profiles[*]), ``start == -1`` when it has no
+ * samples array (named ``samples``, or v1.8's ``sample``) or there is no stack table;
  * ``snake`` when the document spells its keys in snake_case.
  *
- * samples(data, start, end, snake) reads one such array into columns: (stack_index,
- * link_index, attribute offsets, attribute indices, value offsets, values, timestamp
- * offsets, timestamps), each a bytes object of native int64 (offsets: n + 1 of them).
+ * objects(data, start, end, fields) reads one such array of objects into columns, one per
+ * field (name, kind): kind 0 an int64 (0 when absent; a bytes object of n native int64),
+ * 1 a list of int64 and 2 a list of uint64 (kept as two's complement; (offsets, values),
+ * n + 1 offsets). Keys other than the fields are not read.
  *
  * Both return None for anything they do not read exactly as the Python reader does (a
  * document that is not an object, a key with an escape, a duplicated key, an unknown
- * sample field, a null, a number that is not a canonical integer, an integer out of the
- * field's range, nesting deeper than MAX_DEPTH, bad syntax): the caller then reads the
- * whole document with the Python reader, which accepts or refuses it with its own message.
+ * field, a null, a number that is not a canonical integer, an integer out of the field's
+ * range, nesting deeper than MAX_DEPTH, bad syntax): the caller then reads the whole
+ * document with the Python reader, which accepts or refuses it with its own message.
  * locate() only finds the arrays: every byte outside them is still parsed by the JSON
- * parser, and samples() checks every byte inside one.
+ * parser, and objects() checks every byte inside one.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -126,6 +128,9 @@ typedef struct {
     cur c;
     int snake; /* -1 unknown, 0 camel, 1 snake */
     PyObject *out;
+    int dictionary;                     /* the "dictionary" key was seen */
+    Py_ssize_t stack_start, stack_end;  /* the dictionary's stack table, or -1 */
+    int stack_snake;                    /* spelled stack_table */
 } walker;
 
 static int key_is(const cur *c, Py_ssize_t a, Py_ssize_t b, const char *name) {
@@ -134,6 +139,52 @@ static int key_is(const cur *c, Py_ssize_t a, Py_ssize_t b, const char *name) {
 }
 
 static int walk_object(walker *w, int level);
+
+/* The dictionary object: where its stack table is. */
+static int walk_dictionary(walker *w) {
+    cur *c = &w->c;
+    int seen = 0;
+    c->i++; /* '{' */
+    ws(c);
+    if (peek(c) == '}') {
+        c->i++;
+        return 0;
+    }
+    for (;;) {
+        Py_ssize_t a, b;
+        int escaped;
+        ws(c);
+        if (string(c, &a, &b, &escaped) || escaped)
+            return -1;
+        ws(c);
+        if (peek(c) != ':')
+            return -1;
+        c->i++;
+        ws(c);
+        int camel = key_is(c, a, b, "stackTable");
+        if (camel || key_is(c, a, b, "stack_table")) {
+            if (seen)
+                return -1; /* both spellings, or one twice */
+            seen = 1;
+            w->stack_snake = !camel;
+            if (peek(c) == '[')
+                w->stack_start = c->i;
+            if (skip(c, 1))
+                return -1;
+            if (w->stack_start >= 0)
+                w->stack_end = c->i;
+        } else if (skip(c, 1)) {
+            return -1;
+        }
+        ws(c);
+        int sep = peek(c);
+        c->i++;
+        if (sep == '}')
+            return 0;
+        if (sep != ',')
+            return -1;
+    }
+}
 
 /* An array of objects at the given level (anything but objects in it: not read here). */
 static int walk_array(walker *w, int level) {
@@ -181,7 +232,16 @@ static int walk_object(walker *w, int level) {
         c->i++;
         ws(c);
         int follow = 0, is_samples = 0;
-        if (level == 0) {
+        if (level == 0 && key_is(c, a, b, "dictionary")) {
+            if (w->dictionary)
+                return -1;
+            w->dictionary = 1;
+            if (peek(c) == '{') {
+                if (walk_dictionary(w))
+                    return -1;
+                goto next;
+            }
+        } else if (level == 0) {
             int camel = key_is(c, a, b, "resourceProfiles");
             if (camel || key_is(c, a, b, "resource_profiles")) {
                 if (w->snake != -1)
@@ -215,6 +275,7 @@ static int walk_object(walker *w, int level) {
         } else if (skip(c, level)) {
             return -1;
         }
+    next:
         ws(c);
         int sep = peek(c);
         c->i++;
@@ -240,7 +301,7 @@ static PyObject *locate(PyObject *self, PyObject *args) {
     Py_buffer buf;
     if (!PyArg_ParseTuple(args, "y*:locate", &buf))
         return NULL;
-    walker w = {{buf.buf, 0, buf.len}, -1, PyList_New(0)};
+    walker w = {{buf.buf, 0, buf.len}, -1, PyList_New(0), 0, -1, -1, 0};
     PyObject *result = NULL;
     if (w.out == NULL)
         goto out;
@@ -253,14 +314,17 @@ static PyObject *locate(PyObject *self, PyObject *args) {
         result = Py_NewRef(Py_None);
         goto out;
     }
-    result = Py_BuildValue("(OO)", w.snake == 1 ? Py_True : Py_False, w.out);
+    if (w.stack_snake != (w.snake == 1)) /* not the spelling the document is read with */
+        w.stack_start = w.stack_end = -1;
+    result = Py_BuildValue("(OO(nn))", w.snake == 1 ? Py_True : Py_False, w.out, w.stack_start,
+                           w.stack_end);
 out:
     Py_XDECREF(w.out);
     PyBuffer_Release(&buf);
     return result;
 }
 
-/* ---- samples ------------------------------------------------------------------------- */
+/* ---- objects ------------------------------------------------------------------------- */
 
 typedef struct {
     int64_t *v;
@@ -354,21 +418,22 @@ static int integers(cur *c, int is_unsigned, vec *values) {
     }
 }
 
-enum { STACK, ATTRS, LINK, VALUES, TIMES, NFIELDS };
+#define MAX_FIELDS 8
 
-static const char *CAMEL[NFIELDS] = {"stackIndex", "attributeIndices", "linkIndex", "values",
-                                     "timestampsUnixNano"};
-static const char *SNAKE[NFIELDS] = {"stack_index", "attribute_indices", "link_index", "values",
-                                     "timestamps_unix_nano"};
+enum { SCALAR = 0, LIST = 1, ULIST = 2 }; /* int64; list of int64; list of uint64 */
 
 typedef struct {
-    vec stack, link, attr_off, attrs, val_off, vals, time_off, times;
-} columns;
+    const char *name;
+    size_t len;
+    int kind;
+    vec values;  /* SCALAR: one per object; lists: every item */
+    vec offsets; /* lists: n + 1 */
+} column;
 
-/* One Sample object; 1: not read, -1: out of memory. */
-static int sample(cur *c, const char **names, const size_t *lens, columns *out) {
-    int64_t stack = 0, link = 0;
-    int seen[NFIELDS] = {0};
+/* One object of the array; 1: not read, -1: out of memory. */
+static int object(cur *c, column *cols, int ncols) {
+    int64_t scalar[MAX_FIELDS] = {0};
+    int seen[MAX_FIELDS] = {0};
     if (peek(c) != '{')
         return 1;
     c->i++;
@@ -384,10 +449,10 @@ static int sample(cur *c, const char **names, const size_t *lens, columns *out) 
         if (string(c, &a, &b, &escaped) || escaped)
             return 1;
         size_t len = (size_t)(b - a);
-        for (f = 0; f < NFIELDS; f++)
-            if (len == lens[f] && memcmp(c->s + a, names[f], len) == 0)
+        for (f = 0; f < ncols; f++)
+            if (len == cols[f].len && memcmp(c->s + a, cols[f].name, len) == 0)
                 break;
-        if (f == NFIELDS || seen[f])
+        if (f == ncols || seen[f])
             return 1;
         seen[f] = 1;
         ws(c);
@@ -395,12 +460,10 @@ static int sample(cur *c, const char **names, const size_t *lens, columns *out) 
             return 1;
         c->i++;
         ws(c);
-        if (f == STACK)
-            rc = integer(c, 0, &stack);
-        else if (f == LINK)
-            rc = integer(c, 0, &link);
+        if (cols[f].kind == SCALAR)
+            rc = integer(c, 0, &scalar[f]);
         else
-            rc = integers(c, f == TIMES, f == ATTRS ? &out->attrs : f == VALUES ? &out->vals : &out->times);
+            rc = integers(c, cols[f].kind == ULIST, &cols[f].values);
         if (rc)
             return rc;
         ws(c);
@@ -412,63 +475,75 @@ static int sample(cur *c, const char **names, const size_t *lens, columns *out) 
             return 1;
     }
 done:
-    if (push(&out->stack, stack) || push(&out->link, link) ||
-        push(&out->attr_off, (int64_t)out->attrs.n) || push(&out->val_off, (int64_t)out->vals.n) ||
-        push(&out->time_off, (int64_t)out->times.n))
-        return -1;
+    for (int f = 0; f < ncols; f++) {
+        vec *x = cols[f].kind == SCALAR ? &cols[f].values : &cols[f].offsets;
+        if (push(x, cols[f].kind == SCALAR ? scalar[f] : (int64_t)cols[f].values.n))
+            return -1;
+    }
     return 0;
+}
+
+/* An array of objects; 1: not read, -1: out of memory. */
+static int array(cur *c, column *cols, int ncols) {
+    ws(c);
+    if (peek(c) != '[')
+        return 1;
+    c->i++;
+    ws(c);
+    if (peek(c) == ']') {
+        c->i++;
+        return 0;
+    }
+    for (;;) {
+        int rc;
+        ws(c);
+        if ((rc = object(c, cols, ncols)))
+            return rc;
+        ws(c);
+        int sep = peek(c);
+        c->i++;
+        if (sep == ']')
+            return 0;
+        if (sep != ',')
+            return 1;
+    }
 }
 
 static PyObject *as_bytes(const vec *x) {
     return PyBytes_FromStringAndSize((const char *)x->v, (Py_ssize_t)(x->n * sizeof(int64_t)));
 }
 
-static PyObject *samples(PyObject *self, PyObject *args) {
+static PyObject *objects(PyObject *self, PyObject *args) {
     Py_buffer buf;
     Py_ssize_t start, end;
-    int snake;
-    if (!PyArg_ParseTuple(args, "y*nnp:samples", &buf, &start, &end, &snake))
+    PyObject *fields;
+    if (!PyArg_ParseTuple(args, "y*nnO!:objects", &buf, &start, &end, &PyTuple_Type, &fields))
         return NULL;
     PyObject *result = NULL;
-    columns out;
-    memset(&out, 0, sizeof out);
+    column cols[MAX_FIELDS];
+    memset(cols, 0, sizeof cols);
+    Py_ssize_t ncols = PyTuple_GET_SIZE(fields);
     if (start < 0 || end > buf.len || start > end) {
-        PyErr_SetString(PyExc_ValueError, "samples: range outside the data");
+        PyErr_SetString(PyExc_ValueError, "objects: range outside the data");
         goto out;
     }
-    cur c = {buf.buf, start, end};
-    const char **names = snake ? SNAKE : CAMEL;
-    size_t lens[NFIELDS];
-    for (int f = 0; f < NFIELDS; f++)
-        lens[f] = strlen(names[f]);
-    int rc = 0;
-    if (push(&out.attr_off, 0) || push(&out.val_off, 0) || push(&out.time_off, 0))
-        rc = -1;
-    ws(&c);
-    if (!rc && peek(&c) != '[')
-        rc = 1;
-    if (!rc) {
-        c.i++;
-        ws(&c);
-        if (peek(&c) == ']') {
-            c.i++;
-        } else {
-            for (;;) {
-                ws(&c);
-                if ((rc = sample(&c, names, lens, &out)))
-                    break;
-                ws(&c);
-                int sep = peek(&c);
-                c.i++;
-                if (sep == ']')
-                    break;
-                if (sep != ',') {
-                    rc = 1;
-                    break;
-                }
-            }
+    if (ncols > MAX_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "objects: too many fields");
+        goto out;
+    }
+    for (Py_ssize_t f = 0; f < ncols; f++) {
+        Py_ssize_t len;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(fields, f), "s#i:field", &cols[f].name, &len,
+                              &cols[f].kind))
+            goto out;
+        cols[f].len = (size_t)len;
+        if (cols[f].kind != SCALAR && push(&cols[f].offsets, 0)) {
+            PyErr_NoMemory();
+            goto out;
         }
     }
+    cur c = {buf.buf, start, end};
+    int rc = array(&c, cols, (int)ncols);
     if (!rc) {
         ws(&c);
         if (c.i != end)
@@ -482,18 +557,24 @@ static PyObject *samples(PyObject *self, PyObject *args) {
         result = Py_NewRef(Py_None);
         goto out;
     }
-    result = Py_BuildValue("(NNNNNNNN)", as_bytes(&out.stack), as_bytes(&out.link), as_bytes(&out.attr_off), as_bytes(&out.attrs),
-                           as_bytes(&out.val_off), as_bytes(&out.vals), as_bytes(&out.time_off),
-                           as_bytes(&out.times));
+    if ((result = PyTuple_New(ncols)) == NULL)
+        goto out;
+    for (Py_ssize_t f = 0; f < ncols; f++) {
+        PyObject *item = cols[f].kind == SCALAR
+                             ? as_bytes(&cols[f].values)
+                             : Py_BuildValue("(NN)", as_bytes(&cols[f].offsets),
+                                             as_bytes(&cols[f].values));
+        if (item == NULL) {
+            Py_CLEAR(result);
+            goto out;
+        }
+        PyTuple_SET_ITEM(result, f, item);
+    }
 out:
-    free(out.stack.v);
-    free(out.link.v);
-    free(out.attr_off.v);
-    free(out.attrs.v);
-    free(out.val_off.v);
-    free(out.vals.v);
-    free(out.time_off.v);
-    free(out.times.v);
+    for (int f = 0; f < MAX_FIELDS; f++) {
+        free(cols[f].values.v);
+        free(cols[f].offsets.v);
+    }
     PyBuffer_Release(&buf);
     return result;
 }
@@ -501,9 +582,8 @@ out:
 static PyMethodDef methods[] = {
     {"locate", locate, METH_VARARGS,
      "locate(data) -> (snake, [(start, end), ...]) or None"},
-    {"samples", samples, METH_VARARGS,
-     "samples(data, start, end, snake) -> (stack, link, attr_off, attrs, val_off, "
-     "vals, time_off, times) or None"},
+    {"objects", objects, METH_VARARGS,
+     "objects(data, start, end, ((name, kind), ...)) -> one column per field, or None"},
     {NULL, NULL, 0, NULL},
 };
 

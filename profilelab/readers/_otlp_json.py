@@ -7,11 +7,12 @@ are ignored. Keys are read in lowerCamelCase, or snake_case when the document us
 throughout (as some tools write). Profile ids are accepted in hex (as pdata writes them)
 or base64; other bytes (``bytesValue``, ``originalPayload``) are base64.
 
-The samples, most of a big document, are read by the compiled kernel
+The samples and the stack table, most of a big document, are read by the compiled kernel
 :mod:`profilelab._native._otlpjson` straight into columns when it was built: it finds each
-Profile's samples array, reads it, and the rest of the document (with those arrays left
-empty) goes to the JSON parser. A document the kernel does not read exactly as this module
-does (see its source) is read here as a whole, with the same result or the same error.
+Profile's samples array and the dictionary's stack table, reads them, and the rest of the
+document (with those arrays left empty) goes to the JSON parser. A document the kernel
+does not read exactly as this module does (see its source) is read here as a whole, with
+the same result or the same error.
 
 Field names tell v1.8 (``sample``, ``line``, ``commentStrindices``,
 ``aggregationTemporality``) from v1.9+ (``samples``, ``lines``); the JSON Sample is the same
@@ -23,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 from itertools import chain
 from operator import methodcaller
 from types import ModuleType
@@ -80,48 +82,74 @@ def decode(data: bytes, *, compiled: bool = True) -> Payload:
 
     ``compiled=False`` reads the samples here too, as without the compiled kernel."""
     with _json.paused_gc():  # a big document is millions of small objects, without cycles
-        cut = _cut_samples(data) if compiled and _kernel is not None else None
+        cut = _cut(data) if compiled and _kernel is not None else None
         if cut is not None:
             try:
-                return _decode(cut[0], cut[1])
+                return _decode(cut.text, cut)
             except WireError:
                 pass  # read again as a whole below: the error names the place in ``data``
         return _decode(data, None)
 
 
-def _cut_samples(data: bytes) -> tuple[bytes, list[Samples | None]] | None:
-    """The document with every Profile's samples array emptied, and those samples read by
-    the kernel (None for a Profile without one); None when the kernel does not read them."""
+@dataclass
+class _Cut:
+    """A document with its samples arrays and stack table emptied, and what they held."""
+
+    text: bytes
+    samples: list[Samples | None]  # per Profile in document order; None: it had no array
+    stacks: tuple[np.ndarray, np.ndarray] | None  # (offsets, location indices)
+
+
+def _cut(data: bytes) -> _Cut | None:
+    """The samples arrays and the stack table read by the kernel, the rest left to the JSON
+    parser; None when the kernel does not read them."""
     assert _kernel is not None
     found = _kernel.locate(data)
     if found is None:
         return None
-    snake, regions = found
-    parts: list[bytes] = []
+    snake, regions, (stack_start, stack_end) = found
+    k = _Keys(snake)
+    sample_fields = (
+        (k("stackIndex"), 0),
+        (k("attributeIndices"), 1),
+        (k("linkIndex"), 0),
+        ("values", 1),
+        (k("timestampsUnixNano"), 2),
+    )
+    emptied: list[tuple[int, int]] = []
     samples: list[Samples | None] = []
-    pos = 0
     for start, end in regions:
         if start < 0:
             samples.append(None)
             continue
-        got = _kernel.samples(data, start, end, snake)
+        got = _kernel.objects(data, start, end, sample_fields)
         if got is None:
             return None
-        stack, link, attr_off, attrs, val_off, vals, time_off, times = (
-            np.frombuffer(c, dtype=np.int64) for c in got
-        )
-        samples.append(Samples(stack, attr_off, attrs, link, val_off, vals, time_off, times))
+        stack, (attr_off, attrs), link, (val_off, vals), (time_off, times) = got
+        columns = (stack, attr_off, attrs, link, val_off, vals, time_off, times)  # field order
+        samples.append(Samples(*map(_int64s_of, columns)))
+        emptied.append((start, end))
+    stacks = None
+    if stack_start >= 0:
+        got = _kernel.objects(data, stack_start, stack_end, ((k("locationIndices"), 1),))
+        if got is None:
+            return None
+        stacks = (_int64s_of(got[0][0]), _int64s_of(got[0][1]))
+        emptied.append((stack_start, stack_end))
+    parts, pos = [], 0
+    for start, end in sorted(emptied):
         parts += [data[pos:start], b"[]"]
         pos = end
-    if not parts:
-        return data, samples
     parts.append(data[pos:])
-    return b"".join(parts), samples
+    return _Cut(b"".join(parts), samples, stacks)
 
 
-def _decode(data: bytes, read: list[Samples | None] | None) -> Payload:
-    """The Payload of ``data``; ``read``: the samples of each Profile, in document order,
-    when the kernel read them (their arrays in ``data`` are empty)."""
+def _int64s_of(column: bytes) -> np.ndarray:
+    return np.frombuffer(column, dtype=np.int64)
+
+
+def _decode(data: bytes, cut: _Cut | None) -> Payload:
+    """The Payload of ``data``; with ``cut``, what the kernel read (emptied in ``data``)."""
     try:
         doc = _json.loads(data, "OTLP/JSON document")
     except FormatError as exc:
@@ -131,7 +159,7 @@ def _decode(data: bytes, read: list[Samples | None] | None) -> Payload:
     k = _Keys("resource_profiles" in doc and "resourceProfiles" not in doc)
     _reject_old(doc, k)
     version = "1.8" if _is_v18(doc, k) else "1.9+"  # JSON names are the same in 1.9 and 1.10
-    dictionary = _dictionary(_obj(doc, k("dictionary")), k)
+    dictionary = _dictionary(_obj(doc, k("dictionary")), k, None if cut is None else cut.stacks)
     strings = dictionary.strings.to_pylist()
     resources, scopes, entries = [], [], list[ProfileEntry]()
     for r, rp in enumerate(_objs(doc, k("resourceProfiles"))):
@@ -142,12 +170,12 @@ def _decode(data: bytes, read: list[Samples | None] | None) -> Payload:
             attrs = _key_values(_list(sc, k("attributes")), k, strings)
             scope_list.append(Scope(str(sc.get("name", "")), str(sc.get("version", "")), attrs))
             for p, prof in enumerate(_objs(sp, k("profiles"))):
-                if read is not None and len(entries) >= len(read):
+                if cut is not None and len(entries) >= len(cut.samples):
                     raise WireError("more profiles than the compiled reader found")
-                done = None if read is None else read[len(entries)]
+                done = None if cut is None else cut.samples[len(entries)]
                 entries.append(_profile(prof, r, s, p, k, done))
         scopes.append(scope_list)
-    if read is not None and len(entries) != len(read):
+    if cut is not None and len(entries) != len(cut.samples):
         raise WireError("fewer profiles than the compiled reader found")
     return Payload(version, dictionary, resources, scopes, entries)
 
@@ -362,7 +390,10 @@ def _key_values(items: list[Any], k: _Keys, strings: list[str]) -> list[tuple[st
 # ---- dictionary ------------------------------------------------------------------------------
 
 
-def _dictionary(d: dict[str, Any], k: _Keys) -> Dictionary:
+def _dictionary(
+    d: dict[str, Any], k: _Keys, stacks: tuple[np.ndarray, np.ndarray] | None
+) -> Dictionary:
+    """The dictionary; ``stacks``: the stack table when the kernel read it."""
     out = Dictionary()
     strings = _list(d, k("stringTable"))
     if strings:
@@ -387,9 +418,8 @@ def _dictionary(d: dict[str, Any], k: _Keys) -> Dictionary:
         )
         for a in _objs(d, k("attributeTable"))
     ]
-    out.stack_offsets, out.stack_locations = _csr(
-        _objs(d, k("stackTable")), k("locationIndices"), "Stack"
-    )
+    table = _objs(d, k("stackTable"))
+    out.stack_offsets, out.stack_locations = stacks or _csr(table, k("locationIndices"), "Stack")
     return out
 
 
