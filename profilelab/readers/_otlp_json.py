@@ -161,7 +161,8 @@ def _decode(data: bytes, cut: _Cut | None) -> Payload:
     version = "1.8" if _is_v18(doc, k) else "1.9+"  # JSON names are the same in 1.9 and 1.10
     dictionary = _dictionary(_obj(doc, k("dictionary")), k, None if cut is None else cut.stacks)
     strings = dictionary.strings.to_pylist()
-    resources, scopes, entries = [], [], list[ProfileEntry]()
+    resources, scopes = [], []
+    entries: list[ProfileEntry] = []
     for r, rp in enumerate(_objs(doc, k("resourceProfiles"))):
         resources.append(_key_values(_list(_obj(rp, k("resource")), k("attributes")), k, strings))
         scope_list = []
