@@ -1,9 +1,10 @@
 """The compiled OTLP/JSON samples reader (profilelab._native._otlpjson) against the Python one:
 the same Payload for every document it reads, the Python reader (same result, same error) for
-every document it does not."""
+every document it does not; and link ids read in one pass as they are one by one."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from typing import Any
@@ -259,3 +260,32 @@ def test_damaged_samples_get_the_python_readers_result_or_error(data: st.DataObj
         else:
             del text[at]
     check(bytes(text))
+
+
+ID = st.one_of(
+    st.binary(min_size=16, max_size=16).map(bytes.hex),
+    st.binary(min_size=16, max_size=16).map(lambda b: b.hex().upper()),
+    st.just("00" * 16),
+    st.just(""),
+    st.none(),
+    st.binary(min_size=16, max_size=16).map(lambda b: base64.b64encode(b).decode()),
+    st.text("0123456789abcdef ", min_size=32, max_size=32),
+)
+
+
+@FUZZ
+@given(st.lists(ID, max_size=5))
+def test_link_ids_in_one_pass_are_read_as_one_by_one(ids: list[str | None]) -> None:
+    def one_by_one() -> Any:
+        return pa.array([_otlp_json._id(x, 16, "traceId") or None for x in ids], pa.string())
+
+    def at_once() -> Any:
+        return _otlp_json._ids(ids, 16, "traceId")
+
+    got = []
+    for read in (one_by_one, at_once):
+        try:
+            got.append(read())
+        except WireError as exc:
+            got.append(str(exc))
+    assert same(*got), got

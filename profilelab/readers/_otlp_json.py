@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from profilelab.errors import FormatError
 from profilelab.readers import _json
+from profilelab.readers._otlp_binary import hex_strings
 from profilelab.readers._otlp_payload import (
     OLD_HINT,
     Attribute,
@@ -409,8 +410,8 @@ def _dictionary(
     out.function_file = _ints(fns, k("filenameStrindex"), "Function")
     out.function_start_line = _ints(fns, k("startLine"), "Function")
     links = _objs(d, k("linkTable"))
-    out.link_trace_id = _hex_array([_id(x.get(k("traceId")), 16, "traceId") for x in links])
-    out.link_span_id = _hex_array([_id(x.get(k("spanId")), 8, "spanId") for x in links])
+    out.link_trace_id = _ids(list(map(methodcaller("get", k("traceId")), links)), 16, "traceId")
+    out.link_span_id = _ids(list(map(methodcaller("get", k("spanId")), links)), 8, "spanId")
     out.attributes = [
         Attribute(
             _int(a.get(k("keyStrindex"), 0), "keyStrindex"),
@@ -424,8 +425,18 @@ def _dictionary(
     return out
 
 
-def _hex_array(values: list[str]) -> pa.Array:
-    return pa.array([v or None for v in values], type=pa.string())
+def _ids(texts: list[Any], size: int, what: str) -> pa.Array:
+    """Ids as lower-case hex, null when empty or all zero (as :func:`_id` reads each one); a
+    table of hex ids of the full size, the usual one, is decoded in one pass."""
+    if texts and set(map(type, texts)) == {str} and set(map(len, texts)) == {2 * size}:
+        try:
+            raw = bytes.fromhex("".join(texts))
+        except ValueError:
+            raw = b""
+        if len(raw) == size * len(texts):  # (so no white space, which fromhex skips)
+            sizes = np.full(len(texts), size, dtype=np.int64)
+            return hex_strings(np.frombuffer(raw, dtype=np.uint8), sizes)
+    return pa.array([_id(x, size, what) or None for x in texts], type=pa.string())
 
 
 def _mappings(out: Dictionary, maps: list[Any], k: _Keys) -> None:
