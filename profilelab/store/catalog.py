@@ -35,6 +35,8 @@ EXTRA: dict[str, pl.DataType] = {
     "input_id": pl.Int64(),  # digest of the input's bytes: re-ingesting it is a no-op
     "segment": pl.Utf8(),  # the commit whose catalog file holds this row
     "samples_file": pl.Utf8(),  # relative path of the samples file, null without samples
+    # the functions file beside it (store.functions), null for profiles stored before it
+    "functions_file": pl.Utf8(),
     "n_samples": pl.Int64(),
     "total": pl.Int64(),  # sum of the samples' values (completeness check, quick totals)
     "ingested_ns": pl.Int64(),
