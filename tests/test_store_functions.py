@@ -3,18 +3,15 @@ kept by compaction and retention, built for older stores by ``store compact``.""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 import pytest
-from store_util import MINUTE, T0, make_profiles
+from store_util import MINUTE, T0, make_old, make_profiles
 
 import profilelab
 from profilelab.core.aggregate import per_function
 from profilelab.store import functions, layout
-from profilelab.store.catalog import Segment
 from profilelab.store.prepare import Item
 from profilelab.store.query import function_totals
 
@@ -54,20 +51,6 @@ def _same(got: tuple[pl.DataFrame, ...], expected: tuple[pl.DataFrame, ...]) -> 
 
 def _made(tmp: Path, n: int = 12):  # type: ignore[no-untyped-def]
     return make_profiles(tmp / "in", n, samples=60, step_ns=5 * MINUTE, functions=30, stacks=40)
-
-
-def _make_old(store_dir: Path) -> None:
-    """Rewrite a store as profilelab wrote it before the function index: no functions files,
-    no functions_file column in the catalog, none in the segment records."""
-    shutil.rmtree(store_dir / layout.FUNCTIONS)
-    for path in (store_dir / layout.CATALOG).glob("*.parquet"):
-        table = pq.read_table(path)
-        meta = dict(table.schema.metadata)
-        seg = Segment.from_json(meta[b"profilelab.segment"], str(path))
-        kept = tuple(f for f in seg.files if not f.startswith(layout.FUNCTIONS))
-        meta[b"profilelab.segment"] = Segment(seg.id, kept, seg.replaces, seg.created_ns).to_json()
-        table = table.drop_columns(["functions_file"]).replace_schema_metadata(meta)
-        pq.write_table(table, path)
 
 
 def test_each_commit_writes_the_index_of_its_profiles(tmp_path) -> None:
@@ -146,7 +129,7 @@ def test_an_older_store_reads_and_compact_gives_it_the_index(tmp_path) -> None:
         store.ingest([m.path for m in made[k : k + 2]])
     function = str(store.top("cpu")["function"][1])
     expected = _answers(store, function)
-    _make_old(store.root)
+    make_old(store.root)
 
     old = profilelab.open_store(tmp_path / "store")
     assert old.profiles()["functions_file"].null_count() == old.profiles().height
