@@ -138,7 +138,7 @@ store.snapshot()
 t2 = time.perf_counter()
 out = eval(sys.argv[2])
 t3 = time.perf_counter()
-print(t1 - t0, t2 - t1, t3 - t2, out.height)
+print("RESULT", t1 - t0, t2 - t1, t3 - t2, out.height)
 """
 
 
@@ -152,7 +152,7 @@ def fresh(root: Path, call: str) -> str:
         text=True,
         check=True,
         env=env,
-    ).stdout.split()
+    ).stdout.rsplit("RESULT", 1)[-1].split()  # after DuckDB's progress bar, if any
     wall = time.perf_counter() - started
     imp, snap, query = (float(x) for x in got[:3])
     return (
