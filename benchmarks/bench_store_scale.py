@@ -146,13 +146,17 @@ def fresh(root: Path, call: str) -> str:
     """One question asked by a new process: its wall time and parts."""
     started = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
-    got = subprocess.run(
-        [sys.executable, "-c", FRESH, str(root), call],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-    ).stdout.rsplit("RESULT", 1)[-1].split()  # after DuckDB's progress bar, if any
+    got = (
+        subprocess.run(
+            [sys.executable, "-c", FRESH, str(root), call],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        .stdout.rsplit("RESULT", 1)[-1]
+        .split()
+    )  # after DuckDB's progress bar, if any
     wall = time.perf_counter() - started
     imp, snap, query = (float(x) for x in got[:3])
     return (

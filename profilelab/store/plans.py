@@ -25,7 +25,7 @@ import polars as pl
 from profilelab.errors import QueryError
 from profilelab.model import schema
 from profilelab.store import functions
-from profilelab.store.query import select_rows
+from profilelab.store.query import PSEUDO_LABELS, select_rows
 from profilelab.store.timeparse import parse_duration
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ def _selection(
     """The selected profiles (``indexed``: answered from their function index, when
     ``index`` and they have one) and the files of each table the plan reads."""
     snap = store.snapshot()
-    rows = select_rows(snap.catalog, selector, start, end)
+    rows = select_rows(snap.catalog.select(_SELECTING), selector, start, end)
     bucket = (pl.col("time_ns") // step_ns) * step_ns if step_ns else pl.lit(0, pl.Int64)
     indexed = pl.col("functions_file").is_not_null() & pl.lit(index)
     sel = rows.select(
@@ -178,6 +178,14 @@ def _selection(
         "frames": snap.files("frames/"),
     }
     return sel, files
+
+
+#: The catalog columns a selection reads (a selector's matchers, types and time; the
+#: files): sorting the selected rows without the other nested columns is much cheaper.
+_SELECTING = sorted(
+    {"profile_id", "time_ns", "labels", "sample_unit", "is_default", "samples_file"}
+    | {"functions_file", "profile_type", *PSEUDO_LABELS.values()}
+)
 
 
 def _paths(files: pl.Series) -> list[str]:
