@@ -3,6 +3,9 @@ kept by compaction and retention, built for older stores by ``store compact``.""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -186,3 +189,22 @@ def test_compaction_keeps_the_index(tmp_path, full) -> None:
     }
     live = set(store.snapshot().files(f"{layout.FUNCTIONS}/"))
     assert {p for p in on_disk if p.endswith(".parquet")} == live
+
+
+def test_a_fresh_process_asks_the_trend_and_top_without_importing_pandas(tmp_path) -> None:
+    made = _made(tmp_path, 4)
+    store = profilelab.open_store(tmp_path / "store")
+    store.ingest([m.path for m in made])
+    function = str(store.top("cpu")["function"][0])
+    code = (
+        "import sys, profilelab; "
+        f"s = profilelab.open_store({str(store.root)!r}, create=False); "
+        f"assert s.series('cpu', '1m', function={function!r})['value'].sum() > 0; "
+        "assert s.top('cpu').height > 0; "
+        "print('pandas' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "False"

@@ -47,8 +47,9 @@ def empty() -> pl.DataFrame:
 
 def function_ids(names: Sequence[str] | pl.Series) -> pl.Series:
     """The stable 64-bit id of each function name (:func:`profilelab.model.ids.hash_strings`)."""
-    values = names.to_arrow() if isinstance(names, pl.Series) else list(names)
-    return pl.Series("function_id", ids.as_id(ids.hash_strings(values)), dtype=pl.Int64)
+    # through Polars: an Arrow array made from a Python list imports pandas (seconds)
+    values = names if isinstance(names, pl.Series) else pl.Series(list(names), dtype=pl.Utf8)
+    return pl.Series("function_id", ids.as_id(ids.hash_strings(values.to_arrow())), dtype=pl.Int64)
 
 
 def frame_names(frames: pl.DataFrame) -> pl.DataFrame:

@@ -256,22 +256,22 @@ def top_plan(
 # ---- DuckDB -----------------------------------------------------------------------------------
 def run_duckdb(store: StoreDirectory, plan: Plan) -> pl.DataFrame:
     """Run ``plan`` in an in-process DuckDB over the store's files."""
-    import pyarrow as pa
-
     from profilelab.store.query import _duckdb
 
     if plan.sel.height == 0:
         return pl.DataFrame(schema=plan.schema)
     con = _duckdb()
     try:
-        con.register("sel", plan.sel.to_arrow())
-        con.register("want", pa.table({"function": pa.array(plan.want, pa.string())}))
+        # Polars frames, not Arrow tables made from lists: those import pandas (seconds,
+        # the largest part of a fresh process's first query)
+        con.register("sel", plan.sel)
+        con.register("want", pl.DataFrame({"function": plan.want}, schema={"function": pl.Utf8}))
         for table, cols in _COLUMNS.items():
             if plan.files[table]:
                 paths = _sql_list([str(store.root / f) for f in plan.files[table]])
                 source = f"read_parquet({paths}, hive_partitioning = false)"
             else:
-                con.register(f"_{table}_empty", _empty(table).to_arrow())
+                con.register(f"_{table}_empty", _empty(table))
                 source = f"_{table}_empty"
             con.execute(f"create view {table} as select {', '.join(cols)} from {source}")
         table = con.sql(plan.sql).to_arrow_table()
