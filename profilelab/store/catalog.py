@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,8 @@ EXTRA: dict[str, pl.DataType] = {
     "input_id": pl.Int64(),  # digest of the input's bytes: re-ingesting it is a no-op
     "segment": pl.Utf8(),  # the commit whose catalog file holds this row
     "samples_file": pl.Utf8(),  # relative path of the samples file, null without samples
+    # the functions file beside it (store.functions), null for profiles stored before it
+    "functions_file": pl.Utf8(),
     "n_samples": pl.Int64(),
     "total": pl.Int64(),  # sum of the samples' values (completeness check, quick totals)
     "ingested_ns": pl.Int64(),
@@ -46,6 +49,7 @@ EXTRA: dict[str, pl.DataType] = {
 }
 CATALOG: dict[str, pl.DataType] = {**schema.PROFILES, **EXTRA}
 _META_KEY = b"profilelab.segment"
+_READERS = 4  # catalog files read at once
 
 
 @dataclass(frozen=True)
@@ -125,9 +129,11 @@ class CatalogReader:
         names = self._list()
         for gone in set(self._cache) - set(names):
             del self._cache[gone]
-        for name in names:
-            if name not in self._cache:
-                loaded = self._read(name)
+        todo = [name for name in names if name not in self._cache]
+        # a fresh process reads every catalog file: several at once (Arrow's Parquet
+        # reader releases the GIL)
+        with ThreadPoolExecutor(min(_READERS, len(todo) or 1)) as pool:
+            for name, loaded in zip(todo, pool.map(self._read, todo), strict=True):
                 if loaded is not None:
                     self._cache[name] = loaded
         committed = {seg.id: (seg, df) for seg, df in self._cache.values()}
@@ -135,9 +141,14 @@ class CatalogReader:
         live = {k: v for k, v in sorted(committed.items()) if k not in replaced}
         frames = [df for _, df in live.values() if df.height]
         rows = pl.concat(frames, how="vertical") if frames else empty()
+        # a profile in two live segments (a commit and a compaction racing) counts once;
+        # the mask is cheap, a unique over the nested columns is not (seconds at 100k rows)
+        first = rows.get_column("profile_id").is_first_distinct()
+        if not first.all():
+            rows = rows.filter(first)
         return Snapshot(
             segments={k: seg for k, (seg, _) in live.items()},
-            catalog=rows.unique("profile_id", keep="first", maintain_order=True),
+            catalog=rows,
             replaced=replaced & set(committed),
         )
 
@@ -151,7 +162,10 @@ class CatalogReader:
     def _read(self, name: str) -> tuple[Segment, pl.DataFrame] | None:
         path = self.root / layout.CATALOG / name
         try:
-            table = pq.read_table(path)
+            # ParquetFile, not read_table: that one imports pyarrow.dataset and pandas
+            # (seconds, the largest part of a fresh process's first snapshot)
+            with pq.ParquetFile(path) as fh:
+                table = fh.read()
         except FileNotFoundError:
             return None  # deleted by a compaction between the listing and the read
         except (OSError, pa.ArrowException) as exc:

@@ -163,19 +163,19 @@ def read_profiles(
         .select(list(schema.SAMPLES))
     )
     snap_files = (snap or store.snapshot()).files
-    stacks = _read_dictionary(store, snap_files("stacks/"), "stacks", samples["stack_id"])
+    stacks = read_dictionary(store, snap_files("stacks/"), "stacks", samples["stack_id"])
     frame_ids = stacks["frame_ids"].explode().drop_nulls()
-    frames = _read_dictionary(store, snap_files("frames/"), "frames", frame_ids)
+    frames = read_dictionary(store, snap_files("frames/"), "frames", frame_ids)
     mappings = _input_mappings(
         rows,
-        _read_dictionary(
+        read_dictionary(
             store,
             snap_files("mappings/"),
             "mappings",
             pl.concat([_listed_mappings(rows), frames["mapping_id"].drop_nulls()]),
         ),
     )
-    labels = _read_dictionary(
+    labels = read_dictionary(
         store,
         snap_files("labels/"),
         "labels",
@@ -202,7 +202,7 @@ def _input_mappings(rows: pl.DataFrame, mappings: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _read_dictionary(
+def read_dictionary(
     store: StoreDirectory, files: list[str], table: str, keys: pl.Series
 ) -> pl.DataFrame:
     key = layout.DICTIONARIES[table]
