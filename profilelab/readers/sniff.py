@@ -348,13 +348,22 @@ def looks_like_folded(data: bytes) -> bool:
     head = utf8_text(data[:_FOLDED_HEAD])
     if b"\x00" in head or head.lstrip()[:1] == b"{":
         return False
-    lines = head.decode("utf-8", errors="replace").split("\n")
+    lines = _text_lines(head)
     if len(data) > _FOLDED_HEAD:
-        lines = lines[:-1]  # the last one may be cut
-    lines = [ln.rstrip("\r") for ln in lines if ln.strip() and not ln.startswith("#")]
-    lines = lines[:_FOLDED_LINES]
-    matches = [bool(_FOLDED_LINE.match(ln)) for ln in lines]
-    return bool(matches) and matches[0] and 2 * sum(matches) >= len(matches)
+        lines = _all_but_last(lines)  # the last one may be cut
+    records = (ln.rstrip("\r") for ln in lines if ln.strip() and not ln.startswith("#"))
+    first = next(records, None)
+    if first is None or not _FOLDED_LINE.match(first):  # binary input stops here
+        return False
+    rest = [bool(_FOLDED_LINE.match(ln)) for ln in itertools.islice(records, _FOLDED_LINES - 1)]
+    return 2 * (1 + sum(rest)) >= 1 + len(rest)
+
+
+def _all_but_last(items: Iterator[str]) -> Iterator[str]:
+    prev = next(items, None)
+    for item in items:
+        yield prev  # type: ignore[misc]
+        prev = item
 
 
 # ---- JSON: speedscope, Chrome trace events, .cpuprofile ---------------------------------------
