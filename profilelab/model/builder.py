@@ -42,10 +42,23 @@ def build(raws: Sequence[RawProfile]) -> Profile:
 def mapping_ids(raws: Sequence[RawProfile]) -> list[int]:
     """The ids of the mappings of ``raws`` (one input), in its order: what ``build`` gives
     them (the first is pprof's main binary, the ``File:`` line of its reports)."""
-    out: list[int] = []
-    for raw in raws:
-        _, got = _mappings(raw, _StringHashes(raw.strings))
-        out.extend(int(i) for i in got if int(i) not in out)
+    return mapping_ids_each([raws])[0]
+
+
+def mapping_ids_each(inputs: Sequence[Sequence[RawProfile]]) -> list[list[int]]:
+    """:func:`mapping_ids` of each input, hashed together (one pass, not one per input)."""
+    raws = [raw for got in inputs for raw in got]
+    if not raws:
+        return [[] for _ in inputs]
+    at = _concat.offsets(raws)
+    joined = raws[0] if len(raws) == 1 else _concat.concat_mappings(raws, at)
+    every = _mapping_hash_ids(joined, _StringHashes(joined.strings, dedup=len(raws) > 1)).tolist()
+    out: list[list[int]] = []
+    k = 0
+    for got in inputs:
+        ids_in_order = every[at.mappings[k] : at.mappings[k + len(got)]]
+        out.append(list(dict.fromkeys(ids_in_order)))
+        k += len(got)
     return out
 
 
@@ -127,7 +140,8 @@ class _StringHashes:
         return self.strings.take(_arrow.int64(index))
 
 
-def _mappings(raw: RawProfile, strings: _StringHashes) -> tuple[pl.DataFrame, np.ndarray]:
+def _mapping_hash_ids(raw: RawProfile, strings: _StringHashes) -> np.ndarray:
+    """Each mapping's id: a hash of its file, build id, start, limit and offset."""
     h = ids.fold(
         strings.hashes(raw.mapping_file),
         strings.hashes(raw.mapping_build_id),
@@ -135,7 +149,11 @@ def _mappings(raw: RawProfile, strings: _StringHashes) -> tuple[pl.DataFrame, np
         ids.hash_ints(raw.mapping_limit.view(np.int64)),
         ids.hash_ints(raw.mapping_offset.view(np.int64)),
     )
-    mapping_ids = ids.as_id(h)
+    return ids.as_id(h)
+
+
+def _mappings(raw: RawProfile, strings: _StringHashes) -> tuple[pl.DataFrame, np.ndarray]:
+    mapping_ids = _mapping_hash_ids(raw, strings)
     df = pl.DataFrame(
         {
             "mapping_id": mapping_ids,

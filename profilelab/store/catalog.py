@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,11 @@ class Snapshot:
     def input_ids(self) -> set[int]:
         return set(self.catalog["input_id"].drop_nulls().to_list())
 
+    def stored_inputs(self, ids: Iterable[int]) -> set[int]:
+        """Those of ``ids`` the store holds (without making a set of every stored input)."""
+        wanted = pl.Series(list(ids), dtype=pl.Int64)
+        return set(wanted.filter(wanted.is_in(self.catalog["input_id"].implode())).to_list())
+
 
 def empty() -> pl.DataFrame:
     return pl.DataFrame(schema=CATALOG)
@@ -119,11 +125,19 @@ def to_arrow(rows: pl.DataFrame, segment: Segment) -> pa.Table:
 
 
 class CatalogReader:
-    """Reads catalog files, caching them by name (a committed catalog file never changes)."""
+    """Reads catalog files, caching them by name (a committed catalog file never changes).
+
+    The last snapshot is kept too: when the only change since is new catalog files that
+    sort after every file it holds and replace nothing (the commits of a writer), the next
+    snapshot appends their rows instead of concatenating and deduplicating the whole
+    catalog again, so a commit's cost does not grow with the store.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cache: dict[str, tuple[Segment, pl.DataFrame]] = {}
+        self._last: tuple[list[str], Snapshot] | None = None
+        self._replaced: frozenset[str] = frozenset()  # ids replaced, as of the last whole snapshot
 
     def snapshot(self) -> Snapshot:
         names = self._list()
@@ -136,7 +150,15 @@ class CatalogReader:
             for name, loaded in zip(todo, pool.map(self._read, todo), strict=True):
                 if loaded is not None:
                     self._cache[name] = loaded
-        committed = {seg.id: (seg, df) for seg, df in self._cache.values()}
+        names = [n for n in names if n in self._cache]
+        snap = self._appended(names)
+        if snap is None:
+            snap = self._whole(names)
+        self._last = (names, snap)
+        return snap
+
+    def _whole(self, names: list[str]) -> Snapshot:
+        committed = {seg.id: (seg, df) for seg, df in (self._cache[n] for n in names)}
         replaced = frozenset(r for seg, _ in committed.values() for r in seg.replaces)
         live = {k: v for k, v in sorted(committed.items()) if k not in replaced}
         frames = [df for _, df in live.values() if df.height]
@@ -146,11 +168,38 @@ class CatalogReader:
         first = rows.get_column("profile_id").is_first_distinct()
         if not first.all():
             rows = rows.filter(first)
+        self._replaced = replaced
         return Snapshot(
             segments={k: seg for k, (seg, _) in live.items()},
             catalog=rows,
             replaced=replaced & set(committed),
         )
+
+    def _appended(self, names: list[str]) -> Snapshot | None:
+        """The last snapshot plus the catalog files added since, or None when the change is
+        not only such additions (the whole snapshot is then made again)."""
+        if self._last is None:
+            return None
+        before, last = self._last
+        if names[: len(before)] != before:
+            return None
+        added = [self._cache[n] for n in names[len(before) :]]
+        if not added:
+            return last
+        segments = dict(last.segments)
+        for name, (seg, _) in zip(names[len(before) :], added, strict=True):
+            # sorted after every file before it (as the whole snapshot orders segments)
+            if seg.replaces or name != f"{seg.id}.parquet" or seg.id in self._replaced:
+                return None
+            segments[seg.id] = seg
+        rows = pl.concat([df for _, df in added if df.height] or [empty()], how="vertical")
+        rows = rows.filter(rows.get_column("profile_id").is_first_distinct())
+        if last.catalog.height and rows.height:
+            rows = rows.filter(~pl.col("profile_id").is_in(last.catalog["profile_id"].implode()))
+        cat = pl.concat([last.catalog, rows], how="vertical", rechunk=False)
+        if cat.n_chunks() > _MAX_CHUNKS:
+            cat = cat.rechunk()
+        return Snapshot(segments=segments, catalog=cat, replaced=last.replaced)
 
     def _list(self) -> list[str]:
         try:
@@ -178,6 +227,10 @@ class CatalogReader:
         self._cache[name] = _parse(table, self.root / layout.CATALOG / name)
 
 
+#: Chunks of an appended snapshot's catalog before it is made contiguous again.
+_MAX_CHUNKS = 64
+
+
 def _parse(table: pa.Table, path: Path) -> tuple[Segment, pl.DataFrame]:
     meta = (table.schema.metadata or {}).get(_META_KEY)
     if meta is None:
@@ -185,4 +238,7 @@ def _parse(table: pa.Table, path: Path) -> tuple[Segment, pl.DataFrame]:
     seg = Segment.from_json(meta, str(path))
     df = pl.from_arrow(table.replace_schema_metadata(None))
     assert isinstance(df, pl.DataFrame)
-    return seg, conform(df)
+    # a file of this version has the catalog's columns already (casting them costs more
+    # than reading a small file); older files get the columns added since
+    same = df.columns == list(CATALOG) and df.dtypes == list(CATALOG.values())
+    return seg, df if same else conform(df)

@@ -102,7 +102,7 @@ class StoreDirectory:
             if not self._collected:
                 writer.collect_garbage(self.root, snap)
                 self._collected = True
-            fresh = _new_items(items, snap.input_ids())
+            fresh = _new_items(items, snap.stored_inputs(i.input_id for i in items))
             result = CommitResult(None, skipped=len(items) - len(fresh))
             if not fresh:
                 return result

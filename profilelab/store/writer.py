@@ -58,26 +58,32 @@ def write_segment(
     """
     seg_id = segment_id or layout.new_segment_id()
     staged: list[tuple[Path, Path]] = []
+    cat_path = root / layout.catalog_path(seg_id)
+    cat_tmp: Path | None = None
     try:
         rows, sample_files = _stage_samples(root, seg_id, rows, samples, staged, functions)
         dict_files = _stage_dictionaries(root, seg_id, dictionaries, staged)
+        rows = rows.with_columns(pl.lit(seg_id, pl.Utf8).alias("segment"))
+        files = tuple(sorted({*sample_files, *dict_files, *keep_files}))
+        segment = Segment(seg_id, files, tuple(sorted(set(replaces))), time.time_ns())
+        table = catalog.to_arrow(rows.sort("time_ns", "profile_id"), segment)
+        _fs.ensure_dir(cat_path.parent, root)
+        cat_tmp = _fs.write_temp(cat_path, _parquet(table), sync=False)
         for tmp, final in staged:
             os.rename(tmp, final)
-        # One round of fsyncs for the files and their directory entries. Renaming before
-        # the data is durable is safe: no catalog names these files until they are synced.
-        _fs.fsync_all([final for _, final in staged], sorted({final.parent for _, final in staged}))
+        # One round of fsyncs for the data files, their directory entries and the catalog
+        # file's temporary copy. Renaming data files before they are durable is safe: no
+        # catalog names them until the catalog file is renamed, after this round.
+        _fs.fsync_all(
+            [final for _, final in staged] + [cat_tmp], sorted({f.parent for _, f in staged})
+        )
+        os.rename(cat_tmp, cat_path)  # the commit point
     except BaseException:
-        for tmp, _ in staged:
+        for tmp in [t for t, _ in staged] + ([cat_tmp] if cat_tmp is not None else []):
             with contextlib.suppress(OSError):
                 tmp.unlink()
         raise
-    rows = rows.with_columns(pl.lit(seg_id, pl.Utf8).alias("segment"))
-    files = tuple(sorted({*sample_files, *dict_files, *keep_files}))
-    segment = Segment(seg_id, files, tuple(sorted(set(replaces))), time.time_ns())
-    table = catalog.to_arrow(rows.sort("time_ns", "profile_id"), segment)
-    cat_path = root / layout.catalog_path(seg_id)
-    _fs.ensure_dir(cat_path.parent, root)
-    _fs.write_atomic(cat_path, _parquet(table))  # the commit point
+    _fs.fsync_dir(cat_path.parent)
     if committed is not None:
         committed(cat_path.name, table)
     return segment
