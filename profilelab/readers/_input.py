@@ -29,6 +29,12 @@ from typing import BinaryIO
 from profilelab.errors import FormatError, TooLargeError
 from profilelab.readers import limits
 
+_isal_zlib: ModuleType | None
+try:  # ISA-L's inflate, about 1.6 times zlib's speed (the ``isal`` package)
+    from isal import isal_zlib as _isal_zlib
+except ImportError:  # not installed: the compiled zlib gunzip, else the zlib module
+    _isal_zlib = None
+
 _inflate: ModuleType | None
 try:
     from profilelab._native import _inflate
@@ -180,14 +186,17 @@ def _head(raw: bytes) -> bytes:
 def gunzip(raw: bytes, name: str, limit: int | None = None) -> bytes:
     """Inflate every gzip member of ``raw``; refuse to grow past the limits.
 
-    The compiled path inflates into one growing buffer (peak memory: the output once);
-    the pure-Python path, used when it is not built, joins chunks at the end.
+    Three implementations with the same rules and messages, the first available used:
+    ISA-L's inflate (the ``isal`` package), the compiled zlib path (one growing buffer),
+    the zlib module.
     """
     lim = limits.current()
     limit = lim.max_inflated_bytes if limit is None else limit
     if limit < 0:
         raise ValueError(f"gunzip limit must not be negative (got {limit})")
     ratio = lim.max_inflate_ratio
+    if _isal_zlib is not None:
+        return gunzip_stream(raw, name, limit, ratio, _isal_zlib, _whole_output(raw, limit, ratio))
     if _inflate is not None:
         try:
             return _inflate.gunzip(raw, limit, ratio, limits.RATIO_FLOOR)
@@ -198,17 +207,37 @@ def gunzip(raw: bytes, name: str, limit: int | None = None) -> bytes:
     return gunzip_python(raw, name, limit, ratio)
 
 
+def _whole_output(raw: bytes, limit: int, ratio: int) -> int:
+    """Output per inflate call that holds any input within the limits in one piece.
+
+    An output within the limits has at most ``limit`` bytes and, past the floor, at most
+    ``ratio`` times the whole input (plus the rounding of the ratio check); one byte more
+    shows that a limit was passed, so the checks after the call stop a bomb as early in
+    memory as chunked checks would, without joining chunks at the end.
+    """
+    reach = max(limits.RATIO_FLOOR, ratio * (len(raw) + 1)) if ratio else limit
+    return min(limit, reach) + 1
+
+
 def gunzip_python(raw: bytes, name: str, limit: int, ratio: int = 0) -> bytes:
     """The pure-Python gunzip (zlib module, 16 MiB chunks), same rules and messages."""
+    return gunzip_stream(raw, name, limit, ratio, zlib, _CHUNK)
+
+
+def gunzip_stream(
+    raw: bytes, name: str, limit: int, ratio: int, codec: ModuleType, step: int
+) -> bytes:
+    """Gunzip with a zlib-compatible ``codec`` module (zlib, isal_zlib), ``step`` bytes of
+    output per call, checking the limits after each call."""
     out: list[bytes] = []
     size = 0
     rest = raw
     while rest:
-        d = zlib.decompressobj(wbits=31)
+        d = codec.decompressobj(wbits=31)
         pending = rest
         try:
             while True:
-                chunk = d.decompress(pending, _CHUNK)
+                chunk = d.decompress(pending, step)
                 size += len(chunk)
                 if size > limit:
                     raise TooLargeError(
@@ -226,7 +255,7 @@ def gunzip_python(raw: bytes, name: str, limit: int, ratio: int = 0) -> bytes:
                 pending = d.unconsumed_tail
                 if d.eof or (not pending and not chunk):
                     break
-        except zlib.error as exc:
+        except codec.error as exc:
             raise FormatError(
                 f"{name}: damaged gzip data at byte {len(raw) - len(rest)}: {exc}"
             ) from None
@@ -235,4 +264,4 @@ def gunzip_python(raw: bytes, name: str, limit: int, ratio: int = 0) -> bytes:
         rest = d.unused_data.lstrip(b"\x00")
         if rest and rest[:2] != GZIP_MAGIC:
             break  # trailing garbage after a complete member: ignored, as gzip(1) does
-    return b"".join(out)
+    return out[0] if len(out) == 1 else b"".join(out)
