@@ -169,10 +169,11 @@ def positions(keys: np.ndarray, ids: np.ndarray) -> np.ndarray:
         left = np.ones(len(pending), dtype=bool)
         left[free[slots[at[free]] == pending[free]]] = False
         pending, at = pending[left], (at[left] + 1) & mask
+    if len(ids) == 0:
+        return np.full(len(keys), -1, dtype=np.int32)
     at = home(keys)
     out = slots[at]  # a key stops at its id or at an empty slot (absent)
-    todo = np.flatnonzero(out >= 0)
-    todo = todo[ids[out[todo]] != keys[todo]]
+    todo = np.flatnonzero((ids[out] != keys) & (out >= 0))  # out -1 reads the last id
     out[todo] = -1
     while len(todo):
         at_t = (at[todo] + 1) & mask

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import BinaryIO
@@ -74,6 +75,48 @@ def open_input(
     return Input(display, inflate_bounded(raw, display, limit=limit, sniff=sniff), raw)
 
 
+class Prefetch:
+    """Inputs opened (:func:`open_input`: read and gunzipped) by a background thread.
+
+    The command line starts one for its files before it imports the libraries a command
+    needs (Polars, NumPy, Arrow: a few tenths of a second), so that reading and inflating
+    a big input (whose inflate releases the GIL) overlaps those imports.
+    :func:`profilelab.readers.read` takes each of :attr:`inputs` as a source and waits for
+    it; an error is raised there, in the caller's thread, as opening it there would.
+    """
+
+    def __init__(self, sources: list[Source], sniff: Callable[[bytes], bool] | None = None):
+        self.inputs = [Prefetched(src) for src in sources]
+        self._sniff = sniff
+        threading.Thread(target=self._run, name="profilelab-prefetch", daemon=True).start()
+
+    def _run(self) -> None:
+        for item in self.inputs:
+            try:
+                item.input = open_input(item.source, sniff=self._sniff)
+            except BaseException as exc:  # raised again by result(), in the caller's thread
+                item.error = exc
+            item.done.set()
+
+
+@dataclass
+class Prefetched:
+    """One input of a :class:`Prefetch`."""
+
+    source: Source
+    input: Input | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def result(self) -> Input:
+        """The opened input, once the background thread has it (its error, raised)."""
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.input is not None
+        return self.input
+
+
 def read_bytes(source: Source, name: str | None = None) -> tuple[bytes, str]:
     """The bytes of a path, bytes or file object, and its display name; regular files only,
     at most ``PROFILELAB_MAX_INPUT_BYTES`` (TooLargeError past it)."""
@@ -107,7 +150,7 @@ def read_bytes(source: Source, name: str | None = None) -> tuple[bytes, str]:
     with os.fdopen(fd, "rb", buffering=0) as fh:
         _check_size(info.st_size, cap, display)
         try:
-            return _read_capped(fh, cap, display), display
+            return _read_capped(fh, cap, display, first=info.st_size + 1), display
         except OSError as exc:
             raise FormatError(f"{display}: cannot read: {exc.strerror or exc}") from None
 
@@ -118,12 +161,15 @@ def _kind(mode: int) -> str:
     return next((what for test, what in kinds if test(mode)), "not a file")
 
 
-def _read_capped(fh: BinaryIO, cap: int, name: str) -> bytes:
-    """Read to the end, refusing to hold more than ``cap`` bytes."""
+def _read_capped(fh: BinaryIO, cap: int, name: str, first: int = _READ_CHUNK) -> bytes:
+    """Read to the end, refusing to hold more than ``cap`` bytes (``first``: the size of
+    the first read; a regular file's size plus one reads it in one call)."""
     parts: list[bytes] = []
     size = 0
+    step = min(first, cap + 1)
     while True:
-        part = fh.read(_READ_CHUNK)
+        part = fh.read(step)
+        step = _READ_CHUNK
         if not part:
             return b"".join(parts)
         size += len(part)
