@@ -119,6 +119,7 @@ def run_report(args: argparse.Namespace, kind: str, **kwargs: str | None) -> str
     from profilelab.render import report
 
     profile = profilelab.load(files)
+    del files  # their bytes, inflated and not, are not needed by the report
     return report(profile, kind, options_from(args), fmt=args.format, **kwargs)
 
 
