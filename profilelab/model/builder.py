@@ -414,8 +414,11 @@ def _profiles_and_samples(
     for name, col in per_sample.items():
         if isinstance(col, np.ndarray):
             data[name] = col if identity else col[index]
-        else:
-            data[name] = pl.Series(name, col if identity else col.take(_arrow.int64(index)))
+        elif col.null_count == len(col):  # a column the input has no values for
+            data[name] = pl.repeat(None, len(index), eager=True).alias(name)
+        else:  # converted once, then gathered (Polars copies string views, not the text)
+            series = pl.Series(name, col)
+            data[name] = series if identity else series.gather(index)
     return profiles, schema.conform("samples", pl.DataFrame(data))
 
 
