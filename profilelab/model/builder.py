@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from profilelab.model import _arrow, _concat, _profile_rows, _span_labels, ids, schema
 from profilelab.model.profile import Profile
+from profilelab.model.ranges import ranges
 from profilelab.model.raw import RawProfile
 
 
@@ -272,7 +273,7 @@ def _stacks(
     if len(first) < len(stack_ids):  # distinct location sequences with equal frames: keep one
         sel_offsets = np.zeros(len(first) + 1, dtype=np.int64)
         np.cumsum(depth[first], out=sel_offsets[1:])
-        frame_seq = frame_seq[_ranges(stack_offsets[:-1][first], depth[first])]
+        frame_seq = frame_seq[ranges(stack_offsets[:-1][first], depth[first])]
         stack_offsets = sel_offsets
     lists = pa.LargeListArray.from_arrays(_arrow.int64(stack_offsets), _arrow.int64(frame_seq))
     stacks = pl.DataFrame(
@@ -293,25 +294,8 @@ def _expand(
     per_ref = np.diff(loc_frame_offsets)[refs]
     ref_start = np.zeros(len(refs) + 1, dtype=np.int64)
     np.cumsum(per_ref, out=ref_start[1:])
-    frame_seq = loc_frame_ids[_ranges(loc_frame_offsets[:-1][refs], per_ref)]
+    frame_seq = loc_frame_ids[ranges(loc_frame_offsets[:-1][refs], per_ref)]
     return frame_seq, ref_start[raw.stack_offsets]
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The indices ``starts[i] .. starts[i] + lengths[i] - 1`` for each i, concatenated.
-
-    One cumulative sum: +1 within a range, a jump from one range's end to the next start.
-    """
-    keep = lengths > 0
-    starts, lengths = starts[keep], lengths[keep]
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    step = np.ones(total, dtype=np.int64)
-    step[0] = starts[0]
-    bounds = np.cumsum(lengths)[:-1]
-    step[bounds] = starts[1:] - (starts[:-1] + lengths[:-1] - 1)
-    return np.cumsum(step, out=step)
 
 
 def _labels(
@@ -432,8 +416,11 @@ def _profiles_and_samples(
     for name, col in per_sample.items():
         if isinstance(col, np.ndarray):
             data[name] = col if identity else col[index]
-        else:
-            data[name] = pl.Series(name, col if identity else col.take(_arrow.int64(index)))
+        elif col.null_count == len(col):  # a column the input has no values for
+            data[name] = pl.repeat(None, len(index), eager=True).alias(name)
+        else:  # converted once, then gathered (Polars copies string views, not the text)
+            series = pl.Series(name, col)
+            data[name] = series if identity else series.gather(index)
     return profiles, schema.conform("samples", pl.DataFrame(data))
 
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from profilelab.errors import FormatError
+from profilelab.model.ranges import ranges
 from profilelab.readers._jfr_format import (
     KIND_CONSTANT,
     KIND_EVENT,
@@ -28,7 +29,6 @@ from profilelab.readers._jfr_format import (
     Metadata,
     Scan,
 )
-from profilelab.readers._ranges import ranges
 
 # Event slots (the same for every event type): 0 startTime, 1 thread, 2 stackTrace,
 # 3 state, 4 value, 5 contextId, 6 spanId, 7 spanName.
