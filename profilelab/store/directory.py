@@ -20,7 +20,7 @@ import polars as pl
 
 from profilelab.errors import StoreError
 from profilelab.model.profile import Profile
-from profilelab.store import _fs, functions, layout, prepare, query, writer
+from profilelab.store import _fs, dictionaries, functions, layout, prepare, writer
 from profilelab.store.catalog import CatalogReader, Snapshot
 from profilelab.store.prepare import Item
 
@@ -150,7 +150,7 @@ class StoreDirectory:
     def _stored_rows(self, table: str, ids: pl.Series) -> pl.DataFrame:
         """The rows of dictionary ``table`` with these ids, read from the live files."""
         files = self._reader.snapshot().files(f"{table}/")
-        return query.read_dictionary(self, files, table, ids)
+        return dictionaries.read_dictionary(self.root, files, table, ids)
 
     @contextmanager
     def locked(self) -> Iterator[None]:

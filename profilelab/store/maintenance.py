@@ -25,8 +25,9 @@ import polars as pl
 
 from profilelab.errors import StoreError
 from profilelab.model import schema
-from profilelab.store import functions, layout, query, writer
+from profilelab.store import functions, layout, writer
 from profilelab.store.catalog import Segment, Snapshot
+from profilelab.store.dictionaries import read_dictionary
 from profilelab.store.timeparse import parse_duration, parse_time
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ def _index(
         return have
 
     def fetch(table: str, ids: pl.Series) -> pl.DataFrame:
-        return query.read_dictionary(store, snap.files(f"{table}/"), table, ids)
+        return read_dictionary(store.root, snap.files(f"{table}/"), table, ids)
 
     d = dictionaries or {}
     made = functions.index_rows(
