@@ -50,7 +50,7 @@ def profile_rows(raws: Sequence[RawProfile], profile_id: np.ndarray) -> pl.DataF
     }
     columns = {
         "profile_id": pl.Series("profile_id", profile_id),
-        **{name: _arrow.series(name, arr).gather(rep) for name, arr in per_input.items()},
+        **{name: _arrow.series(name, arr)[rep] for name, arr in per_input.items()},
         "sample_type": _arrow.series("sample_type", _text([t for t, _ in types])),
         "sample_unit": _arrow.series("sample_unit", _text([u for _, u in types])),
         "sample_type_index": pl.Series(

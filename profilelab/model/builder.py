@@ -410,7 +410,7 @@ def _profiles_and_samples(
             data[name] = col if identity else col[index]
         else:
             column = _arrow.series(name, col)
-            data[name] = column if identity else column.gather(index)
+            data[name] = column if identity else column[index]
     return profiles, schema.conform("samples", pl.DataFrame(data))
 
 
