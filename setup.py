@@ -2,8 +2,8 @@
 
 The extensions are plain C against the Python headers (no numpy C API); ``_inflate`` also
 needs zlib's header (Debian: zlib1g-dev). They are optional so that an install without a C
-compiler still works, on the slower pure-Python paths; tests/test_pprof_native.py and
-tests/test_jfr_native.py fail when they were not built.
+compiler still works, on the slower pure-Python paths; tests/test_pprof_native.py,
+tests/test_jfr_native.py and tests/test_otlp_json_kernel.py fail when they were not built.
 """
 
 from setuptools import Extension, setup
@@ -25,6 +25,12 @@ setup(
             "profilelab._native._jfr",
             sources=["profilelab/_native/_jfr.c"],
             depends=["profilelab/_native/utf8_valid.h"],
+            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            optional=True,
+        ),
+        Extension(
+            "profilelab._native._otlpjson",
+            sources=["profilelab/_native/_otlpjson.c"],
             extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
             optional=True,
         ),

@@ -16,6 +16,9 @@ Then it times, each as a ratio to its target:
 * trend: ``Store.series("cpu", "1m", function=F)`` over every CPU profile (target 1 s);
 * top: ``Store.top('cpu{service="order"}', day)`` over one day (target 2 s);
 
+each best of 3 in this process (catalog cached), then once in a fresh process (what a
+command-line user pays: interpreter, imports, the first catalog snapshot, the query);
+
 with DuckDB (best of 3) and, when pyspark and Java are there (``--spark``), on Spark in
 local mode (after one warm-up run), checking that Spark's results equal DuckDB's. The load
 average is printed at start and end.
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -124,8 +128,49 @@ def best_of(runs: int, fn):  # type: ignore[no-untyped-def]
     return min(times), result
 
 
+FRESH = """
+import sys, time
+t0 = time.perf_counter()
+import profilelab
+t1 = time.perf_counter()
+store = profilelab.open_store(sys.argv[1], create=False)
+store.snapshot()
+t2 = time.perf_counter()
+out = eval(sys.argv[2])
+t3 = time.perf_counter()
+print("RESULT", t1 - t0, t2 - t1, t3 - t2, out.height)
+"""
+
+
+def fresh(root: Path, call: str) -> str:
+    """One question asked by a new process: its wall time and parts."""
+    started = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    got = (
+        subprocess.run(
+            [sys.executable, "-c", FRESH, str(root), call],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        .stdout.rsplit("RESULT", 1)[-1]
+        .split()
+    )  # after DuckDB's progress bar, if any
+    wall = time.perf_counter() - started
+    imp, snap, query = (float(x) for x in got[:3])
+    return (
+        f"{wall:.2f}s wall (imports {imp:.2f}s, first snapshot {snap:.2f}s, "
+        f"query {query:.2f}s, {got[3]} rows)"
+    )
+
+
 def dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _index_bytes(root: Path) -> int:
+    return dir_bytes(root / "functions") if (root / "functions").is_dir() else 0
 
 
 def main() -> int:
@@ -152,7 +197,8 @@ def main() -> int:
     rows = int(cat["n_samples"].sum())
     print(
         f"store: {cat.height} profiles, {rows / 1e6:.0f} M sample rows, "
-        f"{len(snap.segments)} segments, {dir_bytes(store.root) / 1e6:.0f} MB; "
+        f"{len(snap.segments)} segments, {dir_bytes(store.root) / 1e6:.0f} MB "
+        f"({_index_bytes(store.root) / 1e6:.0f} MB of them the function index); "
         f"snapshot {open_s:.2f}s"
     )
     one = cat.sort("time_ns")["profile_id"][len(cat) // 2]
@@ -175,6 +221,13 @@ def main() -> int:
     print(
         f"duckdb top: {selector} over a day ({n_day} profiles): {top_s:.3f}s "
         f"({top.height} functions), x{top_s / TOP_TARGET:.2f} of the {TOP_TARGET:.0f} s target"
+    )
+    print(
+        "fresh process, trend: "
+        + fresh(store.root, f"store.series('cpu', '1m', function={function!r})")
+    )
+    print(
+        "fresh process, top: " + fresh(store.root, f"store.top({selector!r}, {day[0]}, {day[1]})")
     )
     if args.spark:
         from profilelab.store.plans import Spark

@@ -9,12 +9,12 @@ import polars as pl
 from profilelab.errors import ProfileLabError
 from profilelab.model import builder, schema
 from profilelab.model.profile import Profile
-from profilelab.readers import Source, read
+from profilelab.readers import Prefetched, Source, read
 from profilelab.readers._overflow import check_merged_sums
 
 
 def load(
-    source: Source | Iterable[Source],
+    source: Source | Prefetched | Iterable[Source | Prefetched],
     labels: Mapping[str, str] | None = None,
     *,
     name: str | None = None,
@@ -39,8 +39,12 @@ def load(
     return profile
 
 
-def _as_list(source: Source | Iterable[Source]) -> list[Source]:
-    if isinstance(source, str | bytes | bytearray | memoryview) or hasattr(source, "read"):
+def _as_list(
+    source: Source | Prefetched | Iterable[Source | Prefetched],
+) -> list[Source | Prefetched]:
+    if isinstance(source, str | bytes | bytearray | memoryview | Prefetched):
+        return [source]
+    if hasattr(source, "read"):
         return [source]  # type: ignore[list-item]
     if hasattr(source, "__fspath__"):
         return [source]  # type: ignore[list-item]

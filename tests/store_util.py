@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from profilelab._proto import pprof_pb2
 from profilelab.model.ids import digest_bytes
+from profilelab.store import layout
+from profilelab.store.catalog import Segment
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -143,3 +148,17 @@ def post(
     if own:
         conn.close()
     return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+
+
+def make_old(store_dir: Path) -> None:
+    """Rewrite a store as profilelab wrote it before the function index: no functions files,
+    no functions_file column in the catalog, none in the segment records."""
+    shutil.rmtree(store_dir / layout.FUNCTIONS)
+    for path in (store_dir / layout.CATALOG).glob("*.parquet"):
+        table = pq.read_table(path)
+        meta = dict(table.schema.metadata)
+        seg = Segment.from_json(meta[b"profilelab.segment"], str(path))
+        kept = tuple(f for f in seg.files if not f.startswith(layout.FUNCTIONS))
+        meta[b"profilelab.segment"] = Segment(seg.id, kept, seg.replaces, seg.created_ns).to_json()
+        table = table.drop_columns(["functions_file"]).replace_schema_metadata(meta)
+        pq.write_table(table, path)

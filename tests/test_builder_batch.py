@@ -120,3 +120,16 @@ def test_chunk_decode_gives_each_input_its_own_rows(tmp_path: Path) -> None:
         assert result.profile.profiles.equals(alone.profiles)
         assert result.profile.samples.equals(alone.samples)
     _assert_same(merged, profilelab.load([str(m.path) for m in made]))
+
+
+def test_mapping_ids_of_inputs_hashed_together_equal_each_input_built_alone(
+    corpus: Path,
+) -> None:
+    inputs = [read(corpus / rel) for rel in CORPUS_FILES] + [[r] for r in _span_raws()]
+    inputs.append(inputs[0])  # an input given twice keeps its own list
+    expected = [
+        builder.build(raws).mappings["mapping_id"].to_list() if raws else [] for raws in inputs
+    ]
+    assert any(len(e) > 1 for e in expected)
+    assert builder.mapping_ids_each(inputs) == expected
+    assert [builder.mapping_ids(raws) for raws in inputs] == expected

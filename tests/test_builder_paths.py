@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pprof_build import PprofBuilder
 
 import profilelab
-from profilelab.model.builder import _ranges
+from profilelab.model.ranges import ranges
 
 
 @settings(max_examples=200, deadline=None)
@@ -18,7 +18,7 @@ def test_ranges_concatenates_index_ranges(pairs: list[tuple[int, int]]) -> None:
     starts = np.array([s for s, _ in pairs], dtype=np.int64)
     lengths = np.array([n for _, n in pairs], dtype=np.int64)
     expected = [s + k for s, n in pairs for k in range(n)]
-    assert _ranges(starts, lengths).tolist() == expected
+    assert ranges(starts, lengths).tolist() == expected
 
 
 def test_locations_with_equal_frames_share_one_stack() -> None:

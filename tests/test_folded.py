@@ -71,6 +71,29 @@ def test_sniffing_uses_content_not_names(corpus: Path) -> None:
     assert profilelab.load(legacy).profiles["format"][0] == "pprof-legacy"
 
 
+def test_sniffing_text_that_is_not_folded_stops_at_its_first_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from profilelab.readers import sniff
+
+    decoded: list[int] = []
+    real = sniff._text_lines
+
+    def counting(head: bytes):  # type: ignore[no-untyped-def]
+        for line in real(head):
+            decoded.append(len(line))
+            yield line
+
+    monkeypatch.setattr(sniff, "_text_lines", counting)
+    not_folded = b"\x01\x02 binary record\n" * 200
+    assert not sniff.looks_like_folded(not_folded)
+    assert len(decoded) == 1
+    decoded.clear()
+    folded = b"main;work 3\n" * 10 + b"main;damaged line\n" + b"main 1\n" * 1000
+    assert sniff.looks_like_folded(folded)
+    assert len(decoded) == 21  # the 20 lines checked, and the next (it may be the cut one)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

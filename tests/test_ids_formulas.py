@@ -61,3 +61,38 @@ def test_hash_sequences(seqs: list[list[int]]) -> None:
 @given(st.lists(st.one_of(st.none(), st.text(max_size=30)), max_size=20))
 def test_hash_strings(strings: list[str | None]) -> None:
     assert ids.hash_strings(strings).tolist() == [hash_string(s) for s in strings]
+
+
+_ID = st.integers(-(1 << 63), (1 << 63) - 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(_ID, unique=True, max_size=300),
+    st.lists(st.one_of(_ID, st.integers(0, 40)), max_size=300),
+    st.data(),
+)
+def test_positions_is_a_dictionary_lookup(table: list[int], others: list[int], data) -> None:  # type: ignore[no-untyped-def]
+    # keys: ids of the table (repeated) mixed with ids that may be absent
+    picked = data.draw(st.lists(st.sampled_from(table), max_size=300)) if table else []
+    keys = picked + others
+    where = {v: i for i, v in enumerate(table)}
+    got = ids.positions(np.array(keys, dtype=np.int64), np.array(table, dtype=np.int64))
+    assert got.dtype == np.int32
+    assert got.tolist() == [where.get(k, -1) for k in keys]
+
+
+def test_positions_probes_past_colliding_ids_and_wraps_around() -> None:
+    # x * GOLDEN = k (mod 2^64) puts x in the first slot for small k, and in the last slot
+    # for k near 2^64: a cluster of equal homes at each end of the table
+    inverse = pow(GOLDEN, -1, 1 << 64)
+
+    def with_product(k: int) -> int:
+        x = (k * inverse) & MASK
+        return x - (1 << 64) if x >> 63 else x
+
+    table = [with_product(k) for k in range(1, 17)] + [with_product(-k) for k in range(1, 17)]
+    absent = [with_product(k) for k in range(17, 30)] + [with_product(-k) for k in range(17, 30)]
+    keys = table[::-1] + absent
+    got = ids.positions(np.array(keys, dtype=np.int64), np.array(table, dtype=np.int64))
+    assert got.tolist() == list(range(len(table)))[::-1] + [-1] * len(absent)

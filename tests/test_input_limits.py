@@ -1,6 +1,6 @@
 """Bounded input: regular files only, capped sizes, gunzip stopped early, limits validated.
 
-Each case runs through the compiled gunzip and the pure-Python one where both exist.
+Each case runs through ISA-L's gunzip, the compiled one and the pure-Python one where they exist.
 """
 
 from __future__ import annotations
@@ -21,8 +21,12 @@ from profilelab.readers.traces import read_traces
 from tests.test_pprof_malformed import PPROF_HEAD, gzip_of_zeros
 
 
-@pytest.fixture(params=["compiled", "python"])
+@pytest.fixture(params=["isal", "compiled", "python"])
 def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if request.param == "isal" and _input._isal_zlib is None:
+        pytest.skip("the isal package is not installed")
+    if request.param != "isal":
+        monkeypatch.setattr(_input, "_isal_zlib", None)
     if request.param == "python":
         monkeypatch.setattr(_input, "_inflate", None)
     yield request.param
@@ -93,6 +97,11 @@ def test_ratio_is_not_applied_below_the_floor(impl: str) -> None:
 def test_ratio_setting_is_obeyed(impl: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROFILELAB_MAX_INFLATE_RATIO", "5000")
     assert len(inflate_bounded(gzip_of_zeros(100), "z.gz")) == 100 << 20
+
+
+def test_every_member_is_inflated_past_a_short_trailer(impl: str) -> None:
+    data = _two_members_last_small() + b"\x00\x00" + gzip.compress(b"yz") + b"trailing"
+    assert inflate_bounded(data, "m.gz") == PPROF_HEAD * 50_000 + b"xyz"
 
 
 def test_inflate_bounded_leaves_plain_bytes_alone() -> None:

@@ -10,6 +10,10 @@
   counts 10^9 ticks per second).
 * A recording made here by the JDK (``java -XX:StartFlightRecording``) loads with thread
   and state labels and per-sample timestamps inside the recording.
+* The JDK's own reading (``jfr print --json``, tests/data/jfr/jdk-print) of the project's
+  Java service recordings (datasets/java-service, no corpus needed): every sample type has
+  the JDK's stacks (classes, methods, lines) with the JDK's counts and weights, per thread,
+  at the JDK's times.
 * speedscope's ``heavy.jfr``: per-function self and total sample counts equal speedscope's
   Jest snapshot once names are spelled its way (``java.util.Arrays:sort`` for profilelab's
   and Pyroscope's ``java/util/Arrays.sort``).
@@ -17,11 +21,16 @@
 
 from __future__ import annotations
 
+import collections
+import datetime
+import functools
 import gzip
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -212,6 +221,118 @@ def test_jdk_recording_loads_with_threads_states_and_times(jdk_recording: Path) 
 
 def test_native_scan_equals_reference_on_jdk_recording(jdk_recording: Path) -> None:
     _assert_scans_equal(jdk_recording.read_bytes())
+
+
+# --- the JDK's own reading of the project's recordings -------------------------------------
+
+JAVA_SERVICE = Path(__file__).parent.parent / "datasets" / "java-service"
+JDK_PRINT = DATA / "jdk-print"
+WINDOWS = sorted(p.name.split(".")[0] for p in JDK_PRINT.glob("window-*.jfr-print.json.gz"))
+#: sample type -> (JDK event, the event's weight for it: None counts samples)
+JDK_EVENTS: dict[str, tuple[str, str | None]] = {
+    "cpu": ("jdk.ExecutionSample", None),
+    "alloc_sample_objects": ("jdk.ObjectAllocationSample", None),
+    "alloc_sample_bytes": ("jdk.ObjectAllocationSample", "weight"),
+    "live": ("jdk.OldObjectSample", None),
+}
+
+
+@functools.cache
+def jdk_events(window: str) -> list[dict[str, Any]]:
+    """The JDK's ``jfr print --json`` of the recording's sample events (whole stacks)."""
+    path = JDK_PRINT / f"{window}.jfr-print.json.gz"
+    events: list[dict[str, Any]] = json.loads(gzip.decompress(path.read_bytes()))["recording"][
+        "events"
+    ]
+    return events
+
+
+@functools.cache
+def jdk_loaded(window: str) -> Profile:
+    profile = profilelab.load(JAVA_SERVICE / f"{window}.jfr")
+    profile.check()
+    return profile
+
+
+def _jdk_stack(event: dict[str, Any]) -> str:
+    """Root-first ``pkg/Class.method:line`` frames; the JDK's line -1 (native, unknown) is
+    pprof's 0 (no line)."""
+    frames = event["values"]["stackTrace"]["frames"]
+    return ";".join(
+        f"{f['method']['type']['name']}.{f['method']['name']}:{max(f['lineNumber'], 0)}"
+        for f in reversed(frames)
+    )
+
+
+def _jdk_thread(event: dict[str, Any]) -> str:
+    values = event["values"]
+    return str((values.get("sampledThread") or values.get("eventThread"))["javaName"])
+
+
+def _jdk_time_ns(event: dict[str, Any]) -> int:
+    stamp = str(event["values"]["startTime"])  # 2026-12-07T01:53:53.814261348Z
+    whole, _, frac = stamp.rstrip("Z").partition(".")
+    seconds = datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.UTC).timestamp()
+    return int(seconds) * 10**9 + int(frac.ljust(9, "0"))
+
+
+def _our_stacks(profile: Profile, sample_type: str) -> pl.DataFrame:
+    """One row per sample of ``sample_type``: root-first stack text, thread, value, time."""
+    one = select(profile, sample_type)
+    ids = one.profiles.filter(pl.col("sample_type") == sample_type)["profile_id"].implode()
+    frame = pl.col("system_name") + ":" + pl.col("line").cast(pl.Utf8)
+    names = one.frames.select("frame_id", frame.alias("frame"))
+    stacks = (
+        one.stacks.select("stack_id", pl.col("frame_ids").list.reverse())
+        .with_row_index("row")
+        .explode("frame_ids")
+        .join(names, left_on="frame_ids", right_on="frame_id", how="left", maintain_order="left")
+        .group_by("stack_id", maintain_order=True)
+        .agg(pl.col("frame").str.join(";").alias("stack"))
+    )
+    threads = one.labels.filter(pl.col("key") == "thread.name").select(
+        "label_set_id", pl.col("str").alias("thread")
+    )
+    return (
+        one.samples.filter(pl.col("profile_id").is_in(ids))
+        .join(stacks, on="stack_id", how="left")
+        .join(threads, on="label_set_id", how="left")
+        .select("stack", "thread", "value", "time_ns")
+    )
+
+
+@pytest.mark.parametrize("sample_type", list(JDK_EVENTS))
+@pytest.mark.parametrize("window", WINDOWS)
+def test_jdk_recording_samples_equal_jfr_print(window: str, sample_type: str) -> None:
+    """Per (thread, stack): the JDK's count or weight (cpu: count x the period)."""
+    event, weight = JDK_EVENTS[sample_type]
+    want: collections.Counter[tuple[str, str]] = collections.Counter()
+    for e in jdk_events(window):
+        if e["type"] == event:
+            values = e["values"]
+            want[(_jdk_thread(e), _jdk_stack(e))] += int(values[weight]) if weight else 1
+    profile = jdk_loaded(window)
+    if not want:  # no such events (window-05 has no old objects): no such sample type
+        assert sample_type not in profile.profiles["sample_type"].to_list()
+        return
+    scale = int(select(profile, sample_type).profiles["period"][0]) if sample_type == "cpu" else 1
+    ours = _our_stacks(profile, sample_type)
+    got = collections.Counter[tuple[str, str]]()
+    by_stack = ours.group_by("thread", "stack").agg(pl.col("value").sum())
+    for thread, stack, value in by_stack.iter_rows():
+        assert value % scale == 0
+        got[(thread, stack)] += value // scale
+    assert got == want
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_jdk_recording_sample_times_equal_jfr_print(window: str) -> None:
+    """Every execution and allocation sample at the JDK's time, to the nanosecond."""
+    profile = jdk_loaded(window)
+    for sample_type in ("cpu", "alloc_sample_objects"):
+        event = JDK_EVENTS[sample_type][0]
+        want = sorted(_jdk_time_ns(e) for e in jdk_events(window) if e["type"] == event)
+        assert _our_stacks(profile, sample_type)["time_ns"].sort().to_list() == want
 
 
 # --- speedscope -------------------------------------------------------------------------------

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
+import pytest
 
+import profilelab
+from profilelab import ops
 from profilelab.core.aggregate import csr_flat_cum
+from profilelab.errors import ValidationError
 from profilelab.ops import graph
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _rows(node_offset: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -66,3 +74,34 @@ def test_csr_flat_cum_leaf_first_gives_flat_to_each_paths_first_key() -> None:
     assert cum[:, 0].tolist() == [4, 9, 5]
     flat, _ = csr_flat_cum(offsets, keys, values, 3)
     assert flat[:, 0].tolist() == [4, 5, 0]
+
+
+def test_node_values_without_divisors_sum_the_values_alone() -> None:
+    e, values = _rows()
+    values = values.with_columns(pl.lit(0).alias("dw"))
+    want = {k: (f, 0, c, 0) for k, (f, _, c, _) in _expected().items()}
+    assert _as_dict(graph.node_values(e, values)) == want
+
+
+def test_csr_flat_cum_with_pairs_wider_than_32_bits() -> None:
+    # 2^17 paths over 2^16 keys: a (path, key) pair takes 33 bits, so it is packed in 64.
+    # Path i is (i mod 2^16, 7, i mod 2^16): recursion, counted once.
+    n_paths, n_keys = 1 << 17, 1 << 16
+    first = np.arange(n_paths, dtype=np.int64) % n_keys
+    keys = np.stack([first, np.full(n_paths, 7), first], axis=1).ravel()
+    offsets = np.arange(0, 3 * n_paths + 1, 3, dtype=np.int64)
+    values = (np.arange(n_paths, dtype=np.int64) + 1).reshape(-1, 1)
+    flat, cum = csr_flat_cum(offsets, keys, values, n_keys, leaf_first=True)
+    per_key = values[:n_keys, 0] + values[n_keys:, 0]  # paths i and i + 2^16 share a key
+    assert flat[:, 0].tolist() == per_key.tolist()
+    want = per_key.copy()
+    want[7] = int(values.sum())  # on every path, and its own first key on two
+    assert cum[:, 0].tolist() == want.tolist()
+
+
+def test_a_stack_naming_a_missing_frame_is_one_clear_error() -> None:
+    p = profilelab.load(ROOT / "datasets" / "goroutine-leak" / "fixed" / "goroutine-01.pb.gz")
+    used = p.stacks["frame_ids"].list.first()[0]
+    broken = p.replace(frames=p.frames.filter(pl.col("frame_id") != used))
+    with pytest.raises(ValidationError, match=r"^stacks reference frames missing from the frames"):
+        ops.top(broken)

@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.profiles.v1development import profiles_pb2 as P
 
 import profilelab
-from profilelab.readers import _otlp_tables, _wire, otlp
+from profilelab.readers import _otlp_tables, _wire, otlp, sniff
 from profilelab.readers._input import open_input
 from profilelab.readers.sniff import looks_like_otlp, looks_like_pprof
 from tests.otlp_helpers import dictionary, fixed64, fld, packed, request, sid, with_profile
@@ -141,6 +141,23 @@ def test_sniffing_tells_otlp_from_pprof(corpus) -> None:  # type: ignore[no-unty
     # a pprof whose first sample type is empty (type and unit 0)
     pprof_empty_type = fld(1, b"") + fld(2, packed(1, [1]) + packed(2, [5])) + fld(6, b"")
     assert looks_like_pprof(pprof_empty_type) and not looks_like_otlp(pprof_empty_type)
+
+
+def test_sniffing_a_pprof_stops_at_its_first_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a pprof of 5,000 samples: ruling OTLP out must not walk its samples (up to 64 fields)
+    body = fld(1, fld(1, 1) + fld(2, 2))
+    data = body + fld(2, packed(1, [1]) + packed(2, [5])) * 5_000 + fld(6, b"")
+    calls = 0
+    real = sniff.read_varint
+
+    def counting(data: bytes | memoryview, pos: int) -> tuple[int, int]:
+        nonlocal calls
+        calls += 1
+        return real(data, pos)
+
+    monkeypatch.setattr(sniff, "read_varint", counting)
+    assert not looks_like_otlp(data) and looks_like_pprof(data)
+    assert calls < 40
 
 
 def test_other_otlp_signals_are_not_profiles() -> None:

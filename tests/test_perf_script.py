@@ -2,12 +2,15 @@
 
 The 13 inputs and the script's outputs (test/results/<name>-collapsed-<opt>.txt) are
 brendangregg/FlameGraph's test suite (CDDL): read from ../shared/corpus, never copied.
+Without it, the same checks run on the project's own recordings (tests/data/perf-script),
+against perf's own folding of them.
 """
 
 from __future__ import annotations
 
 import collections
 import functools
+import gzip
 import io
 import re
 import subprocess
@@ -19,6 +22,7 @@ import pytest
 
 import profilelab
 from profilelab import FormatError
+from profilelab.cli import main
 from profilelab.writers.folded import write
 from tests.speedscope_peer import labelled
 
@@ -145,6 +149,152 @@ def test_kernel_and_jit_frames_keep_their_binary(corpus: Path) -> None:
     # symbols as perf printed them stay the system name; names are tidied
     tidied = frames.filter(pl.col("function") != pl.col("system_name"))
     assert tidied.height and tidied["system_name"].str.contains(r"[(;']").all()
+
+
+# --- the project's own recordings against perf's own folding (no corpus needed) ------------
+
+#: ``perf script`` text of the project's Go and Node.js programs, and what perf's own
+#: stackcollapse.py script folds from the same recordings (it reads perf.data, not the text
+#: profilelab reads): tests/data/perf-script, made by tests/data/make/make_evidence.py.
+OWN = Path(__file__).parent / "data" / "perf-script"
+OWN_NAMES = ["goprofiles", "node-work"]
+#: stackcollapse.py option (--include-pid, --include-pid --include-tid, --kernel) -> the
+#: folded writer's options
+PERF_OPTIONS: dict[str, dict[str, object]] = {
+    "comm": {"root": "comm"},
+    "pid": {"root": "pid"},
+    "tid": {"root": "tid"},
+    "kernel": {"root": "comm", "annotate": {"kernel"}},
+}
+
+
+def own(name: str) -> profilelab.Profile:
+    return load(OWN / f"{name}.perf.gz")
+
+
+def perf_folded(name: str, option: str) -> collections.Counter[str]:
+    path = OWN / f"{name}.stackcollapse-{option}.txt.gz"
+    return folded(gzip.decompress(path.read_bytes()).decode())
+
+
+def stacks_as_perf_folds(profile: profilelab.Profile, option: str) -> collections.Counter[str]:
+    """The loaded stacks folded the way perf's script folds: a root frame from the comm, pid
+    and tid labels, frames named as perf printed them (the system name; ``[unknown]``
+    without a symbol), ``_[k]`` on frames of ``[kernel.kallsyms]``, one count per sample."""
+    name = (
+        pl.when(pl.col("system_name").fill_null("") == "")
+        .then(pl.lit("[unknown]"))
+        .otherwise(pl.col("system_name"))
+        .str.replace_all(";", ":", literal=True)
+    )
+    if option == "kernel":
+        name = pl.when(pl.col("binary") == "[kernel.kallsyms]").then(name + "_[k]").otherwise(name)
+    frames = profile.frames.join(profile.mappings, on="mapping_id", how="left")
+    names = dict(frames.select("frame_id", name).iter_rows())
+    stacks = dict(profile.stacks.select("stack_id", "frame_ids").iter_rows())
+    labels = profile.labels.pivot("key", index="label_set_id", values="str")
+    counts = (
+        profile.samples.group_by("stack_id", "label_set_id").len().join(labels, on="label_set_id")
+    )
+    out: collections.Counter[str] = collections.Counter()
+    for row in counts.iter_rows(named=True):
+        root = row["comm"].replace(" ", "_")
+        if option in ("pid", "tid"):
+            root += f"-{row['pid']}"
+        if option == "tid":
+            root += f"/{row['tid']}"
+        leaf_first = [names[f] for f in stacks[row["stack_id"]]]
+        out[";".join([root, *reversed(leaf_first)])] += row["len"]
+    return out
+
+
+def as_writer_names(
+    stacks: collections.Counter[str], profile: profilelab.Profile, option: str
+) -> collections.Counter[str]:
+    """perf's folded stacks with its names as the folded writer writes them: each symbol
+    tidied as profilelab tidies it (system name -> function, the naming rule of
+    tests/test_ops_demangle_names.py) and, with ``kernel``, ``_[k]`` also on ``[vdso]``
+    frames (the writer marks every ``[...]`` binary, as stackcollapse-perf.pl does; perf's
+    own script only ``[kernel.kallsyms]``)."""
+    frames = profile.frames.join(profile.mappings, on="mapping_id", how="left")
+    named = frames.filter(pl.col("function").is_not_null())
+    rename = dict(named.select("system_name", "function").unique().iter_rows())
+    vdso = set(frames.filter(pl.col("binary") == "[vdso]")["system_name"].to_list())
+    out: collections.Counter[str] = collections.Counter()
+    for stack, n in stacks.items():
+        root, *names = stack.split(";")
+        for i, frame in enumerate(names):
+            symbol = frame.removesuffix("_[k]")
+            mark = "_[k]" if symbol != frame or (option == "kernel" and symbol in vdso) else ""
+            names[i] = rename.get(symbol, symbol) + mark
+        out[";".join([root, *names])] += n
+    return out
+
+
+@pytest.mark.parametrize("option", list(PERF_OPTIONS))
+@pytest.mark.parametrize("name", OWN_NAMES)
+def test_stacks_equal_perfs_own_folding(name: str, option: str) -> None:
+    profile = own(name)
+    profile.check()
+    want = perf_folded(name, option)
+    assert sum(want.values()) == profile.samples.height > 50
+    assert stacks_as_perf_folds(profile, option) == want
+
+
+@pytest.mark.parametrize("option", list(PERF_OPTIONS))
+@pytest.mark.parametrize("name", OWN_NAMES)
+def test_folded_writer_equals_perfs_own_folding(name: str, option: str) -> None:
+    profile = own(name)
+    [period] = profile.samples["value"].unique().to_list()  # cpu-clock: one period
+    out = io.BytesIO()
+    write(profile, out, unknown="binary", **PERF_OPTIONS[option])  # type: ignore[arg-type]
+    got = folded(out.getvalue().decode())
+    assert all(n % period == 0 for n in got.values())
+    assert {s: n // period for s, n in got.items()} == as_writer_names(
+        perf_folded(name, option), profile, option
+    )
+
+
+def test_own_recordings_events_labels_and_times() -> None:
+    """Current perf prints event modifiers (``cpu-clock:ppp``): still a time, in ns."""
+    for name, hz in (("goprofiles", 999), ("node-work", 199)):
+        profile = own(name)
+        text = gzip.decompress((OWN / f"{name}.perf.gz").read_bytes()).decode()
+        header = re.compile(r"^(\S+) +(\d+)/(\d+) +\[(\d+)\] +(\d+)\.(\d+): +(\d+) (\S+):", re.M)
+        first = header.search(text)
+        assert first is not None
+        comm, pid, tid, cpu, sec, frac, period, event = first.groups()
+        assert event.startswith("cpu-clock:")
+        assert profile.profiles.select("sample_type", "sample_unit").rows() == [
+            (event, "nanoseconds")
+        ]
+        assert int(period) == 10**9 // hz == profile.samples["value"][0]
+        assert profile.samples["time_ns"].min() == int(sec) * 10**9 + int(frac.ljust(9, "0"))
+        assert labelled(profile, comm=comm, pid=pid, tid=tid, cpu=str(int(cpu))).samples.height
+        assert profile.samples.height == len(header.findall(text))
+
+
+def test_own_kernel_jit_and_unknown_frames_keep_their_binary() -> None:
+    node = own("node-work")
+    frames = node.frames.join(node.mappings, on="mapping_id", how="left")
+    kernel = frames.filter(pl.col("binary") == "[kernel.kallsyms]")
+    assert kernel.height and (kernel["address"] > 0xFFFF_FFFF_0000_0000).all()
+    jit = frames.filter(pl.col("binary").str.contains(r"^/tmp/perf-\d+\.map$"))
+    assert jit.height and jit["function"].str.starts_with("JS:").all()
+    unknown = frames.filter(pl.col("function").is_null())  # perf's [unknown] symbols
+    assert unknown.height and unknown["address"].null_count() == 0
+
+
+def test_convert_cli_folded_equals_perfs_own_folding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.folded"
+    flags = ["--root", "tid", "--unknown", "binary"]
+    assert main(["convert", str(OWN / "node-work.perf.gz"), str(out), *flags]) == 0
+    profile = own("node-work")
+    period = profile.samples["value"][0]
+    got = {s: n // period for s, n in folded(out.read_text()).items()}
+    assert got == as_writer_names(perf_folded("node-work", "tid"), profile, "tid")
 
 
 PERF = """\

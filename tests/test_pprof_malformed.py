@@ -27,9 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 WIRE = "not a pprof profile (protobuf decode failed: "
 
 
-@pytest.fixture(params=["compiled", "python"])
+@pytest.fixture(params=["isal", "compiled", "python"])
 def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Run a test with the compiled kernels, then with the fallbacks."""
+    """Run a test with ISA-L's gunzip, with the compiled kernels, then with the fallbacks."""
+    if request.param == "isal" and _input._isal_zlib is None:
+        pytest.skip("the isal package is not installed")
+    if request.param != "isal":
+        monkeypatch.setattr(_input, "_isal_zlib", None)
     if request.param == "python":
         monkeypatch.setenv("PROFILELAB_PPROF_DECODER", "numpy")
         monkeypatch.setattr(_input, "_inflate", None)

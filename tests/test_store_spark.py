@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CORPUS
-from store_util import MINUTE, make_profiles
+from store_util import MINUTE, make_old, make_profiles
 
 import profilelab
 from profilelab.store.plans import Spark
@@ -101,6 +101,8 @@ def test_trend_and_top_on_spark_equal_duckdb(spark, tmp_path: Path) -> None:
     store = profilelab.open_store(tmp_path / "store")
     made = make_profiles(tmp_path / "in", 12, samples=100, step_ns=10 * MINUTE)
     store.ingest([m.path for m in made[:6]], labels={"service": "order"})
+    make_old(store.root)  # stored before the function index: answered from the samples
+    store = profilelab.open_store(tmp_path / "store")
     store.ingest([m.path for m in made[6:]], labels={"service": "cart"})
     real = CORPUS / "google-pprof/internal/report/testdata/sample.cpu"
     if real.exists():

@@ -3,5 +3,7 @@
 ``_pprof`` decodes a raw pprof message into the arrays of a
 :class:`~profilelab.model.raw.RawProfile`; :mod:`profilelab.readers.pprof` uses it when it
 was built and falls back to the numpy decoder of :mod:`profilelab.readers._pprof_wire`
-otherwise (the same arrays; ``PROFILELAB_PPROF_DECODER=numpy`` forces it).
+otherwise (the same arrays; ``PROFILELAB_PPROF_DECODER=numpy`` forces it). ``_otlpjson``
+reads the samples of an OTLP/JSON document into columns
+(:mod:`profilelab.readers._otlp_json`; without it, the JSON parser's objects are gathered).
 """

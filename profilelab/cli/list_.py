@@ -8,9 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import profilelab
 from profilelab.cli._common import add_command
-from profilelab.cli._report import add_report_options, add_source_options, options_from, write
+from profilelab.cli._report import add_report_options, add_source_options, run_report, write
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,10 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from profilelab.render import report
-
-    profile = profilelab.load(args.files)
-    text = report(profile, "list", options_from(args), fmt=args.format, regex=args.regex)
+    text = run_report(args, "list", regex=args.regex)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:

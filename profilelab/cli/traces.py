@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-import profilelab
 from profilelab.cli._common import add_command
-from profilelab.cli._report import add_report_options, options_from, write
+from profilelab.cli._report import add_report_options, run_report, write
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,8 +21,5 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from profilelab.render import report
-
-    profile = profilelab.load(args.files)
-    write(report(profile, "traces", options_from(args), fmt=args.format))
+    write(run_report(args, "traces"))
     return 0

@@ -72,6 +72,14 @@ def concat(raws: Sequence[RawProfile], at: Offsets) -> RawProfile:
     return out
 
 
+def concat_mappings(raws: Sequence[RawProfile], at: Offsets) -> RawProfile:
+    """Only the strings and mappings of :func:`concat` (enough to hash mapping ids)."""
+    out = RawProfile(source="<batch>", format="batch")
+    out.strings = pa.concat_arrays([r.strings.cast(pa.large_string()) for r in raws])
+    _concat_mappings(raws, at, out)
+    return out
+
+
 def _cat(raws: Sequence[RawProfile], get: Callable[[RawProfile], np.ndarray]) -> np.ndarray:
     return np.concatenate([get(r) for r in raws])
 

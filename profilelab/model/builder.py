@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from profilelab.model import _arrow, _concat, _profile_rows, _span_labels, ids, schema
 from profilelab.model.profile import Profile
+from profilelab.model.ranges import ranges
 from profilelab.model.raw import RawProfile
 
 
@@ -41,10 +42,23 @@ def build(raws: Sequence[RawProfile]) -> Profile:
 def mapping_ids(raws: Sequence[RawProfile]) -> list[int]:
     """The ids of the mappings of ``raws`` (one input), in its order: what ``build`` gives
     them (the first is pprof's main binary, the ``File:`` line of its reports)."""
-    out: list[int] = []
-    for raw in raws:
-        _, got = _mappings(raw, _StringHashes(raw.strings))
-        out.extend(int(i) for i in got if int(i) not in out)
+    return mapping_ids_each([raws])[0]
+
+
+def mapping_ids_each(inputs: Sequence[Sequence[RawProfile]]) -> list[list[int]]:
+    """:func:`mapping_ids` of each input, hashed together (one pass, not one per input)."""
+    raws = [raw for got in inputs for raw in got]
+    if not raws:
+        return [[] for _ in inputs]
+    at = _concat.offsets(raws)
+    joined = raws[0] if len(raws) == 1 else _concat.concat_mappings(raws, at)
+    every = _mapping_hash_ids(joined, _StringHashes(joined.strings, dedup=len(raws) > 1)).tolist()
+    out: list[list[int]] = []
+    k = 0
+    for got in inputs:
+        ids_in_order = every[at.mappings[k] : at.mappings[k + len(got)]]
+        out.append(list(dict.fromkeys(ids_in_order)))
+        k += len(got)
     return out
 
 
@@ -128,7 +142,8 @@ class _StringHashes:
         return _arrow.take_strings(self.strings, index)
 
 
-def _mappings(raw: RawProfile, strings: _StringHashes) -> tuple[pl.DataFrame, np.ndarray]:
+def _mapping_hash_ids(raw: RawProfile, strings: _StringHashes) -> np.ndarray:
+    """Each mapping's id: a hash of its file, build id, start, limit and offset."""
     h = ids.fold(
         strings.hashes(raw.mapping_file),
         strings.hashes(raw.mapping_build_id),
@@ -136,7 +151,11 @@ def _mappings(raw: RawProfile, strings: _StringHashes) -> tuple[pl.DataFrame, np
         ids.hash_ints(raw.mapping_limit.view(np.int64)),
         ids.hash_ints(raw.mapping_offset.view(np.int64)),
     )
-    mapping_ids = ids.as_id(h)
+    return ids.as_id(h)
+
+
+def _mappings(raw: RawProfile, strings: _StringHashes) -> tuple[pl.DataFrame, np.ndarray]:
+    mapping_ids = _mapping_hash_ids(raw, strings)
     df = pl.DataFrame(
         {
             "mapping_id": mapping_ids,
@@ -254,7 +273,7 @@ def _stacks(
     if len(first) < len(stack_ids):  # distinct location sequences with equal frames: keep one
         sel_offsets = np.zeros(len(first) + 1, dtype=np.int64)
         np.cumsum(depth[first], out=sel_offsets[1:])
-        frame_seq = frame_seq[_ranges(stack_offsets[:-1][first], depth[first])]
+        frame_seq = frame_seq[ranges(stack_offsets[:-1][first], depth[first])]
         stack_offsets = sel_offsets
     lists = pa.LargeListArray.from_arrays(_arrow.int64(stack_offsets), _arrow.int64(frame_seq))
     stacks = pl.DataFrame(
@@ -275,25 +294,8 @@ def _expand(
     per_ref = np.diff(loc_frame_offsets)[refs]
     ref_start = np.zeros(len(refs) + 1, dtype=np.int64)
     np.cumsum(per_ref, out=ref_start[1:])
-    frame_seq = loc_frame_ids[_ranges(loc_frame_offsets[:-1][refs], per_ref)]
+    frame_seq = loc_frame_ids[ranges(loc_frame_offsets[:-1][refs], per_ref)]
     return frame_seq, ref_start[raw.stack_offsets]
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The indices ``starts[i] .. starts[i] + lengths[i] - 1`` for each i, concatenated.
-
-    One cumulative sum: +1 within a range, a jump from one range's end to the next start.
-    """
-    keep = lengths > 0
-    starts, lengths = starts[keep], lengths[keep]
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    step = np.ones(total, dtype=np.int64)
-    step[0] = starts[0]
-    bounds = np.cumsum(lengths)[:-1]
-    step[bounds] = starts[1:] - (starts[:-1] + lengths[:-1] - 1)
-    return np.cumsum(step, out=step)
 
 
 def _labels(
@@ -408,9 +410,11 @@ def _profiles_and_samples(
     for name, col in per_sample.items():
         if isinstance(col, np.ndarray):
             data[name] = col if identity else col[index]
-        else:
-            column = _arrow.series(name, col)
-            data[name] = column if identity else column[index]
+        elif col.null_count == len(col):  # a column the input has no values for
+            data[name] = pl.repeat(None, len(index), eager=True).alias(name)
+        else:  # converted once, then gathered (Polars copies string views, not the text)
+            series = _arrow.series(name, col)
+            data[name] = series if identity else series[index]
     return profiles, schema.conform("samples", pl.DataFrame(data))
 
 

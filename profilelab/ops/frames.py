@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from profilelab.errors import ValidationError
+from profilelab.model import ids
 from profilelab.model.profile import Profile
 from profilelab.ops import demangle
 
@@ -31,8 +33,17 @@ class MainMapping:
     build_id: str
 
 
+#: The columns of the stack view, as :func:`explode` makes them and every filter keeps them.
+VIEW_COLUMNS = ("stack_id", "pos", "frame_id", "loc", "li", "frame")
+
+
 def explode(profile: Profile, stack_ids: pl.Series) -> pl.DataFrame:
-    """stack_id, pos, frame_id, loc, li for the given stacks, sorted by (stack_id, pos)."""
+    """The stack view of the given stacks: each stack's rows together, leaf first.
+
+    Columns :data:`VIEW_COLUMNS`: ``frame`` is the frame's row in ``profile.frames`` (a
+    dense id: frame attributes are gathered by it, never joined on 64-bit ids per row).
+    Stacks come in the order of ``profile.stacks``; stacks without frames have no rows.
+    """
     wanted = pl.DataFrame({"stack_id": stack_ids.unique()})
     stacks = profile.stacks.join(wanted, on="stack_id", how="semi")
     stacks = stacks.filter(pl.col("frame_ids").list.len() > 0)  # empty stacks have no rows
@@ -43,12 +54,8 @@ def explode(profile: Profile, stack_ids: pl.Series) -> pl.DataFrame:
     n = int(starts[-1])
     row_stack = np.repeat(np.arange(len(lengths)), lengths)
     pos = np.arange(n, dtype=np.int64) - starts[:-1][row_stack]
-    inlined = (
-        pl.DataFrame({"frame_id": frame_ids})
-        .join(profile.frames.select("frame_id", "inlined"), on="frame_id", how="left")["inlined"]
-        .fill_null(False)
-        .to_numpy()
-    )
+    frame = frame_rows(profile, frame_ids)
+    inlined = profile.frames.get_column("inlined").fill_null(False).to_numpy()[frame]
     # A location ends at a frame that is not inlined into the next one.
     ends = (~inlined).astype(np.int64)
     before = np.cumsum(ends) - ends  # location ends strictly before each row, globally
@@ -63,8 +70,31 @@ def explode(profile: Profile, stack_ids: pl.Series) -> pl.DataFrame:
             "frame_id": frame_ids,
             "loc": loc.astype(np.int32),
             "li": (np.arange(n) - loc_start).astype(np.int32),
+            "frame": frame,
         }
     )
+
+
+def frame_rows(profile: Profile, frame_ids: pl.Series) -> np.ndarray:
+    """The row of each of ``frame_ids`` in ``profile.frames`` (int32); ValidationError when
+    one is missing there."""
+    rows = ids.positions(frame_ids.to_numpy(), profile.frames.get_column("frame_id").to_numpy())
+    if len(rows) and int(rows.min()) < 0:
+        raise ValidationError("stacks reference frames missing from the frames table")
+    return rows
+
+
+def stack_count(e: pl.DataFrame) -> int:
+    """How many stacks the stack view ``e`` holds (its rows are grouped by stack)."""
+    s = e.get_column("stack_id").to_numpy()
+    return int(np.count_nonzero(s[1:] != s[:-1])) + 1 if len(s) else 0
+
+
+def used_frames(profile: Profile, e: pl.DataFrame) -> pl.Series:
+    """The ids of the frames the stack view ``e`` uses, in ``profile.frames`` order."""
+    used = np.zeros(profile.frames.height, dtype=bool)
+    used[e.get_column("frame").to_numpy()] = True
+    return profile.frames.get_column("frame_id").filter(pl.Series(used))
 
 
 def main_mapping(profile: Profile) -> MainMapping | None:

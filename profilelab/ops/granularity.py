@@ -13,9 +13,11 @@ else is known. File names are cleaned like Go's ``filepath.Clean`` and lose ppro
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-from profilelab.ops.frames import go_base, go_clean
+from profilelab.model.profile import Profile
+from profilelab.ops.frames import frame_rows, go_base, go_clean
 from profilelab.ops.sources import trim_path
 
 #: (function, file, line, address) kept by each granularity, as pprof's Aggregate.
@@ -56,6 +58,14 @@ def node_keys(f: pl.DataFrame, granularity: str, trim: str = "", search: str = "
     ids = keyed.select(NODE_KEY).unique(maintain_order=True).with_row_index("node_id")
     ids = ids.with_columns(pl.col("node_id").cast(pl.Int64))
     return keyed.join(ids, on=list(NODE_KEY), how="left", nulls_equal=True)
+
+
+def node_of_frame(profile: Profile, keyed: pl.DataFrame) -> np.ndarray:
+    """The node id of each row of ``profile.frames`` (-1 for frames not in ``keyed``), so
+    that the stack view's rows get theirs by their ``frame`` row."""
+    out = np.full(profile.frames.height, -1, dtype=np.int64)
+    out[frame_rows(profile, keyed.get_column("frame_id"))] = keyed.get_column("node_id").to_numpy()
+    return out
 
 
 def node_table(keyed: pl.DataFrame) -> pl.DataFrame:

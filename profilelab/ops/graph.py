@@ -87,7 +87,11 @@ def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
         n_keys, low = len(ids), 0
     else:
         keys = keys - low
-    flat, cum = csr_flat_cum(offsets, keys, per_stack, n_keys, leaf_first=True)
+    if not per_stack[:, 1].any():  # no -mean divisors: sum the values alone
+        flat, cum = csr_flat_cum(offsets, keys, per_stack[:, :1], n_keys, leaf_first=True)
+        flat, cum = np.pad(flat, ((0, 0), (0, 1))), np.pad(cum, ((0, 0), (0, 1)))
+    else:
+        flat, cum = csr_flat_cum(offsets, keys, per_stack, n_keys, leaf_first=True)
     live = np.flatnonzero(np.any(flat != 0, axis=1) | np.any(cum != 0, axis=1))
     node = ids[live] if ids is not None else live + low
     return pl.DataFrame(

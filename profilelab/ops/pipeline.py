@@ -38,7 +38,7 @@ class Prepared:
     options: ReportOptions
     sample_type: sampletypes.SampleType
     samples: pl.DataFrame  # surviving samples (see samples.collect)
-    stacks: pl.DataFrame  # filtered stack view: stack_id, pos, loc, li, frame_id, node_id
+    stacks: pl.DataFrame  # filtered stack view (frames.VIEW_COLUMNS) and its node_id
     nodes: pl.DataFrame  # node_id, n_* key columns, name, info
     labels: pl.DataFrame  # labels table rows of the surviving samples' label sets
     num_units: dict[str, str]
@@ -66,8 +66,11 @@ def prepare(
     work = profile if base is None else Profile.concat([profile, base])
     set_labels = labels_mod.set_labels(work, samples)
     units = labels_mod.num_label_units(set_labels)
-    e = frames_mod.explode(work, samples["stack_id"])
-    f = frames_mod.frame_attributes(work, e["frame_id"], pprof_names=opts.names == "pprof")
+    used = samples["stack_id"].unique()
+    e = frames_mod.explode(work, used)
+    f = frames_mod.frame_attributes(
+        work, frames_mod.used_frames(work, e), pprof_names=opts.names == "pprof"
+    )
     if opts.drop_frames:
         drop, keep = _drop_keep(profile)
         e = stackfilter.remove_uninteresting(e, f, drop, keep)
@@ -78,15 +81,13 @@ def prepare(
     e = stackfilter.prune_from(e, f, opts.prune_from)
     if opts.noinlines:
         e = stackfilter.no_inlines(e)
-    if e["stack_id"].n_unique() < samples["stack_id"].n_unique():
+    if frames_mod.stack_count(e) < len(used):  # stacks without rows lose their samples
         samples = samples.join(e.select("stack_id").unique(), on="stack_id", how="semi")
     if opts.relative_percentages:  # pprof then filters before it computes the total
         total = samples_mod.total(samples)
     keyed = gran.node_keys(f, opts.granularity, opts.trim_path or "", opts.source_path or "")
     # Rows stay in the exploded order (each stack's frames together, leaf first).
-    e = e.join(
-        keyed.select("frame_id", "node_id"), on="frame_id", how="left", maintain_order="left"
-    )
+    e = e.with_columns(pl.Series("node_id", gran.node_of_frame(work, keyed)[e["frame"]]))
     main = frames_mod.main_mapping(profile)
     return Prepared(
         profile=profile,

@@ -31,22 +31,30 @@ class TopResult:
     cutoff: int  # the nodefraction cut value
 
 
-def graph_nodes(prepared: Prepared) -> pl.DataFrame:
-    """Nodes of the whole graph with flat/cum and names, unsorted."""
-    values = graph.stack_values(prepared.samples)
+def graph_nodes(prepared: Prepared, values: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Nodes of the whole graph with flat/cum and names, unsorted (``values``: the
+    samples' :func:`.graph.stack_values`, when already summed)."""
+    if values is None:
+        values = graph.stack_values(prepared.samples)
     nodes = graph.node_values(prepared.stacks, values)
     return nodes.join(prepared.nodes, on="node_id", how="left")
 
 
 def graph_edges(
-    prepared: Prepared, kept: pl.Series | None = None, *, inline_only: bool = False
+    prepared: Prepared,
+    kept: pl.Series | None = None,
+    *,
+    inline_only: bool = False,
+    values: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Edges of the graph (of the ``kept`` nodes only, when given).
 
     ``inline_only`` keeps only edges into nodes that have an inlined frame somewhere: the
-    only ones that can earn an inline label, far fewer than all edges.
+    only ones that can earn an inline label, far fewer than all edges. ``values`` as for
+    :func:`graph_nodes`.
     """
-    values = graph.stack_values(prepared.samples)
+    if values is None:
+        values = graph.stack_values(prepared.samples)
     return graph.edges(prepared.stacks, values, kept, inline_only=inline_only)
 
 
@@ -105,13 +113,14 @@ def top(
     ``edgefraction`` only decides the inline labels: pprof drops edges lighter than that
     fraction of the total before it labels a node "(inline)" from its incoming edges.
     """
-    nodes = graph_nodes(prepared)
+    values = graph.stack_values(prepared.samples)
+    nodes = graph_nodes(prepared, values)
     cum = prepared.options.cum
     flat_total = int(nodes["flat"].sum()) if nodes.height else 0
     all_count = nodes.height
     nodes, orig, dropped, cutoff = trim_nodes(nodes, nodefraction, nodecount, cum=cum)
     kept = nodes["node_id"] if nodes.height < all_count else None
-    edges = graph_edges(prepared, kept, inline_only=True)
+    edges = graph_edges(prepared, kept, inline_only=True, values=values)
     edge_cut = abs(int(float(flat_total) * edgefraction))
     edges = edges.filter(pl.col("weight").abs() >= edge_cut)
     nodes = nodes.join(inline_labels(edges), on="node_id", how="left", maintain_order="left")

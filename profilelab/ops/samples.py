@@ -91,8 +91,14 @@ def _values(profile: Profile, types: list[SampleType]) -> pl.DataFrame:
     cols = ["src", "sample_index", *KEY_COLUMNS[:-1]]
     frames = []
     for k in range(len(types)):
-        ids = rows.filter(pl.col("k") == k).drop("k")
-        part = profile.samples.join(ids, on="profile_id", how="inner").select(
+        ids = rows.filter(pl.col("k") == k)
+        pid = ids.get_column("profile_id")
+        # a filter and two tiny lookups: a join would hash every sample row
+        part = profile.samples.filter(pl.col("profile_id").is_in(pid.implode())).with_columns(
+            pl.col("profile_id").replace_strict(pid, ids.get_column(c)).alias(c)
+            for c in ("src", "ratio")
+        )
+        part = part.select(
             *(cols if k == 0 else ["src", "sample_index"]),
             _scaled(pl.col("value"), pl.col("ratio")).alias(f"v{k}"),
         )

@@ -1,6 +1,6 @@
 """pprof's stack filters, vectorized over the exploded stack view of :mod:`.frames`.
 
-Each function takes the view ``E`` (stack_id, pos, frame_id, loc, li) and the frame
+Each function takes the view ``E`` (:data:`.frames.VIEW_COLUMNS`) and the frame
 attributes ``F`` and returns a smaller ``E``: rows (lines) removed, whole stacks removed.
 A stack that loses every row disappears, and so do its samples; totals of the surviving
 samples are unchanged (these filters never change values). Semantics, each as in pprof:
@@ -23,6 +23,7 @@ import re
 
 import polars as pl
 
+from profilelab.ops.frames import VIEW_COLUMNS
 from profilelab.ops.regex import check_regex, matches_expr
 
 _LOC = ("stack_id", "loc")
@@ -92,7 +93,7 @@ def remove_uninteresting(
     )
     # Lines of a partially matched location are trimmed everywhere (pprof edits the location).
     keep_line = ~flagged | pl.col("whole") | (pl.col("li") > pl.col("istar"))
-    return e.filter(keep_loc & keep_line).select("stack_id", "pos", "frame_id", "loc", "li")
+    return e.filter(keep_loc & keep_line).select(VIEW_COLUMNS)
 
 
 def filter_by_name(
@@ -127,7 +128,7 @@ def filter_by_name(
         keep_row = keep_row & ~(pl.col("hide_l") | pl.col("hide_m"))
     if show:
         keep_row = keep_row & pl.col("has_fn") & (pl.col("show_l") | pl.col("show_m"))
-    return e.filter(keep_stack & keep_row).select("stack_id", "pos", "frame_id", "loc", "li")
+    return e.filter(keep_stack & keep_row).select(VIEW_COLUMNS)
 
 
 def show_from(e: pl.DataFrame, f: pl.DataFrame, pattern: str | None) -> pl.DataFrame:
@@ -144,7 +145,7 @@ def show_from(e: pl.DataFrame, f: pl.DataFrame, pattern: str | None) -> pl.DataF
     e = e.with_columns(pl.col("loc").filter(matched).max().over("stack_id").alias("top"))
     keep_line = pl.col("loc_mm") | pl.col("last_lm").is_null() | (pl.col("li") <= pl.col("last_lm"))
     keep = pl.col("top").is_not_null() & (pl.col("loc") <= pl.col("top")) & keep_line
-    return e.filter(keep).select("stack_id", "pos", "frame_id", "loc", "li")
+    return e.filter(keep).select(VIEW_COLUMNS)
 
 
 def prune_from(e: pl.DataFrame, f: pl.DataFrame, pattern: str | None) -> pl.DataFrame:
@@ -158,7 +159,7 @@ def prune_from(e: pl.DataFrame, f: pl.DataFrame, pattern: str | None) -> pl.Data
     keep = (pl.col("cut").is_null() | (pl.col("loc") >= pl.col("cut"))) & (
         ~flagged | (pl.col("li") >= pl.col("first"))
     )
-    return e.filter(keep).select("stack_id", "pos", "frame_id", "loc", "li")
+    return e.filter(keep).select(VIEW_COLUMNS)
 
 
 def no_inlines(e: pl.DataFrame) -> pl.DataFrame:

@@ -12,13 +12,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from profilelab.errors import FormatError, ProfileLabError
-from profilelab.model.raw import RawProfile
 from profilelab.readers import sniff
-from profilelab.readers._input import Input, Source, open_input
-from profilelab.readers._overflow import check_sums
+from profilelab.readers._input import Input, Prefetch, Prefetched, Source, open_input
 from profilelab.readers.sniff import protobuf_start
+
+if TYPE_CHECKING:  # the package itself imports no NumPy: the command line prefetches with it
+    from profilelab.model.raw import RawProfile
 
 
 @dataclass(frozen=True)
@@ -38,16 +40,23 @@ def register(fmt: Format, *, first: bool = False) -> None:
     FORMATS.insert(0, fmt) if first else FORMATS.append(fmt)
 
 
-def read(source: Source, name: str | None = None, limit: int | None = None) -> list[RawProfile]:
+def read(
+    source: Source | Prefetched, name: str | None = None, limit: int | None = None
+) -> list[RawProfile]:
     """Decode any supported input into RawProfiles; errors name the input and the problem."""
     _load_builtin_formats()
-    inp = open_input(source, name, limit, sniff=known_head)
+    if isinstance(source, Prefetched):  # opened already (its name and limit are the defaults)
+        inp = source.result()
+    else:
+        inp = open_input(source, name, limit, sniff=known_head)
     if not inp.data:
         raise FormatError(f"{inp.name}: empty input")
     for fmt in FORMATS:
         if fmt.sniff(inp.data):
             with reader_errors(inp.name, fmt.name):
                 raws = fmt.read(inp)
+            from profilelab.readers._overflow import check_sums
+
             check_sums(raws, inp.name)
             return raws
     raise FormatError(
@@ -75,6 +84,12 @@ def reader_errors(name: str, fmt: str) -> Iterator[None]:
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         why = f"{type(exc).__name__}: {first}"
         raise FormatError(f"{name}: malformed {fmt} data ({why})") from None
+
+
+def prefetch(sources: list[Source]) -> list[Prefetched]:
+    """``sources`` opened by a background thread, each checked as :func:`read` checks them:
+    pass the results to :func:`read` or :func:`profilelab.load` (see :class:`._input.Prefetch`)."""
+    return Prefetch(sources, sniff=known_head).inputs
 
 
 def known_head(head: bytes) -> bool:

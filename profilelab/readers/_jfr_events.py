@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from profilelab.errors import FormatError
+from profilelab.model.ranges import ranges
 from profilelab.readers._jfr_format import (
     KIND_CONSTANT,
     KIND_EVENT,
@@ -28,7 +29,6 @@ from profilelab.readers._jfr_format import (
     Metadata,
     Scan,
 )
-from profilelab.readers._ranges import ranges
 
 # Event slots (the same for every event type): 0 startTime, 1 thread, 2 stackTrace,
 # 3 state, 4 value, 5 contextId, 6 spanId, 7 spanName.
@@ -236,6 +236,9 @@ def _stacks(pools: _Pools, scan: Scan) -> dict[str, Any]:
     flat = ranges(starts, counts)
     method_key = items[flat, 0] if len(flat) else np.zeros(0, dtype=np.int64)
     line = items[flat, 1] if len(flat) else np.zeros(0, dtype=np.int64)
+    # lineNumber is a Java int, written as its unsigned 32 bits: the JDK writes -1 (native
+    # and unknown lines), which becomes 0, pprof's "no line", as Pyroscope's converter has it
+    line = np.where(line >= 2**31, 0, line)
     methods = pools.find("jdk.types.Method", method_key, "a stack frame's method")
     pair = pl.DataFrame({"m": methods, "line": line})
     distinct = pair.unique(maintain_order=True).with_row_index("frame")

@@ -7,6 +7,13 @@ are ignored. Keys are read in lowerCamelCase, or snake_case when the document us
 throughout (as some tools write). Profile ids are accepted in hex (as pdata writes them)
 or base64; other bytes (``bytesValue``, ``originalPayload``) are base64.
 
+The samples and the stack table, most of a big document, are read by the compiled kernel
+:mod:`profilelab._native._otlpjson` straight into columns when it was built: it finds each
+Profile's samples array and the dictionary's stack table, reads them, and the rest of the
+document (with those arrays left empty) goes to the JSON parser. A document the kernel
+does not read exactly as this module does (see its source) is read here as a whole, with
+the same result or the same error.
+
 Field names tell v1.8 (``sample``, ``line``, ``commentStrindices``,
 ``aggregationTemporality``) from v1.9+ (``samples``, ``lines``); the JSON Sample is the same
 in both, so v1.8 documents are read. Names of v1.7 and older fail with a clear message.
@@ -17,8 +24,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 from itertools import chain
 from operator import methodcaller
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -26,6 +35,7 @@ import pyarrow as pa
 
 from profilelab.errors import FormatError
 from profilelab.readers import _json
+from profilelab.readers._otlp_binary import hex_strings
 from profilelab.readers._otlp_payload import (
     OLD_HINT,
     Attribute,
@@ -37,6 +47,12 @@ from profilelab.readers._otlp_payload import (
     Scope,
 )
 from profilelab.readers._wire import WireError
+
+_kernel: ModuleType | None
+try:
+    from profilelab._native import _otlpjson as _kernel
+except ImportError:  # not built (no C compiler at install time): samples are read here
+    _kernel = None
 
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -62,13 +78,79 @@ class _Keys:
         return got
 
 
-def decode(data: bytes) -> Payload:
-    """Decode an OTLP/JSON document; raises WireError (ValueError) when malformed."""
+def decode(data: bytes, *, compiled: bool = True) -> Payload:
+    """Decode an OTLP/JSON document; raises WireError (ValueError) when malformed.
+
+    ``compiled=False`` reads the samples here too, as without the compiled kernel."""
     with _json.paused_gc():  # a big document is millions of small objects, without cycles
-        return _decode(data)
+        cut = _cut(data) if compiled and _kernel is not None else None
+        if cut is not None:
+            try:
+                return _decode(cut.text, cut)
+            except WireError:
+                pass  # read again as a whole below: the error names the place in ``data``
+        return _decode(data, None)
 
 
-def _decode(data: bytes) -> Payload:
+@dataclass
+class _Cut:
+    """A document with its samples arrays and stack table emptied, and what they held."""
+
+    text: bytes
+    samples: list[Samples | None]  # per Profile in document order; None: it had no array
+    stacks: tuple[np.ndarray, np.ndarray] | None  # (offsets, location indices)
+
+
+def _cut(data: bytes) -> _Cut | None:
+    """The samples arrays and the stack table read by the kernel, the rest left to the JSON
+    parser; None when the kernel does not read them."""
+    assert _kernel is not None
+    found = _kernel.locate(data)
+    if found is None:
+        return None
+    snake, regions, (stack_start, stack_end) = found
+    k = _Keys(snake)
+    sample_fields = (
+        (k("stackIndex"), 0),
+        (k("attributeIndices"), 1),
+        (k("linkIndex"), 0),
+        ("values", 1),
+        (k("timestampsUnixNano"), 2),
+    )
+    emptied: list[tuple[int, int]] = []
+    samples: list[Samples | None] = []
+    for start, end in regions:
+        if start < 0:
+            samples.append(None)
+            continue
+        got = _kernel.objects(data, start, end, sample_fields)
+        if got is None:
+            return None
+        stack, (attr_off, attrs), link, (val_off, vals), (time_off, times) = got
+        columns = (stack, attr_off, attrs, link, val_off, vals, time_off, times)  # field order
+        samples.append(Samples(*map(_int64s_of, columns)))
+        emptied.append((start, end))
+    stacks = None
+    if stack_start >= 0:
+        got = _kernel.objects(data, stack_start, stack_end, ((k("locationIndices"), 1),))
+        if got is None:
+            return None
+        stacks = (_int64s_of(got[0][0]), _int64s_of(got[0][1]))
+        emptied.append((stack_start, stack_end))
+    parts, pos = [], 0
+    for start, end in sorted(emptied):
+        parts += [data[pos:start], b"[]"]
+        pos = end
+    parts.append(data[pos:])
+    return _Cut(b"".join(parts), samples, stacks)
+
+
+def _int64s_of(column: bytes) -> np.ndarray:
+    return np.frombuffer(column, dtype=np.int64)
+
+
+def _decode(data: bytes, cut: _Cut | None) -> Payload:
+    """The Payload of ``data``; with ``cut``, what the kernel read (emptied in ``data``)."""
     try:
         doc = _json.loads(data, "OTLP/JSON document")
     except FormatError as exc:
@@ -78,9 +160,10 @@ def _decode(data: bytes) -> Payload:
     k = _Keys("resource_profiles" in doc and "resourceProfiles" not in doc)
     _reject_old(doc, k)
     version = "1.8" if _is_v18(doc, k) else "1.9+"  # JSON names are the same in 1.9 and 1.10
-    dictionary = _dictionary(_obj(doc, k("dictionary")), k)
+    dictionary = _dictionary(_obj(doc, k("dictionary")), k, None if cut is None else cut.stacks)
     strings = dictionary.strings.to_pylist()
-    resources, scopes, entries = [], [], []
+    resources, scopes = [], []
+    entries: list[ProfileEntry] = []
     for r, rp in enumerate(_objs(doc, k("resourceProfiles"))):
         resources.append(_key_values(_list(_obj(rp, k("resource")), k("attributes")), k, strings))
         scope_list = []
@@ -89,8 +172,13 @@ def _decode(data: bytes) -> Payload:
             attrs = _key_values(_list(sc, k("attributes")), k, strings)
             scope_list.append(Scope(str(sc.get("name", "")), str(sc.get("version", "")), attrs))
             for p, prof in enumerate(_objs(sp, k("profiles"))):
-                entries.append(_profile(prof, r, s, p, k))
+                if cut is not None and len(entries) >= len(cut.samples):
+                    raise WireError("more profiles than the compiled reader found")
+                done = None if cut is None else cut.samples[len(entries)]
+                entries.append(_profile(prof, r, s, p, k, done))
         scopes.append(scope_list)
+    if cut is not None and len(entries) != len(cut.samples):
+        raise WireError("fewer profiles than the compiled reader found")
     return Payload(version, dictionary, resources, scopes, entries)
 
 
@@ -304,7 +392,10 @@ def _key_values(items: list[Any], k: _Keys, strings: list[str]) -> list[tuple[st
 # ---- dictionary ------------------------------------------------------------------------------
 
 
-def _dictionary(d: dict[str, Any], k: _Keys) -> Dictionary:
+def _dictionary(
+    d: dict[str, Any], k: _Keys, stacks: tuple[np.ndarray, np.ndarray] | None
+) -> Dictionary:
+    """The dictionary; ``stacks``: the stack table when the kernel read it."""
     out = Dictionary()
     strings = _list(d, k("stringTable"))
     if strings:
@@ -319,8 +410,8 @@ def _dictionary(d: dict[str, Any], k: _Keys) -> Dictionary:
     out.function_file = _ints(fns, k("filenameStrindex"), "Function")
     out.function_start_line = _ints(fns, k("startLine"), "Function")
     links = _objs(d, k("linkTable"))
-    out.link_trace_id = _hex_array([_id(x.get(k("traceId")), 16, "traceId") for x in links])
-    out.link_span_id = _hex_array([_id(x.get(k("spanId")), 8, "spanId") for x in links])
+    out.link_trace_id = _ids(list(map(methodcaller("get", k("traceId")), links)), 16, "traceId")
+    out.link_span_id = _ids(list(map(methodcaller("get", k("spanId")), links)), 8, "spanId")
     out.attributes = [
         Attribute(
             _int(a.get(k("keyStrindex"), 0), "keyStrindex"),
@@ -329,14 +420,23 @@ def _dictionary(d: dict[str, Any], k: _Keys) -> Dictionary:
         )
         for a in _objs(d, k("attributeTable"))
     ]
-    out.stack_offsets, out.stack_locations = _csr(
-        _objs(d, k("stackTable")), k("locationIndices"), "Stack"
-    )
+    table = _objs(d, k("stackTable"))
+    out.stack_offsets, out.stack_locations = stacks or _csr(table, k("locationIndices"), "Stack")
     return out
 
 
-def _hex_array(values: list[str]) -> pa.Array:
-    return pa.array([v or None for v in values], type=pa.string())
+def _ids(texts: list[Any], size: int, what: str) -> pa.Array:
+    """Ids as lower-case hex, null when empty or all zero (as :func:`_id` reads each one); a
+    table of hex ids of the full size, the usual one, is decoded in one pass."""
+    if texts and set(map(type, texts)) == {str} and set(map(len, texts)) == {2 * size}:
+        try:
+            raw = bytes.fromhex("".join(texts))
+        except ValueError:
+            raw = b""
+        if len(raw) == size * len(texts):  # (so no white space, which fromhex skips)
+            sizes = np.full(len(texts), size, dtype=np.int64)
+            return hex_strings(np.frombuffer(raw, dtype=np.uint8), sizes)
+    return pa.array([_id(x, size, what) or None for x in texts], type=pa.string())
 
 
 def _mappings(out: Dictionary, maps: list[Any], k: _Keys) -> None:
@@ -376,7 +476,9 @@ def _value_type(v: Any, k: _Keys) -> tuple[int, int]:
     )
 
 
-def _profile(prof: dict[str, Any], r: int, s: int, p: int, k: _Keys) -> ProfileEntry:
+def _profile(
+    prof: dict[str, Any], r: int, s: int, p: int, k: _Keys, read: Samples | None
+) -> ProfileEntry:
     what = f"Profile {r}/{s}/{p}"
     e = ProfileEntry(r, s, p)
     e.sample_type = _value_type(prof.get(k("sampleType")), k)
@@ -390,7 +492,7 @@ def _profile(prof: dict[str, Any], r: int, s: int, p: int, k: _Keys) -> ProfileE
     e.payload_format = str(prof.get(k("originalPayloadFormat")) or "")
     e.payload = _bytes(prof.get(k("originalPayload")), f"{what} originalPayload")
     samples = _objs(prof, k("samples")) or _objs(prof, k("sample"))  # v1.8: "sample"
-    e.samples = _samples(samples, k, what)
+    e.samples = read if read is not None else _samples(samples, k, what)
     return e
 
 

@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from profilelab.errors import FormatError
+from profilelab.model.ranges import ranges
 from profilelab.model.raw import RawProfile
 from profilelab.readers import limits
-from profilelab.readers._ranges import ranges
 
 
 def distinct_sequences(

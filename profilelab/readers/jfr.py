@@ -40,6 +40,7 @@ import pyarrow as pa
 
 from profilelab.errors import FormatError
 from profilelab.model import ids
+from profilelab.model.ranges import ranges
 from profilelab.model.raw import RawProfile
 from profilelab.readers import _jfr_native
 from profilelab.readers._input import Input
@@ -57,7 +58,6 @@ from profilelab.readers._jfr_format import (
     scan_reference,
 )
 from profilelab.readers._jfr_labels import ContextLabels, parse_labels_snapshot
-from profilelab.readers._ranges import ranges
 from profilelab.readers._stacks import NamedStacks, build_raw
 
 FORMAT = "jfr"

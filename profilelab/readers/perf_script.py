@@ -12,7 +12,8 @@ variants). The lines are matched as stackcollapse-perf.pl (FlameGraph) matches t
 the two read the same files the same way:
 
 * **Events become sample types** (unit ``nanoseconds`` for ``cpu-clock``/``task-clock``,
-  whose periods are times, else ``count``), in order of appearance; the first is the
+  whose periods are times, with or without the modifiers current perf prints, as in
+  ``cpu-clock:ppp``; else ``count``), in order of appearance; the first is the
   default type (stackcollapse-perf.pl keeps only the first event). A sample's value is
   its period, or 1 when the header has none.
 * **Labels**: ``comm``, ``pid`` (only with ``pid/tid``), ``tid`` and ``cpu``, as strings;
@@ -278,7 +279,9 @@ def _samples(raw: RawProfile, records: pl.DataFrame, frames: pl.DataFrame) -> No
     raw.stack_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     raw.sample_stack = np.arange(n, dtype=np.int64)
     events = records["event"].unique(maintain_order=True).to_list()
-    raw.sample_types = [(e, "nanoseconds" if e in _TIME_EVENTS else "count") for e in events]
+    raw.sample_types = [
+        (e, "nanoseconds" if e.split(":", 1)[0] in _TIME_EVENTS else "count") for e in events
+    ]
     raw.default_sample_type = events[0]
     column = records["event"].replace_strict(events, list(range(len(events)))).to_numpy()
     raw.values = np.zeros((n, len(events)), dtype=np.int64)

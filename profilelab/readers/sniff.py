@@ -9,8 +9,10 @@ trace-event or legacy readers, nor what they import).
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 import struct
+from collections.abc import Iterator
 
 
 def looks_like_jfr(data: bytes | memoryview) -> bool:
@@ -54,13 +56,26 @@ def protobuf_fields(
     None when the bytes do not start like a protobuf message.
     """
     out: list[tuple[int, int, int, int]] = []
-    pos = 0
+    for got in iter_protobuf_fields(data, limit):
+        if got is None:
+            return None
+        out.append(got)
+    return out
+
+
+def iter_protobuf_fields(
+    data: bytes | memoryview, limit: int = 16
+) -> Iterator[tuple[int, int, int, int] | None]:
+    """:func:`protobuf_fields` one field at a time, so a sniff can stop at the first field
+    that rules its format out; a final None when the bytes stop looking like protobuf."""
+    pos = n = 0
     try:
-        while pos < len(data) and len(out) < limit:
+        while pos < len(data) and n < limit:
             tag, pos = read_varint(data, pos)
             field, wire = tag >> 3, tag & 7
             if field == 0:
-                return None
+                yield None
+                return
             start = pos
             if wire == 0:
                 _, pos = read_varint(data, pos)
@@ -73,13 +88,15 @@ def protobuf_fields(
             elif wire == 5:
                 pos += 4
             else:
-                return None
+                yield None
+                return
             if pos > len(data):
-                return None
-            out.append((field, wire, start, pos))
+                yield None
+                return
+            n += 1
+            yield field, wire, start, pos
     except ValueError:
-        return None
-    return out
+        yield None
 
 
 def looks_like_value_type(data: bytes | memoryview) -> bool:
@@ -134,13 +151,20 @@ def looks_like_otlp_profiles(data: bytes | memoryview) -> bool:
     and its string table (field 6) comes without any ResourceProfiles.
     """
     view = memoryview(data)
-    fields = protobuf_fields(view, limit=64)
-    if not fields or any(w != 2 or not 1 <= f <= 8 for f, w, _, _ in fields):
+    fields = []
+    # Field by field, stopping at the first one this message cannot have: a pprof is ruled
+    # out by its first record (a ValueType of varints is no ResourceProfiles), not after
+    # walking its samples.
+    for got in iter_protobuf_fields(view, limit=64):
+        if got is None or got[1] != 2 or not 1 <= got[0] <= 8:
+            return False
+        if got[0] == 1 and not _only_length_delimited(view[got[2] : got[3]], range(1, 4)):
+            return False
+        fields.append(got)
+    if not fields:
         return False
     resources = [view[s:e] for f, _, s, e in fields if f == 1]
     dictionaries = [view[s:e] for f, _, s, e in fields if f == 2]
-    if not all(_only_length_delimited(r, range(1, 4)) for r in resources):
-        return False
     if resources and not _profile_like(resources[0]):
         return False
     if any(f > 2 for f, _, _, _ in fields):  # v1.6 tables: only after real ResourceProfiles
@@ -243,8 +267,8 @@ def looks_like_legacy(data: bytes) -> bool:
     head = data[:_LEGACY_HEAD]
     if b"\x00" in head:
         return False
-    lines = head.decode("utf-8", errors="replace").split("\n")
-    first = lines[0].rstrip("\r")
+    lines = _text_lines(head)
+    first = next(lines).rstrip("\r")
     if first.startswith(CONTENTION_PREFIXES) or first.strip() in (
         "--- heapz 1 ---",
         "--- contentionz 1 ---",
@@ -254,10 +278,29 @@ def looks_like_legacy(data: bytes) -> bool:
         return True
     if FRAGMENTATION_HEADER.search(first):
         return True
-    header = next((ln.rstrip("\r") for ln in lines if ln.strip() and ln.strip()[0] != "#"), "")
+    header = next(
+        (
+            ln.rstrip("\r")
+            for ln in itertools.chain((first,), lines)
+            if ln.strip() and ln.strip()[0] != "#"
+        ),
+        "",
+    )
     return bool(
         COUNT_START.fullmatch(header) or THREADZ_START.search(header) or THREAD_START.search(header)
     )
+
+
+def _text_lines(head: bytes) -> Iterator[str]:
+    """The lines of ``head`` as ``head.decode("utf-8", errors="replace").split("\\n")``
+    gives them, each decoded when asked for: a sniff that reads two lines of a binary input
+    decodes no more. (A newline byte never occurs inside a UTF-8 sequence, so decoding line
+    by line replaces the same bytes.)"""
+    start = 0
+    while (end := head.find(b"\n", start)) >= 0:
+        yield head[start:end].decode("utf-8", errors="replace")
+        start = end + 1
+    yield head[start:].decode("utf-8", errors="replace")
 
 
 # ---- text: perf script, folded stacks --------------------------------------------------------
@@ -275,11 +318,8 @@ def looks_like_perf_script(data: bytes) -> bool:
     head = data[:8192]
     if b"\x00" in head:
         return False
-    lines = [
-        ln.rstrip("\r")
-        for ln in head.decode("utf-8", errors="replace").split("\n")
-        if ln.strip() and not ln.startswith("#")
-    ]
+    records = (ln.rstrip("\r") for ln in _text_lines(head) if ln.strip() and not ln.startswith("#"))
+    lines = list(itertools.islice(records, 2))
     return (
         len(lines) >= 2
         and bool(_PERF_SNIFF_HEADER.match(lines[0]))
@@ -308,13 +348,22 @@ def looks_like_folded(data: bytes) -> bool:
     head = utf8_text(data[:_FOLDED_HEAD])
     if b"\x00" in head or head.lstrip()[:1] == b"{":
         return False
-    lines = head.decode("utf-8", errors="replace").split("\n")
+    lines = _text_lines(head)
     if len(data) > _FOLDED_HEAD:
-        lines = lines[:-1]  # the last one may be cut
-    lines = [ln.rstrip("\r") for ln in lines if ln.strip() and not ln.startswith("#")]
-    lines = lines[:_FOLDED_LINES]
-    matches = [bool(_FOLDED_LINE.match(ln)) for ln in lines]
-    return bool(matches) and matches[0] and 2 * sum(matches) >= len(matches)
+        lines = _all_but_last(lines)  # the last one may be cut
+    records = (ln.rstrip("\r") for ln in lines if ln.strip() and not ln.startswith("#"))
+    first = next(records, None)
+    if first is None or not _FOLDED_LINE.match(first):  # binary input stops here
+        return False
+    rest = [bool(_FOLDED_LINE.match(ln)) for ln in itertools.islice(records, _FOLDED_LINES - 1)]
+    return 2 * (1 + sum(rest)) >= 1 + len(rest)
+
+
+def _all_but_last(items: Iterator[str]) -> Iterator[str]:
+    prev = next(items, None)
+    for item in items:
+        yield prev  # type: ignore[misc]
+        prev = item
 
 
 # ---- JSON: speedscope, Chrome trace events, .cpuprofile ---------------------------------------

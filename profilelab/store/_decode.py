@@ -109,19 +109,22 @@ def decode_inputs(inputs: Sequence[Pending]) -> Decoded:
 
     out = Decoded([Loaded(i.source, i.input_id, mtime_ns=i.mtime_ns) for i in inputs])
     raws: list[RawProfile] = []
+    per_input: list[list[RawProfile]] = []
     for pos, inp in enumerate(inputs):
         got = _read(inp)
         if isinstance(got, str):
             out.results[pos].error = got
             continue
         raws.extend(got)
-        out.results[pos].mapping_ids = builder.mapping_ids(got)
+        per_input.append(got)
         out.good.append(pos)
         out.profile_rows.append(sum(len(r.sample_types) for r in got))
         out.sample_rows.append(sum(r.n_samples * len(r.sample_types) for r in got))
     if not raws:
         return out
     try:
+        for pos, mappings in zip(out.good, builder.mapping_ids_each(per_input), strict=True):
+            out.results[pos].mapping_ids = mappings
         profile = builder.build(raws)
     except Exception:  # one input breaks the builder: build each alone to name it
         return _one_by_one(inputs, out)

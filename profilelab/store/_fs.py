@@ -13,8 +13,10 @@ import errno
 import fcntl
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -109,11 +111,25 @@ def fsync_all(files: list[Path], directories: Sequence[Path] = ()) -> None:
         for fn, p in jobs:
             fn(p)
         return
-    from concurrent.futures import ThreadPoolExecutor
+    pool = _sync_pool()
+    for fut in [pool.submit(fn, p) for fn, p in jobs]:
+        fut.result()
 
-    with ThreadPoolExecutor(min(len(jobs), 16)) as pool:
-        for fut in [pool.submit(fn, p) for fn, p in jobs]:
-            fut.result()
+
+_SYNC_THREADS = 16
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _sync_pool() -> ThreadPoolExecutor:
+    """The threads that run :func:`fsync_all`'s fsyncs, made once per process: a receiver
+    commits many times a second, and starting a dozen threads per commit cost more CPU
+    than the fsyncs' system calls."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_SYNC_THREADS, thread_name_prefix="fsync")
+        return _pool
 
 
 def _fsync_file(path: Path) -> None:

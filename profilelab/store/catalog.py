@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,8 @@ EXTRA: dict[str, pl.DataType] = {
     "input_id": pl.Int64(),  # digest of the input's bytes: re-ingesting it is a no-op
     "segment": pl.Utf8(),  # the commit whose catalog file holds this row
     "samples_file": pl.Utf8(),  # relative path of the samples file, null without samples
+    # the functions file beside it (store.functions), null for profiles stored before it
+    "functions_file": pl.Utf8(),
     "n_samples": pl.Int64(),
     "total": pl.Int64(),  # sum of the samples' values (completeness check, quick totals)
     "ingested_ns": pl.Int64(),
@@ -46,6 +50,7 @@ EXTRA: dict[str, pl.DataType] = {
 }
 CATALOG: dict[str, pl.DataType] = {**schema.PROFILES, **EXTRA}
 _META_KEY = b"profilelab.segment"
+_READERS = 4  # catalog files read at once
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,11 @@ class Snapshot:
     def input_ids(self) -> set[int]:
         return set(self.catalog["input_id"].drop_nulls().to_list())
 
+    def stored_inputs(self, ids: Iterable[int]) -> set[int]:
+        """Those of ``ids`` the store holds (without making a set of every stored input)."""
+        wanted = pl.Series(list(ids), dtype=pl.Int64)
+        return set(wanted.filter(wanted.is_in(self.catalog["input_id"].implode())).to_list())
+
 
 def empty() -> pl.DataFrame:
     return pl.DataFrame(schema=CATALOG)
@@ -115,31 +125,81 @@ def to_arrow(rows: pl.DataFrame, segment: Segment) -> pa.Table:
 
 
 class CatalogReader:
-    """Reads catalog files, caching them by name (a committed catalog file never changes)."""
+    """Reads catalog files, caching them by name (a committed catalog file never changes).
+
+    The last snapshot is kept too: when the only change since is new catalog files that
+    sort after every file it holds and replace nothing (the commits of a writer), the next
+    snapshot appends their rows instead of concatenating and deduplicating the whole
+    catalog again, so a commit's cost does not grow with the store.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cache: dict[str, tuple[Segment, pl.DataFrame]] = {}
+        self._last: tuple[list[str], Snapshot] | None = None
+        self._replaced: frozenset[str] = frozenset()  # ids replaced, as of the last whole snapshot
 
     def snapshot(self) -> Snapshot:
         names = self._list()
         for gone in set(self._cache) - set(names):
             del self._cache[gone]
-        for name in names:
-            if name not in self._cache:
-                loaded = self._read(name)
+        todo = [name for name in names if name not in self._cache]
+        # a fresh process reads every catalog file: several at once (Arrow's Parquet
+        # reader releases the GIL)
+        with ThreadPoolExecutor(min(_READERS, len(todo) or 1)) as pool:
+            for name, loaded in zip(todo, pool.map(self._read, todo), strict=True):
                 if loaded is not None:
                     self._cache[name] = loaded
-        committed = {seg.id: (seg, df) for seg, df in self._cache.values()}
+        names = [n for n in names if n in self._cache]
+        snap = self._appended(names)
+        if snap is None:
+            snap = self._whole(names)
+        self._last = (names, snap)
+        return snap
+
+    def _whole(self, names: list[str]) -> Snapshot:
+        committed = {seg.id: (seg, df) for seg, df in (self._cache[n] for n in names)}
         replaced = frozenset(r for seg, _ in committed.values() for r in seg.replaces)
         live = {k: v for k, v in sorted(committed.items()) if k not in replaced}
         frames = [df for _, df in live.values() if df.height]
         rows = pl.concat(frames, how="vertical") if frames else empty()
+        # a profile in two live segments (a commit and a compaction racing) counts once;
+        # the mask is cheap, a unique over the nested columns is not (seconds at 100k rows)
+        first = rows.get_column("profile_id").is_first_distinct()
+        if not first.all():
+            rows = rows.filter(first)
+        self._replaced = replaced
         return Snapshot(
             segments={k: seg for k, (seg, _) in live.items()},
-            catalog=rows.unique("profile_id", keep="first", maintain_order=True),
+            catalog=rows,
             replaced=replaced & set(committed),
         )
+
+    def _appended(self, names: list[str]) -> Snapshot | None:
+        """The last snapshot plus the catalog files added since, or None when the change is
+        not only such additions (the whole snapshot is then made again)."""
+        if self._last is None:
+            return None
+        before, last = self._last
+        if names[: len(before)] != before:
+            return None
+        added = [self._cache[n] for n in names[len(before) :]]
+        if not added:
+            return last
+        segments = dict(last.segments)
+        for name, (seg, _) in zip(names[len(before) :], added, strict=True):
+            # sorted after every file before it (as the whole snapshot orders segments)
+            if seg.replaces or name != f"{seg.id}.parquet" or seg.id in self._replaced:
+                return None
+            segments[seg.id] = seg
+        rows = pl.concat([df for _, df in added if df.height] or [empty()], how="vertical")
+        rows = rows.filter(rows.get_column("profile_id").is_first_distinct())
+        if last.catalog.height and rows.height:
+            rows = rows.filter(~pl.col("profile_id").is_in(last.catalog["profile_id"].implode()))
+        cat = pl.concat([last.catalog, rows], how="vertical", rechunk=False)
+        if cat.n_chunks() > _MAX_CHUNKS:
+            cat = cat.rechunk()
+        return Snapshot(segments=segments, catalog=cat, replaced=last.replaced)
 
     def _list(self) -> list[str]:
         try:
@@ -151,7 +211,10 @@ class CatalogReader:
     def _read(self, name: str) -> tuple[Segment, pl.DataFrame] | None:
         path = self.root / layout.CATALOG / name
         try:
-            table = pq.read_table(path)
+            # ParquetFile, not read_table: that one imports pyarrow.dataset and pandas
+            # (seconds, the largest part of a fresh process's first snapshot)
+            with pq.ParquetFile(path) as fh:
+                table = fh.read()
         except FileNotFoundError:
             return None  # deleted by a compaction between the listing and the read
         except (OSError, pa.ArrowException) as exc:
@@ -164,6 +227,10 @@ class CatalogReader:
         self._cache[name] = _parse(table, self.root / layout.CATALOG / name)
 
 
+#: Chunks of an appended snapshot's catalog before it is made contiguous again.
+_MAX_CHUNKS = 64
+
+
 def _parse(table: pa.Table, path: Path) -> tuple[Segment, pl.DataFrame]:
     meta = (table.schema.metadata or {}).get(_META_KEY)
     if meta is None:
@@ -171,4 +238,7 @@ def _parse(table: pa.Table, path: Path) -> tuple[Segment, pl.DataFrame]:
     seg = Segment.from_json(meta, str(path))
     df = pl.from_arrow(table.replace_schema_metadata(None))
     assert isinstance(df, pl.DataFrame)
-    return seg, conform(df)
+    # a file of this version has the catalog's columns already (casting them costs more
+    # than reading a small file); older files get the columns added since
+    same = df.columns == list(CATALOG) and df.dtypes == list(CATALOG.values())
+    return seg, df if same else conform(df)

@@ -20,7 +20,7 @@ import polars as pl
 
 from profilelab.errors import StoreError
 from profilelab.model.profile import Profile
-from profilelab.store import _fs, layout, prepare, writer
+from profilelab.store import _fs, dictionaries, functions, layout, prepare, writer
 from profilelab.store.catalog import CatalogReader, Snapshot
 from profilelab.store.prepare import Item
 
@@ -46,6 +46,7 @@ class StoreDirectory:
         self._reader = CatalogReader(self.root)
         self._mutex = threading.RLock()
         self._known = _KnownIds()
+        self._seen = functions.Seen(self._stored_rows)
         self._collected = False
 
     # ---- opening ----------------------------------------------------------------------------
@@ -101,7 +102,7 @@ class StoreDirectory:
             if not self._collected:
                 writer.collect_garbage(self.root, snap)
                 self._collected = True
-            fresh = _new_items(items, snap.input_ids())
+            fresh = _new_items(items, snap.stored_inputs(i.input_id for i in items))
             result = CommitResult(None, skipped=len(items) - len(fresh))
             if not fresh:
                 return result
@@ -112,9 +113,18 @@ class StoreDirectory:
             # each row once, and a later item may rely on a row that came with a duplicate
             dictionaries = self._known.new_rows([i.profile for i in items])
             self._known.check_references(samples, dictionaries)
+            stacks = pl.concat([i.profile.stacks for i in items], how="vertical")
+            frames = pl.concat([i.profile.frames for i in items], how="vertical")
+            index = functions.index_rows(samples, stacks, frames, self._seen.fetch)
             seg = writer.write_segment(
-                self.root, rows, samples, dictionaries, committed=self._reader.remember
+                self.root,
+                rows,
+                samples,
+                dictionaries,
+                committed=self._reader.remember,
+                functions=index,
             )
+            self._seen.add(stacks, frames)
             self._known.add(dictionaries, seg.files)
             result.segment = seg.id
             result.profiles = rows.height
@@ -136,6 +146,11 @@ class StoreDirectory:
                 writer.collect_garbage(self.root, self._reader.snapshot())
                 self._collected = True
             return writer.write_spans_segment(self.root, spans).id
+
+    def _stored_rows(self, table: str, ids: pl.Series) -> pl.DataFrame:
+        """The rows of dictionary ``table`` with these ids, read from the live files."""
+        files = self._reader.snapshot().files(f"{table}/")
+        return dictionaries.read_dictionary(self.root, files, table, ids)
 
     @contextmanager
     def locked(self) -> Iterator[None]:

@@ -7,6 +7,9 @@
       .lock                                 writers' flock (readers never lock)
       catalog/<segment>.parquet             one per commit: the profiles it adds (commit point)
       samples/profile_type=<t>/service=<s>/date=<YYYY-MM-DD>/<segment>.parquet
+      functions/profile_type=<t>/service=<s>/date=<YYYY-MM-DD>/<segment>.parquet
+                                            flat and cum per (profile, function) of the
+                                            samples file beside it (the function index)
       stacks/<segment>.parquet              dictionary tables: rows new to the store only,
       frames/<segment>.parquet              deduplicated across profiles by content id
       mappings/<segment>.parquet
@@ -33,6 +36,7 @@ VERSION = 1
 LOCK = ".lock"
 CATALOG = "catalog"
 SAMPLES = "samples"
+FUNCTIONS = "functions"
 #: Tables stored once per distinct id (the "dictionary" of the store), keyed by this column.
 DICTIONARIES: dict[str, str] = {
     "stacks": "stack_id",
@@ -89,6 +93,11 @@ def samples_path(profile_type: str, service: str, day: str, segment: str) -> str
     parts = (escape_partition(profile_type), escape_partition(service), day)
     dirs = "/".join(f"{k}={v}" for k, v in zip(PARTITIONS, parts, strict=True))
     return f"{SAMPLES}/{dirs}/{segment}.parquet"
+
+
+def functions_path(samples_file: str) -> str:
+    """Relative path of the functions file beside the samples file ``samples_file``."""
+    return FUNCTIONS + samples_file[len(SAMPLES) :]
 
 
 def dictionary_path(table: str, segment: str) -> str:

@@ -25,8 +25,9 @@ import polars as pl
 
 from profilelab.errors import StoreError
 from profilelab.model import schema
-from profilelab.store import layout, writer
+from profilelab.store import functions, layout, writer
 from profilelab.store.catalog import Segment, Snapshot
+from profilelab.store.dictionaries import read_dictionary
 from profilelab.store.timeparse import parse_duration, parse_time
 
 if TYPE_CHECKING:
@@ -156,17 +157,61 @@ def _rewrite(
         dictionaries[table] = (
             df.unique(maintain_order=True) if table == "labels" else df.unique(key)
         )
+    index = _index(store, snap, rows, samples, dictionaries)
     if gc_dictionaries:
         dictionaries = _referenced(samples, dictionaries)
     rows = rows.with_columns(
         pl.lit(None, pl.Utf8).alias("samples_file"),
+        pl.lit(None, pl.Utf8).alias("functions_file"),
         pl.lit(None, pl.Int64).alias("n_samples"),
         pl.lit(None, pl.Int64).alias("total"),
     )
     spans = sorted({f for s in group for f in s.files if f.startswith(f"{layout.SPANS}/")})
     return writer.write_segment(
-        store.root, rows, samples, dictionaries, replaces=_replaces(group), keep_files=spans
+        store.root,
+        rows,
+        samples,
+        dictionaries,
+        replaces=_replaces(group),
+        keep_files=spans,
+        functions=index,
     )
+
+
+def _index(
+    store: StoreDirectory,
+    snap: Snapshot,
+    rows: pl.DataFrame,
+    samples: pl.DataFrame,
+    dictionaries: dict[str, pl.DataFrame] | None = None,
+) -> pl.DataFrame:
+    """The function index rows of the profiles of ``rows`` (``samples``: theirs): read from
+    their functions files, and computed from their samples for profiles stored before the
+    index (so a compaction gives an older store its index)."""
+    indexed = rows.filter(pl.col("functions_file").is_not_null())
+    files = indexed["functions_file"].unique().sort().to_list()
+    have = (
+        pl.read_parquet([str(store.root / f) for f in files], hive_partitioning=False)
+        .select(list(functions.COLUMNS))
+        .filter(pl.col("profile_id").is_in(indexed["profile_id"].implode()))
+        if files
+        else functions.empty()
+    )
+    todo = rows.filter(pl.col("functions_file").is_null())["profile_id"]
+    if todo.len() == 0 or samples.height == 0:
+        return have
+
+    def fetch(table: str, ids: pl.Series) -> pl.DataFrame:
+        return read_dictionary(store.root, snap.files(f"{table}/"), table, ids)
+
+    d = dictionaries or {}
+    made = functions.index_rows(
+        samples.filter(pl.col("profile_id").is_in(todo.implode())),
+        d.get("stacks", schema.empty("stacks")),
+        d.get("frames", schema.empty("frames")),
+        fetch,
+    )
+    return pl.concat([have, made])
 
 
 def _read(store: StoreDirectory, files: list[str], table: str) -> pl.DataFrame:
@@ -250,21 +295,24 @@ def _drop_expired(
     )
     mixed = by_file.filter(pl.col("some_expired") & pl.col("some_kept"))["samples_file"]
     mixed_files = mixed.drop_nulls().to_list()
+    in_mixed = pl.col("samples_file").is_in(mixed_files)
+    # the samples and functions files of kept profiles, the mixed ones rewritten below
+    unmixed = kept.filter(~in_mixed)
+    kept_files = {*unmixed["samples_file"].drop_nulls(), *unmixed["functions_file"].drop_nulls()}
+    per_profile = (layout.SAMPLES + "/", layout.FUNCTIONS + "/")
     keep_files = [
         f
         for s in affected
         for f in s.files
-        if not f.startswith(layout.SAMPLES) or f in set(kept["samples_file"].drop_nulls())
+        if (not f.startswith(per_profile) or f in kept_files) and f not in drop
     ]
-    keep_files = [f for f in keep_files if f not in set(mixed_files) and f not in drop]
     samples = _read(store, mixed_files, "samples")
     if samples.height:
         samples = samples.filter(pl.col("profile_id").is_in(kept["profile_id"].implode()))
+    index = _index(store, snap, kept.filter(in_mixed), samples)
     rewritten = kept.with_columns(
-        pl.when(pl.col("samples_file").is_in(mixed_files))
-        .then(pl.lit(None, pl.Utf8))
-        .otherwise(pl.col("samples_file"))
-        .alias("samples_file")
+        pl.when(in_mixed).then(pl.lit(None, pl.Utf8)).otherwise(pl.col(c)).alias(c)
+        for c in ("samples_file", "functions_file")
     )
     writer.write_segment(
         store.root,
@@ -273,5 +321,6 @@ def _drop_expired(
         {},
         replaces=_replaces(affected),
         keep_files=keep_files,
+        functions=index,
     )
     return len(mixed_files)

@@ -24,7 +24,8 @@ import polars as pl
 
 from profilelab.errors import QueryError
 from profilelab.model import schema
-from profilelab.store.query import select_rows
+from profilelab.store import functions
+from profilelab.store.query import PSEUDO_LABELS, select_rows
 from profilelab.store.timeparse import parse_duration
 
 if TYPE_CHECKING:
@@ -57,9 +58,8 @@ _STACKS_THROUGH = """
 TREND = """
 with {through}
     hits as (
-        select sel.bucket, sel.profile_type, sum(s.value) as value
-        from samples s join sel on s.profile_id = sel.profile_id
-        {where}
+        select sel.bucket, sel.profile_type, sum(x.value) as value
+        from ({parts}) x join sel on x.profile_id = sel.profile_id
         group by sel.bucket, sel.profile_type
     ),
     steps as (select distinct bucket, profile_type from sel)
@@ -68,11 +68,21 @@ from steps b
 left join hits h on h.bucket = b.bucket and h.profile_type = b.profile_type
 order by time_ns, profile_type
 """
+# The trend's rows: the function's cum of indexed profiles (their function index rows,
+# one per profile: the files' row groups are skipped by function_id), the values of the
+# samples through its stacks for the others (profiles stored before the index).
+_TREND_INDEXED = """
+        select f.profile_id, f.cum as value from functions f
+        where f.function_id = {function_id} and f.function in (select function from want)"""
+_TREND_SAMPLES = """
+        select s.profile_id, s.value from samples s
+        join sel u on u.profile_id = s.profile_id and not u.indexed
+        {where}"""
 
-TOP = """
-with per_stack as (  -- the per-stack aggregation: samples first, frames after
+_TOP_SAMPLES = """
+    per_stack as (  -- the per-stack aggregation: samples first, frames after
         select s.stack_id, sum(s.value) as value
-        from samples s join sel on s.profile_id = sel.profile_id
+        from samples s join sel on s.profile_id = sel.profile_id and not sel.indexed
         group by s.stack_id
     ),
     k as (  -- their stacks, once each
@@ -104,10 +114,27 @@ with per_stack as (  -- the per-stack aggregation: samples first, frames after
         from (select distinct stack_id, function from named where is_leaf) n
         join per_stack v on v.stack_id = n.stack_id
         group by n.function
+    ),
+    from_samples as (
+        select c.function, coalesce(f.flat, 0) as flat, c.cum
+        from cum c left join flat f on f.function = c.function
+    ),"""
+_TOP_INDEXED = """
+    from_index as (  -- the function index: each profile's flat and cum, summed
+        select f.function, sum(f.flat) as flat, sum(f.cum) as cum
+        from functions f join sel on f.profile_id = sel.profile_id and sel.indexed
+        group by f.function
+    ),"""
+
+TOP = """
+with {parts}
+    totals as (
+        select function, sum(flat) as flat, sum(cum) as cum
+        from ({union}) u
+        group by function
     )
 select * from (
-    select c.function, cast(coalesce(f.flat, 0) as bigint) as flat, cast(c.cum as bigint) as cum
-    from cum c left join flat f on f.function = c.function
+    select function, cast(flat as bigint) as flat, cast(cum as bigint) as cum from totals
 ) t
 where cum <> 0 or flat <> 0
 order by flat desc, function
@@ -120,7 +147,7 @@ class Plan:
     ``want``; the selected rows; the store-relative files of each table."""
 
     sql: str
-    sel: pl.DataFrame
+    sel: pl.DataFrame  # profile_id, bucket, profile_type, indexed (has a functions file)
     files: dict[str, list[str]]
     want: list[str]
     schema: dict[str, Any]
@@ -132,17 +159,37 @@ def _selection(
     start: TimeArg,
     end: TimeArg,
     step_ns: int | None,
+    *,
+    index: bool = True,
 ) -> tuple[pl.DataFrame, dict[str, list[str]]]:
+    """The selected profiles (``indexed``: answered from their function index, when
+    ``index`` and they have one) and the files of each table the plan reads."""
     snap = store.snapshot()
-    rows = select_rows(snap.catalog, selector, start, end)
+    rows = select_rows(snap.catalog.select(_SELECTING), selector, start, end)
     bucket = (pl.col("time_ns") // step_ns) * step_ns if step_ns else pl.lit(0, pl.Int64)
-    sel = rows.select("profile_id", bucket.alias("bucket"), "profile_type")
+    indexed = pl.col("functions_file").is_not_null() & pl.lit(index)
+    sel = rows.select(
+        "profile_id", bucket.alias("bucket"), "profile_type", indexed.alias("indexed")
+    )
     files = {
-        "samples": rows["samples_file"].drop_nulls().unique().sort().to_list(),
+        "samples": _paths(rows.filter(~indexed)["samples_file"]),
+        "functions": _paths(rows.filter(indexed)["functions_file"]),
         "stacks": snap.files("stacks/"),
         "frames": snap.files("frames/"),
     }
     return sel, files
+
+
+#: The catalog columns a selection reads (a selector's matchers, types and time; the
+#: files): sorting the selected rows without the other nested columns is much cheaper.
+_SELECTING = sorted(
+    {"profile_id", "time_ns", "labels", "sample_unit", "is_default", "samples_file"}
+    | {"functions_file", "profile_type", *PSEUDO_LABELS.values()}
+)
+
+
+def _paths(files: pl.Series) -> list[str]:
+    return files.drop_nulls().unique().sort().to_list()
 
 
 def trend_plan(
@@ -158,11 +205,20 @@ def trend_plan(
     step_ns = parse_duration(step) if isinstance(step, str) else int(step)
     if step_ns <= 0:
         raise QueryError(f"the step must be positive, not {step}")
-    sel, files = _selection(store, selector, start, end, step_ns)
-    through = _STACKS_THROUGH.format(explode=dialect.explode) if function is not None else ""
-    where = "where s.stack_id in (select stack_id from hit)" if function is not None else ""
+    # every sample's value (no function): from the samples, no index needed
+    sel, files = _selection(store, selector, start, end, step_ns, index=function is not None)
+    parts, through = [], ""
+    if function is not None and files["functions"]:
+        fid = functions.function_ids([function])[0]
+        parts.append(_TREND_INDEXED.format(function_id=fid))
+    if files["samples"] or not parts:
+        where = ""
+        if function is not None:
+            through = _STACKS_THROUGH.format(explode=dialect.explode)
+            where = "where s.stack_id in (select stack_id from hit)"
+        parts.append(_TREND_SAMPLES.format(where=where))
     return Plan(
-        TREND.format(through=through, where=where),
+        TREND.format(through=through, parts="\n        union all".join(parts)),
         sel,
         files,
         [function] if function is not None else [],
@@ -185,29 +241,37 @@ def top_plan(
             f"the selector matched several profile types ({', '.join(types)}); pick one, "
             "e.g. cpu or heap:inuse_space"
         )
-    sql = TOP.format(explode=dialect.explode, leaf=dialect.leaf.format(col="frame_ids"))
+    parts, union = [], []
+    if files["samples"] or not files["functions"]:
+        leaf = dialect.leaf.format(col="frame_ids")
+        parts.append(_TOP_SAMPLES.format(explode=dialect.explode, leaf=leaf))
+        union.append("select function, flat, cum from from_samples")
+    if files["functions"]:
+        parts.append(_TOP_INDEXED)
+        union.append("select function, flat, cum from from_index")
+    sql = TOP.format(parts="".join(parts), union=" union all ".join(union))
     return Plan(sql, sel, files, [], {"function": pl.Utf8, "flat": pl.Int64, "cum": pl.Int64})
 
 
 # ---- DuckDB -----------------------------------------------------------------------------------
 def run_duckdb(store: StoreDirectory, plan: Plan) -> pl.DataFrame:
     """Run ``plan`` in an in-process DuckDB over the store's files."""
-    import pyarrow as pa
-
     from profilelab.store.query import _duckdb
 
     if plan.sel.height == 0:
         return pl.DataFrame(schema=plan.schema)
     con = _duckdb()
     try:
-        con.register("sel", plan.sel.to_arrow())
-        con.register("want", pa.table({"function": pa.array(plan.want, pa.string())}))
+        # Polars frames, not Arrow tables made from lists: those import pandas (seconds,
+        # the largest part of a fresh process's first query)
+        con.register("sel", plan.sel)
+        con.register("want", pl.DataFrame({"function": plan.want}, schema={"function": pl.Utf8}))
         for table, cols in _COLUMNS.items():
             if plan.files[table]:
                 paths = _sql_list([str(store.root / f) for f in plan.files[table]])
                 source = f"read_parquet({paths}, hive_partitioning = false)"
             else:
-                con.register(f"_{table}_empty", schema.empty(table).to_arrow())
+                con.register(f"_{table}_empty", _empty(table))
                 source = f"_{table}_empty"
             con.execute(f"create view {table} as select {', '.join(cols)} from {source}")
         table = con.sql(plan.sql).to_arrow_table()
@@ -218,9 +282,14 @@ def run_duckdb(store: StoreDirectory, plan: Plan) -> pl.DataFrame:
 
 _COLUMNS = {
     "samples": ("profile_id", "stack_id", "value"),
+    "functions": tuple(functions.COLUMNS),
     "stacks": ("stack_id", "frame_ids"),
     "frames": ("frame_id", "function", "address"),
 }
+
+
+def _empty(table: str) -> pl.DataFrame:
+    return functions.empty() if table == "functions" else schema.empty(table)
 
 
 def _sql_list(items: list[str]) -> str:
@@ -230,6 +299,7 @@ def _sql_list(items: list[str]) -> str:
 # ---- Apache Spark -----------------------------------------------------------------------------
 _SPARK_SCHEMAS = {
     "samples": "profile_id bigint, stack_id bigint, value bigint",
+    "functions": "function_id bigint, function string, profile_id bigint, flat bigint, cum bigint",
     "stacks": "stack_id bigint, frame_ids array<bigint>",
     "frames": "frame_id bigint, function string, address bigint",
 }
@@ -293,7 +363,7 @@ def run_spark(store: StoreDirectory, plan: Plan, engine: Spark) -> pl.DataFrame:
     spark = engine.get_session()
     root = (engine.root or str(store.root)).rstrip("/")
     sel = spark.createDataFrame(
-        plan.sel.rows(), "profile_id bigint, bucket bigint, profile_type string"
+        plan.sel.rows(), "profile_id bigint, bucket bigint, profile_type string, indexed boolean"
     )
     sel.createOrReplaceTempView("sel")
     spark.createDataFrame([(f,) for f in plan.want], "function string").createOrReplaceTempView(

@@ -24,6 +24,7 @@ from profilelab.model import ids, schema
 from profilelab.model.profile import Profile
 from profilelab.model.sql import run_sql
 from profilelab.store import layout, types
+from profilelab.store.dictionaries import read_dictionary
 from profilelab.store.selector import Matcher, Selector, parse
 from profilelab.store.timeparse import parse_time
 
@@ -163,20 +164,20 @@ def read_profiles(
         .select(list(schema.SAMPLES))
     )
     snap_files = (snap or store.snapshot()).files
-    stacks = _read_dictionary(store, snap_files("stacks/"), "stacks", samples["stack_id"])
+    stacks = read_dictionary(store.root, snap_files("stacks/"), "stacks", samples["stack_id"])
     frame_ids = stacks["frame_ids"].explode().drop_nulls()
-    frames = _read_dictionary(store, snap_files("frames/"), "frames", frame_ids)
+    frames = read_dictionary(store.root, snap_files("frames/"), "frames", frame_ids)
     mappings = _input_mappings(
         rows,
-        _read_dictionary(
-            store,
+        read_dictionary(
+            store.root,
             snap_files("mappings/"),
             "mappings",
             pl.concat([_listed_mappings(rows), frames["mapping_id"].drop_nulls()]),
         ),
     )
-    labels = _read_dictionary(
-        store,
+    labels = read_dictionary(
+        store.root,
         snap_files("labels/"),
         "labels",
         samples["label_set_id"].filter(samples["label_set_id"] != 0),
@@ -200,25 +201,6 @@ def _input_mappings(rows: pl.DataFrame, mappings: pl.DataFrame) -> pl.DataFrame:
         .sort(pl.col("_order").fill_null(order.height), maintain_order=True)
         .drop("_order")
     )
-
-
-def _read_dictionary(
-    store: StoreDirectory, files: list[str], table: str, keys: pl.Series
-) -> pl.DataFrame:
-    key = layout.DICTIONARIES[table]
-    if not files or keys.len() == 0:
-        return schema.empty(table)
-    wanted = keys.unique().implode()
-    df = (
-        pl.scan_parquet([str(store.root / f) for f in files])
-        .filter(pl.col(key).is_in(wanted))
-        .collect()
-    )
-    if table != "labels":
-        df = df.unique(key, keep="first", maintain_order=True)
-    else:
-        df = df.unique(maintain_order=True)
-    return schema.conform(table, df)
 
 
 # ---- aggregation --------------------------------------------------------------------------

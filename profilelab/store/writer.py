@@ -26,6 +26,9 @@ from profilelab.store import _fs, catalog, layout
 from profilelab.store.catalog import Segment, Snapshot
 
 ZSTD_LEVEL = 3
+#: Rows per row group of a functions file: sorted by function, so a reader of one
+#: function's rows skips the other groups by their statistics.
+FUNCTION_ROW_GROUP = 4096
 
 
 def write_segment(
@@ -38,6 +41,7 @@ def write_segment(
     keep_files: Sequence[str] = (),
     segment_id: str | None = None,
     committed: Callable[[str, pa.Table], None] | None = None,
+    functions: pl.DataFrame | None = None,
 ) -> Segment:
     """Write one segment and commit it; return its record.
 
@@ -47,39 +51,54 @@ def write_segment(
     ``rows`` are catalog rows. Rows of profiles that have samples in ``samples`` get their
     samples_file, n_samples and total from this write; other rows keep theirs (their files
     must be listed in ``keep_files``, which the new segment references without copying).
+    ``functions`` (``store.functions.COLUMNS``) are the function index rows of the
+    profiles of ``samples``: a functions file is written beside each samples file and
+    named by their rows (without it, their ``functions_file`` is null: not indexed).
     ``dictionaries`` rows are written as given (the caller removes rows the store has).
     """
     seg_id = segment_id or layout.new_segment_id()
     staged: list[tuple[Path, Path]] = []
+    cat_path = root / layout.catalog_path(seg_id)
+    cat_tmp: Path | None = None
     try:
-        rows, sample_files = _stage_samples(root, seg_id, rows, samples, staged)
+        rows, sample_files = _stage_samples(root, seg_id, rows, samples, staged, functions)
         dict_files = _stage_dictionaries(root, seg_id, dictionaries, staged)
+        rows = rows.with_columns(pl.lit(seg_id, pl.Utf8).alias("segment"))
+        files = tuple(sorted({*sample_files, *dict_files, *keep_files}))
+        segment = Segment(seg_id, files, tuple(sorted(set(replaces))), time.time_ns())
+        table = catalog.to_arrow(rows.sort("time_ns", "profile_id"), segment)
+        _fs.ensure_dir(cat_path.parent, root)
+        cat_tmp = _fs.write_temp(cat_path, _parquet(table), sync=False)
         for tmp, final in staged:
             os.rename(tmp, final)
-        # One round of fsyncs for the files and their directory entries. Renaming before
-        # the data is durable is safe: no catalog names these files until they are synced.
-        _fs.fsync_all([final for _, final in staged], sorted({final.parent for _, final in staged}))
+        # One round of fsyncs for the data files, their directory entries and the catalog
+        # file's temporary copy. Renaming data files before they are durable is safe: no
+        # catalog names them until the catalog file is renamed, after this round.
+        _fs.fsync_all(
+            [final for _, final in staged] + [cat_tmp], sorted({f.parent for _, f in staged})
+        )
+        os.rename(cat_tmp, cat_path)  # the commit point
     except BaseException:
-        for tmp, _ in staged:
+        for tmp in [t for t, _ in staged] + ([cat_tmp] if cat_tmp is not None else []):
             with contextlib.suppress(OSError):
                 tmp.unlink()
         raise
-    rows = rows.with_columns(pl.lit(seg_id, pl.Utf8).alias("segment"))
-    files = tuple(sorted({*sample_files, *dict_files, *keep_files}))
-    segment = Segment(seg_id, files, tuple(sorted(set(replaces))), time.time_ns())
-    table = catalog.to_arrow(rows.sort("time_ns", "profile_id"), segment)
-    cat_path = root / layout.catalog_path(seg_id)
-    _fs.ensure_dir(cat_path.parent, root)
-    _fs.write_atomic(cat_path, _parquet(table))  # the commit point
+    _fs.fsync_dir(cat_path.parent)
     if committed is not None:
         committed(cat_path.name, table)
     return segment
 
 
 def _stage_samples(
-    root: Path, seg_id: str, rows: pl.DataFrame, samples: pl.DataFrame, staged: list
+    root: Path,
+    seg_id: str,
+    rows: pl.DataFrame,
+    samples: pl.DataFrame,
+    staged: list,
+    functions: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
-    """Write one samples file per partition; fill the rows' samples_file, n_samples, total.
+    """Write one samples file per partition (and its functions file when ``functions`` is
+    given); fill the rows' samples_file, functions_file, n_samples, total.
 
     Within a file, samples are ordered by profile time, profile id and sample index.
     """
@@ -103,6 +122,7 @@ def _stage_samples(
     lengths = runs["end"] - runs["start"]
     body_all = samples.select(list(schema.SAMPLES))
     files: list[str] = []
+    by_part = _functions_by_part(functions, keyed) if functions is not None else {}
     for part, rel in parts.select("part", "new_file").iter_rows():
         idx = np.flatnonzero(runs["part"] == part)
         if len(idx) == 0:
@@ -114,6 +134,15 @@ def _stage_samples(
         body = pl.concat(pieces, how="vertical", rechunk=False).to_arrow()
         staged.append((_fs.write_temp(final, _parquet(body), sync=False), final))
         files.append(rel)
+        if functions is not None:
+            index = by_part.get(part, functions.clear())
+            frel = layout.functions_path(rel)
+            ffinal = root / frel
+            _fs.ensure_dir(ffinal.parent, root)
+            table = index.sort("function_id", "profile_id").to_arrow()
+            write = _ParquetWrite(table, row_group_size=FUNCTION_ROW_GROUP)
+            staged.append((_fs.write_temp(ffinal, write, sync=False), ffinal))
+            files.append(frel)
     values = samples["value"].cast(pl.Int64).cum_sum().to_numpy()
     ends_sum = values[runs["end"] - 1] if len(values) else lengths
     starts_sum = np.where(runs["start"] > 0, values[np.maximum(runs["start"] - 1, 0)], 0)
@@ -131,11 +160,26 @@ def _stage_samples(
         how="left",
         suffix="_new",
     ).with_columns(
+        pl.when(pl.col("new_file").is_null())
+        .then(pl.col("functions_file"))
+        .when(pl.lit(functions is not None))
+        .then(pl.col("new_file").str.replace(f"^{layout.SAMPLES}/", f"{layout.FUNCTIONS}/"))
+        .alias("functions_file"),
         pl.coalesce("new_file", "samples_file").alias("samples_file"),
         pl.coalesce("n_samples_new", "n_samples", pl.lit(0, pl.Int64)).alias("n_samples"),
         pl.coalesce("total_new", "total", pl.lit(0, pl.Int64)).alias("total"),
     )
     return catalog.conform(out), files
+
+
+def _functions_by_part(functions: pl.DataFrame, keyed: pl.DataFrame) -> dict[int, pl.DataFrame]:
+    """The function index rows of each partition (``keyed``: profile_id -> part)."""
+    cols = functions.columns
+    joined = functions.join(keyed.select("profile_id", "part"), on="profile_id")
+    return {
+        int(key[0]): df.select(cols)  # type: ignore[call-overload]
+        for key, df in joined.partition_by("part", as_dict=True, maintain_order=True).items()
+    }
 
 
 def write_spans_segment(root: Path, spans: pl.DataFrame) -> Segment:
@@ -199,8 +243,9 @@ def _parquet(table: pa.Table) -> _ParquetWrite:
 class _ParquetWrite:
     """Callable writing a table as zstd Parquet (sample_index delta-encoded: it counts up)."""
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, row_group_size: int | None = None) -> None:
         self.table = table
+        self.row_group_size = row_group_size
 
     def __call__(self, fh: BinaryIO) -> None:
         names = self.table.column_names
@@ -213,6 +258,7 @@ class _ParquetWrite:
             use_dictionary=[c for c in names if c not in delta],
             column_encoding=dict.fromkeys(delta, "DELTA_BINARY_PACKED") or None,
             write_statistics=True,
+            row_group_size=self.row_group_size,
         )
 
 
@@ -231,7 +277,8 @@ def collect_garbage(root: Path, snap: Snapshot) -> int:
     if snap.replaced:
         _fs.fsync_dir(root / layout.CATALOG)
     live = snap.live_files()
-    for top in (layout.CATALOG, layout.SAMPLES, layout.SPANS, *layout.DICTIONARIES):
+    tops = (layout.CATALOG, layout.SAMPLES, layout.FUNCTIONS, layout.SPANS, *layout.DICTIONARIES)
+    for top in tops:
         base = root / top
         if not base.is_dir():
             continue

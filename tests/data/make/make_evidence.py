@@ -21,6 +21,14 @@ with it:
 * ``perf/``: ``perf record -g`` + ``perf script`` of the Go program, as pprof.
 * ``pyroscope/``: what the pyroscope-io SDK pushes (pprof, pyroscope-rs) while profiling
   ``tests/data/make/pyroscope_app.py``, captured on loopback.
+* ``tests/data/perf-script/`` (kind ``perf-script``): ``perf script`` text of the Go program
+  and of ``node --perf-basic-prof`` (kernel, JIT and unsymbolized frames), with perf's own
+  folding of the same recordings (its ``stackcollapse.py`` script, per root option) as the
+  oracle the perf script tests compare with. No goldens: text, not pprof.
+* ``tests/data/jfr/jdk-print/`` (kind ``jfr-print``): the JDK's own reading of the Java
+  service's recordings (``datasets/java-service/window-*.jfr``), ``jfr print --json`` of
+  their execution, allocation and old-object samples with whole stacks, as the oracle of
+  the JFR reader's samples, stacks, lines, threads and times (tests/test_jfr.py).
 
 Profiles are samples of real runs: a re-run gives similar files, never identical ones, so
 the goldens are remade with them (``tests/golden/generate.py --own``, Go's ``go tool
@@ -157,6 +165,73 @@ def make_perf(tmp: Path) -> None:
     convert(script, OUT / "perf" / "goprofiles.pb.gz")
 
 
+PERF_SCRIPT = ROOT / "tests" / "data" / "perf-script"
+#: perf script fields: the header stackcollapse-perf.pl reads (``comm pid/tid [cpu] time:
+#: period event:``), then ``address symbol+offset (binary)`` frames
+PERF_FIELDS = "comm,pid,tid,cpu,time,period,event,ip,sym,symoff,dso"
+#: root option -> the arguments of perf's stackcollapse.py that make it
+STACKCOLLAPSE = {
+    "comm": [],
+    "pid": ["--include-pid"],
+    "tid": ["--include-pid", "--include-tid"],
+    "kernel": ["--kernel"],
+}
+
+
+def _stackcollapse_script() -> Path:
+    """perf's own stackcollapse.py (Debian: /usr/lib/perf-core/scripts/python)."""
+    for base in ("/usr/lib/perf-core", "/usr/libexec/perf-core", "/usr/share/perf-core"):
+        script = Path(base) / "scripts" / "python" / "stackcollapse.py"
+        if script.is_file():
+            return script
+    raise SystemExit("make_evidence: perf's scripts/python/stackcollapse.py is not installed")
+
+
+def _perf_record(tmp: Path, name: str, hz: int, *cmd: str | Path) -> None:
+    """Record ``cmd`` with call stacks; keep its perf script text and perf's foldings."""
+    data = tmp / f"{name}.data"
+    run(
+        "perf", "record", "-q", "--sample-cpu", "-F", str(hz), "-g", "-o", data, "--", *cmd, cwd=tmp
+    )
+    text = subprocess.run(
+        ["perf", "script", "-F", PERF_FIELDS, "-i", str(data)], check=True, capture_output=True
+    ).stdout
+    (PERF_SCRIPT / f"{name}.perf.gz").write_bytes(gzip.compress(text, mtime=0))
+    for option, args in STACKCOLLAPSE.items():
+        cmd_ = ["perf", "script", "-i", str(data), "-s", str(_stackcollapse_script())]
+        folded = subprocess.run([*cmd_, "--", *args], check=True, capture_output=True).stdout
+        out = PERF_SCRIPT / f"{name}.stackcollapse-{option}.txt.gz"
+        out.write_bytes(gzip.compress(folded, mtime=0))
+
+
+def make_perf_script(tmp: Path) -> None:
+    exe = go_binary(tmp)
+    (tmp / "go").mkdir(exist_ok=True)
+    _perf_record(tmp, "goprofiles", 999, exe, "-out", tmp / "go", "-seconds", "1")
+    work = HERE / "node" / "work.js"
+    _perf_record(tmp, "node-work", 199, "node", "--perf-basic-prof", work)
+
+
+JDK_PRINT = ROOT / "tests" / "data" / "jfr" / "jdk-print"
+#: the events the JFR reader makes sample types of (cpu; alloc_sample_*; live)
+JFR_EVENTS = "jdk.ExecutionSample,jdk.ObjectAllocationSample,jdk.OldObjectSample"
+
+
+def make_jfr_print(tmp: Path) -> None:
+    for recording in sorted(JFR.parent.glob("window-*.jfr")):
+        printed = subprocess.run(
+            ["jfr", "print", "--json", "--events", JFR_EVENTS, "--stack-depth", "2048", recording],
+            check=True,
+            capture_output=True,
+        ).stdout
+        out = JDK_PRINT / f"{recording.stem}.jfr-print.json.gz"
+        out.write_bytes(gzip.compress(printed, mtime=0))
+
+
+def destination(kind: str) -> Path:
+    return {"perf-script": PERF_SCRIPT, "jfr-print": JDK_PRINT}.get(kind, OUT / kind)
+
+
 #: kind -> (the program it needs, or None, how to make it)
 KINDS: dict[str, tuple[str | None, Callable[[Path], None]]] = {
     "go": ("go", make_go),
@@ -165,6 +240,8 @@ KINDS: dict[str, tuple[str | None, Callable[[Path], None]]] = {
     "node": ("node", make_node),
     "perf": ("perf", make_perf),
     "pyroscope": ("pyroscope", make_pyroscope),
+    "perf-script": ("perf", make_perf_script),
+    "jfr-print": ("jfr", make_jfr_print),
 }
 
 
@@ -187,16 +264,17 @@ def main() -> int:
             if _missing(tool):
                 print(f"make_evidence: {tool} is not installed: {kind}/ kept as it is")
                 continue
-            shutil.rmtree(OUT / kind, ignore_errors=True)
-            (OUT / kind).mkdir(parents=True)
+            shutil.rmtree(destination(kind), ignore_errors=True)
+            destination(kind).mkdir(parents=True)
             (Path(tmp) / kind).mkdir()
             make(Path(tmp))
-    run(
-        sys.executable,
-        ROOT / "tests" / "golden" / "generate.py",
-        "--own",
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    if set(kinds) - {"perf-script", "jfr-print"}:  # the pprof kinds: remake their goldens
+        run(
+            sys.executable,
+            ROOT / "tests" / "golden" / "generate.py",
+            "--own",
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     return 0
 
 

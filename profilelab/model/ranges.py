@@ -1,4 +1,4 @@
-"""Index ranges as one array: numpy only, so readers that need it do not load protobuf."""
+"""Index ranges as one array (NumPy only): the builder's expansions, the readers' record slices."""
 
 from __future__ import annotations
 

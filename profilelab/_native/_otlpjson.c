@@ -1,0 +1,594 @@
+/* profilelab._native._otlpjson: the samples of an OTLP/JSON document, straight into columns.
+ *
+ * A big OTLP/JSON profile is mostly its Sample objects; parsed by a JSON library they are
+ * one dict, one list and a few ints and strings each, which the reader then gathers back
+ * into columns. Here they never become Python objects:
+ *
+ * locate(data) walks the document (strings, nesting, nothing else) and returns where the
+ * samples array of each Profile is, and the dictionary's stack table: (snake, [(start,
+ * end), ...], (start, end)) with one entry per Profile object in document order
+ * (resourceProfiles[*].scopeProfiles[*].profiles[*]), ``start == -1`` when it has no
+ * samples array (named ``samples``, or v1.8's ``sample``) or there is no stack table;
+ * ``snake`` when the document spells its keys in snake_case.
+ *
+ * objects(data, start, end, fields) reads one such array of objects into columns, one per
+ * field (name, kind): kind 0 an int64 (0 when absent; a bytes object of n native int64),
+ * 1 a list of int64 and 2 a list of uint64 (kept as two's complement; (offsets, values),
+ * n + 1 offsets). Keys other than the fields are not read.
+ *
+ * Both return None for anything they do not read exactly as the Python reader does (a
+ * document that is not an object, a key with an escape, a duplicated key, an unknown
+ * field, a null, a number that is not a canonical integer, an integer out of the field's
+ * range, nesting deeper than MAX_DEPTH, bad syntax): the caller then reads the whole
+ * document with the Python reader, which accepts or refuses it with its own message.
+ * locate() only finds the arrays: every byte outside them is still parsed by the JSON
+ * parser, and objects() checks every byte inside one.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 256
+
+typedef struct {
+    const char *s;
+    Py_ssize_t i, n;
+} cur;
+
+static inline void ws(cur *c) {
+    while (c->i < c->n) {
+        char ch = c->s[c->i];
+        if (ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t')
+            break;
+        c->i++;
+    }
+}
+
+static inline int peek(cur *c) { return c->i < c->n ? (unsigned char)c->s[c->i] : -1; }
+
+/* A string at c->i; on success c->i is past the closing quote, and [*start, *end) is its
+ * raw text; *escaped tells whether it holds a backslash. */
+static int string(cur *c, Py_ssize_t *start, Py_ssize_t *end, int *escaped) {
+    if (peek(c) != '"')
+        return -1;
+    c->i++;
+    *start = c->i;
+    *escaped = 0;
+    while (c->i < c->n) {
+        char ch = c->s[c->i];
+        if (ch == '"') {
+            *end = c->i++;
+            return 0;
+        }
+        if (ch == '\\') {
+            *escaped = 1;
+            c->i++;
+        }
+        c->i++;
+    }
+    return -1;
+}
+
+/* Any value (its syntax is left to the JSON parser: only strings and nesting matter here). */
+static int skip(cur *c, int depth) {
+    Py_ssize_t a, b;
+    int e;
+    ws(c);
+    int ch = peek(c);
+    if (ch == '"')
+        return string(c, &a, &b, &e);
+    if (ch == '{' || ch == '[') {
+        if (depth >= MAX_DEPTH)
+            return -1;
+        int close = ch == '{' ? '}' : ']';
+        c->i++;
+        ws(c);
+        if (peek(c) == close) {
+            c->i++;
+            return 0;
+        }
+        for (;;) {
+            if (ch == '{') {
+                ws(c);
+                if (string(c, &a, &b, &e))
+                    return -1;
+                ws(c);
+                if (peek(c) != ':')
+                    return -1;
+                c->i++;
+            }
+            if (skip(c, depth + 1))
+                return -1;
+            ws(c);
+            int sep = peek(c);
+            c->i++;
+            if (sep == close)
+                return 0;
+            if (sep != ',')
+                return -1;
+        }
+    }
+    /* a number or a literal: up to the next delimiter */
+    Py_ssize_t from = c->i;
+    while (c->i < c->n) {
+        char x = c->s[c->i];
+        if (x == ',' || x == '}' || x == ']' || x == ' ' || x == '\n' || x == '\r' || x == '\t')
+            break;
+        c->i++;
+    }
+    return c->i > from ? 0 : -1;
+}
+
+/* ---- locate -------------------------------------------------------------------------- */
+
+typedef struct {
+    cur c;
+    int snake; /* -1 unknown, 0 camel, 1 snake */
+    PyObject *out;
+    int dictionary;                     /* the "dictionary" key was seen */
+    Py_ssize_t stack_start, stack_end;  /* the dictionary's stack table, or -1 */
+    int stack_snake;                    /* spelled stack_table */
+} walker;
+
+static int key_is(const cur *c, Py_ssize_t a, Py_ssize_t b, const char *name) {
+    size_t len = strlen(name);
+    return (size_t)(b - a) == len && memcmp(c->s + a, name, len) == 0;
+}
+
+static int walk_object(walker *w, int level);
+
+/* The dictionary object: where its stack table is. */
+static int walk_dictionary(walker *w) {
+    cur *c = &w->c;
+    int seen = 0;
+    c->i++; /* '{' */
+    ws(c);
+    if (peek(c) == '}') {
+        c->i++;
+        return 0;
+    }
+    for (;;) {
+        Py_ssize_t a, b;
+        int escaped;
+        ws(c);
+        if (string(c, &a, &b, &escaped) || escaped)
+            return -1;
+        ws(c);
+        if (peek(c) != ':')
+            return -1;
+        c->i++;
+        ws(c);
+        int camel = key_is(c, a, b, "stackTable");
+        if (camel || key_is(c, a, b, "stack_table")) {
+            if (seen)
+                return -1; /* both spellings, or one twice */
+            seen = 1;
+            w->stack_snake = !camel;
+            if (peek(c) == '[')
+                w->stack_start = c->i;
+            if (skip(c, 1))
+                return -1;
+            if (w->stack_start >= 0)
+                w->stack_end = c->i;
+        } else if (skip(c, 1)) {
+            return -1;
+        }
+        ws(c);
+        int sep = peek(c);
+        c->i++;
+        if (sep == '}')
+            return 0;
+        if (sep != ',')
+            return -1;
+    }
+}
+
+/* An array of objects at the given level (anything but objects in it: not read here). */
+static int walk_array(walker *w, int level) {
+    cur *c = &w->c;
+    c->i++; /* '[' */
+    ws(c);
+    if (peek(c) == ']') {
+        c->i++;
+        return 0;
+    }
+    for (;;) {
+        ws(c);
+        if (peek(c) != '{' || walk_object(w, level))
+            return -1;
+        ws(c);
+        int sep = peek(c);
+        c->i++;
+        if (sep == ']')
+            return 0;
+        if (sep != ',')
+            return -1;
+    }
+}
+
+/* Level 0: the document; 1: ResourceProfiles; 2: ScopeProfiles; 3: Profile. */
+static int walk_object(walker *w, int level) {
+    cur *c = &w->c;
+    Py_ssize_t region_start = -1, region_end = -1;
+    int seen = 0;
+    c->i++; /* '{' */
+    ws(c);
+    if (peek(c) == '}') {
+        c->i++;
+        goto done;
+    }
+    for (;;) {
+        Py_ssize_t a, b;
+        int escaped;
+        ws(c);
+        if (string(c, &a, &b, &escaped) || escaped)
+            return -1;
+        ws(c);
+        if (peek(c) != ':')
+            return -1;
+        c->i++;
+        ws(c);
+        int follow = 0, is_samples = 0;
+        if (level == 0 && key_is(c, a, b, "dictionary")) {
+            if (w->dictionary)
+                return -1;
+            w->dictionary = 1;
+            if (peek(c) == '{') {
+                if (walk_dictionary(w))
+                    return -1;
+                goto next;
+            }
+        } else if (level == 0) {
+            int camel = key_is(c, a, b, "resourceProfiles");
+            if (camel || key_is(c, a, b, "resource_profiles")) {
+                if (w->snake != -1)
+                    return -1; /* both spellings, or the key twice */
+                w->snake = !camel;
+                follow = 1;
+            }
+        } else if (level == 1) {
+            follow = key_is(c, a, b, w->snake ? "scope_profiles" : "scopeProfiles");
+        } else if (level == 2) {
+            follow = key_is(c, a, b, "profiles");
+        } else if (level == 3) {
+            is_samples = key_is(c, a, b, "samples") || key_is(c, a, b, "sample");
+            if (is_samples && seen)
+                return -1; /* "sample" and "samples", or one twice */
+        }
+        if (follow && level > 0) {
+            if (seen)
+                return -1;
+        }
+        if (follow || is_samples)
+            seen = 1;
+        if (follow && peek(c) == '[') {
+            if (walk_array(w, level + 1))
+                return -1;
+        } else if (is_samples && peek(c) == '[') {
+            region_start = c->i;
+            if (skip(c, level))
+                return -1;
+            region_end = c->i;
+        } else if (skip(c, level)) {
+            return -1;
+        }
+    next:
+        ws(c);
+        int sep = peek(c);
+        c->i++;
+        if (sep == '}')
+            break;
+        if (sep != ',')
+            return -1;
+    }
+done:
+    if (level == 3) {
+        PyObject *t = Py_BuildValue("(nn)", region_start, region_end);
+        if (t == NULL)
+            return -2;
+        int rc = PyList_Append(w->out, t);
+        Py_DECREF(t);
+        if (rc)
+            return -2;
+    }
+    return 0;
+}
+
+static PyObject *locate(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    if (!PyArg_ParseTuple(args, "y*:locate", &buf))
+        return NULL;
+    walker w = {{buf.buf, 0, buf.len}, -1, PyList_New(0), 0, -1, -1, 0};
+    PyObject *result = NULL;
+    if (w.out == NULL)
+        goto out;
+    ws(&w.c);
+    int rc = peek(&w.c) == '{' ? walk_object(&w, 0) : -1;
+    if (rc == -2)
+        goto out; /* a Python error is set */
+    ws(&w.c);
+    if (rc || w.c.i != w.c.n) {
+        result = Py_NewRef(Py_None);
+        goto out;
+    }
+    if (w.stack_snake != (w.snake == 1)) /* not the spelling the document is read with */
+        w.stack_start = w.stack_end = -1;
+    result = Py_BuildValue("(OO(nn))", w.snake == 1 ? Py_True : Py_False, w.out, w.stack_start,
+                           w.stack_end);
+out:
+    Py_XDECREF(w.out);
+    PyBuffer_Release(&buf);
+    return result;
+}
+
+/* ---- objects ------------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t *v;
+    size_t n, cap;
+} vec;
+
+static inline int push(vec *x, int64_t v) {
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? 2 * x->cap : 1024;
+        int64_t *p = realloc(x->v, cap * sizeof *p);
+        if (p == NULL)
+            return -1;
+        x->v = p;
+        x->cap = cap;
+    }
+    x->v[x->n++] = v;
+    return 0;
+}
+
+/* A canonical JSON integer (-?(0|[1-9][0-9]*)), as a number or inside a string; signed
+ * fields take int64, unsigned ones uint64 (kept as its two's complement). 1: not read. */
+static int integer(cur *c, int is_unsigned, int64_t *out) {
+    int quoted = peek(c) == '"';
+    if (quoted)
+        c->i++;
+    int neg = peek(c) == '-';
+    if (neg) {
+        if (is_unsigned)
+            return 1;
+        c->i++;
+    }
+    Py_ssize_t from = c->i;
+    uint64_t v = 0;
+    while (c->i < c->n && c->s[c->i] >= '0' && c->s[c->i] <= '9') {
+        unsigned d = (unsigned)(c->s[c->i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return 1;
+        v = v * 10 + d;
+        c->i++;
+    }
+    Py_ssize_t len = c->i - from;
+    if (len == 0 || (len > 1 && c->s[from] == '0'))
+        return 1;
+    if (quoted) {
+        if (peek(c) != '"')
+            return 1;
+        c->i++;
+    } else {
+        int ch = peek(c);
+        if (ch == '.' || ch == 'e' || ch == 'E')
+            return 1;
+    }
+    if (is_unsigned) {
+        *out = (int64_t)v;
+    } else if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1)
+            return 1;
+        *out = (int64_t)(0 - v);
+    } else {
+        if (v > (uint64_t)INT64_MAX)
+            return 1;
+        *out = (int64_t)v;
+    }
+    return 0;
+}
+
+/* A list of integers appended to ``values``; 1: not read, -1: out of memory. */
+static int integers(cur *c, int is_unsigned, vec *values) {
+    if (peek(c) != '[')
+        return 1;
+    c->i++;
+    ws(c);
+    if (peek(c) == ']') {
+        c->i++;
+        return 0;
+    }
+    for (;;) {
+        int64_t v;
+        ws(c);
+        if (integer(c, is_unsigned, &v))
+            return 1;
+        if (push(values, v))
+            return -1;
+        ws(c);
+        int sep = peek(c);
+        c->i++;
+        if (sep == ']')
+            return 0;
+        if (sep != ',')
+            return 1;
+    }
+}
+
+#define MAX_FIELDS 8
+
+enum { SCALAR = 0, LIST = 1, ULIST = 2 }; /* int64; list of int64; list of uint64 */
+
+typedef struct {
+    const char *name;
+    size_t len;
+    int kind;
+    vec values;  /* SCALAR: one per object; lists: every item */
+    vec offsets; /* lists: n + 1 */
+} column;
+
+/* One object of the array; 1: not read, -1: out of memory. */
+static int object(cur *c, column *cols, int ncols) {
+    int64_t scalar[MAX_FIELDS] = {0};
+    int seen[MAX_FIELDS] = {0};
+    if (peek(c) != '{')
+        return 1;
+    c->i++;
+    ws(c);
+    if (peek(c) == '}') {
+        c->i++;
+        goto done;
+    }
+    for (;;) {
+        Py_ssize_t a, b;
+        int escaped, f, rc;
+        ws(c);
+        if (string(c, &a, &b, &escaped) || escaped)
+            return 1;
+        size_t len = (size_t)(b - a);
+        for (f = 0; f < ncols; f++)
+            if (len == cols[f].len && memcmp(c->s + a, cols[f].name, len) == 0)
+                break;
+        if (f == ncols || seen[f])
+            return 1;
+        seen[f] = 1;
+        ws(c);
+        if (peek(c) != ':')
+            return 1;
+        c->i++;
+        ws(c);
+        if (cols[f].kind == SCALAR)
+            rc = integer(c, 0, &scalar[f]);
+        else
+            rc = integers(c, cols[f].kind == ULIST, &cols[f].values);
+        if (rc)
+            return rc;
+        ws(c);
+        int sep = peek(c);
+        c->i++;
+        if (sep == '}')
+            break;
+        if (sep != ',')
+            return 1;
+    }
+done:
+    for (int f = 0; f < ncols; f++) {
+        vec *x = cols[f].kind == SCALAR ? &cols[f].values : &cols[f].offsets;
+        if (push(x, cols[f].kind == SCALAR ? scalar[f] : (int64_t)cols[f].values.n))
+            return -1;
+    }
+    return 0;
+}
+
+/* An array of objects; 1: not read, -1: out of memory. */
+static int array(cur *c, column *cols, int ncols) {
+    ws(c);
+    if (peek(c) != '[')
+        return 1;
+    c->i++;
+    ws(c);
+    if (peek(c) == ']') {
+        c->i++;
+        return 0;
+    }
+    for (;;) {
+        int rc;
+        ws(c);
+        if ((rc = object(c, cols, ncols)))
+            return rc;
+        ws(c);
+        int sep = peek(c);
+        c->i++;
+        if (sep == ']')
+            return 0;
+        if (sep != ',')
+            return 1;
+    }
+}
+
+static PyObject *as_bytes(const vec *x) {
+    return PyBytes_FromStringAndSize((const char *)x->v, (Py_ssize_t)(x->n * sizeof(int64_t)));
+}
+
+static PyObject *objects(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    Py_ssize_t start, end;
+    PyObject *fields;
+    if (!PyArg_ParseTuple(args, "y*nnO!:objects", &buf, &start, &end, &PyTuple_Type, &fields))
+        return NULL;
+    PyObject *result = NULL;
+    column cols[MAX_FIELDS];
+    memset(cols, 0, sizeof cols);
+    Py_ssize_t ncols = PyTuple_GET_SIZE(fields);
+    if (start < 0 || end > buf.len || start > end) {
+        PyErr_SetString(PyExc_ValueError, "objects: range outside the data");
+        goto out;
+    }
+    if (ncols > MAX_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "objects: too many fields");
+        goto out;
+    }
+    for (Py_ssize_t f = 0; f < ncols; f++) {
+        Py_ssize_t len;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(fields, f), "s#i:field", &cols[f].name, &len,
+                              &cols[f].kind))
+            goto out;
+        cols[f].len = (size_t)len;
+        if (cols[f].kind != SCALAR && push(&cols[f].offsets, 0)) {
+            PyErr_NoMemory();
+            goto out;
+        }
+    }
+    cur c = {buf.buf, start, end};
+    int rc = array(&c, cols, (int)ncols);
+    if (!rc) {
+        ws(&c);
+        if (c.i != end)
+            rc = 1;
+    }
+    if (rc == -1) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    if (rc) {
+        result = Py_NewRef(Py_None);
+        goto out;
+    }
+    if ((result = PyTuple_New(ncols)) == NULL)
+        goto out;
+    for (Py_ssize_t f = 0; f < ncols; f++) {
+        PyObject *item = cols[f].kind == SCALAR
+                             ? as_bytes(&cols[f].values)
+                             : Py_BuildValue("(NN)", as_bytes(&cols[f].offsets),
+                                             as_bytes(&cols[f].values));
+        if (item == NULL) {
+            Py_CLEAR(result);
+            goto out;
+        }
+        PyTuple_SET_ITEM(result, f, item);
+    }
+out:
+    for (int f = 0; f < MAX_FIELDS; f++) {
+        free(cols[f].values.v);
+        free(cols[f].offsets.v);
+    }
+    PyBuffer_Release(&buf);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"locate", locate, METH_VARARGS,
+     "locate(data) -> (snake, [(start, end), ...]) or None"},
+    {"objects", objects, METH_VARARGS,
+     "objects(data, start, end, ((name, kind), ...)) -> one column per field, or None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_otlpjson", NULL, -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__otlpjson(void) { return PyModule_Create(&module); }

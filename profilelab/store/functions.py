@@ -1,0 +1,203 @@
+"""The store's function index: flat and cum per (profile, function), written at commit time.
+
+A store's two fleet questions (:mod:`profilelab.store.plans`) are sums over functions: one
+function's cum per time step (the trend) and every function's flat and cum over a
+selection (the top). Both are sums over profiles of the same per-profile numbers, so each
+commit writes them next to its samples, one file per partition:
+``functions/profile_type=…/service=…/date=…/<segment>.parquet`` with, per profile, one row
+per function its samples touch:
+
+* ``function_id``: :func:`function_ids` of the name (the files are sorted by it, with small
+  row groups, so a reader of one function's rows skips the others by the row groups'
+  statistics);
+* ``function``: the name as profilelab names frames (``0x…`` when unsymbolized);
+* ``profile_id``, ``flat``, ``cum``: pprof's definitions (:mod:`profilelab.core.aggregate`:
+  flat on the leaf frame's function, cum once per stack however often it recurses).
+
+The catalog row of a profile names its file (``functions_file``); profiles of stores
+written before the index have none and are answered from their samples (``store
+compact`` writes their index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import polars as pl
+
+from profilelab.model import ids
+from profilelab.model.names import frame_function_names
+
+#: Columns of a functions file, in order.
+COLUMNS: dict[str, pl.DataType] = {
+    "function_id": pl.Int64(),
+    "function": pl.Utf8(),
+    "profile_id": pl.Int64(),
+    "flat": pl.Int64(),
+    "cum": pl.Int64(),
+}
+#: Most stacks a writer remembers (:class:`Seen`) before starting over.
+SEEN_STACKS = 1_000_000
+
+
+def empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=COLUMNS)
+
+
+def function_ids(names: Sequence[str] | pl.Series) -> pl.Series:
+    """The stable 64-bit id of each function name (:func:`profilelab.model.ids.hash_strings`)."""
+    # through Polars: an Arrow array made from a Python list imports pandas (seconds)
+    values = names if isinstance(names, pl.Series) else pl.Series(list(names), dtype=pl.Utf8)
+    return pl.Series("function_id", ids.as_id(ids.hash_strings(values.to_arrow())), dtype=pl.Int64)
+
+
+def frame_names(frames: pl.DataFrame) -> pl.DataFrame:
+    """frame_id, function: each frame's function name as profilelab names it."""
+    frames = frames.unique("frame_id", maintain_order=True)
+    return frames.select("frame_id", frame_function_names(frames).alias("function"))
+
+
+def per_profile(samples: pl.DataFrame, stacks: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
+    """:data:`COLUMNS` for every profile of ``samples``, sorted by function_id, profile_id.
+
+    ``stacks`` (stack_id, frame_ids) must hold every stack of ``samples`` and ``names``
+    (:func:`frame_names`) every frame of those stacks. The sums are one sparse product,
+    (profile x stack) values times the (stack x function) incidence, never a row per
+    sample and frame.
+    """
+    from scipy import sparse
+
+    values = (
+        samples.lazy()
+        .group_by("profile_id", "stack_id")
+        .agg(pl.col("value").cast(pl.Int64).sum())
+        .filter(pl.col("value") != 0)
+        .collect()
+    )
+    if values.height == 0:
+        return empty()
+    pids = values["profile_id"].unique().sort()
+    sids = values["stack_id"].unique().sort()
+    p_idx = pids.search_sorted(values["profile_id"]).to_numpy()
+    s_idx = sids.search_sorted(values["stack_id"]).to_numpy()
+    v = sparse.csr_matrix(
+        (values["value"].to_numpy(), (p_idx, s_idx)), shape=(len(pids), len(sids))
+    )
+    used = stacks.filter(pl.col("stack_id").is_in(sids.implode())).unique("stack_id")
+    if used.height != len(sids):
+        missing = sids.filter(~sids.is_in(used["stack_id"].implode()))
+        raise ValueError(f"stack {missing[0]} of the samples is not in the stacks given")
+    long = used.select(
+        "stack_id", "frame_ids", pl.int_ranges(0, pl.col("frame_ids").list.len()).alias("pos")
+    ).explode("frame_ids", "pos")
+    long = long.drop_nulls("frame_ids").join(
+        names, left_on="frame_ids", right_on="frame_id", how="left", maintain_order="left"
+    )
+    if long["function"].null_count():
+        missing = long.filter(pl.col("function").is_null())["frame_ids"]
+        raise ValueError(f"frame {missing[0]} of the stacks is not in the frames given")
+    fnames = long["function"].unique().sort()
+    f_idx = fnames.search_sorted(long["function"]).to_numpy()
+    at = sids.search_sorted(long["stack_id"]).to_numpy()
+    shape = (len(sids), len(fnames))
+    ones = np.ones(len(at), dtype=np.int64)
+    incidence = sparse.csr_matrix((ones, (at, f_idx)), shape=shape)  # duplicates summed
+    incidence.data[:] = 1  # recursion counted once
+    leaf = long["pos"].to_numpy() == 0
+    leaves = sparse.csr_matrix((ones[leaf], (at[leaf], f_idx[leaf])), shape=shape)
+    cum = (v @ incidence).tocoo()
+    flat = (v @ leaves).tocoo()
+    out = (
+        pl.DataFrame({"p": cum.row, "f": cum.col, "cum": cum.data.astype(np.int64)})
+        .join(
+            pl.DataFrame({"p": flat.row, "f": flat.col, "flat": flat.data.astype(np.int64)}),
+            on=["p", "f"],
+            how="full",
+            coalesce=True,
+        )
+        .with_columns(pl.col("flat", "cum").fill_null(0))
+        .filter((pl.col("flat") != 0) | (pl.col("cum") != 0))
+    )
+    return (
+        pl.DataFrame(
+            {
+                "function_id": function_ids(fnames).gather(out["f"]),
+                "function": fnames.gather(out["f"]),
+                "profile_id": pids.gather(out["p"]),
+                "flat": out["flat"],
+                "cum": out["cum"],
+            }
+        )
+        .cast(COLUMNS)  # type: ignore[arg-type]
+        .sort("function_id", "profile_id")
+    )
+
+
+Fetch = Callable[[str, pl.Series], pl.DataFrame]
+
+
+def index_rows(
+    samples: pl.DataFrame, stacks: pl.DataFrame, frames: pl.DataFrame, fetch: Fetch
+) -> pl.DataFrame:
+    """:func:`per_profile` with the stacks and frames at hand (``stacks``, ``frames``:
+    canonical tables), the rows missing from them got from ``fetch(table, ids)``."""
+    if samples.height == 0:
+        return empty()
+    sids = samples["stack_id"].unique()
+    stacks = stacks.select("stack_id", "frame_ids")
+    lacking = sids.filter(~sids.is_in(stacks["stack_id"].implode()))
+    if lacking.len():
+        stacks = pl.concat([stacks, fetch("stacks", lacking).select("stack_id", "frame_ids")])
+    stacks = stacks.filter(pl.col("stack_id").is_in(sids.implode()))
+    fids = stacks["frame_ids"].explode().drop_nulls().unique()
+    names = frame_names(frames) if frames.height else pl.DataFrame(schema=_NAMES)
+    lacking = fids.filter(~fids.is_in(names["frame_id"].implode()))
+    if lacking.len():
+        names = pl.concat([names, fetch("frames", lacking)], how="vertical_relaxed")
+    return per_profile(samples, stacks, names)
+
+
+_NAMES = {"frame_id": pl.Int64(), "function": pl.Utf8()}
+
+
+class Seen:
+    """The stacks and frame names a writer has committed, so that a later commit whose
+    profiles lack rows sent once before (ingest workers send each dictionary row once)
+    finds them without reading the store; rows it lacks come from ``fallback``."""
+
+    def __init__(self, fallback: Fetch) -> None:
+        self.fallback = fallback
+        self._forget()
+
+    def _forget(self) -> None:
+        self.stacks = pl.DataFrame(
+            schema={"stack_id": pl.Int64(), "frame_ids": pl.List(pl.Int64())}
+        )
+        self.names = pl.DataFrame(schema=_NAMES)
+
+    def add(self, stacks: pl.DataFrame, frames: pl.DataFrame) -> None:
+        """Remember the rows of a commit (all of them once more than SEEN_STACKS)."""
+        if self.stacks.height > SEEN_STACKS:
+            self._forget()
+        new = stacks.select("stack_id", "frame_ids").filter(
+            ~pl.col("stack_id").is_in(self.stacks["stack_id"].implode())
+        )
+        if new.height:
+            self.stacks = pl.concat([self.stacks, new.unique("stack_id")])
+        if frames.height:
+            names = frame_names(frames).filter(
+                ~pl.col("frame_id").is_in(self.names["frame_id"].implode())
+            )
+            self.names = pl.concat([self.names, names])
+
+    def fetch(self, table: str, wanted: pl.Series) -> pl.DataFrame:
+        have = self.stacks if table == "stacks" else self.names
+        key = "stack_id" if table == "stacks" else "frame_id"
+        got = have.filter(pl.col(key).is_in(wanted.implode()))
+        rest = wanted.filter(~wanted.is_in(got[key].implode()))
+        if rest.len() == 0:
+            return got
+        more = self.fallback(table, rest)
+        more = more.select("stack_id", "frame_ids") if table == "stacks" else frame_names(more)
+        return pl.concat([got, more], how="vertical_relaxed")

@@ -1,0 +1,107 @@
+"""The cost of a commit does not grow with the store, and its fsyncs stay in order.
+
+A receiver commits many times a second: each commit appends its catalog rows to the last
+snapshot (not concatenating the whole catalog again), runs its fsyncs on threads made
+once, and syncs the catalog file's temporary copy in the same round as the data files,
+renaming it into place (the commit point) only after that round.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from store_util import make_profiles
+
+import profilelab
+from profilelab.store import _fs, catalog, layout, writer
+from profilelab.store.prepare import Item
+
+
+def _write(store: profilelab.Store, paths: list[Path], ids: list[int]) -> None:
+    store.write(
+        [Item(profilelab.load(p), i) for p, i in zip(paths, ids, strict=True)],
+    )
+
+
+def test_own_commits_extend_the_last_snapshot_which_equals_a_fresh_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = make_profiles(tmp_path / "in", 6)
+    store = profilelab.open_store(tmp_path / "store")
+    _write(store, [made[0].path], [made[0].input_id])
+    store.snapshot()
+    whole: list[int] = []
+    real = catalog.CatalogReader._whole
+    monkeypatch.setattr(
+        catalog.CatalogReader, "_whole", lambda self, names: whole.append(1) or real(self, names)
+    )
+    for m in made[1:4]:
+        _write(store, [m.path], [m.input_id])
+    # an input the store has (skipped) beside a new one
+    _write(store, [made[1].path, made[4].path], [made[1].input_id, made[4].input_id])
+    mine = store.snapshot()
+    assert whole == []
+    assert mine.stored_inputs(m.input_id for m in made) == {m.input_id for m in made[:5]}
+    fresh = profilelab.open_store(store.root, create=False).snapshot()
+    assert mine.segments == fresh.segments and mine.replaced == fresh.replaced
+    assert mine.catalog.equals(fresh.catalog)
+
+
+def test_a_compaction_or_another_writer_makes_the_snapshot_whole_again(tmp_path: Path) -> None:
+    made = make_profiles(tmp_path / "in", 5)
+    store = profilelab.open_store(tmp_path / "store")
+    for m in made[:3]:
+        _write(store, [m.path], [m.input_id])
+    store.snapshot()
+    other = profilelab.open_store(store.root, create=False)
+    _write(other, [made[3].path], [made[3].input_id])
+    store.compact(full=True)
+    _write(store, [made[4].path], [made[4].input_id])
+    mine = store.snapshot()
+    fresh = profilelab.open_store(store.root, create=False).snapshot()
+    assert len(mine.segments) == 2
+    assert mine.segments == fresh.segments and mine.catalog.equals(fresh.catalog)
+    assert mine.stored_inputs(m.input_id for m in made) == {m.input_id for m in made}
+
+
+def test_fsyncs_run_on_threads_made_once(tmp_path: Path) -> None:
+    made = make_profiles(tmp_path / "in", 2)
+    store = profilelab.open_store(tmp_path / "store")
+    seen = []
+    for m in made:
+        _write(store, [m.path], [m.input_id])
+        seen.append({t.ident for t in threading.enumerate() if t.name.startswith("fsync")})
+    assert seen[0] and seen[0] == seen[1]
+
+
+def test_the_catalog_file_is_renamed_into_place_after_every_file_is_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = make_profiles(tmp_path / "in", 1, services=("a",))
+    store = profilelab.open_store(tmp_path / "store")
+    events: list[tuple[str, list[str]]] = []
+    real_sync, real_rename = _fs.fsync_all, os.rename
+
+    def sync(files: list[Path], dirs: list[Path] = ()) -> None:  # type: ignore[assignment]
+        events.append(("sync", [os.path.relpath(f, store.root) for f in files]))
+        real_sync(files, dirs)
+
+    def rename(src: str | Path, dst: str | Path) -> None:
+        events.append(("rename", [os.path.relpath(dst, store.root)]))
+        real_rename(src, dst)
+
+    monkeypatch.setattr(writer._fs, "fsync_all", sync)
+    monkeypatch.setattr(writer.os, "rename", rename)
+    _write(store, [made[0].path], [made[0].input_id])
+    syncs = [i for i, (kind, _) in enumerate(events) if kind == "sync"]
+    assert len(syncs) == 1, "one round of fsyncs per commit"
+    synced = events[syncs[0]][1]
+    (seg_id,) = store.snapshot().segments
+    commit = [i for i, (_, f) in enumerate(events) if f == [layout.catalog_path(seg_id)]]
+    assert commit == [len(events) - 1] and syncs[0] < commit[0]
+    assert any(f.startswith(f"{layout.CATALOG}/.") and f.endswith(_fs.TMP_SUFFIX) for f in synced)
+    data = [f for kind, fs in events[: syncs[0]] if kind == "rename" for f in fs]
+    assert data and set(data) <= set(synced)
