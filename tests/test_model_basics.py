@@ -3,6 +3,7 @@ from pathlib import Path
 import polars as pl
 
 import profilelab
+from profilelab.model import schema
 
 
 def test_load_corpus_cpu_profile(corpus: Path) -> None:
@@ -45,3 +46,15 @@ def test_repr_of_a_fleet_names_each_sample_type_once() -> None:
     assert repr(fleet).startswith("<Profile 96 profiles [samples/count, cpu/nanoseconds], "), repr(
         fleet
     )
+
+
+def test_conform_returns_a_conforming_frame_as_is_and_fixes_order_and_types() -> None:
+    """A frame already in the table's schema needs no query; one with the same names and
+    types in another order, or a column of another type, is still selected and cast."""
+    frames = schema.empty("mappings")
+    assert schema.conform("mappings", frames) is frames
+    reordered = frames.select(list(reversed(frames.columns)))
+    assert reordered.columns != frames.columns
+    assert schema.conform("mappings", reordered).columns == frames.columns
+    narrow = frames.with_columns(frames["file_offset"].cast(pl.Int32))
+    assert schema.conform("mappings", narrow).schema == frames.schema

@@ -13,9 +13,8 @@ command or option.
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
-import pkgutil
+import importlib.util
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -27,19 +26,32 @@ from profilelab.errors import ProfileLabError
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command, or of ``command`` alone when a module of that name
     registers it (enough to run it, and much cheaper than importing every command)."""
-    names = _command_modules()
-    # A command named like a builtin lives in ``<name>_.py`` (``list`` -> ``list_.py``) so
-    # that importing it does not shadow the builtin in this package.
-    module = command if command in names else f"{command}_"
-    if module in names:
+    module = _command_module(command)
+    if module is not None:
         parser = _parser([module])
         if command in _subparsers(parser).choices:
             return parser
-    return _parser(names)
+    return _parser(_command_modules())
 
 
 def _command_modules() -> list[str]:
+    import pkgutil  # its scan imports ``inspect``: only a full parser needs it
+
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def _command_module(command: str | None) -> str | None:
+    """The module of ``command``, looked up by name rather than by scanning the package.
+
+    A command named like a builtin lives in ``<name>_.py`` (``list`` -> ``list_.py``) so
+    that importing it does not shadow the builtin in this package.
+    """
+    if not command or command.startswith("_") or not command.isidentifier():
+        return None
+    for name in (command, f"{command}_"):
+        if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            return name
+    return None
 
 
 def _parser(modules: Sequence[str]) -> argparse.ArgumentParser:
@@ -104,6 +116,8 @@ _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'top'?)`` for the closest of ``choices`` (the two closest when both
     are near: ``--form`` could be ``--format`` or ``--from``), else ``""``."""
+    import difflib
+
     close = difflib.get_close_matches(word, [*choices], n=2, cutoff=0.6)
     if len(close) == 2:
         first, second = (difflib.SequenceMatcher(None, word, c).ratio() for c in close)

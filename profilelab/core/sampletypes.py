@@ -56,13 +56,22 @@ def _lists(srcs: pl.DataFrame) -> pl.DataFrame:
 
 def uniform(profile: Profile) -> bool:
     """Whether every input has the same sample type names in the same order (pprof's case)."""
-    lists = _lists(sources(profile))
+    return _uniform(sources(profile))
+
+
+def _uniform(srcs: pl.DataFrame) -> bool:
+    lists = _lists(srcs)
     return lists.height <= 1 or lists["sample_type"].n_unique() == 1
 
 
 def offered(profile: Profile) -> list[SampleType]:
     """The selectable sample types (see the module docstring); QueryError when none."""
-    srcs = sources(profile)
+    return _offered(sources(profile))
+
+
+def _offered(srcs: pl.DataFrame) -> list[SampleType]:
+    # Each public function computes ``sources`` once and passes it on: a report asks for
+    # its sample type several times, and each ``sources`` is a few Polars queries.
     if srcs.height == 0:
         raise QueryError("the profile set is empty: no sample type to choose")
     lists = _lists(srcs)
@@ -82,12 +91,15 @@ def names(profile: Profile) -> list[str]:
 
 def default(profile: Profile, preferred: tuple[str, ...] = ()) -> SampleType:
     """The first of ``preferred`` offered, else pprof's default (see the module docstring)."""
-    types = offered(profile)
+    return _default(sources(profile), preferred)
+
+
+def _default(srcs: pl.DataFrame, preferred: tuple[str, ...]) -> SampleType:
+    types = _offered(srcs)
     for name in preferred:
         for t in types:
             if t.type == name:
                 return t
-    srcs = sources(profile)
     marked = srcs.filter((pl.col("src") == 0) & pl.col("is_default"))
     if marked.height:
         name = str(marked["sample_type"][0])
@@ -134,7 +146,7 @@ def lacking(profile: Profile, stype: SampleType) -> pl.DataFrame:
 def rows_of(profile: Profile, stype: SampleType) -> pl.DataFrame:
     """The ``profiles`` rows (with ``src`` and ``pos``) holding sample type ``stype``."""
     srcs = sources(profile)
-    if uniform(profile):
+    if _uniform(srcs):
         return srcs.filter(pl.col("pos") == stype.index)
     return srcs.filter(pl.col("sample_type") == stype.type)
 

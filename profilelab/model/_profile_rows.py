@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from profilelab.model import _arrow, ids, schema
 from profilelab.model.raw import RawProfile
@@ -49,12 +48,11 @@ def profile_rows(raws: Sequence[RawProfile], profile_id: np.ndarray) -> pl.DataF
         "doc_url": _text([r.doc_url for r in raws]),
         "labels": _label_lists([r.profile_labels for r in raws]),
     }
-    take = _arrow.int64(rep)
     columns = {
         "profile_id": pl.Series("profile_id", profile_id),
-        **{name: pl.Series(name, arr.take(take)) for name, arr in per_input.items()},
-        "sample_type": pl.Series("sample_type", _text([t for t, _ in types])),
-        "sample_unit": pl.Series("sample_unit", _text([u for _, u in types])),
+        **{name: _arrow.series(name, arr)[rep] for name, arr in per_input.items()},
+        "sample_type": _arrow.series("sample_type", _text([t for t, _ in types])),
+        "sample_unit": _arrow.series("sample_unit", _text([u for _, u in types])),
         "sample_type_index": pl.Series(
             "sample_type_index", np.concatenate([np.arange(n) for n in n_types] or [_I64_0])
         ),
@@ -78,10 +76,7 @@ def _default_flags(raws: Sequence[RawProfile]) -> np.ndarray:
 def _text(values: Sequence[str | None]) -> pa.Array:
     """A string array (None -> null; other values as ``str``)."""
     arr = _arrow.strings(["" if v is None else str(v) for v in values])
-    valid = np.array([v is not None for v in values], dtype=bool)
-    if valid.all():
-        return arr
-    return pc.if_else(_arrow.boolean(valid), arr, pa.nulls(len(values), pa.string()))
+    return _arrow.with_nulls(arr, np.array([v is not None for v in values], dtype=bool))
 
 
 def _optional_int(values: Sequence[int | None]) -> pa.Array:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from profilelab.model import _arrow, _concat, _profile_rows, _span_labels, ids, schema
 from profilelab.model.profile import Profile
@@ -133,12 +132,14 @@ class _StringHashes:
     def _hash(self, texts: pa.Array) -> np.ndarray:
         if not self.dedup:
             return ids.hash_strings(texts)
+        import pyarrow.compute as pc  # a batch of inputs only: not on one small input's path
+
         encoded = pc.dictionary_encode(texts)
         codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
         return ids.hash_strings(encoded.dictionary)[codes]
 
     def take(self, index: np.ndarray) -> pa.Array:
-        return self.strings.take(_arrow.int64(index))
+        return _arrow.take_strings(self.strings, index)
 
 
 def _mapping_hash_ids(raw: RawProfile, strings: _StringHashes) -> np.ndarray:
@@ -158,8 +159,8 @@ def _mappings(raw: RawProfile, strings: _StringHashes) -> tuple[pl.DataFrame, np
     df = pl.DataFrame(
         {
             "mapping_id": mapping_ids,
-            "binary": strings.take(raw.mapping_file),
-            "build_id": strings.take(raw.mapping_build_id),
+            "binary": _arrow.series("binary", strings.take(raw.mapping_file)),
+            "build_id": _arrow.series("build_id", strings.take(raw.mapping_build_id)),
             "memory_start": raw.mapping_start,
             "memory_limit": raw.mapping_limit,
             "file_offset": raw.mapping_offset,
@@ -239,21 +240,20 @@ def _frames(
     frame_ids = ids.as_id(h)
     first = np.unique(frame_ids, return_index=True)[1]
     first.sort()
-    name_arr = strings.take(name_i[first])
-    name_arr = pc.if_else(
-        _arrow.boolean(has_fn[first]), name_arr, pa.nulls(len(first), pa.string())
-    )
+    name_arr = _arrow.with_nulls(strings.take(name_i[first]), has_fn[first])
     frames = pl.DataFrame(
         {
             "frame_id": frame_ids[first],
-            "function": name_arr,
-            "system_name": strings.take(sys_i[first]),
-            "file": strings.take(file_i[first]),
+            "function": _arrow.series("function", name_arr),
+            "system_name": _arrow.series("system_name", strings.take(sys_i[first])),
+            "file": _arrow.series("file", strings.take(file_i[first])),
             "start_line": start_line[first],
             "line": line[first],
             "column": column[first],
             "address": address[first],
-            "mapping_id": _arrow.int64(mapping_id[first], has_map[first]),
+            "mapping_id": _arrow.series(
+                "mapping_id", _arrow.int64(mapping_id[first], has_map[first])
+            ),
             "inlined": inlined[first],
             "folded": folded[first],
         }
@@ -279,7 +279,7 @@ def _stacks(
     stacks = pl.DataFrame(
         {
             "stack_id": stack_ids[first],
-            "frame_ids": pl.from_arrow(lists),
+            "frame_ids": _arrow.series("frame_ids", lists),
             "depth": depth[first].astype(np.int32),
         }
     )
@@ -346,18 +346,12 @@ def _label_rows(
     labels = pl.DataFrame(
         {
             "label_set_id": set_ids,
-            "key": strings.take(raw.label_key[rows]),
-            "str": pc.if_else(
-                _arrow.boolean(is_str),
-                strings.take(raw.label_str[rows]),
-                pa.nulls(len(rows), pa.string()),
+            "key": _arrow.series("key", strings.take(raw.label_key[rows])),
+            "str": _arrow.series(
+                "str", _arrow.with_nulls(strings.take(raw.label_str[rows]), is_str)
             ),
-            "num": _arrow.int64(raw.label_num[rows], ~is_str),
-            "unit": pc.if_else(
-                _arrow.boolean(unit_idx != 0),
-                strings.take(unit_idx),
-                pa.nulls(len(rows), pa.string()),
-            ),
+            "num": _arrow.series("num", _arrow.int64(raw.label_num[rows], ~is_str)),
+            "unit": _arrow.series("unit", _arrow.with_nulls(strings.take(unit_idx), unit_idx != 0)),
         }
     )
     return schema.conform("labels", labels)
@@ -419,8 +413,8 @@ def _profiles_and_samples(
         elif col.null_count == len(col):  # a column the input has no values for
             data[name] = pl.repeat(None, len(index), eager=True).alias(name)
         else:  # converted once, then gathered (Polars copies string views, not the text)
-            series = pl.Series(name, col)
-            data[name] = series if identity else series.gather(index)
+            series = _arrow.series(name, col)
+            data[name] = series if identity else series[index]
     return profiles, schema.conform("samples", pl.DataFrame(data))
 
 

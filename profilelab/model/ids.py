@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
+from profilelab.model import _arrow
+
 U64 = np.uint64
 GOLDEN = U64(0x9E3779B97F4A7C15)
 FNV_OFFSET = U64(0xCBF29CE484222325)
@@ -64,16 +66,11 @@ def fold(*fields: np.ndarray) -> np.ndarray:
 def hash_strings(strings: pa.Array | Sequence[str | None]) -> np.ndarray:
     """Hash each string of an Arrow string array (or a list) to uint64."""
     arr = strings if isinstance(strings, pa.Array) else pa.array(list(strings), type=pa.string())
-    arr = arr.cast(pa.large_string())
     n = len(arr)
     out = np.empty(n, dtype=U64)
     if n == 0:
         return out
-    validity, offsets_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + n + 1]
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    )
+    offsets, data = _arrow.string_buffers(arr)  # no cast: it would import pyarrow.compute
     starts = offsets[:-1]
     lengths = (offsets[1:] - starts).astype(np.int64)
     h = np.full(n, FNV_OFFSET, dtype=U64)
@@ -93,9 +90,7 @@ def hash_strings(strings: pa.Array | Sequence[str | None]) -> np.ndarray:
         h[order] = hs
         out = mix64(h ^ lengths.astype(U64))
     if arr.null_count:
-        mask = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        out[mask] = NULL_HASH
-    del validity
+        out[~_arrow.valid(arr)] = NULL_HASH
     return out
 
 

@@ -140,6 +140,8 @@ def empty(table: str) -> pl.DataFrame:
 def conform(table: str, df: pl.DataFrame) -> pl.DataFrame:
     """Select and cast ``df``'s columns to the schema of ``table`` (missing columns become null)."""
     schema = _schema_of(table)
+    if list(df.schema.items()) == list(schema.items()):  # names, order and types: no query
+        return df
     exprs = [
         (pl.col(name) if name in df.columns else pl.lit(None)).cast(dtype).alias(name)
         for name, dtype in schema.items()
