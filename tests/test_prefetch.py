@@ -58,9 +58,15 @@ def test_report_commands_read_their_files_in_the_background(
 
     monkeypatch.setattr(_report, "prefetch", spy)
     path = str(GOROUTINES / "goroutine-01.pb.gz")
-    for argv in (["top", path], ["peek", "main", path], ["tags", path], ["traces", path]):
+    for argv in (
+        ["top", path],
+        ["peek", "main", path],
+        ["tags", path],
+        ["traces", path],
+        ["graph", "--format", "tree", path],
+    ):
         assert main(argv) == 0
-    assert seen == [[path]] * 4
+    assert seen == [[path]] * 5
     assert "flat%" in capsys.readouterr().out
 
 

@@ -7,9 +7,14 @@ import argparse
 import sys
 from pathlib import Path
 
-import profilelab
 from profilelab.cli._common import add_command
-from profilelab.cli._report import add_report_options, add_source_options, options_from, write
+from profilelab.cli._report import (
+    add_report_options,
+    add_source_options,
+    load_prefetched,
+    options_from,
+    write,
+)
 
 FORMATS = ("dot", "svg", "png", "tree", "callgrind")
 
@@ -45,9 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    profile = load_prefetched(args.files)
     from profilelab.render import graphviz, report
 
-    profile = profilelab.load(args.files)
     kind = "dot" if args.format in ("dot", "svg", "png") else args.format
     text = report(profile, kind, options_from(args))
     if args.format in graphviz.FORMATS:
