@@ -72,6 +72,42 @@ static int string(cur *c, Py_ssize_t *start, Py_ssize_t *end, int *escaped) {
     return -1;
 }
 
+/* At an opening bracket: steps past it; 1 when the container closes at once (the closing
+ * bracket consumed too), else 0. */
+static int opens_empty(cur *c, int close) {
+    c->i++;
+    ws(c);
+    if (peek(c) == close) {
+        c->i++;
+        return 1;
+    }
+    return 0;
+}
+
+/* After an item: 0 when another follows (the ',' consumed), 1 when the container closed,
+ * -1 for anything else. */
+static int next_item(cur *c, int close) {
+    ws(c);
+    int sep = peek(c);
+    c->i++;
+    if (sep == close)
+        return 1;
+    return sep == ',' ? 0 : -1;
+}
+
+/* A member's key and its ':', whitespace skipped around both; -1 for anything else. */
+static int member(cur *c, Py_ssize_t *a, Py_ssize_t *b, int *escaped) {
+    ws(c);
+    if (string(c, a, b, escaped))
+        return -1;
+    ws(c);
+    if (peek(c) != ':')
+        return -1;
+    c->i++;
+    ws(c);
+    return 0;
+}
+
 /* Any value (its syntax is left to the JSON parser: only strings and nesting matter here). */
 static int skip(cur *c, int depth) {
     Py_ssize_t a, b;
@@ -84,31 +120,16 @@ static int skip(cur *c, int depth) {
         if (depth >= MAX_DEPTH)
             return -1;
         int close = ch == '{' ? '}' : ']';
-        c->i++;
-        ws(c);
-        if (peek(c) == close) {
-            c->i++;
+        if (opens_empty(c, close))
             return 0;
-        }
         for (;;) {
-            if (ch == '{') {
-                ws(c);
-                if (string(c, &a, &b, &e))
-                    return -1;
-                ws(c);
-                if (peek(c) != ':')
-                    return -1;
-                c->i++;
-            }
+            if (ch == '{' && member(c, &a, &b, &e))
+                return -1;
             if (skip(c, depth + 1))
                 return -1;
-            ws(c);
-            int sep = peek(c);
-            c->i++;
-            if (sep == close)
-                return 0;
-            if (sep != ',')
-                return -1;
+            int r = next_item(c, close);
+            if (r)
+                return r > 0 ? 0 : -1;
         }
     }
     /* a number or a literal: up to the next delimiter */
@@ -144,23 +165,13 @@ static int walk_object(walker *w, int level);
 static int walk_dictionary(walker *w) {
     cur *c = &w->c;
     int seen = 0;
-    c->i++; /* '{' */
-    ws(c);
-    if (peek(c) == '}') {
-        c->i++;
+    if (opens_empty(c, '}'))
         return 0;
-    }
     for (;;) {
         Py_ssize_t a, b;
         int escaped;
-        ws(c);
-        if (string(c, &a, &b, &escaped) || escaped)
+        if (member(c, &a, &b, &escaped) || escaped)
             return -1;
-        ws(c);
-        if (peek(c) != ':')
-            return -1;
-        c->i++;
-        ws(c);
         int camel = key_is(c, a, b, "stackTable");
         if (camel || key_is(c, a, b, "stack_table")) {
             if (seen)
@@ -176,36 +187,24 @@ static int walk_dictionary(walker *w) {
         } else if (skip(c, 1)) {
             return -1;
         }
-        ws(c);
-        int sep = peek(c);
-        c->i++;
-        if (sep == '}')
-            return 0;
-        if (sep != ',')
-            return -1;
+        int r = next_item(c, '}');
+        if (r)
+            return r > 0 ? 0 : -1;
     }
 }
 
 /* An array of objects at the given level (anything but objects in it: not read here). */
 static int walk_array(walker *w, int level) {
     cur *c = &w->c;
-    c->i++; /* '[' */
-    ws(c);
-    if (peek(c) == ']') {
-        c->i++;
+    if (opens_empty(c, ']'))
         return 0;
-    }
     for (;;) {
         ws(c);
         if (peek(c) != '{' || walk_object(w, level))
             return -1;
-        ws(c);
-        int sep = peek(c);
-        c->i++;
-        if (sep == ']')
-            return 0;
-        if (sep != ',')
-            return -1;
+        int r = next_item(c, ']');
+        if (r)
+            return r > 0 ? 0 : -1;
     }
 }
 
@@ -214,23 +213,13 @@ static int walk_object(walker *w, int level) {
     cur *c = &w->c;
     Py_ssize_t region_start = -1, region_end = -1;
     int seen = 0;
-    c->i++; /* '{' */
-    ws(c);
-    if (peek(c) == '}') {
-        c->i++;
+    if (opens_empty(c, '}'))
         goto done;
-    }
     for (;;) {
         Py_ssize_t a, b;
         int escaped;
-        ws(c);
-        if (string(c, &a, &b, &escaped) || escaped)
+        if (member(c, &a, &b, &escaped) || escaped)
             return -1;
-        ws(c);
-        if (peek(c) != ':')
-            return -1;
-        c->i++;
-        ws(c);
         int follow = 0, is_samples = 0;
         if (level == 0 && key_is(c, a, b, "dictionary")) {
             if (w->dictionary)
@@ -275,14 +264,12 @@ static int walk_object(walker *w, int level) {
         } else if (skip(c, level)) {
             return -1;
         }
-    next:
-        ws(c);
-        int sep = peek(c);
-        c->i++;
-        if (sep == '}')
-            break;
-        if (sep != ',')
+    next:;
+        int r = next_item(c, '}');
+        if (r < 0)
             return -1;
+        if (r)
+            break;
     }
 done:
     if (level == 3) {
@@ -395,12 +382,8 @@ static int integer(cur *c, int is_unsigned, int64_t *out) {
 static int integers(cur *c, int is_unsigned, vec *values) {
     if (peek(c) != '[')
         return 1;
-    c->i++;
-    ws(c);
-    if (peek(c) == ']') {
-        c->i++;
+    if (opens_empty(c, ']'))
         return 0;
-    }
     for (;;) {
         int64_t v;
         ws(c);
@@ -408,13 +391,9 @@ static int integers(cur *c, int is_unsigned, vec *values) {
             return 1;
         if (push(values, v))
             return -1;
-        ws(c);
-        int sep = peek(c);
-        c->i++;
-        if (sep == ']')
-            return 0;
-        if (sep != ',')
-            return 1;
+        int r = next_item(c, ']');
+        if (r)
+            return r > 0 ? 0 : 1;
     }
 }
 
@@ -436,17 +415,12 @@ static int object(cur *c, column *cols, int ncols) {
     int seen[MAX_FIELDS] = {0};
     if (peek(c) != '{')
         return 1;
-    c->i++;
-    ws(c);
-    if (peek(c) == '}') {
-        c->i++;
+    if (opens_empty(c, '}'))
         goto done;
-    }
     for (;;) {
         Py_ssize_t a, b;
         int escaped, f, rc;
-        ws(c);
-        if (string(c, &a, &b, &escaped) || escaped)
+        if (member(c, &a, &b, &escaped) || escaped)
             return 1;
         size_t len = (size_t)(b - a);
         for (f = 0; f < ncols; f++)
@@ -455,24 +429,17 @@ static int object(cur *c, column *cols, int ncols) {
         if (f == ncols || seen[f])
             return 1;
         seen[f] = 1;
-        ws(c);
-        if (peek(c) != ':')
-            return 1;
-        c->i++;
-        ws(c);
         if (cols[f].kind == SCALAR)
             rc = integer(c, 0, &scalar[f]);
         else
             rc = integers(c, cols[f].kind == ULIST, &cols[f].values);
         if (rc)
             return rc;
-        ws(c);
-        int sep = peek(c);
-        c->i++;
-        if (sep == '}')
-            break;
-        if (sep != ',')
+        int r = next_item(c, '}');
+        if (r < 0)
             return 1;
+        if (r)
+            break;
     }
 done:
     for (int f = 0; f < ncols; f++) {
@@ -488,24 +455,16 @@ static int array(cur *c, column *cols, int ncols) {
     ws(c);
     if (peek(c) != '[')
         return 1;
-    c->i++;
-    ws(c);
-    if (peek(c) == ']') {
-        c->i++;
+    if (opens_empty(c, ']'))
         return 0;
-    }
     for (;;) {
         int rc;
         ws(c);
         if ((rc = object(c, cols, ncols)))
             return rc;
-        ws(c);
-        int sep = peek(c);
-        c->i++;
-        if (sep == ']')
-            return 0;
-        if (sep != ',')
-            return 1;
+        int r = next_item(c, ']');
+        if (r)
+            return r > 0 ? 0 : 1;
     }
 }
 
