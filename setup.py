@@ -18,7 +18,11 @@ setup(
                 "profilelab/_native/pprof_wire.h",
                 "profilelab/_native/utf8_valid.h",
             ],
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            # -pthread: a big message's samples are decoded by two threads
+            extra_compile_args=[
+                "-O2", "-std=c11", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter"
+            ],
+            extra_link_args=["-pthread"],
             optional=True,
         ),
         Extension(
