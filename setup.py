@@ -8,6 +8,8 @@ tests/test_jfr_native.py and tests/test_otlp_json_kernel.py fail when they were 
 
 from setuptools import Extension, setup
 
+FLAGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+
 setup(
     ext_modules=[
         Extension(
@@ -18,10 +20,8 @@ setup(
                 "profilelab/_native/pprof_wire.h",
                 "profilelab/_native/utf8_valid.h",
             ],
-            # -pthread: a big message's samples are decoded by two threads
-            extra_compile_args=[
-                "-O2", "-std=c11", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter"
-            ],
+            # a big message's samples are decoded by two threads
+            extra_compile_args=[*FLAGS, "-pthread"],
             extra_link_args=["-pthread"],
             optional=True,
         ),
@@ -29,20 +29,20 @@ setup(
             "profilelab._native._jfr",
             sources=["profilelab/_native/_jfr.c"],
             depends=["profilelab/_native/utf8_valid.h"],
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            extra_compile_args=FLAGS,
             optional=True,
         ),
         Extension(
             "profilelab._native._otlpjson",
             sources=["profilelab/_native/_otlpjson.c"],
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            extra_compile_args=FLAGS,
             optional=True,
         ),
         Extension(
             "profilelab._native._inflate",
             sources=["profilelab/_native/_inflate.c"],
             libraries=["z"],
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            extra_compile_args=FLAGS,
             optional=True,
         ),
     ]
