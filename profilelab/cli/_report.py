@@ -23,7 +23,9 @@ def add_report_options(
     p: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "csv", "json")
 ) -> None:
     """The shared selection flags plus pprof's report options (trimming options only change
-    ``top``, as in pprof)."""
+    ``top``, as in pprof). A report only prints (or writes one file at once), so the
+    program skips the interpreter's collections at exit (see ``cli.main``)."""
+    p.set_defaults(freeze_at_exit=True)
     p.add_argument("files", nargs="+", metavar="FILE", help="profiles (merged, as pprof does)")
     add_selection_arguments(p, formats=formats)
     g = p.add_argument_group("pprof report options (pprof's names and defaults)")

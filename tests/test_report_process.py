@@ -1,5 +1,6 @@
-"""Processes that are ours keep freed memory for reuse (profilelab._malloc): the report
-commands and the ingest workers, not a library call in a user's program."""
+"""What a report command does with its process, which ends with the report: it keeps the
+memory it frees for reuse (profilelab._malloc, as the ingest workers do; never a library
+call in a user's program) and skips the interpreter's collections at exit."""
 
 from __future__ import annotations
 
@@ -61,3 +62,24 @@ def test_report_commands_keep_freed_memory(
     assert main(["top", str(GOROUTINE)]) == 0
     assert calls == [(_report.REUSED_BLOCK_BYTES, _report.KEPT_FREE_BYTES)]
     assert "flat" in capsys.readouterr().out
+
+
+def test_a_report_run_as_the_program_skips_the_collections_at_exit(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gc
+
+    from profilelab.cli import main
+
+    froze: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: froze.append(True))
+    assert main(["top", str(GOROUTINE)]) == 0  # called as a library: nothing frozen
+    assert main(["info", str(GOROUTINE)]) == 0
+    assert froze == []
+    monkeypatch.setattr(sys, "argv", ["profilelab", "info", str(GOROUTINE)])
+    assert main() == 0  # the program, but a command that is not a report
+    assert froze == []
+    monkeypatch.setattr(sys, "argv", ["profilelab", "top", str(GOROUTINE)])
+    assert main() == 0
+    assert froze == [True]
+    capsys.readouterr()
