@@ -492,8 +492,18 @@ static int decode_range(pp_decoder *d, stackset *set, const idmap *locations,
     return rc < 0 ? -1 : 0;
 }
 
-static int start_samples(pp_decoder *d, stackset *set) {
-    if (pp_put64(&d->label_offsets, 0) || pp_put64(&d->stack_offsets, 0))
+/* Sample arrays sized once for samples [from, to): one row each, one value per sample type
+ * (but no more values than bytes: each takes one at least). */
+static int start_samples(pp_decoder *d, stackset *set, const uint64_t *span, size_t n_types,
+                         size_t from, size_t to) {
+    size_t count = to - from, values = 0;
+    if (count) {
+        size_t extent = span[2 * to - 2] + span[2 * to - 1] - span[2 * from];
+        values = n_types && count > extent / n_types ? extent : count * n_types;
+    }
+    if (pp_vec_reserve(&d->label_offsets, (count + 1) * 8) ||
+        pp_vec_reserve(&d->sample_stack, count * 8) || pp_vec_reserve(&d->values, values * 8) ||
+        pp_put64(&d->label_offsets, 0) || pp_put64(&d->stack_offsets, 0))
         return OOM(d);
     return stackset_grow(d, set);
 }
@@ -511,7 +521,7 @@ typedef struct {
 
 static void *decode_half(void *arg) {
     half *h = arg;
-    h->rc = start_samples(&h->part, &h->set);
+    h->rc = start_samples(&h->part, &h->set, h->span, h->n_types, h->from, h->to);
     if (h->rc == 0)
         h->rc = decode_range(&h->part, &h->set, h->locations, h->span, h->n_types, h->from,
                              h->to);
@@ -585,7 +595,7 @@ static int decode_samples(pp_decoder *d, const idmap *locations, int threads) {
     const uint64_t *span = PP_U64(&d->sample_spans);
     stackset set = {0};
     half h = {.locations = locations, .span = span, .n_types = n_types, .from = n, .to = n};
-    int rc = start_samples(d, &set);
+    int rc = start_samples(d, &set, span, n_types, 0, n); /* room for both halves */
 #ifdef PP_THREADS
     pthread_t thread;
     int two = threads == 2 || (threads == 0 && n >= PP_PARALLEL_SAMPLES);
