@@ -26,6 +26,12 @@ setup(
             optional=True,
         ),
         Extension(
+            "profilelab._native._lookup",
+            sources=["profilelab/_native/_lookup.c"],
+            extra_compile_args=FLAGS,
+            optional=True,
+        ),
+        Extension(
             "profilelab._native._jfr",
             sources=["profilelab/_native/_jfr.c"],
             depends=["profilelab/_native/utf8_valid.h"],
