@@ -246,7 +246,7 @@ class Scraper:
         self.verbose = verbose
         self.max_workers = max_workers
         self.stats = {j.key: JobStats() for j in jobs}
-        self.committer = GroupCommitter(store)
+        self.committer = GroupCommitter(store, journal=True)
         self._decoders = ThreadPoolExecutor(DECODERS, "scrape-decode")
         self.stop_event = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -63,8 +63,8 @@ from profilelab.readers._input import GZIP_MAGIC, inflate_bounded
 from profilelab.store import pyroscope
 from profilelab.store._http import CONNECT_CODE, RPC_CODE, listen, status_proto, with_header_timeout
 from profilelab.store._receive import JSON, PROTOBUF, Reject, first_line, otlp_item, traces_response
-from profilelab.store.committer import GroupCommitter, Unbuilt
-from profilelab.store.prepare import Item
+from profilelab.store.committer import GroupCommitter
+from profilelab.store.prepare import Item, Unbuilt
 from profilelab.store.store import Store
 
 if TYPE_CHECKING:  # starlette is imported where used: importing profilelab.store stays light
@@ -194,7 +194,7 @@ class ProfileServer:
                 self._sock.close()
                 raise
         # threads last: nothing above can leave them running when it fails
-        self.committer = GroupCommitter(store, coming=lambda: self.decoding_now)
+        self.committer = GroupCommitter(store, coming=lambda: self.decoding_now, journal=True)
         self._pool = ThreadPoolExecutor(DECODERS, thread_name_prefix="decode")
 
     @property
