@@ -237,8 +237,12 @@ def _recover_file(path: Path, fd: int, write: Write) -> None:
             f"{path}: cut {len(data) - good} bytes after byte {good}: a record torn by a "
             "crash during an append (never acknowledged)"
         )
-    where = str(path)
-    groups = [(record, decode(record, where)) for record in records]
+    groups = []
+    for record in records:
+        try:
+            groups.append((record, decode(record, str(path))))
+        except StoreError as exc:  # another profilelab version's, or not ours at all
+            _set_aside(record, path.parent, _stderr, exc)
     if groups:
         store_records(write, groups, path.parent, _stderr)
     path.unlink()
@@ -297,15 +301,15 @@ class Journal:
         root: Path,
         write: Write,
         *,
-        fold_delay: float = FOLD_DELAY,
-        fold_items: int = FOLD_ITEMS,
+        fold_delay: float | None = None,
+        fold_items: int | None = None,
         log: Callable[[str], None] = _stderr,
     ) -> None:
         self.folder = root / layout.JOURNAL
         _fs.ensure_dir(self.folder, root)
         self._write = write
-        self.fold_delay = fold_delay
-        self.fold_items = fold_items
+        self.fold_delay = FOLD_DELAY if fold_delay is None else fold_delay
+        self.fold_items = FOLD_ITEMS if fold_items is None else fold_items
         self._log = log
         self._cond = threading.Condition()
         self._file: _File | None = None  # the file appended to
