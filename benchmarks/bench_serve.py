@@ -51,9 +51,14 @@ def client_main(args: argparse.Namespace) -> int:
         [otlp_export(f"svc{c}", c * 100_000 + i, samples=args.samples) for i in range(args.posts)]
         for c in range(args.clients)
     ]
+    # one post per client first, not measured: a long-running server has its imports done
+    warm = [
+        [otlp_export("warm-up", 900_000 + c, samples=args.samples)] for c in range(args.clients)
+    ]
     print("ready", flush=True)
     for line in sys.stdin:
         host, _, port = line.strip().rpartition(":")
+        run_clients((host, int(port)), warm)
         wall, lat, errors = run_clients((host, int(port)), bodies)
         print(json.dumps({"wall": wall, "latencies": lat, "errors": errors}), flush=True)
     return 0
@@ -175,6 +180,8 @@ def main() -> int:
             server = ProfileServer(store, "127.0.0.1", 0).start()
             wall, lat, cpu = measured(clients.run, server.server_address)
             commits = server.committer.commits
+            journal = getattr(server.committer, "journal", None)  # (None: commits, no journal)
+            folds = journal.folds if journal is not None else commits
             t0, cpu0 = time.perf_counter(), time.process_time()
             server.close()
             close_wall, close_cpu = time.perf_counter() - t0, time.process_time() - cpu0
@@ -186,8 +193,8 @@ def main() -> int:
     rate, ref_rate = n / wall, n / ref_wall
     print(
         f"serve: {n} posts in {wall:.2f}s = {rate:.0f} posts/s, p50 {pct(lat, 0.5) * 1e3:.0f} ms, "
-        f"p99 {pct(lat, 0.99) * 1e3:.0f} ms; {commits} commits ({n / max(1, commits):.1f} "
-        f"posts/commit); server CPU {cpu:.2f}s ({cpu / n * 1e3:.2f} ms/post); "
+        f"p99 {pct(lat, 0.99) * 1e3:.0f} ms; {commits} journal appends ({n / max(1, commits):.1f} "
+        f"posts each), {folds} commits; server CPU {cpu:.2f}s ({cpu / n * 1e3:.2f} ms/post); "
         f"close {close_wall:.2f}s ({close_cpu:.2f}s CPU); {stored} profiles stored"
     )
     print(
@@ -195,8 +202,8 @@ def main() -> int:
         f"p99 {pct(ref_lat, 0.99) * 1e3:.0f} ms, server CPU {ref_cpu / n * 1e3:.2f} ms/post; "
         f"serve/reference x{rate / ref_rate:.2f}"
     )
-    if stored != n:
-        print(f"ERROR: {n} posts acknowledged, {stored} profiles stored")
+    if stored != n + args.clients:
+        print(f"ERROR: {n + args.clients} posts acknowledged, {stored} profiles stored")
     met = rate >= 500 and pct(lat, 0.99) < 0.1
     print(f"goal 4 (>= 500 posts/s, p99 < 100 ms): {'met' if met else 'not met'}")
     print(f"load average after: {_load()}")

@@ -190,3 +190,54 @@ def test_acknowledged_posts_survive_kill_9(tmp_path: Path) -> None:
     rows = profilelab.open_store(root).profiles()
     assert sorted(rows["input_id"]) == sorted(digest_bytes(b) for b in acked)
     assert not _journal_files(root)
+
+
+def test_a_request_that_cannot_be_built_is_set_aside_and_the_rest_stored(
+    tmp_path: Path, monkeypatch, capfd
+) -> None:
+    store = profilelab.open_store(tmp_path / "store")
+    items = [_unbuilt(k) for k in range(4)]
+    bad = items[2].input_id
+    real = journal.built
+
+    def built(group):  # type: ignore[no-untyped-def]
+        if any(i.input_id == bad for i in group):
+            raise ValueError("a table cannot be built")
+        return real(group)
+
+    monkeypatch.setattr(journal, "built", built)
+    j = journal.Journal(store.root, store.write)
+    j.append([[u] for u in items])
+    j.close()
+    rows = profilelab.open_store(store.root).profiles()
+    assert sorted(rows["input_id"]) == sorted(u.input_id for u in items if u.input_id != bad)
+    kept = list((store.root / layout.JOURNAL / journal.UNSTORABLE).iterdir())
+    assert [journal.decode(f.read_bytes(), "x")[0].input_id for f in kept] == [bad]
+    assert "a table cannot be built" in capfd.readouterr().err
+
+
+def test_a_failed_append_leaves_no_torn_record_before_later_ones(
+    tmp_path: Path, monkeypatch
+) -> None:
+    store = profilelab.open_store(tmp_path / "store")
+    items = [_unbuilt(k) for k in range(3)]
+    j = journal.Journal(store.root, store.write, fold_delay=3600.0)
+    j.append([[items[0]]])
+    real = os.fdatasync
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fdatasync", full)
+    with pytest.raises(OSError):
+        j.append([[items[1]]])
+    monkeypatch.setattr(os, "fdatasync", real)
+    j.append([[items[2]]])
+    files = _journal_files(store.root)
+    assert len(files) == 2  # the failed file takes no more appends
+    for f in files:
+        records, good = journal.read_records(f.read_bytes())
+        assert good == f.stat().st_size and len(records) == 1
+    j.close()
+    rows = profilelab.open_store(store.root).profiles()
+    assert sorted(rows["input_id"]) == sorted([items[0].input_id, items[2].input_id])
