@@ -63,6 +63,7 @@ WAIT_FOLDED = 60.0
 RETRY_DELAY = 1.0
 
 SUFFIX = ".jnl"
+_TMP_AGE = 60.0  # seconds after which an unnamed journal file is a dead writer's
 UNSTORABLE = "unstorable"
 _MAGIC = b"PLJ1"
 _HEADER = struct.Struct("<4sII")  # magic, payload length, CRC-32 of the payload
@@ -226,8 +227,10 @@ def _try_lock(fd: int) -> bool:
 
 def _recover_file(path: Path, fd: int, write: Write) -> None:
     """Store a dead writer's journal file (locked by us through ``fd``) and delete it."""
-    if path.name.endswith(_fs.TMP_SUFFIX):  # a journal file never made visible: empty
-        path.unlink()
+    if path.name.endswith(_fs.TMP_SUFFIX):  # a journal file never given its name: empty
+        # (a live writer holds it unlocked for an instant between creating and locking it)
+        if time.time() - os.fstat(fd).st_mtime > _TMP_AGE:
+            path.unlink()
         return
     with os.fdopen(os.dup(fd), "rb") as fh:
         data = fh.read()
