@@ -241,3 +241,17 @@ def test_a_failed_append_leaves_no_torn_record_before_later_ones(
     j.close()
     rows = profilelab.open_store(store.root).profiles()
     assert sorted(rows["input_id"]) == sorted([items[0].input_id, items[2].input_id])
+
+
+def test_a_dead_writers_built_items_are_stored_too(tmp_path: Path) -> None:
+    """Pyroscope pushes and scrapes journal built Items (tables, not RawProfiles)."""
+    from profilelab.store.prepare import Item
+
+    store = profilelab.open_store(tmp_path / "store")
+    body = otlp_export("order", seed=9)
+    item = Item(profilelab.load(body), digest_bytes(body), labels={"via": "push"})
+    folder = store.root / layout.JOURNAL
+    folder.mkdir()
+    (folder / f"0001-1-dead{journal.SUFFIX}").write_bytes(journal.encode([item]))
+    stored = profilelab.open_store(store.root).query('cpu{via="push"}')
+    assert stored.top(nodecount=50).to_dicts() == profilelab.load(body).top(nodecount=50).to_dicts()
