@@ -187,7 +187,7 @@ def recover(
         path = folder / name
         while True:
             try:
-                fd = os.open(path, os.O_RDWR)
+                fd = os.open(path, os.O_RDONLY)
             except FileNotFoundError:
                 break  # folded meanwhile
             try:
@@ -195,6 +195,9 @@ def recover(
                     if os.fstat(fd).st_nlink:
                         _recover_file(path, fd, write)
                     break
+            except PermissionError as exc:  # a reader without write access to the store
+                _stderr(f"{path}: cannot store this journal of a receiver that is gone: {exc}")
+                break
             finally:
                 os.close(fd)
             if not wait or not name.endswith(SUFFIX):
