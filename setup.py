@@ -35,6 +35,12 @@ setup(
             optional=True,
         ),
         Extension(
+            "profilelab._native._wirescan",
+            sources=["profilelab/_native/_wirescan.c"],
+            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            optional=True,
+        ),
+        Extension(
             "profilelab._native._inflate",
             sources=["profilelab/_native/_inflate.c"],
             libraries=["z"],
