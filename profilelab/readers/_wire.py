@@ -116,8 +116,8 @@ def split(data: bytes, what: str) -> Records:
         msg = _Split.FromString(data)
     except (DecodeError, RecursionError) as exc:
         raise WireError(f"{what}: protobuf decode failed ({exc})") from None
-    lengthy = {i: list(getattr(msg, f"f{i}")) for i in range(1, 16)}
-    lengthy = {i: v for i, v in lengthy.items() if v}
+    # the fields present, by number (ListFields leaves out empty repeated fields)
+    lengthy = {d.number: list(v) for d, v in msg.ListFields()}
     scalars: list[tuple[int, int, int | bytes]] = [
         (u.field_number, u.wire_type, u.data) for u in UnknownFieldSet(msg)
     ]
