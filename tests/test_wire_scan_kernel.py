@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from otlp_helpers import varint
 
 from profilelab.readers import _wire as w
 
@@ -19,22 +20,12 @@ def test_compiled_kernel_is_built() -> None:
     assert w._native is not None
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _record(field: int, wire: int, value: int, body: bytes) -> bytes:
-    tag = _varint(field << 3 | wire)
+    tag = varint(field << 3 | wire)
     if wire == w.VARINT:
-        return tag + _varint(value)
+        return tag + varint(value)
     if wire == w.LEN:
-        return tag + _varint(len(body)) + body
+        return tag + varint(len(body)) + body
     size = 8 if wire == w.FIXED64 else 4
     return tag + (value % (1 << 8 * size)).to_bytes(size, "little")
 
