@@ -167,7 +167,6 @@ _SERVER = textwrap.dedent(
 )
 
 
-@pytest.mark.slow
 def test_acknowledged_posts_survive_kill_9(tmp_path: Path) -> None:
     root = tmp_path / "store"
     proc = subprocess.Popen(
