@@ -128,3 +128,31 @@ def test_catalog_rows_carry_each_rows_labels_and_mappings(tmp_path: Path) -> Non
     assert rows["service"].to_list() == ["unknown"] * rows.height
     own = profiles[2].mappings["mapping_id"].to_list()
     assert per_input["mapping_ids"].to_list() == [[7, 8], [], own]
+
+
+def test_data_files_are_written_side_by_side_and_a_failed_one_leaves_none(
+    tmp_path: Path,
+) -> None:
+    finals = [tmp_path / f"f{i}.parquet" for i in range(4)]
+    threads: set[str] = set()
+
+    def writer(i: int):  # type: ignore[no-untyped-def]
+        def write(fh) -> None:  # type: ignore[no-untyped-def]
+            threads.add(threading.current_thread().name)
+            fh.write(b"%d" % i)
+
+        return write
+
+    temps = _fs.write_temps([(f, writer(i)) for i, f in enumerate(finals)])
+    assert [t.read_bytes() for t in temps] == [b"0", b"1", b"2", b"3"]
+    assert all(t.name.startswith(f".{f.name}.") for t, f in zip(temps, finals, strict=True))
+    assert threading.current_thread().name not in threads
+
+    def broken(fh) -> None:  # type: ignore[no-untyped-def]
+        raise OSError("disk full")
+
+    for t in temps:
+        t.unlink()
+    with pytest.raises(OSError, match="disk full"):
+        _fs.write_temps([(finals[0], writer(0)), (finals[1], broken), (finals[2], writer(2))])
+    assert list(tmp_path.iterdir()) == []
