@@ -51,7 +51,7 @@ def mapping_ids_each(inputs: Sequence[Sequence[RawProfile]]) -> list[list[int]]:
     if not raws:
         return [[] for _ in inputs]
     at = _concat.offsets(raws)
-    joined = raws[0] if len(raws) == 1 else _concat.concat_mappings(raws, at)
+    joined = raws[0] if len(raws) == 1 else _concat.concat_mappings(raws)
     every = _mapping_hash_ids(joined, _StringHashes(joined.strings, dedup=len(raws) > 1)).tolist()
     out: list[list[int]] = []
     k = 0
