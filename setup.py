@@ -9,6 +9,8 @@ fail when they were not built.
 
 from setuptools import Extension, setup
 
+FLAGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+
 setup(
     ext_modules=[
         Extension(
@@ -19,20 +21,28 @@ setup(
                 "profilelab/_native/pprof_wire.h",
                 "profilelab/_native/utf8_valid.h",
             ],
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            # a big message's samples are decoded by two threads
+            extra_compile_args=[*FLAGS, "-pthread"],
+            extra_link_args=["-pthread"],
+            optional=True,
+        ),
+        Extension(
+            "profilelab._native._lookup",
+            sources=["profilelab/_native/_lookup.c"],
+            extra_compile_args=FLAGS,
             optional=True,
         ),
         Extension(
             "profilelab._native._jfr",
             sources=["profilelab/_native/_jfr.c"],
             depends=["profilelab/_native/utf8_valid.h"],
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            extra_compile_args=FLAGS,
             optional=True,
         ),
         Extension(
             "profilelab._native._otlpjson",
             sources=["profilelab/_native/_otlpjson.c"],
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            extra_compile_args=FLAGS,
             optional=True,
         ),
         Extension(
@@ -45,7 +55,7 @@ setup(
             "profilelab._native._inflate",
             sources=["profilelab/_native/_inflate.c"],
             libraries=["z"],
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            extra_compile_args=FLAGS,
             optional=True,
         ),
     ]
