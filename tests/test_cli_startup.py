@@ -7,6 +7,7 @@ The tests run the real command in a subprocess and read its ``sys.modules``.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +163,37 @@ def test_top_of_a_pprof_imports_only_the_pprof_reader(tmp_path: Path) -> None:
     folded = tmp_path / "stacks.txt"
     folded.write_text("main;work 3\nmain;idle 2\n")
     assert "profilelab.readers.folded" in _imported("top", str(folded))
+
+
+_BLAS = """
+import os, runpy, sys
+sys.argv = ["profilelab", *sys.argv[1:]]
+try:
+    runpy.run_module("profilelab", run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+print(os.environ.get("OPENBLAS_NUM_THREADS"), "numpy" in sys.modules, file=sys.__stderr__)
+"""
+
+
+@pytest.mark.parametrize(("given", "seen"), [(None, "1"), ("3", "3")])
+def test_a_report_keeps_openblas_to_one_thread(
+    tmp_path: Path, given: str | None, seen: str
+) -> None:
+    """``top`` imports NumPy with OpenBLAS limited to one thread (its thread pool is 0.04 s
+    of start-up that no report uses), unless the caller set the thread count."""
+    b = PprofBuilder([("samples", "count")])
+    b.sample([b.location(b.function("main"))], [1])
+    path = tmp_path / "p.pb"
+    path.write_bytes(b.bytes())
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    run = subprocess.run(
+        [sys.executable, "-c", _BLAS, "top", str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.stderr.splitlines()[-1] == f"{seen} True", run.stderr[-2000:]
