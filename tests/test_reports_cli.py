@@ -14,8 +14,8 @@ import pytest
 
 import profilelab
 from profilelab.cli import build_parser, main
+from profilelab.core import measurement
 from profilelab.errors import QueryError
-from profilelab.ops import measurement
 from profilelab.ops.labels import _parse_range
 from profilelab.ops.stackfilter import simplify_func
 from profilelab.render.tabwriter import tabwrite

@@ -199,7 +199,7 @@ def test_sum_by_merges_profiles_and_conserves_totals(tmp_path: Path) -> None:
 
 
 def test_selector_errors_name_the_position() -> None:
-    from profilelab.store.selector import parse
+    from profilelab.core.selector import parse
 
     with pytest.raises(QueryError, match=r"position 19 .*expected ',' or '}'"):
         parse('cpu{service="order"')

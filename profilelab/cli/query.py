@@ -64,8 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from profilelab.core.timeparse import format_ns
     from profilelab.store import open_store
-    from profilelab.store.timeparse import format_ns
 
     store = open_store(args.store, create=False)
     if args.report == "profiles":
@@ -108,7 +108,7 @@ def _write(prof: Profile, path: str, fmt: str | None) -> None:
 
 
 def _print_profiles(rows: pl.DataFrame) -> int:
-    from profilelab.store.timeparse import format_ns
+    from profilelab.core.timeparse import format_ns
 
     for r in rows.iter_rows(named=True):
         labels = ",".join(f"{kv['key']}={kv['value']}" for kv in r["labels"])

@@ -39,9 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from profilelab.core.timeparse import parse_duration
     from profilelab.store import open_store
     from profilelab.store.scrape import Scraper, load_config
-    from profilelab.store.timeparse import parse_duration
 
     jobs = load_config(args.config)
     duration = parse_duration(args.duration) / 1e9 if args.duration else None

@@ -64,7 +64,7 @@ def _open(args: argparse.Namespace) -> Store:
 def run_info(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from profilelab.store.timeparse import format_ns
+    from profilelab.core.timeparse import format_ns
 
     store = _open(args)
     snap = store.snapshot()

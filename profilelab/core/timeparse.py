@@ -14,6 +14,9 @@ from datetime import UTC, date, datetime
 
 from profilelab.errors import QueryError
 
+#: A time as the store's entry points take it (see :func:`parse_time`).
+TimeArg = str | int | float | None
+
 _UNITS_NS = {
     "ns": 1,
     "us": 1_000,

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from profilelab.core import measurement
+from profilelab.core.regex import check_regex, matches
 from profilelab.model.profile import Profile
-from profilelab.ops import measurement
-from profilelab.ops.regex import check_regex, matches
 
 SPAN_KEYS = ("trace_id", "span_id", "local_root_span_id")
 BASE_KEY = "pprof::base"

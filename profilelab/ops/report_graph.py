@@ -339,7 +339,7 @@ def _attach_tags(
     (pprof's maxNodelets), so only those are kept; ties go to the smaller name as in
     pprof's SortTags.
     """
-    from profilelab.ops import measurement
+    from profilelab.core import measurement
 
     # The frames of stacks without tags and of nodes not in ``nodes`` are left out first.
     if tv.height == 0 or not nodes:

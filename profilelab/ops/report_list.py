@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from profilelab.core.regex import matches
 from profilelab.errors import QueryError
 from profilelab.ops.pipeline import Prepared
-from profilelab.ops.regex import matches
 from profilelab.ops.report_top import graph_nodes
 from profilelab.ops.sources import SourceReader
 

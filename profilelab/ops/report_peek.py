@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from profilelab.core.regex import matches
 from profilelab.errors import QueryError
 from profilelab.ops import graph
 from profilelab.ops.pipeline import Prepared
-from profilelab.ops.regex import matches
 from profilelab.ops.report_top import graph_edges, graph_nodes, sort_nodes
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from profilelab.ops import measurement
+from profilelab.core import measurement
 from profilelab.ops.labels import BASE_KEY, SPAN_KEYS, visible_keys
 from profilelab.ops.pipeline import Prepared
 

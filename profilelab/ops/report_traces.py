@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from profilelab.ops import graph, measurement
+from profilelab.core import measurement
+from profilelab.ops import graph
 from profilelab.ops.labels import BASE_KEY, SPAN_KEYS, visible_keys
 from profilelab.ops.pipeline import Prepared
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from profilelab.core import sampletypes
+from profilelab.core import measurement, sampletypes
 from profilelab.core.sampletypes import SampleType
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
-from profilelab.ops import measurement
 
 KEY_COLUMNS = ("stack_id", "label_set_id", "trace_id", "span_id", "local_root_span_id", "base")
 

@@ -23,8 +23,8 @@ import re
 
 import polars as pl
 
+from profilelab.core.regex import check_regex, matches_expr
 from profilelab.ops.frames import VIEW_COLUMNS
-from profilelab.ops.regex import check_regex, matches_expr
 
 _LOC = ("stack_id", "loc")
 _RESERVED = ("(anonymous namespace)", "operator()")

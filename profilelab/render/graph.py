@@ -14,7 +14,7 @@ import re
 
 import polars as pl
 
-from profilelab.ops import measurement
+from profilelab.core import measurement
 from profilelab.ops.frames import go_base
 from profilelab.ops.granularity import name_components
 from profilelab.ops.pipeline import Prepared

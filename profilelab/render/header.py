@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from profilelab.ops import measurement
+from profilelab.core import measurement
 from profilelab.ops import samples as samples_mod
 from profilelab.ops.frames import go_base
 from profilelab.ops.pipeline import Prepared

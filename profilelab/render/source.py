@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 
-from profilelab.ops import measurement
+from profilelab.core import measurement
 from profilelab.ops.pipeline import Prepared
 from profilelab.ops.report_list import ListResult, Routine
 from profilelab.render.header import ValueFormatter, profile_labels

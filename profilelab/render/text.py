@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from profilelab.ops import measurement
+from profilelab.core import measurement
 from profilelab.ops.pipeline import Prepared
 from profilelab.ops.report_peek import PeekResult
 from profilelab.ops.report_top import TopResult

@@ -6,10 +6,10 @@ read back canonical :class:`~profilelab.Profile` tables, per-step series or Duck
 See ``docs/store.md``.
 """
 
+from profilelab.core.selector import Matcher, Selector, parse
 from profilelab.store.catalog import Segment, Snapshot
 from profilelab.store.ingest import IngestReport
 from profilelab.store.prepare import Item
-from profilelab.store.selector import Matcher, Selector, parse
 from profilelab.store.store import CommitResult, Store, open_store
 
 __all__ = [

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from profilelab.core.timeparse import parse_duration, parse_time
 from profilelab.errors import StoreError
 from profilelab.model import schema
 from profilelab.store import functions, layout, writer
 from profilelab.store.catalog import Segment, Snapshot
 from profilelab.store.dictionaries import read_dictionary
-from profilelab.store.timeparse import parse_duration, parse_time
 
 if TYPE_CHECKING:
     from profilelab.store.directory import StoreDirectory

@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from profilelab.core.timeparse import parse_duration
 from profilelab.errors import QueryError
 from profilelab.model import schema
 from profilelab.store import functions
 from profilelab.store.query import PSEUDO_LABELS, select_rows
-from profilelab.store.timeparse import parse_duration
 
 if TYPE_CHECKING:
+    from profilelab.core.selector import Selector
+    from profilelab.core.timeparse import TimeArg
     from profilelab.store.directory import StoreDirectory
-    from profilelab.store.selector import Selector
-    from profilelab.store.timeparse import TimeArg
 
 ENGINES = ("duckdb", "spark")
 

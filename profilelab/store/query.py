@@ -19,21 +19,21 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from profilelab.core.selector import Matcher, Selector, parse
+from profilelab.core.timeparse import parse_time
 from profilelab.errors import QueryError
 from profilelab.model import ids, schema
 from profilelab.model.profile import Profile
 from profilelab.model.sql import run_sql
 from profilelab.store import layout, types
 from profilelab.store.dictionaries import read_dictionary
-from profilelab.store.selector import Matcher, Selector, parse
-from profilelab.store.timeparse import parse_time
 
 if TYPE_CHECKING:
     import duckdb
 
+    from profilelab.core.timeparse import TimeArg
     from profilelab.store.catalog import Snapshot
     from profilelab.store.directory import StoreDirectory
-    from profilelab.store.timeparse import TimeArg
 
 #: Pseudo-labels a matcher may use besides the profiles' own labels.
 PSEUDO_LABELS = {

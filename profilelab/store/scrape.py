@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from profilelab.core.timeparse import parse_duration
 from profilelab.errors import ProfileLabError, QueryError
 from profilelab.model.ids import digest_bytes
 from profilelab.readers._input import inflate_bounded
@@ -55,7 +56,6 @@ from profilelab.store._decode import load_bounded
 from profilelab.store.committer import GroupCommitter
 from profilelab.store.prepare import Item
 from profilelab.store.store import CommitResult, Store
-from profilelab.store.timeparse import parse_duration
 
 if TYPE_CHECKING:
     import httpx

@@ -13,20 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from profilelab.core.timeparse import TimeArg
 from profilelab.model.profile import Profile
 from profilelab.store import layout
 from profilelab.store.directory import CommitResult, StoreDirectory
 from profilelab.store.prepare import Item
-from profilelab.store.timeparse import TimeArg
 
 if TYPE_CHECKING:
     import duckdb
 
+    from profilelab.core.selector import Selector
     from profilelab.model.spans import Spans
     from profilelab.store.ingest import IngestReport
     from profilelab.store.maintenance import CompactReport, RetainReport
     from profilelab.store.plans import Spark
-    from profilelab.store.selector import Selector
 
 __all__ = ["CommitResult", "Store", "TimeArg", "open_store"]
 
@@ -103,9 +103,9 @@ class Store(StoreDirectory):
     def spans(self, start: TimeArg = None, end: TimeArg = None) -> Spans:
         """The spans received into the store (``serve``'s OTLP traces) that overlap
         ``[start, end)``, as :class:`~profilelab.model.spans.Spans` for ``join_spans``."""
+        from profilelab.core.timeparse import parse_time
         from profilelab.model import schema
         from profilelab.model.spans import Spans
-        from profilelab.store.timeparse import parse_time
 
         files = self.snapshot().files(f"{layout.SPANS}/")
         if not files:
