@@ -32,7 +32,7 @@ def profile_rows(raws: Sequence[RawProfile], profile_id: np.ndarray) -> pl.DataF
     """The ``profiles`` table (before any deduplication of equal profile ids)."""
     n_types = np.array([len(raw.sample_types) for raw in raws], dtype=np.int64)
     rep = np.repeat(np.arange(len(raws), dtype=np.int64), n_types)
-    rows = _arrow.series("", rep)  # the input of each row
+    rows = _arrow.series("", rep)  # the input of each row (one query gathers them all)
     types = [t for raw in raws for t in raw.sample_types]
     per_input: dict[str, pa.Array] = {
         "source_id": _arrow.int64(np.array([r.source_id for r in raws], dtype=np.int64)),
@@ -51,7 +51,7 @@ def profile_rows(raws: Sequence[RawProfile], profile_id: np.ndarray) -> pl.DataF
     }
     columns = {
         "profile_id": _arrow.series("profile_id", profile_id),
-        **{name: _arrow.series(name, arr).gather(rows) for name, arr in per_input.items()},
+        **_arrow.frame(per_input).select(pl.all().gather(rows)).to_dict(),
         "sample_type": _arrow.series("sample_type", _text([t for t, _ in types])),
         "sample_unit": _arrow.series("sample_unit", _text([u for _, u in types])),
         "sample_type_index": _arrow.series(
