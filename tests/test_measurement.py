@@ -14,15 +14,12 @@ UNITS += ["count", "samples", "gcu", "milligcu", "widgets"]
 
 
 def _by_family(value: int, from_unit: str, to_unit: str) -> tuple[float, str]:
-    """The conversion written out: the first family that knows ``from_unit``."""
-    if value < 0:
-        v, u = _by_family(-value, from_unit, to_unit)
-        return -v, u
-    for family in _FAMILIES:
-        converted = family.convert(value, from_unit, to_unit)
-        if converted is not None:
-            return converted
-    return float(value), "" if to_unit in _UNINTERESTING else to_unit
+    """The conversion written out: by the first family that knows ``from_unit``, of the
+    magnitude, then the sign."""
+    unknown = (float(abs(value)), "" if to_unit in _UNINTERESTING else to_unit)
+    found = (f.convert(abs(value), from_unit, to_unit) for f in _FAMILIES)
+    v, unit = next((c for c in found if c is not None), unknown)
+    return (-v if value < 0 else v), unit
 
 
 @given(
