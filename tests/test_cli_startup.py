@@ -183,7 +183,7 @@ print(os.environ.get("OPENBLAS_NUM_THREADS"), "numpy" in sys.modules, file=sys._
 def test_a_report_keeps_openblas_to_one_thread(
     tmp_path: Path, given: str | None, seen: str
 ) -> None:
-    """``top`` imports NumPy with OpenBLAS limited to one thread (its thread pool is 0.04 s
+    """``top`` imports NumPy with OpenBLAS limited to one thread (its thread pool is 0.03 s
     of start-up that no report uses), unless the caller set the thread count."""
     b = PprofBuilder([("samples", "count")])
     b.sample([b.location(b.function("main"))], [1])

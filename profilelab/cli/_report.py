@@ -131,8 +131,8 @@ def load_prefetched(paths: Sequence[str]) -> Profile:
     Arrow import (a few tenths of a second that a big input no longer waits for).
 
     The reports never multiply matrices, so NumPy's OpenBLAS is kept to one thread unless
-    the caller chose otherwise: starting its pool of threads at import costs about 0.04 s
-    of CPU, a tenth of ``profilelab top`` on a small profile.
+    the caller chose otherwise: its pool of threads spins for about 0.03 s of CPU while
+    NumPy imports, a tenth of ``profilelab top`` on a small profile.
     """
     os.environ.setdefault(BLAS_THREADS, "1")
     files = prefetch([*paths])
