@@ -3,7 +3,8 @@
 The extensions are plain C against the Python headers (no numpy C API); ``_inflate`` also
 needs zlib's header (Debian: zlib1g-dev). They are optional so that an install without a C
 compiler still works, on the slower pure-Python paths; tests/test_pprof_native.py,
-tests/test_jfr_native.py and tests/test_otlp_json_kernel.py fail when they were not built.
+tests/test_jfr_native.py, tests/test_otlp_json_kernel.py and tests/test_wire_scan_kernel.py
+fail when they were not built.
 """
 
 from setuptools import Extension, setup
@@ -42,6 +43,12 @@ setup(
             "profilelab._native._otlpjson",
             sources=["profilelab/_native/_otlpjson.c"],
             extra_compile_args=FLAGS,
+            optional=True,
+        ),
+        Extension(
+            "profilelab._native._wirescan",
+            sources=["profilelab/_native/_wirescan.c"],
+            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
             optional=True,
         ),
         Extension(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -128,6 +129,8 @@ def run_report(args: argparse.Namespace, kind: str, **kwargs: str | None) -> str
 #: and returns free heap to the kernel only past the second size.
 REUSED_BLOCK_BYTES = 256 << 20
 KEPT_FREE_BYTES = 1 << 30
+#: Read by OpenBLAS (NumPy's linear algebra) once, when NumPy is first imported.
+BLAS_THREADS = "OPENBLAS_NUM_THREADS"
 
 
 def load_prefetched(paths: Sequence[str]) -> Profile:
@@ -138,8 +141,13 @@ def load_prefetched(paths: Sequence[str]) -> Profile:
     and reporting a big profile frees and allocates arrays of millions of rows step after
     step, and fresh memory comes zeroed by the kernel (a quarter of the CPU of ``top`` on
     the 1M-sample benchmark profile, for about 80 MB more at the peak).
+
+    The reports never multiply matrices, so NumPy's OpenBLAS is kept to one thread unless
+    the caller chose otherwise: its pool of threads spins for about 0.03 s of CPU while
+    NumPy imports, a tenth of ``profilelab top`` on a small profile.
     """
     keep_freed_memory(mmap_threshold=REUSED_BLOCK_BYTES, trim_threshold=KEPT_FREE_BYTES)
+    os.environ.setdefault(BLAS_THREADS, "1")
     files = prefetch([*paths])
     import profilelab.render
 

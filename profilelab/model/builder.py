@@ -52,7 +52,7 @@ def mapping_ids_each(inputs: Sequence[Sequence[RawProfile]]) -> list[list[int]]:
     if not raws:
         return [[] for _ in inputs]
     at = _concat.offsets(raws)
-    joined = raws[0] if len(raws) == 1 else _concat.concat_mappings(raws, at)
+    joined = raws[0] if len(raws) == 1 else _concat.concat_mappings(raws)
     every = _mapping_hash_ids(joined, _StringHashes(joined.strings, dedup=len(raws) > 1)).tolist()
     out: list[list[int]] = []
     k = 0
@@ -168,7 +168,7 @@ def _mapping_hash_ids(raw: RawProfile, strings: _StringHashes) -> np.ndarray:
 
 def _mappings(raw: RawProfile, strings: _StringHashes) -> tuple[pl.DataFrame, np.ndarray]:
     mapping_ids = _mapping_hash_ids(raw, strings)
-    df = pl.DataFrame(
+    df = _arrow.frame(
         {
             "mapping_id": mapping_ids,
             "binary": _arrow.series("binary", strings.take(raw.mapping_file)),
@@ -253,7 +253,7 @@ def _frames(
     first = np.unique(frame_ids, return_index=True)[1]
     first.sort()
     name_arr = _arrow.with_nulls(strings.take(name_i[first]), has_fn[first])
-    frames = pl.DataFrame(
+    frames = _arrow.frame(
         {
             "frame_id": frame_ids[first],
             "function": _arrow.series("function", name_arr),
@@ -288,7 +288,7 @@ def _stacks(
         frame_seq = frame_seq[ranges(stack_offsets[:-1][first], depth[first])]
         stack_offsets = sel_offsets
     lists = pa.LargeListArray.from_arrays(_arrow.int64(stack_offsets), _arrow.int64(frame_seq))
-    stacks = pl.DataFrame(
+    stacks = _arrow.frame(
         {
             "stack_id": stack_ids[first],
             "frame_ids": _arrow.series("frame_ids", lists),
@@ -355,7 +355,7 @@ def _label_rows(
     """The labels table: the given label rows under their label set ids."""
     is_str = raw.label_str[rows] != 0
     unit_idx = raw.label_unit[rows]
-    labels = pl.DataFrame(
+    labels = _arrow.frame(
         {
             "label_set_id": set_ids,
             "key": _arrow.series("key", strings.take(raw.label_key[rows])),
@@ -426,8 +426,8 @@ def _profiles_and_samples(
             data[name] = pl.repeat(None, len(index), eager=True).alias(name)
         else:  # converted once, then gathered (Polars copies string views, not the text)
             series = _arrow.series(name, col)
-            data[name] = series if identity else series[index]
-    return profiles, schema.conform("samples", pl.DataFrame(data))
+            data[name] = series if identity else series.gather(_arrow.series("", index))
+    return profiles, schema.conform("samples", _arrow.frame(data))
 
 
 def _block_lengths(raws: Sequence[RawProfile]) -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from profilelab.errors import ValidationError
-from profilelab.model import ids
+from profilelab.model import _arrow, ids
 from profilelab.model.profile import Profile
 from profilelab.ops import demangle
 
@@ -75,7 +75,7 @@ def explode(profile: Profile, stack_ids: pl.Series) -> pl.DataFrame:
     new_loc = np.ones(n, dtype=bool)  # a row starts a location after an end or a stack start
     new_loc[1:] = ends[:-1] | (pos[1:] == 0)
     loc_start = np.maximum.accumulate(np.where(new_loc, row, 0))
-    return pl.DataFrame(
+    return _arrow.frame(
         {
             "stack_id": stacks["stack_id"].to_numpy()[row_stack],
             "pos": pos.astype(np.int32, copy=False),
@@ -121,7 +121,7 @@ def used_frames(profile: Profile, e: pl.DataFrame) -> pl.Series:
     """The ids of the frames the stack view ``e`` uses, in ``profile.frames`` order."""
     used = np.zeros(profile.frames.height, dtype=bool)
     used[e.get_column("frame").to_numpy()] = True
-    return profile.frames.get_column("frame_id").filter(pl.Series(used))
+    return profile.frames.get_column("frame_id").filter(_arrow.series("", used))
 
 
 def main_mapping(profile: Profile) -> MainMapping | None:

@@ -41,8 +41,9 @@ if TYPE_CHECKING:
 BATCH_SIZE = 256
 #: Below this many inputs, decoding in-process beats starting worker processes.
 PARALLEL_MIN = 64
-#: Inputs decoded and built together (building tables has a large fixed cost per call),
-#: unless they reach CHUNK_BYTES first.
+#: Inputs a worker process decodes and builds together (building tables has a large fixed
+#: cost per call), unless they reach CHUNK_BYTES first. Decoding in this process, a chunk
+#: is a whole batch: fewer, larger builds, and one copy of the dictionary rows per commit.
 CHUNK_INPUTS = 32
 CHUNK_BYTES = 16 << 20
 _GLOB_CHARS = frozenset("*?[")
@@ -134,7 +135,7 @@ def ingest(
     batch: list[Item] = []
     already: list[tuple[str, int]] = []
     try:
-        for loaded in _load_all(paths, present, jobs):
+        for loaded in _load_all(paths, present, jobs, batch_size):
             bar.update(1)
             if loaded.error is not None:
                 report.failed.append((loaded.source, loaded.error))
@@ -230,7 +231,9 @@ def _progress(total: int, enabled: bool):  # type: ignore[no-untyped-def]
     )
 
 
-def _load_all(paths: list[str], present: set[int], jobs: int | None) -> Iterator[Loaded]:
+def _load_all(
+    paths: list[str], present: set[int], jobs: int | None, batch_size: int = BATCH_SIZE
+) -> Iterator[Loaded]:
     """Read every path in order (skipping inputs already stored) and decode the rest.
 
     Reading and hashing happen here; decoding happens a chunk of inputs at a time, in
@@ -240,7 +243,7 @@ def _load_all(paths: list[str], present: set[int], jobs: int | None) -> Iterator
     """
     workers = jobs if jobs is not None else default_jobs()
     parallel = workers > 1 and (jobs is not None or len(paths) >= PARALLEL_MIN)
-    size = max(1, min(CHUNK_INPUTS, len(paths) // (4 * workers))) if parallel else CHUNK_INPUTS
+    size = max(1, min(CHUNK_INPUTS, len(paths) // (4 * workers))) if parallel else batch_size
     chunks = _chunks(paths, present, size)
     if not parallel:
         for chunk in chunks:
