@@ -167,18 +167,27 @@ _SERVER = textwrap.dedent(
 )
 
 
-def test_acknowledged_posts_survive_kill_9(tmp_path: Path) -> None:
-    root = tmp_path / "store"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, str(root)],
+def _server_process(script: str, root: Path) -> subprocess.Popen[str]:
+    """A real server in its own process, over the store at ``root`` (see _SERVER)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, str(root)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+
+
+def _port(proc: subprocess.Popen[str]) -> int:
+    assert proc.stdout is not None
+    return int(proc.stdout.readline())
+
+
+def test_acknowledged_posts_survive_kill_9(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    proc = _server_process(_SERVER, root)
     try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
+        port = _port(proc)
         bodies = [otlp_export(f"svc{k % 3}", seed=k, time_ns=T0 + k) for k in range(12)]
         acked = [b for b in bodies if _post(("127.0.0.1", port), b) == 200]
         assert len(acked) == len(bodies)
@@ -268,13 +277,7 @@ def test_kill_9_at_any_moment_loses_no_acknowledged_post(tmp_path: Path, after: 
     import time
 
     root = tmp_path / "store"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _BUSY_SERVER, str(root)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    proc = _server_process(_BUSY_SERVER, root)
     bodies = [otlp_export(f"svc{k % 4}", seed=k, time_ns=T0 + k) for k in range(400)]
     acked: list[bytes] = []
     first = threading.Event()
@@ -289,8 +292,7 @@ def test_kill_9_at_any_moment_loses_no_acknowledged_post(tmp_path: Path, after: 
                 return
 
     try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
+        port = _port(proc)
         threads = [threading.Thread(target=client, args=(bodies[k::4],)) for k in range(4)]
         for t in threads:
             t.start()
