@@ -7,6 +7,7 @@ The tests run the real command in a subprocess and read its ``sys.modules``.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,7 +151,8 @@ OTHER_READERS = (
 def test_top_of_a_pprof_imports_only_the_pprof_reader(tmp_path: Path) -> None:
     """``profilelab top`` on a small pprof sniffs every format (readers/sniff.py) but imports
     only the pprof reader, and no heavy library: no DuckDB, no other format's reader, and
-    not Arrow's compute kernels (0.06 s of CPU), with labels and two sample types."""
+    not Arrow's compute kernels (0.06 s of CPU) nor ``numpy.ma`` (0.01-0.02 s), with labels
+    and two sample types."""
     b = PprofBuilder([("samples", "count"), ("cpu", "nanoseconds")])
     b.sample([b.location(b.function("main.main"))], [3, 30], [("region", "eu"), ("n", 4, "")])
     path = tmp_path / "p.pb.gz"
@@ -158,7 +160,43 @@ def test_top_of_a_pprof_imports_only_the_pprof_reader(tmp_path: Path) -> None:
     names = _imported("top", str(path))
     assert "profilelab.readers.pprof" in names
     assert _heavy(names) == []
+    # NumPy arrays reach Polars as Arrow buffers: Polars' own conversion imports numpy.ma
+    assert "numpy.ma" not in names
     assert sorted(m for m in OTHER_READERS if f"profilelab.readers.{m}" in names) == []
     folded = tmp_path / "stacks.txt"
     folded.write_text("main;work 3\nmain;idle 2\n")
     assert "profilelab.readers.folded" in _imported("top", str(folded))
+
+
+_BLAS = """
+import os, runpy, sys
+sys.argv = ["profilelab", *sys.argv[1:]]
+try:
+    runpy.run_module("profilelab", run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+print(os.environ.get("OPENBLAS_NUM_THREADS"), "numpy" in sys.modules, file=sys.__stderr__)
+"""
+
+
+@pytest.mark.parametrize(("given", "seen"), [(None, "1"), ("3", "3")])
+def test_a_report_keeps_openblas_to_one_thread(
+    tmp_path: Path, given: str | None, seen: str
+) -> None:
+    """``top`` imports NumPy with OpenBLAS limited to one thread (its thread pool is 0.03 s
+    of start-up that no report uses), unless the caller set the thread count."""
+    b = PprofBuilder([("samples", "count")])
+    b.sample([b.location(b.function("main"))], [1])
+    path = tmp_path / "p.pb"
+    path.write_bytes(b.bytes())
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    run = subprocess.run(
+        [sys.executable, "-c", _BLAS, "top", str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.stderr.splitlines()[-1] == f"{seen} True", run.stderr[-2000:]

@@ -15,6 +15,7 @@ compare integers with pprof (``-unit=<sample unit>``).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -108,6 +109,9 @@ _UNINTERESTING = frozenset({"count", "sample", "unit", "minimum", "auto"})
 
 def scale(value: int, from_unit: str, to_unit: str) -> tuple[float, str]:
     """Convert ``value`` from ``from_unit`` to ``to_unit``: (scaled value, unit label)."""
+    if to_unit not in ("minimum", "auto"):  # a fixed unit: the factors are looked up once
+        from_factor, to_factor, unit = linear(from_unit, to_unit)
+        return float(value) * from_factor / to_factor, unit
     if value < 0:
         v, u = scale(-value, from_unit, to_unit)
         return -v, u
@@ -118,11 +122,13 @@ def scale(value: int, from_unit: str, to_unit: str) -> tuple[float, str]:
     return float(value), "" if to_unit in _UNINTERESTING else to_unit
 
 
+@functools.cache
 def linear(from_unit: str, to_unit: str) -> tuple[float, float, str]:
     """(from factor, to factor, label) with ``scale(v) == (v * from / to, label)``.
 
     Only for concrete target units (not ``minimum``/``auto``); the two multiplications are
     applied in pprof's order so that vectorized results equal :func:`scale` bit for bit.
+    Cached: :func:`scale` asks for the same pair for every value a report prints.
     """
     for family in _FAMILIES:
         src = family.sniff(from_unit)

@@ -32,6 +32,7 @@ def profile_rows(raws: Sequence[RawProfile], profile_id: np.ndarray) -> pl.DataF
     """The ``profiles`` table (before any deduplication of equal profile ids)."""
     n_types = np.array([len(raw.sample_types) for raw in raws], dtype=np.int64)
     rep = np.repeat(np.arange(len(raws), dtype=np.int64), n_types)
+    rows = _arrow.series("", rep)  # the input of each row (one query gathers them all)
     types = [t for raw in raws for t in raw.sample_types]
     per_input: dict[str, pa.Array] = {
         "source_id": _arrow.int64(np.array([r.source_id for r in raws], dtype=np.int64)),
@@ -49,16 +50,16 @@ def profile_rows(raws: Sequence[RawProfile], profile_id: np.ndarray) -> pl.DataF
         "labels": label_lists([r.profile_labels for r in raws]),
     }
     columns = {
-        "profile_id": pl.Series("profile_id", profile_id),
-        **{name: _arrow.series(name, arr)[rep] for name, arr in per_input.items()},
+        "profile_id": _arrow.series("profile_id", profile_id),
+        **_arrow.frame(per_input).select(pl.all().gather(rows)).to_dict(),
         "sample_type": _arrow.series("sample_type", _text([t for t, _ in types])),
         "sample_unit": _arrow.series("sample_unit", _text([u for _, u in types])),
-        "sample_type_index": pl.Series(
+        "sample_type_index": _arrow.series(
             "sample_type_index", np.concatenate([np.arange(n) for n in n_types] or [_I64_0])
         ),
-        "is_default": pl.Series("is_default", _default_flags(raws)),
+        "is_default": _arrow.series("is_default", _default_flags(raws)),
     }
-    return schema.conform("profiles", pl.DataFrame(columns))
+    return schema.conform("profiles", _arrow.frame(columns))
 
 
 def _default_flags(raws: Sequence[RawProfile]) -> np.ndarray:

@@ -21,6 +21,7 @@ import polars as pl
 import pyarrow as pa
 
 from profilelab.model import _arrow, _concat, _profile_rows, _span_labels, ids, schema
+from profilelab.model._background import Background
 from profilelab.model.profile import Profile
 from profilelab.model.ranges import ranges
 from profilelab.model.raw import RawProfile
@@ -81,15 +82,26 @@ def _batches(raws: Sequence[RawProfile]) -> list[list[RawProfile]]:
     return batches
 
 
+#: From this many samples on, a second thread builds the labels while this one builds the
+#: frames and stacks (they share only the inputs; below it, a thread costs more than it saves).
+PARALLEL_SAMPLES = 100_000
+
+
 def _build_batch(raws: Sequence[RawProfile]) -> Profile:
     """The tables of ``raws``, built once over their concatenation (see model/_concat.py)."""
     at = _concat.offsets(raws)
     raw = raws[0] if len(raws) == 1 else _concat.concat(raws, at)
-    strings = _StringHashes(raw.strings, dedup=len(raws) > 1)
+    dedup = len(raws) > 1
+    labelled = None
+    if raw.n_samples >= PARALLEL_SAMPLES:  # its own string hashes: they are not shared
+        labelled = Background(lambda: _labels(raw, _StringHashes(raw.strings, dedup)), "labels")
+    strings = _StringHashes(raw.strings, dedup)
     mappings, mapping_ids = _mappings(raw, strings)
     frames, loc_frame_offsets, loc_frame_ids = _frames(raw, strings, mapping_ids)
     stacks, raw_stack_ids = _stacks(raw, loc_frame_offsets, loc_frame_ids)
-    labels, label_set_ids, span_cols = _labels(raw, strings)
+    labels, label_set_ids, span_cols = (
+        _labels(raw, strings) if labelled is None else labelled.result()
+    )
     per_sample = _sample_columns(raw, raw_stack_ids, label_set_ids, span_cols)
     profiles, samples = _profiles_and_samples(raws, at.samples, per_sample)
     return Profile(
@@ -156,7 +168,7 @@ def _mapping_hash_ids(raw: RawProfile, strings: _StringHashes) -> np.ndarray:
 
 def _mappings(raw: RawProfile, strings: _StringHashes) -> tuple[pl.DataFrame, np.ndarray]:
     mapping_ids = _mapping_hash_ids(raw, strings)
-    df = pl.DataFrame(
+    df = _arrow.frame(
         {
             "mapping_id": mapping_ids,
             "binary": _arrow.series("binary", strings.take(raw.mapping_file)),
@@ -241,7 +253,7 @@ def _frames(
     first = np.unique(frame_ids, return_index=True)[1]
     first.sort()
     name_arr = _arrow.with_nulls(strings.take(name_i[first]), has_fn[first])
-    frames = pl.DataFrame(
+    frames = _arrow.frame(
         {
             "frame_id": frame_ids[first],
             "function": _arrow.series("function", name_arr),
@@ -276,7 +288,7 @@ def _stacks(
         frame_seq = frame_seq[ranges(stack_offsets[:-1][first], depth[first])]
         stack_offsets = sel_offsets
     lists = pa.LargeListArray.from_arrays(_arrow.int64(stack_offsets), _arrow.int64(frame_seq))
-    stacks = pl.DataFrame(
+    stacks = _arrow.frame(
         {
             "stack_id": stack_ids[first],
             "frame_ids": _arrow.series("frame_ids", lists),
@@ -343,7 +355,7 @@ def _label_rows(
     """The labels table: the given label rows under their label set ids."""
     is_str = raw.label_str[rows] != 0
     unit_idx = raw.label_unit[rows]
-    labels = pl.DataFrame(
+    labels = _arrow.frame(
         {
             "label_set_id": set_ids,
             "key": _arrow.series("key", strings.take(raw.label_key[rows])),
@@ -414,8 +426,8 @@ def _profiles_and_samples(
             data[name] = pl.repeat(None, len(index), eager=True).alias(name)
         else:  # converted once, then gathered (Polars copies string views, not the text)
             series = _arrow.series(name, col)
-            data[name] = series if identity else series[index]
-    return profiles, schema.conform("samples", pl.DataFrame(data))
+            data[name] = series if identity else series.gather(_arrow.series("", index))
+    return profiles, schema.conform("samples", _arrow.frame(data))
 
 
 def _block_lengths(raws: Sequence[RawProfile]) -> np.ndarray:

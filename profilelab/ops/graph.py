@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from profilelab.core.aggregate import csr_flat_cum, flat_cum
+from profilelab.model import _arrow
 
 
 def stack_values(samples: pl.DataFrame) -> pl.DataFrame:
@@ -73,7 +74,7 @@ def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
     starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
     offsets = np.append(starts, len(s)).astype(np.int64)
     per_stack = (
-        pl.DataFrame({"stack_id": s[starts]})
+        _arrow.frame({"stack_id": s[starts]})
         .join(values, on="stack_id", how="left", maintain_order="left")
         .select(pl.col("w", "dw").fill_null(0).cast(pl.Int64))
         .to_numpy()
@@ -94,9 +95,9 @@ def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
         flat, cum = csr_flat_cum(offsets, keys, per_stack, n_keys, leaf_first=True)
     live = np.flatnonzero(np.any(flat != 0, axis=1) | np.any(cum != 0, axis=1))
     node = ids[live] if ids is not None else live + low
-    return pl.DataFrame(
+    return _arrow.frame(
         {
-            "node_id": pl.Series(node).cast(keys_col.dtype),
+            "node_id": _arrow.series("", node).cast(keys_col.dtype),
             "flat": flat[live, 0],
             "flat_div": flat[live, 1],
             "cum": cum[live, 0],

@@ -21,6 +21,7 @@ import polars as pl
 
 from profilelab.core import sampletypes
 from profilelab.core.restriction import restrict
+from profilelab.model import _arrow
 from profilelab.model.profile import Profile
 from profilelab.ops import frames as frames_mod
 from profilelab.ops import granularity as gran
@@ -87,7 +88,7 @@ def prepare(
         total = samples_mod.total(samples)
     keyed = gran.node_keys(f, opts.granularity, opts.trim_path or "", opts.source_path or "")
     # Rows stay in the exploded order (each stack's frames together, leaf first).
-    e = e.with_columns(pl.Series("node_id", gran.node_of_frame(work, keyed)[e["frame"]]))
+    e = e.with_columns(_arrow.series("node_id", gran.node_of_frame(work, keyed)[e["frame"]]))
     main = frames_mod.main_mapping(profile)
     return Prepared(
         profile=profile,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from profilelab._malloc import keep_freed_memory
 from profilelab.errors import ProfileLabError
 from profilelab.store._decode import (
     Decoded,
@@ -337,23 +338,14 @@ def _next_result(
 
 
 def _keep_freed_memory() -> None:
-    """In a worker (glibc only): keep freed blocks for reuse instead of returning them.
+    """In a worker: keep freed blocks for reuse instead of returning them.
 
     A worker allocates and frees the same large buffers (decoded arrays, pickles) for
     every chunk; glibc hands blocks over 128 KiB back to the kernel on free, and touching
     them again page-faults: system time was a fifth of an ingest's CPU. Workers are
     short-lived and ours, so trading memory that stays mapped for CPU is safe here.
     """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
-    mallopt(m_mmap_threshold, 64 << 20)
-    mallopt(m_trim_threshold, 256 << 20)
+    keep_freed_memory(mmap_threshold=64 << 20, trim_threshold=256 << 20)
 
 
 def _watch_parent(parent_pid: int) -> None:
