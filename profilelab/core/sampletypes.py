@@ -57,9 +57,11 @@ def sources(profile: Profile) -> pl.DataFrame:
 
 def _lists(srcs: pl.DataFrame) -> pl.DataFrame:
     return (
-        srcs.sort("src", "pos")
+        srcs.lazy()
+        .sort("src", "pos")
         .group_by("src", maintain_order=True)
         .agg(pl.col("sample_type"), pl.col("sample_unit"))
+        .collect()
     )
 
 
@@ -147,9 +149,8 @@ def lacking(profile: Profile, stype: SampleType) -> pl.DataFrame:
     """The ``profiles`` rows of the inputs (sources: files) that have no profile of
     ``stype``; pprof merges only inputs that have the chosen type. One input may hold
     several kinds (a JFR recording, an OTLP capture): the type picks among them."""
-    rows = profile.profiles
-    has = rows.filter(pl.col("sample_type") == stype.type)["source"].unique().implode()
-    return rows.filter(~pl.col("source").is_in(has))
+    has = pl.col("source").filter(pl.col("sample_type") == stype.type).unique().implode()
+    return profile.profiles.lazy().filter(~pl.col("source").is_in(has)).collect()
 
 
 def rows_of(profile: Profile, stype: SampleType) -> pl.DataFrame:
