@@ -1,21 +1,28 @@
 """Receiver benchmark: small OTLP posts from concurrent clients against ``profilelab serve``.
 
-Starts a :class:`~profilelab.store.serve.ProfileServer` on loopback over a fresh store,
-then ``--clients`` threads each POST ``--posts`` small binary OTLP exports (one CPU profile
-of ``--samples`` samples each) on a keep-alive connection, one after the other. Reports
-posts/s, p50/p99 latency, catalog commits and the CPU seconds of this process, against a
-reference in the same run: the same clients posting to a bare HTTP server that answers
-without decoding or storing (the ceiling of this machine's HTTP plumbing at this load).
+Starts a :class:`~profilelab.store.serve.ProfileServer` on loopback over a fresh store in
+this process; the clients run in a separate process (real clients are other machines):
+``--clients`` threads each POST ``--posts`` small binary OTLP exports (one CPU profile of
+``--samples`` samples each) on a keep-alive connection, one after the other. Reports
+posts/s, p50/p99 latency, catalog commits and the CPU seconds of the server process per
+post, against a reference in the same run: the same client process posting to a bare HTTP
+server (in this process too) that answers without decoding or storing (the ceiling of this
+machine's HTTP plumbing at this load). The server's answers come after its posts are durable.
 
 usage: python benchmarks/bench_serve.py [--clients 8] [--posts 250] [--samples 20]
+
+To see where the server's CPU goes: ``py-spy record --format raw -o FILE -- python
+benchmarks/bench_serve.py`` (py-spy samples every thread of the server process only).
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -27,20 +34,40 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from store_util import otlp_export  # noqa: E402
-
-import profilelab  # noqa: E402
-from profilelab.store.serve import PATH, ProfileServer  # noqa: E402
-
 HEADERS = {"Content-Type": "application/x-protobuf"}
+PATH = "/v1development/profiles"
 
 
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def run_clients(address: tuple[str, int], bodies: list[list[bytes]]) -> tuple[float, list[float]]:
-    """Each client posts its bodies in turn; (wall seconds, latencies of every post)."""
+# ---- the client process ----------------------------------------------------------------------
+def client_main(args: argparse.Namespace) -> int:
+    """Make the bodies, say ready, wait for each target on stdin, post, report on stdout."""
+    from store_util import otlp_export
+
+    bodies = [
+        [otlp_export(f"svc{c}", c * 100_000 + i, samples=args.samples) for i in range(args.posts)]
+        for c in range(args.clients)
+    ]
+    # one post per client first, not measured: a long-running server has its imports done
+    warm = [
+        [otlp_export("warm-up", 900_000 + c, samples=args.samples)] for c in range(args.clients)
+    ]
+    print("ready", flush=True)
+    for line in sys.stdin:
+        host, _, port = line.strip().rpartition(":")
+        run_clients((host, int(port)), warm)
+        wall, lat, errors = run_clients((host, int(port)), bodies)
+        print(json.dumps({"wall": wall, "latencies": lat, "errors": errors}), flush=True)
+    return 0
+
+
+def run_clients(
+    address: tuple[str, int], bodies: list[list[bytes]]
+) -> tuple[float, list[float], list[str]]:
+    """Each client posts its bodies in turn; (wall seconds, latencies of every post, errors)."""
     latencies: list[float] = []
     lock = threading.Lock()
     errors: list[str] = []
@@ -69,12 +96,37 @@ def run_clients(address: tuple[str, int], bodies: list[list[bytes]]) -> tuple[fl
     t0 = time.perf_counter()
     for th in threads:
         th.join()
-    wall = time.perf_counter() - t0
-    if errors:
-        raise SystemExit(f"{len(errors)} posts failed, e.g. {errors[0]}")
-    return wall, sorted(latencies)
+    return time.perf_counter() - t0, sorted(latencies), errors
 
 
+class Clients:
+    """The client process: :meth:`run` posts everything to one server and waits."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        cmd = [sys.executable, __file__, "--client-process"]
+        cmd += ["--clients", str(args.clients), "--posts", str(args.posts)]
+        cmd += ["--samples", str(args.samples)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            raise SystemExit("the client process failed to start")
+
+    def run(self, address: tuple[str, int]) -> tuple[float, list[float]]:
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        self.proc.stdin.write(f"{address[0]}:{address[1]}\n")
+        self.proc.stdin.flush()
+        got = json.loads(self.proc.stdout.readline())
+        if got["errors"]:
+            raise SystemExit(f"{len(got['errors'])} posts failed, e.g. {got['errors'][0]}")
+        return got["wall"], got["latencies"]
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+# ---- the server process ----------------------------------------------------------------------
 def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
@@ -92,48 +144,66 @@ class _Bare(BaseHTTPRequestHandler):
         pass
 
 
+def measured(run: object, address: tuple[str, int]) -> tuple[float, list[float], float]:
+    """(wall, latencies, CPU seconds of this process) of the clients' run against ``address``."""
+    cpu0 = time.process_time()
+    wall, lat = run(address)  # type: ignore[operator]
+    return wall, lat, time.process_time() - cpu0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--posts", type=int, default=250, help="posts per client")
     ap.add_argument("--samples", type=int, default=20)
+    ap.add_argument("--client-process", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.client_process:
+        return client_main(args)
+
+    import profilelab
+    from profilelab.store.serve import ProfileServer
+
     n = args.clients * args.posts
     print(f"machine: {os.cpu_count()} CPUs; {args.clients} clients x {args.posts} posts")
     print(f"load average before: {_load()}")
-    bodies = [
-        [otlp_export(f"svc{c}", c * 100_000 + i, samples=args.samples) for i in range(args.posts)]
-        for c in range(args.clients)
-    ]
-
-    bare = ThreadingHTTPServer(("127.0.0.1", 0), _Bare)
-    threading.Thread(target=bare.serve_forever, daemon=True).start()
-    ref_wall, ref_lat = run_clients(bare.server_address[:2], bodies)  # type: ignore[arg-type]
-    bare.shutdown()
-    ref_rate = n / ref_wall
-
-    root = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    clients = Clients(args)
     try:
-        store = profilelab.open_store(root / "store")
-        server = ProfileServer(store, "127.0.0.1", 0).start()
-        cpu0 = time.process_time()
-        wall, lat = run_clients(server.server_address, bodies)
-        cpu = time.process_time() - cpu0
-        commits = server.committer.commits
-        server.close()
-        stored = store.profiles().height
+        bare = ThreadingHTTPServer(("127.0.0.1", 0), _Bare)
+        threading.Thread(target=bare.serve_forever, daemon=True).start()
+        ref_wall, ref_lat, ref_cpu = measured(clients.run, bare.server_address[:2])  # type: ignore[arg-type]
+        bare.shutdown()
+
+        root = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+        try:
+            store = profilelab.open_store(root / "store")
+            server = ProfileServer(store, "127.0.0.1", 0).start()
+            wall, lat, cpu = measured(clients.run, server.server_address)
+            commits = server.committer.commits
+            journal = getattr(server.committer, "journal", None)  # (None: commits, no journal)
+            folds = journal.folds if journal is not None else commits
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            server.close()
+            close_wall, close_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            stored = store.profiles().height
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
-    rate = n / wall
+        clients.close()
+    rate, ref_rate = n / wall, n / ref_wall
     print(
         f"serve: {n} posts in {wall:.2f}s = {rate:.0f} posts/s, p50 {pct(lat, 0.5) * 1e3:.0f} ms, "
-        f"p99 {pct(lat, 0.99) * 1e3:.0f} ms; {commits} commits ({n / max(1, commits):.1f} "
-        f"posts/commit); {stored} profiles stored; CPU {cpu:.2f}s ({cpu / n * 1e3:.2f} ms/post)"
+        f"p99 {pct(lat, 0.99) * 1e3:.0f} ms; {commits} journal appends ({n / max(1, commits):.1f} "
+        f"posts each), {folds} commits; server CPU {cpu:.2f}s ({cpu / n * 1e3:.2f} ms/post); "
+        f"close {close_wall:.2f}s ({close_cpu:.2f}s CPU); {stored} profiles stored"
     )
     print(
         f"reference (bare HTTP server, no decode/store): {ref_rate:.0f} posts/s, "
-        f"p99 {pct(ref_lat, 0.99) * 1e3:.0f} ms; serve/reference x{rate / ref_rate:.2f}"
+        f"p99 {pct(ref_lat, 0.99) * 1e3:.0f} ms, server CPU {ref_cpu / n * 1e3:.2f} ms/post; "
+        f"serve/reference x{rate / ref_rate:.2f}"
     )
+    if stored != n + args.clients:
+        print(f"ERROR: {n + args.clients} posts acknowledged, {stored} profiles stored")
     met = rate >= 500 and pct(lat, 0.99) < 0.1
     print(f"goal 4 (>= 500 posts/s, p99 < 100 ms): {'met' if met else 'not met'}")
     print(f"load average after: {_load()}")

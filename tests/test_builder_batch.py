@@ -133,3 +133,36 @@ def test_mapping_ids_of_inputs_hashed_together_equal_each_input_built_alone(
     assert any(len(e) > 1 for e in expected)
     assert builder.mapping_ids_each(inputs) == expected
     assert [builder.mapping_ids(raws) for raws in inputs] == expected
+
+
+def test_labels_built_beside_the_stacks_equal_built_after_them(
+    monkeypatch: pytest.MonkeyPatch, corpus: Path
+) -> None:
+    """A big input's labels are built by a second thread (PARALLEL_SAMPLES): same tables."""
+    inputs = [_span_raws(), read(corpus / CORPUS_FILES[1]), read(corpus / CORPUS_FILES[3])]
+    monkeypatch.setattr(builder, "PARALLEL_SAMPLES", 1 << 62)
+    expected = [builder.build(raws) for raws in inputs]
+    threads: list[str] = []
+    monkeypatch.setattr(builder, "PARALLEL_SAMPLES", 0)
+    original = builder.Background
+
+    def spy(work, name):  # type: ignore[no-untyped-def]
+        threads.append(name)
+        return original(work, name)
+
+    monkeypatch.setattr(builder, "Background", spy)
+    for raws, want in zip(inputs, expected, strict=True):
+        _assert_same(builder.build(raws), want)
+    assert threads == ["labels"] * len(inputs)
+
+
+def test_an_error_building_the_labels_beside_is_raised_by_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object) -> None:
+        raise ValueError("label set hash")
+
+    monkeypatch.setattr(builder, "PARALLEL_SAMPLES", 0)
+    monkeypatch.setattr(builder, "_labels", broken)
+    with pytest.raises(ValueError, match="label set hash"):
+        builder.build(_span_raws())

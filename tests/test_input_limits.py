@@ -152,3 +152,47 @@ def test_ingest_refuses_special_files_and_keeps_the_rest(tmp_path: Path) -> None
     reasons = dict(report.failed)
     assert reasons[str(fifo)].startswith("not a regular file (a FIFO)")
     assert reasons[str(zero)].startswith("not a regular file (a character device)")
+
+
+def test_small_gzip_is_inflated_once(impl: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An input whose whole output fits in the head is not inflated a second time, with
+    what follows its member read as gunzip reads it (zero padding, trailing garbage)."""
+    body = PPROF_HEAD * 100
+
+    def no_second_inflate(*args: object) -> bytes:
+        raise AssertionError("inflated twice")
+
+    monkeypatch.setattr(_input, "gunzip", no_second_inflate)
+    for tail in (b"", b"\x00\x00\x00", b"trailing garbage"):
+        assert inflate_bounded(gzip.compress(body) + tail, "s.gz", sniff=known_head) == body
+
+
+def test_small_gzip_keeps_the_rules_of_a_full_inflate(impl: str) -> None:
+    two = gzip.compress(PPROF_HEAD) + gzip.compress(b"more")
+    assert inflate_bounded(two, "two.gz", sniff=known_head) == PPROF_HEAD + b"more"
+    with pytest.raises(TooLargeError, match=r"^s\.gz: gzip data inflates past the limit of 10"):
+        inflate_bounded(gzip.compress(PPROF_HEAD * 4), "s.gz", limit=10, sniff=known_head)
+    with pytest.raises(FormatError, match=r"^t\.gz: truncated gzip stream"):
+        inflate_bounded(gzip.compress(PPROF_HEAD * 4)[:-6], "t.gz", sniff=known_head)
+
+
+def test_a_small_gzip_input_is_sniffed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """read() reuses the format its head check found when the head is the whole input."""
+    from profilelab import readers
+
+    readers._load_builtin_formats()
+    calls: list[str] = []
+
+    def counted(fmt: readers.Format) -> readers.Format:
+        def sniff(data: bytes) -> bool:
+            calls.append(fmt.name)
+            return fmt.sniff(data)
+
+        return readers.Format(fmt.name, sniff, fmt.read)
+
+    monkeypatch.setattr(readers, "FORMATS", [counted(f) for f in readers.FORMATS])
+    data = (Path(__file__).parent / "data").glob("**/*.pb.gz")
+    small = next(p for p in sorted(data) if p.stat().st_size < 8 << 10)
+    raws = readers.read(small)
+    assert raws and raws[0].format == "pprof"
+    assert calls.count("pprof") == 1

@@ -53,11 +53,22 @@ def numpy(data: bytes, name: str) -> RawProfile:
     return pprof.decode(data, name, "numpy")
 
 
+def native_split(data: bytes, name: str) -> RawProfile:
+    """The compiled kernel with the samples in two halves on two threads (as it decodes a
+    big message's, see pprof_decode.h)."""
+    return _pprof_native.decode(data, name, threads=2)
+
+
 def assert_same(data: bytes) -> RawProfile | str:
     """Decode with the oracle and both decoders and assert identical results (or
-    equivalent errors)."""
+    equivalent errors); the compiled one on two threads gives its result exactly, errors
+    in the same words at the same byte."""
     ref = _outcome(decode_reference, data)
-    assert_equal_outcomes(ref, _outcome(native, data))
+    one = _outcome(native, data)
+    assert_equal_outcomes(ref, one)
+    split = _outcome(native_split, data)
+    assert_equal_outcomes(one, split)
+    assert not isinstance(one, str) or split == one
     assert_equal_outcomes(ref, _outcome(numpy, data))
     return ref
 
@@ -236,6 +247,46 @@ WIRE_CASES = {
     "index error and id error: index first": BASE
     + ld(5, tag(1, 0) + varint(1) + tag(2, 0) + varint(77)),
 }
+
+
+GOOD = sample(ld(1, varint(1)) + ld(2, varint(5)))
+UNKNOWN_LOCATION = sample(ld(1, varint(9)) + ld(2, varint(5)))
+TWO_VALUES = sample(ld(1, varint(1)) + ld(2, varint(5) + varint(6)))
+WIRE_ERROR = sample(tag(20, 7))
+# Two samples before and after each problem: decoded on two threads, the first half is the
+# first two (or three) samples and the second half the rest.
+HALVES = {
+    "no error": [GOOD, GOOD, GOOD, GOOD],
+    "an id error in the first half": [GOOD, UNKNOWN_LOCATION, GOOD, GOOD],
+    "an id error in the second half": [GOOD, GOOD, GOOD, UNKNOWN_LOCATION],
+    "errors in both halves: the first wins": [GOOD, TWO_VALUES, GOOD, UNKNOWN_LOCATION],
+    "an id error, then a wire error: wire wins": [UNKNOWN_LOCATION, GOOD, GOOD, WIRE_ERROR],
+    "wire errors in both halves: the first wins": [GOOD, WIRE_ERROR, WIRE_ERROR, GOOD],
+    "a wire error, then an id error": [WIRE_ERROR, GOOD, GOOD, UNKNOWN_LOCATION],
+    "an odd count": [GOOD, GOOD, UNKNOWN_LOCATION],
+}
+
+
+@pytest.mark.parametrize("name", sorted(HALVES))
+def test_samples_decoded_in_two_halves_give_the_errors_of_one_pass(name: str) -> None:
+    assert_same(BASE + b"".join(HALVES[name]))
+
+
+def test_two_halves_number_stacks_in_first_appearance_order() -> None:
+    locations = b"".join(
+        ld(4, tag(1, 0) + varint(i) + ld(4, tag(1, 0) + varint(1))) for i in (2, 3)
+    )
+    stacks = [[1], [2, 1], [1], [3], [2, 1], [3, 3], [1]]
+    data = (
+        BASE
+        + locations
+        + b"".join(sample(ld(1, b"".join(map(varint, s))) + ld(2, varint(1))) for s in stacks)
+    )
+    raw = assert_same(data)
+    assert isinstance(raw, RawProfile)
+    assert raw.sample_stack.tolist() == [0, 1, 0, 2, 1, 3, 0]
+    with pytest.raises(ValueError, match="threads must be 0, 1 or 2"):
+        _pprof_native.decode(data, "in.pb", threads=3)
 
 
 @pytest.mark.parametrize("name", sorted(WIRE_CASES))

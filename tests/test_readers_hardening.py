@@ -19,7 +19,7 @@ import profilelab
 from profilelab.cli import main, one_line
 from profilelab.errors import FormatError
 from profilelab.readers._json import loads
-from profilelab.readers._overflow import magnitude_sums
+from profilelab.readers._overflow import magnitude_sums, surely_fits
 from profilelab.readers._speedscope_evented import _tree
 from profilelab.readers._stacks import tree_stacks
 from profilelab.readers.traces import read_traces
@@ -180,6 +180,17 @@ def test_json_reading_pauses_the_collector_and_restores_it() -> None:
 def test_magnitude_sums_are_exact(values: list[int]) -> None:
     matrix = np.array(values, dtype=np.int64).reshape(-1, 1)
     assert magnitude_sums(matrix) == [sum(abs(v) for v in values)]
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=20), st.integers(0, 62))
+def test_the_quick_bound_never_passes_what_the_exact_sums_refuse(
+    values: list[int], shift: int
+) -> None:
+    matrix = np.array([v >> shift for v in values], dtype=np.int64).reshape(-1, 1)
+    if surely_fits(matrix):
+        assert magnitude_sums(matrix)[0] < 2**63
+    small = np.array([[1, 2], [3, 4]], dtype=np.int64)
+    assert surely_fits(small) and not surely_fits(np.array([[-(2**63)]], dtype=np.int64))
 
 
 def test_values_that_would_wrap_totals_are_refused() -> None:

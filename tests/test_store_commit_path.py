@@ -12,6 +12,7 @@ import os
 import threading
 from pathlib import Path
 
+import polars as pl
 import pytest
 from store_util import make_profiles
 
@@ -105,3 +106,53 @@ def test_the_catalog_file_is_renamed_into_place_after_every_file_is_synced(
     assert any(f.startswith(f"{layout.CATALOG}/.") and f.endswith(_fs.TMP_SUFFIX) for f in synced)
     data = [f for kind, fs in events[: syncs[0]] if kind == "rename" for f in fs]
     assert data and set(data) <= set(synced)
+
+
+def test_catalog_rows_carry_each_rows_labels_and_mappings(tmp_path: Path) -> None:
+    """Rows without labels or mappings get empty lists, the others theirs, in row order."""
+    from profilelab.store.prepare import catalog_rows
+
+    made = make_profiles(tmp_path / "in", 3, comments=("team=core",))
+    profiles = [profilelab.load(m.path) for m in made]
+    items = [
+        Item(profiles[0], 1, labels={"region": "eu"}, mapping_ids=[7, 8]),
+        Item(profiles[1], 2, mapping_ids=[]),
+        Item(profiles[2].replace(profiles=profiles[2].profiles.with_columns(comments=[])), 3),
+    ]
+    rows = catalog_rows(items, ingested_ns=1)
+    per_input = rows.group_by("input_id", maintain_order=True).agg(
+        pl.col("labels").first(), pl.col("mapping_ids").first()
+    )
+    labels = [sorted((kv["key"], kv["value"]) for kv in kvs) for kvs in per_input["labels"]]
+    assert labels == [[("region", "eu"), ("team", "core")], [("team", "core")], []]
+    assert rows["service"].to_list() == ["unknown"] * rows.height
+    own = profiles[2].mappings["mapping_id"].to_list()
+    assert per_input["mapping_ids"].to_list() == [[7, 8], [], own]
+
+
+def test_data_files_are_written_side_by_side_and_a_failed_one_leaves_none(
+    tmp_path: Path,
+) -> None:
+    finals = [tmp_path / f"f{i}.parquet" for i in range(4)]
+    threads: set[str] = set()
+
+    def writer(i: int):  # type: ignore[no-untyped-def]
+        def write(fh) -> None:  # type: ignore[no-untyped-def]
+            threads.add(threading.current_thread().name)
+            fh.write(b"%d" % i)
+
+        return write
+
+    temps = _fs.write_temps([(f, writer(i)) for i, f in enumerate(finals)])
+    assert [t.read_bytes() for t in temps] == [b"0", b"1", b"2", b"3"]
+    assert all(t.name.startswith(f".{f.name}.") for t, f in zip(temps, finals, strict=True))
+    assert threading.current_thread().name not in threads
+
+    def broken(fh) -> None:  # type: ignore[no-untyped-def]
+        raise OSError("disk full")
+
+    for t in temps:
+        t.unlink()
+    with pytest.raises(OSError, match="disk full"):
+        _fs.write_temps([(finals[0], writer(0)), (finals[1], broken), (finals[2], writer(2))])
+    assert list(tmp_path.iterdir()) == []

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+from store_util import make_profiles
 
+import profilelab
 from profilelab.store import ingest
 
 
@@ -35,3 +38,26 @@ def test_default_jobs_without_a_load_average(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2}, raising=False)
     monkeypatch.setattr(os, "getloadavg", unavailable)
     assert ingest.default_jobs() == 3
+
+
+def test_in_process_ingest_builds_each_batch_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decoding in this process, the inputs of a batch are built into tables together:
+    one build per commit, not one per small chunk."""
+    from profilelab.model import builder
+
+    made = make_profiles(tmp_path / "in", 9, samples=10)
+    calls: list[int] = []
+    real = builder.build
+
+    def counting(raws, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(raws))
+        return real(raws, *args, **kwargs)
+
+    monkeypatch.setattr(builder, "build", counting)
+    report = profilelab.open_store(tmp_path / "s").ingest(
+        [m.path for m in made], jobs=1, batch_size=3
+    )
+    assert report.ok and report.stored == 9 and len(report.segments) == 3
+    assert calls == [3, 3, 3]

@@ -92,13 +92,12 @@ def test_a_poisoning_client_never_costs_valid_clients_their_exports(server) -> N
 
 
 def test_messages_never_show_server_paths(server, monkeypatch) -> None:
-    from profilelab.errors import StoreError
-    from profilelab.store.store import Store
+    from profilelab.store.journal import Journal
 
-    def broken(self, items):  # type: ignore[no-untyped-def]
-        raise StoreError(f"{self.root}/catalog: disk full")
+    def broken(self, groups):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device", str(self.folder / "x.jnl"))
 
-    monkeypatch.setattr(Store, "write", broken)
+    monkeypatch.setattr(Journal, "append", broken)
     for ctype in (PB, "application/json"):
         body = otlp_export("order", 3)
         if ctype != PB:

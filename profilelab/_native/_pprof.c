@@ -214,18 +214,23 @@ static PyObject *result(pp_decoder *d) {
     return r;
 }
 
-static PyObject *decode(PyObject *module, PyObject *arg) {
+static PyObject *decode(PyObject *module, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"data", "threads", NULL};
     Py_buffer view;
     pp_decoder *d;
-    int rc;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE))
+    int rc, threads = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|i:decode", keywords, &view, &threads))
         return NULL;
+    if (threads < 0 || threads > 2) {
+        PyBuffer_Release(&view);
+        return PyErr_Format(PyExc_ValueError, "threads must be 0, 1 or 2 (got %d)", threads);
+    }
     if (!(d = calloc(1, sizeof *d))) {
         PyBuffer_Release(&view);
         return PyErr_NoMemory();
     }
     Py_BEGIN_ALLOW_THREADS
-    rc = pp_decode(d, view.buf, (size_t)view.len);
+    rc = pp_decode(d, view.buf, (size_t)view.len, threads);
     Py_END_ALLOW_THREADS
     PyObject *r = NULL;
     if (rc == 0)
@@ -241,8 +246,9 @@ static PyObject *decode(PyObject *module, PyObject *arg) {
 }
 
 static PyMethodDef methods[] = {
-    {"decode", decode, METH_O,
-     "decode(data) -> dict: a raw (not gzipped) pprof message as flat arrays.\n\n"
+    {"decode", (PyCFunction)(void (*)(void))decode, METH_VARARGS | METH_KEYWORDS,
+     "decode(data, threads=0) -> dict: a raw (not gzipped) pprof message as flat arrays.\n\n"
+     "threads: 0 decodes a big message's samples on two threads, 1 or 2 forces that many.\n"
      "Raises WireError (a ValueError) on bad protobuf wire data. Id and value-count\n"
      "problems do not raise: they are returned as the 'error' entry."},
     {NULL, NULL, 0, NULL},

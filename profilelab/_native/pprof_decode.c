@@ -2,6 +2,9 @@
 #include "pprof_decode.h"
 
 #include <inttypes.h>
+#ifdef PP_THREADS
+#include <pthread.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,18 +472,13 @@ static int finish_sample(pp_decoder *d, stackset *set, sample_state *s, size_t i
     return 0;
 }
 
-static int decode_samples(pp_decoder *d, const idmap *locations) {
-    size_t n = PP_N64(&d->sample_spans) / 2, n_types = PP_N64(&d->sample_types) / 2;
-    const uint64_t *span = PP_U64(&d->sample_spans);
+/* Samples [from, to) of the message into the sample arrays of ``d``, their stacks numbered
+ * in ``set``. Both start as start_samples() leaves them. */
+static int decode_range(pp_decoder *d, stackset *set, const idmap *locations,
+                        const uint64_t *span, size_t n_types, size_t from, size_t to) {
     sample_state s = {0};
-    stackset set = {0};
     int rc = 0;
-    if (pp_put64(&d->label_offsets, 0) || pp_put64(&d->stack_offsets, 0) ||
-        stackset_grow(d, &set) < 0) {
-        rc = OOM(d);
-        goto done;
-    }
-    for (size_t i = 0; i < n && rc >= 0; i++) {
+    for (size_t i = from; i < to && rc >= 0; i++) {
         const uint8_t *p = d->wire.base + span[2 * i];
         s.seq.len = 0;
         s.hash = 0x9e3779b97f4a7c15ull;
@@ -488,15 +486,142 @@ static int decode_samples(pp_decoder *d, const idmap *locations) {
         s.nvals = 0;
         rc = read_sample(d, &s, locations, p, p + span[2 * i + 1]);
         if (rc >= 0 && !d->has_semantic) /* else: only checking the wire format */
-            rc = finish_sample(d, &set, &s, i, n_types);
+            rc = finish_sample(d, set, &s, i, n_types);
     }
-done:
     free(s.seq.data);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Sample arrays sized once for samples [from, to): one row each, one value per sample type
+ * (but no more values than bytes: each takes one at least). */
+static int start_samples(pp_decoder *d, stackset *set, const uint64_t *span, size_t n_types,
+                         size_t from, size_t to) {
+    size_t count = to - from, values = 0;
+    if (count) {
+        size_t extent = span[2 * to - 2] + span[2 * to - 1] - span[2 * from];
+        values = n_types && count > extent / n_types ? extent : count * n_types;
+    }
+    if (pp_vec_reserve(&d->label_offsets, (count + 1) * 8) ||
+        pp_vec_reserve(&d->sample_stack, count * 8) || pp_vec_reserve(&d->values, values * 8) ||
+        pp_put64(&d->label_offsets, 0) || pp_put64(&d->stack_offsets, 0))
+        return OOM(d);
+    return stackset_grow(d, set);
+}
+
+/* The second half of the samples, decoded by another thread into a decoder of its own
+ * (same input, same errors recorded before the samples); merge_half() appends it. */
+typedef struct {
+    pp_decoder part;
+    stackset set;
+    const idmap *locations;
+    const uint64_t *span;
+    size_t n_types, from, to;
+    int rc;
+} half;
+
+static void *decode_half(void *arg) {
+    half *h = arg;
+    h->rc = start_samples(&h->part, &h->set, h->span, h->n_types, h->from, h->to);
+    if (h->rc == 0)
+        h->rc = decode_range(&h->part, &h->set, h->locations, h->span, h->n_types, h->from,
+                             h->to);
+    return NULL;
+}
+
+static int append(pp_decoder *d, pp_vec *to, const pp_vec *from, size_t skip) {
+    size_t n = from->len - skip;
+    if (pp_vec_reserve(to, n))
+        return OOM(d);
+    if (n)
+        memcpy(to->data + to->len, from->data + skip, n);
+    to->len += n;
+    return 0;
+}
+
+/* The outcome of the whole message from the first half's (``rc``, in ``d``) and the
+ * second's, as one pass in message order would have it: the first wire error wins, then
+ * the first semantic error; else the second half's arrays are appended, its stacks
+ * numbered after the first half's (so still in order of first appearance). */
+static int merge_half(pp_decoder *d, stackset *set, half *h, int rc) {
+    pp_decoder *b = &h->part;
+    if (rc < 0)
+        return -1;
+    if (h->rc < 0) {
+        d->wire.what = b->wire.what;
+        d->wire.at = b->wire.at;
+        d->oom = b->oom;
+        return -1;
+    }
+    if (d->has_semantic || b->has_semantic) {
+        if (!d->has_semantic)
+            memcpy(d->semantic, b->semantic, sizeof d->semantic);
+        d->has_semantic = 1;
+        return 0;
+    }
+    size_t n_stacks = PP_N64(&b->stack_offsets) - 1, n_labels = PP_N64(&d->label_key);
+    uint64_t *hashes = malloc((n_stacks + 1) * sizeof(uint64_t));
+    int64_t *number = malloc((n_stacks + 1) * sizeof(int64_t));
+    if (!hashes || !number) {
+        free(hashes);
+        free(number);
+        return OOM(d);
+    }
+    for (uint64_t i = 0; i <= h->set.mask; i++)
+        if (h->set.slots[i].stack >= 0)
+            hashes[h->set.slots[i].stack] = h->set.slots[i].hash;
+    const int64_t *off = PP_I64(&b->stack_offsets);
+    rc = 0;
+    for (size_t k = 0; k < n_stacks && rc == 0; k++)
+        rc = stack_number(d, set, PP_I64(&b->stack_locations) + off[k], (size_t)(off[k + 1] - off[k]),
+                          hashes[k], &number[k]);
+    for (size_t i = 0; i < PP_N64(&b->sample_stack) && rc == 0; i++)
+        rc = pp_put64(&d->sample_stack, (uint64_t)number[PP_I64(&b->sample_stack)[i]]) ? OOM(d) : 0;
+    for (size_t i = 1; i < PP_N64(&b->label_offsets) && rc == 0; i++)
+        rc = pp_put64(&d->label_offsets, n_labels + PP_U64(&b->label_offsets)[i]) ? OOM(d) : 0;
+    free(hashes);
+    free(number);
+    if (rc == 0)
+        rc = append(d, &d->values, &b->values, 0) || append(d, &d->label_key, &b->label_key, 0) ||
+                     append(d, &d->label_str, &b->label_str, 0) ||
+                     append(d, &d->label_num, &b->label_num, 0) ||
+                     append(d, &d->label_unit, &b->label_unit, 0)
+                 ? -1
+                 : 0;
+    return rc;
+}
+
+static int decode_samples(pp_decoder *d, const idmap *locations, int threads) {
+    size_t n = PP_N64(&d->sample_spans) / 2, n_types = PP_N64(&d->sample_types) / 2;
+    const uint64_t *span = PP_U64(&d->sample_spans);
+    stackset set = {0};
+    half h = {.locations = locations, .span = span, .n_types = n_types, .from = n, .to = n};
+    int rc = start_samples(d, &set, span, n_types, 0, n); /* room for both halves */
+#ifdef PP_THREADS
+    pthread_t thread;
+    int two = threads == 2 || (threads == 0 && n >= PP_PARALLEL_SAMPLES);
+    if (rc == 0 && two && n >= 2) {
+        h.from = n / 2;
+        h.part.wire.base = d->wire.base;
+        h.part.has_semantic = d->has_semantic;
+        if (pthread_create(&thread, NULL, decode_half, &h) != 0)
+            h.from = n; /* no thread: this one decodes them all */
+    }
+#endif
+    if (rc == 0)
+        rc = decode_range(d, &set, locations, span, n_types, 0, h.from);
+#ifdef PP_THREADS
+    if (h.from < n) {
+        pthread_join(thread, NULL);
+        rc = merge_half(d, &set, &h, rc);
+    }
+#endif
+    pp_free(&h.part);
+    free(h.set.slots);
     free(set.slots);
     return rc < 0 ? -1 : 0;
 }
 
-int pp_decode(pp_decoder *d, const uint8_t *data, size_t size) {
+int pp_decode(pp_decoder *d, const uint8_t *data, size_t size, int threads) {
     idmap mappings = {0}, functions = {0}, locations = {0};
     memset(d, 0, sizeof *d);
     d->wire.base = data;
@@ -512,7 +637,7 @@ int pp_decode(pp_decoder *d, const uint8_t *data, size_t size) {
     if (rc == 0)
         rc = idmap_build(d, &locations, &d->l_id, "location");
     if (rc >= 0)
-        rc = decode_samples(d, &locations);
+        rc = decode_samples(d, &locations, threads);
     idmap_free(&mappings);
     idmap_free(&functions);
     idmap_free(&locations);

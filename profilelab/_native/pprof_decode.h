@@ -4,7 +4,8 @@
  * and decodes everything except the inside of samples, whose spans it records. Pass 2
  * builds the id maps, resolves every location's mapping and function, then decodes the
  * samples in order, resolving their location ids and numbering distinct location
- * sequences ("raw stacks") in order of first appearance with an exact hash table.
+ * sequences ("raw stacks") in order of first appearance with an exact hash table (a big
+ * message's samples in two halves on two threads, see PP_THREADS).
  *
  * Two kinds of failure: a wire error (bad protobuf) stops at once and pp_decode() returns
  * -1 with ``wire`` set; a semantic error (id 0, duplicate or unknown id, wrong value count)
@@ -62,9 +63,21 @@ typedef struct {
     pp_vec label_offsets, label_key, label_str, label_num, label_unit;
 } pp_decoder;
 
-/* Decode ``size`` bytes at ``data``. Returns 0 (check has_semantic) or -1 (wire error or,
- * when ``oom`` is set, out of memory). pp_free() releases every array still owned. */
-int pp_decode(pp_decoder *d, const uint8_t *data, size_t size);
+/* Where POSIX threads exist, the samples of a big message are decoded by two threads, each
+ * half into arrays of its own, then merged: the same arrays and the same first error as
+ * one pass in message order (the second half's distinct stacks are numbered after the
+ * first half's, in their order of first appearance). */
+#if !defined(_WIN32)
+#define PP_THREADS 1
+#endif
+/* Samples from which pp_decode() uses two threads when ``threads`` is 0 (automatic). */
+#define PP_PARALLEL_SAMPLES 65536
+
+/* Decode ``size`` bytes at ``data`` with ``threads`` threads for the samples (0: two from
+ * PP_PARALLEL_SAMPLES samples on, else one; 1 or 2: that many). Returns 0 (check
+ * has_semantic) or -1 (wire error or, when ``oom`` is set, out of memory). pp_free()
+ * releases every array still owned. */
+int pp_decode(pp_decoder *d, const uint8_t *data, size_t size, int threads);
 void pp_free(pp_decoder *d);
 
 int pp_vec_reserve(pp_vec *v, size_t extra);

@@ -13,6 +13,7 @@ command or option.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import importlib.util
 import sys
@@ -75,6 +76,8 @@ def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command of ``argv`` (by default the program's arguments); the exit status."""
+    program = argv is None
     argv = [*(sys.argv[1:] if argv is None else argv)]  # (`list` is the list command here)
     parser = build_parser(argv[0] if argv else None)
     commands = _subparsers(parser).choices
@@ -97,6 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        if program and getattr(args, "freeze_at_exit", False):
+            # The interpreter's last collections would walk every object of Polars, NumPy
+            # and Arrow (a tenth of a second after a big report) to free memory the process
+            # is about to give back; a command that only prints its result skips them.
+            gc.freeze()
 
 
 def one_line(text: str) -> str:

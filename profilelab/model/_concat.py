@@ -22,6 +22,7 @@ from operator import attrgetter
 import numpy as np
 import pyarrow as pa
 
+from profilelab.model import _arrow
 from profilelab.model.raw import RawProfile
 
 
@@ -64,7 +65,7 @@ def offsets(raws: Sequence[RawProfile]) -> Offsets:
 def concat(raws: Sequence[RawProfile], at: Offsets) -> RawProfile:
     """One RawProfile holding every input's rows, references shifted (see the module doc)."""
     out = RawProfile(source="<batch>", format="batch")
-    out.strings = pa.concat_arrays([r.strings.cast(pa.large_string()) for r in raws])
+    out.strings = _concat_strings([r.strings for r in raws])
     _concat_mappings(raws, at, out)
     _concat_functions(raws, at, out)
     _concat_locations(raws, at, out)
@@ -72,12 +73,34 @@ def concat(raws: Sequence[RawProfile], at: Offsets) -> RawProfile:
     return out
 
 
-def concat_mappings(raws: Sequence[RawProfile], at: Offsets) -> RawProfile:
-    """Only the strings and mappings of :func:`concat` (enough to hash mapping ids)."""
+def concat_mappings(raws: Sequence[RawProfile]) -> RawProfile:
+    """The mappings of :func:`concat` with only the strings they name (enough to hash
+    mapping ids): a mapping has two strings, an input thousands."""
     out = RawProfile(source="<batch>", format="batch")
-    out.strings = pa.concat_arrays([r.strings.cast(pa.large_string()) for r in raws])
-    _concat_mappings(raws, at, out)
+    texts = [
+        _arrow.take_strings(r.strings, np.concatenate([r.mapping_file, r.mapping_build_id]))
+        for r in raws
+    ]
+    out.strings = _concat_strings(texts)
+    n = np.array([len(r.mapping_file) for r in raws], dtype=np.int64)
+    start = np.zeros(len(raws) + 1, dtype=np.int64)
+    np.cumsum(2 * n, out=start[1:])
+    first = np.repeat(start[:-1], n)  # where each mapping's input's strings start
+    at = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+    out.mapping_file = first + at
+    out.mapping_build_id = first + np.repeat(n, n) + at
+    for name in ("mapping_start", "mapping_limit", "mapping_offset"):
+        setattr(out, name, _cat(raws, attrgetter(name)).astype(np.uint64))
     return out
+
+
+def _concat_strings(arrays: Sequence[pa.Array]) -> pa.Array:
+    """One string array of ``arrays``: 32-bit offsets while they fit (casting each small
+    array to large_string costs more than concatenating it), else large_string."""
+    small = all(a.type == pa.string() for a in arrays)
+    if small and sum(a.nbytes for a in arrays) < np.iinfo(np.int32).max:
+        return pa.concat_arrays(arrays)
+    return pa.concat_arrays([a.cast(pa.large_string()) for a in arrays])
 
 
 def _cat(raws: Sequence[RawProfile], get: Callable[[RawProfile], np.ndarray]) -> np.ndarray:

@@ -47,7 +47,7 @@ def profile_rows(raws: Sequence[RawProfile], profile_id: np.ndarray) -> pl.DataF
         "keep_frames": _text([r.keep_frames for r in raws]),
         "comments": _lists([r.comments for r in raws]),
         "doc_url": _text([r.doc_url for r in raws]),
-        "labels": _label_lists([r.profile_labels for r in raws]),
+        "labels": label_lists([r.profile_labels for r in raws]),
     }
     columns = {
         "profile_id": _arrow.series("profile_id", profile_id),
@@ -98,8 +98,14 @@ def _lists(values: Sequence[Sequence[str]]) -> pa.Array:
     return pa.ListArray.from_arrays(_offsets([len(v) for v in values]), _text(flat))
 
 
-def _label_lists(values: Sequence[Sequence[tuple[str, str]]]) -> pa.Array:
-    """A list<struct<key, value>> array, one list of profile labels per input."""
+def int_lists(values: Sequence[Sequence[int]]) -> pa.Array:
+    """A list<int64> array, one list per row."""
+    flat = np.fromiter((x for v in values for x in v), dtype=np.int64)
+    return pa.ListArray.from_arrays(_offsets([len(v) for v in values]), _arrow.int64(flat))
+
+
+def label_lists(values: Sequence[Sequence[tuple[str, str]]]) -> pa.Array:
+    """A list<struct<key, value>> array, one list of labels (key, value) per row."""
     keys = _text([k for v in values for k, _ in v])
     vals = _text([x for v in values for _, x in v])
     pairs = pa.StructArray.from_arrays([keys, vals], names=["key", "value"])

@@ -21,6 +21,7 @@ import polars as pl
 import pyarrow as pa
 
 from profilelab.model import _arrow, _concat, _profile_rows, _span_labels, ids, schema
+from profilelab.model._background import Background
 from profilelab.model.profile import Profile
 from profilelab.model.ranges import ranges
 from profilelab.model.raw import RawProfile
@@ -51,7 +52,7 @@ def mapping_ids_each(inputs: Sequence[Sequence[RawProfile]]) -> list[list[int]]:
     if not raws:
         return [[] for _ in inputs]
     at = _concat.offsets(raws)
-    joined = raws[0] if len(raws) == 1 else _concat.concat_mappings(raws, at)
+    joined = raws[0] if len(raws) == 1 else _concat.concat_mappings(raws)
     every = _mapping_hash_ids(joined, _StringHashes(joined.strings, dedup=len(raws) > 1)).tolist()
     out: list[list[int]] = []
     k = 0
@@ -81,15 +82,26 @@ def _batches(raws: Sequence[RawProfile]) -> list[list[RawProfile]]:
     return batches
 
 
+#: From this many samples on, a second thread builds the labels while this one builds the
+#: frames and stacks (they share only the inputs; below it, a thread costs more than it saves).
+PARALLEL_SAMPLES = 100_000
+
+
 def _build_batch(raws: Sequence[RawProfile]) -> Profile:
     """The tables of ``raws``, built once over their concatenation (see model/_concat.py)."""
     at = _concat.offsets(raws)
     raw = raws[0] if len(raws) == 1 else _concat.concat(raws, at)
-    strings = _StringHashes(raw.strings, dedup=len(raws) > 1)
+    dedup = len(raws) > 1
+    labelled = None
+    if raw.n_samples >= PARALLEL_SAMPLES:  # its own string hashes: they are not shared
+        labelled = Background(lambda: _labels(raw, _StringHashes(raw.strings, dedup)), "labels")
+    strings = _StringHashes(raw.strings, dedup)
     mappings, mapping_ids = _mappings(raw, strings)
     frames, loc_frame_offsets, loc_frame_ids = _frames(raw, strings, mapping_ids)
     stacks, raw_stack_ids = _stacks(raw, loc_frame_offsets, loc_frame_ids)
-    labels, label_set_ids, span_cols = _labels(raw, strings)
+    labels, label_set_ids, span_cols = (
+        _labels(raw, strings) if labelled is None else labelled.result()
+    )
     per_sample = _sample_columns(raw, raw_stack_ids, label_set_ids, span_cols)
     profiles, samples = _profiles_and_samples(raws, at.samples, per_sample)
     return Profile(

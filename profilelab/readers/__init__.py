@@ -45,23 +45,36 @@ def read(
 ) -> list[RawProfile]:
     """Decode any supported input into RawProfiles; errors name the input and the problem."""
     _load_builtin_formats()
+    sniffed: list[tuple[bytes, Format | None]] = []
+
+    def judge_head(head: bytes) -> bool:  # known_head, remembering the format it found
+        fmt = _format_of(head)
+        sniffed.append((head, fmt))
+        return fmt is not None or protobuf_start(head)
+
     if isinstance(source, Prefetched):  # opened already (its name and limit are the defaults)
         inp = source.result()
     else:
-        inp = open_input(source, name, limit, sniff=known_head)
+        inp = open_input(source, name, limit, sniff=judge_head)
     if not inp.data:
         raise FormatError(f"{inp.name}: empty input")
-    for fmt in FORMATS:
-        if fmt.sniff(inp.data):
-            with reader_errors(inp.name, fmt.name):
-                raws = fmt.read(inp)
-            from profilelab.readers._overflow import check_sums
+    # a small gzip input is its head: its format is known already
+    fmt = sniffed[0][1] if sniffed and sniffed[0][0] is inp.data else _format_of(inp.data)
+    if fmt is None:
+        raise FormatError(
+            f"{inp.name}: unrecognized format (known: {', '.join(f.name for f in FORMATS)})"
+        )
+    with reader_errors(inp.name, fmt.name):
+        raws = fmt.read(inp)
+    from profilelab.readers._overflow import check_sums
 
-            check_sums(raws, inp.name)
-            return raws
-    raise FormatError(
-        f"{inp.name}: unrecognized format (known: {', '.join(f.name for f in FORMATS)})"
-    )
+    check_sums(raws, inp.name)
+    return raws
+
+
+def _format_of(data: bytes) -> Format | None:
+    """The first format (in :data:`FORMATS` order) whose sniff accepts ``data``."""
+    return next((fmt for fmt in FORMATS if fmt.sniff(data)), None)
 
 
 @contextmanager
@@ -100,7 +113,7 @@ def known_head(head: bytes) -> bool:
     every binary format does (its first record may be longer than the head).
     """
     _load_builtin_formats()
-    return any(fmt.sniff(head) for fmt in FORMATS) or protobuf_start(head)
+    return _format_of(head) is not None or protobuf_start(head)
 
 
 def _lazy(module: str) -> Callable[[Input], list[RawProfile]]:

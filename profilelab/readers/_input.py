@@ -212,21 +212,29 @@ def inflate_bounded(
     if raw[:2] != GZIP_MAGIC:
         return raw
     if sniff is not None:
-        head = _head(raw)
+        head, whole = _head(raw)
         if head and not sniff(head):
             raise FormatError(
                 f"{name}: unrecognized format inside gzip (expected {expected}; "
                 f"first bytes {head[:8].hex(' ')}); not inflated further"
             )
+        if whole and len(head) <= (limits.current().max_inflated_bytes if limit is None else limit):
+            return head  # a small input: inflated once (far below the ratio's floor)
     return gunzip(raw, name, limit)
 
 
-def _head(raw: bytes) -> bytes:
-    """The first inflated bytes of ``raw`` (empty when even those are damaged)."""
+def _head(raw: bytes) -> tuple[bytes, bool]:
+    """The first inflated bytes of ``raw`` (empty when even those are damaged), and
+    whether they are all of it: one gzip member, inflated to its end within
+    :data:`HEAD_BYTES`, followed by nothing :func:`gunzip` would read."""
+    codec = _isal_zlib or zlib
+    d = codec.decompressobj(wbits=31)
     try:
-        return zlib.decompressobj(wbits=31).decompress(raw, HEAD_BYTES)
-    except zlib.error:
-        return b""  # the full inflate reports the damage with its position
+        head = d.decompress(raw, HEAD_BYTES)
+    except codec.error:
+        return b"", False  # the full inflate reports the damage with its position
+    rest = d.unused_data.lstrip(b"\x00") if d.eof else b""
+    return head, d.eof and rest[:2] != GZIP_MAGIC
 
 
 def gunzip(raw: bytes, name: str, limit: int | None = None) -> bytes:

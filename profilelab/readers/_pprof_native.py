@@ -37,16 +37,17 @@ def available() -> bool:
     return _kernel is not None
 
 
-def decode(data: bytes, name: str, *, compiled: bool = True) -> RawProfile:
+def decode(data: bytes, name: str, *, compiled: bool = True, threads: int = 0) -> RawProfile:
     """Decode a raw pprof message (not gzipped) with the compiled kernel, or with the numpy
-    one (``compiled=False``)."""
+    one (``compiled=False``). ``threads`` is the compiled kernel's: 0 decodes the samples
+    of a big message on two threads, 1 or 2 forces that many (the result is the same)."""
     kernel: Any = _kernel
     if not compiled:
         from profilelab.readers import _pprof_wire as kernel  # imported when used: protobuf
     elif kernel is None:
         raise RuntimeError("profilelab._native._pprof is not built")
     try:
-        out = kernel.decode(data)
+        out = kernel.decode(data, threads=threads) if compiled else kernel.decode(data)
     except kernel.WireError as exc:
         raise FormatError(f"{name}: not a pprof profile (protobuf decode failed: {exc})") from None
     table = _strings(out)

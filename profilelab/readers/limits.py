@@ -56,7 +56,16 @@ class Limits:
 
 def current() -> Limits:
     """The limits from the environment (read on every call: cheap, and tests can set them)."""
-    return Limits(*(env_int(name, default) for name, default in _DEFAULTS.items()))
+    texts = tuple(os.environ.get(name) for name in _DEFAULTS)
+    cached = _parsed.get(texts)
+    if cached is None:  # parsed once per distinct setting: every input asks, often
+        cached = Limits(*(env_int(name, default) for name, default in _DEFAULTS.items()))
+        _parsed.clear()
+        _parsed[texts] = cached
+    return cached
+
+
+_parsed: dict[tuple[str | None, ...], Limits] = {}
 
 
 def env_int(name: str, default: int) -> int:

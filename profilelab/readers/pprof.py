@@ -11,9 +11,9 @@ indices are in range, every sample has one value per sample type.
 from __future__ import annotations
 
 import os
-import threading
 
 from profilelab.errors import ConfigError
+from profilelab.model._background import Background
 from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
 from profilelab.readers import _pprof_native
@@ -30,14 +30,9 @@ def read(inp: Input) -> list[RawProfile]:
         raw = decode(inp.data, inp.name)
         raw.source_id = digest_bytes(inp.raw)
         return [raw]
-    digest: list[int] = []
-    thread = threading.Thread(target=lambda: digest.append(digest_bytes(inp.raw)))
-    thread.start()
-    try:
-        raw = decode(inp.data, inp.name)
-    finally:
-        thread.join()
-    raw.source_id = digest[0]
+    digest = Background(lambda: digest_bytes(inp.raw), "digest")
+    raw = decode(inp.data, inp.name)  # (on bad input, the digest is left to finish alone)
+    raw.source_id = digest.result()
     return [raw]
 
 

@@ -100,6 +100,29 @@ def write_temp(final: Path, write: Callable[[BinaryIO], object], *, sync: bool =
     return tmp
 
 
+def write_temps(files: Sequence[tuple[Path, Callable[[BinaryIO], object]]]) -> list[Path]:
+    """:func:`write_temp` (unsynced) of each (final, write), on threads; the temporary names
+    in order. Writers that release the GIL (Parquet's encoding and compression) then run
+    side by side. On failure, the files written are removed and the first error raised."""
+    if len(files) <= 1:
+        return [write_temp(final, write, sync=False) for final, write in files]
+    pool = _sync_pool()
+    futures = [pool.submit(write_temp, final, write, sync=False) for final, write in files]
+    done: list[Path] = []
+    error: BaseException | None = None
+    for fut in futures:
+        try:
+            done.append(fut.result())
+        except BaseException as exc:  # every write is waited for before one is raised
+            error = error or exc
+    if error is not None:
+        for tmp in done:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise error
+    return done
+
+
 def fsync_all(files: list[Path], directories: Sequence[Path] = ()) -> None:
     """fsync many files and directories at once.
 
@@ -122,7 +145,8 @@ _pool_lock = threading.Lock()
 
 
 def _sync_pool() -> ThreadPoolExecutor:
-    """The threads that run :func:`fsync_all`'s fsyncs, made once per process: a receiver
+    """The threads that run :func:`fsync_all`'s fsyncs and :func:`write_temps`' writes, made
+    once per process: a receiver
     commits many times a second, and starting a dozen threads per commit cost more CPU
     than the fsyncs' system calls."""
     global _pool

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from profilelab.errors import ProfileLabError, TooLargeError
 from profilelab.model.ids import digest_bytes
 from profilelab.store._decode import read_bounded
-from profilelab.store.committer import Unbuilt
+from profilelab.store.prepare import Unbuilt
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"

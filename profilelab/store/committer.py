@@ -9,11 +9,14 @@ rename and fsync. One commit per request would mean one segment (a dozen files) 
 A batch whose commit fails is retried one request per commit, so a request the store
 cannot take fails alone.
 
-A producer may also submit :class:`Unbuilt` inputs (decoded, not yet built into tables):
-the writer builds every such input of a batch together, once, right before the commit.
-Building the tables of a small profile costs tens of milliseconds alone and a fraction
-of a millisecond among hundreds, so a receiver of many small posts decodes each post on
-its own and leaves the tables to the batch (see :mod:`profilelab.store.serve`).
+A producer may also submit :class:`~profilelab.store.prepare.Unbuilt` inputs (decoded,
+not yet built into tables): they are built together with the rest of their commit.
+
+With ``journal=True`` (the receivers), a batch is not a commit but one append to the
+store's journal (:mod:`profilelab.store.journal`, one fdatasync): the futures resolve once
+it is durable, and the journal's fold thread stores the journaled requests in segments
+in large commits, where building hundreds of small inputs together costs a fraction of
+a millisecond each. Their results then carry no segment (``journaled`` is true).
 """
 
 from __future__ import annotations
@@ -21,32 +24,16 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 from profilelab.errors import StoreError
-from profilelab.model.raw import RawProfile
-from profilelab.store._decode import build_each
-from profilelab.store.prepare import Item
+from profilelab.store.journal import Journal
+from profilelab.store.prepare import Item, Unbuilt, built
 from profilelab.store.store import CommitResult, Store
 
-
-@dataclass
-class Unbuilt:
-    """An input decoded into RawProfiles whose tables the writer builds with its batch;
-    the other fields are :class:`~profilelab.store.prepare.Item`'s."""
-
-    raws: list[RawProfile]
-    input_id: int
-    labels: Mapping[str, str] | None = None
-    default_time_ns: int | None = None
-    source: str | None = None
-
-    @property
-    def rows(self) -> int:
-        """The profile rows it makes (one per sample type)."""
-        return sum(len(r.sample_types) for r in self.raws)
+__all__ = ["GroupCommitter", "Unbuilt"]
 
 
 @dataclass
@@ -67,10 +54,12 @@ class GroupCommitter:
         max_pending: int = 4096,
         coming: Callable[[], int] | None = None,
         max_wait_coming: float = 0.02,
+        journal: bool = False,
     ) -> None:
         """``coming`` (optional) tells how many submissions are on their way (e.g. requests
         being decoded): a commit waits up to ``max_wait_coming`` seconds for them, since
-        one larger commit costs much less than several small ones."""
+        one larger commit costs much less than several small ones. ``journal``: append
+        batches to the store's journal instead of committing each (module docstring)."""
         self.store = store
         self.max_items = max_items
         self.max_delay = max_delay
@@ -78,7 +67,11 @@ class GroupCommitter:
         self.max_wait_coming = max_wait_coming
         self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=max_pending)
         self._closed = False
-        self.commits = 0
+        self.commits = 0  # commits, or appends to the journal
+        self.journal: Journal | None = None
+        if journal:
+            self.journal = Journal(store.root, store.write)
+            store.attach_journal(self.journal)
         self._thread = threading.Thread(target=self._run, name="store-committer", daemon=True)
         self._thread.start()
 
@@ -104,11 +97,14 @@ class GroupCommitter:
         return self.submit(items, timeout).result()
 
     def close(self) -> None:
-        """Commit what is queued, then stop the writer thread."""
+        """Commit what is queued, then stop the writer thread (and store the journal)."""
         if not self._closed:
             self._closed = True
             self._queue.put(None)
             self._thread.join()
+            if self.journal is not None:
+                self.journal.close()
+                self.store.detach_journal(self.journal)
 
     def _run(self) -> None:
         while True:
@@ -146,7 +142,11 @@ class GroupCommitter:
         """One commit for the batch; when it fails, one per request, so that a request that
         cannot be stored fails alone and never takes the others' profiles with it."""
         try:
-            result = self.store.write(_built([item for req in batch for item in req.items]))
+            if self.journal is not None:
+                self.journal.append([req.items for req in batch])
+                result = CommitResult(None, inputs=sum(len(r.items) for r in batch), journaled=True)
+            else:
+                result = self.store.write(built([item for req in batch for item in req.items]))
         except BaseException as exc:  # every waiter must hear about the failure
             if len(batch) > 1 and isinstance(exc, Exception):
                 for req in batch:
@@ -158,21 +158,3 @@ class GroupCommitter:
         self.commits += 1
         for req in batch:
             req.future.set_result(result)
-
-
-def _built(items: list[Item | Unbuilt]) -> list[Item]:
-    """``items`` with every Unbuilt one built (all of them together) into an Item."""
-    unbuilt = [item for item in items if isinstance(item, Unbuilt)]
-    profiles = iter(build_each([u.raws for u in unbuilt]) if unbuilt else [])
-    return [
-        item
-        if isinstance(item, Item)
-        else Item(
-            next(profiles),
-            item.input_id,
-            labels=item.labels,
-            default_time_ns=item.default_time_ns,
-            source=item.source,
-        )
-        for item in items
-    ]

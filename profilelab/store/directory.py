@@ -20,7 +20,7 @@ import polars as pl
 
 from profilelab.errors import StoreError
 from profilelab.model.profile import Profile
-from profilelab.store import _fs, dictionaries, functions, layout, prepare, writer
+from profilelab.store import _fs, dictionaries, functions, journal, layout, prepare, writer
 from profilelab.store.catalog import CatalogReader, Snapshot
 from profilelab.store.prepare import Item
 
@@ -35,6 +35,8 @@ class CommitResult:
     skipped: int = 0  # inputs already in the store (same bytes)
     samples: int = 0
     profile_ids: list[int] = field(default_factory=list)
+    #: durable in the store's journal, to be stored in a segment later (store/journal.py)
+    journaled: bool = False
 
 
 class StoreDirectory:
@@ -48,6 +50,10 @@ class StoreDirectory:
         self._known = _KnownIds()
         self._seen = functions.Seen(self._stored_rows)
         self._collected = False
+        self._journals: list[journal.Journal] = []  # this process's receivers' journals
+        self._local = threading.local()  # .writing: this thread holds the writers' lock
+        if journal.pending(self.root):  # requests a receiver that is gone acknowledged
+            journal.recover(self.root, self.write)
 
     # ---- opening ----------------------------------------------------------------------------
     def _init(self, create: bool) -> None:
@@ -90,13 +96,37 @@ class StoreDirectory:
 
     # ---- reading ----------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
-        """The live segments and catalog rows right now (cheap: catalog files are cached)."""
+        """The live segments and catalog rows right now (cheap: catalog files are cached).
+
+        Every request a receiver acknowledged before the call is in it: journaled requests
+        (:mod:`profilelab.store.journal`) are folded into segments first, by this
+        process's receivers, by their writer in another process (waited for), or here
+        when their writer is gone. A writer holding the lock (compaction) skips this.
+        """
+        if not getattr(self._local, "writing", 0):
+            own: frozenset[str] = frozenset()
+            for j in list(self._journals):
+                j.flush()
+                own |= j.names()
+            if journal.pending(self.root):
+                journal.recover(self.root, self.write, wait=True, own=own)
         with self._mutex:
             return self._reader.snapshot()
+
+    def attach_journal(self, j: journal.Journal) -> None:
+        """Let snapshots of this store fold ``j`` (a receiver's journal in this process)."""
+        self._journals.append(j)
+
+    def detach_journal(self, j: journal.Journal) -> None:
+        self._journals.remove(j)
 
     # ---- writing ----------------------------------------------------------------------------
     def write(self, items: Sequence[Item]) -> CommitResult:
         """Store ``items`` in one atomic commit, skipping inputs the store already has."""
+        with self._writing():
+            return self._write(items)
+
+    def _write(self, items: Sequence[Item]) -> CommitResult:
         with self._mutex, _fs.locked(self.root / layout.LOCK):
             snap = self._reader.snapshot()
             if not self._collected:
@@ -141,7 +171,7 @@ class StoreDirectory:
         """
         if spans.height == 0:
             return None
-        with self._mutex, _fs.locked(self.root / layout.LOCK):
+        with self._writing(), self._mutex, _fs.locked(self.root / layout.LOCK):
             if not self._collected:
                 writer.collect_garbage(self.root, self._reader.snapshot())
                 self._collected = True
@@ -156,8 +186,16 @@ class StoreDirectory:
     def locked(self) -> Iterator[None]:
         """Hold the writers' lock (this process's threads and every other process): for code
         that rewrites or removes committed files, as compaction and retention do."""
-        with self._mutex, _fs.locked(self.root / layout.LOCK):
+        with self._writing(), self._mutex, _fs.locked(self.root / layout.LOCK):
             yield
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        self._local.writing = getattr(self._local, "writing", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.writing -= 1
 
     def files_rewritten(self) -> None:
         """Say that committed files were rewritten or removed (under :meth:`locked`): the

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from profilelab._malloc import keep_freed_memory
 from profilelab.errors import ProfileLabError
 from profilelab.store._decode import (
     Decoded,
@@ -40,8 +41,9 @@ if TYPE_CHECKING:
 BATCH_SIZE = 256
 #: Below this many inputs, decoding in-process beats starting worker processes.
 PARALLEL_MIN = 64
-#: Inputs decoded and built together (building tables has a large fixed cost per call),
-#: unless they reach CHUNK_BYTES first.
+#: Inputs a worker process decodes and builds together (building tables has a large fixed
+#: cost per call), unless they reach CHUNK_BYTES first. Decoding in this process, a chunk
+#: is a whole batch: fewer, larger builds, and one copy of the dictionary rows per commit.
 CHUNK_INPUTS = 32
 CHUNK_BYTES = 16 << 20
 _GLOB_CHARS = frozenset("*?[")
@@ -133,7 +135,7 @@ def ingest(
     batch: list[Item] = []
     already: list[tuple[str, int]] = []
     try:
-        for loaded in _load_all(paths, present, jobs):
+        for loaded in _load_all(paths, present, jobs, batch_size):
             bar.update(1)
             if loaded.error is not None:
                 report.failed.append((loaded.source, loaded.error))
@@ -229,7 +231,9 @@ def _progress(total: int, enabled: bool):  # type: ignore[no-untyped-def]
     )
 
 
-def _load_all(paths: list[str], present: set[int], jobs: int | None) -> Iterator[Loaded]:
+def _load_all(
+    paths: list[str], present: set[int], jobs: int | None, batch_size: int = BATCH_SIZE
+) -> Iterator[Loaded]:
     """Read every path in order (skipping inputs already stored) and decode the rest.
 
     Reading and hashing happen here; decoding happens a chunk of inputs at a time, in
@@ -239,7 +243,7 @@ def _load_all(paths: list[str], present: set[int], jobs: int | None) -> Iterator
     """
     workers = jobs if jobs is not None else default_jobs()
     parallel = workers > 1 and (jobs is not None or len(paths) >= PARALLEL_MIN)
-    size = max(1, min(CHUNK_INPUTS, len(paths) // (4 * workers))) if parallel else CHUNK_INPUTS
+    size = max(1, min(CHUNK_INPUTS, len(paths) // (4 * workers))) if parallel else batch_size
     chunks = _chunks(paths, present, size)
     if not parallel:
         for chunk in chunks:
@@ -334,23 +338,14 @@ def _next_result(
 
 
 def _keep_freed_memory() -> None:
-    """In a worker (glibc only): keep freed blocks for reuse instead of returning them.
+    """In a worker: keep freed blocks for reuse instead of returning them.
 
     A worker allocates and frees the same large buffers (decoded arrays, pickles) for
     every chunk; glibc hands blocks over 128 KiB back to the kernel on free, and touching
     them again page-faults: system time was a fifth of an ingest's CPU. Workers are
     short-lived and ours, so trading memory that stays mapped for CPU is safe here.
     """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
-    mallopt(m_mmap_threshold, 64 << 20)
-    mallopt(m_trim_threshold, 256 << 20)
+    keep_freed_memory(mmap_threshold=64 << 20, trim_threshold=256 << 20)
 
 
 def _watch_parent(parent_pid: int) -> None:

@@ -15,6 +15,9 @@
       mappings/<segment>.parquet
       labels/<segment>.parquet
       spans/<segment>.parquet               spans received (OTLP traces), one file per commit
+      journal/<time>-<pid>-<random>.jnl     requests a receiver acknowledged and has not
+                                            stored in segments yet (store/journal.py)
+      journal/unstorable/<...>.jnl          acknowledged records that could not be stored
 
 Partition values are escaped as Hive does (``:`` becomes ``%3A``), which DuckDB, Spark
 and Trino decode back when reading with hive partitioning. A value whose escaped form is
@@ -45,6 +48,7 @@ DICTIONARIES: dict[str, str] = {
     "labels": "label_set_id",
 }
 SPANS = "spans"
+JOURNAL = "journal"
 PARTITIONS = ("profile_type", "service", "date")
 UNKNOWN_SERVICE = "unknown"
 #: Longest escaped partition value kept as is, in UTF-8 bytes (with its ``key=``, well

@@ -26,12 +26,13 @@ Each scrape has one deadline, ``scrape_timeout`` (plus a CPU profile's seconds),
 everything: connecting, retries with backoff (only while the next tick is ahead) and the
 whole body, so a target trickling a byte a second fails at the deadline. Bodies are
 capped at :data:`MAX_RESPONSE` bytes and their gzip at :data:`MAX_INFLATED`. Every
-scrape ends counted as ok (once committed) or failed with its reason, including answers
+scrape ends counted as ok (once durable) or failed with its reason, including answers
 that are not HTTP; :meth:`Scraper.stop` (SIGTERM, Ctrl-C) cancels the scrapes in flight
 at once. Decoding runs on two threads. Stored profiles get the static labels plus ``job``
 and ``instance`` (the target) and the profile's name (``cpu``, ``heap``, ``mutex``,
 ``block``, ...). Everything goes through one group committer, so many scrapes landing
-together become one commit.
+together become one append to the store's journal (:mod:`profilelab.store.journal`; a
+scrape counts as ok once it is durable there), stored in segments by the journal's fold.
 """
 
 from __future__ import annotations
@@ -246,7 +247,7 @@ class Scraper:
         self.verbose = verbose
         self.max_workers = max_workers
         self.stats = {j.key: JobStats() for j in jobs}
-        self.committer = GroupCommitter(store)
+        self.committer = GroupCommitter(store, journal=True)
         self._decoders = ThreadPoolExecutor(DECODERS, "scrape-decode")
         self.stop_event = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None

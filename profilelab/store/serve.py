@@ -3,8 +3,9 @@
 ``POST /v1development/profiles`` with an ``ExportProfilesServiceRequest`` as binary
 protobuf (``application/x-protobuf``) or OTLP/JSON (``application/json``), optionally
 ``Content-Encoding: gzip``. The answer is 200 with an ``ExportProfilesServiceResponse``
-in the request's encoding — sent only after the profiles are committed (fsynced and
-visible), so an acknowledged export is never lost. Errors follow the OTLP/HTTP spec: a
+in the request's encoding — sent only after the profiles are durable in the store's
+journal (:mod:`profilelab.store.journal`: fsynced; a query that starts afterwards sees
+them), so an acknowledged export is never lost. Errors follow the OTLP/HTTP spec: a
 ``google.rpc.Status`` body (protobuf or JSON like the request) with a message, and
 
 * 400 a body that is not a valid OTLP profiles export (nothing is stored),
@@ -20,8 +21,9 @@ each request is parsed to its end whatever the answer, so a keep-alive connectio
 in sync after any error; connections are capped (uvicorn answers 503 past the cap), idle
 ones time out, bodies are read in chunks up to the limit and inflated by the bounded
 gunzip of :mod:`profilelab.readers._input`. Decoding runs on :data:`DECODERS` threads;
-the group committer turns the requests waiting meanwhile into one commit and builds the
-tables of their OTLP exports together, in that commit.
+the group committer appends the requests decoded meanwhile to the journal in one write
+and fdatasync, and the journal's fold thread stores them in segments in large commits,
+building the tables of their OTLP exports together.
 
 Every received profile gets the labels given to the server, then its resource attributes
 (``service.name`` becomes ``service``); profiles without a time get the time of receipt.
@@ -63,8 +65,8 @@ from profilelab.readers._input import GZIP_MAGIC, inflate_bounded
 from profilelab.store import pyroscope
 from profilelab.store._http import CONNECT_CODE, RPC_CODE, listen, status_proto, with_header_timeout
 from profilelab.store._receive import JSON, PROTOBUF, Reject, first_line, otlp_item, traces_response
-from profilelab.store.committer import GroupCommitter, Unbuilt
-from profilelab.store.prepare import Item
+from profilelab.store.committer import GroupCommitter
+from profilelab.store.prepare import Item, Unbuilt
 from profilelab.store.store import Store
 
 if TYPE_CHECKING:  # starlette is imported where used: importing profilelab.store stays light
@@ -112,7 +114,7 @@ class ProfileServer:
 
     The socket is bound when the server is made (``port=0`` picks a free port, see
     :attr:`url`); :meth:`start` serves on a background thread, :meth:`serve_forever` on
-    this one, :meth:`close` stops and commits what was received.
+    this one, :meth:`close` stops and stores everything received in segments.
     """
 
     def __init__(
@@ -194,7 +196,7 @@ class ProfileServer:
                 self._sock.close()
                 raise
         # threads last: nothing above can leave them running when it fails
-        self.committer = GroupCommitter(store, coming=lambda: self.decoding_now)
+        self.committer = GroupCommitter(store, coming=lambda: self.decoding_now, journal=True)
         self._pool = ThreadPoolExecutor(DECODERS, thread_name_prefix="decode")
 
     @property

@@ -60,9 +60,11 @@ def write_segment(
     staged: list[tuple[Path, Path]] = []
     cat_path = root / layout.catalog_path(seg_id)
     cat_tmp: Path | None = None
+    writes: list[tuple[Path, _ParquetWrite]] = []  # (final path, its write), run together
     try:
-        rows, sample_files = _stage_samples(root, seg_id, rows, samples, staged, functions)
-        dict_files = _stage_dictionaries(root, seg_id, dictionaries, staged)
+        rows, sample_files = _stage_samples(root, seg_id, rows, samples, writes, functions)
+        dict_files = _stage_dictionaries(root, seg_id, dictionaries, writes)
+        staged += zip(_fs.write_temps(writes), [final for final, _ in writes], strict=True)
         rows = rows.with_columns(pl.lit(seg_id, pl.Utf8).alias("segment"))
         files = tuple(sorted({*sample_files, *dict_files, *keep_files}))
         segment = Segment(seg_id, files, tuple(sorted(set(replaces))), time.time_ns())
@@ -94,11 +96,11 @@ def _stage_samples(
     seg_id: str,
     rows: pl.DataFrame,
     samples: pl.DataFrame,
-    staged: list,
+    writes: list[tuple[Path, _ParquetWrite]],
     functions: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
-    """Write one samples file per partition (and its functions file when ``functions`` is
-    given); fill the rows' samples_file, functions_file, n_samples, total.
+    """Add to ``writes`` one samples file per partition (and its functions file when
+    ``functions`` is given); fill the rows' samples_file, functions_file, n_samples, total.
 
     Within a file, samples are ordered by profile time, profile id and sample index.
     """
@@ -127,12 +129,13 @@ def _stage_samples(
         idx = np.flatnonzero(runs["part"] == part)
         if len(idx) == 0:
             continue
-        # whole runs are zero-copy slices: no row-level gather or sort
+        # whole runs are zero-copy slices: no row-level gather or sort; joined into one
+        # chunk before Arrow (converting a chunk per small profile costs 7 times more)
         pieces = [body_all.slice(int(runs["start"][i]), int(lengths[i])) for i in idx]
         final = root / rel
         _fs.ensure_dir(final.parent, root)
-        body = pl.concat(pieces, how="vertical", rechunk=False).to_arrow()
-        staged.append((_fs.write_temp(final, _parquet(body), sync=False), final))
+        body = pl.concat(pieces, how="vertical", rechunk=True).to_arrow()
+        writes.append((final, _parquet(body)))
         files.append(rel)
         if functions is not None:
             index = by_part.get(part, functions.clear())
@@ -140,8 +143,7 @@ def _stage_samples(
             ffinal = root / frel
             _fs.ensure_dir(ffinal.parent, root)
             table = index.sort("function_id", "profile_id").to_arrow()
-            write = _ParquetWrite(table, row_group_size=FUNCTION_ROW_GROUP)
-            staged.append((_fs.write_temp(ffinal, write, sync=False), ffinal))
+            writes.append((ffinal, _ParquetWrite(table, row_group_size=FUNCTION_ROW_GROUP)))
             files.append(frel)
     values = samples["value"].cast(pl.Int64).cum_sum().to_numpy()
     ends_sum = values[runs["end"] - 1] if len(values) else lengths
@@ -221,7 +223,10 @@ def _runs(samples: pl.DataFrame, keyed: pl.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _stage_dictionaries(
-    root: Path, seg_id: str, dictionaries: Mapping[str, pl.DataFrame], staged: list
+    root: Path,
+    seg_id: str,
+    dictionaries: Mapping[str, pl.DataFrame],
+    writes: list[tuple[Path, _ParquetWrite]],
 ) -> list[str]:
     files = []
     for table, df in dictionaries.items():
@@ -231,7 +236,7 @@ def _stage_dictionaries(
         final = root / rel
         _fs.ensure_dir(final.parent, root)
         body = schema.conform(table, df).sort(layout.DICTIONARIES[table])
-        staged.append((_fs.write_temp(final, _parquet(body.to_arrow()), sync=False), final))
+        writes.append((final, _parquet(body.to_arrow())))
         files.append(rel)
     return files
 

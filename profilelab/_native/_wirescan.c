@@ -1,0 +1,212 @@
+/* profilelab._native._wirescan: the field records of many protobuf messages, in one call.
+ *
+ * scan(buf, starts, ends) reads every record of the messages buf[starts[i]:ends[i]] and
+ * returns the columns of :class:`profilelab.readers._wire.Batch` as five bytearrays:
+ * msg (int64), field (int32), wire (int8), value (uint64: the varint or fixed value, or
+ * the start of a length-delimited body in buf) and length (int64: a body's length, else
+ * 0). ``starts`` and ``ends`` are native int64 arrays; ``buf`` is any byte buffer.
+ *
+ * The rows come in the order of the numpy scanner (_wire.scan): the first record of every
+ * message (in message order), then the second, and so on; once more than _MANY_STEPS
+ * steps are done and at most _FEW messages still have records, the rest of each of those
+ * comes message by message (its _scan_loop). Callers rely only on each message's records
+ * being in order; the order across messages decides which bad record an error names.
+ *
+ * It returns None for anything the numpy scanner does not read as a plain record: a
+ * malformed or truncated record, a record running past its message's end, a tag wider
+ * than 32 bits or with field number 0, a length of 2 GiB or more, a group or wire type
+ * 6/7. The caller then runs the numpy scanner, which accepts or refuses the data with
+ * its own message. A varint has at most 10 bytes (5 for a tag or a length) and bits past
+ * 64 are dropped, as there.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MANY_STEPS 64 /* _wire._MANY_STEPS */
+#define FEW 8         /* _wire._FEW */
+#define MAX_LENGTH 0x7FFFFFFFu
+
+typedef struct {
+    int32_t field;
+    int8_t wire;
+    uint64_t value;
+    int64_t length;
+} record;
+
+/* One varint at *p (at most max_len bytes, none at or past end); -1 when malformed. */
+static int varint(const uint8_t **p, const uint8_t *end, int max_len, uint64_t *out) {
+    uint64_t v = 0;
+    const uint8_t *q = *p;
+    for (int k = 0; k < max_len; k++) {
+        if (q >= end)
+            return -1;
+        uint8_t b = *q++;
+        if (7 * k < 64)
+            v |= (uint64_t)(b & 0x7f) << (7 * k);
+        if (!(b & 0x80)) {
+            *out = v;
+            *p = q;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The records of one message, appended to *recs (grown as needed); -1 when not plain. */
+static int message(const uint8_t *buf, int64_t start, int64_t stop, record **recs,
+                   Py_ssize_t *n, Py_ssize_t *cap) {
+    const uint8_t *p = buf + start, *end = buf + stop;
+    while (p < end) {
+        uint64_t tag, value = 0;
+        int64_t length = 0;
+        if (varint(&p, end, 5, &tag) < 0 || tag > 0xFFFFFFFFu || (tag >> 3) == 0)
+            return -1;
+        int wire = (int)(tag & 7);
+        switch (wire) {
+        case 0:
+            if (varint(&p, end, 10, &value) < 0)
+                return -1;
+            break;
+        case 2: {
+            uint64_t len;
+            if (varint(&p, end, 5, &len) < 0 || len >= MAX_LENGTH || (int64_t)len > end - p)
+                return -1;
+            value = (uint64_t)(p - buf);
+            length = (int64_t)len;
+            p += len;
+            break;
+        }
+        case 1:
+        case 5: {
+            int size = wire == 1 ? 8 : 4;
+            if (end - p < size)
+                return -1;
+            for (int i = size - 1; i >= 0; i--)
+                value = value << 8 | p[i];
+            p += size;
+            break;
+        }
+        default: /* groups, 6, 7 */
+            return -1;
+        }
+        if (*n == *cap) {
+            Py_ssize_t grown = *cap ? *cap * 2 : 256;
+            record *r = realloc(*recs, (size_t)grown * sizeof(record));
+            if (r == NULL)
+                return -2;
+            *recs = r;
+            *cap = grown;
+        }
+        (*recs)[(*n)++] = (record){(int32_t)(tag >> 3), (int8_t)wire, value, length};
+    }
+    return 0;
+}
+
+static PyObject *column(Py_ssize_t n, size_t size, char **data) {
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, n * (Py_ssize_t)size);
+    if (out != NULL)
+        *data = PyByteArray_AS_STRING(out);
+    return out;
+}
+
+static PyObject *scan(PyObject *self, PyObject *args) {
+    Py_buffer buf, starts, ends;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &buf, &starts, &ends))
+        return NULL;
+    PyObject *result = NULL;
+    record *recs = NULL;
+    Py_ssize_t *first = NULL, nrec = 0, cap = 0;
+    Py_ssize_t nmsg = starts.len / (Py_ssize_t)sizeof(int64_t);
+    const int64_t *s = starts.buf, *e = ends.buf;
+    if (ends.len != starts.len) {
+        PyErr_SetString(PyExc_ValueError, "starts and ends differ in length");
+        goto done;
+    }
+    first = malloc((size_t)(nmsg + 1) * sizeof(Py_ssize_t));
+    if (first == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t m = 0; m < nmsg && !bad; m++) {
+        first[m] = nrec;
+        if (s[m] >= e[m]) /* an empty message (the numpy scanner skips it too) */
+            continue;
+        if (s[m] < 0 || e[m] > buf.len)
+            bad = -1;
+        else
+            bad = message(buf.buf, s[m], e[m], &recs, &nrec, &cap);
+    }
+    first[nmsg] = nrec;
+    Py_END_ALLOW_THREADS
+    if (bad == -2) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (bad) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    char *cm = NULL, *cf = NULL, *cw = NULL, *cv = NULL, *cl = NULL;
+    PyObject *msg = column(nrec, 8, &cm), *field = column(nrec, 4, &cf);
+    PyObject *wire = column(nrec, 1, &cw), *value = column(nrec, 8, &cv);
+    PyObject *length = column(nrec, 8, &cl);
+    if (msg && field && wire && value && length) {
+        /* the numpy scanner's order: step by step over the live messages, then the rest
+         * of a few long ones message by message */
+        Py_ssize_t row = 0, live = 0;
+        for (Py_ssize_t m = 0; m < nmsg; m++)
+            live += first[m + 1] > first[m];
+        for (Py_ssize_t k = 0; live > 0; k++) {
+            int tail = k > MANY_STEPS && live <= FEW;
+            Py_ssize_t now = 0;
+            for (Py_ssize_t m = 0; m < nmsg; m++) {
+                Py_ssize_t count = first[m + 1] - first[m];
+                if (count <= k)
+                    continue;
+                for (Py_ssize_t i = k; i < (tail ? count : k + 1); i++) {
+                    record *r = &recs[first[m] + i];
+                    int64_t mm = m;
+                    memcpy(cm + 8 * row, &mm, 8);
+                    memcpy(cf + 4 * row, &r->field, 4);
+                    cw[row] = (char)r->wire;
+                    memcpy(cv + 8 * row, &r->value, 8);
+                    memcpy(cl + 8 * row, &r->length, 8);
+                    row++;
+                }
+                now += count > k + 1;
+            }
+            live = tail ? 0 : now;
+        }
+        result = PyTuple_Pack(5, msg, field, wire, value, length);
+    }
+    Py_XDECREF(msg);
+    Py_XDECREF(field);
+    Py_XDECREF(wire);
+    Py_XDECREF(value);
+    Py_XDECREF(length);
+done:
+    free(recs);
+    free(first);
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&ends);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_VARARGS,
+     "scan(buf, starts, ends) -> (msg, field, wire, value, length) bytearrays, or None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_wirescan", NULL, -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__wirescan(void) { return PyModule_Create(&module); }

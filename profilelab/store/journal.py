@@ -1,0 +1,442 @@
+"""The receivers' journal: a request is durable after one append, stored in segments later.
+
+A commit (a segment: one Parquet file per partition and table, the catalog file, an fsync
+round) costs tens of milliseconds of CPU whatever its size, so a receiver of many small
+requests cannot afford one per group of requests. Instead its group committer appends each
+group to a journal file with one ``fdatasync`` and answers; a fold thread stores the
+journaled requests in one large commit every :data:`FOLD_DELAY` seconds (or
+:data:`FOLD_ITEMS` requests), through the same :meth:`StoreDirectory.write` as every
+commit, then deletes the journal files it stored.
+
+Guarantees:
+
+* **durable before the answer**: a request is answered after its record is fsynced (and
+  the directory entry of a new journal file too). After a crash (kill -9, power loss) the
+  next :class:`~profilelab.store.store.Store` opened on the directory stores the records
+  of every journal whose writer is gone (:func:`recover`).
+* **stored once**: a record stored twice (a crash between the commit and the deletion of
+  its journal file, or a client's retry) is skipped by the commit's input-id check.
+* **visible to the next query**: a snapshot taken after an answer includes it. In the
+  receiver's process the snapshot asks the fold thread to fold now; in another process
+  it waits until every journal file that existed when it began has been folded (or folds
+  it itself when its writer is gone). See :meth:`StoreDirectory.snapshot`.
+* **torn tails are cut**: each record is ``PLJ1``, its length and its CRC-32, so a record
+  cut short by a crash during an append (never acknowledged) ends the file's readable
+  records; it is reported in one line, never a traceback.
+
+Each writer owns its journal files: it holds an ``flock`` on each from creation to
+deletion, so a file that can be locked belongs to a writer that is gone. Records hold
+the decoded requests (:class:`~profilelab.store.prepare.Unbuilt` or
+:class:`~profilelab.store.prepare.Item`) in Python's pickle format, read back only through
+an unpickler that admits the classes of those objects. A record that cannot be stored
+(its tables fail to build) is moved to ``journal/unstorable/`` and reported, never dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import io
+import os
+import pickle
+import secrets
+import struct
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from profilelab.errors import StoreError
+from profilelab.store import _fs, layout
+from profilelab.store.prepare import Item, Unbuilt, built
+
+#: Fold at the latest this many seconds after the first request waiting to be folded.
+FOLD_DELAY = 0.5
+#: ... or as soon as this many requests wait.
+FOLD_ITEMS = 4000
+#: Seconds a snapshot waits for another process's receiver to fold its journal.
+WAIT_FOLDED = 60.0
+#: Seconds between attempts to fold after a failed one (the store's disk is full, ...).
+RETRY_DELAY = 1.0
+
+SUFFIX = ".jnl"
+_TMP_AGE = 60.0  # seconds after which an unnamed journal file is a dead writer's
+UNSTORABLE = "unstorable"
+_MAGIC = b"PLJ1"
+_HEADER = struct.Struct("<4sII")  # magic, payload length, CRC-32 of the payload
+
+Write = Callable[[list[Item]], object]
+Group = Sequence[Item | Unbuilt]
+
+
+# ---- records ---------------------------------------------------------------------------------
+def encode(group: Group) -> bytes:
+    """One record: the header, then the group pickled."""
+    payload = pickle.dumps(list(group), protocol=5)
+    return _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload
+
+
+def read_records(data: bytes) -> tuple[list[bytes], int]:
+    """The whole records at the start of ``data`` (as encoded) and the bytes they span;
+    reading stops at the first record that is cut short or fails its checksum."""
+    records: list[bytes] = []
+    pos, size = 0, _HEADER.size
+    while pos + size <= len(data):
+        magic, n, crc = _HEADER.unpack_from(data, pos)
+        end = pos + size + n
+        if magic != _MAGIC or end > len(data) or zlib.crc32(data[pos + size : end]) != crc:
+            break
+        records.append(data[pos:end])
+        pos = end
+    return records, pos
+
+
+def decode(record: bytes, where: str) -> list[Item | Unbuilt]:
+    """The group of a record from :func:`read_records`."""
+    try:
+        group = _Unpickler(io.BytesIO(record[_HEADER.size :])).load()
+    except Exception as exc:
+        raise StoreError(f"{where}: unreadable journal record: {exc}") from None
+    if not isinstance(group, list) or not all(isinstance(i, Item | Unbuilt) for i in group):
+        raise StoreError(f"{where}: a journal record holds no requests")
+    return group
+
+
+class _Unpickler(pickle.Unpickler):
+    """Admits only what a journal record is made of: the store's item classes and the
+    numpy, pyarrow and polars objects inside them."""
+
+    _MODULES = ("numpy", "pyarrow", "polars", "profilelab.model", "profilelab.store.prepare")
+    _BUILTINS = frozenset({"bytearray", "complex", "frozenset", "set", "slice", "range"})
+
+    def find_class(self, module: str, name: str) -> object:
+        top_ok = any(module == m or module.startswith(m + ".") for m in self._MODULES)
+        if top_ok or (module == "builtins" and name in self._BUILTINS):
+            return super().find_class(module, name)
+        if module in ("copyreg", "collections", "datetime"):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"a journal record may not hold {module}.{name}")
+
+
+# ---- storing records -------------------------------------------------------------------------
+def store_records(
+    write: Write,
+    records: Sequence[tuple[bytes, Group]],
+    where: Path,
+    log: Callable[[str], None],
+) -> None:
+    """Store the groups of ``records`` in one commit. When that fails for the data (not
+    the store: OSError and StoreError propagate), each record is stored alone and a record
+    that still fails is moved to ``journal/unstorable/`` (acknowledged data is kept)."""
+    try:
+        write(built([item for _, group in records for item in group]))
+        return
+    except (OSError, StoreError):
+        raise
+    except Exception:
+        if len(records) == 1:
+            _set_aside(records[0][0], where, log, sys.exc_info()[1])
+            return
+    for record, group in records:
+        try:
+            write(built(group))
+        except (OSError, StoreError):
+            raise
+        except Exception as exc:
+            _set_aside(record, where, log, exc)
+
+
+def _set_aside(record: bytes, where: Path, log: Callable[[str], None], exc: object) -> None:
+    folder = where / UNSTORABLE
+    _fs.ensure_dir(folder, where.parent)
+    final = folder / _new_name()
+    _fs.write_atomic(final, lambda fh: fh.write(record))
+    log(f"{final}: a journaled request could not be stored ({exc}); kept here")
+
+
+def _new_name() -> str:
+    return f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
+
+
+def _stderr(text: str) -> None:
+    print(f"profilelab store: {text}", file=sys.stderr, flush=True)
+
+
+# ---- recovery and waiting --------------------------------------------------------------------
+def recover(
+    root: Path, write: Write, *, wait: bool = False, own: frozenset[str] = frozenset()
+) -> None:
+    """Store the records of every journal file whose writer is gone, then delete it.
+
+    Files whose writer is alive (it holds their lock) are left to it; with ``wait``, this
+    waits (up to :data:`WAIT_FOLDED` seconds) until their writer has folded them. ``own``:
+    names of this process's own journal files, skipped.
+    """
+    folder = root / layout.JOURNAL
+    try:
+        names = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return
+    deadline = time.monotonic() + WAIT_FOLDED
+    for name in names:
+        if name in own or not (name.endswith(SUFFIX) or name.endswith(_fs.TMP_SUFFIX)):
+            continue
+        path = folder / name
+        while True:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                break  # folded meanwhile
+            try:
+                if _try_lock(fd):
+                    if os.fstat(fd).st_nlink:
+                        _recover_file(path, fd, write)
+                    break
+            except PermissionError as exc:  # a reader without write access to the store
+                _stderr(f"{path}: cannot store this journal of a receiver that is gone: {exc}")
+                break
+            finally:
+                os.close(fd)
+            if not wait or not name.endswith(SUFFIX):
+                break
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"{path}: the receiver writing this journal has not stored it in "
+                    f"{WAIT_FOLDED:.0f}s; the latest requests it acknowledged are not visible yet"
+                )
+            time.sleep(0.01)
+
+
+def pending(root: Path) -> bool:
+    """Whether the store has journal files (cheap: one directory listing)."""
+    try:
+        return any(n.endswith(SUFFIX) for n in os.listdir(root / layout.JOURNAL))
+    except FileNotFoundError:
+        return False
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+def _recover_file(path: Path, fd: int, write: Write) -> None:
+    """Store a dead writer's journal file (locked by us through ``fd``) and delete it."""
+    if path.name.endswith(_fs.TMP_SUFFIX):  # a journal file never given its name: empty
+        # (a live writer holds it unlocked for an instant between creating and locking it)
+        if time.time() - os.fstat(fd).st_mtime > _TMP_AGE:
+            path.unlink()
+        return
+    with os.fdopen(os.dup(fd), "rb") as fh:
+        data = fh.read()
+    records, good = read_records(data)
+    if good < len(data):
+        _stderr(
+            f"{path}: cut {len(data) - good} bytes after byte {good}: a record torn by a "
+            "crash during an append (never acknowledged)"
+        )
+    groups = []
+    for record in records:
+        try:
+            groups.append((record, decode(record, str(path))))
+        except StoreError as exc:  # another profilelab version's, or not ours at all
+            _set_aside(record, path.parent, _stderr, exc)
+    if groups:
+        store_records(write, groups, path.parent, _stderr)
+    path.unlink()
+    _fs.fsync_dir(path.parent)
+
+
+# ---- a writer's journal ----------------------------------------------------------------------
+class _File:
+    """A journal file this process created, locked and appends to."""
+
+    def __init__(self, folder: Path) -> None:
+        final = folder / _new_name()
+        tmp = _fs.temp_name(final)
+        # created under a temporary name and locked before it is given its real name: a
+        # recovering process never sees it unlocked
+        self.fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            os.rename(tmp, final)
+            _fs.fsync_dir(folder)
+        except BaseException:
+            os.close(self.fd)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        self.path = final
+        self.size = 0
+
+    def append(self, data: bytes) -> None:
+        """Write and fdatasync ``data``; on failure cut the file back to its last record."""
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view) :]
+            os.fdatasync(self.fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, self.size)
+            raise
+        self.size += len(data)
+
+    def close(self) -> None:
+        os.close(self.fd)  # releases the lock
+
+
+class Journal:
+    """One writer's journal in ``root``, and its fold thread (see the module docstring).
+
+    ``write`` commits built items (:meth:`StoreDirectory.write`); :meth:`append` makes a
+    group of requests durable, :meth:`flush` waits until everything appended so far is in
+    the store's segments, :meth:`close` folds what is left and stops.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        write: Write,
+        *,
+        fold_delay: float | None = None,
+        fold_items: int | None = None,
+        log: Callable[[str], None] = _stderr,
+    ) -> None:
+        self.folder = root / layout.JOURNAL
+        _fs.ensure_dir(self.folder, root)
+        self._write = write
+        self.fold_delay = FOLD_DELAY if fold_delay is None else fold_delay
+        self.fold_items = FOLD_ITEMS if fold_items is None else fold_items
+        self._log = log
+        self._cond = threading.Condition()
+        self._file: _File | None = None  # the file appended to
+        self._sealed: list[_File] = []  # earlier files, every record of them in _pending
+        self._pending: list[tuple[bytes, Group]] = []  # appended, not folded yet
+        self._since: float | None = None  # when the oldest pending record was appended
+        self._appended = 0  # records appended
+        self._folded = 0  # records stored (or set aside)
+        self._attempts = 0  # folds tried
+        self._error: BaseException | None = None  # of the last fold, when it failed
+        self._flush = False
+        self._closing = False
+        self.folds = 0  # commits made by folding
+        self._thread = threading.Thread(target=self._run, name="store-fold", daemon=True)
+        self._thread.start()
+
+    def names(self) -> frozenset[str]:
+        """The names of this journal's files right now."""
+        with self._cond:
+            files = self._sealed + ([self._file] if self._file else [])
+            return frozenset(f.path.name for f in files)
+
+    def append(self, groups: Sequence[Group]) -> None:
+        """Make ``groups`` durable: one write and one fdatasync for all of them."""
+        records = [encode(g) for g in groups]
+        with self._cond:
+            if self._closing:
+                raise StoreError("the store writer is shut down")
+            if self._file is None:
+                self._file = _File(self.folder)
+            try:
+                self._file.append(b"".join(records))
+            except BaseException:
+                self._sealed.append(self._file)  # its state is unknown: append no more
+                self._file = None
+                raise
+            self._pending.extend(zip(records, groups, strict=True))
+            self._appended += len(records)
+            if self._since is None:
+                self._since = time.monotonic()
+            if len(self._pending) >= self.fold_items:
+                self._cond.notify_all()
+
+    def flush(self) -> None:
+        """Return once every record appended before the call is stored in segments;
+        StoreError when a fold fails meanwhile."""
+        with self._cond:
+            target, attempts = self._appended, self._attempts
+            while self._folded < target:
+                if self._error is not None and self._attempts > attempts:
+                    raise StoreError(f"the journal could not be stored: {self._error}")
+                if not self._thread.is_alive():
+                    raise StoreError("the journal's fold thread has stopped")
+                self._flush = True
+                self._cond.notify_all()
+                self._cond.wait(0.1)
+
+    def close(self) -> None:
+        """Fold everything appended, then stop. Files a failed fold leaves behind are
+        stored by the next process that opens the store."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+        with self._cond:
+            for f in self._sealed + ([self._file] if self._file else []):
+                f.close()
+            self._sealed, self._file = [], None
+
+    def _due(self) -> bool:
+        if self._closing or self._flush:
+            return True
+        if not self._pending or self._since is None:
+            return False
+        return len(self._pending) >= self.fold_items or (
+            time.monotonic() - self._since >= self.fold_delay
+        )
+
+    def _run(self) -> None:
+        retry_at = 0.0
+        while True:
+            with self._cond:
+                while not self._due() or (time.monotonic() < retry_at and not self._closing):
+                    wait = self.fold_delay
+                    if self._since is not None:
+                        wait = max(0.001, self._since + self.fold_delay - time.monotonic())
+                    self._cond.wait(max(wait, retry_at - time.monotonic()))
+                closing = self._closing
+                records, self._pending, self._since = self._pending, [], None
+                files = self._sealed + ([self._file] if self._file else [])
+                self._sealed, self._file = [], None
+                self._flush = False
+            error = self._fold(records, files)
+            with self._cond:
+                self._attempts += 1
+                self._error = error
+                if error is None:
+                    self._folded += len(records)
+                else:  # keep everything for the next attempt (or the next process)
+                    self._pending = records + self._pending
+                    self._since = self._since or time.monotonic()
+                    self._sealed = files + self._sealed
+                    retry_at = time.monotonic() + RETRY_DELAY
+                self._cond.notify_all()
+                if closing:
+                    return
+
+    def _fold(self, records: list[tuple[bytes, Group]], files: list[_File]) -> BaseException | None:
+        """Store ``records`` and delete ``files`` (which hold just those records)."""
+        try:
+            if records:
+                store_records(self._write, records, self.folder, self._log)
+                self.folds += 1
+            for f in files:
+                with contextlib.suppress(FileNotFoundError):  # deleted by a failed attempt
+                    f.path.unlink()
+            if files:
+                _fs.fsync_dir(self.folder)
+        except Exception as exc:
+            self._log(f"storing the journal failed (retrying): {exc}")
+            return exc
+        for f in files:
+            f.close()
+        return None

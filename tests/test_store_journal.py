@@ -1,0 +1,256 @@
+"""The receivers' journal (store/journal.py): durable before the answer, stored once, visible
+to the next query, recovered after kill -9, torn tails cut."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+import zlib
+from pathlib import Path
+
+import pytest
+from store_util import ROOT, T0, otlp_export
+
+import profilelab
+from profilelab.errors import StoreError
+from profilelab.model.ids import digest_bytes
+from profilelab.store import journal, layout
+from profilelab.store._decode import read_bounded
+from profilelab.store.prepare import Unbuilt
+from profilelab.store.serve import PATH, ProfileServer
+
+PB = {"Content-Type": "application/x-protobuf"}
+
+
+def _unbuilt(k: int, service: str = "svc") -> Unbuilt:
+    body = otlp_export(service, seed=k, time_ns=T0 + k)
+    return Unbuilt(read_bounded(body, f"body{k}", 1 << 20), digest_bytes(body), source=f"b{k}")
+
+
+def _journal_files(root: Path) -> list[Path]:
+    return sorted((root / layout.JOURNAL).glob(f"*{journal.SUFFIX}"))
+
+
+def _post(address: tuple[str, int], body: bytes) -> int:
+    conn = http.client.HTTPConnection(*address, timeout=30)
+    conn.request("POST", PATH, body=body, headers=PB)
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def test_records_read_back_and_a_torn_tail_is_cut() -> None:
+    groups = [[_unbuilt(k)] for k in range(3)]
+    data = b"".join(journal.encode(g) for g in groups)
+    records, good = journal.read_records(data)
+    assert good == len(data) and len(records) == 3
+    assert [journal.decode(r, "x")[0].input_id for r in records] == [g[0].input_id for g in groups]
+    for cut in (1, 5, 11, len(journal.encode(groups[0])) - 1):  # header or payload cut short
+        records, good = journal.read_records(data + journal.encode(groups[0])[:cut])
+        assert len(records) == 3 and good == len(data)
+    flipped = bytearray(data)
+    flipped[-3] ^= 0xFF  # the last record's checksum no longer matches
+    records, good = journal.read_records(bytes(flipped))
+    assert len(records) == 2 and good < len(data)
+
+
+def _record(payload: bytes) -> bytes:
+    """A journal record around any pickled ``payload``."""
+    return struct.pack("<4sII", b"PLJ1", len(payload), zlib.crc32(payload)) + payload
+
+
+def test_a_record_may_hold_only_store_items() -> None:
+    with pytest.raises(StoreError, match=r"may not hold posix\.system"):
+        journal.decode(_record(pickle.dumps(os.system)), "evil.jnl")
+    with pytest.raises(StoreError, match="holds no requests"):
+        journal.decode(_record(pickle.dumps([1, 2])), "odd.jnl")
+
+
+def test_open_stores_a_dead_writers_journal_once_and_cuts_its_torn_tail(
+    tmp_path: Path, capfd
+) -> None:
+    store = profilelab.open_store(tmp_path / "store")
+    items = [_unbuilt(k, f"svc{k % 2}") for k in range(4)]
+    folder = store.root / layout.JOURNAL
+    folder.mkdir()
+    whole = b"".join(journal.encode([u]) for u in items[:3]) + journal.encode([items[0]])
+    torn = journal.encode([items[3]])[:-7]  # the crash came during this append
+    (folder / f"0001-1-dead{journal.SUFFIX}").write_bytes(whole + torn)
+    again = profilelab.open_store(store.root)
+    rows = again.profiles()
+    assert sorted(rows["input_id"]) == sorted(u.input_id for u in items[:3])  # once each
+    assert not _journal_files(store.root)
+    err = capfd.readouterr().err
+    assert "cut" in err and "torn" in err and "Traceback" not in err
+    # a record already stored (a crash between the commit and the file's deletion)
+    (folder / f"0002-1-dead{journal.SUFFIX}").write_bytes(journal.encode([items[1]]))
+    assert profilelab.open_store(store.root).profiles().height == 3
+
+
+def test_a_record_that_cannot_be_read_is_set_aside_not_lost(tmp_path: Path, capfd) -> None:
+    store = profilelab.open_store(tmp_path / "store")
+    raw = _record(pickle.dumps(os.system))
+    folder = store.root / layout.JOURNAL
+    folder.mkdir()
+    (folder / f"0001-1-dead{journal.SUFFIX}").write_bytes(raw + journal.encode([_unbuilt(1)]))
+    rows = profilelab.open_store(store.root).profiles()
+    assert rows.height == 1
+    kept = list((folder / journal.UNSTORABLE).iterdir())
+    assert len(kept) == 1 and kept[0].read_bytes() == raw
+    assert "kept here" in capfd.readouterr().err
+
+
+def test_an_answer_is_visible_to_the_next_query_and_close_stores_everything(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(journal, "FOLD_DELAY", 3600.0)  # no fold but the ones asked for
+    store = profilelab.open_store(tmp_path / "store")
+    server = ProfileServer(store, "127.0.0.1", 0).start()
+    try:
+        bodies = [otlp_export("order", seed=k, time_ns=T0 + k) for k in range(3)]
+        assert _post(server.server_address, bodies[0]) == 200
+        assert _journal_files(store.root)  # durable in the journal, not yet in a segment
+        assert store.profiles().height == 1  # this process's snapshot folds first
+        assert not _journal_files(store.root)
+        for body in bodies[1:] + bodies[:1]:  # the last one is a client's retry
+            assert _post(server.server_address, body) == 200
+    finally:
+        server.close()
+    assert not _journal_files(store.root)
+    rows = profilelab.open_store(store.root).profiles()
+    assert sorted(rows["input_id"]) == sorted(digest_bytes(b) for b in bodies)
+
+
+def test_another_process_waits_for_the_receivers_fold(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(journal, "FOLD_DELAY", 5.0)  # longer than the reader takes to start
+    store = profilelab.open_store(tmp_path / "store")
+    server = ProfileServer(store, "127.0.0.1", 0).start()
+    try:
+        body = otlp_export("order", seed=5)
+        assert _post(server.server_address, body) == 200
+        code = (
+            "import sys, profilelab; "
+            "print(profilelab.open_store(sys.argv[1]).profiles()['input_id'].to_list())"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(store.root)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == f"[{digest_bytes(body)}]"
+    finally:
+        server.close()
+
+
+_SERVER = textwrap.dedent(
+    """
+    import sys
+    import profilelab
+    from profilelab.store import journal
+    from profilelab.store.serve import ProfileServer
+
+    journal.FOLD_DELAY = 3600.0  # the journal is the only copy when the kill comes
+    journal.FOLD_ITEMS = 10**9
+    server = ProfileServer(profilelab.open_store(sys.argv[1]), "127.0.0.1", 0).start()
+    print(server.server_address[1], flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def test_acknowledged_posts_survive_kill_9(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVER, str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        bodies = [otlp_export(f"svc{k % 3}", seed=k, time_ns=T0 + k) for k in range(12)]
+        acked = [b for b in bodies if _post(("127.0.0.1", port), b) == 200]
+        assert len(acked) == len(bodies)
+        assert _journal_files(root)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    rows = profilelab.open_store(root).profiles()
+    assert sorted(rows["input_id"]) == sorted(digest_bytes(b) for b in acked)
+    assert not _journal_files(root)
+
+
+def test_a_request_that_cannot_be_built_is_set_aside_and_the_rest_stored(
+    tmp_path: Path, monkeypatch, capfd
+) -> None:
+    store = profilelab.open_store(tmp_path / "store")
+    items = [_unbuilt(k) for k in range(4)]
+    bad = items[2].input_id
+    real = journal.built
+
+    def built(group):  # type: ignore[no-untyped-def]
+        if any(i.input_id == bad for i in group):
+            raise ValueError("a table cannot be built")
+        return real(group)
+
+    monkeypatch.setattr(journal, "built", built)
+    j = journal.Journal(store.root, store.write)
+    j.append([[u] for u in items])
+    j.close()
+    rows = profilelab.open_store(store.root).profiles()
+    assert sorted(rows["input_id"]) == sorted(u.input_id for u in items if u.input_id != bad)
+    kept = list((store.root / layout.JOURNAL / journal.UNSTORABLE).iterdir())
+    assert [journal.decode(f.read_bytes(), "x")[0].input_id for f in kept] == [bad]
+    assert "a table cannot be built" in capfd.readouterr().err
+
+
+def test_a_failed_append_leaves_no_torn_record_before_later_ones(
+    tmp_path: Path, monkeypatch
+) -> None:
+    store = profilelab.open_store(tmp_path / "store")
+    items = [_unbuilt(k) for k in range(3)]
+    j = journal.Journal(store.root, store.write, fold_delay=3600.0)
+    j.append([[items[0]]])
+    real = os.fdatasync
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fdatasync", full)
+    with pytest.raises(OSError):
+        j.append([[items[1]]])
+    monkeypatch.setattr(os, "fdatasync", real)
+    j.append([[items[2]]])
+    files = _journal_files(store.root)
+    assert len(files) == 2  # the failed file takes no more appends
+    for f in files:
+        records, good = journal.read_records(f.read_bytes())
+        assert good == f.stat().st_size and len(records) == 1
+    j.close()
+    rows = profilelab.open_store(store.root).profiles()
+    assert sorted(rows["input_id"]) == sorted([items[0].input_id, items[2].input_id])
+
+
+def test_a_dead_writers_built_items_are_stored_too(tmp_path: Path) -> None:
+    """Pyroscope pushes and scrapes journal built Items (tables, not RawProfiles)."""
+    from profilelab.store.prepare import Item
+
+    store = profilelab.open_store(tmp_path / "store")
+    body = otlp_export("order", seed=9)
+    item = Item(profilelab.load(body), digest_bytes(body), labels={"via": "push"})
+    folder = store.root / layout.JOURNAL
+    folder.mkdir()
+    (folder / f"0001-1-dead{journal.SUFFIX}").write_bytes(journal.encode([item]))
+    stored = profilelab.open_store(store.root).query('cpu{via="push"}')
+    assert stored.top(nodecount=50).to_dicts() == profilelab.load(body).top(nodecount=50).to_dicts()
