@@ -167,18 +167,27 @@ _SERVER = textwrap.dedent(
 )
 
 
-def test_acknowledged_posts_survive_kill_9(tmp_path: Path) -> None:
-    root = tmp_path / "store"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, str(root)],
+def _server_process(script: str, root: Path) -> subprocess.Popen[str]:
+    """A real server in its own process, over the store at ``root`` (see _SERVER)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, str(root)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+
+
+def _port(proc: subprocess.Popen[str]) -> int:
+    assert proc.stdout is not None
+    return int(proc.stdout.readline())
+
+
+def test_acknowledged_posts_survive_kill_9(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    proc = _server_process(_SERVER, root)
     try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
+        port = _port(proc)
         bodies = [otlp_export(f"svc{k % 3}", seed=k, time_ns=T0 + k) for k in range(12)]
         acked = [b for b in bodies if _post(("127.0.0.1", port), b) == 200]
         assert len(acked) == len(bodies)
@@ -254,3 +263,47 @@ def test_a_dead_writers_built_items_are_stored_too(tmp_path: Path) -> None:
     (folder / f"0001-1-dead{journal.SUFFIX}").write_bytes(journal.encode([item]))
     stored = profilelab.open_store(store.root).query('cpu{via="push"}')
     assert stored.top(nodecount=50).to_dicts() == profilelab.load(body).top(nodecount=50).to_dicts()
+
+
+_BUSY_SERVER = _SERVER.replace("3600.0", "0.05").replace("10**9", "40")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [0.05, 0.2, 0.6])
+def test_kill_9_at_any_moment_loses_no_acknowledged_post(tmp_path: Path, after: float) -> None:
+    """Posts keep coming and the journal folds every 50 ms: the kill lands in an append, a
+    fold or between them; every acknowledged post is stored, once."""
+    import threading
+    import time
+
+    root = tmp_path / "store"
+    proc = _server_process(_BUSY_SERVER, root)
+    bodies = [otlp_export(f"svc{k % 4}", seed=k, time_ns=T0 + k) for k in range(400)]
+    acked: list[bytes] = []
+    first = threading.Event()
+
+    def client(mine: list[bytes]) -> None:
+        for body in mine:
+            try:
+                if _post(("127.0.0.1", port), body) == 200:
+                    acked.append(body)
+                    first.set()
+            except OSError:  # the server is gone
+                return
+
+    try:
+        port = _port(proc)
+        threads = [threading.Thread(target=client, args=(bodies[k::4],)) for k in range(4)]
+        for t in threads:
+            t.start()
+        assert first.wait(60)  # the server has warmed up
+        time.sleep(after)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    for t in threads:
+        t.join()
+    assert acked
+    ids = profilelab.open_store(root).profiles()["input_id"].to_list()
+    assert len(ids) == len(set(ids))  # stored once
+    assert {digest_bytes(b) for b in acked} <= set(ids) <= {digest_bytes(b) for b in bodies}

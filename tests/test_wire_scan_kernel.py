@@ -108,3 +108,38 @@ def test_edge_cases_scan_as_the_numpy_steps_do(body: bytes) -> None:
     assert compiled == steps
     compiled, steps = _both([b"\x08\x01", body], depth=1)
     assert compiled == steps
+
+
+def _packed_both(regions: list[bytes]) -> tuple[object, object]:
+    """(compiled, numpy) outcome of reading the packed varints of ``regions``."""
+    outcomes = []
+    for native in (w._native, None):
+        saved, w._native = w._native, native
+        try:
+            buf, starts, ends = w.join(list(regions))
+            counts, values = w.varints_in_regions(buf, starts, ends - starts)
+            outcomes.append((counts.dtype.str, values.dtype.str, counts.tolist(), values.tolist()))
+        except w.WireError as exc:
+            outcomes.append(("error", str(exc)))
+        finally:
+            w._native = saved
+    return outcomes[0], outcomes[1]
+
+
+packed = st.lists(st.integers(0, 2**64 - 1) | st.integers(0, 300), max_size=8).map(
+    lambda xs: b"".join(varint(x) for x in xs)
+)
+
+
+@FUZZ
+@given(st.lists(packed, max_size=10), st.data())
+def test_packed_varints_read_as_the_numpy_reader_does(
+    regions: list[bytes], data: st.DataObject
+) -> None:
+    compiled, steps = _packed_both(regions)
+    assert compiled == steps
+    if regions and data.draw(st.booleans()):  # damaged: cut, or a run of continuation bytes
+        k = data.draw(st.integers(0, len(regions) - 1))
+        regions[k] += data.draw(st.sampled_from([b"\x80", b"\xff" * 11 + b"\x01", b"\x81\x01"]))
+        compiled, steps = _packed_both(regions)
+        assert compiled == steps

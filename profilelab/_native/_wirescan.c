@@ -18,6 +18,9 @@
  * 6/7. The caller then runs the numpy scanner, which accepts or refuses the data with
  * its own message. A varint has at most 10 bytes (5 for a tag or a length) and bits past
  * 64 are dropped, as there.
+ *
+ * packed_varints(buf, starts, lengths) reads packed repeated varints the same way for
+ * _wire.varints_in_regions (see below).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -199,9 +202,70 @@ done:
     return result;
 }
 
+/* packed_varints(buf, starts, lengths): the varints packed in each region
+ * buf[starts[i]:starts[i]+lengths[i]] as (count per region: int64, values: uint64), two
+ * bytearrays; None when a region ends inside a varint or a varint has more than 10 bytes
+ * (the numpy reader, _wire.varints_in_regions, then raises its error). */
+static PyObject *packed_varints(PyObject *self, PyObject *args) {
+    Py_buffer buf, starts, lengths;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &buf, &starts, &lengths))
+        return NULL;
+    PyObject *result = NULL, *counts = NULL, *values = NULL;
+    Py_ssize_t n = starts.len / (Py_ssize_t)sizeof(int64_t), total = 0;
+    const int64_t *s = starts.buf, *l = lengths.buf;
+    if (lengths.len != starts.len) {
+        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in length");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] < 0 || l[i] < 0 || l[i] > buf.len - s[i]) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        total += l[i]; /* at least one byte per varint: an upper bound of the count */
+    }
+    counts = PyByteArray_FromStringAndSize(NULL, n * 8);
+    values = PyByteArray_FromStringAndSize(NULL, total * 8);
+    if (counts == NULL || values == NULL)
+        goto done;
+    int64_t *c = (int64_t *)PyByteArray_AS_STRING(counts);
+    uint64_t *v = (uint64_t *)PyByteArray_AS_STRING(values);
+    Py_ssize_t nv = 0;
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < n && !bad; i++) {
+        const uint8_t *p = (const uint8_t *)buf.buf + s[i], *end = p + l[i];
+        int64_t k = 0;
+        while (p < end) {
+            if (varint(&p, end, 10, &v[nv]) < 0) {
+                bad = 1;
+                break;
+            }
+            nv++;
+            k++;
+        }
+        c[i] = k;
+    }
+    if (bad) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (PyByteArray_Resize(values, nv * 8) < 0)
+        goto done;
+    result = PyTuple_Pack(2, counts, values);
+done:
+    Py_XDECREF(counts);
+    Py_XDECREF(values);
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&lengths);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(buf, starts, ends) -> (msg, field, wire, value, length) bytearrays, or None"},
+    {"packed_varints", packed_varints, METH_VARARGS,
+     "packed_varints(buf, starts, lengths) -> (counts, values) bytearrays, or None"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             pass
     except KeyboardInterrupt:
         pass
-    server.close()  # answers in flight finish; queued profiles are committed
+    server.close()  # answers in flight finish; the journal is stored in segments
     stats = server.stats
     print(
         f"profilelab serve: stopped; {stats.accepted} exports ({stats.profiles} profiles, "

@@ -521,8 +521,12 @@ def varints_in_regions(
     buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode packed varints in each region; return (count per region, all values in order)."""
-    lengths = np.asarray(lengths, dtype=np.int64)
-    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    if _native is not None:  # in C when built (None: malformed, the steps below raise)
+        got = _native.packed_varints(buf, starts, lengths)
+        if got is not None:
+            return np.frombuffer(got[0], dtype=np.int64), np.frombuffer(got[1], dtype=U64)
     if len(starts) and (lengths > 0).all():
         # Common case: one value per region (a sample's single value). Read one varint at each
         # start; if each ends exactly at its region's end, that was all of it.
