@@ -35,7 +35,7 @@ from bench_store import SERVICES, T0  # noqa: E402
 from synth import Program  # noqa: E402
 
 import profilelab  # noqa: E402
-from profilelab.store.ingest import default_jobs  # noqa: E402
+from profilelab.store.ingest import default_workers  # noqa: E402
 
 
 def _load() -> str:
@@ -84,13 +84,13 @@ def _burn() -> None:
 def run(label: str, paths: list[Path], out: Path, also: int | None) -> None:
     """Default and ``--jobs 1`` in turns (default, 1, 1, default): the best of two each,
     so that neither gets the quieter moment of the machine alone."""
-    jobs = default_jobs()
+    workers = default_workers()
     d1, o1 = ingest_rate(paths, out / "store", None), ingest_rate(paths, out / "store", 1)
     o2, d2 = ingest_rate(paths, out / "store", 1), ingest_rate(paths, out / "store", None)
     (default, cpu_d), (one, cpu_1) = max(d1, d2), max(o1, o2)
     n = len(paths)
     print(
-        f"{label}: default ({jobs} worker{'s' if jobs > 1 else ''}) {default:.0f} files/s "
+        f"{label}: default ({workers} worker{'' if workers == 1 else 's'}) {default:.0f} files/s "
         f"(CPU {cpu_d * 1000 / n:.2f} ms/file), --jobs 1 {one:.0f} files/s "
         f"(CPU {cpu_1 * 1000 / n:.2f} ms/file): default / --jobs 1 x{default / one:.2f}; "
         f"load average {_load()}"

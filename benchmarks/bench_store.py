@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 from synth import Program  # noqa: E402
 
 import profilelab  # noqa: E402
-from profilelab.store.ingest import default_jobs  # noqa: E402
+from profilelab.store.ingest import default_workers  # noqa: E402
 
 T0 = 1_700_000_000_000_000_000
 SERVICES = ("order", "cart", "users", "payments")
@@ -108,7 +108,8 @@ def main() -> int:
     assert report.ok and report.stored == len(paths), report.summary()
     ingest_rate = report.stored / ingest_s
     print(
-        f"ingest: {report.summary()} (jobs: {args.jobs or default_jobs()}; load average {_load()})"
+        f"ingest: {report.summary()} (jobs: {args.jobs or default_workers() or 1}; "
+        f"load average {_load()})"
     )
     print(
         f"  {ingest_rate:.0f} profiles/s vs profilelab.load {load_rate:.0f} files/s in one "

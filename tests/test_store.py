@@ -363,7 +363,6 @@ def test_parallel_ingest_matches_serial(tmp_path: Path) -> None:
         .sort("profile_id")
         .equals(b.profiles().select(cols).sort("profile_id"))
     )
-    # workers send each stack or frame once; the store still holds every one it needs
     pa, pb = a.query("cpu"), b.query("cpu")
     pa.check()
     assert function_totals(pa).equals(function_totals(pb))

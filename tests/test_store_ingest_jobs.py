@@ -15,29 +15,30 @@ from profilelab.store import ingest
 @pytest.mark.parametrize(
     ("cpus", "load", "expected"),
     [
-        (2, 0.1, 1),  # two CPUs and nearly idle: one free CPU besides the ingest's
-        (4, 0.0, 4),
+        (2, 0.1, 1),  # two CPUs and nearly idle: one free beside the ingesting process
+        (2, 0.8, 0),  # the other CPU is mostly busy: workers would share CPUs
+        (4, 0.0, 3),
         (8, 0.5, 4),  # at most 4
         (4, 1.5, 2),
-        (4, 2.5, 1),  # one CPU free: decoding in this process beats shipping tables
-        (2, 9.0, 1),  # a busy machine
+        (4, 2.5, 1),
+        (2, 9.0, 0),  # a busy machine: this process does it all
     ],
 )
-def test_default_jobs_counts_free_cpus(
+def test_default_workers_counts_cpus_free_beside_this_one(
     monkeypatch: pytest.MonkeyPatch, cpus: int, load: float, expected: int
 ) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cpus)), raising=False)
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
-    assert ingest.default_jobs() == expected
+    assert ingest.default_workers() == expected
 
 
-def test_default_jobs_without_a_load_average(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_workers_without_a_load_average(monkeypatch: pytest.MonkeyPatch) -> None:
     def unavailable() -> tuple[float, float, float]:
         raise OSError("no load average")
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2}, raising=False)
     monkeypatch.setattr(os, "getloadavg", unavailable)
-    assert ingest.default_jobs() == 3
+    assert ingest.default_workers() == 2
 
 
 def test_in_process_ingest_builds_each_batch_once(
@@ -61,3 +62,50 @@ def test_in_process_ingest_builds_each_batch_once(
     )
     assert report.ok and report.stored == 9 and len(report.segments) == 3
     assert calls == [3, 3, 3]
+
+
+def test_workers_decode_and_this_process_builds_each_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With worker processes, the workers only read and decode: the batch's tables are
+    built here, once per commit; a bad input a worker read fails alone, named."""
+    from profilelab.model import builder
+
+    made = make_profiles(tmp_path / "in", 9, samples=10)
+    bad = tmp_path / "in" / "zz-bad.pb.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    calls: list[int] = []
+    real = builder.build
+
+    def counting(raws, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(raws))
+        return real(raws, *args, **kwargs)
+
+    monkeypatch.setattr(builder, "build", counting)
+    report = profilelab.open_store(tmp_path / "s").ingest(
+        [*(m.path for m in made), bad], jobs=2, batch_size=3
+    )
+    assert report.stored == 9 and len(report.segments) == 3
+    assert calls == [3, 3, 3]
+    assert [source for source, _ in report.failed] == [str(bad)]
+    assert "gzip" in report.failed[0][1]
+
+
+def test_parts_no_worker_started_are_read_here(tmp_path: Path) -> None:
+    """The ingesting process reads the parts of a chunk that wait for a busy worker."""
+    from collections import deque
+    from concurrent.futures import Future
+
+    from profilelab.store._decode import read_each, read_input
+
+    made = make_profiles(tmp_path / "in", 4, samples=10)
+    todo = [read_input(str(m.path), set()) for m in made]
+    started: Future = Future()
+    started.set_running_or_notify_cancel()
+    started.set_result(read_each(todo[:2]))  # type: ignore[arg-type]
+    waiting: Future = Future()  # no worker took it
+    pending = deque([(list(todo), todo, 2, [started, waiting])])
+    loaded = list(ingest._next_result(pending))  # type: ignore[arg-type]
+    assert waiting.cancelled() and not pending
+    assert [x.source for x in loaded] == [str(m.path) for m in made]
+    assert all(x.profile is not None and x.error is None for x in loaded)

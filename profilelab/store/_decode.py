@@ -15,16 +15,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-import polars as pl
-
 from profilelab.errors import ProfileLabError
-from profilelab.model import schema
 from profilelab.model.ids import digest_bytes
 from profilelab.model.profile import Profile
 from profilelab.model.raw import RawProfile
 from profilelab.readers._input import read_bytes
-from profilelab.store import layout
 
 
 @dataclass
@@ -80,8 +75,6 @@ class Decoded:
         if self.profile is None:
             return self.results
         p = self.profile
-        if p.samples.width < len(schema.SAMPLES):  # all-null columns stayed in the worker
-            p = p.replace(samples=schema.conform("samples", p.samples))
         at_profile = at_sample = 0
         empty = {t: getattr(p, t).clear() for t in _DICTS}  # shared: frames are immutable
         for k, (pos, n_rows, n_samples) in enumerate(
@@ -101,8 +94,19 @@ class Decoded:
 _DICTS = ("stacks", "frames", "mappings", "labels")
 
 
-def decode_inputs(inputs: Sequence[Pending]) -> Decoded:
-    """Decode ``inputs`` (each as :func:`profilelab.load` would) and build them together.
+def read_each(inputs: Sequence[Pending]) -> list[list[RawProfile] | str]:
+    """Each input's RawProfiles (inflated, sniffed and decoded), or why it cannot be stored.
+
+    Worker processes run this and hand back the RawProfiles (flat arrays: cheap to
+    pickle), so that the ingesting process builds a whole batch's tables at once."""
+    return [_read(inp) for inp in inputs]
+
+
+def decode_inputs(
+    inputs: Sequence[Pending], read: Sequence[list[RawProfile] | str] | None = None
+) -> Decoded:
+    """Decode ``inputs`` (each as :func:`profilelab.load` would) and build them together;
+    ``read`` is their :func:`read_each` when a worker process already read them.
 
     Any failure of one input becomes its error reason; the others go on.
     """
@@ -112,7 +116,7 @@ def decode_inputs(inputs: Sequence[Pending]) -> Decoded:
     raws: list[RawProfile] = []
     per_input: list[list[RawProfile]] = []
     for pos, inp in enumerate(inputs):
-        got = _read(inp)
+        got = _read(inp) if read is None else read[pos]
         if isinstance(got, str):
             out.results[pos].error = got
             continue
@@ -176,49 +180,6 @@ def decode_input(inp: Pending) -> Loaded:
 def _reason(exc: Exception, path: str) -> str:
     text = str(exc)
     return text[len(path) + 2 :] if text.startswith(f"{path}: ") else text
-
-
-#: In a worker process: ids of the dictionary rows (stacks, frames, ...) it already sent.
-_SENT: dict[str, np.ndarray] = {}
-
-
-def decode_in_worker(inputs: Sequence[Pending]) -> Decoded:
-    """:func:`decode_inputs`, minus dictionary rows this worker already sent to the parent.
-
-    The ingesting process keeps (commits) every dictionary row it receives, in order, so a
-    row sent once need not travel again: a fleet's profiles share most of their stacks and
-    frames, and pickling them is a large part of a worker's time.
-    """
-    decoded = decode_inputs(inputs)
-    if decoded.profile is not None:
-        decoded.profile = _without_null_columns(_drop_sent(decoded.profile))
-    for result in decoded.results:  # inputs built one by one
-        if result.profile is not None:
-            result.profile = _drop_sent(result.profile)
-    return decoded
-
-
-def _without_null_columns(profile: Profile) -> Profile:
-    """The samples without their all-null columns (often time and span ids), which are
-    costly to pickle; :meth:`Decoded.split` restores them."""
-    samples = profile.samples
-    keep = [c for c in samples.columns if samples[c].null_count() < samples.height]
-    return profile.replace(samples=samples.select(keep)) if samples.height else profile
-
-
-def _drop_sent(profile: Profile) -> Profile:
-    tables = {}
-    for table, key in layout.DICTIONARIES.items():
-        df: pl.DataFrame = getattr(profile, table)
-        ids = df[key].to_numpy()
-        sent = _SENT.get(table)
-        if sent is not None and len(ids):
-            df = df.filter(~np.isin(ids, sent))
-        if df.height:
-            new = df[key].unique().to_numpy()
-            _SENT[table] = new if sent is None else np.union1d(sent, new)
-        tables[table] = df
-    return profile.replace(**tables)
 
 
 def build_each(groups: Sequence[Sequence[RawProfile]]) -> list[Profile]:

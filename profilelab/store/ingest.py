@@ -2,11 +2,12 @@
 
 Each input is read, hashed (its ``input_id``) and skipped at once when the store already
 holds it, else decoded as :func:`profilelab.load` would, a chunk of inputs at a time (their
-tables built together) — in worker processes when there are many inputs — and committed
-in batches of ``batch_size`` inputs (one segment each). A bad input is reported with its
-reason and skipped; the batch goes on (a batch whose commit fails is committed again one
-input at a time, so only the input at fault is refused). Ctrl-C or a crash loses at most
-the uncommitted batch, and running the same ingest again completes it."""
+tables built together in this process; with workers, worker processes inflate and decode
+the inputs beforehand) and committed in batches of ``batch_size`` inputs (one segment
+each). A bad input is reported with its reason and skipped; the batch goes on (a batch
+whose commit fails is committed again one input at a time, so only the input at fault is
+refused). Ctrl-C or a crash loses at most the uncommitted batch, and running the same
+ingest again completes it."""
 
 from __future__ import annotations
 
@@ -28,22 +29,28 @@ from profilelab.store._decode import (
     Decoded,
     Loaded,
     Pending,
-    decode_in_worker,
     decode_inputs,
+    read_each,
     read_input,
 )
 from profilelab.store.prepare import Item
 
 if TYPE_CHECKING:
+    from profilelab.model.raw import RawProfile
+
+    #: A chunk handed to workers: its entries, the inputs to decode, the workers' answers.
+    _InFlight = tuple[
+        list[Loaded | Pending], list[Pending], int, list[Future[list[list[RawProfile] | str]]]
+    ]
     from profilelab.store.directory import StoreDirectory
 
 #: Inputs per commit by default: large enough to amortize Parquet and fsync costs.
 BATCH_SIZE = 256
 #: Below this many inputs, decoding in-process beats starting worker processes.
 PARALLEL_MIN = 64
-#: Inputs a worker process decodes and builds together (building tables has a large fixed
-#: cost per call), unless they reach CHUNK_BYTES first. Decoding in this process, a chunk
-#: is a whole batch: fewer, larger builds, and one copy of the dictionary rows per commit.
+#: Inputs a worker process decodes per task. A chunk, built into tables at once in this
+#: process, is a whole batch (unless it reaches CHUNK_BYTES first): fewer, larger builds,
+#: and one copy of the dictionary rows per commit.
 CHUNK_INPUTS = 32
 CHUNK_BYTES = 16 << 20
 _GLOB_CHARS = frozenset("*?[")
@@ -121,8 +128,9 @@ def ingest(
 
     ``labels`` are added to every profile (they win over the profile's own labels);
     ``name`` sets the profile name (cpu, heap, mutex, block, ...) instead of inferring it.
-    ``jobs`` worker processes decode inputs (``jobs=1``: this process decodes). The default
-    is :func:`default_jobs` when there are at least :data:`PARALLEL_MIN` inputs, else 1.
+    ``jobs`` worker processes decode inputs (``jobs=1``: this process decodes); this
+    process builds and commits. The default is :func:`default_workers` when there are at
+    least :data:`PARALLEL_MIN` inputs, else none.
     ``progress`` shows a tqdm bar on stderr when it is a terminal.
     """
     started = time.perf_counter()
@@ -236,16 +244,16 @@ def _load_all(
 ) -> Iterator[Loaded]:
     """Read every path in order (skipping inputs already stored) and decode the rest.
 
-    Reading and hashing happen here; decoding happens a chunk of inputs at a time, in
-    worker processes when there are many inputs, with a bounded number of chunks in flight
-    so memory stays flat. When the workers cannot run (a process pool that breaks, e.g. a
-    ``__main__`` spawn cannot re-import), the rest is decoded in this process.
+    Reading and hashing happen here, and building and committing a whole batch's tables
+    at once. With workers, worker processes inflate, sniff and decode the inputs (to
+    RawProfiles, cheap to hand back) a few at a time while this process builds and
+    commits the batch before; at most two batches are in flight, so memory stays flat.
+    When the workers cannot run (a process pool that breaks, e.g. a ``__main__`` spawn
+    cannot re-import), the rest is decoded in this process.
     """
-    workers = jobs if jobs is not None else default_jobs()
-    parallel = workers > 1 and (jobs is not None or len(paths) >= PARALLEL_MIN)
-    size = max(1, min(CHUNK_INPUTS, len(paths) // (4 * workers))) if parallel else batch_size
-    chunks = _chunks(paths, present, size)
-    if not parallel:
+    workers = _workers(jobs, len(paths))
+    chunks = _chunks(paths, present, batch_size)
+    if not workers:
         for chunk in chunks:
             yield from _inline(chunk)
         return
@@ -254,33 +262,51 @@ def _load_all(
 
     # spawn, not fork: Polars' thread pool does not survive fork().
     ctx = multiprocessing.get_context("spawn")
-    pending: deque[tuple[list[Loaded | Pending], Future[Decoded] | None]] = deque()
+    pending: deque[_InFlight] = deque()
     try:
         with ProcessPoolExecutor(
             workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
         ) as pool:
+            first = next(chunks, None)  # decoded here while the workers start
             for chunk in chunks:
                 todo = [e for e in chunk if isinstance(e, Pending)]
-                pending.append((chunk, pool.submit(decode_in_worker, todo) if todo else None))
-                while len(pending) > 2 * workers or (pending and pending[0][1] is None):
+                step = max(1, min(CHUNK_INPUTS, -(-len(todo) // workers)))
+                parts = [
+                    pool.submit(read_each, todo[i : i + step]) for i in range(0, len(todo), step)
+                ]
+                pending.append((chunk, todo, step, parts))
+                if first is not None:
+                    yield from _inline(first)
+                    first = None
+                while len(pending) > 1:
                     yield from _next_result(pending)
+            if first is not None:
+                yield from _inline(first)
             while pending:
                 yield from _next_result(pending)
     except BrokenProcessPool:
-        for chunk, _ in pending:
+        for chunk, *_ in pending:
             yield from _inline(chunk)
         for chunk in chunks:
             yield from _inline(chunk)
 
 
-def default_jobs() -> int:
-    """Worker processes for an ingest: one per CPU that is free now, at most 4; 1 (decode
-    in this process) when fewer than two are free.
+def _workers(jobs: int | None, inputs: int) -> int:
+    """Worker processes reading inputs for this ingest; 0: this process does it all."""
+    if jobs is not None:
+        return jobs if jobs > 1 else 0
+    return default_workers() if inputs >= PARALLEL_MIN else 0
 
-    Shipping decoded tables between processes costs about a third of decoding them, so
-    workers only pay when they get CPUs of their own: on a busy machine ``jobs=1`` wins
-    (measured: BENCHMARKS.md, Store). "Free" is the CPUs this process may use minus the
-    one-minute load average.
+
+def default_workers() -> int:
+    """Worker processes for an ingest: one per CPU free now beside this process, at most
+    4; 0 (decode in this process) when no CPU is free.
+
+    Workers read and decode; this process builds the tables and commits, about 60% of
+    the CPU of a small input. A worker only pays when it gets a CPU of its own: on a busy
+    machine the processes would share CPUs and the hand-over is extra work (measured:
+    BENCHMARKS.md, Ingest on a busy machine). "Free" is the CPUs this process may use
+    minus the one-minute load average (rounded), minus the one this process needs.
     """
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -290,8 +316,7 @@ def default_jobs() -> int:
         busy = os.getloadavg()[0]
     except OSError:  # no load average on this system
         busy = 0.0
-    free = int(cpus - busy)
-    return min(free, 4) if free >= 2 else 1
+    return max(0, min(int(cpus - busy + 0.5) - 1, 4))
 
 
 def _chunks(paths: list[str], present: set[int], size: int) -> Iterator[list[Loaded | Pending]]:
@@ -327,14 +352,18 @@ def _inline(chunk: list[Loaded | Pending]) -> Iterator[Loaded]:
     return _merge(chunk, decode_inputs(todo) if todo else None)
 
 
-def _next_result(
-    pending: deque[tuple[list[Loaded | Pending], Future[Decoded] | None]],
-) -> Iterator[Loaded]:
-    """The oldest chunk's results; it leaves ``pending`` only once its worker answered."""
-    chunk, fut = pending[0]
-    decoded = fut.result() if fut is not None else None
+def _next_result(pending: deque[_InFlight]) -> Iterator[Loaded]:
+    """The oldest chunk's results; it leaves ``pending`` only once its workers answered.
+
+    Parts of it that no worker has started yet are read here (their workers are busy
+    with the next chunk, or still starting)."""
+    chunk, todo, step, parts = pending[0]
+    mine = {k for k in range(len(parts) - 1, -1, -1) if parts[k].cancel()}
+    read: list[list[RawProfile] | str] = []
+    for k, part in enumerate(parts):
+        read.extend(read_each(todo[k * step : (k + 1) * step]) if k in mine else part.result())
     pending.popleft()
-    return _merge(chunk, decoded)
+    return _merge(chunk, decode_inputs(todo, read) if todo else None)
 
 
 def _keep_freed_memory() -> None:
