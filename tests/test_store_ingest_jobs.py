@@ -41,34 +41,13 @@ def test_default_workers_without_a_load_average(monkeypatch: pytest.MonkeyPatch)
     assert ingest.default_workers() == 2
 
 
-def test_in_process_ingest_builds_each_batch_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_this_process_builds_each_batch_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
 ) -> None:
-    """Decoding in this process, the inputs of a batch are built into tables together:
-    one build per commit, not one per small chunk."""
-    from profilelab.model import builder
-
-    made = make_profiles(tmp_path / "in", 9, samples=10)
-    calls: list[int] = []
-    real = builder.build
-
-    def counting(raws, *args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(len(raws))
-        return real(raws, *args, **kwargs)
-
-    monkeypatch.setattr(builder, "build", counting)
-    report = profilelab.open_store(tmp_path / "s").ingest(
-        [m.path for m in made], jobs=1, batch_size=3
-    )
-    assert report.ok and report.stored == 9 and len(report.segments) == 3
-    assert calls == [3, 3, 3]
-
-
-def test_workers_decode_and_this_process_builds_each_batch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With worker processes, the workers only read and decode: the batch's tables are
-    built here, once per commit; a bad input a worker read fails alone, named."""
+    """The inputs of a batch are built into tables together, in this process: one build
+    per commit, not one per small chunk. Worker processes (``jobs=2``) only read and
+    decode; a bad input they read fails alone, named."""
     from profilelab.model import builder
 
     made = make_profiles(tmp_path / "in", 9, samples=10)
@@ -83,7 +62,7 @@ def test_workers_decode_and_this_process_builds_each_batch(
 
     monkeypatch.setattr(builder, "build", counting)
     report = profilelab.open_store(tmp_path / "s").ingest(
-        [*(m.path for m in made), bad], jobs=2, batch_size=3
+        [*(m.path for m in made), bad], jobs=jobs, batch_size=3
     )
     assert report.stored == 9 and len(report.segments) == 3
     assert calls == [3, 3, 3]
