@@ -267,21 +267,16 @@ def _load_all(
         with ProcessPoolExecutor(
             workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
         ) as pool:
-            first = next(chunks, None)  # decoded here while the workers start
-            for chunk in chunks:
+            for n, chunk in enumerate(chunks):
                 todo = [e for e in chunk if isinstance(e, Pending)]
                 step = max(1, min(CHUNK_INPUTS, -(-len(todo) // workers)))
-                parts = [
-                    pool.submit(read_each, todo[i : i + step]) for i in range(0, len(todo), step)
+                parts = [  # none for the first: decoded here while the workers start
+                    pool.submit(read_each, todo[i : i + step])
+                    for i in range(0, len(todo) if n else 0, step)
                 ]
                 pending.append((chunk, todo, step, parts))
-                if first is not None:
-                    yield from _inline(first)
-                    first = None
                 while len(pending) > 1:
                     yield from _next_result(pending)
-            if first is not None:
-                yield from _inline(first)
             while pending:
                 yield from _next_result(pending)
     except BrokenProcessPool:
@@ -355,15 +350,17 @@ def _inline(chunk: list[Loaded | Pending]) -> Iterator[Loaded]:
 def _next_result(pending: deque[_InFlight]) -> Iterator[Loaded]:
     """The oldest chunk's results; it leaves ``pending`` only once its workers answered.
 
-    Parts of it that no worker has started yet are read here (their workers are busy
-    with the next chunk, or still starting)."""
+    A chunk given to no worker, and the parts of one that no worker has started yet
+    (the workers are busy with the next chunk, or still starting), are read here."""
     chunk, todo, step, parts = pending[0]
     mine = {k for k in range(len(parts) - 1, -1, -1) if parts[k].cancel()}
-    read: list[list[RawProfile] | str] = []
-    for k, part in enumerate(parts):
-        read.extend(read_each(todo[k * step : (k + 1) * step]) if k in mine else part.result())
+    read = [
+        got
+        for k, part in enumerate(parts)
+        for got in (read_each(todo[k * step : (k + 1) * step]) if k in mine else part.result())
+    ]
     pending.popleft()
-    return _merge(chunk, decode_inputs(todo, read) if todo else None)
+    return _merge(chunk, decode_inputs(todo, read if parts else None) if todo else None)
 
 
 def _keep_freed_memory() -> None:
