@@ -88,3 +88,27 @@ def test_parts_no_worker_started_are_read_here(tmp_path: Path) -> None:
     assert waiting.cancelled() and not pending
     assert [x.source for x in loaded] == [str(m.path) for m in made]
     assert all(x.profile is not None and x.error is None for x in loaded)
+
+
+def test_workers_start_only_from_the_second_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first chunk is decoded here while the workers start: an ingest of one batch
+    gives them nothing (a spawned worker costs more than it would read)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    submitted: list[int] = []
+
+    class Counting(ProcessPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            submitted.append(len(args[0]))
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "ProcessPoolExecutor", Counting)
+    made = make_profiles(tmp_path / "in", 6, samples=10)
+    one = profilelab.open_store(tmp_path / "one").ingest([m.path for m in made], jobs=2)
+    assert one.stored == 6 and submitted == []
+    two = profilelab.open_store(tmp_path / "two").ingest(
+        [m.path for m in made], jobs=2, batch_size=3
+    )
+    assert two.stored == 6 and submitted == [2, 1]
