@@ -26,8 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--jobs",
         type=int,
         default=None,
-        help="worker processes that decode (default: one per CPU free beside this one, "
-        "at most 4; 1 = this process decodes)",
+        help="worker processes that decode (default: free CPUs, at most 4; 1 = this process)",
     )
     p.add_argument("--batch-size", type=int, default=256, help="inputs per commit (default 256)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")

@@ -294,14 +294,15 @@ def _workers(jobs: int | None, inputs: int) -> int:
 
 
 def default_workers() -> int:
-    """Worker processes for an ingest: one per CPU free now beside this process, at most
-    4; 0 (decode in this process) when no CPU is free.
+    """Worker processes for an ingest: one per CPU that is free now, at most 4; 0 (decode
+    in this process) when fewer than two are free.
 
-    Workers read and decode; this process builds the tables and commits, about 60% of
-    the CPU of a small input. A worker only pays when it gets a CPU of its own: on a busy
-    machine the processes would share CPUs and the hand-over is extra work (measured:
-    BENCHMARKS.md, Ingest on a busy machine). "Free" is the CPUs this process may use
-    minus the one-minute load average (rounded), minus the one this process needs.
+    Workers read and decode; this process builds the tables and commits. Handing the
+    decoded inputs over costs CPU on both sides, and a worker's start about 0.45 s of
+    CPU: workers only pay when they get CPUs of their own, and one worker beside this
+    process on an otherwise idle 2-CPU machine is not yet shown to beat decoding here
+    (measured: BENCHMARKS.md, Ingest on a busy machine). "Free" is the CPUs this process
+    may use minus the one-minute load average.
     """
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -311,7 +312,8 @@ def default_workers() -> int:
         busy = os.getloadavg()[0]
     except OSError:  # no load average on this system
         busy = 0.0
-    return max(0, min(int(cpus - busy + 0.5) - 1, 4))
+    free = int(cpus - busy)
+    return min(free, 4) if free >= 2 else 0
 
 
 def _chunks(paths: list[str], present: set[int], size: int) -> Iterator[list[Loaded | Pending]]:
