@@ -12,3 +12,31 @@ def packed_varints(buf: Any, starts: Any, lengths: Any, /) -> tuple[bytearray, b
     """The varints packed in each region buf[starts[i]:starts[i]+lengths[i]] (native int64
     bounds): (count per region as int64, every value as uint64); None when a region ends
     inside a varint or a varint has more than 10 bytes."""
+
+def field_scalar(
+    n: int, msg: Any, field: Any, wire: Any, value: Any, length: Any, f: int, /
+) -> bytearray:
+    """Per message of a batch (the columns of _wire.Batch), the value of its last record of
+    field f as uint64; 0 when it has none or the last one is length-delimited."""
+
+def field_repeated(
+    n: int,
+    msg: Any,
+    field: Any,
+    wire: Any,
+    value: Any,
+    length: Any,
+    f: int,
+    fixed: bool,
+    buf: Any,
+    /,
+) -> tuple[bytearray, bytearray] | None:
+    """The repeated scalar field f of a batch, packed (varints, or fixed64 when ``fixed``)
+    or not: (offsets as int64, n + 1; values as uint64) by message; None when a packed
+    record is malformed."""
+
+def first_unexpected(
+    n: int, msg: Any, field: Any, wire: Any, value: Any, length: Any, allowed: Any, /
+) -> int:
+    """The first row whose (field, wire type) ``allowed`` (8 flags per field number, the
+    last row for every larger number) refuses, or -1."""

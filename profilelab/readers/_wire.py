@@ -183,8 +183,16 @@ class Batch:
         m = self.msg[rows]
         return rows[np.append(m[1:] != m[:-1], True)]
 
+    def _columns(
+        self,
+    ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The arguments of the compiled field readers (see _wirescan.c)."""
+        return (self.n, self.msg, self.field, self.wire, self.value, self.length)
+
     def scalar(self, field: int) -> np.ndarray:
         """The value of a singular scalar field per message (uint64; 0 when unset)."""
+        if _native is not None:
+            return np.frombuffer(_native.field_scalar(*self._columns(), field), dtype=U64)
         out = np.zeros(self.n, dtype=U64)
         rows = self._last(self.rows(field))
         rows = rows[self.wire[rows] != LEN]
@@ -193,6 +201,10 @@ class Batch:
 
     def repeated(self, field: int, fixed: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """A repeated scalar field, packed or not, as CSR (offsets n+1, uint64 values)."""
+        if _native is not None:  # None: a malformed packed record, the steps below raise
+            got = _native.field_repeated(*self._columns(), field, fixed, self.buf)
+            if got is not None:
+                return np.frombuffer(got[0], dtype=np.int64), np.frombuffer(got[1], dtype=U64)
         rows = self.rows(field)
         m = self.msg[rows]
         if len(m) > 1 and (m[1:] < m[:-1]).any():  # by message, each one's records in order
@@ -243,6 +255,9 @@ class Batch:
 
     def unexpected(self, expected: dict[int, tuple[int, ...]]) -> tuple[int, int] | None:
         """The first (field, wire type) not in ``expected`` (field -> allowed wire types)."""
+        if _native is not None:
+            row = _native.first_unexpected(*self._columns(), _allowed(expected))
+            return None if row < 0 else (int(self.field[row]), int(self.wire[row]))
         bad = np.flatnonzero(~self._expected(expected))
         if len(bad) == 0:
             return None
@@ -267,11 +282,26 @@ class Batch:
         )
 
     def _expected(self, expected: dict[int, tuple[int, ...]]) -> np.ndarray:
+        table = _allowed(expected)
+        field = np.minimum(self.field, table.shape[0] - 1)
+        return table[field, self.wire]
+
+
+_ALLOWED: dict[tuple[tuple[int, tuple[int, ...]], ...], np.ndarray] = {}
+
+
+def _allowed(expected: dict[int, tuple[int, ...]]) -> np.ndarray:
+    """A flag per (field, wire type) allowed by ``expected``; the last row (all False)
+    stands for every larger field number. Kept per layout: each is built once."""
+    key = tuple(expected.items())
+    table = _ALLOWED.get(key)
+    if table is None:
         table = np.zeros((max(expected, default=0) + 2, 8), dtype=bool)
         for f, wires in expected.items():
             table[f, list(wires)] = True
-        field = np.minimum(self.field, table.shape[0] - 1)
-        return table[field, self.wire]
+        table.flags.writeable = False
+        _ALLOWED[key] = table
+    return table
 
 
 def scan(
