@@ -146,8 +146,8 @@ def test_packed_varints_read_as_the_numpy_reader_does(
 
 
 def _field_both(bodies: list[bytes], field: int, expected: dict[int, tuple[int, ...]]) -> object:
-    """(compiled, numpy) outcome of reading ``field`` of one scanned batch: its scalar, its
-    repeated values (varints, then fixed64) and the first record ``expected`` refuses."""
+    """(compiled, numpy) outcome of reading ``field`` of one scanned batch: the first record
+    ``expected`` refuses, its scalar, its last body, its repeated values (varints, fixed64)."""
     buf, starts, ends = w.join(list(bodies))
     batch = w.scan(buf, starts, ends, "Msg")
     outcomes = []
@@ -158,6 +158,8 @@ def _field_both(bodies: list[bytes], field: int, expected: dict[int, tuple[int, 
             got.append(batch.unexpected(expected))
             s = batch.scalar(field)
             got.append((s.dtype.str, s.tolist()))
+            start, length = batch.last_body(field)
+            got.append((start.dtype.str, length.dtype.str, start.tolist(), length.tolist()))
             for fixed in (False, True):
                 try:
                     off, values = batch.repeated(field, fixed=fixed)
@@ -194,7 +196,8 @@ packed_records = st.lists(
 def test_fields_read_as_the_numpy_steps_do(
     msgs: list[list[bytes]], field: int, expected: dict[int, tuple[int, ...]]
 ) -> None:
-    """Batch.scalar / .repeated / .unexpected in C give the numpy steps' arrays and errors."""
+    """Batch.scalar / .last_body / .repeated / .unexpected in C give the numpy steps' arrays
+    and errors."""
     bodies = [b"".join(m) for m in msgs]
     compiled, steps = _field_both(bodies, field, expected)
     assert compiled == steps

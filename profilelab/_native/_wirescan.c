@@ -22,8 +22,8 @@
  * packed_varints(buf, starts, lengths) reads packed repeated varints the same way for
  * _wire.varints_in_regions (see below).
  *
- * field_scalar, field_repeated and first_unexpected read one field of a scanned batch
- * for _wire.Batch.scalar / .repeated / .unexpected in one pass over its rows: for a
+ * field_scalar, field_repeated, field_last_body and first_unexpected read one field of a
+ * scanned batch for _wire.Batch.scalar / .repeated / .last_body / .unexpected in one pass over its rows: for a
  * receiver's post, whose batches hold a few messages, each numpy step of those methods
  * costs more than all the rows it reads.
  */
@@ -330,6 +330,39 @@ done:
     return out;
 }
 
+/* field_last_body(n, msg, field, wire, value, length, f): per message, the start and
+ * length of its last length-delimited record of field f, as two int64 bytearrays (start -1
+ * and length 0 where it has none). */
+static PyObject *field_last_body(PyObject *self, PyObject *args) {
+    columns c;
+    Py_ssize_t n;
+    int f;
+    PyObject *result = NULL, *starts = NULL, *lengths = NULL;
+    if (columns_get(args, "ny*y*y*y*y*i", &c, &n, &f, NULL, NULL) < 0)
+        goto done;
+    starts = PyByteArray_FromStringAndSize(NULL, n * 8);
+    lengths = PyByteArray_FromStringAndSize(NULL, n * 8);
+    if (starts == NULL || lengths == NULL)
+        goto done;
+    int64_t *s = (int64_t *)PyByteArray_AS_STRING(starts);
+    int64_t *l = (int64_t *)PyByteArray_AS_STRING(lengths);
+    for (Py_ssize_t i = 0; i < n; i++)
+        s[i] = -1, l[i] = 0;
+    const int64_t *m = c.msg.buf, *len = c.length.buf;
+    const int32_t *fl = c.field.buf;
+    const int8_t *w = c.wire.buf;
+    const uint64_t *v = c.value.buf;
+    for (Py_ssize_t r = 0; r < c.rows; r++)
+        if (fl[r] == f && w[r] == 2)
+            s[m[r]] = (int64_t)v[r], l[m[r]] = len[r];
+    result = PyTuple_Pack(2, starts, lengths);
+done:
+    Py_XDECREF(starts);
+    Py_XDECREF(lengths);
+    columns_release(&c);
+    return result;
+}
+
 /* How many values a length-delimited record packs; -1 when malformed (a truncated varint,
  * a varint of more than 10 bytes, fixed64 values not filling it, a body past the buffer). */
 static int64_t packed_count(const uint8_t *buf, Py_ssize_t len, uint64_t start, int64_t length,
@@ -467,6 +500,8 @@ static PyMethodDef methods[] = {
     {"field_repeated", field_repeated, METH_VARARGS,
      "field_repeated(n, msg, field, wire, value, length, f, fixed, buf) -> (offsets, values)"
      " bytearrays, or None"},
+    {"field_last_body", field_last_body, METH_VARARGS,
+     "field_last_body(n, msg, field, wire, value, length, f) -> (starts, lengths) bytearrays"},
     {"first_unexpected", first_unexpected, METH_VARARGS,
      "first_unexpected(n, msg, field, wire, value, length, allowed) -> row or -1"},
     {NULL, NULL, 0, NULL},

@@ -35,6 +35,12 @@ def field_repeated(
     or not: (offsets as int64, n + 1; values as uint64) by message; None when a packed
     record is malformed."""
 
+def field_last_body(
+    n: int, msg: Any, field: Any, wire: Any, value: Any, length: Any, f: int, /
+) -> tuple[bytearray, bytearray]:
+    """Per message of a batch, the start and length (int64) of its last length-delimited
+    record of field f; start -1 and length 0 where it has none."""
+
 def first_unexpected(
     n: int, msg: Any, field: Any, wire: Any, value: Any, length: Any, allowed: Any, /
 ) -> int:

@@ -217,6 +217,8 @@ def _hex_ids(b: w.Batch, field: int) -> pa.Array:
     """Id bytes as lower-case hex strings; empty or all-zero ids (invalid in OTLP) are null."""
     start, length = b.last_body(field)
     length = np.where(start >= 0, length, 0)
+    if not length.any():  # the usual links table: its zero entry alone
+        return pa.nulls(b.n, pa.string())
     raw = w.gather(b.buf, np.maximum(start, 0), length)
     return hex_strings(raw, length)
 

@@ -246,6 +246,9 @@ class Batch:
         """The last length-delimited record of ``field`` per message: (start, length).
 
         The start is -1 where the message has none."""
+        if _native is not None:
+            got = _native.field_last_body(*self._columns(), field)
+            return np.frombuffer(got[0], dtype=np.int64), np.frombuffer(got[1], dtype=np.int64)
         start = np.full(self.n, -1, dtype=np.int64)
         length = np.zeros(self.n, dtype=np.int64)
         rows = self._last(self.rows(field, LEN))
