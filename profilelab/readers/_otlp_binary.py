@@ -159,9 +159,8 @@ def _signed32(values: np.ndarray) -> np.ndarray:
 def _strings(bodies: list[bytes]) -> pa.Array:
     if not bodies:
         return pa.array([""], type=pa.string())
-    raw = pa.array(bodies, type=pa.binary())
-    try:
-        return raw.cast(pa.string())
+    try:  # checks the UTF-8 as it copies
+        return pa.array(bodies, type=pa.string())
     except pa.ArrowInvalid:  # invalid UTF-8: repair, as Go's pprof tolerates it
         return pa.array([b.decode("utf-8", errors="replace") for b in bodies], type=pa.string())
 
