@@ -22,7 +22,9 @@ readers add the input's name.
 built: a small input (a receiver's post) is a few dozen batches of a few messages, where
 the numpy steps cost far more than the bytes they read. The C scanner gives the same rows
 in the same order, and returns nothing for anything but plain well-formed records (groups,
-errors), which then go through the numpy steps and their messages.
+errors), which then go through the numpy steps and their messages. The Batch methods that
+read one field per message (scalar, repeated, last_body, unexpected) are one C pass over
+the rows too; a malformed packed field goes through the numpy steps, which raise.
 """
 
 from __future__ import annotations
