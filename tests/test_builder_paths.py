@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pprof_build import PprofBuilder
@@ -19,6 +20,11 @@ def test_ranges_concatenates_index_ranges(pairs: list[tuple[int, int]]) -> None:
     lengths = np.array([n for _, n in pairs], dtype=np.int64)
     expected = [s + k for s, n in pairs for k in range(n)]
     assert ranges(starts, lengths).tolist() == expected
+
+
+def test_ranges_refuses_a_negative_length() -> None:
+    with pytest.raises(ValueError, match="negative length"):
+        ranges(np.array([3, 4]), np.array([2, -1]))
 
 
 def test_locations_with_equal_frames_share_one_stack() -> None:

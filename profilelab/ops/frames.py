@@ -59,24 +59,29 @@ def explode(profile: Profile, stack_ids: pl.Series) -> pl.DataFrame:
     starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
     n = int(starts[-1])
-    row_stack = np.repeat(np.arange(len(lengths)), lengths)
-    pos = np.arange(n, dtype=np.int64) - starts[:-1][row_stack]
+    # Row numbers fit the int32 columns (pos, loc, li are int32), so the passes over the
+    # rows are int32: half the memory traffic of int64.
+    index = np.int64 if n >= 2**31 else np.int32
+    row = np.arange(n, dtype=index)
+    row_stack = np.repeat(np.arange(len(lengths), dtype=index), lengths)
+    first = starts[:-1].astype(index)  # each stack's first row
+    pos = row - first[row_stack]
     frame = frame_rows(profile, frame_ids)
     inlined = profile.frames.get_column("inlined").fill_null(False).to_numpy()[frame]
     # A location ends at a frame that is not inlined into the next one.
-    ends = (~inlined).astype(np.int64)
-    before = np.cumsum(ends) - ends  # location ends strictly before each row, globally
-    loc = before - before[starts[:-1]][row_stack]
-    new_loc = np.ones(n, dtype=bool)
-    new_loc[1:] = ends[:-1].astype(bool) | (row_stack[1:] != row_stack[:-1])
-    loc_start = np.maximum.accumulate(np.where(new_loc, np.arange(n), 0))
+    ends = ~inlined
+    before = np.cumsum(ends, dtype=index) - ends  # location ends before each row, globally
+    loc = before - before[first][row_stack]
+    new_loc = np.ones(n, dtype=bool)  # a row starts a location after an end or a stack start
+    new_loc[1:] = ends[:-1] | (pos[1:] == 0)
+    loc_start = np.maximum.accumulate(np.where(new_loc, row, 0))
     return _arrow.frame(
         {
             "stack_id": stacks["stack_id"].to_numpy()[row_stack],
-            "pos": pos.astype(np.int32),
+            "pos": pos.astype(np.int32, copy=False),
             "frame_id": frame_ids,
-            "loc": loc.astype(np.int32),
-            "li": (np.arange(n) - loc_start).astype(np.int32),
+            "loc": loc.astype(np.int32, copy=False),
+            "li": (row - loc_start).astype(np.int32, copy=False),
             "frame": frame,
         }
     )

@@ -83,10 +83,11 @@ class Decoded:
         if p.samples.width < len(schema.SAMPLES):  # all-null columns stayed in the worker
             p = p.replace(samples=schema.conform("samples", p.samples))
         at_profile = at_sample = 0
+        empty = {t: getattr(p, t).clear() for t in _DICTS}  # shared: frames are immutable
         for k, (pos, n_rows, n_samples) in enumerate(
             zip(self.good, self.profile_rows, self.sample_rows, strict=True)
         ):
-            dictionaries = {t: getattr(p, t) if k == 0 else getattr(p, t).clear() for t in _DICTS}
+            dictionaries = {t: getattr(p, t) for t in _DICTS} if k == 0 else empty
             self.results[pos].profile = Profile(
                 profiles=p.profiles.slice(at_profile, n_rows),
                 samples=p.samples.slice(at_sample, n_samples),
