@@ -7,6 +7,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import profilelab
 from profilelab import core, views
@@ -196,3 +198,33 @@ def test_store_query_equals_direct_load_for_every_sample_type(corpus: Path, tmp_
             # one type alone: its stored sample_type_index counts the file's types
             alone = st.query(f'{{__source__="{source}", __type__="{t.type}"}}')
             assert alone.top().equals(want), (path.name, t.type)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-3, 3), st.integers(0, 4)), min_size=0, max_size=12))
+def test_sources_number_inputs_in_load_order_and_types_by_rank(rows: list) -> None:
+    """``src`` counts inputs by first appearance; ``pos`` is the ordinal rank of a row's
+    ``sample_type_index`` among its input's rows (ties in table order), from 0."""
+    base = profilelab.Profile.empty().profiles
+    table = pl.DataFrame(
+        {
+            "profile_id": list(range(len(rows))),
+            "source_id": [s for s, _ in rows],
+            "sample_type_index": [i for _, i in rows],
+        },
+        schema_overrides={"profile_id": pl.Int64, "source_id": pl.Int64},
+    )
+    table = table.with_columns(
+        pl.lit(None, dtype=base.schema[c]).alias(c) for c in base.columns if c not in table.columns
+    ).select(base.columns)
+    got = sampletypes.sources(profilelab.Profile.empty().replace(profiles=table))
+    inputs = list(dict.fromkeys(s for s, _ in rows))
+    want_src = [inputs.index(s) for s, _ in rows]
+    want_pos = [
+        sum(1 for k, (t, j) in enumerate(rows) if t == s and (j, k) < (i, n))
+        for n, (s, i) in enumerate(rows)
+    ]
+    assert got.columns == [*base.columns, "src", "pos"]
+    assert got["src"].to_list() == want_src
+    assert got["pos"].to_list() == want_pos
+    assert got.schema["src"] == got.schema["pos"] == pl.Int64

@@ -67,12 +67,14 @@ def test_report_commands_keep_freed_memory(
 def test_a_report_run_as_the_program_skips_the_collections_at_exit(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """... and while it runs (the collector is off from the command's start)."""
     import gc
 
     from profilelab.cli import main
 
-    froze: list[bool] = []
-    monkeypatch.setattr(gc, "freeze", lambda: froze.append(True))
+    froze: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: froze.append("freeze"))
+    monkeypatch.setattr(gc, "disable", lambda: froze.append("disable"))
     assert main(["top", str(GOROUTINE)]) == 0  # called as a library: nothing frozen
     assert main(["info", str(GOROUTINE)]) == 0
     assert froze == []
@@ -81,5 +83,5 @@ def test_a_report_run_as_the_program_skips_the_collections_at_exit(
     assert froze == []
     monkeypatch.setattr(sys, "argv", ["profilelab", "top", str(GOROUTINE)])
     assert main() == 0
-    assert froze == [True]
+    assert froze == ["disable", "freeze"]
     capsys.readouterr()

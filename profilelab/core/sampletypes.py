@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from profilelab.errors import QueryError
+from profilelab.model import _arrow
 from profilelab.model.profile import Profile
 
 
@@ -37,20 +39,29 @@ class SampleType:
 
 def sources(profile: Profile) -> pl.DataFrame:
     """The profiles table with ``src`` (input position in load order) and ``pos`` (the
-    type's position within its input)."""
+    type's position within its input: the ordinal rank of its ``sample_type_index``).
+
+    Numbered with NumPy and added in one query: a report asks for this table several times,
+    and a join and a windowed rank were three Polars queries each time.
+    """
     prof = profile.profiles
-    order = prof.select("source_id").unique(maintain_order=True).with_row_index("src")
-    out = prof.join(order, on="source_id", how="left").with_columns(pl.col("src").cast(pl.Int64))
-    return out.with_columns(
-        pl.col("sample_type_index").rank("ordinal").over("src").cast(pl.Int64).sub(1).alias("pos")
-    )
+    source = prof.get_column("source_id").to_numpy()
+    _, first, inverse = np.unique(source, return_index=True, return_inverse=True)
+    src = np.argsort(np.argsort(first))[inverse].astype(np.int64)  # by first appearance
+    order = np.lexsort((prof.get_column("sample_type_index").to_numpy(), src))  # stable
+    grouped = src[order]
+    pos = np.empty(len(order), dtype=np.int64)
+    pos[order] = np.arange(len(order)) - np.searchsorted(grouped, grouped)
+    return prof.with_columns(_arrow.series("src", src), _arrow.series("pos", pos))
 
 
 def _lists(srcs: pl.DataFrame) -> pl.DataFrame:
     return (
-        srcs.sort("src", "pos")
+        srcs.lazy()
+        .sort("src", "pos")
         .group_by("src", maintain_order=True)
         .agg(pl.col("sample_type"), pl.col("sample_unit"))
+        .collect()
     )
 
 
@@ -138,9 +149,8 @@ def lacking(profile: Profile, stype: SampleType) -> pl.DataFrame:
     """The ``profiles`` rows of the inputs (sources: files) that have no profile of
     ``stype``; pprof merges only inputs that have the chosen type. One input may hold
     several kinds (a JFR recording, an OTLP capture): the type picks among them."""
-    rows = profile.profiles
-    has = rows.filter(pl.col("sample_type") == stype.type)["source"].unique().implode()
-    return rows.filter(~pl.col("source").is_in(has))
+    has = pl.col("source").filter(pl.col("sample_type") == stype.type).unique().implode()
+    return profile.profiles.lazy().filter(~pl.col("source").is_in(has)).collect()
 
 
 def rows_of(profile: Profile, stype: SampleType) -> pl.DataFrame:

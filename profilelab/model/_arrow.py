@@ -106,10 +106,13 @@ def frame(columns: Mapping[str, pl.Series | pa.Array | np.ndarray]) -> pl.DataFr
 def take_strings(arr: pa.Array, index: np.ndarray) -> pa.Array:
     """``arr.take(index)`` of a string array: gathered with numpy, or by Arrow's take when
     ``pyarrow.compute`` is imported already (a batch of inputs imports it; its take of
-    100k strings is 15 times faster than a numpy index per byte). Same strings either way."""
+    100k strings is 15 times faster than a numpy index per byte), and not while another
+    thread is still importing it. Same strings either way."""
     index = np.asarray(index, dtype=np.int64)
     compute = sys.modules.get("pyarrow.compute")
-    if compute is not None and len(index) >= _ARROW_TAKE_MIN:
+    # another thread may be importing it right now: use it only once its import is done
+    importing = getattr(getattr(compute, "__spec__", None), "_initializing", False)
+    if compute is not None and not importing and len(index) >= _ARROW_TAKE_MIN:
         return compute.take(arr, int64(index))
     offsets, data = string_buffers(arr)
     starts = offsets[:-1][index]

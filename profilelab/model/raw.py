@@ -33,9 +33,14 @@ def _bool(n: int = 0) -> np.ndarray:
     return np.zeros(n, dtype=bool)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class RawProfile:
-    """One decoded input (one pprof message, or one OTLP profile), all sample types."""
+    """One decoded input (one pprof message, or one OTLP profile), all sample types.
+
+    No generated ``==`` or ``repr``: fields are arrays (compare them field by field, as
+    the decoder tests do), and generating the two methods for its 45 fields is a fifth
+    of what importing this module costs on the command line.
+    """
 
     # --- identity and metadata -------------------------------------------------------
     source: str = "<bytes>"
