@@ -147,7 +147,7 @@ def test_packed_varints_read_as_the_numpy_reader_does(
 
 def _field_both(bodies: list[bytes], field: int, expected: dict[int, tuple[int, ...]]) -> object:
     """(compiled, numpy) outcome of reading ``field`` of one scanned batch: the first record
-    ``expected`` refuses, its scalar, its last body, its repeated values (varints, fixed64)."""
+    ``expected`` refuses, its scalar, its bodies, its last body, its repeated values."""
     buf, starts, ends = w.join(list(bodies))
     batch = w.scan(buf, starts, ends, "Msg")
     outcomes = []
@@ -158,6 +158,7 @@ def _field_both(bodies: list[bytes], field: int, expected: dict[int, tuple[int, 
             got.append(batch.unexpected(expected))
             s = batch.scalar(field)
             got.append((s.dtype.str, s.tolist()))
+            got.append([c.tolist() for c in batch.bodies(field)])
             start, length = batch.last_body(field)
             got.append((start.dtype.str, length.dtype.str, start.tolist(), length.tolist()))
             for fixed in (False, True):
@@ -196,8 +197,8 @@ packed_records = st.lists(
 def test_fields_read_as_the_numpy_steps_do(
     msgs: list[list[bytes]], field: int, expected: dict[int, tuple[int, ...]]
 ) -> None:
-    """Batch.scalar / .last_body / .repeated / .unexpected in C give the numpy steps' arrays
-    and errors."""
+    """Batch.scalar / .bodies / .last_body / .repeated / .unexpected in C give the numpy
+    steps' arrays and errors."""
     bodies = [b"".join(m) for m in msgs]
     compiled, steps = _field_both(bodies, field, expected)
     assert compiled == steps

@@ -35,6 +35,12 @@ def field_repeated(
     or not: (offsets as int64, n + 1; values as uint64) by message; None when a packed
     record is malformed."""
 
+def field_bodies(
+    n: int, msg: Any, field: Any, wire: Any, value: Any, length: Any, f: int, /
+) -> tuple[bytearray, bytearray, bytearray]:
+    """The length-delimited records of field f of a batch, by message (each message's in
+    record order): owning message, body start and body end, as int64."""
+
 def field_last_body(
     n: int, msg: Any, field: Any, wire: Any, value: Any, length: Any, f: int, /
 ) -> tuple[bytearray, bytearray]:

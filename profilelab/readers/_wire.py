@@ -23,7 +23,7 @@ built: a small input (a receiver's post) is a few dozen batches of a few message
 the numpy steps cost far more than the bytes they read. The C scanner gives the same rows
 in the same order, and returns nothing for anything but plain well-formed records (groups,
 errors), which then go through the numpy steps and their messages. The Batch methods that
-read one field per message (scalar, repeated, last_body, unexpected) are one C pass over
+read one field per message (scalar, repeated, bodies, last_body, unexpected) are one C pass over
 the rows too; a malformed packed field goes through the numpy steps, which raise.
 """
 
@@ -237,6 +237,10 @@ class Batch:
 
     def bodies(self, field: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Length-delimited records of ``field``: (owning message, start, end), by message."""
+        if _native is not None:
+            got = _native.field_bodies(*self._columns(), field)
+            owner, starts, ends = (np.frombuffer(c, dtype=np.int64) for c in got)
+            return owner, starts, ends
         rows = self.rows(field, LEN)
         m = self.msg[rows]
         if len(m) > 1 and (m[1:] < m[:-1]).any():
