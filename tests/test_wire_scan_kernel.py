@@ -204,3 +204,19 @@ def test_fields_read_as_the_numpy_steps_do(
     assert compiled == steps
     compiled, steps = _field_both(bodies, 3, expected)
     assert compiled == steps
+
+
+@FUZZ
+@given(st.lists(st.binary(max_size=20), max_size=12))
+def test_bodies_join_as_numpy_joins_them(bodies: list[bytes]) -> None:
+    """The compiled join gives the numpy join's padded buffer and bounds."""
+    outcomes = []
+    for native in (w._native, None):
+        saved, w._native = w._native, native
+        try:
+            buf, starts, ends = w.join(list(bodies))
+        finally:
+            w._native = saved
+        outcomes.append([(a.dtype.str, a.tolist()) for a in (buf, starts, ends)])
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0][1] == list(b"".join(bodies) + bytes(w._PAD))

@@ -22,6 +22,8 @@
  * packed_varints(buf, starts, lengths) reads packed repeated varints the same way for
  * _wire.varints_in_regions (see below).
  *
+ * join(bodies, pad) concatenates message bodies for _wire.join.
+ *
  * field_scalar, field_repeated, field_bodies, field_last_body and first_unexpected read one
  * field of a scanned batch for _wire.Batch.scalar / .repeated / .bodies / .last_body /
  * .unexpected in one pass over its rows: for a
@@ -264,6 +266,47 @@ done:
     PyBuffer_Release(&buf);
     PyBuffer_Release(&starts);
     PyBuffer_Release(&lengths);
+    return result;
+}
+
+/* join(bodies, pad): a list of bytes objects concatenated with ``pad`` zero bytes after
+ * them, as (buf bytes, starts int64 bytearray, ends int64 bytearray); None when an item is
+ * not a bytes object (the caller joins it with numpy). For _wire.join. */
+static PyObject *join(PyObject *self, PyObject *args) {
+    PyObject *list, *result = NULL, *buf = NULL, *starts = NULL, *ends = NULL;
+    Py_ssize_t pad;
+    if (!PyArg_ParseTuple(args, "O!n", &PyList_Type, &list, &pad))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(list), total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(list, i);
+        if (!PyBytes_CheckExact(item))
+            Py_RETURN_NONE;
+        total += PyBytes_GET_SIZE(item);
+    }
+    buf = PyBytes_FromStringAndSize(NULL, total + pad);
+    starts = PyByteArray_FromStringAndSize(NULL, n * 8);
+    ends = PyByteArray_FromStringAndSize(NULL, n * 8);
+    if (buf == NULL || starts == NULL || ends == NULL)
+        goto done;
+    char *b = PyBytes_AS_STRING(buf);
+    int64_t *s = (int64_t *)PyByteArray_AS_STRING(starts);
+    int64_t *e = (int64_t *)PyByteArray_AS_STRING(ends);
+    int64_t at = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(list, i);
+        Py_ssize_t len = PyBytes_GET_SIZE(item);
+        memcpy(b + at, PyBytes_AS_STRING(item), (size_t)len);
+        s[i] = at;
+        at += len;
+        e[i] = at;
+    }
+    memset(b + at, 0, (size_t)pad);
+    result = PyTuple_Pack(3, buf, starts, ends);
+done:
+    Py_XDECREF(buf);
+    Py_XDECREF(starts);
+    Py_XDECREF(ends);
     return result;
 }
 
@@ -545,6 +588,8 @@ static PyMethodDef methods[] = {
      "scan(buf, starts, ends) -> (msg, field, wire, value, length) bytearrays, or None"},
     {"packed_varints", packed_varints, METH_VARARGS,
      "packed_varints(buf, starts, lengths) -> (counts, values) bytearrays, or None"},
+    {"join", join, METH_VARARGS,
+     "join(bodies, pad) -> (buf bytes, starts, ends bytearrays), or None"},
     {"field_scalar", field_scalar, METH_VARARGS,
      "field_scalar(n, msg, field, wire, value, length, f) -> uint64 bytearray of n"},
     {"field_repeated", field_repeated, METH_VARARGS,

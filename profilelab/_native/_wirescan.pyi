@@ -13,6 +13,10 @@ def packed_varints(buf: Any, starts: Any, lengths: Any, /) -> tuple[bytearray, b
     bounds): (count per region as int64, every value as uint64); None when a region ends
     inside a varint or a varint has more than 10 bytes."""
 
+def join(bodies: list[bytes], pad: int, /) -> tuple[bytes, bytearray, bytearray] | None:
+    """The bodies concatenated, then ``pad`` zero bytes: (buffer, starts as int64, ends as
+    int64); None when an item is not a bytes object."""
+
 def field_scalar(
     n: int, msg: Any, field: Any, wire: Any, value: Any, length: Any, f: int, /
 ) -> bytearray:

@@ -139,6 +139,11 @@ def as_buffer(data: bytes | bytearray) -> np.ndarray:
 
 def join(bodies: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Concatenate message bodies into one padded buffer; return (buf, starts, ends)."""
+    if _native is not None:  # None: not all bytes objects
+        got = _native.join(bodies, _PAD)
+        if got is not None:
+            starts, ends = np.frombuffer(got[1], np.int64), np.frombuffer(got[2], np.int64)
+            return np.frombuffer(got[0], dtype=np.uint8), starts, ends
     lengths = np.fromiter(map(len, bodies), dtype=np.int64, count=len(bodies))
     ends = np.cumsum(lengths)
     bodies.append(bytes(_PAD))
