@@ -341,6 +341,15 @@ static int columns_get(PyObject *args, const char *fmt, columns *c, Py_ssize_t *
     return 0;
 }
 
+/* The typed columns of a batch, as locals m (msg), len (length), fl (field), w (wire), v
+ * (value). */
+#define COLUMN_POINTERS(c)                                                                     \
+    const int64_t *m = (c).msg.buf, *len = (c).length.buf;                                    \
+    const int32_t *fl = (c).field.buf;                                                         \
+    const int8_t *w = (c).wire.buf;                                                            \
+    const uint64_t *v = (c).value.buf;                                                         \
+    (void)m, (void)len, (void)fl, (void)w, (void)v
+
 static void columns_release(columns *c) {
     Py_buffer *all[] = {&c->msg, &c->field, &c->wire, &c->value, &c->length};
     for (int i = 0; i < 5; i++)
@@ -362,10 +371,7 @@ static PyObject *field_scalar(PyObject *self, PyObject *args) {
         goto done;
     uint64_t *o = (uint64_t *)PyByteArray_AS_STRING(out);
     memset(o, 0, (size_t)n * 8);
-    const int64_t *m = c.msg.buf;
-    const int32_t *fl = c.field.buf;
-    const int8_t *w = c.wire.buf;
-    const uint64_t *v = c.value.buf;
+    COLUMN_POINTERS(c);
     for (Py_ssize_t r = 0; r < c.rows; r++)
         if (fl[r] == f)
             o[m[r]] = w[r] == 2 ? 0 : v[r];
@@ -392,10 +398,7 @@ static PyObject *field_last_body(PyObject *self, PyObject *args) {
     int64_t *l = (int64_t *)PyByteArray_AS_STRING(lengths);
     for (Py_ssize_t i = 0; i < n; i++)
         s[i] = -1, l[i] = 0;
-    const int64_t *m = c.msg.buf, *len = c.length.buf;
-    const int32_t *fl = c.field.buf;
-    const int8_t *w = c.wire.buf;
-    const uint64_t *v = c.value.buf;
+    COLUMN_POINTERS(c);
     for (Py_ssize_t r = 0; r < c.rows; r++)
         if (fl[r] == f && w[r] == 2)
             s[m[r]] = (int64_t)v[r], l[m[r]] = len[r];
@@ -418,10 +421,7 @@ static PyObject *field_bodies(PyObject *self, PyObject *args) {
     int64_t *at = NULL;
     if (columns_get(args, "ny*y*y*y*y*i", &c, &n, &f, NULL, NULL) < 0)
         goto done;
-    const int64_t *m = c.msg.buf, *len = c.length.buf;
-    const int32_t *fl = c.field.buf;
-    const int8_t *w = c.wire.buf;
-    const uint64_t *v = c.value.buf;
+    COLUMN_POINTERS(c);
     at = PyMem_Calloc((size_t)n + 1, 8);
     if (at == NULL) {
         PyErr_NoMemory();
@@ -488,10 +488,7 @@ static PyObject *field_repeated(PyObject *self, PyObject *args) {
     int64_t *cursor = NULL;
     if (columns_get(args, "ny*y*y*y*y*ipy*", &c, &n, &f, &fixed, &buf) < 0)
         goto done;
-    const int64_t *m = c.msg.buf, *len = c.length.buf;
-    const int32_t *fl = c.field.buf;
-    const int8_t *w = c.wire.buf;
-    const uint64_t *v = c.value.buf;
+    COLUMN_POINTERS(c);
     const uint8_t *b = buf.buf;
     offsets = PyByteArray_FromStringAndSize(NULL, (n + 1) * 8);
     if (offsets == NULL)
