@@ -219,6 +219,13 @@ def test_zero_entries_mean_none() -> None:
     assert rows[1] == (None, 0, 0x42, None)
 
 
+def test_invalid_utf8_in_the_string_table_is_repaired() -> None:
+    data = request([P.Sample(stack_index=1, values=[1])]).SerializeToString()
+    assert data.count(b"/src/a.go") == 1
+    p = profilelab.load(data.replace(b"/src/a.go", b"/src/\xff.go"), name="test.otlp")
+    assert set(p.frames["file"].drop_nulls()) == {"/src/\ufffd.go"}
+
+
 def test_original_payloads_are_exposed_and_loadable(corpus_pprof: bytes) -> None:
     msg = request([P.Sample(stack_index=1, values=[1])])
     prof = msg.resource_profiles[0].scope_profiles[0].profiles[0]

@@ -143,3 +143,80 @@ def test_packed_varints_read_as_the_numpy_reader_does(
         regions[k] += data.draw(st.sampled_from([b"\x80", b"\xff" * 11 + b"\x01", b"\x81\x01"]))
         compiled, steps = _packed_both(regions)
         assert compiled == steps
+
+
+def _field_both(bodies: list[bytes], field: int, expected: dict[int, tuple[int, ...]]) -> object:
+    """(compiled, numpy) outcome of reading ``field`` of one scanned batch: the first record
+    ``expected`` refuses, its scalar, its bodies, its last body, its repeated values."""
+    buf, starts, ends = w.join(list(bodies))
+    batch = w.scan(buf, starts, ends, "Msg")
+    outcomes = []
+    for native in (w._native, None):
+        saved, w._native = w._native, native
+        got: list[object] = []
+        try:
+            got.append(batch.unexpected(expected))
+            s = batch.scalar(field)
+            got.append((s.dtype.str, s.tolist()))
+            got.append([c.tolist() for c in batch.bodies(field)])
+            start, length = batch.last_body(field)
+            got.append((start.dtype.str, length.dtype.str, start.tolist(), length.tolist()))
+            for fixed in (False, True):
+                try:
+                    off, values = batch.repeated(field, fixed=fixed)
+                    got.append((off.dtype.str, values.dtype.str, off.tolist(), values.tolist()))
+                except w.WireError as exc:
+                    got.append(("error", str(exc)))
+        finally:
+            w._native = saved
+        outcomes.append(got)
+    return outcomes[0], outcomes[1]
+
+
+layouts = st.dictionaries(
+    st.integers(1, 40),
+    st.lists(st.sampled_from([w.VARINT, w.LEN, w.FIXED64, w.FIXED32]), min_size=1).map(tuple),
+    max_size=6,
+)
+#: packed fields of one number: varints, fixed64 runs, or bodies of any length
+packed_records = st.lists(
+    st.builds(_record, st.just(3), st.just(w.LEN), st.just(0), packed | st.binary(max_size=24))
+    | st.builds(
+        _record,
+        st.just(3),
+        st.sampled_from([w.VARINT, w.FIXED64]),
+        st.integers(0, 2**64 - 1),
+        st.just(b""),
+    ),
+    max_size=5,
+)
+
+
+@FUZZ
+@given(st.lists(records | packed_records, max_size=10), st.integers(1, 40), layouts)
+def test_fields_read_as_the_numpy_steps_do(
+    msgs: list[list[bytes]], field: int, expected: dict[int, tuple[int, ...]]
+) -> None:
+    """Batch.scalar / .bodies / .last_body / .repeated / .unexpected in C give the numpy
+    steps' arrays and errors."""
+    bodies = [b"".join(m) for m in msgs]
+    compiled, steps = _field_both(bodies, field, expected)
+    assert compiled == steps
+    compiled, steps = _field_both(bodies, 3, expected)
+    assert compiled == steps
+
+
+@FUZZ
+@given(st.lists(st.binary(max_size=20), max_size=12))
+def test_bodies_join_as_numpy_joins_them(bodies: list[bytes]) -> None:
+    """The compiled join gives the numpy join's padded buffer and bounds."""
+    outcomes = []
+    for native in (w._native, None):
+        saved, w._native = w._native, native
+        try:
+            buf, starts, ends = w.join(list(bodies))
+        finally:
+            w._native = saved
+        outcomes.append([(a.dtype.str, a.tolist()) for a in (buf, starts, ends)])
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0][1] == list(b"".join(bodies) + bytes(w._PAD))

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+_EMPTY_STRING = pa.array([""], type=pa.string())  # immutable: every RawProfile may share it
+
 
 def _i64(n: int = 0) -> np.ndarray:
     return np.zeros(n, dtype=np.int64)
@@ -44,7 +46,7 @@ class RawProfile:
     source: str = "<bytes>"
     source_id: int = 0  # ids.digest_bytes of the input, plus a suffix for multi-profile inputs
     format: str = "pprof"
-    strings: pa.Array = field(default_factory=lambda: pa.array([""], type=pa.string()))
+    strings: pa.Array = field(default_factory=lambda: _EMPTY_STRING)
     sample_types: list[tuple[str, str]] = field(default_factory=list)  # (type, unit)
     default_sample_type: str | None = None  # type name; None = pprof's default (the last)
     period_type: tuple[str, str] = ("", "")

@@ -159,9 +159,8 @@ def _signed32(values: np.ndarray) -> np.ndarray:
 def _strings(bodies: list[bytes]) -> pa.Array:
     if not bodies:
         return pa.array([""], type=pa.string())
-    raw = pa.array(bodies, type=pa.binary())
-    try:
-        return raw.cast(pa.string())
+    try:  # checks the UTF-8 as it copies
+        return pa.array(bodies, type=pa.string())
     except pa.ArrowInvalid:  # invalid UTF-8: repair, as Go's pprof tolerates it
         return pa.array([b.decode("utf-8", errors="replace") for b in bodies], type=pa.string())
 
@@ -217,6 +216,8 @@ def _hex_ids(b: w.Batch, field: int) -> pa.Array:
     """Id bytes as lower-case hex strings; empty or all-zero ids (invalid in OTLP) are null."""
     start, length = b.last_body(field)
     length = np.where(start >= 0, length, 0)
+    if not length.any():  # the usual links table: its zero entry alone
+        return pa.nulls(b.n, pa.string())
     raw = w.gather(b.buf, np.maximum(start, 0), length)
     return hex_strings(raw, length)
 
@@ -471,16 +472,26 @@ def _distribute(
     attr_off, attrs = batch.repeated(f_attr)
     value_off, values = batch.repeated(f_value)
     time_off, times = batch.repeated(5, fixed=True)
-    bounds = np.searchsorted(owner, np.arange(len(entries) + 1))
+    bounds = np.searchsorted(owner, np.arange(len(entries) + 1)).tolist()
     for i, e in enumerate(entries):
-        a, b = int(bounds[i]), int(bounds[i + 1])
+        a, b = bounds[i], bounds[i + 1]
+        a_off, a_val = _rows(attr_off, attrs, a, b)
+        v_off, v_val = _rows(value_off, values, a, b)
+        t_off, t_val = _rows(time_off, times, a, b)
         e.samples = Samples(
             stack=stack[a:b],
-            attr_offsets=attr_off[a : b + 1] - attr_off[a],
-            attrs=_signed32(attrs[attr_off[a] : attr_off[b]]),
+            attr_offsets=a_off,
+            attrs=_signed32(a_val),
             link=link[a:b],
-            value_offsets=value_off[a : b + 1] - value_off[a],
-            values=values[value_off[a] : value_off[b]].view(np.int64),
-            time_offsets=time_off[a : b + 1] - time_off[a],
-            times=times[time_off[a] : time_off[b]].view(np.int64),
+            value_offsets=v_off,
+            values=v_val.view(np.int64),
+            time_offsets=t_off,
+            times=t_val.view(np.int64),
         )
+
+
+def _rows(offsets: np.ndarray, values: np.ndarray, a: int, b: int) -> tuple[np.ndarray, ...]:
+    """Rows a..b of a CSR column: (offsets from 0, values); all of it as it is."""
+    if a == 0 and b == len(offsets) - 1:  # one profile: a receiver's usual post
+        return offsets, values
+    return offsets[a : b + 1] - offsets[a], values[offsets[a] : offsets[b]]

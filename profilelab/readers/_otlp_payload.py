@@ -28,6 +28,11 @@ def _u64(n: int = 0) -> np.ndarray:
     return np.zeros(n, dtype=np.uint64)
 
 
+# Arrow arrays are immutable: every Dictionary may share these defaults.
+_NO_STRINGS = pa.array([], type=pa.string())
+_EMPTY_STRING = pa.array([""], type=pa.string())
+
+
 def _offsets(n: int = 0) -> np.ndarray:
     return np.zeros(n + 1, dtype=np.int64)
 
@@ -45,7 +50,7 @@ class Attribute:
 class Dictionary:
     """ProfilesDictionary: the tables shared by every profile of the payload."""
 
-    strings: pa.Array = field(default_factory=lambda: pa.array([""], type=pa.string()))
+    strings: pa.Array = field(default_factory=lambda: _EMPTY_STRING)
     attributes: list[Attribute] = field(default_factory=list)
     mapping_start: np.ndarray = field(default_factory=_u64)
     mapping_limit: np.ndarray = field(default_factory=_u64)
@@ -65,8 +70,8 @@ class Dictionary:
     function_system_name: np.ndarray = field(default_factory=_i64)
     function_file: np.ndarray = field(default_factory=_i64)
     function_start_line: np.ndarray = field(default_factory=_i64)
-    link_trace_id: pa.Array = field(default_factory=lambda: pa.array([], type=pa.string()))
-    link_span_id: pa.Array = field(default_factory=lambda: pa.array([], type=pa.string()))
+    link_trace_id: pa.Array = field(default_factory=lambda: _NO_STRINGS)
+    link_span_id: pa.Array = field(default_factory=lambda: _NO_STRINGS)
     stack_offsets: np.ndarray = field(default_factory=_offsets)
     stack_locations: np.ndarray = field(default_factory=_i64)
 

@@ -22,7 +22,9 @@ readers add the input's name.
 built: a small input (a receiver's post) is a few dozen batches of a few messages, where
 the numpy steps cost far more than the bytes they read. The C scanner gives the same rows
 in the same order, and returns nothing for anything but plain well-formed records (groups,
-errors), which then go through the numpy steps and their messages.
+errors), which then go through the numpy steps and their messages. The Batch methods that
+read one field per message (scalar, repeated, bodies, last_body, unexpected) are one C pass over
+the rows too; a malformed packed field goes through the numpy steps, which raise.
 """
 
 from __future__ import annotations
@@ -137,6 +139,11 @@ def as_buffer(data: bytes | bytearray) -> np.ndarray:
 
 def join(bodies: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Concatenate message bodies into one padded buffer; return (buf, starts, ends)."""
+    if _native is not None:  # None: not all bytes objects
+        got = _native.join(bodies, _PAD)
+        if got is not None:
+            starts, ends = np.frombuffer(got[1], np.int64), np.frombuffer(got[2], np.int64)
+            return np.frombuffer(got[0], dtype=np.uint8), starts, ends
     lengths = np.fromiter(map(len, bodies), dtype=np.int64, count=len(bodies))
     ends = np.cumsum(lengths)
     bodies.append(bytes(_PAD))
@@ -183,8 +190,16 @@ class Batch:
         m = self.msg[rows]
         return rows[np.append(m[1:] != m[:-1], True)]
 
+    def _columns(
+        self,
+    ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The arguments of the compiled field readers (see _wirescan.c)."""
+        return (self.n, self.msg, self.field, self.wire, self.value, self.length)
+
     def scalar(self, field: int) -> np.ndarray:
         """The value of a singular scalar field per message (uint64; 0 when unset)."""
+        if _native is not None:
+            return np.frombuffer(_native.field_scalar(*self._columns(), field), dtype=U64)
         out = np.zeros(self.n, dtype=U64)
         rows = self._last(self.rows(field))
         rows = rows[self.wire[rows] != LEN]
@@ -193,6 +208,10 @@ class Batch:
 
     def repeated(self, field: int, fixed: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """A repeated scalar field, packed or not, as CSR (offsets n+1, uint64 values)."""
+        if _native is not None:  # None: a malformed packed record, the steps below raise
+            got = _native.field_repeated(*self._columns(), field, fixed, self.buf)
+            if got is not None:
+                return np.frombuffer(got[0], dtype=np.int64), np.frombuffer(got[1], dtype=U64)
         rows = self.rows(field)
         m = self.msg[rows]
         if len(m) > 1 and (m[1:] < m[:-1]).any():  # by message, each one's records in order
@@ -223,6 +242,10 @@ class Batch:
 
     def bodies(self, field: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Length-delimited records of ``field``: (owning message, start, end), by message."""
+        if _native is not None:
+            got = _native.field_bodies(*self._columns(), field)
+            owner, starts, ends = (np.frombuffer(c, dtype=np.int64) for c in got)
+            return owner, starts, ends
         rows = self.rows(field, LEN)
         m = self.msg[rows]
         if len(m) > 1 and (m[1:] < m[:-1]).any():
@@ -234,6 +257,9 @@ class Batch:
         """The last length-delimited record of ``field`` per message: (start, length).
 
         The start is -1 where the message has none."""
+        if _native is not None:
+            got = _native.field_last_body(*self._columns(), field)
+            return np.frombuffer(got[0], dtype=np.int64), np.frombuffer(got[1], dtype=np.int64)
         start = np.full(self.n, -1, dtype=np.int64)
         length = np.zeros(self.n, dtype=np.int64)
         rows = self._last(self.rows(field, LEN))
@@ -243,6 +269,9 @@ class Batch:
 
     def unexpected(self, expected: dict[int, tuple[int, ...]]) -> tuple[int, int] | None:
         """The first (field, wire type) not in ``expected`` (field -> allowed wire types)."""
+        if _native is not None:
+            row = _native.first_unexpected(*self._columns(), _allowed(expected))
+            return None if row < 0 else (int(self.field[row]), int(self.wire[row]))
         bad = np.flatnonzero(~self._expected(expected))
         if len(bad) == 0:
             return None
@@ -267,11 +296,26 @@ class Batch:
         )
 
     def _expected(self, expected: dict[int, tuple[int, ...]]) -> np.ndarray:
+        table = _allowed(expected)
+        field = np.minimum(self.field, table.shape[0] - 1)
+        return table[field, self.wire]
+
+
+_ALLOWED: dict[tuple[tuple[int, tuple[int, ...]], ...], np.ndarray] = {}
+
+
+def _allowed(expected: dict[int, tuple[int, ...]]) -> np.ndarray:
+    """A flag per (field, wire type) allowed by ``expected``; the last row (all False)
+    stands for every larger field number. Kept per layout: each is built once."""
+    key = tuple(expected.items())
+    table = _ALLOWED.get(key)
+    if table is None:
         table = np.zeros((max(expected, default=0) + 2, 8), dtype=bool)
         for f, wires in expected.items():
             table[f, list(wires)] = True
-        field = np.minimum(self.field, table.shape[0] - 1)
-        return table[field, self.wire]
+        table.flags.writeable = False
+        _ALLOWED[key] = table
+    return table
 
 
 def scan(
