@@ -11,7 +11,8 @@ Inputs are columnar and per *distinct stack*, never per sample: ``frames`` has o
 (stack, frame position) with the node ``key`` and ``leaf`` (true on the frame that takes
 the flat value); ``values`` has one row per stack (and per group of the ``by`` columns)
 with the summed sample values. Flame tables (``views/flame.py``), analyses
-(``analysis/_totals.py``), span analyses and store queries call :func:`flat_cum`; flame
+(``analysis/_totals.py``), span analyses, store queries and the store's function index
+(``store/functions.py``) call :func:`flat_cum`; flame
 trees and pprof reports (``ops/graph.py``: millions of stack rows, already grouped by
 stack) call :func:`csr_flat_cum`, the same sums over CSR key paths in NumPy.
 """
@@ -88,9 +89,9 @@ def flat_cum(
     )
     columns: dict[str, pl.Series] = {}
     for name, m in products:
-        out = np.zeros(len(codes), dtype=m.data.dtype)
-        np.add.at(out, np.searchsorted(codes, m.row.astype(np.int64) * n_keys + m.col), m.data)
-        columns[name] = pl.Series(name, out)
+        summed = np.zeros(len(codes), dtype=m.data.dtype)
+        np.add.at(summed, np.searchsorted(codes, m.row.astype(np.int64) * n_keys + m.col), m.data)
+        columns[name] = pl.Series(name, summed)
     rows = pl.Series(codes // n_keys)
     parts = [] if groups is None else [groups.select(by)[rows]]
     parts.append(keys.select(key)[pl.Series(codes % n_keys)])
