@@ -74,7 +74,7 @@ def flat_cum(
     leaves = sparse.csr_matrix(
         (ones[leaf], (s_frame[leaf], k_frame[leaf])), shape=(n_stacks, n_keys)
     )
-    products = []  # (name, COO of group x key) in the order of out_cols
+    cells = {}  # name -> (sorted distinct group x key cell codes, their sums)
     for kind, right in (("flat", leaves), ("cum", incidence)):
         for c in vals:
             column = values.get_column(c)
@@ -83,14 +83,22 @@ def flat_cum(
                 (column.fill_null(0).to_numpy().astype(dtype, copy=False), (g_value, s_value)),
                 shape=(n_groups, n_stacks),
             )
-            products.append((f"{kind}_{c}", (v @ right).tocoo()))
-    codes = np.unique(
-        np.concatenate([m.row.astype(np.int64) * n_keys + m.col for _, m in products])
-    )
+            product = v @ right
+            product.sort_indices()
+            m = product.tocoo()
+            cells[f"{kind}_{c}"] = (m.row.astype(np.int64) * n_keys + m.col, m.data)
+    # every cell any product holds: a stable sort of sorted runs is a merge
+    codes = np.concatenate([at for at, _ in cells.values()])
+    codes.sort(kind="stable")
+    if len(codes):
+        codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))]
     columns: dict[str, pl.Series] = {}
-    for name, m in products:
-        summed = np.zeros(len(codes), dtype=m.data.dtype)
-        np.add.at(summed, np.searchsorted(codes, m.row.astype(np.int64) * n_keys + m.col), m.data)
+    for name, (at, data) in cells.items():
+        if len(at) == len(codes):  # this product holds every cell
+            columns[name] = pl.Series(name, data)
+            continue
+        summed = np.zeros(len(codes), dtype=data.dtype)
+        summed[np.searchsorted(codes, at)] = data
         columns[name] = pl.Series(name, summed)
     rows = pl.Series(codes // n_keys)
     parts = [] if groups is None else [groups.select(by)[rows]]
@@ -105,6 +113,12 @@ def _codes(df: pl.DataFrame, cols: list[str]) -> tuple[np.ndarray, pl.DataFrame]
     others), and those distinct values."""
     if len(cols) == 1 and df.get_column(cols[0]).null_count() == 0:
         column = df.get_column(cols[0])
+        if column.dtype.is_integer() and column.len():
+            low, high = int(column.min()), int(column.max())  # type: ignore[arg-type]
+            if high - low < max(4 * column.len(), 1 << 20):  # dense enough: the value is the code
+                distinct = pl.int_range(low, high + 1, eager=True, dtype=pl.Int64)
+                codes = column.to_numpy().astype(np.int64) - low
+                return codes, distinct.cast(column.dtype).alias(cols[0]).to_frame()
         distinct = column.unique().sort()
         return distinct.search_sorted(column).to_numpy(), distinct.to_frame()
     grouped = (

@@ -83,12 +83,17 @@ def per_profile(samples: pl.DataFrame, stacks: pl.DataFrame, names: pl.DataFrame
     if frames["function"].null_count():
         missing = frames.filter(pl.col("function").is_null())["frame_ids"]
         raise ValueError(f"frame {missing[0]} of the stacks is not in the frames given")
-    frames = frames.select("stack_id", "function", (pl.col("pos") == 0).alias("leaf"))
-    out = flat_cum(frames, values, by=["profile_id"], key="function")
+    fnames = frames["function"].unique().sort()  # each name hashed once, not once per row
+    frames = frames.select(
+        "stack_id",
+        fnames.search_sorted(frames["function"]).alias("f"),
+        (pl.col("pos") == 0).alias("leaf"),
+    )
+    out = flat_cum(frames, values, by=["profile_id"], key="f")
     return (
         out.select(
-            function_ids(out["function"]),
-            "function",
+            function_ids(fnames).gather(out["f"]),
+            fnames.gather(out["f"]).alias("function"),
             "profile_id",
             pl.col("flat_value").alias("flat"),
             pl.col("cum_value").alias("cum"),
