@@ -164,3 +164,60 @@ def test_flat_cum_counts_each_node_once_per_stack(
     }
     got = flat_cum(frames, values)
     assert {k: (f, c) for k, f, c in got.iter_rows()} == want
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    frames=st.lists(
+        st.tuples(
+            st.sampled_from([1, 2, 3, 4]),  # stack
+            st.sampled_from(["a", "b", "c", None]),  # key, null included, repeated (recursion)
+            st.booleans(),  # leaf (a stack may have several)
+        ),
+        max_size=25,
+    ),
+    values=st.lists(
+        st.tuples(
+            st.sampled_from([1, 2, 3, 5, None]),  # stack (5: no frames; null: counts nowhere)
+            st.sampled_from([10, 20, None]),  # group
+            st.integers(-5, 9),  # w
+            st.integers(-3, 3),  # dw
+        ),
+        max_size=25,
+    ),
+)
+def test_flat_cum_by_groups_against_a_reference(
+    frames: list[tuple[int, str | None, bool]],
+    values: list[tuple[int | None, int | None, int, int]],
+) -> None:
+    """Groups, several value columns, several value rows of one (group, stack), null keys
+    and null groups: the sums a plain loop gives."""
+    from profilelab.core.aggregate import flat_cum
+
+    f = pl.DataFrame(
+        frames, schema={"stack_id": pl.Int64, "key": pl.Utf8, "leaf": pl.Boolean}, orient="row"
+    )
+    v = pl.DataFrame(
+        values,
+        schema={"stack_id": pl.Int64, "g": pl.Int64, "w": pl.Int64, "dw": pl.Int64},
+        orient="row",
+    )
+    want: dict[tuple[object, object], list[int]] = {}
+    for stack, group, w, dw in values:
+        if stack is None:
+            continue
+        keys = [k for s, k, _ in frames if s == stack]
+        leaves = [k for s, k, leaf in frames if s == stack and leaf]
+        for k in set(keys):
+            sums = want.setdefault((group, k), [0, 0, 0, 0])
+            sums[2] += w
+            sums[3] += dw
+        for k in leaves:
+            sums = want.setdefault((group, k), [0, 0, 0, 0])
+            sums[0] += w
+            sums[1] += dw
+    want = {gk: s for gk, s in want.items() if any(s)}
+    got = flat_cum(f, v, by=["g"], value_cols=("w", "dw"))
+    assert got.columns == ["g", "key", "flat_w", "flat_dw", "cum_w", "cum_dw"]
+    assert got.schema["g"] == pl.Int64 and got.schema["key"] == pl.Utf8
+    assert {(g, k): [a, b, c, d] for g, k, a, b, c, d in got.iter_rows()} == want

@@ -11,7 +11,8 @@ Inputs are columnar and per *distinct stack*, never per sample: ``frames`` has o
 (stack, frame position) with the node ``key`` and ``leaf`` (true on the frame that takes
 the flat value); ``values`` has one row per stack (and per group of the ``by`` columns)
 with the summed sample values. Flame tables (``views/flame.py``), analyses
-(``analysis/_totals.py``), span analyses and store queries call :func:`flat_cum`; flame
+(``analysis/_totals.py``), span analyses, store queries and the store's function index
+(``store/functions.py``) call :func:`flat_cum`; flame
 trees and pprof reports (``ops/graph.py``: millions of stack rows, already grouped by
 stack) call :func:`csr_flat_cum`, the same sums over CSR key paths in NumPy.
 """
@@ -38,63 +39,100 @@ def flat_cum(
 ) -> pl.DataFrame:
     """Per (``by``..., key): ``flat_<c>`` and ``cum_<c>`` for every value column ``c``.
 
-    Keys whose flat and cum are all zero are left out (pprof's graph keeps no such node).
+    Two sparse products: the (group x stack) values times the (stack x key) incidence,
+    each (stack, key) pair once (cum: recursion counted once), and times the leaf
+    incidence (flat). ``values`` may hold several rows per (group, stack): they add up.
+    Null keys and null ``by`` values are keys and groups like the others; rows of a null
+    stack count nowhere. Keys whose flat and cum are all zero are left out (pprof's graph
+    keeps no such node).
     """
+    from scipy import sparse
+
     by = list(by)
     vals = list(value_cols)
-    pairs = _distinct_pairs(frames.select(stack, key), stack, key)
-    cum = (
-        pairs.join(values, on=stack)
-        .group_by(*by, key)
-        .agg(pl.col(c).sum().alias(f"cum_{c}") for c in vals)
-    )
-    flat = (
-        frames.filter(pl.col("leaf"))
-        .select(stack, key)
-        .join(values, on=stack)
-        .group_by(*by, key)
-        .agg(pl.col(c).sum().alias(f"flat_{c}") for c in vals)
-    )
     out_cols = [f"flat_{c}" for c in vals] + [f"cum_{c}" for c in vals]
-    out = cum.join(flat, on=[*by, key], how="full", coalesce=True).with_columns(
-        pl.col(out_cols).fill_null(0)
+    frames = frames.select(stack, key, "leaf").filter(pl.col(stack).is_not_null())
+    values = values.select(*by, stack, *vals).filter(pl.col(stack).is_not_null())
+    sums = values.head(0).select(pl.col(c).sum() for c in vals).schema
+    schema = {
+        **{c: values.schema[c] for c in by},
+        key: frames.schema[key],
+        **{f"{kind}_{c}": sums[c] for kind in ("flat", "cum") for c in vals},
+    }
+    if frames.height == 0 or values.height == 0:
+        return pl.DataFrame(schema=schema)
+    stacks = pl.concat([frames.get_column(stack), values.get_column(stack)]).unique().sort()
+    s_frame = stacks.search_sorted(frames.get_column(stack)).to_numpy()
+    s_value = stacks.search_sorted(values.get_column(stack)).to_numpy()
+    k_frame, keys = _codes(frames, [key])
+    g_value, groups = _codes(values, by) if by else (np.zeros(values.height, np.int64), None)
+    n_groups, n_stacks, n_keys = len(groups) if groups is not None else 1, len(stacks), len(keys)
+    ones = np.ones(len(s_frame), dtype=np.int64)
+    incidence = sparse.csr_matrix((ones, (s_frame, k_frame)), shape=(n_stacks, n_keys))
+    incidence.data[:] = 1  # duplicates were summed: each (stack, key) once
+    leaf = frames.get_column("leaf").fill_null(False).to_numpy()
+    leaves = sparse.csr_matrix(
+        (ones[leaf], (s_frame[leaf], k_frame[leaf])), shape=(n_stacks, n_keys)
     )
-    return out.filter(pl.any_horizontal(pl.col(c) != 0 for c in out_cols)).select(
-        *by, key, *out_cols
-    )
+    cells = {}  # name -> (sorted distinct group x key cell codes, their sums)
+    for kind, right in (("flat", leaves), ("cum", incidence)):
+        for c in vals:
+            column = values.get_column(c)
+            dtype = np.float64 if column.dtype.is_float() else np.int64
+            v = sparse.csr_matrix(
+                (column.fill_null(0).to_numpy().astype(dtype, copy=False), (g_value, s_value)),
+                shape=(n_groups, n_stacks),
+            )
+            product = v @ right
+            product.sort_indices()
+            m = product.tocoo()
+            cells[f"{kind}_{c}"] = (m.row.astype(np.int64) * n_keys + m.col, m.data)
+    # every cell any product holds: a stable sort of sorted runs is a merge
+    codes = np.concatenate([at for at, _ in cells.values()])
+    codes.sort(kind="stable")
+    if len(codes):
+        codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))]
+    columns: dict[str, pl.Series] = {}
+    for name, (at, data) in cells.items():
+        if len(at) == len(codes):  # this product holds every cell
+            columns[name] = pl.Series(name, data)
+            continue
+        summed = np.zeros(len(codes), dtype=data.dtype)
+        summed[np.searchsorted(codes, at)] = data
+        columns[name] = pl.Series(name, summed)
+    rows = pl.Series(codes // n_keys)
+    parts = [] if groups is None else [groups.select(by)[rows]]
+    parts.append(keys.select(key)[pl.Series(codes % n_keys)])
+    parts.append(pl.DataFrame([columns[c] for c in out_cols]))
+    out = pl.concat(parts, how="horizontal").cast(schema)  # type: ignore[arg-type]
+    return out.filter(pl.any_horizontal(pl.col(c) != 0 for c in out_cols))
 
 
-def _distinct_pairs(pairs: pl.DataFrame, stack: str, key: str) -> pl.DataFrame:
-    """The distinct (stack, key) rows of ``pairs``: each node once per stack.
-
-    A report has millions of (stack, frame) rows; with an integer key each pair is packed
-    into one int64 (the stack's position among the distinct stacks times the key range,
-    plus the key) and the packed codes are sorted, which is several times faster and
-    lighter than Polars' two-column ``unique`` (its row encoding and hash table).
-    """
-    if pairs.height == 0 or not pairs.schema[key].is_integer():
-        return pairs.unique()
-    keys = pairs.get_column(key)
-    if keys.null_count() or pairs.get_column(stack).null_count():
-        return pairs.unique()
-    low, high = int(keys.min()), int(keys.max())  # type: ignore[arg-type]
-    stacks = pairs.get_column(stack).unique()
-    span = high - low + 1
-    if len(stacks) * span >= 1 << 62:
-        return pairs.unique()
-    position = pl.DataFrame({stack: stacks}).with_row_index("_s", offset=0)
-    at = pairs.join(position, on=stack, how="left").get_column("_s").to_numpy()
-    packed = at.astype(np.int64) * span + (keys.to_numpy() - low)
-    packed.sort()
-    first = np.ones(len(packed), dtype=bool)
-    np.not_equal(packed[1:], packed[:-1], out=first[1:])
-    packed = packed[first]
-    return pl.DataFrame(
-        {
-            stack: stacks.gather(packed // span),
-            key: pl.Series(packed % span + low).cast(keys.dtype),
-        }
+def _codes(df: pl.DataFrame, cols: list[str]) -> tuple[np.ndarray, pl.DataFrame]:
+    """Each row's position among the distinct values of ``cols`` (null a value like the
+    others), and those distinct values."""
+    if len(cols) == 1 and df.get_column(cols[0]).null_count() == 0:
+        column = df.get_column(cols[0])
+        if column.dtype.is_integer() and column.len():
+            low, high = int(column.min()), int(column.max())  # type: ignore[arg-type]
+            if high - low < max(4 * column.len(), 1 << 20):  # dense enough: the value is the code
+                distinct = pl.int_range(low, high + 1, eager=True, dtype=pl.Int64)
+                codes = column.to_numpy().astype(np.int64) - low
+                return codes, distinct.cast(column.dtype).alias(cols[0]).to_frame()
+        distinct = column.unique().sort()
+        return distinct.search_sorted(column).to_numpy(), distinct.to_frame()
+    grouped = (
+        df.select(cols)
+        .with_row_index("_row")
+        .group_by(cols, maintain_order=True)
+        .agg(pl.col("_row"))
     )
+    codes = np.empty(df.height, dtype=np.int64)
+    rows = grouped.get_column("_row")
+    codes[rows.explode().to_numpy()] = np.repeat(
+        np.arange(grouped.height, dtype=np.int64), rows.list.len().to_numpy()
+    )
+    return codes, grouped.drop("_row")
 
 
 def stack_values(

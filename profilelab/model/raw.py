@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-_EMPTY_STRING = pa.array([""], type=pa.string())  # immutable: every RawProfile may share it
+# Immutable, so every RawProfile (and the OTLP reader's tables) may share them; made from
+# buffers, since pa.array of a Python list imports pandas (a quarter of a second).
+EMPTY_STRING = pa.StringArray.from_buffers(1, pa.py_buffer(bytes(8)), pa.py_buffer(b""))  # [""]
+NO_STRINGS = pa.StringArray.from_buffers(0, pa.py_buffer(bytes(4)), pa.py_buffer(b""))  # []
 
 
 def _i64(n: int = 0) -> np.ndarray:
@@ -46,7 +49,7 @@ class RawProfile:
     source: str = "<bytes>"
     source_id: int = 0  # ids.digest_bytes of the input, plus a suffix for multi-profile inputs
     format: str = "pprof"
-    strings: pa.Array = field(default_factory=lambda: _EMPTY_STRING)
+    strings: pa.Array = field(default_factory=lambda: EMPTY_STRING)
     sample_types: list[tuple[str, str]] = field(default_factory=list)  # (type, unit)
     default_sample_type: str | None = None  # type name; None = pprof's default (the last)
     period_type: tuple[str, str] = ("", "")

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from profilelab.model.raw import EMPTY_STRING, NO_STRINGS
+
 #: An attribute value: ("str", s), ("int", i), ("bool", b), ("double", f), ("bytes", b),
 #: ("strindex", i) (AnyValue.string_value_strindex), ("array", [values]),
 #: ("kvlist", [(key, value)]), or None when unset.
@@ -26,11 +28,6 @@ def _i64(n: int = 0) -> np.ndarray:
 
 def _u64(n: int = 0) -> np.ndarray:
     return np.zeros(n, dtype=np.uint64)
-
-
-# Arrow arrays are immutable: every Dictionary may share these defaults.
-_NO_STRINGS = pa.array([], type=pa.string())
-_EMPTY_STRING = pa.array([""], type=pa.string())
 
 
 def _offsets(n: int = 0) -> np.ndarray:
@@ -50,7 +47,7 @@ class Attribute:
 class Dictionary:
     """ProfilesDictionary: the tables shared by every profile of the payload."""
 
-    strings: pa.Array = field(default_factory=lambda: _EMPTY_STRING)
+    strings: pa.Array = field(default_factory=lambda: EMPTY_STRING)
     attributes: list[Attribute] = field(default_factory=list)
     mapping_start: np.ndarray = field(default_factory=_u64)
     mapping_limit: np.ndarray = field(default_factory=_u64)
@@ -70,8 +67,8 @@ class Dictionary:
     function_system_name: np.ndarray = field(default_factory=_i64)
     function_file: np.ndarray = field(default_factory=_i64)
     function_start_line: np.ndarray = field(default_factory=_i64)
-    link_trace_id: pa.Array = field(default_factory=lambda: _NO_STRINGS)
-    link_span_id: pa.Array = field(default_factory=lambda: _NO_STRINGS)
+    link_trace_id: pa.Array = field(default_factory=lambda: NO_STRINGS)
+    link_span_id: pa.Array = field(default_factory=lambda: NO_STRINGS)
     stack_offsets: np.ndarray = field(default_factory=_offsets)
     stack_locations: np.ndarray = field(default_factory=_i64)
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import numpy as np
 import polars as pl
 
+from profilelab.core.aggregate import flat_cum
 from profilelab.model import ids
 from profilelab.model.names import frame_function_names
 
@@ -62,72 +62,41 @@ def per_profile(samples: pl.DataFrame, stacks: pl.DataFrame, names: pl.DataFrame
     """:data:`COLUMNS` for every profile of ``samples``, sorted by function_id, profile_id.
 
     ``stacks`` (stack_id, frame_ids) must hold every stack of ``samples`` and ``names``
-    (:func:`frame_names`) every frame of those stacks. The sums are one sparse product,
-    (profile x stack) values times the (stack x function) incidence, never a row per
-    sample and frame.
+    (:func:`frame_names`) every frame of those stacks. The sums are the core's
+    :func:`~profilelab.core.aggregate.flat_cum` per profile, never a row per sample and
+    frame.
     """
-    from scipy import sparse
-
-    values = (
-        samples.lazy()
-        .group_by("profile_id", "stack_id")
-        .agg(pl.col("value").cast(pl.Int64).sum())
-        .filter(pl.col("value") != 0)
-        .collect()
-    )
-    if values.height == 0:
-        return empty()
-    pids = values["profile_id"].unique().sort()
-    sids = values["stack_id"].unique().sort()
-    p_idx = pids.search_sorted(values["profile_id"]).to_numpy()
-    s_idx = sids.search_sorted(values["stack_id"]).to_numpy()
-    v = sparse.csr_matrix(
-        (values["value"].to_numpy(), (p_idx, s_idx)), shape=(len(pids), len(sids))
-    )
+    values = samples.select("profile_id", "stack_id", pl.col("value").cast(pl.Int64))
+    sids = values["stack_id"].unique()
     used = stacks.filter(pl.col("stack_id").is_in(sids.implode())).unique("stack_id")
     if used.height != len(sids):
         missing = sids.filter(~sids.is_in(used["stack_id"].implode()))
         raise ValueError(f"stack {missing[0]} of the samples is not in the stacks given")
-    long = used.select(
-        "stack_id", "frame_ids", pl.int_ranges(0, pl.col("frame_ids").list.len()).alias("pos")
-    ).explode("frame_ids", "pos")
-    long = long.drop_nulls("frame_ids").join(
-        names, left_on="frame_ids", right_on="frame_id", how="left", maintain_order="left"
-    )
-    if long["function"].null_count():
-        missing = long.filter(pl.col("function").is_null())["frame_ids"]
-        raise ValueError(f"frame {missing[0]} of the stacks is not in the frames given")
-    fnames = long["function"].unique().sort()
-    f_idx = fnames.search_sorted(long["function"]).to_numpy()
-    at = sids.search_sorted(long["stack_id"]).to_numpy()
-    shape = (len(sids), len(fnames))
-    ones = np.ones(len(at), dtype=np.int64)
-    incidence = sparse.csr_matrix((ones, (at, f_idx)), shape=shape)  # duplicates summed
-    incidence.data[:] = 1  # recursion counted once
-    leaf = long["pos"].to_numpy() == 0
-    leaves = sparse.csr_matrix((ones[leaf], (at[leaf], f_idx[leaf])), shape=shape)
-    cum = (v @ incidence).tocoo()
-    flat = (v @ leaves).tocoo()
-    out = (
-        pl.DataFrame({"p": cum.row, "f": cum.col, "cum": cum.data.astype(np.int64)})
-        .join(
-            pl.DataFrame({"p": flat.row, "f": flat.col, "flat": flat.data.astype(np.int64)}),
-            on=["p", "f"],
-            how="full",
-            coalesce=True,
+    frames = (
+        used.select(
+            "stack_id", "frame_ids", pl.int_ranges(0, pl.col("frame_ids").list.len()).alias("pos")
         )
-        .with_columns(pl.col("flat", "cum").fill_null(0))
-        .filter((pl.col("flat") != 0) | (pl.col("cum") != 0))
+        .explode("frame_ids", "pos")
+        .drop_nulls("frame_ids")
+        .join(names, left_on="frame_ids", right_on="frame_id", how="left", maintain_order="left")
     )
+    if frames["function"].null_count():
+        missing = frames.filter(pl.col("function").is_null())["frame_ids"]
+        raise ValueError(f"frame {missing[0]} of the stacks is not in the frames given")
+    fnames = frames["function"].unique().sort()  # each name hashed once, not once per row
+    frames = frames.select(
+        "stack_id",
+        fnames.search_sorted(frames["function"]).alias("f"),
+        (pl.col("pos") == 0).alias("leaf"),
+    )
+    out = flat_cum(frames, values, by=["profile_id"], key="f")
     return (
-        pl.DataFrame(
-            {
-                "function_id": function_ids(fnames).gather(out["f"]),
-                "function": fnames.gather(out["f"]),
-                "profile_id": pids.gather(out["p"]),
-                "flat": out["flat"],
-                "cum": out["cum"],
-            }
+        out.select(
+            function_ids(fnames).gather(out["f"]),
+            fnames.gather(out["f"]).alias("function"),
+            "profile_id",
+            pl.col("flat_value").alias("flat"),
+            pl.col("cum_value").alias("cum"),
         )
         .cast(COLUMNS)  # type: ignore[arg-type]
         .sort("function_id", "profile_id")
