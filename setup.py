@@ -48,7 +48,7 @@ setup(
         Extension(
             "profilelab._native._wirescan",
             sources=["profilelab/_native/_wirescan.c"],
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            extra_compile_args=FLAGS,
             optional=True,
         ),
         Extension(
