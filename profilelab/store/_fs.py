@@ -177,17 +177,27 @@ def locked(path: Path, timeout: float = 600.0) -> Iterator[None]:
         delay = 0.001
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                if try_lock(fd):
+                    break
             except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise StoreError(f"{path}: cannot lock the store: {exc}") from None
-                if time.monotonic() > deadline:
-                    raise StoreError(
-                        f"{path}: another writer has held the store lock for {timeout:.0f}s"
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+                raise StoreError(f"{path}: cannot lock the store: {exc}") from None
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"{path}: another writer has held the store lock for {timeout:.0f}s"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the flock
+
+
+def try_lock(fd: int) -> bool:
+    """Take an exclusive ``flock`` on ``fd`` without waiting: False while another holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True

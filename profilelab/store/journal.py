@@ -35,7 +35,6 @@ an unpickler that admits the classes of those objects. A record that cannot be s
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import io
 import os
@@ -191,7 +190,7 @@ def recover(
             except FileNotFoundError:
                 break  # folded meanwhile
             try:
-                if _try_lock(fd):
+                if _fs.try_lock(fd):
                     if os.fstat(fd).st_nlink:
                         _recover_file(path, fd, write)
                     break
@@ -216,16 +215,6 @@ def pending(root: Path) -> bool:
         return any(n.endswith(SUFFIX) for n in os.listdir(root / layout.JOURNAL))
     except FileNotFoundError:
         return False
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno in (errno.EAGAIN, errno.EACCES):
-            return False
-        raise
-    return True
 
 
 def _recover_file(path: Path, fd: int, write: Write) -> None:
