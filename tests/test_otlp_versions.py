@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.profiles.v1development import profiles_pb2 as P
 
 import profilelab
-from profilelab.readers import _otlp_tables, _wire, otlp, sniff
+from profilelab.readers import _otlp_native, _otlp_tables, _wire, otlp, sniff
 from profilelab.readers._input import open_input
 from profilelab.readers.sniff import looks_like_otlp, looks_like_pprof
 from tests.otlp_helpers import dictionary, fixed64, fld, packed, request, sid, with_profile
@@ -316,7 +316,8 @@ def test_long_messages_with_many_records(monkeypatch: pytest.MonkeyPatch) -> Non
     dict_bytes = d.SerializeToString() + stacks
     samples = fld(2, fld(1, 1) + packed(4, [1])) + fld(2, fld(1, 2) + packed(4, [1]))
     loops = []
-    monkeypatch.setattr(_wire, "_native", None)  # the numpy steps (the C scanner: below)
+    monkeypatch.setattr(_otlp_native, "_kernel", None)  # the NumPy walker (C walker: below)
+    monkeypatch.setattr(_wire, "_native", None)  # its numpy steps (the C scanner: below)
     monkeypatch.setattr(_wire, "_scan_loop", lambda *a: loops.append(1) or scan_loop(*a))
     p = profilelab.load(with_profile(dict_bytes, fld(1, VT) + samples))
     assert loops  # the plain loop did run
