@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from profilelab.model.raw import EMPTY_STRING
 from profilelab.readers._otlp_payload import (
     Attribute,
     Dictionary,
@@ -34,30 +35,37 @@ try:
 except ImportError:  # not built (no C compiler at install time): the NumPy walker only
     _kernel = None
 
-# The kernel's integer columns, in its order (enum col of _otlpwire.c), and their dtypes.
-_DICTIONARY = (
-    ("mapping_start", np.uint64),
-    ("mapping_limit", np.uint64),
-    ("mapping_offset", np.uint64),
-    ("mapping_file", np.int64),
-    ("mapping_attr_offsets", np.int64),
-    ("mapping_attrs", np.int64),
-    ("location_mapping", np.int64),
-    ("location_address", np.uint64),
-    ("location_attr_offsets", np.int64),
-    ("location_attrs", np.int64),
-    ("line_offsets", np.int64),
-    ("line_function", np.int64),
-    ("line_line", np.int64),
-    ("line_column", np.int64),
-    ("function_name", np.int64),
-    ("function_system_name", np.int64),
-    ("function_file", np.int64),
-    ("function_start_line", np.int64),
-    ("stack_offsets", np.int64),
-    ("stack_locations", np.int64),
+_U64 = np.uint64
+#: The kernel's integer columns in its order (enum col of _otlpwire.c) with their dtypes:
+#: the dictionary's, the links' id lengths, then the payload's sample columns.
+_DICTIONARY: dict[str, Any] = {
+    "mapping_start": _U64,
+    "mapping_limit": _U64,
+    "mapping_offset": _U64,
+    "mapping_file": np.int64,
+    "mapping_attr_offsets": np.int64,
+    "mapping_attrs": np.int64,
+    "location_mapping": np.int64,
+    "location_address": _U64,
+    "location_attr_offsets": np.int64,
+    "location_attrs": np.int64,
+    "line_offsets": np.int64,
+    "line_function": np.int64,
+    "line_line": np.int64,
+    "line_column": np.int64,
+    "function_name": np.int64,
+    "function_system_name": np.int64,
+    "function_file": np.int64,
+    "function_start_line": np.int64,
+    "stack_offsets": np.int64,
+    "stack_locations": np.int64,
+}
+_REST = (
+    *("trace_id_length", "span_id_length"),
+    *("stack", "link", "attr_offsets", "attrs", "value_offsets", "values"),
+    *("time_offsets", "times"),
 )
-_N_COLUMNS = len(_DICTIONARY) + 10  # + link id lengths (2) + sample columns (8)
+_COLUMNS = [*_DICTIONARY.items(), *((name, np.int64) for name in _REST)]
 
 
 def available() -> bool:
@@ -76,36 +84,35 @@ def decode(data: bytes) -> Payload | None:
     trace_raw, span_raw, attributes, resources, scopes, profiles = got[5:]
     u = np.frombuffer(cols, dtype=np.uint64)
     i = u.view(np.int64)
-    parts, at = [], 0
-    for n in lengths:
-        parts.append(at)
+    columns, at = [], 0
+    for (_, dtype), n in zip(_COLUMNS, lengths, strict=True):
+        columns.append((u if dtype is _U64 else i)[at : at + n])
         at += n
-    parts.append(at)
-
-    def column(k: int, signed: bool = True) -> np.ndarray:
-        return (i if signed else u)[parts[k] : parts[k + 1]]
-
-    d = Dictionary()
-    for k, (name, dtype) in enumerate(_DICTIONARY):
-        setattr(d, name, column(k, dtype is np.int64))
-    if strings is not None:
-        n = len(string_offsets) // 4 - 1
-        d.strings = pa.StringArray.from_buffers(
-            n, pa.py_buffer(string_offsets), pa.py_buffer(strings)
-        )
+    fields = dict(zip(_DICTIONARY, columns, strict=False))
     k = len(_DICTIONARY)
-    d.link_trace_id = _ids(trace_raw, column(k))
-    d.link_span_id = _ids(span_raw, column(k + 1))
-    d.attributes = [Attribute(*a) for a in attributes]
-    samples = [column(k) for k in range(k + 2, _N_COLUMNS)]
+    d = Dictionary(
+        strings=_strings(strings, string_offsets),
+        attributes=[Attribute(*a) for a in attributes],
+        link_trace_id=_ids(trace_raw, columns[k]),
+        link_span_id=_ids(span_raw, columns[k + 1]),
+        **fields,
+    )
+    samples = columns[k + 2 :]
     entries = [_entry(p, samples) for p in profiles]
     scope_lists = [[Scope(*sc) for sc in per_resource] for per_resource in scopes]
     return Payload(version, d, resources, scope_lists, entries)
 
 
+def _strings(data: bytes | None, offsets: bytearray | None) -> pa.Array:
+    if data is None or offsets is None:  # no table: the one empty string
+        return EMPTY_STRING
+    n = len(offsets) // 4 - 1
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
 def _ids(raw: bytes, lengths: np.ndarray) -> pa.Array:
     """Id bytes as hex strings, as _otlp_binary._hex_ids makes them."""
-    if not lengths.any():
+    if not np.count_nonzero(lengths):  # the usual links table: its zero entry alone
         return pa.nulls(len(lengths), pa.string())
     return hex_strings(np.frombuffer(raw, dtype=np.uint8), lengths)
 

@@ -97,9 +97,17 @@ class _Strings:
 
 
 def _check(arr: np.ndarray, n: int, what: str) -> None:
-    if len(arr) and (arr.min() < 0 or arr.max() >= n):
+    if len(arr) and out_of_range(arr, n):
         bad = np.flatnonzero((arr < 0) | (arr >= n))[0]
         raise WireError(f"{what} {int(arr[bad])} out of range (table has {n} entries)")
+
+
+def out_of_range(arr: np.ndarray, n: int) -> bool:
+    """Whether some index of ``arr`` (not empty) is negative or ``n`` or more: one pass over
+    int64 indices (a negative one, seen as unsigned, is 2^63 or more)."""
+    if arr.dtype == np.int64:
+        return int(arr.view(np.uint64).max()) >= n
+    return bool(arr.min() < 0 or arr.max() >= n)
 
 
 # ---- the dictionary, validated ---------------------------------------------------------------
@@ -156,7 +164,7 @@ class Tables:
         _check(d.location_mapping, len(d.mapping_start), "location mapping index")
         _check(d.line_function, len(d.function_name), "line function index")
         _check(d.stack_locations, len(d.location_address), "stack location index")
-        depth = np.diff(d.stack_offsets)
+        depth = d.stack_offsets[1:] - d.stack_offsets[:-1]
         if len(depth) and depth.max() > MAX_STACK_DEPTH:
             i = int(np.argmax(depth))
             raise WireError(f"stack {i} has {int(depth[i])} locations (limit {MAX_STACK_DEPTH})")
@@ -203,6 +211,8 @@ class Tables:
         n = len(d.mapping_start)
         build_id = np.zeros(n, dtype=np.int64)
         has = {h: np.zeros(n, dtype=bool) for h in HAS_KEYS}
+        if len(d.mapping_attrs) == 0:  # the usual mappings: no attributes
+            return build_id, has
         rank = np.full(n, len(BUILD_ID_KEYS), dtype=np.int64)
         owner = np.repeat(np.arange(n), np.diff(d.mapping_attr_offsets))
         for m, a in zip(owner.tolist(), d.mapping_attrs.tolist(), strict=True):
@@ -219,6 +229,8 @@ class Tables:
         d = self.d
         n = len(d.location_address)
         folded = np.zeros(n, dtype=bool)
+        if len(d.location_attrs) == 0:  # the usual locations: no attributes
+            return folded, (np.zeros(n + 1, dtype=np.int64), d.location_attrs)
         owner = np.repeat(np.arange(n), np.diff(d.location_attr_offsets))
         keep = np.ones(len(d.location_attrs), dtype=bool)
         for i, a in enumerate(d.location_attrs.tolist()):
