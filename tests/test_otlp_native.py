@@ -21,7 +21,7 @@ from otlp_helpers import fixed64, fld, request, varint
 from store_util import otlp_export
 
 import profilelab
-from profilelab.readers import _otlp_binary, _otlp_native
+from profilelab.readers import _otlp_binary, _otlp_native, _otlp_raw
 from profilelab.readers._otlp_payload import Payload
 from profilelab.readers._wire import WireError
 
@@ -279,6 +279,68 @@ def test_damaged_requests_are_left_to_numpy(data: bytes, rnd: random.Random, how
     else:
         data = data[:at] + bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 3))) + data[at:]
     check(data)
+
+
+def _raws(data: bytes) -> object:
+    """The request's RawProfiles (from the NumPy walker's payload), or the error text."""
+    try:
+        return _otlp_raw.to_raw_profiles(_otlp_binary.walk(data), "x", 1)
+    except WireError as exc:
+        return str(exc)
+
+
+@st.composite
+def helper_samples(draw: st.DrawFn) -> P.Sample:
+    """Samples over otlp_helpers.dictionary(): two stacks, two attributes, one link."""
+    n = draw(st.integers(0, 3))
+    return P.Sample(
+        stack_index=draw(st.integers(0, 2)),
+        attribute_indices=draw(st.lists(st.integers(0, 2), max_size=2)),
+        link_index=draw(st.integers(0, 1)),
+        values=draw(st.lists(st.integers(0, 10**6), min_size=n, max_size=n)),
+        timestamps_unix_nano=draw(st.lists(st.integers(0, 10**12), min_size=n, max_size=n)),
+    )
+
+
+#: valid requests: a receiver's posts of varied sizes, and the test helpers' dictionary
+valid_requests = st.builds(
+    otlp_export,
+    st.just("svc"),
+    st.integers(0, 10**6),
+    st.integers(0, 30),
+    st.just(1),
+    st.integers(1, 40),
+) | st.lists(helper_samples(), max_size=5).map(lambda xs: request(xs).SerializeToString())
+
+
+@SETTINGS
+@given(requests(frozenset(READ_PLACES)) | valid_requests)
+def test_raw_profiles_are_built_alike_with_the_compiled_steps(data: bytes) -> None:
+    """_otlp_raw keeps the entries a profile uses with two compiled steps (used, rows)."""
+    fast = _raws(data)
+    saved, _otlp_native._kernel = _otlp_native._kernel, None
+    try:
+        slow = _raws(data)
+    finally:
+        _otlp_native._kernel = saved
+    assert_same(fast, slow)
+
+
+@SETTINGS
+@given(st.integers(0, 12), st.lists(st.integers(-2, 14), max_size=20), st.booleans())
+def test_used_entries_in_c_are_numpys(n: int, refs: list[int], drop_zero: bool) -> None:
+    arr = np.array(refs, dtype=np.int64)
+    fast = _otlp_native.used(n, arr, drop_zero)
+    if (n == 0 and drop_zero) or not all(0 <= r < n for r in refs):
+        assert fast is None  # NumPy's indexing raises
+        return
+    saved, _otlp_native._kernel = _otlp_native._kernel, None
+    try:
+        slow = _otlp_raw._used(n, arr, drop_zero)
+    finally:
+        _otlp_native._kernel = saved
+    assert fast is not None
+    assert_same(fast, slow)
 
 
 # ---- fixed cases ---------------------------------------------------------------------------

@@ -1047,9 +1047,107 @@ static PyObject *decode(PyObject *self, PyObject *arg) {
     return out;
 }
 
+/* ---- keeping the entries a profile uses (readers/_otlp_raw._dictionary_fields) --------- */
+
+/* used(n, refs, drop_zero) -> (kept positions, new index of each of the n positions), both
+ * int64: the entries refs point at, in order (entry 0 left out when drop_zero; its new
+ * index is then -1), as _otlp_raw._used computes them; None when a ref is outside [0, n)
+ * or there is no entry 0 to drop (NumPy's indexing raises). */
+static PyObject *used(PyObject *self, PyObject *args) {
+    Py_ssize_t n;
+    Py_buffer refs;
+    int drop_zero;
+    if (!PyArg_ParseTuple(args, "ny*p", &n, &refs, &drop_zero))
+        return NULL;
+    PyObject *out = NULL, *keep = NULL, *index = NULL;
+    const int64_t *r = refs.buf;
+    Py_ssize_t nr = refs.len / (Py_ssize_t)sizeof(int64_t);
+    uint8_t *mask = n > 0 ? calloc((size_t)n, 1) : NULL;
+    if (n < 0 || (n > 0 && mask == NULL)) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (drop_zero && n == 0) { /* no entry 0 to drop: NumPy's indexing raises */
+        out = Py_NewRef(Py_None);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        if (r[i] < 0 || r[i] >= n) {
+            out = Py_NewRef(Py_None);
+            goto done;
+        }
+        mask[r[i]] = 1;
+    }
+    if (drop_zero && n > 0)
+        mask[0] = 0;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        kept += mask[i];
+    keep = PyByteArray_FromStringAndSize(NULL, kept * 8);
+    index = PyByteArray_FromStringAndSize(NULL, n * 8);
+    if (keep == NULL || index == NULL)
+        goto done;
+    int64_t *k = (int64_t *)PyByteArray_AS_STRING(keep), *x = (int64_t *)PyByteArray_AS_STRING(index);
+    int64_t rank = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (mask[i])
+            k[++rank] = i;
+        x[i] = rank;
+    }
+    out = PyTuple_Pack(2, keep, index);
+done:
+    Py_XDECREF(keep);
+    Py_XDECREF(index);
+    free(mask);
+    PyBuffer_Release(&refs);
+    return out;
+}
+
+/* rows(offsets, keep) -> (offsets of the kept rows from 0, the positions they cover), both
+ * int64: for CSR offsets (n + 1) and kept row numbers, what _otlp_raw._rows computes with
+ * NumPy; None when a kept row is outside [0, n) or its offsets decrease. */
+static PyObject *rows(PyObject *self, PyObject *args) {
+    Py_buffer offsets, keep;
+    if (!PyArg_ParseTuple(args, "y*y*", &offsets, &keep))
+        return NULL;
+    PyObject *out = NULL, *new_off = NULL, *pos = NULL;
+    const int64_t *o = offsets.buf, *k = keep.buf;
+    Py_ssize_t n = offsets.len / 8 - 1, nk = keep.len / 8, total = 0;
+    for (Py_ssize_t i = 0; i < nk; i++) {
+        if (k[i] < 0 || k[i] >= n || o[k[i] + 1] < o[k[i]]) {
+            out = Py_NewRef(Py_None);
+            goto done;
+        }
+        total += o[k[i] + 1] - o[k[i]];
+    }
+    new_off = PyByteArray_FromStringAndSize(NULL, (nk + 1) * 8);
+    pos = PyByteArray_FromStringAndSize(NULL, total * 8);
+    if (new_off == NULL || pos == NULL)
+        goto done;
+    int64_t *no = (int64_t *)PyByteArray_AS_STRING(new_off), *p = (int64_t *)PyByteArray_AS_STRING(pos);
+    Py_ssize_t at = 0;
+    no[0] = 0;
+    for (Py_ssize_t i = 0; i < nk; i++) {
+        for (int64_t j = o[k[i]]; j < o[k[i] + 1]; j++)
+            p[at++] = j;
+        no[i + 1] = at;
+    }
+    out = PyTuple_Pack(2, new_off, pos);
+done:
+    Py_XDECREF(new_off);
+    Py_XDECREF(pos);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&keep);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"decode", decode, METH_O,
      "decode(data) -> the parts of a binary OTLP profiles Payload, or None"},
+    {"used", used, METH_VARARGS,
+     "used(n, refs, drop_zero) -> (kept positions, new index per position), or None"},
+    {"rows", rows, METH_VARARGS,
+     "rows(offsets, keep) -> (offsets of the kept rows, positions they cover), or None"},
     {NULL, NULL, 0, NULL},
 };
 

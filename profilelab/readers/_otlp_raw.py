@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from profilelab.model import ids
 from profilelab.model.raw import RawProfile
+from profilelab.readers import _otlp_native
 from profilelab.readers._otlp_payload import AttrValue, Payload, ProfileEntry
 from profilelab.readers._otlp_tables import (
     PROFILE_KEYS,
@@ -269,6 +270,9 @@ def _offsets(lengths: np.ndarray) -> np.ndarray:
 def _used(n: int, refs: np.ndarray, drop_zero: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(kept positions, new index of every old position) for the entries ``refs`` use
     (but entry 0 when ``drop_zero``: its new index is then -1)."""
+    got = _otlp_native.used(n, refs, drop_zero)
+    if got is not None:
+        return got
     mask = np.zeros(n, dtype=bool)
     mask[refs] = True
     if drop_zero:
@@ -276,28 +280,34 @@ def _used(n: int, refs: np.ndarray, drop_zero: bool = False) -> tuple[np.ndarray
     return np.flatnonzero(mask), np.add.accumulate(mask, dtype=np.int64) - 1
 
 
+def _rows(offsets: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of CSR ``offsets``, the rows ``keep``: (their offsets from 0, the positions they cover)."""
+    got = _otlp_native.rows(offsets, keep)
+    if got is not None:
+        return got
+    lengths = _lengths(offsets)[keep]
+    return _offsets(lengths), ranges(offsets[keep], lengths)
+
+
 def _dictionary_fields(raw: RawProfile, t: Tables, stacks: np.ndarray) -> np.ndarray:
     """Fill the raw's mappings, functions, locations and stacks with the entries used by
     ``stacks``; return the raw stack index of each event."""
     d = t.d
     keep_s, new_s = _used(len(d.stack_offsets) - 1, stacks)
-    depth = _lengths(d.stack_offsets)[keep_s]
-    refs = d.stack_locations[ranges(d.stack_offsets[keep_s], depth)]
+    raw.stack_offsets, location_rows = _rows(d.stack_offsets, keep_s)
+    refs = d.stack_locations[location_rows]
     keep_l, new_l = _used(len(d.location_address), refs)
-    n_lines = _lengths(d.line_offsets)[keep_l]
-    line_rows = ranges(d.line_offsets[keep_l], n_lines)
+    raw.line_offsets, line_rows = _rows(d.line_offsets, keep_l)
     fn = d.line_function[line_rows]
     # A "none" entry 0 is never kept, so its new index is -1 (_used).
     keep_f, new_f = _used(len(d.function_name), fn, drop_zero=t.function_none)
     # Every mapping is kept (as pprof keeps them): few, and they describe the process. A
     # "none" entry 0 is dropped and the others move down by one.
     keep_m = slice(int(t.mapping_none), None)
-    raw.stack_offsets = _offsets(depth)
     raw.stack_locations = new_l[refs]
     raw.location_address = d.location_address[keep_l]
     raw.location_folded = t.location_folded[keep_l]
     raw.location_mapping = d.location_mapping[keep_l] - int(t.mapping_none)
-    raw.line_offsets = _offsets(n_lines)
     raw.line_function = new_f[fn]
     raw.line_line = d.line_line[line_rows]
     raw.line_column = d.line_column[line_rows]
