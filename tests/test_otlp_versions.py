@@ -199,6 +199,13 @@ def _broken(change: str) -> bytes:
         d.location_table[1].mapping_index = 5
     elif change == "string":
         d.function_table[1].name_strindex = 1000
+    elif change == "strings":  # two bad string indices: the first column checked is named
+        d.function_table[1].system_name_strindex = 2000
+        d.mapping_table[1].filename_strindex = 3000
+    elif change == "system":
+        d.function_table[1].system_name_strindex = 2000
+    elif change == "mapping attribute":
+        d.mapping_table[1].attribute_indices.append(60)
     elif change == "string0":
         d.string_table[0] = "x"
     elif change == "unit":
@@ -217,6 +224,9 @@ def _broken(change: str) -> bytes:
         ("function", "line function index 9 out of range"),
         ("mapping", "location mapping index 5 out of range"),
         ("string", "function name string index 1000 out of range"),
+        ("strings", "mapping file string index 3000 out of range"),
+        ("system", "function system name string index 2000 out of range"),
+        ("mapping attribute", "mapping attribute index 60 out of range"),
         ("string0", "string table must start with the empty string"),
         ("unit", "attribute unit string index 77 out of range"),
     ],

@@ -102,6 +102,15 @@ def _check(arr: np.ndarray, n: int, what: str) -> None:
         raise WireError(f"{what} {int(arr[bad])} out of range (table has {n} entries)")
 
 
+def _check_all(n: int, *columns: tuple[np.ndarray, str]) -> None:
+    """_check of several columns with one bound: one pass over them all when they are in
+    range (the usual case), else each in turn, so the first bad one is the one named."""
+    joined = np.concatenate([arr for arr, _ in columns])
+    if len(joined) and out_of_range(joined, n):
+        for arr, what in columns:
+            _check(arr, n, what)
+
+
 def out_of_range(arr: np.ndarray, n: int) -> bool:
     """Whether some index of ``arr`` (not empty) is negative or ``n`` or more: one pass over
     int64 indices (a negative one, seen as unsigned, is 2^63 or more)."""
@@ -151,16 +160,19 @@ class Tables:
 
     def _validate(self) -> None:
         d, n_str = self.d, self.strings.n_base
-        for arr, what in (
-            (d.mapping_file, "mapping file"),
-            (d.function_name, "function name"),
-            (d.function_system_name, "function system name"),
-            (d.function_file, "function file"),
-        ):
-            _check(arr, n_str, f"{what} string index")
+        _check_all(
+            n_str,
+            (d.mapping_file, "mapping file string index"),
+            (d.function_name, "function name string index"),
+            (d.function_system_name, "function system name string index"),
+            (d.function_file, "function file string index"),
+        )
         n_attr = len(d.attributes)
-        _check(d.mapping_attrs, n_attr, "mapping attribute index")
-        _check(d.location_attrs, n_attr, "location attribute index")
+        _check_all(
+            n_attr,
+            (d.mapping_attrs, "mapping attribute index"),
+            (d.location_attrs, "location attribute index"),
+        )
         _check(d.location_mapping, len(d.mapping_start), "location mapping index")
         _check(d.line_function, len(d.function_name), "line function index")
         _check(d.stack_locations, len(d.location_address), "stack location index")
@@ -182,6 +194,8 @@ class Tables:
                 num.append(n)
                 unit.append(a.unit)
         offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        if not key:  # no attribute makes a label (a receiver's usual post)
+            return _Labels(offsets, *(np.zeros(0, dtype=np.int64) for _ in range(4)))
         np.cumsum(counts, out=offsets[1:])
         arr = [np.array(x, dtype=np.int64) for x in (key, sval, num, unit)]
         return _Labels(offsets, *arr)
