@@ -49,13 +49,14 @@ setup(
         Extension(
             "profilelab._native._wirescan",
             sources=["profilelab/_native/_wirescan.c"],
+            depends=["profilelab/_native/wire_record.h"],
             extra_compile_args=FLAGS,
             optional=True,
         ),
         Extension(
             "profilelab._native._otlpwire",
             sources=["profilelab/_native/_otlpwire.c"],
-            depends=["profilelab/_native/utf8_valid.h"],
+            depends=["profilelab/_native/utf8_valid.h", "profilelab/_native/wire_record.h"],
             extra_compile_args=FLAGS,
             optional=True,
         ),

@@ -41,12 +41,12 @@
 #include <string.h>
 
 #include "utf8_valid.h"
+#include "wire_record.h"
 
-#define MAX_LENGTH 0x7FFFFFFFu
 #define MAX_VALUE_DEPTH 16
 
 enum { OK = 0, DEFER = 1, NOMEM = -1, PYERR = -2 };
-enum { VARINT = 0, FIXED64 = 1, LEN = 2, FIXED32 = 5 };
+enum { VARINT = WIRE_VARINT, FIXED64 = WIRE_FIXED64, LEN = WIRE_LEN, FIXED32 = WIRE_FIXED32 };
 
 /* The integer columns, in the order readers/_otlp_native.py slices them. */
 enum col {
@@ -103,65 +103,12 @@ static int append(bytes *a, const uint8_t *p, size_t len) {
 
 /* ---- wire records --------------------------------------------------------------------- */
 
-typedef struct {
-    uint32_t field;
-    int wire;
-    uint64_t value;       /* varint or fixed value */
-    const uint8_t *body;  /* length-delimited: the body */
-    const uint8_t *bend;
-} rec;
+typedef wire_rec rec;
 
-static int varint(const uint8_t **p, const uint8_t *end, int max_len, uint64_t *out) {
-    uint64_t v = 0;
-    const uint8_t *q = *p;
-    for (int k = 0; k < max_len; k++) {
-        if (q >= end)
-            return -1;
-        uint8_t b = *q++;
-        if (7 * k < 64)
-            v |= (uint64_t)(b & 0x7f) << (7 * k);
-        if (!(b & 0x80)) {
-            *out = v;
-            *p = q;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* The next record of [*p, end): 1 and the record, 0 at the end, DEFER when malformed. */
+/* The next record of [*p, end): 1 and the record, 0 at the end, -DEFER when not plain. */
 static int next(const uint8_t **p, const uint8_t *end, rec *r) {
-    if (*p >= end)
-        return 0;
-    uint64_t tag, len;
-    if (varint(p, end, 5, &tag) < 0 || tag > 0xFFFFFFFFu || (tag >> 3) == 0)
-        return -DEFER;
-    r->field = (uint32_t)(tag >> 3);
-    r->wire = (int)(tag & 7);
-    r->value = 0;
-    switch (r->wire) {
-    case VARINT:
-        return varint(p, end, 10, &r->value) < 0 ? -DEFER : 1;
-    case LEN:
-        if (varint(p, end, 5, &len) < 0 || len >= MAX_LENGTH || len > (uint64_t)(end - *p))
-            return -DEFER;
-        r->body = *p;
-        r->bend = *p + len;
-        *p += len;
-        return 1;
-    case FIXED64:
-    case FIXED32: {
-        int size = r->wire == FIXED64 ? 8 : 4;
-        if (end - *p < size)
-            return -DEFER;
-        for (int i = size - 1; i >= 0; i--)
-            r->value = r->value << 8 | (*p)[i];
-        *p += size;
-        return 1;
-    }
-    default: /* groups, 6, 7 */
-        return -DEFER;
-    }
+    int got = wire_next(p, end, r);
+    return got < 0 ? -DEFER : got;
 }
 
 /* Packed varints of a body appended to *out: DEFER when one is cut or too long. */
@@ -169,7 +116,7 @@ static int packed(const rec *r, vec *out) {
     const uint8_t *p = r->body;
     while (p < r->bend) {
         uint64_t v;
-        if (varint(&p, r->bend, 10, &v) < 0)
+        if (wire_varint(&p, r->bend, 10, &v) < 0)
             return DEFER;
         if (push(out, v))
             return NOMEM;
