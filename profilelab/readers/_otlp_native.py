@@ -120,17 +120,26 @@ def _ids(raw: bytes, lengths: np.ndarray) -> pa.Array:
 def _entry(p: tuple[Any, ...], samples: list[np.ndarray]) -> ProfileEntry:
     (res, scope, pos, st_type, st_unit, pt_type, pt_unit, time_ns, duration, period) = p[:10]
     pid, payload_format, payload, attributes, a, b = p[10:]
-    e = ProfileEntry(res, scope, pos)
-    e.sample_type, e.period_type = (st_type, st_unit), (pt_type, pt_unit)
-    e.time_ns, e.duration_ns, e.period = time_ns, duration, period
-    e.profile_id = pid.hex() if pid and any(pid) else ""
-    e.payload_format, e.payload, e.attributes = payload_format, payload, attributes
     stack, link, attr_off, attrs, value_off, values, time_off, times = samples
     a_off, a_val = csr_rows(attr_off, attrs, a, b)
     v_off, v_val = csr_rows(value_off, values, a, b)
     t_off, t_val = csr_rows(time_off, times, a, b)
-    e.samples = Samples(stack[a:b], a_off, a_val, link[a:b], v_off, v_val, t_off, t_val)
-    return e
+    return ProfileEntry(  # every field given: no default arrays made to be replaced
+        res,
+        scope,
+        pos,
+        sample_type=(st_type, st_unit),
+        period_type=(pt_type, pt_unit),
+        period=period,
+        time_ns=time_ns,
+        duration_ns=duration,
+        profile_id=pid.hex() if pid and any(pid) else "",
+        attributes=attributes,
+        comments=[],  # v1.8 only: the compiled walker leaves v1.8 Profiles to NumPy
+        payload_format=payload_format,
+        payload=payload,
+        samples=Samples(stack[a:b], a_off, a_val, link[a:b], v_off, v_val, t_off, t_val),
+    )
 
 
 def used(n: int, refs: np.ndarray, drop_zero: bool) -> tuple[np.ndarray, np.ndarray] | None:
