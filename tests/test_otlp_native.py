@@ -369,6 +369,38 @@ def test_deep_attribute_values_are_left_to_numpy() -> None:
     assert _otlp_binary.decode(data).dictionary.attributes[0].value is not None
 
 
+def _deep_value(depth: int) -> bytes:
+    """An AnyValue nested ``depth`` arrays deep, encoded by hand (the bindings recurse)."""
+    v = fld(3, 1)  # int_value 1
+    for _ in range(depth):
+        v = fld(5, fld(1, v))  # array_value { values: [v] }
+    return v
+
+
+HOSTILE = {
+    "length past the end": fld(2, b"")[:1] + varint(1000) + b"x",
+    "length of 2 GiB": b"\x12" + varint(1 << 31),
+    "11-byte varint": fld(1, fld(2, fld(2, fld(2, b"\x08" + b"\xff" * 10 + b"\x01")))),
+    "group": fld(1, b"\x0b\x0c"),
+    "wire type 7": b"\x0f",
+    "field 0": b"\x02\x00",
+    "value nested 10,000 deep": fld(
+        2, fld(5, b"") + fld(6, fld(1, 0) + fld(2, _deep_value(10_000)))
+    ),
+    "packed varint cut": fld(1, fld(2, fld(2, fld(2, fld(1, 1) + fld(4, b"\xff"))))),
+    "timestamps not 8-byte": fld(1, fld(2, fld(2, fld(2, fld(5, b"1234567"))))),
+}
+
+
+@pytest.mark.parametrize("what", sorted(HOSTILE))
+def test_hostile_requests_are_left_to_numpy_which_names_the_problem(what: str) -> None:
+    data = HOSTILE[what]
+    assert _otlp_native.decode(data) is None
+    with pytest.raises(profilelab.FormatError, match=r"^bad\.otlp: ") as err:
+        profilelab.load(data, name="bad.otlp")
+    assert "\n" not in str(err.value)
+
+
 def test_v18_samples_are_read_alike() -> None:
     """Sample field 2 without timestamps nor field 3/4 evidence is v1.8/v1.9's values."""
     sample = fld(1, 1) + fld(2, varint(7))
