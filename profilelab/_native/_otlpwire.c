@@ -883,13 +883,16 @@ static int request(state *s, const uint8_t *b, const uint8_t *e, const char **ve
     }
     for (int k = 0; k < 5 && got == OK; k++)
         got = push(&off[k], 0);
+    const char *layout = NULL;
+    /* the samples (most of a big request) need no Python objects: other threads run */
+    Py_BEGIN_ALLOW_THREADS
     if (got == OK)
         got = samples_walk(s, &bodies, f, off, &ev);
-    const char *layout = NULL;
     if (got == OK) {
         layout = sample_layout(&ev, s->n_attributes);
         got = layout == NULL ? DEFER : sample_columns(s, layout, f, off);
     }
+    Py_END_ALLOW_THREADS
     if (got == OK)
         *version = layout[2] == '1' ? "1.10" : s->new_profile_layout ? "1.9" : "1.8/1.9";
     free(bodies.v);
