@@ -179,10 +179,10 @@ def repeated(draw: st.DrawFn, field: int, values: list[int], fixed: bool = False
 
 
 @st.composite
-def sample_bytes(draw: st.DrawFn, places: set[str]) -> bytes:
-    """A Sample of v1.10 (attributes 2, link 3, values 4) or v1.9 (values 2, attributes 3,
-    link 4) as the layout: the walkers tell them apart from the records."""
-    f_attr, f_link, f_value = draw(st.sampled_from([(2, 3, 4), (3, 4, 2)]))
+def sample_bytes(draw: st.DrawFn, places: set[str], layout: tuple[int, int, int] | None) -> bytes:
+    """A Sample in ``layout`` (attributes, link, values): v1.10's (2, 3, 4) or v1.9's
+    (3, 4, 2); the walkers tell them apart from the records."""
+    f_attr, f_link, f_value = layout or draw(st.sampled_from([(2, 3, 4), (3, 4, 2)]))
     values = draw(st.lists(I64, max_size=3))
     times = draw(st.lists(U64, max_size=3) | st.just([]))
     parts = [
@@ -198,7 +198,7 @@ def sample_bytes(draw: st.DrawFn, places: set[str]) -> bytes:
 
 
 @st.composite
-def profile_bytes(draw: st.DrawFn, places: set[str]) -> bytes:
+def profile_bytes(draw: st.DrawFn, places: set[str], layout: tuple[int, int, int] | None) -> bytes:
     p = P.Profile(
         time_unix_nano=draw(U64),
         duration_nano=draw(U64),
@@ -213,12 +213,15 @@ def profile_bytes(draw: st.DrawFn, places: set[str]) -> bytes:
         if draw(st.booleans()):
             vt.type_strindex, vt.unit_strindex = draw(I32 | SMALL), draw(SMALL)
     data = with_unknown(draw, p, "profile", places)
-    samples = draw(st.lists(sample_bytes(places), max_size=4))
+    samples = draw(st.lists(sample_bytes(places, layout), max_size=4))
     return data + b"".join(fld(2, s) for s in samples)
 
 
 @st.composite
 def requests(draw: st.DrawFn, places: set[str] = frozenset()) -> bytes:  # type: ignore[assignment]
+    # the Sample layout of the whole request (a mix is an error): mostly v1.10, sometimes
+    # v1.9's (values 2, attributes 3, link 4), sometimes each sample its own (None)
+    layout = draw(st.sampled_from([(2, 3, 4), (2, 3, 4), (3, 4, 2), None]))
     out = b""
     for _ in range(draw(st.integers(0, 2))):
         rp = b""
@@ -234,7 +237,7 @@ def requests(draw: st.DrawFn, places: set[str] = frozenset()) -> bytes:  # type:
                     attributes=draw(st.lists(key_values(), max_size=2)),
                 )
                 sp += fld(1, with_unknown(draw, sc, "scope", places))
-            for p in draw(st.lists(profile_bytes(places), max_size=2)):
+            for p in draw(st.lists(profile_bytes(places, layout), max_size=2)):
                 sp += fld(2, p)
             rp += fld(2, sp)
         out += fld(1, rp)
