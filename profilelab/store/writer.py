@@ -181,14 +181,16 @@ def _functions_by_part(functions: pl.DataFrame, keyed: pl.DataFrame) -> dict[int
     if not _sorted_by_function(functions):
         functions = functions.sort("function_id", "profile_id")
     pids = functions["profile_id"].to_numpy()
-    known = keyed["profile_id"].to_numpy()
-    by_id = np.argsort(known, kind="stable")
-    at = np.minimum(np.searchsorted(known, pids, sorter=by_id), max(len(known) - 1, 0))
+    by_id = keyed.select("profile_id", "part").sort("profile_id")
+    known = by_id["profile_id"].to_numpy()
+    at = np.minimum(np.searchsorted(known, pids), max(len(known) - 1, 0))
     part = np.full(len(pids), -1, dtype=np.int64)
     if len(known):
-        found = known[by_id[at]] == pids
-        part[found] = keyed["part"].to_numpy()[by_id[at[found]]]
-    order = np.argsort(part, kind="stable")
+        found = known[at] == pids
+        part[found] = by_id["part"].to_numpy()[at[found]]
+    # a stable sort of small integers is a radix sort
+    small = np.int16 if len(known) < np.iinfo(np.int16).max else np.int64
+    order = np.argsort(part.astype(small), kind="stable")
     cuts = np.flatnonzero(np.diff(part[order])) + 1
     return {
         int(part[rows[0]]): functions[rows]
