@@ -111,3 +111,30 @@ def test_workers_start_only_from_the_second_chunk(
         [m.path for m in made], jobs=2, batch_size=3
     )
     assert two.stored == 6 and submitted == [2, 1]
+
+
+def test_the_ingest_command_keeps_freed_memory_and_the_library_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command's process ends with its ingest, so it keeps the memory it frees for the
+    next batch (as workers do); a library call in a user's program changes nothing."""
+    from profilelab import _malloc
+    from profilelab.cli import main
+
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        ingest,
+        "keep_freed_memory",
+        lambda mmap_threshold, trim_threshold: (
+            calls.append((mmap_threshold, trim_threshold)) or True
+        ),
+    )
+    monkeypatch.setattr(_malloc, "keep_freed_memory", lambda *a, **k: pytest.fail("direct"))
+    made = make_profiles(tmp_path / "in", 3, samples=20)
+    profilelab.open_store(tmp_path / "lib").ingest([m.path for m in made], jobs=1)
+    assert calls == []
+    store = str(tmp_path / "cmd")
+    paths = [str(m.path) for m in made]
+    assert main(["ingest", "-q", "--jobs", "1", "--store", store, *paths]) == 0
+    assert calls == [(ingest.REUSED_BLOCK_BYTES, ingest.KEPT_FREE_BYTES)]
+    assert profilelab.open_store(store).profiles().height == 6
