@@ -142,19 +142,30 @@ def test_the_ingest_command_keeps_freed_memory_and_the_library_does_not(
     assert profilelab.open_store(store).profiles().height == 6
 
 
-def test_an_ingest_imports_no_pandas(tmp_path: Path) -> None:
+def test_an_ingest_imports_no_pandas_and_no_progress_bar_it_does_not_show(tmp_path: Path) -> None:
     """Building a batch of inputs (their strings deduplicated by Arrow) stays clear of
-    Arrow's conversions that import pandas (a third of a second of CPU per command)."""
+    Arrow's conversions that import pandas (a third of a second of CPU per command), and
+    without a terminal to show it on, tqdm is not imported."""
     made = make_profiles(tmp_path / "in", 4, samples=20)
     code = (
         "import sys, profilelab; "
         f"r = profilelab.open_store({str(tmp_path / 'store')!r}).ingest("
-        f"{[str(m.path) for m in made]!r}, jobs=1); "
+        f"{[str(m.path) for m in made]!r}, jobs=1, progress=True); "
         "assert r.ok and r.stored == 4, r.summary(); "
-        "print('pandas' in sys.modules)"
+        "print('pandas' in sys.modules, 'tqdm' in sys.modules)"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"
+
+
+def test_a_terminal_gets_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tqdm import tqdm
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    bar = ingest._progress(3, True)
+    assert isinstance(bar, tqdm)
+    bar.close()
+    assert not isinstance(ingest._progress(3, False), tqdm)
