@@ -10,6 +10,12 @@ server (in this process too) that answers without decoding or storing (the ceili
 machine's HTTP plumbing at this load). The server's answers come after its posts are durable.
 
 usage: python benchmarks/bench_serve.py [--clients 8] [--posts 250] [--samples 20]
+                                        [--decode real|copy]
+
+``--decode copy`` measures the receiver without its decoder: each post's export is not
+decoded but replaced by a copy of one export decoded beforehand, under the post's own
+input id (so every post is still journaled, folded and stored once). Everything else
+(HTTP, the hand-offs, the journal, the fold) runs as usual.
 
 To see where the server's CPU goes: ``py-spy record --format raw -o FILE -- python
 benchmarks/bench_serve.py`` (py-spy samples every thread of the server process only).
@@ -151,11 +157,46 @@ def measured(run: object, address: tuple[str, int]) -> tuple[float, list[float],
     return wall, lat, time.process_time() - cpu0
 
 
+def copy_decoder(samples: int) -> None:
+    """Replace the server's OTLP decoder by a copy of one decoded export (``--decode copy``)."""
+    import copy
+    import dataclasses
+
+    from store_util import otlp_export
+
+    import profilelab.store.serve as serve
+    from profilelab.model.ids import digest_bytes
+
+    one = serve.otlp_item(
+        otlp_export("copied", 1, samples=samples), serve.PROTOBUF, "x", {}, 1 << 30
+    )
+    assert one is not None
+
+    def copied(body: bytes, ctype: str, name: str, labels: object, limit: int) -> object:
+        input_id = digest_bytes(body)
+        raws = []
+        for raw in one.raws:  # profile ids come from the input's digest: give each its own
+            raw = copy.copy(raw)
+            raw.source_id ^= one.input_id ^ input_id
+            raws.append(raw)
+        return dataclasses.replace(
+            one, raws=raws, input_id=input_id, default_time_ns=time.time_ns(), source=name
+        )
+
+    serve.otlp_item = copied  # type: ignore[assignment]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--posts", type=int, default=250, help="posts per client")
     ap.add_argument("--samples", type=int, default=20)
+    ap.add_argument(
+        "--decode",
+        choices=("real", "copy"),
+        default="real",
+        help="copy: replace decoding by a copy of one decoded export (the receiver alone)",
+    )
     ap.add_argument("--client-process", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client_process:
@@ -164,8 +205,13 @@ def main() -> int:
     import profilelab
     from profilelab.store.serve import ProfileServer
 
+    if args.decode == "copy":
+        copy_decoder(args.samples)
     n = args.clients * args.posts
-    print(f"machine: {os.cpu_count()} CPUs; {args.clients} clients x {args.posts} posts")
+    print(
+        f"machine: {os.cpu_count()} CPUs; {args.clients} clients x {args.posts} posts; "
+        f"decoding: {args.decode}"
+    )
     print(f"load average before: {_load()}")
     clients = Clients(args)
     try:
