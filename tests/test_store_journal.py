@@ -15,7 +15,10 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from store_util import ROOT, T0, otlp_export
+from test_pprof_native import assert_equal_outcomes
 
 import profilelab
 from profilelab.errors import StoreError
@@ -58,6 +61,41 @@ def test_records_read_back_and_a_torn_tail_is_cut() -> None:
     flipped[-3] ^= 0xFF  # the last record's checksum no longer matches
     records, good = journal.read_records(bytes(flipped))
     assert len(records) == 2 and good < len(data)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10**6),
+    samples=st.integers(0, 60),
+    functions=st.integers(1, 40),
+    as_json=st.booleans(),
+)
+def test_a_received_export_is_journaled_as_its_body_and_read_back_equal(
+    seed: int, samples: int, functions: int, as_json: bool
+) -> None:
+    """The record of a received export holds its bytes, not its arrays; reading it back
+    decodes them again into the same RawProfiles, field by field."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.profiles.v1development import profiles_service_pb2
+
+    from profilelab.store.serve import otlp_received
+
+    body = otlp_export("svc", seed, samples=samples, functions=functions, time_ns=T0 + seed)
+    ctype = "application/x-protobuf"
+    if as_json:
+        req = profiles_service_pb2.ExportProfilesServiceRequest.FromString(body)
+        body, ctype = json_format.MessageToJson(req).encode(), "application/json"
+    item = otlp_received(body, ctype, "otlp-http:1.2.3.4", {"env": "prod"}, 1 << 20)
+    assert item is not None
+    record = journal.encode([item])
+    assert len(record) < len(body) + 512  # the body and a few fields, no arrays
+    [back] = journal.decode(record, "x.jnl")
+    assert isinstance(back, Unbuilt) and back.body == body
+    got = (back.input_id, back.labels, back.default_time_ns, back.source, back.limit)
+    assert got == (item.input_id, item.labels, item.default_time_ns, item.source, item.limit)
+    assert len(back.raws) == len(item.raws)
+    for a, b in zip(item.raws, back.raws, strict=True):
+        assert_equal_outcomes(a, b)
 
 
 def _record(payload: bytes) -> bytes:

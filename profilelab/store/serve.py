@@ -286,7 +286,7 @@ class ProfileServer:
         body = await self.read_body(request)
         name = f"otlp-http:{_client(request)}"
         limit = self.max_inflated
-        n = await self.store_with(lambda: otlp_item(body, ctype, name, self.labels, limit))
+        n = await self.store_with(lambda: otlp_received(body, ctype, name, self.labels, limit))
         self.stats.count(200, n)
         # An ExportProfilesServiceResponse with no partial_success (everything accepted):
         # zero bytes in protobuf, {} in OTLP/JSON.
@@ -513,6 +513,14 @@ def content_type(request: Request, accepted: tuple[str, ...]) -> str:
         given = raw[:80] or "(none)"
         raise Reject(415, f"unsupported Content-Type {given!r}: use {' or '.join(accepted)}")
     return raw
+
+
+def otlp_received(
+    body: bytes, ctype: str, name: str, labels: Mapping[str, str], limit: int
+) -> Unbuilt | None:
+    """:func:`otlp_item` of a received export, which the journal keeps as its bytes."""
+    item = otlp_item(body, ctype, name, labels, limit)
+    return None if item is None else item.keep_body(body, limit)
 
 
 def _spans(body: bytes, name: str, limit: int) -> Spans | None:
