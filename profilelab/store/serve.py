@@ -16,7 +16,7 @@ them), so an acknowledged export is never lost. Errors follow the OTLP/HTTP spec
 * 503 the store cannot keep up or failed to commit (the client should retry; a retried
   export is stored once, since identical bodies are recognized).
 
-Messages name the problem, never a path on the server. The HTTP layer is uvicorn (h11):
+Messages name the problem, never a path on the server. The HTTP layer is uvicorn (httptools):
 each request is parsed to its end whatever the answer, so a keep-alive connection stays
 in sync after any error; connections are capped (uvicorn answers 503 past the cap), idle
 ones time out, bodies are read in chunks up to the limit and inflated by the bounded
@@ -81,6 +81,7 @@ BODY_TIMEOUT = 30.0  # seconds a client may take to send a whole body
 HEADER_TIMEOUT = 10.0  # seconds for a request's headers, from the connection or last answer
 KEEP_ALIVE = 15  # seconds an idle keep-alive connection stays open (at most HEADER_TIMEOUT)
 COMMIT_TIMEOUT = 60.0  # seconds a request waits for its commit before a 503
+MAX_HEAD = 64 << 10  # bytes of a request's line and headers
 DRAIN_LIMIT = 64 << 20  # an unread body up to this size is read and dropped after an error
 DECODERS = 2  # requests decoded at once: more only contend for the GIL and Polars' threads
 CONNECT_PROTO = "application/proto"
@@ -163,7 +164,7 @@ class ProfileServer:
         self._sock = listen(host, port, BACKLOG)
         config = uvicorn.Config(
             self._asgi,
-            http=with_header_timeout(header_timeout),
+            http=with_header_timeout(header_timeout, MAX_HEAD),
             interface="asgi3",
             proxy_headers=False,
             lifespan="off",
@@ -173,7 +174,6 @@ class ProfileServer:
             backlog=BACKLOG,
             timeout_keep_alive=KEEP_ALIVE,
             timeout_graceful_shutdown=int(COMMIT_TIMEOUT),
-            h11_max_incomplete_event_size=64 << 10,
             ssl_certfile=str(tls_cert) if tls_cert else None,
             ssl_keyfile=str(tls_key) if tls_key else None,
             server_header=False,
