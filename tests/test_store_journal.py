@@ -203,6 +203,54 @@ def test_an_answer_is_visible_to_the_next_query_and_close_stores_everything(
     assert sorted(rows["input_id"]) == sorted(digest_bytes(b) for b in bodies)
 
 
+def test_the_fold_runs_in_a_child_process_and_in_this_one_once_that_is_gone(
+    tmp_path: Path, monkeypatch, capfd
+) -> None:
+    """The receiver's process never builds or writes the journaled tables while its fold
+    process lives; when it dies, nothing acknowledged is lost: this process folds."""
+    store = profilelab.open_store(tmp_path / "store")
+    writes: list[int] = []
+    real = store.write
+
+    def counted(items):  # type: ignore[no-untyped-def]
+        writes.append(len(items))
+        return real(items)
+
+    monkeypatch.setattr(store, "write", counted)
+    items = [_unbuilt(k) for k in range(6)]
+    j = journal.Journal(store.root, store.write, fold_delay=3600.0)
+    try:
+        j.append([[u] for u in items[:3]])
+        j.flush()
+        child = j.fold_pid
+        assert child is not None and child != os.getpid() and writes == []
+        assert not _journal_files(store.root)
+        os.kill(child, signal.SIGKILL)
+        j.append([[u] for u in items[3:]])
+        j.flush()
+        assert j.fold_pid is None and writes == [3]  # folded here
+    finally:
+        j.close()
+    rows = profilelab.open_store(store.root).profiles()
+    assert sorted(rows["input_id"]) == sorted(u.input_id for u in items)
+    err = capfd.readouterr().err
+    assert "fold process stopped" in err and "Traceback" not in err
+
+
+def test_a_fold_request_names_one_journal_file_per_descriptor(tmp_path: Path) -> None:
+    from profilelab.store import _fold
+
+    folder = tmp_path / layout.JOURNAL
+    folder.mkdir()
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        for names in (["a.jnl", "b.jnl"], ["../x.jnl"], ["notes.txt"]):
+            answer = _fold.fold(lambda items: None, folder, names, [fd])
+            assert answer == b"error: a fold request must name one journal file per descriptor"
+    finally:
+        os.close(fd)
+
+
 def test_another_process_waits_for_the_receivers_fold(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(journal, "FOLD_DELAY", 5.0)  # longer than the reader takes to start
     store = profilelab.open_store(tmp_path / "store")

@@ -497,12 +497,10 @@ class _Folder:
     """
 
     def __init__(self, root: Path) -> None:
-        import profilelab
-
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # the child imports the profilelab this process runs, wherever it comes from
         env = dict(os.environ)
-        where = str(Path(profilelab.__file__).resolve().parent.parent)
+        where = str(Path(__file__).resolve().parents[2])  # holds profilelab/store/journal.py
         env["PYTHONPATH"] = os.pathsep.join(p for p in (where, env.get("PYTHONPATH")) if p)
         cmd = [sys.executable, "-m", "profilelab.store._fold", str(root), str(theirs.fileno())]
         try:
