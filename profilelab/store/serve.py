@@ -20,10 +20,12 @@ Messages name the problem, never a path on the server. The HTTP layer is uvicorn
 each request is parsed to its end whatever the answer, so a keep-alive connection stays
 in sync after any error; connections are capped (uvicorn answers 503 past the cap), idle
 ones time out, bodies are read in chunks up to the limit and inflated by the bounded
-gunzip of :mod:`profilelab.readers._input`. Decoding runs on :data:`DECODERS` threads;
-the group committer appends the requests decoded meanwhile to the journal in one write
-and fdatasync, and the journal's fold thread stores them in segments in large commits,
-building the tables of their OTLP exports together.
+gunzip of :mod:`profilelab.readers._input`. A small OTLP export (up to
+:data:`INLINE_DECODE` bytes) is decoded on the event loop's thread, anything else on
+:data:`DECODERS` threads; the group committer appends the requests decoded meanwhile to
+the journal in one write and fdatasync (an OTLP export as its bytes), and the journal's
+fold process stores them in segments in large commits, building the tables of their
+OTLP exports together, off this process's GIL.
 
 Every received profile gets the labels given to the server, then its resource attributes
 (``service.name`` becomes ``service``); profiles without a time get the time of receipt.
@@ -84,6 +86,10 @@ COMMIT_TIMEOUT = 60.0  # seconds a request waits for its commit before a 503
 MAX_HEAD = 64 << 10  # bytes of a request's line and headers
 DRAIN_LIMIT = 64 << 20  # an unread body up to this size is read and dropped after an error
 DECODERS = 2  # requests decoded at once: more only contend for the GIL and Polars' threads
+#: OTLP bodies up to this size are decoded on the event loop's thread: handing a small
+#: export to a decoder thread and back (futures, wake-ups, the GIL changing hands) costs
+#: more CPU than decoding it, and on the GIL decoding is never parallel anyway
+INLINE_DECODE = 64 << 10
 CONNECT_PROTO = "application/proto"
 
 _T = TypeVar("_T")
@@ -286,7 +292,10 @@ class ProfileServer:
         body = await self.read_body(request)
         name = f"otlp-http:{_client(request)}"
         limit = self.max_inflated
-        n = await self.store_with(lambda: otlp_received(body, ctype, name, self.labels, limit))
+        n = await self.store_with(
+            lambda: otlp_received(body, ctype, name, self.labels, limit),
+            inline=len(body) <= INLINE_DECODE,
+        )
         self.stats.count(200, n)
         # An ExportProfilesServiceResponse with no partial_success (everything accepted):
         # zero bytes in protobuf, {} in OTLP/JSON.
@@ -376,8 +385,11 @@ class ProfileServer:
                 raise Reject(status, first_line(exc)) from None
         return body
 
-    async def store_with(self, make: Callable[[], Item | Unbuilt | list[Item] | None]) -> int:
-        """Decode with ``make`` on a decoder thread and commit; the profile rows stored.
+    async def store_with(
+        self, make: Callable[[], Item | Unbuilt | list[Item] | None], *, inline: bool = False
+    ) -> int:
+        """Decode with ``make`` on a decoder thread (``inline``: on this one) and commit;
+        the profile rows stored.
 
         ``make`` returns the item(s) to store (None or []: nothing to store) or raises
         Reject; other exceptions from decoding become a 400 (the body is at fault), a
@@ -385,7 +397,10 @@ class ProfileServer:
         """
         loop = asyncio.get_running_loop()
         with self._coming():  # the committer may wait a moment for this request
-            got = await loop.run_in_executor(self._pool, self._decode_guarded, make)
+            if inline:
+                got = self._decode_guarded(make)
+            else:
+                got = await loop.run_in_executor(self._pool, self._decode_guarded, make)
             items, fut = self._submit(got)
         if fut is None:
             return 0
