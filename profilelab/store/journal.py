@@ -6,7 +6,11 @@ requests cannot afford one per group of requests. Instead its group committer ap
 group to a journal file with one ``fdatasync`` and answers; a fold thread stores the
 journaled requests in one large commit every :data:`FOLD_DELAY` seconds (or
 :data:`FOLD_ITEMS` requests), through the same :meth:`StoreDirectory.write` as every
-commit, then deletes the journal files it stored.
+commit, then deletes the journal files it stored. The thread has its **fold process**
+(:mod:`profilelab.store._fold`, :data:`FOLD_PROCESS`) do the storing, so that building
+the tables and writing the segment never hold the receiver's GIL: it passes the process
+the files with their descriptors and waits for its answer; without a fold process (it
+cannot start, or died) the thread stores them itself.
 
 Guarantees:
 
@@ -25,10 +29,12 @@ Guarantees:
   records; it is reported in one line, never a traceback.
 
 Each writer owns its journal files: it holds an ``flock`` on each from creation to
-deletion, so a file that can be locked belongs to a writer that is gone. Records hold
-the decoded requests (:class:`~profilelab.store.prepare.Unbuilt` or
-:class:`~profilelab.store.prepare.Item`) in Python's pickle format, read back only through
-an unpickler that admits the classes of those objects. A record that cannot be stored
+deletion (and its fold process holds the same lock while it stores them), so a file
+that can be locked belongs to a writer that is gone. Records hold the decoded requests
+(:class:`~profilelab.store.prepare.Unbuilt` or :class:`~profilelab.store.prepare.Item`)
+in Python's pickle format, read back only through an unpickler that admits the classes of
+those objects; an OTLP export received as bytes is pickled as those bytes and decoded
+again when read back (:meth:`~profilelab.store.prepare.Unbuilt.keep_body`). A record that cannot be stored
 (its tables fail to build) is moved to ``journal/unstorable/`` and reported, never dropped.
 """
 
