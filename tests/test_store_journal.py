@@ -237,6 +237,30 @@ def test_the_fold_runs_in_a_child_process_and_in_this_one_once_that_is_gone(
     assert "fold process stopped" in err and "Traceback" not in err
 
 
+def test_a_fold_process_that_hangs_is_killed_and_this_process_folds(
+    tmp_path: Path, monkeypatch, capfd
+) -> None:
+    store = profilelab.open_store(tmp_path / "store")
+    items = [_unbuilt(k) for k in range(4)]
+    j = journal.Journal(store.root, store.write, fold_delay=3600.0)
+    try:
+        j.append([[items[0]]])
+        j.flush()
+        child = j.fold_pid
+        assert child is not None
+        os.kill(child, signal.SIGSTOP)  # alive, but never answers
+        monkeypatch.setattr(journal, "FOLD_TIMEOUT", 0.5)
+        j.append([[u] for u in items[1:]])
+        j.flush()
+        assert j.fold_pid is None
+    finally:
+        j.close()
+    assert subprocess.run(["kill", "-0", str(child)], capture_output=True).returncode != 0
+    rows = profilelab.open_store(store.root).profiles()
+    assert sorted(rows["input_id"]) == sorted(u.input_id for u in items)
+    assert "fold process did not answer in time" in capfd.readouterr().err
+
+
 def test_a_fold_request_names_one_journal_file_per_descriptor(tmp_path: Path) -> None:
     from profilelab.store import _fold
 

@@ -34,8 +34,9 @@ that can be locked belongs to a writer that is gone. Records hold the decoded re
 (:class:`~profilelab.store.prepare.Unbuilt` or :class:`~profilelab.store.prepare.Item`)
 in Python's pickle format, read back only through an unpickler that admits the classes of
 those objects; an OTLP export received as bytes is pickled as those bytes and decoded
-again when read back (:meth:`~profilelab.store.prepare.Unbuilt.keep_body`). A record that cannot be stored
-(its tables fail to build) is moved to ``journal/unstorable/`` and reported, never dropped.
+again when read back (:meth:`~profilelab.store.prepare.Unbuilt.keep_body`). A record that
+cannot be stored (its tables fail to build) is moved to ``journal/unstorable/`` and
+reported, never dropped.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ RETRY_DELAY = 1.0
 #: Fold in a child process (:mod:`profilelab.store._fold`), off the receiver's GIL; when
 #: it cannot start or stops, the fold thread stores the journal itself.
 FOLD_PROCESS = True
+#: Seconds a fold process may take to answer before it is taken for hung and killed.
+FOLD_TIMEOUT = 600.0
 _FDS_PER_MESSAGE = 200  # the kernel passes at most 253 descriptors in one message
 
 SUFFIX = ".jnl"
@@ -484,11 +487,12 @@ class Journal:
             for start in range(0, len(files), _FDS_PER_MESSAGE):
                 self._folder.fold(files[start : start + _FDS_PER_MESSAGE])
             return True
-        except OSError as exc:  # it cannot start, or it is gone: it is never restarted
-            self._log(f"the journal's fold process stopped ({exc}); folding in this process")
+        except OSError as exc:  # it cannot start, is gone or hung: it is never restarted
+            why = "did not answer in time" if isinstance(exc, TimeoutError) else f"stopped ({exc})"
+            self._log(f"the journal's fold process {why}; folding in this process")
             self._process = False
             if self._folder is not None:
-                self._folder.close()
+                self._folder.close(kill=isinstance(exc, TimeoutError))
                 self._folder = None
             return False
 
@@ -522,8 +526,10 @@ class _Folder:
 
     def fold(self, files: Sequence[_File]) -> None:
         """Have the child store ``files`` in one commit and delete them: StoreError with its
-        reason when it could not, ConnectionError when it is gone."""
+        reason when it could not, ConnectionError when it is gone, TimeoutError when it
+        has not answered within :data:`FOLD_TIMEOUT` seconds."""
         names = "/".join(f.path.name for f in files).encode()
+        self.sock.settimeout(FOLD_TIMEOUT)
         socket.send_fds(self.sock, [names], [f.fd for f in files])
         answer = self.sock.recv(1 << 16)
         if not answer:
@@ -531,9 +537,12 @@ class _Folder:
         if answer != b"ok":
             raise StoreError(answer.decode("utf-8", "replace"))
 
-    def close(self) -> None:
-        """End the child (it exits when its socket closes) and wait for it."""
+    def close(self, *, kill: bool = False) -> None:
+        """End the child (it exits when its socket closes; ``kill``: at once, it is hung)
+        and wait for it."""
         self.sock.close()
+        if kill:
+            self.proc.kill()
         try:
             self.proc.wait(timeout=WAIT_FOLDED)
         except subprocess.TimeoutExpired:
