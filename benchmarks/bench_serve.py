@@ -245,7 +245,7 @@ def main() -> int:
         root = Path(tempfile.mkdtemp(prefix="bench-serve-"))
         try:
             store = profilelab.open_store(root / "store")
-            server = ProfileServer(store, "127.0.0.1", 0).start()
+            server = ProfileServer(store, "127.0.0.1", 0, freeze_gc=True).start()  # as the CLI
             fold_cpu0 = _started_fold(server)
             wall, lat, cpu = measured(clients.run, server.server_address)
             commits = server.committer.commits

@@ -138,6 +138,26 @@ def test_small_exports_are_decoded_on_the_event_loop_and_big_ones_on_a_decoder_t
     assert server.store.profiles().height == 2
 
 
+def test_a_server_that_freezes_the_collector_leaves_the_objects_of_its_start_alone(
+    tmp_path: Path,
+) -> None:
+    import gc
+
+    store = profilelab.open_store(tmp_path / "store")
+    gc.unfreeze()
+    try:
+        srv = ProfileServer(store, "127.0.0.1", 0, freeze_gc=True)
+        before = len(gc.get_objects())
+        srv.start()
+        assert gc.get_freeze_count() > before // 2  # out of every collection from now on
+        srv.close()
+    finally:
+        gc.unfreeze()
+    plain = ProfileServer(store, "127.0.0.1", 0).start()  # a library caller's process
+    plain.close()
+    assert gc.get_freeze_count() == 0
+
+
 def test_json_export(server: ProfileServer) -> None:
     from google.protobuf import json_format
     from opentelemetry.proto.collector.profiles.v1development import profiles_service_pb2 as svc
