@@ -196,3 +196,39 @@ def test_a_small_gzip_input_is_sniffed_once(monkeypatch: pytest.MonkeyPatch) -> 
     raws = readers.read(small)
     assert raws and raws[0].format == "pprof"
     assert calls.count("pprof") == 1
+
+
+def test_held_limits_are_read_once_and_released(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROFILELAB_MAX_INPUT_BYTES", "1000")
+    with limits.held():
+        monkeypatch.setenv("PROFILELAB_MAX_INPUT_BYTES", "2000")
+        assert limits.current().max_input_bytes == 1000  # held for the block
+        with limits.held():
+            assert limits.current().max_input_bytes == 1000
+        assert limits.current().max_input_bytes == 1000  # the inner block restores the outer
+    assert limits.current().max_input_bytes == 2000
+
+
+def test_held_limits_belong_to_the_thread_holding_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("PROFILELAB_MAX_INPUT_BYTES", "1000")
+    with limits.held():
+        monkeypatch.setenv("PROFILELAB_MAX_INPUT_BYTES", "2000")
+        with ThreadPoolExecutor(1) as pool:
+            other = pool.submit(lambda: limits.current().max_input_bytes).result()
+    assert other == 2000
+
+
+def test_a_bad_setting_is_not_held_each_input_reports_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "two.pb.gz"
+    path.write_bytes(_two_members_last_small())
+    monkeypatch.setenv("PROFILELAB_MAX_INPUT_BYTES", "abc")
+    with limits.held(), pytest.raises(ConfigError):
+        limits.current()
+    report = profilelab.open_store(tmp_path / "store").ingest([path], jobs=1)
+    assert [(src, why.split(":")[0]) for src, why in report.failed] == [
+        (str(path), "PROFILELAB_MAX_INPUT_BYTES='abc'")
+    ]

@@ -26,6 +26,9 @@ cannot exceed about 1032:1.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from profilelab.errors import ConfigError
@@ -55,7 +58,11 @@ class Limits:
 
 
 def current() -> Limits:
-    """The limits from the environment (read on every call: cheap, and tests can set them)."""
+    """The limits from the environment (read on every call: cheap, and tests can set them),
+    or those this thread holds (:func:`held`)."""
+    fixed: Limits | None = getattr(_holding, "limits", None)
+    if fixed is not None:
+        return fixed
     texts = tuple(os.environ.get(name) for name in _DEFAULTS)
     cached = _parsed.get(texts)
     if cached is None:  # parsed once per distinct setting: every input asks, often
@@ -66,6 +73,24 @@ def current() -> Limits:
 
 
 _parsed: dict[tuple[str | None, ...], Limits] = {}
+_holding = threading.local()
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """The limits read once (a bad setting raises here) and kept for this thread until the
+    block ends: a batch of thousands of inputs asks for them several times per input, and
+    reading five variables from the environment each time costs more than an inflate of
+    a small one. A bad setting is not held: each :func:`current` raises it, as before."""
+    before = getattr(_holding, "limits", None)
+    try:
+        _holding.limits = current()
+    except ConfigError:
+        _holding.limits = None
+    try:
+        yield
+    finally:
+        _holding.limits = before
 
 
 def env_int(name: str, default: int) -> int:

@@ -99,7 +99,10 @@ def read_each(inputs: Sequence[Pending]) -> list[list[RawProfile] | str]:
 
     Worker processes run this and hand back the RawProfiles (flat arrays: cheap to
     pickle), so that the ingesting process builds a whole batch's tables at once."""
-    return [_read(inp) for inp in inputs]
+    from profilelab.readers import limits
+
+    with limits.held():
+        return [_read(inp) for inp in inputs]
 
 
 def decode_inputs(

@@ -25,6 +25,7 @@ import polars as pl
 
 from profilelab._malloc import keep_freed_memory
 from profilelab.errors import ProfileLabError
+from profilelab.readers import limits
 from profilelab.store._decode import (
     Decoded,
     Loaded,
@@ -143,31 +144,32 @@ def ingest(
     batch: list[Item] = []
     already: list[tuple[str, int]] = []
     try:
-        for loaded in _load_all(paths, present, jobs, batch_size):
-            bar.update(1)
-            if loaded.error is not None:
-                report.failed.append((loaded.source, loaded.error))
-                continue
-            if loaded.profile is None:
-                report.skipped += 1
-                already.append((loaded.source, loaded.input_id))
-                continue
-            batch.append(
-                Item(
-                    loaded.profile,
-                    loaded.input_id,
-                    name,
-                    labels,
-                    loaded.mtime_ns,
-                    loaded.source,
-                    loaded.mapping_ids,
+        with limits.held():  # read once for the whole ingest, not per input
+            for loaded in _load_all(paths, present, jobs, batch_size):
+                bar.update(1)
+                if loaded.error is not None:
+                    report.failed.append((loaded.source, loaded.error))
+                    continue
+                if loaded.profile is None:
+                    report.skipped += 1
+                    already.append((loaded.source, loaded.input_id))
+                    continue
+                batch.append(
+                    Item(
+                        loaded.profile,
+                        loaded.input_id,
+                        name,
+                        labels,
+                        loaded.mtime_ns,
+                        loaded.source,
+                        loaded.mapping_ids,
+                    )
                 )
-            )
-            if len(batch) >= batch_size:
+                if len(batch) >= batch_size:
+                    _commit(store, batch, report)
+                    batch = []
+            if batch:
                 _commit(store, batch, report)
-                batch = []
-        if batch:
-            _commit(store, batch, report)
         report.relabel_skipped = _labelled_otherwise(store, already, labels or {}, name)
     finally:
         bar.close()
