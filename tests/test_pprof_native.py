@@ -240,6 +240,14 @@ WIRE_CASES = {
     "invalid utf-8": BASE + ld(6, b"\xff\xfe bad \xed\xa0\x80 \xf0\x9f\x98"),
     "label string index out of range": BASE
     + sample(ld(1, varint(1)) + ld(2, varint(5)) + ld(3, tag(1, 0) + varint(50))),
+    "negative label unit index": BASE
+    + sample(
+        ld(1, varint(1)) + ld(2, varint(5)) + ld(3, tag(1, 0) + b"\x01" + tag(4, 0) + varint(-1))
+    ),
+    "mapping build id index past the table": BASE
+    + ld(3, tag(1, 0) + varint(1) + tag(6, 0) + varint(1 << 40)),
+    "function file index past the table": BASE
+    + ld(5, tag(1, 0) + varint(2) + tag(4, 0) + varint(4)),
     "errors in two samples: the first wins": BASE
     + sample(ld(1, varint(9)) + ld(2, varint(5)))
     + sample(ld(1, varint(1))),

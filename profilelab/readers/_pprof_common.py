@@ -30,6 +30,8 @@ class Strings:
         self.n = len(table)
         self.name = name
         self.table = table
+        #: every index :meth:`check_all` will be given is known to be in range already
+        self.all_in_range = False
 
     def index(self, i: int, what: str) -> int:
         if i < 0 or i >= self.n:
@@ -43,6 +45,8 @@ class Strings:
 
     def check_all(self, arr: np.ndarray, what: str) -> np.ndarray:
         """``arr`` unchanged when every index is in range; else the first bad one is named."""
+        if self.all_in_range:
+            return arr
         if len(arr) and (arr.min() < 0 or arr.max() >= self.n):
             bad = int(arr[(arr < 0) | (arr >= self.n)][0])
             raise FormatError(

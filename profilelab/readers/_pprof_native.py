@@ -53,6 +53,7 @@ def decode(data: bytes, name: str, *, compiled: bool = True, threads: int = 0) -
     table = _strings(out)
     check_first_string(table, name)
     s = Strings(table, name)
+    s.all_in_range = out["error"] is None and _indices_in_range(out, s.n)
     raw = RawProfile(source=name, format="pprof", strings=table)
     apply_header(raw, _header(out), s, out["n_samples"])
     _mappings(out, raw, s)
@@ -62,6 +63,27 @@ def decode(data: bytes, name: str, *, compiled: bool = True, threads: int = 0) -
     _locations(out, raw)
     _samples(out, raw, s, len(raw.sample_types))
     return raw
+
+
+_STRING_INDICES = (
+    "mapping_file",
+    "mapping_build_id",
+    "function_name",
+    "function_system_name",
+    "function_file",
+    "label_key",
+    "label_str",
+    "label_unit",
+)
+
+
+def _indices_in_range(out: dict[str, Any], n: int) -> bool:
+    """Whether every string index of ``out`` is in range, in one reduction (negative ones
+    read as unsigned are past any table); when one is not, the checks of each array, in
+    the oracle's order, name the first bad one. (Only without a kernel error: the numpy
+    kernel gives no sample arrays then.)"""
+    joined = np.concatenate([_arr(out, key, _I64) for key in _STRING_INDICES]).view(_U64)
+    return not len(joined) or int(joined.max()) < n
 
 
 def _arr(out: dict[str, Any], key: str, dtype: np.dtype) -> np.ndarray:
