@@ -41,9 +41,14 @@ def register(fmt: Format, *, first: bool = False) -> None:
 
 
 def read(
-    source: Source | Prefetched, name: str | None = None, limit: int | None = None
+    source: Source | Prefetched,
+    name: str | None = None,
+    limit: int | None = None,
+    *,
+    raw_id: int | None = None,
 ) -> list[RawProfile]:
-    """Decode any supported input into RawProfiles; errors name the input and the problem."""
+    """Decode any supported input into RawProfiles; errors name the input and the problem.
+    ``raw_id``: the content id of ``source``'s bytes, when the caller hashed them already."""
     _load_builtin_formats()
     sniffed: list[tuple[bytes, Format | None]] = []
 
@@ -55,7 +60,7 @@ def read(
     if isinstance(source, Prefetched):  # opened already (its name and limit are the defaults)
         inp = source.result()
     else:
-        inp = open_input(source, name, limit, sniff=judge_head)
+        inp = open_input(source, name, limit, sniff=judge_head, raw_id=raw_id)
     if not inp.data:
         raise FormatError(f"{inp.name}: empty input")
     # a small gzip input is its head: its format is known already

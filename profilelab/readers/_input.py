@@ -58,6 +58,16 @@ class Input:
     name: str
     data: bytes
     raw: bytes  # the bytes as given (compressed or not), for content ids
+    #: the content id of ``raw`` when the caller hashed it already (a store's ingest)
+    raw_id: int | None = None
+
+    def content_id(self) -> int:
+        """:func:`~profilelab.model.ids.digest_bytes` of :attr:`raw`, hashed once."""
+        if self.raw_id is not None:
+            return self.raw_id
+        from profilelab.model.ids import digest_bytes  # imports NumPy: not at package import
+
+        return digest_bytes(self.raw)
 
 
 def open_input(
@@ -65,14 +75,16 @@ def open_input(
     name: str | None = None,
     limit: int | None = None,
     sniff: Callable[[bytes], bool] | None = None,
+    raw_id: int | None = None,
 ) -> Input:
     """Read ``source`` and gunzip it when it starts with the gzip magic (all bounded).
 
     ``limit`` overrides ``PROFILELAB_MAX_INFLATED_BYTES``; ``sniff`` judges the first
-    inflated bytes (see :func:`inflate_bounded`).
+    inflated bytes (see :func:`inflate_bounded`); ``raw_id`` is the content id of
+    ``source``'s bytes when the caller has it (:attr:`Input.raw_id`).
     """
     raw, display = read_bytes(source, name)
-    return Input(display, inflate_bounded(raw, display, limit=limit, sniff=sniff), raw)
+    return Input(display, inflate_bounded(raw, display, limit=limit, sniff=sniff), raw, raw_id)
 
 
 class Prefetch:

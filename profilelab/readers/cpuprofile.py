@@ -26,7 +26,6 @@ import numpy as np
 import pyarrow as pa
 
 from profilelab.errors import FormatError
-from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
 from profilelab.readers import _json
 from profilelab.readers._input import Input
@@ -46,7 +45,7 @@ def read(inp: Input) -> list[RawProfile]:
     start, end = doc.get("startTime"), doc.get("endTime")
     if isinstance(start, int | float) and isinstance(end, int | float) and end >= start:
         raw.duration_ns = round((end - start) * 1000)
-    raw.source_id = digest_bytes(inp.raw)
+    raw.source_id = inp.content_id()
     return [raw]
 
 

@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from profilelab.errors import FormatError
-from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
 from profilelab.readers._input import Input
 from profilelab.readers._stacks import NamedStacks, build_raw, reversed_lists
@@ -45,7 +44,7 @@ def read(inp: Input) -> list[RawProfile]:
             f"{inp.name}: folded stacks: line {no} is not 'frame;frame;... count': {shown!r}"
         )
     raw = _build(parsed["stack"], parsed["count"].to_numpy(), inp.name)
-    raw.source_id = digest_bytes(inp.raw)
+    raw.source_id = inp.content_id()
     return [raw]
 
 

@@ -134,7 +134,7 @@ def read_recording(inp: Input, labels: bytes | ContextLabels | None = None) -> l
         raise FormatError(f"{inp.name}: JFR recording without chunks")
     compiled: _Compiled = {}
     parts = [_chunk_events(inp.data, c, inp.name, compiled) for c in found]
-    raws = _assemble(parts, inp.name, ids.digest_bytes(inp.raw), contexts or {})
+    raws = _assemble(parts, inp.name, inp.content_id(), contexts or {})
     start = min(c.start_ns for c in found)  # the recording's span: from its chunk headers
     end = max(c.start_ns + c.duration_ns for c in found)
     for raw in raws:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from profilelab.errors import FormatError
-from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
 from profilelab.readers._input import Input, Source, open_input
 from profilelab.readers.sniff import looks_like_otlp, looks_like_otlp_json
@@ -50,7 +49,7 @@ def read(inp: Input) -> list[RawProfile]:
 
     payload = decode(inp)
     try:
-        return to_raw_profiles(payload, inp.name, digest_bytes(inp.raw))
+        return to_raw_profiles(payload, inp.name, inp.content_id())
     except WireError as exc:
         raise FormatError(
             f"{inp.name}: invalid OTLP profiles payload (read as schema v{payload.version}): {exc}"

@@ -44,7 +44,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from profilelab.errors import FormatError
-from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
 from profilelab.readers._input import Input
 from profilelab.readers._stacks import add_sample_labels
@@ -69,7 +68,7 @@ def read(inp: Input) -> list[RawProfile]:
     if not records.height:
         raise FormatError(f"{inp.name}: perf script: no sample records (header lines)")
     raw = _build(records, frames, inp.name)
-    raw.source_id = digest_bytes(inp.raw)
+    raw.source_id = inp.content_id()
     return [raw]
 
 

@@ -14,7 +14,6 @@ import os
 
 from profilelab.errors import ConfigError
 from profilelab.model._background import Background
-from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
 from profilelab.readers import _pprof_native
 from profilelab.readers._input import Input
@@ -28,9 +27,9 @@ def read(inp: Input) -> list[RawProfile]:
     """Decode one pprof input (already gunzipped) into a RawProfile."""
     if len(inp.raw) < PARALLEL_DIGEST_BYTES:
         raw = decode(inp.data, inp.name)
-        raw.source_id = digest_bytes(inp.raw)
+        raw.source_id = inp.content_id()
         return [raw]
-    digest = Background(lambda: digest_bytes(inp.raw), "digest")
+    digest = Background(inp.content_id, "digest")
     raw = decode(inp.data, inp.name)  # (on bad input, the digest is left to finish alone)
     raw.source_id = digest.result()
     return [raw]

@@ -40,7 +40,6 @@ import numpy as np
 import pyarrow as pa
 
 from profilelab.errors import FormatError
-from profilelab.model.ids import digest_bytes
 from profilelab.model.raw import RawProfile
 from profilelab.readers._input import Input
 from profilelab.readers._stacks import NamedStacks, build_raw
@@ -92,7 +91,7 @@ def read(inp: Input) -> list[RawProfile]:
         named, sample_stack, values, source=inp.name, fmt=FORMAT, sample_types=SAMPLE_TYPES
     )
     raw.default_sample_type = "tottime"
-    raw.source_id = digest_bytes(inp.raw)
+    raw.source_id = inp.content_id()
     return [raw]
 
 

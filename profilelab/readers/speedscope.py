@@ -45,7 +45,7 @@ def read(inp: Input) -> list[RawProfile]:
         # one profile per sample type (as profilelab and pprof converters write them): the
         # sample types of one input, not inputs to merge
         raw = _combined(parts, frames, inp.name, doc.get("activeProfileIndex"))
-        raw.source_id = digest_bytes(inp.raw)
+        raw.source_id = inp.content_id()
         return [raw]
     raws = []
     for i, part in enumerate(parts):

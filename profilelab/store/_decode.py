@@ -147,7 +147,7 @@ def _read(inp: Pending) -> list[RawProfile] | str:
     from profilelab.readers import read
 
     try:
-        raws = read(inp.data, inp.source)
+        raws = read(inp.data, inp.source, raw_id=inp.input_id)  # hashed when it was read
     except ProfileLabError as exc:
         return _reason(exc, inp.source)
     except Exception as exc:  # a reader bug must not abort a batch of thousands of files
