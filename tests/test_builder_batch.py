@@ -133,6 +133,20 @@ def test_mapping_ids_of_inputs_hashed_together_equal_each_input_built_alone(
     assert any(len(e) > 1 for e in expected)
     assert builder.mapping_ids_each(inputs) == expected
     assert [builder.mapping_ids(raws) for raws in inputs] == expected
+    profile, each = builder.build_with_mapping_ids(inputs)  # the build's own hashes
+    assert each == expected
+    _assert_same(profile, builder.build([r for raws in inputs for r in raws]))
+
+
+def test_mapping_ids_taken_from_a_build_cut_in_batches(
+    monkeypatch: pytest.MonkeyPatch, corpus: Path
+) -> None:
+    inputs = [read(corpus / rel) for rel in CORPUS_FILES]
+    expected = builder.mapping_ids_each(inputs)
+    monkeypatch.setattr(builder, "BATCH_ROWS", 1)  # one batch per RawProfile
+    profile, each = builder.build_with_mapping_ids(inputs)
+    assert each == expected
+    _assert_same(profile, builder.build([r for raws in inputs for r in raws]))
 
 
 def test_labels_built_beside_the_stacks_equal_built_after_them(

@@ -34,7 +34,25 @@ def build(raws: Sequence[RawProfile]) -> Profile:
     order, same ids); inputs are built together, a batch at a time, because most of the
     cost of a small input is the fixed cost of building its tables.
     """
-    parts = [_build_batch(batch) for batch in _batches(raws)]
+    return _build(raws, None)
+
+
+def build_with_mapping_ids(
+    inputs: Sequence[Sequence[RawProfile]],
+) -> tuple[Profile, list[list[int]]]:
+    """:func:`build` of every input's RawProfiles together, and each input's
+    :func:`mapping_ids`, taken from the build's own hashes (not hashed a second time)."""
+    raws = [raw for got in inputs for raw in got]
+    hashed: list[np.ndarray] = []
+    profile = _build(raws, hashed)
+    every = np.concatenate(hashed).tolist() if hashed else []
+    return profile, _each_input(inputs, raws, every)
+
+
+def _build(raws: Sequence[RawProfile], hashed: list[np.ndarray] | None) -> Profile:
+    """:func:`build`; each batch's mapping ids (one per mapping of its inputs, in order)
+    appended to ``hashed`` when given."""
+    parts = [_build_batch(batch, hashed) for batch in _batches(raws)]
     if not parts:
         return Profile.empty()
     return Profile.concat(parts)
@@ -51,9 +69,19 @@ def mapping_ids_each(inputs: Sequence[Sequence[RawProfile]]) -> list[list[int]]:
     raws = [raw for got in inputs for raw in got]
     if not raws:
         return [[] for _ in inputs]
-    at = _concat.offsets(raws)
     joined = raws[0] if len(raws) == 1 else _concat.concat_mappings(raws)
     every = _mapping_hash_ids(joined, _StringHashes(joined.strings, dedup=len(raws) > 1)).tolist()
+    return _each_input(inputs, raws, every)
+
+
+def _each_input(
+    inputs: Sequence[Sequence[RawProfile]], raws: Sequence[RawProfile], every: list[int]
+) -> list[list[int]]:
+    """``every`` (the ids of all mappings of ``raws``, the inputs' RawProfiles in order)
+    cut into each input's distinct ids, in its order."""
+    if not raws:
+        return [[] for _ in inputs]
+    at = _concat.offsets(raws)
     out: list[list[int]] = []
     k = 0
     for got in inputs:
@@ -87,7 +115,7 @@ def _batches(raws: Sequence[RawProfile]) -> list[list[RawProfile]]:
 PARALLEL_SAMPLES = 100_000
 
 
-def _build_batch(raws: Sequence[RawProfile]) -> Profile:
+def _build_batch(raws: Sequence[RawProfile], hashed: list[np.ndarray] | None = None) -> Profile:
     """The tables of ``raws``, built once over their concatenation (see model/_concat.py)."""
     at = _concat.offsets(raws)
     raw = raws[0] if len(raws) == 1 else _concat.concat(raws, at)
@@ -97,6 +125,8 @@ def _build_batch(raws: Sequence[RawProfile]) -> Profile:
         labelled = Background(lambda: _labels(raw, _StringHashes(raw.strings, dedup)), "labels")
     strings = _StringHashes(raw.strings, dedup)
     mappings, mapping_ids = _mappings(raw, strings)
+    if hashed is not None:
+        hashed.append(mapping_ids)
     frames, loc_frame_offsets, loc_frame_ids = _frames(raw, strings, mapping_ids)
     stacks, raw_stack_ids = _stacks(raw, loc_frame_offsets, loc_frame_ids)
     labels, label_set_ids, span_cols = (
