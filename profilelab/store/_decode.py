@@ -131,9 +131,9 @@ def decode_inputs(
     if not raws:
         return out
     try:
-        for pos, mappings in zip(out.good, builder.mapping_ids_each(per_input), strict=True):
+        profile, each = builder.build_with_mapping_ids(per_input)
+        for pos, mappings in zip(out.good, each, strict=True):
             out.results[pos].mapping_ids = mappings
-        profile = builder.build(raws)
     except Exception:  # one input breaks the builder: build each alone to name it
         return _one_by_one(inputs, out)
     if profile.profiles.height != sum(out.profile_rows):  # profile ids shared across inputs
