@@ -200,3 +200,32 @@ def test_a_report_keeps_openblas_to_one_thread(
         text=True,
     )
     assert run.stderr.splitlines()[-1] == f"{seen} True", run.stderr[-2000:]
+
+
+#: Preload the libraries, wait for it, and tell what the process has loaded and imported.
+_PRELOAD = """
+import sys
+from profilelab.cli._report import preload_libraries
+preload_libraries().join()
+maps = open("/proc/self/maps").read()
+print("numpy" in sys.modules, "pyarrow" in sys.modules)
+print("_multiarray_umath" in maps, "/pyarrow/lib." in maps, "/pyarrow/libarrow." in maps)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/self/maps")
+def test_preloading_loads_numpy_and_arrow_without_importing_them() -> None:
+    """The report commands load NumPy's and Arrow's compiled cores on a second thread while
+    Polars imports: the libraries are mapped, no Python module is imported by it."""
+    run = subprocess.run([sys.executable, "-c", _PRELOAD], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.splitlines() == ["False False", "True True True"]
+
+
+def test_preloading_skips_what_is_not_installed() -> None:
+    from profilelab.cli import _report
+
+    assert _report._extension_path("profilelab_no_such_package", ("lib",)) is None
+    assert _report._extension_path("profilelab", ("no_such_module",)) is None
+    found = _report._extension_path("profilelab", ("_native", "_pprof"))
+    assert (found is not None) == _pprof_native.available()

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.machinery
+import importlib.util
 import os
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 import profilelab
@@ -142,16 +146,67 @@ def load_prefetched(paths: Sequence[str]) -> Profile:
     step, and fresh memory comes zeroed by the kernel (a quarter of the CPU of ``top`` on
     the 1M-sample benchmark profile, for about 80 MB more at the peak).
 
+    NumPy's and Arrow's compiled libraries are loaded beside Polars' import
+    (:func:`preload_libraries`).
+
     The reports never multiply matrices, so NumPy's OpenBLAS is kept to one thread unless
     the caller chose otherwise: its pool of threads spins for about 0.03 s of CPU while
     NumPy imports, a tenth of ``profilelab top`` on a small profile.
     """
     keep_freed_memory(mmap_threshold=REUSED_BLOCK_BYTES, trim_threshold=KEPT_FREE_BYTES)
-    os.environ.setdefault(BLAS_THREADS, "1")
+    os.environ.setdefault(BLAS_THREADS, "1")  # before NumPy's libraries load, here or below
     files = prefetch([*paths])
+    preload_libraries()
     import profilelab.render
 
     return profilelab.load(files)
+
+
+#: The compiled cores that every report imports after Polars, as (package, module file
+#: without its suffix): NumPy's (with OpenBLAS) and Arrow's (with libarrow, the largest).
+PRELOADED = (
+    ("numpy", ("_core", "_multiarray_umath")),
+    ("numpy", ("core", "_multiarray_umath")),  # NumPy 1
+    ("pyarrow", ("lib",)),
+)
+
+
+def preload_libraries() -> threading.Thread:
+    """Load the shared libraries of NumPy's and Arrow's cores on a background thread.
+
+    Python's import holds the GIL while the dynamic loader maps a library, relocates it and
+    runs its initializers (about 0.02 s of ``profilelab top`` on a small profile, most of it
+    libarrow's); ``ctypes`` loads it without the GIL, so on a second core this overlaps
+    Polars' import, and NumPy's and Arrow's imports later find their libraries loaded
+    (the same files: the loader keeps one copy). Nothing is imported or initialized as a
+    Python module here; a library that is missing or fails to load is left to the import.
+    OpenBLAS reads its thread count as it loads: :data:`BLAS_THREADS` is set before.
+    """
+    paths = [p for pkg, parts in PRELOADED if (p := _extension_path(pkg, parts)) is not None]
+    thread = threading.Thread(target=_load, args=(paths,), name="profilelab-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def _extension_path(package: str, parts: tuple[str, ...]) -> str | None:
+    """The file of the compiled module ``package/parts`` (found without importing it)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(root, *parts) + suffix
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+def _load(paths: list[str]) -> None:
+    import ctypes  # not for a --help
+
+    for path in paths:
+        with contextlib.suppress(OSError):  # the import reports what is wrong with it
+            ctypes.CDLL(path)
 
 
 def write(text: str) -> None:
