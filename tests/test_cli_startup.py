@@ -226,9 +226,10 @@ def _shutdown_run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_report_ends_without_the_interpreters_shutdown(tmp_path: Path) -> None:
-    """A report command ends its process once its output is flushed (no module teardown):
-    the whole report is printed, its exit status and error line are kept, and the
-    shutdown's handlers do not run; other commands and ``--help`` exit as usual."""
+    """A report command (and ``flame``, which writes its page whole) ends its process once
+    its output is flushed (no module teardown): the whole report is printed, its exit
+    status and error line are kept, and the shutdown's handlers do not run; other commands
+    and ``--help`` exit as usual."""
     from profilelab.cli import main
 
     b = PprofBuilder([("samples", "count")])
@@ -244,6 +245,12 @@ def test_a_report_ends_without_the_interpreters_shutdown(tmp_path: Path) -> None
     assert missing.stderr.splitlines() == [
         f"profilelab: error: {tmp_path / 'missing.pb'}: no such file"
     ]
+    page, again = tmp_path / "f.html", tmp_path / "g.html"
+    assert main(["flame", str(path), "-o", str(page)]) == 0
+    flame = _shutdown_run("flame", str(path), "-o", str(again))
+    assert (flame.returncode, flame.stderr) == (0, "")
+    assert flame.stdout.startswith(f"wrote {again} ")
+    assert again.read_bytes() == page.read_bytes()
     helped = _shutdown_run("top", "--help")
     assert helped.returncode == 0 and "usage:" in helped.stdout
     assert helped.stderr == "shutdown ran\n"

@@ -157,9 +157,9 @@ def load_prefetched(paths: Sequence[str]) -> Profile:
     os.environ.setdefault(BLAS_THREADS, "1")  # before NumPy's libraries load, here or below
     files = prefetch([*paths])
     preload_libraries()
-    import profilelab.render
+    import profilelab.api  # Polars, NumPy and Arrow, while the files are read
 
-    return profilelab.load(files)
+    return profilelab.api.load(files)
 
 
 #: The compiled cores that every report imports after Polars, as (package, module file
