@@ -283,3 +283,34 @@ def test_preloading_skips_what_is_not_installed() -> None:
     assert _report._extension_path("profilelab", ("no_such_module",)) is None
     found = _report._extension_path("profilelab", ("_native", "_pprof"))
     assert (found is not None) == _pprof_native.available()
+
+
+#: The preload's loader opens a FIFO (blocking until a writer opens it) while this thread,
+#: which needs the GIL to run, opens it for writing: done only if the loader released it.
+_BESIDE = """
+import sys, threading
+from profilelab.cli import _report
+loader = threading.Thread(target=_report._load, args=([sys.argv[1]],), daemon=True)
+loader.start()
+with open(sys.argv[1], "wb") as fifo:
+    fifo.write(b"not a shared library")
+loader.join()
+print("loaded beside")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a FIFO")
+def test_preloading_runs_without_the_gil(tmp_path: Path) -> None:
+    """The loader does not hold the GIL while it loads (``ctypes.CDLL`` would: the other
+    thread could not run, and this would never finish); a file that is not a library is
+    left alone."""
+    fifo = tmp_path / "lib.so"
+    os.mkfifo(fifo)
+    run = subprocess.run(
+        [sys.executable, "-c", _BESIDE, str(fifo)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (run.returncode, run.stdout) == (0, "loaded beside\n"), run.stderr[-2000:]

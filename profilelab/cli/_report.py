@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.machinery
 import importlib.util
 import os
@@ -176,7 +175,7 @@ def preload_libraries() -> threading.Thread:
 
     Python's import holds the GIL while the dynamic loader maps a library, relocates it and
     runs its initializers (about 0.02 s of ``profilelab top`` on a small profile, most of it
-    libarrow's); ``ctypes`` loads it without the GIL, so on a second core this overlaps
+    libarrow's); here ``dlopen`` runs without the GIL, so on a second core this overlaps
     Polars' import, and NumPy's and Arrow's imports later find their libraries loaded
     (the same files: the loader keeps one copy). Nothing is imported or initialized as a
     Python module here; a library that is missing or fails to load is left to the import.
@@ -202,11 +201,20 @@ def _extension_path(package: str, parts: tuple[str, ...]) -> str | None:
 
 
 def _load(paths: list[str]) -> None:
+    """``dlopen`` each of ``paths`` as Python's import does, called through ``ctypes``'s
+    foreign-function interface, which releases the GIL for the call (``ctypes.CDLL`` keeps
+    it while the loader works); a library that fails to load is left to the import."""
     import ctypes  # not for a --help
 
+    try:
+        dlopen = ctypes.CDLL(None).dlopen
+    except AttributeError:  # no dlopen in the program's namespace: nothing to gain here
+        return
+    dlopen.restype = ctypes.c_void_p
+    dlopen.argtypes = (ctypes.c_char_p, ctypes.c_int)
+    flags = sys.getdlopenflags()
     for path in paths:
-        with contextlib.suppress(OSError):  # the import reports what is wrong with it
-            ctypes.CDLL(path)
+        dlopen(os.fsencode(path), flags)  # kept loaded: the import takes the same handle
 
 
 def write(text: str) -> None:
