@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import importlib.machinery
-import importlib.util
 import os
 import sys
-import threading
 from typing import TYPE_CHECKING
 
 import profilelab
@@ -145,76 +142,16 @@ def load_prefetched(paths: Sequence[str]) -> Profile:
     step, and fresh memory comes zeroed by the kernel (a quarter of the CPU of ``top`` on
     the 1M-sample benchmark profile, for about 80 MB more at the peak).
 
-    NumPy's and Arrow's compiled libraries are loaded beside Polars' import
-    (:func:`preload_libraries`).
-
     The reports never multiply matrices, so NumPy's OpenBLAS is kept to one thread unless
     the caller chose otherwise: its pool of threads spins for about 0.03 s of CPU while
     NumPy imports, a tenth of ``profilelab top`` on a small profile.
     """
     keep_freed_memory(mmap_threshold=REUSED_BLOCK_BYTES, trim_threshold=KEPT_FREE_BYTES)
-    os.environ.setdefault(BLAS_THREADS, "1")  # before NumPy's libraries load, here or below
+    os.environ.setdefault(BLAS_THREADS, "1")
     files = prefetch([*paths])
-    preload_libraries()
     import profilelab.api  # Polars, NumPy and Arrow, while the files are read
 
     return profilelab.api.load(files)
-
-
-#: The compiled cores that every report imports after Polars, as (package, module file
-#: without its suffix): NumPy's (with OpenBLAS) and Arrow's (with libarrow, the largest).
-PRELOADED = (
-    ("numpy", ("_core", "_multiarray_umath")),
-    ("numpy", ("core", "_multiarray_umath")),  # NumPy 1
-    ("pyarrow", ("lib",)),
-)
-
-
-def preload_libraries() -> threading.Thread:
-    """Load the shared libraries of NumPy's and Arrow's cores on a background thread.
-
-    Python's import holds the GIL while the dynamic loader maps a library, relocates it and
-    runs its initializers (about 0.02 s of ``profilelab top`` on a small profile, most of it
-    libarrow's); here ``dlopen`` runs without the GIL, so on a second core this overlaps
-    Polars' import, and NumPy's and Arrow's imports later find their libraries loaded
-    (the same files: the loader keeps one copy). Nothing is imported or initialized as a
-    Python module here; a library that is missing or fails to load is left to the import.
-    OpenBLAS reads its thread count as it loads: :data:`BLAS_THREADS` is set before.
-    """
-    paths = [p for pkg, parts in PRELOADED if (p := _extension_path(pkg, parts)) is not None]
-    thread = threading.Thread(target=_load, args=(paths,), name="profilelab-preload", daemon=True)
-    thread.start()
-    return thread
-
-
-def _extension_path(package: str, parts: tuple[str, ...]) -> str | None:
-    """The file of the compiled module ``package/parts`` (found without importing it)."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for root in spec.submodule_search_locations:
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            path = os.path.join(root, *parts) + suffix
-            if os.path.isfile(path):
-                return path
-    return None
-
-
-def _load(paths: list[str]) -> None:
-    """``dlopen`` each of ``paths`` as Python's import does, called through ``ctypes``'s
-    foreign-function interface, which releases the GIL for the call (``ctypes.CDLL`` keeps
-    it while the loader works); a library that fails to load is left to the import."""
-    import ctypes  # not for a --help
-
-    try:
-        dlopen = ctypes.CDLL(None).dlopen
-    except AttributeError:  # no dlopen in the program's namespace: nothing to gain here
-        return
-    dlopen.restype = ctypes.c_void_p
-    dlopen.argtypes = (ctypes.c_char_p, ctypes.c_int)
-    flags = sys.getdlopenflags()
-    for path in paths:
-        dlopen(os.fsencode(path), flags)  # kept loaded: the import takes the same handle
 
 
 def write(text: str) -> None:
