@@ -254,3 +254,20 @@ def test_a_report_ends_without_the_interpreters_shutdown(tmp_path: Path) -> None
     helped = _shutdown_run("top", "--help")
     assert helped.returncode == 0 and "usage:" in helped.stdout
     assert helped.stderr == "shutdown ran\n"
+
+
+def test_a_report_into_a_closed_pipe_ends_quietly() -> None:
+    """``profilelab traces FILE | head -c 10``: the reader leaves before the report is
+    written; the command still ends with status 0 and nothing on stderr."""
+    profile = ROOT / "datasets" / "checkout-api" / "before" / "cpu-00.pb.gz"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "profilelab", "traces", str(profile)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(10)
+    proc.stdout.close()  # the report (about 100 KB) is more than a pipe holds
+    err = proc.stderr.read()
+    assert (proc.wait(timeout=120), err) == (0, b"")
