@@ -13,6 +13,7 @@ command or option.
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import importlib
 import importlib.util
@@ -116,6 +117,8 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
         gc.disable()
     try:
         status = int(args.func(args) or 0)
+        if program:  # output that cannot be written is this command's error, said here
+            sys.stdout.flush()
     except ProfileLabError as exc:
         print(f"profilelab: error: {one_line(str(exc))}", file=sys.stderr)
         status = 1
@@ -124,6 +127,16 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
         status = 130
     except BrokenPipeError:
         status = 0
+    except OSError as exc:
+        if exc.filename is not None or exc.errno not in _WRITE_ERRORS:
+            raise
+        # a full disk or a failing device under what the command writes (its standard
+        # output, or a page or file it writes: errors of writes carry no file name)
+        print(f"profilelab: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        if program:  # the interpreter's exit would try the unwritten output again
+            sys.stderr.flush()
+            os._exit(1)
+        status = 1
     finally:
         if ends_with_report:
             # The interpreter's last collections would walk every object of Polars, NumPy
@@ -160,6 +173,8 @@ def one_line(text: str) -> str:
 
 
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+#: errnos of a write that failed (disk full, quota, file too big, device error)
+_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
