@@ -20,7 +20,7 @@ from store_util import ROOT, T0, otlp_export
 import profilelab
 from profilelab.errors import StoreError
 from profilelab.model.ids import digest_bytes
-from profilelab.store import journal, layout
+from profilelab.store import _fs, journal, layout
 from profilelab.store._decode import read_bounded
 from profilelab.store.prepare import Unbuilt
 from profilelab.store.serve import PATH, ProfileServer
@@ -91,6 +91,44 @@ def test_open_stores_a_dead_writers_journal_once_and_cuts_its_torn_tail(
     # a record already stored (a crash between the commit and the file's deletion)
     (folder / f"0002-1-dead{journal.SUFFIX}").write_bytes(journal.encode([items[1]]))
     assert profilelab.open_store(store.root).profiles().height == 3
+
+
+def test_a_reader_without_write_access_leaves_a_dead_writers_journal(
+    tmp_path: Path, capfd, monkeypatch
+) -> None:
+    store = profilelab.open_store(tmp_path / "store")
+    folder = store.root / layout.JOURNAL
+    folder.mkdir()
+    items = [_unbuilt(k) for k in range(2)]
+    dead = folder / f"0001-1-dead{journal.SUFFIX}"
+    dead.write_bytes(b"".join(journal.encode([u]) for u in items))
+    tree = [store.root, *store.root.rglob("*")]
+    modes = {p: p.stat().st_mode for p in tree}
+    if os.geteuid() == 0:  # root writes anyway: refuse the store's lock as the OS would
+        # refuse it to another user
+        def refused(path: Path):
+            raise PermissionError(13, "Permission denied", str(path))
+
+        monkeypatch.setattr(_fs, "locked", refused)
+    else:
+        for p in tree:
+            p.chmod(modes[p] & ~0o222)
+    try:
+        reader = profilelab.open_store(store.root)
+        assert reader.profiles().height == 0
+        assert reader.profiles().height == 0  # said once, not on every query
+    finally:
+        monkeypatch.undo()
+        for p in tree:
+            p.chmod(modes[p])
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    assert str(dead) in err[0] and "cannot store this journal of a receiver that is gone" in err[0]
+    assert "Permission denied" in err[0]
+    assert dead.read_bytes() == b"".join(journal.encode([u]) for u in items)  # nothing lost
+    rows = profilelab.open_store(store.root).profiles()  # a writer stores it later
+    assert sorted(rows["input_id"]) == sorted(u.input_id for u in items)
+    assert not _journal_files(store.root)
 
 
 def test_a_record_that_cannot_be_read_is_set_aside_not_lost(tmp_path: Path, capfd) -> None:

@@ -105,9 +105,13 @@ def test_scrape_real_go_targets_on_schedule_with_targets_down(
     live = {k: st for k, st in scraper.stats.items() if not k.startswith("down/")}
     dead = {k: st for k, st in scraper.stats.items() if k.startswith("down/")}
     for key, st in live.items():
-        # every tick of a live target ran and succeeded: the dead ones never held it up
-        assert st.failed == 0 and st.missed == 0, (key, st)
-        assert st.ok == st.ticks >= (2 if "cpu" in key else 4), (key, st)
+        # every scrape of a live target succeeded, and the dead ones never held it up: a
+        # silent target takes 3 s to give up (1 s timeout, 2 retries), so one blocking the
+        # schedule or the shared connection pool would cost the live jobs most of their
+        # ticks. A tick a live job itself overran on a loaded machine counts as missed,
+        # so the count allows one.
+        assert st.failed == 0 and st.ok + st.missed == st.ticks, (key, st)
+        assert st.missed <= 1 and st.ok >= (2 if "cpu" in key else 3), (key, st)
     for key, st in dead.items():
         assert st.ok == 0 and st.failed >= 1, (key, st)
         assert st.failed + st.missed == st.ticks, (key, st)

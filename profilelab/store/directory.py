@@ -51,9 +51,10 @@ class StoreDirectory:
         self._seen = functions.Seen(self._stored_rows)
         self._collected = False
         self._journals: list[journal.Journal] = []  # this process's receivers' journals
+        self._refused: set[str] = set()  # journal files this process may not store
         self._local = threading.local()  # .writing: this thread holds the writers' lock
         if journal.pending(self.root):  # requests a receiver that is gone acknowledged
-            journal.recover(self.root, self.write)
+            self._refused = journal.recover(self.root, self.write)
 
     # ---- opening ----------------------------------------------------------------------------
     def _init(self, create: bool) -> None:
@@ -104,12 +105,12 @@ class StoreDirectory:
         when their writer is gone. A writer holding the lock (compaction) skips this.
         """
         if not getattr(self._local, "writing", 0):
-            own: frozenset[str] = frozenset()
+            own = frozenset(self._refused)
             for j in list(self._journals):
                 j.flush()
                 own |= j.names()
             if journal.pending(self.root):
-                journal.recover(self.root, self.write, wait=True, own=own)
+                self._refused |= journal.recover(self.root, self.write, wait=True, own=own)
         with self._mutex:
             return self._reader.snapshot()
 

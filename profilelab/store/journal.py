@@ -167,18 +167,21 @@ def _stderr(text: str) -> None:
 # ---- recovery and waiting --------------------------------------------------------------------
 def recover(
     root: Path, write: Write, *, wait: bool = False, own: frozenset[str] = frozenset()
-) -> None:
+) -> set[str]:
     """Store the records of every journal file whose writer is gone, then delete it.
 
     Files whose writer is alive (it holds their lock) are left to it; with ``wait``, this
     waits (up to :data:`WAIT_FOLDED` seconds) until their writer has folded them. ``own``:
-    names of this process's own journal files, skipped.
+    names of files to skip (this process's own journal files, and those it may not
+    store). Returns the names of the files this process may not store (no write access),
+    each said once on stderr and left for a writer.
     """
     folder = root / layout.JOURNAL
+    refused: set[str] = set()
     try:
         names = sorted(os.listdir(folder))
     except FileNotFoundError:
-        return
+        return refused
     deadline = time.monotonic() + WAIT_FOLDED
     for name in names:
         if name in own or not (name.endswith(SUFFIX) or name.endswith(_fs.TMP_SUFFIX)):
@@ -196,6 +199,7 @@ def recover(
                     break
             except PermissionError as exc:  # a reader without write access to the store
                 _stderr(f"{path}: cannot store this journal of a receiver that is gone: {exc}")
+                refused.add(name)
                 break
             finally:
                 os.close(fd)
@@ -207,6 +211,7 @@ def recover(
                     f"{WAIT_FOLDED:.0f}s; the latest requests it acknowledged are not visible yet"
                 )
             time.sleep(0.01)
+    return refused
 
 
 def pending(root: Path) -> bool:
