@@ -87,14 +87,14 @@ def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
         .select(pl.col("w", "dw").fill_null(0).cast(pl.Int64))
         .to_numpy()
     )
-    keys = keys_col.to_numpy().astype(np.int64)
+    keys = keys_col.to_numpy().astype(np.int64, copy=False)  # (no copy of 3.1M ids)
     low = int(keys.min())
     n_keys = int(keys.max()) - low + 1
     ids: np.ndarray | None = None
     if n_keys > 4 * len(keys) + 1024:  # sparse ids: number them densely
         ids, keys = np.unique(keys, return_inverse=True)
         n_keys, low = len(ids), 0
-    else:
+    elif low:
         keys = keys - low
     if not per_stack[:, 1].any():  # no -mean divisors: sum the values alone
         flat, cum = leaf_first_flat_cum(offsets, keys, per_stack[:, :1], n_keys)
