@@ -101,6 +101,11 @@ def test_flat_cum_equals_the_cores(stacks: list[list[int]], m: int, numbers: lis
     got = graph.leaf_first_flat_cum(offsets, keys, values, 8)
     for a, b in zip(want, got, strict=True):
         assert a.dtype == b.dtype and a.shape == b.shape and a.tolist() == b.tolist()
+    assert frames._lookup is not None  # root first: the flat value goes to the last key
+    flat, cum = np.zeros((8, m), dtype=np.int64), np.zeros((8, m), dtype=np.int64)
+    frames._lookup.flat_cum(offsets, keys, values, m, flat, cum, False)
+    want = csr_flat_cum(offsets, keys, values, 8)
+    assert flat.tolist() == want[0].tolist() and cum.tolist() == want[1].tolist()
 
 
 def test_reports_are_the_same_without_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:

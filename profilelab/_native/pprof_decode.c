@@ -324,26 +324,33 @@ typedef struct {
     size_t n;
 } stackset;
 
-static int stackset_grow(pp_decoder *d, stackset *s) {
-    uint64_t cap = s->slots ? 2 * (s->mask + 1) : 1024;
-    slot *slots = malloc(cap * sizeof(slot));
-    if (!slots)
-        return OOM(d);
-    for (uint64_t i = 0; i < cap; i++)
-        slots[i].stack = -1;
-    for (uint64_t i = 0; s->slots && i <= s->mask; i++) {
-        if (s->slots[i].stack < 0)
-            continue;
-        uint64_t h = s->slots[i].hash & (cap - 1);
-        while (slots[h].stack >= 0)
-            h = (h + 1) & (cap - 1);
-        slots[h] = s->slots[i];
+/* Doubles an open-addressing table (``slots``, ``mask``) of slots with a ``hash`` and a
+ * ``stack`` (-1: empty), re-inserting its entries; the stack table and the byte table. */
+#define DEFINE_GROW(name, table_type, slot_type)                                               \
+    static int name(table_type *t) {                                                           \
+        uint64_t cap = t->slots ? 2 * (t->mask + 1) : 1024;                                    \
+        slot_type *slots = malloc(cap * sizeof(slot_type));                                    \
+        if (!slots)                                                                            \
+            return -1;                                                                         \
+        for (uint64_t i = 0; i < cap; i++)                                                     \
+            slots[i].stack = -1;                                                               \
+        for (uint64_t i = 0; t->slots && i <= t->mask; i++) {                                  \
+            if (t->slots[i].stack < 0)                                                         \
+                continue;                                                                      \
+            uint64_t h = t->slots[i].hash & (cap - 1);                                         \
+            while (slots[h].stack >= 0)                                                        \
+                h = (h + 1) & (cap - 1);                                                       \
+            slots[h] = t->slots[i];                                                            \
+        }                                                                                      \
+        free(t->slots);                                                                        \
+        t->slots = slots;                                                                      \
+        t->mask = cap - 1;                                                                     \
+        return 0;                                                                              \
     }
-    free(s->slots);
-    s->slots = slots;
-    s->mask = cap - 1;
-    return 0;
-}
+
+DEFINE_GROW(table_grow, stackset, slot)
+
+static int stackset_grow(pp_decoder *d, stackset *s) { return table_grow(s) ? OOM(d) : 0; }
 
 /* The number of the stack ``seq`` (location positions, hashed to ``h``), added if new. */
 static int stack_number(pp_decoder *d, stackset *s, const int64_t *seq, size_t len, uint64_t h,
@@ -412,26 +419,7 @@ static uint64_t bytes_hash(const uint8_t *p, size_t len) {
     return mix64(h);
 }
 
-static int bytecache_grow(bytecache *c) {
-    uint64_t cap = c->slots ? 2 * (c->mask + 1) : 1024;
-    byte_slot *slots = malloc(cap * sizeof(byte_slot));
-    if (!slots)
-        return -1;
-    for (uint64_t i = 0; i < cap; i++)
-        slots[i].stack = -1;
-    for (uint64_t i = 0; c->slots && i <= c->mask; i++) {
-        if (c->slots[i].stack < 0)
-            continue;
-        uint64_t h = c->slots[i].hash & (cap - 1);
-        while (slots[h].stack >= 0)
-            h = (h + 1) & (cap - 1);
-        slots[h] = c->slots[i];
-    }
-    free(c->slots);
-    c->slots = slots;
-    c->mask = cap - 1;
-    return 0;
-}
+DEFINE_GROW(bytecache_grow, bytecache, byte_slot)
 
 /* The stack numbered for these bytes before, or -1 (then *slot is where they go). */
 static inline int64_t bytecache_get(const bytecache *c, const uint8_t *p, size_t len, uint64_t h,
