@@ -3,7 +3,8 @@
 The extensions are plain C against the Python headers (no numpy C API); ``_inflate`` also
 needs zlib's header (Debian: zlib1g-dev). They are optional so that an install without a C
 compiler still works, on the slower pure-Python paths; tests/test_pprof_native.py,
-tests/test_jfr_native.py, tests/test_otlp_json_kernel.py and tests/test_wire_scan_kernel.py
+tests/test_jfr_native.py, tests/test_otlp_json_kernel.py, tests/test_wire_scan_kernel.py and
+tests/test_otlp_native.py
 fail when they were not built.
 """
 
@@ -48,6 +49,14 @@ setup(
         Extension(
             "profilelab._native._wirescan",
             sources=["profilelab/_native/_wirescan.c"],
+            depends=["profilelab/_native/wire_record.h"],
+            extra_compile_args=FLAGS,
+            optional=True,
+        ),
+        Extension(
+            "profilelab._native._otlpwire",
+            sources=["profilelab/_native/_otlpwire.c"],
+            depends=["profilelab/_native/utf8_valid.h", "profilelab/_native/wire_record.h"],
             extra_compile_args=FLAGS,
             optional=True,
         ),

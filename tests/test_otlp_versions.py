@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.profiles.v1development import profiles_pb2 as P
 
 import profilelab
-from profilelab.readers import _otlp_tables, _wire, otlp, sniff
+from profilelab.readers import _otlp_native, _otlp_tables, _wire, otlp, sniff
 from profilelab.readers._input import open_input
 from profilelab.readers.sniff import looks_like_otlp, looks_like_pprof
 from tests.otlp_helpers import dictionary, fixed64, fld, packed, request, sid, with_profile
@@ -199,6 +199,13 @@ def _broken(change: str) -> bytes:
         d.location_table[1].mapping_index = 5
     elif change == "string":
         d.function_table[1].name_strindex = 1000
+    elif change == "strings":  # two bad string indices: the first column checked is named
+        d.function_table[1].system_name_strindex = 2000
+        d.mapping_table[1].filename_strindex = 3000
+    elif change == "system":
+        d.function_table[1].system_name_strindex = 2000
+    elif change == "mapping attribute":
+        d.mapping_table[1].attribute_indices.append(60)
     elif change == "string0":
         d.string_table[0] = "x"
     elif change == "unit":
@@ -217,6 +224,9 @@ def _broken(change: str) -> bytes:
         ("function", "line function index 9 out of range"),
         ("mapping", "location mapping index 5 out of range"),
         ("string", "function name string index 1000 out of range"),
+        ("strings", "mapping file string index 3000 out of range"),
+        ("system", "function system name string index 2000 out of range"),
+        ("mapping attribute", "mapping attribute index 60 out of range"),
         ("string0", "string table must start with the empty string"),
         ("unit", "attribute unit string index 77 out of range"),
     ],
@@ -316,7 +326,8 @@ def test_long_messages_with_many_records(monkeypatch: pytest.MonkeyPatch) -> Non
     dict_bytes = d.SerializeToString() + stacks
     samples = fld(2, fld(1, 1) + packed(4, [1])) + fld(2, fld(1, 2) + packed(4, [1]))
     loops = []
-    monkeypatch.setattr(_wire, "_native", None)  # the numpy steps (the C scanner: below)
+    monkeypatch.setattr(_otlp_native, "_kernel", None)  # the NumPy walker (C walker: below)
+    monkeypatch.setattr(_wire, "_native", None)  # its numpy steps (the C scanner: below)
     monkeypatch.setattr(_wire, "_scan_loop", lambda *a: loops.append(1) or scan_loop(*a))
     p = profilelab.load(with_profile(dict_bytes, fld(1, VT) + samples))
     assert loops  # the plain loop did run

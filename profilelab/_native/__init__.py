@@ -6,6 +6,10 @@ was built and falls back to the numpy decoder of :mod:`profilelab.readers._pprof
 otherwise (the same arrays; ``PROFILELAB_PPROF_DECODER=numpy`` forces it). ``_otlpjson``
 reads the samples of an OTLP/JSON document into columns
 (:mod:`profilelab.readers._otlp_json`; without it, the JSON parser's objects are gathered).
+``_otlpwire`` walks a whole binary OTLP profiles request into the Payload of
+:mod:`profilelab.readers._otlp_binary` (:mod:`profilelab.readers._otlp_native`; without it,
+or for what it leaves, the NumPy walker) and keeps the dictionary entries a profile uses
+(:mod:`profilelab.readers._otlp_raw`; without it, NumPy steps).
 ``_wirescan`` reads the protobuf records of many messages for
 :func:`profilelab.readers._wire.scan` (without it, the numpy steps do).
 ``_lookup`` finds the position of each of millions of ids among distinct ones

@@ -37,9 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire_record.h"
+
 #define MANY_STEPS 64 /* _wire._MANY_STEPS */
 #define FEW 8         /* _wire._FEW */
-#define MAX_LENGTH 0x7FFFFFFFu
 
 typedef struct {
     int32_t field;
@@ -48,73 +49,30 @@ typedef struct {
     int64_t length;
 } record;
 
-/* One varint at *p (at most max_len bytes, none at or past end); -1 when malformed. */
-static int varint(const uint8_t **p, const uint8_t *end, int max_len, uint64_t *out) {
-    uint64_t v = 0;
-    const uint8_t *q = *p;
-    for (int k = 0; k < max_len; k++) {
-        if (q >= end)
-            return -1;
-        uint8_t b = *q++;
-        if (7 * k < 64)
-            v |= (uint64_t)(b & 0x7f) << (7 * k);
-        if (!(b & 0x80)) {
-            *out = v;
-            *p = q;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* The records of one message, appended to *recs (grown as needed); -1 when not plain. */
 static int message(const uint8_t *buf, int64_t start, int64_t stop, record **recs,
                    Py_ssize_t *n, Py_ssize_t *cap) {
     const uint8_t *p = buf + start, *end = buf + stop;
-    while (p < end) {
-        uint64_t tag, value = 0;
+    wire_rec r;
+    int got;
+    while ((got = wire_next(&p, end, &r)) > 0) {
+        uint64_t value = r.value;
         int64_t length = 0;
-        if (varint(&p, end, 5, &tag) < 0 || tag > 0xFFFFFFFFu || (tag >> 3) == 0)
-            return -1;
-        int wire = (int)(tag & 7);
-        switch (wire) {
-        case 0:
-            if (varint(&p, end, 10, &value) < 0)
-                return -1;
-            break;
-        case 2: {
-            uint64_t len;
-            if (varint(&p, end, 5, &len) < 0 || len >= MAX_LENGTH || (int64_t)len > end - p)
-                return -1;
-            value = (uint64_t)(p - buf);
-            length = (int64_t)len;
-            p += len;
-            break;
-        }
-        case 1:
-        case 5: {
-            int size = wire == 1 ? 8 : 4;
-            if (end - p < size)
-                return -1;
-            for (int i = size - 1; i >= 0; i--)
-                value = value << 8 | p[i];
-            p += size;
-            break;
-        }
-        default: /* groups, 6, 7 */
-            return -1;
+        if (r.wire == WIRE_LEN) { /* the body's start in buf, and its length */
+            value = (uint64_t)(r.body - buf);
+            length = r.bend - r.body;
         }
         if (*n == *cap) {
             Py_ssize_t grown = *cap ? *cap * 2 : 256;
-            record *r = realloc(*recs, (size_t)grown * sizeof(record));
-            if (r == NULL)
+            record *more = realloc(*recs, (size_t)grown * sizeof(record));
+            if (more == NULL)
                 return -2;
-            *recs = r;
+            *recs = more;
             *cap = grown;
         }
-        (*recs)[(*n)++] = (record){(int32_t)(tag >> 3), (int8_t)wire, value, length};
+        (*recs)[(*n)++] = (record){(int32_t)r.field, (int8_t)r.wire, value, length};
     }
-    return 0;
+    return got;
 }
 
 static PyObject *column(Py_ssize_t n, size_t size, char **data) {
@@ -244,7 +202,7 @@ static PyObject *packed_varints(PyObject *self, PyObject *args) {
         const uint8_t *p = (const uint8_t *)buf.buf + s[i], *end = p + l[i];
         int64_t k = 0;
         while (p < end) {
-            if (varint(&p, end, 10, &v[nv]) < 0) {
+            if (wire_varint(&p, end, 10, &v[nv]) < 0) {
                 bad = 1;
                 break;
             }
@@ -468,7 +426,7 @@ static int64_t packed_count(const uint8_t *buf, Py_ssize_t len, uint64_t start, 
     int64_t k = 0;
     uint64_t x;
     while (p < end) {
-        if (varint(&p, end, 10, &x) < 0)
+        if (wire_varint(&p, end, 10, &x) < 0)
             return -1;
         k++;
     }
@@ -532,7 +490,7 @@ static PyObject *field_repeated(PyObject *self, PyObject *args) {
         } else {
             const uint8_t *p = b + v[r], *end = p + len[r];
             while (p < end)
-                varint(&p, end, 10, &out[(*at)++]); /* checked by packed_count */
+                wire_varint(&p, end, 10, &out[(*at)++]); /* checked by packed_count */
         }
     }
     result = PyTuple_Pack(2, offsets, values);

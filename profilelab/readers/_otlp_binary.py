@@ -30,6 +30,7 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.profiles.v1development import profiles_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 
+from profilelab.readers import _otlp_native
 from profilelab.readers import _wire as w
 from profilelab.readers._otlp_payload import (
     OLD_HINT,
@@ -40,6 +41,8 @@ from profilelab.readers._otlp_payload import (
     ProfileEntry,
     Samples,
     Scope,
+    csr_rows,
+    hex_strings,
 )
 from profilelab.readers._wire import FIXED64, LEN, VARINT, Records, WireError
 
@@ -73,7 +76,16 @@ class SchemaError(WireError):
 
 
 def decode(data: bytes) -> Payload:
-    """Decode a binary payload; raises WireError/SchemaError when malformed or unsupported."""
+    """Decode a binary payload; raises WireError/SchemaError when malformed or unsupported.
+
+    The compiled walker (:mod:`profilelab.readers._otlp_native`) reads what it can; the rest,
+    errors included, goes through the NumPy walker (:func:`walk`)."""
+    got = _otlp_native.decode(data)
+    return got if got is not None else walk(data)
+
+
+def walk(data: bytes) -> Payload:
+    """The NumPy walker: the reference for the compiled one, and its fallback."""
     top = w.split(data, "ProfilesData")
     _only(top, {1, 2}, {}, "ProfilesData", "(v1.6 kept the tables on ProfilesData)")
     dictionary = _dictionary(top.one(2) or b"")
@@ -220,27 +232,6 @@ def _hex_ids(b: w.Batch, field: int) -> pa.Array:
         return pa.nulls(b.n, pa.string())
     raw = w.gather(b.buf, np.maximum(start, 0), length)
     return hex_strings(raw, length)
-
-
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-
-
-def hex_strings(raw: np.ndarray, lengths: np.ndarray) -> pa.Array:
-    """Hex-encode byte strings (concatenated in ``raw``); empty or all-zero ones become null."""
-    text = np.empty(2 * len(raw), dtype=np.uint8)
-    text[0::2] = _HEX[raw >> 4]
-    text[1::2] = _HEX[raw & 15]
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
-    np.cumsum(2 * lengths, out=offsets[1:])
-    nonzero = np.zeros(len(lengths), dtype=bool)
-    filled = lengths > 0
-    if filled.any():
-        starts = (np.cumsum(lengths) - lengths)[filled]
-        nonzero[filled] = np.maximum.reduceat(raw, starts) > 0
-    valid = pa.array(nonzero).buffers()[1]
-    return pa.StringArray.from_buffers(
-        len(lengths), pa.py_buffer(offsets), pa.py_buffer(text), valid, int((~nonzero).sum())
-    )
 
 
 def _attribute(data: bytes, index: int) -> Attribute:
@@ -475,9 +466,9 @@ def _distribute(
     bounds = np.searchsorted(owner, np.arange(len(entries) + 1)).tolist()
     for i, e in enumerate(entries):
         a, b = bounds[i], bounds[i + 1]
-        a_off, a_val = _rows(attr_off, attrs, a, b)
-        v_off, v_val = _rows(value_off, values, a, b)
-        t_off, t_val = _rows(time_off, times, a, b)
+        a_off, a_val = csr_rows(attr_off, attrs, a, b)
+        v_off, v_val = csr_rows(value_off, values, a, b)
+        t_off, t_val = csr_rows(time_off, times, a, b)
         e.samples = Samples(
             stack=stack[a:b],
             attr_offsets=a_off,
@@ -488,10 +479,3 @@ def _distribute(
             time_offsets=t_off,
             times=t_val.view(np.int64),
         )
-
-
-def _rows(offsets: np.ndarray, values: np.ndarray, a: int, b: int) -> tuple[np.ndarray, ...]:
-    """Rows a..b of a CSR column: (offsets from 0, values); all of it as it is."""
-    if a == 0 and b == len(offsets) - 1:  # one profile: a receiver's usual post
-        return offsets, values
-    return offsets[a : b + 1] - offsets[a], values[offsets[a] : offsets[b]]

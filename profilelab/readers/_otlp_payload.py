@@ -131,6 +131,34 @@ class Payload:
     profiles: list[ProfileEntry]
 
 
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def hex_strings(raw: np.ndarray, lengths: np.ndarray) -> pa.Array:
+    """Hex-encode byte strings (concatenated in ``raw``); empty or all-zero ones become null."""
+    text = np.empty(2 * len(raw), dtype=np.uint8)
+    text[0::2] = _HEX[raw >> 4]
+    text[1::2] = _HEX[raw & 15]
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(2 * lengths, out=offsets[1:])
+    nonzero = np.zeros(len(lengths), dtype=bool)
+    filled = lengths > 0
+    if filled.any():
+        starts = (np.cumsum(lengths) - lengths)[filled]
+        nonzero[filled] = np.maximum.reduceat(raw, starts) > 0
+    valid = pa.array(nonzero).buffers()[1]
+    return pa.StringArray.from_buffers(
+        len(lengths), pa.py_buffer(offsets), pa.py_buffer(text), valid, int((~nonzero).sum())
+    )
+
+
+def csr_rows(offsets: np.ndarray, values: np.ndarray, a: int, b: int) -> tuple[np.ndarray, ...]:
+    """Rows a..b of a CSR column: (offsets from 0, values); all of it as it is."""
+    if a == 0 and b == len(offsets) - 1:  # one profile: a receiver's usual post
+        return offsets, values
+    return offsets[a : b + 1] - offsets[a], values[offsets[a] : offsets[b]]
+
+
 #: The OTLP profiles schema versions the readers decode, and the hint their errors give.
 SUPPORTED = "v1.8 to v1.11"
 OLD_HINT = f"it looks like another OTLP profiles schema version (supported: {SUPPORTED})"

@@ -28,12 +28,14 @@ import pyarrow as pa
 
 from profilelab.model import ids
 from profilelab.model.raw import RawProfile
+from profilelab.readers import _otlp_native
 from profilelab.readers._otlp_payload import AttrValue, Payload, ProfileEntry
 from profilelab.readers._otlp_tables import (
     PROFILE_KEYS,
     SCOPE_DEFAULT_KEY,
     SCOPE_ORDER_KEY,
     Tables,
+    out_of_range,
     value_text,
 )
 from profilelab.readers._wire import WireError, ranges
@@ -101,15 +103,14 @@ def _check_samples(e: ProfileEntry, t: Tables) -> None:
         (s.stack, len(t.d.stack_offsets) - 1, "stack index"),
         (s.link, len(t.d.link_trace_id), "link index"),
     ):
-        bad = np.flatnonzero((arr < 0) | (arr >= n))
-        if len(bad):
-            i = int(bad[0])
+        if len(arr) and out_of_range(arr, n):
+            i = int(np.flatnonzero((arr < 0) | (arr >= n))[0])
             raise WireError(
                 f"{what} sample {i}: invalid {field} {int(arr[i])} (the table has {n} entries)"
             )
     n_attr = len(t.d.attributes)
-    bad = np.flatnonzero((s.attrs < 0) | (s.attrs >= n_attr))
-    if len(bad):
+    if len(s.attrs) and out_of_range(s.attrs, n_attr):
+        bad = np.flatnonzero((s.attrs < 0) | (s.attrs >= n_attr))
         i = int(np.searchsorted(s.attr_offsets, bad[0], side="right") - 1)
         raise WireError(
             f"{what} sample {i}: invalid attribute index {int(s.attrs[bad[0]])} "
@@ -121,15 +122,15 @@ def _events(e: ProfileEntry, t: Tables) -> Events:
     _check_samples(e, t)
     s = e.samples
     n = s.n
-    nv, nt = np.diff(s.value_offsets), np.diff(s.time_offsets)
-    bad = np.flatnonzero((nv > 0) & (nt > 0) & (nv != nt))
-    if len(bad):
+    nv, nt = _lengths(s.value_offsets), _lengths(s.time_offsets)
+    if len(s.times) and len(bad := np.flatnonzero((nv > 0) & (nt > 0) & (nv != nt))):
         i = int(bad[0])
         raise WireError(
             f"{_what(e)} sample {i}: {int(nv[i])} values but {int(nt[i])} timestamps "
             "(they must pair up)"
         )
-    if len(s.times) == 0 and (nv == 1).all():  # the common aggregated shape: one event each
+    if len(s.times) == 0 and int(nv.min(initial=1)) == 1 == int(nv.max(initial=1)):
+        # the common aggregated shape: one event each
         sample = np.arange(n, dtype=np.int64)
         return Events(sample, s.stack, s.link, s.values, None, None)
     per = np.maximum(np.maximum(nv, nt), 1)
@@ -242,7 +243,7 @@ def _raw(
     _event_labels(raw, t, first, ev)
     if ev.time is not None:
         raw.sample_time_ns, raw.sample_time_valid = ev.time, ev.time_valid
-    if (ev.link != 0).any():
+    if np.count_nonzero(ev.link):
         raw.sample_trace_id = t.d.link_trace_id.take(pa.array(ev.link))
         raw.sample_span_id = t.d.link_span_id.take(pa.array(ev.link))
     _metadata(raw, payload, t, entries)
@@ -254,11 +255,38 @@ def _type(t: Tables, vt: tuple[int, int], what: str) -> tuple[str, str]:
     return (t._text(vt[0], f"{what} type"), t._text(vt[1], f"{what} unit"))
 
 
-def _used(n: int, refs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(kept positions, new index of every old position) for the entries ``refs`` use."""
+def _lengths(offsets: np.ndarray) -> np.ndarray:
+    """The row lengths of CSR offsets (np.diff costs three times more on small arrays)."""
+    return offsets[1:] - offsets[:-1]
+
+
+def _offsets(lengths: np.ndarray) -> np.ndarray:
+    """CSR offsets (int64, n + 1) of row lengths."""
+    out = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.add.accumulate(lengths, out=out[1:])
+    return out
+
+
+def _used(n: int, refs: np.ndarray, drop_zero: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(kept positions, new index of every old position) for the entries ``refs`` use
+    (but entry 0 when ``drop_zero``: its new index is then -1)."""
+    got = _otlp_native.used(n, refs, drop_zero)
+    if got is not None:
+        return got
     mask = np.zeros(n, dtype=bool)
     mask[refs] = True
-    return np.flatnonzero(mask), np.cumsum(mask) - 1
+    if drop_zero:
+        mask[0] = False
+    return np.flatnonzero(mask), np.add.accumulate(mask, dtype=np.int64) - 1
+
+
+def _rows(offsets: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of CSR ``offsets``, the rows ``keep``: (their offsets from 0, the positions they cover)."""
+    got = _otlp_native.rows(offsets, keep)
+    if got is not None:
+        return got
+    lengths = _lengths(offsets)[keep]
+    return _offsets(lengths), ranges(offsets[keep], lengths)
 
 
 def _dictionary_fields(raw: RawProfile, t: Tables, stacks: np.ndarray) -> np.ndarray:
@@ -266,27 +294,21 @@ def _dictionary_fields(raw: RawProfile, t: Tables, stacks: np.ndarray) -> np.nda
     ``stacks``; return the raw stack index of each event."""
     d = t.d
     keep_s, new_s = _used(len(d.stack_offsets) - 1, stacks)
-    depth = np.diff(d.stack_offsets)[keep_s]
-    refs = d.stack_locations[ranges(d.stack_offsets[keep_s], depth)]
+    raw.stack_offsets, location_rows = _rows(d.stack_offsets, keep_s)
+    refs = d.stack_locations[location_rows]
     keep_l, new_l = _used(len(d.location_address), refs)
-    n_lines = np.diff(d.line_offsets)[keep_l]
-    line_rows = ranges(d.line_offsets[keep_l], n_lines)
+    raw.line_offsets, line_rows = _rows(d.line_offsets, keep_l)
     fn = d.line_function[line_rows]
-    fn_none = (fn == 0) & t.function_none
-    keep_f, new_f = _used(len(d.function_name), fn[~fn_none])
-    mp = d.location_mapping[keep_l]
-    mp_none = (mp == 0) & t.mapping_none
-    # Every mapping is kept (as pprof keeps them): few, and they describe the process.
-    keep_m, new_m = _used(
-        len(d.mapping_start), np.arange(int(t.mapping_none), len(d.mapping_start))
-    )
-    raw.stack_offsets = np.concatenate(([0], np.cumsum(depth))).astype(np.int64)
+    # A "none" entry 0 is never kept, so its new index is -1 (_used).
+    keep_f, new_f = _used(len(d.function_name), fn, drop_zero=t.function_none)
+    # Every mapping is kept (as pprof keeps them): few, and they describe the process. A
+    # "none" entry 0 is dropped and the others move down by one.
+    keep_m = slice(int(t.mapping_none), None)
     raw.stack_locations = new_l[refs]
     raw.location_address = d.location_address[keep_l]
     raw.location_folded = t.location_folded[keep_l]
-    raw.location_mapping = np.where(mp_none, -1, new_m[mp])
-    raw.line_offsets = np.concatenate(([0], np.cumsum(n_lines))).astype(np.int64)
-    raw.line_function = np.where(fn_none, -1, new_f[fn])
+    raw.location_mapping = d.location_mapping[keep_l] - int(t.mapping_none)
+    raw.line_function = new_f[fn]
     raw.line_line = d.line_line[line_rows]
     raw.line_column = d.line_column[line_rows]
     raw.function_name = d.function_name[keep_f]
@@ -309,6 +331,11 @@ def _event_labels(raw: RawProfile, t: Tables, e: ProfileEntry, ev: Events) -> No
     n = s.n
     attr_off, attrs = s.attr_offsets, s.attrs
     st_off, st_attrs = t.stack_attrs()
+    if len(attrs) == 0 and len(st_attrs) == 0:  # no labels at all (a usual small post)
+        raw.label_offsets = np.zeros(len(ev.sample) + 1, dtype=np.int64)
+        raw.label_key, raw.label_str = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        raw.label_num, raw.label_unit = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return
     if len(st_attrs):
         counts = np.diff(st_off)[s.stack]
         extra = st_attrs[ranges(st_off[s.stack], counts)]

@@ -97,9 +97,26 @@ class _Strings:
 
 
 def _check(arr: np.ndarray, n: int, what: str) -> None:
-    if len(arr) and (arr.min() < 0 or arr.max() >= n):
+    if len(arr) and out_of_range(arr, n):
         bad = np.flatnonzero((arr < 0) | (arr >= n))[0]
         raise WireError(f"{what} {int(arr[bad])} out of range (table has {n} entries)")
+
+
+def _check_all(n: int, *columns: tuple[np.ndarray, str]) -> None:
+    """_check of several columns with one bound: one pass over them all when they are in
+    range (the usual case), else each in turn, so the first bad one is the one named."""
+    joined = np.concatenate([arr for arr, _ in columns])
+    if len(joined) and out_of_range(joined, n):
+        for arr, what in columns:
+            _check(arr, n, what)
+
+
+def out_of_range(arr: np.ndarray, n: int) -> bool:
+    """Whether some index of ``arr`` (not empty) is negative or ``n`` or more: one pass over
+    int64 indices (a negative one, seen as unsigned, is 2^63 or more)."""
+    if arr.dtype == np.int64:
+        return int(arr.view(np.uint64).max()) >= n
+    return bool(arr.min() < 0 or arr.max() >= n)
 
 
 # ---- the dictionary, validated ---------------------------------------------------------------
@@ -143,20 +160,23 @@ class Tables:
 
     def _validate(self) -> None:
         d, n_str = self.d, self.strings.n_base
-        for arr, what in (
-            (d.mapping_file, "mapping file"),
-            (d.function_name, "function name"),
-            (d.function_system_name, "function system name"),
-            (d.function_file, "function file"),
-        ):
-            _check(arr, n_str, f"{what} string index")
+        _check_all(
+            n_str,
+            (d.mapping_file, "mapping file string index"),
+            (d.function_name, "function name string index"),
+            (d.function_system_name, "function system name string index"),
+            (d.function_file, "function file string index"),
+        )
         n_attr = len(d.attributes)
-        _check(d.mapping_attrs, n_attr, "mapping attribute index")
-        _check(d.location_attrs, n_attr, "location attribute index")
+        _check_all(
+            n_attr,
+            (d.mapping_attrs, "mapping attribute index"),
+            (d.location_attrs, "location attribute index"),
+        )
         _check(d.location_mapping, len(d.mapping_start), "location mapping index")
         _check(d.line_function, len(d.function_name), "line function index")
         _check(d.stack_locations, len(d.location_address), "stack location index")
-        depth = np.diff(d.stack_offsets)
+        depth = d.stack_offsets[1:] - d.stack_offsets[:-1]
         if len(depth) and depth.max() > MAX_STACK_DEPTH:
             i = int(np.argmax(depth))
             raise WireError(f"stack {i} has {int(depth[i])} locations (limit {MAX_STACK_DEPTH})")
@@ -174,6 +194,8 @@ class Tables:
                 num.append(n)
                 unit.append(a.unit)
         offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        if not key:  # no attribute makes a label (a receiver's usual post)
+            return _Labels(offsets, *(np.zeros(0, dtype=np.int64) for _ in range(4)))
         np.cumsum(counts, out=offsets[1:])
         arr = [np.array(x, dtype=np.int64) for x in (key, sval, num, unit)]
         return _Labels(offsets, *arr)
@@ -203,6 +225,8 @@ class Tables:
         n = len(d.mapping_start)
         build_id = np.zeros(n, dtype=np.int64)
         has = {h: np.zeros(n, dtype=bool) for h in HAS_KEYS}
+        if len(d.mapping_attrs) == 0:  # the usual mappings: no attributes
+            return build_id, has
         rank = np.full(n, len(BUILD_ID_KEYS), dtype=np.int64)
         owner = np.repeat(np.arange(n), np.diff(d.mapping_attr_offsets))
         for m, a in zip(owner.tolist(), d.mapping_attrs.tolist(), strict=True):
@@ -219,6 +243,8 @@ class Tables:
         d = self.d
         n = len(d.location_address)
         folded = np.zeros(n, dtype=bool)
+        if len(d.location_attrs) == 0:  # the usual locations: no attributes
+            return folded, (np.zeros(n + 1, dtype=np.int64), d.location_attrs)
         owner = np.repeat(np.arange(n), np.diff(d.location_attr_offsets))
         keep = np.ones(len(d.location_attrs), dtype=bool)
         for i, a in enumerate(d.location_attrs.tolist()):
