@@ -11,7 +11,7 @@ Each condition runs the default and ``jobs=1`` in turns, twice each, and keeps t
 of each. It prints files/s, the default's worker count, the CPU milliseconds per file of
 this process and its workers, and the ratio default / ``jobs=1`` (goal: never below 1,
 and at least 500 files/s). The load average is printed at the start and after each
-condition.
+condition. The process keeps the memory it frees, as ``profilelab ingest`` does.
 
 usage: python benchmarks/bench_ingest.py [--n 1000] [--samples 100] [--also-jobs N] [--out DIR]
 """
@@ -35,7 +35,7 @@ from bench_store import SERVICES, T0  # noqa: E402
 from synth import Program  # noqa: E402
 
 import profilelab  # noqa: E402
-from profilelab.store.ingest import default_workers  # noqa: E402
+from profilelab.store.ingest import default_workers, reuse_freed_memory  # noqa: E402
 
 
 def _load() -> str:
@@ -110,6 +110,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=HERE / "out" / "ingest")
     ap.add_argument("--also-jobs", type=int, default=None, help="also time this --jobs")
     args = ap.parse_args()
+    reuse_freed_memory()  # as the ingest command does: this process ends with the benchmark
     print(f"machine: {os.cpu_count()} CPUs; {args.n} profiles x ~{args.samples} samples")
     print(f"load average before: {_load()}")
     paths = make_inputs(args.out / "inputs", args.n, args.samples)

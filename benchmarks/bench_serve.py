@@ -10,6 +10,12 @@ server (in this process too) that answers without decoding or storing (the ceili
 machine's HTTP plumbing at this load). The server's answers come after its posts are durable.
 
 usage: python benchmarks/bench_serve.py [--clients 8] [--posts 250] [--samples 20]
+                                        [--decode real|copy]
+
+``--decode copy`` measures the receiver without its decoder: each post's export is not
+decoded but replaced by a copy of one export decoded beforehand, under the post's own
+input id (so every post is still journaled, folded and stored once). Everything else
+(HTTP, the hand-offs, the journal, the fold) runs as usual.
 
 To see where the server's CPU goes: ``py-spy record --format raw -o FILE -- python
 benchmarks/bench_serve.py`` (py-spy samples every thread of the server process only).
@@ -21,6 +27,7 @@ import argparse
 import http.client
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -144,6 +151,27 @@ class _Bare(BaseHTTPRequestHandler):
         pass
 
 
+def _started_fold(server: object) -> float:
+    """Post one export and fold it, so that the server's fold process (if it has one) has
+    started before the measured posts; its CPU seconds so far."""
+    from store_util import otlp_export
+
+    conn = http.client.HTTPConnection(*server.server_address, timeout=120)  # type: ignore[attr-defined]
+    conn.request("POST", PATH, body=otlp_export("first", 990_000), headers=HEADERS)
+    if conn.getresponse().status != 200:
+        raise SystemExit("the server refused the first post")
+    conn.close()
+    server.store.snapshot()  # type: ignore[attr-defined]  # (folds what was journaled)
+    pid = getattr(server.committer.journal, "fold_pid", None)  # type: ignore[attr-defined]
+    return _cpu_of(pid) if pid else 0.0
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) of a live process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measured(run: object, address: tuple[str, int]) -> tuple[float, list[float], float]:
     """(wall, latencies, CPU seconds of this process) of the clients' run against ``address``."""
     cpu0 = time.process_time()
@@ -151,11 +179,46 @@ def measured(run: object, address: tuple[str, int]) -> tuple[float, list[float],
     return wall, lat, time.process_time() - cpu0
 
 
+def copy_decoder(samples: int) -> None:
+    """Replace the server's OTLP decoder by a copy of one decoded export (``--decode copy``)."""
+    import copy
+    import dataclasses
+
+    from store_util import otlp_export
+
+    import profilelab.store.serve as serve
+    from profilelab.model.ids import digest_bytes
+
+    one = serve.otlp_item(
+        otlp_export("copied", 1, samples=samples), serve.PROTOBUF, "x", {}, 1 << 30
+    )
+    assert one is not None
+
+    def copied(body: bytes, ctype: str, name: str, labels: object, limit: int) -> object:
+        input_id = digest_bytes(body)
+        raws = []
+        for raw in one.raws:  # profile ids come from the input's digest: give each its own
+            raw = copy.copy(raw)
+            raw.source_id ^= one.input_id ^ input_id
+            raws.append(raw)
+        return dataclasses.replace(
+            one, raws=raws, input_id=input_id, default_time_ns=time.time_ns(), source=name
+        )
+
+    serve.otlp_item = copied  # type: ignore[assignment]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--posts", type=int, default=250, help="posts per client")
     ap.add_argument("--samples", type=int, default=20)
+    ap.add_argument(
+        "--decode",
+        choices=("real", "copy"),
+        default="real",
+        help="copy: replace decoding by a copy of one decoded export (the receiver alone)",
+    )
     ap.add_argument("--client-process", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client_process:
@@ -164,8 +227,13 @@ def main() -> int:
     import profilelab
     from profilelab.store.serve import ProfileServer
 
+    if args.decode == "copy":
+        copy_decoder(args.samples)
     n = args.clients * args.posts
-    print(f"machine: {os.cpu_count()} CPUs; {args.clients} clients x {args.posts} posts")
+    print(
+        f"machine: {os.cpu_count()} CPUs; {args.clients} clients x {args.posts} posts; "
+        f"decoding: {args.decode}"
+    )
     print(f"load average before: {_load()}")
     clients = Clients(args)
     try:
@@ -177,24 +245,32 @@ def main() -> int:
         root = Path(tempfile.mkdtemp(prefix="bench-serve-"))
         try:
             store = profilelab.open_store(root / "store")
-            server = ProfileServer(store, "127.0.0.1", 0).start()
+            server = ProfileServer(store, "127.0.0.1", 0, freeze_gc=True).start()  # as the CLI
+            fold_cpu0 = _started_fold(server)
             wall, lat, cpu = measured(clients.run, server.server_address)
             commits = server.committer.commits
             journal = getattr(server.committer, "journal", None)  # (None: commits, no journal)
             folds = journal.folds if journal is not None else commits
+            fold_pid = getattr(journal, "fold_pid", None)
+            children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0, cpu0 = time.perf_counter(), time.process_time()
             server.close()
             close_wall, close_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            # the fold process's whole CPU (it ends in close), less its start and first fold
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            fold_cpu = children.ru_utime + children.ru_stime - children0.ru_utime
+            fold_cpu -= children0.ru_stime + fold_cpu0
             stored = store.profiles().height
         finally:
             shutil.rmtree(root, ignore_errors=True)
     finally:
         clients.close()
     rate, ref_rate = n / wall, n / ref_wall
+    fold = f", fold process {fold_cpu:.2f}s ({fold_cpu / n * 1e3:.2f} ms/post)" if fold_pid else ""
     print(
         f"serve: {n} posts in {wall:.2f}s = {rate:.0f} posts/s, p50 {pct(lat, 0.5) * 1e3:.0f} ms, "
         f"p99 {pct(lat, 0.99) * 1e3:.0f} ms; {commits} journal appends ({n / max(1, commits):.1f} "
-        f"posts each), {folds} commits; server CPU {cpu:.2f}s ({cpu / n * 1e3:.2f} ms/post); "
+        f"posts each), {folds} commits; server CPU {cpu:.2f}s ({cpu / n * 1e3:.2f} ms/post){fold}; "
         f"close {close_wall:.2f}s ({close_cpu:.2f}s CPU); {stored} profiles stored"
     )
     print(
@@ -202,8 +278,8 @@ def main() -> int:
         f"p99 {pct(ref_lat, 0.99) * 1e3:.0f} ms, server CPU {ref_cpu / n * 1e3:.2f} ms/post; "
         f"serve/reference x{rate / ref_rate:.2f}"
     )
-    if stored != n + args.clients:
-        print(f"ERROR: {n + args.clients} posts acknowledged, {stored} profiles stored")
+    if stored != n + args.clients + 1:
+        print(f"ERROR: {n + args.clients + 1} posts acknowledged, {stored} profiles stored")
     met = rate >= 500 and pct(lat, 0.99) < 0.1
     print(f"goal 4 (>= 500 posts/s, p99 < 100 ms): {'met' if met else 'not met'}")
     print(f"load average after: {_load()}")

@@ -8,13 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from store_util import MINUTE, T0, make_old, make_profiles
 
 import profilelab
 from profilelab.core.aggregate import per_function
-from profilelab.store import functions, layout
+from profilelab.store import functions, layout, writer
 from profilelab.store.prepare import Item
 from profilelab.store.query import function_totals
 
@@ -208,3 +211,56 @@ def test_a_fresh_process_asks_the_trend_and_top_without_importing_pandas(tmp_pat
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+_ROWS = st.lists(
+    st.tuples(st.integers(0, 5), st.integers(-40, 40), st.integers(-(2**63), 2**63 - 1)),
+    max_size=300,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=_ROWS, sorted_profiles=st.booleans())
+def test_index_order_by_function_rank_equals_a_two_column_sort(rows, sorted_profiles) -> None:
+    """The function index's order (a stable sort by function rank when rows come sorted by
+    profile, else a lexsort) is the order of Polars' sort by (function_id, profile_id)."""
+    fids = np.array([-(2**63), 7, -1, 2**62, 0, 3], dtype=np.int64)
+    df = pl.DataFrame(
+        {"f": [r[0] for r in rows], "profile_id": [r[1] for r in rows]},
+        schema={"f": pl.Int64, "profile_id": pl.Int64},
+    ).unique(maintain_order=True)
+    if sorted_profiles:
+        df = df.sort("profile_id", maintain_order=True)
+    df = df.with_columns(function_id=pl.Series(fids)[df["f"]])
+    order = functions._by_function(fids, df["f"].to_numpy(), df["profile_id"].to_numpy())
+    assert df[order].equals(df.sort("function_id", "profile_id"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=_ROWS, keyed=st.lists(st.tuples(st.integers(-3, 3), st.integers(0, 2)), max_size=8))
+def test_index_rows_split_by_partition_as_a_join_and_a_sort_would(rows, keyed) -> None:
+    """Each partition's index rows: those of its profiles (rows of unknown profiles dropped),
+    sorted by function id then profile id, whatever order they came in."""
+    index = pl.DataFrame(
+        {
+            "function_id": [r[2] for r in rows],
+            "function": [f"f{r[0]}" for r in rows],
+            "profile_id": [r[1] for r in rows],
+            "flat": [r[0] for r in rows],
+            "cum": [r[0] for r in rows],
+        },
+        schema=functions.COLUMNS,
+    ).unique(["function_id", "profile_id"], maintain_order=True)
+    parts = pl.DataFrame(
+        {"profile_id": [k[0] for k in keyed], "part": [k[1] for k in keyed]},
+        schema={"profile_id": pl.Int64, "part": pl.UInt32},
+    ).unique("profile_id", maintain_order=True)
+    got = writer._functions_by_part(index, parts)
+    joined = index.join(parts, on="profile_id")
+    expected = {
+        int(k[0]): df.drop("part").sort("function_id", "profile_id")  # type: ignore[call-overload]
+        for k, df in joined.partition_by("part", as_dict=True).items()
+    }
+    assert sorted(got) == sorted(expected)
+    for part, df in expected.items():
+        assert got[part].equals(df)

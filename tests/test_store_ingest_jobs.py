@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,59 @@ def test_workers_start_only_from_the_second_chunk(
         [m.path for m in made], jobs=2, batch_size=3
     )
     assert two.stored == 6 and submitted == [2, 1]
+
+
+def test_the_ingest_command_keeps_freed_memory_and_the_library_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command's process ends with its ingest, so it keeps the memory it frees for the
+    next batch (as workers do); a library call in a user's program changes nothing."""
+    from profilelab import _malloc
+    from profilelab.cli import main
+
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        ingest,
+        "keep_freed_memory",
+        lambda mmap_threshold, trim_threshold: (
+            calls.append((mmap_threshold, trim_threshold)) or True
+        ),
+    )
+    monkeypatch.setattr(_malloc, "keep_freed_memory", lambda *a, **k: pytest.fail("direct"))
+    made = make_profiles(tmp_path / "in", 3, samples=20)
+    profilelab.open_store(tmp_path / "lib").ingest([m.path for m in made], jobs=1)
+    assert calls == []
+    store = str(tmp_path / "cmd")
+    paths = [str(m.path) for m in made]
+    assert main(["ingest", "-q", "--jobs", "1", "--store", store, *paths]) == 0
+    assert calls == [(ingest.REUSED_BLOCK_BYTES, ingest.KEPT_FREE_BYTES)]
+    assert profilelab.open_store(store).profiles().height == 6
+
+
+def test_an_ingest_imports_no_pandas_and_no_progress_bar_it_does_not_show(tmp_path: Path) -> None:
+    """Building a batch of inputs (their strings deduplicated by Arrow) stays clear of
+    Arrow's conversions that import pandas (a third of a second of CPU per command), and
+    without a terminal to show it on, tqdm is not imported."""
+    made = make_profiles(tmp_path / "in", 4, samples=20)
+    code = (
+        "import sys, profilelab; "
+        f"r = profilelab.open_store({str(tmp_path / 'store')!r}).ingest("
+        f"{[str(m.path) for m in made]!r}, jobs=1, progress=True); "
+        "assert r.ok and r.stored == 4, r.summary(); "
+        "print('pandas' in sys.modules, 'tqdm' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "False False"
+
+
+def test_a_terminal_gets_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tqdm import tqdm
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    bar = ingest._progress(3, True)
+    assert isinstance(bar, tqdm)
+    bar.close()
+    assert not isinstance(ingest._progress(3, False), tqdm)

@@ -15,7 +15,10 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from store_util import ROOT, T0, otlp_export
+from test_pprof_native import assert_equal_outcomes
 
 import profilelab
 from profilelab.errors import StoreError
@@ -58,6 +61,41 @@ def test_records_read_back_and_a_torn_tail_is_cut() -> None:
     flipped[-3] ^= 0xFF  # the last record's checksum no longer matches
     records, good = journal.read_records(bytes(flipped))
     assert len(records) == 2 and good < len(data)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10**6),
+    samples=st.integers(0, 60),
+    functions=st.integers(1, 40),
+    as_json=st.booleans(),
+)
+def test_a_received_export_is_journaled_as_its_body_and_read_back_equal(
+    seed: int, samples: int, functions: int, as_json: bool
+) -> None:
+    """The record of a received export holds its bytes, not its arrays; reading it back
+    decodes them again into the same RawProfiles, field by field."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.profiles.v1development import profiles_service_pb2
+
+    from profilelab.store.serve import otlp_received
+
+    body = otlp_export("svc", seed, samples=samples, functions=functions, time_ns=T0 + seed)
+    ctype = "application/x-protobuf"
+    if as_json:
+        req = profiles_service_pb2.ExportProfilesServiceRequest.FromString(body)
+        body, ctype = json_format.MessageToJson(req).encode(), "application/json"
+    item = otlp_received(body, ctype, "otlp-http:1.2.3.4", {"env": "prod"}, 1 << 20)
+    assert item is not None
+    record = journal.encode([item])
+    assert len(record) < len(body) + 512  # the body and a few fields, no arrays
+    [back] = journal.decode(record, "x.jnl")
+    assert isinstance(back, Unbuilt) and back.body == body
+    got = (back.input_id, back.labels, back.default_time_ns, back.source, back.limit)
+    assert got == (item.input_id, item.labels, item.default_time_ns, item.source, item.limit)
+    assert len(back.raws) == len(item.raws)
+    for a, b in zip(item.raws, back.raws, strict=True):
+        assert_equal_outcomes(a, b)
 
 
 def _record(payload: bytes) -> bytes:
@@ -165,6 +203,78 @@ def test_an_answer_is_visible_to_the_next_query_and_close_stores_everything(
     assert sorted(rows["input_id"]) == sorted(digest_bytes(b) for b in bodies)
 
 
+def test_the_fold_runs_in_a_child_process_and_in_this_one_once_that_is_gone(
+    tmp_path: Path, monkeypatch, capfd
+) -> None:
+    """The receiver's process never builds or writes the journaled tables while its fold
+    process lives; when it dies, nothing acknowledged is lost: this process folds."""
+    store = profilelab.open_store(tmp_path / "store")
+    writes: list[int] = []
+    real = store.write
+
+    def counted(items):  # type: ignore[no-untyped-def]
+        writes.append(len(items))
+        return real(items)
+
+    monkeypatch.setattr(store, "write", counted)
+    items = [_unbuilt(k) for k in range(6)]
+    j = journal.Journal(store.root, store.write, fold_delay=3600.0)
+    try:
+        j.append([[u] for u in items[:3]])
+        j.flush()
+        child = j.fold_pid
+        assert child is not None and child != os.getpid() and writes == []
+        assert not _journal_files(store.root)
+        os.kill(child, signal.SIGKILL)
+        j.append([[u] for u in items[3:]])
+        j.flush()
+        assert j.fold_pid is None and writes == [3]  # folded here
+    finally:
+        j.close()
+    rows = profilelab.open_store(store.root).profiles()
+    assert sorted(rows["input_id"]) == sorted(u.input_id for u in items)
+    err = capfd.readouterr().err
+    assert "fold process stopped" in err and "Traceback" not in err
+
+
+def test_a_fold_process_that_hangs_is_killed_and_this_process_folds(
+    tmp_path: Path, monkeypatch, capfd
+) -> None:
+    store = profilelab.open_store(tmp_path / "store")
+    items = [_unbuilt(k) for k in range(4)]
+    j = journal.Journal(store.root, store.write, fold_delay=3600.0)
+    try:
+        j.append([[items[0]]])
+        j.flush()
+        child = j.fold_pid
+        assert child is not None
+        os.kill(child, signal.SIGSTOP)  # alive, but never answers
+        monkeypatch.setattr(journal, "FOLD_TIMEOUT", 0.5)
+        j.append([[u] for u in items[1:]])
+        j.flush()
+        assert j.fold_pid is None
+    finally:
+        j.close()
+    assert subprocess.run(["kill", "-0", str(child)], capture_output=True).returncode != 0
+    rows = profilelab.open_store(store.root).profiles()
+    assert sorted(rows["input_id"]) == sorted(u.input_id for u in items)
+    assert "fold process did not answer in time" in capfd.readouterr().err
+
+
+def test_a_fold_request_names_one_journal_file_per_descriptor(tmp_path: Path) -> None:
+    from profilelab.store import _fold
+
+    folder = tmp_path / layout.JOURNAL
+    folder.mkdir()
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        for names in (["a.jnl", "b.jnl"], ["../x.jnl"], ["notes.txt"]):
+            answer = _fold.fold(lambda items: None, folder, names, [fd])
+            assert answer == b"error: a fold request must name one journal file per descriptor"
+    finally:
+        os.close(fd)
+
+
 def test_another_process_waits_for_the_receivers_fold(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(journal, "FOLD_DELAY", 5.0)  # longer than the reader takes to start
     store = profilelab.open_store(tmp_path / "store")
@@ -252,7 +362,7 @@ def test_a_request_that_cannot_be_built_is_set_aside_and_the_rest_stored(
         return real(group)
 
     monkeypatch.setattr(journal, "built", built)
-    j = journal.Journal(store.root, store.write)
+    j = journal.Journal(store.root, store.write, fold_process=False)  # built: patched here
     j.append([[u] for u in items])
     j.close()
     rows = profilelab.open_store(store.root).profiles()

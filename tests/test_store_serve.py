@@ -118,6 +118,46 @@ def test_an_export_is_stored_before_it_is_acknowledged(server: ProfileServer) ->
 
 
 @needs_otlp
+def test_small_exports_are_decoded_on_the_event_loop_and_big_ones_on_a_decoder_thread(
+    server: ProfileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from profilelab.store import serve
+
+    real, threads = serve.otlp_item, []
+
+    def traced(*args):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(serve, "otlp_item", traced)
+    small, big = otlp_export("a", 1), otlp_export("b", 2, samples=200, functions=300)
+    monkeypatch.setattr(serve, "INLINE_DECODE", len(small))
+    assert _post(server, small)[0] == 200
+    assert _post(server, big)[0] == 200
+    assert threads[0] == "serve" and threads[1].startswith("decode")
+    assert server.store.profiles().height == 2
+
+
+def test_a_server_that_freezes_the_collector_leaves_the_objects_of_its_start_alone(
+    tmp_path: Path,
+) -> None:
+    import gc
+
+    store = profilelab.open_store(tmp_path / "store")
+    gc.unfreeze()
+    try:
+        srv = ProfileServer(store, "127.0.0.1", 0, freeze_gc=True)
+        before = len(gc.get_objects())
+        srv.start()
+        assert gc.get_freeze_count() > before // 2  # out of every collection from now on
+        srv.close()
+    finally:
+        gc.unfreeze()
+    plain = ProfileServer(store, "127.0.0.1", 0).start()  # a library caller's process
+    plain.close()
+    assert gc.get_freeze_count() == 0
+
+
 def test_json_export(server: ProfileServer) -> None:
     from google.protobuf import json_format
     from opentelemetry.proto.collector.profiles.v1development import profiles_service_pb2 as svc

@@ -164,6 +164,40 @@ def test_slow_headers_do_not_hold_a_connection(tmp_path: Path) -> None:
         srv.close()
 
 
+@pytest.mark.parametrize("where", ["header", "url"])
+def test_a_request_head_over_the_limit_is_refused_and_the_server_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """The request line and headers may not grow without bound (llhttp has no limit of its
+    own): past MAX_HEAD the answer is 400 and the connection closes. (A small limit here:
+    the whole request reaches the server in one read, so closing it resets nothing.)"""
+    from profilelab.store import serve
+
+    monkeypatch.setattr(serve, "MAX_HEAD", 2000)
+    srv = ProfileServer(profilelab.open_store(tmp_path / "store"), "127.0.0.1", 0).start()
+    big = b"a" * 2001
+    target = PATH.encode() + (b"?" + big if where == "url" else b"")
+    header = b"X-Big: " + big + b"\r\n" if where == "header" else b""
+    try:
+        with socket.create_connection(srv.server_address, timeout=30) as sock:
+            sock.sendall(
+                b"POST "
+                + target
+                + b" HTTP/1.1\r\nHost: x\r\n"
+                + header
+                + b"Content-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n"
+            )
+            answer = sock.makefile("rb")
+            assert answer.readline().split()[1] == b"400"
+            assert answer.read().endswith(b"Invalid HTTP request received.")  # then closed
+        fine = b"X-Fine: " + b"a" * 1900  # below the limit: a normal answer
+        with socket.create_connection(srv.server_address, timeout=30) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + fine + b"\r\n\r\n")
+            assert _read_response(sock.makefile("rb")) == (200, b"ok\n")
+    finally:
+        srv.close()
+
+
 def test_connections_past_the_cap_get_503(tmp_path: Path) -> None:
     store = profilelab.open_store(tmp_path / "store")
     srv = ProfileServer(store, "127.0.0.1", 0, max_connections=2).start()

@@ -16,9 +16,11 @@ import argparse
 import gc
 import importlib
 import importlib.util
+import os
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
+from typing import NoReturn
 
 from profilelab import __version__
 from profilelab.errors import ProfileLabError
@@ -77,6 +79,22 @@ def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command of ``argv`` (by default the program's arguments); the exit status."""
+    return _run(argv)[0]
+
+
+def program() -> NoReturn:
+    """The ``profilelab`` program (its console script and ``python -m profilelab``):
+    :func:`main` on the process's arguments, then the process ends. A report command ends
+    it as soon as its output is flushed (:func:`_end_process`)."""
+    status, ends_with_report = _run(None)
+    if ends_with_report:
+        _end_process(status)
+    sys.exit(status)
+
+
+def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
+    """The exit status of the command of ``argv``, and whether it ended with a report run
+    as the program (``argv`` None)."""
     program = argv is None
     argv = [*(sys.argv[1:] if argv is None else argv)]  # (`list` is the list command here)
     parser = build_parser(argv[0] if argv else None)
@@ -97,21 +115,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         # on a small profile); the data lives in their buffers, not in Python's cycles.
         gc.disable()
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
     except ProfileLabError as exc:
         print(f"profilelab: error: {one_line(str(exc))}", file=sys.stderr)
-        return 1
+        status = 1
     except KeyboardInterrupt:
         print("profilelab: interrupted", file=sys.stderr)
-        return 130
+        status = 130
     except BrokenPipeError:
-        return 0
+        status = 0
     finally:
         if ends_with_report:
             # The interpreter's last collections would walk every object of Polars, NumPy
             # and Arrow (a tenth of a second after a big report) to free memory the process
             # is about to give back; a command that only prints its result skips them.
             gc.freeze()
+    return status, ends_with_report
+
+
+def _end_process(status: int) -> None:
+    """End a command that has printed its report, once its output is flushed, without the
+    interpreter's shutdown: tearing down the modules of Polars, NumPy and Arrow object by
+    object is 0.01 s of every report's CPU and wall time (a small ``top`` is 0.35 s), and
+    nothing of theirs needs it (a report writes its files whole and closes them). If the
+    output cannot be flushed (a closed pipe), the interpreter's exit reports it as usual.
+    Only :func:`program` calls it: :func:`main` returns to its caller."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(status)
 
 
 def one_line(text: str) -> str:
@@ -142,4 +176,4 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    program()

@@ -35,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from profilelab.store import open_store
+    from profilelab.store.ingest import reuse_freed_memory
 
+    reuse_freed_memory()  # the command ends with its ingest
     store = open_store(args.store)
     report = store.ingest(
         args.paths,

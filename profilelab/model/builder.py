@@ -147,8 +147,9 @@ class _StringHashes:
         import pyarrow.compute as pc  # a batch of inputs only: not on one small input's path
 
         encoded = pc.dictionary_encode(texts)
-        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-        return ids.hash_strings(encoded.dictionary)[codes]
+        indices = encoded.indices  # int32; its buffer, as Arrow's to_numpy imports pandas
+        codes = np.frombuffer(indices.buffers()[1], dtype=np.int32)
+        return ids.hash_strings(encoded.dictionary)[codes[indices.offset :][: len(indices)]]
 
     def take(self, index: np.ndarray) -> pa.Array:
         return _arrow.take_strings(self.strings, index)

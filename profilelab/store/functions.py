@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import polars as pl
 
 from profilelab.core.aggregate import flat_cum
@@ -90,17 +91,30 @@ def per_profile(samples: pl.DataFrame, stacks: pl.DataFrame, names: pl.DataFrame
         (pl.col("pos") == 0).alias("leaf"),
     )
     out = flat_cum(frames, values, by=["profile_id"], key="f")
-    return (
-        out.select(
-            function_ids(fnames).gather(out["f"]),
-            fnames.gather(out["f"]).alias("function"),
-            "profile_id",
-            pl.col("flat_value").alias("flat"),
-            pl.col("cum_value").alias("cum"),
-        )
-        .cast(COLUMNS)  # type: ignore[arg-type]
-        .sort("function_id", "profile_id")
-    )
+    fids = function_ids(fnames)
+    order = _by_function(fids.to_numpy(), out["f"].to_numpy(), out["profile_id"].to_numpy())
+    out = out[order]
+    return out.select(
+        fids.gather(out["f"]),
+        fnames.gather(out["f"]).alias("function"),
+        "profile_id",
+        pl.col("flat_value").alias("flat"),
+        pl.col("cum_value").alias("cum"),
+    ).cast(COLUMNS)  # type: ignore[arg-type]
+
+
+def _by_function(fids: np.ndarray, f: np.ndarray, profile_ids: np.ndarray) -> np.ndarray:
+    """The order of rows (function ``fids[f]``, ``profile_ids``) by function id, then
+    profile id. Rows that come ordered by profile id (as :func:`flat_cum` gives them) only
+    need a stable sort by the rank of their function: a radix sort of small integers,
+    instead of a two-column sort."""
+    rank = np.empty(len(fids), dtype=np.int64)
+    rank[np.argsort(fids, kind="stable")] = np.arange(len(fids))
+    key = rank[f]
+    if len(profile_ids) and np.all(profile_ids[1:] >= profile_ids[:-1]):
+        small = np.int16 if len(fids) <= np.iinfo(np.int16).max else np.int32
+        return np.argsort(key.astype(small), kind="stable")
+    return np.lexsort((profile_ids, key))
 
 
 Fetch = Callable[[str, pl.Series], pl.DataFrame]

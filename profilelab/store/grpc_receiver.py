@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from profilelab.errors import QueryError
-from profilelab.store._receive import PROTOBUF, Reject, otlp_item, traces_response
+from profilelab.store._receive import PROTOBUF, Reject, traces_response
+from profilelab.store.serve import otlp_received
 
 if TYPE_CHECKING:
     from profilelab.store.serve import ProfileServer
@@ -94,7 +95,7 @@ class GrpcReceiver:
         n = self._answer(
             context,
             lambda: server.store_sync(
-                lambda: otlp_item(request, PROTOBUF, name, server.labels, server.max_inflated)
+                lambda: otlp_received(request, PROTOBUF, name, server.labels, server.max_inflated)
             ),
         )
         server.stats.count(200, profiles=n)

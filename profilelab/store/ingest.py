@@ -228,15 +228,21 @@ def _labelled_otherwise(
 
 
 def _progress(total: int, enabled: bool):  # type: ignore[no-untyped-def]
+    """A tqdm bar on stderr when it is a terminal; else a bar that shows nothing (without
+    importing tqdm: a tenth of a second per command)."""
+    if not enabled or not sys.stderr.isatty():
+        return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(
-        total=total,
-        unit="input",
-        desc="ingest",
-        disable=not enabled or not sys.stderr.isatty(),
-        file=sys.stderr,
-    )
+    return tqdm(total=total, unit="input", desc="ingest", file=sys.stderr)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _load_all(
@@ -365,15 +371,23 @@ def _next_result(pending: deque[_InFlight]) -> Iterator[Loaded]:
     return _merge(chunk, decode_inputs(todo, read if parts else None) if todo else None)
 
 
-def _keep_freed_memory() -> None:
-    """In a worker: keep freed blocks for reuse instead of returning them.
+#: What an ingesting process keeps of the memory it frees (:func:`reuse_freed_memory`).
+REUSED_BLOCK_BYTES = 64 << 20
+KEPT_FREE_BYTES = 256 << 20
 
-    A worker allocates and frees the same large buffers (decoded arrays, pickles) for
-    every chunk; glibc hands blocks over 128 KiB back to the kernel on free, and touching
-    them again page-faults: system time was a fifth of an ingest's CPU. Workers are
-    short-lived and ours, so trading memory that stays mapped for CPU is safe here.
+
+def reuse_freed_memory() -> None:
+    """In a process that ends with its ingest (the ``ingest`` command, a worker): keep
+    freed blocks for reuse instead of returning them (:mod:`profilelab._malloc`).
+
+    Each batch allocates and frees the same large buffers (decoded arrays, the batch's
+    tables, pickles in a worker); glibc hands blocks over 128 KiB back to the kernel on
+    free, and touching them again page-faults: system time was a fifth of a worker's CPU,
+    and building a batch in the ingesting process costs about a third less with the
+    memory kept (BENCHMARKS.md, Ingest on a busy machine). Only for processes that are
+    ours and short-lived, never a library call in a user's program.
     """
-    keep_freed_memory(mmap_threshold=64 << 20, trim_threshold=256 << 20)
+    keep_freed_memory(mmap_threshold=REUSED_BLOCK_BYTES, trim_threshold=KEPT_FREE_BYTES)
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -386,7 +400,7 @@ def _watch_parent(parent_pid: int) -> None:
     import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _keep_freed_memory()
+    reuse_freed_memory()
 
     def watch() -> None:
         while os.getppid() == parent_pid:

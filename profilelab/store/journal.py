@@ -6,7 +6,11 @@ requests cannot afford one per group of requests. Instead its group committer ap
 group to a journal file with one ``fdatasync`` and answers; a fold thread stores the
 journaled requests in one large commit every :data:`FOLD_DELAY` seconds (or
 :data:`FOLD_ITEMS` requests), through the same :meth:`StoreDirectory.write` as every
-commit, then deletes the journal files it stored.
+commit, then deletes the journal files it stored. The thread has its **fold process**
+(:mod:`profilelab.store._fold`, :data:`FOLD_PROCESS`) do the storing, so that building
+the tables and writing the segment never hold the receiver's GIL: it passes the process
+the files with their descriptors and waits for its answer; without a fold process (it
+cannot start, or died) the thread stores them itself.
 
 Guarantees:
 
@@ -25,11 +29,14 @@ Guarantees:
   records; it is reported in one line, never a traceback.
 
 Each writer owns its journal files: it holds an ``flock`` on each from creation to
-deletion, so a file that can be locked belongs to a writer that is gone. Records hold
-the decoded requests (:class:`~profilelab.store.prepare.Unbuilt` or
-:class:`~profilelab.store.prepare.Item`) in Python's pickle format, read back only through
-an unpickler that admits the classes of those objects. A record that cannot be stored
-(its tables fail to build) is moved to ``journal/unstorable/`` and reported, never dropped.
+deletion (and its fold process holds the same lock while it stores them), so a file
+that can be locked belongs to a writer that is gone. Records hold the decoded requests
+(:class:`~profilelab.store.prepare.Unbuilt` or :class:`~profilelab.store.prepare.Item`)
+in Python's pickle format, read back only through an unpickler that admits the classes of
+those objects; an OTLP export received as bytes is pickled as those bytes and decoded
+again when read back (:meth:`~profilelab.store.prepare.Unbuilt.keep_body`). A record that
+cannot be stored (its tables fail to build) is moved to ``journal/unstorable/`` and
+reported, never dropped.
 """
 
 from __future__ import annotations
@@ -40,7 +47,9 @@ import io
 import os
 import pickle
 import secrets
+import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -60,6 +69,12 @@ FOLD_ITEMS = 4000
 WAIT_FOLDED = 60.0
 #: Seconds between attempts to fold after a failed one (the store's disk is full, ...).
 RETRY_DELAY = 1.0
+#: Fold in a child process (:mod:`profilelab.store._fold`), off the receiver's GIL; when
+#: it cannot start or stops, the fold thread stores the journal itself.
+FOLD_PROCESS = True
+#: Seconds a fold process may take to answer before it is taken for hung and killed.
+FOLD_TIMEOUT = 600.0
+_FDS_PER_MESSAGE = 200  # the kernel passes at most 253 descriptors in one message
 
 SUFFIX = ".jnl"
 _TMP_AGE = 60.0  # seconds after which an unnamed journal file is a dead writer's
@@ -229,11 +244,25 @@ def _recover_file(path: Path, fd: int, write: Write) -> None:
         if time.time() - os.fstat(fd).st_mtime > _TMP_AGE:
             path.unlink()
         return
-    with os.fdopen(os.dup(fd), "rb") as fh:
-        data = fh.read()
-    records, good = read_records(data)
+    groups = file_groups(path, fd, _stderr)
+    if groups:
+        store_records(write, groups, path.parent, _stderr)
+    path.unlink()
+    _fs.fsync_dir(path.parent)
+
+
+def file_groups(
+    path: Path, fd: int, log: Callable[[str], None]
+) -> list[tuple[bytes, list[Item | Unbuilt]]]:
+    """The records of the journal file open as ``fd`` (read from its start, whatever its
+    offset), each with its group; a torn tail is cut and reported, and a record that
+    cannot be read is set aside (``journal/unstorable/``)."""
+    data = bytearray()
+    while chunk := os.pread(fd, 1 << 20, len(data)):
+        data += chunk
+    records, good = read_records(bytes(data))
     if good < len(data):
-        _stderr(
+        log(
             f"{path}: cut {len(data) - good} bytes after byte {good}: a record torn by a "
             "crash during an append (never acknowledged)"
         )
@@ -242,11 +271,8 @@ def _recover_file(path: Path, fd: int, write: Write) -> None:
         try:
             groups.append((record, decode(record, str(path))))
         except StoreError as exc:  # another profilelab version's, or not ours at all
-            _set_aside(record, path.parent, _stderr, exc)
-    if groups:
-        store_records(write, groups, path.parent, _stderr)
-    path.unlink()
-    _fs.fsync_dir(path.parent)
+            _set_aside(record, path.parent, log, exc)
+    return groups
 
 
 # ---- a writer's journal ----------------------------------------------------------------------
@@ -257,8 +283,9 @@ class _File:
         final = folder / _new_name()
         tmp = _fs.temp_name(final)
         # created under a temporary name and locked before it is given its real name: a
-        # recovering process never sees it unlocked
-        self.fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        # recovering process never sees it unlocked; readable: its fold process reads it
+        # through this descriptor
+        self.fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX)
             os.rename(tmp, final)
@@ -303,8 +330,10 @@ class Journal:
         *,
         fold_delay: float | None = None,
         fold_items: int | None = None,
+        fold_process: bool | None = None,
         log: Callable[[str], None] = _stderr,
     ) -> None:
+        self.root = root
         self.folder = root / layout.JOURNAL
         _fs.ensure_dir(self.folder, root)
         self._write = write
@@ -323,6 +352,8 @@ class Journal:
         self._flush = False
         self._closing = False
         self.folds = 0  # commits made by folding
+        self._process = FOLD_PROCESS if fold_process is None else fold_process
+        self._folder: _Folder | None = None  # the fold process, once started
         self._thread = threading.Thread(target=self._run, name="store-fold", daemon=True)
         self._thread.start()
 
@@ -374,10 +405,18 @@ class Journal:
             self._closing = True
             self._cond.notify_all()
         self._thread.join()
+        if self._folder is not None:
+            self._folder.close()
+            self._folder = None
         with self._cond:
             for f in self._sealed + ([self._file] if self._file else []):
                 f.close()
             self._sealed, self._file = [], None
+
+    @property
+    def fold_pid(self) -> int | None:
+        """The process id of the fold process (None: folding on this process's thread)."""
+        return self._folder.proc.pid if self._folder is not None else None
 
     def _due(self) -> bool:
         if self._closing or self._flush:
@@ -420,17 +459,92 @@ class Journal:
     def _fold(self, records: list[tuple[bytes, Group]], files: list[_File]) -> BaseException | None:
         """Store ``records`` and delete ``files`` (which hold just those records)."""
         try:
+            if not (records and self._fold_elsewhere(files)):
+                if records:
+                    store_records(self._write, records, self.folder, self._log)
+                for f in files:
+                    with contextlib.suppress(FileNotFoundError):  # deleted by a failed attempt
+                        f.path.unlink()
+                if files:
+                    _fs.fsync_dir(self.folder)
             if records:
-                store_records(self._write, records, self.folder, self._log)
                 self.folds += 1
-            for f in files:
-                with contextlib.suppress(FileNotFoundError):  # deleted by a failed attempt
-                    f.path.unlink()
-            if files:
-                _fs.fsync_dir(self.folder)
         except Exception as exc:
             self._log(f"storing the journal failed (retrying): {exc}")
             return exc
         for f in files:
             f.close()
         return None
+
+    def _fold_elsewhere(self, files: list[_File]) -> bool:
+        """Have the fold process store and delete ``files``: True once it has, False when
+        there is none (this thread folds); StoreError when it failed (to retry)."""
+        if not self._process:
+            return False
+        try:
+            if self._folder is None:
+                self._folder = _Folder(self.root)
+            for start in range(0, len(files), _FDS_PER_MESSAGE):
+                self._folder.fold(files[start : start + _FDS_PER_MESSAGE])
+            return True
+        except OSError as exc:  # it cannot start, is gone or hung: it is never restarted
+            why = "did not answer in time" if isinstance(exc, TimeoutError) else f"stopped ({exc})"
+            self._log(f"the journal's fold process {why}; folding in this process")
+            self._process = False
+            if self._folder is not None:
+                self._folder.close(kill=isinstance(exc, TimeoutError))
+                self._folder = None
+            return False
+
+
+class _Folder:
+    """The fold process of a journal (:mod:`profilelab.store._fold`), and its socket.
+
+    Each fold sends the names of the files to store with their descriptors (so the child
+    holds the files' locks too: were this process killed, another one opening the store
+    waits for the child instead of storing the same files beside it) and waits for the
+    answer: ``ok`` once the records are committed and the files deleted, else the error.
+    """
+
+    def __init__(self, root: Path) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # the child imports the profilelab this process runs, wherever it comes from
+        env = dict(os.environ)
+        where = str(Path(__file__).resolve().parents[2])  # holds profilelab/store/journal.py
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (where, env.get("PYTHONPATH")) if p)
+        cmd = [sys.executable, "-m", "profilelab.store._fold", str(root), str(theirs.fileno())]
+        try:
+            self.proc = subprocess.Popen(
+                cmd, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.sock = ours
+
+    def fold(self, files: Sequence[_File]) -> None:
+        """Have the child store ``files`` in one commit and delete them: StoreError with its
+        reason when it could not, ConnectionError when it is gone, TimeoutError when it
+        has not answered within :data:`FOLD_TIMEOUT` seconds."""
+        names = "/".join(f.path.name for f in files).encode()
+        self.sock.settimeout(FOLD_TIMEOUT)
+        socket.send_fds(self.sock, [names], [f.fd for f in files])
+        answer = self.sock.recv(1 << 16)
+        if not answer:
+            raise ConnectionError(f"it exited with status {self.proc.poll()}")
+        if answer != b"ok":
+            raise StoreError(answer.decode("utf-8", "replace"))
+
+    def close(self, *, kill: bool = False) -> None:
+        """End the child (it exits when its socket closes; ``kill``: at once, it is hung)
+        and wait for it."""
+        self.sock.close()
+        if kill:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=WAIT_FOLDED)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()

@@ -16,14 +16,16 @@ them), so an acknowledged export is never lost. Errors follow the OTLP/HTTP spec
 * 503 the store cannot keep up or failed to commit (the client should retry; a retried
   export is stored once, since identical bodies are recognized).
 
-Messages name the problem, never a path on the server. The HTTP layer is uvicorn (h11):
+Messages name the problem, never a path on the server. The HTTP layer is uvicorn (httptools):
 each request is parsed to its end whatever the answer, so a keep-alive connection stays
 in sync after any error; connections are capped (uvicorn answers 503 past the cap), idle
 ones time out, bodies are read in chunks up to the limit and inflated by the bounded
-gunzip of :mod:`profilelab.readers._input`. Decoding runs on :data:`DECODERS` threads;
-the group committer appends the requests decoded meanwhile to the journal in one write
-and fdatasync, and the journal's fold thread stores them in segments in large commits,
-building the tables of their OTLP exports together.
+gunzip of :mod:`profilelab.readers._input`. A small OTLP export (up to
+:data:`INLINE_DECODE` bytes) is decoded on the event loop's thread, anything else on
+:data:`DECODERS` threads; the group committer appends the requests decoded meanwhile to
+the journal in one write and fdatasync (an OTLP export as its bytes), and the journal's
+fold process stores them in segments in large commits, building the tables of their
+OTLP exports together, off this process's GIL.
 
 Every received profile gets the labels given to the server, then its resource attributes
 (``service.name`` becomes ``service``); profiles without a time get the time of receipt.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import json
 import sys
@@ -81,8 +84,13 @@ BODY_TIMEOUT = 30.0  # seconds a client may take to send a whole body
 HEADER_TIMEOUT = 10.0  # seconds for a request's headers, from the connection or last answer
 KEEP_ALIVE = 15  # seconds an idle keep-alive connection stays open (at most HEADER_TIMEOUT)
 COMMIT_TIMEOUT = 60.0  # seconds a request waits for its commit before a 503
+MAX_HEAD = 64 << 10  # bytes of a request's line and headers
 DRAIN_LIMIT = 64 << 20  # an unread body up to this size is read and dropped after an error
 DECODERS = 2  # requests decoded at once: more only contend for the GIL and Polars' threads
+#: OTLP bodies up to this size are decoded on the event loop's thread: handing a small
+#: export to a decoder thread and back (futures, wake-ups, the GIL changing hands) costs
+#: more CPU than decoding it, and on the GIL decoding is never parallel anyway
+INLINE_DECODE = 64 << 10
 CONNECT_PROTO = "application/proto"
 
 _T = TypeVar("_T")
@@ -133,7 +141,13 @@ class ProfileServer:
         grpc_port: int | None = None,
         header_timeout: float = HEADER_TIMEOUT,
         quiet: bool = True,
+        freeze_gc: bool = False,
     ) -> None:
+        """``freeze_gc``: for a process that serves from now on (``profilelab serve``),
+        :meth:`start` moves every object that exists then (the imported libraries: about
+        90,000) out of the cyclic collector's full passes (:func:`gc.freeze`); such a pass
+        holds the GIL for about 40 ms, every answer waiting meanwhile. The objects stay
+        for the life of the process, as imported modules do anyway."""
         import uvicorn
 
         for what, n in (("max body", max_body), ("max inflated", max_inflated)):
@@ -149,6 +163,7 @@ class ProfileServer:
         self.max_inflated = max_inflated
         self.max_connections = max_connections
         self.quiet = quiet
+        self.freeze_gc = freeze_gc
         self.token = token.encode() if token else None
         self.tls = tls_cert is not None
         self.stats = ServerStats()
@@ -163,7 +178,7 @@ class ProfileServer:
         self._sock = listen(host, port, BACKLOG)
         config = uvicorn.Config(
             self._asgi,
-            http=with_header_timeout(header_timeout),
+            http=with_header_timeout(header_timeout, MAX_HEAD),
             interface="asgi3",
             proxy_headers=False,
             lifespan="off",
@@ -173,7 +188,6 @@ class ProfileServer:
             backlog=BACKLOG,
             timeout_keep_alive=KEEP_ALIVE,
             timeout_graceful_shutdown=int(COMMIT_TIMEOUT),
-            h11_max_incomplete_event_size=64 << 10,
             ssl_certfile=str(tls_cert) if tls_cert else None,
             ssl_keyfile=str(tls_key) if tls_key else None,
             server_header=False,
@@ -225,6 +239,8 @@ class ProfileServer:
 
     def start(self) -> ProfileServer:
         """Serve on a background thread; return once the server accepts connections."""
+        if self.freeze_gc:
+            gc.freeze()
         self._thread = threading.Thread(target=self.serve_forever, name="serve", daemon=True)
         self._thread.start()
         while not self._uvicorn.started and self._thread.is_alive():
@@ -286,7 +302,10 @@ class ProfileServer:
         body = await self.read_body(request)
         name = f"otlp-http:{_client(request)}"
         limit = self.max_inflated
-        n = await self.store_with(lambda: otlp_item(body, ctype, name, self.labels, limit))
+        n = await self.store_with(
+            lambda: otlp_received(body, ctype, name, self.labels, limit),
+            inline=len(body) <= INLINE_DECODE,
+        )
         self.stats.count(200, n)
         # An ExportProfilesServiceResponse with no partial_success (everything accepted):
         # zero bytes in protobuf, {} in OTLP/JSON.
@@ -376,8 +395,11 @@ class ProfileServer:
                 raise Reject(status, first_line(exc)) from None
         return body
 
-    async def store_with(self, make: Callable[[], Item | Unbuilt | list[Item] | None]) -> int:
-        """Decode with ``make`` on a decoder thread and commit; the profile rows stored.
+    async def store_with(
+        self, make: Callable[[], Item | Unbuilt | list[Item] | None], *, inline: bool = False
+    ) -> int:
+        """Decode with ``make`` on a decoder thread (``inline``: on this one) and commit;
+        the profile rows stored.
 
         ``make`` returns the item(s) to store (None or []: nothing to store) or raises
         Reject; other exceptions from decoding become a 400 (the body is at fault), a
@@ -385,7 +407,10 @@ class ProfileServer:
         """
         loop = asyncio.get_running_loop()
         with self._coming():  # the committer may wait a moment for this request
-            got = await loop.run_in_executor(self._pool, self._decode_guarded, make)
+            if inline:
+                got = self._decode_guarded(make)
+            else:
+                got = await loop.run_in_executor(self._pool, self._decode_guarded, make)
             items, fut = self._submit(got)
         if fut is None:
             return 0
@@ -513,6 +538,14 @@ def content_type(request: Request, accepted: tuple[str, ...]) -> str:
         given = raw[:80] or "(none)"
         raise Reject(415, f"unsupported Content-Type {given!r}: use {' or '.join(accepted)}")
     return raw
+
+
+def otlp_received(
+    body: bytes, ctype: str, name: str, labels: Mapping[str, str], limit: int
+) -> Unbuilt | None:
+    """:func:`otlp_item` of a received export, which the journal keeps as its bytes."""
+    item = otlp_item(body, ctype, name, labels, limit)
+    return None if item is None else item.keep_body(body, limit)
 
 
 def _spans(body: bytes, name: str, limit: int) -> Spans | None:

@@ -142,7 +142,7 @@ def _stage_samples(
             frel = layout.functions_path(rel)
             ffinal = root / frel
             _fs.ensure_dir(ffinal.parent, root)
-            table = index.sort("function_id", "profile_id").to_arrow()
+            table = index.to_arrow()
             writes.append((ffinal, _ParquetWrite(table, row_group_size=FUNCTION_ROW_GROUP)))
             files.append(frel)
     values = samples["value"].cast(pl.Int64).cum_sum().to_numpy()
@@ -175,13 +175,35 @@ def _stage_samples(
 
 
 def _functions_by_part(functions: pl.DataFrame, keyed: pl.DataFrame) -> dict[int, pl.DataFrame]:
-    """The function index rows of each partition (``keyed``: profile_id -> part)."""
-    cols = functions.columns
-    joined = functions.join(keyed.select("profile_id", "part"), on="profile_id")
+    """The function index rows of each partition (``keyed``: profile_id -> part), sorted
+    by function id, then profile id (rows that come sorted, as ``index_rows`` gives them,
+    are only cut apart: a stable split keeps their order)."""
+    if not _sorted_by_function(functions):
+        functions = functions.sort("function_id", "profile_id")
+    pids = functions["profile_id"].to_numpy()
+    by_id = keyed.select("profile_id", "part").sort("profile_id")
+    known = by_id["profile_id"].to_numpy()
+    at = np.minimum(np.searchsorted(known, pids), max(len(known) - 1, 0))
+    part = np.full(len(pids), -1, dtype=np.int64)
+    if len(known):
+        found = known[at] == pids
+        part[found] = by_id["part"].to_numpy()[at[found]]
+    # a stable sort of small integers is a radix sort
+    small = np.int16 if len(known) < np.iinfo(np.int16).max else np.int64
+    order = np.argsort(part.astype(small), kind="stable")
+    cuts = np.flatnonzero(np.diff(part[order])) + 1
     return {
-        int(key[0]): df.select(cols)  # type: ignore[call-overload]
-        for key, df in joined.partition_by("part", as_dict=True, maintain_order=True).items()
+        int(part[rows[0]]): functions[rows]
+        for rows in np.split(order, cuts)
+        if len(rows) and part[rows[0]] >= 0
     }
+
+
+def _sorted_by_function(functions: pl.DataFrame) -> bool:
+    """Whether the rows are ordered by function id, then profile id."""
+    fid = functions["function_id"].to_numpy()
+    pid = functions["profile_id"].to_numpy()
+    return bool(np.all((fid[1:] > fid[:-1]) | ((fid[1:] == fid[:-1]) & (pid[1:] >= pid[:-1]))))
 
 
 def write_spans_segment(root: Path, spans: pl.DataFrame) -> Segment:
