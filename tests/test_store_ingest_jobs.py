@@ -54,13 +54,13 @@ def test_this_process_builds_each_batch_once(
     bad = tmp_path / "in" / "zz-bad.pb.gz"
     bad.write_bytes(b"\x1f\x8b\x08\x00garbage")
     calls: list[int] = []
-    real = builder.build
+    real = builder._build  # what build and build_with_mapping_ids both run
 
     def counting(raws, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(len(raws))
         return real(raws, *args, **kwargs)
 
-    monkeypatch.setattr(builder, "build", counting)
+    monkeypatch.setattr(builder, "_build", counting)
     report = profilelab.open_store(tmp_path / "s").ingest(
         [*(m.path for m in made), bad], jobs=jobs, batch_size=3
     )
