@@ -10,7 +10,10 @@ commit, then deletes the journal files it stored. The thread has its **fold proc
 (:mod:`profilelab.store._fold`, :data:`FOLD_PROCESS`) do the storing, so that building
 the tables and writing the segment never hold the receiver's GIL: it passes the process
 the files with their descriptors and waits for its answer; without a fold process (it
-cannot start, or died) the thread stores them itself.
+cannot start, or died) the thread stores them itself. The thread starts the fold process
+as soon as the journal is opened (before the receiver's first answer), so its start-up
+overlaps the receiver's idle time; the process lowers its own priority below the
+receiver's.
 
 Guarantees:
 
@@ -428,6 +431,10 @@ class Journal:
         )
 
     def _run(self) -> None:
+        # the fold process starts with the journal, not at the first fold: its start-up
+        # (importing Python, NumPy, Polars, the readers) overlaps the receiver's idle time
+        # instead of landing in the middle of its first busy second
+        self._start_folder()
         retry_at = 0.0
         while True:
             with self._cond:
@@ -479,15 +486,14 @@ class Journal:
     def _fold_elsewhere(self, files: list[_File]) -> bool:
         """Have the fold process store and delete ``files``: True once it has, False when
         there is none (this thread folds); StoreError when it failed (to retry)."""
-        if not self._process:
+        if not self._start_folder():
             return False
+        assert self._folder is not None
         try:
-            if self._folder is None:
-                self._folder = _Folder(self.root)
             for start in range(0, len(files), _FDS_PER_MESSAGE):
                 self._folder.fold(files[start : start + _FDS_PER_MESSAGE])
             return True
-        except OSError as exc:  # it cannot start, is gone or hung: it is never restarted
+        except OSError as exc:  # it is gone or hung: it is never restarted
             why = "did not answer in time" if isinstance(exc, TimeoutError) else f"stopped ({exc})"
             self._log(f"the journal's fold process {why}; folding in this process")
             self._process = False
@@ -495,6 +501,20 @@ class Journal:
                 self._folder.close(kill=isinstance(exc, TimeoutError))
                 self._folder = None
             return False
+
+    def _start_folder(self) -> bool:
+        """Start the fold process unless it runs (True) or folding stays on this thread
+        (False: none wanted, or it cannot start; it is never restarted)."""
+        if not self._process:
+            return False
+        if self._folder is None:
+            try:
+                self._folder = _Folder(self.root)
+            except OSError as exc:
+                self._log(f"the journal's fold process cannot start ({exc}); folding here")
+                self._process = False
+                return False
+        return True
 
 
 class _Folder:
