@@ -73,14 +73,15 @@ for i in np.argsort(-flat, kind="stable")[:20]:
 """
 
 # in-process stage timings of the top command's path (wall and CPU seconds of the whole
-# process, all threads), as JSON on stdout: the read and gunzip run on a background thread
-# beside the imports, as in cli/_report.load_prefetched, whose memory setting it also takes
-# (when the code measured has it); then decode, build, and the report's steps.
+# process, all threads, and the main thread's CPU seconds), as JSON on stdout: the read and
+# gunzip run on a background thread beside the imports, as in cli/_report.load_prefetched,
+# whose memory setting it also takes (when the code measured has it); then decode, build,
+# and the report's steps.
 BREAKDOWN = r"""
 import json, resource, sys, time
-t = [time.perf_counter()]; c = [time.process_time()]
+t = [time.perf_counter()]; c = [time.process_time()]; m = [time.thread_time()]
 def mark():
-    t.append(time.perf_counter()); c.append(time.process_time())
+    t.append(time.perf_counter()); c.append(time.process_time()); m.append(time.thread_time())
 try:
     from profilelab._malloc import keep_freed_memory
     from profilelab.cli._report import KEPT_FREE_BYTES, REUSED_BLOCK_BYTES
@@ -107,7 +108,9 @@ result = top(prepared, nodefraction=0.005, edgefraction=0.001); mark()
 text.top_text(prepared, result, 0.005); mark()
 names = ["import", "read+gunzip", "decode", "build", "prepare", "top", "text"]
 print(json.dumps({
-    "stages": {n: [t[i + 1] - t[i], c[i + 1] - c[i]] for i, n in enumerate(names)},
+    "stages": {
+        n: [t[i + 1] - t[i], c[i + 1] - c[i], m[i + 1] - m[i]] for i, n in enumerate(names)
+    },
     "compiled": _pprof_native.available(),
     "samples": prof.samples.height, "stacks": prof.stacks.height, "frames": prof.frames.height,
     "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -189,10 +192,13 @@ def main() -> None:
     label, cmd = profilelab_top(path)
     ours = summarize(f"profilelab ({label})", [measure(cmd) for _ in range(args.repeat)])
     info = json.loads(measure([sys.executable, "-c", BREAKDOWN, str(path)]).stdout)
-    stages = "  ".join(f"{k} {w:.2f}/{c:.2f}" for k, (w, c) in info["stages"].items())
-    wall, cpu = (sum(v[i] for v in info["stages"].values()) for i in (0, 1))
-    print(f"  stages, wall/cpu s: {stages}  (compiled kernels: {info['compiled']})")
-    print(f"  stages in all: wall {wall:.2f} s, cpu {cpu:.2f} s, cpu/wall {cpu / wall:.2f}")
+    stages = "  ".join(f"{k} {w:.2f}/{c:.2f}/{m:.2f}" for k, (w, c, m) in info["stages"].items())
+    wall, cpu, main = (sum(v[i] for v in info["stages"].values()) for i in (0, 1, 2))
+    print(f"  stages, wall/cpu/main thread's cpu s: {stages}  (compiled: {info['compiled']})")
+    print(
+        f"  stages in all: wall {wall:.2f} s, cpu {cpu:.2f} s, cpu/wall {cpu / wall:.2f}, "
+        f"main thread's cpu {main:.2f} s (the serial path when a core is free)"
+    )
     print(f"  {info['samples']} sample rows, {info['stacks']} stacks, {info['frames']} frames")
 
     print(

@@ -1,6 +1,6 @@
 """Command-line start-up against its references, measured in one run (issue goal 1).
 
-usage: python benchmarks/bench_startup.py [PROFILE] [--repeat 5]
+usage: python benchmarks/bench_startup.py [PROFILE] [--repeat 5] [--against CHECKOUT]
 
 Times, as the median of ``--repeat`` runs each, in interleaved rounds so that a change of
 machine load hits every command alike:
@@ -10,6 +10,9 @@ machine load hits every command alike:
 * ``python -c "import polars"`` and ``profilelab top PROFILE`` on a small profile (goal:
   within 1.5x of importing Polars), and beside them, as a floor rather than a goal, the
   import of Polars, NumPy and Arrow that ``top`` of a pprof makes.
+
+``--against CHECKOUT`` adds ``top PROFILE`` run from another checkout (its compiled
+extensions built), in the same rounds: a before/after comparison within one run.
 
 Prints each time (wall and CPU: user + system of the child), its ratio to its reference,
 and the load average at start and end: on a shared machine only the ratios of one run mean
@@ -34,6 +37,7 @@ DEFAULT = ROOT / "datasets" / "checkout-api" / "before" / "cpu-00.pb.gz"
 #: The libraries ``top`` of a pprof imports, as it imports them (OpenBLAS on one thread):
 #: how close ``top`` can come to ``import polars`` while its path needs NumPy and Arrow.
 FLOOR = "floor: polars numpy pyarrow"
+AGAINST = "top, --against"
 _FLOOR_CODE = (
     "import os; os.environ.setdefault('OPENBLAS_NUM_THREADS', '1'); import polars, numpy, pyarrow"
 )
@@ -50,20 +54,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("profile", nargs="?", default=str(DEFAULT))
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--against", metavar="CHECKOUT", help="also time top from this checkout")
     args = ap.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    envs = (
+        {AGAINST: {**env, "PYTHONPATH": str(Path(args.against).resolve())}} if args.against else {}
+    )
     py, cli = [sys.executable], [sys.executable, "-m", "profilelab"]
+    top = f"top {Path(args.profile).name}"
     runs = {
         "import argparse": [*py, "-c", "import argparse"],
         "import polars": [*py, "-c", "import polars"],
         FLOOR: [*py, "-c", _FLOOR_CODE],
         "--help": [*cli, "--help"],
-        f"top {Path(args.profile).name}": [*cli, "top", args.profile],
+        top: [*cli, "top", args.profile],
+        **({AGAINST: [*cli, "top", args.profile]} if args.against else {}),
         **{f"{c} --help": [*cli, c, "--help"] for c in commands()},
     }
-    for argv in runs.values():  # untimed: writes the bytecode caches
-        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=True)
+    for name, argv in runs.items():  # untimed: writes the bytecode caches
+        subprocess.run(argv, env=envs.get(name, env), stdout=subprocess.DEVNULL, check=True)
     load_start = os.getloadavg()
     times: dict[str, list[float]] = {name: [] for name in runs}
     cpus: dict[str, list[float]] = {name: [] for name in runs}
@@ -71,7 +81,7 @@ def main() -> None:
         for name, argv in runs.items():
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
-            subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(argv, env=envs.get(name, env), stdout=subprocess.DEVNULL, check=True)
             times[name].append(time.perf_counter() - t)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpus[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
@@ -88,6 +98,8 @@ def main() -> None:
         goal = "<= 1.5 x import polars" if ref == "import polars" else "<= 4 x import argparse"
         if name == FLOOR:  # not a goal: what top's libraries alone cost
             goal = "(floor of top today)"
+        if name == AGAINST:
+            goal = f"(top from {args.against})"
         print(
             f"{name:28}{t:8.3f}{t / med[ref]:7.2f}{cpu[name]:8.3f}{cpu[name] / cpu[ref]:7.2f}"
             f"  {goal}"

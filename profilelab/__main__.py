@@ -1,7 +1,5 @@
 """``python -m profilelab`` runs the command line."""
 
-import sys
+from profilelab.cli import program
 
-from profilelab.cli import main
-
-sys.exit(main())
+program()

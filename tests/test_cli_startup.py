@@ -7,6 +7,8 @@ The tests run the real command in a subprocess and read its ``sys.modules``.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -27,18 +29,22 @@ HELP_HEAVY = (*HEAVY, "polars", "numpy", "pyarrow")
 HEAVY_SUBMODULES = ("pyarrow.compute", "pyarrow.dataset")
 
 
-#: ``python -m profilelab ARGS``, then the names of every module it imported.
+#: ``python -m profilelab ARGS``, then the names of every module it imported. A report
+#: command ends its process with ``os._exit`` (``cli._end_process``): the probe reports there.
 _RUN = """
-import runpy, sys
+import os, runpy, sys
+def report(code):
+    print("\\n".join(sorted(sys.modules)), file=sys.__stderr__)
+    print(f"exit {code}", file=sys.__stderr__, flush=True)
+end = os._exit
+os._exit = lambda code: (report(code), end(code))
 sys.argv = ["profilelab", *sys.argv[1:]]
 try:
     runpy.run_module("profilelab", run_name="__main__", alter_sys=True)
 except SystemExit as exc:
-    code = exc.code
+    report(exc.code)
 else:
-    code = 0
-print("\\n".join(sorted(sys.modules)), file=sys.__stderr__)
-print(f"exit {code}", file=sys.__stderr__)
+    report(0)
 """
 
 
@@ -170,12 +176,14 @@ def test_top_of_a_pprof_imports_only_the_pprof_reader(tmp_path: Path) -> None:
 
 _BLAS = """
 import os, runpy, sys
+end = os._exit
+def report(code):
+    print(os.environ.get("OPENBLAS_NUM_THREADS"), "numpy" in sys.modules, file=sys.__stderr__)
+    sys.__stderr__.flush()
+    end(code)
+os._exit = report
 sys.argv = ["profilelab", *sys.argv[1:]]
-try:
-    runpy.run_module("profilelab", run_name="__main__", alter_sys=True)
-except SystemExit:
-    pass
-print(os.environ.get("OPENBLAS_NUM_THREADS"), "numpy" in sys.modules, file=sys.__stderr__)
+runpy.run_module("profilelab", run_name="__main__", alter_sys=True)
 """
 
 
@@ -200,3 +208,66 @@ def test_a_report_keeps_openblas_to_one_thread(
         text=True,
     )
     assert run.stderr.splitlines()[-1] == f"{seen} True", run.stderr[-2000:]
+
+
+#: ``python -m profilelab ARGS`` with a handler that the interpreter's shutdown would run.
+_SHUTDOWN = """
+import atexit, runpy, sys
+atexit.register(lambda: print("shutdown ran", file=sys.__stderr__, flush=True))
+sys.argv = ["profilelab", *sys.argv[1:]]
+runpy.run_module("profilelab", run_name="__main__", alter_sys=True)
+"""
+
+
+def _shutdown_run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _SHUTDOWN, *args], cwd=ROOT, capture_output=True, text=True
+    )
+
+
+def test_a_report_ends_without_the_interpreters_shutdown(tmp_path: Path) -> None:
+    """A report command (and ``flame``, which writes its page whole) ends its process once
+    its output is flushed (no module teardown): the whole report is printed, its exit
+    status and error line are kept, and the shutdown's handlers do not run; other commands
+    and ``--help`` exit as usual."""
+    from profilelab.cli import main
+
+    b = PprofBuilder([("samples", "count")])
+    b.sample([b.location(b.function("main.main")), b.location(b.function("runtime.main"))], [7])
+    path = tmp_path / "p.pb.gz"
+    path.write_bytes(b.bytes(gzipped=True))
+    with contextlib.redirect_stdout(io.StringIO()) as expected:
+        assert main(["top", str(path)]) == 0
+    run = _shutdown_run("top", str(path))
+    assert (run.returncode, run.stdout, run.stderr) == (0, expected.getvalue(), "")
+    missing = _shutdown_run("top", str(tmp_path / "missing.pb"))
+    assert missing.returncode == 1
+    assert missing.stderr.splitlines() == [
+        f"profilelab: error: {tmp_path / 'missing.pb'}: no such file"
+    ]
+    page, again = tmp_path / "f.html", tmp_path / "g.html"
+    assert main(["flame", str(path), "-o", str(page)]) == 0
+    flame = _shutdown_run("flame", str(path), "-o", str(again))
+    assert (flame.returncode, flame.stderr) == (0, "")
+    assert flame.stdout.startswith(f"wrote {again} ")
+    assert again.read_bytes() == page.read_bytes()
+    helped = _shutdown_run("top", "--help")
+    assert helped.returncode == 0 and "usage:" in helped.stdout
+    assert helped.stderr == "shutdown ran\n"
+
+
+def test_a_report_into_a_closed_pipe_ends_quietly() -> None:
+    """``profilelab traces FILE | head -c 10``: the reader leaves before the report is
+    written; the command still ends with status 0 and nothing on stderr."""
+    profile = ROOT / "datasets" / "checkout-api" / "before" / "cpu-00.pb.gz"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "profilelab", "traces", str(profile)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(10)
+    proc.stdout.close()  # the report (about 100 KB) is more than a pipe holds
+    err = proc.stderr.read()
+    assert (proc.wait(timeout=120), err) == (0, b"")

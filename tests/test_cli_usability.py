@@ -3,6 +3,14 @@ with a dash, options that take several files."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import profilelab
@@ -80,3 +88,39 @@ def test_spans_profile_takes_several_files() -> None:
         ["spans", "traces.json", "--profile", "a.pb.gz", "b.pb.gz", "--profile", "c.pb.gz"]
     )
     assert (args.trace, args.profile) == ("traces.json", ["a.pb.gz", "b.pb.gz", "c.pb.gz"])
+
+
+FULL = Path("/dev/full")  # Linux: every write fails with ENOSPC
+PROFILE = Path(__file__).resolve().parent.parent / "datasets/checkout-api/before/cpu-00.pb.gz"
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="no /dev/full on this system")
+@pytest.mark.parametrize(
+    "argv",
+    [["top", str(PROFILE)], ["info", str(PROFILE)], ["flame", str(PROFILE), "-o", str(FULL)]],
+)
+def test_output_on_a_full_disk_is_one_error_line(argv: list[str]) -> None:
+    with FULL.open("wb") as out:
+        run = subprocess.run(
+            [sys.executable, "-m", "profilelab", *argv],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert run.returncode == 1
+    assert len(run.stderr.splitlines()) == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "No space left on device" in run.stderr
+
+
+class _FullDisk(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_main_says_a_failed_write_and_returns(capsys: pytest.CaptureFixture[str]) -> None:
+    with contextlib.redirect_stdout(_FullDisk()):
+        assert main(["top", str(PROFILE)]) == 1
+    assert capsys.readouterr().err == (
+        "profilelab: error: cannot write the output: No space left on device\n"
+    )

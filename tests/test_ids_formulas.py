@@ -7,6 +7,7 @@ for speed) must agree bit for bit on any input.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,6 +48,17 @@ def test_mix64_and_hash_ints(values: list[int]) -> None:
     assert ids.mix64(arr).tolist() == [mix64(v) for v in values]
     signed = arr.view(np.int64)
     assert ids.hash_ints(signed).tolist() == [mix64((v + GOLDEN) & MASK) for v in values]
+
+
+@pytest.mark.parametrize("n", [ids.MIX_BLOCK - 1, ids.MIX_BLOCK, 2 * ids.MIX_BLOCK + 5])
+def test_mix64_of_arrays_of_several_blocks(n: int) -> None:
+    values = np.random.default_rng(n).integers(0, MASK, n, dtype=np.uint64, endpoint=True)
+    got = ids.mix64(values)
+    assert got.shape == values.shape and got.dtype == np.uint64
+    bounds = np.arange(ids.MIX_BLOCK, n, ids.MIX_BLOCK)  # first items of later blocks
+    edges = np.unique(np.r_[0:n:997, bounds - 1, bounds, n - 1])  # and points between
+    assert got[edges].tolist() == [mix64(int(values[i])) for i in edges]
+    assert ids.mix64(values.reshape(-1, 1)).reshape(-1).tolist() == got.tolist()
 
 
 @settings(max_examples=200, deadline=None)

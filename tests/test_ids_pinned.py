@@ -14,6 +14,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pprof_build import PprofBuilder
 
 import profilelab
@@ -146,3 +148,20 @@ def test_span_columns_and_label_sets_are_pinned() -> None:
         (b, "bytes", None, 1024, "bytes"),
         (b, "endpoint", "/b", None, None),
     ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.text(min_size=1, max_size=6), st.sampled_from(["AbC9", "İX", "ΣΑΣ"]))))
+def test_span_label_text_is_lower_cased_as_arrows_utf8_lower(texts: list[str]) -> None:
+    """ASCII span ids are lower-cased by a byte table, other text by Arrow's utf8_lower (an
+    empty string is pprof's "no string": the label is numeric)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    b = PprofBuilder([("samples", "count")])
+    loc = b.location(b.function("main.main", "main.go"), address=0x10, line=3)
+    for text in texts:
+        b.sample([loc], [1], [("span_id", text)])
+    got = profilelab.load(b.bytes()).samples["span_id"].to_list()
+    lowered = pc.utf8_lower(pa.array(texts, type=pa.string())).to_pylist()
+    assert got == lowered

@@ -1,4 +1,5 @@
-"""The compiled id lookup (profilelab._native._lookup) against NumPy's (model.ids.positions)."""
+"""The compiled stack-view kernels (profilelab._native._lookup) against their NumPy references:
+model.ids.positions, ops.frames.view_rows_numpy and core.aggregate.csr_flat_cum."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import profilelab
+from profilelab.core.aggregate import csr_flat_cum
 from profilelab.model import ids
-from profilelab.ops import frames
+from profilelab.ops import frames, graph
 
 INT64 = st.integers(-(2**63), 2**63 - 1)
 GOROUTINE = (
@@ -59,3 +61,73 @@ def test_buffers_of_the_wrong_size_are_refused() -> None:
         frames._lookup.positions(keys, d, np.empty(3, dtype=np.int32))
     with pytest.raises(ValueError, match="int64"):
         frames._lookup.positions(keys.astype(np.int32)[:3], d, np.empty(3, dtype=np.int32))
+
+
+# ---- the stack view's rows and flat/cum per node ----------------------------------------------
+
+stacks_of_frames = st.lists(st.lists(st.integers(0, 7), max_size=6), max_size=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 7), min_size=1, max_size=6), max_size=25),  # as explode's
+    st.lists(st.booleans(), min_size=8, max_size=8),
+)
+def test_view_rows_equal_numpys(stacks: list[list[int]], inlined: list[bool]) -> None:
+    starts = np.cumsum([0, *map(len, stacks)]).astype(np.int64)
+    frame = np.array([f for s in stacks for f in s], dtype=np.int32)
+    flags = np.array(inlined)
+    stack_ids = np.arange(len(stacks), dtype=np.int64) * 7919 - 3
+    want = frames.view_rows_numpy(starts, frame, flags, stack_ids)
+    got = frames.view_rows(starts, frame, flags, stack_ids)
+    for a, b in zip(want, got, strict=True):
+        assert a.dtype == b.dtype and a.tolist() == b.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    stacks_of_frames,
+    st.integers(1, 2),
+    st.lists(st.one_of(st.just(0), st.integers(-5, 5), INT64), min_size=50, max_size=50),
+)
+def test_flat_cum_equals_the_cores(stacks: list[list[int]], m: int, numbers: list[int]) -> None:
+    """Recursion once in cum, the leaf (first key) flat, zero stacks and empty stacks adding
+    nothing, int64 sums wrapping as NumPy's do."""
+    offsets = np.cumsum([0, *map(len, stacks)]).astype(np.int64)
+    keys = np.array([k for s in stacks for k in s], dtype=np.int64)
+    values = np.array(numbers[: len(stacks) * m], dtype=np.int64)
+    values = np.resize(values, len(stacks) * m).reshape(len(stacks), m)
+    want = csr_flat_cum(offsets, keys, values, 8, leaf_first=True)
+    got = graph.leaf_first_flat_cum(offsets, keys, values, 8)
+    for a, b in zip(want, got, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape and a.tolist() == b.tolist()
+    assert frames._lookup is not None  # root first: the flat value goes to the last key
+    flat, cum = np.zeros((8, m), dtype=np.int64), np.zeros((8, m), dtype=np.int64)
+    frames._lookup.flat_cum(offsets, keys, values, m, flat, cum, False)
+    want = csr_flat_cum(offsets, keys, values, 8)
+    assert flat.tolist() == want[0].tolist() and cum.tolist() == want[1].tolist()
+
+
+def test_reports_are_the_same_without_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = profilelab.load(GOROUTINE)
+    fast = [p.top(), p.top(cum=True), p.peek(".")]
+    monkeypatch.setattr(frames, "_lookup", None)
+    monkeypatch.setattr(graph, "_lookup", None)
+    for a, b in zip(fast, [p.top(), p.top(cum=True), p.peek(".")], strict=True):
+        assert a.equals(b)
+
+
+def test_bad_view_and_sum_buffers_are_refused() -> None:
+    k = frames._lookup
+    assert k is not None
+    one, i32 = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int32)
+    with pytest.raises(ValueError, match="offsets must run from 0"):
+        k.stack_rows(np.array([0, 2]), i32, b"\x00", one, one, i32, i32, i32)
+    with pytest.raises(ValueError, match="a frame row is outside"):
+        k.stack_rows(np.array([0, 1]), i32 + 3, b"\x00", one, one, i32, i32, i32)
+    with pytest.raises(ValueError, match="offsets must not decrease"):
+        k.flat_cum(np.array([0, 2, 1]), one, np.zeros(2, dtype=np.int64), 1, one, one, True)
+    with pytest.raises(ValueError, match="a key is outside"):
+        k.flat_cum(np.array([0, 1]), one + 1, one, 1, one, one, True)
+    with pytest.raises(ValueError, match="values: expected 16 bytes"):
+        k.flat_cum(np.array([0, 1]), one, one, 2, np.zeros(2, dtype=np.int64), one, True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from profilelab._proto import pprof_pb2
@@ -485,6 +485,58 @@ def test_many_stacks_and_ids_decode_identically(sparse: bool) -> None:
         smp.value.append(rnd.randint(1, 9))
     raw = assert_same(p.SerializeToString())
     assert isinstance(raw, RawProfile) and len(raw.stack_offsets) - 1 > 5000
+
+
+# Location ids as a sample may write them: one packed field (looked up by its bytes once
+# seen), the same ids with a varint padded to more bytes (other bytes, the same stack), split
+# over two packed fields, unpacked, or with an id the profile lacks.
+def _location_fields(ids: list[int], form: int) -> bytes:
+    if form == 1 and ids:
+        padded = bytearray(varint(ids[0]))
+        padded[-1] |= 0x80
+        return ld(1, bytes(padded) + b"\x00" + b"".join(map(varint, ids[1:])))
+    if form == 2:
+        half = len(ids) // 2
+        return ld(1, b"".join(map(varint, ids[:half]))) + ld(1, b"".join(map(varint, ids[half:])))
+    if form == 3:
+        return b"".join(tag(1, 0) + varint(i) for i in ids)
+    return ld(1, b"".join(map(varint, ids)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(st.sampled_from([1, 2, 200]), max_size=3), st.integers(0, 3)),
+        max_size=30,
+    ),
+    st.one_of(st.none(), st.integers(0, 30)),
+)
+@example([([1, 2], 2), ([1], 0)], None)  # the first field of a split sample is not its stack
+@example([([200, 1], 0), ([200, 1], 1), ([200, 1], 0)], None)
+@example([([1], 0), ([1], 0), ([1], 0)], 1)
+def test_repeated_stacks_in_any_encoding_are_numbered_by_their_ids(
+    samples: list[tuple[list[int], int]], unknown_at: int | None
+) -> None:
+    """A sample whose location bytes were seen before gets their stack without decoding
+    them again; other bytes for the same ids, or ids split over fields, get the same stack;
+    an unknown id (9) is reported at its first sample however often its bytes repeat."""
+    if unknown_at is not None and samples:
+        ids, form = samples[unknown_at % len(samples)]
+        samples = [*samples, ([*ids, 9], form), ([*ids, 9], form)]
+    locations = b"".join(
+        ld(4, tag(1, 0) + varint(i) + ld(4, tag(1, 0) + varint(1))) for i in (2, 3, 200)
+    )
+    data = BASE + locations
+    for ids, form in samples:
+        data += sample(_location_fields(ids, form) + ld(2, varint(1)))
+    raw = assert_same(data)
+    if any(9 in ids for ids, _ in samples):
+        assert raw == f"in.pb: sample {len(samples) - 2} refers to unknown location 9"
+        return
+    assert isinstance(raw, RawProfile)
+    numbers: dict[tuple[int, ...], int] = {}
+    expected = [numbers.setdefault(tuple(ids), len(numbers)) for ids, _ in samples]
+    assert raw.sample_stack.tolist() == expected
 
 
 def test_string_tables_past_2_gib_use_64_bit_offsets() -> None:

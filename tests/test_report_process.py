@@ -85,3 +85,42 @@ def test_a_report_run_as_the_program_skips_the_collections_at_exit(
     assert main() == 0
     assert froze == ["disable", "freeze"]
     capsys.readouterr()
+
+
+class _Ended(Exception):
+    """What the test's stand-in for ``os._exit`` raises instead of ending pytest."""
+
+
+def test_the_program_ends_a_report_without_the_interpreters_shutdown(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``profilelab`` (``cli.program``) ends the process of a report once its output is
+    flushed; other commands exit through ``sys.exit``, and ``main()`` always returns."""
+    import gc
+    import os
+
+    from profilelab import cli
+
+    def end(status: int) -> None:
+        raise _Ended(status)
+
+    monkeypatch.setattr(os, "_exit", end)
+    monkeypatch.setattr(gc, "freeze", lambda: None)
+    monkeypatch.setattr(gc, "disable", lambda: None)
+    monkeypatch.setattr(sys, "argv", ["profilelab", "top", str(GOROUTINE)])
+    with pytest.raises(_Ended) as ended:
+        cli.program()
+    assert ended.value.args == (0,)
+    assert "flat%" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", ["profilelab", "top", str(GOROUTINE) + ".missing"])
+    with pytest.raises(_Ended) as ended:
+        cli.program()
+    assert ended.value.args == (1,)
+    assert capsys.readouterr().err.startswith("profilelab: error: ")
+    monkeypatch.setattr(sys, "argv", ["profilelab", "info", str(GOROUTINE)])
+    with pytest.raises(SystemExit) as exited:
+        cli.program()
+    assert exited.value.code == 0
+    monkeypatch.setattr(sys, "argv", ["profilelab", "top", str(GOROUTINE)])
+    assert cli.main() == 0  # the same command called as a function returns
+    capsys.readouterr()

@@ -1,4 +1,4 @@
-/* profilelab._native._lookup: the position of each key among distinct ids.
+/* profilelab._native._lookup: the report's stack view in C.
  *
  * positions(keys, ids, out) writes into ``out`` the position of each of ``keys`` among
  * ``ids`` (-1 when absent), what profilelab.model.ids.positions computes with NumPy: an
@@ -6,6 +6,14 @@
  * full). ``keys`` and ``ids`` are buffers of int64, ``out`` a writable buffer of one int32
  * per key; ids are distinct (of equal ids, the first is found). The GIL is released while
  * the table is filled and probed.
+ *
+ * stack_rows(...) fills the stack view's per-row columns (profilelab.ops.frames.explode:
+ * stack id, frame position, location position, line index) in one pass over the rows.
+ *
+ * flat_cum(...) sums flat and cum per key over CSR paths, recursion counted once, what
+ * profilelab.core.aggregate.csr_flat_cum computes with NumPy's sort: a path's keys are
+ * marked with the path's number as they are summed, so a key seen again adds nothing.
+ * Sums wrap around at 2^64 as NumPy's int64 sums do.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -75,17 +83,175 @@ done:
     return result;
 }
 
+
+/* A buffer of ``n`` items of ``size`` bytes, or a ValueError naming it. */
+static int sized(const Py_buffer *b, size_t n, size_t size, const char *what) {
+    if ((size_t)b->len == n * size)
+        return 0;
+    PyErr_Format(PyExc_ValueError, "%s: expected %zu bytes, got %zd", what, n * size, b->len);
+    return -1;
+}
+
+/* Offsets of ``n`` paths over ``rows`` rows: from 0, not decreasing, ending at ``rows``. */
+static int check_offsets(const int64_t *off, size_t n, size_t rows, const char *fn) {
+    if (off[0] != 0 || (size_t)off[n] != rows) {
+        PyErr_Format(PyExc_ValueError, "%s: offsets must run from 0 to the row count", fn);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (off[i + 1] < off[i]) {
+            PyErr_Format(PyExc_ValueError, "%s: offsets must not decrease", fn);
+            return -1;
+        }
+    return 0;
+}
+
+static int frames_in_range(const int32_t *frame, size_t rows, size_t n_frames) {
+    for (size_t r = 0; r < rows; r++)
+        if (frame[r] < 0 || (size_t)frame[r] >= n_frames)
+            return 0;
+    return 1;
+}
+
+/* Per stack, leaf first: a location ends at a frame not inlined into the next one. */
+static void fill_rows(const int64_t *off, size_t n_stacks, const int32_t *frame,
+                      const uint8_t *inlined, const int64_t *stack_ids, int64_t *stack_id,
+                      int32_t *pos, int32_t *loc, int32_t *li) {
+    for (size_t s = 0; s < n_stacks; s++) {
+        int32_t l = 0, i = 0;
+        for (int64_t r = off[s]; r < off[s + 1]; r++) {
+            stack_id[r] = stack_ids[s];
+            pos[r] = (int32_t)(r - off[s]);
+            loc[r] = l;
+            li[r] = i;
+            if (inlined[frame[r]]) {
+                i++;
+            } else {
+                l++;
+                i = 0;
+            }
+        }
+    }
+}
+
+static PyObject *stack_rows(PyObject *module, PyObject *args) {
+    Py_buffer b[8]; /* offsets, frame, inlined, stack_ids | stack_id, pos, loc, li */
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*:stack_rows", &b[0], &b[1], &b[2], &b[3],
+                          &b[4], &b[5], &b[6], &b[7]))
+        return NULL;
+    PyObject *result = NULL;
+    size_t n_stacks = (size_t)b[3].len / 8, rows = (size_t)b[1].len / 4;
+    if (b[3].len % 8 || b[1].len % 4) {
+        PyErr_SetString(PyExc_ValueError, "stack_rows: stack_ids hold int64, frame int32");
+        goto done;
+    }
+    if (sized(&b[0], n_stacks + 1, 8, "offsets") ||
+        sized(&b[4], rows, 8, "stack_id") || sized(&b[5], rows, 4, "pos") ||
+        sized(&b[6], rows, 4, "loc") || sized(&b[7], rows, 4, "li") ||
+        check_offsets(b[0].buf, n_stacks, rows, "stack_rows"))
+        goto done;
+    if (rows > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "stack_rows: more rows than int32 positions hold");
+        goto done;
+    }
+    if (!frames_in_range(b[1].buf, rows, (size_t)b[2].len)) {
+        PyErr_SetString(PyExc_ValueError, "stack_rows: a frame row is outside the frames");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    fill_rows(b[0].buf, n_stacks, b[1].buf, b[2].buf, b[3].buf, b[4].buf, b[5].buf, b[6].buf,
+              b[7].buf);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < 8; i++)
+        PyBuffer_Release(&b[i]);
+    return result;
+}
+
+static void sum_paths(const int64_t *off, size_t n_paths, const int64_t *keys,
+                      const uint64_t *values, size_t m, int leaf_first, int64_t *seen,
+                      uint64_t *flat, uint64_t *cum) {
+    for (size_t p = 0; p < n_paths; p++) {
+        const uint64_t *v = values + p * m;
+        int live = 0;
+        for (size_t j = 0; j < m; j++)
+            live |= v[j] != 0;
+        if (!live || off[p + 1] == off[p])
+            continue;
+        uint64_t *f = flat + m * (size_t)keys[leaf_first ? off[p] : off[p + 1] - 1];
+        for (size_t j = 0; j < m; j++)
+            f[j] += v[j];
+        for (int64_t r = off[p]; r < off[p + 1]; r++) {
+            int64_t k = keys[r];
+            if (seen[k] == (int64_t)p)
+                continue;
+            seen[k] = (int64_t)p;
+            for (size_t j = 0; j < m; j++)
+                cum[m * (size_t)k + j] += v[j];
+        }
+    }
+}
+
+static PyObject *flat_cum(PyObject *module, PyObject *args) {
+    Py_buffer b[5]; /* offsets, keys, values | flat, cum */
+    Py_ssize_t width;
+    int leaf_first;
+    if (!PyArg_ParseTuple(args, "y*y*y*nw*w*p:flat_cum", &b[0], &b[1], &b[2], &width, &b[3],
+                          &b[4], &leaf_first))
+        return NULL;
+    PyObject *result = NULL;
+    int64_t *seen = NULL;
+    size_t n_paths = (size_t)b[0].len / 8 - (b[0].len >= 8), rows = (size_t)b[1].len / 8;
+    size_t m = width > 0 ? (size_t)width : 1, n_keys = (size_t)b[3].len / 8 / m;
+    if (width < 1 || b[0].len < 8 || b[0].len % 8 || b[1].len % 8) {
+        PyErr_SetString(PyExc_ValueError, "flat_cum: offsets and keys hold int64, m >= 1");
+        goto done;
+    }
+    if (sized(&b[2], n_paths, 8 * m, "values") || sized(&b[3], n_keys, 8 * m, "flat") ||
+        sized(&b[4], n_keys, 8 * m, "cum") || check_offsets(b[0].buf, n_paths, rows, "flat_cum"))
+        goto done;
+    const int64_t *keys = b[1].buf;
+    for (size_t r = 0; r < rows; r++)
+        if (keys[r] < 0 || (size_t)keys[r] >= n_keys) {
+            PyErr_SetString(PyExc_ValueError, "flat_cum: a key is outside 0..n_keys-1");
+            goto done;
+        }
+    if (!(seen = malloc((n_keys ? n_keys : 1) * sizeof(int64_t)))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(seen, 0xff, (n_keys ? n_keys : 1) * sizeof(int64_t));
+    Py_BEGIN_ALLOW_THREADS
+    sum_paths(b[0].buf, n_paths, keys, b[2].buf, m, leaf_first, seen, b[3].buf, b[4].buf);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    free(seen);
+    for (int i = 0; i < 5; i++)
+        PyBuffer_Release(&b[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"positions", positions, METH_VARARGS,
      "positions(keys, ids, out) -> None: out[k] = the position of keys[k] among ids (-1:\n"
      "absent); keys and ids int64, out int32, ids distinct."},
+    {"stack_rows", stack_rows, METH_VARARGS,
+     "stack_rows(offsets, frame, inlined, stack_ids, stack_id, pos, loc, li) -> None: the\n"
+     "stack view's rows of stacks [offsets[s], offsets[s+1]) (frame: int32 rows of the\n"
+     "frames, inlined: one byte per frame) into int64 stack_id and int32 pos, loc, li."},
+    {"flat_cum", flat_cum, METH_VARARGS,
+     "flat_cum(offsets, keys, values, m, flat, cum, leaf_first) -> None: add each path's\n"
+     "values (int64, m per path) to its leaf key's flat and, once, to each of its keys'\n"
+     "cum (int64, m per key); keys int64 in 0..n_keys-1."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_lookup",
-    .m_doc = "Positions of int64 keys among distinct ids (see profilelab.model.ids.positions).",
+    .m_doc = "The report's stack view in C: id positions, the view's rows, flat and cum.",
     .m_size = -1,
     .m_methods = methods,
 };

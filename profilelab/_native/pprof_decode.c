@@ -324,26 +324,33 @@ typedef struct {
     size_t n;
 } stackset;
 
-static int stackset_grow(pp_decoder *d, stackset *s) {
-    uint64_t cap = s->slots ? 2 * (s->mask + 1) : 1024;
-    slot *slots = malloc(cap * sizeof(slot));
-    if (!slots)
-        return OOM(d);
-    for (uint64_t i = 0; i < cap; i++)
-        slots[i].stack = -1;
-    for (uint64_t i = 0; s->slots && i <= s->mask; i++) {
-        if (s->slots[i].stack < 0)
-            continue;
-        uint64_t h = s->slots[i].hash & (cap - 1);
-        while (slots[h].stack >= 0)
-            h = (h + 1) & (cap - 1);
-        slots[h] = s->slots[i];
+/* Doubles an open-addressing table (``slots``, ``mask``) of slots with a ``hash`` and a
+ * ``stack`` (-1: empty), re-inserting its entries; the stack table and the byte table. */
+#define DEFINE_GROW(name, table_type, slot_type)                                               \
+    static int name(table_type *t) {                                                           \
+        uint64_t cap = t->slots ? 2 * (t->mask + 1) : 1024;                                    \
+        slot_type *slots = malloc(cap * sizeof(slot_type));                                    \
+        if (!slots)                                                                            \
+            return -1;                                                                         \
+        for (uint64_t i = 0; i < cap; i++)                                                     \
+            slots[i].stack = -1;                                                               \
+        for (uint64_t i = 0; t->slots && i <= t->mask; i++) {                                  \
+            if (t->slots[i].stack < 0)                                                         \
+                continue;                                                                      \
+            uint64_t h = t->slots[i].hash & (cap - 1);                                         \
+            while (slots[h].stack >= 0)                                                        \
+                h = (h + 1) & (cap - 1);                                                       \
+            slots[h] = t->slots[i];                                                            \
+        }                                                                                      \
+        free(t->slots);                                                                        \
+        t->slots = slots;                                                                      \
+        t->mask = cap - 1;                                                                     \
+        return 0;                                                                              \
     }
-    free(s->slots);
-    s->slots = slots;
-    s->mask = cap - 1;
-    return 0;
-}
+
+DEFINE_GROW(table_grow, stackset, slot)
+
+static int stackset_grow(pp_decoder *d, stackset *s) { return table_grow(s) ? OOM(d) : 0; }
 
 /* The number of the stack ``seq`` (location positions, hashed to ``h``), added if new. */
 static int stack_number(pp_decoder *d, stackset *s, const int64_t *seq, size_t len, uint64_t h,
@@ -376,6 +383,71 @@ static int stack_number(pp_decoder *d, stackset *s, const int64_t *seq, size_t l
     return 0;
 }
 
+/* Raw stacks by the bytes of their packed location_id field: most samples repeat a stack
+ * seen before, and equal bytes are equal ids, so a repeat is one hash of its bytes and a
+ * compare, not a varint decode, id lookup and hash step per location. Only bytes that
+ * decoded without error and were numbered are entered; different bytes for the same ids
+ * (a non-minimal varint, say) miss and are numbered by their ids as before. */
+typedef struct {
+    uint64_t hash;
+    uint64_t at; /* offset of the bytes in ``keys`` */
+    uint32_t len;
+    int32_t stack; /* -1 = empty */
+} byte_slot;
+
+typedef struct {
+    byte_slot *slots;
+    uint64_t mask;
+    size_t n;
+    pp_vec keys; /* the bytes of every entry, together (kept in cache, unlike the input) */
+} bytecache;
+
+static uint64_t bytes_hash(const uint8_t *p, size_t len) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (len * 0xff51afd7ed558ccdull);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+    }
+    if (i < len) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, len - i);
+        h = (h ^ w) * 0x94d049bb133111ebull;
+    }
+    return mix64(h);
+}
+
+DEFINE_GROW(bytecache_grow, bytecache, byte_slot)
+
+/* The stack numbered for these bytes before, or -1 (then *slot is where they go). */
+static inline int64_t bytecache_get(const bytecache *c, const uint8_t *p, size_t len, uint64_t h,
+                                    uint64_t *slot) {
+    uint64_t i = h & c->mask;
+    for (;; i = (i + 1) & c->mask) {
+        const byte_slot *e = &c->slots[i];
+        if (e->stack < 0)
+            break;
+        if (e->hash == h && e->len == len && memcmp(c->keys.data + e->at, p, len) == 0)
+            return e->stack;
+    }
+    *slot = i;
+    return -1;
+}
+
+static int bytecache_put(pp_decoder *d, bytecache *c, uint64_t slot, const uint8_t *p,
+                         size_t len, uint64_t h, int64_t stack) {
+    if (len > UINT32_MAX || stack > INT32_MAX || pp_vec_reserve(&c->keys, len))
+        return OOM(d);
+    c->slots[slot] = (byte_slot){h, c->keys.len, (uint32_t)len, (int32_t)stack};
+    memcpy(c->keys.data + c->keys.len, p, len);
+    c->keys.len += len;
+    if (2 * (uint64_t)++c->n > c->mask + 1 && bytecache_grow(c))
+        return OOM(d);
+    return 0;
+}
+
 /* The sample being decoded: its location positions (resolved as they are read) and hash. */
 typedef struct {
     pp_vec seq;
@@ -383,6 +455,12 @@ typedef struct {
     uint64_t unknown; /* the first location id not found */
     int has_unknown;
     size_t nvals;
+    /* its location_id fields: how many, and the first one's bytes when it was packed */
+    int n_loc_fields;
+    const uint8_t *key;
+    size_t key_len;
+    uint64_t key_hash, key_slot;
+    int64_t cached; /* the stack of those bytes, when seen before (-1: not) */
 } sample_state;
 
 static inline void add_location(sample_state *s, const idmap *locations, uint64_t id) {
@@ -410,9 +488,28 @@ static int read_locations(pp_decoder *d, sample_state *s, const idmap *locations
     return 0;
 }
 
+/* One location_id field of a sample. The first, when packed, is looked up by its bytes
+ * (a sample has one as a rule); a later one decodes the first too, if it was found. */
+static int read_location_field(pp_decoder *d, sample_state *s, const bytecache *cache,
+                               const idmap *locations, int wire, const uint8_t *p,
+                               const uint8_t *end) {
+    if (s->n_loc_fields++ == 0 && wire == PW_LEN && cache->slots) {
+        s->key = p;
+        s->key_len = (size_t)(end - p);
+        s->key_hash = bytes_hash(p, s->key_len);
+        s->cached = bytecache_get(cache, p, s->key_len, s->key_hash, &s->key_slot);
+        if (s->cached >= 0)
+            return 0;
+    } else if (s->cached >= 0) { /* its bytes decoded before without error */
+        TRY(read_locations(d, s, locations, s->key, s->key + s->key_len));
+        s->cached = -1;
+    }
+    return read_locations(d, s, locations, p, end);
+}
+
 /* One Sample message. Values and labels are appended unless an error was recorded. */
-static int read_sample(pp_decoder *d, sample_state *s, const idmap *locations,
-                       const uint8_t *p, const uint8_t *end) {
+static int read_sample(pp_decoder *d, sample_state *s, const bytecache *cache,
+                       const idmap *locations, const uint8_t *p, const uint8_t *end) {
     int keep = !d->has_semantic;
     while (p < end) {
         uint32_t field;
@@ -429,7 +526,7 @@ static int read_sample(pp_decoder *d, sample_state *s, const idmap *locations,
                 subend = p;
             }
             if (field == 1) { /* location_id */
-                TRY(read_locations(d, s, locations, sub, subend));
+                TRY(read_location_field(d, s, cache, locations, wire, sub, subend));
                 continue;
             }
             while (sub < subend) { /* value */
@@ -456,19 +553,25 @@ static int read_sample(pp_decoder *d, sample_state *s, const idmap *locations,
 }
 
 /* Checks in the reference decoder's order: value count, then unknown locations. */
-static int finish_sample(pp_decoder *d, stackset *set, sample_state *s, size_t i,
-                         size_t n_types) {
+static int finish_sample(pp_decoder *d, stackset *set, bytecache *cache, sample_state *s,
+                         size_t i, size_t n_types) {
     if (pp_put64(&d->label_offsets, PP_N64(&d->label_key)))
         return OOM(d);
     if (s->nvals != n_types)
         return semantic(d, "sample %zu has %zu values for %zu sample types", i, s->nvals,
                         n_types);
+    if (s->cached >= 0) {
+        PUT64(d, &d->sample_stack, s->cached);
+        return 0;
+    }
     if (s->has_unknown)
         return semantic(d, "sample %zu refers to unknown location %" PRIu64, i, s->unknown);
     size_t len = PP_N64(&s->seq);
     int64_t k;
     TRY(stack_number(d, set, PP_I64(&s->seq), len, mix64(s->hash ^ len), &k));
     PUT64(d, &d->sample_stack, k);
+    if (s->key && s->n_loc_fields == 1)
+        return bytecache_put(d, cache, s->key_slot, s->key, s->key_len, s->key_hash, k);
     return 0;
 }
 
@@ -477,18 +580,24 @@ static int finish_sample(pp_decoder *d, stackset *set, sample_state *s, size_t i
 static int decode_range(pp_decoder *d, stackset *set, const idmap *locations,
                         const uint64_t *span, size_t n_types, size_t from, size_t to) {
     sample_state s = {0};
-    int rc = 0;
+    bytecache cache = {0};
+    int rc = bytecache_grow(&cache) ? OOM(d) : 0;
     for (size_t i = from; i < to && rc >= 0; i++) {
         const uint8_t *p = d->wire.base + span[2 * i];
         s.seq.len = 0;
         s.hash = 0x9e3779b97f4a7c15ull;
         s.has_unknown = 0;
         s.nvals = 0;
-        rc = read_sample(d, &s, locations, p, p + span[2 * i + 1]);
+        s.n_loc_fields = 0;
+        s.key = NULL;
+        s.cached = -1;
+        rc = read_sample(d, &s, &cache, locations, p, p + span[2 * i + 1]);
         if (rc >= 0 && !d->has_semantic) /* else: only checking the wire format */
-            rc = finish_sample(d, set, &s, i, n_types);
+            rc = finish_sample(d, set, &cache, &s, i, n_types);
     }
     free(s.seq.data);
+    free(cache.slots);
+    free(cache.keys.data);
     return rc < 0 ? -1 : 0;
 }
 

@@ -5,7 +5,8 @@
  * builds the id maps, resolves every location's mapping and function, then decodes the
  * samples in order, resolving their location ids and numbering distinct location
  * sequences ("raw stacks") in order of first appearance with an exact hash table (a big
- * message's samples in two halves on two threads, see PP_THREADS).
+ * message's samples in two halves on two threads, see PP_THREADS). A sample whose packed
+ * location ids are bytes already numbered takes that stack without decoding them again.
  *
  * Two kinds of failure: a wire error (bad protobuf) stops at once and pp_decode() returns
  * -1 with ``wire`` set; a semantic error (id 0, duplicate or unknown id, wrong value count)

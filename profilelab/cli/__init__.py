@@ -13,12 +13,15 @@ command or option.
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import importlib
 import importlib.util
+import os
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
+from typing import NoReturn
 
 from profilelab import __version__
 from profilelab.errors import ProfileLabError
@@ -77,6 +80,22 @@ def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command of ``argv`` (by default the program's arguments); the exit status."""
+    return _run(argv)[0]
+
+
+def program() -> NoReturn:
+    """The ``profilelab`` program (its console script and ``python -m profilelab``):
+    :func:`main` on the process's arguments, then the process ends. A report command ends
+    it as soon as its output is flushed (:func:`_end_process`)."""
+    status, ends_with_report = _run(None)
+    if ends_with_report:
+        _end_process(status)
+    sys.exit(status)
+
+
+def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
+    """The exit status of the command of ``argv``, and whether it ended with a report run
+    as the program (``argv`` None)."""
     program = argv is None
     argv = [*(sys.argv[1:] if argv is None else argv)]  # (`list` is the list command here)
     parser = build_parser(argv[0] if argv else None)
@@ -97,21 +116,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         # on a small profile); the data lives in their buffers, not in Python's cycles.
         gc.disable()
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        if program:  # output that cannot be written is this command's error, said here
+            sys.stdout.flush()
     except ProfileLabError as exc:
         print(f"profilelab: error: {one_line(str(exc))}", file=sys.stderr)
-        return 1
+        status = 1
     except KeyboardInterrupt:
         print("profilelab: interrupted", file=sys.stderr)
-        return 130
+        status = 130
     except BrokenPipeError:
-        return 0
+        status = 0
+    except OSError as exc:
+        if exc.filename is not None or exc.errno not in _WRITE_ERRORS:
+            raise
+        # a full disk or a failing device under what the command writes (its standard
+        # output, or a page or file it writes: errors of writes carry no file name)
+        print(f"profilelab: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        if program:  # the interpreter's exit would try the unwritten output again
+            sys.stderr.flush()
+            os._exit(1)
+        status = 1
     finally:
         if ends_with_report:
             # The interpreter's last collections would walk every object of Polars, NumPy
             # and Arrow (a tenth of a second after a big report) to free memory the process
             # is about to give back; a command that only prints its result skips them.
             gc.freeze()
+    return status, ends_with_report
+
+
+def _end_process(status: int) -> None:
+    """End a command that has printed its report, once its output is flushed, without the
+    interpreter's shutdown: tearing down the modules of Polars, NumPy and Arrow object by
+    object is 0.01 s of every report's CPU and wall time (a small ``top`` is 0.35 s), and
+    nothing of theirs needs it (a report writes its files whole and closes them). If the
+    output cannot be flushed (a closed pipe), the interpreter's exit reports it as usual.
+    Only :func:`program` calls it: :func:`main` returns to its caller."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(status)
 
 
 def one_line(text: str) -> str:
@@ -126,6 +173,8 @@ def one_line(text: str) -> str:
 
 
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+#: errnos of a write that failed (disk full, quota, file too big, device error)
+_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -142,4 +191,4 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    program()

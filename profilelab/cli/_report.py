@@ -149,9 +149,9 @@ def load_prefetched(paths: Sequence[str]) -> Profile:
     keep_freed_memory(mmap_threshold=REUSED_BLOCK_BYTES, trim_threshold=KEPT_FREE_BYTES)
     os.environ.setdefault(BLAS_THREADS, "1")
     files = prefetch([*paths])
-    import profilelab.render
+    import profilelab.api  # Polars, NumPy and Arrow, while the files are read
 
-    return profilelab.load(files)
+    return profilelab.api.load(files)
 
 
 def write(text: str) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-import profilelab
 from profilelab.cli._common import add_command, selection_from
 from profilelab.cli._flame_args import add_view_arguments, parse_labels
+from profilelab.cli._report import load_prefetched
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,16 +24,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--label", action="append", metavar="KEY=VALUE", help="keep samples with this label"
     )
-    p.set_defaults(func=run)
+    # the page is written whole before the command ends: its process ends as a report's
+    p.set_defaults(func=run, freeze_at_exit=True)
 
 
 def run(args: argparse.Namespace) -> int:
+    profile = load_prefetched(args.files)
     from profilelab.render.flame_html import flame_html, write
     from profilelab.views import Selection
 
-    sel = Selection(
-        profilelab.load(args.files), labels=parse_labels(args.label), selection=selection_from(args)
-    )
+    sel = Selection(profile, labels=parse_labels(args.label), selection=selection_from(args))
     page = flame_html(
         sel,
         title=args.title,

@@ -33,17 +33,26 @@ _M1 = U64(0xBF58476D1CE4E5B9)
 _M2 = U64(0x94D049BB133111EB)
 
 
+#: mix64 works through a big array in blocks of this many items, which stay in the CPU's
+#: cache through its eight steps (the whole array would go to memory and back for each).
+MIX_BLOCK = 1 << 15
+
+
 def mix64(x: np.ndarray) -> np.ndarray:
     """The splitmix64 finalizer, applied elementwise to a uint64 array (wrapping arithmetic)."""
     z = np.array(x, dtype=U64)  # a copy, updated in place: two arrays of traffic, not eight
-    t = np.empty_like(z)
+    flat = z.reshape(-1)  # (a view: the copy is contiguous)
+    t = np.empty(min(len(flat), MIX_BLOCK), dtype=U64)
     with np.errstate(over="ignore"):
-        for shift, mult in ((30, _M1), (27, _M2)):
-            np.right_shift(z, U64(shift), out=t)
-            z ^= t
-            z *= mult
-        np.right_shift(z, U64(31), out=t)
-        z ^= t
+        for start in range(0, len(flat), MIX_BLOCK):
+            zb = flat[start : start + MIX_BLOCK]
+            tb = t[: len(zb)]
+            for shift, mult in ((30, _M1), (27, _M2)):
+                np.right_shift(zb, U64(shift), out=tb)
+                zb ^= tb
+                zb *= mult
+            np.right_shift(zb, U64(31), out=tb)
+            zb ^= tb
     return z
 
 

@@ -58,6 +58,51 @@ def explode(profile: Profile, stack_ids: pl.Series) -> pl.DataFrame:
     frame_ids = stacks["frame_ids"].explode().drop_nulls()
     starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
+    frame = frame_rows(profile, frame_ids)
+    inlined = profile.frames.get_column("inlined").fill_null(False).to_numpy()
+    stack_id, pos, loc, li = view_rows(starts, frame, inlined, stacks["stack_id"].to_numpy())
+    return _arrow.frame(
+        {
+            "stack_id": stack_id,
+            "pos": pos,
+            "frame_id": frame_ids,
+            "loc": loc,
+            "li": li,
+            "frame": frame,
+        }
+    )
+
+
+def view_rows(
+    starts: np.ndarray, frame: np.ndarray, inlined: np.ndarray, stack_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The stack view's per-row columns: int64 stack_id and int32 pos, loc, li of the rows
+    of stack s, ``starts[s]:starts[s + 1]``, whose frames are rows ``frame`` of the frames
+    table (``inlined``: that table's flags). By the compiled kernel when it was built (one
+    pass over the rows instead of a dozen NumPy passes), else :func:`view_rows_numpy`."""
+    n = int(starts[-1])
+    if _lookup is None or n >= 2**31:
+        return view_rows_numpy(starts, frame, inlined, stack_ids)
+    stack_id = np.empty(n, dtype=np.int64)
+    pos, loc, li = (np.empty(n, dtype=np.int32) for _ in range(3))
+    _lookup.stack_rows(
+        np.ascontiguousarray(starts, dtype=np.int64),
+        np.ascontiguousarray(frame, dtype=np.int32),
+        np.ascontiguousarray(inlined, dtype=np.bool_).view(np.uint8),
+        np.ascontiguousarray(stack_ids, dtype=np.int64),
+        stack_id,
+        pos,
+        loc,
+        li,
+    )
+    return stack_id, pos, loc, li
+
+
+def view_rows_numpy(
+    starts: np.ndarray, frame: np.ndarray, inlined: np.ndarray, stack_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`view_rows` with NumPy (the reference of the compiled kernel)."""
+    lengths = np.diff(starts)
     n = int(starts[-1])
     # Row numbers fit the int32 columns (pos, loc, li are int32), so the passes over the
     # rows are int32: half the memory traffic of int64.
@@ -66,24 +111,18 @@ def explode(profile: Profile, stack_ids: pl.Series) -> pl.DataFrame:
     row_stack = np.repeat(np.arange(len(lengths), dtype=index), lengths)
     first = starts[:-1].astype(index)  # each stack's first row
     pos = row - first[row_stack]
-    frame = frame_rows(profile, frame_ids)
-    inlined = profile.frames.get_column("inlined").fill_null(False).to_numpy()[frame]
     # A location ends at a frame that is not inlined into the next one.
-    ends = ~inlined
+    ends = ~inlined[frame]
     before = np.cumsum(ends, dtype=index) - ends  # location ends before each row, globally
     loc = before - before[first][row_stack]
     new_loc = np.ones(n, dtype=bool)  # a row starts a location after an end or a stack start
     new_loc[1:] = ends[:-1] | (pos[1:] == 0)
     loc_start = np.maximum.accumulate(np.where(new_loc, row, 0))
-    return _arrow.frame(
-        {
-            "stack_id": stacks["stack_id"].to_numpy()[row_stack],
-            "pos": pos.astype(np.int32, copy=False),
-            "frame_id": frame_ids,
-            "loc": loc.astype(np.int32, copy=False),
-            "li": (row - loc_start).astype(np.int32, copy=False),
-            "frame": frame,
-        }
+    return (
+        np.asarray(stack_ids, dtype=np.int64)[row_stack],
+        pos.astype(np.int32, copy=False),
+        loc.astype(np.int32, copy=False),
+        (row - loc_start).astype(np.int32, copy=False),
     )
 
 

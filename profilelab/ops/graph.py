@@ -14,11 +14,19 @@ Input: the filtered stack view (stack_id, pos, loc, li, node_id) and per-stack v
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 import polars as pl
 
 from profilelab.core.aggregate import csr_flat_cum, flat_cum
 from profilelab.model import _arrow
+
+_lookup: ModuleType | None
+try:
+    from profilelab._native import _lookup
+except ImportError:  # not built (no C compiler at install time): the core's NumPy sums
+    _lookup = None
 
 
 def stack_values(samples: pl.DataFrame) -> pl.DataFrame:
@@ -79,20 +87,20 @@ def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
         .select(pl.col("w", "dw").fill_null(0).cast(pl.Int64))
         .to_numpy()
     )
-    keys = keys_col.to_numpy().astype(np.int64)
+    keys = keys_col.to_numpy().astype(np.int64, copy=False)  # (no copy of 3.1M ids)
     low = int(keys.min())
     n_keys = int(keys.max()) - low + 1
     ids: np.ndarray | None = None
     if n_keys > 4 * len(keys) + 1024:  # sparse ids: number them densely
         ids, keys = np.unique(keys, return_inverse=True)
         n_keys, low = len(ids), 0
-    else:
+    elif low:
         keys = keys - low
     if not per_stack[:, 1].any():  # no -mean divisors: sum the values alone
-        flat, cum = csr_flat_cum(offsets, keys, per_stack[:, :1], n_keys, leaf_first=True)
+        flat, cum = leaf_first_flat_cum(offsets, keys, per_stack[:, :1], n_keys)
         flat, cum = np.pad(flat, ((0, 0), (0, 1))), np.pad(cum, ((0, 0), (0, 1)))
     else:
-        flat, cum = csr_flat_cum(offsets, keys, per_stack, n_keys, leaf_first=True)
+        flat, cum = leaf_first_flat_cum(offsets, keys, per_stack, n_keys)
     live = np.flatnonzero(np.any(flat != 0, axis=1) | np.any(cum != 0, axis=1))
     node = ids[live] if ids is not None else live + low
     return _arrow.frame(
@@ -104,6 +112,29 @@ def node_values(e: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
             "cum_div": cum[live, 1],
         }
     )
+
+
+def leaf_first_flat_cum(
+    offsets: np.ndarray, keys: np.ndarray, values: np.ndarray, n_keys: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The core's :func:`~profilelab.core.aggregate.csr_flat_cum` of stacks stored leaf
+    first, by the compiled kernel when it was built (one pass over the rows, marking each
+    stack's keys, instead of sorting millions of (stack, key) pairs)."""
+    if _lookup is None:
+        return csr_flat_cum(offsets, keys, values, n_keys, leaf_first=True)
+    m = values.shape[1]
+    flat = np.zeros((n_keys, m), dtype=np.int64)
+    cum = np.zeros((n_keys, m), dtype=np.int64)
+    _lookup.flat_cum(
+        np.ascontiguousarray(offsets, dtype=np.int64),
+        np.ascontiguousarray(keys, dtype=np.int64),
+        np.ascontiguousarray(values, dtype=np.int64),
+        m,
+        flat,
+        cum,
+        True,
+    )
+    return flat, cum
 
 
 def edges(

@@ -61,11 +61,8 @@ def graph_edges(
 def sort_nodes(nodes: pl.DataFrame, *, cum: bool) -> pl.DataFrame:
     """pprof's FlatNameOrder / CumNameOrder."""
     first, second = ("cum", "flat") if cum else ("flat", "cum")
-    return (
-        nodes.with_columns(pl.col(first).abs().alias("_k1"), pl.col(second).abs().alias("_k2"))
-        .sort(["_k1", "name", "_k2", "info"], descending=[True, False, True, False])
-        .drop("_k1", "_k2")
-    )
+    keys = [pl.col(first).abs(), pl.col("name"), pl.col(second).abs(), pl.col("info")]
+    return nodes.sort(keys, descending=[True, False, True, False])
 
 
 def trim_nodes(
@@ -126,15 +123,23 @@ def top(
     nodes = nodes.join(inline_labels(edges), on="node_id", how="left", maintain_order="left")
     total = prepared.total
     pct = 100.0 / total if total else 0.0
-    table = nodes.select(
-        graph.value_of(pl.col("flat"), pl.col("flat_div")).alias("flat"),
-        graph.value_of(pl.col("cum"), pl.col("cum_div")).alias("cum"),
-        "name",
-        pl.col("inline").fill_null(""),
-    ).with_columns(
-        (pl.col("flat") * pct).alias("flat_pct"),
-        (pl.col("flat").cum_sum() * pct).alias("sum_pct"),
-        (pl.col("cum") * pct).alias("cum_pct"),
+    table = (
+        nodes.lazy()  # one query for the columns and their percentages
+        .select(
+            graph.value_of(pl.col("flat"), pl.col("flat_div")).alias("flat"),
+            graph.value_of(pl.col("cum"), pl.col("cum_div")).alias("cum"),
+            "name",
+            pl.col("inline").fill_null(""),
+        )
+        .select(
+            "flat",
+            (pl.col("flat") * pct).alias("flat_pct"),
+            (pl.col("flat").cum_sum() * pct).alias("sum_pct"),
+            "cum",
+            (pl.col("cum") * pct).alias("cum_pct"),
+            "name",
+            "inline",
+        )
+        .collect()
     )
-    table = table.select(*TOP_COLUMNS, "inline")
     return TopResult(table, total, orig, dropped, cutoff)
