@@ -294,6 +294,26 @@ def test_the_fold_process_starts_with_the_journal_below_the_receivers_priority(
     assert profilelab.open_store(store.root).profiles().height == 1
 
 
+def test_a_fold_process_never_handed_a_fold_is_ended_at_once_on_close(tmp_path: Path) -> None:
+    """A receiver closed during its fold process's start-up does not wait for it; one that
+    folded ends it by closing its socket, after the fold."""
+    store = profilelab.open_store(tmp_path / "store")
+    for fold in (False, True):
+        j = journal.Journal(store.root, store.write, fold_delay=3600.0)
+        for _ in range(1000):  # started by the fold thread
+            if j._folder is not None:
+                break
+            time.sleep(0.01)
+        folder = j._folder
+        assert folder is not None
+        if fold:
+            j.append([[_unbuilt(0)]])
+            j.flush()
+        j.close()
+        assert folder.proc.returncode == (0 if fold else -signal.SIGKILL)
+    assert profilelab.open_store(store.root).profiles().height == 1
+
+
 def test_a_warm_fold_process_imports_nothing_more_to_fold_otlp_exports(tmp_path: Path) -> None:
     """:func:`_fold.warm` imports everything a fold of received exports needs, so that
     the first fold of a receiver costs what the next ones do."""

@@ -543,6 +543,7 @@ class _Folder:
         finally:
             theirs.close()
         self.sock = ours
+        self.used = False  # handed files to store (until then it holds none of ours)
 
     def fold(self, files: Sequence[_File]) -> None:
         """Have the child store ``files`` in one commit and delete them: StoreError with its
@@ -550,6 +551,7 @@ class _Folder:
         has not answered within :data:`FOLD_TIMEOUT` seconds."""
         names = "/".join(f.path.name for f in files).encode()
         self.sock.settimeout(FOLD_TIMEOUT)
+        self.used = True
         socket.send_fds(self.sock, [names], [f.fd for f in files])
         answer = self.sock.recv(1 << 16)
         if not answer:
@@ -559,9 +561,11 @@ class _Folder:
 
     def close(self, *, kill: bool = False) -> None:
         """End the child (it exits when its socket closes; ``kill``: at once, it is hung)
-        and wait for it."""
+        and wait for it. A child never handed a fold is ended at once too: it holds none
+        of this journal's files, and a receiver closed soon after it started should not
+        wait for the child's start-up (about a second of CPU)."""
         self.sock.close()
-        if kill:
+        if kill or not self.used:
             self.proc.kill()
         try:
             self.proc.wait(timeout=WAIT_FOLDED)
