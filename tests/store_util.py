@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,3 +164,13 @@ def make_old(store_dir: Path) -> None:
         meta[b"profilelab.segment"] = Segment(seg.id, kept, seg.replaces, seg.created_ns).to_json()
         table = table.drop_columns(["functions_file"]).replace_schema_metadata(meta)
         pq.write_table(table, path)
+
+
+def fresh_process(code: str) -> str:
+    """What ``code`` prints when run by a fresh interpreter on this checkout (its import set
+    is then the code's own, not the test session's)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return out.stdout.strip()

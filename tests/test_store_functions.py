@@ -3,9 +3,6 @@ kept by compaction and retention, built for older stores by ``store compact``.""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +10,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from store_util import MINUTE, T0, make_old, make_profiles
+from store_util import MINUTE, T0, fresh_process, make_old, make_profiles
 
 import profilelab
 from profilelab.core.aggregate import per_function
@@ -206,11 +203,7 @@ def test_a_fresh_process_asks_the_trend_and_top_without_importing_pandas(tmp_pat
         "assert s.top('cpu').height > 0; "
         "print('pandas' in sys.modules)"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
-    assert out.stdout.strip() == "False"
+    assert fresh_process(code) == "False"
 
 
 _ROWS = st.lists(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from store_util import make_profiles
+from store_util import fresh_process, make_profiles
 
 import profilelab
 from profilelab.store import ingest
@@ -154,11 +153,7 @@ def test_an_ingest_imports_no_pandas_and_no_progress_bar_it_does_not_show(tmp_pa
         "assert r.ok and r.stored == 4, r.summary(); "
         "print('pandas' in sys.modules, 'tqdm' in sys.modules)"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
-    assert out.stdout.strip() == "False False"
+    assert fresh_process(code) == "False False"
 
 
 def test_a_terminal_gets_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
