@@ -9,6 +9,12 @@ post, against a reference in the same run: the same client process posting to a 
 server (in this process too) that answers without decoding or storing (the ceiling of this
 machine's HTTP plumbing at this load). The server's answers come after its posts are durable.
 
+What the CPU figures count: the server's is this process's CPU while the clients post
+(every thread but the fold process's). The fold process's is its CPU from after its
+start-up and first fold (a post folded before the measured ones; reported apart) until
+every measured post is stored (a snapshot after the last answer folds the rest); its exit
+at close is reported apart.
+
 usage: python benchmarks/bench_serve.py [--clients 8] [--posts 250] [--samples 20]
                                         [--decode real|copy]
 
@@ -250,23 +256,34 @@ def main() -> int:
             wall, lat, cpu = measured(clients.run, server.server_address)
             commits = server.committer.commits
             journal = getattr(server.committer, "journal", None)  # (None: commits, no journal)
-            folds = journal.folds if journal is not None else commits
             fold_pid = getattr(journal, "fold_pid", None)
+            # the fold process's CPU for the measured posts: from after its start-up and
+            # first fold to once everything posted is stored (not its exit at close)
+            t0 = time.perf_counter()
+            server.store.snapshot()
+            fold_wall = time.perf_counter() - t0
+            fold_cpu = _cpu_of(fold_pid) - fold_cpu0 if fold_pid else 0.0
+            folds = journal.folds if journal is not None else commits
             children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0, cpu0 = time.perf_counter(), time.process_time()
             server.close()
             close_wall, close_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-            # the fold process's whole CPU (it ends in close), less its start and first fold
-            children = resource.getrusage(resource.RUSAGE_CHILDREN)
-            fold_cpu = children.ru_utime + children.ru_stime - children0.ru_utime
-            fold_cpu -= children0.ru_stime + fold_cpu0
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the fold process, ended
+            exit_cpu = children.ru_utime + children.ru_stime - children0.ru_utime
+            exit_cpu -= children0.ru_stime + fold_cpu0 + fold_cpu
             stored = store.profiles().height
         finally:
             shutil.rmtree(root, ignore_errors=True)
     finally:
         clients.close()
     rate, ref_rate = n / wall, n / ref_wall
-    fold = f", fold process {fold_cpu:.2f}s ({fold_cpu / n * 1e3:.2f} ms/post)" if fold_pid else ""
+    fold = (
+        f", fold process {fold_cpu:.2f}s ({fold_cpu / n * 1e3:.2f} ms/post; {fold_wall:.2f}s "
+        f"after the last answer until all was stored; start-up and first fold "
+        f"{fold_cpu0:.2f}s, exit {exit_cpu:.2f}s)"
+        if fold_pid
+        else ""
+    )
     print(
         f"serve: {n} posts in {wall:.2f}s = {rate:.0f} posts/s, p50 {pct(lat, 0.5) * 1e3:.0f} ms, "
         f"p99 {pct(lat, 0.99) * 1e3:.0f} ms; {commits} journal appends ({n / max(1, commits):.1f} "

@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 import zlib
 from pathlib import Path
 
@@ -259,6 +260,91 @@ def test_a_fold_process_that_hangs_is_killed_and_this_process_folds(
     rows = profilelab.open_store(store.root).profiles()
     assert sorted(rows["input_id"]) == sorted(u.input_id for u in items)
     assert "fold process did not answer in time" in capfd.readouterr().err
+
+
+def test_the_fold_process_starts_with_the_journal_below_the_receivers_priority(
+    tmp_path: Path,
+) -> None:
+    """It is running before anything is appended (its start-up is not paid by the first
+    requests), at a lower priority than this process, and ends with the journal."""
+    from profilelab.store import _fold
+
+    store = profilelab.open_store(tmp_path / "store")
+    j = journal.Journal(store.root, store.write, fold_delay=3600.0)
+    try:
+        child = None
+        for _ in range(200):
+            child = j.fold_pid
+            if child is not None:
+                break
+            time.sleep(0.05)
+        assert child is not None and child != os.getpid()
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        for _ in range(200):  # it lowers its own priority first thing
+            if os.getpriority(os.PRIO_PROCESS, child) != ours:
+                break
+            time.sleep(0.05)
+        assert os.getpriority(os.PRIO_PROCESS, child) == min(19, ours + _fold.NICE)
+        j.append([[_unbuilt(0)]])
+        j.flush()
+        assert j.fold_pid == child and not _journal_files(store.root)
+    finally:
+        j.close()
+    assert subprocess.run(["kill", "-0", str(child)], capture_output=True).returncode != 0
+    assert profilelab.open_store(store.root).profiles().height == 1
+
+
+def test_a_fold_process_never_handed_a_fold_is_ended_at_once_on_close(tmp_path: Path) -> None:
+    """A receiver closed during its fold process's start-up does not wait for it; one that
+    folded ends it by closing its socket, after the fold."""
+    store = profilelab.open_store(tmp_path / "store")
+    for fold in (False, True):
+        j = journal.Journal(store.root, store.write, fold_delay=3600.0)
+        for _ in range(1000):  # started by the fold thread
+            if j._folder is not None:
+                break
+            time.sleep(0.01)
+        folder = j._folder
+        assert folder is not None
+        if fold:
+            j.append([[_unbuilt(0)]])
+            j.flush()
+        j.close()
+        assert folder.proc.returncode == (0 if fold else -signal.SIGKILL)
+    assert profilelab.open_store(store.root).profiles().height == 1
+
+
+def test_a_warm_fold_process_imports_nothing_more_to_fold_otlp_exports(tmp_path: Path) -> None:
+    """:func:`_fold.warm` imports everything a fold of received exports needs, so that
+    the first fold of a receiver costs what the next ones do."""
+    store = profilelab.open_store(tmp_path / "store")
+    j = journal.Journal(store.root, store.write, fold_process=False, fold_delay=3600.0)
+    try:
+        j.append([[_unbuilt(k)] for k in range(2)])
+        (name,) = [f.name for f in _journal_files(store.root)]
+        code = textwrap.dedent(
+            f"""
+            import os, sys
+            from pathlib import Path
+            from profilelab.store import _fold
+            from profilelab.store.store import open_store
+            store = open_store(Path({str(store.root)!r}), create=False)
+            _fold.warm()
+            before = set(sys.modules)
+            folder = store.root / {layout.JOURNAL!r}
+            fd = os.open(folder / {name!r}, os.O_RDONLY)
+            assert _fold.fold(store.write, folder, [{name!r}], [fd]) == b"ok"
+            print(sorted(set(sys.modules) - before))
+            """
+        )
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
+        assert out.stdout.strip() == "[]"
+    finally:
+        j.close()
+    assert profilelab.open_store(store.root).profiles().height == 2
 
 
 def test_a_fold_request_names_one_journal_file_per_descriptor(tmp_path: Path) -> None:

@@ -10,7 +10,10 @@ commit, then deletes the journal files it stored. The thread has its **fold proc
 (:mod:`profilelab.store._fold`, :data:`FOLD_PROCESS`) do the storing, so that building
 the tables and writing the segment never hold the receiver's GIL: it passes the process
 the files with their descriptors and waits for its answer; without a fold process (it
-cannot start, or died) the thread stores them itself.
+cannot start, or died) the thread stores them itself. The thread starts the fold process
+as soon as the journal is opened (before the receiver's first answer), so its start-up
+overlaps the receiver's idle time; the process lowers its own priority below the
+receiver's.
 
 Guarantees:
 
@@ -428,6 +431,10 @@ class Journal:
         )
 
     def _run(self) -> None:
+        # the fold process starts with the journal, not at the first fold: its start-up
+        # (importing Python, NumPy, Polars, the readers) overlaps the receiver's idle time
+        # instead of landing in the middle of its first busy second
+        self._start_folder()
         retry_at = 0.0
         while True:
             with self._cond:
@@ -479,15 +486,14 @@ class Journal:
     def _fold_elsewhere(self, files: list[_File]) -> bool:
         """Have the fold process store and delete ``files``: True once it has, False when
         there is none (this thread folds); StoreError when it failed (to retry)."""
-        if not self._process:
+        if not self._start_folder():
             return False
+        assert self._folder is not None
         try:
-            if self._folder is None:
-                self._folder = _Folder(self.root)
             for start in range(0, len(files), _FDS_PER_MESSAGE):
                 self._folder.fold(files[start : start + _FDS_PER_MESSAGE])
             return True
-        except OSError as exc:  # it cannot start, is gone or hung: it is never restarted
+        except OSError as exc:  # it is gone or hung: it is never restarted
             why = "did not answer in time" if isinstance(exc, TimeoutError) else f"stopped ({exc})"
             self._log(f"the journal's fold process {why}; folding in this process")
             self._process = False
@@ -495,6 +501,20 @@ class Journal:
                 self._folder.close(kill=isinstance(exc, TimeoutError))
                 self._folder = None
             return False
+
+    def _start_folder(self) -> bool:
+        """Start the fold process unless it runs (True) or folding stays on this thread
+        (False: none wanted, or it cannot start; it is never restarted)."""
+        if not self._process:
+            return False
+        if self._folder is None:
+            try:
+                self._folder = _Folder(self.root)
+            except OSError as exc:
+                self._log(f"the journal's fold process cannot start ({exc}); folding here")
+                self._process = False
+                return False
+        return True
 
 
 class _Folder:
@@ -523,6 +543,7 @@ class _Folder:
         finally:
             theirs.close()
         self.sock = ours
+        self.used = False  # handed files to store (until then it holds none of ours)
 
     def fold(self, files: Sequence[_File]) -> None:
         """Have the child store ``files`` in one commit and delete them: StoreError with its
@@ -530,6 +551,7 @@ class _Folder:
         has not answered within :data:`FOLD_TIMEOUT` seconds."""
         names = "/".join(f.path.name for f in files).encode()
         self.sock.settimeout(FOLD_TIMEOUT)
+        self.used = True
         socket.send_fds(self.sock, [names], [f.fd for f in files])
         answer = self.sock.recv(1 << 16)
         if not answer:
@@ -539,9 +561,11 @@ class _Folder:
 
     def close(self, *, kill: bool = False) -> None:
         """End the child (it exits when its socket closes; ``kill``: at once, it is hung)
-        and wait for it."""
+        and wait for it. A child never handed a fold is ended at once too: it holds none
+        of this journal's files, and a receiver closed soon after it started should not
+        wait for the child's start-up (about a second of CPU)."""
         self.sock.close()
-        if kill:
+        if kill or not self.used:
             self.proc.kill()
         try:
             self.proc.wait(timeout=WAIT_FOLDED)
