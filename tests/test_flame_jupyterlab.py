@@ -126,6 +126,18 @@ def merge_from_the_menu(page: Any, name: str) -> dict[str, Any]:
     return {"total": total, "chip": page.locator(".plf-chip-text").inner_text()}
 
 
+def draw_first_cell(page: Any) -> None:
+    """Run the notebook's first cell and wait for its flame graph. The kernel's start and
+    its first imports (Polars, NumPy, Arrow, the widget) come with it: on a loaded machine
+    they take several times the 30 s the later steps are given."""
+    page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputArea-editor").click()
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function(
+        "window.__plf && window.__plf.length && window.__plf[0].view.tree", timeout=120_000
+    )
+
+
 def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[str, Path]) -> None:
     url, root = lab
     (root / "small.pb.gz").write_bytes(pprof_bytes([Sample(s, [1, v]) for s, v in SMALL]))
@@ -140,11 +152,7 @@ def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[str, Path]) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(30_000)
         page.goto(url)
-        first = page.locator(".jp-Notebook .jp-Cell").nth(0)
-        first.locator(".jp-InputArea-editor").click()
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-        page.keyboard.press("Shift+Enter")
-        page.wait_for_function("window.__plf && window.__plf.length && window.__plf[0].view.tree")
+        draw_first_cell(page)
         node = page.evaluate(NODE_XY, "serve")
         page.mouse.click(node["x"], node["y"])
         crumbs = page.locator(".plf-crumbs").inner_text()
@@ -208,10 +216,7 @@ def test_source_panel_and_call_graph_in_jupyterlab(lab: tuple[str, Path]) -> Non
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(30_000)
         page.goto(url)
-        page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputArea-editor").click()
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-        page.keyboard.press("Shift+Enter")
-        page.wait_for_function("window.__plf && window.__plf.length && window.__plf[0].view.tree")
+        draw_first_cell(page)
         for name in ("serve", "parse"):
             node = page.evaluate(NODE_XY, name)
             page.mouse.click(node["x"], node["y"])
