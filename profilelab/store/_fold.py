@@ -3,7 +3,7 @@
 A receiver's fold thread (:class:`profilelab.store.journal.Journal`) sends this process the
 names of journal files it has finished appending to, with their descriptors, over the
 socket ``FD``. This process stores their records in one commit
-(:func:`profilelab.store.journal.store_records`, as the thread would), deletes the files,
+(:func:`profilelab.store.journal.store_files`, as the thread would), deletes the files,
 and answers ``ok`` (or the error, on one line). Building the tables and writing the
 segment then never hold the receiver's GIL. It exits when the socket closes: the receiver
 closed its journal, or died (the descriptors it holds keep the files locked until the
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from profilelab.errors import ProfileLabError
-from profilelab.store import _fs, journal, layout
+from profilelab.store import journal, layout
 from profilelab.store.store import open_store
 
 
@@ -34,12 +34,8 @@ def fold(write: journal.Write, folder: Path, names: list[str], fds: list[int]) -
         records = []
         for name, fd in zip(names, fds, strict=True):
             records += journal.file_groups(folder / name, fd, journal._stderr)
-        if records:
-            journal.store_records(write, records, folder, journal._stderr)
-        for name in names:
-            with contextlib.suppress(FileNotFoundError):
-                (folder / name).unlink()
-        _fs.fsync_dir(folder)
+        paths = [folder / name for name in names]
+        journal.store_files(write, records, paths, folder, journal._stderr)
     except Exception as exc:
         text = str(exc).strip().splitlines()
         return f"error: {text[0] if text else type(exc).__name__}".encode()

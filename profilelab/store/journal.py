@@ -139,6 +139,24 @@ class _Unpickler(pickle.Unpickler):
 
 
 # ---- storing records -------------------------------------------------------------------------
+def store_files(
+    write: Write,
+    records: Sequence[tuple[bytes, Group]],
+    paths: Sequence[Path],
+    folder: Path,
+    log: Callable[[str], None],
+) -> None:
+    """Store ``records`` (:func:`store_records`), then delete the journal files ``paths``
+    that hold just those records (one already gone is fine: a failed attempt deleted it)."""
+    if records:
+        store_records(write, records, folder, log)
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    if paths:
+        _fs.fsync_dir(folder)
+
+
 def store_records(
     write: Write,
     records: Sequence[tuple[bytes, Group]],
@@ -467,13 +485,8 @@ class Journal:
         """Store ``records`` and delete ``files`` (which hold just those records)."""
         try:
             if not (records and self._fold_elsewhere(files)):
-                if records:
-                    store_records(self._write, records, self.folder, self._log)
-                for f in files:
-                    with contextlib.suppress(FileNotFoundError):  # deleted by a failed attempt
-                        f.path.unlink()
-                if files:
-                    _fs.fsync_dir(self.folder)
+                paths = [f.path for f in files]
+                store_files(self._write, records, paths, self.folder, self._log)
             if records:
                 self.folds += 1
         except Exception as exc:
