@@ -6,7 +6,9 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -221,3 +223,25 @@ def test_flat_cum_by_groups_against_a_reference(
     assert got.columns == ["g", "key", "flat_w", "flat_dw", "cum_w", "cum_dw"]
     assert got.schema["g"] == pl.Int64 and got.schema["key"] == pl.Utf8
     assert {(g, k): [a, b, c, d] for g, k, a, b, c, d in got.iter_rows()} == want
+
+
+def test_the_group_sums_kernel_refuses_bad_buffers() -> None:
+    from profilelab.core import aggregate
+
+    k = aggregate._lookup
+    assert k is not None
+    one, two = np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64)
+    leaf = b"\x01"
+    with pytest.raises(ValueError, match="a key is outside"):
+        k.group_flat_cum(two, one + 1, leaf, two, one, one, 1, 1)
+    with pytest.raises(ValueError, match="a stack is outside"):
+        k.group_flat_cum(two, one, leaf, two, one + 1, one, 1, 1)
+    with pytest.raises(ValueError, match="offsets must not decrease"):
+        rows = np.zeros(2, np.int64)
+        k.group_flat_cum(two, one, leaf, np.array([0, 3, 2]), rows, rows, 1, 1)
+    with pytest.raises(ValueError, match="values: expected 16 bytes"):
+        k.group_flat_cum(two, one, leaf, two, one, one, 2, 1)
+    with pytest.raises(ValueError, match="leaf: expected 1 bytes"):
+        k.group_flat_cum(two, one, b"", two, one, one, 1, 1)
+    cells, sums = k.group_flat_cum(two, one, leaf, two, one, one, 1, 1)  # a zero value: no cell
+    assert cells == sums == b""
