@@ -225,6 +225,69 @@ def test_flat_cum_by_groups_against_a_reference(
     assert {(g, k): [a, b, c, d] for g, k, a, b, c, d in got.iter_rows()} == want
 
 
+INT64 = st.integers(-(2**63), 2**63 - 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    frames=st.lists(
+        st.tuples(
+            st.integers(0, 6),  # stack
+            st.sampled_from(["a", "b", "c", "d", None]),  # key (recursion: repeated)
+            st.one_of(st.booleans(), st.none()),  # leaf, several or none per stack
+        ),
+        max_size=30,
+    ),
+    values=st.lists(
+        st.tuples(
+            st.one_of(st.integers(0, 8), st.none()),  # stack (7, 8: no frames)
+            st.sampled_from([3, 1, 2, None]),  # group
+            st.sampled_from(["x", "y"]),  # second group column
+            st.one_of(st.integers(-5, 9), INT64, st.none()),  # w: sums wrap at 2^64
+            st.integers(-1000, 1000),  # dw (Int32, summed as Int32)
+        ),
+        max_size=30,
+    ),
+    by=st.sampled_from([[], ["g"], ["g", "h"]]),
+)
+def test_the_compiled_sums_equal_the_sparse_products(
+    frames: list[tuple[int, str | None, bool | None]],
+    values: list[tuple[int | None, int | None, str, int | None, int]],
+    by: list[str],
+) -> None:
+    """flat_cum by the compiled kernel and by SciPy's sparse products (its fallback): the
+    same rows in the same order, dtypes included."""
+    from profilelab.core import aggregate
+
+    f = pl.DataFrame(
+        frames, schema={"stack_id": pl.Int64, "key": pl.Utf8, "leaf": pl.Boolean}, orient="row"
+    )
+    v = pl.DataFrame(
+        values,
+        schema={"stack_id": pl.Int64, "g": pl.Int64, "h": pl.Utf8, "w": pl.Int64, "dw": pl.Int32},
+        orient="row",
+    )
+    assert aggregate._lookup is not None
+    fast = aggregate.flat_cum(f, v, by=by, value_cols=("w", "dw"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(aggregate, "_lookup", None)
+        reference = aggregate.flat_cum(f, v, by=by, value_cols=("w", "dw"))
+    assert fast.schema == reference.schema
+    assert fast.to_dicts() == reference.to_dicts()
+
+
+def test_float_values_are_summed_by_the_sparse_products() -> None:
+    from profilelab.core.aggregate import flat_cum
+
+    f = pl.DataFrame({"stack_id": [1, 1, 2], "key": ["a", "b", "a"], "leaf": [True, False, True]})
+    v = pl.DataFrame({"stack_id": [1, 2, 2], "value": [0.5, 0.25, 1.0]})
+    got = flat_cum(f, v).sort("key")
+    assert got.to_dicts() == [
+        {"key": "a", "flat_value": 1.75, "cum_value": 1.75},
+        {"key": "b", "flat_value": 0.0, "cum_value": 0.5},
+    ]
+
+
 def test_the_group_sums_kernel_refuses_bad_buffers() -> None:
     from profilelab.core import aggregate
 
