@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import profilelab
@@ -250,6 +250,10 @@ INT64 = st.integers(-(2**63), 2**63 - 1)
     ),
     by=st.sampled_from([[], ["g"], ["g", "h"]]),
 )
+# every key touched by the group (the kernel's list of touched keys full), twice
+@example(frames=[(0, "a", True)], values=[(0, 3, "x", 1, 0), (0, 3, "x", None, 0)], by=[])
+# a group whose stack has no frames: no cell at all
+@example(frames=[(0, "a", None)], values=[(1, 3, "x", None, -205)], by=["g"])
 def test_the_compiled_sums_equal_the_sparse_products(
     frames: list[tuple[int, str | None, bool | None]],
     values: list[tuple[int | None, int | None, str, int | None, int]],

@@ -247,20 +247,19 @@ typedef struct {
     size_t len, cap;
 } Int64s;
 
-static int push(Int64s *b, const int64_t *items, size_t n) {
-    if (b->len + n > b->cap) {
+/* Room for ``n`` more items; NULL when out of memory. */
+static int64_t *reserve(Int64s *b, size_t n) {
+    if (b->len + n > b->cap || !b->data) {
         size_t cap = b->cap ? b->cap : 1024;
         while (cap < b->len + n)
             cap *= 2;
         int64_t *grown = realloc(b->data, cap * sizeof(int64_t));
         if (!grown)
-            return -1;
+            return NULL;
         b->data = grown;
         b->cap = cap;
     }
-    memcpy(b->data + b->len, items, n * sizeof(int64_t));
-    b->len += n;
-    return 0;
+    return b->data + b->len;
 }
 
 static int cmp_int64(const void *a, const void *b) {
@@ -268,49 +267,77 @@ static int cmp_int64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Per group (rows groups[g]..groups[g+1]): the accumulators of its touched keys, then
- * those keys' cells with a non-zero sum, in key order. 0, or -1 when out of memory. */
+/* Group g's touched keys (those whose last row is one of the group's, from ``first``) in
+ * key order: sorted when they are few, else found by a scan of every key (cheaper than
+ * sorting once they are more than about n_keys / 8). */
+static size_t touched_in_order(int64_t *touched, size_t n_touched, const int64_t *seen,
+                               int64_t first, size_t n_keys) {
+    if (n_touched * 8 < n_keys) {
+        qsort(touched, n_touched, sizeof(int64_t), cmp_int64);
+        return n_touched;
+    }
+    size_t n = 0;
+    for (size_t k = 0; k < n_keys; k++)
+        if (seen[k] >= first)
+            touched[n++] = (int64_t)k;
+    return n;
+}
+
+/* Per group (rows groups[g]..groups[g+1], in order): the accumulators of its touched keys,
+ * then those keys' cells with a non-zero sum, in key order. ``seen[k]`` is the last row
+ * that touched key k (-1: none): a key is new to the group when that row comes before the
+ * group's first, and new to the row (cum once per stack) when it is not the row itself.
+ * 0, or -1 when out of memory. */
 static int sum_groups(const int64_t *stack_off, const int64_t *keys, const uint8_t *leaf,
                       const int64_t *groups, size_t n_groups, const int64_t *row_stack,
                       const uint64_t *values, size_t m, size_t n_keys, int64_t *seen,
-                      int64_t *touched_in, int64_t *touched, uint64_t *flat, uint64_t *cum,
-                      Int64s *cells, Int64s *sums) {
+                      int64_t *touched, uint64_t *flat, uint64_t *cum, Int64s *cells,
+                      Int64s *sums) {
     for (size_t g = 0; g < n_groups; g++) {
         size_t n_touched = 0;
-        for (int64_t r = groups[g]; r < groups[g + 1]; r++) {
+        int64_t first = groups[g];
+        for (int64_t r = first; r < groups[g + 1]; r++) {
             const uint64_t *v = values + (size_t)r * m;
             int64_t s = row_stack[r];
             for (int64_t i = stack_off[s]; i < stack_off[s + 1]; i++) {
-                int64_t k = keys[i];
-                if (touched_in[k] != (int64_t)g) {
-                    touched_in[k] = (int64_t)g;
-                    touched[n_touched++] = k;
-                    memset(flat + m * (size_t)k, 0, m * sizeof(uint64_t));
-                    memset(cum + m * (size_t)k, 0, m * sizeof(uint64_t));
+                int64_t k = keys[i], last = seen[k];
+                uint64_t *f = flat + m * (size_t)k, *c = cum + m * (size_t)k;
+                if (last != r) {
+                    uint64_t keep = last >= first ? ~(uint64_t)0 : 0; /* 0: new to the group */
+                    touched[n_touched] = k;
+                    n_touched += !keep;
+                    seen[k] = r;
+                    for (size_t j = 0; j < m; j++) {
+                        f[j] &= keep;
+                        c[j] = (c[j] & keep) + v[j];
+                    }
                 }
                 if (leaf[i])
                     for (size_t j = 0; j < m; j++)
-                        flat[m * (size_t)k + j] += v[j];
-                if (seen[k] != r) {
-                    seen[k] = r;
-                    for (size_t j = 0; j < m; j++)
-                        cum[m * (size_t)k + j] += v[j];
-                }
+                        f[j] += v[j];
             }
         }
-        qsort(touched, n_touched, sizeof(int64_t), cmp_int64);
+        n_touched = touched_in_order(touched, n_touched, seen, first, n_keys);
+        int64_t *cell = reserve(cells, 2 * n_touched), *sum = reserve(sums, 2 * m * n_touched);
+        if (!cell || !sum)
+            return -1;
+        size_t n_cells = 0;
         for (size_t t = 0; t < n_touched; t++) {
-            int64_t k = touched[t], cell[2] = {(int64_t)g, k};
+            int64_t k = touched[t];
             const uint64_t *f = flat + m * (size_t)k, *c = cum + m * (size_t)k;
             int live = 0;
             for (size_t j = 0; j < m; j++)
                 live |= f[j] != 0 || c[j] != 0;
             if (!live)
                 continue;
-            if (push(cells, cell, 2) || push(sums, (const int64_t *)f, m) ||
-                push(sums, (const int64_t *)c, m))
-                return -1;
+            cell[2 * n_cells] = (int64_t)g;
+            cell[2 * n_cells + 1] = k;
+            memcpy(sum + 2 * m * n_cells, f, m * sizeof(uint64_t));
+            memcpy(sum + 2 * m * n_cells + m, c, m * sizeof(uint64_t));
+            n_cells++;
         }
+        cells->len += 2 * n_cells;
+        sums->len += 2 * m * n_cells;
     }
     return 0;
 }
@@ -349,17 +376,19 @@ static PyObject *group_flat_cum(PyObject *module, PyObject *args) {
             goto done;
         }
     size_t slots = n_keys ? n_keys : 1;
-    if (!(work = malloc(slots * (3 + 2 * m) * sizeof(int64_t)))) {
+    /* seen, flat, cum, then the touched keys (one more slot: a key is written there
+     * before it is counted) */
+    if (!(work = malloc((slots * (2 + 2 * m) + 1) * sizeof(int64_t)))) {
         PyErr_NoMemory();
         goto done;
     }
-    int64_t *seen = work, *touched_in = work + slots, *touched = work + 2 * slots;
-    memset(work, 0xff, 2 * slots * sizeof(int64_t));
-    uint64_t *flat = (uint64_t *)(work + 3 * slots), *cum = flat + slots * m;
+    int64_t *seen = work, *touched = work + slots * (1 + 2 * m);
+    memset(seen, 0xff, slots * sizeof(int64_t));
+    uint64_t *flat = (uint64_t *)(work + slots), *cum = flat + slots * m;
     int failed;
     Py_BEGIN_ALLOW_THREADS
     failed = sum_groups(b[0].buf, keys, b[2].buf, b[3].buf, n_groups, row_stack, b[5].buf, m,
-                        n_keys, seen, touched_in, touched, flat, cum, &cells, &sums);
+                        n_keys, seen, touched, flat, cum, &cells, &sums);
     Py_END_ALLOW_THREADS
     if (failed) {
         PyErr_NoMemory();
