@@ -97,7 +97,6 @@ def test_index_counts_recursion_once_and_names_unsymbolized_frames() -> None:
     assert got["function_id"].equals(functions.function_ids(got["function"]))
 
 
-
 def test_index_names_a_stack_or_frame_it_was_not_given() -> None:
     """A frame missing from the names (or named by nothing) and a stack missing from the
     stacks are refused with their ids; names of frames no stack uses change nothing."""
