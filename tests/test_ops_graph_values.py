@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import profilelab
 from profilelab import ops
@@ -105,3 +107,30 @@ def test_a_stack_naming_a_missing_frame_is_one_clear_error() -> None:
     broken = p.replace(frames=p.frames.filter(pl.col("frame_id") != used))
     with pytest.raises(ValidationError, match=r"^stacks reference frames missing from the frames"):
         ops.top(broken)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-3, 6), unique=True, max_size=6),  # the view's stacks, in order
+    st.lists(st.tuples(st.integers(-4, 7), st.integers(-5, 5), st.integers(-2, 2)), max_size=40),
+    st.booleans(),
+)
+def test_stack_values_of_a_view_equal_the_group_by_over_its_stacks(
+    view: list[int], samples: list[tuple[int, int, int]], mean: bool
+) -> None:
+    """Summed by position among the view's stacks: the same sums as the group-by of every
+    sample, for the stacks of the view (the only ones its nodes and edges read)."""
+    e = pl.DataFrame(
+        {"stack_id": [s for s in view for _ in range(2)], "pos": [0, 1] * len(view)},
+        schema={"stack_id": pl.Int64, "pos": pl.Int32},
+    )
+    columns = {"stack_id": [s for s, _, _ in samples], "value": [v for _, v, _ in samples]}
+    if mean:
+        columns["div"] = [d for _, _, d in samples]
+    frame = pl.DataFrame(columns, schema={c: pl.Int64 for c in columns})
+    got = graph.stack_values(frame, e)
+    reference = graph.stack_values(frame).filter(pl.col("stack_id").is_in(view))
+    assert got.schema == reference.schema
+    assert got.sort("stack_id").rows() == reference.sort("stack_id").rows()
+    order = {s: i for i, s in enumerate(view)}
+    assert got["stack_id"].to_list() == sorted(got["stack_id"].to_list(), key=order.__getitem__)

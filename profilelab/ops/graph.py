@@ -21,6 +21,7 @@ import polars as pl
 
 from profilelab.core.aggregate import csr_flat_cum, flat_cum
 from profilelab.model import _arrow
+from profilelab.ops.frames import positions
 
 _lookup: ModuleType | None
 try:
@@ -29,11 +30,40 @@ except ImportError:  # not built (no C compiler at install time): the core's Num
     _lookup = None
 
 
-def stack_values(samples: pl.DataFrame) -> pl.DataFrame:
-    """stack_id, w, dw: the sample values summed per stack (zero stacks dropped)."""
+def stack_values(samples: pl.DataFrame, e: pl.DataFrame | None = None) -> pl.DataFrame:
+    """stack_id, w, dw: the sample values summed per stack (zero stacks dropped).
+
+    With the stack view ``e`` (each stack's rows together), only the stacks of ``e``, in
+    its order: what :func:`node_values` and :func:`edges` of ``e`` read, summed by each
+    sample's position among them (a lookup and one pass, where a group-by hashes every
+    sample on Polars' threads: a third of the CPU of ``top`` on a big profile).
+    """
+    summed = [c for c in ("stack_id", "value", "div") if c in samples.columns]
+    if e is not None and all(
+        samples.schema[c] == pl.Int64 and not samples.get_column(c).null_count() for c in summed
+    ):
+        return _view_stack_values(samples, e)
     dw = pl.col("div").sum() if "div" in samples.columns else pl.lit(0, dtype=pl.Int64)
     v = samples.group_by("stack_id").agg(pl.col("value").sum().alias("w"), dw.alias("dw"))
     return v.filter((pl.col("w") != 0) | (pl.col("dw") != 0))
+
+
+def _view_stack_values(samples: pl.DataFrame, e: pl.DataFrame) -> pl.DataFrame:
+    """:func:`stack_values` of the stacks of ``e`` (a stack in several runs of rows: its
+    first)."""
+    s = e.get_column("stack_id").to_numpy()
+    ids = s[np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))] if len(s) else s
+    at = positions(samples.get_column("stack_id").to_numpy(), ids)
+    found = at >= 0
+    at = at[found]
+    sums = []
+    for col in ("value", "div"):
+        total = np.zeros(len(ids), dtype=np.int64)
+        if col in samples.columns:
+            np.add.at(total, at, samples.get_column(col).to_numpy()[found])
+        sums.append(total)
+    live = np.flatnonzero((sums[0] != 0) | (sums[1] != 0))
+    return _arrow.frame({"stack_id": ids[live], "w": sums[0][live], "dw": sums[1][live]})
 
 
 def grouped(e: pl.DataFrame) -> pl.DataFrame:
