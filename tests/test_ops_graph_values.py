@@ -134,3 +134,73 @@ def test_stack_values_of_a_view_equal_the_group_by_over_its_stacks(
     assert got.sort("stack_id").rows() == reference.sort("stack_id").rows()
     order = {s: i for i, s in enumerate(view)}
     assert got["stack_id"].to_list() == sorted(got["stack_id"].to_list(), key=order.__getitem__)
+
+
+def _edges_reference(
+    e: pl.DataFrame, values: pl.DataFrame, kept: pl.Series | None, inline_only: bool
+) -> pl.DataFrame:
+    """ops.graph.edges as Polars expressions over every row (before the NumPy rows)."""
+    same_stack_next = pl.col("stack_id") == pl.col("stack_id").shift(-1)
+    e = e.with_columns(
+        (same_stack_next & (pl.col("loc") == pl.col("loc").shift(-1)))
+        .fill_null(False)
+        .alias("inline")
+    ).with_row_index("_row")
+    if kept is not None:
+        e = e.filter(pl.col("node_id").is_in(kept.implode()))
+    e = e.with_columns(
+        pl.when(same_stack_next).then(pl.col("node_id").shift(-1)).alias("parent"),
+        (pl.col("_row").shift(-1) != pl.col("_row") + 1).fill_null(False).alias("residual"),
+    )
+    pairs = e.filter(pl.col("parent").is_not_null() & (pl.col("parent") != pl.col("node_id")))
+    if inline_only:
+        inlined_nodes = e.filter(pl.col("inline"))["node_id"].unique()
+        pairs = pairs.filter(pl.col("node_id").is_in(inlined_nodes.implode()))
+    first = pairs.group_by("stack_id", "parent", "node_id").agg(
+        pl.col("inline").last(), pl.col("residual").last()
+    )
+    return (
+        first.join(values, on="stack_id", how="inner")
+        .group_by("parent", "node_id")
+        .agg(
+            pl.col("w").sum().alias("weight"),
+            pl.col("dw").sum().alias("weight_div"),
+            pl.col("inline").all().alias("inline"),
+            pl.col("residual").any().alias("residual"),
+        )
+        .rename({"parent": "src", "node_id": "dest"})
+    )
+
+
+_FRAME = st.tuples(st.integers(0, 3), st.one_of(st.none(), st.integers(-2, 9)))  # loc, node
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(_FRAME, min_size=1, max_size=6), max_size=6),
+    st.one_of(st.none(), st.lists(st.integers(-3, 12), max_size=5)),
+    st.booleans(),
+    st.sampled_from([0, 1000]),  # node ids numbered from 0, or far apart
+)
+def test_edges_equal_the_polars_reference(
+    stacks: list[list[tuple[int, int | None]]], kept: list[int] | None, inline_only: bool, far: int
+) -> None:
+    rows = [
+        (s, pos, loc, None if node is None else node * (1 + far))
+        for s, frames in enumerate(stacks)
+        for pos, (loc, node) in enumerate(frames)
+    ]
+    e = pl.DataFrame(
+        rows,
+        schema={"stack_id": pl.Int64, "pos": pl.Int32, "loc": pl.Int32, "node_id": pl.Int64},
+        orient="row",
+    )
+    values = pl.DataFrame(
+        {"stack_id": range(len(stacks)), "w": [3 * s + 1 for s in range(len(stacks))]},
+        schema={"stack_id": pl.Int64, "w": pl.Int64},
+    ).with_columns(dw=pl.col("w") % 2)
+    wanted = None if kept is None else pl.Series([k * (1 + far) for k in kept], dtype=pl.Int64)
+    got = graph.edges(e, values, wanted, inline_only=inline_only).sort("src", "dest")
+    expected = _edges_reference(e, values, wanted, inline_only).sort("src", "dest")
+    assert got.schema == expected.schema
+    assert got.rows() == expected.rows()
