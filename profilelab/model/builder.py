@@ -462,14 +462,15 @@ def _profiles_and_samples(
     identity = all(len(raw.sample_types) == 1 for raw in raws)  # rows are samples, in order
     # one input's rows are its samples once per sample type
     repeated = len(raws) == 1 and not identity
+    n_types = len(raws[0].sample_types)
     for name, col in per_sample.items():
         if isinstance(col, np.ndarray):
-            data[name] = col if identity else col[index]
+            data[name] = col if identity else np.tile(col, n_types) if repeated else col[index]
         elif col.null_count == len(col):  # a column the input has no values for
             data[name] = pl.repeat(None, len(index), eager=True).alias(name)
         elif repeated:  # converted once, then one chunk per sample type (not copied)
             series = _arrow.series(name, col)
-            data[name] = pl.concat([series] * len(raws[0].sample_types), rechunk=False)
+            data[name] = pl.concat([series] * n_types, rechunk=False)
         else:  # converted once, then gathered (Polars copies string views, not the text)
             series = _arrow.series(name, col)
             data[name] = series if identity else series.gather(_arrow.series("", index))

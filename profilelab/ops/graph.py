@@ -54,13 +54,13 @@ def _view_stack_values(samples: pl.DataFrame, e: pl.DataFrame) -> pl.DataFrame:
     s = e.get_column("stack_id").to_numpy()
     ids = s[np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))] if len(s) else s
     at = positions(samples.get_column("stack_id").to_numpy(), ids)
-    found = at >= 0
-    at = at[found]
+    found = None if not len(at) or int(at.min()) >= 0 else at >= 0  # (as a rule, all are)
     sums = []
     for col in ("value", "div"):
         total = np.zeros(len(ids), dtype=np.int64)
         if col in samples.columns:
-            np.add.at(total, at, samples.get_column(col).to_numpy()[found])
+            v = samples.get_column(col).to_numpy()
+            np.add.at(total, at if found is None else at[found], v if found is None else v[found])
         sums.append(total)
     live = np.flatnonzero((sums[0] != 0) | (sums[1] != 0))
     return _arrow.frame({"stack_id": ids[live], "w": sums[0][live], "dw": sums[1][live]})
