@@ -174,7 +174,7 @@ def stack_count(e: pl.DataFrame) -> int:
 def used_frames(profile: Profile, e: pl.DataFrame) -> pl.Series:
     """The ids of the frames the stack view ``e`` uses, in ``profile.frames`` order."""
     used = np.zeros(profile.frames.height, dtype=bool)
-    used[e.get_column("frame").to_numpy()] = True
+    used[e.get_column("frame").to_numpy().astype(np.intp)] = True  # (an int32 index: 2x slower)
     return profile.frames.get_column("frame_id").filter(_arrow.series("", used))
 
 
