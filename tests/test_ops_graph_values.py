@@ -136,10 +136,9 @@ def test_stack_values_of_a_view_equal_the_group_by_over_its_stacks(
     assert got["stack_id"].to_list() == sorted(got["stack_id"].to_list(), key=order.__getitem__)
 
 
-def _edges_reference(
-    e: pl.DataFrame, values: pl.DataFrame, kept: pl.Series | None, inline_only: bool
-) -> pl.DataFrame:
-    """ops.graph.edges as Polars expressions over every row (before the NumPy rows)."""
+def _edge_rows_reference(e: pl.DataFrame, kept: pl.Series | None) -> pl.DataFrame:
+    """The rows ops.graph.edges starts from, as the Polars expressions over every row that
+    ops.graph._edge_rows replaces."""
     same_stack_next = pl.col("stack_id") == pl.col("stack_id").shift(-1)
     e = e.with_columns(
         (same_stack_next & (pl.col("loc") == pl.col("loc").shift(-1)))
@@ -148,28 +147,7 @@ def _edges_reference(
     ).with_row_index("_row")
     if kept is not None:
         e = e.filter(pl.col("node_id").is_in(kept.implode()))
-    e = e.with_columns(
-        pl.when(same_stack_next).then(pl.col("node_id").shift(-1)).alias("parent"),
-        (pl.col("_row").shift(-1) != pl.col("_row") + 1).fill_null(False).alias("residual"),
-    )
-    pairs = e.filter(pl.col("parent").is_not_null() & (pl.col("parent") != pl.col("node_id")))
-    if inline_only:
-        inlined_nodes = e.filter(pl.col("inline"))["node_id"].unique()
-        pairs = pairs.filter(pl.col("node_id").is_in(inlined_nodes.implode()))
-    first = pairs.group_by("stack_id", "parent", "node_id").agg(
-        pl.col("inline").last(), pl.col("residual").last()
-    )
-    return (
-        first.join(values, on="stack_id", how="inner")
-        .group_by("parent", "node_id")
-        .agg(
-            pl.col("w").sum().alias("weight"),
-            pl.col("dw").sum().alias("weight_div"),
-            pl.col("inline").all().alias("inline"),
-            pl.col("residual").any().alias("residual"),
-        )
-        .rename({"parent": "src", "node_id": "dest"})
-    )
+    return e.select("stack_id", "node_id", "inline", pl.col("_row").cast(pl.Int64))
 
 
 _FRAME = st.tuples(st.integers(0, 3), st.one_of(st.none(), st.integers(-2, 9)))  # loc, node
@@ -200,7 +178,10 @@ def test_edges_equal_the_polars_reference(
         schema={"stack_id": pl.Int64, "w": pl.Int64},
     ).with_columns(dw=pl.col("w") % 2)
     wanted = None if kept is None else pl.Series([k * (1 + far) for k in kept], dtype=pl.Int64)
+    reference = _edge_rows_reference(e, wanted)
+    assert graph._edge_rows(e, wanted).rows() == reference.rows()
     got = graph.edges(e, values, wanted, inline_only=inline_only).sort("src", "dest")
-    expected = _edges_reference(e, values, wanted, inline_only).sort("src", "dest")
+    expected = graph.edges_of_rows(reference, values, inline_only=inline_only)
+    expected = expected.sort("src", "dest")
     assert got.schema == expected.schema
     assert got.rows() == expected.rows()

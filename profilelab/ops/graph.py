@@ -180,8 +180,13 @@ def edges(
     after trimming: a caller is then the nearest kept frame towards the root, and the edge
     is ``residual`` when some contribution skipped frames (pprof draws it dotted).
     """
+    return edges_of_rows(_edge_rows(e, kept), values, inline_only=inline_only)
+
+
+def edges_of_rows(e: pl.DataFrame, values: pl.DataFrame, *, inline_only: bool) -> pl.DataFrame:
+    """:func:`edges` from the rows an edge can start from: stack_id, node_id, ``inline``
+    (inlined into the next row) and ``_row`` (the row's number in the whole stack view)."""
     same_stack_next = pl.col("stack_id") == pl.col("stack_id").shift(-1)
-    e = _edge_rows(e, kept)
     # A residual edge skips frames of nodes that were not kept.
     e = e.with_columns(
         pl.when(same_stack_next).then(pl.col("node_id").shift(-1)).alias("parent"),
