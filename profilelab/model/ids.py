@@ -75,13 +75,20 @@ def fold(*fields: np.ndarray) -> np.ndarray:
 def hash_strings(strings: pa.Array | Sequence[str | None]) -> np.ndarray:
     """Hash each string of an Arrow string array (or a list) to uint64."""
     arr = strings if isinstance(strings, pa.Array) else pa.array(list(strings), type=pa.string())
-    n = len(arr)
+    return hash_strings_at(arr, None)
+
+
+def hash_strings_at(arr: pa.Array, index: np.ndarray | None) -> np.ndarray:
+    """:func:`hash_strings` of ``arr[index]`` (of all of ``arr`` when ``index`` is None),
+    read where the strings are: their bytes are not gathered first."""
+    offsets, data = _arrow.string_buffers(arr)  # no cast: it would import pyarrow.compute
+    starts = offsets[:-1] if index is None else offsets[index]
+    ends = offsets[1:] if index is None else offsets[index + 1]
+    lengths = (ends - starts).astype(np.int64)
+    n = len(starts)
     out = np.empty(n, dtype=U64)
     if n == 0:
         return out
-    offsets, data = _arrow.string_buffers(arr)  # no cast: it would import pyarrow.compute
-    starts = offsets[:-1]
-    lengths = (offsets[1:] - starts).astype(np.int64)
     h = np.full(n, FNV_OFFSET, dtype=U64)
     # FNV-1a byte by byte, vectorized across strings: step j touches the strings longer than j.
     order = np.argsort(-lengths, kind="stable")
@@ -99,7 +106,8 @@ def hash_strings(strings: pa.Array | Sequence[str | None]) -> np.ndarray:
         h[order] = hs
         out = mix64(h ^ lengths.astype(U64))
     if arr.null_count:
-        out[~_arrow.valid(arr)] = NULL_HASH
+        valid = _arrow.valid(arr)
+        out[~(valid if index is None else valid[index])] = NULL_HASH
     return out
 
 
