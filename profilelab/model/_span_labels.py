@@ -10,8 +10,9 @@ column the last one wins, and an empty value gives null. A column a reader alrea
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-import pyarrow as pa
 
 from profilelab.model import _arrow, schema
 from profilelab.model.raw import RawProfile
@@ -47,15 +48,15 @@ def span_columns(
     decimal: np.ndarray,
     is_str: np.ndarray,
     sample_of: np.ndarray,
-) -> dict[str, pa.Array]:
+) -> dict[str, Any]:
     """The three span columns, one value per sample (see the module docstring)."""
     n = raw.n_samples
-    out: dict[str, pa.Array] = {}
+    out: dict[str, Any] = {}
     for k, col in enumerate(SPAN_COLUMNS):
         given = {"trace_id": raw.sample_trace_id, "span_id": raw.sample_span_id}.get(col)
         rows = np.flatnonzero(kind == k)
         if len(rows) == 0:
-            out[col] = given if given is not None else pa.nulls(n, pa.string())
+            out[col] = given if given is not None else _arrow.nulls(n)
             continue
         values = _label_values(raw, rows, is_str[rows], decimal[rows])
         out[col] = _last_per_sample(values, sample_of[rows], n, given)
@@ -64,7 +65,7 @@ def span_columns(
 
 def _label_values(
     raw: RawProfile, rows: np.ndarray, is_str: np.ndarray, decimal: np.ndarray
-) -> pa.Array:
+) -> _arrow.Array:
     """The text of each span label in ``rows``."""
     m = len(rows)
     text = _lower(_arrow.take_strings(raw.strings, raw.label_str[rows]))
@@ -78,7 +79,7 @@ def _label_values(
     return _pick(parts, choice)
 
 
-def _lower(texts: pa.Array) -> pa.Array:
+def _lower(texts: _arrow.Array) -> _arrow.Array:
     """Arrow's ``utf8_lower`` of each text: ASCII texts (span ids, as a rule) by a table of
     their bytes, without importing ``pyarrow.compute`` (0.06 s)."""
     offsets, data = _arrow.string_buffers(texts)
@@ -86,22 +87,17 @@ def _lower(texts: pa.Array) -> pa.Array:
     if (used >= 128).any():
         import pyarrow.compute as pc  # non-ASCII text: Unicode's lower case
 
-        return pc.utf8_lower(texts)
+        return _arrow.adopt(pc.utf8_lower(_arrow.to_pyarrow(texts)))
     lowered = _ASCII_LOWER[used]
-    width = np.int64 if pa.types.is_large_string(texts.type) else np.int32
-    out = pa.Array.from_buffers(
-        texts.type,
-        len(texts),
-        [None, pa.py_buffer((offsets - offsets[0]).astype(width)), pa.py_buffer(lowered)],
-    )
-    return _arrow.with_nulls(out, _arrow.valid(texts)) if texts.null_count else out
+    valid = _arrow.valid(texts) if texts.null_count else None
+    return _arrow.string_array(offsets - offsets[0], lowered, valid)
 
 
 _ASCII_LOWER = np.arange(256, dtype=np.uint8)
 _ASCII_LOWER[65:91] += 32
 
 
-def _decimal_to_hex(texts: pa.Array) -> pa.Array:
+def _decimal_to_hex(texts: _arrow.Array) -> _arrow.Array:
     """``f"{int(t):016x}" if t and t.isdigit() else t`` for each text.
 
     Vectorized for ASCII decimal numbers up to 19 digits; longer or non-ASCII texts (rare)
@@ -121,7 +117,8 @@ def _decimal_to_hex(texts: pa.Array) -> pa.Array:
         more = lens > j
         digit = (data[starts[more] + j] - 48).astype(np.uint64)
         value[more] = value[more] * np.uint64(10) + digit
-    slow_texts = [_decimal_text(t) for t in _arrow.take_strings(texts, slow).to_pylist()]
+    # (non-empty texts, so never null)
+    slow_texts = [_decimal_text(t or "") for t in _arrow.take_strings(texts, slow).to_pylist()]
     choice = np.arange(n, dtype=np.int64)
     choice[fast] = n + np.arange(len(fast))
     choice[slow] = n + len(fast) + np.arange(len(slow))
@@ -147,32 +144,13 @@ def _count_per_string(flags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return counts
 
 
-def _pick(parts: list[pa.Array], choice: np.ndarray) -> pa.Array:
+def _pick(parts: list[_arrow.Array], choice: np.ndarray) -> _arrow.Array:
     """Element ``choice[i]`` of the concatenation of ``parts`` (string arrays without
     nulls), gathered with :func:`profilelab.model._arrow.take_strings`."""
-    buffers = [_arrow.string_buffers(p) for p in parts]
-    used = [data[off[0] : off[-1]] for off, data in buffers]
-    starts = np.cumsum([0, *map(len, used)])
-    offsets = np.concatenate(
-        [np.zeros(1, dtype=np.int64)]
-        + [off[1:] - off[0] + start for (off, _), start in zip(buffers, starts[:-1], strict=True)]
-    )
-    large = int(offsets[-1]) > np.iinfo(np.int32).max
-    joined = pa.Array.from_buffers(
-        pa.large_string() if large else pa.string(),
-        len(offsets) - 1,
-        [
-            None,
-            pa.py_buffer(offsets if large else offsets.astype(np.int32)),
-            pa.py_buffer(np.concatenate(used)),
-        ],
-    )
-    return _arrow.take_strings(joined, choice)
+    return _arrow.take_strings(_arrow.concat_strings(parts), choice)
 
 
-def _last_per_sample(
-    values: pa.Array, samples: np.ndarray, n: int, given: pa.Array | None
-) -> pa.Array:
+def _last_per_sample(values: _arrow.Array, samples: np.ndarray, n: int, given: Any) -> Any:
     """Per sample, its last value (``samples`` is non-decreasing), empty text as null."""
     last = np.ones(len(samples), dtype=bool)
     last[:-1] = samples[1:] != samples[:-1]
@@ -186,7 +164,6 @@ def _last_per_sample(
     empty = np.diff(_arrow.string_buffers(column)[0]) == 0
     column = _arrow.with_nulls(column, has & ~empty)
     if given is not None:
-        import pyarrow.compute as pc  # a reader's own column (OTLP links) only
-
-        column = pc.if_else(_arrow.boolean(has), column, given.cast(pa.string()))
+        keep = _arrow.concat_strings([column, given])  # a reader's own column (OTLP links)
+        column = _arrow.take_strings(keep, np.where(has, np.arange(n), n + np.arange(n)))
     return column

@@ -17,10 +17,9 @@ Ids are returned as signed int64 (the same 64 bits) for engines without unsigned
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from profilelab.model import _arrow
 
@@ -72,9 +71,10 @@ def fold(*fields: np.ndarray) -> np.ndarray:
     return h
 
 
-def hash_strings(strings: pa.Array | Sequence[str | None]) -> np.ndarray:
-    """Hash each string of an Arrow string array (or a list) to uint64."""
-    arr = strings if isinstance(strings, pa.Array) else pa.array(list(strings), type=pa.string())
+def hash_strings(strings: Any) -> np.ndarray:
+    """Hash each string of an Arrow string array (``model._arrow``'s or pyarrow's) or of a
+    list of strings (None for null) to uint64."""
+    arr = _arrow.adopt(_arrow.text(strings) if isinstance(strings, list | tuple) else strings)
     n = len(arr)
     out = np.empty(n, dtype=U64)
     if n == 0:
