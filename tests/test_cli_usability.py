@@ -97,7 +97,14 @@ PROFILE = Path(__file__).resolve().parent.parent / "datasets/checkout-api/before
 @pytest.mark.skipif(not FULL.exists(), reason="no /dev/full on this system")
 @pytest.mark.parametrize(
     "argv",
-    [["top", str(PROFILE)], ["info", str(PROFILE)], ["flame", str(PROFILE), "-o", str(FULL)]],
+    [
+        ["top", str(PROFILE)],
+        ["info", str(PROFILE)],
+        ["flame", str(PROFILE), "-o", str(FULL)],
+        ["--version"],
+        ["--help"],
+        ["top", "--help"],
+    ],
 )
 def test_output_on_a_full_disk_is_one_error_line(argv: list[str]) -> None:
     with FULL.open("wb") as out:
@@ -118,9 +125,12 @@ class _FullDisk(io.StringIO):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-def test_main_says_a_failed_write_and_returns(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("argv", [["top", str(PROFILE)], ["--version"], ["tags", "--help"]])
+def test_main_says_a_failed_write_and_returns(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     with contextlib.redirect_stdout(_FullDisk()):
-        assert main(["top", str(PROFILE)]) == 1
+        assert main(argv) == 1
     assert capsys.readouterr().err == (
         "profilelab: error: cannot write the output: No space left on device\n"
     )

@@ -21,10 +21,13 @@ import os
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from profilelab import __version__
 from profilelab.errors import ProfileLabError
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -58,8 +61,20 @@ def _command_module(command: str | None) -> str | None:
     return None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, except that its messages (``--help``, ``--version``, usage
+    errors) fail like any other output: argparse drops a failed write of them, so
+    ``profilelab --version > /dev/full`` printed nothing and exited 0."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if file is None or file is sys.stderr:  # nowhere left to say that it failed
+            super()._print_message(message, file)
+        elif message:
+            file.write(message)
+
+
 def _parser(modules: Sequence[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="profilelab",
         allow_abbrev=False,
         description="Continuous-profiling analysis: pprof and OpenTelemetry profiles as tables.",
@@ -98,24 +113,20 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
     as the program (``argv`` None)."""
     program = argv is None
     argv = [*(sys.argv[1:] if argv is None else argv)]  # (`list` is the list command here)
-    parser = build_parser(argv[0] if argv else None)
-    commands = _subparsers(parser).choices
-    if argv and not argv[0].startswith("-") and argv[0] not in commands:
-        parser.error(f"unknown command {argv[0]!r}{_did_you_mean(argv[0], commands)}")
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        command = commands[args.command]
-        options = [o for a in command._actions for o in a.option_strings]
-        flag = next((u.partition("=")[0] for u in unknown if u.startswith("--")), "")
-        hint = _did_you_mean(flag, options) if flag else ""
-        command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
-    ends_with_report = program and getattr(args, "freeze_at_exit", False)
-    if ends_with_report:
-        # Nor does it collect while it runs: importing Polars, NumPy and Arrow and running
-        # a report set off about a hundred collections (0.02 s of CPU, a twentieth of `top`
-        # on a small profile); the data lives in their buffers, not in Python's cycles.
-        gc.disable()
+    ends_with_report = False
     try:
+        try:
+            args = _parse(argv)
+        except SystemExit as exc:  # argparse has printed the help, the version or misuse
+            if program and not exc.code:  # what it printed must reach the output
+                sys.stdout.flush()
+            raise
+        ends_with_report = program and getattr(args, "freeze_at_exit", False)
+        if ends_with_report:
+            # Nor does it collect while it runs: importing Polars, NumPy and Arrow and
+            # running a report set off about a hundred collections (0.02 s of CPU, a
+            # twentieth of `top` on a small profile); the data lives in their buffers.
+            gc.disable()
         status = int(args.func(args) or 0)
         if program:  # output that cannot be written is this command's error, said here
             sys.stdout.flush()
@@ -144,6 +155,23 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
             # is about to give back; a command that only prints its result skips them.
             gc.freeze()
     return status, ends_with_report
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """The arguments of ``argv``; a misspelt command or option is a usage error with the
+    nearest right spelling."""
+    parser = build_parser(argv[0] if argv else None)
+    commands = _subparsers(parser).choices
+    if argv and not argv[0].startswith("-") and argv[0] not in commands:
+        parser.error(f"unknown command {argv[0]!r}{_did_you_mean(argv[0], commands)}")
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = commands[args.command]
+        options = [o for a in command._actions for o in a.option_strings]
+        flag = next((u.partition("=")[0] for u in unknown if u.startswith("--")), "")
+        hint = _did_you_mean(flag, options) if flag else ""
+        command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+    return args
 
 
 def _end_process(status: int) -> None:
