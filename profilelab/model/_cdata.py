@@ -18,10 +18,28 @@ from __future__ import annotations
 
 import ctypes
 import itertools
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from profilelab.model._arrow import Array
+import numpy as np
+
+
+class Array(Protocol):
+    """What is exported: :class:`profilelab.model._arrow.Array`'s fields."""
+
+    @property
+    def format(self) -> str: ...
+    @property
+    def length(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def null_count(self) -> int: ...
+    @property
+    def buffers(self) -> Sequence[np.ndarray | None]: ...
+    @property
+    def children(self) -> Sequence[tuple[str, Array]]: ...
+
 
 _NULLABLE = 2  # ARROW_FLAG_NULLABLE
 
