@@ -124,7 +124,7 @@ def boolean(mask: np.ndarray) -> Array:
 
 def nulls(n: int, format: str = "u") -> Array:
     """``n`` nulls of one type: strings (``"u"``, the default) or int64 (``"l"``)."""
-    validity = _validity(np.zeros(n, dtype=bool))
+    validity = np.zeros((n + 7) // 8, dtype=np.uint8) if n else None
     if format == "u":
         return Array(
             "u", n, [validity, np.zeros(n + 1, np.int32), np.zeros(0, np.uint8)], null_count=n
