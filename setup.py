@@ -51,5 +51,6 @@ setup(
         kernel("_wirescan", headers=("wire_record.h",)),
         kernel("_otlpwire", headers=("utf8_valid.h", "wire_record.h")),
         kernel("_inflate", libraries=("z",)),
+        kernel("_arrowc"),  # the release callbacks of model/_cdata.py's Arrow structs
     ]
 )

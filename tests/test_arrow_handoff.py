@@ -131,30 +131,67 @@ def test_nulls_of_each_type() -> None:
     assert _arrow.series("i", _arrow.nulls(0, "l")).to_list() == []
 
 
-def test_every_exported_struct_is_released() -> None:
-    """Polars releases what it imported once its Series goes; a capsule nobody consumed
-    releases its struct when it is collected: nothing stays in the module's registries."""
+def test_every_exported_buffer_is_let_go() -> None:
+    """Polars releases what it shares once its Series goes, what it copied (strings) at
+    once; what a consumer left unconsumed is released after it: no buffer stays held."""
     import gc
+    import sys
 
     from profilelab.model import _cdata
 
+    values = np.arange(5, dtype=np.int64)
+    data = np.frombuffer(b"abc", dtype=np.uint8)
+    offsets = np.array([0, 1, 3], dtype=np.int32)
+    base = sys.getrefcount(values), sys.getrefcount(data)
+    shared = _arrow.series("x", values)
+    assert sys.getrefcount(values) > base[0]
+    text = _arrow.Array("u", 2, [None, offsets, data])
+    assert _arrow.series("s", text).to_list() == ["a", "bc"]
+    with _cdata.consuming():
+        text.__arrow_c_array__()  # never imported
+    frame = _arrow.frame({"n": values[:2], "labels": _profile_rows_labels()})
+    del shared, frame, text
     gc.collect()
-    before = len(_cdata._LIVE), len(_cdata._CAPSULED)
-    pairs = _profile_rows_frame()
-    unused = _arrow.text(["a", None]).__arrow_c_array__()
-    assert len(_cdata._LIVE) > before[0]
-    del pairs, unused
-    gc.collect()
-    assert (len(_cdata._LIVE), len(_cdata._CAPSULED)) == before
+    assert (sys.getrefcount(values), sys.getrefcount(data)) == base
 
 
-def _profile_rows_frame() -> pl.DataFrame:
+def _profile_rows_labels() -> _arrow.Array:
     from profilelab.model import _profile_rows
 
-    return _arrow.frame(
-        {
-            "n": np.arange(2, dtype=np.int64),  # shared with Polars until the frame goes
-            "labels": _profile_rows.label_lists([[("k", "v")], []]),
-            "text": _arrow.text(["x", None]),
-        }
-    )
+    return _profile_rows.label_lists([[("k", "v")], []])
+
+
+def test_a_release_while_an_exception_is_raised_keeps_the_exception() -> None:
+    """A Series whose buffers Polars shares may go while an exception leaves the frame that
+    held it: the release (C) sets the exception aside and puts it back."""
+
+    def boom() -> None:
+        raise ValueError("kept")
+
+    def both(*args: object) -> None:
+        raise AssertionError("not reached")
+
+    for _ in range(3):
+        with pytest.raises(ValueError, match="kept"):
+            both(_arrow.series("x", np.arange(1000, dtype=np.int64)), boom())
+
+
+def test_without_the_compiled_callbacks_pyarrow_makes_the_same_series(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An install without a C compiler exports through pyarrow, from the same buffers."""
+    from profilelab.model import _cdata, _profile_rows
+
+    columns = {
+        "n": _arrow.int64(np.arange(3), np.array([True, False, True])),
+        "b": np.array([True, False, True]),
+        "u": np.arange(3, dtype=np.uint64),
+        "s": _arrow.text(["a", None, "héllo"]),
+        "l": _profile_rows.label_lists([[("k", "v")], [], [("a", "b"), ("c", "d")]]),
+        "i": _arrow.large_list(np.array([0, 1, 1, 3]), _arrow.int64(np.arange(3))),
+        "z": _arrow.nulls(3, "l"),
+    }
+    compiled = _arrow.frame(columns)
+    monkeypatch.setattr(_cdata, "_releases", None)
+    assert _arrow.frame(columns).equals(compiled)
+    assert _arrow.frame(columns).schema == compiled.schema

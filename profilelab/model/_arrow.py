@@ -189,7 +189,8 @@ def series(name: str, arr: Any) -> pl.Series:
         arr = numeric(arr)
     elif not isinstance(arr, Array):
         arr = _Exported(arr)
-    return pl.Series(arr).alias(name)
+    with _cdata.consuming():
+        return pl.Series(arr).alias(name)
 
 
 def frame(columns: Mapping[str, Any]) -> pl.DataFrame:
@@ -212,7 +213,8 @@ def to_pyarrow(arr: Array) -> Any:
     kernels: they import pyarrow themselves."""
     import pyarrow as pa  # only where Arrow's kernels are used
 
-    return pa.array(arr)
+    with _cdata.consuming():
+        return pa.array(arr)
 
 
 def take_strings(arr: Any, index: np.ndarray) -> Array:

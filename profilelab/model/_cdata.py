@@ -4,24 +4,38 @@ Polars takes any object with ``__arrow_c_array__`` (the Arrow PyCapsule interfac
 Series, reading its buffers where they are. This module fills the two C structs of the
 interface (``ArrowSchema``, ``ArrowArray``; https://arrow.apache.org/docs/format/CDataInterface.html)
 with ctypes, which Polars has imported already, so that a profile's tables reach Polars
-without loading Arrow's C++ library (a fifth of ``import polars`` on the command line).
+without loading Arrow's C++ library (a tenth of ``import polars`` on the command line).
 
-Ownership, as the interface states it: the consumer calls ``release`` once it is done
-(Polars moves the array out of its capsule, so ``release`` may come much later, from the
-struct it moved); until then the children's structs, the strings and the NumPy buffers
-they point to are kept in ``_LIVE`` under the number stored in ``private_data``. A
-parent's ``release`` releases its children. The struct a capsule points to lives as long
-as the capsule (``_CAPSULED``); a capsule that was never consumed releases its struct.
+Ownership, as the interface states it: each struct's ``private_data`` is a new reference
+to a tuple holding its children's structs, its strings and the NumPy buffers it points
+to; its ``release`` (C, :mod:`profilelab._native._arrowc`) releases the children and drops
+that reference. Polars moves the array out of its capsule and releases it when its
+Series goes, from any thread, possibly while an exception is being raised: a Python
+callback cannot run then, the C one sets the exception aside. The capsules have no
+destructor: the consumer's call is wrapped in :func:`consuming`, which releases what it
+left (the schema Polars only reads) and lets the top-level structs go.
+
+Without the compiled callbacks (no C compiler at install), the arrays are made by pyarrow
+from the same buffers (:func:`export` imports it then).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
-import itertools
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
+
+_releases: tuple[int, int] | None
+try:
+    from profilelab._native import _arrowc
+
+    _releases = _arrowc.releases()
+except ImportError:  # not built: pyarrow makes the arrays (see the module docstring)
+    _releases = None
 
 
 class Array(Protocol):
@@ -52,8 +66,7 @@ class _Array(ctypes.Structure):
     pass
 
 
-_RELEASE_SCHEMA = ctypes.CFUNCTYPE(None, ctypes.POINTER(_Schema))
-_RELEASE_ARRAY = ctypes.CFUNCTYPE(None, ctypes.POINTER(_Array))
+_RELEASE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # C functions: never called from Python
 
 _Schema._fields_ = [
     ("format", ctypes.c_char_p),
@@ -63,7 +76,7 @@ _Schema._fields_ = [
     ("n_children", ctypes.c_int64),
     ("children", ctypes.POINTER(ctypes.POINTER(_Schema))),
     ("dictionary", ctypes.POINTER(_Schema)),
-    ("release", _RELEASE_SCHEMA),
+    ("release", _RELEASE),
     ("private_data", ctypes.c_void_p),
 ]
 _Array._fields_ = [
@@ -75,35 +88,22 @@ _Array._fields_ = [
     ("buffers", ctypes.POINTER(ctypes.c_void_p)),
     ("children", ctypes.POINTER(ctypes.POINTER(_Array))),
     ("dictionary", ctypes.POINTER(_Array)),
-    ("release", _RELEASE_ARRAY),
+    ("release", _RELEASE),
     ("private_data", ctypes.c_void_p),
 ]
 
-#: What each exported struct keeps alive (its children, strings and buffers), by the
-#: number in its ``private_data``; an entry leaves when the consumer releases the struct.
-_LIVE: dict[int, tuple[Any, ...]] = {}
-_NUMBERS = itertools.count(1)
+_incref = ctypes.pythonapi.Py_IncRef
+_incref.argtypes = [ctypes.py_object]
+_incref.restype = None
 
 
-def _release(ptr: Any) -> None:
-    """The ``release`` of both structs: children first, then what the struct kept alive."""
-    struct = ptr.contents
-    for i in range(struct.n_children):
-        child = struct.children[i].contents
-        if child.release:
-            child.release(struct.children[i])
-    _LIVE.pop(struct.private_data or 0, None)
-    struct.release = type(struct.release)()  # NULL: released
-
-
-_release_schema = _RELEASE_SCHEMA(_release)
-_release_array = _RELEASE_ARRAY(_release)
-
-
-def _keep(struct: _Schema | _Array, *alive: object) -> None:
-    number = next(_NUMBERS)
-    struct.private_data = number
-    _LIVE[number] = alive
+def _keep(struct: _Schema | _Array, *owned: object) -> None:
+    """Give ``struct`` its release callback and a new reference to what it points to."""
+    assert _releases is not None
+    owner = tuple(owned)
+    _incref(owner)  # dropped by the C release
+    struct.private_data = id(owner)
+    struct.release = _RELEASE(_releases[0] if isinstance(struct, _Schema) else _releases[1])
 
 
 def _schema(arr: Array, name: str) -> _Schema:
@@ -116,9 +116,8 @@ def _schema(arr: Array, name: str) -> _Schema:
         flags=_NULLABLE,
         n_children=len(children),
         children=pointers,
-        release=_release_schema,
     )
-    _keep(struct, fmt, label, pointers, children)
+    _keep(struct, children, fmt, label, pointers)
     return struct
 
 
@@ -136,54 +135,83 @@ def _array(arr: Array) -> _Array:
         n_children=len(children),
         buffers=addresses,
         children=pointers,
-        release=_release_array,
     )
-    _keep(struct, addresses, pointers, children, arr.buffers)
+    _keep(struct, children, addresses, pointers, arr.buffers)
     return struct
 
 
 _capsule_new = ctypes.pythonapi.PyCapsule_New
 _capsule_new.restype = ctypes.py_object
 _capsule_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
-_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-_capsule_pointer.restype = ctypes.c_void_p
-_capsule_pointer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-_DESTRUCTOR = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-
-
-#: The structs that capsules point to, by address: a consumer moves a struct's contents
-#: out (and releases them later); the struct itself lives as long as its capsule.
-_CAPSULED: dict[int, _Schema | _Array] = {}
-
-
-def _destructor(kind: type[_Schema] | type[_Array], name: bytes) -> Any:
-    """A capsule destructor: it releases a struct nobody consumed (the interface asks for
-    it), then lets the struct go. It gets the capsule's address only: a Python reference
-    to a capsule being freed would free it again."""
-
-    def destroy(capsule: int) -> None:
-        address = _capsule_pointer(capsule, name)
-        struct = ctypes.cast(address, ctypes.POINTER(kind))
-        if struct.contents.release:
-            struct.contents.release(struct)
-        _CAPSULED.pop(address, None)
-
-    return _DESTRUCTOR(destroy)
-
-
 _NAMES = (b"arrow_schema", b"arrow_array")
-_destroy_schema = _destructor(_Schema, _NAMES[0])
-_destroy_array = _destructor(_Array, _NAMES[1])
-_DESTROY_SCHEMA = ctypes.cast(_destroy_schema, ctypes.c_void_p).value
-_DESTROY_ARRAY = ctypes.cast(_destroy_array, ctypes.c_void_p).value
+#: Per thread, the top-level structs exported since :func:`consuming` began.
+_EXPORTED = threading.local()
 
 
 def export(arr: Array) -> tuple[object, object]:
-    """``(schema, array)`` capsules of ``arr``: the value of ``__arrow_c_array__``."""
+    """``(schema, array)`` capsules of ``arr``: the value of ``__arrow_c_array__``. The
+    capsules must be consumed within :func:`consuming`."""
+    if _releases is None:
+        return _pyarrow(arr).__arrow_c_array__()  # type: ignore[no-any-return]
+    pending = getattr(_EXPORTED, "structs", None)
+    if pending is None:
+        raise RuntimeError("an Array is exported only within _cdata.consuming()")
     schema, array = _schema(arr, ""), _array(arr)
-    _CAPSULED[ctypes.addressof(schema)] = schema
-    _CAPSULED[ctypes.addressof(array)] = array
+    pending += [schema, array]
     return (
-        _capsule_new(ctypes.addressof(schema), _NAMES[0], _DESTROY_SCHEMA),
-        _capsule_new(ctypes.addressof(array), _NAMES[1], _DESTROY_ARRAY),
+        _capsule_new(ctypes.addressof(schema), _NAMES[0], None),
+        _capsule_new(ctypes.addressof(array), _NAMES[1], None),
     )
+
+
+@contextlib.contextmanager
+def consuming() -> Iterator[None]:
+    """Around a consumer's import of exported arrays (``pl.Series(array)``): afterwards,
+    release what it did not take over (it moved the array, it only read the schema) and
+    let the top-level structs go."""
+    outer = getattr(_EXPORTED, "structs", None)
+    _EXPORTED.structs = []
+    try:
+        yield
+    finally:
+        for struct in _EXPORTED.structs:
+            if struct.release:
+                struct.release(ctypes.addressof(struct))
+        _EXPORTED.structs = outer
+
+
+def _pyarrow(arr: Array) -> Any:
+    """``arr`` made by pyarrow from the same buffers (without the compiled callbacks)."""
+    import pyarrow as pa
+
+    children = [_pyarrow(child) for _, child in arr.children]
+    buffers = [None if b is None else pa.py_buffer(b) for b in arr.buffers]
+    if arr.format == "+s":
+        kind = pa.struct(
+            [pa.field(n, c.type) for (n, _), c in zip(arr.children, children, strict=True)]
+        )
+    elif arr.format in ("+l", "+L"):
+        kind = (pa.list_ if arr.format == "+l" else pa.large_list)(children[0].type)
+    else:
+        kind = pa.lib.type_for_alias(_PYARROW_NAMES[arr.format])
+    return pa.Array.from_buffers(
+        kind, arr.length, buffers, arr.null_count, arr.offset, children=children or None
+    )
+
+
+#: pyarrow's name of each format the model exports.
+_PYARROW_NAMES = {
+    "b": "bool",
+    "c": "int8",
+    "s": "int16",
+    "i": "int32",
+    "l": "int64",
+    "C": "uint8",
+    "S": "uint16",
+    "I": "uint32",
+    "L": "uint64",
+    "f": "float32",
+    "g": "float64",
+    "u": "string",
+    "U": "large_string",
+}
