@@ -72,3 +72,25 @@ def test_reader_given_span_and_time_columns_meet_span_labels() -> None:
         ("0000000000000000", "t2", 7),  # str index 0 is a numeric label (num 0)
         (None, "t3", 8),  # an empty text gives null, even over the reader's value
     ]
+
+
+def test_span_columns_of_one_input_repeat_for_each_sample_type() -> None:
+    """One input with several sample types: every type's rows carry their sample's span
+    and trace ids (the text columns are shared between the types' blocks, not gathered)."""
+    b = PprofBuilder([("samples", "count"), ("cpu", "nanoseconds"), ("alloc", "bytes")])
+    loc = b.location(b.function("main"))
+    spans = ["0A", None, "1f", "0A", None]
+    for k, span in enumerate(spans):
+        labels = [("span_id", span), ("trace_endpoint", f"/e{k}")] if span else []
+        b.sample([loc], [k, 10 * k, 100 * k], labels)
+    p = profilelab.load(b.bytes())
+    p.check()
+    rows = p.samples.select("sample_index", "span_id", "value").rows()
+    expected = [
+        (k, span.lower() if span else None, scale * k)
+        for scale in (1, 10, 100)
+        for k, span in enumerate(spans)
+    ]
+    assert rows == expected
+    for part in p.samples.partition_by("profile_id", maintain_order=True):
+        assert part["span_id"].to_list() == ["0a", None, "1f", "0a", None]

@@ -75,6 +75,26 @@ def test_hash_strings(strings: list[str | None]) -> None:
     assert ids.hash_strings(strings).tolist() == [hash_string(s) for s in strings]
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=30)), min_size=1, max_size=20),
+    st.integers(0, 3),
+    st.data(),
+)
+def test_hash_strings_at_hashes_the_strings_at_an_index(
+    strings: list[str | None],
+    skip: int,
+    data,  # type: ignore[no-untyped-def]
+) -> None:
+    """Read in place: an index with repeats, of an array that starts at an offset."""
+    import pyarrow as pa
+
+    arr = pa.array(["x"] * skip + strings, type=pa.string())[skip:]
+    index = data.draw(st.lists(st.integers(0, len(strings) - 1), max_size=30))
+    got = ids.hash_strings_at(arr, np.array(index, dtype=np.int64))
+    assert got.tolist() == [hash_string(strings[i]) for i in index]
+
+
 _ID = st.integers(-(1 << 63), (1 << 63) - 1)
 
 

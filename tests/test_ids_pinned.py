@@ -165,3 +165,41 @@ def test_span_label_text_is_lower_cased_as_arrows_utf8_lower(texts: list[str]) -
     got = profilelab.load(b.bytes()).samples["span_id"].to_list()
     lowered = pc.utf8_lower(pa.array(texts, type=pa.string())).to_pylist()
     assert got == lowered
+
+
+_SPAN_KEY = st.sampled_from(["span_id", "span id", "profile_id", "trace_id", "endpoint"])
+_SPAN_VALUE = st.one_of(
+    st.sampled_from(["", "AbC9", "0012", "18446744073709551615", "x y", "ÜX"]),
+    st.integers(-(2**63), 2**63 - 1),
+)
+
+
+def _span_text(key: str, value: str | int) -> str | None:
+    """One label's text in its span column, written plainly (the module docstring)."""
+    if isinstance(value, int):
+        return f"{value & (2**64 - 1):016x}"
+    if key == "span id" and value.isdigit() and int(value) < 2**64:
+        return f"{int(value):016x}"
+    return value.lower() or None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.tuples(_SPAN_KEY, _SPAN_VALUE), max_size=3), max_size=8))
+def test_span_columns_take_each_samples_last_label_of_the_column(
+    samples: list[list[tuple[str, str | int]]],
+) -> None:
+    b = PprofBuilder([("samples", "count")])
+    loc = b.location(b.function("main.main", "main.go"), address=0x10, line=3)
+    for labels in samples:
+        given = [(k, v) if isinstance(v, str) else (k, v, "") for k, v in labels]
+        b.sample([loc], [1], given)
+    p = profilelab.load(b.bytes())
+    column = {"span_id": "span_id", "span id": "span_id", "profile_id": "span_id"}
+    column |= {"trace_id": "trace_id"}
+    for name in ("span_id", "trace_id"):
+        expected = []
+        for labels in samples:
+            # pprof: a string label with an empty text is a numeric label whose number is 0
+            texts = [_span_text(k, 0 if v == "" else v) for k, v in labels if column.get(k) == name]
+            expected.append(texts[-1] if texts else None)
+        assert p.samples[name].to_list() == expected, name

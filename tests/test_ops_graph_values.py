@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import profilelab
 from profilelab import ops
@@ -105,3 +107,81 @@ def test_a_stack_naming_a_missing_frame_is_one_clear_error() -> None:
     broken = p.replace(frames=p.frames.filter(pl.col("frame_id") != used))
     with pytest.raises(ValidationError, match=r"^stacks reference frames missing from the frames"):
         ops.top(broken)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-3, 6), unique=True, max_size=6),  # the view's stacks, in order
+    st.lists(st.tuples(st.integers(-4, 7), st.integers(-5, 5), st.integers(-2, 2)), max_size=40),
+    st.booleans(),
+)
+def test_stack_values_of_a_view_equal_the_group_by_over_its_stacks(
+    view: list[int], samples: list[tuple[int, int, int]], mean: bool
+) -> None:
+    """Summed by position among the view's stacks: the same sums as the group-by of every
+    sample, for the stacks of the view (the only ones its nodes and edges read)."""
+    e = pl.DataFrame(
+        {"stack_id": [s for s in view for _ in range(2)], "pos": [0, 1] * len(view)},
+        schema={"stack_id": pl.Int64, "pos": pl.Int32},
+    )
+    columns = {"stack_id": [s for s, _, _ in samples], "value": [v for _, v, _ in samples]}
+    if mean:
+        columns["div"] = [d for _, _, d in samples]
+    frame = pl.DataFrame(columns, schema={c: pl.Int64 for c in columns})
+    got = graph.stack_values(frame, e)
+    reference = graph.stack_values(frame).filter(pl.col("stack_id").is_in(view))
+    assert got.schema == reference.schema
+    assert got.sort("stack_id").rows() == reference.sort("stack_id").rows()
+    order = {s: i for i, s in enumerate(view)}
+    assert got["stack_id"].to_list() == sorted(got["stack_id"].to_list(), key=order.__getitem__)
+
+
+def _edge_rows_reference(e: pl.DataFrame, kept: pl.Series | None) -> pl.DataFrame:
+    """The rows ops.graph.edges starts from, as the Polars expressions over every row that
+    ops.graph._edge_rows replaces."""
+    same_stack_next = pl.col("stack_id") == pl.col("stack_id").shift(-1)
+    e = e.with_columns(
+        (same_stack_next & (pl.col("loc") == pl.col("loc").shift(-1)))
+        .fill_null(False)
+        .alias("inline")
+    ).with_row_index("_row")
+    if kept is not None:
+        e = e.filter(pl.col("node_id").is_in(kept.implode()))
+    return e.select("stack_id", "node_id", "inline", pl.col("_row").cast(pl.Int64))
+
+
+_FRAME = st.tuples(st.integers(0, 3), st.one_of(st.none(), st.integers(-2, 9)))  # loc, node
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(_FRAME, min_size=1, max_size=6), max_size=6),
+    st.one_of(st.none(), st.lists(st.integers(-3, 12), max_size=5)),
+    st.booleans(),
+    st.sampled_from([0, 1000]),  # node ids numbered from 0, or far apart
+)
+def test_edges_equal_the_polars_reference(
+    stacks: list[list[tuple[int, int | None]]], kept: list[int] | None, inline_only: bool, far: int
+) -> None:
+    rows = [
+        (s, pos, loc, None if node is None else node * (1 + far))
+        for s, frames in enumerate(stacks)
+        for pos, (loc, node) in enumerate(frames)
+    ]
+    e = pl.DataFrame(
+        rows,
+        schema={"stack_id": pl.Int64, "pos": pl.Int32, "loc": pl.Int32, "node_id": pl.Int64},
+        orient="row",
+    )
+    values = pl.DataFrame(
+        {"stack_id": range(len(stacks)), "w": [3 * s + 1 for s in range(len(stacks))]},
+        schema={"stack_id": pl.Int64, "w": pl.Int64},
+    ).with_columns(dw=pl.col("w") % 2)
+    wanted = None if kept is None else pl.Series([k * (1 + far) for k in kept], dtype=pl.Int64)
+    reference = _edge_rows_reference(e, wanted)
+    assert graph._edge_rows(e, wanted).rows() == reference.rows()
+    got = graph.edges(e, values, wanted, inline_only=inline_only).sort("src", "dest")
+    expected = graph.edges_of_rows(reference, values, inline_only=inline_only)
+    expected = expected.sort("src", "dest")
+    assert got.schema == expected.schema
+    assert got.rows() == expected.rows()

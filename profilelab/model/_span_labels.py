@@ -58,8 +58,9 @@ def span_columns(
         if len(rows) == 0:
             out[col] = given if given is not None else _arrow.nulls(n)
             continue
+        rows = rows[_last_of_each(sample_of[rows])]  # the last label wins: only it is read
         values = _label_values(raw, rows, is_str[rows], decimal[rows])
-        out[col] = _last_per_sample(values, sample_of[rows], n, given)
+        out[col] = _per_sample(values, sample_of[rows], n, given)
     return out
 
 
@@ -69,13 +70,16 @@ def _label_values(
     """The text of each span label in ``rows``."""
     m = len(rows)
     text = _lower(_arrow.take_strings(raw.strings, raw.label_str[rows]))
-    parts = [text, _arrow.hex16(raw.label_num[rows].view(np.uint64))]
-    choice = np.arange(m, dtype=np.int64)
-    choice[~is_str] += m  # numeric labels: hex of the number
+    num_rows = np.flatnonzero(~is_str)
     dec_rows = np.flatnonzero(is_str & decimal)
+    if len(num_rows) == 0 and len(dec_rows) == 0:  # text only (span ids, as a rule)
+        return text
+    parts = [text, _arrow.hex16(raw.label_num[rows[num_rows]].view(np.uint64))]
+    choice = np.arange(m, dtype=np.int64)
+    choice[num_rows] = m + np.arange(len(num_rows))  # numeric labels: hex of the number
     if len(dec_rows):
         parts.append(_decimal_to_hex(_arrow.take_strings(text, dec_rows)))
-        choice[dec_rows] = 2 * m + np.arange(len(dec_rows))
+        choice[dec_rows] = m + len(num_rows) + np.arange(len(dec_rows))
     return _pick(parts, choice)
 
 
@@ -150,19 +154,26 @@ def _pick(parts: list[_arrow.Array], choice: np.ndarray) -> _arrow.Array:
     return _arrow.take_strings(_arrow.concat_strings(parts), choice)
 
 
-def _last_per_sample(values: _arrow.Array, samples: np.ndarray, n: int, given: Any) -> Any:
-    """Per sample, its last value (``samples`` is non-decreasing), empty text as null."""
+def _last_of_each(samples: np.ndarray) -> np.ndarray:
+    """The positions of the last of each run of equal ``samples`` (non-decreasing)."""
     last = np.ones(len(samples), dtype=bool)
     last[:-1] = samples[1:] != samples[:-1]
-    pick = np.flatnonzero(last)
+    return np.flatnonzero(last)
+
+
+def _per_sample(values: _arrow.Array, samples: np.ndarray, n: int, given: Any) -> _arrow.Array:
+    """A column of ``n`` samples: ``values[i]`` at sample ``samples[i]`` (increasing), null
+    elsewhere and for empty text. Only the values' offsets are spread over the samples:
+    their text stays as it is."""
+    offsets, data = _arrow.string_buffers(values)
+    lengths = np.zeros(n, dtype=np.int64)
+    lengths[samples] = np.diff(offsets)
+    spread = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=spread[1:])
     has = np.zeros(n, dtype=bool)
-    has[samples[pick]] = True
-    index = np.zeros(n, dtype=np.int64)
-    index[samples[pick]] = pick
-    column = _arrow.take_strings(values, index)  # (samples without one: masked below)
-    # empty text -> null (computed from the offsets: pc.equal(x, 0) would import pandas)
-    empty = np.diff(_arrow.string_buffers(column)[0]) == 0
-    column = _arrow.with_nulls(column, has & ~empty)
+    has[samples] = True
+    # empty text -> null (from the lengths: pc.equal(x, 0) would import pandas)
+    column = _arrow.string_array(spread, data[offsets[0] : offsets[-1]], has & (lengths > 0))
     if given is not None:
         keep = _arrow.concat_strings([column, given])  # a reader's own column (OTLP links)
         column = _arrow.take_strings(keep, np.where(has, np.arange(n), n + np.arange(n)))

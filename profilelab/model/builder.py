@@ -164,6 +164,7 @@ class _StringHashes:
     def __post_init__(self) -> None:
         self._hashes = np.zeros(len(self.strings), dtype=np.uint64)
         self._done = np.zeros(len(self.strings), dtype=bool)
+        self._series: pl.Series | None = None
 
     def hashes(self, index: np.ndarray) -> np.ndarray:
         index = np.asarray(index, dtype=np.int64)
@@ -173,22 +174,32 @@ class _StringHashes:
         todo &= ~self._done
         new = np.flatnonzero(todo)
         if len(new):
-            self._hashes[new] = self._hash(self.take(new))
+            self._hashes[new] = self._hash(new)
             self._done[new] = True
         return self._hashes[index]
 
-    def _hash(self, texts: _arrow.Array) -> np.ndarray:
-        if not self.dedup or len(texts) < DEDUP_MIN_STRINGS:
-            return ids.hash_strings(texts)
+    def _hash(self, new: np.ndarray) -> np.ndarray:
+        if not self.dedup or len(new) < DEDUP_MIN_STRINGS:
+            return ids.hash_strings_at(self.strings, new)
         import pyarrow.compute as pc  # a large batch of inputs only: not on a small report's path
 
-        encoded = pc.dictionary_encode(_arrow.to_pyarrow(texts))
+        encoded = pc.dictionary_encode(_arrow.to_pyarrow(self.take(new)))
         indices = encoded.indices  # int32; its buffer, as Arrow's to_numpy imports pandas
         codes = np.frombuffer(indices.buffers()[1], dtype=np.int32)
         return ids.hash_strings(encoded.dictionary)[codes[indices.offset :][: len(indices)]]
 
     def take(self, index: np.ndarray) -> _arrow.Array:
         return _arrow.take_strings(self.strings, index)
+
+    def column(self, name: str, index: np.ndarray, valid: np.ndarray | None = None) -> pl.Series:
+        """The strings at ``index`` (null where ``valid`` is False) as a Polars column,
+        gathered by Polars from the whole table converted once: a gather copies each
+        string's 16-byte view, where :meth:`take` copies its bytes (three times faster on
+        the frames of a big profile)."""
+        if self._series is None:
+            self._series = _arrow.series("", self.strings)
+        at = _arrow.series("", _arrow.int64(index, valid))
+        return self._series.gather(at).alias(name)
 
 
 def _mapping_hash_ids(raw: RawProfile, strings: _StringHashes) -> np.ndarray:
@@ -208,8 +219,8 @@ def _mappings(raw: RawProfile, strings: _StringHashes) -> tuple[pl.DataFrame, np
     df = _arrow.frame(
         {
             "mapping_id": mapping_ids,
-            "binary": _arrow.series("binary", strings.take(raw.mapping_file)),
-            "build_id": _arrow.series("build_id", strings.take(raw.mapping_build_id)),
+            "binary": strings.column("binary", raw.mapping_file),
+            "build_id": strings.column("build_id", raw.mapping_build_id),
             "memory_start": raw.mapping_start,
             "memory_limit": raw.mapping_limit,
             "file_offset": raw.mapping_offset,
@@ -289,13 +300,12 @@ def _frames(
     frame_ids = ids.as_id(h)
     first = np.unique(frame_ids, return_index=True)[1]
     first.sort()
-    name_arr = _arrow.with_nulls(strings.take(name_i[first]), has_fn[first])
     frames = _arrow.frame(
         {
             "frame_id": frame_ids[first],
-            "function": _arrow.series("function", name_arr),
-            "system_name": _arrow.series("system_name", strings.take(sys_i[first])),
-            "file": _arrow.series("file", strings.take(file_i[first])),
+            "function": strings.column("function", name_i[first], has_fn[first]),
+            "system_name": strings.column("system_name", sys_i[first]),
+            "file": strings.column("file", file_i[first]),
             "start_line": start_line[first],
             "line": line[first],
             "column": column[first],
@@ -456,11 +466,17 @@ def _profiles_and_samples(
         "value": np.concatenate(values),
     }
     identity = all(len(raw.sample_types) == 1 for raw in raws)  # rows are samples, in order
+    # one input's rows are its samples once per sample type
+    repeated = len(raws) == 1 and not identity
+    n_types = len(raws[0].sample_types)
     for name, col in per_sample.items():
         if isinstance(col, np.ndarray):
-            data[name] = col if identity else col[index]
+            data[name] = col if identity else np.tile(col, n_types) if repeated else col[index]
         elif col.null_count == len(col):  # a column the input has no values for
             data[name] = pl.repeat(None, len(index), eager=True).alias(name)
+        elif repeated:  # converted once, then one chunk per sample type (not copied)
+            series = _arrow.series(name, col)
+            data[name] = pl.concat([series] * n_types, rechunk=False)
         else:  # converted once, then gathered (Polars copies string views, not the text)
             series = _arrow.series(name, col)
             data[name] = series if identity else series.gather(_arrow.series("", index))

@@ -75,13 +75,21 @@ def hash_strings(strings: Any) -> np.ndarray:
     """Hash each string of an Arrow string array (``model._arrow``'s or pyarrow's) or of a
     list of strings (None for null) to uint64."""
     arr = _arrow.adopt(_arrow.text(strings) if isinstance(strings, list | tuple) else strings)
-    n = len(arr)
+    return hash_strings_at(arr, None)
+
+
+def hash_strings_at(arr: Any, index: np.ndarray | None) -> np.ndarray:
+    """:func:`hash_strings` of ``arr[index]`` (of all of ``arr`` when ``index`` is None),
+    read where the strings are: their bytes are not gathered first."""
+    arr = _arrow.adopt(arr)
+    offsets, data = _arrow.string_buffers(arr)
+    starts = offsets[:-1] if index is None else offsets[index]
+    ends = offsets[1:] if index is None else offsets[index + 1]
+    lengths = (ends - starts).astype(np.int64)
+    n = len(starts)
     out = np.empty(n, dtype=U64)
     if n == 0:
         return out
-    offsets, data = _arrow.string_buffers(arr)  # no cast: it would import pyarrow.compute
-    starts = offsets[:-1]
-    lengths = (offsets[1:] - starts).astype(np.int64)
     h = np.full(n, FNV_OFFSET, dtype=U64)
     # FNV-1a byte by byte, vectorized across strings: step j touches the strings longer than j.
     order = np.argsort(-lengths, kind="stable")
@@ -99,7 +107,8 @@ def hash_strings(strings: Any) -> np.ndarray:
         h[order] = hs
         out = mix64(h ^ lengths.astype(U64))
     if arr.null_count:
-        out[~_arrow.valid(arr)] = NULL_HASH
+        valid = _arrow.valid(arr)
+        out[~(valid if index is None else valid[index])] = NULL_HASH
     return out
 
 

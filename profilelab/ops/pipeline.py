@@ -67,7 +67,7 @@ def prepare(
     work = profile if base is None else Profile.concat([profile, base])
     set_labels = labels_mod.set_labels(work, samples)
     units = labels_mod.num_label_units(set_labels)
-    used = samples["stack_id"].unique()
+    used = frames_mod.used_stacks(work, samples)
     e = frames_mod.explode(work, used)
     f = frames_mod.frame_attributes(
         work, frames_mod.used_frames(work, e), pprof_names=opts.names == "pprof"

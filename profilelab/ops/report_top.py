@@ -35,7 +35,7 @@ def graph_nodes(prepared: Prepared, values: pl.DataFrame | None = None) -> pl.Da
     """Nodes of the whole graph with flat/cum and names, unsorted (``values``: the
     samples' :func:`.graph.stack_values`, when already summed)."""
     if values is None:
-        values = graph.stack_values(prepared.samples)
+        values = graph.stack_values(prepared.samples, prepared.stacks)
     nodes = graph.node_values(prepared.stacks, values)
     return nodes.join(prepared.nodes, on="node_id", how="left")
 
@@ -54,7 +54,7 @@ def graph_edges(
     :func:`graph_nodes`.
     """
     if values is None:
-        values = graph.stack_values(prepared.samples)
+        values = graph.stack_values(prepared.samples, prepared.stacks)
     return graph.edges(prepared.stacks, values, kept, inline_only=inline_only)
 
 
@@ -110,7 +110,7 @@ def top(
     ``edgefraction`` only decides the inline labels: pprof drops edges lighter than that
     fraction of the total before it labels a node "(inline)" from its incoming edges.
     """
-    values = graph.stack_values(prepared.samples)
+    values = graph.stack_values(prepared.samples, prepared.stacks)
     nodes = graph_nodes(prepared, values)
     cum = prepared.options.cum
     flat_total = int(nodes["flat"].sum()) if nodes.height else 0
