@@ -60,18 +60,24 @@ def main() -> None:
         {AGAINST: {**env, "PYTHONPATH": str(Path(args.against).resolve())}} if args.against else {}
     )
     py, cli = [sys.executable], [sys.executable, "-m", "profilelab"]
-    top = f"top {Path(args.profile).name}"
+    profile = str(Path(args.profile).resolve())  # the commands run in their checkouts
+    top = f"top {Path(profile).name}"
     runs = {
         "import argparse": [*py, "-c", "import argparse"],
         "import polars": [*py, "-c", "import polars"],
         FLOOR: [*py, "-c", _FLOOR_CODE],
         "--help": [*cli, "--help"],
-        top: [*cli, "top", args.profile],
-        **({AGAINST: [*cli, "top", args.profile]} if args.against else {}),
+        top: [*cli, "top", profile],
+        **({AGAINST: [*cli, "top", profile]} if args.against else {}),
         **{f"{c} --help": [*cli, c, "--help"] for c in commands()},
     }
+    # each command runs in its checkout: ``python -m`` puts the working directory first on
+    # sys.path, before PYTHONPATH (run from this checkout, --against timed this one again)
+    cwds = {name: envs.get(name, env)["PYTHONPATH"] for name in runs}
     for name, argv in runs.items():  # untimed: writes the bytecode caches
-        subprocess.run(argv, env=envs.get(name, env), stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            argv, env=envs.get(name, env), cwd=cwds[name], stdout=subprocess.DEVNULL, check=True
+        )
     load_start = os.getloadavg()
     times: dict[str, list[float]] = {name: [] for name in runs}
     cpus: dict[str, list[float]] = {name: [] for name in runs}
@@ -79,7 +85,9 @@ def main() -> None:
         for name, argv in runs.items():
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
-            subprocess.run(argv, env=envs.get(name, env), stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(
+                argv, env=envs.get(name, env), cwd=cwds[name], stdout=subprocess.DEVNULL, check=True
+            )
             times[name].append(time.perf_counter() - t)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpus[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
