@@ -6,8 +6,10 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import profilelab
@@ -221,3 +223,92 @@ def test_flat_cum_by_groups_against_a_reference(
     assert got.columns == ["g", "key", "flat_w", "flat_dw", "cum_w", "cum_dw"]
     assert got.schema["g"] == pl.Int64 and got.schema["key"] == pl.Utf8
     assert {(g, k): [a, b, c, d] for g, k, a, b, c, d in got.iter_rows()} == want
+
+
+INT64 = st.integers(-(2**63), 2**63 - 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    frames=st.lists(
+        st.tuples(
+            st.integers(0, 6),  # stack
+            st.sampled_from(["a", "b", "c", "d", None]),  # key (recursion: repeated)
+            st.one_of(st.booleans(), st.none()),  # leaf, several or none per stack
+        ),
+        max_size=30,
+    ),
+    values=st.lists(
+        st.tuples(
+            st.one_of(st.integers(0, 8), st.none()),  # stack (7, 8: no frames)
+            st.sampled_from([3, 1, 2, None]),  # group
+            st.sampled_from(["x", "y"]),  # second group column
+            st.one_of(st.integers(-5, 9), INT64, st.none()),  # w: sums wrap at 2^64
+            st.integers(-1000, 1000),  # dw (Int32, summed as Int32)
+        ),
+        max_size=30,
+    ),
+    by=st.sampled_from([[], ["g"], ["g", "h"]]),
+)
+# every key touched by the group (the kernel's list of touched keys full), twice
+@example(frames=[(0, "a", True)], values=[(0, 3, "x", 1, 0), (0, 3, "x", None, 0)], by=[])
+# a group whose stack has no frames: no cell at all
+@example(frames=[(0, "a", None)], values=[(1, 3, "x", None, -205)], by=["g"])
+def test_the_compiled_sums_equal_the_sparse_products(
+    frames: list[tuple[int, str | None, bool | None]],
+    values: list[tuple[int | None, int | None, str, int | None, int]],
+    by: list[str],
+) -> None:
+    """flat_cum by the compiled kernel and by SciPy's sparse products (its fallback): the
+    same rows in the same order, dtypes included."""
+    from profilelab.core import aggregate
+
+    f = pl.DataFrame(
+        frames, schema={"stack_id": pl.Int64, "key": pl.Utf8, "leaf": pl.Boolean}, orient="row"
+    )
+    v = pl.DataFrame(
+        values,
+        schema={"stack_id": pl.Int64, "g": pl.Int64, "h": pl.Utf8, "w": pl.Int64, "dw": pl.Int32},
+        orient="row",
+    )
+    assert aggregate._lookup is not None
+    fast = aggregate.flat_cum(f, v, by=by, value_cols=("w", "dw"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(aggregate, "_lookup", None)
+        reference = aggregate.flat_cum(f, v, by=by, value_cols=("w", "dw"))
+    assert fast.schema == reference.schema
+    assert fast.to_dicts() == reference.to_dicts()
+
+
+def test_float_values_are_summed_by_the_sparse_products() -> None:
+    from profilelab.core.aggregate import flat_cum
+
+    f = pl.DataFrame({"stack_id": [1, 1, 2], "key": ["a", "b", "a"], "leaf": [True, False, True]})
+    v = pl.DataFrame({"stack_id": [1, 2, 2], "value": [0.5, 0.25, 1.0]})
+    got = flat_cum(f, v).sort("key")
+    assert got.to_dicts() == [
+        {"key": "a", "flat_value": 1.75, "cum_value": 1.75},
+        {"key": "b", "flat_value": 0.0, "cum_value": 0.5},
+    ]
+
+
+def test_the_group_sums_kernel_refuses_bad_buffers() -> None:
+    from profilelab.core import aggregate
+
+    k = aggregate._lookup
+    assert k is not None
+    one, two = np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64)
+    leaf = b"\x01"
+    with pytest.raises(ValueError, match="a key is outside"):
+        k.group_flat_cum(two, one + 1, leaf, two, one, one, 1, 1)
+    with pytest.raises(ValueError, match="a stack is outside"):
+        k.group_flat_cum(two, one, leaf, two, one + 1, one, 1, 1)
+    with pytest.raises(ValueError, match="offsets must not decrease"):
+        rows = np.zeros(2, np.int64)
+        k.group_flat_cum(two, one, leaf, np.array([0, 3, 2]), rows, rows, 1, 1)
+    with pytest.raises(ValueError, match="values: expected 16 bytes"):
+        k.group_flat_cum(two, one, leaf, two, one, one, 2, 1)
+    with pytest.raises(ValueError, match="leaf: expected 1 bytes"):
+        k.group_flat_cum(two, one, b"", two, one, one, 1, 1)
+    cells, sums = k.group_flat_cum(two, one, leaf, two, one, one, 1, 1)  # a zero value: no cell
+    assert cells == sums == b""

@@ -108,6 +108,49 @@ def test_the_catalog_file_is_renamed_into_place_after_every_file_is_synced(
     assert data and set(data) <= set(synced)
 
 
+def test_the_directories_a_commit_creates_are_synced_in_its_one_round(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New partition directories (a fresh store: samples/, functions/, the dictionaries,
+    catalog/ and each profile_type=/service=/date= level) are not synced one by one as
+    they are made, but in the commit's one round of fsyncs, before the catalog rename."""
+    made = make_profiles(tmp_path / "in", 2, services=("a", "b"))
+    store = profilelab.open_store(tmp_path / "store")
+    before = {p for p in store.root.rglob("*") if p.is_dir()} | {store.root}
+    events: list[tuple[str, list[Path]]] = []
+    real_sync, real_dir, real_rename = _fs.fsync_all, _fs.fsync_dir, os.rename
+
+    in_round = threading.Event()
+
+    def sync(files: list[Path], dirs: list[Path] = ()) -> None:  # type: ignore[assignment]
+        events.append(("round", list(dirs)))
+        in_round.set()
+        real_sync(files, dirs)
+        in_round.clear()
+
+    def sync_dir(path: Path) -> None:
+        if not in_round.is_set():
+            events.append(("dir", [path]))
+        real_dir(path)
+
+    def rename(src: str | Path, dst: str | Path) -> None:
+        events.append(("rename", [Path(dst)]))
+        real_rename(src, dst)
+
+    monkeypatch.setattr(writer._fs, "fsync_all", sync)
+    monkeypatch.setattr(_fs, "fsync_dir", sync_dir)
+    monkeypatch.setattr(writer.os, "rename", rename)
+    _write(store, [m.path for m in made], [m.input_id for m in made])
+    created = {p for p in store.root.rglob("*") if p.is_dir()} - before
+    assert {p.parent for p in created} >= {store.root, store.root / layout.SAMPLES}
+    (seg_id,) = store.snapshot().segments
+    commit = events.index(("rename", [store.root / layout.catalog_path(seg_id)]))
+    kinds = [kind for kind, _ in events[:commit]]
+    assert kinds.count("round") == 1 and "dir" not in kinds, "no directory synced alone"
+    (synced,) = [dirs for kind, dirs in events[:commit] if kind == "round"]
+    assert {p.parent for p in created} <= set(synced)
+
+
 def test_catalog_rows_carry_each_rows_labels_and_mappings(tmp_path: Path) -> None:
     """Rows without labels or mappings get empty lists, the others theirs, in row order."""
     from profilelab.store.prepare import catalog_rows

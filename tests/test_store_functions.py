@@ -97,6 +97,29 @@ def test_index_counts_recursion_once_and_names_unsymbolized_frames() -> None:
     assert got["function_id"].equals(functions.function_ids(got["function"]))
 
 
+def test_index_names_a_stack_or_frame_it_was_not_given() -> None:
+    """A frame missing from the names (or named by nothing) and a stack missing from the
+    stacks are refused with their ids; names of frames no stack uses change nothing."""
+    samples = pl.DataFrame({"profile_id": [1, 1], "stack_id": [10, 11], "value": [5, 7]})
+    stacks = pl.DataFrame({"stack_id": [10, 11], "frame_ids": [[100, 101], [101]]})
+    names = pl.DataFrame({"frame_id": [100, 101, 102], "function": ["g", "main", "unused"]})
+    full = functions.per_profile(samples, stacks, names)
+    assert full.select("function", "flat", "cum").to_dicts() == [
+        {"function": f, "flat": flat, "cum": cum}
+        for f, flat, cum in sorted(
+            [("g", 5, 5), ("main", 7, 12)], key=lambda r: functions.function_ids([r[0]])[0]
+        )
+    ]
+    assert full.equals(functions.per_profile(samples, stacks, names.head(2)))
+    with pytest.raises(ValueError, match="frame 100 of the stacks is not in the frames given"):
+        functions.per_profile(samples, stacks, names.tail(2))
+    unnamed = names.with_columns(pl.when(pl.col("frame_id") == 101).then(pl.col("function")))
+    with pytest.raises(ValueError, match="frame 100 of the stacks is not in the frames given"):
+        functions.per_profile(samples, stacks, unnamed)
+    with pytest.raises(ValueError, match="stack 11 of the samples is not in the stacks given"):
+        functions.per_profile(samples, stacks.head(1), names)
+
+
 def _bare_copy(prof: profilelab.Profile, salt: int) -> profilelab.Profile:
     """The same samples under new profile ids, without stacks and frames (rows sent once
     before, as ingest workers send them)."""

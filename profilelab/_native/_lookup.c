@@ -14,6 +14,14 @@
  * profilelab.core.aggregate.csr_flat_cum computes with NumPy's sort: a path's keys are
  * marked with the path's number as they are summed, so a key seen again adds nothing.
  * Sums wrap around at 2^64 as NumPy's int64 sums do.
+ *
+ * group_flat_cum(...) sums flat and cum per (group, key) over value rows that each name a
+ * group and a stack, what profilelab.core.aggregate.flat_cum computes with two sparse
+ * products: a stack's (key, leaf) rows are given in CSR, each value row adds its values to
+ * the cum of each of its stack's keys once (marked with the row's number) and to the flat
+ * of each leaf row's key (as often as the stack has that leaf row). The rows of a group
+ * are summed into per-key accumulators, whose touched keys are then sorted and emitted:
+ * the cells come out ordered by group, then key, those with a non-zero sum only.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -251,6 +259,172 @@ done:
     return result;
 }
 
+/* A growable int64 buffer for group_flat_cum's cells. */
+typedef struct {
+    int64_t *data;
+    size_t len, cap;
+} Int64s;
+
+/* Room for ``n`` more items; NULL when out of memory. */
+static int64_t *reserve(Int64s *b, size_t n) {
+    if (b->len + n > b->cap || !b->data) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n)
+            cap *= 2;
+        int64_t *grown = realloc(b->data, cap * sizeof(int64_t));
+        if (!grown)
+            return NULL;
+        b->data = grown;
+        b->cap = cap;
+    }
+    return b->data + b->len;
+}
+
+static int cmp_int64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Group g's touched keys (those whose last row is one of the group's, from ``first``) in
+ * key order: sorted when they are few, else found by a scan of every key (cheaper than
+ * sorting once they are more than about n_keys / 8). */
+static size_t touched_in_order(int64_t *touched, size_t n_touched, const int64_t *seen,
+                               int64_t first, size_t n_keys) {
+    if (n_touched * 8 < n_keys) {
+        qsort(touched, n_touched, sizeof(int64_t), cmp_int64);
+        return n_touched;
+    }
+    size_t n = 0;
+    for (size_t k = 0; k < n_keys; k++)
+        if (seen[k] >= first)
+            touched[n++] = (int64_t)k;
+    return n;
+}
+
+/* Per group (rows groups[g]..groups[g+1], in order): the accumulators of its touched keys,
+ * then those keys' cells with a non-zero sum, in key order. ``seen[k]`` is the last row
+ * that touched key k (-1: none): a key is new to the group when that row comes before the
+ * group's first, and new to the row (cum once per stack) when it is not the row itself.
+ * 0, or -1 when out of memory. */
+static int sum_groups(const int64_t *stack_off, const int64_t *keys, const uint8_t *leaf,
+                      const int64_t *groups, size_t n_groups, const int64_t *row_stack,
+                      const uint64_t *values, size_t m, size_t n_keys, int64_t *seen,
+                      int64_t *touched, uint64_t *flat, uint64_t *cum, Int64s *cells,
+                      Int64s *sums) {
+    for (size_t g = 0; g < n_groups; g++) {
+        size_t n_touched = 0;
+        int64_t first = groups[g];
+        for (int64_t r = first; r < groups[g + 1]; r++) {
+            const uint64_t *v = values + (size_t)r * m;
+            int64_t s = row_stack[r];
+            for (int64_t i = stack_off[s]; i < stack_off[s + 1]; i++) {
+                int64_t k = keys[i], last = seen[k];
+                uint64_t *f = flat + m * (size_t)k, *c = cum + m * (size_t)k;
+                if (last != r) {
+                    uint64_t keep = last >= first ? ~(uint64_t)0 : 0; /* 0: new to the group */
+                    touched[n_touched] = k;
+                    n_touched += !keep;
+                    seen[k] = r;
+                    for (size_t j = 0; j < m; j++) {
+                        f[j] &= keep;
+                        c[j] = (c[j] & keep) + v[j];
+                    }
+                }
+                if (leaf[i])
+                    for (size_t j = 0; j < m; j++)
+                        f[j] += v[j];
+            }
+        }
+        n_touched = touched_in_order(touched, n_touched, seen, first, n_keys);
+        int64_t *cell = reserve(cells, 2 * n_touched), *sum = reserve(sums, 2 * m * n_touched);
+        if (!cell || !sum)
+            return -1;
+        size_t n_cells = 0;
+        for (size_t t = 0; t < n_touched; t++) {
+            int64_t k = touched[t];
+            const uint64_t *f = flat + m * (size_t)k, *c = cum + m * (size_t)k;
+            int live = 0;
+            for (size_t j = 0; j < m; j++)
+                live |= f[j] != 0 || c[j] != 0;
+            if (!live)
+                continue;
+            cell[2 * n_cells] = (int64_t)g;
+            cell[2 * n_cells + 1] = k;
+            memcpy(sum + 2 * m * n_cells, f, m * sizeof(uint64_t));
+            memcpy(sum + 2 * m * n_cells + m, c, m * sizeof(uint64_t));
+            n_cells++;
+        }
+        cells->len += 2 * n_cells;
+        sums->len += 2 * m * n_cells;
+    }
+    return 0;
+}
+
+static PyObject *group_flat_cum(PyObject *module, PyObject *args) {
+    Py_buffer b[6]; /* stack_off, keys, leaf, groups, row_stack, values */
+    Py_ssize_t width, keys_n;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*nn:group_flat_cum", &b[0], &b[1], &b[2], &b[3],
+                          &b[4], &b[5], &width, &keys_n))
+        return NULL;
+    PyObject *result = NULL;
+    int64_t *work = NULL;
+    Int64s cells = {0}, sums = {0};
+    size_t n_stacks = (size_t)b[0].len / 8 - (b[0].len >= 8), rows = (size_t)b[1].len / 8;
+    size_t n_groups = (size_t)b[3].len / 8 - (b[3].len >= 8), n_values = (size_t)b[4].len / 8;
+    size_t m = width > 0 ? (size_t)width : 1, n_keys = keys_n > 0 ? (size_t)keys_n : 0;
+    if (width < 1 || keys_n < 0 || b[0].len < 8 || b[0].len % 8 || b[1].len % 8 ||
+        b[3].len < 8 || b[3].len % 8 || b[4].len % 8) {
+        PyErr_SetString(PyExc_ValueError,
+                        "group_flat_cum: offsets, keys and stacks hold int64, m >= 1");
+        goto done;
+    }
+    if (sized(&b[2], rows, 1, "leaf") || sized(&b[5], n_values, 8 * m, "values") ||
+        check_offsets(b[0].buf, n_stacks, rows, "group_flat_cum") ||
+        check_offsets(b[3].buf, n_groups, n_values, "group_flat_cum"))
+        goto done;
+    const int64_t *keys = b[1].buf, *row_stack = b[4].buf;
+    for (size_t r = 0; r < rows; r++)
+        if (keys[r] < 0 || (size_t)keys[r] >= n_keys) {
+            PyErr_SetString(PyExc_ValueError, "group_flat_cum: a key is outside 0..n_keys-1");
+            goto done;
+        }
+    for (size_t r = 0; r < n_values; r++)
+        if (row_stack[r] < 0 || (size_t)row_stack[r] >= n_stacks) {
+            PyErr_SetString(PyExc_ValueError, "group_flat_cum: a stack is outside the stacks");
+            goto done;
+        }
+    size_t slots = n_keys ? n_keys : 1;
+    /* seen, flat, cum, then the touched keys (one more slot: a key is written there
+     * before it is counted) */
+    if (!(work = malloc((slots * (2 + 2 * m) + 1) * sizeof(int64_t)))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int64_t *seen = work, *touched = work + slots * (1 + 2 * m);
+    memset(seen, 0xff, slots * sizeof(int64_t));
+    uint64_t *flat = (uint64_t *)(work + slots), *cum = flat + slots * m;
+    int failed;
+    Py_BEGIN_ALLOW_THREADS
+    failed = sum_groups(b[0].buf, keys, b[2].buf, b[3].buf, n_groups, row_stack, b[5].buf, m,
+                        n_keys, seen, touched, flat, cum, &cells, &sums);
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* (no cells: an empty buffer, never NULL, which y# turns into None) */
+    result = Py_BuildValue("y#y#", cells.data ? (const char *)cells.data : "",
+                           (Py_ssize_t)(cells.len * 8), sums.data ? (const char *)sums.data : "",
+                           (Py_ssize_t)(sums.len * 8));
+done:
+    free(work);
+    free(cells.data);
+    free(sums.data);
+    for (int i = 0; i < 6; i++)
+        PyBuffer_Release(&b[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"positions", positions, METH_VARARGS,
      "positions(keys, ids, out) -> None: out[k] = the position of keys[k] among ids (-1:\n"
@@ -263,13 +437,20 @@ static PyMethodDef methods[] = {
      "flat_cum(offsets, keys, values, m, flat, cum, leaf_first) -> None: add each path's\n"
      "values (int64, m per path) to its leaf key's flat and, once, to each of its keys'\n"
      "cum (int64, m per key); keys int64 in 0..n_keys-1."},
+    {"group_flat_cum", group_flat_cum, METH_VARARGS,
+     "group_flat_cum(stack_offsets, keys, leaf, group_offsets, row_stack, values, m, n_keys)\n"
+     "-> (cells, sums): for the value rows of each group (group_offsets into row_stack and\n"
+     "values, int64, m per row), flat (leaf rows: one byte each) and cum (each key of the\n"
+     "row's stack once) per key; cells are int64 (group, key) pairs in that order, sums\n"
+     "their m flat then m cum int64 sums, non-zero cells only."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_lookup",
-    .m_doc = "The report's stack view in C: id positions, the view's rows, flat and cum.",
+    .m_doc = "The report's stack view in C: id positions, the view's rows, flat and cum\n"
+             "(per key, and per group and key).",
     .m_size = -1,
     .m_methods = methods,
 };

@@ -20,12 +20,20 @@ stack) call :func:`csr_flat_cum`, the same sums over CSR key paths in NumPy.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import polars as pl
 
 from profilelab.model.names import frame_function_names
 from profilelab.model.profile import Profile
+
+_lookup: ModuleType | None
+try:  # the compiled sums (built by pip install; without a compiler, SciPy's products)
+    from profilelab._native import _lookup
+except ImportError:  # pragma: no cover - without the compiled kernels
+    _lookup = None
 
 
 def flat_cum(
@@ -39,15 +47,15 @@ def flat_cum(
 ) -> pl.DataFrame:
     """Per (``by``..., key): ``flat_<c>`` and ``cum_<c>`` for every value column ``c``.
 
-    Two sparse products: the (group x stack) values times the (stack x key) incidence,
-    each (stack, key) pair once (cum: recursion counted once), and times the leaf
-    incidence (flat). ``values`` may hold several rows per (group, stack): they add up.
-    Null keys and null ``by`` values are keys and groups like the others; rows of a null
-    stack count nowhere. Keys whose flat and cum are all zero are left out (pprof's graph
-    keeps no such node).
+    The (group x stack) values times the (stack x key) incidence, each (stack, key) pair
+    once (cum: recursion counted once), and times the leaf incidence (flat): by the
+    compiled kernel (``_lookup.group_flat_cum``, one pass over each group's rows) for
+    integer values when it was built, else as two sparse products (SciPy; also the
+    kernel's reference in the tests). ``values`` may hold several rows per (group,
+    stack): they add up. Null keys and null ``by`` values are keys and groups like the
+    others; rows of a null stack count nowhere. Keys whose flat and cum are all zero are
+    left out (pprof's graph keeps no such node). Rows come ordered by group, then key.
     """
-    from scipy import sparse
-
     by = list(by)
     vals = list(value_cols)
     out_cols = [f"flat_{c}" for c in vals] + [f"cum_{c}" for c in vals]
@@ -62,22 +70,90 @@ def flat_cum(
     if frames.height == 0 or values.height == 0:
         return pl.DataFrame(schema=schema)
     stacks = pl.concat([frames.get_column(stack), values.get_column(stack)]).unique().sort()
-    s_frame = stacks.search_sorted(frames.get_column(stack)).to_numpy()
-    s_value = stacks.search_sorted(values.get_column(stack)).to_numpy()
     k_frame, keys = _codes(frames, [key])
     g_value, groups = _codes(values, by) if by else (np.zeros(values.height, np.int64), None)
-    n_groups, n_stacks, n_keys = len(groups) if groups is not None else 1, len(stacks), len(keys)
-    ones = np.ones(len(s_frame), dtype=np.int64)
-    incidence = sparse.csr_matrix((ones, (s_frame, k_frame)), shape=(n_stacks, n_keys))
-    incidence.data[:] = 1  # duplicates were summed: each (stack, key) once
-    leaf = frames.get_column("leaf").fill_null(False).to_numpy()
-    leaves = sparse.csr_matrix(
-        (ones[leaf], (s_frame[leaf], k_frame[leaf])), shape=(n_stacks, n_keys)
+    incidence = _Incidence(
+        stacks.search_sorted(frames.get_column(stack)).to_numpy(),
+        k_frame,
+        frames.get_column("leaf").fill_null(False).to_numpy(),
+        len(stacks),
+        len(keys),
     )
-    cells = {}  # name -> (sorted distinct group x key cell codes, their sums)
-    for kind, right in (("flat", leaves), ("cum", incidence)):
-        for c in vals:
-            column = values.get_column(c)
+    columns = [values.get_column(c) for c in vals]
+    group_of = (g_value, len(groups) if groups is not None else 1)
+    s_value = stacks.search_sorted(values.get_column(stack)).to_numpy()
+    if _lookup is not None and not any(c.dtype.is_float() for c in columns):
+        rows, at, sums_of = _kernel_sums(incidence, group_of, s_value, columns)
+    else:
+        rows, at, sums_of = _sparse_sums(incidence, group_of, s_value, columns)
+    parts = [] if groups is None else [groups.select(by)[pl.Series(rows)]]
+    parts.append(keys.select(key)[pl.Series(at)])
+    parts.append(pl.DataFrame([pl.Series(name, sums_of[i]) for i, name in enumerate(out_cols)]))
+    out = pl.concat(parts, how="horizontal").cast(schema)  # type: ignore[arg-type]
+    return out.filter(pl.any_horizontal(pl.col(c) != 0 for c in out_cols))
+
+
+@dataclass(frozen=True)
+class _Incidence:
+    """The frames' (stack, key) rows as codes (stack and key positions), and their leaf flags."""
+
+    stack: np.ndarray
+    key: np.ndarray
+    leaf: np.ndarray
+    n_stacks: int
+    n_keys: int
+
+
+def _kernel_sums(
+    inc: _Incidence, group_of: tuple[np.ndarray, int], s_value: np.ndarray, columns: list[pl.Series]
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """(group codes, key codes, flat sums per column then cum sums per column) of the cells,
+    ordered by group then key, by the compiled kernel (integer values, wrapping at 2^64)."""
+    assert _lookup is not None
+    by_stack = np.argsort(inc.stack, kind="stable")
+    stack_off = np.zeros(inc.n_stacks + 1, dtype=np.int64)
+    np.cumsum(np.bincount(inc.stack, minlength=inc.n_stacks), out=stack_off[1:])
+    g_value, n_groups = group_of
+    by_group = np.argsort(g_value, kind="stable")
+    group_off = np.zeros(n_groups + 1, dtype=np.int64)
+    np.cumsum(np.bincount(g_value, minlength=n_groups), out=group_off[1:])
+    m = len(columns)
+    matrix = np.empty((len(s_value), m), dtype=np.int64)
+    for j, column in enumerate(columns):
+        matrix[:, j] = column.fill_null(0).to_numpy()[by_group]
+    cells, sums = _lookup.group_flat_cum(
+        stack_off,
+        np.ascontiguousarray(inc.key[by_stack], dtype=np.int64),
+        np.ascontiguousarray(inc.leaf[by_stack], dtype=np.uint8),
+        group_off,
+        np.ascontiguousarray(s_value[by_group], dtype=np.int64),
+        matrix,
+        m,
+        inc.n_keys,
+    )
+    pairs = np.frombuffer(cells, dtype=np.int64).reshape(-1, 2)
+    sums_of = np.frombuffer(sums, dtype=np.int64).reshape(-1, 2 * m)
+    return pairs[:, 0], pairs[:, 1], [sums_of[:, j] for j in range(2 * m)]
+
+
+def _sparse_sums(
+    inc: _Incidence, group_of: tuple[np.ndarray, int], s_value: np.ndarray, columns: list[pl.Series]
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """:func:`_kernel_sums` as two sparse products (any value type; without the kernel)."""
+    from scipy import sparse
+
+    g_value, n_groups = group_of
+    n_stacks, n_keys = inc.n_stacks, inc.n_keys
+    ones = np.ones(len(inc.stack), dtype=np.int64)
+    incidence = sparse.csr_matrix((ones, (inc.stack, inc.key)), shape=(n_stacks, n_keys))
+    incidence.data[:] = 1  # duplicates were summed: each (stack, key) once
+    leaf = inc.leaf
+    leaves = sparse.csr_matrix(
+        (ones[leaf], (inc.stack[leaf], inc.key[leaf])), shape=(n_stacks, n_keys)
+    )
+    cells = []  # (sorted distinct group x key cell codes, their sums) per output column
+    for right in (leaves, incidence):
+        for column in columns:
             dtype = np.float64 if column.dtype.is_float() else np.int64
             v = sparse.csr_matrix(
                 (column.fill_null(0).to_numpy().astype(dtype, copy=False), (g_value, s_value)),
@@ -86,26 +162,21 @@ def flat_cum(
             product = v @ right
             product.sort_indices()
             m = product.tocoo()
-            cells[f"{kind}_{c}"] = (m.row.astype(np.int64) * n_keys + m.col, m.data)
+            cells.append((m.row.astype(np.int64) * n_keys + m.col, m.data))
     # every cell any product holds: a stable sort of sorted runs is a merge
-    codes = np.concatenate([at for at, _ in cells.values()])
+    codes = np.concatenate([at for at, _ in cells])
     codes.sort(kind="stable")
     if len(codes):
         codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))]
-    columns: dict[str, pl.Series] = {}
-    for name, (at, data) in cells.items():
+    sums_of = []
+    for at, data in cells:
         if len(at) == len(codes):  # this product holds every cell
-            columns[name] = pl.Series(name, data)
+            sums_of.append(data)
             continue
         summed = np.zeros(len(codes), dtype=data.dtype)
         summed[np.searchsorted(codes, at)] = data
-        columns[name] = pl.Series(name, summed)
-    rows = pl.Series(codes // n_keys)
-    parts = [] if groups is None else [groups.select(by)[rows]]
-    parts.append(keys.select(key)[pl.Series(codes % n_keys)])
-    parts.append(pl.DataFrame([columns[c] for c in out_cols]))
-    out = pl.concat(parts, how="horizontal").cast(schema)  # type: ignore[arg-type]
-    return out.filter(pl.any_horizontal(pl.col(c) != 0 for c in out_cols))
+        sums_of.append(summed)
+    return codes // n_keys, codes % n_keys, sums_of
 
 
 def _codes(df: pl.DataFrame, cols: list[str]) -> tuple[np.ndarray, pl.DataFrame]:

@@ -34,8 +34,11 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def ensure_dir(path: Path, root: Path) -> None:
-    """Create ``path`` and missing parents below ``root``, syncing each new entry."""
+def ensure_dir(path: Path, root: Path, unsynced: set[Path] | None = None) -> None:
+    """Create ``path`` and missing parents below ``root``, syncing each new entry; with
+    ``unsynced``, the directories whose new entries need a sync are added to it instead,
+    for the caller to sync in one round (:func:`fsync_all`) before anything depends on
+    them."""
     if path.is_dir():
         return
     missing = []
@@ -48,7 +51,10 @@ def ensure_dir(path: Path, root: Path) -> None:
             d.mkdir()
         except FileExistsError:
             continue
-        fsync_dir(d.parent)
+        if unsynced is None:
+            fsync_dir(d.parent)
+        else:
+            unsynced.add(d.parent)
 
 
 def temp_name(final: Path) -> Path:

@@ -73,23 +73,27 @@ def per_profile(samples: pl.DataFrame, stacks: pl.DataFrame, names: pl.DataFrame
     if used.height != len(sids):
         missing = sids.filter(~sids.is_in(used["stack_id"].implode()))
         raise ValueError(f"stack {missing[0]} of the samples is not in the stacks given")
+    # each frame's function as a code (its name's position among the sorted names), found
+    # per frame of ``names``, not per (stack, frame) row; a frame without a name has none
+    fnames = names["function"].drop_nulls().unique().sort()  # each name hashed once
+    coded = names.select(
+        "frame_id",
+        pl.when(pl.col("function").is_not_null())
+        .then(fnames.search_sorted(names["function"]))
+        .alias("f"),
+    )
     frames = (
         used.select(
             "stack_id", "frame_ids", pl.int_ranges(0, pl.col("frame_ids").list.len()).alias("pos")
         )
         .explode("frame_ids", "pos")
         .drop_nulls("frame_ids")
-        .join(names, left_on="frame_ids", right_on="frame_id", how="left", maintain_order="left")
+        .join(coded, left_on="frame_ids", right_on="frame_id", how="left", maintain_order="left")
     )
-    if frames["function"].null_count():
-        missing = frames.filter(pl.col("function").is_null())["frame_ids"]
+    if frames["f"].null_count():
+        missing = frames.filter(pl.col("f").is_null())["frame_ids"]
         raise ValueError(f"frame {missing[0]} of the stacks is not in the frames given")
-    fnames = frames["function"].unique().sort()  # each name hashed once, not once per row
-    frames = frames.select(
-        "stack_id",
-        fnames.search_sorted(frames["function"]).alias("f"),
-        (pl.col("pos") == 0).alias("leaf"),
-    )
+    frames = frames.select("stack_id", "f", (pl.col("pos") == 0).alias("leaf"))
     out = flat_cum(frames, values, by=["profile_id"], key="f")
     fids = function_ids(fnames)
     order = _by_function(fids.to_numpy(), out["f"].to_numpy(), out["profile_id"].to_numpy())

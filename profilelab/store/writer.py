@@ -61,23 +61,29 @@ def write_segment(
     cat_path = root / layout.catalog_path(seg_id)
     cat_tmp: Path | None = None
     writes: list[tuple[Path, _ParquetWrite]] = []  # (final path, its write), run together
+    # directories with new entries (new partitions), synced with the files below
+    new_dirs: set[Path] = set()
     try:
-        rows, sample_files = _stage_samples(root, seg_id, rows, samples, writes, functions)
-        dict_files = _stage_dictionaries(root, seg_id, dictionaries, writes)
+        rows, sample_files = _stage_samples(
+            root, seg_id, rows, samples, writes, functions, new_dirs
+        )
+        dict_files = _stage_dictionaries(root, seg_id, dictionaries, writes, new_dirs)
         staged += zip(_fs.write_temps(writes), [final for final, _ in writes], strict=True)
         rows = rows.with_columns(pl.lit(seg_id, pl.Utf8).alias("segment"))
         files = tuple(sorted({*sample_files, *dict_files, *keep_files}))
         segment = Segment(seg_id, files, tuple(sorted(set(replaces))), time.time_ns())
         table = catalog.to_arrow(rows.sort("time_ns", "profile_id"), segment)
-        _fs.ensure_dir(cat_path.parent, root)
+        _fs.ensure_dir(cat_path.parent, root, new_dirs)
         cat_tmp = _fs.write_temp(cat_path, _parquet(table), sync=False)
         for tmp, final in staged:
             os.rename(tmp, final)
-        # One round of fsyncs for the data files, their directory entries and the catalog
-        # file's temporary copy. Renaming data files before they are durable is safe: no
-        # catalog names them until the catalog file is renamed, after this round.
+        # One round of fsyncs for the data files, their directory entries (and those of
+        # the directories this commit created) and the catalog file's temporary copy.
+        # Renaming data files before they are durable is safe: no catalog names them until
+        # the catalog file is renamed, after this round.
         _fs.fsync_all(
-            [final for _, final in staged] + [cat_tmp], sorted({f.parent for _, f in staged})
+            [final for _, final in staged] + [cat_tmp],
+            sorted({f.parent for _, f in staged} | new_dirs),
         )
         os.rename(cat_tmp, cat_path)  # the commit point
     except BaseException:
@@ -98,9 +104,11 @@ def _stage_samples(
     samples: pl.DataFrame,
     writes: list[tuple[Path, _ParquetWrite]],
     functions: pl.DataFrame | None = None,
+    new_dirs: set[Path] | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
     """Add to ``writes`` one samples file per partition (and its functions file when
     ``functions`` is given); fill the rows' samples_file, functions_file, n_samples, total.
+    Directories it creates are synced by the caller (``new_dirs``, as :func:`_fs.ensure_dir`).
 
     Within a file, samples are ordered by profile time, profile id and sample index.
     """
@@ -133,7 +141,7 @@ def _stage_samples(
         # chunk before Arrow (converting a chunk per small profile costs 7 times more)
         pieces = [body_all.slice(int(runs["start"][i]), int(lengths[i])) for i in idx]
         final = root / rel
-        _fs.ensure_dir(final.parent, root)
+        _fs.ensure_dir(final.parent, root, new_dirs)
         body = pl.concat(pieces, how="vertical", rechunk=True).to_arrow()
         writes.append((final, _parquet(body)))
         files.append(rel)
@@ -141,7 +149,7 @@ def _stage_samples(
             index = by_part.get(part, functions.clear())
             frel = layout.functions_path(rel)
             ffinal = root / frel
-            _fs.ensure_dir(ffinal.parent, root)
+            _fs.ensure_dir(ffinal.parent, root, new_dirs)
             table = index.to_arrow()
             writes.append((ffinal, _ParquetWrite(table, row_group_size=FUNCTION_ROW_GROUP)))
             files.append(frel)
@@ -249,6 +257,7 @@ def _stage_dictionaries(
     seg_id: str,
     dictionaries: Mapping[str, pl.DataFrame],
     writes: list[tuple[Path, _ParquetWrite]],
+    new_dirs: set[Path] | None = None,
 ) -> list[str]:
     files = []
     for table, df in dictionaries.items():
@@ -256,7 +265,7 @@ def _stage_dictionaries(
             continue
         rel = layout.dictionary_path(table, seg_id)
         final = root / rel
-        _fs.ensure_dir(final.parent, root)
+        _fs.ensure_dir(final.parent, root, new_dirs)
         body = schema.conform(table, df).sort(layout.DICTIONARIES[table])
         writes.append((final, _parquet(body.to_arrow())))
         files.append(rel)
