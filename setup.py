@@ -4,8 +4,8 @@ The extensions are plain C against the Python headers (no numpy C API); ``_infla
 needs zlib's header (Debian: zlib1g-dev). They are optional so that an install without a C
 compiler still works, on the slower pure-Python paths; the tests comparing each kernel with
 its reference (tests/test_pprof_native.py, test_jfr.py, test_otlp_json_kernel.py,
-test_wire_scan_kernel.py, test_otlp_native.py, test_lookup_native.py) fail when they were not
-built.
+test_wire_scan_kernel.py, test_otlp_native.py, test_lookup_native.py; test_cli_startup.py for
+``_arrowc``, without which a small report loads pyarrow) fail when they were not built.
 """
 
 from setuptools import Extension, setup
@@ -51,5 +51,6 @@ setup(
         kernel("_wirescan", headers=("wire_record.h",)),
         kernel("_otlpwire", headers=("utf8_valid.h", "wire_record.h")),
         kernel("_inflate", libraries=("z",)),
+        kernel("_arrowc"),  # the release callbacks of model/_cdata.py's Arrow structs
     ]
 )

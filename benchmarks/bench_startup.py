@@ -9,7 +9,7 @@ machine load hits every command alike:
   (goal: each within 4x of argparse);
 * ``python -c "import polars"`` and ``profilelab top PROFILE`` on a small profile (goal:
   within 1.5x of importing Polars), and beside them, as a floor rather than a goal, the
-  import of Polars, NumPy and Arrow that ``top`` of a pprof makes.
+  import of Polars and NumPy that ``top`` of a pprof makes (it loads no pyarrow).
 
 ``--against CHECKOUT`` adds ``top PROFILE`` run from another checkout (its compiled
 extensions built), in the same rounds: a before/after comparison within one run.
@@ -35,12 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "datasets" / "checkout-api" / "before" / "cpu-00.pb.gz"
 #: The libraries ``top`` of a pprof imports, as it imports them (OpenBLAS on one thread):
-#: how close ``top`` can come to ``import polars`` while its path needs NumPy and Arrow.
-FLOOR = "floor: polars numpy pyarrow"
+#: how close ``top`` can come to ``import polars`` while its path needs NumPy.
+FLOOR = "floor: polars numpy"
 AGAINST = "top, --against"
-_FLOOR_CODE = (
-    "import os; os.environ.setdefault('OPENBLAS_NUM_THREADS', '1'); import polars, numpy, pyarrow"
-)
+_FLOOR_CODE = "import os; os.environ.setdefault('OPENBLAS_NUM_THREADS', '1'); import polars, numpy"
 
 
 def commands() -> list[str]:
@@ -62,18 +60,24 @@ def main() -> None:
         {AGAINST: {**env, "PYTHONPATH": str(Path(args.against).resolve())}} if args.against else {}
     )
     py, cli = [sys.executable], [sys.executable, "-m", "profilelab"]
-    top = f"top {Path(args.profile).name}"
+    profile = str(Path(args.profile).resolve())  # the commands run in their checkouts
+    top = f"top {Path(profile).name}"
     runs = {
         "import argparse": [*py, "-c", "import argparse"],
         "import polars": [*py, "-c", "import polars"],
         FLOOR: [*py, "-c", _FLOOR_CODE],
         "--help": [*cli, "--help"],
-        top: [*cli, "top", args.profile],
-        **({AGAINST: [*cli, "top", args.profile]} if args.against else {}),
+        top: [*cli, "top", profile],
+        **({AGAINST: [*cli, "top", profile]} if args.against else {}),
         **{f"{c} --help": [*cli, c, "--help"] for c in commands()},
     }
+    # each command runs in its checkout: ``python -m`` puts the working directory first on
+    # sys.path, before PYTHONPATH (run from this checkout, --against timed this one again)
+    cwds = {name: envs.get(name, env)["PYTHONPATH"] for name in runs}
     for name, argv in runs.items():  # untimed: writes the bytecode caches
-        subprocess.run(argv, env=envs.get(name, env), stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            argv, env=envs.get(name, env), cwd=cwds[name], stdout=subprocess.DEVNULL, check=True
+        )
     load_start = os.getloadavg()
     times: dict[str, list[float]] = {name: [] for name in runs}
     cpus: dict[str, list[float]] = {name: [] for name in runs}
@@ -81,7 +85,9 @@ def main() -> None:
         for name, argv in runs.items():
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
-            subprocess.run(argv, env=envs.get(name, env), stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(
+                argv, env=envs.get(name, env), cwd=cwds[name], stdout=subprocess.DEVNULL, check=True
+            )
             times[name].append(time.perf_counter() - t)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpus[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)

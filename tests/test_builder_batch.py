@@ -64,6 +64,15 @@ def _span_raws() -> list[RawProfile]:
     return raws
 
 
+@pytest.fixture(params=["hashed as they are", "equal strings found first"])
+def dedup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's strings are hashed as they are, or (from DEDUP_MIN_STRINGS on) with the
+    equal ones found first by Arrow: the same ids either way."""
+    if request.param == "equal strings found first":
+        monkeypatch.setattr(builder, "DEDUP_MIN_STRINGS", 0)
+
+
+@pytest.mark.usefixtures("dedup")
 def test_corpus_inputs_built_together_equal_built_alone(corpus: Path) -> None:
     raws = [raw for rel in CORPUS_FILES for raw in read(corpus / rel)]
     raws += raws[:2]  # an input given twice: one profile, samples twice
@@ -72,6 +81,7 @@ def test_corpus_inputs_built_together_equal_built_alone(corpus: Path) -> None:
     _assert_same(together, _one_by_one(raws))
 
 
+@pytest.mark.usefixtures("dedup")
 def test_span_and_time_columns_built_together_equal_built_alone() -> None:
     raws = _span_raws()
     together = builder.build(raws)

@@ -174,6 +174,37 @@ def test_top_of_a_pprof_imports_only_the_pprof_reader(tmp_path: Path) -> None:
     assert "profilelab.readers.folded" in _imported("top", str(folded))
 
 
+#: The report commands a small pprof is read by, with their arguments before the file.
+SMALL_REPORTS = (
+    ["top"],
+    ["top", "--format", "json"],
+    ["tags"],
+    ["peek", "main"],
+    ["list", "main"],
+    ["traces"],
+    ["graph", "--format", "dot"],
+    ["graph", "--format", "tree"],
+    ["flame", "-o", "FLAME"],
+)
+
+
+@pytest.mark.skipif(not _pprof_native.available(), reason="the numpy decoder uses Arrow compute")
+@pytest.mark.parametrize("command", SMALL_REPORTS, ids=" ".join)
+def test_a_report_of_a_small_pprof_loads_no_arrow(tmp_path: Path, command: list[str]) -> None:
+    """A small pprof's tables reach Polars through the Arrow C data interface over NumPy
+    buffers (model/_arrow.py): no report loads pyarrow (Arrow's C++ library is a fifth of
+    ``import polars``), with string and numeric labels and a span id label."""
+    b = PprofBuilder([("samples", "count"), ("cpu", "nanoseconds")])
+    main = b.function("main.main")
+    b.sample([b.location(b.function("main.work")), b.location(main)], [3, 30], [("region", "eu")])
+    b.sample([b.location(main)], [1, 10], [("n", 4, "bytes"), ("span_id", "00000000000000ab")])
+    path = tmp_path / "p.pb.gz"
+    path.write_bytes(b.bytes(gzipped=True))
+    args = [str(tmp_path / "f.html") if a == "FLAME" else a for a in command]
+    names = _imported(*args, str(path))
+    assert sorted(n for n in names if n.split(".")[0] == "pyarrow") == []
+
+
 _BLAS = """
 import os, runpy, sys
 end = os._exit

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from profilelab.model import _arrow
 from profilelab.model.raw import RawProfile
@@ -65,7 +65,7 @@ def offsets(raws: Sequence[RawProfile]) -> Offsets:
 def concat(raws: Sequence[RawProfile], at: Offsets) -> RawProfile:
     """One RawProfile holding every input's rows, references shifted (see the module doc)."""
     out = RawProfile(source="<batch>", format="batch")
-    out.strings = _concat_strings([r.strings for r in raws])
+    out.strings = _arrow.concat_strings([r.strings for r in raws])
     _concat_mappings(raws, at, out)
     _concat_functions(raws, at, out)
     _concat_locations(raws, at, out)
@@ -81,7 +81,7 @@ def concat_mappings(raws: Sequence[RawProfile]) -> RawProfile:
         _arrow.take_strings(r.strings, np.concatenate([r.mapping_file, r.mapping_build_id]))
         for r in raws
     ]
-    out.strings = _concat_strings(texts)
+    out.strings = _arrow.concat_strings(texts)
     n = np.array([len(r.mapping_file) for r in raws], dtype=np.int64)
     start = np.zeros(len(raws) + 1, dtype=np.int64)
     np.cumsum(2 * n, out=start[1:])
@@ -92,15 +92,6 @@ def concat_mappings(raws: Sequence[RawProfile]) -> RawProfile:
     for name in ("mapping_start", "mapping_limit", "mapping_offset"):
         setattr(out, name, _cat(raws, attrgetter(name)).astype(np.uint64))
     return out
-
-
-def _concat_strings(arrays: Sequence[pa.Array]) -> pa.Array:
-    """One string array of ``arrays``: 32-bit offsets while they fit (casting each small
-    array to large_string costs more than concatenating it), else large_string."""
-    small = all(a.type == pa.string() for a in arrays)
-    if small and sum(a.nbytes for a in arrays) < np.iinfo(np.int32).max:
-        return pa.concat_arrays(arrays)
-    return pa.concat_arrays([a.cast(pa.large_string()) for a in arrays])
 
 
 def _cat(raws: Sequence[RawProfile], get: Callable[[RawProfile], np.ndarray]) -> np.ndarray:
@@ -179,16 +170,15 @@ def _concat_samples(raws: Sequence[RawProfile], at: Offsets, out: RawProfile) ->
 
 
 def _optional_strings(
-    raws: Sequence[RawProfile], get: Callable[[RawProfile], pa.Array | None]
-) -> pa.Array | None:
+    raws: Sequence[RawProfile], get: Callable[[RawProfile], Any]
+) -> _arrow.Array | None:
     """A per-sample string column over all inputs (null for inputs without it), or None."""
     if all(get(r) is None for r in raws):
         return None
-    parts = []
-    for r in raws:
-        col = get(r)
-        parts.append(pa.nulls(r.n_samples, pa.string()) if col is None else col.cast(pa.string()))
-    return pa.concat_arrays(parts)
+    parts = [get(r) for r in raws]
+    return _arrow.concat_strings(
+        [_arrow.nulls(r.n_samples) if p is None else p for r, p in zip(raws, parts, strict=True)]
+    )
 
 
 def _times(raw: RawProfile) -> np.ndarray:

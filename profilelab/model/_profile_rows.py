@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from profilelab.model import _arrow, ids, schema
 from profilelab.model.raw import RawProfile
@@ -34,26 +33,26 @@ def profile_rows(raws: Sequence[RawProfile], profile_id: np.ndarray) -> pl.DataF
     rep = np.repeat(np.arange(len(raws), dtype=np.int64), n_types)
     rows = _arrow.series("", rep)  # the input of each row (one query gathers them all)
     types = [t for raw in raws for t in raw.sample_types]
-    per_input: dict[str, pa.Array] = {
+    per_input: dict[str, _arrow.Array] = {
         "source_id": _arrow.int64(np.array([r.source_id for r in raws], dtype=np.int64)),
-        "source": _text([r.source for r in raws]),
-        "format": _text([r.format for r in raws]),
-        "period_type": _text([r.period_type[0] for r in raws]),
-        "period_unit": _text([r.period_type[1] for r in raws]),
+        "source": _arrow.text([r.source for r in raws]),
+        "format": _arrow.text([r.format for r in raws]),
+        "period_type": _arrow.text([r.period_type[0] for r in raws]),
+        "period_unit": _arrow.text([r.period_type[1] for r in raws]),
         "period": _arrow.int64(np.array([r.period for r in raws], dtype=np.int64)),
         "time_ns": _optional_int([r.time_ns for r in raws]),
         "duration_ns": _optional_int([r.duration_ns for r in raws]),
-        "drop_frames": _text([r.drop_frames for r in raws]),
-        "keep_frames": _text([r.keep_frames for r in raws]),
+        "drop_frames": _arrow.text([r.drop_frames for r in raws]),
+        "keep_frames": _arrow.text([r.keep_frames for r in raws]),
         "comments": _lists([r.comments for r in raws]),
-        "doc_url": _text([r.doc_url for r in raws]),
+        "doc_url": _arrow.text([r.doc_url for r in raws]),
         "labels": label_lists([r.profile_labels for r in raws]),
     }
     columns = {
         "profile_id": _arrow.series("profile_id", profile_id),
         **_arrow.frame(per_input).select(pl.all().gather(rows)).to_dict(),
-        "sample_type": _arrow.series("sample_type", _text([t for t, _ in types])),
-        "sample_unit": _arrow.series("sample_unit", _text([u for _, u in types])),
+        "sample_type": _arrow.series("sample_type", _arrow.text([t for t, _ in types])),
+        "sample_unit": _arrow.series("sample_unit", _arrow.text([u for _, u in types])),
         "sample_type_index": _arrow.series(
             "sample_type_index", np.concatenate([np.arange(n) for n in n_types] or [_I64_0])
         ),
@@ -74,39 +73,33 @@ def _default_flags(raws: Sequence[RawProfile]) -> np.ndarray:
     return np.concatenate(flags) if flags else np.zeros(0, dtype=bool)
 
 
-def _text(values: Sequence[str | None]) -> pa.Array:
-    """A string array (None -> null; other values as ``str``)."""
-    arr = _arrow.strings(["" if v is None else str(v) for v in values])
-    return _arrow.with_nulls(arr, np.array([v is not None for v in values], dtype=bool))
-
-
-def _optional_int(values: Sequence[int | None]) -> pa.Array:
+def _optional_int(values: Sequence[int | None]) -> _arrow.Array:
     valid = np.array([v is not None for v in values], dtype=bool)
     data = np.array([0 if v is None else v for v in values], dtype=np.int64)
     return _arrow.int64(data, valid)
 
 
-def _offsets(lengths: Sequence[int]) -> pa.Array:
+def _offsets(lengths: Sequence[int]) -> np.ndarray:
     out = np.zeros(len(lengths) + 1, dtype=np.int32)
     np.cumsum(lengths, out=out[1:])
-    return pa.Array.from_buffers(pa.int32(), len(out), [None, pa.py_buffer(out)])
+    return out
 
 
-def _lists(values: Sequence[Sequence[str]]) -> pa.Array:
+def _lists(values: Sequence[Sequence[str]]) -> _arrow.Array:
     """A list<string> array, one list per input."""
     flat = [x for v in values for x in v]
-    return pa.ListArray.from_arrays(_offsets([len(v) for v in values]), _text(flat))
+    return _arrow.lists(_offsets([len(v) for v in values]), _arrow.text(flat))
 
 
-def int_lists(values: Sequence[Sequence[int]]) -> pa.Array:
+def int_lists(values: Sequence[Sequence[int]]) -> _arrow.Array:
     """A list<int64> array, one list per row."""
     flat = np.fromiter((x for v in values for x in v), dtype=np.int64)
-    return pa.ListArray.from_arrays(_offsets([len(v) for v in values]), _arrow.int64(flat))
+    return _arrow.lists(_offsets([len(v) for v in values]), _arrow.int64(flat))
 
 
-def label_lists(values: Sequence[Sequence[tuple[str, str]]]) -> pa.Array:
+def label_lists(values: Sequence[Sequence[tuple[str, str]]]) -> _arrow.Array:
     """A list<struct<key, value>> array, one list of labels (key, value) per row."""
-    keys = _text([k for v in values for k, _ in v])
-    vals = _text([x for v in values for _, x in v])
-    pairs = pa.StructArray.from_arrays([keys, vals], names=["key", "value"])
-    return pa.ListArray.from_arrays(_offsets([len(v) for v in values]), pairs)
+    keys = _arrow.text([k for v in values for k, _ in v])
+    vals = _arrow.text([x for v in values for _, x in v])
+    pairs = _arrow.struct({"key": keys, "value": vals})
+    return _arrow.lists(_offsets([len(v) for v in values]), pairs)

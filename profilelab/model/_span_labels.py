@@ -10,8 +10,9 @@ column the last one wins, and an empty value gives null. A column a reader alrea
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-import pyarrow as pa
 
 from profilelab.model import _arrow, schema
 from profilelab.model.raw import RawProfile
@@ -47,15 +48,15 @@ def span_columns(
     decimal: np.ndarray,
     is_str: np.ndarray,
     sample_of: np.ndarray,
-) -> dict[str, pa.Array]:
+) -> dict[str, Any]:
     """The three span columns, one value per sample (see the module docstring)."""
     n = raw.n_samples
-    out: dict[str, pa.Array] = {}
+    out: dict[str, Any] = {}
     for k, col in enumerate(SPAN_COLUMNS):
         given = {"trace_id": raw.sample_trace_id, "span_id": raw.sample_span_id}.get(col)
         rows = np.flatnonzero(kind == k)
         if len(rows) == 0:
-            out[col] = given if given is not None else pa.nulls(n, pa.string())
+            out[col] = given if given is not None else _arrow.nulls(n)
             continue
         rows = rows[_last_of_each(sample_of[rows])]  # the last label wins: only it is read
         values = _label_values(raw, rows, is_str[rows], decimal[rows])
@@ -65,7 +66,7 @@ def span_columns(
 
 def _label_values(
     raw: RawProfile, rows: np.ndarray, is_str: np.ndarray, decimal: np.ndarray
-) -> pa.Array:
+) -> _arrow.Array:
     """The text of each span label in ``rows``."""
     m = len(rows)
     text = _lower(_arrow.take_strings(raw.strings, raw.label_str[rows]))
@@ -82,7 +83,7 @@ def _label_values(
     return _pick(parts, choice)
 
 
-def _lower(texts: pa.Array) -> pa.Array:
+def _lower(texts: _arrow.Array) -> _arrow.Array:
     """Arrow's ``utf8_lower`` of each text: ASCII texts (span ids, as a rule) by a table of
     their bytes, without importing ``pyarrow.compute`` (0.06 s)."""
     offsets, data = _arrow.string_buffers(texts)
@@ -90,22 +91,17 @@ def _lower(texts: pa.Array) -> pa.Array:
     if (used >= 128).any():
         import pyarrow.compute as pc  # non-ASCII text: Unicode's lower case
 
-        return pc.utf8_lower(texts)
+        return _arrow.adopt(pc.utf8_lower(_arrow.to_pyarrow(texts)))
     lowered = _ASCII_LOWER[used]
-    width = np.int64 if pa.types.is_large_string(texts.type) else np.int32
-    out = pa.Array.from_buffers(
-        texts.type,
-        len(texts),
-        [None, pa.py_buffer((offsets - offsets[0]).astype(width)), pa.py_buffer(lowered)],
-    )
-    return _arrow.with_nulls(out, _arrow.valid(texts)) if texts.null_count else out
+    valid = _arrow.valid(texts) if texts.null_count else None
+    return _arrow.string_array(offsets - offsets[0], lowered, valid)
 
 
 _ASCII_LOWER = np.arange(256, dtype=np.uint8)
 _ASCII_LOWER[65:91] += 32
 
 
-def _decimal_to_hex(texts: pa.Array) -> pa.Array:
+def _decimal_to_hex(texts: _arrow.Array) -> _arrow.Array:
     """``f"{int(t):016x}" if t and t.isdigit() else t`` for each text.
 
     Vectorized for ASCII decimal numbers up to 19 digits; longer or non-ASCII texts (rare)
@@ -125,7 +121,8 @@ def _decimal_to_hex(texts: pa.Array) -> pa.Array:
         more = lens > j
         digit = (data[starts[more] + j] - 48).astype(np.uint64)
         value[more] = value[more] * np.uint64(10) + digit
-    slow_texts = [_decimal_text(t) for t in _arrow.take_strings(texts, slow).to_pylist()]
+    # (non-empty texts, so never null)
+    slow_texts = [_decimal_text(t or "") for t in _arrow.take_strings(texts, slow).to_pylist()]
     choice = np.arange(n, dtype=np.int64)
     choice[fast] = n + np.arange(len(fast))
     choice[slow] = n + len(fast) + np.arange(len(slow))
@@ -151,27 +148,10 @@ def _count_per_string(flags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return counts
 
 
-def _pick(parts: list[pa.Array], choice: np.ndarray) -> pa.Array:
+def _pick(parts: list[_arrow.Array], choice: np.ndarray) -> _arrow.Array:
     """Element ``choice[i]`` of the concatenation of ``parts`` (string arrays without
     nulls), gathered with :func:`profilelab.model._arrow.take_strings`."""
-    buffers = [_arrow.string_buffers(p) for p in parts]
-    used = [data[off[0] : off[-1]] for off, data in buffers]
-    starts = np.cumsum([0, *map(len, used)])
-    offsets = np.concatenate(
-        [np.zeros(1, dtype=np.int64)]
-        + [off[1:] - off[0] + start for (off, _), start in zip(buffers, starts[:-1], strict=True)]
-    )
-    large = int(offsets[-1]) > np.iinfo(np.int32).max
-    joined = pa.Array.from_buffers(
-        pa.large_string() if large else pa.string(),
-        len(offsets) - 1,
-        [
-            None,
-            pa.py_buffer(offsets if large else offsets.astype(np.int32)),
-            pa.py_buffer(np.concatenate(used)),
-        ],
-    )
-    return _arrow.take_strings(joined, choice)
+    return _arrow.take_strings(_arrow.concat_strings(parts), choice)
 
 
 def _last_of_each(samples: np.ndarray) -> np.ndarray:
@@ -181,7 +161,7 @@ def _last_of_each(samples: np.ndarray) -> np.ndarray:
     return np.flatnonzero(last)
 
 
-def _per_sample(values: pa.Array, samples: np.ndarray, n: int, given: pa.Array | None) -> pa.Array:
+def _per_sample(values: _arrow.Array, samples: np.ndarray, n: int, given: Any) -> _arrow.Array:
     """A column of ``n`` samples: ``values[i]`` at sample ``samples[i]`` (increasing), null
     elsewhere and for empty text. Only the values' offsets are spread over the samples:
     their text stays as it is."""
@@ -192,20 +172,9 @@ def _per_sample(values: pa.Array, samples: np.ndarray, n: int, given: pa.Array |
     np.cumsum(lengths, out=spread[1:])
     has = np.zeros(n, dtype=bool)
     has[samples] = True
-    large = int(spread[-1]) > np.iinfo(np.int32).max
-    column = pa.Array.from_buffers(
-        pa.large_string() if large else pa.string(),
-        n,
-        [
-            None,
-            pa.py_buffer(spread if large else spread.astype(np.int32)),
-            pa.py_buffer(data[offsets[0] : offsets[-1]]),
-        ],
-    )
     # empty text -> null (from the lengths: pc.equal(x, 0) would import pandas)
-    column = _arrow.with_nulls(column, has & (lengths > 0))
+    column = _arrow.string_array(spread, data[offsets[0] : offsets[-1]], has & (lengths > 0))
     if given is not None:
-        import pyarrow.compute as pc  # a reader's own column (OTLP links) only
-
-        column = pc.if_else(_arrow.boolean(has), column, given.cast(pa.string()))
+        keep = _arrow.concat_strings([column, given])  # a reader's own column (OTLP links)
+        column = _arrow.take_strings(keep, np.where(has, np.arange(n), n + np.arange(n)))
     return column

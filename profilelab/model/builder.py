@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from profilelab.model import _arrow, _concat, _profile_rows, _span_labels, ids, schema
 from profilelab.model._background import Background
@@ -144,6 +144,12 @@ def _build_batch(raws: Sequence[RawProfile], hashed: list[np.ndarray] | None = N
     )
 
 
+#: Below this many strings, a batch's strings are hashed as they are (same hashes): finding
+#: the equal ones first with Arrow's hash table pays from about 8,000 strings on (3 ms
+#: either way), and small inputs' reports then never load pyarrow.
+DEDUP_MIN_STRINGS = 8192
+
+
 @dataclass
 class _StringHashes:
     """Lazily hashed string table: only the strings a table needs are hashed, each once.
@@ -152,7 +158,7 @@ class _StringHashes:
     strings are found first (Arrow's hash table) and each distinct one is hashed once.
     """
 
-    strings: pa.Array
+    strings: Any  # a string array (model._arrow's, or pyarrow's)
     dedup: bool = False
 
     def __post_init__(self) -> None:
@@ -173,16 +179,16 @@ class _StringHashes:
         return self._hashes[index]
 
     def _hash(self, new: np.ndarray) -> np.ndarray:
-        if not self.dedup:
+        if not self.dedup or len(new) < DEDUP_MIN_STRINGS:
             return ids.hash_strings_at(self.strings, new)
-        import pyarrow.compute as pc  # a batch of inputs only: not on one small input's path
+        import pyarrow.compute as pc  # a large batch of inputs only: not on a small report's path
 
-        encoded = pc.dictionary_encode(self.take(new))
+        encoded = pc.dictionary_encode(_arrow.to_pyarrow(self.take(new)))
         indices = encoded.indices  # int32; its buffer, as Arrow's to_numpy imports pandas
         codes = np.frombuffer(indices.buffers()[1], dtype=np.int32)
         return ids.hash_strings(encoded.dictionary)[codes[indices.offset :][: len(indices)]]
 
-    def take(self, index: np.ndarray) -> pa.Array:
+    def take(self, index: np.ndarray) -> _arrow.Array:
         return _arrow.take_strings(self.strings, index)
 
     def column(self, name: str, index: np.ndarray, valid: np.ndarray | None = None) -> pl.Series:
@@ -328,7 +334,7 @@ def _stacks(
         np.cumsum(depth[first], out=sel_offsets[1:])
         frame_seq = frame_seq[ranges(stack_offsets[:-1][first], depth[first])]
         stack_offsets = sel_offsets
-    lists = pa.LargeListArray.from_arrays(_arrow.int64(stack_offsets), _arrow.int64(frame_seq))
+    lists = _arrow.large_list(stack_offsets, _arrow.int64(frame_seq))
     stacks = _arrow.frame(
         {
             "stack_id": stack_ids[first],
@@ -353,7 +359,7 @@ def _expand(
 
 def _labels(
     raw: RawProfile, strings: _StringHashes
-) -> tuple[pl.DataFrame, np.ndarray, dict[str, pa.Array]]:
+) -> tuple[pl.DataFrame, np.ndarray, dict[str, Any]]:
     """Split span labels into columns; hash the other labels of each sample into a label set."""
     n = raw.n_samples
     span_kind, decimal = _span_labels.classify_keys(raw)
@@ -414,8 +420,8 @@ def _sample_columns(
     raw: RawProfile,
     raw_stack_ids: np.ndarray,
     label_set_ids: np.ndarray,
-    span_cols: dict[str, pa.Array],
-) -> dict[str, pa.Array | np.ndarray]:
+    span_cols: dict[str, Any],
+) -> dict[str, Any]:
     """The columns every sample type of a sample shares, one row per (concatenated) sample."""
     n = raw.n_samples
     stack_col = raw_stack_ids[raw.sample_stack] if n else np.zeros(0, dtype=np.int64)
@@ -423,14 +429,14 @@ def _sample_columns(
         valid = raw.sample_time_valid
         time_col = _arrow.int64(raw.sample_time_ns, None if valid is None else np.asarray(valid))
     else:
-        time_col = pa.nulls(n, pa.int64())
+        time_col = _arrow.nulls(n, "l")
     return {"stack_id": stack_col, "label_set_id": label_set_ids, **span_cols, "time_ns": time_col}
 
 
 def _profiles_and_samples(
     raws: Sequence[RawProfile],
     sample_starts: np.ndarray,
-    per_sample: dict[str, pa.Array | np.ndarray],
+    per_sample: dict[str, Any],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One ``profiles`` row per input and sample type; its samples as one block of rows.
 

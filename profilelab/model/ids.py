@@ -17,10 +17,9 @@ Ids are returned as signed int64 (the same 64 bits) for engines without unsigned
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from profilelab.model import _arrow
 
@@ -72,16 +71,18 @@ def fold(*fields: np.ndarray) -> np.ndarray:
     return h
 
 
-def hash_strings(strings: pa.Array | Sequence[str | None]) -> np.ndarray:
-    """Hash each string of an Arrow string array (or a list) to uint64."""
-    arr = strings if isinstance(strings, pa.Array) else pa.array(list(strings), type=pa.string())
+def hash_strings(strings: Any) -> np.ndarray:
+    """Hash each string of an Arrow string array (``model._arrow``'s or pyarrow's) or of a
+    list of strings (None for null) to uint64."""
+    arr = _arrow.adopt(_arrow.text(strings) if isinstance(strings, list | tuple) else strings)
     return hash_strings_at(arr, None)
 
 
-def hash_strings_at(arr: pa.Array, index: np.ndarray | None) -> np.ndarray:
+def hash_strings_at(arr: Any, index: np.ndarray | None) -> np.ndarray:
     """:func:`hash_strings` of ``arr[index]`` (of all of ``arr`` when ``index`` is None),
     read where the strings are: their bytes are not gathered first."""
-    offsets, data = _arrow.string_buffers(arr)  # no cast: it would import pyarrow.compute
+    arr = _arrow.adopt(arr)
+    offsets, data = _arrow.string_buffers(arr)
     starts = offsets[:-1] if index is None else offsets[index]
     ends = offsets[1:] if index is None else offsets[index + 1]
     lengths = (ends - starts).astype(np.int64)

@@ -14,14 +14,14 @@ variable-length lists are CSR style (``*_offsets`` of length n+1 into a flat arr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
-# Immutable, so every RawProfile (and the OTLP reader's tables) may share them; made from
-# buffers, since pa.array of a Python list imports pandas (a quarter of a second).
-EMPTY_STRING = pa.StringArray.from_buffers(1, pa.py_buffer(bytes(8)), pa.py_buffer(b""))  # [""]
-NO_STRINGS = pa.StringArray.from_buffers(0, pa.py_buffer(bytes(4)), pa.py_buffer(b""))  # []
+from profilelab.model import _arrow
+
+# Immutable, so every RawProfile may share it.
+EMPTY_STRING = _arrow.strings([""])
 
 
 def _i64(n: int = 0) -> np.ndarray:
@@ -49,7 +49,8 @@ class RawProfile:
     source: str = "<bytes>"
     source_id: int = 0  # ids.digest_bytes of the input, plus a suffix for multi-profile inputs
     format: str = "pprof"
-    strings: pa.Array = field(default_factory=lambda: EMPTY_STRING)
+    # _arrow.Array, or a pyarrow string array (readers of other formats)
+    strings: Any = field(default_factory=lambda: EMPTY_STRING)
     sample_types: list[tuple[str, str]] = field(default_factory=list)  # (type, unit)
     default_sample_type: str | None = None  # type name; None = pprof's default (the last)
     period_type: tuple[str, str] = ("", "")
@@ -103,8 +104,8 @@ class RawProfile:
     # Optional per-sample columns for formats that carry them (OTLP); None when absent.
     sample_time_ns: np.ndarray | None = None  # int64, with sample_time_valid as the mask
     sample_time_valid: np.ndarray | None = None
-    sample_trace_id: pa.Array | None = None  # lower-case hex strings or null
-    sample_span_id: pa.Array | None = None
+    sample_trace_id: Any = None  # lower-case hex strings or null (an Arrow array)
+    sample_span_id: Any = None
 
     @property
     def n_samples(self) -> int:
@@ -112,4 +113,4 @@ class RawProfile:
 
     def string(self, index: int) -> str:
         """The string at ``index`` of the string table."""
-        return str(self.strings[index].as_py())
+        return str(_arrow.string_at(self.strings, index))

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from profilelab.model.raw import EMPTY_STRING
 from profilelab.readers._otlp_payload import (
+    EMPTY_STRING,
     Attribute,
     Dictionary,
     Payload,

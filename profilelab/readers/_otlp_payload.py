@@ -14,7 +14,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from profilelab.model.raw import EMPTY_STRING, NO_STRINGS
+# Immutable, so every payload may share them; made from buffers, since pa.array of a
+# Python list imports pandas (a quarter of a second).
+EMPTY_STRING = pa.StringArray.from_buffers(1, pa.py_buffer(bytes(8)), pa.py_buffer(b""))  # [""]
+NO_STRINGS = pa.StringArray.from_buffers(0, pa.py_buffer(bytes(4)), pa.py_buffer(b""))  # []
 
 #: An attribute value: ("str", s), ("int", i), ("bool", b), ("double", f), ("bytes", b),
 #: ("strindex", i) (AnyValue.string_value_strindex), ("array", [values]),

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow as pa
 
 from profilelab.errors import FormatError
+from profilelab.model import _arrow
 from profilelab.model.raw import RawProfile
 
 #: Why ids must be non-zero; .NET profiles with every Function.id == 0 exist in the wild.
@@ -26,7 +26,7 @@ def reserved_id_message(what: str) -> str:
 class Strings:
     """The decoded string table and the range checks of indices into it."""
 
-    def __init__(self, table: pa.Array, name: str) -> None:
+    def __init__(self, table: _arrow.Array, name: str) -> None:
         self.n = len(table)
         self.name = name
         self.table = table
@@ -41,7 +41,7 @@ class Strings:
         return i
 
     def text(self, i: int, what: str) -> str:
-        return str(self.table[self.index(i, what)].as_py())
+        return str(_arrow.string_at(self.table, self.index(i, what)))
 
     def check_all(self, arr: np.ndarray, what: str) -> np.ndarray:
         """``arr`` unchanged when every index is in range; else the first bad one is named."""
@@ -93,6 +93,6 @@ def apply_header(raw: RawProfile, h: Header, s: Strings, n_samples: int) -> None
     raw.doc_url = s.text(h.doc_url, "doc_url") or None
 
 
-def check_first_string(table: pa.Array, name: str) -> None:
-    if table[0].as_py() != "":
+def check_first_string(table: _arrow.Array, name: str) -> None:
+    if _arrow.string_at(table, 0) != "":
         raise FormatError(f"{name}: string table must start with the empty string")

@@ -4,7 +4,7 @@
 exact deduplication of location sequences) and returns owned buffers;
 :mod:`profilelab.readers._pprof_wire` returns the same dict computed with numpy, for
 installs without a compiler. This module wraps either with ``np.frombuffer`` /
-``pa.Array.from_buffers`` (no copies) and runs the string-index checks, so both decoders
+``model._arrow.Array`` (no copies) and runs the string-index checks, so both decoders
 report the same problem in the same words, in the order of the test oracle
 (``tests/pprof_reference.py``, the protobuf runtime).
 """
@@ -15,9 +15,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from profilelab.errors import FormatError
+from profilelab.model import _arrow
 from profilelab.model.raw import RawProfile
 from profilelab.readers._pprof_common import Header, Strings, apply_header, check_first_string
 
@@ -90,12 +90,11 @@ def _arr(out: dict[str, Any], key: str, dtype: np.dtype) -> np.ndarray:
     return np.frombuffer(out[key], dtype=dtype)
 
 
-def _strings(out: dict[str, Any]) -> pa.Array:
-    offsets = pa.py_buffer(out["strings_offsets"])
-    width = 8 if out["strings_large"] else 4
-    n = len(out["strings_offsets"]) // width - 1
-    kind = pa.large_string() if out["strings_large"] else pa.string()
-    return pa.Array.from_buffers(kind, n, [None, offsets, pa.py_buffer(out["strings_data"])])
+def _strings(out: dict[str, Any]) -> _arrow.Array:
+    large = out["strings_large"]
+    offsets = np.frombuffer(out["strings_offsets"], dtype=np.int64 if large else np.int32)
+    data = np.frombuffer(out["strings_data"], dtype=np.uint8)
+    return _arrow.Array("U" if large else "u", len(offsets) - 1, [None, offsets, data])
 
 
 def _header(out: dict[str, Any]) -> Header:
