@@ -120,6 +120,20 @@ def test_output_on_a_full_disk_is_one_error_line(argv: list[str]) -> None:
     assert "No space left on device" in run.stderr
 
 
+@pytest.mark.parametrize("argv", [["top", str(PROFILE)], ["--version"]])
+def test_output_to_a_read_only_descriptor_is_one_error_line(argv: list[str]) -> None:
+    with open(os.devnull, "rb") as read_only:  # `profilelab top F 1</dev/null`
+        run = subprocess.run(
+            [sys.executable, "-m", "profilelab", *argv],
+            stdout=read_only,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert run.returncode == 1
+    assert run.stderr == "profilelab: error: cannot write the output: Bad file descriptor\n"
+
+
 class _FullDisk(io.StringIO):
     def write(self, text: str) -> int:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

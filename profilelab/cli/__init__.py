@@ -201,8 +201,9 @@ def one_line(text: str) -> str:
 
 
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-#: errnos of a write that failed (disk full, quota, file too big, device error)
-_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+#: errnos of a write that failed (disk full, quota, file too big, device error, an output
+#: opened only for reading)
+_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF})
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
