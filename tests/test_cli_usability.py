@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -108,13 +109,7 @@ PROFILE = Path(__file__).resolve().parent.parent / "datasets/checkout-api/before
 )
 def test_output_on_a_full_disk_is_one_error_line(argv: list[str]) -> None:
     with FULL.open("wb") as out:
-        run = subprocess.run(
-            [sys.executable, "-m", "profilelab", *argv],
-            stdout=out,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-        )
+        run = _program(argv, stdout=out)
     assert run.returncode == 1
     assert len(run.stderr.splitlines()) == 1 and "Traceback" not in run.stderr, run.stderr
     assert "No space left on device" in run.stderr
@@ -123,15 +118,20 @@ def test_output_on_a_full_disk_is_one_error_line(argv: list[str]) -> None:
 @pytest.mark.parametrize("argv", [["top", str(PROFILE)], ["--version"]])
 def test_output_to_a_read_only_descriptor_is_one_error_line(argv: list[str]) -> None:
     with open(os.devnull, "rb") as read_only:  # `profilelab top F 1</dev/null`
-        run = subprocess.run(
-            [sys.executable, "-m", "profilelab", *argv],
-            stdout=read_only,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-        )
+        run = _program(argv, stdout=read_only)
     assert run.returncode == 1
     assert run.stderr == "profilelab: error: cannot write the output: Bad file descriptor\n"
+
+
+def _program(argv: list[str], stdout: IO[bytes]) -> subprocess.CompletedProcess[str]:
+    """The ``profilelab`` program run on ``argv`` with its output on ``stdout``."""
+    return subprocess.run(
+        [sys.executable, "-m", "profilelab", *argv],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
 
 
 class _FullDisk(io.StringIO):
