@@ -14,6 +14,8 @@ or for what it leaves, the NumPy walker) and keeps the dictionary entries a prof
 :func:`profilelab.readers._wire.scan` (without it, the numpy steps do).
 ``_lookup`` finds the position of each of millions of ids among distinct ones
 (:func:`profilelab.ops.frames.positions`; without it, :func:`profilelab.model.ids.positions`).
+``_expand`` expands the builder's raw stacks into frame ids and hashes them in one pass
+(:func:`profilelab.model.builder.expand_hashed`; without it, NumPy's steps).
 ``_arrowc`` holds the release callbacks of the Arrow structs that
 :mod:`profilelab.model._cdata` hands to Polars (without it, pyarrow makes the arrays).
 """

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,12 @@ from profilelab.model._background import Background
 from profilelab.model.profile import Profile
 from profilelab.model.ranges import ranges
 from profilelab.model.raw import RawProfile
+
+_kernel: ModuleType | None
+try:
+    from profilelab._native import _expand as _kernel
+except ImportError:  # not built (no C compiler at install time): NumPy's steps are used
+    _kernel = None
 
 
 def build(raws: Sequence[RawProfile]) -> Profile:
@@ -324,8 +331,8 @@ def _stacks(
     raw: RawProfile, loc_frame_offsets: np.ndarray, loc_frame_ids: np.ndarray
 ) -> tuple[pl.DataFrame, np.ndarray]:
     """Expand each raw location sequence into its frame sequence and hash it."""
-    frame_seq, stack_offsets = _expand(raw, loc_frame_offsets, loc_frame_ids)
-    stack_ids = ids.as_id(ids.hash_sequences(frame_seq.view(np.uint64), stack_offsets))
+    frame_seq, stack_offsets, hashes = expand_hashed(raw, loc_frame_offsets, loc_frame_ids)
+    stack_ids = ids.as_id(hashes)
     first = np.unique(stack_ids, return_index=True)[1]
     first.sort()
     depth = np.diff(stack_offsets)
@@ -343,6 +350,46 @@ def _stacks(
         }
     )
     return schema.conform("stacks", stacks), stack_ids
+
+
+def expand_hashed(
+    raw: RawProfile, loc_frame_offsets: np.ndarray, loc_frame_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The frame ids of every raw stack, concatenated, their offsets (CSR) and each frame
+    sequence's hash (:func:`ids.hash_sequences`, uint64).
+
+    The compiled kernel does it in one pass over the frames (about 10 ms where NumPy's
+    steps take 60-90 ms for a million samples' 3M frames); what it does not take (offsets
+    out of order, a location position outside the locations) goes to :func:`expand_numpy`,
+    the reference it is tested against.
+    """
+    if _kernel is not None:
+        got = _kernel.expand(
+            *(
+                np.ascontiguousarray(a, dtype=np.int64)
+                for a in (raw.stack_locations, raw.stack_offsets, loc_frame_offsets, loc_frame_ids)
+            )
+        )
+        if got is not None:
+            offsets, frame_seq, hashes = got
+            return (
+                np.frombuffer(frame_seq, dtype=np.int64),
+                np.frombuffer(offsets, dtype=np.int64),
+                np.frombuffer(hashes, dtype=np.uint64),
+            )
+    return expand_numpy(raw, loc_frame_offsets, loc_frame_ids)
+
+
+def expand_numpy(
+    raw: RawProfile, loc_frame_offsets: np.ndarray, loc_frame_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`expand_hashed` with NumPy (without the compiled kernel)."""
+    frame_seq, stack_offsets = _expand(raw, loc_frame_offsets, loc_frame_ids)
+    return (
+        frame_seq,
+        stack_offsets,
+        ids.hash_sequences(frame_seq.view(np.uint64), stack_offsets),
+    )
 
 
 def _expand(
