@@ -495,6 +495,19 @@ def _profiles_and_samples(
     profiles = _profile_rows.profile_rows(raws, profile_ids).unique(
         "profile_id", keep="first", maintain_order=True
     )
+    if len(raws) == 1 and raws[0].sample_types:
+        return profiles, one_input_samples(raws[0], profile_ids, per_sample)
+    return profiles, gathered_samples(raws, profile_ids, sample_starts, per_sample)
+
+
+def gathered_samples(
+    raws: Sequence[RawProfile],
+    profile_ids: np.ndarray,
+    sample_starts: np.ndarray,
+    per_sample: dict[str, Any],
+) -> pl.DataFrame:
+    """The samples table of :func:`_profiles_and_samples`, each column gathered by a row
+    index: for many inputs, and the reference :func:`one_input_samples` is tested against."""
     take, values = [], []
     for raw, start in zip(raws, sample_starts[:-1].tolist(), strict=True):
         rows = np.arange(start, start + raw.n_samples, dtype=np.int64)
@@ -502,7 +515,7 @@ def _profiles_and_samples(
             take.append(rows)
             values.append(np.asarray(raw.values[:, t], dtype=np.int64))
     if not take:
-        return profiles, schema.empty("samples")
+        return schema.empty("samples")
     index = np.concatenate(take)
     per_profile = np.repeat(
         np.array([r.n_samples for r in raws]), [len(r.sample_types) for r in raws]
@@ -527,7 +540,44 @@ def _profiles_and_samples(
         else:  # converted once, then gathered (Polars copies string views, not the text)
             series = _arrow.series(name, col)
             data[name] = series if identity else series.gather(_arrow.series("", index))
-    return profiles, schema.conform("samples", _arrow.frame(data))
+    return schema.conform("samples", _arrow.frame(data))
+
+
+def one_input_samples(
+    raw: RawProfile, profile_ids: np.ndarray, per_sample: dict[str, Any]
+) -> pl.DataFrame:
+    """The samples table of one input: :func:`gathered_samples`'s rows, each column one
+    chunk per sample type, and the chunks of the columns every sample type shares
+    (sample_index, stack, labels, span columns, time) the same memory, not repeated.
+
+    (For the 1M samples and two sample types of the benchmark profile, 80 MB less memory
+    written than gathering every column by a row index: a fifth of the build's main
+    thread, most of it the kernel's zeroing of fresh pages.)
+    """
+    n, n_types = raw.n_samples, len(raw.sample_types)
+
+    def chunks(name: str, parts: list[pl.Series]) -> pl.Series:
+        return pl.concat(parts, rechunk=False).alias(name) if n_types > 1 else parts[0]
+
+    values = np.asarray(raw.values, dtype=np.int64).reshape(n, n_types)
+    data: dict[str, pl.Series] = {
+        "profile_id": chunks(
+            "profile_id",
+            [_arrow.series("", np.full(n, profile_ids[t], dtype=np.int64)) for t in range(n_types)],
+        ),
+        "sample_index": chunks("sample_index", [_arrow.series("", np.arange(n))] * n_types),
+        "value": chunks(
+            "value",
+            [_arrow.series("", np.ascontiguousarray(values[:, t])) for t in range(n_types)],
+        ),
+    }
+    for name, col in per_sample.items():
+        if not isinstance(col, np.ndarray) and col.null_count == len(col):  # no values
+            series = pl.repeat(None, n, eager=True)
+        else:
+            series = _arrow.series(name, col)
+        data[name] = chunks(name, [series] * n_types)
+    return schema.conform("samples", _arrow.frame(data))
 
 
 def _block_lengths(raws: Sequence[RawProfile]) -> np.ndarray:
