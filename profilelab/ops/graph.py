@@ -225,15 +225,28 @@ def _edge_rows(e: pl.DataFrame, kept: pl.Series | None) -> pl.DataFrame:
     """
     s = e.get_column("stack_id").to_numpy()
     loc = e.get_column("loc").to_numpy()
-    inline = np.zeros(len(s), dtype=bool)
-    inline[:-1] = (s[:-1] == s[1:]) & (loc[:-1] == loc[1:])
     stacks, nodes = e.get_column("stack_id"), e.get_column("node_id")
-    rows = np.arange(len(s), dtype=np.int64)
-    if kept is not None:
+    if kept is None:
+        rows = np.arange(len(s), dtype=np.int64)
+        inline = _inlined_rows(s, loc)
+    else:  # the kept rows only: no array of every row's number or flag is made
         rows = np.flatnonzero(_is_in(nodes, kept))
         at = _arrow.series("", rows)
-        stacks, nodes, inline = stacks.gather(at), nodes.gather(at), inline[rows]
+        stacks, nodes, inline = stacks.gather(at), nodes.gather(at), _inlined_rows(s, loc, rows)
     return _arrow.frame({"stack_id": stacks, "node_id": nodes, "inline": inline, "_row": rows})
+
+
+def _inlined_rows(s: np.ndarray, loc: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Whether each row (each of ``rows``, when given) is inlined into the next row: the
+    next row is of the same stack ``s`` and the same location ``loc``."""
+    if rows is None:
+        inline = np.zeros(len(s), dtype=bool)
+        inline[:-1] = (s[:-1] == s[1:]) & (loc[:-1] == loc[1:])
+        return inline
+    after = rows + 1
+    has_next = after < len(s)
+    nxt = np.where(has_next, after, rows)  # a last row is compared with itself, then dropped
+    return has_next & (s[rows] == s[nxt]) & (loc[rows] == loc[nxt])
 
 
 def _is_in(nodes: pl.Series, kept: pl.Series) -> np.ndarray:
