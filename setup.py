@@ -4,9 +4,9 @@ The extensions are plain C against the Python headers (no numpy C API); ``_infla
 needs zlib's header (Debian: zlib1g-dev). They are optional so that an install without a C
 compiler still works, on the slower pure-Python paths; the tests comparing each kernel with
 its reference (tests/test_pprof_native.py, test_jfr.py, test_otlp_json_kernel.py,
-test_wire_scan_kernel.py, test_otlp_native.py, test_lookup_native.py, test_expand_native.py;
-test_cli_startup.py for ``_arrowc``, without which a small report loads pyarrow) fail when
-they were not built.
+test_wire_scan_kernel.py, test_otlp_native.py, test_lookup_native.py, test_expand_native.py
+(also ``_strhash``); test_cli_startup.py for ``_arrowc``, without which a small report loads
+pyarrow) fail when they were not built.
 """
 
 from setuptools import Extension, setup
@@ -48,6 +48,7 @@ setup(
         ),
         kernel("_lookup"),
         kernel("_expand"),  # the builder's stack expansion and stack hashes
+        kernel("_strhash"),  # model.ids' string hashes
         kernel("_jfr", headers=("utf8_valid.h",)),
         kernel("_otlpjson"),
         kernel("_wirescan", headers=("wire_record.h",)),

@@ -128,3 +128,42 @@ def test_positions_probes_past_colliding_ids_and_wraps_around() -> None:
     keys = table[::-1] + absent
     got = ids.positions(np.array(keys, dtype=np.int64), np.array(table, dtype=np.int64))
     assert got.tolist() == list(range(len(table)))[::-1] + [-1] * len(absent)
+
+
+def test_the_string_hash_kernel_is_built() -> None:
+    assert ids._kernel is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=30)), min_size=1, max_size=20),
+    st.lists(st.integers(-25, 25), max_size=30),
+    st.sampled_from(["as made", "decreasing", "past the end", "no index"]),
+)
+def test_string_hashes_equal_numpys(
+    strings: list[str | None], index: list[int], damage: str
+) -> None:
+    """The compiled string hashes against NumPy's (the formula's, above): indices outside
+    the table (NumPy reads negative ones from the end) and damaged offsets give NumPy's
+    answer, down to the error."""
+    from profilelab.model import _arrow
+
+    arr = _arrow.adopt(_arrow.text(strings))
+    offsets, data = _arrow.string_buffers(arr)
+    if damage == "decreasing" and len(offsets) > 2:
+        offsets[1], offsets[2] = offsets[2] + 1, offsets[1]
+    elif damage == "past the end":
+        offsets[-1] += 5
+    arr = _arrow.Array("U", len(strings), [arr.buffers[0], offsets, data])
+    at = None if damage == "no index" else np.array(index, dtype=np.int64)
+
+    def outcome(fn):  # type: ignore[no-untyped-def]
+        try:
+            return fn(arr, at).tolist()
+        except Exception as exc:  # NumPy's own errors, compared as they are
+            return type(exc), str(exc)
+
+    want = outcome(ids.hash_strings_numpy)
+    assert outcome(ids.hash_strings_at) == want
+    if damage == "as made" and all(0 <= i < len(strings) for i in index):
+        assert want == [hash_string(strings[i]) for i in index]

@@ -16,6 +16,8 @@ or for what it leaves, the NumPy walker) and keeps the dictionary entries a prof
 (:func:`profilelab.ops.frames.positions`; without it, :func:`profilelab.model.ids.positions`).
 ``_expand`` expands the builder's raw stacks into frame ids and hashes them in one pass
 (:func:`profilelab.model.builder.expand_hashed`; without it, NumPy's steps).
+``_strhash`` hashes strings for the ids (:func:`profilelab.model.ids.hash_strings_at`;
+without it, NumPy's byte-position loop).
 ``_arrowc`` holds the release callbacks of the Arrow structs that
 :mod:`profilelab.model._cdata` hands to Polars (without it, pyarrow makes the arrays).
 """

@@ -17,11 +17,18 @@ Ids are returned as signed int64 (the same 64 bits) for engines without unsigned
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from profilelab.model import _arrow
+
+_kernel: ModuleType | None
+try:
+    from profilelab._native import _strhash as _kernel
+except ImportError:  # not built (no C compiler at install time): NumPy's steps are used
+    _kernel = None
 
 U64 = np.uint64
 GOLDEN = U64(0x9E3779B97F4A7C15)
@@ -80,7 +87,21 @@ def hash_strings(strings: Any) -> np.ndarray:
 
 def hash_strings_at(arr: Any, index: np.ndarray | None) -> np.ndarray:
     """:func:`hash_strings` of ``arr[index]`` (of all of ``arr`` when ``index`` is None),
-    read where the strings are: their bytes are not gathered first."""
+    read where the strings are: their bytes are not gathered first. The compiled kernel
+    hashes each string in one go (a tenth of NumPy's time on a big profile's strings);
+    what it does not take goes to :func:`hash_strings_numpy`, its tests' reference."""
+    arr = _arrow.adopt(arr)
+    if _kernel is not None and (index is None or np.asarray(index).dtype.kind in "iu"):
+        offsets, data = _arrow.string_buffers(arr)
+        at = None if index is None else np.ascontiguousarray(index, dtype=np.int64)
+        out = np.empty(len(offsets) - 1 if at is None else len(at), dtype=U64)
+        if len(offsets) and _kernel.hash_at(offsets, data, at, out):
+            return _with_null_hashes(arr, index, out)
+    return hash_strings_numpy(arr, index)
+
+
+def hash_strings_numpy(arr: Any, index: np.ndarray | None) -> np.ndarray:
+    """:func:`hash_strings_at` with NumPy (without the compiled kernel)."""
     arr = _arrow.adopt(arr)
     offsets, data = _arrow.string_buffers(arr)
     starts = offsets[:-1] if index is None else offsets[index]
@@ -106,6 +127,11 @@ def hash_strings_at(arr: Any, index: np.ndarray | None) -> np.ndarray:
             hs[:active] = (hs[:active] ^ byte) * FNV_PRIME
         h[order] = hs
         out = mix64(h ^ lengths.astype(U64))
+    return _with_null_hashes(arr, index, out)
+
+
+def _with_null_hashes(arr: Any, index: np.ndarray | None, out: np.ndarray) -> np.ndarray:
+    """``out`` (the hashes of ``arr[index]``) with :data:`NULL_HASH` where they are null."""
     if arr.null_count:
         valid = _arrow.valid(arr)
         out[~(valid if index is None else valid[index])] = NULL_HASH
