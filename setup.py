@@ -47,8 +47,8 @@ setup(
             threads=True,
         ),
         kernel("_lookup"),
-        kernel("_expand"),  # the builder's stack expansion and stack hashes
-        kernel("_strhash"),  # model.ids' string hashes
+        kernel("_expand", headers=("ids_hash.h",)),  # the builder's stack expansion, hashes
+        kernel("_strhash", headers=("ids_hash.h",)),  # model.ids' string hashes
         kernel("_jfr", headers=("utf8_valid.h",)),
         kernel("_otlpjson"),
         kernel("_wirescan", headers=("wire_record.h",)),

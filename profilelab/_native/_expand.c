@@ -23,14 +23,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#define GOLDEN 0x9E3779B97F4A7C15ull
-
-/* The splitmix64 finalizer, as profilelab.model.ids.mix64. */
-static inline uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+#include "ids_hash.h"
 
 /* Offsets of ``n`` ranges over ``rows`` items: from 0, not decreasing, ending at ``rows``. */
 static int offsets_ok(const int64_t *off, size_t n, size_t rows) {

@@ -16,15 +16,10 @@
 
 #include <stdint.h>
 
+#include "ids_hash.h"
+
 #define FNV_OFFSET 0xCBF29CE484222325ull
 #define FNV_PRIME 0x100000001B3ull
-
-/* The splitmix64 finalizer, as profilelab.model.ids.mix64. */
-static inline uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 /* The hashes of strings ``index[0..n)`` (of 0..n when NULL); 0 for an index or offsets out
  * of range. */
