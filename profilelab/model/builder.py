@@ -204,12 +204,13 @@ class _StringHashes:
 
 def _mapping_hash_ids(raw: RawProfile, strings: _StringHashes) -> np.ndarray:
     """Each mapping's id: a hash of its file, build id, start, limit and offset."""
-    h = ids.fold(
-        strings.hashes(raw.mapping_file),
-        strings.hashes(raw.mapping_build_id),
-        ids.hash_ints(raw.mapping_start.view(np.int64)),
-        ids.hash_ints(raw.mapping_limit.view(np.int64)),
-        ids.hash_ints(raw.mapping_offset.view(np.int64)),
+    h = ids.fold_with_ints(
+        (strings.hashes(raw.mapping_file), strings.hashes(raw.mapping_build_id)),
+        (
+            raw.mapping_start.view(np.int64),
+            raw.mapping_limit.view(np.int64),
+            raw.mapping_offset.view(np.int64),
+        ),
     )
     return ids.as_id(h)
 
@@ -286,16 +287,16 @@ def _frames(
     folded = raw.location_folded[loc_of]
 
     name_h = np.where(has_fn, strings.hashes(name_i), ids.NULL_HASH)
-    h = ids.fold(
-        name_h,
-        strings.hashes(sys_i),
-        strings.hashes(file_i),
-        ids.hash_ints(start_line),
-        ids.hash_ints(line),
-        ids.hash_ints(column),
-        ids.hash_ints(address.view(np.int64)),
-        ids.hash_ints(np.where(has_map, mapping_id, 0)),
-        ids.hash_ints(inlined.astype(np.int64) + 2 * folded.astype(np.int64)),
+    h = ids.fold_with_ints(
+        (name_h, strings.hashes(sys_i), strings.hashes(file_i)),
+        (
+            start_line,
+            line,
+            column,
+            address.view(np.int64),
+            np.where(has_map, mapping_id, 0),
+            inlined.astype(np.int64) + 2 * folded.astype(np.int64),
+        ),
     )
     frame_ids = ids.as_id(h)
     first = first_distinct(frame_ids)
