@@ -56,10 +56,10 @@ def decode(data: bytes, name: str, *, compiled: bool = True, threads: int = 0) -
     s.all_in_range = out["error"] is None and _indices_in_range(out, s.n)
     header = SimpleNamespace()  # the fields, checked in oracle order, then one RawProfile:
     apply_header(header, _header(out), s, out["n_samples"])  # its 29 default arrays unmade
-    arrays = _mappings(out, s) | _functions(out, s)
+    arrays = _arrays(out, _MAPPINGS, s) | _arrays(out, _FUNCTIONS, s)
     if out["error"] is not None:  # ids and value counts, found by the kernel, in oracle order
         raise FormatError(f"{name}: {out['error']}")
-    arrays |= _locations(out) | _samples(out, s, len(header.sample_types))
+    arrays |= _arrays(out, _LOCATIONS, s) | _samples(out, s, len(header.sample_types))
     return RawProfile(source=name, format="pprof", strings=table, **vars(header), **arrays)
 
 
@@ -111,52 +111,57 @@ def _header(out: dict[str, Any]) -> Header:
     )
 
 
-def _mappings(out: dict[str, Any], s: Strings) -> dict[str, Any]:
-    return {
-        "mapping_start": _arr(out, "mapping_start", _U64),
-        "mapping_limit": _arr(out, "mapping_limit", _U64),
-        "mapping_offset": _arr(out, "mapping_offset", _U64),
-        "mapping_file": s.check_all(_arr(out, "mapping_file", _I64), "mapping file"),
-        "mapping_build_id": s.check_all(_arr(out, "mapping_build_id", _I64), "mapping build id"),
-        "mapping_has_functions": _arr(out, "mapping_has_functions", _BOOL),
-        "mapping_has_filenames": _arr(out, "mapping_has_filenames", _BOOL),
-        "mapping_has_line_numbers": _arr(out, "mapping_has_line_numbers", _BOOL),
-        "mapping_has_inline_frames": _arr(out, "mapping_has_inline_frames", _BOOL),
-    }
+#: The arrays of each part of the message: (key, dtype, the name of its string indices in
+#: an error, or None when they are not string indices), in the oracle's order of checks.
+_MAPPINGS = (
+    ("mapping_start", _U64, None),
+    ("mapping_limit", _U64, None),
+    ("mapping_offset", _U64, None),
+    ("mapping_file", _I64, "mapping file"),
+    ("mapping_build_id", _I64, "mapping build id"),
+    ("mapping_has_functions", _BOOL, None),
+    ("mapping_has_filenames", _BOOL, None),
+    ("mapping_has_line_numbers", _BOOL, None),
+    ("mapping_has_inline_frames", _BOOL, None),
+)
+_FUNCTIONS = (
+    ("function_name", _I64, "function name"),
+    ("function_system_name", _I64, "function system name"),
+    ("function_file", _I64, "function file"),
+    ("function_start_line", _I64, None),
+)
+_LOCATIONS = (
+    ("location_mapping", _I64, None),
+    ("location_address", _U64, None),
+    ("location_folded", _BOOL, None),
+    ("line_offsets", _I64, None),
+    ("line_function", _I64, None),
+    ("line_line", _I64, None),
+    ("line_column", _I64, None),
+)
+_SAMPLES = (
+    ("sample_stack", _I64, None),
+    ("stack_offsets", _I64, None),
+    ("stack_locations", _I64, None),
+    ("label_offsets", _I64, None),
+    ("label_key", _I64, "label key"),
+    ("label_str", _I64, "label value"),
+    ("label_num", _I64, None),
+    ("label_unit", _I64, "label unit"),
+)
 
 
-def _functions(out: dict[str, Any], s: Strings) -> dict[str, Any]:
-    return {
-        "function_name": s.check_all(_arr(out, "function_name", _I64), "function name"),
-        "function_system_name": s.check_all(
-            _arr(out, "function_system_name", _I64), "function system name"
-        ),
-        "function_file": s.check_all(_arr(out, "function_file", _I64), "function file"),
-        "function_start_line": _arr(out, "function_start_line", _I64),
-    }
-
-
-def _locations(out: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "location_mapping": _arr(out, "location_mapping", _I64),
-        "location_address": _arr(out, "location_address", _U64),
-        "location_folded": _arr(out, "location_folded", _BOOL),
-        "line_offsets": _arr(out, "line_offsets", _I64),
-        "line_function": _arr(out, "line_function", _I64),
-        "line_line": _arr(out, "line_line", _I64),
-        "line_column": _arr(out, "line_column", _I64),
-    }
+def _arrays(
+    out: dict[str, Any], fields: tuple[tuple[str, np.dtype, str | None], ...], s: Strings
+) -> dict[str, Any]:
+    """The RawProfile fields ``fields`` of ``out``, string indices checked in order."""
+    got = {}
+    for key, dtype, what in fields:
+        arr = _arr(out, key, dtype)
+        got[key] = arr if what is None else s.check_all(arr, what)
+    return got
 
 
 def _samples(out: dict[str, Any], s: Strings, n_types: int) -> dict[str, Any]:
-    return {
-        "values": _arr(out, "values", _I64).reshape(out["n_samples"], n_types),
-        "sample_stack": _arr(out, "sample_stack", _I64),
-        "stack_offsets": _arr(out, "stack_offsets", _I64),
-        "stack_locations": _arr(out, "stack_locations", _I64),
-        "label_offsets": _arr(out, "label_offsets", _I64),
-        "label_key": s.check_all(_arr(out, "label_key", _I64), "label key"),
-        "label_str": s.check_all(_arr(out, "label_str", _I64), "label value"),
-        "label_num": _arr(out, "label_num", _I64),
-        "label_unit": s.check_all(_arr(out, "label_unit", _I64), "label unit"),
-    }
+    values = _arr(out, "values", _I64).reshape(out["n_samples"], n_types)
+    return {"values": values, **_arrays(out, _SAMPLES, s)}
