@@ -105,6 +105,12 @@ def test_a_pyarrow_string_array_is_read_through_its_buffers(
         assert adopted.to_pylist() == want
         assert _arrow.series("p", adopted).to_list() == want
         assert _arrow.take_strings(arr, np.arange(len(want))).to_pylist() == want
+        # one string read through two offsets and one validity bit, as a list index
+        for i in range(-len(want), len(want)):
+            assert _arrow.string_at(arr, i) == want[i]
+        for i in (len(want), -len(want) - 1):
+            with pytest.raises(IndexError):
+                _arrow.string_at(arr, i)
 
 
 @settings(max_examples=40, deadline=None)

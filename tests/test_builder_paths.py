@@ -22,6 +22,23 @@ def test_ranges_concatenates_index_ranges(pairs: list[tuple[int, int]]) -> None:
     assert ranges(starts, lengths).tolist() == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=8).flatmap(
+        lambda pool: st.lists(st.sampled_from(pool), max_size=60) if pool else st.just([])
+    )
+)
+def test_first_distinct_is_numpys_first_occurrences(values: list[int]) -> None:
+    """The builder keeps each id's first row: the positions np.unique gives, ascending."""
+    from profilelab.model.builder import first_distinct
+
+    ids = np.array(values, dtype=np.int64)
+    got = first_distinct(ids)
+    want = np.sort(np.unique(ids, return_index=True)[1])
+    assert got.tolist() == want.tolist()
+    assert got.dtype == want.dtype
+
+
 def test_ranges_refuses_a_negative_length() -> None:
     with pytest.raises(ValueError, match="negative length"):
         ranges(np.array([3, 4]), np.array([2, -1]))

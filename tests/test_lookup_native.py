@@ -131,3 +131,45 @@ def test_bad_view_and_sum_buffers_are_refused() -> None:
         k.flat_cum(np.array([0, 1]), one + 1, one, 1, one, one, True)
     with pytest.raises(ValueError, match="values: expected 16 bytes"):
         k.flat_cum(np.array([0, 1]), one, one, 2, np.zeros(2, dtype=np.int64), one, True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 40).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.lists(st.integers(0, 2**64 - 1), min_size=n, max_size=n), max_size=4),
+            st.lists(
+                st.tuples(
+                    st.sampled_from([np.int64, np.uint64, np.int32, np.uint8, np.bool_]),
+                    st.lists(INT64, min_size=n, max_size=n),
+                ),
+                max_size=7,
+            ),
+        )
+    )
+)
+def test_record_hashes_equal_numpys(
+    fields: tuple[list[list[int]], list[tuple[type, list[int]]]],
+) -> None:
+    """The builder's frame and mapping ids: the kernel's one pass gives NumPy's fold of
+    the hashes and of each integer field's hash_ints, for integers of any width."""
+    hashed, raw_ints = fields
+    hashes = [np.array(h, dtype=np.uint64) for h in hashed]
+    ints = [np.array(v, dtype=np.int64).astype(t) for t, v in raw_ints]
+    if not hashes and not ints:
+        return
+    want = ids.fold(*hashes, *(ids.hash_ints(v) for v in ints))
+    got = ids.fold_with_ints(hashes, ints)
+    assert got.dtype == want.dtype == np.uint64
+    assert got.tolist() == want.tolist()
+    assert ids._fold_numpy(hashes, ints).tolist() == want.tolist()
+
+
+def test_record_fields_of_other_lengths_are_refused() -> None:
+    assert ids._lookup is not None
+    with pytest.raises(ValueError, match="of one length"):
+        ids.fold_with_ints([np.zeros(2, np.uint64)], [np.zeros(3, np.int64)])
+    with pytest.raises(ValueError, match="8 bytes per row"):
+        ids._lookup.fold((np.zeros(2, np.uint64),), (), np.zeros(3, np.uint64))
+    with pytest.raises(ValueError, match="at most 16 fields"):
+        ids._lookup.fold((np.zeros(1, np.uint64),) * 17, (), np.zeros(1, np.uint64))

@@ -27,3 +27,8 @@ def flat_cum(
     """Add each path's ``m`` int64 values to its leaf key's row of ``flat`` (its first key
     with ``leaf_first``, else its last) and once to each of its distinct keys' rows of
     ``cum`` (writable int64, ``m`` per key); ``keys`` int64 in ``0..n_keys - 1``."""
+
+def fold(hashes: tuple[Any, ...], ints: tuple[Any, ...], out: Any, /) -> None:
+    """``out[r]``: ``model.ids.fold`` of row ``r``'s fields, the uint64 ``hashes`` first,
+    then ``ids.hash_ints`` of the int64 ``ints`` (buffers of 8 bytes per row each; ``out``
+    a writable buffer of one uint64 per row; at most 16 fields)."""

@@ -279,12 +279,26 @@ def string_buffers(arr: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def string_at(arr: Any, index: int) -> str | None:
-    """The string at ``index`` (None where it is null)."""
+    """The string at ``index`` (None where it is null).
+
+    Reads two offsets and one validity bit, not the whole array: a pprof reader looks up
+    a dozen header strings per input this way."""
     arr = adopt(arr)
-    if not valid(arr)[index]:
+    if not -arr.length <= index < arr.length:
+        raise IndexError(f"string index {index} out of range for {arr.length} strings")
+    at = arr.offset + (index + arr.length if index < 0 else index)
+    if arr.null_count and not _bit(arr.buffers[0], at):
         return None
-    offsets, data = string_buffers(arr)
-    return data[int(offsets[index]) : int(offsets[index + 1])].tobytes().decode()
+    offsets = arr.buffers[1].view(np.int64 if arr.format == "U" else np.int32)
+    data = arr.buffers[2]
+    if data is None:  # no characters at all: every string is empty
+        return ""
+    return data.view(np.uint8)[int(offsets[at]) : int(offsets[at + 1])].tobytes().decode()
+
+
+def _bit(bitmap: np.ndarray, at: int) -> bool:
+    """Bit ``at`` of a validity bitmap (Arrow's order: least significant bit first)."""
+    return bool((int(bitmap.view(np.uint8)[at >> 3]) >> (at & 7)) & 1)
 
 
 def valid(arr: Any) -> np.ndarray:

@@ -211,12 +211,13 @@ class _StringHashes:
 
 def _mapping_hash_ids(raw: RawProfile, strings: _StringHashes) -> np.ndarray:
     """Each mapping's id: a hash of its file, build id, start, limit and offset."""
-    h = ids.fold(
-        strings.hashes(raw.mapping_file),
-        strings.hashes(raw.mapping_build_id),
-        ids.hash_ints(raw.mapping_start.view(np.int64)),
-        ids.hash_ints(raw.mapping_limit.view(np.int64)),
-        ids.hash_ints(raw.mapping_offset.view(np.int64)),
+    h = ids.fold_with_ints(
+        (strings.hashes(raw.mapping_file), strings.hashes(raw.mapping_build_id)),
+        (
+            raw.mapping_start.view(np.int64),
+            raw.mapping_limit.view(np.int64),
+            raw.mapping_offset.view(np.int64),
+        ),
     )
     return ids.as_id(h)
 
@@ -293,20 +294,19 @@ def _frames(
     folded = raw.location_folded[loc_of]
 
     name_h = np.where(has_fn, strings.hashes(name_i), ids.NULL_HASH)
-    h = ids.fold(
-        name_h,
-        strings.hashes(sys_i),
-        strings.hashes(file_i),
-        ids.hash_ints(start_line),
-        ids.hash_ints(line),
-        ids.hash_ints(column),
-        ids.hash_ints(address.view(np.int64)),
-        ids.hash_ints(np.where(has_map, mapping_id, 0)),
-        ids.hash_ints(inlined.astype(np.int64) + 2 * folded.astype(np.int64)),
+    h = ids.fold_with_ints(
+        (name_h, strings.hashes(sys_i), strings.hashes(file_i)),
+        (
+            start_line,
+            line,
+            column,
+            address.view(np.int64),
+            np.where(has_map, mapping_id, 0),
+            inlined.astype(np.int64) + 2 * folded.astype(np.int64),
+        ),
     )
     frame_ids = ids.as_id(h)
-    first = np.unique(frame_ids, return_index=True)[1]
-    first.sort()
+    first = first_distinct(frame_ids)
     frames = _arrow.frame(
         {
             "frame_id": frame_ids[first],
@@ -327,14 +327,25 @@ def _frames(
     return schema.conform("frames", frames), loc_frame_offsets, frame_ids
 
 
+def first_distinct(values: np.ndarray) -> np.ndarray:
+    """The positions of the first occurrence of each distinct value of ``values`` (int64
+    ids), ascending: ``np.unique(values, return_index=True)[1]``, sorted.
+
+    Found with Polars' hash table instead of NumPy's stable sort: a tenth of the CPU on
+    a batch's 150,000 frames, most of them repeated."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.intp)
+    mask = _arrow.series("", np.asarray(values, dtype=np.int64)).is_first_distinct()
+    return np.flatnonzero(mask.to_numpy())
+
+
 def _stacks(
     raw: RawProfile, loc_frame_offsets: np.ndarray, loc_frame_ids: np.ndarray
 ) -> tuple[pl.DataFrame, np.ndarray]:
     """Expand each raw location sequence into its frame sequence and hash it."""
     frame_seq, stack_offsets, hashes = expand_hashed(raw, loc_frame_offsets, loc_frame_ids)
     stack_ids = ids.as_id(hashes)
-    first = np.unique(stack_ids, return_index=True)[1]
-    first.sort()
+    first = first_distinct(stack_ids)
     depth = np.diff(stack_offsets)
     if len(first) < len(stack_ids):  # distinct location sequences with equal frames: keep one
         sel_offsets = np.zeros(len(first) + 1, dtype=np.int64)
@@ -436,7 +447,7 @@ def _labels(
     if len(rows) == 0:
         return schema.empty("labels"), label_set_ids, span_cols
     labelled = np.flatnonzero(label_set_ids != 0)
-    first_sample = labelled[np.unique(label_set_ids[labelled], return_index=True)[1]]
+    first_sample = labelled[first_distinct(label_set_ids[labelled])]
     chosen = np.zeros(n, dtype=bool)
     chosen[first_sample] = True
     rows = rows[chosen[sample_of[rows]]]

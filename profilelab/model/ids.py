@@ -17,6 +17,7 @@ Ids are returned as signed int64 (the same 64 bits) for engines without unsigned
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
@@ -29,6 +30,11 @@ try:
     from profilelab._native import _strhash as _kernel
 except ImportError:  # not built (no C compiler at install time): NumPy's steps are used
     _kernel = None
+_lookup: ModuleType | None
+try:
+    from profilelab._native import _lookup
+except ImportError:  # not built (no C compiler at install time): NumPy computes it all
+    _lookup = None
 
 U64 = np.uint64
 GOLDEN = U64(0x9E3779B97F4A7C15)
@@ -76,6 +82,29 @@ def fold(*fields: np.ndarray) -> np.ndarray:
         for f in fields:
             h = mix64(h ^ np.asarray(f, dtype=U64) + GOLDEN)
     return h
+
+
+def fold_with_ints(hashes: Sequence[np.ndarray], ints: Sequence[np.ndarray]) -> np.ndarray:
+    """:func:`fold` of records whose fields are ``hashes`` (uint64 hashes, in order) then
+    ``ints`` (integers, each hashed as :func:`hash_ints` does), all of one length.
+
+    The compiled kernel (``_native._lookup.fold``) does it in one pass over the rows; NumPy
+    takes about ten passes per field (the builder's frames: nine fields of 167,424 rows
+    for a batch of 256 small profiles)."""
+    fields = [np.ascontiguousarray(h, dtype=U64) for h in hashes]
+    fields += [np.ascontiguousarray(np.asarray(v).astype(np.int64, copy=False)) for v in ints]
+    if _lookup is None or not fields:
+        return _fold_numpy(fields[: len(hashes)], fields[len(hashes) :])
+    out = np.empty(len(fields[0]), dtype=U64)
+    if any(len(f) != len(out) for f in fields):
+        raise ValueError("the fields of a record must be arrays of one length")
+    _lookup.fold(tuple(fields[: len(hashes)]), tuple(fields[len(hashes) :]), out)
+    return out
+
+
+def _fold_numpy(hashes: Sequence[np.ndarray], ints: Sequence[np.ndarray]) -> np.ndarray:
+    """:func:`fold_with_ints` with NumPy (no compiled kernel): the reference."""
+    return fold(*hashes, *(hash_ints(v) for v in ints))
 
 
 def hash_strings(strings: Any) -> np.ndarray:

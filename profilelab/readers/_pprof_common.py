@@ -8,6 +8,7 @@ the decoders report the same problem in the same words.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -71,8 +72,9 @@ class Header:
     doc_url: int = 0
 
 
-def apply_header(raw: RawProfile, h: Header, s: Strings, n_samples: int) -> None:
-    """Fill ``raw``'s metadata from ``h``, checking every string index in message order."""
+def apply_header(raw: RawProfile | SimpleNamespace, h: Header, s: Strings, n_samples: int) -> None:
+    """Fill ``raw``'s metadata from ``h``, checking every string index in message order
+    (``raw``: a RawProfile, or a namespace of the fields a RawProfile is then made with)."""
     if not h.sample_types and n_samples:
         raise FormatError(f"{s.name}: missing sample type information")
     raw.sample_types = [

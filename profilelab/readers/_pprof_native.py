@@ -11,7 +11,7 @@ report the same problem in the same words, in the order of the test oracle
 
 from __future__ import annotations
 
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -54,15 +54,13 @@ def decode(data: bytes, name: str, *, compiled: bool = True, threads: int = 0) -
     check_first_string(table, name)
     s = Strings(table, name)
     s.all_in_range = out["error"] is None and _indices_in_range(out, s.n)
-    raw = RawProfile(source=name, format="pprof", strings=table)
-    apply_header(raw, _header(out), s, out["n_samples"])
-    _mappings(out, raw, s)
-    _functions(out, raw, s)
+    header = SimpleNamespace()  # the fields, checked in oracle order, then one RawProfile:
+    apply_header(header, _header(out), s, out["n_samples"])  # its 29 default arrays unmade
+    arrays = _arrays(out, _MAPPINGS, s) | _arrays(out, _FUNCTIONS, s)
     if out["error"] is not None:  # ids and value counts, found by the kernel, in oracle order
         raise FormatError(f"{name}: {out['error']}")
-    _locations(out, raw)
-    _samples(out, raw, s, len(raw.sample_types))
-    return raw
+    arrays |= _arrays(out, _LOCATIONS, s) | _samples(out, s, len(header.sample_types))
+    return RawProfile(source=name, format="pprof", strings=table, **vars(header), **arrays)
 
 
 _STRING_INDICES = (
@@ -99,9 +97,9 @@ def _strings(out: dict[str, Any]) -> _arrow.Array:
 
 
 def _header(out: dict[str, Any]) -> Header:
-    pairs = _arr(out, "sample_types", _I64).reshape(-1, 2)
+    pairs = _arr(out, "sample_types", _I64).tolist()  # (type, unit) string indices
     return Header(
-        sample_types=[(int(t), int(u)) for t, u in pairs],
+        sample_types=list(zip(pairs[0::2], pairs[1::2], strict=True)),
         default_sample_type=out["default_sample_type"],
         period_type=out["period_type"],
         period=out["period"],
@@ -114,44 +112,57 @@ def _header(out: dict[str, Any]) -> Header:
     )
 
 
-def _mappings(out: dict[str, Any], raw: RawProfile, s: Strings) -> None:
-    raw.mapping_start = _arr(out, "mapping_start", _U64)
-    raw.mapping_limit = _arr(out, "mapping_limit", _U64)
-    raw.mapping_offset = _arr(out, "mapping_offset", _U64)
-    raw.mapping_file = s.check_all(_arr(out, "mapping_file", _I64), "mapping file")
-    raw.mapping_build_id = s.check_all(_arr(out, "mapping_build_id", _I64), "mapping build id")
-    raw.mapping_has_functions = _arr(out, "mapping_has_functions", _BOOL)
-    raw.mapping_has_filenames = _arr(out, "mapping_has_filenames", _BOOL)
-    raw.mapping_has_line_numbers = _arr(out, "mapping_has_line_numbers", _BOOL)
-    raw.mapping_has_inline_frames = _arr(out, "mapping_has_inline_frames", _BOOL)
+#: The arrays of each part of the message: (key, dtype, the name of its string indices in
+#: an error, or None when they are not string indices), in the oracle's order of checks.
+_MAPPINGS = (
+    ("mapping_start", _U64, None),
+    ("mapping_limit", _U64, None),
+    ("mapping_offset", _U64, None),
+    ("mapping_file", _I64, "mapping file"),
+    ("mapping_build_id", _I64, "mapping build id"),
+    ("mapping_has_functions", _BOOL, None),
+    ("mapping_has_filenames", _BOOL, None),
+    ("mapping_has_line_numbers", _BOOL, None),
+    ("mapping_has_inline_frames", _BOOL, None),
+)
+_FUNCTIONS = (
+    ("function_name", _I64, "function name"),
+    ("function_system_name", _I64, "function system name"),
+    ("function_file", _I64, "function file"),
+    ("function_start_line", _I64, None),
+)
+_LOCATIONS = (
+    ("location_mapping", _I64, None),
+    ("location_address", _U64, None),
+    ("location_folded", _BOOL, None),
+    ("line_offsets", _I64, None),
+    ("line_function", _I64, None),
+    ("line_line", _I64, None),
+    ("line_column", _I64, None),
+)
+_SAMPLES = (
+    ("sample_stack", _I64, None),
+    ("stack_offsets", _I64, None),
+    ("stack_locations", _I64, None),
+    ("label_offsets", _I64, None),
+    ("label_key", _I64, "label key"),
+    ("label_str", _I64, "label value"),
+    ("label_num", _I64, None),
+    ("label_unit", _I64, "label unit"),
+)
 
 
-def _functions(out: dict[str, Any], raw: RawProfile, s: Strings) -> None:
-    raw.function_name = s.check_all(_arr(out, "function_name", _I64), "function name")
-    raw.function_system_name = s.check_all(
-        _arr(out, "function_system_name", _I64), "function system name"
-    )
-    raw.function_file = s.check_all(_arr(out, "function_file", _I64), "function file")
-    raw.function_start_line = _arr(out, "function_start_line", _I64)
+def _arrays(
+    out: dict[str, Any], fields: tuple[tuple[str, np.dtype, str | None], ...], s: Strings
+) -> dict[str, Any]:
+    """The RawProfile fields ``fields`` of ``out``, string indices checked in order."""
+    got = {}
+    for key, dtype, what in fields:
+        arr = _arr(out, key, dtype)
+        got[key] = arr if what is None else s.check_all(arr, what)
+    return got
 
 
-def _locations(out: dict[str, Any], raw: RawProfile) -> None:
-    raw.location_mapping = _arr(out, "location_mapping", _I64)
-    raw.location_address = _arr(out, "location_address", _U64)
-    raw.location_folded = _arr(out, "location_folded", _BOOL)
-    raw.line_offsets = _arr(out, "line_offsets", _I64)
-    raw.line_function = _arr(out, "line_function", _I64)
-    raw.line_line = _arr(out, "line_line", _I64)
-    raw.line_column = _arr(out, "line_column", _I64)
-
-
-def _samples(out: dict[str, Any], raw: RawProfile, s: Strings, n_types: int) -> None:
-    raw.values = _arr(out, "values", _I64).reshape(out["n_samples"], n_types)
-    raw.sample_stack = _arr(out, "sample_stack", _I64)
-    raw.stack_offsets = _arr(out, "stack_offsets", _I64)
-    raw.stack_locations = _arr(out, "stack_locations", _I64)
-    raw.label_offsets = _arr(out, "label_offsets", _I64)
-    raw.label_key = s.check_all(_arr(out, "label_key", _I64), "label key")
-    raw.label_str = s.check_all(_arr(out, "label_str", _I64), "label value")
-    raw.label_num = _arr(out, "label_num", _I64)
-    raw.label_unit = s.check_all(_arr(out, "label_unit", _I64), "label unit")
+def _samples(out: dict[str, Any], s: Strings, n_types: int) -> dict[str, Any]:
+    values = _arr(out, "values", _I64).reshape(out["n_samples"], n_types)
+    return {"values": values, **_arrays(out, _SAMPLES, s)}
