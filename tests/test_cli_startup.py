@@ -205,6 +205,31 @@ def test_a_report_of_a_small_pprof_loads_no_arrow(tmp_path: Path, command: list[
     assert sorted(n for n in names if n.split(".")[0] == "pyarrow") == []
 
 
+#: Small OTLP inputs: binary with links (trace and span ids), a capture with location
+#: attributes (binary and JSON: hex ids read from text), the v1.8 layout of the capture.
+SMALL_OTLP = (
+    "datasets/traced-order-service/otlp/v2.3.5/order-euw1-0/cpu-00.otlp.pb.gz",
+    "grafana-pyroscope/pkg/test/integration/testdata/otel-ebpf-profile.pb.bin",
+    "grafana-pyroscope/pkg/test/integration/testdata/otel-ebpf-profile.pb.json",
+    "grafana-pyroscope@85b4c078a/pkg/test/integration/testdata/otel-ebpf-profile.pb.bin",
+)
+
+
+@pytest.mark.parametrize("name", SMALL_OTLP)
+@pytest.mark.parametrize("command", [["top"], ["tags"]], ids=" ".join)
+def test_a_report_of_a_small_otlp_profile_loads_no_pandas(
+    corpus: Path, name: str, command: list[str]
+) -> None:
+    """The OTLP readers' strings and ids are made from buffers and gathered with NumPy:
+    ``pa.array`` of a list or an array imports pandas, Arrow's ``take`` its compute
+    kernels, and ``np.unique`` numpy.ma (together more than a small report's own time)."""
+    path = corpus / name
+    names = _imported(*command, str(path))
+    assert "profilelab.readers.otlp" in names
+    assert _heavy(names) == []
+    assert "numpy.ma" not in names
+
+
 _BLAS = """
 import os, runpy, sys
 end = os._exit

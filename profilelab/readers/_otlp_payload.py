@@ -149,10 +149,25 @@ def hex_strings(raw: np.ndarray, lengths: np.ndarray) -> pa.Array:
     if filled.any():
         starts = (np.cumsum(lengths) - lengths)[filled]
         nonzero[filled] = np.maximum.reduceat(raw, starts) > 0
-    valid = pa.array(nonzero).buffers()[1]
+    # Arrow's validity bitmap, least significant bit first (pa.array of a NumPy array
+    # imports pandas: a quarter of a second of a small OTLP profile's report)
+    valid = pa.py_buffer(np.packbits(nonzero, bitorder="little"))
     return pa.StringArray.from_buffers(
         len(lengths), pa.py_buffer(offsets), pa.py_buffer(text), valid, int((~nonzero).sum())
     )
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)``: the sorted distinct values of an integer array. np.unique
+    without its index options asks whether the array is masked, which imports numpy.ma
+    (0.01-0.02 s of a small report)."""
+    ordered = np.sort(values)
+    if len(ordered) == 0:
+        return ordered
+    first = np.empty(len(ordered), dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
 
 
 def csr_rows(offsets: np.ndarray, values: np.ndarray, a: int, b: int) -> tuple[np.ndarray, ...]:
