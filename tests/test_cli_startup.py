@@ -168,6 +168,9 @@ def test_top_of_a_pprof_imports_only_the_pprof_reader(tmp_path: Path) -> None:
     assert _heavy(names) == []
     # NumPy arrays reach Polars as Arrow buffers: Polars' own conversion imports numpy.ma
     assert "numpy.ma" not in names
+    # without --labels or a time range there is no selector or time to parse
+    parsers = ("profilelab.core.selector", "profilelab.core.timeparse")
+    assert sorted(n for n in names if n in parsers) == []
     assert sorted(m for m in OTHER_READERS if f"profilelab.readers.{m}" in names) == []
     folded = tmp_path / "stacks.txt"
     folded.write_text("main;work 3\nmain;idle 2\n")
