@@ -193,7 +193,7 @@ SMALL_REPORTS = (
 
 @pytest.mark.skipif(not _pprof_native.available(), reason="the numpy decoder uses Arrow compute")
 @pytest.mark.parametrize("command", SMALL_REPORTS, ids=" ".join)
-def test_a_report_of_a_small_pprof_loads_no_arrow(tmp_path: Path, command: list[str]) -> None:
+def test_a_report_of_a_small_pprof_loads_no_arrow_nor_numpy_ma(tmp_path: Path, command: list[str]) -> None:
     """A small pprof's tables reach Polars through the Arrow C data interface over NumPy
     buffers (model/_arrow.py): no report loads pyarrow (Arrow's C++ library is a fifth of
     ``import polars``), with string and numeric labels and a span id label."""
@@ -206,6 +206,9 @@ def test_a_report_of_a_small_pprof_loads_no_arrow(tmp_path: Path, command: list[
     args = [str(tmp_path / "f.html") if a == "FLAME" else a for a in command]
     names = _imported(*args, str(path))
     assert sorted(n for n in names if n.split(".")[0] == "pyarrow") == []
+    # nor numpy.ma (0.01-0.02 s), which Polars' conversion of a NumPy array and np.unique
+    # without its index options import: flame and graph used them
+    assert "numpy.ma" not in names
 
 
 #: Small OTLP inputs: binary with links (trace and span ids), a capture with location

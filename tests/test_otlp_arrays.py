@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from profilelab.model import _arrow
+from profilelab.model.ranges import distinct
 from profilelab.readers import _otlp_binary, _otlp_json, _otlp_payload, _otlp_tables
 
 # text with lone surrogates (a JSON escape can make one), which neither side can encode
@@ -21,7 +22,7 @@ _TEXT = st.text(st.characters(blacklist_categories=()), max_size=6)
 @given(st.lists(st.integers(-(2**62), 2**62), max_size=40), st.sampled_from([np.int64, np.int32]))
 def test_distinct_is_np_unique(values: list[int], dtype: type) -> None:
     arr = np.array(values, dtype=np.int64).astype(dtype)
-    got = _otlp_payload.distinct(arr)
+    got = distinct(arr)
     want = np.unique(arr)
     assert got.dtype == want.dtype and np.array_equal(got, want)
 

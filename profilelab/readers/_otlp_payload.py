@@ -157,19 +157,6 @@ def hex_strings(raw: np.ndarray, lengths: np.ndarray) -> pa.Array:
     )
 
 
-def distinct(values: np.ndarray) -> np.ndarray:
-    """``np.unique(values)``: the sorted distinct values of an integer array. np.unique
-    without its index options asks whether the array is masked, which imports numpy.ma
-    (0.01-0.02 s of a small report)."""
-    ordered = np.sort(values)
-    if len(ordered) == 0:
-        return ordered
-    first = np.empty(len(ordered), dtype=bool)
-    first[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    return ordered[first]
-
-
 def csr_rows(offsets: np.ndarray, values: np.ndarray, a: int, b: int) -> tuple[np.ndarray, ...]:
     """Rows a..b of a CSR column: (offsets from 0, values); all of it as it is."""
     if a == 0 and b == len(offsets) - 1:  # one profile: a receiver's usual post

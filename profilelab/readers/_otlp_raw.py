@@ -26,9 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from profilelab.model import _arrow, ids
+from profilelab.model.ranges import distinct
 from profilelab.model.raw import RawProfile
 from profilelab.readers import _otlp_native
-from profilelab.readers._otlp_payload import AttrValue, Payload, ProfileEntry, distinct
+from profilelab.readers._otlp_payload import AttrValue, Payload, ProfileEntry
 from profilelab.readers._otlp_tables import (
     PROFILE_KEYS,
     SCOPE_DEFAULT_KEY,

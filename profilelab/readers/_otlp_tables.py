@@ -21,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 
 from profilelab.model import _arrow
-from profilelab.readers._otlp_payload import Attribute, AttrValue, Dictionary, distinct
+from profilelab.model.ranges import distinct
+from profilelab.readers._otlp_payload import Attribute, AttrValue, Dictionary
 from profilelab.readers._wire import WireError, ranges
 
 #: Mapping attributes that carry the build id, most preferred first.
