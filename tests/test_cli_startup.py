@@ -193,7 +193,9 @@ SMALL_REPORTS = (
 
 @pytest.mark.skipif(not _pprof_native.available(), reason="the numpy decoder uses Arrow compute")
 @pytest.mark.parametrize("command", SMALL_REPORTS, ids=" ".join)
-def test_a_report_of_a_small_pprof_loads_no_arrow_nor_numpy_ma(tmp_path: Path, command: list[str]) -> None:
+def test_a_report_of_a_small_pprof_loads_no_arrow_nor_numpy_ma(
+    tmp_path: Path, command: list[str]
+) -> None:
     """A small pprof's tables reach Polars through the Arrow C data interface over NumPy
     buffers (model/_arrow.py): no report loads pyarrow (Arrow's C++ library is a fifth of
     ``import polars``), with string and numeric labels and a span id label."""
