@@ -168,6 +168,9 @@ def test_top_of_a_pprof_imports_only_the_pprof_reader(tmp_path: Path) -> None:
     assert _heavy(names) == []
     # NumPy arrays reach Polars as Arrow buffers: Polars' own conversion imports numpy.ma
     assert "numpy.ma" not in names
+    # without --labels or a time range there is no selector or time to parse
+    parsers = ("profilelab.core.selector", "profilelab.core.timeparse")
+    assert sorted(n for n in names if n in parsers) == []
     assert sorted(m for m in OTHER_READERS if f"profilelab.readers.{m}" in names) == []
     folded = tmp_path / "stacks.txt"
     folded.write_text("main;work 3\nmain;idle 2\n")
@@ -190,7 +193,9 @@ SMALL_REPORTS = (
 
 @pytest.mark.skipif(not _pprof_native.available(), reason="the numpy decoder uses Arrow compute")
 @pytest.mark.parametrize("command", SMALL_REPORTS, ids=" ".join)
-def test_a_report_of_a_small_pprof_loads_no_arrow(tmp_path: Path, command: list[str]) -> None:
+def test_a_report_of_a_small_pprof_loads_no_arrow_nor_numpy_ma(
+    tmp_path: Path, command: list[str]
+) -> None:
     """A small pprof's tables reach Polars through the Arrow C data interface over NumPy
     buffers (model/_arrow.py): no report loads pyarrow (Arrow's C++ library is a fifth of
     ``import polars``), with string and numeric labels and a span id label."""
@@ -203,6 +208,34 @@ def test_a_report_of_a_small_pprof_loads_no_arrow(tmp_path: Path, command: list[
     args = [str(tmp_path / "f.html") if a == "FLAME" else a for a in command]
     names = _imported(*args, str(path))
     assert sorted(n for n in names if n.split(".")[0] == "pyarrow") == []
+    # nor numpy.ma (0.01-0.02 s), which Polars' conversion of a NumPy array and np.unique
+    # without its index options import: flame and graph used them
+    assert "numpy.ma" not in names
+
+
+#: Small OTLP inputs: binary with links (trace and span ids), a capture with location
+#: attributes (binary and JSON: hex ids read from text), the v1.8 layout of the capture.
+SMALL_OTLP = (
+    "datasets/traced-order-service/otlp/v2.3.5/order-euw1-0/cpu-00.otlp.pb.gz",
+    "grafana-pyroscope/pkg/test/integration/testdata/otel-ebpf-profile.pb.bin",
+    "grafana-pyroscope/pkg/test/integration/testdata/otel-ebpf-profile.pb.json",
+    "grafana-pyroscope@85b4c078a/pkg/test/integration/testdata/otel-ebpf-profile.pb.bin",
+)
+
+
+@pytest.mark.parametrize("name", SMALL_OTLP)
+@pytest.mark.parametrize("command", [["top"], ["tags"]], ids=" ".join)
+def test_a_report_of_a_small_otlp_profile_loads_no_pandas(
+    corpus: Path, name: str, command: list[str]
+) -> None:
+    """The OTLP readers' strings and ids are made from buffers and gathered with NumPy:
+    ``pa.array`` of a list or an array imports pandas, Arrow's ``take`` its compute
+    kernels, and ``np.unique`` numpy.ma (together more than a small report's own time)."""
+    path = corpus / name
+    names = _imported(*command, str(path))
+    assert "profilelab.readers.otlp" in names
+    assert _heavy(names) == []
+    assert "numpy.ma" not in names
 
 
 _BLAS = """

@@ -228,3 +228,38 @@ def test_sources_number_inputs_in_load_order_and_types_by_rank(rows: list) -> No
     assert got["src"].to_list() == want_src
     assert got["pos"].to_list() == want_pos
     assert got.schema["src"] == got.schema["pos"] == pl.Int64
+
+
+@pytest.mark.skipif(not HEAP, reason="datasets/heap-leak is not present")
+def test_sample_types_of_one_profile_are_not_those_asked_of_another(corpus: Path) -> None:
+    """``sources`` and the type lists are kept for the last profiles table asked about
+    (a report asks about ten times): another table, asked in between, gets its own."""
+    heap = profilelab.load(HEAP[0])
+    capture = profilelab.load(corpus / EBPF)
+    two_heaps = profilelab.load(HEAP[:2])
+    cpu = profilelab.load(ROOT / "datasets" / "checkout-api" / "before" / "cpu-00.pb.gz")
+    want = {}
+    wall = cpu.replace(
+        profiles=cpu.profiles.with_columns(pl.col("sample_type").replace("cpu", "wall"))
+    )
+    profiles = {"heap": heap, "capture": capture, "two": two_heaps, "cpu": cpu, "wall": wall}
+    for name, p in profiles.items():
+        want[name] = (
+            sampletypes.offered(p),
+            sampletypes.default(p),
+            sampletypes.uniform(p),
+            sampletypes.sources(p)["src"].to_list(),
+        )
+    assert want["heap"][0] != want["capture"][0]
+    assert want["heap"][3] != want["two"][3]
+    assert want["cpu"][0] != want["wall"][0]  # the same number of rows, other types
+    for name in ("capture", "cpu", "wall", "heap", "two", "cpu", "wall", "heap"):
+        p = profiles[name]
+        for q in (p, p.replace(profiles=p.profiles.clone())):  # the same rows, another table
+            got = (
+                sampletypes.offered(q),
+                sampletypes.default(q),
+                sampletypes.uniform(q),
+                sampletypes.sources(q)["src"].to_list(),
+            )
+            assert got == want[name], name

@@ -21,6 +21,7 @@ from otlp_helpers import fixed64, fld, request, varint
 from store_util import otlp_export
 
 import profilelab
+from profilelab.model import _arrow
 from profilelab.readers import _otlp_binary, _otlp_native, _otlp_raw
 from profilelab.readers._otlp_payload import Payload
 from profilelab.readers._wire import WireError
@@ -45,6 +46,9 @@ def assert_same(a: object, b: object, path: str = "payload") -> None:
     elif isinstance(a, pa.Array):
         assert isinstance(b, pa.Array) and a.type == b.type and a.equals(b), (path, a, b)
         assert a.null_count == b.null_count, path
+    elif isinstance(a, _arrow.Array):  # a RawProfile's strings and span ids
+        assert isinstance(b, _arrow.Array), path
+        assert_same(_arrow.to_pyarrow(a), _arrow.to_pyarrow(b), path)
     elif isinstance(a, list | tuple):
         assert type(a) is type(b) and len(a) == len(b), (path, a, b)
         for k, (x, y) in enumerate(zip(a, b, strict=True)):

@@ -8,13 +8,17 @@ consumer's own step (pprof reports, flame trees, analyses) from the same selecti
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from profilelab.core import transforms
 from profilelab.core.selection import Selection
-from profilelab.core.selector import Matcher
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
+
+if TYPE_CHECKING:
+    from profilelab.core.selector import Matcher
 
 
 def restrict(profile: Profile, selection: Selection) -> Profile:

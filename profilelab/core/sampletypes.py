@@ -37,6 +37,15 @@ class SampleType:
     unit: str
 
 
+#: The last profiles table numbered by :func:`sources`, with its result, and the last
+#: result's type lists (:func:`_lists`). A report asks for them about ten times of one
+#: profile (choosing, checking and gathering its sample type, its header): one query each
+#: time. Tables are never changed in place, so the same object gives the same answer;
+#: holding it keeps its id from being reused.
+_sources_memo: tuple[pl.DataFrame, pl.DataFrame] | None = None
+_lists_memo: tuple[pl.DataFrame, pl.DataFrame] | None = None
+
+
 def sources(profile: Profile) -> pl.DataFrame:
     """The profiles table with ``src`` (input position in load order) and ``pos`` (the
     type's position within its input: the ordinal rank of its ``sample_type_index``).
@@ -44,7 +53,17 @@ def sources(profile: Profile) -> pl.DataFrame:
     Numbered with NumPy and added in one query: a report asks for this table several times,
     and a join and a windowed rank were three Polars queries each time.
     """
+    global _sources_memo
     prof = profile.profiles
+    memo = _sources_memo
+    if memo is not None and memo[0] is prof:
+        return memo[1]
+    numbered = _numbered(prof)
+    _sources_memo = (prof, numbered)
+    return numbered
+
+
+def _numbered(prof: pl.DataFrame) -> pl.DataFrame:
     source = prof.get_column("source_id").to_numpy()
     _, first, inverse = np.unique(source, return_index=True, return_inverse=True)
     src = np.argsort(np.argsort(first))[inverse].astype(np.int64)  # by first appearance
@@ -56,13 +75,19 @@ def sources(profile: Profile) -> pl.DataFrame:
 
 
 def _lists(srcs: pl.DataFrame) -> pl.DataFrame:
-    return (
+    global _lists_memo
+    memo = _lists_memo
+    if memo is not None and memo[0] is srcs:
+        return memo[1]
+    lists = (
         srcs.lazy()
         .sort("src", "pos")
         .group_by("src", maintain_order=True)
         .agg(pl.col("sample_type"), pl.col("sample_unit"))
         .collect()
     )
+    _lists_memo = (srcs, lists)
+    return lists
 
 
 def uniform(profile: Profile) -> bool:

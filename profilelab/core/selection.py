@@ -27,14 +27,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from profilelab.core import transforms as transforms_mod
 from profilelab.core.regex import check_regex
-from profilelab.core.selector import Matcher, parse
-from profilelab.core.timeparse import parse_time
 from profilelab.core.vocabulary import granularity
 from profilelab.errors import QueryError
+
+if TYPE_CHECKING:
+    from profilelab.core.selector import Matcher
 
 #: Options that are regular expressions (checked on construction).
 REGEX_OPTIONS = ("focus", "ignore", "hide", "show", "show_from", "prune_from", "tagshow", "taghide")
@@ -48,21 +49,25 @@ def label_matchers(labels: str | LabelFilter | Iterable[Matcher] | None) -> tupl
     """Label matchers from a selector (``{k="v"}``), a mapping or matchers."""
     if labels is None or labels == "":
         return ()
+    if not isinstance(labels, str | Mapping):  # matchers already (a copy's, say)
+        return tuple(labels)
+    # imported here: a report without label filters (most of them) has no selector to
+    # parse, and the parser's classes and expressions are a millisecond and a half
+    from profilelab.core.selector import Matcher, parse
+
     if isinstance(labels, str):
         text = labels.strip()
         sel = parse(text if text.startswith("{") else "{" + text + "}")
         return sel.matchers
-    if isinstance(labels, Mapping):
-        out = []
-        for key, accepted in labels.items():
-            if isinstance(accepted, str):
-                out.append(Matcher(str(key), "=", accepted))
-            else:
-                values = [str(v) for v in accepted]
-                alternatives = "|".join(re_escape(v) for v in values)
-                out.append(Matcher(str(key), "=~", alternatives))
-        return tuple(out)
-    return tuple(labels)
+    out = []
+    for key, accepted in labels.items():
+        if isinstance(accepted, str):
+            out.append(Matcher(str(key), "=", accepted))
+        else:
+            values = [str(v) for v in accepted]
+            alternatives = "|".join(re_escape(v) for v in values)
+            out.append(Matcher(str(key), "=~", alternatives))
+    return tuple(out)
 
 
 def re_escape(text: str) -> str:
@@ -107,6 +112,8 @@ class Selection:
         for name in ("start_ns", "end_ns"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, int):
+                from profilelab.core.timeparse import parse_time  # a range is given: rarely
+
                 set_(self, name, parse_time(value))  # "-1h", RFC 3339, a date, ...
         if self.start_ns is not None and self.end_ns is not None and self.end_ns <= self.start_ns:
             raise QueryError(f"empty time range: end ({self.end_ns}) is not after start")

@@ -1,4 +1,5 @@
-"""Index ranges as one array (NumPy only): the builder's expansions, the readers' record slices."""
+"""Index arrays (NumPy only): ranges as one array (the builder's expansions, the readers'
+record slices), distinct values."""
 
 from __future__ import annotations
 
@@ -25,3 +26,16 @@ def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     out[0] = starts[0]
     out[np.cumsum(lengths[:-1])] = starts[1:] - starts[:-1] - lengths[:-1] + 1
     return np.cumsum(out, out=out)
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)``: the sorted distinct values of an integer array. np.unique
+    without its index options asks whether the array is masked, which imports numpy.ma
+    (0.01-0.02 s of a small report)."""
+    ordered = np.sort(values)
+    if len(ordered) == 0:
+        return ordered
+    first = np.empty(len(ordered), dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]

@@ -77,7 +77,7 @@ def grouped(e: pl.DataFrame) -> pl.DataFrame:
     new = s[1:] != s[:-1]
     if bool(np.all(new | (pos[1:] > pos[:-1]))):
         run_ids = s[np.flatnonzero(np.concatenate(([True], new)))]
-        if pl.Series(run_ids).n_unique() == len(run_ids):
+        if _arrow.series("", run_ids).n_unique() == len(run_ids):  # (no numpy.ma)
             return e
     return e.sort("stack_id", "pos")
 

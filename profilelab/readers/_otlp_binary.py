@@ -30,9 +30,11 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.profiles.v1development import profiles_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 
+from profilelab.model import _arrow
 from profilelab.readers import _otlp_native
 from profilelab.readers import _wire as w
 from profilelab.readers._otlp_payload import (
+    EMPTY_STRING,
     OLD_HINT,
     Attribute,
     AttrValue,
@@ -169,12 +171,20 @@ def _signed32(values: np.ndarray) -> np.ndarray:
 
 
 def _strings(bodies: list[bytes]) -> pa.Array:
+    # from buffers: pa.array of a Python list imports pandas (a quarter of a second)
     if not bodies:
-        return pa.array([""], type=pa.string())
-    try:  # checks the UTF-8 as it copies
-        return pa.array(bodies, type=pa.string())
+        return EMPTY_STRING
+    offsets = np.zeros(len(bodies) + 1, dtype=np.int64)
+    np.cumsum(np.array([len(b) for b in bodies], dtype=np.int64), out=offsets[1:])
+    table = _arrow.string_array(offsets, np.frombuffer(b"".join(bodies), dtype=np.uint8))
+    text = _arrow.to_pyarrow(table)
+    try:
+        text.validate(full=True)  # the UTF-8
     except pa.ArrowInvalid:  # invalid UTF-8: repair, as Go's pprof tolerates it
-        return pa.array([b.decode("utf-8", errors="replace") for b in bodies], type=pa.string())
+        return _arrow.to_pyarrow(
+            _arrow.strings([b.decode("utf-8", errors="replace") for b in bodies])
+        )
+    return text
 
 
 def _mappings(d: Dictionary, bodies: list[bytes]) -> None:

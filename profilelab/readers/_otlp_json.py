@@ -34,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from profilelab.errors import FormatError
+from profilelab.model import _arrow
 from profilelab.readers import _json
 from profilelab.readers._otlp_binary import hex_strings
 from profilelab.readers._otlp_payload import (
@@ -401,7 +402,8 @@ def _dictionary(
     if strings:
         if not all(isinstance(s, str) for s in strings):
             raise WireError("stringTable must hold strings")
-        out.strings = pa.array(strings, type=pa.string())
+        # from its buffers: pa.array of a Python list imports pandas (a quarter of a second)
+        out.strings = _arrow.to_pyarrow(_arrow.strings(strings))
     _mappings(out, _objs(d, k("mappingTable")), k)
     _locations(out, _objs(d, k("locationTable")), k)
     fns = _objs(d, k("functionTable"))
@@ -436,7 +438,7 @@ def _ids(texts: list[Any], size: int, what: str) -> pa.Array:
         if len(raw) == size * len(texts):  # (so no white space, which fromhex skips)
             sizes = np.full(len(texts), size, dtype=np.int64)
             return hex_strings(np.frombuffer(raw, dtype=np.uint8), sizes)
-    return pa.array([_id(x, size, what) or None for x in texts], type=pa.string())
+    return _arrow.to_pyarrow(_arrow.text([_id(x, size, what) or None for x in texts]))
 
 
 def _mappings(out: Dictionary, maps: list[Any], k: _Keys) -> None:

@@ -24,9 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
 
-from profilelab.model import ids
+from profilelab.model import _arrow, ids
+from profilelab.model.ranges import distinct
 from profilelab.model.raw import RawProfile
 from profilelab.readers import _otlp_native
 from profilelab.readers._otlp_payload import AttrValue, Payload, ProfileEntry
@@ -244,8 +244,10 @@ def _raw(
     if ev.time is not None:
         raw.sample_time_ns, raw.sample_time_valid = ev.time, ev.time_valid
     if np.count_nonzero(ev.link):
-        raw.sample_trace_id = t.d.link_trace_id.take(pa.array(ev.link))
-        raw.sample_span_id = t.d.link_span_id.take(pa.array(ev.link))
+        # gathered with NumPy: pa.array of an index imports pandas, and Arrow's take
+        # pyarrow.compute (their imports are most of a small OTLP profile's report)
+        raw.sample_trace_id = _arrow.take_strings(t.d.link_trace_id, ev.link)
+        raw.sample_span_id = _arrow.take_strings(t.d.link_span_id, ev.link)
     _metadata(raw, payload, t, entries)
     raw.strings = t.strings.array()
     return raw
@@ -343,7 +345,7 @@ def _event_labels(raw: RawProfile, t: Tables, e: ProfileEntry, ev: Events) -> No
             (np.repeat(np.arange(n), np.diff(attr_off)), np.repeat(np.arange(n), counts))
         )
         n_attr = len(t.d.attributes)
-        pairs = np.unique(owner * n_attr + np.concatenate((attrs, extra)))
+        pairs = distinct(owner * n_attr + np.concatenate((attrs, extra)))
         owner, attrs = pairs // n_attr, pairs % n_attr
         attr_off = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=n))))
     lab = t.labels

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from profilelab.model import _arrow
+from profilelab.model.ranges import distinct
 from profilelab.readers._otlp_payload import Attribute, AttrValue, Dictionary
 from profilelab.readers._wire import WireError, ranges
 
@@ -90,10 +92,12 @@ class _Strings:
             got = self._extra[s] = self.n_base + len(self._extra)
         return got
 
-    def array(self) -> pa.Array:
+    def array(self) -> pa.Array | _arrow.Array:
         if not self._extra:
             return self.table
-        return pa.concat_arrays([self.table, pa.array(list(self._extra), type=pa.string())])
+        # model arrays (pa.array of a Python list imports pandas: a quarter of a second of
+        # a small OTLP profile's report, more than the report itself)
+        return _arrow.concat_strings([self.table, _arrow.strings(list(self._extra))])
 
 
 def _check(arr: np.ndarray, n: int, what: str) -> None:
@@ -313,7 +317,7 @@ def _stack_attrs(
     counts = np.diff(loc_off)[locs]
     attrs = loc_attrs[ranges(loc_off[:-1][locs], counts)]
     owner = np.repeat(stack_of, counts)
-    pairs = np.unique(owner * len(d.attributes) + attrs)
+    pairs = distinct(owner * len(d.attributes) + attrs)
     owner, attrs = pairs // len(d.attributes), pairs % len(d.attributes)
     offsets = np.zeros(n_stacks + 1, dtype=np.int64)
     np.cumsum(np.bincount(owner, minlength=n_stacks), out=offsets[1:])

@@ -22,6 +22,7 @@ from profilelab.core.selection import Selection as CoreSelection
 from profilelab.core.transforms import left_heavy
 from profilelab.core.vocabulary import granularity as granularity_name
 from profilelab.errors import QueryError
+from profilelab.model import _arrow
 from profilelab.model.profile import Profile
 from profilelab.views import _build
 from profilelab.views._build import Paths, RawTree
@@ -254,9 +255,11 @@ class Selection:
             only = np.argsort(-flat[:, 0], kind="stable")[:limit]
             only = only[flat[only, 0] != 0]
         flat, cum = key_sums(paths, len(keys), only)
-        table = keys.keys.with_columns(pl.Series("self", flat[:, 0]), pl.Series("total", cum[:, 0]))
+        # NumPy columns and rows reach Polars as Arrow buffers (its conversion imports numpy.ma)
+        totals = _arrow.series("self", flat[:, 0]), _arrow.series("total", cum[:, 0])
+        table = keys.keys.with_columns(*totals)
         if only is not None:
-            table = table[np.sort(only)]
+            table = table[_arrow.series("", np.sort(only))]
         return table.filter(pl.col("total") != 0).sort(
             ["self", "total", "name"], descending=[True, True, False]
         )

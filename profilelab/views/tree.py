@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from profilelab.model import _arrow
+from profilelab.model.ranges import distinct
 from profilelab.views._build import OTHER_KEY, ROOT_KEY, RawTree, layout
 from profilelab.views._keys import KeyTable
 
@@ -170,8 +172,8 @@ class NodeNames:
 def node_names(raw: RawTree, keys: KeyTable) -> NodeNames:
     """Resolve key ids to names, keeping only the strings the visible nodes use."""
     strings: dict[str, int] = {ROOT_NAME: 0, OTHER_NAME: 1, "": 2}
-    used = np.unique(raw.key[raw.key >= 0])
-    rows = keys.keys[used]
+    used = distinct(raw.key[raw.key >= 0])
+    rows = keys.keys[_arrow.series("", used)]  # a NumPy index would import numpy.ma
 
     def intern(values: list[str]) -> np.ndarray:
         return np.array([strings.setdefault(v, len(strings)) for v in values], dtype=np.int32)
