@@ -43,10 +43,10 @@ setup(
         kernel(
             "_pprof",
             more=("pprof_decode.c",),
-            headers=("pprof_decode.h", "pprof_wire.h", "utf8_valid.h"),
+            headers=("pprof_decode.h", "pprof_wire.h", "utf8_valid.h", "ids_hash.h"),
             threads=True,
         ),
-        kernel("_lookup"),
+        kernel("_lookup", headers=("ids_hash.h",)),
         kernel("_expand", headers=("ids_hash.h",)),  # the builder's stack expansion, hashes
         kernel("_strhash", headers=("ids_hash.h",)),  # model.ids' string hashes
         kernel("_jfr", headers=("utf8_valid.h",)),

@@ -34,7 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GOLDEN 0x9E3779B97F4A7C15ull
+#include "ids_hash.h"
 
 /* A slot of the table: an id beside its position (-1: empty), so that a probe reads one
  * cache line, not the slot and then the id it points to. */
@@ -427,16 +427,6 @@ done:
     for (int i = 0; i < 6; i++)
         PyBuffer_Release(&b[i]);
     return result;
-}
-
-/* ids.mix64: the splitmix64 finalizer. */
-#define M1 0xBF58476D1CE4E5B9ull
-#define M2 0x94D049BB133111EBull
-
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * M1;
-    z = (z ^ (z >> 27)) * M2;
-    return z ^ (z >> 31);
 }
 
 /* Most fields of one record: the builder's frames have nine. */

@@ -1,5 +1,6 @@
 /* The mixing step of profilelab.model.ids's hashes, for the kernels that compute them
- * (_expand.c: stack hashes, _strhash.c: string hashes). */
+ * (_expand.c: stack hashes, _strhash.c: string hashes, _lookup.c: record hashes) and for
+ * the pprof decoder's id table (pprof_decode.c), which spreads ids over its slots with it. */
 #ifndef PROFILELAB_IDS_HASH_H
 #define PROFILELAB_IDS_HASH_H
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ids_hash.h"
+
 /* Return codes inside this file: -1 fatal (wire error or out of memory), 0 ok,
  * 1 semantic error recorded (keep checking the wire format, produce nothing more). */
 #define OOM(d) ((d)->oom = 1, -1)
@@ -220,12 +222,6 @@ typedef struct {
     int64_t *pos;
     uint64_t mask;
 } idmap;
-
-static inline uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static void idmap_free(idmap *m) {
     free(m->direct);
