@@ -82,6 +82,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _REPORT_LINE = 1
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``dev/test`` runs ``-n 2 --dist loadfile --no-loadscope-reorder``),
+    start the files that launch Spark's JVM first, then the other files with ``slow`` tests,
+    then the rest, each group in the usual order. A worker that launches the JVM after gRPC
+    servers and clients ran in it (``test_store_serve_otlp.py``) once saw the JVM exit before
+    it gave its port; in a serial run the JVM starts first (``test_docs_examples.py``). The
+    long files starting first also keep one worker from finishing alone. Serial runs keep
+    the order of collection."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rank: dict[str, int] = {}  # test file -> 0 (Spark), 1 (slow) or 2
+    for item in items:
+        marks = {mark.name for mark in item.iter_markers()}
+        file = item.nodeid.partition("::")[0]
+        rank[file] = min(rank.get(file, 2), 0 if "spark" in marks else 1 if "slow" in marks else 2)
+    items.sort(key=lambda item: rank[item.nodeid.partition("::")[0]])  # stable sort
+
+
 @contextlib.contextmanager
 def utc_timezone() -> Iterator[None]:
     """Run in the UTC zone (pprof prints times in the local zone), then restore it."""

@@ -160,10 +160,13 @@ def at_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
         yield tmp_path
 
 
-@pytest.mark.parametrize(
-    "page",
-    [pytest.param(p, marks=pytest.mark.slow) if p in SLOW_PAGES else p for p in PAGES],
-)
+def _marks(page: str) -> list[pytest.MarkDecorator]:
+    """``slow`` for the slow pages, ``spark`` for those whose examples start a Spark session."""
+    spark = any("pyspark" in body for body in blocks(page, "python"))
+    return [pytest.mark.slow] * (page in SLOW_PAGES) + [pytest.mark.spark] * spark
+
+
+@pytest.mark.parametrize("page", [pytest.param(p, marks=_marks(p)) for p in PAGES])
 def test_every_block_runs(page: str, at_sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
     namespace: dict[str, object] = {"__name__": "__docs__"}
     found = blocks(page)
