@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from profilelab.model import _arrow
+from profilelab.model import _arrow, _cdata
 
 DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
 DTYPES += [np.float32, np.float64, np.bool_]
@@ -180,6 +180,62 @@ def test_a_release_while_an_exception_is_raised_keeps_the_exception() -> None:
     for _ in range(3):
         with pytest.raises(ValueError, match="kept"):
             both(_arrow.series("x", np.arange(1000, dtype=np.int64)), boom())
+
+
+def _released_on_a_native_thread_while_the_gil_is_held(values: np.ndarray) -> int:
+    """Export ``values`` and call its array's release on a new native thread (no Python
+    thread state) while this thread holds the GIL and waits for it, at most 10 s: Polars'
+    workers drop columns so while a Python thread waits for them holding the GIL
+    (DataFrame.serialize). The join's result: 0, or ETIMEDOUT when the release waited."""
+    import ctypes
+    import time
+
+    from profilelab._native import _arrowc
+
+    struct = _cdata._array(_arrow.numeric(values))
+    libc, held = ctypes.CDLL(None, use_errno=True), ctypes.PyDLL(None)  # PyDLL keeps the GIL
+    thread = ctypes.c_ulong()
+    start = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(_arrowc.releases()[1])
+    at = ctypes.c_void_p(ctypes.addressof(struct))
+    assert libc.pthread_create(ctypes.byref(thread), None, start, at) == 0
+
+    class Timespec(ctypes.Structure):
+        _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+    until = Timespec(int(time.time()) + 10, 0)
+    joined = held.pthread_timedjoin_np(thread, None, ctypes.byref(until))
+    if joined != 0:  # the release waits for the GIL: let it have it, then let it end
+        libc.pthread_join(thread, None)
+    assert not struct.release  # released, whatever the thread
+    return int(joined)
+
+
+@pytest.mark.skipif(_cdata._releases is None, reason="the C callbacks were not built")
+def test_a_release_on_a_thread_without_the_gil_never_waits_for_it() -> None:
+    """The release queues its reference instead of waiting for the GIL (the wait was a
+    deadlock: a receiver's committer serializing a frame while its decoders' columns went),
+    and the queue is drained: by the next export, or by the interpreter's main thread."""
+    import threading
+    import time
+    import weakref
+
+    from profilelab._native import _arrowc
+
+    for drained_by in ("export", "main thread"):
+        values = np.arange(1000, dtype=np.int64)
+        alive = weakref.ref(values)
+        assert _released_on_a_native_thread_while_the_gil_is_held(values) == 0
+        del values  # now only the queued reference holds the buffer
+        if drained_by == "export":
+            _arrow.series("x", np.arange(3))
+        elif threading.current_thread() is threading.main_thread():
+            deadline = time.monotonic() + 10  # a pending call runs between two bytecodes
+            while alive() is not None and time.monotonic() < deadline:
+                time.sleep(0.01)
+        else:
+            _arrowc.drain()
+        assert alive() is None, drained_by
+        assert _arrowc.queued() == 0
 
 
 def test_without_the_compiled_callbacks_pyarrow_makes_the_same_series(

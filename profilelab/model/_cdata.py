@@ -11,7 +11,9 @@ to a tuple holding its children's structs, its strings and the NumPy buffers it 
 to; its ``release`` (C, :mod:`profilelab._native._arrowc`) releases the children and drops
 that reference. Polars moves the array out of its capsule and releases it when its
 Series goes, from any thread, possibly while an exception is being raised: a Python
-callback cannot run then, the C one sets the exception aside. The capsules have no
+callback cannot run then, the C one sets the exception aside. On a thread without the GIL
+the C callback does not wait for it (a Python thread may hold it while it waits for
+Polars' workers): it queues the reference, which the next export drops. The capsules have no
 destructor: the consumer's call is wrapped in :func:`consuming`, which releases what it
 left (the schema Polars only reads) and lets the top-level structs go.
 
@@ -66,7 +68,9 @@ class _Array(ctypes.Structure):
     pass
 
 
-_RELEASE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # C functions: never called from Python
+# C functions; called from Python (consuming()) with the GIL held, so that they drop their
+# reference at once instead of queueing it (see _arrowc.c)
+_RELEASE = ctypes.PYFUNCTYPE(None, ctypes.c_void_p)
 
 _Schema._fields_ = [
     ("format", ctypes.c_char_p),
@@ -156,6 +160,7 @@ def export(arr: Array) -> tuple[object, object]:
     pending = getattr(_EXPORTED, "structs", None)
     if pending is None:
         raise RuntimeError("an Array is exported only within _cdata.consuming()")
+    _arrowc.drain()  # what Polars released on its own threads meanwhile
     schema, array = _schema(arr, ""), _array(arr)
     pending += [schema, array]
     return (
