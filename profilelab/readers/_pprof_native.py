@@ -63,18 +63,6 @@ def decode(data: bytes, name: str, *, compiled: bool = True, threads: int = 0) -
     return RawProfile(source=name, format="pprof", strings=table, **vars(header), **arrays)
 
 
-_STRING_INDICES = (
-    "mapping_file",
-    "mapping_build_id",
-    "function_name",
-    "function_system_name",
-    "function_file",
-    "label_key",
-    "label_str",
-    "label_unit",
-)
-
-
 def _indices_in_range(out: dict[str, Any], n: int) -> bool:
     """Whether every string index of ``out`` is in range, in one reduction per array
     (negative ones read as unsigned are past any table; the arrays are not joined first:
@@ -149,6 +137,12 @@ _SAMPLES = (
     ("label_str", _I64, "label value"),
     ("label_num", _I64, None),
     ("label_unit", _I64, "label unit"),
+)
+
+
+#: The arrays of string indices, which :func:`_indices_in_range` checks at once.
+_STRING_INDICES = tuple(
+    key for part in (_MAPPINGS, _FUNCTIONS, _SAMPLES) for key, _, what in part if what is not None
 )
 
 
