@@ -20,12 +20,13 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 from tests.flame_browser import NODE_XY, chromium
 from tests.flame_support import Sample, pprof_bytes
+from tests.lab_driver import LAB_ARGS, lab_page, run_cells
 from tests.test_views_flame import SMALL
 
 pytestmark = pytest.mark.browser
@@ -53,9 +54,20 @@ def notebook(cells: list[str]) -> dict[str, Any]:
     }
 
 
+class LabServer(NamedTuple):
+    base: str  # http://127.0.0.1:PORT
+    token: str
+    log: Path
+
+    def url(self, notebook: str) -> str:
+        """The address that opens ``notebook`` alone (a fresh workspace)."""
+        return f"{self.base}/lab/tree/{notebook}?reset&token={self.token}"
+
+
 @contextlib.contextmanager
-def jupyter_lab(root: Path) -> Iterator[tuple[str, str]]:
-    """A JupyterLab server serving ``root`` on a free loopback port: (base url, token)."""
+def jupyter_lab(root: Path) -> Iterator[LabServer]:
+    """A JupyterLab server serving ``root`` on a free loopback port, logging to
+    ``root/lab.log``."""
     if shutil.which("jupyter") is None:
         pytest.skip("jupyter is not installed")
     port, token = free_port(), secrets.token_hex(16)
@@ -68,7 +80,7 @@ def jupyter_lab(root: Path) -> Iterator[tuple[str, str]]:
         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", "--allow-root",
         f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
         "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", *LAB_ARGS,
     ]  # fmt: skip
     log = (root / "lab.log").open("wb")
     proc = subprocess.Popen(
@@ -87,7 +99,7 @@ def jupyter_lab(root: Path) -> Iterator[tuple[str, str]]:
                 if time.monotonic() > deadline:
                     pytest.fail("jupyter lab did not start within 40 s")
                 time.sleep(0.3)
-        yield base, token
+        yield LabServer(base, token, root / "lab.log")
     finally:
         # the server and its kernels share the process group we created for it
         try:
@@ -100,10 +112,10 @@ def jupyter_lab(root: Path) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture
-def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A JupyterLab server on a free loopback port; yields (base url with token, root dir)."""
-    with jupyter_lab(tmp_path) as (base, token):
-        yield f"{base}/lab/tree/flame.ipynb?token={token}", tmp_path
+def lab(tmp_path: Path) -> Iterator[tuple[LabServer, Path]]:
+    """A JupyterLab server on a free loopback port; yields (the server, its root dir)."""
+    with jupyter_lab(tmp_path) as server:
+        yield server, tmp_path
 
 
 #: JS: the names of the nodes the first flame graph shows
@@ -130,16 +142,14 @@ def draw_first_cell(page: Any) -> None:
     """Run the notebook's first cell and wait for its flame graph. The kernel's start and
     its first imports (Polars, NumPy, Arrow, the widget) come with it: on a loaded machine
     they take several times the 30 s the later steps are given."""
-    page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputArea-editor").click()
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-    page.keyboard.press("Shift+Enter")
+    run_cells(page, [0], timeout=120_000)
     page.wait_for_function(
         "window.__plf && window.__plf.length && window.__plf[0].view.tree", timeout=120_000
     )
 
 
-def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[str, Path]) -> None:
-    url, root = lab
+def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[LabServer, Path]) -> None:
+    server, root = lab
     (root / "small.pb.gz").write_bytes(pprof_bytes([Sample(s, [1, v]) for s, v in SMALL]))
     cells = [
         "import profilelab\nfrom profilelab.widgets import FlameGraph\n"
@@ -148,18 +158,19 @@ def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[str, Path]) -> None:
         "print('TRANSFORMS=' + repr(w.transforms), 'TOTAL=' + str(int(w.tree.total[0])))",
     ]
     (root / "flame.ipynb").write_text(json.dumps(notebook(cells)))
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with (
+        chromium() as browser,
+        lab_page(browser, server, "flame-focus", viewport={"width": 1400, "height": 1000}) as page,
+    ):
         page.set_default_timeout(30_000)
-        page.goto(url)
+        page.goto(server.url("flame.ipynb"))
         draw_first_cell(page)
         node = page.evaluate(NODE_XY, "serve")
         page.mouse.click(node["x"], node["y"])
         crumbs = page.locator(".plf-crumbs").inner_text()
         assert crumbs.rstrip().endswith("serve")
         second = page.locator(".jp-Notebook .jp-Cell").nth(1)
-        second.locator(".jp-InputArea-editor").click()
-        page.keyboard.press("Shift+Enter")
+        run_cells(page, [1])
         out = second.locator(".jp-OutputArea-output")
         out.wait_for()
         text = out.inner_text()
@@ -170,8 +181,7 @@ def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[str, Path]) -> None:
         page.locator(".plf-back").click()
         transformed = merge_from_the_menu(page, "parse")
         third = page.locator(".jp-Notebook .jp-Cell").nth(2)
-        third.locator(".jp-InputArea-editor").click()
-        page.keyboard.press("Shift+Enter")
+        run_cells(page, [2])
         third.locator(".jp-OutputArea-output").wait_for()
         kernel = third.locator(".jp-OutputArea-output").inner_text()
         page.locator(".plf-chip-remove").click()  # undo: parse is back
@@ -184,13 +194,7 @@ def test_click_in_jupyterlab_sets_widget_focus(lab: tuple[str, Path]) -> None:
     assert "SELECTED=['main', 'serve']" in text and "ROOT=['main', 'serve']" in text
 
 
-def _run_cell(page: Any, index: int) -> None:
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
-
-
-def test_source_panel_and_call_graph_in_jupyterlab(lab: tuple[str, Path]) -> None:
+def test_source_panel_and_call_graph_in_jupyterlab(lab: tuple[LabServer, Path]) -> None:
     """A frame click lists its source with Profile.list's costs; a call-graph node click
     focuses the flame graph on the function (total: Profile.top's cum); a source path
     without the file lists where it looked."""
@@ -199,7 +203,7 @@ def test_source_panel_and_call_graph_in_jupyterlab(lab: tuple[str, Path]) -> Non
 
     if shutil.which("dot") is None:
         pytest.skip("Graphviz dot is missing")
-    url, root = lab
+    server, root = lab
     data = pprof_bytes([Sample(s, [1, v]) for s, v in SMALL])
     (root / "small.pb.gz").write_bytes(data)
     src = source_tree(root / "src")
@@ -212,10 +216,12 @@ def test_source_panel_and_call_graph_in_jupyterlab(lab: tuple[str, Path]) -> Non
     import profilelab
 
     profile = profilelab.load(data)
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with (
+        chromium() as browser,
+        lab_page(browser, server, "flame-source", viewport={"width": 1400, "height": 1000}) as page,
+    ):
         page.set_default_timeout(30_000)
-        page.goto(url)
+        page.goto(server.url("flame.ipynb"))
         draw_first_cell(page)
         for name in ("serve", "parse"):
             node = page.evaluate(NODE_XY, name)
@@ -245,7 +251,7 @@ def test_source_panel_and_call_graph_in_jupyterlab(lab: tuple[str, Path]) -> Non
         assert shown == ["alloc", top.filter(top["name"] == "alloc")["cum"][0]]
         assert page.locator(".plf-canvas").is_visible()
 
-        _run_cell(page, 1)  # a source path without the file
+        run_cells(page, [1])  # a source path without the file
         page.wait_for_selector(".plf-src-missing")
         text = page.locator(".plf-src-missing").inner_text()
         looked = page.locator(".plf-src-looked li").all_inner_texts()

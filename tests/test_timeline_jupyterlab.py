@@ -17,7 +17,8 @@ import polars as pl
 import pytest
 
 from tests.flame_browser import chromium
-from tests.test_flame_jupyterlab import ROOT, jupyter_lab, notebook
+from tests.lab_driver import lab_page, run_cells, wait_for_kernel
+from tests.test_flame_jupyterlab import ROOT, LabServer, jupyter_lab, notebook
 from tests.timeline_support import STEP, timed_profile
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -41,24 +42,20 @@ timeline = Timeline(p, flame=flame)""",
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     root = tmp_path_factory.mktemp("timeline-lab")
     for width in (800, 1400):
         (root / f"timeline-{width}.ipynb").write_text(json.dumps(notebook(CELLS)))
-    with jupyter_lab(root) as (base, token):
-        yield f"{base}/lab/tree/{{name}}?reset&token={token}"
+    with jupyter_lab(root) as server:
+        yield server
 
 
 def _run_all(page: Any, width: int) -> None:
     """Run the notebook's cells with its panel ``width`` px wide, the last one left out."""
-    first = page.locator(PANEL).locator(".jp-Cell").first.locator(".jp-InputArea-editor")
-    first.click()
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    wait_for_kernel(page)
     panel = page.locator(PANEL).bounding_box()
     page.set_viewport_size({"width": width + 400 + (width - round(panel["width"])), "height": 1000})
-    first.click()
-    for _ in CELLS[:-1]:
-        page.keyboard.press("Shift+Enter")
+    run_cells(page, range(len(CELLS) - 1))
     page.wait_for_function(
         "window.__plt && window.__plt.length >= 2 && window.__plt.some((a) => a.dens)"
         " && window.__plf && window.__plf.some((a) => a.view.tree)"
@@ -89,13 +86,17 @@ SHOWN_TOTAL = "() => window.__plf.find((a) => a.view.tree).view.tree.total[0]"
 
 
 @pytest.mark.parametrize("width", [800, 1400])
-def test_brushing_in_jupyterlab_narrows_the_flame_graph(served: str, width: int) -> None:
+def test_brushing_in_jupyterlab_narrows_the_flame_graph(served: LabServer, width: int) -> None:
     p = timed_profile(repeat=REPEAT)
     whole = int(p.samples["value"].sum())
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": width + 400, "height": 1000})
+    with (
+        chromium() as browser,
+        lab_page(
+            browser, served, f"timeline-{width}", viewport={"width": width + 400, "height": 1000}
+        ) as page,
+    ):
         page.set_default_timeout(180_000)  # the machine may be busy: kernels start slowly
-        page.goto(served.format(name=f"timeline-{width}.ipynb"))
+        page.goto(served.url(f"timeline-{width}.ipynb"))
         _run_all(page, width)
         assert page.evaluate(SHOWN_TOTAL) == whole
 
@@ -118,8 +119,7 @@ def test_brushing_in_jupyterlab_narrows_the_flame_graph(served: str, width: int)
         title = cells.nth(1).locator(".plf-tl-chart-title").inner_text()
 
         last = cells.nth(len(CELLS) - 1)
-        last.locator(".jp-InputArea-editor").click()
-        page.keyboard.press("Shift+Enter")
+        run_cells(page, [len(CELLS) - 1])
         out = last.locator(".jp-OutputArea-output")
         out.wait_for()
         text = out.inner_text()
@@ -129,7 +129,6 @@ def test_brushing_in_jupyterlab_narrows_the_flame_graph(served: str, width: int)
             cells.nth(i).scroll_into_view_if_needed()
             shot = cells.nth(i).locator(".jp-OutputArea-output").first
             shot.screenshot(path=str(ARTIFACTS / f"timeline-{name}-{width}.png"))
-        page.close()
     start, end = json.loads(text.split("RANGE=", 1)[1].strip())
     t = pl.col("time_ns")
     in_range = int(p.samples.filter((t >= start) & (t < end))["value"].sum())

@@ -23,7 +23,8 @@ import pytest
 import profilelab
 from tests.flame_browser import NODE_XY, chromium
 from tests.flame_support import Sample, pprof_bytes
-from tests.test_flame_jupyterlab import ROOT, jupyter_lab, notebook
+from tests.lab_driver import lab_page, run_cells, wait_for_kernel
+from tests.test_flame_jupyterlab import ROOT, LabServer, jupyter_lab, notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -145,34 +146,29 @@ HISTOGRAM = """(root) => {
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabServer, Path]]:
     root = tmp_path_factory.mktemp("widgets-lab")
     (root / "cpu.pb.gz").write_bytes(cpu_profile(STACKS))
     (root / "tiny.pb.gz").write_bytes(cpu_profile([([*HTTP, HANDLER, *JSON], 5)]))
     for width in (800, 1400):
         (root / f"widgets-{width}.ipynb").write_text(json.dumps(notebook(CELLS)))
     (root / "search.ipynb").write_text(json.dumps(notebook(CELLS[:2])))
-    with jupyter_lab(root) as (base, token):
-        yield f"{base}/lab/tree/{{name}}?token={token}", root
+    with jupyter_lab(root) as server:
+        yield server, root
 
 
-def open_notebook(browser: Any, url: str, width: int, cells: list[str] = CELLS) -> Any:
-    """The notebook run top to bottom with its notebook panel ``width`` px wide."""
-    page = browser.new_page(viewport={"width": width + 400, "height": 1000})
+def open_notebook(page: Any, url: str, width: int, cells: list[str] = CELLS) -> None:
+    """The notebook at ``url`` run top to bottom with its notebook panel ``width`` px wide."""
     page.set_default_timeout(180_000)  # the machine may be busy: kernels start slowly
-    page.goto(url.replace("?", "?reset&"))  # a fresh workspace: this notebook alone
-    first = page.locator(PANEL).locator(".jp-Cell").first.locator(".jp-InputArea-editor")
-    first.click()
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    page.goto(url)
+    wait_for_kernel(page)
     panel = page.locator(PANEL).bounding_box()
     assert panel is not None
     page.set_viewport_size({"width": width + 400 + (width - round(panel["width"])), "height": 1000})
-    first.click()
-    for _ in cells:
-        page.keyboard.press("Shift+Enter")
+    run_cells(page, range(len(cells)))
     if cells is not CELLS:
         page.wait_for_function(f"document.querySelector('{PANEL} .plf-root canvas')")
-        return page
+        return
     page.wait_for_function(f"document.querySelectorAll('{PANEL} .plf-root canvas').length >= 5")
     page.wait_for_function(  # the histogram's data, not plotly's empty placeholder
         f"() => {{ const p = document.querySelector('{PANEL} .plx-explorer .js-plotly-plot');"
@@ -183,7 +179,6 @@ def open_notebook(browser: Any, url: str, width: int, cells: list[str] = CELLS) 
     no = page.get_by_role("button", name="No", exact=True)
     if no.count():  # JupyterLab's question about news covers the last output
         no.first.click()
-    return page
 
 
 def widgets(page: Any) -> dict[str, Any]:
@@ -199,11 +194,16 @@ def widgets(page: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("width", [800, 1400])
-def test_widgets_fit_the_notebook(served: tuple[str, Path], width: int) -> None:
-    url, _ = served
+def test_widgets_fit_the_notebook(served: tuple[LabServer, Path], width: int) -> None:
+    server, _ = served
     ARTIFACTS.mkdir(exist_ok=True)
-    with chromium() as browser:
-        page = open_notebook(browser, url.format(name=f"widgets-{width}.ipynb"), width)
+    with (
+        chromium() as browser,
+        lab_page(
+            browser, server, f"widgets-{width}", viewport={"width": width + 400, "height": 1000}
+        ) as page,
+    ):
+        open_notebook(page, server.url(f"widgets-{width}.ipynb"), width)
         panel = page.locator(PANEL).bounding_box()
         assert panel is not None and abs(panel["width"] - width) <= 2, panel
         found = widgets(page)
@@ -258,13 +258,15 @@ def test_widgets_fit_the_notebook(served: tuple[str, Path], width: int) -> None:
         listed = found["explorer"].locator("select[multiple] option:checked").count()
         assert listed == 3 and "<b>" not in (found["explorer"].text_content() or "")
         assert found["explorer"].get_by_text("3 spans").count() >= 1
-        page.close()
 
 
-def test_zoomed_search_readout_matches_the_samples(served: tuple[str, Path]) -> None:
-    url, root = served
-    with chromium() as browser:
-        page = open_notebook(browser, url.format(name="search.ipynb"), 1400, CELLS[:2])
+def test_zoomed_search_readout_matches_the_samples(served: tuple[LabServer, Path]) -> None:
+    server, root = served
+    with (
+        chromium() as browser,
+        lab_page(browser, server, "search", viewport={"width": 1800, "height": 1000}) as page,
+    ):
+        open_notebook(page, server.url("search.ipynb"), 1400, CELLS[:2])
         node = page.evaluate(NODE_XY, HANDLER)
         page.mouse.click(node["x"], node["y"])  # zoom into the handler
         crumbs = page.locator(".plf-crumbs").first.inner_text()
@@ -281,7 +283,6 @@ def test_zoomed_search_readout_matches_the_samples(served: tuple[str, Path]) -> 
         of_zoom, of_total = (
             float(v) for v in info.evaluate("(e) => [e.dataset.ofZoom, e.dataset.ofTotal]")
         )
-        page.close()
     zoom_share, total_share = shares_from_samples(root / "cpu.pb.gz", "json", [*HTTP, HANDLER])
     assert of_zoom == pytest.approx(zoom_share) and of_total == pytest.approx(total_share)
     assert f"{100 * zoom_share:.1f}% of zoomed frame" in text, text
