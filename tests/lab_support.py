@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab_driver import LAB_ARGS
 from tests.notebook_support import NOTEBOOKS, ROOT, kernel_env
 from tests.test_flame_jupyterlab import free_port
 
@@ -69,7 +70,7 @@ def profilelab_lab(tmp_path: Path) -> Iterator[Lab]:
         "--ServerApp.port_retries=0", "--LabApp.news_url=",
         f"--ServerApp.browser={sys.executable} {recorder} {opened} %s",
         "--LabApp.extension_manager=readonly",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", *LAB_ARGS,
     ]  # fmt: skip
     log = tmp_path / "lab.log"
     with log.open("wb") as out:

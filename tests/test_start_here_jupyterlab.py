@@ -4,44 +4,33 @@ headless Chromium runs all its cells, and the flame graph is drawn."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.flame_browser import CANVAS_STATS, chromium
+from tests.lab_driver import lab_page, wait_for_kernel
 from tests.lab_support import profilelab_lab
 from tests.test_notebooks import datasets_available
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def accept_kernel_dialog(page: Any) -> None:
-    """Accept JupyterLab's "Select Kernel" dialog (the notebook's python3) if it shows up:
-    on a busy machine it can open before the kernel specs have loaded."""
-    from playwright.sync_api import TimeoutError as NoDialog
-
-    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    try:
-        dialog.wait_for(timeout=3_000)
-    except NoDialog:  # the usual case
-        return
-    dialog.locator("button.jp-mod-accept").click()
-
-
 def test_start_here_runs_in_jupyterlab_and_draws_a_flame_graph(tmp_path: Path) -> None:
     if not datasets_available():
         pytest.skip("the datasets are not available")
-    with profilelab_lab(tmp_path) as lab, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with (
+        profilelab_lab(tmp_path) as lab,
+        chromium() as browser,
+        lab_page(browser, lab, "start-here", viewport={"width": 1400, "height": 1000}) as page,
+    ):
         page.set_default_timeout(180_000)
         page.goto(lab.opened_url())  # where `profilelab lab` sent the browser
         page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
         tab = page.locator(".lm-TabBar-tab.jp-mod-current").inner_text()
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-        accept_kernel_dialog(page)
+        # "Run All Cells" before the notebook has a kernel runs nothing (tests/lab_driver.py)
+        wait_for_kernel(page)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        accept_kernel_dialog(page)
         # the flame graph of section 3 is drawn on its canvas
         page.wait_for_function("window.__plf && window.__plf.length && window.__plf[0].view.tree")
         flame = page.evaluate(CANVAS_STATS)
