@@ -7,13 +7,13 @@ needs, the shown notebook's kernel connected and idle; :func:`run_cells` then ru
 with JupyterLab's own ``notebook:run-cell`` command and checks that each one ran.
 
 The tests used to wait for the execution indicator to say "idle", click the first cell and
-press Shift+Enter once per cell. That was racy twice over: the indicator's model starts as
-"idle" before the notebook has a session (it shows the kernel's status only from the
-session's first status signal on), and a cell run while the session has no kernel yet is
-skipped without a word (JupyterLab's ``CodeCell.execute`` clears it and returns). When the
-server was slow to answer the session list, the presses landed in that moment, no cell
-ran, and the test waited 180 s for a widget that nothing had asked for (CI, December
-2026); a key press also needs the keyboard focus inside the notebook.
+press Shift+Enter once per cell. That was racy: the indicator's model starts as "idle"
+before the notebook has a session (it shows the kernel's status only from the session's
+first status signal on), and a cell run while the session has no kernel yet is skipped
+without a word (JupyterLab's ``CodeCell.execute`` clears it and returns; JupyterLab issue
+8490). When the server was slow to answer the session list, the presses landed in that
+moment, no cell ran, and the test waited 180 s for a widget that nothing had asked for
+(CI, December 2026). A key press also needs the keyboard focus inside the notebook.
 
 :func:`lab_page` turns a Playwright error (a wait that ran out) or a cell that did not run
 into a failure that reports a screenshot, the page's console errors, every open
