@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import polars as pl
@@ -199,3 +200,20 @@ def test_data_files_are_written_side_by_side_and_a_failed_one_leaves_none(
     with pytest.raises(OSError, match="disk full"):
         _fs.write_temps([(finals[0], writer(0)), (finals[1], broken), (finals[2], writer(2))])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_data_files_are_encoded_on_one_thread_per_cpu_at_most(tmp_path: Path) -> None:
+    """Encoding is CPU work: more threads than CPUs only take turns at the GIL."""
+    finals = [tmp_path / f"f{i}.parquet" for i in range(12)]
+    threads: set[str] = set()
+
+    def write(fh) -> None:  # type: ignore[no-untyped-def]
+        threads.add(threading.current_thread().name)
+        time.sleep(0.01)  # long enough for an idle thread of a larger pool to take the next
+        fh.write(b"x")
+
+    for t in _fs.write_temps([(f, write) for f in finals]):
+        t.unlink()
+    cpus = len(os.sched_getaffinity(0))
+    assert 1 <= len(threads) <= min(cpus, _fs._WRITE_THREADS)
+    assert all(name.startswith("encode") for name in threads)
