@@ -16,16 +16,6 @@ from tests.malformed_corpus import seeds
 from tests.test_formats_fuzz import damaged
 
 
-def _legacy_cpu_header_reference(data: bytes) -> tuple[str, int, int, int] | None:
-    for dtype, layout, size in sniff._LEGACY_WORDS:
-        if len(data) < 5 * size:
-            continue
-        w = struct.unpack(layout, data[: 5 * size])
-        if w[0] == 0 and w[1] == 3 and w[2] in (0, 1) and w[3] > 0 and w[4] == 0:
-            return dtype, size, int(w[2]), int(w[3])
-    return None
-
-
 def _trace_event_reference(data: bytes) -> bool:
     head = data[: 1 << 16].lstrip()
     if head[:1] == b"[":
@@ -76,7 +66,7 @@ HEADERS = st.builds(
 @example(struct.pack("<5I", 0, 3, 0, 100, 0))
 @example(struct.pack(">5Q", 0, 3, 1, 10_000, 0) + b"tail")
 def test_the_legacy_header_is_found_as_by_trying_every_layout(data: bytes) -> None:
-    want = _legacy_cpu_header_reference(data)
+    want = sniff.legacy_cpu_header_layouts(data)
     assert sniff.legacy_cpu_header(data) == want
 
 

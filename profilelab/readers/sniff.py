@@ -259,6 +259,11 @@ def legacy_cpu_header(data: bytes) -> tuple[str, int, int, int] | None:
     words, word size, kind 0=C++/Go 1=Java, period in microseconds), or None."""
     if data[:4] != b"\x00\x00\x00\x00":  # the first word is 0 in every layout
         return None
+    return legacy_cpu_header_layouts(data)
+
+
+def legacy_cpu_header_layouts(data: bytes) -> tuple[str, int, int, int] | None:
+    """:func:`legacy_cpu_header` by trying every layout (without its first-word check)."""
     for dtype, layout, size in _LEGACY_WORDS:
         if len(data) < 5 * size:
             continue
