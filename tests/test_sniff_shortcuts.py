@@ -125,6 +125,8 @@ _SEEDS = [data for _, data in seeds().values()]
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(damaged(_SEEDS), PROTOBUFISH, st.binary(max_size=64)))
+# a field only pprof has first, then an OTLP ResourceProfiles: pprof, and OTLP too
+@example(b"\x1a\x00" + b"\x0a\x02\x0a\x00")
 def test_the_registry_picks_the_format_the_plain_tests_pick(data: bytes) -> None:
     readers._load_builtin_formats()
     found = readers._format_of(data)

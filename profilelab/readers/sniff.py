@@ -203,20 +203,32 @@ def looks_like_pprof(data: bytes) -> bool:
     An OTLP profiles message is protobuf too and may start with an empty record that
     looks like an empty ValueType, so it is ruled out first.
     """
-    return pprof_start(data) and not looks_like_otlp_profiles(data)
+    head = _pprof_head(data)
+    return head == _PROFILE_ONLY or (head == _VALUE_TYPE and not looks_like_otlp_profiles(data))
 
 
 def pprof_start(data: bytes) -> bool:
     """:func:`looks_like_pprof` without ruling OTLP out: the registry of formats
     (:mod:`profilelab.readers`) tries OTLP first, so its pprof test needs no second walk of
     the OTLP fields (a fifth of the sniffing of a pprof input)."""
+    return _pprof_head(data) != _NOT_PPROF
+
+
+_NOT_PPROF, _PROFILE_ONLY, _VALUE_TYPE = 0, 1, 2
+
+
+def _pprof_head(data: bytes) -> int:
+    """How ``data`` starts: not as pprof, with a field only Profile has, or with a
+    ValueType (as an OTLP message may too)."""
     fields = protobuf_fields(data, limit=1)
     if not fields:
-        return False
+        return _NOT_PPROF
     field, wire, start, end = fields[0]
     if 3 <= field <= 15:
-        return True
-    return field == 1 and wire == 2 and looks_like_value_type(data[start:end])
+        return _PROFILE_ONLY
+    if field == 1 and wire == 2 and looks_like_value_type(data[start:end]):
+        return _VALUE_TYPE
+    return _NOT_PPROF
 
 
 # ---- Python's pstats (marshal) ---------------------------------------------------------------
