@@ -39,6 +39,49 @@ def test_first_distinct_is_numpys_first_occurrences(values: list[int]) -> None:
     assert got.dtype == want.dtype
 
 
+_REFS = st.lists(
+    st.tuples(
+        st.lists(st.integers(-3, 2**40), max_size=12),
+        st.sampled_from([np.int64, np.int32, np.uint64, np.uint32]),
+        st.integers(0, 2**40),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_REFS, st.sampled_from([None, -1, 0]))
+def test_batch_references_are_shifted_as_input_by_input(
+    parts: list[tuple[list[int], type, int]], keep: int | None
+) -> None:
+    """_concat's one-pass shift of every input's references equals the per-input loop,
+    values and dtype, for references of any integer width."""
+    from types import SimpleNamespace
+
+    from profilelab.model import _concat
+
+    raws = [SimpleNamespace(ref=np.array(v, dtype=np.int64).astype(t)) for v, t, _ in parts]
+    base = np.array([b for _, _, b in parts] + [0], dtype=np.int64)
+    got = _concat._shifted(raws, lambda r: r.ref, base, keep)  # type: ignore[arg-type]
+    want = _concat.shifted_each(raws, lambda r: r.ref, base, keep)  # type: ignore[arg-type]
+    assert got.dtype == want.dtype and got.tolist() == want.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 50), min_size=1, max_size=6), max_size=8))
+def test_batch_offsets_are_joined_as_input_by_input(runs: list[list[int]]) -> None:
+    """_concat's one-pass join of CSR offsets equals the per-input loop."""
+    from types import SimpleNamespace
+
+    from profilelab.model import _concat
+
+    raws = [SimpleNamespace(off=np.cumsum([0, *r[1:]], dtype=np.int64)) for r in runs]
+    got = _concat._csr(raws, lambda r: r.off)  # type: ignore[arg-type]
+    want = _concat.csr_each(raws, lambda r: r.off)  # type: ignore[arg-type]
+    assert got.dtype == want.dtype and got.tolist() == want.tolist()
+
+
 def test_ranges_refuses_a_negative_length() -> None:
     with pytest.raises(ValueError, match="negative length"):
         ranges(np.array([3, 4]), np.array([2, -1]))

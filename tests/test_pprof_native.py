@@ -434,6 +434,27 @@ def test_random_messages_decode_identically(p: pprof_pb2.Profile) -> None:
 
 
 @SETTINGS
+@given(profiles())
+def test_the_kernels_largest_string_index_is_that_of_the_arrays(p: pprof_pb2.Profile) -> None:
+    """The compiled kernel's ``string_index_max`` (which lets the reader skip the range
+    checks of each array) is the largest index of the arrays the reader checks, unsigned;
+    in range exactly when the per-array reductions say so."""
+    kernel = _pprof_native._kernel
+    assert kernel is not None
+    try:
+        out = kernel.decode(p.SerializeToString())
+    except kernel.WireError:
+        return
+    arrays = [np.frombuffer(out[k], dtype=np.uint64) for k in _pprof_native._STRING_INDICES]
+    assert out["string_index_max"] == max((int(a.max()) for a in arrays if len(a)), default=0)
+    n = len(p.string_table)
+    without = {k: v for k, v in out.items() if k != "string_index_max"}
+    want = _pprof_native.indices_in_range_each(without, n)
+    assert _pprof_native._indices_in_range(out, n) == want
+    assert _pprof_native._indices_in_range(without, n) == want
+
+
+@SETTINGS
 @given(profiles(), st.randoms(use_true_random=False))
 def test_any_field_order_and_encoding_decodes_identically(
     p: pprof_pb2.Profile, rnd: random.Random

@@ -9,11 +9,16 @@ renaming it into place (the commit point) only after that round.
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from store_util import make_profiles
 
 import profilelab
@@ -199,3 +204,41 @@ def test_data_files_are_written_side_by_side_and_a_failed_one_leaves_none(
     with pytest.raises(OSError, match="disk full"):
         _fs.write_temps([(finals[0], writer(0)), (finals[1], broken), (finals[2], writer(2))])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_data_files_are_encoded_on_one_thread_per_cpu_at_most(tmp_path: Path) -> None:
+    """Encoding is CPU work: more threads than CPUs only take turns at the GIL."""
+    finals = [tmp_path / f"f{i}.parquet" for i in range(12)]
+    threads: set[str] = set()
+
+    def write(fh) -> None:  # type: ignore[no-untyped-def]
+        threads.add(threading.current_thread().name)
+        time.sleep(0.01)  # long enough for an idle thread of a larger pool to take the next
+        fh.write(b"x")
+
+    for t in _fs.write_temps([(f, write) for f in finals]):
+        t.unlink()
+    cpus = len(os.sched_getaffinity(0))
+    assert 1 <= len(threads) <= min(cpus, _fs._WRITE_THREADS)
+    assert all(name.startswith("encode") for name in threads)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 5), max_size=8), st.randoms(use_true_random=False))
+def test_sample_runs_are_put_in_file_order_as_slices_joined_would(
+    lengths: list[int], rnd: random.Random
+) -> None:
+    """The samples of a commit's files, run after run, as the slices of each run joined
+    (in order or shuffled, as the runs come after sorting by partition and time)."""
+    n = sum(lengths)
+    df = pl.DataFrame({"row": np.arange(n), "text": [f"s{i}" for i in range(n)]})
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)[: len(lengths)]
+    runs = list(zip(starts.tolist(), lengths, strict=True))
+    if rnd.random() < 0.7:
+        rnd.shuffle(runs)
+    s = np.array([r[0] for r in runs], dtype=np.int64)
+    ln = np.array([r[1] for r in runs], dtype=np.int64)
+    want = pl.concat([df.slice(a, b) for a, b in runs]) if runs else df.clear()
+    got = writer._in_order(df, s, ln)
+    assert got.equals(want)
+    assert got.n_chunks() == 1

@@ -271,12 +271,14 @@ def test_index_rows_split_by_partition_as_a_join_and_a_sort_would(rows, keyed) -
         {"profile_id": [k[0] for k in keyed], "part": [k[1] for k in keyed]},
         schema={"profile_id": pl.Int64, "part": pl.UInt32},
     ).unique("profile_id", maintain_order=True)
-    got = writer._functions_by_part(index, parts)
+    table, starts = writer._functions_by_part(index, parts, 3)
     joined = index.join(parts, on="profile_id")
     expected = {
         int(k[0]): df.drop("part").sort("function_id", "profile_id")  # type: ignore[call-overload]
         for k, df in joined.partition_by("part", as_dict=True).items()
     }
-    assert sorted(got) == sorted(expected)
-    for part, df in expected.items():
-        assert got[part].equals(df)
+    for part in range(3):
+        got = pl.from_arrow(writer._slice(table, starts, part))
+        assert isinstance(got, pl.DataFrame)
+        assert got.equals(expected.get(part, index.clear()))
+    assert starts[-1] == table.num_rows == joined.height

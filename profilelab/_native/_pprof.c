@@ -198,11 +198,28 @@ static int put_header(PyObject *r, const pp_decoder *d) {
                d->has_semantic ? PyUnicode_FromString(d->semantic) : Py_NewRef(Py_None));
 }
 
+/* The largest string index of the arrays that hold string indices, read as unsigned (a
+ * negative one is past any table), 0 when they are empty: every index is in range when it
+ * is below the table's length, which the reader then checks once instead of array by
+ * array (the arrays of _pprof_native._STRING_INDICES). */
+static uint64_t string_index_max(const pp_decoder *d) {
+    const pp_vec *arrays[] = {&d->m_file,  &d->m_build,     &d->f_name,    &d->f_system_name,
+                              &d->f_file,  &d->label_key,   &d->label_str, &d->label_unit};
+    uint64_t top = 0;
+    for (size_t a = 0; a < sizeof arrays / sizeof arrays[0]; a++) {
+        const uint64_t *v = PP_U64(arrays[a]);
+        for (size_t i = 0, n = PP_N64(arrays[a]); i < n; i++)
+            top = v[i] > top ? v[i] : top;
+    }
+    return top;
+}
+
 static PyObject *result(pp_decoder *d) {
     pp_vec offsets = {0}, data = {0};
     int large = 0;
     PyObject *r = PyDict_New();
     if (!r || build_strings(d, &offsets, &data, &large) || put_header(r, d) ||
+        put(r, "string_index_max", PyLong_FromUnsignedLongLong(string_index_max(d))) ||
         put(r, "strings_large", PyBool_FromLong(large)) ||
         put(r, "strings_offsets", take(&offsets)) || put(r, "strings_data", take(&data)) ||
         put_arrays(r, d)) {

@@ -90,12 +90,23 @@ def concat_mappings(raws: Sequence[RawProfile]) -> RawProfile:
     out.mapping_file = first + at
     out.mapping_build_id = first + np.repeat(n, n) + at
     for name in ("mapping_start", "mapping_limit", "mapping_offset"):
-        setattr(out, name, _cat(raws, attrgetter(name)).astype(np.uint64))
+        setattr(out, name, _cat(raws, attrgetter(name)).astype(np.uint64, copy=False))
     return out
 
 
 def _cat(raws: Sequence[RawProfile], get: Callable[[RawProfile], np.ndarray]) -> np.ndarray:
     return np.concatenate([get(r) for r in raws])
+
+
+def _joined(parts: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The parts as one int64 array (each converted as ``np.asarray(part, dtype=np.int64)``
+    converts it) and each part's length."""
+    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    joined = np.concatenate(parts, dtype=np.int64, casting="unsafe") if parts else _EMPTY
+    return joined, lengths
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 def _shifted(
@@ -104,7 +115,25 @@ def _shifted(
     base: np.ndarray,
     keep: int | None = None,
 ) -> np.ndarray:
-    """Each input's references plus its base; values <= ``keep`` (none / -1 / 0) unchanged."""
+    """Each input's references plus its base; values <= ``keep`` (none / -1 / 0) unchanged.
+
+    One pass over the joined references, not a NumPy call per input: a batch joins
+    hundreds of small inputs, and the calls cost more than the additions
+    (:func:`shifted_each` is the per-input reference)."""
+    ref, lengths = _joined([get(r) for r in raws])
+    shift = np.repeat(np.asarray(base[: len(raws)], dtype=np.int64), lengths)
+    # in place: the joined array is new, and every extra array is a pass over memory
+    np.add(ref, shift, out=ref, where=True if keep is None else ref > keep)
+    return ref
+
+
+def shifted_each(
+    raws: Sequence[RawProfile],
+    get: Callable[[RawProfile], np.ndarray],
+    base: np.ndarray,
+    keep: int | None = None,
+) -> np.ndarray:
+    """:func:`_shifted` input by input (the reference of its tests)."""
     parts = []
     for i, r in enumerate(raws):
         ref = np.asarray(get(r), dtype=np.int64)
@@ -116,7 +145,23 @@ def _shifted(
 
 
 def _csr(raws: Sequence[RawProfile], get: Callable[[RawProfile], np.ndarray]) -> np.ndarray:
-    """Concatenated CSR offsets (each input's ``n + 1`` offsets, shifted)."""
+    """Concatenated CSR offsets (each input's ``n + 1`` offsets, shifted), in one pass over
+    the joined offsets (:func:`csr_each` is the per-input reference)."""
+    offsets, lengths = _joined([get(r) for r in raws])
+    if not len(lengths) or not lengths.all():  # an input without offsets: its IndexError
+        return csr_each(raws, get)
+    last = np.cumsum(lengths) - 1  # each input's final offset: its row count
+    ends = offsets[last]
+    base = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(ends, out=base[1:])
+    shifted = offsets + np.repeat(base[:-1], lengths)
+    keep = np.ones(len(offsets) + 1, dtype=bool)
+    keep[last] = False  # an input's final offset is the next one's first
+    return np.append(shifted, base[-1])[keep]
+
+
+def csr_each(raws: Sequence[RawProfile], get: Callable[[RawProfile], np.ndarray]) -> np.ndarray:
+    """:func:`_csr` input by input (the reference of its tests)."""
     parts, base = [], 0
     for r in raws:
         o = np.asarray(get(r), dtype=np.int64)
@@ -128,10 +173,10 @@ def _csr(raws: Sequence[RawProfile], get: Callable[[RawProfile], np.ndarray]) ->
 
 def _concat_mappings(raws: Sequence[RawProfile], at: Offsets, out: RawProfile) -> None:
     for name in ("mapping_start", "mapping_limit", "mapping_offset"):
-        setattr(out, name, _cat(raws, attrgetter(name)).astype(np.uint64))
+        setattr(out, name, _cat(raws, attrgetter(name)).astype(np.uint64, copy=False))
     for name in ("has_functions", "has_filenames", "has_line_numbers", "has_inline_frames"):
         full = f"mapping_{name}"
-        setattr(out, full, _cat(raws, attrgetter(full)).astype(bool))
+        setattr(out, full, _cat(raws, attrgetter(full)).astype(bool, copy=False))
     out.mapping_file = _shifted(raws, lambda r: r.mapping_file, at.strings)
     out.mapping_build_id = _shifted(raws, lambda r: r.mapping_build_id, at.strings)
 
@@ -140,17 +185,19 @@ def _concat_functions(raws: Sequence[RawProfile], at: Offsets, out: RawProfile) 
     out.function_name = _shifted(raws, lambda r: r.function_name, at.strings)
     out.function_system_name = _shifted(raws, lambda r: r.function_system_name, at.strings)
     out.function_file = _shifted(raws, lambda r: r.function_file, at.strings)
-    out.function_start_line = _cat(raws, lambda r: r.function_start_line).astype(np.int64)
+    out.function_start_line = _cat(raws, lambda r: r.function_start_line).astype(
+        np.int64, copy=False
+    )
 
 
 def _concat_locations(raws: Sequence[RawProfile], at: Offsets, out: RawProfile) -> None:
     out.location_mapping = _shifted(raws, lambda r: r.location_mapping, at.mappings, keep=-1)
-    out.location_address = _cat(raws, lambda r: r.location_address).astype(np.uint64)
-    out.location_folded = _cat(raws, lambda r: r.location_folded).astype(bool)
+    out.location_address = _cat(raws, lambda r: r.location_address).astype(np.uint64, copy=False)
+    out.location_folded = _cat(raws, lambda r: r.location_folded).astype(bool, copy=False)
     out.line_offsets = _csr(raws, lambda r: r.line_offsets)
     out.line_function = _shifted(raws, lambda r: r.line_function, at.functions, keep=-1)
-    out.line_line = _cat(raws, lambda r: r.line_line).astype(np.int64)
-    out.line_column = _cat(raws, lambda r: r.line_column).astype(np.int64)
+    out.line_line = _cat(raws, lambda r: r.line_line).astype(np.int64, copy=False)
+    out.line_column = _cat(raws, lambda r: r.line_column).astype(np.int64, copy=False)
     out.stack_offsets = _csr(raws, lambda r: r.stack_offsets)
     out.stack_locations = _shifted(raws, lambda r: r.stack_locations, at.locations)
 
@@ -160,7 +207,7 @@ def _concat_samples(raws: Sequence[RawProfile], at: Offsets, out: RawProfile) ->
     out.label_offsets = _csr(raws, lambda r: r.label_offsets)
     out.label_key = _shifted(raws, lambda r: r.label_key, at.strings)
     out.label_str = _shifted(raws, lambda r: r.label_str, at.strings, keep=0)
-    out.label_num = _cat(raws, lambda r: r.label_num).astype(np.int64)
+    out.label_num = _cat(raws, lambda r: r.label_num).astype(np.int64, copy=False)
     out.label_unit = _shifted(raws, lambda r: r.label_unit, at.strings, keep=0)
     out.sample_trace_id = _optional_strings(raws, lambda r: r.sample_trace_id)
     out.sample_span_id = _optional_strings(raws, lambda r: r.sample_span_id)

@@ -145,7 +145,7 @@ _BUILTIN: tuple[tuple[str, Callable[[bytes], bool], str], ...] = (
     ("cpuprofile", sniff.looks_like_cpuprofile, "cpuprofile"),
     ("jfr", sniff.looks_like_jfr, "jfr"),
     ("otlp", sniff.looks_like_otlp, "otlp"),
-    ("pprof", sniff.looks_like_pprof, "pprof"),
+    ("pprof", sniff.pprof_start, "pprof"),  # looks_like_pprof, with OTLP tried before it
 )
 
 _loaded = False

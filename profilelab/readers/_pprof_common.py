@@ -31,6 +31,7 @@ class Strings:
         self.n = len(table)
         self.name = name
         self.table = table
+        self._at = _arrow.string_reader(table)
         #: every index :meth:`check_all` will be given is known to be in range already
         self.all_in_range = False
 
@@ -42,7 +43,7 @@ class Strings:
         return i
 
     def text(self, i: int, what: str) -> str:
-        return str(_arrow.string_at(self.table, self.index(i, what)))
+        return str(self._at(self.index(i, what)))
 
     def check_all(self, arr: np.ndarray, what: str) -> np.ndarray:
         """``arr`` unchanged when every index is in range; else the first bad one is named."""

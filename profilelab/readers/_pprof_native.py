@@ -64,11 +64,18 @@ def decode(data: bytes, name: str, *, compiled: bool = True, threads: int = 0) -
 
 
 def _indices_in_range(out: dict[str, Any], n: int) -> bool:
-    """Whether every string index of ``out`` is in range, in one reduction per array
-    (negative ones read as unsigned are past any table; the arrays are not joined first:
-    a big profile's label indices are 14 MB to copy); when one is not, the checks of each
-    array, in the oracle's order, name the first bad one. (Only without a kernel error:
-    the numpy kernel gives no sample arrays then.)"""
+    """Whether every string index of ``out`` is in range: below ``n`` read as unsigned
+    (negative ones are past any table); when one is not, the checks of each array, in the
+    oracle's order, name the first bad one. (Only without a kernel error: the numpy kernel
+    gives no sample arrays then.) The compiled kernel gives the largest index
+    (``string_index_max``); else :func:`indices_in_range_each` looks."""
+    top = out.get("string_index_max")
+    return indices_in_range_each(out, n) if top is None else top < n
+
+
+def indices_in_range_each(out: dict[str, Any], n: int) -> bool:
+    """:func:`_indices_in_range` in one reduction per array (the arrays are not joined
+    first: a big profile's label indices are 14 MB to copy)."""
     arrays = (np.frombuffer(out[key], dtype=_U64) for key in _STRING_INDICES)
     return all(not len(a) or int(a.max()) < n for a in arrays)
 

@@ -109,10 +109,11 @@ def write_temp(final: Path, write: Callable[[BinaryIO], object], *, sync: bool =
 def write_temps(files: Sequence[tuple[Path, Callable[[BinaryIO], object]]]) -> list[Path]:
     """:func:`write_temp` (unsynced) of each (final, write), on threads; the temporary names
     in order. Writers that release the GIL (Parquet's encoding and compression) then run
-    side by side. On failure, the files written are removed and the first error raised."""
+    side by side, on one thread per CPU (:func:`_write_pool`). On failure, the files
+    written are removed and the first error raised."""
     if len(files) <= 1:
         return [write_temp(final, write, sync=False) for final, write in files]
-    pool = _sync_pool()
+    pool = _write_pool()
     futures = [pool.submit(write_temp, final, write, sync=False) for final, write in files]
     done: list[Path] = []
     error: BaseException | None = None
@@ -151,8 +152,7 @@ _pool_lock = threading.Lock()
 
 
 def _sync_pool() -> ThreadPoolExecutor:
-    """The threads that run :func:`fsync_all`'s fsyncs and :func:`write_temps`' writes, made
-    once per process: a receiver
+    """The threads that run :func:`fsync_all`'s fsyncs, made once per process: a receiver
     commits many times a second, and starting a dozen threads per commit cost more CPU
     than the fsyncs' system calls."""
     global _pool
@@ -160,6 +160,29 @@ def _sync_pool() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(_SYNC_THREADS, thread_name_prefix="fsync")
         return _pool
+
+
+#: Most threads that encode a commit's files (:func:`_write_pool`).
+_WRITE_THREADS = 4
+_write_threads: ThreadPoolExecutor | None = None
+
+
+def _write_pool() -> ThreadPoolExecutor:
+    """The threads that run :func:`write_temps`' writes, one per CPU this process may use
+    (at most :data:`_WRITE_THREADS`), made once per process. Encoding is CPU work: more
+    threads than CPUs only take turns at the GIL between Arrow's releases of it, which cost
+    a batch of 256 small inputs 20-70% more CPU with sixteen threads than with two, and
+    no less wall time (BENCHMARKS.md, Ingest on a busy machine)."""
+    global _write_threads
+    with _pool_lock:
+        if _write_threads is None:
+            try:
+                cpus = len(os.sched_getaffinity(0))
+            except AttributeError:  # not on Linux
+                cpus = os.cpu_count() or 1
+            workers = max(1, min(cpus, _WRITE_THREADS))
+            _write_threads = ThreadPoolExecutor(workers, thread_name_prefix="encode")
+        return _write_threads
 
 
 def _fsync_file(path: Path) -> None:

@@ -21,7 +21,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from profilelab.model import schema
+from profilelab.model import ids, schema
+from profilelab.model.ranges import ranges
 from profilelab.store import _fs, catalog, layout
 from profilelab.store.catalog import Segment, Snapshot
 
@@ -130,27 +131,29 @@ def _stage_samples(
     order = np.lexsort((runs["profile_id"], runs["time_ns"], runs["part"]))
     runs = {k: v[order] for k, v in runs.items()}
     lengths = runs["end"] - runs["start"]
-    body_all = samples.select(list(schema.SAMPLES))
+    # Every file's rows in one table, partition after partition, made and converted to
+    # Arrow once; each file is a zero-copy slice of it (a gather, a join and a conversion
+    # per file cost more than the rows: a batch writes a few dozen small files).
+    body = _in_order(samples.select(list(schema.SAMPLES)), runs["start"], lengths).to_arrow()
+    ends = np.cumsum(lengths)  # the runs are in partition order: a file is a range of them
+    body_at = np.concatenate([[0], ends])[
+        np.searchsorted(runs["part"], np.arange(parts.height + 1))
+    ]
+    if functions is not None:
+        index, index_at = _functions_by_part(functions, keyed, parts.height)
     files: list[str] = []
-    by_part = _functions_by_part(functions, keyed) if functions is not None else {}
     for part, rel in parts.select("part", "new_file").iter_rows():
-        idx = np.flatnonzero(runs["part"] == part)
-        if len(idx) == 0:
+        if body_at[part + 1] == body_at[part]:
             continue
-        # whole runs are zero-copy slices: no row-level gather or sort; joined into one
-        # chunk before Arrow (converting a chunk per small profile costs 7 times more)
-        pieces = [body_all.slice(int(runs["start"][i]), int(lengths[i])) for i in idx]
         final = root / rel
         _fs.ensure_dir(final.parent, root, new_dirs)
-        body = pl.concat(pieces, how="vertical", rechunk=True).to_arrow()
-        writes.append((final, _parquet(body)))
+        writes.append((final, _parquet(_slice(body, body_at, part))))
         files.append(rel)
         if functions is not None:
-            index = by_part.get(part, functions.clear())
             frel = layout.functions_path(rel)
             ffinal = root / frel
             _fs.ensure_dir(ffinal.parent, root, new_dirs)
-            table = index.to_arrow()
+            table = _slice(index, index_at, part)
             writes.append((ffinal, _ParquetWrite(table, row_group_size=FUNCTION_ROW_GROUP)))
             files.append(frel)
     values = samples["value"].cast(pl.Int64).cum_sum().to_numpy()
@@ -182,29 +185,44 @@ def _stage_samples(
     return catalog.conform(out), files
 
 
-def _functions_by_part(functions: pl.DataFrame, keyed: pl.DataFrame) -> dict[int, pl.DataFrame]:
-    """The function index rows of each partition (``keyed``: profile_id -> part), sorted
-    by function id, then profile id (rows that come sorted, as ``index_rows`` gives them,
-    are only cut apart: a stable split keeps their order)."""
+def _in_order(df: pl.DataFrame, starts: np.ndarray, lengths: np.ndarray) -> pl.DataFrame:
+    """The rows of ``df`` in the runs [start, start + length), one after another, in one
+    chunk (as they are when the runs already follow each other from row 0)."""
+    if len(starts) and np.array_equal(starts[1:], starts[:-1] + lengths[:-1]) and not starts[0]:
+        return df.head(int(lengths.sum())).rechunk()
+    return df[ranges(starts, lengths)]
+
+
+def _starts(counts: np.ndarray) -> np.ndarray:
+    """Where each partition's rows start (counts per partition), and the end."""
+    at = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts.astype(np.int64), out=at[1:])
+    return at
+
+
+def _slice(table: pa.Table, at: np.ndarray, part: int) -> pa.Table:
+    return table.slice(int(at[part]), int(at[part + 1] - at[part]))
+
+
+def _functions_by_part(
+    functions: pl.DataFrame, keyed: pl.DataFrame, n_parts: int
+) -> tuple[pa.Table, np.ndarray]:
+    """The function index rows partition after partition (``keyed``: profile_id -> part),
+    each partition's sorted by function id, then profile id, as one Arrow table, and
+    where each partition's rows start (rows that come sorted, as ``index_rows`` gives them,
+    are only cut apart: a stable sort by partition keeps their order). Rows of profiles
+    not in ``keyed`` are left out."""
     if not _sorted_by_function(functions):
         functions = functions.sort("function_id", "profile_id")
-    pids = functions["profile_id"].to_numpy()
-    by_id = keyed.select("profile_id", "part").sort("profile_id")
-    known = by_id["profile_id"].to_numpy()
-    at = np.minimum(np.searchsorted(known, pids), max(len(known) - 1, 0))
-    part = np.full(len(pids), -1, dtype=np.int64)
-    if len(known):
-        found = known[at] == pids
-        part[found] = by_id["part"].to_numpy()[at[found]]
+    at = ids.locate(functions["profile_id"].to_numpy(), keyed["profile_id"].to_numpy())
+    known = keyed["part"].to_numpy().astype(np.int64)
+    part = np.where(at >= 0, known[at], -1) if len(known) else np.full(len(at), -1)
     # a stable sort of small integers is a radix sort
-    small = np.int16 if len(known) < np.iinfo(np.int16).max else np.int64
+    small = np.int16 if n_parts < np.iinfo(np.int16).max else np.int64
     order = np.argsort(part.astype(small), kind="stable")
-    cuts = np.flatnonzero(np.diff(part[order])) + 1
-    return {
-        int(part[rows[0]]): functions[rows]
-        for rows in np.split(order, cuts)
-        if len(rows) and part[rows[0]] >= 0
-    }
+    unknown = int(np.count_nonzero(part < 0))  # sorted first: left out
+    table = functions[order[unknown:]].to_arrow()
+    return table, _starts(np.bincount(part + 1, minlength=n_parts + 1)[1:])
 
 
 def _sorted_by_function(functions: pl.DataFrame) -> bool:
