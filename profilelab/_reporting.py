@@ -74,3 +74,8 @@ class Reports:
         from profilelab.views import comparison
 
         return flame_html.write(path, flame_html.diff_html(comparison(base, target), title=title))
+
+    def pruned(self, profile: Profile) -> Profile:
+        from profilelab.ops.pipeline import pruned
+
+        return pruned(profile)

@@ -25,6 +25,7 @@ class Sample:
 def pprof_bytes(
     samples: Sequence[Sample],
     sample_types: Sequence[tuple[str, str]] = (("samples", "count"), ("cpu", "nanoseconds")),
+    drop_frames: str = "",
 ) -> bytes:
     p = pprof_pb2.Profile()
     strings: dict[str, int] = {"": 0}
@@ -37,6 +38,8 @@ def pprof_bytes(
         st.type, st.unit = s(t), s(u)
     p.period_type.type, p.period_type.unit = s(sample_types[-1][0]), s(sample_types[-1][1])
     p.period = 1
+    if drop_frames:
+        p.drop_frames = s(drop_frames)
     locs: dict[str, int] = {}
     for smp in samples:
         for name in smp.stack:
@@ -66,11 +69,12 @@ def pprof_bytes(
 def make_profile(
     samples: Sequence[Sample | tuple[Sequence[str], int]],
     sample_types: Sequence[tuple[str, str]] | None = None,
+    drop_frames: str = "",
 ) -> Profile:
     """Load a profile from samples; a (stack, value) pair gets values (1, value)."""
     full = [s if isinstance(s, Sample) else Sample(list(s[0]), [1, int(s[1])]) for s in samples]
     types = sample_types or (("samples", "count"), ("cpu", "nanoseconds"))
-    return profilelab.load(pprof_bytes(full, types))
+    return profilelab.load(pprof_bytes(full, types, drop_frames))
 
 
 #: Stacks for the call-tree transforms (values total 27): a plain chain, direct

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import profilelab
+from profilelab import core
 from profilelab.errors import QueryError
 from profilelab.views import Selection, flame_tree, sandwich, top_table
 from profilelab.views.tree import OTHER_NAME, FlameTree
@@ -257,3 +258,37 @@ def test_top_limit_is_the_head_of_the_full_table() -> None:
     full = sel.top()
     assert sel.top(limit=5).equals(full.head(5))
     assert sel.top(limit=1000).equals(full.filter(full["self"] > 0))
+
+
+def test_the_profiles_drop_frames_prune_views_as_they_prune_reports() -> None:
+    """pprof prunes what a profile's drop_frames names (an allocator's frames, say) from
+    every profile it loads: beneath the root-most other frame, each stack is cut at the
+    first match. The flame view's tree and top agree with the report's; a selection with
+    ``drop_frames=False`` keeps those frames, as ``--no-drop-frames`` does."""
+    stacks: Stacks = [
+        (["main", "alloc", "malloc", "mmap"], 10),  # cut at malloc: alloc's self
+        (["main", "alloc", "operator new"], 5),
+        (["main", "work"], 7),
+        (["malloc", "x"], 3),  # nothing beneath the root-most other frame matches
+    ]
+    prof = make_profile(stacks, drop_frames="malloc|operator new")
+
+    def view_top(**kw: object) -> set[tuple[str, int, int]]:
+        sel = core.Selection(sample_index="cpu", **kw)  # type: ignore[arg-type]
+        rows = Selection(prof, selection=sel).top().select("name", "self", "total").rows()
+        return set(rows)
+
+    def report_top(**kw: object) -> set[tuple[str, int, int]]:
+        rows = prof.top(sample_index="cpu", **kw).select("name", "flat", "cum").rows()
+        return {r for r in rows if r[2]}
+
+    pruned = {("alloc", 15, 15), ("work", 7, 7), ("x", 3, 3), ("main", 0, 22), ("malloc", 0, 3)}
+    assert view_top() == report_top() == pruned
+    assert int(Selection(prof, selection=core.Selection(sample_index="cpu")).total) == 25
+    # focus sees the pruned stacks: only the root malloc is left to match
+    focused = core.Selection(sample_index="cpu", focus="^malloc$")
+    assert int(Selection(prof, selection=focused).flame().total[0]) == 3
+    assert view_top(focus="^malloc$") == report_top(focus="^malloc$")
+    kept = view_top(drop_frames=False)
+    assert kept == report_top(drop_frames=False)
+    assert ("mmap", 10, 10) in kept and ("operator new", 5, 5) in kept

@@ -16,6 +16,7 @@ from profilelab.core import transforms
 from profilelab.core.selection import Selection
 from profilelab.errors import QueryError
 from profilelab.model.profile import Profile
+from profilelab.model.reporting import reporting
 
 if TYPE_CHECKING:
     from profilelab.core.selector import Matcher
@@ -104,9 +105,12 @@ REPORT_ONLY = ("show", "show_from", "prune_from", "tagfocus", "tagignore")
 
 
 def narrow(profile: Profile, selection: Selection, consumer: str = "this view") -> Profile:
-    """:func:`restrict`, then pprof's focus (keep samples with a matching frame), ignore
-    (drop them) and hide (merge matching frames into their callers) as profile rewrites:
-    the whole selection for consumers other than pprof's reports (analyses, SQL, writers).
+    """:func:`restrict`, the profile's own drop_frames/keep_frames (with the selection's
+    ``drop_frames``, as pprof prunes every profile it loads), then pprof's focus (keep
+    samples with a matching frame), ignore (drop them) and hide (merge matching frames into
+    their callers) as profile rewrites: the whole selection, in the report pipeline's order
+    (:mod:`profilelab.ops.pipeline`), for consumers other than pprof's reports (views,
+    analyses, SQL, writers).
 
     The filters with pprof's location-exact semantics (``show``, ``show_from``,
     ``prune_from``, ``tagfocus``, ``tagignore``) are report-only: QueryError names them."""
@@ -117,6 +121,8 @@ def narrow(profile: Profile, selection: Selection, consumer: str = "this view") 
             "use --labels or a transform"
         )
     profile = restrict(profile, selection)
+    if selection.drop_frames:  # computed by ops, above this layer (the model's seam)
+        profile = reporting().pruned(profile)
     if selection.focus:
         profile = transforms.keep_function(profile, selection.focus)
     if selection.ignore:

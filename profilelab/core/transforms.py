@@ -134,7 +134,7 @@ def _used_stacks(profile: Profile) -> pl.Series:
     return profile.samples.get_column("stack_id").unique()
 
 
-def _rebuild(
+def rebuild(
     profile: Profile,
     rows: pl.DataFrame,
     *,
@@ -196,7 +196,7 @@ def _path(arg: str) -> list[str]:
 # ---- the transforms ---------------------------------------------------------------------------
 def merge_function(profile: Profile, regex: str) -> Profile:
     rows = _rows(profile, _used_stacks(profile))
-    return _rebuild(profile, rows.filter(~_matching(rows, regex)))
+    return rebuild(profile, rows.filter(~_matching(rows, regex)))
 
 
 def _prefix_stacks(rows: pl.DataFrame, path: list[str]) -> pl.Series:
@@ -214,7 +214,7 @@ def merge_call_node(profile: Profile, path: str) -> Profile:
     rows = _rows(profile, _used_stacks(profile))
     hit = _prefix_stacks(rows, names)
     drop = pl.col("stack_id").is_in(hit.implode()) & (pl.col("rf") == len(names) - 1)
-    return _rebuild(profile, rows.filter(~drop))
+    return rebuild(profile, rows.filter(~drop))
 
 
 def focus_subtree(profile: Profile, path: str) -> Profile:
@@ -222,7 +222,7 @@ def focus_subtree(profile: Profile, path: str) -> Profile:
     rows = _rows(profile, _used_stacks(profile))
     hit = _prefix_stacks(rows, names)
     kept = rows.filter(pl.col("stack_id").is_in(hit.implode()) & (pl.col("rf") >= len(names) - 1))
-    return _rebuild(_keep_samples(profile, hit), kept)
+    return rebuild(_keep_samples(profile, hit), kept)
 
 
 def focus_function(profile: Profile, regex: str) -> Profile:
@@ -233,7 +233,7 @@ def focus_function(profile: Profile, regex: str) -> Profile:
         .agg(pl.col("rf").min().alias("_from"))
     )
     kept = rows.join(first, on="stack_id").filter(pl.col("rf") >= pl.col("_from"))
-    return _rebuild(_keep_samples(profile, first.get_column("stack_id")), kept.drop("_from"))
+    return rebuild(_keep_samples(profile, first.get_column("stack_id")), kept.drop("_from"))
 
 
 def drop_function(profile: Profile, regex: str) -> Profile:
@@ -266,7 +266,7 @@ def collapse_recursion(profile: Profile, regex: str) -> Profile:
         .select("stack_id", "rf")
         .unique()
     )
-    return _rebuild(profile, rows.join(inside, on=["stack_id", "rf"], how="anti"))
+    return rebuild(profile, rows.join(inside, on=["stack_id", "rf"], how="anti"))
 
 
 def collapse_direct_recursion(profile: Profile, regex: str) -> Profile:
@@ -275,7 +275,7 @@ def collapse_direct_recursion(profile: Profile, regex: str) -> Profile:
         pl.col("stack_id") == pl.col("stack_id").shift(1)
     )
     drop = caller_same.fill_null(False) & _matching(rows, regex)
-    return _rebuild(profile, rows.filter(~drop))
+    return rebuild(profile, rows.filter(~drop))
 
 
 def collapse_package(profile: Profile, regex: str) -> Profile:
@@ -297,7 +297,7 @@ def collapse_package(profile: Profile, regex: str) -> Profile:
     frames = pl.concat([profile.frames, new_frames], how="vertical").unique(
         "frame_id", keep="first", maintain_order=True
     )
-    return _rebuild(profile, rows.select("stack_id", "rf", "frame_id"), frames=frames)
+    return rebuild(profile, rows.select("stack_id", "rf", "frame_id"), frames=frames)
 
 
 def _pseudo_frames(functions: pl.Series, files: pl.Series) -> pl.DataFrame:
@@ -395,7 +395,7 @@ def _tag_frames(profile: Profile, keys_arg: str, *, root: bool) -> Profile:
             maintain_order="left",
         )
     )
-    out = _rebuild(keyed, rows, key="_pair", frames=all_frames)
+    out = rebuild(keyed, rows, key="_pair", frames=all_frames)
     return out.replace(samples=out.samples.select(profile.samples.columns))
 
 

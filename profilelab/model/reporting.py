@@ -2,7 +2,8 @@
 
 ``Profile.top()``, ``.peek()``, ``.tags()``, ``.traces()``, ``.list()``, ``.graph()``, a
 notebook's display of a Profile, the diff widget of a span cohort (``CohortDiff.widget()``)
-and the flame-graph pages an alert writes as evidence are computed by layers above the
+the flame-graph pages an alert writes as evidence, and the profile's own drop_frames
+that a selection applies outside the reports (``narrow``) are computed by layers above the
 model and its consumers: ``ops`` builds the pprof reports, ``render`` writes pages,
 ``widgets`` draw. Neither the model nor ``traces`` nor ``analysis`` may import them
 (imports only go down, see ``docs/architecture.md``), so the model states here what they
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # the protocol only types the seam: importing profilelab stay
             self, profile: Profile, path: Path, *, title: str, focus: str | None
         ) -> Path: ...
         def diff_page(self, base: Profile, target: Profile, path: Path, *, title: str) -> Path: ...
+        def pruned(self, profile: Profile) -> Profile: ...
 
 
 _installed: list[Reporting] = []

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from profilelab.core import sampletypes
+from profilelab.core import sampletypes, transforms
 from profilelab.core.restriction import restrict
 from profilelab.model import _arrow
 from profilelab.model.profile import Profile
@@ -101,6 +101,25 @@ def prepare(
         num_units=units,
         total=total,
         main=main,
+    )
+
+
+def pruned(profile: Profile) -> Profile:
+    """``profile`` with its first input's ``drop_frames``/``keep_frames`` applied as a
+    rewrite of its stacks (step 2, pprof's RemoveUninteresting, which ``go tool pprof``
+    applies to every profile it loads): what views and analyses show, as the reports do.
+    The profile itself when it names no drop_frames or they cut nothing."""
+    drop, keep = _drop_keep(profile)
+    if not drop:
+        return profile
+    e = frames_mod.explode(profile, frames_mod.used_stacks(profile, profile.samples))
+    f = frames_mod.frame_attributes(profile, frames_mod.used_frames(profile, e))
+    kept = stackfilter.remove_uninteresting(e, f, drop, keep)
+    if kept.height == e.height:
+        return profile
+    # transforms.rebuild orders a stack's rows by ``rf``, root first: the view's is leaf first
+    return transforms.rebuild(
+        profile, kept.select("stack_id", (-pl.col("pos")).alias("rf"), "frame_id")
     )
 
 
