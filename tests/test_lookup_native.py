@@ -34,7 +34,7 @@ def test_positions_equal_numpys(distinct: list[int], others: list[int]) -> None:
     d = np.array(distinct, dtype=np.int64)
     keys = np.array(others + distinct[::-1] + others[::3], dtype=np.int64)
     want = ids.positions(keys, d)
-    got = frames.positions(keys, d)
+    got = ids.locate(keys, d)
     assert got.dtype == want.dtype == np.int32
     assert got.tolist() == want.tolist()
 
@@ -43,14 +43,14 @@ def test_many_keys_with_colliding_homes() -> None:
     # ids that share their table slot (multiples of a high power of two) probe far
     d = np.arange(1, 5000, dtype=np.int64) << np.int64(40)
     keys = np.concatenate([d, d + 1, d[::-7]])
-    assert frames.positions(keys, d).tolist() == ids.positions(keys, d).tolist()
+    assert ids.locate(keys, d).tolist() == ids.positions(keys, d).tolist()
 
 
 def test_frame_rows_are_the_same_without_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     p = profilelab.load(GOROUTINE)
     frame_ids = p.stacks["frame_ids"].explode().drop_nulls()
     fast = frames.frame_rows(p, frame_ids)
-    monkeypatch.setattr(frames, "_lookup", None)
+    monkeypatch.setattr(ids, "_lookup", None)  # model.ids.locate's kernel
     assert fast.tolist() == frames.frame_rows(p, frame_ids).tolist()
 
 
@@ -113,6 +113,7 @@ def test_reports_are_the_same_without_the_kernels(monkeypatch: pytest.MonkeyPatc
     fast = [p.top(), p.top(cum=True), p.peek(".")]
     monkeypatch.setattr(frames, "_lookup", None)
     monkeypatch.setattr(graph, "_lookup", None)
+    monkeypatch.setattr(ids, "_lookup", None)  # the lookups of model.ids.locate
     for a, b in zip(fast, [p.top(), p.top(cum=True), p.peek(".")], strict=True):
         assert a.equals(b)
 

@@ -129,30 +129,24 @@ def view_rows_numpy(
 def frame_rows(profile: Profile, frame_ids: pl.Series) -> np.ndarray:
     """The row of each of ``frame_ids`` in ``profile.frames`` (int32); ValidationError when
     one is missing there."""
-    rows = positions(frame_ids.to_numpy(), profile.frames.get_column("frame_id").to_numpy())
+    rows = ids.locate(frame_ids.to_numpy(), profile.frames.get_column("frame_id").to_numpy())
     if len(rows) and int(rows.min()) < 0:
         raise ValidationError("stacks reference frames missing from the frames table")
     return rows
-
-
-def positions(keys: np.ndarray, distinct: np.ndarray) -> np.ndarray:
-    """:func:`profilelab.model.ids.positions`, by the compiled kernel when it was built
-    (:func:`profilelab.model.ids.locate`)."""
-    return ids.locate(keys, distinct)
 
 
 def used_stacks(profile: Profile, samples: pl.DataFrame) -> pl.Series:
     """The distinct stack ids of ``samples``: found by their positions among
     ``profile.stacks`` (the compiled lookup, in the stacks' order) when every one is
     there, where a unique of every sample's id hashes them on Polars' threads."""
-    ids = profile.stacks.get_column("stack_id")
+    stack_ids = profile.stacks.get_column("stack_id")
     s = samples.get_column("stack_id")
-    if len(s) and not s.null_count() and not ids.null_count():
-        at = positions(s.to_numpy(), ids.to_numpy())
+    if len(s) and not s.null_count() and not stack_ids.null_count():
+        at = ids.locate(s.to_numpy(), stack_ids.to_numpy())
         if int(at.min()) >= 0:
-            seen = np.zeros(len(ids), dtype=bool)
+            seen = np.zeros(len(stack_ids), dtype=bool)
             seen[at.astype(np.intp)] = True
-            return ids.filter(_arrow.series("", seen))
+            return stack_ids.filter(_arrow.series("", seen))
     return s.unique()
 
 

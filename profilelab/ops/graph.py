@@ -20,8 +20,7 @@ import numpy as np
 import polars as pl
 
 from profilelab.core.aggregate import csr_flat_cum, flat_cum
-from profilelab.model import _arrow
-from profilelab.ops.frames import positions
+from profilelab.model import _arrow, ids
 
 _lookup: ModuleType | None
 try:
@@ -52,18 +51,18 @@ def _view_stack_values(samples: pl.DataFrame, e: pl.DataFrame) -> pl.DataFrame:
     """:func:`stack_values` of the stacks of ``e`` (a stack in several runs of rows: its
     first)."""
     s = e.get_column("stack_id").to_numpy()
-    ids = s[np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))] if len(s) else s
-    at = positions(samples.get_column("stack_id").to_numpy(), ids)
+    stack_ids = s[np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))] if len(s) else s
+    at = ids.locate(samples.get_column("stack_id").to_numpy(), stack_ids)
     found = None if not len(at) or int(at.min()) >= 0 else at >= 0  # (as a rule, all are)
     sums = []
     for col in ("value", "div"):
-        total = np.zeros(len(ids), dtype=np.int64)
+        total = np.zeros(len(stack_ids), dtype=np.int64)
         if col in samples.columns:
             v = samples.get_column(col).to_numpy()
             np.add.at(total, at if found is None else at[found], v if found is None else v[found])
         sums.append(total)
     live = np.flatnonzero((sums[0] != 0) | (sums[1] != 0))
-    return _arrow.frame({"stack_id": ids[live], "w": sums[0][live], "dw": sums[1][live]})
+    return _arrow.frame({"stack_id": stack_ids[live], "w": sums[0][live], "dw": sums[1][live]})
 
 
 def grouped(e: pl.DataFrame) -> pl.DataFrame:
