@@ -162,6 +162,14 @@ def _sync_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity; all of them off Linux)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 #: Most threads that encode a commit's files (:func:`_write_pool`).
 _WRITE_THREADS = 4
 _write_threads: ThreadPoolExecutor | None = None
@@ -176,11 +184,7 @@ def _write_pool() -> ThreadPoolExecutor:
     global _write_threads
     with _pool_lock:
         if _write_threads is None:
-            try:
-                cpus = len(os.sched_getaffinity(0))
-            except AttributeError:  # not on Linux
-                cpus = os.cpu_count() or 1
-            workers = max(1, min(cpus, _WRITE_THREADS))
+            workers = max(1, min(usable_cpus(), _WRITE_THREADS))
             _write_threads = ThreadPoolExecutor(workers, thread_name_prefix="encode")
         return _write_threads
 

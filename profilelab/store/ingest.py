@@ -34,6 +34,7 @@ from profilelab.store._decode import (
     read_each,
     read_input,
 )
+from profilelab.store._fs import usable_cpus
 from profilelab.store.prepare import Item
 
 if TYPE_CHECKING:
@@ -312,10 +313,7 @@ def default_workers() -> int:
     (measured: BENCHMARKS.md, Ingest on a busy machine). "Free" is the CPUs this process
     may use minus the one-minute load average.
     """
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
+    cpus = usable_cpus()
     try:
         busy = os.getloadavg()[0]
     except OSError:  # no load average on this system
