@@ -6,8 +6,9 @@ tables built together in this process; with workers, worker processes inflate an
 the inputs beforehand) and committed in batches of ``batch_size`` inputs (one segment
 each). A bad input is reported with its reason and skipped; the batch goes on (a batch
 whose commit fails is committed again one input at a time, so only the input at fault is
-refused). Ctrl-C or a crash loses at most the uncommitted batch, and running the same
-ingest again completes it."""
+refused). One batch is committed on a thread of its own while the next is decoded.
+Ctrl-C waits for a commit under way and loses at most the batch being decoded; a crash
+loses at most two batches; running the same ingest again completes it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -76,6 +77,15 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    def add(self, part: IngestReport) -> None:
+        """Count ``part`` (the outcome of one batch's commit) in this report."""
+        self.stored += part.stored
+        self.skipped += part.skipped
+        self.profiles += part.profiles
+        self.samples += part.samples
+        self.failed.extend(part.failed)
+        self.segments.extend(part.segments)
 
     def summary(self) -> str:
         rate = self.stored / self.seconds if self.seconds > 0 else 0.0
@@ -144,8 +154,11 @@ def ingest(
     bar = _progress(len(paths), progress)
     batch: list[Item] = []
     already: list[tuple[str, int]] = []
+    committing: Future[IngestReport] | None = None
     try:
-        with limits.held():  # read once for the whole ingest, not per input
+        # read once for the whole ingest, not per input; one thread commits a batch while
+        # this one decodes the next (the executor's exit waits for a commit under way)
+        with limits.held(), ThreadPoolExecutor(1, thread_name_prefix="ingest-commit") as commit:
             for loaded in _load_all(paths, present, jobs, batch_size):
                 bar.update(1)
                 if loaded.error is not None:
@@ -167,15 +180,55 @@ def ingest(
                     )
                 )
                 if len(batch) >= batch_size:
-                    _commit(store, batch, report)
+                    committing = _commit_next(commit, committing, store, batch, report)
                     batch = []
             if batch:
-                _commit(store, batch, report)
+                committing = _commit_next(commit, committing, store, batch, report)
+            if committing is not None:
+                report.add(committing.result())
+        _in_input_order(report.failed, paths)
         report.relabel_skipped = _labelled_otherwise(store, already, labels or {}, name)
     finally:
         bar.close()
         report.seconds = time.perf_counter() - started
     return report
+
+
+def _commit_next(
+    commit: ThreadPoolExecutor,
+    previous: Future[IngestReport] | None,
+    store: StoreDirectory,
+    batch: list[Item],
+    report: IngestReport,
+) -> Future[IngestReport]:
+    """Start committing ``batch`` on the commit thread, once the batch before it is
+    committed and its outcome added to ``report``.
+
+    One batch commits while the next is decoded: the commit's Parquet encoding, Polars
+    work and fsyncs release the GIL, so the two overlap on a second CPU, or take a larger
+    share of a busy machine (BENCHMARKS.md, Ingest on a busy machine). One commit at a
+    time keeps the segments in input order and memory at one more batch.
+    """
+    if previous is not None:
+        report.add(previous.result())
+    return commit.submit(_committed, store, batch)
+
+
+def _committed(store: StoreDirectory, batch: list[Item]) -> IngestReport:
+    """The outcome of committing ``batch``, as a report of its own (added to the ingest's
+    report on the ingesting thread)."""
+    part = IngestReport()
+    _commit(store, batch, part)
+    return part
+
+
+def _in_input_order(failed: list[tuple[str, str]], paths: list[str]) -> None:
+    """Sort ``failed`` by where each input came in ``paths`` (a commit's failures are
+    known after later inputs' decoding failures)."""
+    where: dict[str, int] = {}
+    for n, p in enumerate(paths):
+        where.setdefault(p, n)
+    failed.sort(key=lambda f: where.get(f[0], len(paths)))
 
 
 def _commit(store: StoreDirectory, batch: list[Item], report: IngestReport) -> None:
