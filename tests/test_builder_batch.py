@@ -67,7 +67,7 @@ def _span_raws() -> list[RawProfile]:
 @pytest.fixture(params=["hashed as they are", "equal strings found first"])
 def dedup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """A batch's strings are hashed as they are, or (from DEDUP_MIN_STRINGS on) with the
-    equal ones found first by Arrow: the same ids either way."""
+    equal ones found first: the same ids either way."""
     if request.param == "equal strings found first":
         monkeypatch.setattr(builder, "DEDUP_MIN_STRINGS", 0)
 

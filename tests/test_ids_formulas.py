@@ -165,5 +165,46 @@ def test_string_hashes_equal_numpys(
 
     want = outcome(ids.hash_strings_numpy)
     assert outcome(ids.hash_strings_at) == want
+    assert outcome(lambda a, i: ids.hash_strings_at(a, i, dedup=True)) == want
     if damage == "as made" and all(0 <= i < len(strings) for i in index):
         assert want == [hash_string(strings[i]) for i in index]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.text("ab.é", max_size=3), st.text("ab", min_size=7, max_size=40)),
+        min_size=1,
+        max_size=12,
+    ),
+    st.integers(1, 300),
+    st.data(),
+    st.booleans(),
+)
+def test_equal_strings_found_first_hash_as_each_alone(
+    base: list[str | None],
+    copies: int,
+    data,  # type: ignore[no-untyped-def]
+    kernel: bool,
+) -> None:
+    """``dedup`` (each distinct string hashed once) gives every string its own hash: a table
+    that repeats itself, as a batch's does, with strings that differ in one byte, share 8-byte
+    words, or end mid-word, nulls and an index with repeats; by the kernel's hash table, and
+    by Arrow's without the kernel."""
+    import pyarrow as pa
+
+    strings = [base[(i * 7 + i // len(base)) % len(base)] for i in range(len(base) * copies)]
+    arr = pa.array(strings, type=pa.string())
+    index = np.array(
+        data.draw(st.lists(st.integers(0, len(strings) - 1), max_size=600)), dtype=np.int64
+    )
+    saved = ids._kernel
+    try:
+        if not kernel:
+            ids._kernel = None
+        got = ids.hash_strings_at(arr, index, dedup=True)
+        whole = ids.hash_strings_at(arr, None, dedup=True)
+    finally:
+        ids._kernel = saved
+    assert got.tolist() == [hash_string(strings[i]) for i in index]
+    assert whole.tolist() == [hash_string(s) for s in strings]

@@ -144,7 +144,7 @@ def test_the_ingest_command_keeps_freed_memory_and_the_library_does_not(
 def test_an_ingest_imports_no_pandas_no_scipy_and_no_progress_bar_it_does_not_show(
     tmp_path: Path,
 ) -> None:
-    """Building a batch of inputs (their strings deduplicated by Arrow) stays clear of
+    """Building a batch of inputs stays clear of
     Arrow's conversions that import pandas (a third of a second of CPU per command); the
     function index sums by the compiled kernel, not SciPy's sparse products (SciPy's
     import, numpy.f2py included, is about 0.2 s of CPU per command); without a terminal to
@@ -158,6 +158,36 @@ def test_an_ingest_imports_no_pandas_no_scipy_and_no_progress_bar_it_does_not_sh
         "print('pandas' in sys.modules, 'scipy' in sys.modules, 'tqdm' in sys.modules)"
     )
     assert fresh_process(code) == "False False False"
+
+
+def test_a_large_batch_finds_equal_strings_without_pyarrow_compute_or_numpy_ma(
+    tmp_path: Path,
+) -> None:
+    """A batch large enough for its strings to be deduplicated (DEDUP_MIN_STRINGS) finds
+    the equal ones with the compiled kernel, not Arrow's dictionary encoding, whose module
+    ``pyarrow.compute`` costs 0.03-0.05 s of CPU to import once per ingest; the commit
+    hands its NumPy arrays to Polars as Arrow buffers, so ``numpy.ma`` is not imported
+    either (0.01 s)."""
+    from profilelab.model import builder
+
+    made = make_profiles(tmp_path / "in", 40, samples=20, functions=300, stacks=400)
+    code = (
+        "import sys, profilelab\n"
+        "from profilelab.model import ids\n"
+        "real, asked = ids.hash_strings_at, []\n"
+        "def spy(arr, index, *, dedup=False):\n"
+        "    asked.append((dedup, 0 if index is None else len(index)))\n"
+        "    return real(arr, index, dedup=dedup)\n"
+        "ids.hash_strings_at = spy\n"
+        f"r = profilelab.open_store({str(tmp_path / 'store')!r}).ingest("
+        f"{[str(m.path) for m in made]!r}, jobs=1)\n"
+        "assert r.ok and r.stored == 40, r.summary()\n"
+        "print(max(n for d, n in asked if d), 'pyarrow.compute' in sys.modules, "
+        "'numpy.ma' in sys.modules)"
+    )
+    largest, compute, ma = fresh_process(code).split()
+    assert int(largest) >= builder.DEDUP_MIN_STRINGS
+    assert (compute, ma) == ("False", "False")
 
 
 def test_a_terminal_gets_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:

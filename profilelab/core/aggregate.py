@@ -26,6 +26,7 @@ from types import ModuleType
 import numpy as np
 import polars as pl
 
+from profilelab.model import _arrow
 from profilelab.model.names import frame_function_names
 from profilelab.model.profile import Profile
 
@@ -86,9 +87,10 @@ def flat_cum(
         rows, at, sums_of = _kernel_sums(incidence, group_of, s_value, columns)
     else:
         rows, at, sums_of = _sparse_sums(incidence, group_of, s_value, columns)
-    parts = [] if groups is None else [groups.select(by)[pl.Series(rows)]]
-    parts.append(keys.select(key)[pl.Series(at)])
-    parts.append(pl.DataFrame([pl.Series(name, sums_of[i]) for i, name in enumerate(out_cols)]))
+    # NumPy arrays reach Polars as Arrow buffers (pl.Series of one imports numpy.ma)
+    parts = [] if groups is None else [groups.select(by)[_arrow.series("", rows)]]
+    parts.append(keys.select(key)[_arrow.series("", at)])
+    parts.append(pl.DataFrame([_arrow.series(name, sums_of[i]) for i, name in enumerate(out_cols)]))
     out = pl.concat(parts, how="horizontal").cast(schema)  # type: ignore[arg-type]
     return out.filter(pl.any_horizontal(pl.col(c) != 0 for c in out_cols))
 

@@ -114,19 +114,42 @@ def hash_strings(strings: Any) -> np.ndarray:
     return hash_strings_at(arr, None)
 
 
-def hash_strings_at(arr: Any, index: np.ndarray | None) -> np.ndarray:
+def hash_strings_at(arr: Any, index: np.ndarray | None, *, dedup: bool = False) -> np.ndarray:
     """:func:`hash_strings` of ``arr[index]`` (of all of ``arr`` when ``index`` is None),
     read where the strings are: their bytes are not gathered first. The compiled kernel
     hashes each string in one go (a tenth of NumPy's time on a big profile's strings);
-    what it does not take goes to :func:`hash_strings_numpy`, its tests' reference."""
+    what it does not take goes to :func:`hash_strings_numpy`, its tests' reference.
+
+    ``dedup`` (for strings that repeat each other, such as a batch of inputs' tables):
+    equal strings are found first and each distinct one is hashed once (the kernel's hash
+    table; without the kernel, Arrow's). The same hashes either way."""
     arr = _arrow.adopt(arr)
-    if _kernel is not None and (index is None or np.asarray(index).dtype.kind in "iu"):
+    if _kernel is None:
+        return _hash_distinct_arrow(arr, index) if dedup else hash_strings_numpy(arr, index)
+    if index is None or np.asarray(index).dtype.kind in "iu":
         offsets, data = _arrow.string_buffers(arr)
         at = None if index is None else np.ascontiguousarray(index, dtype=np.int64)
         out = np.empty(len(offsets) - 1 if at is None else len(at), dtype=U64)
-        if len(offsets) and _kernel.hash_at(offsets, data, at, out):
+        if len(offsets) and _kernel.hash_at(offsets, data, at, out, dedup):
             return _with_null_hashes(arr, index, out)
     return hash_strings_numpy(arr, index)
+
+
+def _hash_distinct_arrow(arr: Any, index: np.ndarray | None) -> np.ndarray:
+    """:func:`hash_strings_at` with ``dedup`` without the kernel: Arrow's hash table finds
+    the equal strings, NumPy's steps hash each distinct one."""
+    import pyarrow.compute as pc  # without a compiler only
+
+    taken = arr if index is None else _arrow.take_strings(arr, np.asarray(index, np.int64))
+    if len(taken) == 0:
+        return np.empty(0, dtype=U64)
+    encoded = pc.dictionary_encode(_arrow.to_pyarrow(taken))
+    indices = encoded.indices  # int32; its buffer, as Arrow's to_numpy imports pandas
+    codes = np.frombuffer(indices.buffers()[1], dtype=np.int32)[indices.offset :][: len(taken)]
+    # a null's code is whatever its slot holds: it is given NULL_HASH after
+    hashes = np.append(hash_strings_numpy(encoded.dictionary, None), U64(0))
+    out = hashes[np.where(codes < len(hashes) - 1, codes, len(hashes) - 1)]
+    return _with_null_hashes(arr, index, out)
 
 
 def hash_strings_numpy(arr: Any, index: np.ndarray | None) -> np.ndarray:

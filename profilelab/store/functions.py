@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from profilelab.core.aggregate import flat_cum
-from profilelab.model import ids
+from profilelab.model import _arrow, ids
 from profilelab.model.names import frame_function_names
 
 #: Columns of a functions file, in order.
@@ -50,7 +50,8 @@ def function_ids(names: Sequence[str] | pl.Series) -> pl.Series:
     """The stable 64-bit id of each function name (:func:`profilelab.model.ids.hash_strings`)."""
     # through Polars: an Arrow array made from a Python list imports pandas (seconds)
     values = names if isinstance(names, pl.Series) else pl.Series(list(names), dtype=pl.Utf8)
-    return pl.Series("function_id", ids.as_id(ids.hash_strings(values.to_arrow())), dtype=pl.Int64)
+    # the hashes reach Polars as Arrow buffers (pl.Series of a NumPy array imports numpy.ma)
+    return _arrow.series("function_id", ids.as_id(ids.hash_strings(values.to_arrow())))
 
 
 def frame_names(frames: pl.DataFrame) -> pl.DataFrame:
@@ -97,7 +98,7 @@ def per_profile(samples: pl.DataFrame, stacks: pl.DataFrame, names: pl.DataFrame
     out = flat_cum(frames, values, by=["profile_id"], key="f")
     fids = function_ids(fnames)
     order = _by_function(fids.to_numpy(), out["f"].to_numpy(), out["profile_id"].to_numpy())
-    out = out[order]
+    out = out[_arrow.series("", order)]
     return out.select(
         fids.gather(out["f"]),
         fnames.gather(out["f"]).alias("function"),

@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from profilelab.model import ids, schema
+from profilelab.model import _arrow, ids, schema
 from profilelab.model.ranges import ranges
 from profilelab.store import _fs, catalog, layout
 from profilelab.store.catalog import Segment, Snapshot
@@ -161,7 +161,11 @@ def _stage_samples(
     starts_sum = np.where(runs["start"] > 0, values[np.maximum(runs["start"] - 1, 0)], 0)
     sums = (
         pl.DataFrame(
-            {"profile_id": runs["profile_id"], "n_samples": lengths, "total": ends_sum - starts_sum}
+            [
+                _arrow.series("profile_id", runs["profile_id"]),
+                _arrow.series("n_samples", lengths),
+                _arrow.series("total", ends_sum - starts_sum),
+            ]
         )
         .group_by("profile_id")
         .agg(pl.col("n_samples").sum(), pl.col("total").sum())
@@ -190,7 +194,7 @@ def _in_order(df: pl.DataFrame, starts: np.ndarray, lengths: np.ndarray) -> pl.D
     chunk (as they are when the runs already follow each other from row 0)."""
     if len(starts) and np.array_equal(starts[1:], starts[:-1] + lengths[:-1]) and not starts[0]:
         return df.head(int(lengths.sum())).rechunk()
-    return df[ranges(starts, lengths)]
+    return df[_arrow.series("", ranges(starts, lengths))]  # (a NumPy index imports numpy.ma)
 
 
 def _starts(counts: np.ndarray) -> np.ndarray:
@@ -221,7 +225,7 @@ def _functions_by_part(
     small = np.int16 if n_parts < np.iinfo(np.int16).max else np.int64
     order = np.argsort(part.astype(small), kind="stable")
     unknown = int(np.count_nonzero(part < 0))  # sorted first: left out
-    table = functions[order[unknown:]].to_arrow()
+    table = functions[_arrow.series("", order[unknown:])].to_arrow()
     return table, _starts(np.bincount(part + 1, minlength=n_parts + 1)[1:])
 
 
@@ -256,7 +260,9 @@ def _runs(samples: pl.DataFrame, keyed: pl.DataFrame) -> dict[str, np.ndarray]:
     cuts = np.flatnonzero(pid[1:] != pid[:-1]) + 1 if n else np.zeros(0, np.int64)
     start = np.concatenate([[0], cuts]).astype(np.int64) if n else np.zeros(0, np.int64)
     end = np.concatenate([cuts, [n]]).astype(np.int64) if n else np.zeros(0, np.int64)
-    run_df = pl.DataFrame({"profile_id": pid[start] if n else pid}).with_row_index("run")
+    # as Arrow buffers: a DataFrame of a NumPy array imports numpy.ma
+    run_df = pl.DataFrame([_arrow.series("profile_id", pid[start] if n else pid)])
+    run_df = run_df.with_row_index("run")
     info = run_df.join(keyed, on="profile_id", how="left", maintain_order="left")
     if info["part"].null_count():
         missing = info.filter(pl.col("part").is_null())["profile_id"][0]
