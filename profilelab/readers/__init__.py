@@ -69,6 +69,7 @@ def read(
         raise FormatError(
             f"{inp.name}: unrecognized format (known: {', '.join(f.name for f in FORMATS)})"
         )
+    inp.hash_beside()  # a big input's content id, hashed while it is decoded
     with reader_errors(inp.name, fmt.name):
         raws = fmt.read(inp)
     from profilelab.readers._overflow import check_sums
