@@ -25,10 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from profilelab.errors import FormatError, TooLargeError
 from profilelab.readers import limits
+
+if TYPE_CHECKING:
+    from profilelab.model._background import Background
 
 _isal_zlib: ModuleType | None
 try:  # ISA-L's inflate, about 1.6 times zlib's speed (the ``isal`` package)
@@ -61,14 +64,18 @@ class Input:
     #: the content id of ``raw`` when the caller hashed it already (a store's ingest)
     raw_id: int | None = None
     #: the hashing of ``raw`` started by :meth:`hash_beside`, when it was
-    _hashing: list[_Hashing] = field(default_factory=list, compare=False, repr=False)
+    _hashing: list[Background[int]] = field(default_factory=list, compare=False, repr=False)
 
     def hash_beside(self) -> None:
         """Start hashing a big input's content id on a thread of its own, to run beside its
         decoding (blake2b lets go of the GIL): :meth:`content_id` then waits for it. The
         hash of a 150 MB OTLP/JSON document is an eighth of a second of CPU."""
         if self.raw_id is None and not self._hashing and len(self.raw) >= HASH_BESIDE_BYTES:
-            self._hashing.append(_Hashing(self.raw))
+            from profilelab.model._background import Background
+            from profilelab.model.ids import digest_bytes  # imported here, not on the thread
+
+            raw = self.raw
+            self._hashing.append(Background(lambda: digest_bytes(raw), "content-id"))
 
     def content_id(self) -> int:
         """:func:`~profilelab.model.ids.digest_bytes` of :attr:`raw`, hashed once."""
@@ -83,36 +90,6 @@ class Input:
 
 #: From this many bytes on, an input's content id is hashed beside its decoding.
 HASH_BESIDE_BYTES = 1 << 20
-
-
-class _Hashing:
-    """:func:`~profilelab.model.ids.digest_bytes` of some bytes, on a thread of its own."""
-
-    def __init__(self, raw: bytes) -> None:
-        from profilelab.model.ids import digest_bytes  # imported here, not on the thread
-
-        self._raw: bytes | None = raw
-        self._digest = digest_bytes
-        self._id: int | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="content-id", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            assert self._raw is not None
-            self._id = self._digest(self._raw)
-        except BaseException as exc:  # raised where the id is asked for
-            self._error = exc
-        finally:
-            self._raw = None
-
-    def result(self) -> int:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._id is not None
-        return self._id
 
 
 def open_input(
