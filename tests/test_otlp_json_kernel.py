@@ -30,18 +30,23 @@ def document(
     *profiles: list[dict[str, Any]] | None,
     snake: bool = False,
     stacks: list[list[Any]] = [[], [0]],  # noqa: B006 (never changed)
+    locations: list[dict[str, Any]] | None = None,
+    links: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A small OTLP/JSON document with one Profile per argument (None: no samples key)."""
+    """A small OTLP/JSON document with one Profile per argument (None: no samples key), and
+    the location and link tables given (their keys as given)."""
     key = _otlp_json._Keys(snake)
     entries = [{} if s is None else {"samples": s} for s in profiles]
     scope = {"scope": {"name": "t"}, "profiles": entries}
-    return {
-        key("resourceProfiles"): [{key("scopeProfiles"): [scope]}],
-        "dictionary": {
-            key("stringTable"): ["", "cpu"],
-            key("stackTable"): [{key("locationIndices"): x} if x else {} for x in stacks],
-        },
+    dictionary: dict[str, Any] = {
+        key("stringTable"): ["", "cpu"],
+        key("stackTable"): [{key("locationIndices"): x} if x else {} for x in stacks],
     }
+    if locations is not None:
+        dictionary[key("locationTable")] = locations
+    if links is not None:
+        dictionary[key("linkTable")] = links
+    return {key("resourceProfiles"): [{key("scopeProfiles"): [scope]}], "dictionary": dictionary}
 
 
 def same(a: Any, b: Any) -> bool:
@@ -85,7 +90,7 @@ SAMPLES = [
 def test_samples_of_every_shape_are_read_by_the_kernel() -> None:
     data = json.dumps(document(SAMPLES, None, [], SAMPLES[:1]), indent=2).encode()
     cut = _otlp_json._cut(data)
-    assert cut is not None and cut.stacks is not None
+    assert cut is not None and cut.tables.stacks is not None
     got = check(data)
     assert got.dictionary.stack_offsets.tolist() == [0, 0, 1]
     s = got.profiles[0].samples
@@ -173,7 +178,7 @@ def test_stacks_the_kernel_does_not_read_go_to_the_python_reader(stack: str) -> 
 def test_stack_tables_not_cut_are_read_as_before(change: tuple[str, str]) -> None:
     data = json.dumps(document([{"stackIndex": 1}])).replace(*change, 1).encode()
     cut = _otlp_json._cut(data)
-    assert cut is None or cut.stacks is None
+    assert cut is None or cut.tables.stacks is None
     check(data)
 
 
@@ -182,7 +187,7 @@ def test_a_stack_table_spelled_unlike_the_document_is_left_to_the_python_reader(
     doc["dictionary"]["stackTable"] = doc["dictionary"].pop("stack_table")  # ignored
     data = json.dumps(doc).encode()
     cut = _otlp_json._cut(data)
-    assert cut is not None and cut.stacks is None
+    assert cut is not None and cut.tables.stacks is None
     assert len(check(data).dictionary.stack_offsets) == 1
 
 
@@ -289,3 +294,153 @@ def test_link_ids_in_one_pass_are_read_as_one_by_one(ids: list[str | None]) -> N
         except WireError as exc:
             got.append(str(exc))
     assert same(*got), got
+
+
+LOCATIONS = [
+    {},
+    {"mappingIndex": 1, "address": "18446744073709551615", "attributeIndices": [0, "1"]},
+    {"lines": [{"functionIndex": 1, "line": "12", "column": 3}, {}]},
+    {"line": [{"functionIndex": "2"}], "address": 4096},  # v1.8's name for the lines
+    {"lines": [], "mappingIndex": "0"},
+]
+LINKS = [
+    {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331"},
+    {"traceId": "0AF7651916CD43DD8448EB211C80319C", "spanId": "B7AD6B7169203331"},
+    {"traceId": "00" * 16, "spanId": "00" * 8},
+    {"traceId": "", "spanId": ""},
+    {},
+    {"spanId": "0102030405060708"},
+]
+
+
+def test_location_and_link_tables_of_every_shape_are_read_by_the_kernel() -> None:
+    data = json.dumps(document(SAMPLES, locations=LOCATIONS, links=LINKS), indent=2).encode()
+    cut = _otlp_json._cut(data)
+    assert cut is not None
+    assert cut.tables.locations is not None and cut.tables.links is not None
+    d = check(data).dictionary
+    assert d.location_address.tolist() == [0, 2**64 - 1, 0, 4096, 0]
+    assert d.line_offsets.tolist() == [0, 0, 0, 2, 3, 3]
+    assert d.line_function.tolist() == [1, 0, 2] and d.line_line.tolist() == [12, 0, 0]
+    assert d.link_trace_id.to_pylist() == ["0af7651916cd43dd8448eb211c80319c"] * 2 + [None] * 4
+    assert d.link_span_id.to_pylist()[-1] == "0102030405060708"
+    snake = json.dumps(
+        document(
+            [{"stack_index": 1, "values": [2]}],
+            snake=True,
+            locations=[{"mapping_index": 1, "lines": [{"function_index": 3}]}],
+            links=[{"trace_id": "11" * 16, "span_id": "22" * 8}],
+        )
+    ).encode()
+    cut = _otlp_json._cut(snake)
+    assert cut is not None and cut.tables.locations is not None and cut.tables.links is not None
+    assert check(snake).dictionary.line_function.tolist() == [3]
+
+
+@pytest.mark.parametrize(
+    ("location", "link"),
+    [
+        ('{"mappingIndex": 1.0}', None),
+        ('{"address": "-1"}', None),
+        ('{"address": 18446744073709551616}', None),
+        ('{"attributeIndices": null}', None),
+        ('{"lines": null}', None),
+        ('{"lines": [{"functionIndex": 1}], "line": []}', None),
+        ('{"lines": [{"functionIndex": 1, "inlined": true}]}', None),
+        ('{"isFolded": false}', None),
+        ('{"m\\u0061ppingIndex": 1}', None),
+        (None, '{"traceId": "CvdlGRbNQ92ESOshHIAxnA=="}'),  # base64
+        (None, '{"traceId": "0af7651916cd43dd8448eb211c80319"}'),  # a digit short
+        (None, '{"traceId": "0af7651916cd43dd8448eb211c80319z"}'),
+        (None, '{"spanId": null}'),
+        (None, '{"spanId": "b7ad 6b7169203331"}'),
+        (None, '{"spanId": "b7ad6b716920333\\u0031"}'),
+        (None, '{"spanId": 7}'),
+        (None, '{"flags": 1}'),
+    ],
+)
+def test_location_and_link_entries_the_kernel_does_not_read_go_to_the_python_reader(
+    location: str | None, link: str | None
+) -> None:
+    """The table is left to the JSON parser and the Python reader, which reads it (the same
+    Payload) or refuses it (the same error); the samples and stacks are still the kernel's."""
+    doc = json.dumps(document(SAMPLES, locations=[{"mappingIndex": 7}], links=LINKS[:1]))
+    if location is not None:
+        doc = doc.replace('{"mappingIndex": 7}', location)
+    if link is not None:
+        doc = doc.replace(json.dumps(LINKS[0]), link)
+    data = doc.encode()
+    cut = _otlp_json._cut(data)
+    assert cut is not None and cut.tables.stacks is not None
+    assert (cut.tables.locations is None) == (location is not None)
+    assert (cut.tables.links is None) == (link is not None)
+    check(data)
+
+
+LOCATION = st.fixed_dictionaries(
+    {},
+    optional={
+        "mappingIndex": INT,
+        "address": U64,
+        "attributeIndices": st.lists(INT, max_size=3),
+        "lines": st.lists(
+            st.fixed_dictionaries({}, optional={"functionIndex": INT, "line": INT, "column": INT}),
+            max_size=3,
+        ),
+    },
+)
+LINK = st.fixed_dictionaries(
+    {},
+    optional={
+        "traceId": st.one_of(st.binary(min_size=16, max_size=16).map(bytes.hex), st.just("")),
+        "spanId": st.one_of(st.binary(min_size=8, max_size=8).map(bytes.hex), st.just("")),
+    },
+)
+
+
+@FUZZ
+@given(st.lists(LOCATION, max_size=6), st.lists(LINK, max_size=6), st.sampled_from([None, 1]))
+def test_kernel_matches_the_python_reader_on_any_location_and_link_tables(
+    locations: list[dict[str, Any]], links: list[dict[str, Any]], indent: int | None
+) -> None:
+    data = json.dumps(
+        document(SAMPLES[:1], locations=locations, links=links), indent=indent
+    ).encode()
+    cut = _otlp_json._cut(data)
+    assert cut is not None and cut.tables.locations is not None and cut.tables.links is not None
+    check(data)
+
+
+@FUZZ
+@given(st.data())
+def test_damaged_location_and_link_tables_get_the_python_readers_result_or_error(
+    data: st.DataObject,
+) -> None:
+    text = bytearray(json.dumps(document(SAMPLES[:1], locations=LOCATIONS, links=LINKS)).encode())
+    start = text.index(b'"locationTable"')
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(start, len(text) - 1))
+        if data.draw(st.booleans()):
+            text[at] = data.draw(st.sampled_from(b'{}[],:"-01e. \\anfA'))
+        else:
+            del text[at]
+    check(bytes(text))
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "elastic-ottl-playground@3179348d/testdata/profiles.json",  # shipped: 1.9+
+        "elastic-ottl-playground/testdata/profiles.json",  # v1.8: locations' "line"
+        "grafana-pyroscope/pkg/test/integration/testdata/otel-ebpf-profile.pb.json",
+    ],
+)
+def test_real_documents_have_their_tables_read_by_the_kernel(corpus: Any, rel: str) -> None:
+    """Real OTLP/JSON exports: the kernel reads their stack and location tables (and link
+    tables where they have one), and the Payload is the Python reader's, the version too."""
+    data = (corpus / rel).read_bytes()
+    cut = _otlp_json._cut(data)
+    assert cut is not None
+    assert cut.tables.stacks is not None and cut.tables.locations is not None
+    assert (cut.tables.links is not None) == (b'"linkTable"' in data)
+    check(data)

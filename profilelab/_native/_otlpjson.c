@@ -5,16 +5,21 @@
  * into columns. Here they never become Python objects:
  *
  * locate(data) walks the document (strings, nesting, nothing else) and returns where the
- * samples array of each Profile is, and the dictionary's stack table: (snake, [(start,
- * end), ...], (start, end)) with one entry per Profile object in document order
- * (resourceProfiles[*].scopeProfiles[*].profiles[*]), ``start == -1`` when it has no
- * samples array (named ``samples``, or v1.8's ``sample``) or there is no stack table;
- * ``snake`` when the document spells its keys in snake_case.
+ * samples array of each Profile is, and the dictionary's stack, location and link tables:
+ * (snake, [(start, end), ...], ((start, end), (start, end), (start, end))) with one entry
+ * per Profile object in document order (resourceProfiles[*].scopeProfiles[*].profiles[*]),
+ * ``start == -1`` when it has no samples array (named ``samples``, or v1.8's ``sample``)
+ * or there is no such table; ``snake`` when the document spells its keys in snake_case.
  *
  * objects(data, start, end, fields) reads one such array of objects into columns, one per
- * field (name, kind): kind 0 an int64 (0 when absent; a bytes object of n native int64),
- * 1 a list of int64 and 2 a list of uint64 (kept as two's complement; (offsets, values),
- * n + 1 offsets). Keys other than the fields are not read.
+ * field (name, kind, ...): kind 0 an int64 and 5 a uint64 (0 when absent; a bytes object
+ * of n native int64, uint64 kept as two's complement), 1 a list of int64 and 2 a list of
+ * uint64 ((offsets, values), n + 1 offsets); 3 (name, 3, size) an id of ``size`` bytes
+ * written as 2 * size hex digits ((lengths, bytes): size, or 0 when absent or ""; the
+ * bytes of the ids given, one after another); 4 (name, 4, (alias, subfields)) a list of
+ * objects, under ``name`` or ``alias`` (not both), read with ``subfields`` as this
+ * function reads its fields ((offsets, (one column per subfield), the position of the
+ * first object that used ``alias`` or -1)). Keys other than the fields are not read.
  *
  * Both return None for anything they do not read exactly as the Python reader does (a
  * document that is not an object, a key with an escape, a duplicated key, an unknown
@@ -145,13 +150,18 @@ static int skip(cur *c, int depth) {
 
 /* ---- locate -------------------------------------------------------------------------- */
 
+/* The dictionary's tables that locate() finds, in the order it returns them. */
+#define N_TABLES 3
+static const char *const TABLE_CAMEL[N_TABLES] = {"stackTable", "locationTable", "linkTable"};
+static const char *const TABLE_SNAKE[N_TABLES] = {"stack_table", "location_table", "link_table"};
+
 typedef struct {
     cur c;
     int snake; /* -1 unknown, 0 camel, 1 snake */
     PyObject *out;
-    int dictionary;                     /* the "dictionary" key was seen */
-    Py_ssize_t stack_start, stack_end;  /* the dictionary's stack table, or -1 */
-    int stack_snake;                    /* spelled stack_table */
+    int dictionary;                             /* the "dictionary" key was seen */
+    Py_ssize_t table_start[N_TABLES], table_end[N_TABLES]; /* each table, or -1 */
+    int table_snake[N_TABLES];                  /* spelled in snake_case */
 } walker;
 
 static int key_is(const cur *c, Py_ssize_t a, Py_ssize_t b, const char *name) {
@@ -161,29 +171,33 @@ static int key_is(const cur *c, Py_ssize_t a, Py_ssize_t b, const char *name) {
 
 static int walk_object(walker *w, int level);
 
-/* The dictionary object: where its stack table is. */
+/* The dictionary object: where its stack, location and link tables are. */
 static int walk_dictionary(walker *w) {
     cur *c = &w->c;
-    int seen = 0;
+    int seen[N_TABLES] = {0};
     if (opens_empty(c, '}'))
         return 0;
     for (;;) {
         Py_ssize_t a, b;
-        int escaped;
+        int escaped, t, camel = 0;
         if (member(c, &a, &b, &escaped) || escaped)
             return -1;
-        int camel = key_is(c, a, b, "stackTable");
-        if (camel || key_is(c, a, b, "stack_table")) {
-            if (seen)
+        for (t = 0; t < N_TABLES; t++) {
+            camel = key_is(c, a, b, TABLE_CAMEL[t]);
+            if (camel || key_is(c, a, b, TABLE_SNAKE[t]))
+                break;
+        }
+        if (t < N_TABLES) {
+            if (seen[t])
                 return -1; /* both spellings, or one twice */
-            seen = 1;
-            w->stack_snake = !camel;
+            seen[t] = 1;
+            w->table_snake[t] = !camel;
             if (peek(c) == '[')
-                w->stack_start = c->i;
+                w->table_start[t] = c->i;
             if (skip(c, 1))
                 return -1;
-            if (w->stack_start >= 0)
-                w->stack_end = c->i;
+            if (w->table_start[t] >= 0)
+                w->table_end[t] = c->i;
         } else if (skip(c, 1)) {
             return -1;
         }
@@ -288,7 +302,9 @@ static PyObject *locate(PyObject *self, PyObject *args) {
     Py_buffer buf;
     if (!PyArg_ParseTuple(args, "y*:locate", &buf))
         return NULL;
-    walker w = {{buf.buf, 0, buf.len}, -1, PyList_New(0), 0, -1, -1, 0};
+    walker w = {{buf.buf, 0, buf.len}, -1, PyList_New(0), 0, {0}, {0}, {0}};
+    for (int t = 0; t < N_TABLES; t++)
+        w.table_start[t] = w.table_end[t] = -1;
     PyObject *result = NULL;
     if (w.out == NULL)
         goto out;
@@ -301,10 +317,12 @@ static PyObject *locate(PyObject *self, PyObject *args) {
         result = Py_NewRef(Py_None);
         goto out;
     }
-    if (w.stack_snake != (w.snake == 1)) /* not the spelling the document is read with */
-        w.stack_start = w.stack_end = -1;
-    result = Py_BuildValue("(OO(nn))", w.snake == 1 ? Py_True : Py_False, w.out, w.stack_start,
-                           w.stack_end);
+    for (int t = 0; t < N_TABLES; t++)
+        if (w.table_snake[t] != (w.snake == 1)) /* not the spelling the document is read with */
+            w.table_start[t] = w.table_end[t] = -1;
+    result = Py_BuildValue("(OO((nn)(nn)(nn)))", w.snake == 1 ? Py_True : Py_False, w.out,
+                           w.table_start[0], w.table_end[0], w.table_start[1], w.table_end[1],
+                           w.table_start[2], w.table_end[2]);
 out:
     Py_XDECREF(w.out);
     PyBuffer_Release(&buf);
@@ -399,15 +417,83 @@ static int integers(cur *c, int is_unsigned, vec *values) {
 
 #define MAX_FIELDS 8
 
-enum { SCALAR = 0, LIST = 1, ULIST = 2 }; /* int64; list of int64; list of uint64 */
+/* int64; list of int64; list of uint64; hex id; list of objects; uint64 */
+enum { SCALAR = 0, LIST = 1, ULIST = 2, HEX = 3, OBJECTS = 4, USCALAR = 5 };
 
 typedef struct {
-    const char *name;
-    size_t len;
+    uint8_t *v;
+    size_t n, cap;
+} bytes_t;
+
+typedef struct column {
+    const char *name, *alias; /* alias: OBJECTS only, or NULL */
+    size_t len, alias_len;
     int kind;
-    vec values;  /* SCALAR: one per object; lists: every item */
-    vec offsets; /* lists: n + 1 */
+    int size;       /* HEX: bytes per id */
+    vec values;     /* SCALAR, USCALAR: one per object; HEX: each id's length; lists: items */
+    vec offsets;    /* lists, OBJECTS: n + 1 */
+    bytes_t raw;    /* HEX: the ids' bytes */
+    struct column *sub; /* OBJECTS: the fields of its objects */
+    int nsub;
+    int64_t alias_at; /* OBJECTS: the first object that used the alias, or -1 */
 } column;
+
+static int array(cur *c, column *cols, int ncols);
+
+static int hex_digit(int ch) {
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* An id written as 2 * size hex digits, or "" (length 0): its bytes appended to ``raw``,
+ * its length in *len. 1: not read (anything else: the Python reader decides), -1: out of
+ * memory. */
+static int hex_id(cur *c, int size, bytes_t *raw, int64_t *len) {
+    Py_ssize_t a, b;
+    int escaped;
+    if (string(c, &a, &b, &escaped) || escaped)
+        return 1;
+    if (b == a) {
+        *len = 0;
+        return 0;
+    }
+    if (b - a != 2 * (Py_ssize_t)size)
+        return 1;
+    if (raw->n + (size_t)size > raw->cap) {
+        size_t cap = raw->cap ? 2 * raw->cap : 4096;
+        while (cap < raw->n + (size_t)size)
+            cap *= 2;
+        uint8_t *p = realloc(raw->v, cap);
+        if (p == NULL)
+            return -1;
+        raw->v = p;
+        raw->cap = cap;
+    }
+    for (int k = 0; k < size; k++) {
+        int hi = hex_digit((unsigned char)c->s[a + 2 * k]);
+        int lo = hex_digit((unsigned char)c->s[a + 2 * k + 1]);
+        if (hi < 0 || lo < 0)
+            return 1;
+        raw->v[raw->n + (size_t)k] = (uint8_t)(hi << 4 | lo);
+    }
+    raw->n += (size_t)size;
+    *len = size;
+    return 0;
+}
+
+/* 1: the key is the column's name, 2: its alias, 0: neither. */
+static int names(const column *col, const cur *c, Py_ssize_t a, size_t len) {
+    if (len == col->len && memcmp(c->s + a, col->name, len) == 0)
+        return 1;
+    if (col->alias && len == col->alias_len && memcmp(c->s + a, col->alias, len) == 0)
+        return 2;
+    return 0;
+}
 
 /* One object of the array; 1: not read, -1: out of memory. */
 static int object(cur *c, column *cols, int ncols) {
@@ -423,16 +509,29 @@ static int object(cur *c, column *cols, int ncols) {
         if (member(c, &a, &b, &escaped) || escaped)
             return 1;
         size_t len = (size_t)(b - a);
+        int named = 0;
         for (f = 0; f < ncols; f++)
-            if (len == cols[f].len && memcmp(c->s + a, cols[f].name, len) == 0)
+            if ((named = names(&cols[f], c, a, len)))
                 break;
         if (f == ncols || seen[f])
             return 1;
         seen[f] = 1;
-        if (cols[f].kind == SCALAR)
-            rc = integer(c, 0, &scalar[f]);
-        else
+        if (named == 2 && cols[f].alias_at < 0)
+            cols[f].alias_at = (int64_t)cols[f].offsets.n - 1; /* this object's position */
+        switch (cols[f].kind) {
+        case SCALAR:
+        case USCALAR:
+            rc = integer(c, cols[f].kind == USCALAR, &scalar[f]);
+            break;
+        case HEX:
+            rc = hex_id(c, cols[f].size, &cols[f].raw, &scalar[f]);
+            break;
+        case OBJECTS:
+            rc = array(c, cols[f].sub, cols[f].nsub);
+            break;
+        default:
             rc = integers(c, cols[f].kind == ULIST, &cols[f].values);
+        }
         if (rc)
             return rc;
         int r = next_item(c, '}');
@@ -443,8 +542,20 @@ static int object(cur *c, column *cols, int ncols) {
     }
 done:
     for (int f = 0; f < ncols; f++) {
-        vec *x = cols[f].kind == SCALAR ? &cols[f].values : &cols[f].offsets;
-        if (push(x, cols[f].kind == SCALAR ? scalar[f] : (int64_t)cols[f].values.n))
+        int rc;
+        switch (cols[f].kind) {
+        case SCALAR:
+        case USCALAR:
+        case HEX:
+            rc = push(&cols[f].values, scalar[f]);
+            break;
+        case OBJECTS: /* its first field holds one value per object */
+            rc = push(&cols[f].offsets, (int64_t)cols[f].sub[0].values.n);
+            break;
+        default:
+            rc = push(&cols[f].offsets, (int64_t)cols[f].values.n);
+        }
+        if (rc)
             return -1;
     }
     return 0;
@@ -472,6 +583,107 @@ static PyObject *as_bytes(const vec *x) {
     return PyBytes_FromStringAndSize((const char *)x->v, (Py_ssize_t)(x->n * sizeof(int64_t)));
 }
 
+static void free_columns(column *cols, int ncols) {
+    for (int f = 0; f < ncols; f++) {
+        free(cols[f].values.v);
+        free(cols[f].offsets.v);
+        free(cols[f].raw.v);
+        if (cols[f].sub) {
+            free_columns(cols[f].sub, cols[f].nsub);
+            free(cols[f].sub);
+        }
+    }
+}
+
+/* The columns of ``fields`` ((name, kind, ...), ...); -1 with a Python error set. */
+static int parse_fields(PyObject *fields, column *cols, int *ncols, int depth) {
+    if (!PyTuple_Check(fields) || PyTuple_GET_SIZE(fields) > MAX_FIELDS ||
+        PyTuple_GET_SIZE(fields) < 1 || depth > 1) {
+        PyErr_SetString(PyExc_ValueError, "objects: 1 to 8 fields, objects nested once");
+        return -1;
+    }
+    *ncols = (int)PyTuple_GET_SIZE(fields);
+    for (int f = 0; f < *ncols; f++) {
+        PyObject *spec = PyTuple_GET_ITEM(fields, f), *extra = NULL;
+        Py_ssize_t len, alias_len = 0;
+        if (!PyArg_ParseTuple(spec, "s#i|O:field", &cols[f].name, &len, &cols[f].kind, &extra))
+            return -1;
+        cols[f].len = (size_t)len;
+        cols[f].alias_at = -1;
+        int kind = cols[f].kind;
+        if (kind < SCALAR || kind > USCALAR) {
+            PyErr_SetString(PyExc_ValueError, "objects: unknown field kind");
+            return -1;
+        }
+        if (kind == HEX) {
+            long size = extra ? PyLong_AsLong(extra) : -1;
+            if (size < 1 || size > 64) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "objects: a hex id's size, 1 to 64");
+                return -1;
+            }
+            cols[f].size = (int)size;
+        } else if (kind == OBJECTS) {
+            PyObject *sub;
+            if (!extra || !PyArg_ParseTuple(extra, "z#O!:objects field", &cols[f].alias,
+                                            &alias_len, &PyTuple_Type, &sub))
+                return -1;
+            cols[f].alias_len = (size_t)alias_len;
+            cols[f].sub = calloc(MAX_FIELDS, sizeof(column));
+            if (cols[f].sub == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            if (parse_fields(sub, cols[f].sub, &cols[f].nsub, depth + 1))
+                return -1;
+            int first = cols[f].sub[0].kind;
+            if (first != SCALAR && first != USCALAR && first != HEX) {
+                PyErr_SetString(PyExc_ValueError, "objects: a list's first field is one value");
+                return -1;
+            }
+        }
+        if ((kind == LIST || kind == ULIST || kind == OBJECTS) && push(&cols[f].offsets, 0)) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The Python value of the columns read (see the module docstring); NULL on error. */
+static PyObject *columns_result(const column *cols, int ncols) {
+    PyObject *result = PyTuple_New(ncols);
+    if (result == NULL)
+        return NULL;
+    for (int f = 0; f < ncols; f++) {
+        const column *col = &cols[f];
+        PyObject *item;
+        switch (col->kind) {
+        case SCALAR:
+        case USCALAR:
+            item = as_bytes(&col->values);
+            break;
+        case HEX:
+            item = Py_BuildValue("(Ny#)", as_bytes(&col->values),
+                                 col->raw.v ? (const char *)col->raw.v : "", /* never None */
+                                 (Py_ssize_t)col->raw.n);
+            break;
+        case OBJECTS:
+            item = Py_BuildValue("(NNL)", as_bytes(&col->offsets),
+                                 columns_result(col->sub, col->nsub), (long long)col->alias_at);
+            break;
+        default:
+            item = Py_BuildValue("(NN)", as_bytes(&col->offsets), as_bytes(&col->values));
+        }
+        if (item == NULL) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(result, f, item);
+    }
+    return result;
+}
+
 static PyObject *objects(PyObject *self, PyObject *args) {
     Py_buffer buf;
     Py_ssize_t start, end;
@@ -481,28 +693,17 @@ static PyObject *objects(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     column cols[MAX_FIELDS];
     memset(cols, 0, sizeof cols);
-    Py_ssize_t ncols = PyTuple_GET_SIZE(fields);
+    int ncols = 0;
     if (start < 0 || end > buf.len || start > end) {
         PyErr_SetString(PyExc_ValueError, "objects: range outside the data");
         goto out;
     }
-    if (ncols > MAX_FIELDS) {
-        PyErr_SetString(PyExc_ValueError, "objects: too many fields");
+    if (parse_fields(fields, cols, &ncols, 0)) {
+        ncols = MAX_FIELDS; /* free whatever was made */
         goto out;
     }
-    for (Py_ssize_t f = 0; f < ncols; f++) {
-        Py_ssize_t len;
-        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(fields, f), "s#i:field", &cols[f].name, &len,
-                              &cols[f].kind))
-            goto out;
-        cols[f].len = (size_t)len;
-        if (cols[f].kind != SCALAR && push(&cols[f].offsets, 0)) {
-            PyErr_NoMemory();
-            goto out;
-        }
-    }
     cur c = {buf.buf, start, end};
-    int rc = array(&c, cols, (int)ncols);
+    int rc = array(&c, cols, ncols);
     if (!rc) {
         ws(&c);
         if (c.i != end)
@@ -516,33 +717,18 @@ static PyObject *objects(PyObject *self, PyObject *args) {
         result = Py_NewRef(Py_None);
         goto out;
     }
-    if ((result = PyTuple_New(ncols)) == NULL)
-        goto out;
-    for (Py_ssize_t f = 0; f < ncols; f++) {
-        PyObject *item = cols[f].kind == SCALAR
-                             ? as_bytes(&cols[f].values)
-                             : Py_BuildValue("(NN)", as_bytes(&cols[f].offsets),
-                                             as_bytes(&cols[f].values));
-        if (item == NULL) {
-            Py_CLEAR(result);
-            goto out;
-        }
-        PyTuple_SET_ITEM(result, f, item);
-    }
+    result = columns_result(cols, ncols);
 out:
-    for (int f = 0; f < MAX_FIELDS; f++) {
-        free(cols[f].values.v);
-        free(cols[f].offsets.v);
-    }
+    free_columns(cols, MAX_FIELDS);
     PyBuffer_Release(&buf);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"locate", locate, METH_VARARGS,
-     "locate(data) -> (snake, [(start, end), ...]) or None"},
+     "locate(data) -> (snake, [(start, end), ...], (stacks, locations, links)) or None"},
     {"objects", objects, METH_VARARGS,
-     "objects(data, start, end, ((name, kind), ...)) -> one column per field, or None"},
+     "objects(data, start, end, ((name, kind, ...), ...)) -> one column per field, or None"},
     {NULL, NULL, 0, NULL},
 };
 

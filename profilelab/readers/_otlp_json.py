@@ -94,22 +94,34 @@ def decode(data: bytes, *, compiled: bool = True) -> Payload:
 
 
 @dataclass
+class _Tables:
+    """The dictionary's tables the kernel read (None: left to the JSON parser)."""
+
+    stacks: tuple[np.ndarray, np.ndarray] | None = None  # (offsets, location indices)
+    locations: Dictionary | None = None  # its location_* and line_* fields
+    links: Dictionary | None = None  # its link_* fields
+    #: the first location that names its lines "line" (v1.8), when the kernel read them
+    old_lines_at: int = -1
+
+
+@dataclass
 class _Cut:
-    """A document with its samples arrays and stack table emptied, and what they held."""
+    """A document with the arrays the kernel read emptied, and what they held."""
 
     text: bytes
     samples: list[Samples | None]  # per Profile in document order; None: it had no array
-    stacks: tuple[np.ndarray, np.ndarray] | None  # (offsets, location indices)
+    tables: _Tables
 
 
 def _cut(data: bytes) -> _Cut | None:
-    """The samples arrays and the stack table read by the kernel, the rest left to the JSON
-    parser; None when the kernel does not read them."""
+    """The samples arrays and the stack table read by the kernel, and the location and link
+    tables when it reads them, the rest left to the JSON parser; None when the kernel does
+    not read the samples or the stack table."""
     assert _kernel is not None
     found = _kernel.locate(data)
     if found is None:
         return None
-    snake, regions, (stack_start, stack_end) = found
+    snake, regions, ((stack_start, stack_end), locations, links) = found
     k = _Keys(snake)
     sample_fields = (
         (k("stackIndex"), 0),
@@ -131,19 +143,74 @@ def _cut(data: bytes) -> _Cut | None:
         columns = (stack, attr_off, attrs, link, val_off, vals, time_off, times)  # field order
         samples.append(Samples(*map(_int64s_of, columns)))
         emptied.append((start, end))
-    stacks = None
+    tables = _Tables()
     if stack_start >= 0:
         got = _kernel.objects(data, stack_start, stack_end, ((k("locationIndices"), 1),))
         if got is None:
             return None
-        stacks = (_int64s_of(got[0][0]), _int64s_of(got[0][1]))
+        tables.stacks = (_int64s_of(got[0][0]), _int64s_of(got[0][1]))
         emptied.append((stack_start, stack_end))
+    # the location and link tables, when the kernel reads them (else the JSON parser does)
+    if locations[0] >= 0:
+        read = _kernel_locations(data, locations, k)
+        if read is not None:
+            tables.locations, tables.old_lines_at = read
+            emptied.append(locations)
+    if links[0] >= 0:
+        tables.links = _kernel_links(data, links, k)
+        if tables.links is not None:
+            emptied.append(links)
     parts, pos = [], 0
     for start, end in sorted(emptied):
         parts += [data[pos:start], b"[]"]
         pos = end
     parts.append(data[pos:])
-    return _Cut(b"".join(parts), samples, stacks)
+    return _Cut(b"".join(parts), samples, tables)
+
+
+#: A Location's lines: v1.8 calls the field "line", later versions "lines".
+_LINE_FIELDS = (("functionIndex", 0), ("line", 0), ("column", 0))
+
+
+def _kernel_locations(data: bytes, at: tuple[int, int], k: _Keys) -> tuple[Dictionary, int] | None:
+    """The location table read by the kernel (as :func:`_locations` reads it) and the first
+    location whose lines are named "line" (v1.8; -1: none), or None."""
+    assert _kernel is not None
+    lines = tuple((k(name), kind) for name, kind in _LINE_FIELDS)
+    got = _kernel.objects(
+        data,
+        *at,
+        (
+            (k("mappingIndex"), 0),
+            (k("address"), 5),
+            (k("attributeIndices"), 1),
+            (k("lines"), 4, (k("line"), lines)),
+        ),
+    )
+    if got is None:
+        return None
+    mapping, address, (attr_off, attrs), (line_off, (function, line, column), old_at) = got
+    out = Dictionary()
+    out.location_mapping = _int64s_of(mapping)
+    out.location_address = _int64s_of(address).view(np.uint64)
+    out.location_attr_offsets, out.location_attrs = _int64s_of(attr_off), _int64s_of(attrs)
+    out.line_offsets = _int64s_of(line_off)
+    out.line_function, out.line_line = _int64s_of(function), _int64s_of(line)
+    out.line_column = _int64s_of(column)
+    return out, old_at
+
+
+def _kernel_links(data: bytes, at: tuple[int, int], k: _Keys) -> Dictionary | None:
+    """The link table read by the kernel (ids of full size in hex, or empty), or None."""
+    assert _kernel is not None
+    got = _kernel.objects(data, *at, ((k("traceId"), 3, 16), (k("spanId"), 3, 8)))
+    if got is None:
+        return None
+    (trace_len, trace), (span_len, span) = got
+    out = Dictionary()
+    out.link_trace_id = hex_strings(np.frombuffer(trace, np.uint8), _int64s_of(trace_len))
+    out.link_span_id = hex_strings(np.frombuffer(span, np.uint8), _int64s_of(span_len))
+    return out
 
 
 def _int64s_of(column: bytes) -> np.ndarray:
@@ -160,8 +227,10 @@ def _decode(data: bytes, cut: _Cut | None) -> Payload:
         raise WireError("an OTLP/JSON document must be an object")
     k = _Keys("resource_profiles" in doc and "resourceProfiles" not in doc)
     _reject_old(doc, k)
-    version = "1.8" if _is_v18(doc, k) else "1.9+"  # JSON names are the same in 1.9 and 1.10
-    dictionary = _dictionary(_obj(doc, k("dictionary")), k, None if cut is None else cut.stacks)
+    read = _Tables() if cut is None else cut.tables
+    # JSON names are the same in 1.9 and 1.10
+    version = "1.8" if _is_v18(doc, k, read) else "1.9+"
+    dictionary = _dictionary(_obj(doc, k("dictionary")), k, read)
     strings = dictionary.strings.to_pylist()
     resources, scopes = [], []
     entries: list[ProfileEntry] = []
@@ -250,13 +319,16 @@ def _reject_old(doc: dict[str, Any], k: _Keys) -> None:
                     raise WireError(f"Sample {sorted(old)[0]!r} (v1.7 or older); {OLD_HINT}")
 
 
-def _is_v18(doc: dict[str, Any], k: _Keys) -> bool:
+def _is_v18(doc: dict[str, Any], k: _Keys, read: _Tables) -> bool:
+    """``read``: the tables the kernel read (their marks of v1.8 are kept there)."""
     for prof in _first_profiles(doc, k):
         if k("sample") in prof or k("commentStrindices") in prof:
             return True
         for vt in (prof.get(k("sampleType")), prof.get(k("periodType"))):
             if isinstance(vt, dict) and k("aggregationTemporality") in vt:
                 return True
+    if read.locations is not None:
+        return 0 <= read.old_lines_at < 64
     locations = _objs(_obj(doc, k("dictionary")), k("locationTable"))
     return any(isinstance(x, dict) and k("line") in x for x in locations[:64])
 
@@ -393,10 +465,8 @@ def _key_values(items: list[Any], k: _Keys, strings: list[str]) -> list[tuple[st
 # ---- dictionary ------------------------------------------------------------------------------
 
 
-def _dictionary(
-    d: dict[str, Any], k: _Keys, stacks: tuple[np.ndarray, np.ndarray] | None
-) -> Dictionary:
-    """The dictionary; ``stacks``: the stack table when the kernel read it."""
+def _dictionary(d: dict[str, Any], k: _Keys, read: _Tables) -> Dictionary:
+    """The dictionary; ``read``: the tables the kernel read (emptied in ``d``)."""
     out = Dictionary()
     strings = _list(d, k("stringTable"))
     if strings:
@@ -405,15 +475,23 @@ def _dictionary(
         # from its buffers: pa.array of a Python list imports pandas (a quarter of a second)
         out.strings = _arrow.to_pyarrow(_arrow.strings(strings))
     _mappings(out, _objs(d, k("mappingTable")), k)
-    _locations(out, _objs(d, k("locationTable")), k)
+    if read.locations is None:
+        _locations(out, _objs(d, k("locationTable")), k)
+    else:
+        _objs(d, k("locationTable"))  # (emptied: still a list)
+        for name in _LOCATION_COLUMNS:
+            setattr(out, name, getattr(read.locations, name))
     fns = _objs(d, k("functionTable"))
     out.function_name = _ints(fns, k("nameStrindex"), "Function")
     out.function_system_name = _ints(fns, k("systemNameStrindex"), "Function")
     out.function_file = _ints(fns, k("filenameStrindex"), "Function")
     out.function_start_line = _ints(fns, k("startLine"), "Function")
     links = _objs(d, k("linkTable"))
-    out.link_trace_id = _ids(list(map(methodcaller("get", k("traceId")), links)), 16, "traceId")
-    out.link_span_id = _ids(list(map(methodcaller("get", k("spanId")), links)), 8, "spanId")
+    if read.links is None:
+        out.link_trace_id = _ids(list(map(methodcaller("get", k("traceId")), links)), 16, "traceId")
+        out.link_span_id = _ids(list(map(methodcaller("get", k("spanId")), links)), 8, "spanId")
+    else:
+        out.link_trace_id, out.link_span_id = read.links.link_trace_id, read.links.link_span_id
     out.attributes = [
         Attribute(
             _int(a.get(k("keyStrindex"), 0), "keyStrindex"),
@@ -423,8 +501,23 @@ def _dictionary(
         for a in _objs(d, k("attributeTable"))
     ]
     table = _objs(d, k("stackTable"))
-    out.stack_offsets, out.stack_locations = stacks or _csr(table, k("locationIndices"), "Stack")
+    out.stack_offsets, out.stack_locations = read.stacks or _csr(
+        table, k("locationIndices"), "Stack"
+    )
     return out
+
+
+#: The Dictionary fields of the location table (:func:`_locations`).
+_LOCATION_COLUMNS = (
+    "location_mapping",
+    "location_address",
+    "location_attr_offsets",
+    "location_attrs",
+    "line_offsets",
+    "line_function",
+    "line_line",
+    "line_column",
+)
 
 
 def _ids(texts: list[Any], size: int, what: str) -> pa.Array:
