@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from profilelab.cli._common import add_command
@@ -39,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
 
     reuse_freed_memory()  # the command ends with its ingest
     store = open_store(args.store)
+    # What is imported by now (Polars, NumPy, Arrow, the store) lives as long as the
+    # command: out of the cyclic collector's passes, which walked all of it (a full pass
+    # cost 17 ms of a 500-file ingest, and the young ones a few more).
+    gc.freeze()
     report = store.ingest(
         args.paths,
         labels=parse_labels(args.label),
