@@ -108,3 +108,24 @@ def test_an_interrupted_ingest_finishes_the_commit_under_way(
     )
     again = st.ingest([m.path for m in made], jobs=1, batch_size=3)
     assert again.stored == 3 and again.skipped == 3
+
+
+@pytest.mark.parametrize(
+    ("inputs", "size"), [(1, 256), (500, 256), (1024, 256), (2000, 500), (10_000, 1024)]
+)
+def test_a_large_ingest_commits_fewer_larger_batches(inputs: int, size: int) -> None:
+    """256 inputs a batch, or a quarter of a large ingest's, up to 1024: fewer commits (a
+    commit's fixed costs), and still a batch decoding while one commits."""
+    assert ingest.default_batch_size(inputs) == size
+
+
+def test_a_batch_is_committed_once_it_holds_enough_sample_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However few its inputs, a batch is committed once its tables hold BATCH_SAMPLE_ROWS
+    sample rows (they stay in memory until the commit)."""
+    made = make_profiles(tmp_path / "in", 7, samples=10)  # 20 sample rows each: two types
+    monkeypatch.setattr(ingest, "BATCH_SAMPLE_ROWS", 50)
+    report = profilelab.open_store(tmp_path / "s").ingest([m.path for m in made], jobs=1)
+    assert report.ok and report.stored == 7
+    assert len(report.segments) == 3  # 3 + 3 + 1 inputs

@@ -29,7 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="worker processes that decode (default: free CPUs, at most 4; 1 = this process)",
     )
-    p.add_argument("--batch-size", type=int, default=256, help="inputs per commit (default 256)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="inputs per commit (default 256, or a quarter of a large ingest's, up to 1024)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
 
@@ -49,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         labels=parse_labels(args.label),
         name=args.name,
         jobs=args.jobs,
-        batch_size=max(1, args.batch_size),
+        batch_size=None if args.batch_size is None else max(1, args.batch_size),
         progress=not args.quiet,
     )
     for path, reason in report.failed:
