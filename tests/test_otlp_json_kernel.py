@@ -256,15 +256,20 @@ def test_kernel_matches_the_python_reader_on_any_samples(
 @FUZZ
 @given(st.data())
 def test_damaged_samples_get_the_python_readers_result_or_error(data: st.DataObject) -> None:
-    text = bytearray(json.dumps(document(SAMPLES[:3], SAMPLES[3:])).encode())
-    start = text.index(b'"samples"')
+    check(damaged(document(SAMPLES[:3], SAMPLES[3:]), b'"samples"', data))
+
+
+def damaged(doc: dict[str, Any], after: bytes, data: st.DataObject) -> bytes:
+    """``doc`` as JSON with one to three bytes replaced or deleted after ``after``."""
+    text = bytearray(json.dumps(doc).encode())
+    start = text.index(after)
     for _ in range(data.draw(st.integers(1, 3))):
         at = data.draw(st.integers(start, len(text) - 1))
         if data.draw(st.booleans()):
-            text[at] = data.draw(st.sampled_from(b'{}[],:"-01e. \\an'))
+            text[at] = data.draw(st.sampled_from(b'{}[],:"-01e. \\anfA'))
         else:
             del text[at]
-    check(bytes(text))
+    return bytes(text)
 
 
 ID = st.one_of(
@@ -416,15 +421,8 @@ def test_kernel_matches_the_python_reader_on_any_location_and_link_tables(
 def test_damaged_location_and_link_tables_get_the_python_readers_result_or_error(
     data: st.DataObject,
 ) -> None:
-    text = bytearray(json.dumps(document(SAMPLES[:1], locations=LOCATIONS, links=LINKS)).encode())
-    start = text.index(b'"locationTable"')
-    for _ in range(data.draw(st.integers(1, 3))):
-        at = data.draw(st.integers(start, len(text) - 1))
-        if data.draw(st.booleans()):
-            text[at] = data.draw(st.sampled_from(b'{}[],:"-01e. \\anfA'))
-        else:
-            del text[at]
-    check(bytes(text))
+    doc = document(SAMPLES[:1], locations=LOCATIONS, links=LINKS)
+    check(damaged(doc, b'"locationTable"', data))
 
 
 @pytest.mark.parametrize(
