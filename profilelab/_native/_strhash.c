@@ -37,16 +37,25 @@ static inline uint64_t fnv_hash(const uint8_t *p, const uint8_t *e) {
     return mix64(h ^ (uint64_t)(e - p));
 }
 
+/* The bytes [*start, *end) of the k-th string hashed (string ``index[k]``, or k when
+ * ``index`` is NULL); 0 for an index or offsets out of range. */
+static inline int string_at(const int64_t *off, size_t n_strings, size_t size,
+                            const int64_t *index, size_t k, int64_t *start, int64_t *end) {
+    int64_t i = index ? index[k] : (int64_t)k;
+    if (i < 0 || (uint64_t)i >= n_strings)
+        return 0;
+    *start = off[i];
+    *end = off[i + 1];
+    return *start >= 0 && *end >= *start && (uint64_t)*end <= size;
+}
+
 /* The hashes of strings ``index[0..n)`` (of 0..n when NULL); 0 for an index or offsets out
  * of range. */
 static int hash_strings(const int64_t *off, size_t n_strings, const uint8_t *data, size_t size,
                         const int64_t *index, size_t n, uint64_t *out) {
     for (size_t k = 0; k < n; k++) {
-        int64_t i = index ? index[k] : (int64_t)k;
-        if (i < 0 || (uint64_t)i >= n_strings)
-            return 0;
-        int64_t start = off[i], end = off[i + 1];
-        if (start < 0 || end < start || (uint64_t)end > size)
+        int64_t start, end;
+        if (!string_at(off, n_strings, size, index, k, &start, &end))
             return 0;
         out[k] = fnv_hash(data + start, data + end);
     }
@@ -107,13 +116,8 @@ static int hash_distinct(const int64_t *off, size_t n_strings, const uint8_t *da
         return -1;
     int status = 1;
     for (size_t k = 0; k < n; k++) {
-        int64_t i = index ? index[k] : (int64_t)k;
-        if (i < 0 || (uint64_t)i >= n_strings) {
-            status = 0;
-            break;
-        }
-        int64_t start = off[i], end = off[i + 1];
-        if (start < 0 || end < start || (uint64_t)end > size) {
+        int64_t start, end;
+        if (!string_at(off, n_strings, size, index, k, &start, &end)) {
             status = 0;
             break;
         }
@@ -136,8 +140,9 @@ static int hash_distinct(const int64_t *off, size_t n_strings, const uint8_t *da
             if (slots[s].find != f)
                 continue;
             size_t j = (size_t)slots[s].k - 1; /* an earlier string: its range was checked */
-            int64_t at = index ? index[j] : (int64_t)j;
-            if ((size_t)(off[at + 1] - off[at]) == len && memcmp(data + off[at], p, len) == 0) {
+            int64_t js = 0, je = 0;
+            string_at(off, n_strings, size, index, j, &js, &je);
+            if ((size_t)(je - js) == len && memcmp(data + js, p, len) == 0) {
                 out[k] = out[j];
                 break;
             }
