@@ -98,10 +98,14 @@ class _Tables:
     """The dictionary's tables the kernel read (None: left to the JSON parser)."""
 
     stacks: tuple[np.ndarray, np.ndarray] | None = None  # (offsets, location indices)
-    locations: Dictionary | None = None  # its location_* and line_* fields
-    links: Dictionary | None = None  # its link_* fields
-    #: the first location that names its lines "line" (v1.8), when the kernel read them
-    old_lines_at: int = -1
+    locations: tuple[Any, ...] | None = None  # the kernel's columns (:func:`_set_locations`)
+    links: tuple[Any, ...] | None = None  # the kernel's columns (:func:`_set_links`)
+
+    @property
+    def old_lines_at(self) -> int:
+        """The first location that names its lines "line" (v1.8; -1: none, or the kernel
+        did not read the locations): the kernel reports it beside the lines' columns."""
+        return -1 if self.locations is None else int(self.locations[3][2])
 
 
 @dataclass
@@ -152,12 +156,21 @@ def _cut(data: bytes) -> _Cut | None:
         emptied.append((stack_start, stack_end))
     # the location and link tables, when the kernel reads them (else the JSON parser does)
     if locations[0] >= 0:
-        read = _kernel_locations(data, locations, k)
-        if read is not None:
-            tables.locations, tables.old_lines_at = read
+        lines = tuple((k(name), kind) for name, kind in _LINE_FIELDS)
+        tables.locations = _kernel.objects(
+            data,
+            *locations,
+            (
+                (k("mappingIndex"), 0),
+                (k("address"), 5),
+                (k("attributeIndices"), 1),
+                (k("lines"), 4, (k("line"), lines)),
+            ),
+        )
+        if tables.locations is not None:
             emptied.append(locations)
     if links[0] >= 0:
-        tables.links = _kernel_links(data, links, k)
+        tables.links = _kernel.objects(data, *links, ((k("traceId"), 3, 16), (k("spanId"), 3, 8)))
         if tables.links is not None:
             emptied.append(links)
     parts, pos = [], 0
@@ -172,45 +185,22 @@ def _cut(data: bytes) -> _Cut | None:
 _LINE_FIELDS = (("functionIndex", 0), ("line", 0), ("column", 0))
 
 
-def _kernel_locations(data: bytes, at: tuple[int, int], k: _Keys) -> tuple[Dictionary, int] | None:
-    """The location table read by the kernel (as :func:`_locations` reads it) and the first
-    location whose lines are named "line" (v1.8; -1: none), or None."""
-    assert _kernel is not None
-    lines = tuple((k(name), kind) for name, kind in _LINE_FIELDS)
-    got = _kernel.objects(
-        data,
-        *at,
-        (
-            (k("mappingIndex"), 0),
-            (k("address"), 5),
-            (k("attributeIndices"), 1),
-            (k("lines"), 4, (k("line"), lines)),
-        ),
-    )
-    if got is None:
-        return None
-    mapping, address, (attr_off, attrs), (line_off, (function, line, column), old_at) = got
-    out = Dictionary()
+def _set_locations(out: Dictionary, got: tuple[Any, ...]) -> None:
+    """``out``'s location table from the kernel's columns (as :func:`_locations` reads it)."""
+    mapping, address, (attr_off, attrs), (line_off, (function, line, column), _) = got
     out.location_mapping = _int64s_of(mapping)
     out.location_address = _int64s_of(address).view(np.uint64)
     out.location_attr_offsets, out.location_attrs = _int64s_of(attr_off), _int64s_of(attrs)
     out.line_offsets = _int64s_of(line_off)
     out.line_function, out.line_line = _int64s_of(function), _int64s_of(line)
     out.line_column = _int64s_of(column)
-    return out, old_at
 
 
-def _kernel_links(data: bytes, at: tuple[int, int], k: _Keys) -> Dictionary | None:
-    """The link table read by the kernel (ids of full size in hex, or empty), or None."""
-    assert _kernel is not None
-    got = _kernel.objects(data, *at, ((k("traceId"), 3, 16), (k("spanId"), 3, 8)))
-    if got is None:
-        return None
+def _set_links(out: Dictionary, got: tuple[Any, ...]) -> None:
+    """``out``'s link ids from the kernel's columns (ids of full size in hex, or empty)."""
     (trace_len, trace), (span_len, span) = got
-    out = Dictionary()
     out.link_trace_id = hex_strings(np.frombuffer(trace, np.uint8), _int64s_of(trace_len))
     out.link_span_id = hex_strings(np.frombuffer(span, np.uint8), _int64s_of(span_len))
-    return out
 
 
 def _int64s_of(column: bytes) -> np.ndarray:
@@ -477,21 +467,19 @@ def _dictionary(d: dict[str, Any], k: _Keys, read: _Tables) -> Dictionary:
     _mappings(out, _objs(d, k("mappingTable")), k)
     if read.locations is None:
         _locations(out, _objs(d, k("locationTable")), k)
-    else:
-        _objs(d, k("locationTable"))  # (emptied: still a list)
-        for name in _LOCATION_COLUMNS:
-            setattr(out, name, getattr(read.locations, name))
+    else:  # (emptied in ``d``)
+        _set_locations(out, read.locations)
     fns = _objs(d, k("functionTable"))
     out.function_name = _ints(fns, k("nameStrindex"), "Function")
     out.function_system_name = _ints(fns, k("systemNameStrindex"), "Function")
     out.function_file = _ints(fns, k("filenameStrindex"), "Function")
     out.function_start_line = _ints(fns, k("startLine"), "Function")
-    links = _objs(d, k("linkTable"))
     if read.links is None:
+        links = _objs(d, k("linkTable"))
         out.link_trace_id = _ids(list(map(methodcaller("get", k("traceId")), links)), 16, "traceId")
         out.link_span_id = _ids(list(map(methodcaller("get", k("spanId")), links)), 8, "spanId")
-    else:
-        out.link_trace_id, out.link_span_id = read.links.link_trace_id, read.links.link_span_id
+    else:  # (emptied in ``d``)
+        _set_links(out, read.links)
     out.attributes = [
         Attribute(
             _int(a.get(k("keyStrindex"), 0), "keyStrindex"),
@@ -505,19 +493,6 @@ def _dictionary(d: dict[str, Any], k: _Keys, read: _Tables) -> Dictionary:
         table, k("locationIndices"), "Stack"
     )
     return out
-
-
-#: The Dictionary fields of the location table (:func:`_locations`).
-_LOCATION_COLUMNS = (
-    "location_mapping",
-    "location_address",
-    "location_attr_offsets",
-    "location_attrs",
-    "line_offsets",
-    "line_function",
-    "line_line",
-    "line_column",
-)
 
 
 def _ids(texts: list[Any], size: int, what: str) -> pa.Array:
