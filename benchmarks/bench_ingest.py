@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -91,14 +92,23 @@ def _burn() -> None:
         pass
 
 
-def run(label: str, paths: list[Path], out: Path, also: int | None, rounds: int) -> None:
-    """Default and ``--jobs 1`` in turns (default, 1, 1, default, ...), ``rounds`` each, so
-    that neither gets the quieter moments of the machine alone: the best and the median."""
-    workers = default_workers()
+def in_turns(
+    rounds: int, measure: Callable[[int | None], tuple[float, float]]
+) -> dict[int | None, list[tuple[float, float]]]:
+    """``measure(jobs)`` of the default (None) and ``--jobs 1`` in turns (default, 1, 1,
+    default, ...), ``rounds`` times each, so that neither gets the quieter moments of the
+    machine alone."""
     runs: dict[int | None, list[tuple[float, float]]] = {None: [], 1: []}
     for r in range(rounds):
         for jobs in (None, 1) if r % 2 == 0 else (1, None):
-            runs[jobs].append(ingest_rate(paths, out / "store", jobs))
+            runs[jobs].append(measure(jobs))
+    return runs
+
+
+def run(label: str, paths: list[Path], out: Path, also: int | None, rounds: int) -> None:
+    """Default and ``--jobs 1`` in turns (:func:`in_turns`): the best and the median."""
+    workers = default_workers()
+    runs = in_turns(rounds, lambda jobs: ingest_rate(paths, out / "store", jobs))
     (default, cpu_d), (one, cpu_1) = max(runs[None]), max(runs[1])
     med_d = statistics.median(rate for rate, _ in runs[None])
     med_1 = statistics.median(rate for rate, _ in runs[1])
@@ -139,11 +149,9 @@ def command_rate(inputs: Path, store_dir: Path, jobs: int | None) -> tuple[float
 
 
 def run_command(label: str, inputs: Path, out: Path, rounds: int) -> None:
-    """The ``profilelab ingest`` command, default and ``--jobs 1`` in turns: medians."""
-    runs: dict[int | None, list[tuple[float, float]]] = {None: [], 1: []}
-    for r in range(rounds):
-        for jobs in (None, 1) if r % 2 == 0 else (1, None):
-            runs[jobs].append(command_rate(inputs, out / "store", jobs))
+    """The ``profilelab ingest`` command, default and ``--jobs 1`` in turns (:func:`in_turns`):
+    medians."""
+    runs = in_turns(rounds, lambda jobs: command_rate(inputs, out / "store", jobs))
 
     def said(jobs: int | None) -> str:
         rates = sorted(rate for rate, _ in runs[jobs])
